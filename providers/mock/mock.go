@@ -1,0 +1,258 @@
+// Package mock is the built-in, in-process provider: deterministic answers
+// that stream token by token at a configurable pace. It lets a newcomer try
+// the gateway with curl before configuring any key, and gives tests and
+// benchmarks an upstream with no network noise.
+//
+// Models:
+//   - echo: answers with the text of the last user message;
+//   - lorem: answers with ReplyBytes of fixed text (the benchmark's answer);
+//   - tool: calls the request's first tool with {} (or answers "no tools").
+package mock
+
+import (
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aigateway/gateway/providers"
+)
+
+// Config configures the mock provider.
+type Config struct {
+	Name string
+	// Pace is the delay before each streamed token (0: as fast as possible).
+	Pace time.Duration
+	// Latency is the delay before the answer starts.
+	Latency time.Duration
+	// ReplyBytes is the size of the lorem model's answer (default 600).
+	ReplyBytes int
+}
+
+// Provider is the in-process mock upstream.
+type Provider struct {
+	cfg   Config
+	lorem string
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// Models lists the mock's models.
+var Models = []string{"echo", "lorem", "tool"}
+
+// New returns a mock Provider.
+func New(cfg Config) *Provider {
+	if cfg.Name == "" {
+		cfg.Name = "mock"
+	}
+	if cfg.ReplyBytes <= 0 {
+		cfg.ReplyBytes = 600
+	}
+	const words = "The quick brown fox jumps over the lazy dog while the gateway relays every token without delay. "
+	var sb strings.Builder
+	for sb.Len() < cfg.ReplyBytes {
+		sb.WriteString(words)
+	}
+	return &Provider{cfg: cfg, lorem: sb.String()[:cfg.ReplyBytes]}
+}
+
+// Name returns the provider name.
+func (p *Provider) Name() string { return p.cfg.Name }
+
+// ListModels returns the mock's models.
+func (p *Provider) ListModels() ([]string, error) { return Models, nil }
+
+func (p *Provider) answer(call *providers.Call) (text string, tool *providers.Tool, err error) {
+	switch call.Model {
+	case "echo":
+		for i := len(call.Req.Messages) - 1; i >= 0; i-- {
+			if m := &call.Req.Messages[i]; m.Role == "user" {
+				return m.Text(), nil, nil
+			}
+		}
+		return "", nil, nil
+	case "lorem":
+		return p.lorem, nil, nil
+	case "tool":
+		if len(call.Req.Tools) == 0 {
+			return "no tools", nil, nil
+		}
+		return "", &call.Req.Tools[0], nil
+	}
+	return "", nil, &providers.UpstreamError{Status: 404, Type: "invalid_request_error", Code: "model_not_found",
+		Param: "model", Message: "mock has no model " + call.Model + "; it serves echo, lorem and tool"}
+}
+
+// promptTokens approximates prompt tokens as one per four bytes of text,
+// deterministic so tests can assert on it.
+func promptTokens(r *providers.Request) int {
+	n := 0
+	for i := range r.Messages {
+		n += len(r.Messages[i].Content) + 4
+		for j := range r.Messages[i].Parts {
+			n += len(r.Messages[i].Parts[j].Text)
+		}
+	}
+	return (n + 3) / 4
+}
+
+// Chat answers call in process.
+func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
+	text, tool, err := p.answer(call)
+	if err != nil {
+		return nil, err
+	}
+	if p.cfg.Latency > 0 {
+		time.Sleep(p.cfg.Latency)
+	}
+	usage := providers.Usage{PromptTokens: promptTokens(call.Req), CompletionTokens: countTokens(text), Set: true}
+	if tool != nil {
+		usage.CompletionTokens = 5
+	}
+	if call.Req.Stream {
+		s := streamPool.Get().(*stream)
+		s.reset(p, call, text, tool, usage)
+		out := providers.NewResponse(func() { streamPool.Put(s) })
+		out.Stream = s
+		return out, nil
+	}
+	bb := bufPool.Get().(*buf)
+	c := providers.Completion{ID: call.ID, Created: call.Created, Model: call.Model, Content: []byte(text), Finish: "stop", Usage: usage}
+	if tool != nil {
+		c.ToolCalls = []providers.ToolCall{{ID: "call_" + call.ID, Name: tool.Name, Arguments: "{}"}}
+		c.Finish = "tool_calls"
+	}
+	bb.b = c.AppendJSON(bb.b[:0])
+	out := providers.NewResponse(func() { bufPool.Put(bb) })
+	out.Body = bb.b
+	out.Usage = usage
+	return out, nil
+}
+
+type buf struct{ b []byte }
+
+var bufPool = sync.Pool{New: func() any { return new(buf) }}
+
+// countTokens counts streamed tokens: one per word-with-trailing-space.
+func countTokens(s string) int {
+	n := 0
+	for len(s) > 0 {
+		_, s = nextToken(s)
+		n++
+	}
+	return n
+}
+
+func nextToken(s string) (tok, rest string) {
+	i := strings.IndexByte(s, ' ')
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i+1], s[i+1:]
+}
+
+var streamPool = sync.Pool{New: func() any {
+	return &stream{closed: make(chan struct{}, 1), timer: stoppedTimer()}
+}}
+
+func stoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}
+
+type stream struct {
+	cw      providers.ChunkWriter
+	rest    string
+	tool    *providers.Tool
+	toolID  string
+	usage   providers.Usage
+	pace    time.Duration
+	state   int
+	include bool
+	closed  chan struct{}
+	timer   *time.Timer
+}
+
+func (s *stream) reset(p *Provider, call *providers.Call, text string, tool *providers.Tool, u providers.Usage) {
+	s.cw.Reset(call.ID, call.Created, call.Model)
+	s.rest, s.tool, s.toolID, s.usage, s.pace, s.state, s.include = text, tool, "call_"+call.ID, u, p.cfg.Pace, 0, call.Req.IncludeUsage
+	select {
+	case <-s.closed:
+	default:
+	}
+}
+
+func (s *stream) wait() bool {
+	if s.pace <= 0 {
+		select {
+		case <-s.closed:
+			s.closed <- struct{}{}
+			return false
+		default:
+			return true
+		}
+	}
+	s.timer.Reset(s.pace)
+	select {
+	case <-s.timer.C:
+		return true
+	case <-s.closed:
+		s.timer.Stop()
+		s.closed <- struct{}{}
+		return false
+	}
+}
+
+const (
+	stRole = iota
+	stBody
+	stFinish
+	stDone
+)
+
+// Next yields the role chunk, one chunk per token, the finish chunk, and the
+// end events.
+func (s *stream) Next() ([]byte, error) {
+	switch s.state {
+	case stRole:
+		s.state = stBody
+		return s.cw.Role(), nil
+	case stBody:
+		if s.tool != nil {
+			s.state = stFinish
+			return s.cw.ToolCallStart(0, s.toolID, s.tool.Name, []byte("{}")), nil
+		}
+		if s.rest == "" {
+			s.state = stFinish
+			return s.Next()
+		}
+		if !s.wait() {
+			return nil, io.ErrClosedPipe
+		}
+		var tok string
+		tok, s.rest = nextToken(s.rest)
+		return s.cw.Content(unsafeBytes(tok)), nil
+	case stFinish:
+		s.state = stDone
+		if s.tool != nil {
+			return s.cw.Finish("tool_calls"), nil
+		}
+		return s.cw.Finish("stop"), nil
+	case stDone:
+		s.state = stDone + 1
+		return s.cw.End(s.usage, s.include), nil
+	}
+	return nil, io.EOF
+}
+
+func (s *stream) Usage() providers.Usage { return s.usage }
+
+// Close interrupts a paced stream.
+func (s *stream) Close() error {
+	select {
+	case s.closed <- struct{}{}:
+	default:
+	}
+	return nil
+}

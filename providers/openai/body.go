@@ -1,0 +1,112 @@
+package openai
+
+import (
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/jsonscan"
+)
+
+// AppendBody appends the upstream request body for req to dst: the client's
+// bytes unchanged, except that the model value becomes model, gateway-only
+// members are removed, and a streaming request always asks for usage.
+// Members are never reordered and whitespace between them is kept.
+func AppendBody(dst []byte, req *providers.Request, model string) []byte {
+	b := req.Body
+	prev := -1 // index in Fields of the previous kept member
+	pos := 0   // bytes of b before pos are already written or dropped
+	hasModel := false
+	for i, f := range req.Fields {
+		if isGatewayField(f.Key) {
+			if prev < 0 {
+				// Drop the member and the separator after it.
+				dst = append(dst, b[pos:f.Start]...)
+				pos = nextMemberStart(req, i)
+			} else {
+				// Drop the separator before it and the member.
+				dst = append(dst, b[pos:req.Fields[prev].End]...)
+				pos = f.End
+			}
+			continue
+		}
+		switch f.Key {
+		case "model":
+			hasModel = true
+			dst = append(dst, b[pos:f.ValStart]...)
+			dst = jsonscan.AppendQuote(dst, model)
+			pos = f.End
+		case "stream_options":
+			if req.Stream && !req.IncludeUsage {
+				dst = append(dst, b[pos:f.ValStart]...)
+				dst = appendUsageOptions(dst, b[f.ValStart:f.End])
+				pos = f.End
+			}
+		}
+		prev = i
+	}
+	_, hasOpts := req.Field("stream_options")
+	needOpts := req.Stream && !req.IncludeUsage && !hasOpts
+	if !hasModel || needOpts {
+		// Insert before the closing brace of the top-level object.
+		end := len(b) - 1
+		for end > 0 && b[end] != '}' {
+			end--
+		}
+		dst = append(dst, b[pos:end]...)
+		sep := prev >= 0
+		if !hasModel {
+			if sep {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"model":`...)
+			dst = jsonscan.AppendQuote(dst, model)
+			sep = true
+		}
+		if needOpts {
+			if sep {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"stream_options":{"include_usage":true}`...)
+		}
+		pos = end
+	}
+	return append(dst, b[pos:]...)
+}
+
+func nextMemberStart(req *providers.Request, i int) int {
+	if i+1 < len(req.Fields) {
+		return req.Fields[i+1].Start
+	}
+	// The only member: keep the closing brace.
+	end := len(req.Body) - 1
+	for end > 0 && req.Body[end] != '}' {
+		end--
+	}
+	return end
+}
+
+func isGatewayField(k string) bool {
+	for _, g := range gatewayFields {
+		if k == g {
+			return true
+		}
+	}
+	return false
+}
+
+// appendUsageOptions rewrites a stream_options value so that include_usage is
+// true and every other option is kept.
+func appendUsageOptions(dst, opts []byte) []byte {
+	dst = append(dst, `{"include_usage":true`...)
+	if jsonscan.KindOf(opts) == jsonscan.Object {
+		_ = jsonscan.ObjectEach(opts, func(k, v []byte) error {
+			if string(k) == "include_usage" {
+				return nil
+			}
+			dst = append(dst, ',', '"')
+			dst = append(dst, k...)
+			dst = append(dst, '"', ':')
+			dst = append(dst, v...)
+			return nil
+		})
+	}
+	return append(dst, '}')
+}

@@ -1,0 +1,356 @@
+// Package openai is the provider for OpenAI's Chat Completions wire format:
+// OpenAI itself, Groq, and any OpenAI-compatible server (vLLM, LM Studio,
+// DeepSeek, Together, Azure-style deployments).
+//
+// The request is passed through: the client's body is forwarded byte for
+// byte except for the model name, gateway-only fields, and
+// stream_options.include_usage, which the gateway always asks for so that it
+// can account for tokens (the usage chunk is stripped again when the client
+// did not ask for it). Wire format: https://platform.openai.com/docs/api-reference/chat/create
+// and https://platform.openai.com/docs/api-reference/chat-streaming.
+package openai
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/providers/sse"
+	"github.com/aigateway/gateway/providers/upstream"
+	"github.com/valyala/fasthttp"
+)
+
+// Config configures an OpenAI-format provider.
+type Config struct {
+	Name    string
+	BaseURL string // includes the version, e.g. https://api.openai.com/v1
+	APIKey  string
+	// AuthHeader is "authorization" (Bearer, the default) or the name of a
+	// header that carries the bare key (Azure's "api-key").
+	AuthHeader string
+	// Query is appended to every path (Azure's "api-version=2024-10-21").
+	Query   string
+	Headers map[string]string
+	Timeout time.Duration
+	upstream.Options
+}
+
+// Provider talks to one OpenAI-format upstream.
+type Provider struct {
+	cfg    Config
+	client *upstream.Client
+	chat   []byte // absolute URL of /chat/completions
+	embed  []byte
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New returns a Provider for cfg.
+func New(cfg Config) (*Provider, error) {
+	c, err := upstream.New(cfg.BaseURL, cfg.Options)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 120 * time.Second
+	}
+	p := &Provider{cfg: cfg, client: c}
+	p.chat = c.URL(nil, "/chat/completions")
+	p.embed = c.URL(nil, "/embeddings")
+	if cfg.Query != "" {
+		p.chat = append(append(p.chat, '?'), cfg.Query...)
+		p.embed = append(append(p.embed, '?'), cfg.Query...)
+	}
+	return p, nil
+}
+
+// Name returns the configured provider name.
+func (p *Provider) Name() string { return p.cfg.Name }
+
+// gatewayFields are request members that only the gateway understands.
+var gatewayFields = [...]string{"skill"}
+
+func (p *Provider) newRequest(call *providers.Call, buf *[]byte) *fasthttp.Request {
+	req := fasthttp.AcquireRequest()
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.SetRequestURIBytes(p.chat)
+	req.Header.SetContentType("application/json")
+	if p.cfg.APIKey != "" {
+		if p.cfg.AuthHeader == "" || p.cfg.AuthHeader == "authorization" {
+			req.Header.Set("Authorization", "Bearer "+p.cfg.APIKey)
+		} else {
+			req.Header.Set(p.cfg.AuthHeader, p.cfg.APIKey)
+		}
+	}
+	for k, v := range p.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	if call.Req.Stream {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	*buf = AppendBody((*buf)[:0], call.Req, call.Model)
+	req.SetBodyRaw(*buf)
+	return req
+}
+
+type bodyBuf struct{ b []byte }
+
+var bodyPool = sync.Pool{New: func() any { return new(bodyBuf) }}
+
+// Chat sends call to the upstream.
+func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
+	bb := bodyPool.Get().(*bodyBuf)
+	req := p.newRequest(call, &bb.b)
+	resp := fasthttp.AcquireResponse()
+	release := func() {
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+		bodyPool.Put(bb)
+	}
+	if call.Req.Stream {
+		return p.stream(call, req, resp, release)
+	}
+	timeout := call.Timeout
+	if timeout <= 0 {
+		timeout = p.cfg.Timeout
+	}
+	if err := p.client.Do(req, resp, timeout); err != nil {
+		release()
+		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		err := ParseError(p.cfg.Name, resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+		release()
+		return nil, err
+	}
+	out := providers.NewResponse(release)
+	out.Body = resp.Body()
+	if u := jsonscan.Get(out.Body, "usage"); u != nil {
+		out.Usage = providers.ParseUsage(u)
+	}
+	if m := jsonscan.Get(out.Body, "model"); jsonscan.KindOf(m) == jsonscan.String && len(m) >= 2 {
+		out.Model = string(m[1 : len(m)-1])
+	}
+	return out, nil
+}
+
+func (p *Provider) stream(call *providers.Call, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
+	if err := p.client.DoStream(req, resp); err != nil {
+		release()
+		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
+		err := ParseError(p.cfg.Name, resp.StatusCode(), body, resp.Header.Peek("Retry-After"))
+		upstream.Cancel(resp)
+		release()
+		return nil, err
+	}
+	s := relayPool.Get().(*Relay)
+	s.Reset(resp.BodyStream(), call.Req.IncludeUsage, p.cfg.Name)
+	s.cancel = func() { upstream.Cancel(resp) }
+	out := providers.NewResponse(func() {
+		upstream.Cancel(resp)
+		relayPool.Put(s)
+		release()
+	})
+	out.Stream = s
+	return out, nil
+}
+
+var relayPool = sync.Pool{New: func() any { return new(Relay) }}
+
+// Relay turns an upstream OpenAI SSE body into the client's stream: events
+// are forwarded as they arrive, usage is captured by scanning for it rather
+// than decoding every chunk, and the usage-only chunk is dropped when the
+// client did not ask for it.
+//
+// # Notes
+//
+// Next allocates nothing in steady state. Close may run concurrently with
+// Next and makes a blocked Next return.
+type Relay struct {
+	sr           sse.Reader
+	out          []byte
+	usage        providers.Usage
+	includeUsage bool
+	done         bool
+	provider     string
+	cancel       func()
+	cw           providers.ChunkWriter
+}
+
+// Reset prepares r to relay body.
+func (r *Relay) Reset(body io.Reader, includeUsage bool, provider string) {
+	r.sr.Reset(body, 0)
+	r.out, r.usage, r.includeUsage, r.done, r.provider, r.cancel = r.out[:0], providers.Usage{}, includeUsage, false, provider, nil
+}
+
+var (
+	doneData     = []byte("[DONE]")
+	usageKey     = []byte(`"usage":`)
+	emptyChoices = []byte(`"choices":[]`)
+)
+
+// Next returns the next event(s) for the client.
+func (r *Relay) Next() ([]byte, error) {
+	for {
+		if r.done {
+			return nil, io.EOF
+		}
+		ev, err := r.sr.Next()
+		if err != nil {
+			r.done = true
+			return r.fail(err), nil
+		}
+		if bytes.Equal(ev.Data, doneData) {
+			r.done = true
+			return sse.Done, nil
+		}
+		if i := bytes.Index(ev.Data, usageKey); i >= 0 {
+			rest := ev.Data[i+len(usageKey):]
+			rest = rest[jsonscan.SkipSpace(rest, 0):]
+			if jsonscan.KindOf(rest) == jsonscan.Object {
+				if end, err := jsonscan.Skip(rest, 0); err == nil {
+					r.usage = providers.ParseUsage(rest[:end])
+				}
+				if !r.includeUsage && bytes.Contains(ev.Data, emptyChoices) {
+					continue
+				}
+			}
+		}
+		r.out = sse.AppendData(r.out[:0], ev.Data)
+		return r.out, nil
+	}
+}
+
+func (r *Relay) fail(err error) []byte {
+	msg := "upstream " + r.provider + " stream failed: " + err.Error()
+	code := "upstream_error"
+	switch {
+	case errors.Is(err, io.EOF):
+		msg = "upstream " + r.provider + " closed the stream before it finished"
+	case upstream.IsTimeout(err):
+		msg = "upstream " + r.provider + " stalled longer than the idle timeout"
+		code = "upstream_timeout"
+	case errors.Is(err, sse.ErrTooLarge):
+		msg = "upstream " + r.provider + " sent a stream event larger than the limit"
+	}
+	r.out = providers.AppendErrorEvent(r.out[:0], "upstream_error", code, msg)
+	return r.out
+}
+
+// Usage returns the usage captured from the stream.
+func (r *Relay) Usage() providers.Usage { return r.usage }
+
+// Close cancels the upstream request.
+func (r *Relay) Close() error {
+	if c := r.cancel; c != nil {
+		c()
+	}
+	return nil
+}
+
+// ParseError maps an upstream error response to an UpstreamError. The
+// upstream's message is kept (it never contains our key: providers echo at
+// most a masked prefix, which is stripped below); 4xx statuses are kept, 5xx
+// become 502, 408/504 become 504.
+func ParseError(provider string, status int, body, retryAfter []byte) *providers.UpstreamError {
+	e := &providers.UpstreamError{Status: status, Type: "upstream_error"}
+	if v := jsonscan.Get(body, "error"); v != nil {
+		switch jsonscan.KindOf(v) {
+		case jsonscan.Object:
+			e.Message = strField(v, "message")
+			e.Type = orDefault(strField(v, "type"), e.Type)
+			e.Code = strField(v, "code")
+			e.Param = strField(v, "param")
+		case jsonscan.String:
+			s, _, _ := jsonscan.Unquote(v, nil)
+			e.Message = string(s)
+		}
+	}
+	if e.Message == "" {
+		e.Message = "upstream " + provider + " answered HTTP " + strconv.Itoa(status)
+	} else {
+		e.Message = "upstream " + provider + ": " + redactKeys(e.Message)
+	}
+	switch {
+	case status == 408 || status == 504:
+		e.Status = 504
+	case status == 401 || status == 403:
+		// The client's key is fine; ours was refused. That is the gateway's
+		// misconfiguration, not the client's: report a bad gateway.
+		e.Status = 502
+		e.Code = "upstream_auth_failed"
+	case status >= 500:
+		e.Status = 502
+	case status < 400:
+		e.Status = 502
+	}
+	if len(retryAfter) > 0 {
+		if n, err := strconv.Atoi(string(retryAfter)); err == nil && n >= 0 {
+			e.RetryAfter = time.Duration(n) * time.Second
+		}
+	}
+	return e
+}
+
+func strField(obj []byte, key string) string {
+	v := jsonscan.Get(obj, key)
+	switch jsonscan.KindOf(v) {
+	case jsonscan.String:
+		s, _, err := jsonscan.Unquote(v, nil)
+		if err != nil {
+			return ""
+		}
+		return string(s)
+	case jsonscan.Number:
+		return string(v)
+	}
+	return ""
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// redactKeys masks anything that looks like an API key in an upstream
+// message (OpenAI echoes "Incorrect API key provided: sk-abc***xyz").
+func redactKeys(msg string) string {
+	b := []byte(msg)
+	changed := false
+	for _, prefix := range [...]string{"sk-", "gsk_", "AIza", "sk-ant-"} {
+		for i := 0; ; {
+			j := bytes.Index(b[i:], []byte(prefix))
+			if j < 0 {
+				break
+			}
+			j += i
+			k := j + len(prefix)
+			for k < len(b) && (isKeyByte(b[k])) {
+				k++
+			}
+			for x := j + len(prefix); x < k; x++ {
+				b[x] = '*'
+			}
+			changed = true
+			i = k
+		}
+	}
+	if !changed {
+		return msg
+	}
+	return string(b)
+}
+
+func isKeyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '*'
+}

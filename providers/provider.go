@@ -1,0 +1,188 @@
+// Package providers defines the canonical chat request that the gateway
+// decodes once, the Provider interface that every upstream wire format
+// implements, and the OpenAI-format writers that every translator answers
+// with. Each upstream lives in its own sub-package and knows only its wire
+// format.
+package providers
+
+import (
+	"errors"
+	"strconv"
+	"time"
+)
+
+// Provider sends canonical chat requests to one upstream.
+//
+// # Notes
+//
+// Implementations are safe for concurrent use. They never log, and never put
+// their API key in an error.
+type Provider interface {
+	// Name is the provider's configured name ("openai", "groq", "mock", …).
+	Name() string
+	// Chat sends call upstream. For a streaming request it returns as soon as
+	// the upstream has answered with a success status, with Response.Stream
+	// set; the caller must Close the Response.
+	Chat(call *Call) (*Response, error)
+}
+
+// ModelLister is implemented by providers that can list their models
+// (Ollama's /api/tags).
+type ModelLister interface {
+	ListModels() ([]string, error)
+}
+
+// HeaderGetter reads a client request header; *fasthttp.RequestHeader
+// implements it.
+type HeaderGetter interface {
+	Peek(key string) []byte
+}
+
+// Call is one upstream call.
+type Call struct {
+	Req *Request
+	// Model is the upstream model name, already resolved from the catalog.
+	Model string
+	// ID is the completion id to report ("chatcmpl-…") when the upstream
+	// format has none of its own.
+	ID string
+	// Created is the Unix time the request arrived.
+	Created int64
+	// MaxOutputTokens is the model's default output cap, for formats that
+	// require one (Anthropic).
+	MaxOutputTokens int
+	// Header gives access to the client's headers for documented passthrough
+	// (anthropic-beta). It may be nil.
+	Header HeaderGetter
+	// Timeout bounds a non-streaming call end to end and a streaming call up
+	// to its response headers; IdleTimeout bounds the gap between stream
+	// events. Zero means the provider's configured value.
+	Timeout, IdleTimeout time.Duration
+}
+
+// Response is a successful upstream answer in OpenAI format.
+type Response struct {
+	// Body is the OpenAI chat.completion JSON (non-streaming only).
+	Body []byte
+	// Usage is the token usage (non-streaming; for streams see Stream.Usage).
+	Usage Usage
+	// Stream is set for streaming calls.
+	Stream Stream
+	// Model is the model the upstream reports having used, if any.
+	Model string
+
+	release func()
+}
+
+// NewResponse returns a Response whose Close calls release (which may be nil).
+func NewResponse(release func()) *Response { return &Response{release: release} }
+
+// Close releases the upstream resources held by the response.
+func (r *Response) Close() {
+	if r.Stream != nil {
+		_ = r.Stream.Close()
+	}
+	if r.release != nil {
+		r.release()
+		r.release = nil
+	}
+}
+
+// Stream is a streaming answer, pulled one event at a time.
+//
+// # Notes
+//
+// Next is called from one goroutine. Close may be called from any goroutine
+// at any time, including while Next is blocked: it cancels the upstream
+// request (the upstream sees its connection closed) and makes Next return.
+type Stream interface {
+	// Next returns the next bytes to send to the client: one or more
+	// complete OpenAI SSE events ("data: {…}\n\n"), ending with
+	// "data: [DONE]\n\n". The slice is valid until the next call. After the
+	// final event it returns io.EOF. An upstream failure after the stream
+	// started is reported in-stream as an OpenAI error event, not as an error.
+	Next() ([]byte, error)
+	// Usage is the token usage seen so far (complete after io.EOF).
+	Usage() Usage
+	// Close cancels or releases the upstream.
+	Close() error
+}
+
+// Usage is token usage in OpenAI terms.
+type Usage struct {
+	PromptTokens     int
+	CompletionTokens int
+	// CachedTokens are prompt tokens read from the provider's prompt cache.
+	CachedTokens int
+	// CacheWriteTokens are prompt tokens written to the provider's cache
+	// (Anthropic's cache_creation_input_tokens).
+	CacheWriteTokens int
+	ReasoningTokens  int
+	Set              bool
+}
+
+// Total is prompt plus completion tokens.
+func (u Usage) Total() int { return u.PromptTokens + u.CompletionTokens }
+
+// AppendJSON appends u as an OpenAI usage object.
+func (u Usage) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"prompt_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.PromptTokens), 10)
+	dst = append(dst, `,"completion_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.CompletionTokens), 10)
+	dst = append(dst, `,"total_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.Total()), 10)
+	dst = append(dst, `,"prompt_tokens_details":{"cached_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.CachedTokens), 10)
+	dst = append(dst, `},"completion_tokens_details":{"reasoning_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.ReasoningTokens), 10)
+	return append(dst, `}}`...)
+}
+
+// UpstreamError is a failed upstream call, mapped to the status and OpenAI
+// error fields the client receives.
+type UpstreamError struct {
+	Status  int
+	Type    string
+	Code    string
+	Param   string
+	Message string
+	// RetryAfter is the upstream's Retry-After, when it sent one.
+	RetryAfter time.Duration
+	// Err is the underlying transport error, if any.
+	Err error
+}
+
+func (e *UpstreamError) Error() string { return e.Message }
+
+func (e *UpstreamError) Unwrap() error { return e.Err }
+
+// Sentinel errors shared by providers.
+var (
+	ErrTimeout     = errors.New("upstream timed out")
+	ErrUnavailable = errors.New("upstream unavailable")
+)
+
+// TransportError maps a transport failure to a 502 (504 on timeouts) without
+// exposing anything but the provider's name and the failure's class.
+func TransportError(provider string, err error, timedOut bool) *UpstreamError {
+	if timedOut {
+		return &UpstreamError{Status: 504, Type: "upstream_error", Code: "upstream_timeout",
+			Message: "upstream " + provider + " did not answer in time", Err: errors.Join(ErrTimeout, err)}
+	}
+	return &UpstreamError{Status: 502, Type: "upstream_error", Code: "upstream_unavailable",
+		Message: "upstream " + provider + " is unreachable: " + errClass(err), Err: errors.Join(ErrUnavailable, err)}
+}
+
+// errClass keeps the transport error's text but never a URL with a key in it:
+// providers put keys only in headers, and fasthttp errors carry no headers.
+func errClass(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	s := err.Error()
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}

@@ -1,0 +1,192 @@
+package providertest
+
+import (
+	"bufio"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/valyala/fasthttp"
+)
+
+// OpenAI is a fake Chat Completions upstream. Its answers follow
+// https://platform.openai.com/docs/api-reference/chat/object and, for
+// streams, https://platform.openai.com/docs/api-reference/chat-streaming
+// ("data: {chunk}\n\n" events, the role in the first delta, an empty delta
+// with finish_reason, with stream_options.include_usage a last chunk with
+// "choices":[] and usage while every other chunk has "usage":null, then
+// "data: [DONE]\n\n").
+type OpenAI struct {
+	// Reply is the assistant's text; streams send it one word per chunk.
+	Reply string
+	// ToolCall, when set, makes the answer a call of this function with
+	// ToolArgs as arguments (streamed in ArgChunks pieces).
+	ToolCall  string
+	ToolArgs  string
+	ArgChunks int
+	// Pace is the delay between stream chunks.
+	Pace time.Duration
+	// Status, when not 0 or 200, makes every answer an error with this
+	// status and ErrorBody (default: an OpenAI error envelope).
+	Status    int
+	ErrorBody string
+	// StallAfter, when > 0, stops sending after that many content chunks
+	// and holds the connection open until the client goes away.
+	StallAfter int
+	// Delay is waited before the response headers.
+	Delay time.Duration
+	// PromptTokens and CachedTokens are reported in usage.
+	PromptTokens, CachedTokens int
+
+	srv *Server
+	n   atomic.Int64
+}
+
+// StartOpenAI starts the fake on loopback.
+func StartOpenAI(o *OpenAI) (*Server, error) {
+	s, err := Start(o.handle)
+	o.srv = s
+	return s, err
+}
+
+func (o *OpenAI) handle(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	if !strings.HasSuffix(path, "/chat/completions") {
+		ctx.SetStatusCode(404)
+		ctx.SetBodyString(`{"error":{"message":"Invalid URL (POST ` + path + `)","type":"invalid_request_error","param":null,"code":null}}`)
+		return
+	}
+	if o.Delay > 0 {
+		time.Sleep(o.Delay)
+	}
+	if o.Status != 0 && o.Status != 200 {
+		ctx.SetStatusCode(o.Status)
+		ctx.SetContentType("application/json")
+		if o.ErrorBody != "" {
+			ctx.SetBodyString(o.ErrorBody)
+		} else {
+			ctx.SetBodyString(`{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}`)
+		}
+		return
+	}
+	body := ctx.PostBody()
+	model := "gpt-4o-mini"
+	if v := jsonscan.Get(body, "model"); jsonscan.KindOf(v) == jsonscan.String {
+		model = string(v[1 : len(v)-1])
+	}
+	stream := string(jsonscan.Get(body, "stream")) == "true"
+	includeUsage := false
+	if so := jsonscan.Get(body, "stream_options"); so != nil {
+		includeUsage = string(jsonscan.Get(so, "include_usage")) == "true"
+	}
+	id := "chatcmpl-fake" + strconv.FormatInt(o.n.Add(1), 10)
+	words := strings.SplitAfter(o.Reply, " ")
+	completion := len(words)
+	usage := `{"prompt_tokens":` + strconv.Itoa(o.PromptTokens) + `,"completion_tokens":` + strconv.Itoa(completion) +
+		`,"total_tokens":` + strconv.Itoa(o.PromptTokens+completion) + `,"prompt_tokens_details":{"cached_tokens":` + strconv.Itoa(o.CachedTokens) +
+		`,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`
+	if !stream {
+		ctx.SetContentType("application/json")
+		msg := `{"role":"assistant","content":` + quote(o.Reply) + `,"refusal":null,"annotations":[]}`
+		finish := "stop"
+		if o.ToolCall != "" {
+			msg = `{"role":"assistant","content":null,"tool_calls":[{"id":"call_abc123","type":"function","function":{"name":` + quote(o.ToolCall) + `,"arguments":` + quote(o.ToolArgs) + `}}],"refusal":null,"annotations":[]}`
+			finish = "tool_calls"
+		}
+		ctx.SetBodyString(`{"id":"` + id + `","object":"chat.completion","created":1741569952,"model":"` + model + `","choices":[{"index":0,"message":` + msg +
+			`,"logprobs":null,"finish_reason":"` + finish + `"}],"usage":` + usage + `,"service_tier":"default","system_fingerprint":"fp_fake"}`)
+		return
+	}
+	ctx.SetContentType("text/event-stream")
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	srv := o.srv
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		if srv != nil {
+			srv.Active.Add(1)
+			defer srv.Active.Add(-1)
+		}
+		u := ""
+		if includeUsage {
+			u = `,"usage":null`
+		}
+		head := `data: {"id":"` + id + `","object":"chat.completion.chunk","created":1741569952,"model":"` + model + `","service_tier":"default","system_fingerprint":"fp_fake","choices":[{"index":0,"delta":`
+		send := func(s string) bool {
+			if _, err := w.WriteString(s); err != nil {
+				return false
+			}
+			return w.Flush() == nil
+		}
+		gone := func() {
+			if srv != nil {
+				srv.Closed.Add(1)
+			}
+		}
+		if !send(head + `{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]` + u + "}\n\n") {
+			gone()
+			return
+		}
+		finish := "stop"
+		if o.ToolCall != "" {
+			finish = "tool_calls"
+			if !send(head + `{"tool_calls":[{"index":0,"id":"call_abc123","type":"function","function":{"name":` + quote(o.ToolCall) + `,"arguments":""}}]},"logprobs":null,"finish_reason":null}]` + u + "}\n\n") {
+				gone()
+				return
+			}
+			for _, part := range splitN(o.ToolArgs, max(o.ArgChunks, 1)) {
+				if !send(head + `{"tool_calls":[{"index":0,"function":{"arguments":` + quote(part) + `}}]},"logprobs":null,"finish_reason":null}]` + u + "}\n\n") {
+					gone()
+					return
+				}
+			}
+		} else {
+			for i, word := range words {
+				if o.StallAfter > 0 && i >= o.StallAfter {
+					// Hold the connection: probe it until the client leaves.
+					for range 600 {
+						time.Sleep(50 * time.Millisecond)
+						if _, err := w.WriteString(": keep-alive\n\n"); err != nil || w.Flush() != nil {
+							gone()
+							return
+						}
+					}
+					return
+				}
+				if o.Pace > 0 {
+					time.Sleep(o.Pace)
+				}
+				if !send(head + `{"content":` + quote(word) + `},"logprobs":null,"finish_reason":null}]` + u + "}\n\n") {
+					gone()
+					return
+				}
+			}
+		}
+		if !send(head + `{},"logprobs":null,"finish_reason":"` + finish + `"}]` + u + "}\n\n") {
+			gone()
+			return
+		}
+		if includeUsage {
+			if !send(`data: {"id":"` + id + `","object":"chat.completion.chunk","created":1741569952,"model":"` + model + `","service_tier":"default","system_fingerprint":"fp_fake","choices":[],"usage":` + usage + "}\n\n") {
+				gone()
+				return
+			}
+		}
+		send("data: [DONE]\n\n")
+	})
+}
+
+func quote(s string) string { return string(jsonscan.AppendQuote(nil, s)) }
+
+func splitN(s string, n int) []string {
+	if n <= 1 || len(s) < n {
+		return []string{s}
+	}
+	var out []string
+	size := (len(s) + n - 1) / n
+	for len(s) > size {
+		out = append(out, s[:size])
+		s = s[size:]
+	}
+	return append(out, s)
+}

@@ -1,0 +1,719 @@
+package providers
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/aigateway/gateway/providers/jsonscan"
+)
+
+// Request is the canonical form of an OpenAI chat completion request: decoded
+// once, then translated by every provider.
+//
+// # Notes
+//
+// Every string and []byte in a Request aliases Body or the Request's own
+// scratch buffer: nothing is copied out of the body. They are valid until
+// Release; callers that keep a value past the request must copy it.
+// A Request is not safe for concurrent mutation.
+type Request struct {
+	// Body is the client's JSON body, owned by the Request.
+	Body []byte
+
+	Model          string
+	Stream         bool
+	IncludeUsage   bool // stream_options.include_usage
+	Messages       []Message
+	Tools          []Tool
+	ToolChoice     []byte // raw JSON, nil when absent
+	ParallelTools  Tri    // parallel_tool_calls
+	Temperature    Float
+	TopP           Float
+	MaxTokens      int // max_completion_tokens, else max_tokens; 0 when absent
+	Stop           []string
+	ResponseFormat []byte // raw JSON object, nil when absent
+	Seed           Int
+	User           string
+	N              int    // 0 when absent
+	Skill          string // gateway extension: the "skill" body field
+
+	// Fields lists every top-level member in body order, known or not, so that
+	// OpenAI-format upstreams receive unknown parameters verbatim.
+	Fields []Field
+
+	parts     []Part
+	toolCalls []ToolCall
+	ranges    []msgRanges
+	scratch   []byte
+}
+
+type msgRanges struct{ p0, p1, c0, c1 int }
+
+// Field is one top-level member of the body: Body[Start:End] is the whole
+// member ("key": value), Body[ValStart:End] its value.
+type Field struct {
+	Key      string
+	Start    int
+	ValStart int
+	End      int
+}
+
+// Tri is an optional boolean.
+type Tri int8
+
+// Tri values.
+const (
+	Unset Tri = iota
+	False
+	True
+)
+
+// Float is an optional number.
+type Float struct {
+	V   float64
+	Set bool
+}
+
+// Int is an optional integer.
+type Int struct {
+	V   int64
+	Set bool
+}
+
+// Message is one chat message.
+type Message struct {
+	Role string
+	// Content holds the text when the content was a JSON string.
+	Content string
+	// Parts holds the content parts when the content was an array.
+	Parts      []Part
+	Name       string
+	ToolCallID string
+	ToolCalls  []ToolCall
+	// Span is the message object's byte range in Body; ContentSpan the range
+	// of its "content" value (zero when absent).
+	Span, ContentSpan Span
+}
+
+// Span is a half-open byte range [Start, End) of Request.Body.
+type Span struct{ Start, End int }
+
+// Empty reports whether the span covers nothing.
+func (s Span) Empty() bool { return s.End <= s.Start }
+
+// Part is one content part of a message.
+type Part struct {
+	Type     string // "text", "image_url", "input_audio", "file", …
+	Text     string
+	ImageURL string // image_url.url: a data: URL or an http(s) URL
+	Detail   string // image_url.detail
+	Raw      []byte // the whole part object, for parts the gateway does not interpret
+}
+
+// ToolCall is an assistant's function call.
+type ToolCall struct {
+	ID        string
+	Type      string
+	Name      string
+	Arguments string // a JSON document serialised as a string, as OpenAI sends it
+}
+
+// Tool is a function tool definition.
+type Tool struct {
+	Type        string
+	Name        string
+	Description string
+	Parameters  []byte // raw JSON Schema object, nil when absent
+	Strict      Tri
+	Raw         []byte // the whole tool object
+}
+
+// Text returns the message's text: Content, or the text parts joined by "\n".
+// It allocates only when several text parts must be joined.
+func (m *Message) Text() string {
+	if len(m.Parts) == 0 {
+		return m.Content
+	}
+	n, last := 0, -1
+	for i := range m.Parts {
+		if m.Parts[i].Type == "text" {
+			n++
+			last = i
+		}
+	}
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return m.Parts[last].Text
+	}
+	var b []byte
+	for i := range m.Parts {
+		if m.Parts[i].Type == "text" {
+			if len(b) > 0 {
+				b = append(b, '\n')
+			}
+			b = append(b, m.Parts[i].Text...)
+		}
+	}
+	return string(b)
+}
+
+// HasImages reports whether any message carries an image part.
+func (r *Request) HasImages() bool {
+	for i := range r.Messages {
+		for j := range r.Messages[i].Parts {
+			if r.Messages[i].Parts[j].Type == "image_url" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// WantsJSON reports whether response_format asks for JSON output.
+func (r *Request) WantsJSON() bool {
+	if r.ResponseFormat == nil {
+		return false
+	}
+	t := jsonscan.Get(r.ResponseFormat, "type")
+	return string(t) == `"json_object"` || string(t) == `"json_schema"`
+}
+
+// Field returns the top-level member named key, if present.
+func (r *Request) Field(key string) (Field, bool) {
+	for _, f := range r.Fields {
+		if f.Key == key {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+// Value returns the raw JSON value of the top-level member key, or nil.
+func (r *Request) Value(key string) []byte {
+	if f, ok := r.Field(key); ok {
+		return r.Body[f.ValStart:f.End]
+	}
+	return nil
+}
+
+var requestPool = sync.Pool{New: func() any { return new(Request) }}
+
+// AcquireRequest returns an empty Request from a pool.
+func AcquireRequest() *Request { return requestPool.Get().(*Request) }
+
+// ReleaseRequest returns r to the pool. r and everything it aliases must not
+// be used afterwards.
+func ReleaseRequest(r *Request) {
+	r.Reset()
+	requestPool.Put(r)
+}
+
+// Reset clears r, keeping its buffers for reuse.
+func (r *Request) Reset() {
+	body, msgs, tools, fields, parts, calls, scratch, stop, rg := r.Body[:0], r.Messages[:0], r.Tools[:0], r.Fields[:0], r.parts[:0], r.toolCalls[:0], r.scratch[:0], r.Stop[:0], r.ranges[:0]
+	clear(msgs[:cap(msgs)])
+	*r = Request{}
+	r.Body, r.Messages, r.Tools, r.Fields, r.parts, r.toolCalls, r.scratch, r.Stop, r.ranges = body, msgs, tools, fields, parts, calls, scratch, stop, rg
+}
+
+// RequestError is a client error in the request body; Param names the field.
+type RequestError struct {
+	Param string
+	Msg   string
+}
+
+func (e *RequestError) Error() string {
+	if e.Param == "" {
+		return e.Msg
+	}
+	return e.Param + ": " + e.Msg
+}
+
+func reqErr(param, msg string) error { return &RequestError{Param: param, Msg: msg} }
+
+func idxParam(prefix string, i int, suffix string) string {
+	return prefix + "[" + strconv.Itoa(i) + "]" + suffix
+}
+
+// Decode copies body into r and decodes it. On error r holds a partial
+// decode and must be Reset or Released.
+func (r *Request) Decode(body []byte) error {
+	r.Body = append(r.Body[:0], body...)
+	b := r.Body
+	if err := jsonscan.Validate(b); err != nil {
+		return reqErr("", "request body is not valid JSON: "+err.Error())
+	}
+	start := jsonscan.SkipSpace(b, 0)
+	if jsonscan.KindOf(b[start:]) != jsonscan.Object {
+		return reqErr("", "request body must be a JSON object")
+	}
+	obj := b[start:]
+	base := start
+	// Member offsets: ObjectEach yields sub-slices, so offsets come from
+	// pointer arithmetic against the body.
+	var msgsVal []byte
+	err := jsonscan.ObjectEach(obj, func(key, val []byte) error {
+		valStart := offsetOf(b, val)
+		keyStart := lastQuoteBefore(b, base, valStart, len(key))
+		r.Fields = append(r.Fields, Field{Key: jsonscan.B2S(key), Start: keyStart, ValStart: valStart, End: valStart + len(val)})
+		return r.decodeField(key, val, &msgsVal)
+	})
+	if err != nil {
+		return err
+	}
+	if msgsVal == nil {
+		return reqErr("messages", "is required")
+	}
+	if err := r.decodeMessages(msgsVal); err != nil {
+		return err
+	}
+	if len(r.Messages) == 0 {
+		return reqErr("messages", "must contain at least one message")
+	}
+	return nil
+}
+
+// offsetOf returns the offset of sub within b; sub must be a sub-slice of b.
+func offsetOf(b, sub []byte) int {
+	if len(sub) == 0 {
+		return 0
+	}
+	return int(uintptrOf(sub) - uintptrOf(b))
+}
+
+// lastQuoteBefore finds the opening quote of the key that precedes the value
+// at valStart (the key is keyLen raw bytes long).
+func lastQuoteBefore(b []byte, base, valStart, keyLen int) int {
+	i := valStart - 1
+	for i > base && b[i] != ':' {
+		i--
+	}
+	i--
+	for i > base && b[i] != '"' {
+		i--
+	}
+	// i is the closing quote; the opening one is keyLen+1 before it.
+	return i - keyLen - 1
+}
+
+func (r *Request) str(param string, v []byte) (string, error) {
+	if jsonscan.KindOf(v) != jsonscan.String {
+		return "", reqErr(param, "expected a string, got "+jsonscan.KindOf(v).String())
+	}
+	s, scratch, err := jsonscan.Unquote(v, r.scratch)
+	r.scratch = scratch
+	if err != nil {
+		return "", reqErr(param, err.Error())
+	}
+	return jsonscan.B2S(s), nil
+}
+
+func boolVal(param string, v []byte) (bool, error) {
+	switch jsonscan.KindOf(v) {
+	case jsonscan.True:
+		return true, nil
+	case jsonscan.False, jsonscan.Null:
+		return false, nil
+	}
+	return false, reqErr(param, "expected a boolean, got "+jsonscan.KindOf(v).String())
+}
+
+func numVal(param string, v []byte, lo, hi float64) (Float, error) {
+	switch jsonscan.KindOf(v) {
+	case jsonscan.Null:
+		return Float{}, nil
+	case jsonscan.Number:
+		f, err := jsonscan.ParseFloat(v)
+		if err != nil {
+			return Float{}, reqErr(param, "invalid number")
+		}
+		if f < lo || f > hi {
+			return Float{}, reqErr(param, "must be between "+strconv.FormatFloat(lo, 'g', -1, 64)+" and "+strconv.FormatFloat(hi, 'g', -1, 64))
+		}
+		return Float{V: f, Set: true}, nil
+	}
+	return Float{}, reqErr(param, "expected a number, got "+jsonscan.KindOf(v).String())
+}
+
+func intVal(param string, v []byte) (Int, error) {
+	switch jsonscan.KindOf(v) {
+	case jsonscan.Null:
+		return Int{}, nil
+	case jsonscan.Number:
+		n, err := jsonscan.ParseInt(v)
+		if err != nil {
+			return Int{}, reqErr(param, "expected an integer")
+		}
+		return Int{V: n, Set: true}, nil
+	}
+	return Int{}, reqErr(param, "expected an integer, got "+jsonscan.KindOf(v).String())
+}
+
+func (r *Request) decodeField(key, val []byte, msgs *[]byte) error {
+	var err error
+	switch string(key) {
+	case "model":
+		r.Model, err = r.str("model", val)
+	case "messages":
+		if jsonscan.KindOf(val) != jsonscan.Array {
+			return reqErr("messages", "expected an array, got "+jsonscan.KindOf(val).String())
+		}
+		*msgs = val
+	case "stream":
+		r.Stream, err = boolVal("stream", val)
+	case "stream_options":
+		switch jsonscan.KindOf(val) {
+		case jsonscan.Null:
+		case jsonscan.Object:
+			if u := jsonscan.Get(val, "include_usage"); u != nil {
+				r.IncludeUsage, err = boolVal("stream_options.include_usage", u)
+			}
+		default:
+			return reqErr("stream_options", "expected an object")
+		}
+	case "temperature":
+		r.Temperature, err = numVal("temperature", val, 0, 2)
+	case "top_p":
+		r.TopP, err = numVal("top_p", val, 0, 1)
+	case "max_tokens", "max_completion_tokens":
+		var n Int
+		if n, err = intVal(string(key), val); err == nil && n.Set {
+			if n.V < 1 {
+				return reqErr(string(key), "must be at least 1")
+			}
+			if string(key) == "max_completion_tokens" || r.MaxTokens == 0 {
+				r.MaxTokens = int(min(n.V, 1<<31-1))
+			}
+		}
+	case "n":
+		var n Int
+		if n, err = intVal("n", val); err == nil && n.Set {
+			if n.V < 1 || n.V > 128 {
+				return reqErr("n", "must be between 1 and 128")
+			}
+			r.N = int(n.V)
+		}
+	case "seed":
+		r.Seed, err = intVal("seed", val)
+	case "user":
+		if jsonscan.KindOf(val) != jsonscan.Null {
+			r.User, err = r.str("user", val)
+		}
+	case "skill":
+		if jsonscan.KindOf(val) != jsonscan.Null {
+			r.Skill, err = r.str("skill", val)
+		}
+	case "stop":
+		err = r.decodeStop(val)
+	case "tools":
+		err = r.decodeTools(val)
+	case "tool_choice":
+		switch jsonscan.KindOf(val) {
+		case jsonscan.Null:
+		case jsonscan.String, jsonscan.Object:
+			r.ToolChoice = val
+		default:
+			return reqErr("tool_choice", "expected a string or an object")
+		}
+	case "parallel_tool_calls":
+		var v bool
+		if jsonscan.KindOf(val) != jsonscan.Null {
+			if v, err = boolVal("parallel_tool_calls", val); err == nil {
+				r.ParallelTools = False
+				if v {
+					r.ParallelTools = True
+				}
+			}
+		}
+	case "response_format":
+		switch jsonscan.KindOf(val) {
+		case jsonscan.Null:
+		case jsonscan.Object:
+			t := jsonscan.Get(val, "type")
+			if jsonscan.KindOf(t) != jsonscan.String {
+				return reqErr("response_format.type", "is required")
+			}
+			r.ResponseFormat = val
+		default:
+			return reqErr("response_format", "expected an object")
+		}
+	}
+	return err
+}
+
+func (r *Request) decodeStop(val []byte) error {
+	switch jsonscan.KindOf(val) {
+	case jsonscan.Null:
+		return nil
+	case jsonscan.String:
+		s, err := r.str("stop", val)
+		if err != nil {
+			return err
+		}
+		r.Stop = append(r.Stop, s)
+		return nil
+	case jsonscan.Array:
+		return jsonscan.ArrayEach(val, func(i int, e []byte) error {
+			s, err := r.str(idxParam("stop", i, ""), e)
+			if err != nil {
+				return err
+			}
+			r.Stop = append(r.Stop, s)
+			return nil
+		})
+	}
+	return reqErr("stop", "expected a string or an array of strings")
+}
+
+func (r *Request) decodeTools(val []byte) error {
+	switch jsonscan.KindOf(val) {
+	case jsonscan.Null:
+		return nil
+	case jsonscan.Array:
+	default:
+		return reqErr("tools", "expected an array")
+	}
+	return jsonscan.ArrayEach(val, func(i int, e []byte) error {
+		if jsonscan.KindOf(e) != jsonscan.Object {
+			return reqErr(idxParam("tools", i, ""), "expected an object")
+		}
+		t := Tool{Type: "function", Raw: e}
+		if tv := jsonscan.Get(e, "type"); tv != nil {
+			s, err := r.str(idxParam("tools", i, ".type"), tv)
+			if err != nil {
+				return err
+			}
+			t.Type = s
+		}
+		fn := jsonscan.Get(e, "function")
+		if t.Type == "function" {
+			if jsonscan.KindOf(fn) != jsonscan.Object {
+				return reqErr(idxParam("tools", i, ".function"), "is required for function tools")
+			}
+			err := jsonscan.ObjectEach(fn, func(k, v []byte) error {
+				var err error
+				switch string(k) {
+				case "name":
+					t.Name, err = r.str(idxParam("tools", i, ".function.name"), v)
+				case "description":
+					if jsonscan.KindOf(v) != jsonscan.Null {
+						t.Description, err = r.str(idxParam("tools", i, ".function.description"), v)
+					}
+				case "parameters":
+					if jsonscan.KindOf(v) == jsonscan.Object {
+						t.Parameters = v
+					} else if jsonscan.KindOf(v) != jsonscan.Null {
+						err = reqErr(idxParam("tools", i, ".function.parameters"), "expected an object")
+					}
+				case "strict":
+					var b bool
+					if b, err = boolVal(idxParam("tools", i, ".function.strict"), v); err == nil {
+						t.Strict = False
+						if b {
+							t.Strict = True
+						}
+					}
+				}
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if t.Name == "" {
+				return reqErr(idxParam("tools", i, ".function.name"), "is required")
+			}
+		}
+		r.Tools = append(r.Tools, t)
+		return nil
+	})
+}
+
+var validRoles = [...]string{"system", "developer", "user", "assistant", "tool", "function"}
+
+func (r *Request) decodeMessages(val []byte) error {
+	// Parts and tool calls go to shared arenas; the per-message sub-slices are
+	// fixed up at the end because appends may move the arenas.
+	rg := r.ranges[:0]
+	defer func() { r.ranges = rg[:0] }()
+	err := jsonscan.ArrayEach(val, func(i int, e []byte) error {
+		if jsonscan.KindOf(e) != jsonscan.Object {
+			return reqErr(idxParam("messages", i, ""), "expected an object")
+		}
+		m := Message{}
+		m.Span = Span{offsetOf(r.Body, e), offsetOf(r.Body, e) + len(e)}
+		x := msgRanges{p0: len(r.parts), c0: len(r.toolCalls)}
+		hasContent := false
+		err := jsonscan.ObjectEach(e, func(k, v []byte) error {
+			var err error
+			switch string(k) {
+			case "role":
+				m.Role, err = r.str(idxParam("messages", i, ".role"), v)
+			case "content":
+				hasContent = true
+				m.ContentSpan = Span{offsetOf(r.Body, v), offsetOf(r.Body, v) + len(v)}
+				switch jsonscan.KindOf(v) {
+				case jsonscan.String:
+					m.Content, err = r.str(idxParam("messages", i, ".content"), v)
+				case jsonscan.Array:
+					err = r.decodeParts(i, v)
+				case jsonscan.Null:
+				default:
+					err = reqErr(idxParam("messages", i, ".content"), "expected a string, an array of content parts or null")
+				}
+			case "name":
+				if jsonscan.KindOf(v) != jsonscan.Null {
+					m.Name, err = r.str(idxParam("messages", i, ".name"), v)
+				}
+			case "tool_call_id":
+				if jsonscan.KindOf(v) != jsonscan.Null {
+					m.ToolCallID, err = r.str(idxParam("messages", i, ".tool_call_id"), v)
+				}
+			case "tool_calls":
+				err = r.decodeToolCalls(i, v)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		switch m.Role {
+		case "":
+			return reqErr(idxParam("messages", i, ".role"), "is required")
+		case "tool":
+			if m.ToolCallID == "" {
+				return reqErr(idxParam("messages", i, ".tool_call_id"), "is required for tool messages")
+			}
+		}
+		known := false
+		for _, role := range validRoles {
+			known = known || m.Role == role
+		}
+		if !known {
+			return reqErr(idxParam("messages", i, ".role"), "unknown role "+strconv.Quote(m.Role)+"; expected system, developer, user, assistant or tool")
+		}
+		if !hasContent && m.Role != "assistant" {
+			return reqErr(idxParam("messages", i, ".content"), "is required")
+		}
+		x.p1, x.c1 = len(r.parts), len(r.toolCalls)
+		rg = append(rg, x)
+		r.Messages = append(r.Messages, m)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range r.Messages {
+		x := rg[i]
+		if x.p1 > x.p0 {
+			r.Messages[i].Parts = r.parts[x.p0:x.p1:x.p1]
+		}
+		if x.c1 > x.c0 {
+			r.Messages[i].ToolCalls = r.toolCalls[x.c0:x.c1:x.c1]
+		}
+	}
+	return nil
+}
+
+func (r *Request) decodeParts(mi int, v []byte) error {
+	return jsonscan.ArrayEach(v, func(pi int, e []byte) error {
+		param := idxParam("messages", mi, idxParam(".content", pi, ""))
+		if jsonscan.KindOf(e) != jsonscan.Object {
+			return reqErr(param, "expected a content part object")
+		}
+		p := Part{Raw: e}
+		err := jsonscan.ObjectEach(e, func(k, val []byte) error {
+			var err error
+			switch string(k) {
+			case "type":
+				p.Type, err = r.str(param+".type", val)
+			case "text":
+				p.Text, err = r.str(param+".text", val)
+			case "image_url":
+				switch jsonscan.KindOf(val) {
+				case jsonscan.String: // tolerated shorthand
+					p.ImageURL, err = r.str(param+".image_url", val)
+				case jsonscan.Object:
+					err = jsonscan.ObjectEach(val, func(k2, v2 []byte) error {
+						var err error
+						switch string(k2) {
+						case "url":
+							p.ImageURL, err = r.str(param+".image_url.url", v2)
+						case "detail":
+							if jsonscan.KindOf(v2) != jsonscan.Null {
+								p.Detail, err = r.str(param+".image_url.detail", v2)
+							}
+						}
+						return err
+					})
+				default:
+					err = reqErr(param+".image_url", "expected an object")
+				}
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		switch p.Type {
+		case "":
+			return reqErr(param+".type", "is required")
+		case "image_url":
+			if p.ImageURL == "" {
+				return reqErr(param+".image_url.url", "is required")
+			}
+		}
+		r.parts = append(r.parts, p)
+		return nil
+	})
+}
+
+func (r *Request) decodeToolCalls(mi int, v []byte) error {
+	switch jsonscan.KindOf(v) {
+	case jsonscan.Null:
+		return nil
+	case jsonscan.Array:
+	default:
+		return reqErr(idxParam("messages", mi, ".tool_calls"), "expected an array")
+	}
+	return jsonscan.ArrayEach(v, func(ci int, e []byte) error {
+		param := idxParam("messages", mi, idxParam(".tool_calls", ci, ""))
+		if jsonscan.KindOf(e) != jsonscan.Object {
+			return reqErr(param, "expected an object")
+		}
+		tc := ToolCall{Type: "function"}
+		err := jsonscan.ObjectEach(e, func(k, val []byte) error {
+			var err error
+			switch string(k) {
+			case "id":
+				tc.ID, err = r.str(param+".id", val)
+			case "type":
+				tc.Type, err = r.str(param+".type", val)
+			case "function":
+				if jsonscan.KindOf(val) != jsonscan.Object {
+					return reqErr(param+".function", "expected an object")
+				}
+				err = jsonscan.ObjectEach(val, func(k2, v2 []byte) error {
+					var err error
+					switch string(k2) {
+					case "name":
+						tc.Name, err = r.str(param+".function.name", v2)
+					case "arguments":
+						tc.Arguments, err = r.str(param+".function.arguments", v2)
+					}
+					return err
+				})
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if tc.Name == "" {
+			return reqErr(param+".function.name", "is required")
+		}
+		r.toolCalls = append(r.toolCalls, tc)
+		return nil
+	})
+}
