@@ -1,0 +1,232 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Model is one catalog entry.
+type Model struct {
+	// Name is the canonical client-facing name: "provider/upstream".
+	Name     string
+	Provider string
+	// Upstream is the name sent to the provider.
+	Upstream        string
+	ContextWindow   int
+	MaxOutputTokens int
+	// Prices in USD per million tokens.
+	InputPrice, OutputPrice, CachedPrice, CacheWritePrice float64
+	Tools, Vision, JSON                                   bool
+	// Known is false for "provider/anything" names that are not in the
+	// catalog: they pass through, with unknown capabilities assumed present.
+	Known bool
+}
+
+// builtinModels is the catalog shipped with the gateway. Prices are the
+// providers' published list prices per million tokens (input, output, cached
+// input read, cache write) as of 2026; override them in gateway.toml.
+var builtinModels = []Model{
+	// OpenAI: https://openai.com/api/pricing
+	{Provider: "openai", Upstream: "gpt-4o", ContextWindow: 128000, MaxOutputTokens: 16384, InputPrice: 2.5, OutputPrice: 10, CachedPrice: 1.25, Tools: true, Vision: true, JSON: true},
+	{Provider: "openai", Upstream: "gpt-4o-mini", ContextWindow: 128000, MaxOutputTokens: 16384, InputPrice: 0.15, OutputPrice: 0.6, CachedPrice: 0.075, Tools: true, Vision: true, JSON: true},
+	{Provider: "openai", Upstream: "gpt-4.1", ContextWindow: 1047576, MaxOutputTokens: 32768, InputPrice: 2, OutputPrice: 8, CachedPrice: 0.5, Tools: true, Vision: true, JSON: true},
+	{Provider: "openai", Upstream: "gpt-4.1-mini", ContextWindow: 1047576, MaxOutputTokens: 32768, InputPrice: 0.4, OutputPrice: 1.6, CachedPrice: 0.1, Tools: true, Vision: true, JSON: true},
+	{Provider: "openai", Upstream: "gpt-4.1-nano", ContextWindow: 1047576, MaxOutputTokens: 32768, InputPrice: 0.1, OutputPrice: 0.4, CachedPrice: 0.025, Tools: true, Vision: true, JSON: true},
+	{Provider: "openai", Upstream: "o1", ContextWindow: 200000, MaxOutputTokens: 100000, InputPrice: 15, OutputPrice: 60, CachedPrice: 7.5, Tools: true, Vision: true, JSON: true},
+	{Provider: "openai", Upstream: "o1-mini", ContextWindow: 128000, MaxOutputTokens: 65536, InputPrice: 1.1, OutputPrice: 4.4, CachedPrice: 0.55},
+	{Provider: "openai", Upstream: "o3-mini", ContextWindow: 200000, MaxOutputTokens: 100000, InputPrice: 1.1, OutputPrice: 4.4, CachedPrice: 0.55, Tools: true, JSON: true},
+	{Provider: "openai", Upstream: "o3", ContextWindow: 200000, MaxOutputTokens: 100000, InputPrice: 2, OutputPrice: 8, CachedPrice: 0.5, Tools: true, Vision: true, JSON: true},
+	{Provider: "openai", Upstream: "o4-mini", ContextWindow: 200000, MaxOutputTokens: 100000, InputPrice: 1.1, OutputPrice: 4.4, CachedPrice: 0.275, Tools: true, Vision: true, JSON: true},
+	// Anthropic: https://www.anthropic.com/pricing (cache write = 1.25x input)
+	{Provider: "anthropic", Upstream: "claude-opus-4-5", ContextWindow: 200000, MaxOutputTokens: 64000, InputPrice: 5, OutputPrice: 25, CachedPrice: 0.5, CacheWritePrice: 6.25, Tools: true, Vision: true, JSON: true},
+	{Provider: "anthropic", Upstream: "claude-opus-4-1", ContextWindow: 200000, MaxOutputTokens: 32000, InputPrice: 15, OutputPrice: 75, CachedPrice: 1.5, CacheWritePrice: 18.75, Tools: true, Vision: true, JSON: true},
+	{Provider: "anthropic", Upstream: "claude-sonnet-4-5", ContextWindow: 200000, MaxOutputTokens: 64000, InputPrice: 3, OutputPrice: 15, CachedPrice: 0.3, CacheWritePrice: 3.75, Tools: true, Vision: true, JSON: true},
+	{Provider: "anthropic", Upstream: "claude-sonnet-4-0", ContextWindow: 200000, MaxOutputTokens: 64000, InputPrice: 3, OutputPrice: 15, CachedPrice: 0.3, CacheWritePrice: 3.75, Tools: true, Vision: true, JSON: true},
+	{Provider: "anthropic", Upstream: "claude-haiku-4-5", ContextWindow: 200000, MaxOutputTokens: 64000, InputPrice: 1, OutputPrice: 5, CachedPrice: 0.1, CacheWritePrice: 1.25, Tools: true, Vision: true, JSON: true},
+	{Provider: "anthropic", Upstream: "claude-3-5-haiku-latest", ContextWindow: 200000, MaxOutputTokens: 8192, InputPrice: 0.8, OutputPrice: 4, CachedPrice: 0.08, CacheWritePrice: 1, Tools: true, Vision: true, JSON: true},
+	// Gemini: https://ai.google.dev/gemini-api/docs/pricing
+	{Provider: "gemini", Upstream: "gemini-2.5-pro", ContextWindow: 1048576, MaxOutputTokens: 65536, InputPrice: 1.25, OutputPrice: 10, CachedPrice: 0.31, Tools: true, Vision: true, JSON: true},
+	{Provider: "gemini", Upstream: "gemini-2.5-flash", ContextWindow: 1048576, MaxOutputTokens: 65536, InputPrice: 0.3, OutputPrice: 2.5, CachedPrice: 0.075, Tools: true, Vision: true, JSON: true},
+	{Provider: "gemini", Upstream: "gemini-2.0-flash", ContextWindow: 1048576, MaxOutputTokens: 8192, InputPrice: 0.1, OutputPrice: 0.4, CachedPrice: 0.025, Tools: true, Vision: true, JSON: true},
+	{Provider: "gemini", Upstream: "gemini-1.5-pro", ContextWindow: 2097152, MaxOutputTokens: 8192, InputPrice: 1.25, OutputPrice: 5, CachedPrice: 0.3125, Tools: true, Vision: true, JSON: true},
+	// Groq: https://groq.com/pricing
+	{Provider: "groq", Upstream: "llama-3.3-70b-versatile", ContextWindow: 131072, MaxOutputTokens: 32768, InputPrice: 0.59, OutputPrice: 0.79, Tools: true, JSON: true},
+	{Provider: "groq", Upstream: "llama-3.1-8b-instant", ContextWindow: 131072, MaxOutputTokens: 131072, InputPrice: 0.05, OutputPrice: 0.08, Tools: true, JSON: true},
+	{Provider: "groq", Upstream: "gemma2-9b-it", ContextWindow: 8192, MaxOutputTokens: 8192, InputPrice: 0.2, OutputPrice: 0.2, JSON: true},
+	// The in-process mock.
+	{Provider: "mock", Upstream: "echo", ContextWindow: 1 << 20, MaxOutputTokens: 1 << 16, Tools: true, Vision: true, JSON: true},
+	{Provider: "mock", Upstream: "lorem", ContextWindow: 1 << 20, MaxOutputTokens: 1 << 16, Tools: true, Vision: true, JSON: true},
+	{Provider: "mock", Upstream: "tool", ContextWindow: 1 << 20, MaxOutputTokens: 1 << 16, Tools: true, Vision: true, JSON: true},
+}
+
+// bareAliases are the seed's short names.
+var bareAliases = map[string]string{
+	"claude-sonnet-4": "anthropic/claude-sonnet-4-0",
+	"sonnet":          "anthropic/claude-sonnet-4-5",
+	"opus":            "anthropic/claude-opus-4-5",
+	"haiku":           "anthropic/claude-haiku-4-5",
+}
+
+// prefixes map bare model-name prefixes to the provider that serves them.
+var prefixes = []struct{ prefix, provider string }{
+	{"gpt-", "openai"}, {"chatgpt-", "openai"}, {"o1", "openai"}, {"o3", "openai"}, {"o4", "openai"},
+	{"text-embedding-", "openai"}, {"claude-", "anthropic"}, {"gemini-", "gemini"},
+}
+
+// Catalog resolves client model names to providers and upstream models.
+//
+// # Notes
+//
+// A Catalog is immutable after NewCatalog and safe for concurrent use.
+type Catalog struct {
+	byName  map[string]*Model // "provider/upstream" and aliases
+	enabled map[string]bool   // provider name → enabled
+	models  []*Model
+}
+
+// ResolveError explains why a model name did not resolve.
+type ResolveError struct{ Msg string }
+
+func (e *ResolveError) Error() string { return e.Msg }
+
+// NewCatalog builds the catalog from the built-ins and the configuration.
+func NewCatalog(cfg *Config) (*Catalog, error) {
+	c := &Catalog{byName: map[string]*Model{}, enabled: map[string]bool{}}
+	for name, p := range cfg.Providers {
+		c.enabled[name] = p.enabled
+	}
+	add := func(m Model) {
+		m.Name = m.Provider + "/" + m.Upstream
+		m.Known = true
+		if old, ok := c.byName[m.Name]; ok {
+			*old = m
+			return
+		}
+		mm := m
+		c.byName[m.Name] = &mm
+		c.models = append(c.models, &mm)
+	}
+	for _, m := range builtinModels {
+		add(m)
+	}
+	for _, mc := range cfg.Models {
+		upstream := mc.Upstream
+		if upstream == "" {
+			upstream = mc.Name
+			if i := strings.IndexByte(upstream, '/'); i >= 0 && upstream[:i] == mc.Provider {
+				upstream = upstream[i+1:]
+			}
+		}
+		m := Model{Provider: mc.Provider, Upstream: upstream}
+		if old, ok := c.byName[mc.Provider+"/"+upstream]; ok {
+			m = *old
+		}
+		setInt(&m.ContextWindow, mc.ContextWindow)
+		setInt(&m.MaxOutputTokens, mc.MaxOutputTokens)
+		setF(&m.InputPrice, mc.InputPrice)
+		setF(&m.OutputPrice, mc.OutputPrice)
+		setF(&m.CachedPrice, mc.CachedPrice)
+		setF(&m.CacheWritePrice, mc.CacheWritePrice)
+		setB(&m.Tools, mc.Tools)
+		setB(&m.Vision, mc.Vision)
+		setB(&m.JSON, mc.JSON)
+		add(m)
+		full := c.byName[mc.Provider+"/"+upstream]
+		if mc.Name != full.Name {
+			c.byName[mc.Name] = full
+		}
+		for _, a := range mc.Aliases {
+			if prev, ok := c.byName[a]; ok && prev != full {
+				return nil, fmt.Errorf("models: alias %q already names %s", a, prev.Name)
+			}
+			c.byName[a] = full
+		}
+	}
+	for a, target := range bareAliases {
+		if _, taken := c.byName[a]; !taken {
+			c.byName[a] = c.byName[target]
+		}
+	}
+	sort.Slice(c.models, func(i, j int) bool { return c.models[i].Name < c.models[j].Name })
+	return c, nil
+}
+
+func setInt(dst *int, v int) {
+	if v > 0 {
+		*dst = v
+	}
+}
+
+func setF(dst *float64, v float64) {
+	if v > 0 {
+		*dst = v
+	}
+}
+
+func setB(dst *bool, v *bool) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// Resolve maps a client model name to a catalog entry. Unknown
+// "provider/model" names of an enabled provider pass through.
+func (c *Catalog) Resolve(name string) (*Model, error) {
+	if m, ok := c.byName[name]; ok {
+		if !c.enabled[m.Provider] {
+			return nil, notConfigured(name, m.Provider)
+		}
+		return m, nil
+	}
+	if i := strings.IndexByte(name, '/'); i > 0 {
+		prov, up := name[:i], name[i+1:]
+		enabled, known := c.enabled[prov]
+		if !known {
+			return nil, &ResolveError{Msg: "The model `" + name + "` does not exist: no provider named `" + prov + "` (configured: " + strings.Join(c.EnabledProviders(), ", ") + ")"}
+		}
+		if !enabled {
+			return nil, notConfigured(name, prov)
+		}
+		if up == "" {
+			return nil, &ResolveError{Msg: "The model `" + name + "` does not exist: empty model name after the provider"}
+		}
+		return &Model{Name: name, Provider: prov, Upstream: up, Tools: true, Vision: true, JSON: true}, nil
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(name, p.prefix) {
+			if !c.enabled[p.provider] {
+				return nil, notConfigured(name, p.provider)
+			}
+			return &Model{Name: p.provider + "/" + name, Provider: p.provider, Upstream: name, Tools: true, Vision: true, JSON: true}, nil
+		}
+	}
+	return nil, &ResolveError{Msg: "The model `" + name + "` does not exist: use provider/model (e.g. mock/echo), a catalog name, or an alias; see GET /v1/models"}
+}
+
+func notConfigured(name, provider string) error {
+	return &ResolveError{Msg: "The model `" + name + "` needs provider `" + provider + "`, which is not configured (set its API key or base URL)"}
+}
+
+// EnabledProviders lists enabled provider names, sorted.
+func (c *Catalog) EnabledProviders() []string {
+	var out []string
+	for p, ok := range c.enabled {
+		if ok {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Models returns the catalog entries of enabled providers, sorted by name.
+func (c *Catalog) Models() []*Model {
+	var out []*Model
+	for _, m := range c.models {
+		if c.enabled[m.Provider] {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aigateway/gateway/providers"
+	"github.com/valyala/fasthttp"
+)
+
+// exchange is one chat request's state from decode to the last byte sent.
+// It outlives the handler when the answer streams, and is pooled.
+type exchange struct {
+	s        *Server
+	start    time.Time
+	req      *providers.Request
+	call     providers.Call
+	project  string
+	model    *Model
+	slot     *upstreamSlot
+	resp     *providers.Response
+	reqID    []byte
+	idBuf    []byte
+	status   int
+	errCode  string
+	upstream time.Duration // time spent waiting on the upstream
+	ttft     time.Duration
+	usage    providers.Usage
+	stream   bool
+	gone     bool // the client went away mid-stream
+	acquired bool
+	body     streamBody
+}
+
+var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
+
+func (s *Server) acquireExchange(ctx *fasthttp.RequestCtx) *exchange {
+	x := exchangePool.Get().(*exchange)
+	x.s, x.start = s, time.Now()
+	x.req = providers.AcquireRequest()
+	x.reqID = append(x.reqID[:0], ctx.Response.Header.Peek("X-Request-Id")...)
+	inFlight.Add(1)
+	return x
+}
+
+// finish records metrics and the access log, then releases everything.
+func (x *exchange) finish() {
+	total := time.Since(x.start)
+	inFlight.Add(-1)
+	if x.acquired {
+		<-x.slot.sem
+	}
+	provider, model := "none", "none"
+	if x.model != nil {
+		provider, model = x.model.Provider, x.model.Name
+	}
+	mm := metricsFor(provider, model)
+	mm.request(x.status)
+	mm.e2e.Update(seconds(total))
+	if x.upstream > 0 {
+		mm.upstream.Update(seconds(x.upstream))
+		overheadSeconds.Update(seconds(total - x.upstream))
+	}
+	if x.ttft > 0 {
+		mm.ttft.Update(seconds(x.ttft))
+	}
+	if x.usage.Set {
+		mm.inTok.Add(x.usage.PromptTokens)
+		mm.cachedTok.Add(x.usage.CachedTokens)
+		mm.outTok.Add(x.usage.CompletionTokens)
+	}
+	x.s.accessLog(x, total)
+	if x.resp != nil {
+		x.resp.Close()
+	}
+	providers.ReleaseRequest(x.req)
+	reqID, idBuf := x.reqID[:0], x.idBuf[:0]
+	*x = exchange{reqID: reqID, idBuf: idBuf}
+	exchangePool.Put(x)
+}
+
+func (s *Server) accessLog(x *exchange, total time.Duration) {
+	if !s.log.Enabled(nil, slog.LevelInfo) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("id", string(x.reqID)),
+		slog.String("project", x.project),
+		slog.Int("status", x.status),
+		slog.Float64("latency_ms", float64(total.Microseconds())/1000),
+		slog.Bool("stream", x.stream),
+	}
+	if x.model != nil {
+		attrs = append(attrs, slog.String("model", x.model.Name), slog.String("provider", x.model.Provider))
+	}
+	if x.upstream > 0 {
+		attrs = append(attrs, slog.Float64("upstream_ms", float64(x.upstream.Microseconds())/1000))
+	}
+	if x.ttft > 0 {
+		attrs = append(attrs, slog.Float64("ttft_ms", float64(x.ttft.Microseconds())/1000))
+	}
+	if x.usage.Set {
+		attrs = append(attrs, slog.Int("prompt_tokens", x.usage.PromptTokens), slog.Int("cached_tokens", x.usage.CachedTokens), slog.Int("completion_tokens", x.usage.CompletionTokens))
+	}
+	if x.errCode != "" {
+		attrs = append(attrs, slog.String("error", x.errCode))
+	}
+	if x.gone {
+		attrs = append(attrs, slog.Bool("client_disconnected", true))
+	}
+	if s.cfg.LogPrompts && x.req != nil && len(x.req.Body) > 0 {
+		attrs = append(attrs, slog.String("prompt", string(x.req.Body)))
+	}
+	s.log.LogAttrs(nil, slog.LevelInfo, "request", attrs...)
+}
+
+func (x *exchange) fail(ctx *fasthttp.RequestCtx, err error) {
+	e := toAPIError(err)
+	x.status, x.errCode = e.Status, e.Code
+	if e.Status >= 500 {
+		x.s.log.Warn("request failed", "id", string(x.reqID), "status", e.Status, "error", err.Error())
+	}
+	writeError(ctx, e)
+	x.finish()
+}
+
+// handleChat serves POST /v1/chat/completions.
+func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
+	x := s.acquireExchange(ctx)
+	if s.draining.Load() {
+		ctx.SetConnectionClose()
+	}
+	project, err := s.authenticate(ctx)
+	if err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	x.project = project
+	if err := x.req.Decode(ctx.PostBody()); err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	name := x.req.Model
+	if name == "" {
+		name = s.cfg.DefaultModel
+	}
+	m, err := s.catalog.Resolve(name)
+	if err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	x.model = m
+	if err := checkCapabilities(x.req, m); err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	slot := s.upstreams[m.Provider]
+	if slot == nil {
+		x.fail(ctx, notConfigured(name, m.Provider))
+		return
+	}
+	x.slot = slot
+	if err := s.acquireSlot(x); err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	x.stream = x.req.Stream
+	x.idBuf = append(append(x.idBuf[:0], "chatcmpl-"...), x.reqID...)
+	x.call = providers.Call{
+		Req:             x.req,
+		Model:           m.Upstream,
+		ID:              b2s(x.idBuf),
+		Created:         x.start.Unix(),
+		MaxOutputTokens: m.MaxOutputTokens,
+		Header:          &ctx.Request.Header,
+	}
+	t0 := time.Now()
+	resp, err := slot.p.Chat(&x.call)
+	x.upstream = time.Since(t0)
+	if err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	x.resp = resp
+	h := &ctx.Response.Header
+	h.Set("X-Gateway-Provider", m.Provider)
+	h.Set("X-Gateway-Model", m.Upstream)
+	if resp.Stream != nil {
+		x.status = 200
+		x.call.Header = nil // the request header is gone once the handler returns
+		ctx.SetContentType("text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
+		x.body.reset(x)
+		ctx.SetBodyStream(&x.body, -1)
+		return
+	}
+	x.usage = resp.Usage
+	x.ttft = x.upstream
+	ctx.SetContentType("application/json")
+	ctx.SetBody(resp.Body)
+	x.status = 200
+	x.finish()
+}
+
+// acquireSlot takes one of the provider's in-flight slots, waiting up to the
+// queue timeout.
+func (s *Server) acquireSlot(x *exchange) error {
+	select {
+	case x.slot.sem <- struct{}{}:
+		x.acquired = true
+		return nil
+	default:
+	}
+	t := time.NewTimer(s.cfg.QueueTimeout.D())
+	defer t.Stop()
+	select {
+	case x.slot.sem <- struct{}{}:
+		x.acquired = true
+		return nil
+	case <-t.C:
+		return &apiError{Status: 503, Type: typeServer, Code: "provider_busy", RetryAfter: 1,
+			Msg: "Provider " + x.model.Provider + " is at its limit of " + strconv.Itoa(cap(x.slot.sem)) + " requests in flight; retry shortly"}
+	}
+}
+
+// checkCapabilities refuses requests that need what the model lacks.
+func checkCapabilities(r *providers.Request, m *Model) error {
+	missing := ""
+	switch {
+	case len(r.Tools) > 0 && !m.Tools:
+		missing = "tools"
+	case r.HasImages() && !m.Vision:
+		missing = "vision (image inputs)"
+	case r.WantsJSON() && !m.JSON:
+		missing = "JSON mode (response_format)"
+	}
+	if missing == "" {
+		return nil
+	}
+	return &apiError{Status: 400, Type: typeInvalidRequest, Code: "model_capability_missing", Param: "model",
+		Msg: "The model `" + m.Name + "` does not support " + missing + "; choose a model that does, or use model \"auto\""}
+}

@@ -1,0 +1,445 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the gateway's configuration: gateway.toml, then environment
+// variables on top (env > file > defaults). It is immutable once Validate
+// has succeeded.
+type Config struct {
+	// Listen is the address to serve on.
+	Listen string `toml:"listen"`
+	// AllowUnauthenticated permits serving without client keys on a
+	// non-loopback address.
+	AllowUnauthenticated bool `toml:"allow_unauthenticated"`
+	// MaxBodyBytes bounds a request body (413 above it).
+	MaxBodyBytes int `toml:"max_body_bytes"`
+	// DrainTimeout bounds graceful shutdown.
+	DrainTimeout Duration `toml:"drain_timeout"`
+	// DefaultModel answers requests that name no model.
+	DefaultModel string `toml:"default_model"`
+	// LogPrompts puts prompts in the access log (off by default).
+	LogPrompts bool `toml:"log_prompts"`
+	// DataDir holds persisted state (uploaded policies, compilation cache).
+	DataDir string `toml:"data_dir"`
+	// AdminKey enables the admin API.
+	AdminKey string `toml:"admin_key"`
+	// ReadTimeout and WriteTimeout bound client I/O; WriteTimeout does not
+	// apply to streams.
+	ReadTimeout Duration `toml:"read_timeout"`
+	// QueueTimeout is how long a request waits for a provider slot when the
+	// provider is at max_in_flight before a 503.
+	QueueTimeout Duration `toml:"queue_timeout"`
+
+	Keys      []KeyConfig               `toml:"keys"`
+	Providers map[string]ProviderConfig `toml:"providers"`
+	Models    []ModelConfig             `toml:"models"`
+	Routing   RoutingConfig             `toml:"routing"`
+	Cache     CacheConfig               `toml:"cache"`
+	Optimize  OptimizeConfig            `toml:"optimize"`
+	Reliab    ReliabilityConfig         `toml:"reliability"`
+}
+
+// KeyConfig is one client key. Exactly one of Key and SHA256 is set.
+type KeyConfig struct {
+	Key     string `toml:"key"`
+	SHA256  string `toml:"sha256"`
+	Project string `toml:"project"`
+	Name    string `toml:"name"`
+}
+
+// ProviderConfig declares one upstream.
+type ProviderConfig struct {
+	Kind      string `toml:"kind"`
+	BaseURL   string `toml:"base_url"`
+	APIKeyEnv string `toml:"api_key_env"`
+	// APIKey may be set directly (discouraged: prefer api_key_env).
+	APIKey         string            `toml:"api_key"`
+	Timeout        Duration          `toml:"timeout"`
+	ConnectTimeout Duration          `toml:"connect_timeout"`
+	IdleTimeout    Duration          `toml:"idle_timeout"`
+	MaxInFlight    int               `toml:"max_in_flight"`
+	Headers        map[string]string `toml:"headers"`
+	AuthHeader     string            `toml:"auth_header"`
+	Query          string            `toml:"query"`
+	Enabled        *bool             `toml:"enabled"`
+	// Mock only.
+	Pace       Duration `toml:"pace"`
+	Latency    Duration `toml:"latency"`
+	ReplyBytes int      `toml:"reply_bytes"`
+
+	// enabled is resolved by Validate from the key's presence.
+	enabled bool
+	key     string
+}
+
+// ModelConfig adds or overrides a catalog entry.
+type ModelConfig struct {
+	Name            string   `toml:"name"`
+	Provider        string   `toml:"provider"`
+	Upstream        string   `toml:"upstream"`
+	Aliases         []string `toml:"aliases"`
+	ContextWindow   int      `toml:"context_window"`
+	MaxOutputTokens int      `toml:"max_output_tokens"`
+	InputPrice      float64  `toml:"input_price"`
+	OutputPrice     float64  `toml:"output_price"`
+	CachedPrice     float64  `toml:"cached_input_price"`
+	CacheWritePrice float64  `toml:"cache_write_price"`
+	Tools           *bool    `toml:"tools"`
+	Vision          *bool    `toml:"vision"`
+	JSON            *bool    `toml:"json"`
+}
+
+// RoutingConfig holds the seed's routing switches.
+type RoutingConfig struct {
+	SmartRouting bool   `toml:"smart_routing"`
+	Mode         string `toml:"mode"`
+	Cascade      bool   `toml:"cascade"`
+}
+
+// CacheConfig configures response caching.
+type CacheConfig struct {
+	RedisURL string `toml:"redis_url"`
+	MemoryMB int    `toml:"memory_mb"`
+}
+
+// OptimizeConfig holds the seed's prompt-optimisation switches.
+type OptimizeConfig struct {
+	AnthropicCacheControl bool `toml:"anthropic_cache_control"`
+	FileHashCache         bool `toml:"file_hash_cache"`
+	StripIDEBoilerplate   bool `toml:"strip_ide_boilerplate"`
+	EnforceDiffFirst      bool `toml:"enforce_diff_first"`
+}
+
+// ReliabilityConfig holds the seed's reliability switches.
+type ReliabilityConfig struct {
+	CircuitBreaker bool `toml:"circuit_breaker"`
+	Retry          bool `toml:"retry"`
+	RateLimit      bool `toml:"rate_limit"`
+	RateLimitRPM   int  `toml:"rate_limit_rpm"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s").
+type Duration time.Duration
+
+// UnmarshalText parses a duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use e.g. \"30s\", \"2m\")", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q must not be negative", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Defaults returns the configuration used when gateway.toml is absent or
+// empty.
+func Defaults() Config {
+	return Config{
+		Listen:       "127.0.0.1:8080",
+		MaxBodyBytes: 32 << 20,
+		DrainTimeout: Duration(30 * time.Second),
+		DefaultModel: "mock/echo",
+		DataDir:      "data",
+		ReadTimeout:  Duration(60 * time.Second),
+		QueueTimeout: Duration(5 * time.Second),
+		Providers:    map[string]ProviderConfig{},
+		Routing:      RoutingConfig{Mode: "balanced"},
+		Cache:        CacheConfig{MemoryMB: 256},
+		Optimize: OptimizeConfig{
+			AnthropicCacheControl: true,
+			FileHashCache:         true,
+			StripIDEBoilerplate:   true,
+		},
+		Reliab: ReliabilityConfig{CircuitBreaker: true, Retry: true, RateLimitRPM: 60},
+	}
+}
+
+// builtinProviders are the providers the gateway knows without any
+// configuration; each is enabled by its key (or base URL for Ollama).
+func builtinProviders() map[string]ProviderConfig {
+	return map[string]ProviderConfig{
+		"openai":    {Kind: "openai", BaseURL: "https://api.openai.com/v1", APIKeyEnv: "OPENAI_API_KEY"},
+		"anthropic": {Kind: "anthropic", BaseURL: "https://api.anthropic.com", APIKeyEnv: "ANTHROPIC_API_KEY"},
+		"gemini":    {Kind: "gemini", BaseURL: "https://generativelanguage.googleapis.com", APIKeyEnv: "GEMINI_API_KEY"},
+		"groq":      {Kind: "openai", BaseURL: "https://api.groq.com/openai/v1", APIKeyEnv: "GROQ_API_KEY"},
+		"ollama":    {Kind: "ollama"},
+		"mock":      {Kind: "mock"},
+	}
+}
+
+// Load reads path (if not empty) over the defaults, then applies the
+// environment. getenv is os.Getenv in production.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	cfg := Defaults()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if err := decodeStrict(string(data), &cfg); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(getenv); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// decodeStrict decodes TOML and refuses keys that match no field.
+func decodeStrict(data string, cfg *Config) error {
+	md, err := toml.Decode(data, cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
+		}
+		return err
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, 0, len(und))
+		for _, k := range und {
+			keys = append(keys, k.String())
+		}
+		return fmt.Errorf("unknown configuration key %q", strings.Join(keys, `", "`))
+	}
+	return nil
+}
+
+// ParseBool accepts the seed's "1" and also true/yes/on (and their negations),
+// case-insensitive.
+func ParseBool(name, v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on":
+		return true, nil
+	case "0", "false", "no", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("environment variable %s=%q is not a boolean: use 1/true/yes/on or 0/false/no/off", name, v)
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	if v := getenv("PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p <= 0 || p > 65535 {
+			return fmt.Errorf("environment variable PORT=%q is not a port number", v)
+		}
+		host, _, err := net.SplitHostPort(c.Listen)
+		if err != nil {
+			host = "127.0.0.1"
+		}
+		c.Listen = net.JoinHostPort(host, v)
+	}
+	if v := getenv("GATEWAY_API_KEY"); v != "" {
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				c.Keys = append(c.Keys, KeyConfig{Key: k, Project: "default", Name: "env"})
+			}
+		}
+	}
+	if v := getenv("GATEWAY_ADMIN_KEY"); v != "" {
+		c.AdminKey = v
+	}
+	if v := getenv("REDIS_URL"); v != "" {
+		c.Cache.RedisURL = v
+	}
+	if v := getenv("SMART_ROUTING_MODE"); v != "" {
+		c.Routing.Mode = v
+	}
+	if v := getenv("RATE_LIMIT_RPM"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("environment variable RATE_LIMIT_RPM=%q must be a positive integer", v)
+		}
+		c.Reliab.RateLimitRPM = n
+	}
+	flags := []struct {
+		name string
+		dst  *bool
+	}{
+		{"ENABLE_SMART_ROUTING", &c.Routing.SmartRouting},
+		{"ENABLE_CASCADE_ROUTING", &c.Routing.Cascade},
+		{"ENABLE_ANTHROPIC_CACHE_CONTROL", &c.Optimize.AnthropicCacheControl},
+		{"ENABLE_FILE_HASH_CACHE", &c.Optimize.FileHashCache},
+		{"STRIP_IDE_BOILERPLATE", &c.Optimize.StripIDEBoilerplate},
+		{"ENFORCE_DIFF_FIRST", &c.Optimize.EnforceDiffFirst},
+		{"CIRCUIT_BREAKER_ENABLED", &c.Reliab.CircuitBreaker},
+		{"RETRY_ENABLED", &c.Reliab.Retry},
+		{"RATE_LIMIT_ENABLED", &c.Reliab.RateLimit},
+	}
+	for _, f := range flags {
+		if v := getenv(f.name); v != "" {
+			b, err := ParseBool(f.name, v)
+			if err != nil {
+				return err
+			}
+			*f.dst = b
+		}
+	}
+	// Provider base URLs from the environment override the file for the
+	// built-in provider names.
+	for name, env := range map[string]string{
+		"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL",
+		"gemini": "GEMINI_BASE_URL", "groq": "GROQ_BASE_URL", "ollama": "LOCAL_LLM_BASE_URL",
+	} {
+		if v := getenv(env); v != "" {
+			p := c.Providers[name]
+			p.BaseURL = v
+			if c.Providers == nil {
+				c.Providers = map[string]ProviderConfig{}
+			}
+			c.Providers[name] = p
+		}
+	}
+	return nil
+}
+
+var validKinds = map[string]bool{"openai": true, "anthropic": true, "gemini": true, "ollama": true, "mock": true}
+
+// Validate checks the configuration, fills provider defaults and resolves
+// which providers are enabled.
+func (c *Config) Validate(getenv func(string) string) error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	if c.MaxBodyBytes <= 0 {
+		return fmt.Errorf("max_body_bytes must be positive")
+	}
+	builtins := builtinProviders()
+	merged := map[string]ProviderConfig{}
+	for name, p := range builtins {
+		merged[name] = p
+	}
+	for name, p := range c.Providers {
+		base, isBuiltin := builtins[name]
+		if isBuiltin {
+			// Unset fields inherit the built-in defaults.
+			if p.Kind == "" {
+				p.Kind = base.Kind
+			}
+			if p.BaseURL == "" {
+				p.BaseURL = base.BaseURL
+			}
+			if p.APIKeyEnv == "" {
+				p.APIKeyEnv = base.APIKeyEnv
+			}
+		}
+		if p.Kind == "" {
+			return fmt.Errorf("providers.%s: kind is required (openai, anthropic, gemini, ollama or mock)", name)
+		}
+		if !validKinds[p.Kind] {
+			return fmt.Errorf("providers.%s: unknown kind %q (openai, anthropic, gemini, ollama or mock)", name, p.Kind)
+		}
+		if p.MaxInFlight < 0 {
+			return fmt.Errorf("providers.%s: max_in_flight must not be negative", name)
+		}
+		if strings.ContainsAny(name, "/ ") || name == "" {
+			return fmt.Errorf("providers.%q: a provider name may not contain '/' or spaces", name)
+		}
+		merged[name] = p
+	}
+	for name, p := range merged {
+		if p.APIKey == "" && p.APIKeyEnv != "" {
+			p.key = getenv(p.APIKeyEnv)
+		} else {
+			p.key = p.APIKey
+		}
+		switch {
+		case p.Enabled != nil:
+			p.enabled = *p.Enabled
+		case p.Kind == "mock":
+			p.enabled = true
+		case p.Kind == "ollama":
+			p.enabled = p.BaseURL != ""
+		case p.APIKeyEnv != "" || p.APIKey != "":
+			p.enabled = p.key != ""
+		default:
+			// A keyless OpenAI-compatible server (vLLM, LM Studio).
+			p.enabled = p.BaseURL != ""
+		}
+		if p.enabled && p.Kind != "mock" && p.BaseURL == "" {
+			return fmt.Errorf("providers.%s: base_url is required", name)
+		}
+		if p.MaxInFlight == 0 {
+			p.MaxInFlight = 1024
+		}
+		merged[name] = p
+	}
+	c.Providers = merged
+	for i, k := range c.Keys {
+		if (k.Key == "") == (k.SHA256 == "") {
+			return fmt.Errorf("keys[%d]: set exactly one of key and sha256", i)
+		}
+		if k.SHA256 != "" {
+			if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != sha256.Size {
+				return fmt.Errorf("keys[%d].sha256: expected 64 hex digits", i)
+			}
+		}
+		if k.Project == "" {
+			c.Keys[i].Project = "default"
+		}
+	}
+	if len(c.Keys) == 0 && !c.AllowUnauthenticated && !isLoopback(c.Listen) {
+		return fmt.Errorf("no client key configured (GATEWAY_API_KEY or [[keys]]) and listen address %s is not loopback: set a key, or allow_unauthenticated = true to serve without one", c.Listen)
+	}
+	switch c.Routing.Mode {
+	case "local_first", "balanced", "quality", "cost", "":
+	default:
+		return fmt.Errorf("routing.mode / SMART_ROUTING_MODE %q: expected local_first, balanced, quality or cost", c.Routing.Mode)
+	}
+	for i, m := range c.Models {
+		if m.Name == "" || m.Provider == "" {
+			return fmt.Errorf("models[%d]: name and provider are required", i)
+		}
+		if _, ok := c.Providers[m.Provider]; !ok {
+			return fmt.Errorf("models[%d] (%s): unknown provider %q", i, m.Name, m.Provider)
+		}
+	}
+	return nil
+}
+
+// EnabledProviders lists the enabled providers' names, sorted.
+func (c *Config) EnabledProviders() []string {
+	var out []string
+	for name, p := range c.Providers {
+		if p.enabled {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

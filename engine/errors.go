@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/aigateway/gateway/providers"
+	"github.com/valyala/fasthttp"
+)
+
+// Sentinel errors of the engine.
+var (
+	ErrUnauthorized = errors.New("invalid or missing API key")
+	ErrDraining     = errors.New("gateway is shutting down")
+)
+
+// Error types of the OpenAI error envelope.
+const (
+	typeInvalidRequest = "invalid_request_error"
+	typeAuth           = "authentication_error"
+	typeRateLimit      = "rate_limit_error"
+	typeUpstream       = "upstream_error"
+	typeServer         = "server_error"
+)
+
+// apiError is an error with everything the client's envelope needs.
+type apiError struct {
+	Status     int
+	Type       string
+	Code       string
+	Param      string
+	Msg        string
+	RetryAfter int // seconds; 0 = no header
+}
+
+func (e *apiError) Error() string { return e.Msg }
+
+// toAPIError maps any error from the pipeline to the envelope the client
+// sees. Unknown errors are 500s with a generic message: internal details
+// stay in the log.
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var re *providers.RequestError
+	if errors.As(err, &re) {
+		return &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: re.Param, Msg: re.Error()}
+	}
+	var ue *providers.UpstreamError
+	if errors.As(err, &ue) {
+		e := &apiError{Status: ue.Status, Type: ue.Type, Code: ue.Code, Param: ue.Param, Msg: ue.Message}
+		if e.Status == 0 {
+			e.Status = 502
+		}
+		if e.Type == "" {
+			e.Type = typeUpstream
+		}
+		if ue.RetryAfter > 0 {
+			e.RetryAfter = int(ue.RetryAfter.Seconds())
+		} else if e.Status == 429 || e.Status == 503 {
+			e.RetryAfter = 1
+		}
+		return e
+	}
+	var rse *ResolveError
+	if errors.As(err, &rse) {
+		return &apiError{Status: 404, Type: typeInvalidRequest, Code: "model_not_found", Param: "model", Msg: rse.Msg}
+	}
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		return &apiError{Status: 401, Type: typeAuth, Code: "invalid_api_key", Msg: "Incorrect or missing API key. Send it as Authorization: Bearer KEY, x-api-key or api-key."}
+	case errors.Is(err, ErrDraining):
+		return &apiError{Status: 503, Type: typeServer, Code: "shutting_down", Msg: "The gateway is shutting down; retry on another replica.", RetryAfter: 1}
+	}
+	return &apiError{Status: 500, Type: typeServer, Code: "internal_error", Msg: "internal gateway error"}
+}
+
+// writeError writes the OpenAI error envelope.
+func writeError(ctx *fasthttp.RequestCtx, e *apiError) {
+	ctx.Response.ResetBody()
+	ctx.SetStatusCode(e.Status)
+	ctx.SetContentType("application/json")
+	if e.RetryAfter > 0 {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	ctx.Response.SetBodyRaw(providers.AppendError(nil, e.Type, e.Code, e.Param, e.Msg))
+	countError(e)
+}

@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+const testKey = "test-key-123"
+
+// gw is a gateway running on a loopback port for one test.
+type gw struct {
+	srv  *Server
+	url  string // http://127.0.0.1:PORT
+	logs *strings.Builder
+}
+
+// startGateway starts a real gateway on 127.0.0.1 with the given TOML and
+// environment, and stops it when the test ends.
+func startGateway(t *testing.T, toml string, env map[string]string) *gw {
+	t.Helper()
+	getenv := func(k string) string { return env[k] }
+	if env == nil {
+		env = map[string]string{}
+	}
+	if _, ok := env["GATEWAY_API_KEY"]; !ok {
+		env["GATEWAY_API_KEY"] = testKey
+	}
+	cfg := Defaults()
+	if err := decodeStrict(toml, &cfg); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		t.Fatalf("env: %v", err)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	if err := cfg.Validate(getenv); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	logs := &strings.Builder{}
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	srv, err := New(&cfg, logger)
+	if err != nil {
+		t.Fatalf("new: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return &gw{srv: srv, url: "http://" + ln.Addr().String(), logs: logs}
+}
+
+func (g *gw) client(opts ...option.RequestOption) openai.Client {
+	base := []option.RequestOption{option.WithBaseURL(g.url + "/v1/"), option.WithAPIKey(testKey), option.WithMaxRetries(0)}
+	return openai.NewClient(append(base, opts...)...)
+}
+
+// post sends a raw request and returns status, headers and body.
+func (g *gw) post(t *testing.T, path, body string, hdr map[string]string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", g.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	for k, v := range hdr {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func (g *gw) get(t *testing.T, path string, hdr map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", g.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// sseEvents reads an SSE body into its data payloads.
+func sseEvents(t *testing.T, r io.Reader) []string {
+	t.Helper()
+	var out []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+var logMu sync.Mutex
+
+// lockedWriter serialises log writes from concurrent requests.
+type lockedWriter struct{ w *strings.Builder }
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	logMu.Lock()
+	defer logMu.Unlock()
+	return w.w.Write(p)
+}
+
+func (g *gw) logText() string {
+	logMu.Lock()
+	defer logMu.Unlock()
+	return g.logs.String()
+}

@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Latency buckets in seconds, fine-grained at the low end where gateway
+// overhead lives.
+var latencyBuckets = []float64{
+	0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+}
+
+var (
+	inFlight         atomic.Int64
+	_                = metrics.NewGauge(`gateway_in_flight_requests`, func() float64 { return float64(inFlight.Load()) })
+	overheadSeconds  = metrics.NewPrometheusHistogramExt(`gateway_overhead_seconds`, latencyBuckets)
+	streamDisconnect = metrics.NewCounter(`gateway_stream_client_disconnects_total`)
+	streamUpstreamEr = metrics.NewCounter(`gateway_stream_upstream_errors_total`)
+	bodyTooLarge     = metrics.NewCounter(`gateway_errors_total{code="body_too_large"}`)
+)
+
+// maxSeries bounds distinct (provider, model) label sets so that clients
+// naming arbitrary "provider/x" models cannot grow /metrics without limit.
+const maxSeries = 2000
+
+type modelKey struct{ provider, model string }
+
+// modelMetrics are the per provider/model series, created once.
+type modelMetrics struct {
+	e2e, upstream, ttft           *metrics.PrometheusHistogram
+	inTok, cachedTok, outTok      *metrics.Counter
+	byStatus                      sync.Map // int → *metrics.Counter
+	provider, model, labelsPrefix string
+}
+
+var (
+	modelSeries sync.Map // modelKey → *modelMetrics
+	seriesCount atomic.Int64
+	errSeries   sync.Map // code → *metrics.Counter
+)
+
+func metricsFor(provider, model string) *modelMetrics {
+	k := modelKey{provider, model}
+	if v, ok := modelSeries.Load(k); ok {
+		return v.(*modelMetrics)
+	}
+	if seriesCount.Load() >= maxSeries {
+		k.model = "other"
+		if v, ok := modelSeries.Load(k); ok {
+			return v.(*modelMetrics)
+		}
+	}
+	labels := `{provider="` + escLabel(k.provider) + `",model="` + escLabel(k.model) + `"}`
+	mm := &modelMetrics{
+		e2e:          metrics.GetOrCreatePrometheusHistogramExt(`gateway_request_duration_seconds`+labels, latencyBuckets),
+		upstream:     metrics.GetOrCreatePrometheusHistogramExt(`gateway_upstream_duration_seconds`+labels, latencyBuckets),
+		ttft:         metrics.GetOrCreatePrometheusHistogramExt(`gateway_time_to_first_token_seconds`+labels, latencyBuckets),
+		inTok:        metrics.GetOrCreateCounter(`gateway_tokens_total{provider="` + escLabel(k.provider) + `",model="` + escLabel(k.model) + `",type="input"}`),
+		cachedTok:    metrics.GetOrCreateCounter(`gateway_tokens_total{provider="` + escLabel(k.provider) + `",model="` + escLabel(k.model) + `",type="cached"}`),
+		outTok:       metrics.GetOrCreateCounter(`gateway_tokens_total{provider="` + escLabel(k.provider) + `",model="` + escLabel(k.model) + `",type="output"}`),
+		provider:     k.provider,
+		model:        k.model,
+		labelsPrefix: `gateway_requests_total{provider="` + escLabel(k.provider) + `",model="` + escLabel(k.model) + `",status="`,
+	}
+	if v, loaded := modelSeries.LoadOrStore(k, mm); loaded {
+		return v.(*modelMetrics)
+	}
+	seriesCount.Add(1)
+	return mm
+}
+
+func (m *modelMetrics) request(status int) {
+	if v, ok := m.byStatus.Load(status); ok {
+		v.(*metrics.Counter).Inc()
+		return
+	}
+	c := metrics.GetOrCreateCounter(m.labelsPrefix + strconv.Itoa(status) + `"}`)
+	m.byStatus.Store(status, c)
+	c.Inc()
+}
+
+func countError(e *apiError) {
+	code := e.Code
+	if code == "" {
+		code = e.Type
+	}
+	if v, ok := errSeries.Load(code); ok {
+		v.(*metrics.Counter).Inc()
+		return
+	}
+	c := metrics.GetOrCreateCounter(`gateway_errors_total{code="` + escLabel(code) + `",status="` + strconv.Itoa(e.Status) + `"}`)
+	errSeries.Store(code, c)
+	c.Inc()
+}
+
+func escLabel(s string) string {
+	needs := false
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' || s[i] == '\n' {
+			needs = true
+			break
+		}
+	}
+	if !needs {
+		return s
+	}
+	b := make([]byte, 0, len(s)+4)
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"', '\\':
+			b = append(b, '\\', s[i])
+		case '\n':
+			b = append(b, '\\', 'n')
+		default:
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+func seconds(d time.Duration) float64 { return d.Seconds() }

@@ -1,0 +1,39 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/mock"
+	"github.com/aigateway/gateway/providers/openai"
+	"github.com/aigateway/gateway/providers/upstream"
+)
+
+// providerFactories build a provider from its configuration, by kind.
+var providerFactories = map[string]func(name string, pc ProviderConfig) (providers.Provider, error){
+	"openai": func(name string, pc ProviderConfig) (providers.Provider, error) {
+		return openai.New(openai.Config{
+			Name: name, BaseURL: pc.BaseURL, APIKey: pc.key, AuthHeader: pc.AuthHeader,
+			Query: pc.Query, Headers: pc.Headers, Timeout: pc.Timeout.D(), Options: upstreamOptions(pc),
+		})
+	},
+	"mock": func(name string, pc ProviderConfig) (providers.Provider, error) {
+		return mock.New(mock.Config{Name: name, Pace: pc.Pace.D(), Latency: pc.Latency.D(), ReplyBytes: pc.ReplyBytes}), nil
+	},
+}
+
+func upstreamOptions(pc ProviderConfig) upstream.Options {
+	return upstream.Options{
+		ConnectTimeout: pc.ConnectTimeout.D(),
+		IdleTimeout:    pc.IdleTimeout.D(),
+		MaxConns:       pc.MaxInFlight,
+	}
+}
+
+func buildProvider(name string, pc ProviderConfig) (providers.Provider, error) {
+	f, ok := providerFactories[pc.Kind]
+	if !ok {
+		return nil, fmt.Errorf("kind %q is not available in this build", pc.Kind)
+	}
+	return f(name, pc)
+}

@@ -1,0 +1,319 @@
+// Package engine is the gateway's request pipeline: the HTTP server, its
+// configuration, authentication, model resolution, provider dispatch,
+// streaming, metrics and logs.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/aigateway/gateway/providers"
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+)
+
+// Server is the gateway's HTTP server.
+//
+// # Notes
+//
+// Build one with New; it is safe for concurrent use. Shutdown drains it.
+type Server struct {
+	cfg       *Config
+	catalog   *Catalog
+	upstreams map[string]*upstreamSlot
+	srv       *fasthttp.Server
+	log       *slog.Logger
+	keys      []keyEntry
+	adminHash [sha256.Size]byte
+	hasAdmin  bool
+	draining  atomic.Bool
+	idPrefix  string
+	idSeq     atomic.Uint64
+	started   time.Time
+}
+
+type keyEntry struct {
+	hash    [sha256.Size]byte
+	project string
+}
+
+// upstreamSlot is a provider with its in-flight bound.
+type upstreamSlot struct {
+	p   providers.Provider
+	sem chan struct{}
+	cfg ProviderConfig
+}
+
+// New builds a Server from a validated configuration. logger receives the
+// access log and operational messages.
+func New(cfg *Config, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	cat, err := NewCatalog(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, catalog: cat, log: logger, upstreams: map[string]*upstreamSlot{}, started: time.Now()}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	s.idPrefix = hex.EncodeToString(rnd[:])
+	for _, k := range cfg.Keys {
+		e := keyEntry{project: k.Project}
+		if k.Key != "" {
+			e.hash = sha256.Sum256([]byte(k.Key))
+		} else {
+			b, _ := hex.DecodeString(k.SHA256)
+			copy(e.hash[:], b)
+		}
+		s.keys = append(s.keys, e)
+	}
+	if cfg.AdminKey != "" {
+		s.adminHash = sha256.Sum256([]byte(cfg.AdminKey))
+		s.hasAdmin = true
+	}
+	for _, name := range cfg.EnabledProviders() {
+		pc := cfg.Providers[name]
+		p, err := buildProvider(name, pc)
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: %w", name, err)
+		}
+		s.upstreams[name] = &upstreamSlot{p: p, sem: make(chan struct{}, pc.MaxInFlight), cfg: pc}
+	}
+	s.srv = &fasthttp.Server{
+		Handler:                       s.Handler(),
+		Name:                          "ai-gateway",
+		MaxRequestBodySize:            cfg.MaxBodyBytes,
+		ReadTimeout:                   cfg.ReadTimeout.D(),
+		IdleTimeout:                   90 * time.Second,
+		NoDefaultServerHeader:         true,
+		NoDefaultDate:                 false,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+		ReduceMemoryUsage:             false,
+		ErrorHandler:                  s.transportError,
+		Logger:                        discardLogger{},
+	}
+	return s, nil
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+
+// Handler returns the gateway's routes.
+func (s *Server) Handler() fasthttp.RequestHandler {
+	r := router.New()
+	r.RedirectTrailingSlash = false
+	r.HandleOPTIONS = false
+	r.POST("/v1/chat/completions", s.handleChat)
+	r.POST("/chat/completions", s.handleChat)
+	r.GET("/v1/models", s.handleModels)
+	r.GET("/models", s.handleModels)
+	r.GET("/healthz", s.handleHealth)
+	r.GET("/readyz", s.handleReady)
+	r.GET("/metrics", s.handleMetrics)
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "not_found", Msg: "Unknown path " + string(ctx.Path())})
+	}
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, &apiError{Status: 405, Type: typeInvalidRequest, Code: "method_not_allowed", Msg: "Method " + string(ctx.Method()) + " is not allowed on " + string(ctx.Path())})
+	}
+	r.PanicHandler = func(ctx *fasthttp.RequestCtx, v any) {
+		s.log.Error("panic in handler", "path", string(ctx.Path()), "panic", fmt.Sprint(v))
+		writeError(ctx, &apiError{Status: 500, Type: typeServer, Code: "internal_error", Msg: "internal gateway error"})
+	}
+	h := r.Handler
+	return func(ctx *fasthttp.RequestCtx) {
+		s.setRequestID(ctx)
+		h(ctx)
+	}
+}
+
+// transportError answers requests fasthttp could not parse: oversized bodies
+// get a 413 before the body is read whole.
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		bodyTooLarge.Inc()
+		ctx.SetConnectionClose()
+		writeError(ctx, &apiError{Status: 413, Type: typeInvalidRequest, Code: "request_too_large",
+			Msg: fmt.Sprintf("Request body exceeds the limit of %d bytes (max_body_bytes)", s.cfg.MaxBodyBytes)})
+		return
+	}
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		writeError(ctx, &apiError{Status: 408, Type: typeInvalidRequest, Code: "request_timeout", Msg: "Request not received in time"})
+		return
+	}
+	writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "bad_request", Msg: "Malformed HTTP request"})
+}
+
+// setRequestID echoes the client's X-Request-Id or makes one.
+func (s *Server) setRequestID(ctx *fasthttp.RequestCtx) {
+	if id := ctx.Request.Header.Peek("X-Request-Id"); len(id) > 0 && len(id) <= 128 && printable(id) {
+		ctx.Response.Header.SetBytesV("X-Request-Id", id)
+		return
+	}
+	var buf [32]byte
+	b := append(buf[:0], s.idPrefix...)
+	b = append(b, '-')
+	b = appendHex(b, s.idSeq.Add(1))
+	ctx.Response.Header.SetBytesV("X-Request-Id", b)
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func appendHex(dst []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	var tmp [16]byte
+	i := len(tmp)
+	for {
+		i--
+		tmp[i] = digits[v&0xf]
+		v >>= 4
+		if v == 0 {
+			break
+		}
+	}
+	return append(dst, tmp[i:]...)
+}
+
+// authenticate checks the client key and returns its project.
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (string, error) {
+	if len(s.keys) == 0 {
+		return "default", nil
+	}
+	key := presentedKey(&ctx.Request.Header)
+	if len(key) == 0 {
+		return "", ErrUnauthorized
+	}
+	h := sha256.Sum256(key)
+	project := ""
+	// Compare against every key so that timing does not reveal which one
+	// (or whether any) matched.
+	for i := range s.keys {
+		if subtle.ConstantTimeCompare(h[:], s.keys[i].hash[:]) == 1 && project == "" {
+			project = s.keys[i].project
+		}
+	}
+	if project == "" {
+		return "", ErrUnauthorized
+	}
+	return project, nil
+}
+
+// authorizeAdmin checks the admin key.
+func (s *Server) authorizeAdmin(ctx *fasthttp.RequestCtx) bool {
+	if !s.hasAdmin {
+		return false
+	}
+	key := presentedKey(&ctx.Request.Header)
+	h := sha256.Sum256(key)
+	return len(key) > 0 && subtle.ConstantTimeCompare(h[:], s.adminHash[:]) == 1
+}
+
+func presentedKey(h *fasthttp.RequestHeader) []byte {
+	if a := h.Peek("Authorization"); len(a) > 7 && strings.EqualFold(string(a[:7]), "bearer ") {
+		return trimSpace(a[7:])
+	}
+	if k := h.Peek("x-api-key"); len(k) > 0 {
+		return trimSpace(k)
+	}
+	return trimSpace(h.Peek("api-key"))
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString(`{"status":"ok"}`)
+}
+
+func (s *Server) handleReady(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	if s.draining.Load() {
+		ctx.SetStatusCode(503)
+		ctx.SetBodyString(`{"status":"draining"}`)
+		return
+	}
+	ctx.SetBodyString(`{"status":"ready","providers":` + jsonStrings(s.catalog.EnabledProviders()) + `}`)
+}
+
+func (s *Server) handleMetrics(ctx *fasthttp.RequestCtx) {
+	if s.hasAdmin && !s.authorizeAdmin(ctx) {
+		writeError(ctx, toAPIError(ErrUnauthorized))
+		return
+	}
+	ctx.SetContentType("text/plain; version=0.0.4")
+	metrics.WritePrometheus(ctx, true)
+}
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.log.Info("gateway listening", "addr", ln.Addr().String(), "providers", s.catalog.EnabledProviders(), "auth", len(s.keys) > 0)
+	return s.srv.Serve(ln)
+}
+
+// ListenAndServe listens on the configured address and serves.
+func (s *Server) ListenAndServe() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests,
+// streams included, until ctx ends; then it closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	err := s.srv.ShutdownWithContext(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("drain timeout reached; closing remaining connections", "in_flight", inFlight.Load())
+	}
+	return err
+}
+
+// Addr is the configured listen address.
+func (s *Server) Addr() string { return s.cfg.Listen }
+
+func jsonStrings(ss []string) string {
+	var b []byte
+	b = append(b, '[')
+	for i, v := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, v...)
+		b = append(b, '"')
+	}
+	return string(append(b, ']'))
+}

@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"io"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+)
+
+// streamBody relays a provider stream to the client. fasthttp calls WriteTo
+// after the handler returns, and frames each Write as one HTTP chunk that it
+// flushes at once, so every event reaches the client as soon as it arrives,
+// on the connection's own goroutine: no extra goroutine or pipe per stream.
+//
+// # Notes
+//
+// A failed Write means the client went away: the upstream is cancelled at
+// once. fasthttp always calls Close when the response is done or abandoned;
+// Close finishes the exchange.
+type streamBody struct {
+	x       *exchange
+	pending []byte // for Read, when fasthttp does not use WriteTo
+	eof     bool
+	closed  bool
+}
+
+var _ fasthttp.BodyWriterTo = (*streamBody)(nil)
+
+func (b *streamBody) reset(x *exchange) {
+	b.x, b.pending, b.eof, b.closed = x, nil, false, false
+}
+
+// SupportsBodyWriteTo tells fasthttp to use WriteTo.
+func (b *streamBody) SupportsBodyWriteTo() bool { return true }
+
+// next pulls one event and accounts for the time spent waiting upstream.
+func (b *streamBody) next() ([]byte, error) {
+	x := b.x
+	t0 := time.Now()
+	ev, err := x.resp.Stream.Next()
+	now := time.Now()
+	x.upstream += now.Sub(t0)
+	if err == nil && x.ttft == 0 {
+		x.ttft = now.Sub(x.start)
+	}
+	return ev, err
+}
+
+// WriteTo relays events until the stream ends or the client leaves.
+func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for {
+		ev, err := b.next()
+		if err != nil {
+			b.eof = true
+			if err == io.EOF {
+				return n, nil
+			}
+			streamUpstreamEr.Inc()
+			return n, nil
+		}
+		m, werr := w.Write(ev)
+		n += int64(m)
+		if werr != nil {
+			b.clientGone()
+			return n, werr
+		}
+	}
+}
+
+// Read is the fallback for connections that cannot use chunked framing.
+func (b *streamBody) Read(p []byte) (int, error) {
+	for len(b.pending) == 0 {
+		if b.eof {
+			return 0, io.EOF
+		}
+		ev, err := b.next()
+		if err != nil {
+			b.eof = true
+			return 0, io.EOF
+		}
+		b.pending = ev
+	}
+	n := copy(p, b.pending)
+	b.pending = b.pending[n:]
+	return n, nil
+}
+
+func (b *streamBody) clientGone() {
+	if !b.x.gone {
+		b.x.gone = true
+		streamDisconnect.Inc()
+		_ = b.x.resp.Stream.Close()
+	}
+}
+
+// Close finishes the exchange; fasthttp calls it once the response is done.
+func (b *streamBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	x := b.x
+	if !b.eof {
+		// Abandoned before the end (write error or connection reset).
+		b.clientGone()
+	}
+	x.usage = x.resp.Stream.Usage()
+	if x.gone {
+		x.status = 499 // client closed request, as nginx logs it
+	}
+	x.finish()
+	return nil
+}
+
+// b2s views b as a string without copying; b must outlive the string and
+// not change while it is used.
+func b2s(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
