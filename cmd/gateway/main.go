@@ -1,0 +1,70 @@
+// Command gateway is the AI gateway: one OpenAI-compatible endpoint in front
+// of every LLM provider.
+//
+// Usage:
+//
+//	gateway [-config gateway.toml] [-listen 127.0.0.1:8080]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/aigateway/gateway/engine"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	configPath := fs.String("config", "", "path to gateway.toml (empty: built-in defaults)")
+	listen := fs.String("listen", "", "listen address, overrides the config and PORT")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg, err := engine.Load(*configPath, os.Getenv)
+	if err == nil && *listen != "" {
+		cfg.Listen = *listen
+		err = cfg.Validate(os.Getenv)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway: config:", err)
+		return 2
+	}
+	srv, err := engine.New(cfg, logger)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		return 1
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case err := <-errc:
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gateway:", err)
+			return 1
+		}
+		return 0
+	case s := <-sig:
+		logger.Info("shutting down", "signal", s.String(), "drain_timeout", cfg.DrainTimeout.D().String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout.D())
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintln(os.Stderr, "gateway: shutdown:", err)
+		return 1
+	}
+	logger.Info("stopped")
+	return 0
+}
