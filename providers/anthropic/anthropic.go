@@ -1,0 +1,185 @@
+package anthropic
+
+import (
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/upstream"
+	"github.com/valyala/fasthttp"
+)
+
+// Wire constants.
+const (
+	// Version is the anthropic-version header every call sends.
+	Version = "2023-06-01"
+	// DefaultBaseURL is Anthropic's API; the version path is not part of it.
+	DefaultBaseURL = "https://api.anthropic.com"
+	// DefaultMaxTokens is the max_tokens sent when neither the request nor
+	// the catalog (Call.MaxOutputTokens) gives one: Anthropic requires the
+	// field, and 4096 is the smallest output cap of any current Claude model.
+	DefaultMaxTokens = 4096
+	// JSONToolName is the tool the response_format strategy forces.
+	JSONToolName = "json_response"
+)
+
+// Config configures the Anthropic provider.
+type Config struct {
+	// Name is the provider's name (default "anthropic").
+	Name string
+	// BaseURL excludes the version (default DefaultBaseURL); calls go to
+	// {BaseURL}/v1/messages.
+	BaseURL string
+	APIKey  string
+	// Timeout bounds a non-streaming call (default 120s).
+	Timeout time.Duration
+	upstream.Options
+}
+
+// Provider talks to the Anthropic Messages API.
+//
+// # Notes
+//
+// Safe for concurrent use; immutable after New.
+type Provider struct {
+	cfg         Config
+	client      *upstream.Client
+	messages    []byte // absolute URL of /v1/messages
+	countTokens []byte // absolute URL of /v1/messages/count_tokens
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New returns a Provider for cfg.
+func New(cfg Config) (*Provider, error) {
+	if cfg.Name == "" {
+		cfg.Name = "anthropic"
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 120 * time.Second
+	}
+	c, err := upstream.New(strings.TrimRight(cfg.BaseURL, "/"), cfg.Options)
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{cfg: cfg, client: c,
+		messages:    c.URL(nil, "/v1/messages"),
+		countTokens: c.URL(nil, "/v1/messages/count_tokens")}, nil
+}
+
+// Name returns the configured provider name.
+func (p *Provider) Name() string { return p.cfg.Name }
+
+// buffers are the per-call byte buffers, pooled.
+type buffers struct {
+	body []byte
+	resp respBuf
+}
+
+var bufPool = sync.Pool{New: func() any { return new(buffers) }}
+
+// newRequest builds the upstream request for body. Only the documented
+// headers are forwarded: anthropic-beta (features the client opted into)
+// and, for passthrough calls, the client's anthropic-version.
+func (p *Provider) newRequest(url, body []byte, h providers.HeaderGetter, stream, clientVersion bool) *fasthttp.Request {
+	req := fasthttp.AcquireRequest()
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.SetRequestURIBytes(url)
+	req.Header.SetContentType("application/json")
+	if p.cfg.APIKey != "" {
+		req.Header.Set("x-api-key", p.cfg.APIKey)
+	}
+	version := Version
+	if h != nil {
+		if b := h.Peek("anthropic-beta"); len(b) > 0 {
+			req.Header.SetBytesV("anthropic-beta", b)
+		}
+		if v := h.Peek("anthropic-version"); clientVersion && len(v) > 0 {
+			version = string(v)
+		}
+	}
+	req.Header.Set("anthropic-version", version)
+	if stream {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	req.SetBodyRaw(body)
+	return req
+}
+
+// Chat translates call to the Messages API, sends it, and translates the
+// answer back to OpenAI's format.
+func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
+	bb := bufPool.Get().(*buffers)
+	body, info, err := appendRequest(bb.body[:0], call)
+	bb.body = body
+	if err != nil {
+		bufPool.Put(bb)
+		return nil, err
+	}
+	req := p.newRequest(p.messages, body, call.Header, call.Req.Stream, false)
+	resp := fasthttp.AcquireResponse()
+	release := func() {
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+		bufPool.Put(bb)
+	}
+	if call.Req.Stream {
+		return p.stream(call, info, req, resp, release)
+	}
+	timeout := call.Timeout
+	if timeout <= 0 {
+		timeout = p.cfg.Timeout
+	}
+	if err := p.client.Do(req, resp, timeout); err != nil {
+		release()
+		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		err := ParseError(p.cfg.Name, resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+		release()
+		return nil, err
+	}
+	c := providers.Completion{ID: call.ID, Created: call.Created, Model: call.Model}
+	if err := parseMessage(resp.Body(), &c, info, &bb.resp); err != nil {
+		release()
+		return nil, &providers.UpstreamError{Status: 502, Type: "upstream_error", Code: "upstream_bad_response",
+			Message: "upstream " + p.cfg.Name + " answered with a malformed message", Err: err}
+	}
+	out := providers.NewResponse(release)
+	bb.resp.out = c.AppendJSON(bb.resp.out[:0])
+	out.Body, out.Usage, out.Model = bb.resp.out, c.Usage, c.Model
+	return out, nil
+}
+
+var translatorPool = sync.Pool{New: func() any { return new(Translator) }}
+
+func (p *Provider) stream(call *providers.Call, info reqInfo, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
+	if err := p.client.DoStream(req, resp); err != nil {
+		release()
+		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
+		err := ParseError(p.cfg.Name, resp.StatusCode(), body, resp.Header.Peek("Retry-After"))
+		upstream.Cancel(resp)
+		release()
+		return nil, err
+	}
+	t := translatorPool.Get().(*Translator)
+	t.Reset(resp.BodyStream(), p.cfg.Name, call.ID, call.Created, call.Model, call.Req.IncludeUsage)
+	t.info = info
+	t.cancel = func() { upstream.Cancel(resp) }
+	out := providers.NewResponse(func() {
+		upstream.Cancel(resp)
+		translatorPool.Put(t)
+		release()
+	})
+	out.Stream = t
+	out.Model = call.Model
+	return out, nil
+}
