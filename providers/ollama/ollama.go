@@ -1,0 +1,290 @@
+// Package ollama is the provider for Ollama's native chat API: POST
+// {base}/api/chat, with NDJSON streaming translated to OpenAI chunks, and
+// GET {base}/api/tags for the model list.
+//
+// Wire format: https://github.com/ollama/ollama/blob/main/docs/api.md
+// ("Generate a chat completion", "List Local Models"), and the types in
+// https://github.com/ollama/ollama/blob/main/api/types.go (ChatRequest,
+// Message with images, tool_calls and tool_name, ChatResponse with
+// done_reason and the Metrics counts prompt_eval_count and eval_count).
+//
+// The translation in brief (details in README.md):
+//
+//   - system and developer messages become "system"; tool (and legacy
+//     function) messages become "tool" with tool_name recovered from the
+//     assistant call they answer;
+//   - assistant tool_calls carry their arguments as a JSON object, not as the
+//     string OpenAI uses; answers go the other way, with synthesised stable
+//     ids ("call_<completion id>_<n>") since Ollama's calls may have none;
+//   - images must be inline base64 data: URLs (Ollama cannot fetch http(s)
+//     URLs) and go to the message's "images" array;
+//   - temperature, top_p, seed, stop, max_tokens (num_predict),
+//     frequency_penalty, presence_penalty and num_ctx go to "options";
+//     response_format becomes "format"; keep_alive, think and an "options"
+//     object in the client's body are passed through (the client's own
+//     options override the translated ones).
+package ollama
+
+import (
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/providers/upstream"
+	"github.com/valyala/fasthttp"
+)
+
+// Config configures an Ollama provider. It must not be changed after New.
+type Config struct {
+	// Name is the provider's name in errors and metrics (default "ollama").
+	Name string
+	// BaseURL is the server root, e.g. http://127.0.0.1:11434, without /api.
+	// A trailing /api or /v1 (the OpenAI-compatible prefix people often
+	// configure) is removed.
+	BaseURL string
+	// APIKey, when set, is sent as a Bearer token: for ollama.com or an
+	// authenticating proxy in front of a local server.
+	APIKey string
+	// Headers are sent with every request (e.g. CF-Access-Client-Id).
+	Headers map[string]string
+	// Timeout bounds a non-streaming call and a model listing (default 120s).
+	Timeout time.Duration
+	// NumCtx is the default options.num_ctx (0: the model's own default).
+	NumCtx int
+	// ModelNumCtx overrides NumCtx per upstream model name, typically with
+	// the context window from the gateway's model catalog.
+	ModelNumCtx map[string]int
+	upstream.Options
+}
+
+// Provider talks to one Ollama server.
+//
+// # Notes
+//
+// Safe for concurrent use. It never logs and never puts Config.APIKey in an
+// error.
+type Provider struct {
+	cfg    Config
+	client *upstream.Client
+	chat   []byte // absolute URL of /api/chat
+	tags   []byte // absolute URL of /api/tags
+}
+
+var (
+	_ providers.Provider    = (*Provider)(nil)
+	_ providers.ModelLister = (*Provider)(nil)
+)
+
+// New returns a Provider for cfg.
+func New(cfg Config) (*Provider, error) {
+	if cfg.Name == "" {
+		cfg.Name = "ollama"
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 120 * time.Second
+	}
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	for _, suffix := range [...]string{"/api", "/v1"} {
+		base = strings.TrimSuffix(base, suffix)
+	}
+	c, err := upstream.New(base, cfg.Options)
+	if err != nil {
+		return nil, err
+	}
+	p := &Provider{cfg: cfg, client: c}
+	p.chat = c.URL(nil, "/api/chat")
+	p.tags = c.URL(nil, "/api/tags")
+	return p, nil
+}
+
+// Name returns the configured provider name.
+func (p *Provider) Name() string { return p.cfg.Name }
+
+// numCtx is the num_ctx to send for model when the request sets none.
+func (p *Provider) numCtx(model string) int {
+	if n, ok := p.cfg.ModelNumCtx[model]; ok && n > 0 {
+		return n
+	}
+	return p.cfg.NumCtx
+}
+
+// AppendRequest appends the /api/chat body for call to dst. A request that
+// Ollama cannot express (an http image URL, tool-call arguments that are not
+// a JSON object, an unsupported content part) is a *providers.RequestError.
+func (p *Provider) AppendRequest(dst []byte, call *providers.Call) ([]byte, error) {
+	return appendRequest(dst, call, p.numCtx(call.Model))
+}
+
+type buffers struct{ req, out []byte }
+
+var bufPool = sync.Pool{New: func() any { return new(buffers) }}
+
+func (p *Provider) setHeaders(req *fasthttp.Request) {
+	if p.cfg.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+p.cfg.APIKey)
+	}
+	for k, v := range p.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+}
+
+func (p *Provider) upstreamError(status int, body, retryAfter []byte) *providers.UpstreamError {
+	e := ParseError(p.cfg.Name, status, body, retryAfter)
+	e.Message = redact(e.Message, p.cfg.APIKey)
+	return e
+}
+
+func (p *Provider) transportError(err error) *providers.UpstreamError {
+	e := providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+	e.Message = redact(e.Message, p.cfg.APIKey)
+	return e
+}
+
+// Chat sends call to /api/chat.
+func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
+	bb := bufPool.Get().(*buffers)
+	var err error
+	if bb.req, err = p.AppendRequest(bb.req[:0], call); err != nil {
+		bufPool.Put(bb)
+		return nil, err
+	}
+	req := fasthttp.AcquireRequest()
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.SetRequestURIBytes(p.chat)
+	req.Header.SetContentType("application/json")
+	if call.Req.Stream {
+		req.Header.Set("Accept", "application/x-ndjson")
+	}
+	p.setHeaders(req)
+	req.SetBodyRaw(bb.req)
+	resp := fasthttp.AcquireResponse()
+	release := func() {
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+		bufPool.Put(bb)
+	}
+	if call.Req.Stream {
+		return p.stream(call, resp, req, release)
+	}
+	timeout := call.Timeout
+	if timeout <= 0 {
+		timeout = p.cfg.Timeout
+	}
+	if err := p.client.Do(req, resp, timeout); err != nil {
+		release()
+		return nil, p.transportError(err)
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		e := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+		release()
+		return nil, e
+	}
+	out := providers.NewResponse(release)
+	var model string
+	bb.out, out.Usage, model, err = AppendCompletion(bb.out[:0], resp.Body(), call)
+	if err != nil {
+		release()
+		if ue, ok := err.(*providers.UpstreamError); ok {
+			ue.Message = redact("upstream "+p.cfg.Name+": "+ue.Message, p.cfg.APIKey)
+			return nil, ue
+		}
+		return nil, &providers.UpstreamError{Status: 502, Type: "upstream_error", Code: "upstream_bad_response",
+			Message: "upstream " + p.cfg.Name + " sent an unreadable answer: " + err.Error(), Err: err}
+	}
+	out.Body = bb.out
+	out.Model = model
+	return out, nil
+}
+
+func (p *Provider) stream(call *providers.Call, resp *fasthttp.Response, req *fasthttp.Request, release func()) (*providers.Response, error) {
+	if err := p.client.DoStream(req, resp); err != nil {
+		release()
+		return nil, p.transportError(err)
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
+		e := p.upstreamError(resp.StatusCode(), body, resp.Header.Peek("Retry-After"))
+		upstream.Cancel(resp)
+		release()
+		return nil, e
+	}
+	s := streamPool.Get().(*Stream)
+	s.Reset(resp.BodyStream(), call, p.cfg.Name)
+	s.cancel = func() { upstream.Cancel(resp) }
+	out := providers.NewResponse(func() {
+		upstream.Cancel(resp)
+		streamPool.Put(s)
+		release()
+	})
+	out.Stream = s
+	return out, nil
+}
+
+var streamPool = sync.Pool{New: func() any { return new(Stream) }}
+
+// ListModels returns the names of the models the server has pulled
+// (GET /api/tags: {"models":[{"name":"llama3.2:latest",…},…]}).
+func (p *Provider) ListModels() ([]string, error) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer func() {
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+	}()
+	req.Header.SetMethod(fasthttp.MethodGet)
+	req.SetRequestURIBytes(p.tags)
+	p.setHeaders(req)
+	if err := p.client.Do(req, resp, p.cfg.Timeout); err != nil {
+		return nil, p.transportError(err)
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		return nil, p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+	}
+	names, err := parseTags(resp.Body())
+	if err != nil {
+		return nil, &providers.UpstreamError{Status: 502, Type: "upstream_error", Code: "upstream_bad_response",
+			Message: "upstream " + p.cfg.Name + " sent an unreadable model list", Err: err}
+	}
+	return names, nil
+}
+
+func parseTags(body []byte) ([]string, error) {
+	if jsonscan.Validate(body) != nil {
+		return nil, ErrBadResponse
+	}
+	obj := body[jsonscan.SkipSpace(body, 0):]
+	if jsonscan.KindOf(obj) != jsonscan.Object {
+		return nil, ErrBadResponse
+	}
+	models := jsonscan.Get(obj, "models")
+	names := []string{}
+	switch jsonscan.KindOf(models) {
+	case jsonscan.Null, jsonscan.Invalid:
+		return names, nil
+	case jsonscan.Array:
+	default:
+		return nil, ErrBadResponse
+	}
+	err := jsonscan.ArrayEach(models, func(_ int, m []byte) error {
+		if jsonscan.KindOf(m) != jsonscan.Object {
+			return ErrBadResponse
+		}
+		v := jsonscan.Get(m, "name")
+		if jsonscan.KindOf(v) != jsonscan.String {
+			v = jsonscan.Get(m, "model")
+		}
+		if jsonscan.KindOf(v) != jsonscan.String {
+			return nil
+		}
+		s, _, err := jsonscan.Unquote(v, nil)
+		if err != nil {
+			return ErrBadResponse
+		}
+		names = append(names, string(s))
+		return nil
+	})
+	return names, err
+}
