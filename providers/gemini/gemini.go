@@ -1,0 +1,190 @@
+package gemini
+
+import (
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/upstream"
+	"github.com/valyala/fasthttp"
+)
+
+// DefaultBaseURL is the Gemini API; the version path is not part of it.
+const DefaultBaseURL = "https://generativelanguage.googleapis.com"
+
+// Config configures the Gemini provider.
+type Config struct {
+	// Name is the provider's name (default "gemini").
+	Name string
+	// BaseURL excludes the version (default DefaultBaseURL); calls go to
+	// {BaseURL}/v1beta/models/{model}:generateContent and friends.
+	BaseURL string
+	APIKey  string
+	// Timeout bounds a non-streaming call (default 120s).
+	Timeout time.Duration
+	upstream.Options
+}
+
+// Provider talks to the Gemini API's generateContent methods.
+//
+// # Notes
+//
+// Safe for concurrent use; immutable after New.
+type Provider struct {
+	cfg    Config
+	client *upstream.Client
+	models []byte // absolute URL of /v1beta/models/
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New returns a Provider for cfg.
+func New(cfg Config) (*Provider, error) {
+	if cfg.Name == "" {
+		cfg.Name = "gemini"
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 120 * time.Second
+	}
+	c, err := upstream.New(strings.TrimRight(cfg.BaseURL, "/"), cfg.Options)
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{cfg: cfg, client: c, models: c.URL(nil, "/v1beta/models/")}, nil
+}
+
+// Name returns the configured provider name.
+func (p *Provider) Name() string { return p.cfg.Name }
+
+// modelName strips an optional "models/" prefix and refuses names that
+// could escape the path segment.
+func modelName(model string) (string, error) {
+	model = strings.TrimPrefix(model, "models/")
+	if model == "" {
+		return "", badRequest("model", "is required")
+	}
+	for i := 0; i < len(model); i++ {
+		c := model[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return "", badRequest("model", "gemini model names hold only letters, digits, '-', '.' and '_'")
+		}
+	}
+	return model, nil
+}
+
+// url appends {base}/v1beta/models/{model}:{method}.
+func (p *Provider) url(dst []byte, model, method string) []byte {
+	dst = append(dst, p.models...)
+	dst = append(dst, model...)
+	dst = append(dst, ':')
+	return append(dst, method...)
+}
+
+type buffers struct {
+	body []byte
+	url  []byte
+	resp respBuf
+}
+
+var bufPool = sync.Pool{New: func() any { return new(buffers) }}
+
+func (p *Provider) newRequest(url, body []byte, stream bool) *fasthttp.Request {
+	req := fasthttp.AcquireRequest()
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.SetRequestURIBytes(url)
+	req.Header.SetContentType("application/json")
+	if p.cfg.APIKey != "" {
+		req.Header.Set("x-goog-api-key", p.cfg.APIKey)
+	}
+	if stream {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	req.SetBodyRaw(body)
+	return req
+}
+
+// Chat translates call to generateContent (or streamGenerateContent with
+// alt=sse), sends it, and translates the answer back to OpenAI's format.
+func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
+	model, err := modelName(call.Model)
+	if err != nil {
+		return nil, err
+	}
+	bb := bufPool.Get().(*buffers)
+	body, err := appendRequest(bb.body[:0], call)
+	bb.body = body
+	if err != nil {
+		bufPool.Put(bb)
+		return nil, err
+	}
+	method := "generateContent"
+	if call.Req.Stream {
+		method = "streamGenerateContent?alt=sse"
+	}
+	bb.url = p.url(bb.url[:0], model, method)
+	req := p.newRequest(bb.url, body, call.Req.Stream)
+	resp := fasthttp.AcquireResponse()
+	release := func() {
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+		bufPool.Put(bb)
+	}
+	if call.Req.Stream {
+		return p.stream(call, req, resp, release)
+	}
+	timeout := call.Timeout
+	if timeout <= 0 {
+		timeout = p.cfg.Timeout
+	}
+	if err := p.client.Do(req, resp, timeout); err != nil {
+		release()
+		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		err := ParseError(p.cfg.Name, resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+		release()
+		return nil, err
+	}
+	c := providers.Completion{ID: call.ID, Created: call.Created, Model: call.Model}
+	if err := parseResponse(resp.Body(), &c, &bb.resp); err != nil {
+		release()
+		return nil, &providers.UpstreamError{Status: 502, Type: "upstream_error", Code: "upstream_bad_response",
+			Message: "upstream " + p.cfg.Name + " answered with a malformed response", Err: err}
+	}
+	out := providers.NewResponse(release)
+	bb.resp.out = c.AppendJSON(bb.resp.out[:0])
+	out.Body, out.Usage, out.Model = bb.resp.out, c.Usage, c.Model
+	return out, nil
+}
+
+var translatorPool = sync.Pool{New: func() any { return new(Translator) }}
+
+func (p *Provider) stream(call *providers.Call, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
+	if err := p.client.DoStream(req, resp); err != nil {
+		release()
+		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
+		err := ParseError(p.cfg.Name, resp.StatusCode(), body, resp.Header.Peek("Retry-After"))
+		upstream.Cancel(resp)
+		release()
+		return nil, err
+	}
+	t := translatorPool.Get().(*Translator)
+	t.Reset(resp.BodyStream(), p.cfg.Name, call.ID, call.Created, call.Model, call.Req.IncludeUsage)
+	t.cancel = func() { upstream.Cancel(resp) }
+	out := providers.NewResponse(func() {
+		upstream.Cancel(resp)
+		translatorPool.Put(t)
+		release()
+	})
+	out.Stream = t
+	out.Model = call.Model
+	return out, nil
+}
