@@ -59,4 +59,38 @@
 //
 // Streams are translated event by event by a Translator; see its
 // documentation for the event mapping. Errors follow ParseError.
+//
+// # Anthropic-compatible inbound (POST /v1/messages)
+//
+// The engine serves clients that speak Anthropic's API (Claude Code with
+// ANTHROPIC_BASE_URL pointed at the gateway) with these functions:
+//
+//	// Anthropic upstream: byte-stable passthrough, Anthropic's answer as is.
+//	func (p *Provider) Messages(body []byte, model string, h providers.HeaderGetter, stream bool) (*providers.Response, error)
+//	func (p *Provider) CountTokens(body []byte, model string, h providers.HeaderGetter) (*providers.Response, error)
+//	func AppendWithModel(dst, body []byte, model string) ([]byte, error)
+//
+//	// Any other upstream: translate in, call Chat, translate back.
+//	func RequestToOpenAI(dst, body []byte) ([]byte, error)         // then Request.Decode
+//	func MessageFromCompletion(dst, completion []byte) ([]byte, error) // Response.Body → message
+//	func NewMessageStream(src providers.Stream, model string) *MessageStream // Response.Stream → events
+//
+//	// Errors for an Anthropic client.
+//	func AppendError(dst []byte, status int, msg string) []byte
+//	func AppendErrorEvent(dst []byte, status int, msg string) []byte
+//
+// The passthrough forwards the client's body with only the model value
+// replaced (never reordered or re-serialised: Anthropic's prompt cache keys
+// on the exact bytes), the gateway's key, and the client's
+// anthropic-version and anthropic-beta headers. Streams are relayed event by
+// event (Relay) with usage recorded from message_start and message_delta.
+//
+// For other upstreams the request is translated to an OpenAI body
+// (RequestToOpenAI documents what maps and what is refused), decoded and
+// sent with Provider.Chat; a non-streaming answer becomes an Anthropic
+// message (MessageFromCompletion), a stream the exact Anthropic event
+// sequence (MessageStream). A RequestError from RequestToOpenAI is a 400;
+// an UpstreamError keeps its status; AppendError renders either as
+// {"type":"error","error":{"type","message"}} with the type for the status
+// (ErrorType).
 package anthropic

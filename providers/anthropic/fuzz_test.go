@@ -71,3 +71,58 @@ func FuzzStream(f *testing.F) {
 		t.Fatal("stream did not end")
 	})
 }
+
+// FuzzInboundRequest: any Anthropic body translates to valid JSON or fails
+// with a RequestError.
+func FuzzInboundRequest(f *testing.F) {
+	addFiles(f, "testdata/inbound_request/*.in.json")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out, err := RequestToOpenAI(nil, body)
+		if err == nil && !jsonValid(out) {
+			t.Fatalf("invalid JSON out: %s", out)
+		}
+	})
+}
+
+// FuzzMessageFromCompletion: any completion body translates to valid JSON
+// or fails.
+func FuzzMessageFromCompletion(f *testing.F) {
+	addFiles(f, "testdata/inbound_response/*.json")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out, err := MessageFromCompletion(nil, body)
+		if err == nil && !jsonValid(out) {
+			t.Fatalf("invalid JSON out: %s", out)
+		}
+	})
+}
+
+// FuzzMessageStream: arbitrary source bytes end the stream, every data line
+// valid JSON.
+func FuzzMessageStream(f *testing.F) {
+	addFiles(f, "testdata/inbound_stream/*.sse")
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out := drain(t, NewMessageStream(newSliceStream(in, len(in)%2 == 0), "m"))
+		validSSE(t, out)
+	})
+}
+
+// FuzzRelay: arbitrary upstream bytes relay without panicking and end.
+func FuzzRelay(f *testing.F) {
+	addFiles(f, "testdata/stream/*.sse")
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var r Relay
+		r.Reset(bytes.NewReader(in), "anthropic")
+		drain(t, &r)
+	})
+}
+
+// FuzzAppendWithModel: the body changes only in the model value.
+func FuzzAppendWithModel(f *testing.F) {
+	f.Add([]byte(`{"model":"a","messages":[]}`), "b")
+	f.Fuzz(func(t *testing.T, body []byte, model string) {
+		out, err := AppendWithModel(nil, body, model)
+		if err == nil && !jsonValid(out) {
+			t.Fatalf("invalid JSON out: %s", out)
+		}
+	})
+}

@@ -1,0 +1,230 @@
+package anthropic
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/providers/sse"
+	"github.com/aigateway/gateway/providers/upstream"
+	"github.com/valyala/fasthttp"
+)
+
+// AppendWithModel appends body with the value of its top-level "model"
+// member replaced by model (inserted first when absent), every other byte
+// unchanged: Anthropic's prompt cache keys on the exact prefix, so a
+// passthrough must never reorder or re-serialise. An empty model leaves the
+// body as it is.
+func AppendWithModel(dst, body []byte, model string) ([]byte, error) {
+	if err := jsonscan.Validate(body); err != nil {
+		return dst, inErr("", "request body is not valid JSON: "+err.Error())
+	}
+	obj := body[jsonscan.SkipSpace(body, 0):]
+	if jsonscan.KindOf(obj) != jsonscan.Object {
+		return dst, inErr("", "request body must be a JSON object")
+	}
+	if model == "" {
+		return append(dst, body...), nil
+	}
+	var val []byte
+	_ = jsonscan.ObjectEach(obj, func(k, v []byte) error {
+		if string(k) == "model" {
+			val = v
+			return errFound
+		}
+		return nil
+	})
+	if val == nil {
+		open := offsetOf(body, obj) + 1
+		dst = append(dst, body[:open]...)
+		dst = append(dst, `"model":`...)
+		dst = jsonscan.AppendQuote(dst, model)
+		if rest := trimSpace(body[open:]); len(rest) > 0 && rest[0] != '}' {
+			dst = append(dst, ',')
+		}
+		return append(dst, body[open:]...), nil
+	}
+	start := offsetOf(body, val)
+	dst = append(dst, body[:start]...)
+	dst = jsonscan.AppendQuote(dst, model)
+	return append(dst, body[start+len(val):]...), nil
+}
+
+var errFound = errors.New("found")
+
+// Messages forwards an Anthropic Messages request body to
+// {BaseURL}/v1/messages unchanged except for the model (AppendWithModel),
+// with the gateway's key, the client's anthropic-version (default Version)
+// and anthropic-beta. stream must match the body's "stream" member.
+//
+// The answer is Anthropic's own: Response.Body is the upstream message JSON
+// as received, or Response.Stream relays the upstream events as they come
+// (re-framed as "event: …\ndata: …\n\n", the JSON untouched; a transport
+// failure or an upstream that ends before message_stop yields an Anthropic
+// error event). Usage is read from the message, or from message_start and
+// message_delta. Non-2xx answers are returned as *providers.UpstreamError
+// (ParseError); AppendError renders them for an Anthropic client.
+func (p *Provider) Messages(body []byte, model string, h providers.HeaderGetter, stream bool) (*providers.Response, error) {
+	return p.passthrough(p.messages, body, model, h, stream)
+}
+
+// CountTokens forwards a count_tokens request body
+// (https://docs.anthropic.com/en/api/messages-count-tokens) like Messages;
+// Response.Body is Anthropic's {"input_tokens":N}.
+func (p *Provider) CountTokens(body []byte, model string, h providers.HeaderGetter) (*providers.Response, error) {
+	return p.passthrough(p.countTokens, body, model, h, false)
+}
+
+type passBuf struct{ body []byte }
+
+var passPool = sync.Pool{New: func() any { return new(passBuf) }}
+
+func (p *Provider) passthrough(url, body []byte, model string, h providers.HeaderGetter, stream bool) (*providers.Response, error) {
+	pb := passPool.Get().(*passBuf)
+	b, err := AppendWithModel(pb.body[:0], body, model)
+	pb.body = b
+	if err != nil {
+		passPool.Put(pb)
+		return nil, &providers.UpstreamError{Status: 400, Type: "invalid_request_error", Message: err.Error(), Err: err}
+	}
+	req := p.newRequest(url, b, h, stream, true)
+	resp := fasthttp.AcquireResponse()
+	release := func() {
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+		passPool.Put(pb)
+	}
+	if !stream {
+		if err := p.client.Do(req, resp, p.cfg.Timeout); err != nil {
+			release()
+			return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+		}
+		if resp.StatusCode() != fasthttp.StatusOK {
+			err := ParseError(p.cfg.Name, resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+			release()
+			return nil, err
+		}
+		out := providers.NewResponse(release)
+		out.Body = resp.Body()
+		var u usageCounts
+		parseUsage(jsonscan.Get(out.Body, "usage"), &u)
+		out.Usage = u.openAI()
+		if m := jsonscan.Get(out.Body, "model"); jsonscan.KindOf(m) == jsonscan.String {
+			out.Model = str(m)
+		}
+		return out, nil
+	}
+	if err := p.client.DoStream(req, resp); err != nil {
+		release()
+		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		errBody, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
+		err := ParseError(p.cfg.Name, resp.StatusCode(), errBody, resp.Header.Peek("Retry-After"))
+		upstream.Cancel(resp)
+		release()
+		return nil, err
+	}
+	r := relayPool.Get().(*Relay)
+	r.Reset(resp.BodyStream(), p.cfg.Name)
+	r.cancel = func() { upstream.Cancel(resp) }
+	out := providers.NewResponse(func() {
+		upstream.Cancel(resp)
+		relayPool.Put(r)
+		release()
+	})
+	out.Stream = r
+	out.Model = model
+	return out, nil
+}
+
+var relayPool = sync.Pool{New: func() any { return new(Relay) }}
+
+// Relay passes an Anthropic event stream through, recording usage.
+//
+// # Notes
+//
+// Next allocates nothing in steady state. Close may run concurrently with a
+// blocked Next and cancels the upstream.
+type Relay struct {
+	sr       sse.Reader
+	out      []byte
+	scratch  []byte
+	usage    usageCounts
+	done     bool
+	stopped  bool
+	provider string
+	cancel   func()
+}
+
+var _ providers.Stream = (*Relay)(nil)
+
+// Reset prepares r to relay body.
+func (r *Relay) Reset(body io.Reader, provider string) {
+	r.sr.Reset(body, 0)
+	r.out, r.scratch, r.usage, r.done, r.stopped, r.provider, r.cancel = r.out[:0], r.scratch[:0], usageCounts{}, false, false, provider, nil
+}
+
+// Next returns the next upstream event.
+func (r *Relay) Next() ([]byte, error) {
+	if r.done {
+		return nil, io.EOF
+	}
+	ev, err := r.sr.Next()
+	if err != nil {
+		r.done = true
+		if r.stopped && errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		status := 502
+		if upstream.IsTimeout(err) {
+			status = 504
+		}
+		r.out = AppendErrorEvent(r.out[:0], status, failMessage(r.provider, err))
+		return r.out, nil
+	}
+	r.out = r.out[:0]
+	if ev.Name != nil {
+		r.out = append(r.out, "event: "...)
+		r.out = append(r.out, ev.Name...)
+		r.out = append(r.out, '\n')
+	}
+	data := ev.Data
+	for {
+		r.out = append(r.out, "data: "...)
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			r.out = append(r.out, data...)
+			break
+		}
+		r.out = append(r.out, data[:i+1]...)
+		data = data[i+1:]
+	}
+	r.out = append(r.out, "\n\n"...)
+	switch string(ev.Name) {
+	case "message_start":
+		r.scratch = r.scratch[:0]
+		parseUsage(jsonscan.Get(jsonscan.Get(ev.Data, "message"), "usage"), &r.usage)
+	case "message_delta":
+		parseUsage(jsonscan.Get(ev.Data, "usage"), &r.usage)
+	case "message_stop":
+		r.stopped = true
+	case "error":
+		r.done = true
+	}
+	return r.out, nil
+}
+
+// Usage returns the usage seen so far, in OpenAI terms.
+func (r *Relay) Usage() providers.Usage { return r.usage.openAI() }
+
+// Close cancels the upstream request.
+func (r *Relay) Close() error {
+	if c := r.cancel; c != nil {
+		c()
+	}
+	return nil
+}
