@@ -66,5 +66,15 @@
 // reasoning_tokens is thoughtsTokenCount.
 //
 // Streams are translated chunk by chunk by a Translator; errors follow
-// ParseError. Embeddings are translated by the functions in embed.go.
+// ParseError.
+//
+// # Embeddings
+//
+// Provider.Embed sends an OpenAI embeddings request body to
+// :batchEmbedContents; EmbedRequest and EmbedResponse are the two halves of
+// its translation, exported for the engine. dimensions becomes
+// outputDimensionality (the model refuses it if it cannot); encoding_format
+// base64 is encoded by the gateway; token-array inputs are a 400. Gemini
+// reports no usage for embeddings, so prompt_tokens is an estimate (a token
+// per four bytes of input).
 package gemini

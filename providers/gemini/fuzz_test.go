@@ -70,3 +70,19 @@ func FuzzStream(f *testing.F) {
 		t.Fatal("stream did not end")
 	})
 }
+
+// FuzzEmbed: arbitrary embeddings requests and answers never panic.
+func FuzzEmbed(f *testing.F) {
+	addFiles(f, "testdata/embed_request/*.in.json")
+	addFiles(f, "testdata/embed_response/*.json")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if out, _, err := EmbedRequest(nil, body, "m"); err == nil && !jsonValid(out) {
+			t.Fatalf("invalid JSON out: %s", out)
+		}
+		for _, b64 := range []bool{false, true} {
+			if out, _, err := EmbedResponse(nil, body, "m", EmbedInfo{Inputs: 2, Base64: b64}); err == nil && !jsonValid(out) {
+				t.Fatalf("invalid JSON out: %s", out)
+			}
+		}
+	})
+}
