@@ -451,3 +451,44 @@ func TestHealthAndReady(t *testing.T) {
 }
 
 var _ = option.WithHeader
+
+func TestOllamaThroughSDK(t *testing.T) {
+	t.Parallel()
+	fake := &providertest.Ollama{Reply: "local answer here", Models: []string{"qwen2.5-coder:7b"}, PromptTokens: 12}
+	up, err := providertest.StartOllama(fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = up.Close() })
+	g := startGateway(t, "", map[string]string{"LOCAL_LLM_BASE_URL": up.URL})
+	c := g.client()
+	params := openai.ChatCompletionNewParams{
+		Model:    "ollama/qwen2.5-coder:7b",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+	}
+	r, err := c.Chat.Completions.New(context.Background(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Choices[0].Message.Content != "local answer here" || r.Usage.PromptTokens != 12 {
+		t.Fatalf("%+v", r)
+	}
+	params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+	s := c.Chat.Completions.NewStreaming(context.Background(), params)
+	acc := openai.ChatCompletionAccumulator{}
+	for s.Next() {
+		acc.AddChunk(s.Current())
+	}
+	if s.Err() != nil || acc.Choices[0].Message.Content != "local answer here" || acc.Usage.PromptTokens != 12 {
+		t.Fatalf("stream: %v %+v", s.Err(), acc)
+	}
+	// /api/tags models appear in /v1/models.
+	if _, body := g.get(t, "/v1/models", nil); !strings.Contains(body, `"id":"ollama/qwen2.5-coder:7b"`) {
+		t.Fatalf("models: %s", body)
+	}
+	// Ollama's 404 for an unknown model reaches the client as a 404.
+	status, _, body := g.post(t, "/v1/chat/completions", `{"model":"ollama/nope","messages":[{"role":"user","content":"x"}]}`, nil)
+	if status != 404 {
+		t.Fatalf("unknown ollama model: %d %s", status, body)
+	}
+}

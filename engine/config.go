@@ -83,6 +83,9 @@ type ProviderConfig struct {
 	// enabled is resolved by Validate from the key's presence.
 	enabled bool
 	key     string
+	// contextWindows maps upstream model names to the context windows that
+	// [[models]] declare for this provider (Ollama's num_ctx).
+	contextWindows map[string]int
 }
 
 // ModelConfig adds or overrides a catalog entry.
@@ -413,8 +416,20 @@ func (c *Config) Validate(getenv func(string) string) error {
 		if m.Name == "" || m.Provider == "" {
 			return fmt.Errorf("models[%d]: name and provider are required", i)
 		}
-		if _, ok := c.Providers[m.Provider]; !ok {
+		p, ok := c.Providers[m.Provider]
+		if !ok {
 			return fmt.Errorf("models[%d] (%s): unknown provider %q", i, m.Name, m.Provider)
+		}
+		if m.ContextWindow > 0 {
+			if p.contextWindows == nil {
+				p.contextWindows = map[string]int{}
+			}
+			up := m.Upstream
+			if up == "" {
+				up = strings.TrimPrefix(m.Name, m.Provider+"/")
+			}
+			p.contextWindows[up] = m.ContextWindow
+			c.Providers[m.Provider] = p
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/mock"
+	"github.com/aigateway/gateway/providers/ollama"
 	"github.com/aigateway/gateway/providers/openai"
 	"github.com/aigateway/gateway/providers/upstream"
 )
@@ -15,6 +16,12 @@ var providerFactories = map[string]func(name string, pc ProviderConfig) (provide
 		return openai.New(openai.Config{
 			Name: name, BaseURL: pc.BaseURL, APIKey: pc.key, AuthHeader: pc.AuthHeader,
 			Query: pc.Query, Headers: pc.Headers, Timeout: pc.Timeout.D(), Options: upstreamOptions(pc),
+		})
+	},
+	"ollama": func(name string, pc ProviderConfig) (providers.Provider, error) {
+		return ollama.New(ollama.Config{
+			Name: name, BaseURL: pc.BaseURL, APIKey: pc.key, Headers: pc.Headers,
+			Timeout: pc.Timeout.D(), Options: upstreamOptions(pc), ModelNumCtx: pc.contextWindows,
 		})
 	},
 	"mock": func(name string, pc ProviderConfig) (providers.Provider, error) {

@@ -233,9 +233,36 @@ func (e *RequestError) Error() string {
 
 func reqErr(param, msg string) error { return &RequestError{Param: param, Msg: msg} }
 
-func idxParam(prefix string, i int, suffix string) string {
-	return prefix + "[" + strconv.Itoa(i) + "]" + suffix
+// path names a field lazily ("a[i]b[j]c"), so that the happy path never
+// builds the string.
+type path struct {
+	a string
+	i int
+	b string
+	j int
+	c string
 }
+
+func p0(a string) path                                   { return path{a: a, i: -1, j: -1} }
+func p1(a string, i int, b string) path                  { return path{a: a, i: i, b: b, j: -1} }
+func p2(a string, i int, b string, j int, c string) path { return path{a, i, b, j, c} }
+
+func (p path) String() string {
+	s := p.a
+	if p.i >= 0 {
+		s += "[" + strconv.Itoa(p.i) + "]"
+	}
+	s += p.b
+	if p.j >= 0 {
+		s += "[" + strconv.Itoa(p.j) + "]"
+	}
+	return s + p.c
+}
+
+// with sets the path's trailing literal.
+func (p path) with(c string) path { p.c = c; return p }
+
+func pathErr(p path, msg string) error { return &RequestError{Param: p.String(), Msg: msg} }
 
 // Decode copies body into r and decodes it. On error r holds a partial
 // decode and must be Reset or Released.
@@ -298,88 +325,88 @@ func lastQuoteBefore(b []byte, base, valStart, keyLen int) int {
 	return i - keyLen - 1
 }
 
-func (r *Request) str(param string, v []byte) (string, error) {
+func (r *Request) str(param path, v []byte) (string, error) {
 	if jsonscan.KindOf(v) != jsonscan.String {
-		return "", reqErr(param, "expected a string, got "+jsonscan.KindOf(v).String())
+		return "", pathErr(param, "expected a string, got "+jsonscan.KindOf(v).String())
 	}
 	s, scratch, err := jsonscan.Unquote(v, r.scratch)
 	r.scratch = scratch
 	if err != nil {
-		return "", reqErr(param, err.Error())
+		return "", pathErr(param, err.Error())
 	}
 	return jsonscan.B2S(s), nil
 }
 
-func boolVal(param string, v []byte) (bool, error) {
+func boolVal(param path, v []byte) (bool, error) {
 	switch jsonscan.KindOf(v) {
 	case jsonscan.True:
 		return true, nil
 	case jsonscan.False, jsonscan.Null:
 		return false, nil
 	}
-	return false, reqErr(param, "expected a boolean, got "+jsonscan.KindOf(v).String())
+	return false, pathErr(param, "expected a boolean, got "+jsonscan.KindOf(v).String())
 }
 
-func numVal(param string, v []byte, lo, hi float64) (Float, error) {
+func numVal(param path, v []byte, lo, hi float64) (Float, error) {
 	switch jsonscan.KindOf(v) {
 	case jsonscan.Null:
 		return Float{}, nil
 	case jsonscan.Number:
 		f, err := jsonscan.ParseFloat(v)
 		if err != nil {
-			return Float{}, reqErr(param, "invalid number")
+			return Float{}, pathErr(param, "invalid number")
 		}
 		if f < lo || f > hi {
-			return Float{}, reqErr(param, "must be between "+strconv.FormatFloat(lo, 'g', -1, 64)+" and "+strconv.FormatFloat(hi, 'g', -1, 64))
+			return Float{}, pathErr(param, "must be between "+strconv.FormatFloat(lo, 'g', -1, 64)+" and "+strconv.FormatFloat(hi, 'g', -1, 64))
 		}
 		return Float{V: f, Set: true}, nil
 	}
-	return Float{}, reqErr(param, "expected a number, got "+jsonscan.KindOf(v).String())
+	return Float{}, pathErr(param, "expected a number, got "+jsonscan.KindOf(v).String())
 }
 
-func intVal(param string, v []byte) (Int, error) {
+func intVal(param path, v []byte) (Int, error) {
 	switch jsonscan.KindOf(v) {
 	case jsonscan.Null:
 		return Int{}, nil
 	case jsonscan.Number:
 		n, err := jsonscan.ParseInt(v)
 		if err != nil {
-			return Int{}, reqErr(param, "expected an integer")
+			return Int{}, pathErr(param, "expected an integer")
 		}
 		return Int{V: n, Set: true}, nil
 	}
-	return Int{}, reqErr(param, "expected an integer, got "+jsonscan.KindOf(v).String())
+	return Int{}, pathErr(param, "expected an integer, got "+jsonscan.KindOf(v).String())
 }
 
 func (r *Request) decodeField(key, val []byte, msgs *[]byte) error {
 	var err error
 	switch string(key) {
 	case "model":
-		r.Model, err = r.str("model", val)
+		r.Model, err = r.str(p0("model"), val)
 	case "messages":
 		if jsonscan.KindOf(val) != jsonscan.Array {
 			return reqErr("messages", "expected an array, got "+jsonscan.KindOf(val).String())
 		}
 		*msgs = val
 	case "stream":
-		r.Stream, err = boolVal("stream", val)
+		r.Stream, err = boolVal(p0("stream"), val)
 	case "stream_options":
 		switch jsonscan.KindOf(val) {
 		case jsonscan.Null:
 		case jsonscan.Object:
 			if u := jsonscan.Get(val, "include_usage"); u != nil {
-				r.IncludeUsage, err = boolVal("stream_options.include_usage", u)
+				r.IncludeUsage, err = boolVal(p0("stream_options.include_usage"), u)
 			}
 		default:
 			return reqErr("stream_options", "expected an object")
 		}
 	case "temperature":
-		r.Temperature, err = numVal("temperature", val, 0, 2)
+		r.Temperature, err = numVal(p0("temperature"), val, 0, 2)
 	case "top_p":
-		r.TopP, err = numVal("top_p", val, 0, 1)
+		r.TopP, err = numVal(p0("top_p"), val, 0, 1)
 	case "max_tokens", "max_completion_tokens":
 		var n Int
-		if n, err = intVal(string(key), val); err == nil && n.Set {
+		if n, err = intVal(p0(string(key)), val); err == nil && n.Set {
 			if n.V < 1 {
 				return reqErr(string(key), "must be at least 1")
 			}
@@ -389,21 +416,21 @@ func (r *Request) decodeField(key, val []byte, msgs *[]byte) error {
 		}
 	case "n":
 		var n Int
-		if n, err = intVal("n", val); err == nil && n.Set {
+		if n, err = intVal(p0("n"), val); err == nil && n.Set {
 			if n.V < 1 || n.V > 128 {
 				return reqErr("n", "must be between 1 and 128")
 			}
 			r.N = int(n.V)
 		}
 	case "seed":
-		r.Seed, err = intVal("seed", val)
+		r.Seed, err = intVal(p0("seed"), val)
 	case "user":
 		if jsonscan.KindOf(val) != jsonscan.Null {
-			r.User, err = r.str("user", val)
+			r.User, err = r.str(p0("user"), val)
 		}
 	case "skill":
 		if jsonscan.KindOf(val) != jsonscan.Null {
-			r.Skill, err = r.str("skill", val)
+			r.Skill, err = r.str(p0("skill"), val)
 		}
 	case "stop":
 		err = r.decodeStop(val)
@@ -420,7 +447,7 @@ func (r *Request) decodeField(key, val []byte, msgs *[]byte) error {
 	case "parallel_tool_calls":
 		var v bool
 		if jsonscan.KindOf(val) != jsonscan.Null {
-			if v, err = boolVal("parallel_tool_calls", val); err == nil {
+			if v, err = boolVal(p0("parallel_tool_calls"), val); err == nil {
 				r.ParallelTools = False
 				if v {
 					r.ParallelTools = True
@@ -448,7 +475,7 @@ func (r *Request) decodeStop(val []byte) error {
 	case jsonscan.Null:
 		return nil
 	case jsonscan.String:
-		s, err := r.str("stop", val)
+		s, err := r.str(p0("stop"), val)
 		if err != nil {
 			return err
 		}
@@ -456,7 +483,7 @@ func (r *Request) decodeStop(val []byte) error {
 		return nil
 	case jsonscan.Array:
 		return jsonscan.ArrayEach(val, func(i int, e []byte) error {
-			s, err := r.str(idxParam("stop", i, ""), e)
+			s, err := r.str(p1("stop", i, ""), e)
 			if err != nil {
 				return err
 			}
@@ -477,11 +504,11 @@ func (r *Request) decodeTools(val []byte) error {
 	}
 	return jsonscan.ArrayEach(val, func(i int, e []byte) error {
 		if jsonscan.KindOf(e) != jsonscan.Object {
-			return reqErr(idxParam("tools", i, ""), "expected an object")
+			return pathErr(p1("tools", i, ""), "expected an object")
 		}
 		t := Tool{Type: "function", Raw: e}
 		if tv := jsonscan.Get(e, "type"); tv != nil {
-			s, err := r.str(idxParam("tools", i, ".type"), tv)
+			s, err := r.str(p1("tools", i, ".type"), tv)
 			if err != nil {
 				return err
 			}
@@ -490,26 +517,26 @@ func (r *Request) decodeTools(val []byte) error {
 		fn := jsonscan.Get(e, "function")
 		if t.Type == "function" {
 			if jsonscan.KindOf(fn) != jsonscan.Object {
-				return reqErr(idxParam("tools", i, ".function"), "is required for function tools")
+				return pathErr(p1("tools", i, ".function"), "is required for function tools")
 			}
 			err := jsonscan.ObjectEach(fn, func(k, v []byte) error {
 				var err error
 				switch string(k) {
 				case "name":
-					t.Name, err = r.str(idxParam("tools", i, ".function.name"), v)
+					t.Name, err = r.str(p1("tools", i, ".function.name"), v)
 				case "description":
 					if jsonscan.KindOf(v) != jsonscan.Null {
-						t.Description, err = r.str(idxParam("tools", i, ".function.description"), v)
+						t.Description, err = r.str(p1("tools", i, ".function.description"), v)
 					}
 				case "parameters":
 					if jsonscan.KindOf(v) == jsonscan.Object {
 						t.Parameters = v
 					} else if jsonscan.KindOf(v) != jsonscan.Null {
-						err = reqErr(idxParam("tools", i, ".function.parameters"), "expected an object")
+						err = pathErr(p1("tools", i, ".function.parameters"), "expected an object")
 					}
 				case "strict":
 					var b bool
-					if b, err = boolVal(idxParam("tools", i, ".function.strict"), v); err == nil {
+					if b, err = boolVal(p1("tools", i, ".function.strict"), v); err == nil {
 						t.Strict = False
 						if b {
 							t.Strict = True
@@ -522,7 +549,7 @@ func (r *Request) decodeTools(val []byte) error {
 				return err
 			}
 			if t.Name == "" {
-				return reqErr(idxParam("tools", i, ".function.name"), "is required")
+				return pathErr(p1("tools", i, ".function.name"), "is required")
 			}
 		}
 		r.Tools = append(r.Tools, t)
@@ -539,7 +566,7 @@ func (r *Request) decodeMessages(val []byte) error {
 	defer func() { r.ranges = rg[:0] }()
 	err := jsonscan.ArrayEach(val, func(i int, e []byte) error {
 		if jsonscan.KindOf(e) != jsonscan.Object {
-			return reqErr(idxParam("messages", i, ""), "expected an object")
+			return pathErr(p1("messages", i, ""), "expected an object")
 		}
 		m := Message{}
 		m.Span = Span{offsetOf(r.Body, e), offsetOf(r.Body, e) + len(e)}
@@ -549,26 +576,26 @@ func (r *Request) decodeMessages(val []byte) error {
 			var err error
 			switch string(k) {
 			case "role":
-				m.Role, err = r.str(idxParam("messages", i, ".role"), v)
+				m.Role, err = r.str(p1("messages", i, ".role"), v)
 			case "content":
 				hasContent = true
 				m.ContentSpan = Span{offsetOf(r.Body, v), offsetOf(r.Body, v) + len(v)}
 				switch jsonscan.KindOf(v) {
 				case jsonscan.String:
-					m.Content, err = r.str(idxParam("messages", i, ".content"), v)
+					m.Content, err = r.str(p1("messages", i, ".content"), v)
 				case jsonscan.Array:
 					err = r.decodeParts(i, v)
 				case jsonscan.Null:
 				default:
-					err = reqErr(idxParam("messages", i, ".content"), "expected a string, an array of content parts or null")
+					err = pathErr(p1("messages", i, ".content"), "expected a string, an array of content parts or null")
 				}
 			case "name":
 				if jsonscan.KindOf(v) != jsonscan.Null {
-					m.Name, err = r.str(idxParam("messages", i, ".name"), v)
+					m.Name, err = r.str(p1("messages", i, ".name"), v)
 				}
 			case "tool_call_id":
 				if jsonscan.KindOf(v) != jsonscan.Null {
-					m.ToolCallID, err = r.str(idxParam("messages", i, ".tool_call_id"), v)
+					m.ToolCallID, err = r.str(p1("messages", i, ".tool_call_id"), v)
 				}
 			case "tool_calls":
 				err = r.decodeToolCalls(i, v)
@@ -580,10 +607,10 @@ func (r *Request) decodeMessages(val []byte) error {
 		}
 		switch m.Role {
 		case "":
-			return reqErr(idxParam("messages", i, ".role"), "is required")
+			return pathErr(p1("messages", i, ".role"), "is required")
 		case "tool":
 			if m.ToolCallID == "" {
-				return reqErr(idxParam("messages", i, ".tool_call_id"), "is required for tool messages")
+				return pathErr(p1("messages", i, ".tool_call_id"), "is required for tool messages")
 			}
 		}
 		known := false
@@ -591,10 +618,10 @@ func (r *Request) decodeMessages(val []byte) error {
 			known = known || m.Role == role
 		}
 		if !known {
-			return reqErr(idxParam("messages", i, ".role"), "unknown role "+strconv.Quote(m.Role)+"; expected system, developer, user, assistant or tool")
+			return pathErr(p1("messages", i, ".role"), "unknown role "+strconv.Quote(m.Role)+"; expected system, developer, user, assistant or tool")
 		}
 		if !hasContent && m.Role != "assistant" {
-			return reqErr(idxParam("messages", i, ".content"), "is required")
+			return pathErr(p1("messages", i, ".content"), "is required")
 		}
 		x.p1, x.c1 = len(r.parts), len(r.toolCalls)
 		rg = append(rg, x)
@@ -618,37 +645,37 @@ func (r *Request) decodeMessages(val []byte) error {
 
 func (r *Request) decodeParts(mi int, v []byte) error {
 	return jsonscan.ArrayEach(v, func(pi int, e []byte) error {
-		param := idxParam("messages", mi, idxParam(".content", pi, ""))
+		param := p2("messages", mi, ".content", pi, "")
 		if jsonscan.KindOf(e) != jsonscan.Object {
-			return reqErr(param, "expected a content part object")
+			return pathErr(param, "expected a content part object")
 		}
 		p := Part{Raw: e}
 		err := jsonscan.ObjectEach(e, func(k, val []byte) error {
 			var err error
 			switch string(k) {
 			case "type":
-				p.Type, err = r.str(param+".type", val)
+				p.Type, err = r.str(param.with(".type"), val)
 			case "text":
-				p.Text, err = r.str(param+".text", val)
+				p.Text, err = r.str(param.with(".text"), val)
 			case "image_url":
 				switch jsonscan.KindOf(val) {
 				case jsonscan.String: // tolerated shorthand
-					p.ImageURL, err = r.str(param+".image_url", val)
+					p.ImageURL, err = r.str(param.with(".image_url"), val)
 				case jsonscan.Object:
 					err = jsonscan.ObjectEach(val, func(k2, v2 []byte) error {
 						var err error
 						switch string(k2) {
 						case "url":
-							p.ImageURL, err = r.str(param+".image_url.url", v2)
+							p.ImageURL, err = r.str(param.with(".image_url.url"), v2)
 						case "detail":
 							if jsonscan.KindOf(v2) != jsonscan.Null {
-								p.Detail, err = r.str(param+".image_url.detail", v2)
+								p.Detail, err = r.str(param.with(".image_url.detail"), v2)
 							}
 						}
 						return err
 					})
 				default:
-					err = reqErr(param+".image_url", "expected an object")
+					err = pathErr(param.with(".image_url"), "expected an object")
 				}
 			}
 			return err
@@ -658,10 +685,10 @@ func (r *Request) decodeParts(mi int, v []byte) error {
 		}
 		switch p.Type {
 		case "":
-			return reqErr(param+".type", "is required")
+			return pathErr(param.with(".type"), "is required")
 		case "image_url":
 			if p.ImageURL == "" {
-				return reqErr(param+".image_url.url", "is required")
+				return pathErr(param.with(".image_url.url"), "is required")
 			}
 		}
 		r.parts = append(r.parts, p)
@@ -675,32 +702,32 @@ func (r *Request) decodeToolCalls(mi int, v []byte) error {
 		return nil
 	case jsonscan.Array:
 	default:
-		return reqErr(idxParam("messages", mi, ".tool_calls"), "expected an array")
+		return pathErr(p1("messages", mi, ".tool_calls"), "expected an array")
 	}
 	return jsonscan.ArrayEach(v, func(ci int, e []byte) error {
-		param := idxParam("messages", mi, idxParam(".tool_calls", ci, ""))
+		param := p2("messages", mi, ".tool_calls", ci, "")
 		if jsonscan.KindOf(e) != jsonscan.Object {
-			return reqErr(param, "expected an object")
+			return pathErr(param, "expected an object")
 		}
 		tc := ToolCall{Type: "function"}
 		err := jsonscan.ObjectEach(e, func(k, val []byte) error {
 			var err error
 			switch string(k) {
 			case "id":
-				tc.ID, err = r.str(param+".id", val)
+				tc.ID, err = r.str(param.with(".id"), val)
 			case "type":
-				tc.Type, err = r.str(param+".type", val)
+				tc.Type, err = r.str(param.with(".type"), val)
 			case "function":
 				if jsonscan.KindOf(val) != jsonscan.Object {
-					return reqErr(param+".function", "expected an object")
+					return pathErr(param.with(".function"), "expected an object")
 				}
 				err = jsonscan.ObjectEach(val, func(k2, v2 []byte) error {
 					var err error
 					switch string(k2) {
 					case "name":
-						tc.Name, err = r.str(param+".function.name", v2)
+						tc.Name, err = r.str(param.with(".function.name"), v2)
 					case "arguments":
-						tc.Arguments, err = r.str(param+".function.arguments", v2)
+						tc.Arguments, err = r.str(param.with(".function.arguments"), v2)
 					}
 					return err
 				})
@@ -711,7 +738,7 @@ func (r *Request) decodeToolCalls(mi int, v []byte) error {
 			return err
 		}
 		if tc.Name == "" {
-			return reqErr(param+".function.name", "is required")
+			return pathErr(param.with(".function.name"), "is required")
 		}
 		r.toolCalls = append(r.toolCalls, tc)
 		return nil

@@ -33,8 +33,10 @@ type OpenAI struct {
 	Status    int
 	ErrorBody string
 	// StallAfter, when > 0, stops sending after that many content chunks
-	// and holds the connection open until the client goes away.
+	// and holds the connection open, silent, for StallFor.
 	StallAfter int
+	// StallFor is how long a stall lasts (default 3s).
+	StallFor time.Duration
 	// Delay is waited before the response headers.
 	Delay time.Duration
 	// PromptTokens and CachedTokens are reported in usage.
@@ -143,13 +145,15 @@ func (o *OpenAI) handle(ctx *fasthttp.RequestCtx) {
 		} else {
 			for i, word := range words {
 				if o.StallAfter > 0 && i >= o.StallAfter {
-					// Hold the connection: probe it until the client leaves.
-					for range 600 {
-						time.Sleep(50 * time.Millisecond)
-						if _, err := w.WriteString(": keep-alive\n\n"); err != nil || w.Flush() != nil {
-							gone()
-							return
-						}
+					// Go silent (no bytes at all) for up to StallFor, then
+					// probe the connection to learn whether the client left.
+					stall := o.StallFor
+					if stall <= 0 {
+						stall = 3 * time.Second
+					}
+					time.Sleep(stall)
+					if _, err := w.WriteString(": still here\n\n"); err != nil || w.Flush() != nil {
+						gone()
 					}
 					return
 				}

@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func envFunc(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func loadString(t *testing.T, toml string, env map[string]string) (*Config, error) {
+	t.Helper()
+	path := t.TempDir() + "/gateway.toml"
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Load(path, envFunc(env))
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, toml string
+		env        map[string]string
+		want       string
+	}{
+		{name: "unknown top-level key", toml: "listen = \"127.0.0.1:1\"\nlisten_addr = \"x\"\n", want: `unknown configuration key "listen_addr"`},
+		{name: "unknown nested key", toml: "[providers.openai]\nbase_urll = \"x\"\n", want: `"providers.openai.base_urll"`},
+		{name: "syntax error names line", toml: "listen = \"a\"\n\nmax_body_bytes = = 3\n", want: "line 3"},
+		{name: "bad duration", toml: "drain_timeout = \"soon\"\n", want: `invalid duration "soon"`},
+		{name: "bad kind", toml: "[providers.x]\nkind = \"soap\"\nbase_url = \"http://h\"\n", want: `unknown kind "soap"`},
+		{name: "missing kind", toml: "[providers.x]\nbase_url = \"http://h\"\n", want: "kind is required"},
+		{name: "bad flag", env: map[string]string{"ENABLE_SMART_ROUTING": "maybe"}, want: `ENABLE_SMART_ROUTING="maybe" is not a boolean`},
+		{name: "bad rpm", env: map[string]string{"RATE_LIMIT_RPM": "lots"}, want: "RATE_LIMIT_RPM"},
+		{name: "bad port", env: map[string]string{"PORT": "http"}, want: "PORT"},
+		{name: "bad mode", env: map[string]string{"SMART_ROUTING_MODE": "yolo"}, want: "SMART_ROUTING_MODE"},
+		{name: "no key on public address", toml: "listen = \"0.0.0.0:8080\"\n", want: "no client key configured"},
+		{name: "key with both forms", toml: "[[keys]]\nkey = \"a\"\nsha256 = \"b\"\n", want: "exactly one of key and sha256"},
+		{name: "bad sha256", toml: "[[keys]]\nsha256 = \"zz\"\n", want: "64 hex digits"},
+		{name: "model of unknown provider", toml: "[[models]]\nname = \"m\"\nprovider = \"nope\"\n", want: `unknown provider "nope"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadString(t, tc.toml, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	toml := `
+listen = "127.0.0.1:9000"
+[reliability]
+rate_limit_rpm = 10
+[optimize]
+strip_ide_boilerplate = false
+`
+	cfg, err := loadString(t, toml, map[string]string{"RATE_LIMIT_RPM": "20", "PORT": "9100", "STRIP_IDE_BOILERPLATE": "ON", "ENFORCE_DIFF_FIRST": "yes", "RETRY_ENABLED": "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Reliab.RateLimitRPM != 20 || cfg.Listen != "127.0.0.1:9100" || !cfg.Optimize.StripIDEBoilerplate || !cfg.Optimize.EnforceDiffFirst || cfg.Reliab.Retry {
+		t.Fatalf("env did not override file: %+v", cfg)
+	}
+	cfg, err = loadString(t, toml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Reliab.RateLimitRPM != 10 || cfg.Optimize.StripIDEBoilerplate || !cfg.Reliab.Retry || !cfg.Optimize.FileHashCache {
+		t.Fatalf("file or defaults lost: %+v", cfg)
+	}
+}
+
+func TestParseBool(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"1", "true", "TRUE", "Yes", "on", " ON "} {
+		if b, err := ParseBool("X", v); err != nil || !b {
+			t.Errorf("%q: %v %v", v, b, err)
+		}
+	}
+	for _, v := range []string{"0", "false", "No", "OFF"} {
+		if b, err := ParseBool("X", v); err != nil || b {
+			t.Errorf("%q: %v %v", v, b, err)
+		}
+	}
+	for _, v := range []string{"2", "enabled", "y"} {
+		if _, err := ParseBool("X", v); err == nil {
+			t.Errorf("%q accepted", v)
+		}
+	}
+}
+
+func TestProviderEnablement(t *testing.T) {
+	t.Parallel()
+	toml := `
+[providers.vllm]
+kind = "openai"
+base_url = "http://127.0.0.1:8000/v1"
+[providers.together]
+kind = "openai"
+base_url = "https://api.together.xyz/v1"
+api_key_env = "TOGETHER_API_KEY"
+`
+	cfg, err := loadString(t, toml, map[string]string{"OPENAI_API_KEY": "sk", "LOCAL_LLM_BASE_URL": "http://127.0.0.1:11434"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(cfg.EnabledProviders(), ",")
+	if got != "mock,ollama,openai,vllm" {
+		t.Fatalf("enabled = %s", got)
+	}
+	if cfg.Providers["groq"].BaseURL != "https://api.groq.com/openai/v1" || cfg.Providers["groq"].Kind != "openai" {
+		t.Fatalf("groq defaults: %+v", cfg.Providers["groq"])
+	}
+}
+
+func TestUnauthenticatedPublicAllowedExplicitly(t *testing.T) {
+	t.Parallel()
+	if _, err := loadString(t, "listen = \"0.0.0.0:8080\"\nallow_unauthenticated = true\n", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadString(t, "listen = \"0.0.0.0:8080\"\n", map[string]string{"GATEWAY_API_KEY": "k"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestShippedConfig checks that gateway.toml loads and documents every key.
+func TestShippedConfig(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../gateway.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load("../gateway.toml", envFunc(nil)); err != nil {
+		t.Fatalf("shipped gateway.toml: %v", err)
+	}
+	text := string(data)
+	var walk func(typ reflect.Type, path string)
+	walk = func(typ reflect.Type, path string) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			tag := f.Tag.Get("toml")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			if !strings.Contains(text, tag) {
+				t.Errorf("gateway.toml does not document %s%s", path, tag)
+			}
+			ft := f.Type
+			for ft.Kind() == reflect.Slice || ft.Kind() == reflect.Map || ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && ft.PkgPath() == typ.PkgPath() && ft.Name() != "Duration" {
+				walk(ft, path+tag+".")
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+}
+
+func FuzzConfig(f *testing.F) {
+	f.Add("listen = \"127.0.0.1:1\"\n[providers.x]\nkind = \"openai\"\nbase_url = \"http://h\"\n")
+	f.Add("[[models]]\nname = \"m\"\nprovider = \"mock\"\naliases = [\"a\"]\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		cfg := Defaults()
+		if err := decodeStrict(s, &cfg); err != nil {
+			return
+		}
+		if err := cfg.Validate(envFunc(nil)); err != nil {
+			return
+		}
+		_, _ = NewCatalog(&cfg)
+	})
+}

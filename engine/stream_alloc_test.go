@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/openai"
+)
+
+// replayBody yields the same upstream SSE event left times, then [DONE].
+type replayBody struct {
+	chunk []byte
+	left  int
+	off   int
+}
+
+var doneEvent = []byte("data: [DONE]\n\n")
+
+func (r *replayBody) Read(p []byte) (int, error) {
+	if r.left < 0 {
+		return 0, io.EOF
+	}
+	src := r.chunk
+	if r.left == 0 {
+		src = doneEvent
+	}
+	n := copy(p, src[r.off:])
+	r.off += n
+	if r.off == len(src) {
+		r.off = 0
+		r.left--
+	}
+	return n, nil
+}
+
+const relayChunk = `data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1741570283,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":" token"},"logprobs":null,"finish_reason":null}]}` + "\n\n"
+
+// TestStreamRelayAllocs drives the engine's stream body (the path fasthttp
+// calls for every streamed answer) over the OpenAI relay: relaying 200 chunks
+// must not allocate at all.
+func TestStreamRelayAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	var relay openai.Relay
+	body := &replayBody{chunk: []byte(relayChunk)}
+	x := &exchange{resp: &providers.Response{Stream: &relay}}
+	var sb streamBody
+	run := func() {
+		body.left, body.off = 200, 0
+		relay.Reset(body, false, "openai")
+		sb.reset(x)
+		if _, err := sb.WriteTo(io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(20, run); n != 0 {
+		t.Fatalf("relaying 200 chunks allocates %.1f times", n)
+	}
+}
+
+func BenchmarkStreamRelayChunk(b *testing.B) {
+	var relay openai.Relay
+	body := &replayBody{chunk: []byte(strings.Repeat(relayChunk, 1))}
+	x := &exchange{resp: &providers.Response{Stream: &relay}}
+	var sb streamBody
+	b.ReportAllocs()
+	b.SetBytes(int64(len(relayChunk)))
+	body.left = b.N + 1
+	relay.Reset(body, false, "openai")
+	sb.reset(x)
+	b.ResetTimer()
+	if _, err := sb.WriteTo(io.Discard); err != nil {
+		b.Fatal(err)
+	}
+}

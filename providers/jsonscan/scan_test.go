@@ -1,0 +1,123 @@
+package jsonscan
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+	}{
+		{"object", `{"a":[1,2.5e-3,-0,true,false,null,"x\u00e9"]}`, true},
+		{"spaces", " \n\t{ \"a\" : 1 } \r\n", true},
+		{"empty", ``, false},
+		{"leading zero", `01`, false},
+		{"bare minus", `-`, false},
+		{"dot without digits", `1.`, false},
+		{"exp without digits", `1e+`, false},
+		{"unterminated string", `"abc`, false},
+		{"bad escape", `"\q"`, false},
+		{"short unicode", `"\u12"`, false},
+		{"control char", "\"a\x01\"", false},
+		{"trailing comma", `[1,]`, false},
+		{"missing colon", `{"a" 1}`, false},
+		{"trailing data", `{} {}`, false},
+		{"too deep", strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), false},
+		{"deep ok", strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth), true},
+		{"bad literal", `tru`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if err := Validate([]byte(tc.in)); (err == nil) != tc.ok {
+				t.Fatalf("Validate(%q) = %v, want ok=%v", tc.in, err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestObjectEachGetUnquote(t *testing.T) {
+	t.Parallel()
+	v := []byte(`{"a": 1, "b" : {"c":[1,2]}, "s":"x\ny\"z"}`)
+	var keys []string
+	if err := ObjectEach(v, func(k, val []byte) error { keys = append(keys, string(k)+"="+string(val)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(keys, "|") != `a=1|b={"c":[1,2]}|s="x\ny\"z"` {
+		t.Fatalf("keys %q", keys)
+	}
+	if string(Get(v, "b")) != `{"c":[1,2]}` || Get(v, "nope") != nil {
+		t.Fatal("Get")
+	}
+	s, _, err := Unquote(Get(v, "s"), nil)
+	if err != nil || string(s) != "x\ny\"z" {
+		t.Fatalf("Unquote %q %v", s, err)
+	}
+	var n []string
+	_ = ArrayEach([]byte(`[ 1 , "a" ,{}]`), func(i int, e []byte) error { n = append(n, string(e)); return nil })
+	if strings.Join(n, "|") != `1|"a"|{}` {
+		t.Fatalf("ArrayEach %q", n)
+	}
+}
+
+func TestAppendQuoteRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "plain", "quote\" back\\ nl\n tab\t cr\r ctl\x01\x1f", "héllo 🌍", "</script>"} {
+		q := AppendQuote(nil, s)
+		var got string
+		if err := json.Unmarshal(q, &got); err != nil || got != s {
+			t.Fatalf("AppendQuote(%q) = %s (%v)", s, q, err)
+		}
+	}
+}
+
+func FuzzValidate(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2,{"b":null}]}`, `"\ud83d\ude00"`, `-1.5e10`, `[`, `{"a":}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := Validate(b)
+		if std := json.Valid(b); (err == nil) != std {
+			// The only intended difference is the depth limit.
+			if !(std && err == ErrDepth) {
+				t.Fatalf("Validate(%q) = %v, encoding/json says valid=%v", b, err, std)
+			}
+		}
+		if err == nil {
+			i := SkipSpace(b, 0)
+			switch KindOf(b[i:]) {
+			case Object:
+				_ = ObjectEach(b[i:], func(k, v []byte) error { return nil })
+			case Array:
+				_ = ArrayEach(b[i:], func(int, []byte) error { return nil })
+			case String:
+				end, _ := Skip(b, i)
+				s, _, err := Unquote(b[i:end], nil)
+				var want string
+				if json.Unmarshal(b[i:end], &want) == nil && err == nil && string(s) != want && !strings.ContainsRune(want, '\uFFFD') {
+					t.Fatalf("Unquote(%q) = %q, want %q", b[i:end], s, want)
+				}
+			}
+		}
+		// The iterators must never panic on unvalidated input either.
+		_ = ObjectEach(b, func(k, v []byte) error { return nil })
+		_ = ArrayEach(b, func(int, []byte) error { return nil })
+		_, _, _ = Unquote(b, nil)
+	})
+}
+
+func BenchmarkValidate(b *testing.B) {
+	doc := []byte(`{"model":"gpt-4o","messages":[` + strings.Repeat(`{"role":"user","content":"func main() { fmt.Println(\"hi\") }\n"},`, 100) + `{"role":"user","content":"x"}]}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if err := Validate(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

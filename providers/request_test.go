@@ -1,0 +1,251 @@
+package providers
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aigateway/gateway/providers/jsonscan"
+)
+
+const codingRequest = `{
+  "model": "gpt-4o",
+  "stream": true,
+  "stream_options": {"include_usage": true},
+  "temperature": 0.2,
+  "top_p": 0.9,
+  "max_completion_tokens": 1024,
+  "stop": ["\n\nUser:"],
+  "seed": 7,
+  "user": "u-1",
+  "parallel_tool_calls": false,
+  "response_format": {"type": "json_object"},
+  "tool_choice": {"type": "function", "function": {"name": "read_file"}},
+  "tools": [{"type": "function", "function": {"name": "read_file", "description": "Read a file", "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}, "strict": true}}],
+  "messages": [
+    {"role": "system", "content": "You are a coding assistant.\nBe terse."},
+    {"role": "user", "content": [{"type": "text", "text": "Fix \"main.go\"\u0021"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA", "detail": "low"}}]},
+    {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "read_file", "arguments": "{\"path\":\"main.go\"}"}}]},
+    {"role": "tool", "tool_call_id": "call_1", "content": "package main"},
+    {"role": "user", "content": "thanks", "name": "dev"}
+  ],
+  "logit_bias": {"50256": -100}
+}`
+
+func TestDecodeFull(t *testing.T) {
+	t.Parallel()
+	r := AcquireRequest()
+	defer ReleaseRequest(r)
+	if err := r.Decode([]byte(codingRequest)); err != nil {
+		t.Fatal(err)
+	}
+	if r.Model != "gpt-4o" || !r.Stream || !r.IncludeUsage || r.Temperature != (Float{0.2, true}) || r.TopP != (Float{0.9, true}) ||
+		r.MaxTokens != 1024 || len(r.Stop) != 1 || r.Stop[0] != "\n\nUser:" || r.Seed != (Int{7, true}) || r.User != "u-1" || r.ParallelTools != False {
+		t.Fatalf("scalars: %+v", r)
+	}
+	if !r.WantsJSON() || !r.HasImages() || string(jsonscan.Get(r.ToolChoice, "type")) != `"function"` {
+		t.Fatal("response_format / images / tool_choice")
+	}
+	if len(r.Tools) != 1 || r.Tools[0].Name != "read_file" || r.Tools[0].Strict != True || !strings.Contains(string(r.Tools[0].Parameters), `"required"`) {
+		t.Fatalf("tools: %+v", r.Tools)
+	}
+	if len(r.Messages) != 5 {
+		t.Fatalf("messages: %d", len(r.Messages))
+	}
+	m := r.Messages
+	if m[0].Role != "system" || m[0].Content != "You are a coding assistant.\nBe terse." {
+		t.Fatalf("system: %+v", m[0])
+	}
+	if len(m[1].Parts) != 2 || m[1].Parts[0].Text != `Fix "main.go"!` || m[1].Parts[1].ImageURL != "data:image/png;base64,AAAA" || m[1].Parts[1].Detail != "low" {
+		t.Fatalf("parts: %+v", m[1].Parts)
+	}
+	if m[1].Text() != `Fix "main.go"!` {
+		t.Fatalf("text: %q", m[1].Text())
+	}
+	if len(m[2].ToolCalls) != 1 || m[2].ToolCalls[0].Arguments != `{"path":"main.go"}` || m[2].ToolCalls[0].ID != "call_1" {
+		t.Fatalf("tool calls: %+v", m[2].ToolCalls)
+	}
+	if m[3].ToolCallID != "call_1" || m[3].Content != "package main" || m[4].Name != "dev" {
+		t.Fatalf("tool result / name: %+v %+v", m[3], m[4])
+	}
+	// Spans point at the right bytes.
+	if got := string(r.Body[m[4].ContentSpan.Start:m[4].ContentSpan.End]); got != `"thanks"` {
+		t.Fatalf("content span = %s", got)
+	}
+	if got := string(r.Body[m[3].Span.Start:m[3].Span.End]); !strings.HasPrefix(got, `{"role": "tool"`) || !strings.HasSuffix(got, `}`) {
+		t.Fatalf("message span = %s", got)
+	}
+	f, ok := r.Field("logit_bias")
+	if !ok || string(r.Body[f.Start:f.End]) != `"logit_bias": {"50256": -100}` || string(r.Body[f.ValStart:f.End]) != `{"50256": -100}` {
+		t.Fatalf("unknown field span: %+v", f)
+	}
+	if len(r.Fields) != 15 {
+		t.Fatalf("fields: %d", len(r.Fields))
+	}
+}
+
+func TestDecodeReuse(t *testing.T) {
+	t.Parallel()
+	r := AcquireRequest()
+	defer ReleaseRequest(r)
+	if err := r.Decode([]byte(codingRequest)); err != nil {
+		t.Fatal(err)
+	}
+	r.Reset()
+	if err := r.Decode([]byte(`{"model":"m","messages":[{"role":"user","content":"only"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Messages) != 1 || len(r.Messages[0].Parts) != 0 || r.Messages[0].Content != "only" || len(r.Tools) != 0 || r.Stream || len(r.Fields) != 2 {
+		t.Fatalf("state leaked across Reset: %+v", r)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, body, param string }{
+		{"truncated", `{"messages":[`, ""},
+		{"trailing garbage", `{"messages":[]} x`, ""},
+		{"number model", `{"model":1,"messages":[{"role":"user","content":"x"}]}`, "model"},
+		{"part without type", `{"messages":[{"role":"user","content":[{"text":"x"}]}]}`, "messages[0].content[0].type"},
+		{"image without url", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{}}]}]}`, "messages[0].content[0].image_url.url"},
+		{"content number", `{"messages":[{"role":"user","content":5}]}`, "messages[0].content"},
+		{"user without content", `{"messages":[{"role":"user"}]}`, "messages[0].content"},
+		{"tool call without name", `{"messages":[{"role":"assistant","tool_calls":[{"id":"a","function":{"arguments":"{}"}}]}]}`, "messages[0].tool_calls[0].function.name"},
+		{"stop number", `{"messages":[{"role":"user","content":"x"}],"stop":3}`, "stop"},
+		{"n too big", `{"messages":[{"role":"user","content":"x"}],"n":1000}`, "n"},
+		{"top_p high", `{"messages":[{"role":"user","content":"x"}],"top_p":1.5}`, "top_p"},
+		{"seed float", `{"messages":[{"role":"user","content":"x"}],"seed":1.5}`, "seed"},
+		{"response_format no type", `{"messages":[{"role":"user","content":"x"}],"response_format":{}}`, "response_format.type"},
+		{"deep nesting", `{"messages":[{"role":"user","content":"x"}],"x":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := AcquireRequest()
+			defer ReleaseRequest(r)
+			err := r.Decode([]byte(tc.body))
+			re, ok := err.(*RequestError)
+			if !ok {
+				t.Fatalf("err = %v (%T)", err, err)
+			}
+			if re.Param != tc.param {
+				t.Fatalf("param = %q, want %q (%v)", re.Param, tc.param, err)
+			}
+		})
+	}
+}
+
+// TestDecodeAgreesWithEncodingJSON cross-checks the scanner's string
+// unescaping against the standard library on tricky escapes.
+func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{`"\ud83d\ude00 emoji"`, `"\u00e9\t\\\"/"`, `"\ud800 lone surrogate"`, `"plain"`} {
+		body := `{"messages":[{"role":"user","content":` + s + `}]}`
+		r := AcquireRequest()
+		if err := r.Decode([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		var want string
+		if err := json.Unmarshal([]byte(s), &want); err != nil {
+			t.Fatal(err)
+		}
+		if r.Messages[0].Content != want {
+			t.Errorf("%s: got %q want %q", s, r.Messages[0].Content, want)
+		}
+		ReleaseRequest(r)
+	}
+}
+
+func TestDecodeAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	body := []byte(codingRequest)
+	r := AcquireRequest()
+	defer ReleaseRequest(r)
+	_ = r.Decode(body)
+	n := testing.AllocsPerRun(200, func() {
+		r.Reset()
+		if err := r.Decode(body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 0 {
+		t.Fatalf("Decode allocates %.1f times per request in steady state", n)
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		body []byte
+	}{
+		{"coding-1KiB", []byte(codingRequest)},
+		{"chat-64KiB", bigRequest(64 << 10)},
+	} {
+		b.Run(size.name, func(b *testing.B) {
+			r := AcquireRequest()
+			defer ReleaseRequest(r)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(size.body)))
+			for b.Loop() {
+				r.Reset()
+				if err := r.Decode(size.body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func bigRequest(n int) []byte {
+	var sb strings.Builder
+	sb.WriteString(`{"model":"gpt-4o","messages":[{"role":"system","content":"You are helpful."}`)
+	line := `func main() { fmt.Println(\"hello, world\") }\n`
+	for sb.Len() < n {
+		sb.WriteString(`,{"role":"user","content":"`)
+		for i := 0; i < 20; i++ {
+			sb.WriteString(line)
+		}
+		sb.WriteString(`"},{"role":"assistant","content":"ok"}`)
+	}
+	sb.WriteString(`]}`)
+	return []byte(sb.String())
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(codingRequest))
+	f.Add([]byte(`{"messages":[{"role":"user","content":"x"}]}`))
+	f.Add([]byte(`{"messages":[{"role":"assistant","tool_calls":[{"function":{"name":"a","arguments":"{"}}]}]}`))
+	if seeds, err := os.ReadDir("testdata"); err == nil {
+		for _, e := range seeds {
+			if b, err := os.ReadFile("testdata/" + e.Name()); err == nil && strings.HasSuffix(e.Name(), ".json") {
+				f.Add(b)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := AcquireRequest()
+		defer ReleaseRequest(r)
+		err := r.Decode(body)
+		if err != nil {
+			return
+		}
+		// A body the decoder accepts is valid JSON to the standard library.
+		if !json.Valid(body) {
+			t.Fatalf("decoder accepted invalid JSON: %q", body)
+		}
+		for _, m := range r.Messages {
+			_ = m.Text()
+			if m.Span.End > len(r.Body) || m.ContentSpan.End > len(r.Body) {
+				t.Fatal("span out of range")
+			}
+		}
+		for _, f := range r.Fields {
+			if f.Start < 0 || f.Start > f.ValStart || f.End > len(r.Body) || r.Body[f.Start] != '"' {
+				t.Fatalf("bad field span %+v in %q", f, body)
+			}
+		}
+	})
+}
