@@ -290,14 +290,17 @@ var HostFuncs = []Func{
 }
 
 // WASI lists the wasi_snapshot_preview1 functions a module may import. They
-// are what the Go and TinyGo runtimes need to start; none of them grants
-// access to files, sockets or the environment (the host configures no
-// preopened directory, no environment and no arguments, and discards output).
+// are what the Go and TinyGo runtimes need to start (the fd_* ones come with
+// Go's syscall package, which embed, time and io/fs pull in); none of them
+// grants access to files, sockets or the environment: the host configures no
+// preopened directory, no environment and no arguments, so only the three
+// stdio descriptors exist, stdin is empty and output is discarded.
+// path_open, fd_read, sock_* and the rest are refused at load.
 var WASI = []string{
 	"args_get", "args_sizes_get", "environ_get", "environ_sizes_get",
 	"clock_res_get", "clock_time_get", "random_get", "sched_yield",
 	"poll_oneoff", "proc_exit", "fd_write", "fd_close", "fd_fdstat_get",
-	"fd_prestat_get", "fd_prestat_dir_name",
+	"fd_fdstat_set_flags", "fd_prestat_get", "fd_prestat_dir_name",
 }
 
 // WASIModule is the import module name of [WASI].

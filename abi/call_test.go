@@ -119,7 +119,7 @@ func TestSetTextMinimalEdit(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, old, new string
-		want            string // the replace op, "" for none
+		want           string // the replace op, "" for none
 	}{
 		{"equal", "abc", "abc", ""},
 		{"middle removed", "hello <|im_end|> world", "hello  world", "0:6-16="},

@@ -1,0 +1,163 @@
+package main
+
+import "github.com/aigateway/gateway/abi"
+
+// Tiers, cheapest first.
+const (
+	tierLocal = iota
+	tierFast
+	tierStrong
+	tierReasoning
+	numTiers
+)
+
+var tierNames = [numTiers]string{"local", "fast", "strong", "reasoning"}
+
+type tier struct {
+	set           bool
+	model         []byte
+	contextWindow int64
+	tools         bool
+	vision        bool
+	json          bool
+}
+
+type mode uint8
+
+const (
+	modeLocalFirst mode = iota
+	modeBalanced
+	modeQuality
+	modeKeyword
+)
+
+var modeNames = []string{"local_first", "balanced", "quality", "keyword"}
+
+type config struct {
+	mode               mode
+	tiers              [numTiers]tier
+	reasoningThreshold float64
+	localContextChars  int
+}
+
+var cfg = defaultConfig()
+
+func defaultConfig() config {
+	return config{mode: modeLocalFirst, reasoningThreshold: 0.5, localContextChars: 30000}
+}
+
+func parseTier(v []byte, t *tier) string {
+	msg := ""
+	ok := abi.JSONObjectEach(v, func(k, val []byte) bool {
+		switch string(k) {
+		case "model":
+			s, _, ok := abi.JSONUnquote(val, nil)
+			if !ok || len(s) == 0 || len(s) > abi.MaxModelLen {
+				msg = "model must be a non-empty string"
+				return false
+			}
+			for _, c := range s {
+				if c <= ' ' || c > '~' {
+					msg = "model must be printable ASCII without spaces"
+					return false
+				}
+			}
+			t.model = append([]byte(nil), s...)
+		case "context_window":
+			n, ok := abi.JSONInt(val)
+			if !ok || n < 0 {
+				msg = "context_window must be a non-negative integer"
+				return false
+			}
+			t.contextWindow = n
+		case "tools", "vision", "json":
+			b, ok := abi.JSONBool(val)
+			if !ok {
+				msg = string(k) + " must be a boolean"
+				return false
+			}
+			switch string(k) {
+			case "tools":
+				t.tools = b
+			case "vision":
+				t.vision = b
+			default:
+				t.json = b
+			}
+		default:
+			msg = "unknown key " + string(k)
+			return false
+		}
+		return true
+	})
+	if msg == "" && !ok {
+		msg = "must be an object"
+	}
+	if msg == "" && len(t.model) == 0 {
+		msg = "model is required"
+	}
+	t.set = msg == ""
+	return msg
+}
+
+// configure is the self-check.
+func configure(raw []byte) string {
+	c := defaultConfig()
+	if len(raw) > 0 && string(raw) != "null" {
+		if !abi.JSONValid(raw) || raw[0] != '{' {
+			return "config must be a JSON object"
+		}
+		msg := ""
+		abi.JSONObjectEach(raw, func(k, v []byte) bool {
+			switch string(k) {
+			case "mode":
+				s, _, _ := abi.JSONUnquote(v, nil)
+				found := false
+				for i, name := range modeNames {
+					if string(s) == name {
+						c.mode, found = mode(i), true
+					}
+				}
+				if !found {
+					msg = "mode must be local_first, balanced, quality or keyword"
+				}
+			case "tiers":
+				if !abi.JSONObjectEach(v, func(name, tv []byte) bool {
+					for i, tn := range tierNames {
+						if string(name) == tn {
+							if m := parseTier(tv, &c.tiers[i]); m != "" {
+								msg = "tiers." + tn + ": " + m
+								return false
+							}
+							return true
+						}
+					}
+					msg = "unknown tier " + string(name) + " (want local, fast, strong, reasoning)"
+					return false
+				}) && msg == "" {
+					msg = "tiers must be an object"
+				}
+			case "reasoning_threshold":
+				f, ok := abi.JSONFloat(v)
+				if !ok || f < 0 || f > 1 {
+					msg = "reasoning_threshold must be a number in [0, 1]"
+				}
+				c.reasoningThreshold = f
+			case "local_context_chars":
+				n, ok := abi.JSONInt(v)
+				if !ok || n <= 0 {
+					msg = "local_context_chars must be a positive integer"
+				}
+				c.localContextChars = int(n)
+			default:
+				msg = "unknown key " + string(k)
+			}
+			return msg == ""
+		})
+		if msg != "" {
+			return msg
+		}
+	}
+	cfg = c
+	return ""
+}

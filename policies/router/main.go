@@ -1,0 +1,21 @@
+// Command router is the built-in "router" policy (route stage): phase 1 of
+// smart routing for model "auto" (and X-Gateway-Smart-Routing: 1). It
+// applies the seed's heuristics in the seed's order (see decide) to put the
+// request in a band (local, claude or ambiguous), maps the band to a tier
+// (local, fast, strong, reasoning) according to the mode, and routes to the
+// model configured for that tier, or the nearest tier whose model has every
+// capability the request needs (tools, vision, JSON output, context length
+// estimated as characters/4 within 80% of the window). The reason lands in
+// X-Gateway-Route-Reason. Ambiguous requests are handed to the second-phase
+// classifier with a fallback model.
+//
+// Config (the engine derives it from gateway.toml and SMART_ROUTING_MODE):
+//
+//	{"mode": "local_first" | "balanced" | "quality" | "keyword",
+//	 "tiers": {"local": {"model": "ollama/qwen2.5-coder", "context_window": 32768,
+//	                     "tools": false, "vision": false, "json": false},
+//	           "fast": {...}, "strong": {...}, "reasoning": {...}},
+//	 "reasoning_threshold": 0.5, "local_context_chars": 30000}
+package main
+
+func main() {}

@@ -1,0 +1,8 @@
+//go:build wasip1
+
+package main
+
+import "github.com/aigateway/gateway/abi"
+
+//go:wasmexport gateway_on_request
+func onRequestExport() int32 { return abi.Serve(onRequest) }

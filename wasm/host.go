@@ -1,0 +1,596 @@
+package wasm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/aigateway/gateway/abi"
+)
+
+// Host loads policy modules, keeps their instance pools and runs the chain
+// bound to each stage.
+//
+// # Notes
+//
+// Run is safe for concurrent use and lock-free; Configure, Upload and Delete
+// serialise among themselves and swap state atomically, so calls in flight
+// finish on the version they started with.
+type Host struct {
+	opts   Options
+	ctx    context.Context
+	cache  wazero.CompilationCache
+	rts    [2]wazero.Runtime // [trusted, sandbox]
+	set    *metrics.Set
+	ownSet bool
+
+	compileMu sync.Mutex
+	compiled  map[compileKey]*compiled
+
+	mu       sync.Mutex // serialises Configure, Upload, Delete, Close
+	reg      atomic.Pointer[registry]
+	specs    []spec // as last configured
+	onChange atomic.Pointer[func(name, digest string, module []byte)]
+	pm       map[string]*policyMetrics
+	closed   atomic.Bool
+
+	trusted map[[32]byte]bool // digests of the embedded built-ins
+}
+
+// registry is an immutable snapshot of the configured policies.
+type registry struct {
+	order  []*policy
+	byName map[string]*policy
+	chains [abi.NumStages][]*policy
+	// broken lists persisted uploads of unconfigured names that no longer
+	// load, for List.
+	broken []Info
+}
+
+// policy is a configured name; its module version can be swapped atomically.
+type policy struct {
+	spec    spec
+	stages  uint32
+	cur     atomic.Pointer[version]
+	m       *policyMetrics
+	loadErr string // why a persisted upload was not loaded
+	fromCfg bool   // configured in gateway.toml (Delete restores it)
+}
+
+// New creates a Host. It loads no policy until Configure.
+func New(ctx context.Context, opts Options) (*Host, error) {
+	opts = opts.withDefaults()
+	h := &Host{opts: opts, ctx: context.WithoutCancel(ctx), compiled: map[compileKey]*compiled{}, pm: map[string]*policyMetrics{}}
+	var err error
+	if opts.CacheDir != "" {
+		if h.cache, err = wazero.NewCompilationCacheWithDir(opts.CacheDir); err != nil {
+			return nil, fmt.Errorf("compilation cache %s: %w", opts.CacheDir, err)
+		}
+	} else {
+		h.cache = wazero.NewCompilationCache()
+	}
+	for i, sandbox := range []bool{false, true} {
+		// Built-ins run without termination checks: wazero inserts a call
+		// into Go at every loop header when CloseOnContextDone is on, which
+		// costs more than a built-in policy's whole work. Uploaded and file
+		// modules get the checks, so their deadline stops them.
+		cfg := wazero.NewRuntimeConfigCompiler().
+			WithCompilationCache(h.cache).
+			WithCloseOnContextDone(sandbox).
+			WithMemoryLimitPages(uint32(opts.MaxMemoryMB) * 16)
+		rt := wazero.NewRuntimeWithConfig(h.ctx, cfg)
+		h.rts[i] = rt
+		if _, err = wasi_snapshot_preview1.Instantiate(h.ctx, rt); err == nil {
+			err = instantiateHostModule(h.ctx, rt)
+		}
+		if err != nil {
+			h.Close(ctx)
+			return nil, fmt.Errorf("host modules: %w", err)
+		}
+	}
+	h.trusted = map[[32]byte]bool{}
+	for _, name := range BuiltinNames() {
+		b, _ := Builtin(name)
+		h.trusted[sha256.Sum256(b)] = true
+	}
+	h.set = opts.Metrics
+	if h.set == nil {
+		h.set, h.ownSet = metrics.NewSet(), true
+		metrics.RegisterSet(h.set)
+	}
+	h.reg.Store(&registry{byName: map[string]*policy{}})
+	return h, nil
+}
+
+func (h *Host) rt(sandbox bool) wazero.Runtime {
+	if sandbox {
+		return h.rts[1]
+	}
+	return h.rts[0]
+}
+
+// Close releases every instance and compiled module. Run fails with
+// ErrClosed afterwards.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed.Swap(true) {
+		return nil
+	}
+	var errs []error
+	for _, rt := range h.rts {
+		if rt != nil {
+			errs = append(errs, rt.Close(ctx))
+		}
+	}
+	if h.cache != nil {
+		errs = append(errs, h.cache.Close(ctx))
+	}
+	if h.ownSet && h.set != nil {
+		metrics.UnregisterSet(h.set, true)
+	}
+	return errors.Join(errs...)
+}
+
+// OnChange registers fn to be called after every successful Upload or Delete
+// that did not come from a replica (module is nil for a Delete), so that the
+// engine can publish the change to the other replicas.
+func (h *Host) OnChange(fn func(name, digest string, module []byte)) {
+	h.onChange.Store(&fn)
+}
+
+// ChangeOption modifies Upload and Delete.
+type ChangeOption uint8
+
+// FromReplica marks a change received from another replica: it is applied
+// and persisted but not handed to OnChange again.
+const FromReplica ChangeOption = 1
+
+func fromReplica(opts []ChangeOption) bool { return slices.Contains(opts, FromReplica) }
+
+// moduleFor reads the module a spec names.
+func moduleFor(s spec) ([]byte, string, error) {
+	if name, ok := strings.CutPrefix(s.module, BuiltinPrefix); ok {
+		b, _ := Builtin(name)
+		return b, "builtin", nil
+	}
+	b, err := os.ReadFile(s.module)
+	if err != nil {
+		return nil, "", configErr(s.name, "module: %v", err)
+	}
+	return b, "file", nil
+}
+
+// newVersion compiles, validates and instantiates module for spec s: the
+// first instance, which passed the self-check, waits in the pool.
+func (h *Host) newVersion(s spec, module []byte, origin string) (*version, uint32, error) {
+	digest := sha256.Sum256(module)
+	sandbox := !h.trusted[digest]
+	comp, err := h.compile(h.ctx, module, sandbox)
+	if err != nil {
+		return nil, 0, err
+	}
+	stages := s.stages
+	if stages == 0 {
+		stages = comp.stages
+	}
+	if missing := stages &^ comp.stages; missing != 0 {
+		h.release(comp)
+		return nil, 0, invalid("module does not export the configured stage(s) %s", strings.Join(stageNames(missing), ", "))
+	}
+	limit := uint64(s.memoryMB) << 20
+	if uint64(comp.memMinPages)<<16 > limit {
+		h.release(comp)
+		return nil, 0, invalid("module needs %d MiB of memory at start, the cap is %d MiB", uint64(comp.memMinPages)>>4, s.memoryMB)
+	}
+	v := &version{
+		h: h, policy: s.name, digest: digest, hex: hex.EncodeToString(digest[:]), module: module,
+		origin: origin, sandbox: sandbox, comp: comp, config: s.config, memLimit: limit, loadedAt: time.Now(),
+		idle: make(chan *instance, h.opts.PoolSize), slots: make(chan struct{}, h.opts.PoolSize),
+	}
+	inst, err := v.acquire(h.ctx)
+	if err != nil {
+		h.release(comp)
+		return nil, 0, fmt.Errorf("policy %q: %w", s.name, err)
+	}
+	v.release(inst)
+	return v, stages, nil
+}
+
+// reusable reports whether version v can serve spec s with module digest d
+// unchanged: same module, config and memory cap.
+func reusable(v *version, s spec, d [32]byte) bool {
+	return v != nil && !v.retired.Load() && v.digest == d && string(v.config) == string(s.config) && v.memLimit == uint64(s.memoryMB)<<20
+}
+
+func (h *Host) uploadPath(name string) string {
+	return filepath.Join(h.opts.DataDir, "policies", name+".wasm")
+}
+
+// persisted returns the uploaded modules kept in DataDir, by policy name.
+func (h *Host) persisted() map[string][]byte {
+	out := map[string][]byte{}
+	if h.opts.DataDir == "" {
+		return out
+	}
+	entries, err := os.ReadDir(filepath.Join(h.opts.DataDir, "policies"))
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".wasm")
+		if !ok || !validName(name) || !e.Type().IsRegular() {
+			continue
+		}
+		if info, err := e.Info(); err != nil || info.Size() > h.opts.MaxModuleSize {
+			continue
+		}
+		if b, err := os.ReadFile(h.uploadPath(name)); err == nil {
+			out[name] = b
+		}
+	}
+	return out
+}
+
+func (h *Host) persist(name string, module []byte) error {
+	if h.opts.DataDir == "" {
+		return nil
+	}
+	path := h.uploadPath(name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("persist policy %q: %w", name, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), name+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("persist policy %q: %w", name, err)
+	}
+	_, err = tmp.Write(module)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("persist policy %q: %w", name, err)
+	}
+	return nil
+}
+
+// Configure validates every policy (module compiles, imports allowed, ABI
+// marker, stages exported, config accepted by the self-check) and only then
+// makes the whole set live at once; on any error nothing changes. Uploaded
+// modules persisted in DataDir replace the configured module of their name;
+// one that no longer loads is skipped and reported in Info.Error.
+func (h *Host) Configure(policies []PolicyConfig) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed.Load() {
+		return ErrClosed
+	}
+	specs := make([]spec, 0, len(policies))
+	seen := map[string]bool{}
+	for _, c := range policies {
+		s, err := h.opts.spec(c)
+		if err != nil {
+			return err
+		}
+		if seen[s.name] {
+			return configErr(s.name, "defined twice")
+		}
+		seen[s.name] = true
+		specs = append(specs, s)
+	}
+	uploads := h.persisted()
+	for name := range uploads {
+		if !seen[name] {
+			specs = append(specs, h.opts.uploadSpec(name))
+		}
+	}
+	slices.SortStableFunc(specs[len(policies):], func(a, b spec) int { return strings.Compare(a.name, b.name) })
+
+	old := h.reg.Load()
+	var created []*version
+	fail := func(err error) error {
+		for _, v := range created {
+			v.retire()
+		}
+		return err
+	}
+	reg := &registry{byName: map[string]*policy{}}
+	for i, s := range specs {
+		p := &policy{spec: s, fromCfg: i < len(policies), m: h.metricsFor(s.name)}
+		var prev *version
+		if op := old.byName[s.name]; op != nil {
+			prev = op.cur.Load()
+		}
+		load := func(module []byte, origin string) error {
+			d := sha256.Sum256(module)
+			if reusable(prev, s, d) && prev.origin == origin {
+				p.cur.Store(prev)
+				p.stages = s.stages
+				if p.stages == 0 {
+					p.stages = prev.comp.stages
+				}
+				return nil
+			}
+			v, stages, err := h.newVersion(s, module, origin)
+			if err != nil {
+				return err
+			}
+			created = append(created, v)
+			p.cur.Store(v)
+			p.stages = stages
+			return nil
+		}
+		if up, ok := uploads[s.name]; ok {
+			if err := load(up, "upload"); err != nil {
+				if !p.fromCfg {
+					reg.broken = append(reg.broken, Info{Name: s.name, Module: "upload", Origin: "upload", Error: err.Error()})
+					continue
+				}
+				p.loadErr = "persisted upload not loaded: " + err.Error()
+			}
+		}
+		if p.cur.Load() == nil {
+			module, origin, err := moduleFor(s)
+			if err != nil {
+				return fail(err)
+			}
+			if err := load(module, origin); err != nil {
+				return fail(fmt.Errorf("policy %q: %w", s.name, err))
+			}
+		}
+		reg.add(p)
+	}
+	h.specs = specs[:len(policies)]
+	h.swap(old, reg)
+	return nil
+}
+
+func (r *registry) add(p *policy) {
+	r.order = append(r.order, p)
+	r.byName[p.spec.name] = p
+	if !p.spec.enabled {
+		return
+	}
+	for st := abi.StageRequest; st <= abi.StageResponse; st++ {
+		if p.stages&(1<<st) != 0 {
+			r.chains[st] = append(r.chains[st], p)
+		}
+	}
+}
+
+// swap makes reg live and retires the versions of old that reg no longer
+// uses.
+func (h *Host) swap(old, reg *registry) {
+	h.reg.Store(reg)
+	live := map[*version]bool{}
+	for _, p := range reg.order {
+		live[p.cur.Load()] = true
+	}
+	for _, p := range old.order {
+		if v := p.cur.Load(); v != nil && !live[v] {
+			v.retire()
+		}
+	}
+}
+
+// Upload validates module (size cap, compiles, allowlisted imports, ABI
+// marker, exports for the policy's stages, config accepted by the
+// self-check) and, if it passes, makes it the policy's module for new calls
+// while calls in flight finish on the old one. It persists the module to
+// DataDir. A name not configured becomes a new policy bound to the stages
+// the module exports, fail-open, appended to their chains. A refused upload
+// returns an error wrapping ErrInvalidModule or ErrModuleTooLarge and changes
+// nothing.
+func (h *Host) Upload(name string, module []byte, opts ...ChangeOption) (Info, error) {
+	if int64(len(module)) > h.opts.MaxModuleSize {
+		return Info{}, fmt.Errorf("%w: %d bytes, the cap is %d", ErrModuleTooLarge, len(module), h.opts.MaxModuleSize)
+	}
+	if !validName(name) {
+		return Info{}, configErr(name, "name must match [a-z0-9][a-z0-9_-]{0,63}")
+	}
+	module = slices.Clone(module)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed.Load() {
+		return Info{}, ErrClosed
+	}
+	old := h.reg.Load()
+	p := old.byName[name]
+	s := h.opts.uploadSpec(name)
+	if p != nil {
+		s = p.spec
+	}
+	v, stages, err := h.newVersion(s, module, "upload")
+	if err != nil {
+		return Info{}, fmt.Errorf("policy %q: %w", name, err)
+	}
+	if err := h.persist(name, module); err != nil {
+		v.retire()
+		return Info{}, err
+	}
+	np := h.install(old, p, s, v, stages)
+	if fn := h.onChange.Load(); fn != nil && !fromReplica(opts) {
+		(*fn)(name, v.hex, module)
+	}
+	return h.info(np), nil
+}
+
+// install makes v the module of policy s (replacing p, or appending a new
+// policy when p is nil) in a new registry, and retires p's version. Policy
+// values are never mutated once published, so Run and Info need no lock.
+func (h *Host) install(old *registry, p *policy, s spec, v *version, stages uint32) *policy {
+	np := &policy{spec: s, stages: stages, m: h.metricsFor(s.name), fromCfg: p != nil && p.fromCfg}
+	np.cur.Store(v)
+	reg := &registry{byName: map[string]*policy{}, broken: old.broken}
+	for _, q := range old.order {
+		if q == p {
+			reg.add(np)
+		} else {
+			reg.add(q)
+		}
+	}
+	if p == nil {
+		reg.add(np)
+	}
+	h.reg.Store(reg)
+	if p != nil {
+		p.cur.Load().retire()
+	}
+	return np
+}
+
+// Delete removes name's uploaded module: a configured policy goes back to its
+// configured (usually built-in) module, a policy that existed only through
+// uploads disappears.
+func (h *Host) Delete(name string, opts ...ChangeOption) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed.Load() {
+		return ErrClosed
+	}
+	old := h.reg.Load()
+	p := old.byName[name]
+	if p == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownPolicy, name)
+	}
+	if h.opts.DataDir != "" {
+		if err := os.Remove(h.uploadPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("delete policy %q: %w", name, err)
+		}
+	}
+	if p.fromCfg {
+		if cur := p.cur.Load(); cur.origin != "upload" {
+			return nil // nothing uploaded: already the configured module
+		}
+		module, origin, err := moduleFor(p.spec)
+		if err != nil {
+			return err
+		}
+		v, stages, err := h.newVersion(p.spec, module, origin)
+		if err != nil {
+			return fmt.Errorf("policy %q: restore configured module: %w", name, err)
+		}
+		h.install(old, p, p.spec, v, stages)
+	} else {
+		reg := &registry{byName: map[string]*policy{}, broken: old.broken}
+		for _, q := range old.order {
+			if q != p {
+				reg.add(q)
+			}
+		}
+		h.reg.Store(reg)
+		p.cur.Load().retire()
+	}
+	if fn := h.onChange.Load(); fn != nil && !fromReplica(opts) {
+		(*fn)(name, "", nil)
+	}
+	return nil
+}
+
+// Info describes a policy for the admin API.
+type Info struct {
+	Name        string    `json:"name"`
+	Module      string    `json:"module"` // as configured: "builtin:NAME", a path, or "upload"
+	Origin      string    `json:"origin"` // what runs: "builtin", "file" or "upload"
+	Digest      string    `json:"digest"` // sha256 of the running module, hex
+	Stages      []string  `json:"stages"`
+	Fail        string    `json:"fail"`
+	TimeoutMS   float64   `json:"timeout_ms"`
+	MemoryMB    int       `json:"memory_mb"`
+	Enabled     bool      `json:"enabled"`
+	Sandboxed   bool      `json:"sandboxed"` // deadline enforced by terminating the module
+	LoadedAt    time.Time `json:"loaded_at"`
+	Quarantined bool      `json:"quarantined"`
+	Calls       uint64    `json:"calls"`
+	Errors      uint64    `json:"errors"`
+	Timeouts    uint64    `json:"timeouts"`
+	Quarantines uint64    `json:"quarantines"`
+	Instances   int       `json:"instances"`
+	MemoryBytes int64     `json:"memory_bytes"`
+	Error       string    `json:"error,omitempty"`
+}
+
+func (h *Host) info(p *policy) Info {
+	v := p.cur.Load()
+	fail := "open"
+	if p.spec.closed {
+		fail = "closed"
+	}
+	i := Info{
+		Name: p.spec.name, Module: p.spec.module, Stages: stageNames(p.stages), Fail: fail,
+		TimeoutMS: float64(p.spec.timeout) / float64(time.Millisecond), MemoryMB: p.spec.memoryMB,
+		Enabled: p.spec.enabled, Error: p.loadErr,
+		Calls: p.m.calls.Get(), Errors: p.m.errors.Get(), Timeouts: p.m.timeouts.Get(), Quarantines: p.m.quarantines.Get(),
+	}
+	if v != nil {
+		i.Origin, i.Digest, i.Sandboxed, i.LoadedAt = v.origin, v.hex, v.sandbox, v.loadedAt
+		i.Quarantined = v.quarantinedUntil.Load() > time.Now().UnixNano()
+		i.Instances, i.MemoryBytes = int(v.count.Load()), v.mem.Load()
+	}
+	return i
+}
+
+// List describes every policy in configuration order, uploads last.
+func (h *Host) List() []Info {
+	reg := h.reg.Load()
+	out := make([]Info, 0, len(reg.order))
+	for _, p := range reg.order {
+		out = append(out, h.info(p))
+	}
+	return append(out, reg.broken...)
+}
+
+// Get describes one policy.
+func (h *Host) Get(name string) (Info, bool) {
+	p := h.reg.Load().byName[name]
+	if p == nil {
+		return Info{}, false
+	}
+	return h.info(p), true
+}
+
+// Chain returns the names of the enabled policies bound to stage, in order.
+func (h *Host) Chain(stage abi.Stage) []string {
+	if stage < 0 || stage >= abi.NumStages {
+		return nil
+	}
+	var out []string
+	for _, p := range h.reg.Load().chains[stage] {
+		out = append(out, p.spec.name)
+	}
+	return out
+}
+
+// DefaultPolicies returns the built-in policies as an empty gateway.toml
+// binds them: stripper, skills and diff-first (disabled) on the request
+// stage, router on the route stage. The engine fills in the router's tiers
+// and the skills' templates as Config.
+func DefaultPolicies() []PolicyConfig {
+	off := false
+	return []PolicyConfig{
+		{Name: "stripper", Module: BuiltinPrefix + "stripper", Stages: []string{"request"}},
+		{Name: "skills", Module: BuiltinPrefix + "skills", Stages: []string{"request"}},
+		{Name: "diff-first", Module: BuiltinPrefix + "diff-first", Stages: []string{"request"}, Enabled: &off},
+		{Name: "router", Module: BuiltinPrefix + "router", Stages: []string{"route"}},
+	}
+}

@@ -1,0 +1,99 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aigateway/gateway/abi"
+)
+
+func TestEchoThroughWasm(t *testing.T) {
+	t.Parallel()
+	h := newHost(t, Options{})
+	err := h.Configure([]PolicyConfig{{Name: "echo", Module: testdata("echo.wasm")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	in := chatInput("user", "hello world", "user", "openai/gpt-4o")
+	in.Response = []byte(`{"choices":[]}`)
+	var out Output
+	for _, st := range []abi.Stage{abi.StageRequest, abi.StageRoute, abi.StageResponse} {
+		if err := h.Run(ctx, st, in, &out); err != nil {
+			t.Fatalf("Run(%s): %v", st, err)
+		}
+	}
+	if len(out.Failures) != 0 {
+		t.Fatalf("failures: %s", out.AppendText(nil))
+	}
+	// The request stage inserted a system message before message 0, so the
+	// route stage's last message is still "openai/gpt-4o".
+	if !out.Route.Set || string(out.Route.Model) != "openai/gpt-4o" || string(out.Route.Reason) != "echo" {
+		t.Fatalf("route = %+v", out.Route)
+	}
+	msgs := out.Messages()
+	if len(msgs) != 3 || msgs[0].Orig != -1 || string(msgs[0].Role) != "system" || string(msgs[0].Text) != "injected" {
+		t.Fatalf("messages = %+v", msgs)
+	}
+	if string(msgs[1].Text) != "HELLO world" || !msgs[1].Changed || msgs[1].Orig != 0 {
+		t.Fatalf("message 1 = %+v", msgs[1])
+	}
+	if msgs[2].Changed || msgs[2].Orig != 1 {
+		t.Fatalf("message 2 = %+v", msgs[2])
+	}
+	if string(out.TagValue("echo.ran")) != "yes" {
+		t.Fatalf("tags = %+v", out.Tags)
+	}
+	if !out.Verdict.Set || !out.Verdict.Escalate || out.Verdict.Score != 250 {
+		t.Fatalf("verdict = %+v", out.Verdict)
+	}
+	info, ok := h.Get("echo")
+	if !ok || info.Calls != 3 || info.Errors != 0 || !info.Sandboxed || info.Origin != "file" || len(info.Stages) != 3 {
+		t.Fatalf("info = %+v", info)
+	}
+}
+
+func TestConfigureValidation(t *testing.T) {
+	t.Parallel()
+	h := newHost(t, Options{})
+	echo := testdata("echo.wasm")
+	tests := []struct {
+		name    string
+		cfg     []PolicyConfig
+		wantErr string
+	}{
+		{"bad name", []PolicyConfig{{Name: "Bad Name", Module: echo}}, "name must match"},
+		{"no module", []PolicyConfig{{Name: "a"}}, "module is required"},
+		{"missing file", []PolicyConfig{{Name: "a", Module: "testdata/none.wasm"}}, "no such file"},
+		{"unknown builtin", []PolicyConfig{{Name: "a", Module: "builtin:nope"}}, "unknown built-in"},
+		{"bad stage", []PolicyConfig{{Name: "a", Module: echo, Stages: []string{"routing"}}}, "unknown stage"},
+		{"bad json", []PolicyConfig{{Name: "a", Module: echo, Config: "{"}}, "not valid JSON"},
+		{"bad fail", []PolicyConfig{{Name: "a", Module: echo, Fail: "maybe"}}, "fail must be"},
+		{"memory", []PolicyConfig{{Name: "a", Module: echo, MemoryMB: 1 << 20}}, "memory_mb"},
+		{"duplicate", []PolicyConfig{{Name: "a", Module: echo}, {Name: "a", Module: echo}}, "defined twice"},
+		{"config without configure", []PolicyConfig{{Name: "a", Module: echo, Config: `{"x":1}`}}, "no gateway_configure"},
+		{"stage not exported", []PolicyConfig{{Name: "a", Module: testdata("hostile/grow.wasm"), Stages: []string{"request"}}}, "does not export"},
+		{"refused module", []PolicyConfig{{Name: "a", Module: testdata("hostile/noabi.wasm")}}, "missing ABI marker"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := h.Configure(tt.cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Configure = %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+	// Atomic: a good policy followed by a bad one changes nothing.
+	if err := h.Configure([]PolicyConfig{{Name: "good", Module: echo}}); err != nil {
+		t.Fatal(err)
+	}
+	err := h.Configure([]PolicyConfig{{Name: "other", Module: echo}, {Name: "bad", Module: testdata("hostile/noabi.wasm")}})
+	if !errors.Is(err, ErrInvalidModule) {
+		t.Fatalf("Configure = %v, want ErrInvalidModule", err)
+	}
+	if got := h.Chain(abi.StageRoute); len(got) != 1 || got[0] != "good" {
+		t.Fatalf("chain after refused Configure = %v, want [good]", got)
+	}
+}

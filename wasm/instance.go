@@ -1,0 +1,302 @@
+package wasm
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/aigateway/gateway/abi"
+)
+
+// version is one module loaded for one policy with one config and memory
+// cap: the unit that owns an instance pool. Uploading a module creates a new
+// version; calls in flight finish on the old one, whose instances are closed
+// as they come back.
+type version struct {
+	h        *Host
+	policy   string
+	digest   [32]byte
+	hex      string
+	module   []byte
+	origin   string // "builtin", "file", "upload"
+	sandbox  bool
+	comp     *compiled
+	config   []byte
+	memLimit uint64
+	loadedAt time.Time
+
+	idle  chan *instance
+	slots chan struct{}
+	count atomic.Int32
+	mem   atomic.Int64
+
+	consecutive      atomic.Int32
+	quarantinedUntil atomic.Int64 // unix nanos; 0 = not quarantined
+	retired          atomic.Bool
+}
+
+// instance is one instantiated module with its call state.
+type instance struct {
+	v      *version
+	mod    api.Module
+	fns    [abi.NumStages]api.Function
+	stack  [1]uint64
+	ctx    context.Context
+	cancel context.CancelFunc
+	timer  *time.Timer
+	state  callState
+	stderr tail
+	calls  int
+	size   int64
+	dead   bool
+}
+
+// tail keeps the last bytes a module wrote to stderr (a Go guest's panic
+// message), for failure reports.
+type tail struct{ b []byte }
+
+const tailMax = 512
+
+func (t *tail) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) > tailMax {
+		p = p[len(p)-tailMax:]
+	}
+	if over := len(t.b) + len(p) - tailMax; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	t.b = append(t.b, p...)
+	return n, nil
+}
+
+// linearMemory backs a guest's memory and refuses to grow past limit, so that
+// memory.grow fails inside the guest instead of the gateway running out.
+type linearMemory struct {
+	buf   []byte
+	limit uint64
+}
+
+func (m *linearMemory) Reallocate(size uint64) []byte {
+	if size > m.limit {
+		return nil
+	}
+	if size <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:size]
+		return m.buf
+	}
+	newCap := min(max(size, 2*uint64(cap(m.buf))), m.limit)
+	b := make([]byte, size, newCap)
+	copy(b, m.buf)
+	m.buf = b
+	return b
+}
+
+func (m *linearMemory) Free() { m.buf = nil }
+
+type allocator struct{ limit uint64 }
+
+func (a allocator) Allocate(capacity, max uint64) experimental.LinearMemory {
+	return &linearMemory{limit: min(a.limit, max)}
+}
+
+// cappedSleep bounds each sleep a guest asks for (poll_oneoff with a clock
+// subscription) so that a sleeping guest comes back into Wasm code, where the
+// deadline can stop it.
+func cappedSleep(ns int64) {
+	time.Sleep(time.Duration(min(ns, int64(time.Millisecond))))
+}
+
+// newInstance instantiates the version's module, checks the ABI marker and
+// runs the self-check with the policy's config.
+func (v *version) newInstance() (_ *instance, err error) {
+	h := v.h
+	inst := &instance{v: v}
+	inst.ctx = context.WithValue(h.ctx, stateKey{}, &inst.state)
+	if v.sandbox {
+		inst.ctx, inst.cancel = context.WithCancel(inst.ctx)
+		inst.timer = time.AfterFunc(time.Hour, inst.cancel)
+		inst.timer.Stop()
+	}
+	initCtx := experimental.WithMemoryAllocator(inst.ctx, allocator{limit: v.memLimit})
+	if v.sandbox {
+		var cancel context.CancelFunc
+		initCtx, cancel = context.WithTimeout(initCtx, h.opts.InitTimeout)
+		defer cancel()
+	}
+	inst.state.begin(abi.StageConfigure, nil, nil, v.config, v.policy, h.opts.MaxReadBytes, h.opts.MaxWriteBytes)
+	defer func() {
+		if r := recover(); r != nil {
+			err = invalid("instantiate: %v", r)
+		}
+		if err != nil {
+			inst.close()
+		}
+	}()
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").
+		WithStderr(&inst.stderr).WithRandSource(rand.Reader).WithNanosleep(cappedSleep)
+	if !h.opts.fakeClocks {
+		// wazero's default clocks are fake: a Go guest's GC pacer then never
+		// sees time pass, stops completing cycles, and its heap grows without
+		// bound (see the soak test).
+		cfg = cfg.WithSysNanotime().WithSysWalltime()
+	}
+	inst.mod, err = h.rt(v.sandbox).InstantiateModule(initCtx, v.comp.cm, cfg)
+	if err != nil {
+		return nil, invalid("instantiate: %v%s", err, inst.stderrSuffix())
+	}
+	marker := inst.mod.ExportedFunction(abi.ExportABIVersion)
+	if err := marker.CallWithStack(initCtx, inst.stack[:]); err != nil {
+		return nil, invalid("ABI marker %s trapped: %v", abi.ExportABIVersion, err)
+	}
+	if got := int32(uint32(inst.stack[0])); got != abi.Version {
+		return nil, invalid("module speaks ABI v%d, this gateway speaks v%d", got, abi.Version)
+	}
+	for st := abi.StageConfigure; st <= abi.StageResponse; st++ {
+		inst.fns[st] = inst.mod.ExportedFunction(st.Export())
+	}
+	if f := inst.fns[abi.StageConfigure]; f != nil {
+		inst.stack[0] = 0
+		if err := f.CallWithStack(initCtx, inst.stack[:]); err != nil {
+			return nil, invalid("self-check %s trapped: %v%s", abi.ExportConfigure, err, inst.stderrSuffix())
+		}
+		if st := abi.Status(int32(uint32(inst.stack[0]))); st != abi.StatusOK || inst.state.poison != 0 {
+			if inst.state.poison != 0 {
+				st = inst.state.poison
+			}
+			return nil, invalid("config refused by the module's self-check (%s): %s", st, inst.state.errMsg)
+		}
+	} else if !emptyConfig(v.config) {
+		return nil, invalid("config given but the module has no %s export", abi.ExportConfigure)
+	}
+	inst.state.end()
+	inst.size = int64(inst.mod.Memory().Size())
+	v.mem.Add(inst.size)
+	return inst, nil
+}
+
+func (inst *instance) stderrSuffix() string {
+	if len(inst.stderr.b) == 0 {
+		return ""
+	}
+	return " (stderr: " + string(inst.stderr.b) + ")"
+}
+
+func (inst *instance) close() {
+	if inst.timer != nil {
+		inst.timer.Stop()
+	}
+	if inst.cancel != nil {
+		inst.cancel()
+	}
+	if inst.mod != nil {
+		_ = inst.mod.Close(context.Background())
+	}
+}
+
+// acquire returns an idle instance, or creates one while the pool has room,
+// or waits until an instance is released or ctx is done. It never spins.
+func (v *version) acquire(ctx context.Context) (*instance, error) {
+	select {
+	case inst := <-v.idle:
+		return inst, nil
+	default:
+	}
+	select {
+	case inst := <-v.idle:
+		return inst, nil
+	case v.slots <- struct{}{}:
+		inst, err := v.newInstance()
+		if err != nil {
+			<-v.slots
+			return nil, err
+		}
+		v.count.Add(1)
+		return inst, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// release returns inst to the pool, or closes it when it is dead, worn out
+// (call count, memory high-water mark) or its version was retired.
+func (v *version) release(inst *instance) {
+	size := int64(inst.mod.Memory().Size())
+	v.mem.Add(size - inst.size)
+	inst.size = size
+	o := &v.h.opts
+	worn := (o.RecycleAfterCalls > 0 && inst.calls >= o.RecycleAfterCalls) ||
+		(o.RecycleAboveFraction > 0 && float64(size) > o.RecycleAboveFraction*float64(v.memLimit))
+	if inst.dead || worn || v.retired.Load() {
+		v.destroy(inst)
+		return
+	}
+	v.idle <- inst
+	if v.retired.Load() {
+		v.drain()
+	}
+}
+
+func (v *version) destroy(inst *instance) {
+	inst.close()
+	v.mem.Add(-inst.size)
+	v.count.Add(-1)
+	<-v.slots
+}
+
+func (v *version) drain() {
+	for {
+		select {
+		case inst := <-v.idle:
+			v.destroy(inst)
+		default:
+			return
+		}
+	}
+}
+
+// retire stops the version from pooling instances; in-flight calls finish
+// and their instances are closed on release.
+func (v *version) retire() {
+	if v.retired.Swap(true) {
+		return
+	}
+	v.drain()
+	v.h.release(v.comp)
+}
+
+// call runs one stage export on inst.
+func (inst *instance) call(stage abi.Stage, in *Input, out *Output, timeout time.Duration, policy string) (abi.Status, error) {
+	s := &inst.state
+	o := &inst.v.h.opts
+	s.begin(stage, in, out, inst.v.config, policy, o.MaxReadBytes, o.MaxWriteBytes)
+	inst.stack[0] = 0
+	inst.calls++
+	if inst.timer != nil {
+		inst.timer.Reset(timeout)
+	}
+	err := inst.fns[stage].CallWithStack(inst.ctx, inst.stack[:])
+	if inst.timer != nil && !inst.timer.Stop() {
+		// The deadline fired: the context is cancelled for good.
+		inst.dead = true
+	}
+	s.end()
+	if err != nil {
+		inst.dead = true
+		if inst.ctx.Err() != nil {
+			return 0, errTimeout
+		}
+		return 0, err
+	}
+	return abi.Status(int32(uint32(inst.stack[0]))), nil
+}
+
+var errTimeout = errors.New("deadline exceeded")
+
+func (v *version) String() string { return fmt.Sprintf("%s@%s", v.policy, v.hex[:12]) }
