@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/anthropic"
 	"github.com/valyala/fasthttp"
 )
 
@@ -31,8 +32,21 @@ type exchange struct {
 	stream   bool
 	gone     bool // the client went away mid-stream
 	acquired bool
-	body     streamBody
+	format   format
+	// relay is what the stream body sends: the provider's stream, or a
+	// translation of it for Anthropic-format clients.
+	relay   providers.Stream
+	scratch []byte
+	body    streamBody
 }
+
+// format is the wire format the client speaks.
+type format uint8
+
+const (
+	formatOpenAI format = iota
+	formatAnthropic
+)
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 
@@ -76,8 +90,8 @@ func (x *exchange) finish() {
 		x.resp.Close()
 	}
 	providers.ReleaseRequest(x.req)
-	reqID, idBuf := x.reqID[:0], x.idBuf[:0]
-	*x = exchange{reqID: reqID, idBuf: idBuf}
+	reqID, idBuf, scratch := x.reqID[:0], x.idBuf[:0], x.scratch[:0]
+	*x = exchange{reqID: reqID, idBuf: idBuf, scratch: scratch}
 	exchangePool.Put(x)
 }
 
@@ -122,7 +136,11 @@ func (x *exchange) fail(ctx *fasthttp.RequestCtx, err error) {
 	if e.Status >= 500 {
 		x.s.log.Warn("request failed", "id", string(x.reqID), "status", e.Status, "error", err.Error())
 	}
-	writeError(ctx, e)
+	if x.format == formatAnthropic {
+		writeAnthropicError(ctx, e)
+	} else {
+		writeError(ctx, e)
+	}
 	x.finish()
 }
 
@@ -142,7 +160,12 @@ func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
-	name := x.req.Model
+	s.serve(ctx, x, x.req.Model)
+}
+
+// serve resolves the model, calls the provider and renders the answer in the
+// client's format. x.req is decoded; x owns the request from here on.
+func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	if name == "" {
 		name = s.cfg.DefaultModel
 	}
@@ -184,12 +207,22 @@ func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.resp = resp
+	x.call.Header = nil // the request header is gone once the handler returns
+	s.render(ctx, x)
+}
+
+// render writes a successful provider answer in the client's format.
+func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
+	resp, m := x.resp, x.model
 	h := &ctx.Response.Header
 	h.Set("X-Gateway-Provider", m.Provider)
 	h.Set("X-Gateway-Model", m.Upstream)
 	if resp.Stream != nil {
+		x.relay = resp.Stream
+		if x.format == formatAnthropic {
+			x.relay = anthropic.NewMessageStream(resp.Stream, m.Upstream)
+		}
 		x.status = 200
-		x.call.Header = nil // the request header is gone once the handler returns
 		ctx.SetContentType("text/event-stream")
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Accel-Buffering", "no")
@@ -199,8 +232,18 @@ func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 	}
 	x.usage = resp.Usage
 	x.ttft = x.upstream
+	body := resp.Body
+	if x.format == formatAnthropic {
+		b, err := anthropic.MessageFromCompletion(x.scratch[:0], resp.Body)
+		x.scratch = b
+		if err != nil {
+			x.fail(ctx, &apiError{Status: 502, Type: typeUpstream, Code: "bad_upstream_response", Msg: "upstream answer could not be translated: " + err.Error()})
+			return
+		}
+		body = b
+	}
 	ctx.SetContentType("application/json")
-	ctx.SetBody(resp.Body)
+	ctx.SetBody(body)
 	x.status = 200
 	x.finish()
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/anthropic"
 	"github.com/valyala/fasthttp"
 )
 
@@ -85,5 +86,18 @@ func writeError(ctx *fasthttp.RequestCtx, e *apiError) {
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	ctx.Response.SetBodyRaw(providers.AppendError(nil, e.Type, e.Code, e.Param, e.Msg))
+	countError(e)
+}
+
+// writeAnthropicError writes the Anthropic error envelope for clients of
+// /v1/messages.
+func writeAnthropicError(ctx *fasthttp.RequestCtx, e *apiError) {
+	ctx.Response.ResetBody()
+	ctx.SetStatusCode(e.Status)
+	ctx.SetContentType("application/json")
+	if e.RetryAfter > 0 {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	ctx.Response.SetBodyRaw(anthropic.AppendError(nil, e.Status, e.Msg))
 	countError(e)
 }

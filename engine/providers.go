@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/anthropic"
+	"github.com/aigateway/gateway/providers/gemini"
 	"github.com/aigateway/gateway/providers/mock"
 	"github.com/aigateway/gateway/providers/ollama"
 	"github.com/aigateway/gateway/providers/openai"
@@ -23,6 +25,12 @@ var providerFactories = map[string]func(name string, pc ProviderConfig) (provide
 			Name: name, BaseURL: pc.BaseURL, APIKey: pc.key, Headers: pc.Headers,
 			Timeout: pc.Timeout.D(), Options: upstreamOptions(pc), ModelNumCtx: pc.contextWindows,
 		})
+	},
+	"anthropic": func(name string, pc ProviderConfig) (providers.Provider, error) {
+		return anthropic.New(anthropic.Config{Name: name, BaseURL: pc.BaseURL, APIKey: pc.key, Timeout: pc.Timeout.D(), Options: upstreamOptions(pc)})
+	},
+	"gemini": func(name string, pc ProviderConfig) (providers.Provider, error) {
+		return gemini.New(gemini.Config{Name: name, BaseURL: pc.BaseURL, APIKey: pc.key, Timeout: pc.Timeout.D(), Options: upstreamOptions(pc)})
 	},
 	"mock": func(name string, pc ProviderConfig) (providers.Provider, error) {
 		return mock.New(mock.Config{Name: name, Pace: pc.Pace.D(), Latency: pc.Latency.D(), ReplyBytes: pc.ReplyBytes}), nil

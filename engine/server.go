@@ -120,6 +120,10 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.HandleOPTIONS = false
 	r.POST("/v1/chat/completions", s.handleChat)
 	r.POST("/chat/completions", s.handleChat)
+	r.POST("/v1/messages", s.handleMessages)
+	r.POST("/v1/messages/count_tokens", s.handleCountTokens)
+	r.POST("/v1/embeddings", s.handleEmbeddings)
+	r.POST("/embeddings", s.handleEmbeddings)
 	r.GET("/v1/models", s.handleModels)
 	r.GET("/models", s.handleModels)
 	r.GET("/healthz", s.handleHealth)

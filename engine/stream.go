@@ -38,7 +38,7 @@ func (b *streamBody) SupportsBodyWriteTo() bool { return true }
 func (b *streamBody) next() ([]byte, error) {
 	x := b.x
 	t0 := time.Now()
-	ev, err := x.resp.Stream.Next()
+	ev, err := x.relay.Next()
 	now := time.Now()
 	x.upstream += now.Sub(t0)
 	if err == nil && x.ttft == 0 {
@@ -91,7 +91,7 @@ func (b *streamBody) clientGone() {
 	if !b.x.gone {
 		b.x.gone = true
 		streamDisconnect.Inc()
-		_ = b.x.resp.Stream.Close()
+		_ = b.x.relay.Close()
 	}
 }
 
@@ -106,7 +106,7 @@ func (b *streamBody) Close() error {
 		// Abandoned before the end (write error or connection reset).
 		b.clientGone()
 	}
-	x.usage = x.resp.Stream.Usage()
+	x.usage = x.relay.Usage()
 	if x.gone {
 		x.status = 499 // client closed request, as nginx logs it
 	}

@@ -46,7 +46,7 @@ func TestStreamRelayAllocs(t *testing.T) {
 	}
 	var relay openai.Relay
 	body := &replayBody{chunk: []byte(relayChunk)}
-	x := &exchange{resp: &providers.Response{Stream: &relay}}
+	x := &exchange{resp: &providers.Response{Stream: &relay}, relay: &relay}
 	var sb streamBody
 	run := func() {
 		body.left, body.off = 200, 0
@@ -65,7 +65,7 @@ func TestStreamRelayAllocs(t *testing.T) {
 func BenchmarkStreamRelayChunk(b *testing.B) {
 	var relay openai.Relay
 	body := &replayBody{chunk: []byte(strings.Repeat(relayChunk, 1))}
-	x := &exchange{resp: &providers.Response{Stream: &relay}}
+	x := &exchange{resp: &providers.Response{Stream: &relay}, relay: &relay}
 	var sb streamBody
 	b.ReportAllocs()
 	b.SetBytes(int64(len(relayChunk)))

@@ -186,3 +186,12 @@ func errClass(err error) string {
 	}
 	return s
 }
+
+// Embedder is implemented by providers that serve embeddings. body is the
+// client's OpenAI embeddings request
+// (https://platform.openai.com/docs/api-reference/embeddings/create); the
+// answer's Body is the OpenAI embeddings response. A parameter the upstream
+// cannot honour (dimensions, encoding_format) is a 400 that says so.
+type Embedder interface {
+	Embed(body []byte, model string) (*Response, error)
+}

@@ -541,3 +541,51 @@ func AppendQuote(dst []byte, s string) []byte {
 
 // AppendQuoteBytes is AppendQuote for a byte slice.
 func AppendQuoteBytes(dst, s []byte) []byte { return AppendQuote(dst, B2S(s)) }
+
+// AppendReplaced appends the object obj to dst with the value of member key
+// replaced by value (raw JSON), or the member added at the end when absent.
+// Every other byte is kept as it was. obj must be a validated object.
+func AppendReplaced(dst, obj []byte, key string, value []byte) []byte {
+	start := SkipSpace(obj, 0)
+	found := false
+	pos := 0
+	_ = ObjectEach(obj[start:], func(k, v []byte) error {
+		if string(k) != key || found {
+			return nil
+		}
+		found = true
+		off := int(uintptrOf(v) - uintptrOf(obj))
+		dst = append(dst, obj[:off]...)
+		dst = append(dst, value...)
+		pos = off + len(v)
+		return nil
+	})
+	if found {
+		return append(dst, obj[pos:]...)
+	}
+	end := len(obj) - 1
+	for end > 0 && obj[end] != '}' {
+		end--
+	}
+	inner := obj[start+1 : end]
+	dst = append(dst, obj[:end]...)
+	if len(trimSpace(inner)) > 0 {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '"')
+	dst = append(dst, key...)
+	dst = append(dst, '"', ':')
+	dst = append(dst, value...)
+	return append(dst, obj[end:]...)
+}
+
+func trimSpace(b []byte) []byte {
+	i := SkipSpace(b, 0)
+	b = b[i:]
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\n' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }

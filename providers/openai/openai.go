@@ -80,6 +80,17 @@ func (p *Provider) newRequest(call *providers.Call, buf *[]byte) *fasthttp.Reque
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.SetRequestURIBytes(p.chat)
 	req.Header.SetContentType("application/json")
+	p.setAuth(req)
+	if call.Req.Stream {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	*buf = AppendBody((*buf)[:0], call.Req, call.Model)
+	req.SetBodyRaw(*buf)
+	return req
+}
+
+// setAuth adds the key and the configured extra headers.
+func (p *Provider) setAuth(req *fasthttp.Request) {
 	if p.cfg.APIKey != "" {
 		if p.cfg.AuthHeader == "" || p.cfg.AuthHeader == "authorization" {
 			req.Header.Set("Authorization", "Bearer "+p.cfg.APIKey)
@@ -90,12 +101,6 @@ func (p *Provider) newRequest(call *providers.Call, buf *[]byte) *fasthttp.Reque
 	for k, v := range p.cfg.Headers {
 		req.Header.Set(k, v)
 	}
-	if call.Req.Stream {
-		req.Header.Set("Accept", "text/event-stream")
-	}
-	*buf = AppendBody((*buf)[:0], call.Req, call.Model)
-	req.SetBodyRaw(*buf)
-	return req
 }
 
 type bodyBuf struct{ b []byte }

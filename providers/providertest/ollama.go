@@ -84,6 +84,8 @@ func (o *Ollama) handle(ctx *fasthttp.RequestCtx) {
 		o.tags(ctx)
 	case path == "/api/chat" && ctx.IsPost():
 		o.chat(ctx)
+	case path == "/api/embed" && ctx.IsPost():
+		o.embed(ctx)
 	default:
 		// Gin's default 404.
 		ctx.SetStatusCode(404)
@@ -296,4 +298,43 @@ func splitWords(s string) []string {
 func goQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// embed answers POST /api/embed as Ollama does
+// (https://github.com/ollama/ollama/blob/main/docs/api.md#generate-embeddings):
+// one vector per input, {"model","embeddings":[[…]],"total_duration",
+// "load_duration","prompt_eval_count"}. Vectors are deterministic: 4
+// dimensions derived from each input's length.
+func (o *Ollama) embed(ctx *fasthttp.RequestCtx) {
+	body := ctx.PostBody()
+	model := jsonscan.Get(body, "model")
+	in := jsonscan.Get(body, "input")
+	var inputs [][]byte
+	switch jsonscan.KindOf(in) {
+	case jsonscan.String:
+		inputs = append(inputs, in)
+	case jsonscan.Array:
+		_ = jsonscan.ArrayEach(in, func(_ int, e []byte) error { inputs = append(inputs, e); return nil })
+	default:
+		ctx.SetStatusCode(400)
+		ctx.SetContentType("application/json; charset=utf-8")
+		ctx.SetBodyString(`{"error":"invalid input type"}`)
+		return
+	}
+	var b strings.Builder
+	b.WriteString(`{"model":`)
+	b.Write(model)
+	b.WriteString(`,"embeddings":[`)
+	tokens := 0
+	for i, s := range inputs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		n := len(s) - 2
+		tokens += (n + 3) / 4
+		b.WriteString("[" + strconv.FormatFloat(float64(n)/100, 'f', -1, 64) + ",0.5,-0.25," + strconv.Itoa(i) + "]")
+	}
+	b.WriteString(`],"total_duration":14143917,"load_duration":1019500,"prompt_eval_count":` + strconv.Itoa(tokens) + `}`)
+	ctx.SetContentType("application/json; charset=utf-8")
+	ctx.SetBodyString(b.String())
 }

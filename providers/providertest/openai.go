@@ -55,6 +55,10 @@ func StartOpenAI(o *OpenAI) (*Server, error) {
 
 func (o *OpenAI) handle(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
+	if strings.HasSuffix(path, "/embeddings") {
+		o.embeddings(ctx)
+		return
+	}
 	if !strings.HasSuffix(path, "/chat/completions") {
 		ctx.SetStatusCode(404)
 		ctx.SetBodyString(`{"error":{"message":"Invalid URL (POST ` + path + `)","type":"invalid_request_error","param":null,"code":null}}`)
@@ -193,4 +197,38 @@ func splitN(s string, n int) []string {
 		s = s[size:]
 	}
 	return append(out, s)
+}
+
+// embeddings answers POST /embeddings as OpenAI does
+// (https://platform.openai.com/docs/api-reference/embeddings/object): one
+// 3-dimension vector per input, base64 of little-endian float32 when
+// encoding_format is "base64".
+func (o *OpenAI) embeddings(ctx *fasthttp.RequestCtx) {
+	body := ctx.PostBody()
+	model := jsonscan.Get(body, "model")
+	n := 1
+	if in := jsonscan.Get(body, "input"); jsonscan.KindOf(in) == jsonscan.Array {
+		n = 0
+		_ = jsonscan.ArrayEach(in, func(int, []byte) error { n++; return nil })
+	}
+	b64 := string(jsonscan.Get(body, "encoding_format")) == `"base64"`
+	var sb strings.Builder
+	sb.WriteString(`{"object":"list","data":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"object":"embedding","index":` + strconv.Itoa(i) + `,"embedding":`)
+		if b64 {
+			sb.WriteString(`"AACAPwAAAEAAAEBA"`) // 1.0, 2.0, 3.0
+		} else {
+			sb.WriteString(`[0.0023064255,-0.009327292,-0.0028842222]`)
+		}
+		sb.WriteString(`}`)
+	}
+	sb.WriteString(`],"model":`)
+	sb.Write(model)
+	sb.WriteString(`,"usage":{"prompt_tokens":8,"total_tokens":8}}`)
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString(sb.String())
 }
