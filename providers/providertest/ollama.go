@@ -125,6 +125,9 @@ func (o *Ollama) chat(ctx *fasthttp.RequestCtx) {
 		time.Sleep(o.Delay)
 	}
 	o.n.Add(1)
+	// A conversation whose last message is a tool result gets the final
+	// answer; any other gets the tool call.
+	toolTurn := o.ToolCall != "" && !lastIsTool(ctx.PostBody())
 	if o.Status != 0 && o.Status != 200 {
 		if o.ErrorBody != "" {
 			ctx.SetStatusCode(o.Status)
@@ -181,7 +184,7 @@ func (o *Ollama) chat(ctx *fasthttp.RequestCtx) {
 			extra += `,"thinking":` + goQuote(o.Thinking)
 		}
 		content := o.Reply
-		if o.ToolCall != "" {
+		if toolTurn {
 			extra += `,"tool_calls":[` + o.toolCallJSON() + `]`
 			content = ""
 		}
@@ -235,7 +238,7 @@ func (o *Ollama) chat(ctx *fasthttp.RequestCtx) {
 				return
 			}
 		}
-		if o.ToolCall != "" {
+		if toolTurn {
 			if !send(head + `"","tool_calls":[` + o.toolCallJSON() + `]},"done":false}`) {
 				gone()
 				return
@@ -337,4 +340,13 @@ func (o *Ollama) embed(ctx *fasthttp.RequestCtx) {
 	b.WriteString(`],"total_duration":14143917,"load_duration":1019500,"prompt_eval_count":` + strconv.Itoa(tokens) + `}`)
 	ctx.SetContentType("application/json; charset=utf-8")
 	ctx.SetBodyString(b.String())
+}
+
+func lastIsTool(body []byte) bool {
+	last := ""
+	_ = jsonscan.ArrayEach(jsonscan.Get(body, "messages"), func(_ int, m []byte) error {
+		last = string(jsonscan.Get(m, "role"))
+		return nil
+	})
+	return last == `"tool"`
 }
