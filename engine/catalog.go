@@ -143,6 +143,13 @@ func NewCatalog(cfg *Config) (*Catalog, error) {
 			c.byName[a] = full
 		}
 	}
+	// Bare upstream names ("gpt-4o") resolve to their catalog entry, so they
+	// carry prices and capabilities; the first provider listed wins a clash.
+	for _, m := range c.models {
+		if _, taken := c.byName[m.Upstream]; !taken {
+			c.byName[m.Upstream] = m
+		}
+	}
 	for a, target := range bareAliases {
 		if _, taken := c.byName[a]; !taken {
 			c.byName[a] = c.byName[target]

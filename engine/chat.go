@@ -37,6 +37,8 @@ type exchange struct {
 	// translation of it for Anthropic-format clients.
 	relay   providers.Stream
 	scratch []byte
+	cost    float64
+	saved   [numTechnique]float64
 	body    streamBody
 }
 
@@ -85,6 +87,10 @@ func (x *exchange) finish() {
 		mm.cachedTok.Add(x.usage.CachedTokens)
 		mm.outTok.Add(x.usage.CompletionTokens)
 	}
+	if x.cost == 0 && x.usage.Set {
+		x.cost = Cost(x.model, x.usage)
+	}
+	x.s.usage.Record(x.start, x.project, x.model, x.usage, x.cost, &x.saved, x.status >= 400)
 	x.s.accessLog(x, total)
 	if x.resp != nil {
 		x.resp.Close()
@@ -116,7 +122,7 @@ func (s *Server) accessLog(x *exchange, total time.Duration) {
 		attrs = append(attrs, slog.Float64("ttft_ms", float64(x.ttft.Microseconds())/1000))
 	}
 	if x.usage.Set {
-		attrs = append(attrs, slog.Int("prompt_tokens", x.usage.PromptTokens), slog.Int("cached_tokens", x.usage.CachedTokens), slog.Int("completion_tokens", x.usage.CompletionTokens))
+		attrs = append(attrs, slog.Int("prompt_tokens", x.usage.PromptTokens), slog.Int("cached_tokens", x.usage.CachedTokens), slog.Int("completion_tokens", x.usage.CompletionTokens), slog.Float64("cost_usd", x.cost))
 	}
 	if x.errCode != "" {
 		attrs = append(attrs, slog.String("error", x.errCode))
@@ -232,6 +238,8 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 	}
 	x.usage = resp.Usage
 	x.ttft = x.upstream
+	x.cost = Cost(m, x.usage)
+	x.setCostHeaders(h)
 	body := resp.Body
 	if x.format == formatAnthropic {
 		b, err := anthropic.MessageFromCompletion(x.scratch[:0], resp.Body)
@@ -285,4 +293,16 @@ func checkCapabilities(r *providers.Request, m *Model) error {
 	}
 	return &apiError{Status: 400, Type: typeInvalidRequest, Code: "model_capability_missing", Param: "model",
 		Msg: "The model `" + m.Name + "` does not support " + missing + "; choose a model that does, or use model \"auto\""}
+}
+
+// setCostHeaders reports the request's cost and savings on non-streaming
+// answers (a stream's headers leave before its usage is known).
+func (x *exchange) setCostHeaders(h *fasthttp.ResponseHeader) {
+	var buf [32]byte
+	h.SetBytesV("X-Gateway-Cost-USD", strconv.AppendFloat(buf[:0], x.cost, 'f', 8, 64))
+	saved := 0.0
+	for _, v := range x.saved {
+		saved += v
+	}
+	h.SetBytesV("X-Gateway-Saved-USD", strconv.AppendFloat(buf[:0], saved, 'f', 8, 64))
 }

@@ -492,3 +492,30 @@ func TestOllamaThroughSDK(t *testing.T) {
 		t.Fatalf("unknown ollama model: %d %s", status, body)
 	}
 }
+
+func TestCostAndAdminUsage(t *testing.T) {
+	t.Parallel()
+	fake := &providertest.OpenAI{Reply: "one two three four", PromptTokens: 1000, CachedTokens: 400}
+	up, _ := providertest.StartOpenAI(fake)
+	t.Cleanup(func() { _ = up.Close() })
+	g := startGateway(t, "", map[string]string{"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": up.URL + "/v1", "GATEWAY_ADMIN_KEY": "admin-secret"})
+	status, hdr, _ := g.post(t, "/v1/chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}`, nil)
+	if status != 200 {
+		t.Fatal(status)
+	}
+	// gpt-4o: 600 uncached × $2.5/M + 400 cached × $1.25/M + 4 output × $10/M
+	if got := hdr.Get("X-Gateway-Cost-USD"); got != "0.00204000" {
+		t.Fatalf("X-Gateway-Cost-USD = %q", got)
+	}
+	if status, _ := g.get(t, "/admin/usage", nil); status != 401 {
+		t.Fatalf("admin without admin key: %d", status)
+	}
+	status, body := g.get(t, "/admin/usage?project=default", map[string]string{"Authorization": "Bearer admin-secret"})
+	if status != 200 || !strings.Contains(body, `"model":"openai/gpt-4o"`) || !strings.Contains(body, `"prompt_tokens":1000`) || !strings.Contains(body, `"cost_usd":0.002040`) {
+		t.Fatalf("usage: %d %s", status, body)
+	}
+	g2 := startGateway(t, "", nil)
+	if status, _ := g2.get(t, "/admin/usage", nil); status != 404 {
+		t.Fatalf("admin API must not exist without GATEWAY_ADMIN_KEY: %d", status)
+	}
+}

@@ -39,6 +39,7 @@ type Server struct {
 	adminHash [sha256.Size]byte
 	hasAdmin  bool
 	draining  atomic.Bool
+	usage     *Usage
 	idPrefix  string
 	idSeq     atomic.Uint64
 	started   time.Time
@@ -66,7 +67,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, catalog: cat, log: logger, upstreams: map[string]*upstreamSlot{}, started: time.Now()}
+	s := &Server{cfg: cfg, catalog: cat, log: logger, upstreams: map[string]*upstreamSlot{}, started: time.Now(), usage: NewUsage()}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	s.idPrefix = hex.EncodeToString(rnd[:])
@@ -129,6 +130,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/healthz", s.handleHealth)
 	r.GET("/readyz", s.handleReady)
 	r.GET("/metrics", s.handleMetrics)
+	r.GET("/admin/usage", s.admin(s.handleAdminUsage))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "not_found", Msg: "Unknown path " + string(ctx.Path())})
 	}

@@ -1,0 +1,29 @@
+package engine
+
+import (
+	"github.com/valyala/fasthttp"
+)
+
+// admin guards an admin route: 404 when no admin key is configured (the
+// admin API does not exist then), 401 without the right key.
+func (s *Server) admin(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if !s.hasAdmin {
+			writeError(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "not_found", Msg: "The admin API is disabled: set GATEWAY_ADMIN_KEY to enable it"})
+			return
+		}
+		if !s.authorizeAdmin(ctx) {
+			writeError(ctx, &apiError{Status: 401, Type: typeAuth, Code: "invalid_admin_key", Msg: "Incorrect or missing admin key."})
+			return
+		}
+		h(ctx)
+	}
+}
+
+// handleAdminUsage serves GET /admin/usage[?project=P][&day=YYYY-MM-DD]:
+// requests, tokens, cost and savings by technique, per day, project and model.
+func (s *Server) handleAdminUsage(ctx *fasthttp.RequestCtx) {
+	args := ctx.QueryArgs()
+	ctx.SetContentType("application/json")
+	ctx.SetBody(s.usage.AppendJSON(nil, string(args.Peek("project")), string(args.Peek("day"))))
+}
