@@ -40,6 +40,10 @@ type version struct {
 	consecutive      atomic.Int32
 	quarantinedUntil atomic.Int64 // unix nanos; 0 = not quarantined
 	retired          atomic.Bool
+	// users counts Run calls between enter and leave; the compiled module is
+	// released once the version is retired and unused.
+	users     atomic.Int32
+	finalized atomic.Bool
 }
 
 // instance is one instantiated module with its call state.
@@ -268,7 +272,33 @@ func (v *version) retire() {
 		return
 	}
 	v.drain()
-	v.h.release(v.comp)
+	if v.users.Load() == 0 {
+		v.finalize()
+	}
+}
+
+// enter marks a call starting on v; it reports false if v was retired, and
+// the caller must then use the policy's current version instead.
+func (v *version) enter() bool {
+	v.users.Add(1)
+	if v.retired.Load() {
+		v.leave()
+		return false
+	}
+	return true
+}
+
+func (v *version) leave() {
+	if v.users.Add(-1) == 0 && v.retired.Load() {
+		v.finalize()
+	}
+}
+
+func (v *version) finalize() {
+	if !v.finalized.Swap(true) {
+		v.drain()
+		v.h.release(v.comp)
+	}
 }
 
 // call runs one stage export on inst.

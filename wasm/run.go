@@ -41,8 +41,30 @@ func (h *Host) Run(ctx context.Context, stage abi.Stage, in *Input, out *Output)
 	return nil
 }
 
+// current enters the version of p that is live: a Run holding a registry
+// snapshot from before an upload hops to the policy's new version, so that a
+// retired version never instantiates again. It returns nil when the policy
+// was deleted or no longer serves stage.
+func (h *Host) current(p *policy, stage abi.Stage) (*policy, *version) {
+	for {
+		if v := p.cur.Load(); v.enter() {
+			return p, v
+		}
+		np := h.reg.Load().byName[p.spec.name]
+		if np == nil || np == p || np.stages&(1<<stage) == 0 {
+			return nil, nil
+		}
+		p = np
+	}
+}
+
 func (h *Host) runPolicy(ctx context.Context, p *policy, stage abi.Stage, in *Input, out *Output) error {
-	v, m := p.cur.Load(), p.m
+	p, v := h.current(p, stage)
+	if v == nil {
+		return nil
+	}
+	defer v.leave()
+	m := p.m
 	if q := v.quarantinedUntil.Load(); q != 0 && time.Now().UnixNano() < q {
 		m.skipped.Inc()
 		return h.failed(p, stage, out, FailQuarantined, 0, nil)
