@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/aigateway/gateway/abi"
 )
@@ -83,6 +85,9 @@ func (h *Host) compile(ctx context.Context, module []byte, sandbox bool) (*compi
 	h.compiled[key] = c
 	h.compileMu.Unlock()
 
+	// Go modules are megabytes of code: let wazero compile functions on
+	// every core.
+	ctx = experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
 	c.cm, c.err = h.rt(sandbox).CompileModule(ctx, module)
 	if c.err != nil {
 		c.err = invalid("compile: %v", c.err)
