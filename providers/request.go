@@ -176,7 +176,7 @@ func (r *Request) WantsJSON() bool {
 	if r.ResponseFormat == nil {
 		return false
 	}
-	t := jsonscan.Get(r.ResponseFormat, "type")
+	t := jsonscan.GetTrusted(r.ResponseFormat, "type")
 	return string(t) == `"json_object"` || string(t) == `"json_schema"`
 }
 
@@ -281,7 +281,7 @@ func (r *Request) Decode(body []byte) error {
 	// Member offsets: ObjectEach yields sub-slices, so offsets come from
 	// pointer arithmetic against the body.
 	var msgsVal []byte
-	err := jsonscan.ObjectEach(obj, func(key, val []byte) error {
+	err := jsonscan.ObjectEachTrusted(obj, func(key, val []byte) error {
 		valStart := offsetOf(b, val)
 		keyStart := lastQuoteBefore(b, base, valStart, len(key))
 		r.Fields = append(r.Fields, Field{Key: jsonscan.B2S(key), Start: keyStart, ValStart: valStart, End: valStart + len(val)})
@@ -394,7 +394,7 @@ func (r *Request) decodeField(key, val []byte, msgs *[]byte) error {
 		switch jsonscan.KindOf(val) {
 		case jsonscan.Null:
 		case jsonscan.Object:
-			if u := jsonscan.Get(val, "include_usage"); u != nil {
+			if u := jsonscan.GetTrusted(val, "include_usage"); u != nil {
 				r.IncludeUsage, err = boolVal(p0("stream_options.include_usage"), u)
 			}
 		default:
@@ -458,7 +458,7 @@ func (r *Request) decodeField(key, val []byte, msgs *[]byte) error {
 		switch jsonscan.KindOf(val) {
 		case jsonscan.Null:
 		case jsonscan.Object:
-			t := jsonscan.Get(val, "type")
+			t := jsonscan.GetTrusted(val, "type")
 			if jsonscan.KindOf(t) != jsonscan.String {
 				return reqErr("response_format.type", "is required")
 			}
@@ -482,7 +482,7 @@ func (r *Request) decodeStop(val []byte) error {
 		r.Stop = append(r.Stop, s)
 		return nil
 	case jsonscan.Array:
-		return jsonscan.ArrayEach(val, func(i int, e []byte) error {
+		return jsonscan.ArrayEachTrusted(val, func(i int, e []byte) error {
 			s, err := r.str(p1("stop", i, ""), e)
 			if err != nil {
 				return err
@@ -502,24 +502,24 @@ func (r *Request) decodeTools(val []byte) error {
 	default:
 		return reqErr("tools", "expected an array")
 	}
-	return jsonscan.ArrayEach(val, func(i int, e []byte) error {
+	return jsonscan.ArrayEachTrusted(val, func(i int, e []byte) error {
 		if jsonscan.KindOf(e) != jsonscan.Object {
 			return pathErr(p1("tools", i, ""), "expected an object")
 		}
 		t := Tool{Type: "function", Raw: e}
-		if tv := jsonscan.Get(e, "type"); tv != nil {
+		if tv := jsonscan.GetTrusted(e, "type"); tv != nil {
 			s, err := r.str(p1("tools", i, ".type"), tv)
 			if err != nil {
 				return err
 			}
 			t.Type = s
 		}
-		fn := jsonscan.Get(e, "function")
+		fn := jsonscan.GetTrusted(e, "function")
 		if t.Type == "function" {
 			if jsonscan.KindOf(fn) != jsonscan.Object {
 				return pathErr(p1("tools", i, ".function"), "is required for function tools")
 			}
-			err := jsonscan.ObjectEach(fn, func(k, v []byte) error {
+			err := jsonscan.ObjectEachTrusted(fn, func(k, v []byte) error {
 				var err error
 				switch string(k) {
 				case "name":
@@ -564,7 +564,7 @@ func (r *Request) decodeMessages(val []byte) error {
 	// fixed up at the end because appends may move the arenas.
 	rg := r.ranges[:0]
 	defer func() { r.ranges = rg[:0] }()
-	err := jsonscan.ArrayEach(val, func(i int, e []byte) error {
+	err := jsonscan.ArrayEachTrusted(val, func(i int, e []byte) error {
 		if jsonscan.KindOf(e) != jsonscan.Object {
 			return pathErr(p1("messages", i, ""), "expected an object")
 		}
@@ -572,7 +572,7 @@ func (r *Request) decodeMessages(val []byte) error {
 		m.Span = Span{offsetOf(r.Body, e), offsetOf(r.Body, e) + len(e)}
 		x := msgRanges{p0: len(r.parts), c0: len(r.toolCalls)}
 		hasContent := false
-		err := jsonscan.ObjectEach(e, func(k, v []byte) error {
+		err := jsonscan.ObjectEachTrusted(e, func(k, v []byte) error {
 			var err error
 			switch string(k) {
 			case "role":
@@ -644,13 +644,13 @@ func (r *Request) decodeMessages(val []byte) error {
 }
 
 func (r *Request) decodeParts(mi int, v []byte) error {
-	return jsonscan.ArrayEach(v, func(pi int, e []byte) error {
+	return jsonscan.ArrayEachTrusted(v, func(pi int, e []byte) error {
 		param := p2("messages", mi, ".content", pi, "")
 		if jsonscan.KindOf(e) != jsonscan.Object {
 			return pathErr(param, "expected a content part object")
 		}
 		p := Part{Raw: e}
-		err := jsonscan.ObjectEach(e, func(k, val []byte) error {
+		err := jsonscan.ObjectEachTrusted(e, func(k, val []byte) error {
 			var err error
 			switch string(k) {
 			case "type":
@@ -662,7 +662,7 @@ func (r *Request) decodeParts(mi int, v []byte) error {
 				case jsonscan.String: // tolerated shorthand
 					p.ImageURL, err = r.str(param.with(".image_url"), val)
 				case jsonscan.Object:
-					err = jsonscan.ObjectEach(val, func(k2, v2 []byte) error {
+					err = jsonscan.ObjectEachTrusted(val, func(k2, v2 []byte) error {
 						var err error
 						switch string(k2) {
 						case "url":
@@ -704,13 +704,13 @@ func (r *Request) decodeToolCalls(mi int, v []byte) error {
 	default:
 		return pathErr(p1("messages", mi, ".tool_calls"), "expected an array")
 	}
-	return jsonscan.ArrayEach(v, func(ci int, e []byte) error {
+	return jsonscan.ArrayEachTrusted(v, func(ci int, e []byte) error {
 		param := p2("messages", mi, ".tool_calls", ci, "")
 		if jsonscan.KindOf(e) != jsonscan.Object {
 			return pathErr(param, "expected an object")
 		}
 		tc := ToolCall{Type: "function"}
-		err := jsonscan.ObjectEach(e, func(k, val []byte) error {
+		err := jsonscan.ObjectEachTrusted(e, func(k, val []byte) error {
 			var err error
 			switch string(k) {
 			case "id":
@@ -721,7 +721,7 @@ func (r *Request) decodeToolCalls(mi int, v []byte) error {
 				if jsonscan.KindOf(val) != jsonscan.Object {
 					return pathErr(param.with(".function"), "expected an object")
 				}
-				err = jsonscan.ObjectEach(val, func(k2, v2 []byte) error {
+				err = jsonscan.ObjectEachTrusted(val, func(k2, v2 []byte) error {
 					var err error
 					switch string(k2) {
 					case "name":

@@ -17,6 +17,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"unicode/utf16"
@@ -408,23 +409,22 @@ func Unquote(v []byte, scratch []byte) (s, grown []byte, err error) {
 		return nil, scratch, syntaxErr(0, "expected string")
 	}
 	inner := v[1 : len(v)-1]
-	esc := -1
-	for i, c := range inner {
-		if c == '\\' {
-			esc = i
-			break
-		}
-	}
+	esc := bytes.IndexByte(inner, '\\')
 	if esc < 0 {
 		return inner, scratch, nil
 	}
 	start := len(scratch)
 	scratch = append(scratch, inner[:esc]...)
 	for i := esc; i < len(inner); {
-		c := inner[i]
-		if c != '\\' {
-			scratch = append(scratch, c)
-			i++
+		if inner[i] != '\\' {
+			// Copy the run up to the next escape in one go.
+			k := bytes.IndexByte(inner[i:], '\\')
+			if k < 0 {
+				scratch = append(scratch, inner[i:]...)
+				break
+			}
+			scratch = append(scratch, inner[i:i+k]...)
+			i += k
 			continue
 		}
 		if i+1 >= len(inner) {

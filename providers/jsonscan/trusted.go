@@ -1,0 +1,134 @@
+package jsonscan
+
+import "bytes"
+
+// The *Trusted functions walk input that Validate has already accepted. They
+// skip strings with bytes.IndexByte (vectorised) instead of checking every
+// byte, so a decoder that validates once and then walks the document several
+// times pays for validation once. On input Validate would reject they return
+// wrong answers, but never panic or read out of bounds.
+
+// skipStringTrusted returns the offset past the string starting at b[i].
+func skipStringTrusted(b []byte, i int) int {
+	j := i + 1
+	for j < len(b) {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return len(b)
+		}
+		q := j + k
+		n := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
+	}
+	return len(b)
+}
+
+// SkipTrusted returns the offset past the validated value at b[i].
+func SkipTrusted(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	switch b[i] {
+	case '"':
+		return skipStringTrusted(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); {
+			switch b[j] {
+			case '"':
+				j = skipStringTrusted(b, j)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+			j++
+		}
+		return len(b)
+	}
+	j := i
+	for j < len(b) {
+		switch b[j] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return j
+		}
+		j++
+	}
+	return j
+}
+
+// ObjectEachTrusted is ObjectEach for a validated object.
+func ObjectEachTrusted(v []byte, fn func(key, val []byte) error) error {
+	if KindOf(v) != Object {
+		return syntaxErr(0, "expected object")
+	}
+	i := SkipSpace(v, 1)
+	for i < len(v) && v[i] == '"' {
+		kend := skipStringTrusted(v, i)
+		if kend < i+2 {
+			return nil
+		}
+		key := v[i+1 : kend-1]
+		i = SkipSpace(v, kend)
+		i = SkipSpace(v, i+1) // ':'
+		if i >= len(v) {
+			return nil
+		}
+		vend := SkipTrusted(v, i)
+		if err := fn(key, v[i:vend]); err != nil {
+			return err
+		}
+		i = SkipSpace(v, vend)
+		if i >= len(v) || v[i] != ',' {
+			return nil
+		}
+		i = SkipSpace(v, i+1)
+	}
+	return nil
+}
+
+// ArrayEachTrusted is ArrayEach for a validated array.
+func ArrayEachTrusted(v []byte, fn func(idx int, elem []byte) error) error {
+	if KindOf(v) != Array {
+		return syntaxErr(0, "expected array")
+	}
+	i := SkipSpace(v, 1)
+	for n := 0; i < len(v) && v[i] != ']'; n++ {
+		end := SkipTrusted(v, i)
+		if end <= i {
+			return nil
+		}
+		if err := fn(n, v[i:end]); err != nil {
+			return err
+		}
+		i = SkipSpace(v, end)
+		if i >= len(v) || v[i] != ',' {
+			return nil
+		}
+		i = SkipSpace(v, i+1)
+	}
+	return nil
+}
+
+// GetTrusted is Get for a validated object.
+func GetTrusted(v []byte, key string) []byte {
+	var out []byte
+	_ = ObjectEachTrusted(v, func(k, val []byte) error {
+		if string(k) == key {
+			out = val
+			return ErrNotFound
+		}
+		return nil
+	})
+	return out
+}
