@@ -16,6 +16,9 @@
 //	                     "tools": false, "vision": false, "json": false},
 //	           "fast": {...}, "strong": {...}, "reasoning": {...}},
 //	 "reasoning_threshold": 0.5, "local_context_chars": 30000}
+//
+// Unknown top-level keys are ignored, so that a replacement router uploaded
+// under the same policy name can keep its own settings in the same config.
 package main
 
 func main() {}

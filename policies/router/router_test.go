@@ -188,7 +188,7 @@ func TestConfigure(t *testing.T) {
 		{`{"tiers":{"local":{"model":"x","color":1}}}`, "unknown key color"},
 		{`{"reasoning_threshold":2}`, "reasoning_threshold"},
 		{`{"local_context_chars":0}`, "local_context_chars"},
-		{`{"other":1}`, "unknown key other"},
+		{`{"rules":[{"keywords":["sql"]}]}`, ""},
 		{`[]`, "JSON object"},
 	}
 	for _, tt := range tests {
