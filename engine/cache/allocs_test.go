@@ -1,0 +1,69 @@
+package cache
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+func skipAllocsUnderRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+}
+
+const contentChunk = `data: {"id":"chatcmpl-abc","object":"chat.completion.chunk","created":1741570283,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" token \"quoted\""},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n"
+
+const argsChunk = `data: {"id":"chatcmpl-abc","object":"chat.completion.chunk","created":1741570283,"model":"gpt-4o-2024-08-06","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"pa"}}]},"logprobs":null,"finish_reason":null}]}` + "\n\n"
+
+// TestAssemblerAllocs: assembling a stream allocates nothing per chunk once
+// the buffers have grown (Entry itself allocates once, at the end).
+func TestAssemblerAllocs(t *testing.T) {
+	skipAllocsUnderRace(t)
+	var a Assembler
+	head := strings.SplitAfter(openAIStream, "\n\n")
+	role, toolStart, content, args := []byte(head[0]), []byte(head[3]), []byte(contentChunk), []byte(argsChunk)
+	run := func() {
+		a.Reset()
+		a.Write(role)
+		for range 100 {
+			a.Write(content)
+		}
+		a.Write(toolStart)
+		for range 100 {
+			a.Write(args)
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(20, run); n != 0 {
+		t.Fatalf("assembling 200 chunks allocates %.1f times", n)
+	}
+}
+
+func TestCompletionRenderAllocs(t *testing.T) {
+	skipAllocsUnderRace(t)
+	e := rebuild(t, wantOpenAIEntry())
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() { buf = e.AppendCompletion(buf[:0], "chatcmpl-123") }); n != 0 {
+		t.Fatalf("rendering allocates %.1f times", n)
+	}
+}
+
+func TestReplayAllocs(t *testing.T) {
+	skipAllocsUnderRace(t)
+	e := rebuild(t, goldenEntries()["text"])
+	var r Replay
+	run := func() {
+		r.Reset(e, "chatcmpl-123", true)
+		for {
+			if _, err := r.Next(); err == io.EOF {
+				return
+			}
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(50, run); n != 0 {
+		t.Fatalf("replaying allocates %.1f times", n)
+	}
+}
