@@ -83,6 +83,9 @@ type Result struct {
 	// window; RPS is Requests/Seconds.
 	Requests int64   `json:"requests"`
 	RPS      float64 `json:"rps"`
+	// Completed counts every answer, warm-up and failures included: the
+	// denominator for per-request server costs.
+	Completed int64 `json:"completed"`
 	// Errors counts transport errors, failed expectations and requests an
 	// open-loop run could not send in time; Statuses the non-2xx answers.
 	Errors       int64            `json:"errors"`
@@ -169,7 +172,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 type shard struct {
 	mu                     sync.Mutex
 	lat, ttfb, gap, lag    *hist.Histogram
-	ok, errs, unsent       int64
+	ok, errs, unsent, done int64
 	bytes, events, counted int64
 	statuses               map[int]int64
 	samples                []string
@@ -433,6 +436,7 @@ func (w *worker) record(o outcome, origin, sent time.Time, measured, open bool) 
 	sh := w.sh
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	sh.done++
 	if !o.ok {
 		sh.errs++
 		if o.status != 0 && (o.status < 200 || o.status > 299) {
@@ -481,7 +485,10 @@ func (r *runner) closed(ctx context.Context) {
 					return
 				}
 				o := w.do(t0)
-				measured := inWindow && !o.done.After(r.end)
+				// Every request sent in the window is measured, however long
+				// it takes: dropping the ones that end after the window
+				// would hide the slowest answers.
+				measured := inWindow
 				w.record(o, t0, t0, measured, false)
 				if measured && r.o.MaxRequests > 0 {
 					r.noteDone(o.done)
@@ -593,6 +600,7 @@ func (r *runner) result() *Result {
 		all.ok += sh.ok
 		all.errs += sh.errs
 		all.unsent += sh.unsent
+		all.done += sh.done
 		all.bytes += sh.bytes
 		all.events += sh.events
 		for k, v := range sh.statuses {
@@ -610,6 +618,7 @@ func (r *runner) result() *Result {
 		Stream:       r.o.Stream,
 		Seconds:      round3(r.window.Seconds()),
 		Requests:     all.ok,
+		Completed:    all.done,
 		Errors:       all.errs,
 		Unsent:       all.unsent,
 		ErrorSamples: all.samples,

@@ -1,0 +1,63 @@
+// Command gatewayprof is bin/gateway with Go's pprof endpoints on a second,
+// loopback-only listener, for profiling the gateway under the benchmark's
+// load (`bench -profile`). It wires the engine exactly as cmd/gateway does.
+//
+// Usage:
+//
+//	gatewayprof -config gateway.toml [-pprof 127.0.0.1:6060]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // registers /debug/pprof on http.DefaultServeMux
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/aigateway/gateway/engine"
+)
+
+func main() {
+	configPath := flag.String("config", "", "path to gateway.toml")
+	pprofAddr := flag.String("pprof", "127.0.0.1:6060", "pprof listen address (loopback)")
+	blockRate := flag.Int("block-rate", 0, "runtime.SetBlockProfileRate and SetMutexProfileFraction (0: off)")
+	flag.Parse()
+	if *blockRate > 0 {
+		runtime.SetBlockProfileRate(*blockRate)
+		runtime.SetMutexProfileFraction(*blockRate)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg, err := engine.Load(*configPath, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gatewayprof: config:", err)
+		os.Exit(2)
+	}
+	srv, err := engine.New(cfg, logger)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gatewayprof:", err)
+		os.Exit(1)
+	}
+	go func() {
+		ps := &http.Server{Addr: *pprofAddr, ReadHeaderTimeout: 5 * time.Second}
+		fmt.Fprintln(os.Stderr, "gatewayprof: pprof on", *pprofAddr, ps.ListenAndServe())
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case err := <-errc:
+		fmt.Fprintln(os.Stderr, "gatewayprof:", err)
+		os.Exit(1)
+	case <-sig:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout.D())
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+}

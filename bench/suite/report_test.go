@@ -1,0 +1,127 @@
+package suite
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aigateway/gateway/bench/hist"
+	"github.com/aigateway/gateway/bench/load"
+)
+
+func res(rps, p50, p99 float64, valid bool) *load.Result {
+	r := &load.Result{RPS: rps, Requests: 100, Latency: hist.Summary{P50: p50, P99: p99}, Valid: valid}
+	if !valid {
+		r.Invalid = "1 errors, 0 non-2xx answers"
+	}
+	return r
+}
+
+func TestRowComputeIgnoresInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		row       Row
+		wantRatio float64
+		wantAdded float64
+	}{
+		{name: "valid", row: Row{Direct: &Trial{Result: res(1000, 100, 300, true)}, Gateway: &Trial{Result: res(400, 150, 500, true)}}, wantRatio: 0.4, wantAdded: 50},
+		{name: "gateway-invalid", row: Row{Direct: &Trial{Result: res(1000, 100, 300, true)}, Gateway: &Trial{Result: res(900, 110, 500, false)}}},
+		{name: "direct-invalid", row: Row{Direct: &Trial{Result: res(1000, 100, 300, false)}, Gateway: &Trial{Result: res(900, 110, 500, true)}}},
+		{name: "gateway-skipped", row: Row{Direct: &Trial{Result: res(1000, 100, 300, true)}, Gateway: &Trial{Skipped: "feature not available (HTTP 404: x)"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.row.compute()
+			if tc.row.Ratio != tc.wantRatio || tc.row.AddedP50 != tc.wantAdded {
+				t.Errorf("ratio %v added %v, want %v %v", tc.row.Ratio, tc.row.AddedP50, tc.wantRatio, tc.wantAdded)
+			}
+		})
+	}
+}
+
+func TestTargetsAndMarkdown(t *testing.T) {
+	t.Parallel()
+	rows := map[string]*Row{
+		"nonstream-c64": {ID: "nonstream-c64", Title: "Non-stream", Conns: 64, Direct: &Trial{Target: "direct", Result: res(40000, 100, 300, true)}, Gateway: &Trial{Target: "gateway", Result: res(8000, 700, 2000, true), Usage: &Usage{AllocsPerReq: 30}}},
+		"stream-c64":    {ID: "stream-c64", Title: "Stream", Conns: 64, Stream: true, Direct: &Trial{Target: "direct", Result: res(10000, 100, 300, true)}, Gateway: &Trial{Target: "gateway", Result: res(9000, 120, 400, false)}},
+		"l1-hit-c64":    {ID: "l1-hit-c64", Title: "L1", Conns: 64, Skipped: "feature not available (HTTP 404: nope)", Gateway: &Trial{Skipped: "feature not available (HTTP 404: nope)"}},
+	}
+	for _, r := range rows {
+		r.compute()
+	}
+	ts := targets(rows)
+	byName := map[string]Target{}
+	for _, tg := range ts {
+		byName[tg.Name] = tg
+	}
+	if tg := byName["Non-stream throughput, 64 connections"]; tg.Status != "missed" || !strings.Contains(tg.Detail, "1.50×") {
+		t.Errorf("non-stream target %+v", tg)
+	}
+	if tg := byName["Stream throughput, 64 connections"]; tg.Status != "not measured" || !strings.Contains(tg.Detail, "INVALID") {
+		t.Errorf("stream target should not be measured from an invalid run: %+v", tg)
+	}
+	if tg := byName["Allocations per L1 cache hit"]; tg.Status != "not measured" || !strings.Contains(tg.Detail, "HTTP 404") {
+		t.Errorf("L1 target %+v", tg)
+	}
+	rep := &Report{Date: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Mode: "quick", Command: "make bench-quick", Targets: ts,
+		Rows: []*Row{rows["nonstream-c64"], rows["stream-c64"], rows["l1-hit-c64"]}}
+	md := Markdown(rep)
+	for _, want := range []string{"| Non-stream | c=64 | 40000 | 8000 | 0.20 |", "INVALID", "skipped: feature not available (HTTP 404: nope)", "`make bench-quick`"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestUpdateResultsKeepsOtherSections(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "RESULTS.md")
+	other := "## Wasm policies\n\nFigures by the Wasm team.\n"
+	if err := os.WriteFile(path, []byte(resultsSkeleton+"\n"+other), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := &Report{Date: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Mode: "quick", Command: "make bench-quick"}
+	for i := 0; i < 2; i++ {
+		if err := UpdateResults(path, rep, "results/x-quick.md"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := os.ReadFile(path)
+	text := string(b)
+	if !strings.Contains(text, other) {
+		t.Errorf("other section lost:\n%s", text)
+	}
+	if strings.Count(text, "<!-- bench:latest-quick:begin -->") != 1 {
+		t.Errorf("latest section duplicated:\n%s", text)
+	}
+	if strings.Count(text, "- 2026-01-02 03:04 UTC · quick") != 2 {
+		t.Errorf("history should have two lines:\n%s", text)
+	}
+	hist := strings.Index(text, historyHeading)
+	wasm := strings.Index(text, "## Wasm policies")
+	if line := strings.LastIndex(text, "- 2026-01-02 03:04 UTC"); !(hist < line && line < wasm) {
+		t.Errorf("history line not inside its section:\n%s", text)
+	}
+}
+
+func TestParseBench(t *testing.T) {
+	t.Parallel()
+	out := `goos: linux
+pkg: github.com/aigateway/gateway/providers/anthropic
+BenchmarkStreamTextDelta-2   	 5000000	       230.5 ns/op	  52.06 MB/s	       0 B/op	       0 allocs/op
+BenchmarkRequest-2           	  300000	      4012 ns/op	    1024 B/op	       3 allocs/op
+ok  	github.com/aigateway/gateway/providers/anthropic	3.1s
+FAIL	github.com/aigateway/gateway/wasm [build failed]
+`
+	bs, fails := ParseBench(out)
+	if len(bs) != 2 || bs[0].Pkg != "providers/anthropic" || bs[0].MBs != "52.06" || bs[0].Aop != "0" || bs[1].BOp != "1024" || bs[1].MBs != "" {
+		t.Errorf("benches %+v", bs)
+	}
+	if len(fails) != 1 || !strings.Contains(fails[0], "wasm") {
+		t.Errorf("fails %v", fails)
+	}
+}

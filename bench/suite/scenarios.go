@@ -1,0 +1,375 @@
+package suite
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aigateway/gateway/bench/load"
+	"github.com/aigateway/gateway/bench/payload"
+)
+
+// scenario is one row of the results: issue 6's list, in order.
+type scenario struct {
+	id, title string
+	conns     int
+	rate      float64
+	stream    bool
+	// baseline names the row whose direct run this row compares with; when
+	// empty, direct builds this row's own direct load.
+	baseline string
+	direct   func(e *env) loadSpec
+	// gateway builds the gateway load, or returns why it cannot run.
+	gateway func(e *env) (loadSpec, string)
+	// compare runs the load against the compare target too.
+	compare bool
+	// duration overrides the run's duration for this row.
+	duration func(e *env) time.Duration
+}
+
+const (
+	model      = "gpt-4o-mini"
+	codingSize = 100 << 10
+)
+
+func scenarios() []scenario {
+	direct := func(stream bool, promptBytes int) func(e *env) loadSpec {
+		return func(e *env) loadSpec {
+			return loadSpec{url: e.mockURL + "/v1/chat/completions", body: payload.Chat(model, stream, promptBytes), stream: stream, expect: expectFor(stream)}
+		}
+	}
+	viaGateway := func(modelName string, stream bool, promptBytes int) func(e *env) (loadSpec, string) {
+		return func(e *env) (loadSpec, string) {
+			l := loadSpec{url: e.gw.base + "/v1/chat/completions", body: payload.Chat(modelName, stream, promptBytes), stream: stream, expect: expectFor(stream)}
+			if why := e.providerMissing(modelName); why != "" {
+				return l, why
+			}
+			skip, _ := probe(l.url, l.body, nil)
+			return l, skip
+		}
+	}
+	openDuration := func(e *env) time.Duration {
+		if e.cfg.Quick {
+			return 3 * time.Second
+		}
+		return e.cfg.Duration
+	}
+	slowDuration := func(e *env) time.Duration {
+		if e.cfg.Quick {
+			return 3 * time.Second
+		}
+		return e.cfg.Duration
+	}
+	return []scenario{
+		{id: "nonstream-c16", title: "Non-stream passthrough", conns: 16, direct: direct(false, 0), gateway: viaGateway(model, false, 0), compare: true},
+		{id: "nonstream-c64", title: "Non-stream passthrough", conns: 64, direct: direct(false, 0), gateway: viaGateway(model, false, 0), compare: true},
+		{id: "stream-c16", title: "Stream passthrough (20 chunks)", conns: 16, stream: true, direct: direct(true, 0), gateway: viaGateway(model, true, 0), compare: true},
+		{id: "stream-c64", title: "Stream passthrough (20 chunks)", conns: 64, stream: true, direct: direct(true, 0), gateway: viaGateway(model, true, 0), compare: true},
+		{id: "anthropic-upstream-stream-c64", title: "Anthropic upstream → OpenAI stream (translated)", conns: 64, stream: true, baseline: "stream-c64",
+			gateway: viaGateway("anthropic/claude-3-5-haiku-latest", true, 0)},
+		{id: "gemini-upstream-stream-c64", title: "Gemini upstream → OpenAI stream (translated)", conns: 64, stream: true, baseline: "stream-c64",
+			gateway: viaGateway("gemini/gemini-2.0-flash", true, 0)},
+		{id: "ollama-upstream-stream-c64", title: "Ollama upstream → OpenAI stream (translated)", conns: 64, stream: true, baseline: "stream-c64",
+			gateway: viaGateway("ollama/qwen2.5-coder", true, 0)},
+		{id: "anthropic-inbound-stream-c64", title: "Anthropic client (/v1/messages) → OpenAI upstream stream", conns: 64, stream: true,
+			direct: func(e *env) loadSpec {
+				return loadSpec{url: e.mockURL + "/v1/messages", body: payload.Messages("claude-3-5-haiku-latest", true, 0), stream: true, expect: "message_stop"}
+			},
+			gateway: func(e *env) (loadSpec, string) {
+				l := loadSpec{url: e.gw.base + "/v1/messages", body: payload.Messages(model, true, 0), stream: true, expect: "message_stop"}
+				skip, _ := probe(l.url, l.body, nil)
+				return l, skip
+			}},
+		{id: "l1-hit-c64", title: "L1 (in-process) cache hit", conns: 64, baseline: "nonstream-c64",
+			gateway: func(e *env) (loadSpec, string) {
+				return e.cacheLoad(e.gw, "hit")
+			}},
+		{id: "l2-hit-c64", title: "L2 (Redis) cache hit", conns: 64, baseline: "nonstream-c64", gateway: (*env).l2Load},
+		{id: "auto-wasm-c64", title: "model \"auto\" through the Wasm policy chain", conns: 64, baseline: "nonstream-c64",
+			gateway: viaGateway("auto", false, 0)},
+		{id: "coding-100k-c16", title: "100 KiB coding prompt, non-stream", conns: 16, direct: direct(false, codingSize), gateway: viaGateway(model, false, codingSize), compare: true},
+		{id: "slow-streams-1000", title: "1,000 concurrent slow streams (20 events, 50 ms apart)", conns: slowConns, stream: true, duration: slowDuration,
+			direct: func(e *env) loadSpec {
+				return loadSpec{url: e.slowURL + "/v1/chat/completions", body: payload.Chat(model, true, 0), stream: true, expect: "[DONE]", timeout: 30 * time.Second}
+			},
+			gateway: func(e *env) (loadSpec, string) {
+				l := loadSpec{url: e.gw.base + "/v1/chat/completions", body: payload.Chat("slow/"+model, true, 0), stream: true, expect: "[DONE]", timeout: 30 * time.Second}
+				skip, _ := probe(l.url, l.body, nil)
+				return l, skip
+			}},
+		{id: "open-5000", title: "Open loop at 5,000 requests/s, non-stream", conns: openConns, rate: openRate, duration: openDuration,
+			direct: direct(false, 0), gateway: viaGateway(model, false, 0), compare: true},
+	}
+}
+
+func expectFor(stream bool) string {
+	if stream {
+		return "[DONE]"
+	}
+	return `"choices"`
+}
+
+// providerMissing says why a "provider/model" name cannot be served by
+// this gateway build.
+func (e *env) providerMissing(modelName string) string {
+	p, _, ok := strings.Cut(modelName, "/")
+	if !ok {
+		return ""
+	}
+	if why, gone := e.missing[p]; gone {
+		return "feature not available (provider " + p + ": " + why + ")"
+	}
+	return ""
+}
+
+// cacheLoad primes the cache with one request and checks that an identical
+// one is answered from it, with an X-Gateway-Cache value starting with want.
+func (e *env) cacheLoad(g *gateway, want string) (loadSpec, string) {
+	l := loadSpec{url: g.base + "/v1/chat/completions", body: payload.Chat(model, false, 0), expect: `"choices"`, expectHeader: "X-Gateway-Cache: " + want}
+	if skip, _ := probe(l.url, l.body, nil); skip != "" {
+		return l, skip
+	}
+	skip, hs := probe(l.url, l.body, nil)
+	if skip != "" {
+		return l, skip
+	}
+	got, ok := hs["x-gateway-cache"]
+	if !ok {
+		return l, "feature not available (a repeated identical request carries no X-Gateway-Cache header)"
+	}
+	if !strings.HasPrefix(got, want) {
+		return l, fmt.Sprintf("feature not available (a repeated identical request answered X-Gateway-Cache: %s, want %s…)", got, want)
+	}
+	return l, ""
+}
+
+// l2Load starts a second gateway with the Redis tier (and the in-process tier
+// sized 0, so that hits come from Redis) for the L2 row.
+func (e *env) l2Load() (loadSpec, string) {
+	if e.redis == nil {
+		return loadSpec{}, "redis-server not found in PATH (install the Debian package redis-server)"
+	}
+	extra := fmt.Sprintf("\n[cache]\nredis_url = %q\nmemory_mb = 0\n", e.redisURL)
+	g, err := e.startGateway("gateway-l2", extra)
+	if err != nil {
+		return loadSpec{}, "feature not available (gateway with [cache] redis_url and memory_mb = 0 did not start: " + clipStr(err.Error(), 200) + ")"
+	}
+	e.l2 = g
+	return e.cacheLoad(g, "hit-redis")
+}
+
+// runScenario runs one row: its baseline, the gateway and the compare
+// target.
+func (e *env) runScenario(ctx context.Context, sc scenario) {
+	row := &Row{ID: sc.id, Title: sc.title, Conns: sc.conns, Rate: sc.rate, Stream: sc.stream}
+	e.rows[sc.id] = row
+	e.rep.Rows = append(e.rep.Rows, row)
+	dur := time.Duration(0)
+	if sc.duration != nil {
+		dur = sc.duration(e)
+	}
+	finish := func(l *loadSpec) {
+		l.conns, l.rate, l.duration = sc.conns, sc.rate, dur
+	}
+	// The gateway's feature check comes first, so that a skipped row costs
+	// no baseline run.
+	gl, skip := sc.gateway(e)
+	defer e.stopL2()
+	if skip != "" {
+		row.Skipped = skip
+		row.Gateway = &Trial{Target: "gateway", Skipped: skip}
+		e.logf("%-30s skipped: %s", sc.id, skip)
+		return
+	}
+	switch {
+	case sc.direct != nil:
+		dl := sc.direct(e)
+		finish(&dl)
+		e.logf("%-30s direct  …", sc.id)
+		row.Direct = e.run(ctx, "direct", dl, nil)
+	case sc.baseline != "":
+		row.Baseline = sc.baseline
+		if b := e.rows[sc.baseline]; b != nil && b.Direct != nil {
+			row.Direct = b.Direct
+		} else {
+			for _, s := range scenarios() {
+				if s.id == sc.baseline && s.direct != nil {
+					dl := s.direct(e)
+					dl.conns, dl.rate = s.conns, s.rate
+					e.logf("%-30s direct (baseline %s) …", sc.id, sc.baseline)
+					row.Direct = e.run(ctx, "direct", dl, nil)
+				}
+			}
+		}
+	}
+	finish(&gl)
+	e.logf("%-30s gateway …", sc.id)
+	g := e.gw
+	if e.l2 != nil {
+		g = e.l2
+	}
+	row.Gateway = e.run(ctx, "gateway", gl, g)
+	if c := e.cfg.Compare; c != nil && sc.compare {
+		cl := gl
+		cl.url = strings.TrimRight(c.URL, "/") + "/chat/completions"
+		cl.body = payload.Chat(c.Model, sc.stream, 0)
+		if sc.id == "coding-100k-c16" {
+			cl.body = payload.Chat(c.Model, false, codingSize)
+		}
+		cl.headers = e.compareHeaders()
+		if skip, _ := probe(cl.url, cl.body, cl.headers); skip != "" {
+			row.Compare = &Trial{Target: c.Name, Skipped: skip}
+		} else {
+			e.logf("%-30s %s …", sc.id, c.Name)
+			row.Compare = e.runCompare(ctx, cl)
+		}
+	}
+	row.compute()
+	e.logf("%-30s %s", sc.id, row.summary())
+}
+
+func (e *env) compareHeaders() []header {
+	var out []header
+	for _, h := range e.cfg.Compare.Headers {
+		out = append(out, header{Name: h.Name, Value: strings.ReplaceAll(h.Value, "{mock}", e.mockURL)})
+	}
+	return out
+}
+
+func (e *env) stopL2() {
+	if e.l2 != nil {
+		e.l2.p.stop(5 * time.Second)
+		e.l2 = nil
+	}
+}
+
+// run performs one load; with g set it measures the gateway process.
+func (e *env) run(ctx context.Context, target string, l loadSpec, g *gateway) *Trial {
+	r := &Trial{Target: target}
+	if g == nil {
+		res, err := e.runLoad(ctx, l)
+		if err != nil {
+			r.Error = err.Error()
+		}
+		r.Result = res
+		return r
+	}
+	var err error
+	res, u := e.measureGateway(g, func() *load.Result {
+		var res *load.Result
+		res, err = e.runLoad(ctx, l)
+		return res
+	})
+	if err != nil {
+		r.Error = err.Error()
+	}
+	r.Result, r.Usage = res, u
+	return r
+}
+
+func (e *env) measureGateway(g *gateway, fn func() *load.Result) (*load.Result, *Usage) {
+	saved := e.gw
+	e.gw = g // measure subtracts this gateway's scrape cost
+	defer func() { e.gw = saved }()
+	return e.measure(g.p.pid(), g.base+"/metrics", fn)
+}
+
+func (e *env) runCompare(ctx context.Context, l loadSpec) *Trial {
+	r := &Trial{Target: e.cfg.Compare.Name}
+	var err error
+	fn := func() *load.Result {
+		var res *load.Result
+		res, err = e.runLoad(ctx, l)
+		return res
+	}
+	if e.cmp != nil {
+		saved := e.gw
+		e.gw = nil
+		r.Result, r.Usage = e.measure(e.cmp.pid(), "", fn)
+		e.gw = saved
+	} else {
+		r.Result = fn()
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
+}
+
+// compute fills the row's ratios from valid runs only.
+func (r *Row) compute() {
+	if !r.Direct.ok() {
+		return
+	}
+	d := r.Direct.Result
+	if r.Gateway.ok() {
+		g := r.Gateway.Result
+		if d.RPS > 0 {
+			r.Ratio = round(g.RPS/d.RPS, 3)
+		}
+		r.AddedP50 = round(g.Latency.P50-d.Latency.P50, 1)
+		r.AddedP99 = round(g.Latency.P99-d.Latency.P99, 1)
+	}
+	if r.Compare.ok() && d.RPS > 0 {
+		r.CompareRatio = round(r.Compare.Result.RPS/d.RPS, 3)
+	}
+}
+
+func (r *Row) summary() string {
+	if r.Skipped != "" {
+		return "skipped: " + r.Skipped
+	}
+	var parts []string
+	for _, run := range []*Trial{r.Direct, r.Gateway, r.Compare} {
+		if run == nil {
+			continue
+		}
+		parts = append(parts, run.Target+" "+run.short())
+	}
+	if r.Ratio > 0 {
+		parts = append(parts, fmt.Sprintf("ratio %.2f, added p50 %.0f µs", r.Ratio, r.AddedP50))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (r *Trial) short() string {
+	switch {
+	case r.Skipped != "":
+		return "skipped"
+	case r.Result == nil:
+		return "error: " + r.Error
+	case !r.Result.Valid:
+		return "INVALID (" + r.Result.Invalid + ")"
+	}
+	return fmt.Sprintf("%.0f req/s p50 %.0f µs p99 %.0f µs", r.Result.RPS, r.Result.Latency.P50, r.Result.Latency.P99)
+}
+
+// waitTCP waits until rawURL's host accepts connections.
+func waitTCP(p *proc, rawURL string, timeout time.Duration) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return err
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host += ":80"
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", host, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if p != nil && p.exited() {
+			return fmt.Errorf("%s exited: %s", p.name, p.tail(2000))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not accepting connections at %s within %v", nameOf(p), host, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,654 @@
+// Package suite is the benchmark orchestrator behind `make bench`: it builds
+// and starts the mock upstream and the gateway (pinned to their own CPUs when
+// it can), runs every scenario with the load generator against the mock
+// directly and through the gateway in the same run, measures the gateway's
+// CPU time, peak RSS and allocations per request, and writes the results as
+// markdown and JSON.
+//
+// Scenarios whose feature the gateway does not have yet (its probe answers
+// non-2xx, or a cache never reports a hit) are reported as skipped with the
+// reason; nothing is ever estimated or carried over from another run.
+package suite
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aigateway/gateway/bench/load"
+	"github.com/aigateway/gateway/bench/payload"
+)
+
+type header = load.Header
+
+// Config configures one orchestrated run.
+type Config struct {
+	// Root is the repository root (where go.mod is).
+	Root string
+	// Quick is the short development run (`make bench-quick`).
+	Quick bool
+	// Duration and Warmup of each load (0: 2s/0.5s quick, 10s/1s full).
+	Duration, Warmup time.Duration
+	// Pin is "auto" (gateway on CPU 0, mock and load generator on the rest,
+	// when taskset exists and there are at least 2 CPUs), "off", or
+	// "GATEWAY_CPUS:LOAD_CPUS" in taskset's list syntax ("0:1", "0-1:2-3").
+	Pin string
+	// Only restricts the run to these scenario IDs (and their baselines).
+	Only []string
+	// Compare, when set, runs the OpenAI-format scenarios against another
+	// gateway too.
+	Compare *CompareTarget
+	// OutDir receives the per-run markdown and JSON (bench/results).
+	OutDir string
+	// ReadmeSection, when set, is regenerated from this run.
+	ReadmeSection string
+	// ResultsFile, when set, gets this run's summary in its "latest run"
+	// section (other sections are kept).
+	ResultsFile string
+	// Command is the command line recorded with the results.
+	Command string
+	// NoBuild uses the binaries already in bin/.
+	NoBuild bool
+	// Log receives progress lines.
+	Log io.Writer
+}
+
+// CompareTarget is another OpenAI-compatible gateway.
+type CompareTarget struct {
+	// Name labels its columns ("portkey").
+	Name string
+	// URL is its OpenAI base URL, e.g. http://127.0.0.1:8787/v1.
+	URL string
+	// Model is the model name it expects.
+	Model string
+	// Headers are sent with every request; "{mock}" in a value is replaced
+	// by the mock upstream's base URL (http://127.0.0.1:PORT).
+	Headers []header
+	// Cmd, when set, starts it (pinned like the gateway); its process tree's
+	// CPU time and peak RSS are then measured too.
+	Cmd string
+}
+
+// Report is one run's outcome, serialized as the run's JSON file.
+type Report struct {
+	Date     time.Time `json:"date"`
+	Mode     string    `json:"mode"` // quick or full
+	Command  string    `json:"command"`
+	Commit   string    `json:"commit"`
+	Machine  Machine   `json:"machine"`
+	Pinning  string    `json:"pinning"`
+	Duration string    `json:"duration_per_load"`
+	Warmup   string    `json:"warmup_per_load"`
+	Mock     string    `json:"mock"`
+	Gateway  string    `json:"gateway_config"`
+	Compare  string    `json:"compare,omitempty"`
+	Rows     []*Row    `json:"scenarios"`
+	Targets  []Target  `json:"targets"`
+	Notes    []string  `json:"notes,omitempty"`
+	Seconds  float64   `json:"wall_seconds"`
+}
+
+// Row is one scenario: the same load against the mock directly (the
+// baseline), through the gateway, and optionally through another gateway.
+type Row struct {
+	ID       string  `json:"id"`
+	Title    string  `json:"title"`
+	Conns    int     `json:"connections"`
+	Rate     float64 `json:"rate,omitempty"`
+	Stream   bool    `json:"stream"`
+	Baseline string  `json:"baseline,omitempty"` // ID of the row whose direct run is the baseline
+	Direct   *Trial  `json:"direct,omitempty"`
+	Gateway  *Trial  `json:"gateway,omitempty"`
+	Compare  *Trial  `json:"compare,omitempty"`
+	Skipped  string  `json:"skipped,omitempty"`
+	// Ratio is gateway/direct throughput; AddedP50/P99 gateway minus direct
+	// latency, in µs (TTFB for streams is in the runs).
+	Ratio        float64 `json:"ratio,omitempty"`
+	AddedP50     float64 `json:"added_p50_us,omitempty"`
+	AddedP99     float64 `json:"added_p99_us,omitempty"`
+	CompareRatio float64 `json:"compare_ratio,omitempty"`
+}
+
+// Trial is one load against one target.
+type Trial struct {
+	Target  string       `json:"target"`
+	Result  *load.Result `json:"result,omitempty"`
+	Usage   *Usage       `json:"server_usage,omitempty"`
+	Skipped string       `json:"skipped,omitempty"`
+	Error   string       `json:"error,omitempty"`
+}
+
+func (r *Trial) ok() bool { return r != nil && r.Result != nil && r.Result.Valid }
+
+// Usage is what the server under test spent on one load.
+type Usage struct {
+	Completed    int64   `json:"completed"`
+	CPUSeconds   float64 `json:"cpu_seconds"`
+	CPUPer1k     float64 `json:"cpu_seconds_per_1k"`
+	PeakRSSMB    float64 `json:"peak_rss_mb"`
+	AllocsPerReq float64 `json:"allocs_per_request,omitempty"`
+	BytesPerReq  float64 `json:"alloc_bytes_per_request,omitempty"`
+	OverheadUS   float64 `json:"reported_overhead_mean_us,omitempty"`
+	Upstream     int64   `json:"upstream_requests"`
+	GCCycles     float64 `json:"gc_cycles,omitempty"`
+	Note         string  `json:"note,omitempty"`
+}
+
+// Target is one of issue 6's figures to beat, checked against this run.
+type Target struct {
+	Name     string `json:"name"`
+	Goal     string `json:"goal"`
+	Measured string `json:"measured"`
+	Status   string `json:"status"` // met, missed, not measured
+	Detail   string `json:"detail,omitempty"`
+}
+
+// env is the live state of a run.
+type env struct {
+	cfg      Config
+	tmp      string
+	bin      string
+	gwCPUs   string
+	loadCPUs string
+	mock     *proc
+	mockURL  string
+	slow     *proc
+	slowURL  string
+	redis    *proc
+	redisURL string
+	gw       *gateway
+	l2       *gateway // the Redis-tier gateway, during the L2 row
+	cmp      *proc
+	rep      *Report
+	rows     map[string]*Row
+	logf     func(string, ...any)
+	// missing are the providers this gateway build lacks, with the reason.
+	missing map[string]string
+}
+
+// Mock settings: a 600-byte answer, 20 content chunks per stream, no delay
+// (the fast mock); the slow mock paces 20 chunks 50 ms apart.
+const (
+	replyBytes   = 600
+	chunks       = 20
+	slowInterval = 50 * time.Millisecond
+	slowConns    = 1000
+	openRate     = 5000
+	openConns    = 512
+)
+
+// Run performs a whole benchmark run and writes its results.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	t0 := time.Now()
+	if cfg.Log == nil {
+		cfg.Log = os.Stderr
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = 10 * time.Second
+		if cfg.Quick {
+			cfg.Duration = 2 * time.Second
+		}
+	}
+	if cfg.Warmup <= 0 {
+		cfg.Warmup = time.Second
+		if cfg.Quick {
+			cfg.Warmup = 500 * time.Millisecond
+		}
+	}
+	e := &env{cfg: cfg, rows: map[string]*Row{}, missing: map[string]string{}}
+	e.logf = func(f string, a ...any) { fmt.Fprintf(cfg.Log, "bench: "+f+"\n", a...) }
+	mode := "full"
+	if cfg.Quick {
+		mode = "quick"
+	}
+	e.rep = &Report{
+		Date: nowUTC(), Mode: mode, Command: cfg.Command, Commit: gitCommit(cfg.Root), Machine: machine(),
+		Duration: cfg.Duration.String(), Warmup: cfg.Warmup.String(),
+		Mock: fmt.Sprintf("mockupstream: %d-byte answer, %d content chunks per stream, each event its own flushed HTTP chunk, no delay; slow streams: %v between events", replyBytes, chunks, slowInterval),
+	}
+	tmp, err := os.MkdirTemp("", "gateway-bench-")
+	if err != nil {
+		return nil, err
+	}
+	e.tmp = tmp
+	defer e.cleanup()
+	if err := e.setup(ctx); err != nil {
+		return nil, err
+	}
+	for _, sc := range scenarios() {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if !e.selected(sc.id) {
+			continue
+		}
+		e.runScenario(ctx, sc)
+	}
+	e.rep.Machine.LoadEnd = loadavg()
+	e.rep.Targets = targets(e.rows)
+	e.rep.Seconds = time.Since(t0).Round(time.Second).Seconds()
+	if e.rep.Machine.LoadStart[0] > 0.5*float64(e.rep.Machine.Cores) {
+		e.rep.Notes = append(e.rep.Notes, fmt.Sprintf("The machine was busy when the run started (load average %.2f on %d cores): other processes competed for the CPUs, so absolute figures are pessimistic; the ratios compare loads measured minutes apart in the same conditions.", e.rep.Machine.LoadStart[0], e.rep.Machine.Cores))
+	}
+	if err := e.write(); err != nil {
+		return e.rep, err
+	}
+	return e.rep, nil
+}
+
+func (e *env) selected(id string) bool {
+	if len(e.cfg.Only) == 0 {
+		return true
+	}
+	for _, o := range e.cfg.Only {
+		if o == id || (strings.HasSuffix(o, "*") && strings.HasPrefix(id, strings.TrimSuffix(o, "*"))) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *env) cleanup() {
+	if e.gw != nil {
+		e.gw.p.stop(5 * time.Second)
+	}
+	for _, p := range []*proc{e.cmp, e.mock, e.slow, e.redis} {
+		p.stop(3 * time.Second)
+	}
+	if os.Getenv("BENCH_KEEP_TMP") == "" {
+		_ = os.RemoveAll(e.tmp)
+	} else {
+		e.logf("kept %s", e.tmp)
+	}
+}
+
+func (e *env) setup(ctx context.Context) error {
+	cfg := e.cfg
+	e.bin = filepath.Join(cfg.Root, "bin")
+	if !cfg.NoBuild {
+		for _, b := range [][2]string{{"gateway", "./cmd/gateway"}, {"mockupstream", "./bench/cmd/mockupstream"}, {"loadgen", "./bench/cmd/loadgen"}} {
+			e.logf("go build -o bin/%s %s", b[0], b[1])
+			cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(e.bin, b[0]), b[1])
+			cmd.Dir = cfg.Root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("build %s: %v\n%s", b[1], err, out)
+			}
+		}
+	}
+	if err := e.pinning(); err != nil {
+		return err
+	}
+	var err error
+	if e.mock, e.mockURL, err = e.startMock("mock", "-chunks", strconv.Itoa(chunks), "-reply-bytes", strconv.Itoa(replyBytes)); err != nil {
+		return err
+	}
+	if e.slow, e.slowURL, err = e.startMock("mock-slow", "-chunks", strconv.Itoa(chunks), "-reply-bytes", strconv.Itoa(replyBytes), "-interval", slowInterval.String()); err != nil {
+		return err
+	}
+	e.startRedis()
+	gw, err := e.startGateway("gateway", "")
+	if err != nil {
+		return err
+	}
+	e.gw = gw
+	e.rep.Gateway = "bin/gateway -config gateway.toml: the default configuration plus providers openai, anthropic, gemini, ollama (base URLs at the mock) and \"slow\" (kind openai, at the slow mock); access log on (to a file)"
+	for name, why := range e.missing {
+		e.rep.Notes = append(e.rep.Notes, fmt.Sprintf("Provider %s left out of gateway.toml: %s", name, why))
+	}
+	if c := cfg.Compare; c != nil {
+		e.rep.Compare = fmt.Sprintf("%s at %s, model %s", c.Name, c.URL, c.Model)
+		if c.Cmd != "" {
+			e.logf("starting %s: %s", c.Name, c.Cmd)
+			p, err := startProc(e.tmp, c.Name, e.gwCPUs, os.Environ(), nil, "sh", "-c", c.Cmd)
+			if err != nil {
+				return err
+			}
+			e.cmp = p
+			if err := waitTCP(p, c.URL, 180*time.Second); err != nil {
+				return err
+			}
+			e.rep.Compare += ", started by the run: " + c.Cmd
+		}
+	}
+	return nil
+}
+
+func (e *env) pinning() error {
+	pin := e.cfg.Pin
+	if pin == "" {
+		pin = "auto"
+	}
+	_, tsErr := exec.LookPath("taskset")
+	n := runtime.NumCPU()
+	switch {
+	case pin == "off":
+		e.rep.Pinning = "off: every process may run on any CPU"
+		return nil
+	case pin == "auto":
+		if tsErr != nil || n < 2 {
+			e.rep.Pinning = fmt.Sprintf("off (auto: taskset %v, %d CPUs)", tsErr == nil, n)
+			return nil
+		}
+		e.gwCPUs, e.loadCPUs = "0", "1"
+		if n > 2 {
+			e.loadCPUs = "1-" + strconv.Itoa(n-1)
+		}
+	default:
+		g, l, ok := strings.Cut(pin, ":")
+		if !ok || g == "" || l == "" {
+			return fmt.Errorf("pin %q: want auto, off or GATEWAY_CPUS:LOAD_CPUS", pin)
+		}
+		if tsErr != nil {
+			return errNoTaskset
+		}
+		e.gwCPUs, e.loadCPUs = g, l
+	}
+	e.rep.Pinning = fmt.Sprintf("taskset: gateway on CPU %s; mock upstream, Redis and load generator on CPU %s", e.gwCPUs, e.loadCPUs)
+	return nil
+}
+
+func (e *env) startMock(name string, args ...string) (*proc, string, error) {
+	lw := newLineWaiter("listening on ")
+	argv := append([]string{filepath.Join(e.bin, "mockupstream"), "-listen", "127.0.0.1:0"}, args...)
+	p, err := startProc(e.tmp, name, e.loadCPUs, os.Environ(), lw, argv...)
+	if err != nil {
+		return nil, "", err
+	}
+	addr, err := lw.wait(p, 10*time.Second)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, "http://" + addr, nil
+}
+
+func (e *env) startRedis() {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return
+	}
+	port, err := freePort()
+	if err != nil {
+		return
+	}
+	p, err := startProc(e.tmp, "redis", e.loadCPUs, os.Environ(), nil, path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no")
+	if err != nil {
+		e.logf("redis: %v", err)
+		return
+	}
+	if err := waitTCP(p, "redis://127.0.0.1:"+strconv.Itoa(port), 10*time.Second); err != nil {
+		e.logf("redis: %v", err)
+		p.stop(time.Second)
+		return
+	}
+	e.redis, e.redisURL = p, "redis://127.0.0.1:"+strconv.Itoa(port)
+}
+
+// gateway is a running gateway process.
+type gateway struct {
+	p    *proc
+	base string // http://127.0.0.1:PORT
+	// scrapeAllocs is what one /metrics scrape itself allocates.
+	scrapeAllocs float64
+}
+
+var kindMissing = regexp.MustCompile(`provider (\S+): kind "([^"]+)" is not available in this build`)
+
+// gatewayEnv is the environment without the variables that would change
+// the gateway's configuration (keys, base URLs, the seed's switches).
+func gatewayEnv() []string {
+	drop := map[string]bool{}
+	for _, k := range []string{"PORT", "GATEWAY_API_KEY", "GATEWAY_ADMIN_KEY", "REDIS_URL", "LOCAL_LLM_BASE_URL",
+		"ENABLE_SMART_ROUTING", "SMART_ROUTING_MODE", "ENABLE_CASCADE_ROUTING", "ENABLE_ANTHROPIC_CACHE_CONTROL",
+		"ENABLE_FILE_HASH_CACHE", "STRIP_IDE_BOILERPLATE", "ENFORCE_DIFF_FIRST", "CIRCUIT_BREAKER_ENABLED",
+		"RETRY_ENABLED", "RATE_LIMIT_ENABLED", "RATE_LIMIT_RPM"} {
+		drop[k] = true
+	}
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if drop[k] || strings.HasPrefix(k, "OPENAI_") || strings.HasPrefix(k, "ANTHROPIC_") ||
+			strings.HasPrefix(k, "GEMINI_") || strings.HasPrefix(k, "GROQ_") || strings.HasPrefix(k, "GATEWAY_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// startGateway writes a gateway.toml and starts bin/gateway on it. Providers
+// whose kind this build lacks are dropped (and noted) and the start retried.
+func (e *env) startGateway(name, extra string) (*gateway, error) {
+	for attempt := 0; attempt < 8; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		dir := filepath.Join(e.tmp, name)
+		if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+			return nil, err
+		}
+		toml := e.gatewayTOML(port, filepath.Join(dir, "data")) + extra
+		cfgPath := filepath.Join(dir, "gateway.toml")
+		if err := os.WriteFile(cfgPath, []byte(toml), 0o644); err != nil {
+			return nil, err
+		}
+		p, err := startProc(e.tmp, name, e.gwCPUs, gatewayEnv(), nil, filepath.Join(e.bin, "gateway"), "-config", cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		base := "http://127.0.0.1:" + strconv.Itoa(port)
+		if err := waitHTTP(p, base+"/healthz", 15*time.Second); err != nil {
+			p.stop(time.Second)
+			if m := kindMissing.FindStringSubmatch(p.tail(4000)); m != nil {
+				e.missing[m[1]] = fmt.Sprintf("kind %q is not available in this build", m[2])
+				continue
+			}
+			return nil, err
+		}
+		g := &gateway{p: p, base: base}
+		m1, err1 := scrape(base + "/metrics")
+		m2, err2 := scrape(base + "/metrics")
+		if err1 == nil && err2 == nil {
+			g.scrapeAllocs = m2["go_memstats_mallocs_total"] - m1["go_memstats_mallocs_total"]
+		}
+		return g, nil
+	}
+	return nil, errors.New("gateway: too many providers missing")
+}
+
+func (e *env) gatewayTOML(port int, dataDir string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Generated by bench/cmd/bench.\nlisten = %q\ndata_dir = %q\n\n", "127.0.0.1:"+strconv.Itoa(port), dataDir)
+	prov := func(name, kind, base, key string) {
+		if _, gone := e.missing[name]; gone {
+			return
+		}
+		fmt.Fprintf(&b, "[providers.%s]\n", name)
+		if kind != "" {
+			fmt.Fprintf(&b, "kind = %q\n", kind)
+		}
+		fmt.Fprintf(&b, "base_url = %q\n", base)
+		if key != "" {
+			fmt.Fprintf(&b, "api_key = %q\n", key)
+		}
+		b.WriteString("\n")
+	}
+	prov("openai", "", e.mockURL+"/v1", "sk-bench")
+	prov("anthropic", "", e.mockURL, "sk-ant-bench")
+	prov("gemini", "", e.mockURL, "bench")
+	prov("ollama", "", e.mockURL, "")
+	prov("slow", "openai", e.slowURL+"/v1", "sk-bench")
+	return b.String()
+}
+
+// measure runs fn (a load against the process) and returns what the
+// process spent on it.
+func (e *env) measure(pid int, metricsURL string, fn func() *load.Result) (*load.Result, *Usage) {
+	var notes []string
+	if err := resetPeak(pid); err != nil {
+		notes = append(notes, "peak RSS not reset: "+err.Error())
+	}
+	s0, _ := readStat(pid)
+	var m0 map[string]float64
+	if metricsURL != "" {
+		m0, _ = scrape(metricsURL)
+	}
+	up0 := e.upstreamCount()
+	res := fn()
+	s1, _ := readStat(pid)
+	u := &Usage{Upstream: e.upstreamCount() - up0}
+	if res != nil {
+		u.Completed = res.Completed
+	}
+	u.CPUSeconds = round(float64(s1.cpu-s0.cpu)/float64(time.Second), 3)
+	u.PeakRSSMB = round(float64(s1.hwmKB)/1024, 1)
+	if u.Completed > 0 {
+		u.CPUPer1k = round(u.CPUSeconds*1000/float64(u.Completed), 4)
+	}
+	if m0 != nil {
+		if m1, err := scrape(metricsURL); err == nil && u.Completed > 0 {
+			scrapeCost := 0.0
+			if e.gw != nil {
+				scrapeCost = e.gw.scrapeAllocs
+			}
+			n := float64(u.Completed)
+			u.AllocsPerReq = round((m1["go_memstats_mallocs_total"]-m0["go_memstats_mallocs_total"]-scrapeCost)/n, 1)
+			u.BytesPerReq = round((m1["go_memstats_alloc_bytes_total"]-m0["go_memstats_alloc_bytes_total"])/n, 0)
+			if dc := m1["gateway_overhead_seconds_count"] - m0["gateway_overhead_seconds_count"]; dc > 0 {
+				u.OverheadUS = round((m1["gateway_overhead_seconds_sum"]-m0["gateway_overhead_seconds_sum"])/dc*1e6, 1)
+			}
+			u.GCCycles = m1["go_gc_duration_seconds_count"] - m0["go_gc_duration_seconds_count"]
+		}
+	}
+	u.Note = strings.Join(notes, "; ")
+	return res, u
+}
+
+func (e *env) upstreamCount() int64 {
+	var n int64
+	for _, base := range []string{e.mockURL, e.slowURL} {
+		status, body, _, err := httpDo("GET", base+"/stats", nil, nil, 2*time.Second)
+		if err != nil || status != 200 {
+			continue
+		}
+		var c struct{ OpenAI, Anthropic, Gemini, Ollama int64 }
+		if json.Unmarshal(body, &c) == nil {
+			n += c.OpenAI + c.Anthropic + c.Gemini + c.Ollama
+		}
+	}
+	return n
+}
+
+// loadSpec is one load generator invocation.
+type loadSpec struct {
+	url          string
+	body         []byte
+	headers      []header
+	stream       bool
+	conns        int
+	rate         float64
+	duration     time.Duration
+	expect       string
+	expectHeader string
+	timeout      time.Duration
+}
+
+// runLoad runs bin/loadgen pinned to the load CPUs and parses its JSON.
+func (e *env) runLoad(ctx context.Context, l loadSpec) (*load.Result, error) {
+	bodyFile := filepath.Join(e.tmp, "body.json")
+	if err := os.WriteFile(bodyFile, l.body, 0o644); err != nil {
+		return nil, err
+	}
+	d := l.duration
+	if d == 0 {
+		d = e.cfg.Duration
+	}
+	timeout := l.timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	args := []string{filepath.Join(e.bin, "loadgen"), "-json", "-url", l.url, "-body-file", bodyFile,
+		"-c", strconv.Itoa(l.conns), "-d", d.String(), "-warmup", e.cfg.Warmup.String(), "-timeout", timeout.String()}
+	if l.rate > 0 {
+		args = append(args, "-rate", strconv.FormatFloat(l.rate, 'f', -1, 64))
+	}
+	if l.stream {
+		args = append(args, "-stream")
+	}
+	if l.expect != "" {
+		args = append(args, "-expect", l.expect)
+	}
+	if l.expectHeader != "" {
+		args = append(args, "-expect-header", l.expectHeader)
+	}
+	for _, h := range l.headers {
+		args = append(args, "-H", h.Name+": "+h.Value)
+	}
+	if e.cfg.Compare != nil && !isLoopbackURL(l.url) {
+		args = append(args, "-allow-remote")
+	}
+	if e.loadCPUs != "" {
+		args = append([]string{"taskset", "-c", e.loadCPUs}, args...)
+	}
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var res load.Result
+	if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil {
+		if err == nil {
+			err = jerr
+		}
+		return nil, fmt.Errorf("loadgen: %v: %s", err, clipStr(stderr.String(), 500))
+	}
+	return &res, nil
+}
+
+func isLoopbackURL(u string) bool {
+	return strings.Contains(u, "://127.") || strings.Contains(u, "://localhost") || strings.Contains(u, "://[::1]")
+}
+
+func round(v float64, digits int) float64 {
+	p := 1.0
+	for i := 0; i < digits; i++ {
+		p *= 10
+	}
+	if v < 0 {
+		return -float64(int64(-v*p+0.5)) / p
+	}
+	return float64(int64(v*p+0.5)) / p
+}
+
+// probe sends one request and returns a skip reason when the answer is not
+// 2xx ("" when it is).
+func probe(url string, body []byte, headers []header) (string, map[string]string) {
+	status, resp, hs, err := httpDo("POST", url, body, headers, 30*time.Second)
+	if err != nil {
+		return "feature not available (" + err.Error() + ")", nil
+	}
+	if status < 200 || status > 299 {
+		msg := clipStr(string(resp), 160)
+		var env struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		if json.Unmarshal(resp, &env) == nil && env.Error.Message != "" {
+			msg = clipStr(env.Error.Message, 160)
+		}
+		return fmt.Sprintf("feature not available (HTTP %d: %s)", status, msg), hs
+	}
+	return "", hs
+}
+
+var chatBody = payload.Chat
