@@ -94,6 +94,18 @@ func TestHostileModulesAtRunTime(t *testing.T) {
 					t.Fatalf("detail = %q", f.Detail)
 				}
 			}},
+		{name: "Go guest hoards memory", module: "guests/garbage.wasm", stage: abi.StageRequest, timeout: 10 * time.Second, wantKind: FailTrap,
+			check: func(t *testing.T, f Failure) {
+				if !strings.Contains(string(f.Detail), "out of memory") {
+					t.Fatalf("detail = %q, want the Go runtime's out-of-memory report", f.Detail)
+				}
+			}},
+		{name: "Go guest panics", module: "guests/garbage.wasm", stage: abi.StageResponse, wantKind: FailTrap,
+			check: func(t *testing.T, f Failure) {
+				if !strings.Contains(string(f.Detail), "assignment to entry in nil map") {
+					t.Fatalf("detail = %q, want the panic message from stderr", f.Detail)
+				}
+			}},
 		{name: "memory growth hits the cap", module: "hostile/grow.wasm", stage: abi.StageRoute, timeout: 2 * time.Second, wantKind: FailStatus,
 			check: func(t *testing.T, f Failure) {
 				pages := int(f.Status)

@@ -56,28 +56,24 @@ type instance struct {
 	cancel context.CancelFunc
 	timer  *time.Timer
 	state  callState
-	stderr tail
+	stderr stderrHead
 	calls  int
 	size   int64
 	dead   bool
 }
 
-// tail keeps the last bytes a module wrote to stderr (a Go guest's panic
-// message), for failure reports.
-type tail struct{ b []byte }
+// stderrHead keeps the first bytes a module writes to stderr during one call
+// (a Go guest's "panic: …" or "fatal error: …" line comes first), for
+// failure reports.
+type stderrHead struct{ b []byte }
 
-const tailMax = 512
+const stderrMax = 512
 
-func (t *tail) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(p) > tailMax {
-		p = p[len(p)-tailMax:]
+func (w *stderrHead) Write(p []byte) (int, error) {
+	if room := stderrMax - len(w.b); room > 0 {
+		w.b = append(w.b, p[:min(len(p), room)]...)
 	}
-	if over := len(t.b) + len(p) - tailMax; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-	}
-	t.b = append(t.b, p...)
-	return n, nil
+	return len(p), nil
 }
 
 // linearMemory backs a guest's memory and refuses to grow past limit, so that
@@ -307,6 +303,7 @@ func (inst *instance) call(stage abi.Stage, in *Input, out *Output, timeout time
 	o := &inst.v.h.opts
 	s.begin(stage, in, out, inst.v.config, policy, o.MaxReadBytes, o.MaxWriteBytes)
 	inst.stack[0] = 0
+	inst.stderr.b = inst.stderr.b[:0]
 	inst.calls++
 	if inst.timer != nil {
 		inst.timer.Reset(timeout)
