@@ -73,7 +73,7 @@ func ExampleRunner_Run() {
 
 func ExampleLimiter() {
 	var lim limits.Limiter = limits.NewLocal() // or limits.NewRedis(client, cfg)
-	rate := limits.PerMinute(2)                 // RATE_LIMIT_RPM=2
+	rate := limits.PerMinute(2)                // RATE_LIMIT_RPM=2
 	for range 3 {
 		d := lim.Allow(context.Background(), limits.Key{Project: "example"}, rate)
 		if !d.Allowed {
