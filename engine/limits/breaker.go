@@ -223,6 +223,7 @@ type Breaker struct {
 	openUntil   int64
 	probes      int // probes in flight
 	probeOK     int
+	halfOpenAt  int64 // when the current half-open generation began
 	width       int64
 	buckets     [nBuckets]bucket
 	opened      func() // counts gateway_breaker_open_total
@@ -270,20 +271,25 @@ func (b *Breaker) Allow() (Permit, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	w = b.word.Load()
+	now := b.clk.nanos()
 	switch State(w & 3) {
 	case Closed:
 		return Permit{b, w >> 2}, nil
 	case Open:
-		now := b.clk.nanos()
 		if now < b.openUntil {
 			return Permit{}, newOpenError(b.target.Provider, b.target.Model, time.Duration(b.openUntil-now))
 		}
-		w = b.transition(HalfOpen)
-		b.probes, b.probeOK = 0, 0
+		w = b.halfOpen(now)
 	}
 	if b.probes >= b.cfg.Probes {
-		// A probe is deciding; it takes at most one call's time.
-		return Permit{}, newOpenError(b.target.Provider, b.target.Model, time.Second)
+		if now-b.halfOpenAt < int64(b.cfg.Cooldown) {
+			// A probe is deciding; it takes at most one call's time.
+			return Permit{}, newOpenError(b.target.Provider, b.target.Model, time.Second)
+		}
+		// The probes' outcomes are a whole cool-down late: presume them lost
+		// (a caller that never called Done) and start a new generation,
+		// which also voids their permits.
+		w = b.halfOpen(now)
 	}
 	b.probes++
 	return Permit{b, w >> 2}, nil
@@ -380,6 +386,12 @@ func (b *Breaker) shouldTrip(now int64) bool {
 	}
 	total := ok + fails
 	return total >= b.cfg.MinRequests && float64(fails) >= b.cfg.FailureRatio*float64(total)
+}
+
+func (b *Breaker) halfOpen(now int64) uint64 {
+	w := b.transition(HalfOpen)
+	b.probes, b.probeOK, b.halfOpenAt = 0, 0, now
+	return w
 }
 
 func (b *Breaker) open(now int64) {

@@ -58,6 +58,8 @@ func TestBreakerStateMachine(t *testing.T) {
 			"ok fail fail ok fail ok fail ok =closed"},
 		{"either rule opens", func(c *BreakerConfig) { c.Failures = 3; c.MinRequests = 100 },
 			"fail fail fail =open"},
+		{"a lost probe is replaced after a cool-down", consecutiveOnly,
+			"fail fail fail fail fail wait:30s take refuse wait:29s refuse wait:1s take done:fail =half-open done:ok =closed"},
 		{"a permit from before the opening is ignored", consecutiveOnly,
 			"take fail fail fail fail fail =open wait:30s take done:fail =half-open done:ok =closed"},
 	}
