@@ -1,0 +1,209 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// remote is the Redis tier. Reads wait at most timeout; writes are queued
+// and written by a background worker so that no request ever waits for one.
+// After a failure the tier is skipped for a back-off period (doubling up to
+// maxBackoff while failures repeat); when it ends one probe is let through,
+// and its success restores the tier.
+type remote struct {
+	rdb                 *redis.Client
+	timeout             time.Duration
+	minBackoff, maxBack time.Duration
+	ctr                 *counters
+
+	failing   atomic.Bool
+	openUntil atomic.Int64 // UnixNano until which the tier is skipped
+	backoff   atomic.Int64
+	probing   atomic.Bool
+
+	queue   chan setJob
+	pending atomic.Int64
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+type setJob struct {
+	key string
+	val []byte
+	ttl time.Duration
+}
+
+func newRemote(url string, timeout, minBackoff, maxBackoff time.Duration, queue int, ctr *counters) (*remote, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis_url: %w", err)
+	}
+	opt.DialTimeout = max(4*timeout, 250*time.Millisecond)
+	opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = timeout, timeout, timeout
+	opt.MaxRetries = -1
+	opt.DialerRetries = 1
+	opt.ContextTimeoutEnabled = true
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	r := &remote{
+		rdb: redis.NewClient(opt), timeout: timeout, minBackoff: minBackoff, maxBack: maxBackoff, ctr: ctr,
+		queue: make(chan setJob, queue), stop: make(chan struct{}),
+	}
+	r.wg.Add(1)
+	go r.writer()
+	return r, nil
+}
+
+// allow says whether an operation may use Redis now.
+func (r *remote) allow() bool {
+	if !r.failing.Load() {
+		return true
+	}
+	if time.Now().UnixNano() < r.openUntil.Load() {
+		return false
+	}
+	return r.probing.CompareAndSwap(false, true)
+}
+
+func (r *remote) succeeded() {
+	if r.failing.Load() {
+		r.backoff.Store(0)
+		r.failing.Store(false)
+		r.probing.Store(false)
+	}
+}
+
+func (r *remote) failed() {
+	r.ctr.fail(tierRedis)
+	if r.failing.Load() && time.Now().UnixNano() < r.openUntil.Load() {
+		return // operations that were in flight when the tier opened
+	}
+	b := time.Duration(r.backoff.Load())
+	if b == 0 {
+		b = r.minBackoff
+	} else {
+		b = min(2*b, r.maxBack)
+	}
+	r.backoff.Store(int64(b))
+	r.openUntil.Store(time.Now().Add(b).UnixNano())
+	r.failing.Store(true)
+	r.probing.Store(false)
+}
+
+// healthy reports whether the tier is currently in use.
+func (r *remote) healthy() bool { return !r.failing.Load() }
+
+// get returns the stored bytes, nil on a miss, ErrRedisSkipped during
+// back-off.
+func (r *remote) get(key string) ([]byte, error) {
+	if !r.allow() {
+		r.ctr.skip()
+		return nil, ErrRedisSkipped
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	b, err := r.rdb.Get(ctx, key).Bytes()
+	cancel()
+	switch {
+	case err == nil:
+		r.succeeded()
+		return b, nil
+	case errors.Is(err, redis.Nil):
+		r.succeeded()
+		return nil, nil
+	}
+	r.failed()
+	return nil, err
+}
+
+// set queues a write; when the queue is full or the tier is backing off
+// the write is dropped (counted as skipped): the entry still lives in memory.
+func (r *remote) set(key string, val []byte, ttl time.Duration) {
+	if r.failing.Load() && time.Now().UnixNano() < r.openUntil.Load() {
+		r.ctr.skip()
+		return
+	}
+	r.pending.Add(1)
+	select {
+	case r.queue <- setJob{key, val, ttl}:
+	default:
+		r.pending.Add(-1)
+		r.ctr.skip()
+	}
+}
+
+func (r *remote) writer() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case j := <-r.queue:
+			r.write(j)
+			r.pending.Add(-1)
+		}
+	}
+}
+
+func (r *remote) write(j setJob) {
+	if !r.allow() {
+		r.ctr.skip()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	err := r.rdb.Set(ctx, j.key, j.val, j.ttl).Err()
+	cancel()
+	if err != nil {
+		r.failed()
+		return
+	}
+	r.succeeded()
+	r.ctr.store(tierRedis)
+}
+
+// flush waits until the queued writes are done.
+func (r *remote) flush(ctx context.Context) error {
+	for r.pending.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// purge deletes the keys matching pattern with SCAN and UNLINK; it is an
+// admin operation and is bounded by ctx, not by the request timeout.
+func (r *remote) purge(ctx context.Context, pattern string) (int, error) {
+	var cursor uint64
+	n := 0
+	for {
+		keys, next, err := r.rdb.Scan(ctx, cursor, pattern, 1000).Result()
+		if err != nil {
+			return n, fmt.Errorf("redis purge: %w", err)
+		}
+		if len(keys) > 0 {
+			d, err := r.rdb.Unlink(ctx, keys...).Result()
+			if err != nil {
+				return n, fmt.Errorf("redis purge: %w", err)
+			}
+			n += int(d)
+		}
+		if next == 0 {
+			return n, nil
+		}
+		cursor = next
+	}
+}
+
+func (r *remote) close() {
+	close(r.stop)
+	r.wg.Wait()
+	_ = r.rdb.Close()
+}
