@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func skipAllocsUnderRace(t *testing.T) {
@@ -65,5 +66,35 @@ func TestReplayAllocs(t *testing.T) {
 	run()
 	if n := testing.AllocsPerRun(50, run); n != 0 {
 		t.Fatalf("replaying allocates %.1f times", n)
+	}
+}
+
+// TestL1HitAllocs: the steady-state memory hit, lookup and rendering of the
+// chat.completion body into the caller's buffer, allocates nothing.
+func TestL1HitAllocs(t *testing.T) {
+	skipAllocsUnderRace(t)
+	c := newCache(t, Config{})
+	k := keyOf(t, baseReq, "acme", "openai", "gpt-4o")
+	if err := c.Set(&k, textEntry(t), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 0, 8192)
+	hit := func() {
+		e, tier := c.Get(&k)
+		if tier != TierMemory {
+			t.Fatal("miss")
+		}
+		buf = e.AppendCompletion(buf[:0], "chatcmpl-123")
+	}
+	hit()
+	if n := testing.AllocsPerRun(100, hit); n != 0 {
+		t.Fatalf("an L1 hit allocates %.1f times", n)
+	}
+	r := Result{}
+	if n := testing.AllocsPerRun(100, func() {
+		r = c.Begin(k, cacheable, Use)
+		buf = r.Entry.AppendCompletion(buf[:0], "chatcmpl-123")
+	}); n != 0 || r.Header() != "hit-memory" {
+		t.Fatalf("Begin on an L1 hit allocates %.1f times (%s)", n, r.Header())
 	}
 }
