@@ -8,6 +8,7 @@ import (
 
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/anthropic"
+	"github.com/aigateway/gateway/wasm"
 	"github.com/valyala/fasthttp"
 )
 
@@ -40,6 +41,10 @@ type exchange struct {
 	cost    float64
 	saved   [numTechnique]float64
 	body    streamBody
+	in      wasm.Input
+	out     wasm.Output
+	reason  []byte // X-Gateway-Route-Reason
+	tags    []byte // policy tags for the access log, "k=v k=v"
 }
 
 // format is the wire format the client speaks.
@@ -96,8 +101,11 @@ func (x *exchange) finish() {
 		x.resp.Close()
 	}
 	providers.ReleaseRequest(x.req)
-	reqID, idBuf, scratch := x.reqID[:0], x.idBuf[:0], x.scratch[:0]
-	*x = exchange{reqID: reqID, idBuf: idBuf, scratch: scratch}
+	reqID, idBuf, scratch, reason, tags := x.reqID[:0], x.idBuf[:0], x.scratch[:0], x.reason[:0], x.tags[:0]
+	in, out := x.in, x.out
+	in.Reset()
+	out.Reset()
+	*x = exchange{reqID: reqID, idBuf: idBuf, scratch: scratch, reason: reason, tags: tags, in: in, out: out}
 	exchangePool.Put(x)
 }
 
@@ -129,6 +137,12 @@ func (s *Server) accessLog(x *exchange, total time.Duration) {
 	}
 	if x.gone {
 		attrs = append(attrs, slog.Bool("client_disconnected", true))
+	}
+	if len(x.reason) > 0 {
+		attrs = append(attrs, slog.String("route_reason", string(x.reason)))
+	}
+	if len(x.tags) > 0 {
+		attrs = append(attrs, slog.String("policy_tags", string(x.tags)))
 	}
 	if s.cfg.LogPrompts && x.req != nil && len(x.req.Body) > 0 {
 		attrs = append(attrs, slog.String("prompt", string(x.req.Body)))
@@ -172,7 +186,13 @@ func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 // serve resolves the model, calls the provider and renders the answer in the
 // client's format. x.req is decoded; x owns the request from here on.
 func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
-	if name == "" {
+	if s.policies != nil {
+		var done bool
+		if name, done = s.runPolicies(ctx, x, name); done {
+			return
+		}
+	}
+	if name == "" || name == "auto" {
 		name = s.cfg.DefaultModel
 	}
 	m, err := s.catalog.Resolve(name)
@@ -223,6 +243,9 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 	h := &ctx.Response.Header
 	h.Set("X-Gateway-Provider", m.Provider)
 	h.Set("X-Gateway-Model", m.Upstream)
+	if len(x.reason) > 0 {
+		h.SetBytesV("X-Gateway-Route-Reason", x.reason)
+	}
 	if resp.Stream != nil {
 		x.relay = resp.Stream
 		if x.format == formatAnthropic {

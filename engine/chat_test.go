@@ -89,7 +89,9 @@ func TestOpenAIPassthrough(t *testing.T) {
 			t.Fatalf("status %d: %s", status, resp)
 		}
 		got := up.Last()
-		want := `{"model":"gpt-4o","messages":[{"role":"user","content":"hé\u00e9"}],"future_param":{"x":[1,2]},"temperature":0}`
+		// The quick-fix skill's template arrives as a system message (the
+		// skills policy); everything else is the client's bytes.
+		want := `{"model":"gpt-4o","messages":[{"role":"system","content":` + skillTemplate(t, "quick-fix") + `},{"role":"user","content":"hé\u00e9"}],"future_param":{"x":[1,2]},"temperature":0}`
 		if string(got.Body) != want {
 			t.Fatalf("upstream body\n got %s\nwant %s", got.Body, want)
 		}

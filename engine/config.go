@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/aigateway/gateway/policies"
+	"github.com/aigateway/gateway/wasm"
 )
 
 // Config is the gateway's configuration: gateway.toml, then environment
@@ -44,6 +47,11 @@ type Config struct {
 	QueueTimeout Duration `toml:"queue_timeout"`
 
 	Keys      []KeyConfig               `toml:"keys"`
+	// Policies binds Wasm policies to stages, in order. Empty: the
+	// built-ins (stripper, skills, diff-first, router).
+	Policies []wasm.PolicyConfig `toml:"policies"`
+	// Skills add to (or replace, by id) the eight built-in skills.
+	Skills []policies.Skill `toml:"skills"`
 	Providers map[string]ProviderConfig `toml:"providers"`
 	Models    []ModelConfig             `toml:"models"`
 	Routing   RoutingConfig             `toml:"routing"`
@@ -110,7 +118,17 @@ type RoutingConfig struct {
 	SmartRouting bool   `toml:"smart_routing"`
 	Mode         string `toml:"mode"`
 	Cascade      bool   `toml:"cascade"`
+	// Tiers binds the router's tiers (local, fast, strong, reasoning) to
+	// models; unset tiers get sensible models among configured providers.
+	Tiers map[string]string `toml:"tiers"`
+	// ClassifierModel answers the router's "ambiguous" cases (phase 2);
+	// empty: the local tier's model when Ollama is configured, else none
+	// (the router's fallback tier is used).
+	ClassifierModel string `toml:"classifier_model"`
+	// ClassifierTimeout bounds the phase-2 call.
+	ClassifierTimeout Duration `toml:"classifier_timeout"`
 }
+
 
 // CacheConfig configures response caching.
 type CacheConfig struct {
@@ -165,7 +183,7 @@ func Defaults() Config {
 		ReadTimeout:  Duration(60 * time.Second),
 		QueueTimeout: Duration(5 * time.Second),
 		Providers:    map[string]ProviderConfig{},
-		Routing:      RoutingConfig{Mode: "balanced"},
+		Routing:      RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second)},
 		Cache:        CacheConfig{MemoryMB: 256},
 		Optimize: OptimizeConfig{
 			AnthropicCacheControl: true,
@@ -408,9 +426,21 @@ func (c *Config) Validate(getenv func(string) string) error {
 		return fmt.Errorf("no client key configured (GATEWAY_API_KEY or [[keys]]) and listen address %s is not loopback: set a key, or allow_unauthenticated = true to serve without one", c.Listen)
 	}
 	switch c.Routing.Mode {
-	case "local_first", "balanced", "quality", "cost", "":
+	case "local_first", "balanced", "quality", "keyword", "":
 	default:
-		return fmt.Errorf("routing.mode / SMART_ROUTING_MODE %q: expected local_first, balanced, quality or cost", c.Routing.Mode)
+		return fmt.Errorf("routing.mode / SMART_ROUTING_MODE %q: expected local_first, balanced, quality or keyword", c.Routing.Mode)
+	}
+	for tier := range c.Routing.Tiers {
+		switch tier {
+		case "local", "fast", "strong", "reasoning":
+		default:
+			return fmt.Errorf("routing.tiers.%s: unknown tier (local, fast, strong, reasoning)", tier)
+		}
+	}
+	for i, sk := range c.Skills {
+		if sk.ID == "" || sk.Template == "" {
+			return fmt.Errorf("skills[%d]: id and template are required", i)
+		}
 	}
 	for i, m := range c.Models {
 		if m.Name == "" || m.Provider == "" {

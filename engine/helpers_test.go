@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"os"
+
 	"bufio"
 	"context"
+	"github.com/aigateway/gateway/policies"
+	"github.com/aigateway/gateway/providers/jsonscan"
 	"io"
 	"log/slog"
 	"net"
@@ -44,6 +48,9 @@ func startGateway(t *testing.T, toml string, env map[string]string) *gw {
 		t.Fatalf("env: %v", err)
 	}
 	cfg.Listen = "127.0.0.1:0"
+	if cfg.DataDir == "data" {
+		cfg.DataDir = sharedDataDir
+	}
 	if err := cfg.Validate(getenv); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
@@ -141,4 +148,31 @@ func (g *gw) logText() string {
 	logMu.Lock()
 	defer logMu.Unlock()
 	return g.logs.String()
+}
+
+// sharedDataDir holds the Wasm compilation cache shared by the package's
+// gateways, so that each test does not compile the built-in policies again.
+var sharedDataDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "engine-test-")
+	if err != nil {
+		panic(err)
+	}
+	sharedDataDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// skillTemplate returns a built-in skill's template as a JSON string.
+func skillTemplate(t *testing.T, id string) string {
+	t.Helper()
+	for _, sk := range policies.DefaultSkills() {
+		if sk.ID == id {
+			return string(jsonscan.AppendQuote(nil, sk.Template))
+		}
+	}
+	t.Fatalf("no skill %s", id)
+	return ""
 }

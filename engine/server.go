@@ -20,6 +20,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/wasm"
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 )
@@ -40,6 +41,7 @@ type Server struct {
 	hasAdmin  bool
 	draining  atomic.Bool
 	usage     *Usage
+	policies  *wasm.Host
 	idPrefix  string
 	idSeq     atomic.Uint64
 	started   time.Time
@@ -92,6 +94,9 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("provider %s: %w", name, err)
 		}
 		s.upstreams[name] = &upstreamSlot{p: p, sem: make(chan struct{}, pc.MaxInFlight), cfg: pc}
+	}
+	if s.policies, err = newPolicyHost(cfg, cat); err != nil {
+		return nil, err
 	}
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
@@ -303,6 +308,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.ShutdownWithContext(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("drain timeout reached; closing remaining connections", "in_flight", inFlight.Load())
+	}
+	if s.policies != nil {
+		_ = s.policies.Close(context.Background())
 	}
 	return err
 }

@@ -1,0 +1,377 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/wasm"
+	"github.com/valyala/fasthttp"
+)
+
+// tierPreferences are the default models of each routing tier, best first;
+// the first one whose provider is configured wins.
+var tierPreferences = map[string][]string{
+	"fast":      {"openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "gemini/gemini-2.0-flash", "groq/llama-3.3-70b-versatile"},
+	"strong":    {"anthropic/claude-sonnet-4-5", "openai/gpt-4.1", "gemini/gemini-2.5-pro", "groq/llama-3.3-70b-versatile"},
+	"reasoning": {"anthropic/claude-opus-4-5", "openai/o3", "gemini/gemini-2.5-pro"},
+}
+
+// defaultLocalModel is the local tier's model when Ollama is configured and
+// gateway.toml binds none.
+const defaultLocalModel = "ollama/qwen2.5-coder"
+
+// routerTier is one tier in the router policy's JSON config.
+type routerTier struct {
+	Model         string `json:"model"`
+	ContextWindow int    `json:"context_window"`
+	Tools         bool   `json:"tools"`
+	Vision        bool   `json:"vision"`
+	JSON          bool   `json:"json"`
+}
+
+// tierModels binds every tier to a model among the configured providers.
+func tierModels(cfg *Config, cat *Catalog) (map[string]string, error) {
+	out := map[string]string{}
+	for tier, name := range cfg.Routing.Tiers {
+		if _, err := cat.Resolve(name); err != nil {
+			return nil, fmt.Errorf("routing.tiers.%s: %w", tier, err)
+		}
+		out[tier] = name
+	}
+	if _, ok := out["local"]; !ok && cat.enabled["ollama"] {
+		out["local"] = defaultLocalModel
+	}
+	for tier, prefs := range tierPreferences {
+		if _, ok := out[tier]; ok {
+			continue
+		}
+		for _, name := range prefs {
+			if _, err := cat.Resolve(name); err == nil {
+				out[tier] = name
+				break
+			}
+		}
+	}
+	// With only the mock configured, "auto" still works: every tier is the
+	// echo model, so a newcomer sees the route reasons.
+	if len(out) == 0 {
+		out["fast"], out["strong"] = "mock/echo", "mock/echo"
+	}
+	return out, nil
+}
+
+// routerConfig is the router policy's JSON config, built from the tiers and
+// the catalog's capabilities.
+func routerConfig(cfg *Config, cat *Catalog) (string, error) {
+	tiers, err := tierModels(cfg, cat)
+	if err != nil {
+		return "", err
+	}
+	doc := struct {
+		Mode  string                `json:"mode"`
+		Tiers map[string]routerTier `json:"tiers"`
+	}{Mode: cfg.Routing.Mode, Tiers: map[string]routerTier{}}
+	if doc.Mode == "" {
+		doc.Mode = "local_first"
+	}
+	for tier, name := range tiers {
+		m, err := cat.Resolve(name)
+		if err != nil {
+			return "", err
+		}
+		doc.Tiers[tier] = routerTier{Model: name, ContextWindow: m.ContextWindow, Tools: m.Tools, Vision: m.Vision, JSON: m.JSON}
+	}
+	b, err := json.Marshal(doc)
+	return string(b), err
+}
+
+// policyConfigs returns the policies to configure: gateway.toml's, or the
+// built-ins, with the engine-generated configs of the router and skills and
+// the seed's switches applied.
+func policyConfigs(cfg *Config, cat *Catalog) ([]wasm.PolicyConfig, error) {
+	pcs := cfg.Policies
+	if len(pcs) == 0 {
+		pcs = wasm.DefaultPolicies()
+	}
+	out := make([]wasm.PolicyConfig, len(pcs))
+	copy(out, pcs)
+	for i := range out {
+		p := &out[i]
+		switch p.Module {
+		case wasm.BuiltinPrefix + "router":
+			if p.Config == "" {
+				c, err := routerConfig(cfg, cat)
+				if err != nil {
+					return nil, err
+				}
+				p.Config = c
+			}
+		case wasm.BuiltinPrefix + "skills":
+			if p.Config == "" && len(cfg.Skills) > 0 {
+				b, err := json.Marshal(map[string]any{"skills": cfg.Skills})
+				if err != nil {
+					return nil, err
+				}
+				p.Config = string(b)
+			}
+		}
+		// The seed's switches turn the built-ins on and off unless the
+		// policy's own "enabled" says otherwise.
+		if p.Enabled == nil {
+			switch p.Module {
+			case wasm.BuiltinPrefix + "stripper":
+				p.Enabled = boolPtr(cfg.Optimize.StripIDEBoilerplate)
+			case wasm.BuiltinPrefix + "diff-first":
+				p.Enabled = boolPtr(cfg.Optimize.EnforceDiffFirst)
+			}
+		}
+	}
+	return out, nil
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// newPolicyHost starts the Wasm host and configures the policies.
+func newPolicyHost(cfg *Config, cat *Catalog) (*wasm.Host, error) {
+	opts := wasm.Options{}
+	if cfg.DataDir != "" {
+		opts.CacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
+		opts.DataDir = cfg.DataDir
+	}
+	h, err := wasm.New(context.Background(), opts)
+	if err != nil {
+		return nil, err
+	}
+	pcs, err := policyConfigs(cfg, cat)
+	if err != nil {
+		h.Close(context.Background())
+		return nil, err
+	}
+	if err := h.Configure(pcs); err != nil {
+		h.Close(context.Background())
+		return nil, fmt.Errorf("policies: %w", err)
+	}
+	return h, nil
+}
+
+// fillInput builds the policies' view of x's request: no copies, every
+// []byte aliases the decoded request or the fasthttp header buffer.
+func fillInput(in *wasm.Input, x *exchange, h *fasthttp.RequestHeader) {
+	r := x.req
+	in.Reset()
+	in.Model = s2b(r.Model)
+	in.Project = s2b(x.project)
+	in.Skill = s2b(r.Skill)
+	in.Body = r.Body
+	for i := range r.Messages {
+		m := &r.Messages[i]
+		var flags uint64
+		if len(m.Parts) > 0 {
+			flags |= abi.MsgParts
+			for j := range m.Parts {
+				if m.Parts[j].Type == "image_url" {
+					flags |= abi.MsgImage
+				}
+			}
+		}
+		if len(m.ToolCalls) > 0 {
+			flags |= abi.MsgToolCalls
+		}
+		if m.Role == "tool" || m.Role == "function" {
+			flags |= abi.MsgToolResult
+		}
+		in.AddMessage(s2b(m.Role), s2b(m.Text()), flags)
+	}
+	for i := range r.Tools {
+		in.AddTool(s2b(r.Tools[i].Name))
+	}
+	if r.Stream {
+		in.Flags |= abi.FlagStream
+	}
+	if r.HasImages() {
+		in.Flags |= abi.FlagImages
+	}
+	if r.WantsJSON() {
+		in.Flags |= abi.FlagJSON
+	}
+	if h != nil {
+		for k, v := range h.All() {
+			if len(k) > 10 && strings.EqualFold(b2s(k[:10]), "x-gateway-") {
+				in.AddHeader(k, v)
+			}
+		}
+		if string(h.Peek("X-Gateway-Smart-Routing")) == "1" {
+			in.Flags |= abi.FlagSmartRouting
+		}
+	}
+}
+
+// applyEdits rebuilds the body with the policies' message edits and decodes
+// it again. Unchanged messages keep their original bytes, and so do the
+// separators between two unchanged neighbours: provider prompt caches see the
+// same prefix up to the first edited message.
+func applyEdits(x *exchange, finals []wasm.FinalMessage) error {
+	r := x.req
+	f, ok := r.Field("messages")
+	if !ok || len(r.Messages) == 0 {
+		return nil
+	}
+	b := r.Body
+	dst := x.scratch[:0]
+	dst = append(dst, b[:f.ValStart]...)
+	dst = append(dst, b[f.ValStart:r.Messages[0].Span.Start]...) // "[" and spacing
+	prev := -2
+	for i, fm := range finals {
+		if i > 0 {
+			if fm.Orig >= 0 && prev >= 0 && fm.Orig == prev+1 {
+				dst = append(dst, b[r.Messages[prev].Span.End:r.Messages[fm.Orig].Span.Start]...)
+			} else {
+				dst = append(dst, ',')
+			}
+		}
+		switch {
+		case fm.Orig >= 0 && !fm.Changed:
+			m := &r.Messages[fm.Orig]
+			dst = append(dst, b[m.Span.Start:m.Span.End]...)
+		case fm.Orig >= 0:
+			dst = appendEditedMessage(dst, b, &r.Messages[fm.Orig], fm.Text)
+		default:
+			dst = append(dst, `{"role":`...)
+			dst = jsonscan.AppendQuoteBytes(dst, fm.Role)
+			dst = append(dst, `,"content":`...)
+			dst = jsonscan.AppendQuoteBytes(dst, fm.Text)
+			dst = append(dst, '}')
+		}
+		prev = fm.Orig
+	}
+	last := &r.Messages[len(r.Messages)-1]
+	dst = append(dst, b[last.Span.End:]...)
+	x.scratch = dst
+	r.Reset()
+	return r.Decode(dst)
+}
+
+// appendEditedMessage re-emits message m with its text replaced: a string
+// content becomes the new string; parts keep every non-text part (images)
+// after one text part holding the new text; every other member keeps its
+// bytes.
+func appendEditedMessage(dst, b []byte, m *providers.Message, text []byte) []byte {
+	if m.ContentSpan.Empty() {
+		// No content member (an assistant turn with tool calls): add one.
+		end := m.Span.End - 1
+		dst = append(dst, b[m.Span.Start:end]...)
+		dst = append(dst, `,"content":`...)
+		dst = jsonscan.AppendQuoteBytes(dst, text)
+		return append(dst, '}')
+	}
+	dst = append(dst, b[m.Span.Start:m.ContentSpan.Start]...)
+	if len(m.Parts) == 0 {
+		dst = jsonscan.AppendQuoteBytes(dst, text)
+	} else {
+		dst = append(dst, `[{"type":"text","text":`...)
+		dst = jsonscan.AppendQuoteBytes(dst, text)
+		dst = append(dst, '}')
+		for _, p := range m.Parts {
+			if p.Type != "text" {
+				dst = append(dst, ',')
+				dst = append(dst, p.Raw...)
+			}
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, b[m.ContentSpan.End:m.Span.End]...)
+}
+
+// s2b views s as bytes; the result must not be modified.
+func s2b(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unsafeBytes(s)
+}
+
+// runPolicies runs the request stage, applies its edits, and for model "auto"
+// (or smart routing) the route stage. It returns the model name to resolve,
+// or done when it already answered the client.
+func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string) (string, bool) {
+	fillInput(&x.in, x, &ctx.Request.Header)
+	x.out.Reset()
+	if err := s.policies.Run(ctx, abi.StageRequest, &x.in, &x.out); err != nil {
+		x.fail(ctx, policyError(err))
+		return "", true
+	}
+	if x.out.Response.Set {
+		x.respondLocally(ctx)
+		return "", true
+	}
+	x.collectTags()
+	if finals := x.out.Messages(); finals != nil {
+		if err := applyEdits(x, finals); err != nil {
+			x.fail(ctx, &apiError{Status: 500, Type: typeServer, Code: "policy_edit_invalid",
+				Msg: "a request policy produced an invalid request: " + err.Error()})
+			return "", true
+		}
+		fillInput(&x.in, x, &ctx.Request.Header)
+	}
+	smart := s.cfg.Routing.SmartRouting || string(ctx.Request.Header.Peek("X-Gateway-Smart-Routing")) == "1"
+	if name != "auto" && !smart {
+		return name, false
+	}
+	x.out.Reset()
+	if err := s.policies.Run(ctx, abi.StageRoute, &x.in, &x.out); err != nil {
+		x.fail(ctx, policyError(err))
+		return "", true
+	}
+	if x.out.Response.Set {
+		x.respondLocally(ctx)
+		return "", true
+	}
+	x.collectTags()
+	if r := x.out.Route; r.Set && len(r.Model) > 0 {
+		x.reason = append(x.reason[:0], r.Reason...)
+		if r.Ambiguous {
+			x.reason = append(x.reason, " (ambiguous: fallback tier)"...)
+		}
+		return string(r.Model), false
+	}
+	if name == "auto" {
+		x.reason = append(x.reason[:0], "router unavailable: default model"...)
+	}
+	return name, false
+}
+
+// collectTags keeps the policies' tags for the access log.
+func (x *exchange) collectTags() {
+	for _, t := range x.out.Tags {
+		if len(x.tags) > 0 {
+			x.tags = append(x.tags, ' ')
+		}
+		x.tags = append(x.tags, t.Key...)
+		x.tags = append(x.tags, '=')
+		x.tags = append(x.tags, t.Value...)
+	}
+}
+
+// respondLocally sends the answer a policy gave in place of the upstream.
+func (x *exchange) respondLocally(ctx *fasthttp.RequestCtx) {
+	r := x.out.Response
+	x.status = r.Status
+	x.errCode = "policy_response"
+	ctx.SetStatusCode(r.Status)
+	ctx.SetContentType("application/json")
+	ctx.Response.Header.Set("X-Gateway-Policy", r.Policy)
+	ctx.SetBody(r.Body)
+	x.finish()
+}
+
+// policyError maps a fail-closed policy failure to a 5xx naming the policy.
+func policyError(err error) *apiError {
+	return &apiError{Status: 503, Type: typeServer, Code: "policy_failed", RetryAfter: 1,
+		Msg: "A required gateway policy failed: " + err.Error()}
+}

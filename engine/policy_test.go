@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aigateway/gateway/providers/providertest"
+)
+
+func TestAutoRoutingWithMockOnly(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", nil)
+	status, hdr, body := g.post(t, "/v1/chat/completions", `{"model":"auto","messages":[{"role":"user","content":"what is a goroutine?"}]}`, nil)
+	if status != 200 || hdr.Get("X-Gateway-Provider") != "mock" || hdr.Get("X-Gateway-Route-Reason") == "" {
+		t.Fatalf("%d %v %s", status, hdr, body)
+	}
+}
+
+func TestAutoRoutingPicksTiers(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "ok"})
+	t.Cleanup(func() { _ = up.Close() })
+	toml := `
+[routing.tiers]
+fast = "openai/gpt-4o-mini"
+strong = "openai/gpt-4.1"
+reasoning = "openai/o3"
+`
+	g := startGateway(t, toml, map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"})
+	tests := []struct {
+		name, body, model string
+	}{
+		{"tools need a strong model", `{"model":"auto","messages":[{"role":"user","content":"list files"}],"tools":[{"type":"function","function":{"name":"ls"}}]}`, "gpt-4.1"},
+		{"architecture goes to reasoning or strong", `{"model":"auto","messages":[{"role":"user","content":"Plan the architecture migration of our distributed system to kubernetes with terraform, covering security audit and scalability"}]}`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, hdr, body := g.post(t, "/v1/chat/completions", tc.body, nil)
+			if status != 200 {
+				t.Fatalf("%d %s", status, body)
+			}
+			if hdr.Get("X-Gateway-Route-Reason") == "" {
+				t.Fatal("no route reason")
+			}
+			if tc.model != "" && hdr.Get("X-Gateway-Model") != tc.model {
+				t.Fatalf("model %q (reason %q)", hdr.Get("X-Gateway-Model"), hdr.Get("X-Gateway-Route-Reason"))
+			}
+			if tc.model == "" && hdr.Get("X-Gateway-Model") == "gpt-4o-mini" {
+				t.Fatalf("a deep request went to the fast tier (reason %q)", hdr.Get("X-Gateway-Route-Reason"))
+			}
+		})
+	}
+}
+
+func TestSkills(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "ok"})
+	t.Cleanup(func() { _ = up.Close() })
+	g := startGateway(t, "", map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"})
+	status, _, body := g.post(t, "/v1/chat/completions", `{"model":"gpt-4o","messages":[{"role":"system","content":"Be kind."},{"role":"user","content":"crash on nil map"}]}`,
+		map[string]string{"X-Gateway-Skill": "systematic-debugging"})
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	sent := string(up.Last().Body)
+	if !strings.Contains(sent, `Be kind.`) || !strings.Contains(sent, skillTemplate(t, "systematic-debugging")[1:60]) {
+		t.Fatalf("skill not applied: %s", sent)
+	}
+	status, _, body = g.post(t, "/v1/chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}`, map[string]string{"X-Gateway-Skill": "no-such-skill"})
+	if status != 400 || !strings.Contains(body, "quick-fix") || !strings.Contains(body, "no-such-skill") {
+		t.Fatalf("unknown skill: %d %s", status, body)
+	}
+}
+
+// TestEditsKeepUntouchedBytes: a policy edit (the skill's system prompt)
+// leaves every other message byte for byte as the client sent it.
+func TestEditsKeepUntouchedBytes(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "ok"})
+	t.Cleanup(func() { _ = up.Close() })
+	g := startGateway(t, "", map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"})
+	tail := `{"role":"user","content":"caf\u00e9  first"} ,  {"role":"assistant","content":"ok"},{"role":"user","content":"@quick-fix the typo"}`
+	status, _, body := g.post(t, "/v1/chat/completions", `{"model":"gpt-4o","messages":[`+tail+`]}`, nil)
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	sent := string(up.Last().Body)
+	if !strings.Contains(sent, `{"role":"user","content":"caf\u00e9  first"} ,  {"role":"assistant","content":"ok"}`) {
+		t.Fatalf("untouched messages changed: %s", sent)
+	}
+}
