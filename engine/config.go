@@ -46,12 +46,12 @@ type Config struct {
 	// provider is at max_in_flight before a 503.
 	QueueTimeout Duration `toml:"queue_timeout"`
 
-	Keys      []KeyConfig               `toml:"keys"`
+	Keys []KeyConfig `toml:"keys"`
 	// Policies binds Wasm policies to stages, in order. Empty: the
 	// built-ins (stripper, skills, diff-first, router).
 	Policies []wasm.PolicyConfig `toml:"policies"`
 	// Skills add to (or replace, by id) the eight built-in skills.
-	Skills []policies.Skill `toml:"skills"`
+	Skills    []policies.Skill          `toml:"skills"`
 	Providers map[string]ProviderConfig `toml:"providers"`
 	Models    []ModelConfig             `toml:"models"`
 	Routing   RoutingConfig             `toml:"routing"`
@@ -128,7 +128,6 @@ type RoutingConfig struct {
 	// ClassifierTimeout bounds the phase-2 call.
 	ClassifierTimeout Duration `toml:"classifier_timeout"`
 }
-
 
 // CacheConfig configures response caching.
 type CacheConfig struct {
