@@ -27,12 +27,11 @@ type proc struct {
 	err  error
 }
 
-// startProc starts argv, pinned to cpus with taskset when cpus is set.
-// Output goes to dir/name.log; when stdout is not nil it receives stdout.
-func startProc(dir, name, cpus string, env []string, stdout io.Writer, argv ...string) (*proc, error) {
-	if cpus != "" {
-		argv = append([]string{"taskset", "-c", cpus}, argv...)
-	}
+// startProc starts wrap followed by argv (wrap is e.g. nice and taskset,
+// which exec the command: the PID stays the command's). Output goes to
+// dir/name.log; when stdout is not nil it receives stdout.
+func startProc(dir, name string, wrap []string, env []string, stdout io.Writer, argv ...string) (*proc, error) {
+	argv = append(append([]string(nil), wrap...), argv...)
 	logPath := filepath.Join(dir, name+".log")
 	lf, err := os.Create(logPath)
 	if err != nil {

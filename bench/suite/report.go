@@ -127,7 +127,7 @@ func (e *env) write() error {
 	if err := os.MkdirAll(e.cfg.OutDir, 0o755); err != nil {
 		return err
 	}
-	stem := r.Date.Format("2006-01-02T1504Z") + "-" + r.Mode
+	stem := e.stem()
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -156,6 +156,9 @@ func (e *env) write() error {
 	}
 	return nil
 }
+
+// stem names this run's files.
+func (e *env) stem() string { return e.rep.Date.Format("2006-01-02T1504Z") + "-" + e.rep.Mode }
 
 func rel(base, path string) string {
 	if r, err := filepath.Rel(base, path); err == nil {
@@ -228,14 +231,14 @@ func Markdown(r *Report) string {
 	b.WriteString(MainTable(r))
 	b.WriteString("\n## Gateway costs\n\n")
 	b.WriteString("CPU time and peak RSS from /proc (the process tree, peak reset before each load); allocations from the gateway's own `go_memstats_mallocs_total` (the cost of the /metrics scrape subtracted), divided by every request of the load, warm-up included; overhead is the mean of the gateway's `gateway_overhead_seconds`.\n\n")
-	b.WriteString("| scenario | load | CPU s per 1,000 req | allocs/req | bytes/req | peak RSS MB | reported overhead µs (mean) | upstream requests |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| scenario | load | CPU s per 1,000 req | allocs/req | bytes/req | RSS at start MB | peak RSS MB | reported overhead µs (mean) | upstream requests |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.Rows {
 		g := row.Gateway
 		if g == nil || g.Usage == nil || g.Result == nil {
 			continue
 		}
 		u := g.Usage
-		fmt.Fprintf(&b, "| %s | %s | %.3f | %.1f | %.0f | %.1f | %s | %d |\n", row.ID, loadLabel(row), u.CPUPer1k, u.AllocsPerReq, u.BytesPerReq, u.PeakRSSMB, cellNum(u.OverheadUS > 0, "%.1f", u.OverheadUS), u.Upstream)
+		fmt.Fprintf(&b, "| %s | %s | %.3f | %.1f | %.0f | %.1f | %.1f | %s | %d |\n", row.ID, loadLabel(row), u.CPUPer1k, u.AllocsPerReq, u.BytesPerReq, u.StartRSSMB, u.PeakRSSMB, cellNum(u.OverheadUS > 0, "%.1f", u.OverheadUS), u.Upstream)
 	}
 	b.WriteString("\n## Streams (µs)\n\n")
 	b.WriteString("| scenario | load | direct TTFB p50 | gateway TTFB p50 | added TTFB p50 | gateway TTFB p99 | direct gap p99 | gateway gap p99 | events per stream |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -279,6 +282,21 @@ func Markdown(r *Report) string {
 	}
 	if len(invalid) > 0 {
 		b.WriteString("\n## Invalid runs\n\n" + strings.Join(uniq(invalid), "\n") + "\n")
+	}
+	var profs []string
+	for _, row := range r.Rows {
+		if g := row.Gateway; g != nil && g.Profile != "" {
+			var pb strings.Builder
+			fmt.Fprintf(&pb, "### %s (%s)\n\n`%s`\n\n", row.ID, loadLabel(row), g.Profile)
+			if len(g.ProfileTop) > 0 {
+				pb.WriteString("```\n" + strings.Join(g.ProfileTop, "\n") + "\n```\n")
+			}
+			profs = append(profs, pb.String())
+		}
+	}
+	if len(profs) > 0 {
+		b.WriteString("\n## Gateway CPU profiles\n\nTaken with bin/gatewayprof (the gateway plus a pprof listener) during the measured part of each load; open one with `go tool pprof -http : bin/gatewayprof FILE`.\n\n")
+		b.WriteString(strings.Join(profs, "\n"))
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\n## Notes\n\n")
@@ -414,6 +432,10 @@ func UpdateResults(path string, r *Report, mdRel string) error {
 	text := string(b)
 	if strings.TrimSpace(text) == "" {
 		text = resultsSkeleton
+	}
+	if strings.HasSuffix(r.Mode, "-partial") {
+		line := fmt.Sprintf("- %s · %s · `%s` · commit `%s` · %s · [%s](%s)", r.Date.Format("2006-01-02 15:04 UTC"), r.Mode, r.Command, r.Commit, headline(r), filepath.Base(mdRel), mdRel)
+		return os.WriteFile(path, []byte(appendToSection(text, historyHeading, line)), 0o644)
 	}
 	begin, end := latestMarkers(r.Mode)
 	var sec strings.Builder

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -189,7 +192,7 @@ func (e *env) runScenario(ctx context.Context, sc scenario) {
 		dl := sc.direct(e)
 		finish(&dl)
 		e.logf("%-30s direct  …", sc.id)
-		row.Direct = e.run(ctx, "direct", dl, nil)
+		row.Direct = e.run(ctx, sc.id, "direct", dl, nil)
 	case sc.baseline != "":
 		row.Baseline = sc.baseline
 		if b := e.rows[sc.baseline]; b != nil && b.Direct != nil {
@@ -200,7 +203,7 @@ func (e *env) runScenario(ctx context.Context, sc scenario) {
 					dl := s.direct(e)
 					dl.conns, dl.rate = s.conns, s.rate
 					e.logf("%-30s direct (baseline %s) …", sc.id, sc.baseline)
-					row.Direct = e.run(ctx, "direct", dl, nil)
+					row.Direct = e.run(ctx, sc.id, "direct", dl, nil)
 				}
 			}
 		}
@@ -211,7 +214,7 @@ func (e *env) runScenario(ctx context.Context, sc scenario) {
 	if e.l2 != nil {
 		g = e.l2
 	}
-	row.Gateway = e.run(ctx, "gateway", gl, g)
+	row.Gateway = e.run(ctx, sc.id, "gateway", gl, g)
 	if c := e.cfg.Compare; c != nil && sc.compare {
 		cl := gl
 		cl.url = strings.TrimRight(c.URL, "/") + "/chat/completions"
@@ -247,7 +250,7 @@ func (e *env) stopL2() {
 }
 
 // run performs one load; with g set it measures the gateway process.
-func (e *env) run(ctx context.Context, target string, l loadSpec, g *gateway) *Trial {
+func (e *env) run(ctx context.Context, id, target string, l loadSpec, g *gateway) *Trial {
 	r := &Trial{Target: target}
 	if g == nil {
 		res, err := e.runLoad(ctx, l)
@@ -256,6 +259,14 @@ func (e *env) run(ctx context.Context, target string, l loadSpec, g *gateway) *T
 		}
 		r.Result = res
 		return r
+	}
+	var prof <-chan profile
+	if g.pprof != "" {
+		d := l.duration
+		if d == 0 {
+			d = e.cfg.Duration
+		}
+		prof = e.profile(g, id, d)
 	}
 	var err error
 	res, u := e.measureGateway(g, func() *load.Result {
@@ -267,7 +278,69 @@ func (e *env) run(ctx context.Context, target string, l loadSpec, g *gateway) *T
 		r.Error = err.Error()
 	}
 	r.Result, r.Usage = res, u
+	if prof != nil {
+		p := <-prof
+		r.Profile, r.ProfileTop = p.path, p.top
+		if p.err != "" {
+			r.Profile = "failed: " + p.err
+		}
+	}
 	return r
+}
+
+type profile struct {
+	path string
+	top  []string
+	err  string
+}
+
+// profile takes a CPU profile of the gateway during the measured part of a
+// load and keeps its hottest functions.
+func (e *env) profile(g *gateway, id string, d time.Duration) <-chan profile {
+	ch := make(chan profile, 1)
+	go func() {
+		var p profile
+		defer func() { ch <- p }()
+		time.Sleep(e.cfg.Warmup + 100*time.Millisecond)
+		secs := int(d / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		status, body, _, err := httpDo("GET", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", g.pprof, secs), nil, nil, d+30*time.Second)
+		if err != nil || status != 200 {
+			p.err = fmt.Sprintf("pprof: %v (HTTP %d)", err, status)
+			return
+		}
+		dir := filepath.Join(e.cfg.OutDir, "profiles")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			p.err = err.Error()
+			return
+		}
+		path := filepath.Join(dir, e.stem()+"-"+id+".pprof")
+		if err := os.WriteFile(path, body, 0o644); err != nil {
+			p.err = err.Error()
+			return
+		}
+		p.path = rel(e.cfg.Root, path)
+		// The cumulative view says which of the gateway's own steps the time
+		// goes to; the flat view which leaf functions burn it.
+		for _, view := range [][]string{{"-top", "-cum", "-nodecount=40"}, {"-top", "-nodecount=12"}} {
+			args := append(append([]string{"tool", "pprof"}, view...), filepath.Join(e.bin, "gatewayprof"), path)
+			out, err := exec.Command("go", args...).Output()
+			if err != nil {
+				p.err = "go tool pprof: " + err.Error()
+				return
+			}
+			p.top = append(p.top, "$ go tool pprof "+strings.Join(view, " "))
+			for _, line := range strings.Split(string(out), "\n") {
+				// Skip the fasthttp/runtime frames every request shares.
+				if strings.Contains(line, "%") && !strings.Contains(line, "workerPool") && !strings.Contains(line, "serveConn") {
+					p.top = append(p.top, strings.TrimRight(line, " "))
+				}
+			}
+		}
+	}()
+	return ch
 }
 
 func (e *env) measureGateway(g *gateway, fn func() *load.Result) (*load.Result, *Usage) {

@@ -60,6 +60,14 @@ type Config struct {
 	Command string
 	// NoBuild uses the binaries already in bin/.
 	NoBuild bool
+	// Nice runs every process of the benchmark (gateway, mock, Redis, load
+	// generator, compared gateway) at this nice value, so that other work on
+	// a shared machine disturbs it less; 0 leaves priorities alone. Negative
+	// values need root (or CAP_SYS_NICE).
+	Nice int
+	// Profile runs bin/gatewayprof (the gateway with a pprof listener) and
+	// saves a CPU profile of the gateway during each of its loads.
+	Profile bool
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -127,6 +135,10 @@ type Trial struct {
 	Usage   *Usage       `json:"server_usage,omitempty"`
 	Skipped string       `json:"skipped,omitempty"`
 	Error   string       `json:"error,omitempty"`
+	// Profile is the gateway's CPU profile during the load (with -profile)
+	// and ProfileTop its hottest functions, as go tool pprof -top shows them.
+	Profile    string   `json:"profile,omitempty"`
+	ProfileTop []string `json:"profile_top,omitempty"`
 }
 
 func (r *Trial) ok() bool { return r != nil && r.Result != nil && r.Result.Valid }
@@ -135,6 +147,7 @@ func (r *Trial) ok() bool { return r != nil && r.Result != nil && r.Result.Valid
 type Usage struct {
 	Completed    int64   `json:"completed"`
 	CPUSeconds   float64 `json:"cpu_seconds"`
+	StartRSSMB   float64 `json:"rss_at_start_mb"`
 	CPUPer1k     float64 `json:"cpu_seconds_per_1k"`
 	PeakRSSMB    float64 `json:"peak_rss_mb"`
 	AllocsPerReq float64 `json:"allocs_per_request,omitempty"`
@@ -212,6 +225,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Quick {
 		mode = "quick"
 	}
+	if len(cfg.Only) > 0 {
+		// A partial run is kept under results/ and in the history, but does
+		// not replace the README section or the latest-run sections.
+		mode += "-partial"
+		cfg.ReadmeSection = ""
+	}
 	e.rep = &Report{
 		Date: nowUTC(), Mode: mode, Command: cfg.Command, Commit: gitCommit(cfg.Root), Machine: machine(),
 		Duration: cfg.Duration.String(), Warmup: cfg.Warmup.String(),
@@ -277,7 +296,11 @@ func (e *env) setup(ctx context.Context) error {
 	cfg := e.cfg
 	e.bin = filepath.Join(cfg.Root, "bin")
 	if !cfg.NoBuild {
-		for _, b := range [][2]string{{"gateway", "./cmd/gateway"}, {"mockupstream", "./bench/cmd/mockupstream"}, {"loadgen", "./bench/cmd/loadgen"}} {
+		builds := [][2]string{{"gateway", "./cmd/gateway"}, {"mockupstream", "./bench/cmd/mockupstream"}, {"loadgen", "./bench/cmd/loadgen"}}
+		if cfg.Profile {
+			builds = append(builds, [2]string{"gatewayprof", "./bench/cmd/gatewayprof"})
+		}
+		for _, b := range builds {
 			e.logf("go build -o bin/%s %s", b[0], b[1])
 			cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(e.bin, b[0]), b[1])
 			cmd.Dir = cfg.Root
@@ -289,6 +312,7 @@ func (e *env) setup(ctx context.Context) error {
 	if err := e.pinning(); err != nil {
 		return err
 	}
+	e.priority()
 	var err error
 	if e.mock, e.mockURL, err = e.startMock("mock", "-chunks", strconv.Itoa(chunks), "-reply-bytes", strconv.Itoa(replyBytes)); err != nil {
 		return err
@@ -310,7 +334,7 @@ func (e *env) setup(ctx context.Context) error {
 		e.rep.Compare = fmt.Sprintf("%s at %s, model %s", c.Name, c.URL, c.Model)
 		if c.Cmd != "" {
 			e.logf("starting %s: %s", c.Name, c.Cmd)
-			p, err := startProc(e.tmp, c.Name, e.gwCPUs, os.Environ(), nil, "sh", "-c", c.Cmd)
+			p, err := startProc(e.tmp, c.Name, e.wrap(e.gwCPUs), os.Environ(), nil, "sh", "-c", c.Cmd)
 			if err != nil {
 				return err
 			}
@@ -358,10 +382,42 @@ func (e *env) pinning() error {
 	return nil
 }
 
+// priority checks that the nice value can be applied and records it.
+func (e *env) priority() {
+	if e.cfg.Nice == 0 {
+		return
+	}
+	if err := exec.Command("nice", "-n", strconv.Itoa(e.cfg.Nice), "true").Run(); err != nil {
+		e.logf("nice %d unavailable (%v): priorities left alone", e.cfg.Nice, err)
+		e.cfg.Nice = 0
+		return
+	}
+	out, _ := exec.Command("nice", "-n", strconv.Itoa(e.cfg.Nice), "nice").Output()
+	if strings.TrimSpace(string(out)) != strconv.Itoa(e.cfg.Nice) {
+		e.logf("nice %d not granted (got %q): priorities left alone", e.cfg.Nice, strings.TrimSpace(string(out)))
+		e.cfg.Nice = 0
+		return
+	}
+	e.rep.Pinning += fmt.Sprintf("; every benchmark process at nice %d", e.cfg.Nice)
+}
+
+// wrap is the command prefix that pins a process to cpus and sets its
+// priority.
+func (e *env) wrap(cpus string) []string {
+	var w []string
+	if e.cfg.Nice != 0 {
+		w = append(w, "nice", "-n", strconv.Itoa(e.cfg.Nice))
+	}
+	if cpus != "" {
+		w = append(w, "taskset", "-c", cpus)
+	}
+	return w
+}
+
 func (e *env) startMock(name string, args ...string) (*proc, string, error) {
 	lw := newLineWaiter("listening on ")
 	argv := append([]string{filepath.Join(e.bin, "mockupstream"), "-listen", "127.0.0.1:0"}, args...)
-	p, err := startProc(e.tmp, name, e.loadCPUs, os.Environ(), lw, argv...)
+	p, err := startProc(e.tmp, name, e.wrap(e.loadCPUs), os.Environ(), lw, argv...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -381,7 +437,7 @@ func (e *env) startRedis() {
 	if err != nil {
 		return
 	}
-	p, err := startProc(e.tmp, "redis", e.loadCPUs, os.Environ(), nil, path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+	p, err := startProc(e.tmp, "redis", e.wrap(e.loadCPUs), os.Environ(), nil, path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no")
 	if err != nil {
 		e.logf("redis: %v", err)
@@ -401,6 +457,8 @@ type gateway struct {
 	base string // http://127.0.0.1:PORT
 	// scrapeAllocs is what one /metrics scrape itself allocates.
 	scrapeAllocs float64
+	// pprof is the pprof listener of a gatewayprof build ("" otherwise).
+	pprof string
 }
 
 var kindMissing = regexp.MustCompile(`provider (\S+): kind "([^"]+)" is not available in this build`)
@@ -444,7 +502,17 @@ func (e *env) startGateway(name, extra string) (*gateway, error) {
 		if err := os.WriteFile(cfgPath, []byte(toml), 0o644); err != nil {
 			return nil, err
 		}
-		p, err := startProc(e.tmp, name, e.gwCPUs, gatewayEnv(), nil, filepath.Join(e.bin, "gateway"), "-config", cfgPath)
+		argv := []string{filepath.Join(e.bin, "gateway"), "-config", cfgPath}
+		pprofAddr := ""
+		if e.cfg.Profile {
+			pp, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			pprofAddr = "127.0.0.1:" + strconv.Itoa(pp)
+			argv = []string{filepath.Join(e.bin, "gatewayprof"), "-config", cfgPath, "-pprof", pprofAddr}
+		}
+		p, err := startProc(e.tmp, name, e.wrap(e.gwCPUs), gatewayEnv(), nil, argv...)
 		if err != nil {
 			return nil, err
 		}
@@ -457,7 +525,7 @@ func (e *env) startGateway(name, extra string) (*gateway, error) {
 			}
 			return nil, err
 		}
-		g := &gateway{p: p, base: base}
+		g := &gateway{p: p, base: base, pprof: pprofAddr}
 		m1, err1 := scrape(base + "/metrics")
 		m2, err2 := scrape(base + "/metrics")
 		if err1 == nil && err2 == nil {
@@ -513,6 +581,7 @@ func (e *env) measure(pid int, metricsURL string, fn func() *load.Result) (*load
 		u.Completed = res.Completed
 	}
 	u.CPUSeconds = round(float64(s1.cpu-s0.cpu)/float64(time.Second), 3)
+	u.StartRSSMB = round(float64(s0.rssKB)/1024, 1)
 	u.PeakRSSMB = round(float64(s1.hwmKB)/1024, 1)
 	if u.Completed > 0 {
 		u.CPUPer1k = round(u.CPUSeconds*1000/float64(u.Completed), 4)
@@ -599,9 +668,7 @@ func (e *env) runLoad(ctx context.Context, l loadSpec) (*load.Result, error) {
 	if e.cfg.Compare != nil && !isLoopbackURL(l.url) {
 		args = append(args, "-allow-remote")
 	}
-	if e.loadCPUs != "" {
-		args = append([]string{"taskset", "-c", e.loadCPUs}, args...)
-	}
+	args = append(e.wrap(e.loadCPUs), args...)
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

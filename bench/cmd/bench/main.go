@@ -57,6 +57,12 @@ func run() int {
 	flag.Var(&cmpHeaders, "compare-header", "header for the compared gateway, \"Name: value\"; {mock} is replaced by the mock's URL (repeatable)")
 	flag.StringVar(&cmpCmd, "compare-cmd", "", "shell command that starts the compared gateway (pinned like ours; its CPU and RSS are then measured)")
 	flag.BoolVar(&cfg.NoBuild, "no-build", false, "use the binaries already in bin/")
+	defNice := 0
+	if os.Geteuid() == 0 {
+		defNice = -20
+	}
+	flag.IntVar(&cfg.Nice, "nice", defNice, "nice value for every benchmark process (default -20 as root, so that a shared machine disturbs the run less; 0 to leave priorities alone)")
+	flag.BoolVar(&cfg.Profile, "profile", false, "run the gateway with a pprof listener (bin/gatewayprof) and save a CPU profile of each gateway load under bench/results/profiles/")
 	flag.StringVar(&command, "command", "", "command line to record with the results (default: this one)")
 	flag.Parse()
 
