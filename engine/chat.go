@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/anthropic"
 	"github.com/aigateway/gateway/wasm"
@@ -37,6 +38,8 @@ type exchange struct {
 	// relay is what the stream body sends: the provider's stream, or a
 	// translation of it for Anthropic-format clients.
 	relay   providers.Stream
+	models  []*Model
+	targets []limits.Target
 	scratch []byte
 	cost    float64
 	saved   [numTechnique]float64
@@ -102,10 +105,12 @@ func (x *exchange) finish() {
 	}
 	providers.ReleaseRequest(x.req)
 	reqID, idBuf, scratch, reason, tags := x.reqID[:0], x.idBuf[:0], x.scratch[:0], x.reason[:0], x.tags[:0]
+	models, targets := x.models[:0], x.targets[:0]
+	clear(models[:cap(models)])
 	in, out := x.in, x.out
 	in.Reset()
 	out.Reset()
-	*x = exchange{reqID: reqID, idBuf: idBuf, scratch: scratch, reason: reason, tags: tags, in: in, out: out}
+	*x = exchange{reqID: reqID, idBuf: idBuf, scratch: scratch, reason: reason, tags: tags, in: in, out: out, models: models, targets: targets}
 	exchangePool.Put(x)
 }
 
@@ -176,6 +181,10 @@ func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.project = project
+	if err := s.rateLimit(ctx, project); err != nil {
+		x.fail(ctx, err)
+		return
+	}
 	if err := x.req.Decode(ctx.PostBody()); err != nil {
 		x.fail(ctx, err)
 		return
@@ -205,34 +214,26 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 		x.fail(ctx, err)
 		return
 	}
-	slot := s.upstreams[m.Provider]
-	if slot == nil {
+	if s.upstreams[m.Provider] == nil {
 		x.fail(ctx, notConfigured(name, m.Provider))
-		return
-	}
-	x.slot = slot
-	if err := s.acquireSlot(x); err != nil {
-		x.fail(ctx, err)
 		return
 	}
 	x.stream = x.req.Stream
 	x.idBuf = append(append(x.idBuf[:0], "chatcmpl-"...), x.reqID...)
 	x.call = providers.Call{
-		Req:             x.req,
-		Model:           m.Upstream,
-		ID:              b2s(x.idBuf),
-		Created:         x.start.Unix(),
-		MaxOutputTokens: m.MaxOutputTokens,
-		Header:          &ctx.Request.Header,
+		Req:     x.req,
+		ID:      b2s(x.idBuf),
+		Created: x.start.Unix(),
+		Header:  &ctx.Request.Header,
 	}
+	s.targets(x, name, m)
 	t0 := time.Now()
-	resp, err := slot.p.Chat(&x.call)
+	_, err = s.runner.Run(ctx, x.targets, x)
 	x.upstream = time.Since(t0)
 	if err != nil {
 		x.fail(ctx, err)
 		return
 	}
-	x.resp = resp
 	x.call.Header = nil // the request header is gone once the handler returns
 	s.render(ctx, x)
 }

@@ -221,6 +221,9 @@ func TestErrors(t *testing.T) {
 
 	toml := `
 max_body_bytes = 4096
+[reliability]
+retry = false
+circuit_breaker = false
 [providers.fail]
 kind = "openai"
 base_url = "` + up500.URL + `/v1"

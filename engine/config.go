@@ -143,12 +143,29 @@ type OptimizeConfig struct {
 	EnforceDiffFirst      bool `toml:"enforce_diff_first"`
 }
 
-// ReliabilityConfig holds the seed's reliability switches.
+// ReliabilityConfig holds the seed's reliability switches and their tuning.
 type ReliabilityConfig struct {
 	CircuitBreaker bool `toml:"circuit_breaker"`
 	Retry          bool `toml:"retry"`
 	RateLimit      bool `toml:"rate_limit"`
 	RateLimitRPM   int  `toml:"rate_limit_rpm"`
+	// RateLimitBurst is the GCRA burst (0: equal to rate_limit_rpm).
+	RateLimitBurst int `toml:"rate_limit_burst"`
+	// RetryMaxAttempts is the attempts per model, the first included.
+	RetryMaxAttempts int `toml:"retry_max_attempts"`
+	// RetryBackoffBase and RetryBackoffMax shape exponential backoff with
+	// full jitter.
+	RetryBackoffBase Duration `toml:"retry_backoff_base"`
+	RetryBackoffMax  Duration `toml:"retry_backoff_max"`
+	// RetryBudget bounds a request's retries and fallbacks together.
+	RetryBudget Duration `toml:"retry_budget"`
+	// BreakerFailures opens a provider's breaker after that many consecutive
+	// upstream failures; BreakerCooldown is how long it stays open.
+	BreakerFailures int      `toml:"breaker_failures"`
+	BreakerCooldown Duration `toml:"breaker_cooldown"`
+	// Fallbacks lists, per model name, the models tried in order when it
+	// fails (retries exhausted, breaker open, provider busy).
+	Fallbacks map[string][]string `toml:"fallbacks"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s").
@@ -189,7 +206,9 @@ func Defaults() Config {
 			FileHashCache:         true,
 			StripIDEBoilerplate:   true,
 		},
-		Reliab: ReliabilityConfig{CircuitBreaker: true, Retry: true, RateLimitRPM: 60},
+		Reliab: ReliabilityConfig{CircuitBreaker: true, Retry: true, RateLimitRPM: 60, RetryMaxAttempts: 3,
+			RetryBackoffBase: Duration(time.Second), RetryBackoffMax: Duration(10 * time.Second), RetryBudget: Duration(30 * time.Second),
+			BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second)},
 	}
 }
 

@@ -17,6 +17,10 @@ func (s *Server) handleEmbeddings(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.project = project
+	if err := s.rateLimit(ctx, project); err != nil {
+		x.fail(ctx, err)
+		return
+	}
 	body := ctx.PostBody()
 	name, _, err := messagesHead(body)
 	if err != nil {

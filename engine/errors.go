@@ -101,3 +101,5 @@ func writeAnthropicError(ctx *fasthttp.RequestCtx, e *apiError) {
 	ctx.Response.SetBodyRaw(anthropic.AppendError(nil, e.Status, e.Msg))
 	countError(e)
 }
+
+func asRequestError(err error, target **providers.RequestError) bool { return errors.As(err, target) }

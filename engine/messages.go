@@ -24,6 +24,10 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.project = project
+	if err := s.rateLimit(ctx, project); err != nil {
+		x.fail(ctx, err)
+		return
+	}
 	body := ctx.PostBody()
 	name, stream, err := messagesHead(body)
 	if err != nil {
@@ -81,6 +85,10 @@ func (s *Server) handleCountTokens(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.project = project
+	if err := s.rateLimit(ctx, project); err != nil {
+		x.fail(ctx, err)
+		return
+	}
 	body := ctx.PostBody()
 	name, _, err := messagesHead(body)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/wasm"
 	"github.com/fasthttp/router"
@@ -42,6 +43,9 @@ type Server struct {
 	draining  atomic.Bool
 	usage     *Usage
 	policies  *wasm.Host
+	limiter   limits.Limiter
+	rate      limits.Rate
+	runner    *limits.Runner
 	idPrefix  string
 	idSeq     atomic.Uint64
 	started   time.Time
@@ -95,6 +99,11 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		}
 		s.upstreams[name] = &upstreamSlot{p: p, sem: make(chan struct{}, pc.MaxInFlight), cfg: pc}
 	}
+	if s.limiter, s.runner, err = newReliability(cfg); err != nil {
+		return nil, fmt.Errorf("reliability: %w", err)
+	}
+	s.rate = limits.PerMinute(cfg.Reliab.RateLimitRPM)
+	s.rate.Burst = cfg.Reliab.RateLimitBurst
 	if s.policies, err = newPolicyHost(cfg, cat); err != nil {
 		return nil, err
 	}

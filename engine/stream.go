@@ -2,6 +2,8 @@ package engine
 
 import (
 	"io"
+
+	"github.com/aigateway/gateway/providers"
 	"time"
 	"unsafe"
 
@@ -58,6 +60,9 @@ func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 				return n, nil
 			}
 			streamUpstreamEr.Inc()
+			if br := b.x.s.runner.Breakers(); br != nil {
+				br.For(b.x.model.Provider, b.x.model.Upstream).Observe(providers.ErrUnavailable)
+			}
 			return n, nil
 		}
 		m, werr := w.Write(ev)

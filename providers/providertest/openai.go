@@ -39,11 +39,15 @@ type OpenAI struct {
 	StallFor time.Duration
 	// Delay is waited before the response headers.
 	Delay time.Duration
+	// FailFirst makes the first FailFirst chat requests fail with Status
+	// (default 503); later ones succeed.
+	FailFirst int
 	// PromptTokens and CachedTokens are reported in usage.
 	PromptTokens, CachedTokens int
 
-	srv *Server
-	n   atomic.Int64
+	srv   *Server
+	n     atomic.Int64
+	calls atomic.Int64
 }
 
 // StartOpenAI starts the fake on loopback.
@@ -67,8 +71,16 @@ func (o *OpenAI) handle(ctx *fasthttp.RequestCtx) {
 	if o.Delay > 0 {
 		time.Sleep(o.Delay)
 	}
-	if o.Status != 0 && o.Status != 200 {
-		ctx.SetStatusCode(o.Status)
+	failing := o.Status != 0 && o.Status != 200
+	if o.FailFirst > 0 {
+		failing = o.calls.Add(1) <= int64(o.FailFirst)
+	}
+	if failing {
+		status := o.Status
+		if status == 0 || status == 200 {
+			status = 503
+		}
+		ctx.SetStatusCode(status)
 		ctx.SetContentType("application/json")
 		if o.ErrorBody != "" {
 			ctx.SetBodyString(o.ErrorBody)

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/providers"
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+)
+
+// newReliability builds the rate limiter, breakers and retry runner from the
+// configuration.
+func newReliability(cfg *Config) (limits.Limiter, *limits.Runner, error) {
+	rc := cfg.Reliab
+	var lim limits.Limiter
+	if rc.RateLimit {
+		if cfg.Cache.RedisURL != "" {
+			opts, err := limits.RedisOptions(cfg.Cache.RedisURL, limits.DefaultRedisConfig().Timeout)
+			if err != nil {
+				return nil, nil, err
+			}
+			l, err := limits.NewRedis(redis.NewClient(opts), limits.DefaultRedisConfig())
+			if err != nil {
+				return nil, nil, err
+			}
+			lim = l
+		} else {
+			lim = limits.NewLocal()
+		}
+	}
+	var breakers *limits.Breakers
+	if rc.CircuitBreaker {
+		bc := limits.DefaultBreakerConfig()
+		bc.Failures = rc.BreakerFailures
+		bc.Cooldown = rc.BreakerCooldown.D()
+		b, err := limits.NewBreakers(bc)
+		if err != nil {
+			return nil, nil, err
+		}
+		breakers = b
+	}
+	policy := limits.DefaultRetryPolicy()
+	policy.MaxAttempts = rc.RetryMaxAttempts
+	if !rc.Retry {
+		policy.MaxAttempts = 1
+	}
+	policy.BaseDelay, policy.MaxDelay, policy.Budget = rc.RetryBackoffBase.D(), rc.RetryBackoffMax.D(), rc.RetryBudget.D()
+	runner, err := limits.NewRunner(policy, breakers)
+	return lim, runner, err
+}
+
+// rateLimit applies the project's rate limit and sets the X-RateLimit
+// headers; it returns an error for a 429.
+func (s *Server) rateLimit(ctx *fasthttp.RequestCtx, project string) error {
+	if s.limiter == nil {
+		return nil
+	}
+	d := s.limiter.Allow(ctx, limits.Key{Project: project}, s.rate)
+	h := &ctx.Response.Header
+	var buf [20]byte
+	h.SetBytesV("X-RateLimit-Limit", strconv.AppendInt(buf[:0], int64(d.Limit), 10))
+	h.SetBytesV("X-RateLimit-Remaining", strconv.AppendInt(buf[:0], int64(d.Remaining), 10))
+	h.SetBytesV("X-RateLimit-Reset", strconv.AppendInt(buf[:0], int64(d.ResetSeconds()), 10))
+	if d.Allowed {
+		return nil
+	}
+	return &apiError{Status: 429, Type: typeRateLimit, Code: "rate_limit_exceeded", RetryAfter: d.RetryAfterSeconds(),
+		Msg: "Rate limit of " + strconv.Itoa(s.rate.Limit) + " requests per minute exceeded for project " + project}
+}
+
+// targets fills x.models and x.targets: the resolved model, then its
+// configured fallbacks that are enabled and capable of the request.
+func (s *Server) targets(x *exchange, name string, m *Model) {
+	x.models = append(x.models[:0], m)
+	x.targets = append(x.targets[:0], limits.Target{Provider: m.Provider, Model: m.Upstream})
+	for _, fb := range s.cfg.Reliab.Fallbacks[name] {
+		fm, err := s.catalog.Resolve(fb)
+		if err != nil || checkCapabilities(x.req, fm) != nil || s.upstreams[fm.Provider] == nil {
+			continue
+		}
+		x.models = append(x.models, fm)
+		x.targets = append(x.targets, limits.Target{Provider: fm.Provider, Model: fm.Upstream})
+	}
+}
+
+// Call makes one upstream attempt for the retry runner: take a provider
+// slot, call, and give the slot back on failure. A busy provider moves on to
+// the next fallback without a retry.
+func (x *exchange) Call(_ context.Context, a limits.Attempt) error {
+	m := x.models[a.Index]
+	x.model = m
+	x.slot = x.s.upstreams[m.Provider]
+	if err := x.s.acquireSlot(x); err != nil {
+		return limits.Skip(err)
+	}
+	x.call.Model = m.Upstream
+	x.call.MaxOutputTokens = m.MaxOutputTokens
+	resp, err := x.slot.p.Chat(&x.call)
+	if err != nil {
+		<-x.slot.sem
+		x.acquired = false
+		var re *providers.RequestError
+		if asRequestError(err, &re) {
+			return limits.Final(err)
+		}
+		return err
+	}
+	x.resp = resp
+	return nil
+}
