@@ -497,7 +497,7 @@ func replaceBetween(text, begin, end, repl, heading string) string {
 func appendToSection(text, heading, line string) string {
 	i := strings.Index(text, heading+"\n")
 	if i < 0 {
-		return strings.TrimRight(text, "\n") + "\n\n" + heading + "\n\n" + line + "\n"
+		return strings.TrimRight(text, "\n") + "\n\n" + heading + "\n\n" + strings.TrimLeft(line, "\n") + "\n"
 	}
 	start := i + len(heading) + 1
 	next := strings.Index(text[start:], "\n## ")

@@ -229,7 +229,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		// A partial run is kept under results/ and in the history, but does
 		// not replace the README section or the latest-run sections.
 		mode += "-partial"
-		cfg.ReadmeSection = ""
+		e.cfg.ReadmeSection = ""
 	}
 	e.rep = &Report{
 		Date: nowUTC(), Mode: mode, Command: cfg.Command, Commit: gitCommit(cfg.Root), Machine: machine(),
