@@ -12,6 +12,7 @@ import (
 
 // flight is one upstream call that identical requests wait for.
 type flight struct {
+	started time.Time
 	done    chan struct{}
 	entry   *Entry // set before done closes: the answer to share
 	err     error  // set before done closes: an upstream error to share
@@ -23,15 +24,18 @@ type flightGroup struct {
 	m  map[[32]byte]*flight
 }
 
-// join returns the flight for sum, creating it (leader true) if none.
-func (g *flightGroup) join(sum [32]byte) (*flight, bool) {
+// join returns the flight for sum, creating it (leader true) if there is
+// none or the one there is older than maxAge: a leader that never reported
+// (a caller bug) must not make every later identical request wait.
+func (g *flightGroup) join(sum [32]byte, maxAge time.Duration) (*flight, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if f := g.m[sum]; f != nil {
+	now := time.Now()
+	if f := g.m[sum]; f != nil && now.Sub(f.started) < maxAge {
 		f.waiters.Add(1)
 		return f, false
 	}
-	f := &flight{done: make(chan struct{})}
+	f := &flight{started: now, done: make(chan struct{})}
 	g.m[sum] = f
 	return f, true
 }
@@ -241,7 +245,7 @@ func (c *Cache) Begin(k Key, d Decision, dir Directive) Result {
 	}
 	deadline := time.Now().Add(c.cfg.FlightTimeout)
 	for {
-		f, leader := c.flights.join(k.Sum)
+		f, leader := c.flights.join(k.Sum, c.cfg.FlightTimeout)
 		if leader {
 			// The previous leader may have stored the answer between our
 			// lookup and join.

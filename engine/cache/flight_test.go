@@ -237,3 +237,21 @@ func TestRecordInterrupted(t *testing.T) {
 	s.Close()
 	mustGet(t, c, k, "")
 }
+
+// TestFlightLeaked: a leader that never calls Done delays identical requests
+// by at most FlightTimeout once; after that a new leader takes over.
+func TestFlightLeaked(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, Config{FlightTimeout: 30 * time.Millisecond})
+	k := keyOf(t, baseReq, "acme", "openai", "gpt-4o")
+	if r := c.Begin(k, cacheable, Use); r.Flight == nil {
+		t.Fatal("no leader")
+	} // never Done
+	time.Sleep(40 * time.Millisecond)
+	r := c.Begin(k, cacheable, Use)
+	if r.Flight == nil || r.Flight.f == nil {
+		t.Fatalf("the stale flight was not replaced: %+v", r)
+	}
+	r.Flight.Done(textEntry(t), nil)
+	mustGet(t, c, k, TierMemory)
+}
