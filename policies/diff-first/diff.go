@@ -47,15 +47,16 @@ var (
 		"test", "struct", "module", "component", "endpoint", "handler")
 )
 
+// isEditRequest reports whether a user message asks for a code change: an
+// edit verb in its prose, and a code signal (a code fence, or a file or code
+// word in its prose). Pasted code itself is not scanned.
 func isEditRequest(text []byte) bool {
-	var v abi.Set
-	verbs.Scan(text, &v)
-	if v == (abi.Set{}) {
-		return false
-	}
-	var s abi.Set
-	codeSignals.Scan(text, &s)
-	return s != abi.Set{}
+	var v, s abi.Set
+	fences := abi.Prose(text, func(p []byte) {
+		verbs.Scan(p, &v)
+		codeSignals.Scan(p, &s)
+	})
+	return v != (abi.Set{}) && (fences > 0 || s != abi.Set{})
 }
 
 func onRequest(c *abi.Call) abi.Status {

@@ -9,6 +9,14 @@
 // X-Gateway-Route-Reason. Ambiguous requests are handed to the second-phase
 // classifier with a fallback model.
 //
+// One deliberate difference from the seed: keywords, phrases and
+// source-file mentions are matched in prose only, outside ``` code fences.
+// Identifiers and includes in pasted code are not the user's intent (a
+// pasted migration script is not a "migration" task, #include <stdio.h> is
+// not a file the user wants edited), and skipping code keeps a 16 KiB coding
+// request within microseconds. Lengths (the 500, 3000, 5000 and 30,000
+// character limits, the token estimate) still count every byte.
+//
 // Config (the engine derives it from gateway.toml and SMART_ROUTING_MODE):
 //
 //	{"mode": "local_first" | "balanced" | "quality" | "keyword",

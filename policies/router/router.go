@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"strconv"
 
 	"github.com/aigateway/gateway/abi"
@@ -45,9 +44,9 @@ var (
 		{"simple", -.10}, {"quick", -.08}, {"small change", -.10}, {"typo", -.12},
 		{"formatting", -.10}, {"comment", -.08}, {"rename", -.08},
 	}
-	ideWords        = []string{"cursor", "continue", "coding agent", "ide assistant", "code editor"}
-	multiFileTails  = [][]byte{[]byte("across multiple "), []byte("in all "), []byte("every "), []byte("all the ")}
-	sourceExtension = []string{"py", "js", "ts", "tsx", "go", "rs", "java", "cpp", "c", "h"}
+	ideWords  = []string{"cursor", "continue", "coding agent", "ide assistant", "code editor"}
+	multiFile = []string{"across multiple files", "in all files", "every file", "all the files"}
+	fence     = []byte("```")
 )
 
 // The intent matcher's pattern ids: simple patterns from 0, then local
@@ -57,6 +56,7 @@ var (
 	startLocal, startDeep, startSingle, startWeights int
 	intentMatcher                                    *abi.Matcher
 	ideMatcher                                       = abi.NewMatcher(ideWords...)
+	multiFileMatcher                                 = abi.NewMatcher(multiFile...)
 )
 
 func init() {
@@ -72,12 +72,18 @@ func init() {
 	intentMatcher = abi.NewMatcher(pats...)
 }
 
+// prose is abi.Prose. Every text rule reads prose only: the identifiers and
+// includes of pasted code ("migration", "format", "stdio.h") are not the
+// user's intent, and code is most of a coding request's bytes.
+func prose(text []byte, fn func([]byte)) int { return abi.Prose(text, fn) }
+
 // features are what the heuristics look at. The whole-text scan is lazy: it
 // only runs when a rule needs it.
 type features struct {
 	c           *abi.Call
 	intent      []byte
 	intentSet   abi.Set
+	fences      int // ``` markers in the intent
 	scanned     bool
 	totalChars  int
 	messages    int
@@ -98,7 +104,8 @@ type features struct {
 func (f *features) scanIntent() *abi.Set {
 	if !f.scanned {
 		f.intentSet.Clear()
-		intentMatcher.Scan(f.intent, &f.intentSet)
+		set := &f.intentSet
+		f.fences = prose(f.intent, func(p []byte) { intentMatcher.Scan(p, set) })
 		f.scanned = true
 	}
 	return &f.intentSet
@@ -110,64 +117,93 @@ func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
-// countExtensions counts source-file mentions: ".ext" after a word character
-// and not followed by one.
+// countExtensions counts source-file mentions: ".py .js .ts .tsx .go .rs
+// .java .cpp .c .h" after a word character and not followed by one. Code is
+// full of dots, so it looks for them eight bytes at a time.
 func countExtensions(text []byte) int {
-	n := 0
-	for i := 0; ; {
-		k := bytes.IndexByte(text[i:], '.')
-		if k < 0 {
-			return n
+	const ones, highs, dots = 0x0101010101010101, 0x8080808080808080, 0x2e2e2e2e2e2e2e2e
+	n, i := 0, 0
+	for ; i+8 <= len(text); i += 8 {
+		x := le64(text[i:]) ^ dots
+		if (x-ones)&^x&highs == 0 {
+			continue // no '.' in these eight bytes
 		}
-		i += k + 1
-		if i < 2 || !isWordByte(text[i-2]) {
-			continue
-		}
-		j := i
-		for j < len(text) && j-i < 5 && isWordByte(text[j]) {
-			j++
-		}
-		if j == i || (j < len(text) && isWordByte(text[j])) {
-			continue
-		}
-		for _, ext := range sourceExtension {
-			if abi.EqualFold(text[i:j], ext) {
+		for k := i; k < i+8; k++ {
+			if text[k] == '.' && extensionAt(text, k+1) {
 				n++
-				break
 			}
 		}
 	}
+	for ; i < len(text); i++ {
+		if text[i] == '.' && extensionAt(text, i+1) {
+			n++
+		}
+	}
+	return n
 }
 
-// hasMultiFile reports whether text says "across multiple files", "in all
+// le64 loads eight bytes little-endian; the compiler turns it into one load.
+// (encoding/binary would link reflect into the module.)
+func le64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// extensionAt reports whether text[i-1] is a dot that ends a file name with
+// a source extension.
+func extensionAt(text []byte, i int) bool {
+	if i < 2 || !isWordByte(text[i-2]) {
+		return false
+	}
+	j := i
+	for j < len(text) && j-i < 5 && isWordByte(text[j]) {
+		j++
+	}
+	if j == i || (j < len(text) && isWordByte(text[j])) {
+		return false
+	}
+	return isExtension(text[i:j])
+}
+
+// isExtension reports whether w (ASCII case-insensitive) is one of the
+// seed's source-file extensions.
+func isExtension(w []byte) bool {
+	var b [4]byte
+	if len(w) == 0 || len(w) > len(b) {
+		return false
+	}
+	for i, c := range w {
+		b[i] = abi.Lower(c)
+	}
+	switch string(b[:len(w)]) {
+	case "py", "js", "ts", "tsx", "go", "rs", "java", "cpp", "c", "h":
+		return true
+	}
+	return false
+}
+
+// hasMultiFile reports whether p says "across multiple files", "in all
 // files", "every file" or "all the files".
-func hasMultiFile(text []byte) bool {
-	for i := 0; ; {
-		k := abi.IndexFold(text[i:], "file")
-		if k < 0 {
-			return false
-		}
-		at := i + k
-		for _, tail := range multiFileTails {
-			if at >= len(tail) && abi.HasPrefixFold(text[at-len(tail):], string(tail)) {
-				return true
-			}
-		}
-		i = at + 4
-	}
+func hasMultiFile(p []byte) bool {
+	var set abi.Set
+	multiFileMatcher.Scan(p, &set)
+	return set != abi.Set{}
 }
 
+// whole computes the whole-text features, over the prose of every message.
 func (f *features) whole() {
 	if f.wholeDone {
 		return
 	}
 	f.wholeDone = true
 	for i := 0; i < f.messages; i++ {
-		t := f.c.Text(i)
-		f.files += countExtensions(t)
-		if !f.multiFile {
-			f.multiFile = hasMultiFile(t)
-		}
+		prose(f.c.Text(i), func(p []byte) {
+			f.files += countExtensions(p)
+			if !f.multiFile {
+				f.multiFile = hasMultiFile(p)
+			}
+		})
 	}
 }
 
@@ -282,7 +318,7 @@ func decide(f *features, c *config) decision {
 	if f.files > 1 {
 		d.claude += 0.3
 	}
-	if bytes.Count(f.intent, []byte("```")) > 2 {
+	if f.scanIntent(); f.fences > 2 {
 		d.claude += 0.2
 	}
 	return d
@@ -290,8 +326,8 @@ func decide(f *features, c *config) decision {
 
 func (f *features) ideSystem() bool {
 	var s abi.Set
-	ideMatcher.Scan(f.c.Text(f.systemIdx), &s)
-	return s.CountIn(0, len(ideWords)) > 0
+	prose(f.c.Text(f.systemIdx), func(p []byte) { ideMatcher.Scan(p, &s) })
+	return s != abi.Set{}
 }
 
 // reasoningScore is the seed's strong-versus-reasoning (Sonnet-versus-Opus)

@@ -30,8 +30,10 @@ type section struct {
 
 // stripper holds the per-request state; its slices are reused across calls.
 type stripper struct {
+	text      []byte // the message being stripped
 	edits     []edit
 	fences    []span
+	fenced    bool   // fences computed for text
 	paras     []item // paragraphs of earlier system messages
 	newParas  []item // paragraphs of the current message
 	blocks    []item // IDE instruction blocks of earlier messages
@@ -62,31 +64,32 @@ func seen(list []item, b []byte) bool {
 	return false
 }
 
-// fenceSpans records the code fences of text: ``` or ~~~ lines (indented by
-// at most three spaces) open and close a block, which is never edited.
+// fenceSpans records the code fences of text: ``` or ~~~ at the start of a
+// line (indented by at most three spaces) open and close a block, which is
+// never edited.
 func (s *stripper) fenceSpans(text []byte) {
 	s.fences = s.fences[:0]
 	open := -1
 	var marker byte
 	for i := 0; i < len(text); {
-		end := bytes.IndexByte(text[i:], '\n')
-		if end < 0 {
-			end = len(text)
-		} else {
-			end += i + 1
+		k, c := nextFence(text[i:])
+		if k < 0 {
+			break
 		}
-		line := text[i:end]
-		j := 0
-		for j < 3 && j < len(line) && line[j] == ' ' {
-			j++
+		at := i + k
+		i = at + 3
+		if !lineStart(text, at) {
+			continue
 		}
-		if len(line)-j >= 3 && (line[j] == '`' || line[j] == '~') && line[j+1] == line[j] && line[j+2] == line[j] {
-			if open < 0 {
-				open, marker = i, line[j]
-			} else if line[j] == marker {
-				s.fences = append(s.fences, span{open, end})
-				open = -1
-			}
+		end := len(text)
+		if nl := bytes.IndexByte(text[at:], '\n'); nl >= 0 {
+			end = at + nl + 1
+		}
+		if open < 0 {
+			open, marker = lineBegin(text, at), c
+		} else if c == marker {
+			s.fences = append(s.fences, span{open, end})
+			open = -1
 		}
 		i = end
 	}
@@ -95,7 +98,46 @@ func (s *stripper) fenceSpans(text []byte) {
 	}
 }
 
+// nextFence returns the offset of the first ``` or ~~~ in b and its byte.
+func nextFence(b []byte) (int, byte) {
+	k1 := bytes.Index(b, []byte("```"))
+	if bytes.IndexByte(b, '~') < 0 {
+		return k1, '`'
+	}
+	k2 := bytes.Index(b, []byte("~~~"))
+	if k1 < 0 || (k2 >= 0 && k2 < k1) {
+		return k2, '~'
+	}
+	return k1, '`'
+}
+
+// lineStart reports whether only up to three spaces precede text[at] on its
+// line.
+func lineStart(text []byte, at int) bool {
+	for n := 0; n <= 3; n++ {
+		if at-n == 0 || text[at-n-1] == '\n' {
+			return true
+		}
+		if text[at-n-1] != ' ' {
+			return false
+		}
+	}
+	return false
+}
+
+func lineBegin(text []byte, at int) int {
+	for at > 0 && text[at-1] != '\n' {
+		at--
+	}
+	return at
+}
+
 func (s *stripper) inFence(start, end int) bool {
+	if !s.fenced {
+		// Lazily: most messages have no edit candidate at all.
+		s.fenceSpans(s.text)
+		s.fenced = true
+	}
 	for _, f := range s.fences {
 		if start < f.end && f.start < end {
 			return true
@@ -153,76 +195,53 @@ func roleWord(text []byte, i int) int {
 	return i
 }
 
-// markers removes chat-template special tokens that leaked into text.
-func (s *stripper) markers(text []byte) {
-	for i := 0; ; {
-		k := bytes.Index(text[i:], []byte("<|"))
-		if k < 0 {
-			return
+// marker returns the end of the chat-template special token (with the line
+// break after it) that starts at text[i], or 0.
+func marker(text []byte, i int) int {
+	rest := text[i:]
+	switch {
+	case bytes.HasPrefix(rest, imStart):
+		return skipNewline(text, roleWord(text, i+len(imStart)))
+	case bytes.HasPrefix(rest, headerStart):
+		j := roleWord(text, i+len(headerStart))
+		if bytes.HasPrefix(text[j:], headerEnd) {
+			return skipNewline(text, skipNewline(text, j+len(headerEnd)))
 		}
-		i += k
-		rest := text[i:]
-		end := 0
-		switch {
-		case bytes.HasPrefix(rest, imStart):
-			end = skipNewline(text, roleWord(text, i+len(imStart)))
-		case bytes.HasPrefix(rest, headerStart):
-			j := roleWord(text, i+len(headerStart))
-			if bytes.HasPrefix(text[j:], headerEnd) {
-				end = skipNewline(text, skipNewline(text, j+len(headerEnd)))
-			}
-		default:
-			for _, m := range simpleMarkers {
-				if bytes.HasPrefix(rest, m) {
-					end = skipNewline(text, i+len(m))
-					break
-				}
-			}
-		}
-		if end > i {
-			s.add(i, end, nil)
-			i = end
-		} else {
-			i += 2
+		return 0
+	}
+	for _, m := range simpleMarkers {
+		if bytes.HasPrefix(rest, m) {
+			return skipNewline(text, i+len(m))
 		}
 	}
+	return 0
 }
 
-// emptyTags are context sections IDEs send even when they have nothing in
-// them.
-var emptyTags = []string{
-	"attached_files", "additional_data", "linter_errors", "manually_added_selection",
-	"recently_viewed_files", "open_and_recently_viewed_files", "open_files", "cursor_rules",
-	"user_rules", "project_rules", "rules", "memories", "custom_instructions", "attachments",
-	"context", "editorContext", "repoContext", "workspace_info", "reminder", "instructions",
-	"environment_details", "git_status", "terminal_output", "diagnostics", "problems",
-	"selection", "current_file", "file_contents", "related_files", "user_info",
-}
+// Tag kinds: which rules apply to a known IDE tag.
+const (
+	tagEmpty  = 1 << iota // removed when it holds only whitespace
+	tagRepeat             // removed when identical to an earlier block
+	tagEnv                // Cline's environment block
+)
 
-// repeatTags are IDE instruction blocks that clients resend verbatim.
-var repeatTags = []string{
-	"cursor_rules", "user_rules", "project_rules", "rules", "custom_instructions",
-	"memories", "reminder", "instructions", "reminderInstructions", "system-reminder",
-	"repoContext", "workspace_info", "user_info",
-}
-
-// tagBlock finds the next "<name>…</name>" block at or after i, returning
-// its span and the span of its content.
-func tagBlock(text []byte, name string, i int) (start, end, cStart, cEnd int, ok bool) {
-	for {
-		k := bytes.Index(text[i:], []byte("<"+name+">"))
-		if k < 0 {
-			return 0, 0, 0, 0, false
-		}
-		start = i + k
-		cStart = start + len(name) + 2
-		c := bytes.Index(text[cStart:], []byte("</"+name+">"))
-		if c < 0 {
-			return 0, 0, 0, 0, false
-		}
-		cEnd = cStart + c
-		return start, cEnd + len(name) + 3, cStart, cEnd, true
+// tagKind classifies the IDE tags the stripper knows; any other tag is
+// left alone.
+func tagKind(name []byte) int {
+	switch string(name) {
+	case "attached_files", "additional_data", "linter_errors", "manually_added_selection",
+		"recently_viewed_files", "open_and_recently_viewed_files", "open_files", "attachments",
+		"context", "editorContext", "git_status", "terminal_output", "diagnostics", "problems",
+		"selection", "current_file", "file_contents", "related_files":
+		return tagEmpty
+	case "cursor_rules", "user_rules", "project_rules", "rules", "custom_instructions", "memories",
+		"reminder", "instructions", "repoContext", "workspace_info", "user_info":
+		return tagEmpty | tagRepeat
+	case "reminderInstructions", "system-reminder":
+		return tagRepeat
+	case "environment_details":
+		return tagEmpty | tagEnv
 	}
+	return 0
 }
 
 func blank(b []byte) bool {
@@ -234,47 +253,81 @@ func blank(b []byte) bool {
 	return true
 }
 
-func (s *stripper) emptySections(text []byte) {
-	for _, name := range emptyTags {
-		for i := 0; ; {
-			start, end, cs, ce, ok := tagBlock(text, name, i)
-			if !ok {
-				break
-			}
-			if blank(text[cs:ce]) {
-				s.add(start, blockEnd(text, start, end), nil)
-			}
-			i = end
+func isTagByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-'
+}
+
+// closeTag returns the offset in text of "</name>" at or after i, or -1.
+func closeTag(text, name []byte, i int) int {
+	for {
+		k := bytes.Index(text[i:], []byte("</"))
+		if k < 0 {
+			return -1
 		}
+		at := i + k
+		rest := text[at+2:]
+		if len(rest) > len(name) && bytes.Equal(rest[:len(name)], name) && rest[len(name)] == '>' {
+			return at
+		}
+		i = at + 2
 	}
 }
 
-// repeatedBlocks removes an instruction block identical to one seen before
-// in this request (in an earlier message or earlier in this one).
-func (s *stripper) repeatedBlocks(text []byte) {
-	for _, name := range repeatTags {
-		for i := 0; ; {
-			start, end, cs, ce, ok := tagBlock(text, name, i)
-			if !ok {
-				break
+// scan visits every '<' of text once: chat-template markers ("<|…|>") are
+// removed; blocks "<name>…</name>" of known IDE tags get the empty-section,
+// repeated-block and environment rules. Nested tags are visited too.
+func (s *stripper) scan(text []byte) {
+	for i := 0; ; {
+		k := bytes.IndexByte(text[i:], '<')
+		if k < 0 {
+			return
+		}
+		start := i + k
+		i = start + 1
+		if i < len(text) && text[i] == '|' {
+			if end := marker(text, start); end > 0 {
+				s.add(start, end, nil)
+				i = end
 			}
+			continue
+		}
+		j := i
+		for j < len(text) && isTagByte(text[j]) {
+			j++
+		}
+		if j == i || j >= len(text) || text[j] != '>' {
+			continue
+		}
+		name := text[i:j]
+		kind := tagKind(name)
+		if kind == 0 {
+			continue
+		}
+		cs := j + 1
+		ce := closeTag(text, name, cs)
+		if ce < 0 {
+			continue
+		}
+		end := ce + len(name) + 3
+		content := text[cs:ce]
+		switch {
+		case kind&tagEmpty != 0 && blank(content):
+			s.add(start, blockEnd(text, start, end), nil)
+		case kind&tagRepeat != 0 && len(text[start:end]) >= 64:
 			b := text[start:end]
-			if !blank(text[cs:ce]) && len(b) >= 64 {
-				if seen(s.blocks, b) || seen(s.newBlocks, b) {
-					s.add(start, blockEnd(text, start, end), nil)
-				} else {
-					s.newBlocks = append(s.newBlocks, item{hash(b), b})
-				}
+			if seen(s.blocks, b) || seen(s.newBlocks, b) {
+				s.add(start, blockEnd(text, start, end), nil)
+			} else {
+				s.newBlocks = append(s.newBlocks, item{hash(b), b})
 			}
-			i = end
+		case kind&tagEnv != 0:
+			s.environment(text, cs, ce)
 		}
 	}
 }
 
-var (
-	envTag    = "environment_details"
-	unchanged = []byte("(unchanged)")
-)
+// unchanged replaces an environment section that did not change.
+var unchanged = []byte("(unchanged)")
 
 // envSections splits text[cs:ce], the content of an <environment_details>
 // block, into its "# Header" sections.
@@ -303,30 +356,24 @@ func trimRight(b []byte) []byte {
 	return b
 }
 
-// environment replaces each section of an <environment_details> block that
-// is identical to the same section of the previous block by "(unchanged)".
-func (s *stripper) environment(text []byte) {
-	for i := 0; ; {
-		_, end, cs, ce, ok := tagBlock(text, envTag, i)
-		if !ok {
-			return
+// environment replaces each section of the <environment_details> block
+// text[cs:ce] that is identical to the same section of the previous block by
+// "(unchanged)".
+func (s *stripper) environment(text []byte, cs, ce int) {
+	s.envTmp = envSections(text, cs, ce, s.envTmp)
+	for _, sec := range s.envTmp {
+		body := trimRight(sec.body)
+		if len(body) <= 2*len(unchanged) {
+			continue
 		}
-		s.envTmp = envSections(text, cs, ce, s.envTmp)
-		for _, sec := range s.envTmp {
-			body := trimRight(sec.body)
-			if len(body) <= 2*len(unchanged) {
-				continue
-			}
-			for _, prev := range s.env {
-				if bytes.Equal(prev.header, sec.header) && bytes.Equal(trimRight(prev.body), body) {
-					s.add(sec.bodyStart, sec.bodyStart+len(body), unchanged)
-					break
-				}
+		for _, prev := range s.env {
+			if bytes.Equal(prev.header, sec.header) && bytes.Equal(trimRight(prev.body), body) {
+				s.add(sec.bodyStart, sec.bodyStart+len(body), unchanged)
+				break
 			}
 		}
-		s.env, s.envTmp = s.envTmp, s.env
-		i = end
 	}
+	s.env, s.envTmp = s.envTmp, s.env
 }
 
 // paragraphs removes system-prompt paragraphs repeated verbatim. When no
@@ -422,17 +469,14 @@ func (s *stripper) collapse(text []byte) []byte {
 	return out
 }
 
-// strip returns the stripped form of one message's text (aliasing s.out)
-// and remembers what later messages compare against: only the message and
-// those before it decide its result.
+// strip returns the stripped form of one message's text (text itself when
+// nothing changes, else aliasing s.out) and remembers what later messages
+// compare against: only the message and those before it decide its result.
 func (s *stripper) strip(role, text []byte) []byte {
 	system := string(role) == "system" || string(role) == "developer"
+	s.text, s.fenced = text, false
 	s.edits, s.newBlocks, s.newParas = s.edits[:0], s.newBlocks[:0], s.newParas[:0]
-	s.fenceSpans(text)
-	s.markers(text)
-	s.emptySections(text)
-	s.repeatedBlocks(text)
-	s.environment(text)
+	s.scan(text)
 	if system {
 		for _, l := range continueLine {
 			if bytes.HasPrefix(text, l) {
@@ -444,8 +488,14 @@ func (s *stripper) strip(role, text []byte) []byte {
 	}
 	s.blocks = append(s.blocks, s.newBlocks...)
 	s.paras = append(s.paras, s.newParas...)
-	out := s.apply(text)
-	if system {
+	out := text
+	if len(s.edits) > 0 {
+		out = s.apply(text)
+	}
+	if system && bytes.Contains(out, []byte("\n\n\n")) {
+		if len(s.edits) == 0 {
+			out = append(s.out[:0], text...)
+		}
 		out = s.collapse(out)
 		s.out = out
 	}
@@ -471,7 +521,7 @@ func onRequest(c *abi.Call) abi.Status {
 		}
 		text := c.Text(i)
 		out := s.strip(role, text)
-		if bytes.Equal(out, text) {
+		if len(out) == len(text) && (len(out) == 0 || &out[0] == &text[0] || bytes.Equal(out, text)) {
 			continue
 		}
 		// The host refuses edits that would split or carry invalid UTF-8;

@@ -72,17 +72,16 @@ func TestPrefixStable(t *testing.T) {
 }
 
 func TestFences(t *testing.T) {
-	var s stripper
 	text := []byte("a\n```go\nx\n```\nb\n  ~~~\ny\n  ~~~\n```\nunclosed")
-	s.fenceSpans(text)
-	if len(s.fences) != 3 {
-		t.Fatalf("fences = %v", s.fences)
-	}
+	s := stripper{text: text}
 	if !s.inFence(bytes.Index(text, []byte("x")), bytes.Index(text, []byte("x"))+1) || s.inFence(0, 1) {
 		t.Fatal("inFence wrong")
 	}
 	if !s.inFence(len(text)-2, len(text)) {
 		t.Fatal("an unclosed fence must protect the rest of the text")
+	}
+	if len(s.fences) != 3 {
+		t.Fatalf("fences = %v", s.fences)
 	}
 }
 

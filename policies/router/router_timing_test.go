@@ -1,0 +1,48 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/wasm"
+)
+
+// codingRequest is a request of about size bytes: a short system prompt and
+// a user message with a question and pasted Go code (the same shape as the
+// host's benchmarks).
+func codingRequest(size int) *wasm.Input {
+	code := "func handler(w http.ResponseWriter, r *http.Request) {\n\tid := r.URL.Query().Get(\"id\")\n\tif id == \"\" {\n\t\thttp.Error(w, \"missing id\", 400)\n\t\treturn\n\t}\n}\n"
+	var b strings.Builder
+	b.WriteString("Why does this handler return 400 for valid ids? Fix it in server.go.\n```go\n")
+	for b.Len() < size-300 {
+		b.WriteString(code)
+	}
+	b.WriteString("```")
+	in := &wasm.Input{Model: []byte("auto")}
+	in.AddMessage([]byte("system"), []byte("You are a senior Go reviewer."), 0)
+	in.AddMessage([]byte("user"), []byte(b.String()), 0)
+	return in
+}
+
+// BenchmarkRouterNative runs the router's Go code in-process, for comparison
+// with the Wasm figures of wasm.BenchmarkRouter.
+func BenchmarkRouterNative(b *testing.B) {
+	cfg := []byte(conf("local_first"))
+	if err := wasm.ConfigureNative(cfg, abi.ConfigureHandler(configure)); err != nil {
+		b.Fatal(err)
+	}
+	for _, size := range []int{1 << 10, 16 << 10, 256 << 10} {
+		b.Run(strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
+			in := codingRequest(size)
+			var out wasm.Output
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				out.Reset()
+				wasm.RunNative("router", abi.StageRoute, cfg, in, &out, onRoute)
+			}
+		})
+	}
+}
