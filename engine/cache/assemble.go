@@ -10,7 +10,7 @@ import (
 
 // toolAcc accumulates one tool call.
 type toolAcc struct {
-	index              int
+	index               int
 	id, typ, name, args []byte
 }
 
@@ -58,7 +58,10 @@ func (b *builder) appendStr(dst, v []byte) []byte {
 	return dst
 }
 
-func nonNull(v []byte) bool { k := jsonscan.KindOf(v); return k != jsonscan.Null && k != jsonscan.Invalid }
+func nonNull(v []byte) bool {
+	k := jsonscan.KindOf(v)
+	return k != jsonscan.Null && k != jsonscan.Invalid
+}
 
 // top handles the members shared by chunks and completions; choice handles
 // each element of "choices" (delta for chunks, message for completions).

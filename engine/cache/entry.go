@@ -33,8 +33,8 @@ type Entry struct {
 	// Set once stored or loaded: the namespace, the key hash and the expiry
 	// (Unix seconds).
 	Project, Provider, UpstreamModel string
-	Expires                         int64
-	sum                             [32]byte
+	Expires                          int64
+	sum                              [32]byte
 
 	body []byte // the uncompressed body encoding every field aliases
 }
