@@ -79,6 +79,17 @@ type Flight struct {
 	ttl   time.Duration
 	f     *flight // nil when nobody can wait for this call (refresh)
 	ended atomic.Bool
+	skip  atomic.Bool // share with waiters, do not store
+}
+
+// SkipStore makes Done hand the answer to the waiting requests without
+// storing it: for an answer that is right for this moment but must not be
+// replayed later under this key, such as a fallback model's answer to a
+// request for the primary.
+func (f *Flight) SkipStore() {
+	if f != nil {
+		f.skip.Store(true)
+	}
 }
 
 // Done reports the upstream's answer: the assembled entry, or the error. A
@@ -95,7 +106,7 @@ func (f *Flight) Done(e *Entry, err error) {
 	if err != nil {
 		e = nil
 	}
-	if e != nil {
+	if e != nil && !f.skip.Load() {
 		_ = f.c.Set(&f.k, e, f.ttl)
 	}
 	if f.f == nil {

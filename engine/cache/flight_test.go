@@ -255,3 +255,20 @@ func TestFlightLeaked(t *testing.T) {
 	r.Flight.Done(textEntry(t), nil)
 	mustGet(t, c, k, TierMemory)
 }
+
+// TestSkipStore: a fallback's answer reaches the waiters but is not stored.
+func TestSkipStore(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, Config{})
+	k := keyOf(t, baseReq, "acme", "openai", "gpt-4o")
+	leader := c.Begin(k, cacheable, Use)
+	got := make(chan Result, 1)
+	go func() { got <- c.Begin(k, cacheable, Use) }()
+	waitFor(t, "follower", func() bool { return c.flights.waiting(k.Sum) == 1 })
+	leader.Flight.SkipStore()
+	leader.Flight.Done(textEntry(t), nil)
+	if r := <-got; r.Header() != "hit-coalesced" {
+		t.Fatalf("follower %q", r.Header())
+	}
+	mustGet(t, c, k, "")
+}
