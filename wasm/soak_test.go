@@ -2,6 +2,8 @@ package wasm
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aigateway/gateway/abi"
@@ -11,6 +13,12 @@ import (
 // (recycling off) and returns its memory after warm-up and at the end, and
 // whether every call succeeded.
 func soak(t *testing.T, fakeClocks bool, calls int) (warm, end int64, ok bool) {
+	w, e, ok, _ := soakDetail(t, fakeClocks, calls)
+	return w, e, ok
+}
+
+// soakDetail is soak, also returning the failure that ended the run early.
+func soakDetail(t *testing.T, fakeClocks bool, calls int) (warm, end int64, ok bool, failure string) {
 	t.Helper()
 	opts := Options{PoolSize: 1, RecycleAfterCalls: -1, RecycleAboveFraction: -1}
 	opts.fakeClocks = fakeClocks
@@ -22,14 +30,22 @@ func soak(t *testing.T, fakeClocks bool, calls int) (warm, end int64, ok bool) {
 	var out Output
 	ctx := context.Background()
 	const warmup = 1000
+	var peak int64
 	for i := 0; i < calls; i++ {
 		out.Reset()
 		if err := h.Run(ctx, abi.StageRoute, in, &out); err != nil {
 			t.Fatal(err)
 		}
 		if len(out.Failures) > 0 {
-			info, _ := h.Get("garbage")
-			return warm, info.MemoryBytes, false
+			f := out.Failures[0]
+			detail := string(f.Detail)
+			if i := strings.IndexByte(detail, '\n'); i > 0 {
+				detail = detail[:i]
+			}
+			return warm, peak, false, "call " + strconv.Itoa(i+1) + ": " + f.Kind.String() + ": " + detail
+		}
+		if info, _ := h.Get("garbage"); info.MemoryBytes > peak {
+			peak = info.MemoryBytes
 		}
 		if i+1 == warmup {
 			info, _ := h.Get("garbage")
@@ -40,7 +56,7 @@ func soak(t *testing.T, fakeClocks bool, calls int) (warm, end int64, ok bool) {
 	if info.Instances != 1 || info.Calls != uint64(calls) {
 		t.Fatalf("the soak must run on one instance: %+v", info)
 	}
-	return warm, info.MemoryBytes, true
+	return warm, info.MemoryBytes, true, ""
 }
 
 // TestSoakRealClocks proves why the host gives guests real clocks: a Go
@@ -59,8 +75,8 @@ func TestSoakRealClocks(t *testing.T) {
 		t.Fatalf("instance memory grew from %d to %d bytes (ok=%v)", warm, end, ok)
 	}
 
-	warm, end, ok = soak(t, true, 20_000)
-	t.Logf("fake clocks (control): %d MiB after warm-up, %d MiB at the end, survived=%v", warm>>20, end>>20, ok)
+	warm, end, ok, failure := soakDetail(t, true, 20_000)
+	t.Logf("fake clocks (control): %d MiB after warm-up, peak %d MiB, survived=%v %s", warm>>20, end>>20, ok, failure)
 	if ok && end <= 2*warm {
 		t.Fatalf("control run did not grow (%d -> %d bytes): the soak test no longer demonstrates anything", warm, end)
 	}
