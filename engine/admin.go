@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"encoding/json"
+
 	"github.com/valyala/fasthttp"
 )
 
@@ -26,4 +28,16 @@ func (s *Server) handleAdminUsage(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
 	ctx.SetContentType("application/json")
 	ctx.SetBody(s.usage.AppendJSON(nil, string(args.Peek("project")), string(args.Peek("day"))))
+}
+
+// writeJSON answers with v encoded as JSON (admin paths only: not hot).
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(ctx, &apiError{Status: 500, Type: typeServer, Code: "internal_error", Msg: "encoding the answer failed"})
+		return
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
 }

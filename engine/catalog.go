@@ -18,6 +18,8 @@ type Model struct {
 	// Prices in USD per million tokens.
 	InputPrice, OutputPrice, CachedPrice, CacheWritePrice float64
 	Tools, Vision, JSON                                   bool
+	// Deterministic models answer identically without a temperature.
+	Deterministic bool
 	// Known is false for "provider/anything" names that are not in the
 	// catalog: they pass through, with unknown capabilities assumed present.
 	Known bool
@@ -55,9 +57,9 @@ var builtinModels = []Model{
 	{Provider: "groq", Upstream: "llama-3.1-8b-instant", ContextWindow: 131072, MaxOutputTokens: 131072, InputPrice: 0.05, OutputPrice: 0.08, Tools: true, JSON: true},
 	{Provider: "groq", Upstream: "gemma2-9b-it", ContextWindow: 8192, MaxOutputTokens: 8192, InputPrice: 0.2, OutputPrice: 0.2, JSON: true},
 	// The in-process mock.
-	{Provider: "mock", Upstream: "echo", ContextWindow: 1 << 20, MaxOutputTokens: 1 << 16, Tools: true, Vision: true, JSON: true},
-	{Provider: "mock", Upstream: "lorem", ContextWindow: 1 << 20, MaxOutputTokens: 1 << 16, Tools: true, Vision: true, JSON: true},
-	{Provider: "mock", Upstream: "tool", ContextWindow: 1 << 20, MaxOutputTokens: 1 << 16, Tools: true, Vision: true, JSON: true},
+	{Provider: "mock", Upstream: "echo", ContextWindow: 1 << 20, MaxOutputTokens: 1 << 16, Tools: true, Vision: true, JSON: true, Deterministic: true},
+	{Provider: "mock", Upstream: "lorem", ContextWindow: 1 << 20, MaxOutputTokens: 1 << 16, Tools: true, Vision: true, JSON: true, Deterministic: true},
+	{Provider: "mock", Upstream: "tool", ContextWindow: 1 << 20, MaxOutputTokens: 1 << 16, Tools: true, Vision: true, JSON: true, Deterministic: true},
 }
 
 // bareAliases are the seed's short names.
@@ -131,6 +133,7 @@ func NewCatalog(cfg *Config) (*Catalog, error) {
 		setB(&m.Tools, mc.Tools)
 		setB(&m.Vision, mc.Vision)
 		setB(&m.JSON, mc.JSON)
+		setB(&m.Deterministic, mc.Deterministic)
 		add(m)
 		full := c.byName[mc.Provider+"/"+upstream]
 		if mc.Name != full.Name {
@@ -198,7 +201,7 @@ func (c *Catalog) Resolve(name string) (*Model, error) {
 		if up == "" {
 			return nil, &ResolveError{Msg: "The model `" + name + "` does not exist: empty model name after the provider"}
 		}
-		return &Model{Name: name, Provider: prov, Upstream: up, Tools: true, Vision: true, JSON: true}, nil
+		return &Model{Name: name, Provider: prov, Upstream: up, Tools: true, Vision: true, JSON: true, Deterministic: prov == "mock"}, nil
 	}
 	for _, p := range prefixes {
 		if strings.HasPrefix(name, p.prefix) {

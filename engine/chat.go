@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/anthropic"
@@ -46,6 +47,8 @@ type exchange struct {
 	body    streamBody
 	in      wasm.Input
 	out     wasm.Output
+	ckey    cache.Key
+	hit     bool
 	reason  []byte // X-Gateway-Route-Reason
 	tags    []byte // policy tags for the access log, "k=v k=v"
 }
@@ -95,7 +98,9 @@ func (x *exchange) finish() {
 		mm.cachedTok.Add(x.usage.CachedTokens)
 		mm.outTok.Add(x.usage.CompletionTokens)
 	}
-	if x.cost == 0 && x.usage.Set {
+	if x.hit {
+		x.saved[idxCache], x.cost = Cost(x.model, x.usage), 0
+	} else if x.cost == 0 && x.usage.Set {
 		x.cost = Cost(x.model, x.usage)
 	}
 	x.s.usage.Record(x.start, x.project, x.model, x.usage, x.cost, &x.saved, x.status >= 400)
@@ -227,12 +232,35 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 		Header:  &ctx.Request.Header,
 	}
 	s.targets(x, name, m)
+	// The cache key covers the request as the policies left it.
+	x.ckey = cache.KeyFor(x.req, x.project, m.Provider, m.Upstream)
+	d := s.cache.Policy().Decide(x.req, x.project, m.Provider, m.Upstream, m.Deterministic)
+	hdr := &ctx.Request.Header
+	cr := s.cache.Begin(x.ckey, d, cache.ParseDirective(hdr.Peek("X-Gateway-Cache"), hdr.Peek("Cache-Control")))
+	ctx.Response.Header.Set("X-Gateway-Cache", cr.Header())
+	switch {
+	case cr.Entry != nil:
+		x.cacheHit(ctx, cr.Entry)
+		return
+	case cr.Err != nil:
+		x.fail(ctx, cr.Err)
+		return
+	}
 	t0 := time.Now()
 	_, err = s.runner.Run(ctx, x.targets, x)
 	x.upstream = time.Since(t0)
 	if err != nil {
+		cr.Flight.Done(nil, err)
 		x.fail(ctx, err)
 		return
+	}
+	if x.model != m {
+		cr.Flight.SkipStore() // a fallback answered: share it, don't store it under m
+	}
+	if x.resp.Stream != nil {
+		x.resp.Stream = cr.Flight.Record(x.resp.Stream, x.model.Upstream)
+	} else {
+		cr.Flight.Done(cache.ParseCompletion(x.resp.Body, x.model.Upstream))
 	}
 	x.call.Header = nil // the request header is gone once the handler returns
 	s.render(ctx, x)
@@ -262,7 +290,12 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 	}
 	x.usage = resp.Usage
 	x.ttft = x.upstream
-	x.cost = Cost(m, x.usage)
+	if x.hit {
+		x.saved[idxCache] = Cost(m, x.usage)
+		x.cost = 0
+	} else {
+		x.cost = Cost(m, x.usage)
+	}
 	x.setCostHeaders(h)
 	body := resp.Body
 	if x.format == formatAnthropic {
@@ -329,4 +362,12 @@ func (x *exchange) setCostHeaders(h *fasthttp.ResponseHeader) {
 		saved += v
 	}
 	h.SetBytesV("X-Gateway-Saved-USD", strconv.AppendFloat(buf[:0], saved, 'f', 8, 64))
+}
+
+// cacheHit serves a cached answer like an upstream one: a body, or a replayed
+// stream. Its usage is the cost avoided, not tokens spent.
+func (x *exchange) cacheHit(ctx *fasthttp.RequestCtx, e *cache.Entry) {
+	x.hit = true
+	x.resp = e.Response(x.call.ID, x.req.Stream, x.req.IncludeUsage)
+	x.s.render(ctx, x)
 }

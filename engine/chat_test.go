@@ -42,10 +42,13 @@ func TestMockStreamThroughSDK(t *testing.T) {
 			Model:    "mock/echo",
 			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("one two three four")},
 		}
+		// A cache hit replays in fewer, larger chunks; this test is about
+		// the upstream stream.
+		opts := []option.RequestOption{option.WithHeader("X-Gateway-Cache", "bypass")}
 		if includeUsage {
 			params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
 		}
-		s := c.Chat.Completions.NewStreaming(context.Background(), params)
+		s := c.Chat.Completions.NewStreaming(context.Background(), params, opts...)
 		acc := openai.ChatCompletionAccumulator{}
 		chunks := 0
 		for s.Next() {
@@ -455,7 +458,6 @@ func TestHealthAndReady(t *testing.T) {
 	}
 }
 
-var _ = option.WithHeader
 
 func TestOllamaThroughSDK(t *testing.T) {
 	t.Parallel()

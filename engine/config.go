@@ -111,6 +111,9 @@ type ModelConfig struct {
 	Tools           *bool    `toml:"tools"`
 	Vision          *bool    `toml:"vision"`
 	JSON            *bool    `toml:"json"`
+	// Deterministic says the model answers identically without a
+	// temperature, so such answers are cached.
+	Deterministic *bool `toml:"deterministic"`
 }
 
 // RoutingConfig holds the seed's routing switches.
@@ -129,10 +132,36 @@ type RoutingConfig struct {
 	ClassifierTimeout Duration `toml:"classifier_timeout"`
 }
 
-// CacheConfig configures response caching.
+// CacheConfig configures the response cache (see docs/caching.md).
 type CacheConfig struct {
 	RedisURL string `toml:"redis_url"`
 	MemoryMB int    `toml:"memory_mb"`
+	// Enabled turns the exact response cache on (default true).
+	Enabled bool `toml:"enabled"`
+	// Mode: "auto" (temperature 0, or absent on a deterministic model),
+	// "always" or "never".
+	Mode          string   `toml:"mode"`
+	TTL           Duration `toml:"ttl"`
+	MaxEntryBytes int      `toml:"max_entry_bytes"`
+	SkipToolCalls bool     `toml:"skip_tool_calls"`
+	HotEntries    int      `toml:"hot_entries"`
+	HotMaxBytes   int      `toml:"hot_max_bytes"`
+	CompressBytes int      `toml:"compress_bytes"`
+	RedisTimeout  Duration `toml:"redis_timeout"`
+	RedisBackoff  Duration `toml:"redis_backoff"`
+	RedisMaxBack  Duration `toml:"redis_max_backoff"`
+	RedisQueue    int      `toml:"redis_queue"`
+	FlightTimeout Duration `toml:"flight_timeout"`
+	// Models and Projects override mode and ttl per "provider/model" and per
+	// project.
+	Models   map[string]CacheRule `toml:"models"`
+	Projects map[string]CacheRule `toml:"projects"`
+}
+
+// CacheRule overrides the cache policy for one model or project.
+type CacheRule struct {
+	Mode string   `toml:"mode"`
+	TTL  Duration `toml:"ttl"`
 }
 
 // OptimizeConfig holds the seed's prompt-optimisation switches.
@@ -200,7 +229,7 @@ func Defaults() Config {
 		QueueTimeout: Duration(5 * time.Second),
 		Providers:    map[string]ProviderConfig{},
 		Routing:      RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second)},
-		Cache:        CacheConfig{MemoryMB: 256},
+		Cache:        CacheConfig{MemoryMB: 256, Enabled: true, Mode: "auto", TTL: Duration(time.Hour), MaxEntryBytes: 1 << 20},
 		Optimize: OptimizeConfig{
 			AnthropicCacheControl: true,
 			FileHashCache:         true,
@@ -447,6 +476,11 @@ func (c *Config) Validate(getenv func(string) string) error {
 	case "local_first", "balanced", "quality", "keyword", "":
 	default:
 		return fmt.Errorf("routing.mode / SMART_ROUTING_MODE %q: expected local_first, balanced, quality or keyword", c.Routing.Mode)
+	}
+	switch c.Cache.Mode {
+	case "auto", "always", "never", "":
+	default:
+		return fmt.Errorf("cache.mode %q: expected auto, always or never", c.Cache.Mode)
 	}
 	for tier := range c.Routing.Tiers {
 		switch tier {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/wasm"
@@ -46,6 +47,7 @@ type Server struct {
 	limiter   limits.Limiter
 	rate      limits.Rate
 	runner    *limits.Runner
+	cache     *cache.Cache
 	idPrefix  string
 	idSeq     atomic.Uint64
 	started   time.Time
@@ -104,6 +106,9 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.rate = limits.PerMinute(cfg.Reliab.RateLimitRPM)
 	s.rate.Burst = cfg.Reliab.RateLimitBurst
+	if s.cache, err = newCache(cfg); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
 	if s.policies, err = newPolicyHost(cfg, cat); err != nil {
 		return nil, err
 	}
@@ -145,6 +150,8 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/readyz", s.handleReady)
 	r.GET("/metrics", s.handleMetrics)
 	r.GET("/admin/usage", s.admin(s.handleAdminUsage))
+	r.GET("/admin/cache", s.admin(s.handleAdminCache))
+	r.DELETE("/admin/cache", s.admin(s.handleAdminCachePurge))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "not_found", Msg: "Unknown path " + string(ctx.Path())})
 	}
@@ -320,6 +327,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.policies != nil {
 		_ = s.policies.Close(context.Background())
+	}
+	if s.cache != nil {
+		_ = s.cache.Close()
 	}
 	return err
 }

@@ -23,6 +23,15 @@ const (
 
 var techniques = [numTechnique]string{SaveCache, SavePrompt, SaveStrip, SaveDedup, SaveRouting}
 
+// Indexes into techniques.
+const (
+	idxCache = iota
+	idxPrompt
+	idxStrip
+	idxDedup
+	idxRouting
+)
+
 // Cost is the price of one request's real usage, in USD.
 func Cost(m *Model, u providers.Usage) float64 {
 	if m == nil || !u.Set {

@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aigateway/gateway/engine/internal/redistest"
+	"github.com/aigateway/gateway/providers/providertest"
+)
+
+func TestCacheTiersThroughGateway(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "cached answer here", PromptTokens: 100})
+	t.Cleanup(func() { _ = up.Close() })
+	env := map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"}
+	g := startGateway(t, "", env)
+	body := `{"model":"gpt-4o","temperature":0,"messages":[{"role":"user","content":"cache me"}]}`
+	_, hdr, _ := g.post(t, "/v1/chat/completions", body, nil)
+	if hdr.Get("X-Gateway-Cache") != "miss" {
+		t.Fatalf("first: %v", hdr)
+	}
+	status, hdr, resp := g.post(t, "/v1/chat/completions", body, nil)
+	if status != 200 || hdr.Get("X-Gateway-Cache") != "hit-memory" || !strings.Contains(resp, "cached answer here") || up.Hits.Load() != 1 {
+		t.Fatalf("second: %d %v %s (hits %d)", status, hdr, resp, up.Hits.Load())
+	}
+	if hdr.Get("X-Gateway-Cost-USD") != "0.00000000" || hdr.Get("X-Gateway-Saved-USD") == "0.00000000" {
+		t.Fatalf("a hit costs nothing and saves the original cost: %v", hdr)
+	}
+	// The same entry answers a stream.
+	streamBody := strings.Replace(body, `"temperature":0`, `"temperature":0,"stream":true`, 1)
+	status, hdr, resp = g.post(t, "/v1/chat/completions", streamBody, nil)
+	if status != 200 || hdr.Get("X-Gateway-Cache") != "hit-memory" || !strings.Contains(resp, "data: [DONE]") || up.Hits.Load() != 1 {
+		t.Fatalf("stream hit: %d %v %s", status, hdr, resp)
+	}
+	// bypass goes upstream; sampled requests are not cached.
+	if _, hdr, _ = g.post(t, "/v1/chat/completions", body, map[string]string{"X-Gateway-Cache": "bypass"}); hdr.Get("X-Gateway-Cache") != "bypass" || up.Hits.Load() != 2 {
+		t.Fatalf("bypass: %v", hdr)
+	}
+	sampled := strings.Replace(body, `"temperature":0`, `"temperature":0.7`, 1)
+	g.post(t, "/v1/chat/completions", sampled, nil)
+	if _, hdr, _ = g.post(t, "/v1/chat/completions", sampled, nil); hdr.Get("X-Gateway-Cache") == "hit-memory" {
+		t.Fatalf("a sampled answer was cached: %v", hdr)
+	}
+}
+
+func TestCacheTenantIsolation(t *testing.T) {
+	t.Parallel()
+	toml := `
+[[keys]]
+key = "key-a"
+project = "a"
+[[keys]]
+key = "key-b"
+project = "b"
+`
+	g := startGateway(t, toml, map[string]string{"GATEWAY_API_KEY": ""})
+	body := `{"model":"mock/echo","messages":[{"role":"user","content":"secret of tenant a"}]}`
+	g.post(t, "/v1/chat/completions", body, map[string]string{"Authorization": "Bearer key-a"})
+	_, hdr, _ := g.post(t, "/v1/chat/completions", body, map[string]string{"Authorization": "Bearer key-a"})
+	if hdr.Get("X-Gateway-Cache") != "hit-memory" {
+		t.Fatalf("same tenant: %v", hdr)
+	}
+	_, hdr, _ = g.post(t, "/v1/chat/completions", body, map[string]string{"Authorization": "Bearer key-b"})
+	if hdr.Get("X-Gateway-Cache") != "miss" {
+		t.Fatalf("another tenant was served tenant a's entry: %v", hdr)
+	}
+}
+
+// TestSharedRedisTier: two gateway processes (servers) share one Redis; the
+// second serves what the first cached, and survive Redis dying.
+func TestSharedRedisTier(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "shared answer"})
+	t.Cleanup(func() { _ = up.Close() })
+	env := map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1", "REDIS_URL": rs.URL()}
+	g1 := startGateway(t, "", env)
+	g2 := startGateway(t, "", env)
+	body := `{"model":"gpt-4o","temperature":0,"messages":[{"role":"user","content":"share me"}]}`
+	g1.post(t, "/v1/chat/completions", body, nil)
+	waitFor(t, "the write to reach Redis", func() bool {
+		_, hdr, _ := g2.post(t, "/v1/chat/completions", body, map[string]string{"X-Request-Id": "probe"})
+		return hdr.Get("X-Gateway-Cache") == "hit-redis" || hdr.Get("X-Gateway-Cache") == "hit-memory"
+	})
+	// Redis dies: requests keep succeeding from memory or upstream.
+	rs.Stop()
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := 0; j < 10; j++ {
+				b := strings.Replace(body, "share me", "during outage "+string(rune('a'+i))+string(rune('a'+j)), 1)
+				if status, _, _ := g2.post(t, "/v1/chat/completions", b, nil); status != 200 {
+					failed.Add(1)
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d requests failed while Redis was down", failed.Load())
+	}
+	rs.Restart()
+}
