@@ -458,7 +458,6 @@ func TestHealthAndReady(t *testing.T) {
 	}
 }
 
-
 func TestOllamaThroughSDK(t *testing.T) {
 	t.Parallel()
 	fake := &providertest.Ollama{Reply: "local answer here", Models: []string{"qwen2.5-coder:7b"}, PromptTokens: 12}
