@@ -80,6 +80,9 @@ func FuzzInputFromOpenAI(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var in Input
 		err := InputFromOpenAI(body, &in)
+		if err == nil && !json.Valid(body) && !tooDeepJSON(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
 		// encoding/json matches keys case-insensitively; the gateway, like
 		// OpenAI, does not: look the keys up exactly.
 		var top map[string]json.RawMessage
@@ -109,4 +112,21 @@ func FuzzInputFromOpenAI(f *testing.F) {
 			}
 		}
 	})
+}
+
+// tooDeepJSON reports nesting beyond jsonscan.MaxDepth, where the two
+// decoders legitimately disagree.
+func tooDeepJSON(b []byte) bool {
+	d := 0
+	for _, c := range b {
+		switch c {
+		case '[', '{':
+			if d++; d >= 256 {
+				return true
+			}
+		case ']', '}':
+			d--
+		}
+	}
+	return false
 }
