@@ -214,7 +214,10 @@ func Header(r *Report) string {
 	fmt.Fprintf(&b, "- **Machine:** %s, %d cores, %d MB RAM, Linux %s, %s; load average %.2f at the start, %.2f at the end\n", m.CPUModel, m.Cores, m.MemoryMB, m.Kernel, m.GoVersion, m.LoadStart[0], m.LoadEnd[0])
 	fmt.Fprintf(&b, "- **Pinning:** %s\n", r.Pinning)
 	fmt.Fprintf(&b, "- **Upstream:** %s\n", r.Mock)
-	fmt.Fprintf(&b, "- **Gateway:** %s\n", r.Gateway)
+	fmt.Fprintf(&b, "- **Gateway:** %s; answered /healthz %.1f s after start, resident set then %.1f MB\n", r.Gateway, r.StartSeconds, r.IdleRSSMB)
+	if r.Repeat > 1 {
+		fmt.Fprintf(&b, "- **Repeats:** every load ran %d times; the tables show the median attempt (by throughput, or by p99 in the open loop), the JSON every attempt\n", r.Repeat)
+	}
 	if r.Compare != "" {
 		fmt.Fprintf(&b, "- **Compared with:** %s\n", r.Compare)
 	}

@@ -125,3 +125,35 @@ FAIL	github.com/aigateway/gateway/wasm [build failed]
 		t.Errorf("fails %v", fails)
 	}
 }
+
+func TestRepeatKeepsMedianAndInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		rps       []float64
+		valid     []bool
+		open      bool
+		wantRPS   float64
+		wantValid bool
+		wantAtts  int
+	}{
+		{name: "median", rps: []float64{100, 300, 200}, valid: []bool{true, true, true}, wantRPS: 200, wantValid: true, wantAtts: 3},
+		{name: "invalid-stops", rps: []float64{100, 50, 200}, valid: []bool{true, false, true}, wantRPS: 50, wantAtts: 2},
+		{name: "single", rps: []float64{100}, valid: []bool{true}, wantRPS: 100, wantValid: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := &env{cfg: Config{Repeat: len(tc.rps)}}
+			i := 0
+			got := e.repeat(loadSpec{}, func() *Trial {
+				r := &Trial{Result: res(tc.rps[i], 1, 2, tc.valid[i])}
+				i++
+				return r
+			})
+			if got.Result.RPS != tc.wantRPS || got.Result.Valid != tc.wantValid || len(got.Attempts) != tc.wantAtts {
+				t.Errorf("got rps %v valid %v attempts %d", got.Result.RPS, got.Result.Valid, len(got.Attempts))
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -251,6 +252,10 @@ func (e *env) stopL2() {
 
 // run performs one load; with g set it measures the gateway process.
 func (e *env) run(ctx context.Context, id, target string, l loadSpec, g *gateway) *Trial {
+	return e.repeat(l, func() *Trial { return e.runOnce(ctx, id, target, l, g) })
+}
+
+func (e *env) runOnce(ctx context.Context, id, target string, l loadSpec, g *gateway) *Trial {
 	r := &Trial{Target: target}
 	if g == nil {
 		res, err := e.runLoad(ctx, l)
@@ -351,6 +356,47 @@ func (e *env) measureGateway(g *gateway, fn func() *load.Result) (*load.Result, 
 }
 
 func (e *env) runCompare(ctx context.Context, l loadSpec) *Trial {
+	return e.repeat(l, func() *Trial { return e.runCompareOnce(ctx, l) })
+}
+
+// repeat runs a load cfg.Repeat times and keeps the median attempt: by
+// throughput in a closed loop, by p99 latency in an open loop (whose
+// throughput is fixed). Any invalid attempt makes the result that invalid
+// attempt: a flaky load is reported, not voted away. Every attempt's
+// figures stay in Attempts.
+func (e *env) repeat(l loadSpec, once func() *Trial) *Trial {
+	n := max(e.cfg.Repeat, 1)
+	var trials []*Trial
+	for i := 0; i < n; i++ {
+		t := once()
+		trials = append(trials, t)
+		if !t.ok() {
+			break
+		}
+	}
+	var atts []Attempt
+	for _, t := range trials {
+		if t.Result != nil {
+			atts = append(atts, Attempt{RPS: t.Result.RPS, P50: t.Result.Latency.P50, P99: t.Result.Latency.P99, Valid: t.Result.Valid})
+		}
+	}
+	pick := trials[len(trials)-1]
+	if pick.ok() && len(trials) > 1 {
+		sort.Slice(trials, func(i, j int) bool {
+			if l.rate > 0 {
+				return trials[i].Result.Latency.P99 < trials[j].Result.Latency.P99
+			}
+			return trials[i].Result.RPS < trials[j].Result.RPS
+		})
+		pick = trials[len(trials)/2]
+	}
+	if len(atts) > 1 {
+		pick.Attempts = atts
+	}
+	return pick
+}
+
+func (e *env) runCompareOnce(ctx context.Context, l loadSpec) *Trial {
 	r := &Trial{Target: e.cfg.Compare.Name}
 	var err error
 	fn := func() *load.Result {

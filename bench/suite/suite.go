@@ -65,6 +65,9 @@ type Config struct {
 	// a shared machine disturbs it less; 0 leaves priorities alone. Negative
 	// values need root (or CAP_SYS_NICE).
 	Nice int
+	// Repeat runs every load this many times and reports the median
+	// attempt (default 1).
+	Repeat int
 	// Profile runs bin/gatewayprof (the gateway with a pprof listener) and
 	// saves a CPU profile of the gateway during each of its loads.
 	Profile bool
@@ -100,11 +103,16 @@ type Report struct {
 	Warmup   string    `json:"warmup_per_load"`
 	Mock     string    `json:"mock"`
 	Gateway  string    `json:"gateway_config"`
-	Compare  string    `json:"compare,omitempty"`
-	Rows     []*Row    `json:"scenarios"`
-	Targets  []Target  `json:"targets"`
-	Notes    []string  `json:"notes,omitempty"`
-	Seconds  float64   `json:"wall_seconds"`
+	// IdleRSSMB is the gateway's resident set once it answers /healthz,
+	// before any load; StartSeconds how long it took to answer.
+	IdleRSSMB    float64  `json:"gateway_idle_rss_mb"`
+	StartSeconds float64  `json:"gateway_start_seconds"`
+	Repeat       int      `json:"repeat"`
+	Compare      string   `json:"compare,omitempty"`
+	Rows         []*Row   `json:"scenarios"`
+	Targets      []Target `json:"targets"`
+	Notes        []string `json:"notes,omitempty"`
+	Seconds      float64  `json:"wall_seconds"`
 }
 
 // Row is one scenario: the same load against the mock directly (the
@@ -139,6 +147,17 @@ type Trial struct {
 	// and ProfileTop its hottest functions, as go tool pprof -top shows them.
 	Profile    string   `json:"profile,omitempty"`
 	ProfileTop []string `json:"profile_top,omitempty"`
+	// Attempts are every repetition's figures (with -repeat > 1); Result is
+	// the median one.
+	Attempts []Attempt `json:"attempts,omitempty"`
+}
+
+// Attempt is one repetition of a load.
+type Attempt struct {
+	RPS   float64 `json:"rps"`
+	P50   float64 `json:"p50_us"`
+	P99   float64 `json:"p99_us"`
+	Valid bool    `json:"valid"`
 }
 
 func (r *Trial) ok() bool { return r != nil && r.Result != nil && r.Result.Valid }
@@ -326,6 +345,9 @@ func (e *env) setup(ctx context.Context) error {
 		return err
 	}
 	e.gw = gw
+	e.rep.IdleRSSMB = round(float64(gw.idleRSSKB)/1024, 1)
+	e.rep.StartSeconds = round(gw.started.Seconds(), 1)
+	e.rep.Repeat = max(cfg.Repeat, 1)
 	e.rep.Gateway = "bin/gateway -config gateway.toml: the default configuration plus providers openai, anthropic, gemini, ollama (base URLs at the mock) and \"slow\" (kind openai, at the slow mock); access log on (to a file)"
 	for name, why := range e.missing {
 		e.rep.Notes = append(e.rep.Notes, fmt.Sprintf("Provider %s left out of gateway.toml: %s", name, why))
@@ -342,6 +364,9 @@ func (e *env) setup(ctx context.Context) error {
 			if err := waitTCP(p, c.URL, 180*time.Second); err != nil {
 				return err
 			}
+			// Let it finish starting (a JIT warms up, npx may still be busy)
+			// before the first load shares its CPU with it.
+			time.Sleep(5 * time.Second)
 			e.rep.Compare += ", started by the run: " + c.Cmd
 		}
 	}
@@ -458,7 +483,9 @@ type gateway struct {
 	// scrapeAllocs is what one /metrics scrape itself allocates.
 	scrapeAllocs float64
 	// pprof is the pprof listener of a gatewayprof build ("" otherwise).
-	pprof string
+	pprof     string
+	started   time.Duration
+	idleRSSKB int64
 }
 
 var kindMissing = regexp.MustCompile(`provider (\S+): kind "([^"]+)" is not available in this build`)
@@ -517,7 +544,8 @@ func (e *env) startGateway(name, extra string) (*gateway, error) {
 			return nil, err
 		}
 		base := "http://127.0.0.1:" + strconv.Itoa(port)
-		if err := waitHTTP(p, base+"/healthz", 15*time.Second); err != nil {
+		t0 := time.Now()
+		if err := waitHTTP(p, base+"/healthz", 90*time.Second); err != nil {
 			p.stop(time.Second)
 			if m := kindMissing.FindStringSubmatch(p.tail(4000)); m != nil {
 				e.missing[m[1]] = fmt.Sprintf("kind %q is not available in this build", m[2])
@@ -525,7 +553,10 @@ func (e *env) startGateway(name, extra string) (*gateway, error) {
 			}
 			return nil, err
 		}
-		g := &gateway{p: p, base: base, pprof: pprofAddr}
+		g := &gateway{p: p, base: base, pprof: pprofAddr, started: time.Since(t0)}
+		if st, err := readStat(p.pid()); err == nil {
+			g.idleRSSKB = st.rssKB
+		}
 		m1, err1 := scrape(base + "/metrics")
 		m2, err2 := scrape(base + "/metrics")
 		if err1 == nil && err2 == nil {

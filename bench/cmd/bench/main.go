@@ -62,6 +62,7 @@ func run() int {
 		defNice = -20
 	}
 	flag.IntVar(&cfg.Nice, "nice", defNice, "nice value for every benchmark process (default -20 as root, so that a shared machine disturbs the run less; 0 to leave priorities alone)")
+	flag.IntVar(&cfg.Repeat, "repeat", 1, "run every load this many times and report the median attempt (all attempts are in the JSON)")
 	flag.BoolVar(&cfg.Profile, "profile", false, "run the gateway with a pprof listener (bin/gatewayprof) and save a CPU profile of each gateway load under bench/results/profiles/")
 	flag.StringVar(&command, "command", "", "command line to record with the results (default: this one)")
 	flag.Parse()
@@ -86,10 +87,7 @@ func run() int {
 	cfg.OutDir = filepath.Join(root, "bench", "results")
 	cfg.ReadmeSection = filepath.Join(root, "bench", "README_SECTION.md")
 	cfg.ResultsFile = results
-	cfg.Command = strings.TrimSpace(command)
-	if cfg.Command == "" {
-		cfg.Command = "go run ./bench/cmd/bench " + strings.Join(os.Args[1:], " ")
-	}
+	cfg.Command = recordedCommand(command, os.Args[1:])
 	if only != "" {
 		cfg.Only = strings.Split(only, ",")
 	}
@@ -108,4 +106,40 @@ func run() int {
 	fmt.Print(suite.TargetsTable(rep))
 	fmt.Printf("\nbench: done in %v\n", time.Since(t0).Round(time.Second))
 	return 0
+}
+
+// recordedCommand is the command line written into the results: the make
+// target (from -command) with the other flags as BENCH_FLAGS, or the go run
+// line itself.
+func recordedCommand(command string, args []string) string {
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-command" || a == "--command":
+			i++
+			continue
+		case strings.HasPrefix(a, "-command=") || strings.HasPrefix(a, "--command="):
+			continue
+		case a == "-quick" && strings.Contains(command, "bench-quick"):
+			continue // the make target passes it
+		}
+		rest = append(rest, shellQuote(a))
+	}
+	flags := strings.Join(rest, " ")
+	command = strings.TrimSpace(command)
+	switch {
+	case command == "":
+		return strings.TrimSpace("go run ./bench/cmd/bench " + flags)
+	case flags == "":
+		return command
+	}
+	return command + " BENCH_FLAGS=" + shellQuote(flags)
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,@+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
