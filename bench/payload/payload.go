@@ -13,6 +13,16 @@ import (
 // user message carries a Go source file of about that many bytes and a
 // coding question, as an IDE assistant would send.
 func Chat(model string, stream bool, promptBytes int) []byte {
+	return chat(model, stream, promptBytes, nil)
+}
+
+// ChatDeterministic is Chat with "temperature": 0, the request a response
+// cache may answer (the gateway's cache mode "auto" stores only those).
+func ChatDeterministic(model string, stream bool) []byte {
+	return chat(model, stream, 0, map[string]any{"temperature": 0})
+}
+
+func chat(model string, stream bool, promptBytes int, extra map[string]any) []byte {
 	msgs := []map[string]string{
 		{"role": "system", "content": "You are a helpful assistant."},
 		{"role": "user", "content": userText(promptBytes)},
@@ -20,6 +30,9 @@ func Chat(model string, stream bool, promptBytes int) []byte {
 	req := map[string]any{"model": model, "messages": msgs, "max_tokens": 256}
 	if stream {
 		req["stream"] = true
+	}
+	for k, v := range extra {
+		req[k] = v
 	}
 	b, _ := json.Marshal(req)
 	return b

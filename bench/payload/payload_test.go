@@ -16,6 +16,7 @@ func TestBodies(t *testing.T) {
 		{name: "chat-stream", body: Chat("gpt-4o-mini", true, 0), min: 50, max: 300},
 		{name: "coding-100k", body: Chat("gpt-4o-mini", false, 100<<10), min: 100 << 10, max: 120 << 10},
 		{name: "messages", body: Messages("claude-3-5-haiku-latest", true, 0), min: 50, max: 300},
+		{name: "deterministic", body: ChatDeterministic("gpt-4o-mini", false), min: 50, max: 300},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
