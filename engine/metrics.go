@@ -23,6 +23,7 @@ var (
 	streamDisconnect = metrics.NewCounter(`gateway_stream_client_disconnects_total`)
 	streamUpstreamEr = metrics.NewCounter(`gateway_stream_upstream_errors_total`)
 	bodyTooLarge     = metrics.NewCounter(`gateway_errors_total{code="body_too_large"}`)
+	policySyncErrors = metrics.NewCounter(`gateway_policy_sync_errors_total`)
 )
 
 // maxSeries bounds distinct (provider, model) label sets so that clients

@@ -48,6 +48,7 @@ type Server struct {
 	rate      limits.Rate
 	runner    *limits.Runner
 	cache     *cache.Cache
+	sync      *policySync
 	idPrefix  string
 	idSeq     atomic.Uint64
 	started   time.Time
@@ -112,6 +113,11 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	if s.policies, err = newPolicyHost(cfg, cat); err != nil {
 		return nil, err
 	}
+	if cfg.Cache.RedisURL != "" {
+		if s.sync, err = s.startPolicySync(cfg.Cache.RedisURL); err != nil {
+			return nil, fmt.Errorf("policy fan-out: %w", err)
+		}
+	}
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
 		Name:                          "ai-gateway",
@@ -151,6 +157,12 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/metrics", s.handleMetrics)
 	r.GET("/admin/usage", s.admin(s.handleAdminUsage))
 	r.GET("/admin/cache", s.admin(s.handleAdminCache))
+	r.GET("/admin/policies", s.admin(s.handlePolicyList))
+	r.GET("/admin/policies/{name}", s.admin(s.handlePolicyGet))
+	r.PUT("/admin/policies/{name}", s.admin(s.handlePolicyPut))
+	r.DELETE("/admin/policies/{name}", s.admin(s.handlePolicyDelete))
+	r.GET("/v1/skills", s.handleSkills)
+	r.GET("/skills", s.handleSkills)
 	r.DELETE("/admin/cache", s.admin(s.handleAdminCachePurge))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "not_found", Msg: "Unknown path " + string(ctx.Path())})
@@ -324,6 +336,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.ShutdownWithContext(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("drain timeout reached; closing remaining connections", "in_flight", inFlight.Load())
+	}
+	if s.sync != nil {
+		s.sync.close()
 	}
 	if s.policies != nil {
 		_ = s.policies.Close(context.Background())

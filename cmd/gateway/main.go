@@ -4,6 +4,8 @@
 // Usage:
 //
 //	gateway [-config gateway.toml] [-listen 127.0.0.1:8080]
+//	gateway policy check FILE.wasm
+//	gateway policy run FILE.wasm -stage route < request.json
 package main
 
 import (
@@ -20,6 +22,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "policy" {
+		os.Exit(policyMain(os.Args[2:]))
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

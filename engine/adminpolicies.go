@@ -1,0 +1,220 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/aigateway/gateway/policies"
+	"github.com/aigateway/gateway/wasm"
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+)
+
+// handlePolicyList serves GET /admin/policies: every policy with its
+// version digest, stages, load time and live metrics.
+func (s *Server) handlePolicyList(ctx *fasthttp.RequestCtx) {
+	writeJSON(ctx, 200, map[string]any{"policies": s.policies.List()})
+}
+
+// handlePolicyGet serves GET /admin/policies/{name}.
+func (s *Server) handlePolicyGet(ctx *fasthttp.RequestCtx) {
+	name, _ := ctx.UserValue("name").(string)
+	info, ok := s.policies.Get(name)
+	if !ok {
+		writeError(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "policy_not_found", Msg: "No policy named " + name})
+		return
+	}
+	writeJSON(ctx, 200, info)
+}
+
+// handlePolicyPut serves PUT /admin/policies/{name}: the body is a Wasm
+// module. It is validated (size, compile, import allowlist, ABI marker,
+// exports, the config's self-check) and swapped in for new requests; a
+// refused module is a 400 with the reason and changes nothing.
+func (s *Server) handlePolicyPut(ctx *fasthttp.RequestCtx) {
+	name, _ := ctx.UserValue("name").(string)
+	module, err := wasm.ReadModule(bytes.NewReader(ctx.PostBody()), s.policyMaxBytes())
+	if err == nil {
+		var info wasm.Info
+		if info, err = s.policies.Upload(name, module); err == nil {
+			s.log.Info("policy uploaded", "policy", name, "digest", info.Digest, "stages", info.Stages)
+			writeJSON(ctx, 200, info)
+			return
+		}
+	}
+	status, code := 400, "invalid_policy"
+	if errors.Is(err, wasm.ErrModuleTooLarge) {
+		status, code = 413, "policy_too_large"
+	}
+	s.log.Warn("policy upload refused", "policy", name, "error", err.Error())
+	writeError(ctx, &apiError{Status: status, Type: typeInvalidRequest, Code: code, Msg: "Policy " + name + " refused: " + err.Error()})
+}
+
+// handlePolicyDelete serves DELETE /admin/policies/{name}: back to the
+// configured (built-in) module.
+func (s *Server) handlePolicyDelete(ctx *fasthttp.RequestCtx) {
+	name, _ := ctx.UserValue("name").(string)
+	if err := s.policies.Delete(name); err != nil {
+		writeError(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "policy_not_found", Msg: err.Error()})
+		return
+	}
+	info, ok := s.policies.Get(name)
+	if !ok {
+		writeJSON(ctx, 200, map[string]any{"name": name, "deleted": true})
+		return
+	}
+	writeJSON(ctx, 200, info)
+}
+
+func (s *Server) policyMaxBytes() int64 { return 16 << 20 }
+
+// handleSkills serves GET /v1/skills: the built-in skills merged with
+// gateway.toml's (same id replaces).
+func (s *Server) handleSkills(ctx *fasthttp.RequestCtx) {
+	if _, err := s.authenticate(ctx); err != nil {
+		writeError(ctx, toAPIError(err))
+		return
+	}
+	list := policies.DefaultSkills()
+	for _, sk := range s.cfg.Skills {
+		replaced := false
+		for i := range list {
+			if list[i].ID == sk.ID {
+				list[i], replaced = sk, true
+			}
+		}
+		if !replaced {
+			list = append(list, sk)
+		}
+	}
+	type item struct {
+		ID          string `json:"id"`
+		Object      string `json:"object"`
+		Description string `json:"description"`
+		Tier        string `json:"tier,omitempty"`
+	}
+	out := make([]item, 0, len(list))
+	for _, sk := range list {
+		out = append(out, item{ID: sk.ID, Object: "skill", Description: sk.Description, Tier: sk.Tier})
+	}
+	writeJSON(ctx, 200, map[string]any{"object": "list", "data": out})
+}
+
+// Policy fan-out through Redis: an upload is stored under
+// gw:policy:<name> and announced on the gw:policies channel; every replica
+// loads it. A replica that starts later loads the stored modules.
+const (
+	policyKeyPrefix = "gw:policy:"
+	policyChannel   = "gw:policies"
+)
+
+// policySync replicates policy uploads and deletions through Redis.
+type policySync struct {
+	s      *Server
+	rdb    *redis.Client
+	cancel context.CancelFunc
+}
+
+func (s *Server) startPolicySync(url string) (*policySync, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	ps := &policySync{s: s, rdb: redis.NewClient(opts)}
+	ctx, cancel := context.WithCancel(context.Background())
+	ps.cancel = cancel
+	s.policies.OnChange(ps.publish)
+	go ps.run(ctx)
+	return ps, nil
+}
+
+// publish stores and announces a local change (module nil: deleted).
+func (ps *policySync) publish(name, digest string, module []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var err error
+	if module == nil {
+		err = ps.rdb.Del(ctx, policyKeyPrefix+name).Err()
+	} else {
+		err = ps.rdb.Set(ctx, policyKeyPrefix+name, module, 0).Err()
+	}
+	if err == nil {
+		err = ps.rdb.Publish(ctx, policyChannel, name).Err()
+	}
+	if err != nil {
+		policySyncErrors.Inc()
+		ps.s.log.Warn("policy fan-out failed; other replicas keep their version until the next change", "policy", name, "error", err.Error())
+	}
+}
+
+// run loads the stored modules, then follows announcements until ctx ends,
+// resubscribing after Redis failures.
+func (ps *policySync) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		sub := ps.rdb.Subscribe(ctx, policyChannel)
+		if _, err := sub.Receive(ctx); err != nil {
+			_ = sub.Close()
+			sleepCtx(ctx, time.Second)
+			continue
+		}
+		ps.loadAll(ctx)
+		ch := sub.Channel()
+		for msg := range ch {
+			ps.load(ctx, msg.Payload)
+		}
+		_ = sub.Close()
+	}
+}
+
+func (ps *policySync) loadAll(ctx context.Context) {
+	iter := ps.rdb.Scan(ctx, 0, policyKeyPrefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		ps.load(ctx, iter.Val()[len(policyKeyPrefix):])
+	}
+}
+
+// load applies the stored state of one policy.
+func (ps *policySync) load(ctx context.Context, name string) {
+	module, err := ps.rdb.Get(ctx, policyKeyPrefix+name).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		if _, ok := ps.s.policies.Get(name); ok {
+			_ = ps.s.policies.Delete(name, wasm.FromReplica)
+		}
+		return
+	case err != nil:
+		policySyncErrors.Inc()
+		return
+	}
+	if info, ok := ps.s.policies.Get(name); ok && info.Digest == digestHex(module) {
+		return
+	}
+	if _, err := ps.s.policies.Upload(name, module, wasm.FromReplica); err != nil {
+		policySyncErrors.Inc()
+		ps.s.log.Warn("replicated policy refused", "policy", name, "error", err.Error())
+	}
+}
+
+func (ps *policySync) close() {
+	ps.cancel()
+	_ = ps.rdb.Close()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func digestHex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

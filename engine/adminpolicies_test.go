@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aigateway/gateway/engine/internal/redistest"
+	"github.com/aigateway/gateway/providers/providertest"
+)
+
+const adminKey = "admin-key-1"
+
+func (g *gw) do(t *testing.T, method, path string, body io.Reader, hdr map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, g.url+path, body)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func readExample(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../examples/" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestPolicyUploadUnderLoad uploads the PII redactor to a running gateway
+// while clients keep sending requests: no request fails, no restart, and
+// e-mail addresses stop reaching the upstream. Deleting it restores the old
+// behaviour.
+func TestPolicyUploadUnderLoad(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "ok"})
+	t.Cleanup(func() { _ = up.Close() })
+	toml := "data_dir = \"" + t.TempDir() + "\"\n"
+	g := startGateway(t, toml, map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1", "GATEWAY_ADMIN_KEY": adminKey})
+	body := `{"model":"gpt-4o","messages":[{"role":"user","content":"mail me at jane.doe@example.com please"}]}`
+
+	var failed, sent atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < 2000; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				status, _, _ := g.post(t, "/v1/chat/completions", body, map[string]string{"X-Gateway-Cache": "bypass"})
+				sent.Add(1)
+				if status != 200 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	waitFor(t, "load to start", func() bool { return sent.Load() > 20 })
+	status, resp := g.do(t, "PUT", "/admin/policies/pii", strings.NewReader(string(readExample(t, "pii-redactor/pii-redactor.wasm"))), nil)
+	if status != 200 || !strings.Contains(resp, `"digest"`) {
+		t.Fatalf("upload: %d %s", status, resp)
+	}
+	before := sent.Load()
+	waitFor(t, "requests after the upload", func() bool { return sent.Load() > before+20 })
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d of %d requests failed during the upload", failed.Load(), sent.Load())
+	}
+	if last := string(up.Last().Body); strings.Contains(last, "jane.doe@example.com") {
+		t.Fatalf("redactor not applied after upload: %s", last)
+	}
+	status, resp = g.do(t, "GET", "/admin/policies", nil, nil)
+	if status != 200 || !strings.Contains(resp, `"name":"pii"`) || !strings.Contains(resp, `"name":"router"`) {
+		t.Fatalf("list: %d %s", status, resp)
+	}
+	if status, resp = g.do(t, "DELETE", "/admin/policies/pii", nil, nil); status != 200 {
+		t.Fatalf("delete: %d %s", status, resp)
+	}
+	g.post(t, "/v1/chat/completions", body, map[string]string{"X-Gateway-Cache": "bypass"})
+	if last := string(up.Last().Body); !strings.Contains(last, "jane.doe@example.com") {
+		t.Fatalf("policy still active after delete: %s", last)
+	}
+}
+
+func TestPolicyUploadRefusals(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "data_dir = \""+t.TempDir()+"\"\n", map[string]string{"GATEWAY_ADMIN_KEY": adminKey})
+	tests := []struct {
+		name   string
+		body   io.Reader
+		status int
+		want   string
+	}{
+		{"garbage", strings.NewReader("definitely not wasm"), 400, "refused"},
+		{"empty", strings.NewReader(""), 400, "refused"},
+		{"too large for a module", strings.NewReader(strings.Repeat("\x00", 17<<20)), 413, "policy_too_large"},
+		{"100 MB refused before being read whole", io.LimitReader(zeroReader{}, 100<<20), 413, "request_too_large"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, resp := g.do(t, "PUT", "/admin/policies/router", tc.body, nil)
+			if status != tc.status || !strings.Contains(resp, tc.want) {
+				t.Fatalf("%d %s", status, resp)
+			}
+		})
+	}
+	// The gateway still routes with the built-in router.
+	status, hdr, body := g.post(t, "/v1/chat/completions", `{"model":"auto","messages":[{"role":"user","content":"hi"}]}`, nil)
+	if status != 200 || hdr.Get("X-Gateway-Route-Reason") == "" {
+		t.Fatalf("after refusals: %d %v %s", status, hdr, body)
+	}
+	if status, _ := g.do(t, "PUT", "/admin/policies/router", strings.NewReader("x"), map[string]string{"Authorization": "Bearer wrong"}); status != 401 {
+		t.Fatalf("wrong admin key: %d", status)
+	}
+	status, resp := g.get(t, "/v1/skills", nil)
+	if status != 200 || !strings.Contains(resp, `"id":"systematic-debugging"`) || strings.Count(resp, `"object":"skill"`) != 8 {
+		t.Fatalf("skills: %d %s", status, resp)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestPolicyFanOutThroughRedis: an upload on one replica reaches another
+// through Redis, and a replica started later loads it too.
+func TestPolicyFanOutThroughRedis(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	env := map[string]string{"REDIS_URL": rs.URL(), "GATEWAY_ADMIN_KEY": adminKey}
+	g1 := startGateway(t, "data_dir = \""+t.TempDir()+"\"\n", env)
+	g2 := startGateway(t, "data_dir = \""+t.TempDir()+"\"\n", env)
+	module := readExample(t, "wat-router/router.wasm")
+	waitFor(t, "replica 2 to subscribe", func() bool {
+		status, _ := g1.do(t, "PUT", "/admin/policies/watrouter", strings.NewReader(string(module)), nil)
+		if status != 200 {
+			t.Fatalf("upload: %d", status)
+		}
+		status, resp := g2.do(t, "GET", "/admin/policies/watrouter", nil, nil)
+		return status == 200 && strings.Contains(resp, `"origin":"upload"`)
+	})
+	g3 := startGateway(t, "data_dir = \""+t.TempDir()+"\"\n", env)
+	waitFor(t, "a new replica to load stored policies", func() bool {
+		status, _ := g3.do(t, "GET", "/admin/policies/watrouter", nil, nil)
+		return status == 200
+	})
+	g1.do(t, "DELETE", "/admin/policies/watrouter", nil, nil)
+	waitFor(t, "the deletion to reach replica 2", func() bool {
+		status, _ := g2.do(t, "GET", "/admin/policies/watrouter", nil, nil)
+		return status == 404
+	})
+}
