@@ -69,13 +69,20 @@ func TestSoakRealClocks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak test: 100,000 calls")
 	}
-	warm, end, ok := soak(t, false, 100_000)
+	if raceEnabled {
+		// The subject is the guest's GC pacing, which reads the wall clock:
+		// under -race on a loaded machine the host is an order of magnitude
+		// slower and the figures say nothing about production. Data races
+		// in the pool are covered by the upload-under-load tests.
+		t.Skip("soak test measures timing-dependent GC behaviour; run it without -race")
+	}
+	warm, end, ok, failure := soakDetail(t, false, 100_000)
 	t.Logf("real clocks: %d MiB after warm-up, %d MiB after 100,000 calls", warm>>20, end>>20)
 	if !ok || end > 2*warm {
-		t.Fatalf("instance memory grew from %d to %d bytes (ok=%v)", warm, end, ok)
+		t.Fatalf("instance memory grew from %d to %d bytes (%s)", warm, end, failure)
 	}
 
-	warm, end, ok, failure := soakDetail(t, true, 20_000)
+	warm, end, ok, failure = soakDetail(t, true, 20_000)
 	t.Logf("fake clocks (control): %d MiB after warm-up, peak %d MiB, survived=%v %s", warm>>20, end>>20, ok, failure)
 	if ok && end <= 2*warm {
 		t.Fatalf("control run did not grow (%d -> %d bytes): the soak test no longer demonstrates anything", warm, end)
