@@ -42,7 +42,6 @@ type Host struct {
 
 	mu       sync.Mutex // serialises Configure, Upload, Delete, Close
 	reg      atomic.Pointer[registry]
-	specs    []spec // as last configured
 	onChange atomic.Pointer[func(name, digest string, module []byte)]
 	pm       map[string]*policyMetrics
 	closed   atomic.Bool
@@ -360,7 +359,6 @@ func (h *Host) Configure(policies []PolicyConfig) error {
 		}
 		reg.add(p)
 	}
-	h.specs = specs[:len(policies)]
 	h.swap(old, reg)
 	return nil
 }
