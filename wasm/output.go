@@ -64,6 +64,12 @@ type Edit struct {
 }
 
 // FinalMessage is one message of the request after every committed edit.
+//
+// To rebuild the body, emit an unchanged message (Orig >= 0, !Changed) from
+// its original bytes, and a changed or new one as {"role": Role, "content":
+// Text}; a changed message whose original content was an array of parts
+// (Flags has abi.MsgParts) keeps its non-text parts (images, audio) and gets
+// one text part holding Text in place of its text parts.
 type FinalMessage struct {
 	// Orig is the index in Input.Messages this message comes from, or -1 for
 	// an inserted message.
