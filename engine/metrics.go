@@ -24,6 +24,7 @@ var (
 	streamUpstreamEr = metrics.NewCounter(`gateway_stream_upstream_errors_total`)
 	bodyTooLarge     = metrics.NewCounter(`gateway_errors_total{code="body_too_large"}`)
 	policySyncErrors = metrics.NewCounter(`gateway_policy_sync_errors_total`)
+	classifierErrors = metrics.NewCounter(`gateway_route_classifier_errors_total`)
 )
 
 // maxSeries bounds distinct (provider, model) label sets so that clients

@@ -336,6 +336,10 @@ func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string)
 	if r := x.out.Route; r.Set && len(r.Model) > 0 {
 		x.reason = append(x.reason[:0], r.Reason...)
 		if r.Ambiguous {
+			if model, why, ok := s.phase2(x); ok {
+				x.reason = append(append(x.reason[:0], "phase 2: "...), why...)
+				return model, false
+			}
 			x.reason = append(x.reason, " (ambiguous: fallback tier)"...)
 		}
 		return string(r.Model), false
@@ -374,4 +378,23 @@ func (x *exchange) respondLocally(ctx *fasthttp.RequestCtx) {
 func policyError(err error) *apiError {
 	return &apiError{Status: 503, Type: typeServer, Code: "policy_failed", RetryAfter: 1,
 		Msg: "A required gateway policy failed: " + err.Error()}
+}
+
+// phase2 asks the classifier model for the tier of an ambiguous request; it
+// keeps the router's fallback when the classifier is absent or fails, or
+// when the tier's model lacks a capability the request needs.
+func (s *Server) phase2(x *exchange) (model, reason string, ok bool) {
+	if s.classifier == nil {
+		return "", "", false
+	}
+	tier, why, ok := s.classifier.classify(x.req)
+	if !ok {
+		return "", "", false
+	}
+	model = s.tierModel(tier)
+	m, err := s.catalog.Resolve(model)
+	if err != nil || checkCapabilities(x.req, m) != nil {
+		return "", "", false
+	}
+	return model, tier + ": " + why, true
 }

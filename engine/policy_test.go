@@ -89,3 +89,50 @@ func TestEditsKeepUntouchedBytes(t *testing.T) {
 		t.Fatalf("untouched messages changed: %s", sent)
 	}
 }
+
+// TestPhase2Classifier: an ambiguous request goes to the classifier model
+// (the local Ollama tier), whose answer picks the tier.
+func TestPhase2Classifier(t *testing.T) {
+	t.Parallel()
+	ol, _ := providertest.StartOllama(&providertest.Ollama{Reply: "```json\n{\"tier\": \"strong\", \"reason\": \"multi-file change\"}\n```"})
+	t.Cleanup(func() { _ = ol.Close() })
+	oa, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "done"})
+	t.Cleanup(func() { _ = oa.Close() })
+	toml := `
+[routing.tiers]
+local = "ollama/qwen2.5-coder"
+fast = "openai/gpt-4o-mini"
+strong = "openai/gpt-4.1"
+`
+	g := startGateway(t, toml, map[string]string{"LOCAL_LLM_BASE_URL": ol.URL, "OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": oa.URL + "/v1"})
+	body := `{"model":"auto","messages":[{"role":"user","content":"We need to change how sessions expire in the service and make the timeout configurable per tenant."}]}`
+	status, hdr, resp := g.post(t, "/v1/chat/completions", body, nil)
+	if status != 200 {
+		t.Fatalf("%d %s", status, resp)
+	}
+	reason := hdr.Get("X-Gateway-Route-Reason")
+	if !strings.HasPrefix(reason, "phase 2: strong") || hdr.Get("X-Gateway-Model") != "gpt-4.1" {
+		t.Fatalf("phase 2 not used: reason %q, model %q", reason, hdr.Get("X-Gateway-Model"))
+	}
+	if !strings.Contains(string(ol.Last().Body), "Classify this request") {
+		t.Fatalf("classifier prompt not sent: %s", ol.Last().Body)
+	}
+}
+
+func TestParseClassification(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, tier string }{
+		{`{"tier":"local","reason":"simple"}`, "local"},
+		{"Sure!\n```json\n{\"tier\": \"opus\", \"reason\": \"architecture\"}\n```", "reasoning"},
+		{`{"tier":"Sonnet"}`, "strong"},
+		{`{"tier":"giant"}`, ""},
+		{`no json here`, ""},
+		{`{"tier":`, ""},
+	}
+	for _, tc := range tests {
+		tier, _, ok := parseClassification([]byte(tc.in))
+		if tier != tc.tier || ok != (tc.tier != "") {
+			t.Errorf("%q: %q %v", tc.in, tier, ok)
+		}
+	}
+}

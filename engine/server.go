@@ -49,9 +49,12 @@ type Server struct {
 	runner    *limits.Runner
 	cache     *cache.Cache
 	sync      *policySync
-	idPrefix  string
-	idSeq     atomic.Uint64
-	started   time.Time
+	// tiers binds routing tiers to model names; classifier is phase 2.
+	tiers      map[string]string
+	classifier *classifier
+	idPrefix   string
+	idSeq      atomic.Uint64
+	started    time.Time
 }
 
 type keyEntry struct {
@@ -110,6 +113,10 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	if s.cache, err = newCache(cfg); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
+	if s.tiers, err = tierModels(cfg, cat); err != nil {
+		return nil, err
+	}
+	s.classifier = newClassifier(s)
 	if s.policies, err = newPolicyHost(cfg, cat); err != nil {
 		return nil, err
 	}
