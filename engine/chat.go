@@ -49,8 +49,13 @@ type exchange struct {
 	out     wasm.Output
 	ckey    cache.Key
 	hit     bool
-	reason  []byte // X-Gateway-Route-Reason
-	tags    []byte // policy tags for the access log, "k=v k=v"
+	// tier is the routing tier the router chose ("" when not routed);
+	// extraCost is spent on calls that did not produce the answer (a
+	// cascade's rejected cheap attempt).
+	tier      string
+	extraCost float64
+	reason    []byte // X-Gateway-Route-Reason
+	tags      []byte // policy tags for the access log, "k=v k=v"
 }
 
 // format is the wire format the client speaks.
@@ -103,6 +108,7 @@ func (x *exchange) finish() {
 	} else if x.cost == 0 && x.usage.Set {
 		x.cost = Cost(x.model, x.usage)
 	}
+	x.cost += x.extraCost
 	x.s.usage.Record(x.start, x.project, x.model, x.usage, x.cost, &x.saved, x.status >= 400)
 	x.s.accessLog(x, total)
 	if x.resp != nil {
@@ -218,6 +224,18 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	if err := checkCapabilities(x.req, m); err != nil {
 		x.fail(ctx, err)
 		return
+	}
+	if s.policies != nil && s.wantsCascade(ctx, x) {
+		up := s.cascade(ctx, x, m)
+		if up == "" {
+			return
+		}
+		name = up
+		if m, err = s.catalog.Resolve(up); err != nil {
+			x.fail(ctx, err)
+			return
+		}
+		x.model = m
 	}
 	if s.upstreams[m.Provider] == nil {
 		x.fail(ctx, notConfigured(name, m.Provider))

@@ -127,3 +127,7 @@ func escLabel(s string) string {
 }
 
 func seconds(d time.Duration) float64 { return d.Seconds() }
+
+func cascadeTotal(outcome, reason string) {
+	metrics.GetOrCreateCounter(`gateway_cascade_total{outcome="` + outcome + `",reason="` + reason + `"}`).Inc()
+}

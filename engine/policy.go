@@ -333,11 +333,13 @@ func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string)
 		return "", true
 	}
 	x.collectTags()
+	x.tier = string(x.out.TagValue("router.tier"))
 	if r := x.out.Route; r.Set && len(r.Model) > 0 {
 		x.reason = append(x.reason[:0], r.Reason...)
 		if r.Ambiguous {
-			if model, why, ok := s.phase2(x); ok {
+			if model, tier, why, ok := s.phase2(x); ok {
 				x.reason = append(append(x.reason[:0], "phase 2: "...), why...)
+				x.tier = tier
 				return model, false
 			}
 			x.reason = append(x.reason, " (ambiguous: fallback tier)"...)
@@ -383,18 +385,18 @@ func policyError(err error) *apiError {
 // phase2 asks the classifier model for the tier of an ambiguous request; it
 // keeps the router's fallback when the classifier is absent or fails, or
 // when the tier's model lacks a capability the request needs.
-func (s *Server) phase2(x *exchange) (model, reason string, ok bool) {
+func (s *Server) phase2(x *exchange) (model, tier, reason string, ok bool) {
 	if s.classifier == nil {
-		return "", "", false
+		return "", "", "", false
 	}
 	tier, why, ok := s.classifier.classify(x.req)
 	if !ok {
-		return "", "", false
+		return "", "", "", false
 	}
 	model = s.tierModel(tier)
 	m, err := s.catalog.Resolve(model)
 	if err != nil || checkCapabilities(x.req, m) != nil {
-		return "", "", false
+		return "", "", "", false
 	}
-	return model, tier + ": " + why, true
+	return model, tier, tier + ": " + why, true
 }

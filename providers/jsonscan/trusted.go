@@ -132,3 +132,56 @@ func GetTrusted(v []byte, key string) []byte {
 	})
 	return out
 }
+
+// AppendWithout appends the validated object obj to dst without its member
+// key (and the separator that went with it); every other byte is kept.
+func AppendWithout(dst, obj []byte, key string) []byte {
+	start := SkipSpace(obj, 0)
+	type member struct{ kstart, vend int }
+	var prev, hit member
+	found, first := false, true
+	var next int = -1
+	_ = ObjectEachTrusted(obj[start:], func(k, v []byte) error {
+		vstart := int(uintptrOf(v) - uintptrOf(obj))
+		kstart := vstart - 1
+		for kstart > 0 && obj[kstart] != ':' {
+			kstart--
+		}
+		for kstart > 0 && obj[kstart] != '"' {
+			kstart--
+		}
+		kstart -= len(k) + 1
+		m := member{kstart, vstart + len(v)}
+		if found && next < 0 {
+			next = m.kstart
+			return ErrNotFound
+		}
+		if string(k) == key && !found {
+			found, hit = true, m
+			if !first {
+				return ErrNotFound
+			}
+		} else {
+			prev = m
+			first = false
+		}
+		return nil
+	})
+	switch {
+	case !found:
+		return append(dst, obj...)
+	case !first: // drop from the end of the previous member to the end of this one
+		dst = append(dst, obj[:prev.vend]...)
+		return append(dst, obj[hit.vend:]...)
+	case next >= 0: // first member: drop up to the next member's key
+		dst = append(dst, obj[:hit.kstart]...)
+		return append(dst, obj[next:]...)
+	default: // the only member
+		dst = append(dst, obj[:hit.kstart]...)
+		end := len(obj) - 1
+		for end > 0 && obj[end] != '}' {
+			end--
+		}
+		return append(dst, obj[end:]...)
+	}
+}

@@ -41,3 +41,22 @@ func FuzzTrusted(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendWithout(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, key, want string }{
+		{`{"a":1,"b":2,"c":3}`, "b", `{"a":1,"c":3}`},
+		{`{"a":1, "b":2}`, "a", `{"b":2}`},
+		{`{"a":1, "b" : {"x":[1]} }`, "b", `{"a":1 }`},
+		{`{"a":1}`, "a", `{}`},
+		{`{"a":1}`, "z", `{"a":1}`},
+	}
+	for _, tc := range tests {
+		if got := string(AppendWithout(nil, []byte(tc.in), tc.key)); got != tc.want {
+			t.Errorf("AppendWithout(%s, %s) = %s, want %s", tc.in, tc.key, got, tc.want)
+		}
+		if Validate([]byte(tc.want)) != nil {
+			t.Errorf("invalid want %s", tc.want)
+		}
+	}
+}
