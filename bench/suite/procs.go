@@ -199,8 +199,12 @@ func freePort() (int, error) {
 
 // procStat is a process tree's resource use at one moment.
 type procStat struct {
-	cpu   time.Duration // user + system, every process in the tree
-	hwmKB int64         // peak resident set since the last reset, summed
+	cpu time.Duration // user + system, every process in the tree
+	// wait is the time the tree's threads spent runnable but not running
+	// (schedstat): the CPU they wanted and did not get, from other processes
+	// or from each other.
+	wait  time.Duration
+	hwmKB int64 // peak resident set since the last reset, summed
 	rssKB int64
 }
 
@@ -261,6 +265,18 @@ func readStat(pid int) (procStat, error) {
 		ut, _ := strconv.ParseInt(f[11], 10, 64)
 		st, _ := strconv.ParseInt(f[12], 10, 64)
 		s.cpu += time.Duration(ut+st) * time.Second / clkTck
+		if tasks, err := os.ReadDir("/proc/" + strconv.Itoa(p) + "/task"); err == nil {
+			for _, t := range tasks {
+				b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/task/" + t.Name() + "/schedstat")
+				if err != nil {
+					continue
+				}
+				if f := strings.Fields(string(b)); len(f) >= 2 {
+					w, _ := strconv.ParseInt(f[1], 10, 64)
+					s.wait += time.Duration(w)
+				}
+			}
+		}
 		st2, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/status")
 		if err != nil {
 			continue

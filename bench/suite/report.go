@@ -233,15 +233,15 @@ func Markdown(r *Report) string {
 	b.WriteString("\n## Throughput and latency (µs)\n\n")
 	b.WriteString(MainTable(r))
 	b.WriteString("\n## Gateway costs\n\n")
-	b.WriteString("CPU time and peak RSS from /proc (the process tree, peak reset before each load); allocations from the gateway's own `go_memstats_mallocs_total` (the cost of the /metrics scrape subtracted), divided by every request of the load, warm-up included; overhead is the mean of the gateway's `gateway_overhead_seconds`.\n\n")
-	b.WriteString("| scenario | load | CPU s per 1,000 req | allocs/req | bytes/req | RSS at start MB | peak RSS MB | reported overhead µs (mean) | upstream requests |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("CPU time and peak RSS from /proc (the process tree, peak reset before each load); allocations from the gateway's own `go_memstats_mallocs_total` (the cost of the /metrics scrape subtracted), divided by every request of the load, warm-up included; overhead is the mean of the gateway's `gateway_overhead_seconds`. The one-core ceiling is 1000 ÷ (CPU s per 1,000 requests): what the gateway could serve on a core of its own at this cost, a figure that other load on the machine does not distort. Run-queue wait (from schedstat, summed over threads) is time the gateway was ready to run and did not get a CPU: when it is large against its CPU time, the throughput above is the machine's, not the gateway's.\n\n")
+	b.WriteString("| scenario | load | CPU s per 1,000 req | one-core ceiling req/s | CPU s / run-queue wait s | allocs/req | bytes/req | RSS at start MB | peak RSS MB | reported overhead µs (mean) | upstream requests |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.Rows {
 		g := row.Gateway
 		if g == nil || g.Usage == nil || g.Result == nil {
 			continue
 		}
 		u := g.Usage
-		fmt.Fprintf(&b, "| %s | %s | %.3f | %.1f | %.0f | %.1f | %.1f | %s | %d |\n", row.ID, loadLabel(row), u.CPUPer1k, u.AllocsPerReq, u.BytesPerReq, u.StartRSSMB, u.PeakRSSMB, cellNum(u.OverheadUS > 0, "%.1f", u.OverheadUS), u.Upstream)
+		fmt.Fprintf(&b, "| %s | %s | %.3f | %.0f | %.1f / %.1f | %.1f | %.0f | %.1f | %.1f | %s | %d |\n", row.ID, loadLabel(row), u.CPUPer1k, u.CeilingRPS, u.CPUSeconds, u.RunWaitSeconds, u.AllocsPerReq, u.BytesPerReq, u.StartRSSMB, u.PeakRSSMB, cellNum(u.OverheadUS > 0, "%.1f", u.OverheadUS), u.Upstream)
 	}
 	b.WriteString("\n## Streams (µs)\n\n")
 	b.WriteString("| scenario | load | direct TTFB p50 | gateway TTFB p50 | added TTFB p50 | gateway TTFB p99 | direct gap p99 | gateway gap p99 | events per stream |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -405,6 +405,9 @@ func ReadmeSection(r *Report, mdPath string) string {
 	b.WriteString(Header(r))
 	b.WriteString("\n")
 	b.WriteString(MainTable(r))
+	if line := costsLine(r); line != "" {
+		b.WriteString("\n" + line + "\n")
+	}
 	b.WriteString("\nAgainst issue 6's targets (default configuration, cache-miss path):\n\n")
 	b.WriteString(TargetsTable(r))
 	if r.Compare != "" {
@@ -412,6 +415,28 @@ func ReadmeSection(r *Report, mdPath string) string {
 		b.WriteString(CompareTable(r))
 	}
 	return b.String()
+}
+
+// costsLine summarizes the gateway's per-request costs, which other load on
+// the machine does not distort.
+func costsLine(r *Report) string {
+	var parts []string
+	for _, row := range r.Rows {
+		g := row.Gateway
+		if g == nil || g.Usage == nil || g.Result == nil || g.Usage.CPUPer1k == 0 {
+			continue
+		}
+		switch row.ID {
+		case "nonstream-c64", "stream-c64", "l1-hit-c64":
+			parts = append(parts, fmt.Sprintf("%s: %.3f CPU s per 1,000 requests (one-core ceiling %.0f req/s), %.1f allocations and %.0f bytes per request", row.ID, g.Usage.CPUPer1k, g.Usage.CeilingRPS, g.Usage.AllocsPerReq, g.Usage.BytesPerReq))
+		case "slow-streams-1000":
+			parts = append(parts, fmt.Sprintf("%s: peak RSS %.1f MB", row.ID, g.Usage.PeakRSSMB))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Gateway costs (idle RSS %.1f MB): ", r.IdleRSSMB) + strings.Join(parts, "; ") + "."
 }
 
 // Markers delimit the generated parts of RESULTS.md; everything else in the

@@ -164,17 +164,23 @@ func (r *Trial) ok() bool { return r != nil && r.Result != nil && r.Result.Valid
 
 // Usage is what the server under test spent on one load.
 type Usage struct {
-	Completed    int64   `json:"completed"`
-	CPUSeconds   float64 `json:"cpu_seconds"`
-	StartRSSMB   float64 `json:"rss_at_start_mb"`
-	CPUPer1k     float64 `json:"cpu_seconds_per_1k"`
-	PeakRSSMB    float64 `json:"peak_rss_mb"`
-	AllocsPerReq float64 `json:"allocs_per_request,omitempty"`
-	BytesPerReq  float64 `json:"alloc_bytes_per_request,omitempty"`
-	OverheadUS   float64 `json:"reported_overhead_mean_us,omitempty"`
-	Upstream     int64   `json:"upstream_requests"`
-	GCCycles     float64 `json:"gc_cycles,omitempty"`
-	Note         string  `json:"note,omitempty"`
+	Completed  int64   `json:"completed"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	StartRSSMB float64 `json:"rss_at_start_mb"`
+	CPUPer1k   float64 `json:"cpu_seconds_per_1k"`
+	// RunWaitSeconds is how long the server's threads were runnable but not
+	// running (from /proc/PID/task/TID/schedstat): high when other processes
+	// took its CPU. CeilingRPS is 1000/CPUPer1k, what one core could serve at
+	// this CPU cost per request.
+	RunWaitSeconds float64 `json:"run_queue_wait_seconds"`
+	CeilingRPS     float64 `json:"cpu_ceiling_rps_per_core"`
+	PeakRSSMB      float64 `json:"peak_rss_mb"`
+	AllocsPerReq   float64 `json:"allocs_per_request,omitempty"`
+	BytesPerReq    float64 `json:"alloc_bytes_per_request,omitempty"`
+	OverheadUS     float64 `json:"reported_overhead_mean_us,omitempty"`
+	Upstream       int64   `json:"upstream_requests"`
+	GCCycles       float64 `json:"gc_cycles,omitempty"`
+	Note           string  `json:"note,omitempty"`
 }
 
 // Target is one of issue 6's figures to beat, checked against this run.
@@ -614,8 +620,12 @@ func (e *env) measure(pid int, metricsURL string, fn func() *load.Result) (*load
 	u.CPUSeconds = round(float64(s1.cpu-s0.cpu)/float64(time.Second), 3)
 	u.StartRSSMB = round(float64(s0.rssKB)/1024, 1)
 	u.PeakRSSMB = round(float64(s1.hwmKB)/1024, 1)
+	u.RunWaitSeconds = round(float64(s1.wait-s0.wait)/float64(time.Second), 3)
 	if u.Completed > 0 {
 		u.CPUPer1k = round(u.CPUSeconds*1000/float64(u.Completed), 4)
+	}
+	if u.CPUPer1k > 0 {
+		u.CeilingRPS = round(1000/u.CPUPer1k, 0)
 	}
 	if m0 != nil {
 		if m1, err := scrape(metricsURL); err == nil && u.Completed > 0 {
