@@ -108,6 +108,7 @@ type Cache struct {
 	ctr    counters
 	memo   vecMemo
 	closed atomic.Bool
+	now    func() time.Time // time.Now; tests move it
 }
 
 // New validates cfg and builds the cache. Redis is not contacted here.
@@ -151,7 +152,7 @@ func New(cfg Config) (*Cache, error) {
 		cfg.RedisMaxBackoff = max(DefaultRedisMaxBackoff, cfg.RedisBackoff)
 	}
 	c := &Cache{cfg: cfg, emb: cfg.Embedder, idx: newIndex(cfg.MaxEntriesPerScope, cfg.MaxEntries, cfg.MaxBytes),
-		embBo: backoff{min: cfg.RedisBackoff, max: cfg.RedisMaxBackoff}}
+		embBo: backoff{min: cfg.RedisBackoff, max: cfg.RedisMaxBackoff}, now: time.Now}
 	c.local, _ = cfg.Embedder.(*Local)
 	id := fmt.Sprintf("%T", cfg.Embedder)
 	if n, ok := cfg.Embedder.(identified); ok {
@@ -194,7 +195,7 @@ func (c *Cache) Lookup(ctx context.Context, req *providers.Request, project, pro
 	scope := scopeOf(&c.seed, req, project, provider, model)
 	q := query{a: acquireAnalysis(text), text: text}
 	defer c.releaseQuery(&q)
-	now := time.Now()
+	now := c.now()
 	if r, sim := c.search(ctx, scope, &q, now.Unix()); r != nil {
 		return c.hit(r, sim)
 	}
@@ -378,7 +379,7 @@ func (c *Cache) StoreTTL(ctx context.Context, req *providers.Request, project, p
 		}
 		vec = v
 	}
-	now := time.Now()
+	now := c.now()
 	expires := now.Add(ttl + time.Second - 1).Unix()
 	r := &rec{id: id, scope: scope, project: strings.Clone(project), route: provider + "/" + model,
 		text: text, vec: vec, sig: sig, entry: e, expires: expires}

@@ -2,6 +2,9 @@ package semantic
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"math"
 	"encoding/json"
 	"os"
 	"testing"
@@ -83,4 +86,13 @@ func newTestCache(t testing.TB, cfg Config) *Cache {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// b64floats is the base64 encoding_format of an OpenAI embedding.
+func b64floats(v []float32) string {
+	b := make([]byte, 0, 4*len(v))
+	for _, f := range v {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }
