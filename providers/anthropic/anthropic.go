@@ -35,6 +35,15 @@ type Config struct {
 	APIKey  string
 	// Timeout bounds a non-streaming call (default 120s).
 	Timeout time.Duration
+	// CacheControl adds prompt-cache breakpoints (cache_control) where they
+	// pay, on translated requests and on passthrough requests that carry none
+	// of their own (docs/prompt-caching.md). The engine sets it from
+	// ENABLE_ANTHROPIC_CACHE_CONTROL / [optimize] anthropic_cache_control.
+	CacheControl bool
+	// CacheMinTokens overrides the minimum cacheable prompt length, in
+	// tokens, by model-name prefix (the longest matching prefix wins); other
+	// models use the built-in table (Provider.MinCacheTokens).
+	CacheMinTokens map[string]int
 	upstream.Options
 }
 
@@ -48,6 +57,7 @@ type Provider struct {
 	client      *upstream.Client
 	messages    []byte // absolute URL of /v1/messages
 	countTokens []byte // absolute URL of /v1/messages/count_tokens
+	minTokens   minTable
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -69,7 +79,16 @@ func New(cfg Config) (*Provider, error) {
 	}
 	return &Provider{cfg: cfg, client: c,
 		messages:    c.URL(nil, "/v1/messages"),
-		countTokens: c.URL(nil, "/v1/messages/count_tokens")}, nil
+		countTokens: c.URL(nil, "/v1/messages/count_tokens"),
+		minTokens:   newMinTable(cfg.CacheMinTokens)}, nil
+}
+
+// WithCacheControl returns a Provider that shares p's connections and
+// differs only in Config.CacheControl, for per-project switching.
+func (p *Provider) WithCacheControl(on bool) *Provider {
+	q := *p
+	q.cfg.CacheControl = on
+	return &q
 }
 
 // Name returns the configured provider name.
@@ -116,6 +135,9 @@ func (p *Provider) newRequest(url, body []byte, h providers.HeaderGetter, stream
 func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
 	bb := bufPool.Get().(*buffers)
 	body, info, err := appendRequest(bb.body[:0], call)
+	if err == nil && p.cfg.CacheControl {
+		body, _ = addBreakpoints(body, call.Model, p.minTokens, false)
+	}
 	bb.body = body
 	if err != nil {
 		bufPool.Put(bb)

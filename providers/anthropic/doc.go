@@ -82,7 +82,12 @@
 // The passthrough forwards the client's body with only the model value
 // replaced (never reordered or re-serialised: Anthropic's prompt cache keys
 // on the exact bytes), the gateway's key, and the client's
-// anthropic-version and anthropic-beta headers. Streams are relayed event by
+// anthropic-version and anthropic-beta headers. With Config.CacheControl, a
+// body that carries no cache_control breakpoint of its own also gets the
+// gateway's, inserted as members into its existing blocks (a string system
+// or content becomes a one-block array); translated requests get them too,
+// counting the client's toward Anthropic's four. Placement is documented in
+// docs/prompt-caching.md. Streams are relayed event by
 // event (Relay) with usage recorded from message_start and message_delta.
 //
 // For other upstreams the request is translated to an OpenAI body

@@ -56,9 +56,11 @@ func AppendWithModel(dst, body []byte, model string) ([]byte, error) {
 var errFound = errors.New("found")
 
 // Messages forwards an Anthropic Messages request body to
-// {BaseURL}/v1/messages unchanged except for the model (AppendWithModel),
-// with the gateway's key, the client's anthropic-version (default Version)
-// and anthropic-beta. stream must match the body's "stream" member.
+// {BaseURL}/v1/messages unchanged except for the model (AppendWithModel)
+// and, with Config.CacheControl, cache_control breakpoints inserted when the
+// body has none of its own, with the gateway's key, the client's
+// anthropic-version (default Version) and anthropic-beta. stream must match
+// the body's "stream" member.
 //
 // The answer is Anthropic's own: Response.Body is the upstream message JSON
 // as received, or Response.Stream relays the upstream events as they come
@@ -68,23 +70,27 @@ var errFound = errors.New("found")
 // message_delta. Non-2xx answers are returned as *providers.UpstreamError
 // (ParseError); AppendError renders them for an Anthropic client.
 func (p *Provider) Messages(body []byte, model string, h providers.HeaderGetter, stream bool) (*providers.Response, error) {
-	return p.passthrough(p.messages, body, model, h, stream)
+	return p.passthrough(p.messages, body, model, h, stream, p.cfg.CacheControl)
 }
 
 // CountTokens forwards a count_tokens request body
 // (https://docs.anthropic.com/en/api/messages-count-tokens) like Messages;
 // Response.Body is Anthropic's {"input_tokens":N}.
 func (p *Provider) CountTokens(body []byte, model string, h providers.HeaderGetter) (*providers.Response, error) {
-	return p.passthrough(p.countTokens, body, model, h, false)
+	return p.passthrough(p.countTokens, body, model, h, false, false)
 }
 
 type passBuf struct{ body []byte }
 
 var passPool = sync.Pool{New: func() any { return new(passBuf) }}
 
-func (p *Provider) passthrough(url, body []byte, model string, h providers.HeaderGetter, stream bool) (*providers.Response, error) {
+func (p *Provider) passthrough(url, body []byte, model string, h providers.HeaderGetter, stream, cache bool) (*providers.Response, error) {
 	pb := passPool.Get().(*passBuf)
 	b, err := AppendWithModel(pb.body[:0], body, model)
+	if err == nil && cache {
+		// Only when the client set no breakpoint of its own.
+		b, _ = addBreakpoints(b, model, p.minTokens, true)
+	}
 	pb.body = b
 	if err != nil {
 		passPool.Put(pb)

@@ -2,6 +2,8 @@ package providertest
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -278,4 +280,70 @@ func lastTurnHasToolResult(msgs []byte) bool {
 		})
 	}
 	return found
+}
+
+// AnthropicBreakpoints lists the cache_control breakpoints of an Anthropic
+// Messages body in prompt order (tools, system, messages) as paths:
+// "cache_control" (the top-level member), "tools[2]", "system[0]",
+// "messages[4].content[1]", "messages[3].content[0].content[0]". It uses
+// encoding/json, independently of the gateway's scanner, and returns nil for
+// a body that is not a JSON object.
+func AnthropicBreakpoints(body []byte) []string {
+	var b struct {
+		CacheControl json.RawMessage   `json:"cache_control"`
+		Tools        []json.RawMessage `json:"tools"`
+		System       json.RawMessage   `json:"system"`
+		Messages     []struct {
+			Content json.RawMessage `json:"content"`
+		} `json:"messages"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return nil
+	}
+	var out []string
+	if isObject(b.CacheControl) {
+		out = append(out, "cache_control")
+	}
+	for i, t := range b.Tools {
+		if hasBreakpoint(t) {
+			out = append(out, "tools["+strconv.Itoa(i)+"]")
+		}
+	}
+	out = appendBlockBreakpoints(out, "system", b.System)
+	for i, m := range b.Messages {
+		out = appendBlockBreakpoints(out, "messages["+strconv.Itoa(i)+"].content", m.Content)
+	}
+	return out
+}
+
+func appendBlockBreakpoints(out []string, path string, content json.RawMessage) []string {
+	var blocks []json.RawMessage
+	if json.Unmarshal(content, &blocks) != nil {
+		return out // a string (or absent): no block to mark
+	}
+	for i, blk := range blocks {
+		p := path + "[" + strconv.Itoa(i) + "]"
+		if hasBreakpoint(blk) {
+			out = append(out, p)
+		}
+		var inner struct {
+			Content json.RawMessage `json:"content"`
+		}
+		if json.Unmarshal(blk, &inner) == nil {
+			out = appendBlockBreakpoints(out, p+".content", inner.Content)
+		}
+	}
+	return out
+}
+
+func hasBreakpoint(obj json.RawMessage) bool {
+	var o struct {
+		CacheControl json.RawMessage `json:"cache_control"`
+	}
+	return json.Unmarshal(obj, &o) == nil && isObject(o.CacheControl)
+}
+
+func isObject(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) > 0 && v[0] == '{'
 }
