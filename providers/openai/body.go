@@ -10,6 +10,24 @@ import (
 // members are removed, and a streaming request always asks for usage.
 // Members are never reordered and whitespace between them is kept.
 func AppendBody(dst []byte, req *providers.Request, model string) []byte {
+	return AppendBodyWith(dst, req, model, BodyOptions{})
+}
+
+// BodyOptions are additions the gateway may make to an OpenAI body.
+type BodyOptions struct {
+	// PromptCacheKey, when set, is sent as prompt_cache_key unless the
+	// client sent one of its own. OpenAI's Chat Completions accept it
+	// (https://platform.openai.com/docs/api-reference/chat/create, "Used by
+	// OpenAI to cache responses for similar requests to optimize your cache
+	// hit rates"): requests with the same key and prefix are routed to the
+	// same prompt cache. The engine keys it by project. Only for OpenAI
+	// itself: other OpenAI-format upstreams may refuse unknown members.
+	PromptCacheKey string
+}
+
+// AppendBodyWith is AppendBody with the gateway's additions in opts,
+// appended after the client's members so that no prefix moves.
+func AppendBodyWith(dst []byte, req *providers.Request, model string, opts BodyOptions) []byte {
 	b := req.Body
 	prev := -1 // index in Fields of the previous kept member
 	pos := 0   // bytes of b before pos are already written or dropped
@@ -44,7 +62,12 @@ func AppendBody(dst []byte, req *providers.Request, model string) []byte {
 	}
 	_, hasOpts := req.Field("stream_options")
 	needOpts := req.Stream && !req.IncludeUsage && !hasOpts
-	if !hasModel || needOpts {
+	needKey := false
+	if opts.PromptCacheKey != "" {
+		_, hasKey := req.Field("prompt_cache_key")
+		needKey = !hasKey
+	}
+	if !hasModel || needOpts || needKey {
 		// Insert before the closing brace of the top-level object.
 		end := len(b) - 1
 		for end > 0 && b[end] != '}' {
@@ -65,6 +88,14 @@ func AppendBody(dst []byte, req *providers.Request, model string) []byte {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `"stream_options":{"include_usage":true}`...)
+			sep = true
+		}
+		if needKey {
+			if sep {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"prompt_cache_key":`...)
+			dst = jsonscan.AppendQuote(dst, opts.PromptCacheKey)
 		}
 		pos = end
 	}

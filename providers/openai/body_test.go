@@ -1,0 +1,45 @@
+package openai
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/aigateway/gateway/providers"
+)
+
+// TestAppendBodyPromptCacheKey: the key is added after the client's members
+// when the client sent none, and never replaces the client's.
+func TestAppendBodyPromptCacheKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in, key, want string }{
+		{"added last", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}`, "proj-7f3a",
+			`{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"prompt_cache_key":"proj-7f3a"}`},
+		{"client's kept", `{"model":"gpt-4o","prompt_cache_key":"mine","messages":[{"role":"user","content":"x"}]}`, "proj-7f3a",
+			`{"model":"gpt-4o","prompt_cache_key":"mine","messages":[{"role":"user","content":"x"}]}`},
+		{"client's null kept", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"prompt_cache_key":null}`, "proj-7f3a",
+			`{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"prompt_cache_key":null}`},
+		{"no key: unchanged", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}`, "",
+			`{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}`},
+		{"with model and stream options inserted", `{"stream":true,"messages":[{"role":"user","content":"x"}] }`, "p\"q",
+			`{"stream":true,"messages":[{"role":"user","content":"x"}] ,"model":"gpt-4o","stream_options":{"include_usage":true},"prompt_cache_key":"p\"q"}`},
+		{"after a dropped gateway member", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"skill":"s"}`, "k",
+			`{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"prompt_cache_key":"k"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := providers.AcquireRequest()
+			defer providers.ReleaseRequest(r)
+			if err := r.Decode([]byte(tc.in)); err != nil {
+				t.Fatal(err)
+			}
+			got := AppendBodyWith(nil, r, "gpt-4o", BodyOptions{PromptCacheKey: tc.key})
+			if string(got) != tc.want {
+				t.Fatalf("\n got %s\nwant %s", got, tc.want)
+			}
+			if !json.Valid(got) {
+				t.Fatalf("invalid JSON: %s", got)
+			}
+		})
+	}
+}
