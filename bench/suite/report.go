@@ -414,6 +414,10 @@ func ReadmeSection(r *Report, mdPath string) string {
 		b.WriteString("\n")
 		b.WriteString(CompareTable(r))
 	}
+	for _, n := range r.Notes {
+		b.WriteString("\n" + n + "\n")
+	}
+	b.WriteString("\nWhy the targets are missed and what to change: the analysis in [bench/RESULTS.md](bench/RESULTS.md).\n")
 	return b.String()
 }
 
