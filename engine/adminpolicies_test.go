@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,11 +53,16 @@ func TestPolicyUploadUnderLoad(t *testing.T) {
 	t.Parallel()
 	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "ok"})
 	t.Cleanup(func() { _ = up.Close() })
-	toml := "data_dir = \"" + t.TempDir() + "\"\n"
+	// A generous deadline: on a loaded CI machine a fail-open timeout would
+	// skip the policy and hide what this test checks.
+	toml := "data_dir = \"" + t.TempDir() + "\"\npolicy_timeout = \"5s\"\n"
 	g := startGateway(t, toml, map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1", "GATEWAY_ADMIN_KEY": adminKey})
 	body := `{"model":"gpt-4o","messages":[{"role":"user","content":"mail me at jane.doe@example.com please"}]}`
 
-	var failed, sent atomic.Int64
+	// Every request carries a sequence number taken when it starts; those
+	// that start after the upload returned must be redacted. Requests in
+	// flight during the swap finish on the old chain, as designed.
+	var failed, seq atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
@@ -68,28 +75,43 @@ func TestPolicyUploadUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				status, _, _ := g.post(t, "/v1/chat/completions", body, map[string]string{"X-Gateway-Cache": "bypass"})
-				sent.Add(1)
+				b := strings.Replace(body, "please", "please #"+strconv.FormatInt(seq.Add(1), 10)+"#", 1)
+				status, _, _ := g.post(t, "/v1/chat/completions", b, map[string]string{"X-Gateway-Cache": "bypass"})
 				if status != 200 {
 					failed.Add(1)
 				}
 			}
 		}()
 	}
-	waitFor(t, "load to start", func() bool { return sent.Load() > 20 })
+	waitFor(t, "load to start", func() bool { return seq.Load() > 20 })
 	status, resp := g.do(t, "PUT", "/admin/policies/pii", strings.NewReader(string(readExample(t, "pii-redactor/pii-redactor.wasm"))), nil)
 	if status != 200 || !strings.Contains(resp, `"digest"`) {
 		t.Fatalf("upload: %d %s", status, resp)
 	}
-	before := sent.Load()
-	waitFor(t, "requests after the upload", func() bool { return sent.Load() > before+20 })
+	uploaded := seq.Load()
+	waitFor(t, "requests after the upload", func() bool { return seq.Load() > uploaded+40 })
 	close(stop)
 	wg.Wait()
 	if failed.Load() != 0 {
-		t.Fatalf("%d of %d requests failed during the upload", failed.Load(), sent.Load())
+		t.Fatalf("%d of %d requests failed during the upload", failed.Load(), seq.Load())
 	}
-	if last := string(up.Last().Body); strings.Contains(last, "jane.doe@example.com") {
-		t.Fatalf("redactor not applied after upload: %s", last)
+	checked := 0
+	for _, r := range up.Requests() {
+		m := regexp.MustCompile(`#(\d+)#`).FindSubmatch(r.Body)
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.ParseInt(string(m[1]), 10, 64)
+		if n <= uploaded {
+			continue
+		}
+		checked++
+		if strings.Contains(string(r.Body), "jane.doe@example.com") {
+			t.Fatalf("request #%d started after the upload but was not redacted: %s", n, r.Body)
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("only %d requests started after the upload", checked)
 	}
 	status, resp = g.do(t, "GET", "/admin/policies", nil, nil)
 	if status != 200 || !strings.Contains(resp, `"name":"pii"`) || !strings.Contains(resp, `"name":"router"`) {
@@ -153,7 +175,6 @@ func TestPolicyUploadRefusals(t *testing.T) {
 		t.Fatalf("skills: %d %s", status, resp)
 	}
 }
-
 
 // TestPolicyFanOutThroughRedis: an upload on one replica reaches another
 // through Redis, and a replica started later loads it too.

@@ -50,6 +50,9 @@ type Config struct {
 	// Policies binds Wasm policies to stages, in order. Empty: the
 	// built-ins (stripper, skills, diff-first, router).
 	Policies []wasm.PolicyConfig `toml:"policies"`
+	// PolicyTimeout is the per-call deadline of policies that set none,
+	// uploads included.
+	PolicyTimeout Duration `toml:"policy_timeout"`
 	// Skills add to (or replace, by id) the eight built-in skills.
 	Skills    []policies.Skill          `toml:"skills"`
 	Providers map[string]ProviderConfig `toml:"providers"`
@@ -91,6 +94,8 @@ type ProviderConfig struct {
 	// enabled is resolved by Validate from the key's presence.
 	enabled bool
 	key     string
+	// cacheControl is optimize.anthropic_cache_control, for Anthropic.
+	cacheControl bool
 	// contextWindows maps upstream model names to the context windows that
 	// [[models]] declare for this provider (Ollama's num_ctx).
 	contextWindows map[string]int
@@ -220,16 +225,17 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // empty.
 func Defaults() Config {
 	return Config{
-		Listen:       "127.0.0.1:8080",
-		MaxBodyBytes: 32 << 20,
-		DrainTimeout: Duration(30 * time.Second),
-		DefaultModel: "mock/echo",
-		DataDir:      "data",
-		ReadTimeout:  Duration(60 * time.Second),
-		QueueTimeout: Duration(5 * time.Second),
-		Providers:    map[string]ProviderConfig{},
-		Routing:      RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second)},
-		Cache:        CacheConfig{MemoryMB: 256, Enabled: true, Mode: "auto", TTL: Duration(time.Hour), MaxEntryBytes: 1 << 20},
+		Listen:        "127.0.0.1:8080",
+		MaxBodyBytes:  32 << 20,
+		DrainTimeout:  Duration(30 * time.Second),
+		DefaultModel:  "mock/echo",
+		DataDir:       "data",
+		ReadTimeout:   Duration(60 * time.Second),
+		QueueTimeout:  Duration(5 * time.Second),
+		PolicyTimeout: Duration(100 * time.Millisecond),
+		Providers:     map[string]ProviderConfig{},
+		Routing:       RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second)},
+		Cache:         CacheConfig{MemoryMB: 256, Enabled: true, Mode: "auto", TTL: Duration(time.Hour), MaxEntryBytes: 1 << 20},
 		Optimize: OptimizeConfig{
 			AnthropicCacheControl: true,
 			FileHashCache:         true,
@@ -453,6 +459,7 @@ func (c *Config) Validate(getenv func(string) string) error {
 		if p.MaxInFlight == 0 {
 			p.MaxInFlight = 1024
 		}
+		p.cacheControl = c.Optimize.AnthropicCacheControl
 		merged[name] = p
 	}
 	c.Providers = merged

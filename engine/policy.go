@@ -139,7 +139,7 @@ func boolPtr(b bool) *bool { return &b }
 
 // newPolicyHost starts the Wasm host and configures the policies.
 func newPolicyHost(cfg *Config, cat *Catalog) (*wasm.Host, error) {
-	opts := wasm.Options{}
+	opts := wasm.Options{DefaultTimeout: cfg.PolicyTimeout.D()}
 	if cfg.DataDir != "" {
 		opts.CacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
 		opts.DataDir = cfg.DataDir
@@ -352,8 +352,18 @@ func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string)
 	return name, false
 }
 
-// collectTags keeps the policies' tags for the access log.
+// collectTags keeps the policies' tags, and their fail-open failures, for
+// the access log.
 func (x *exchange) collectTags() {
+	for _, f := range x.out.Failures {
+		if len(x.tags) > 0 {
+			x.tags = append(x.tags, ' ')
+		}
+		x.tags = append(x.tags, "policy_failed="...)
+		x.tags = append(x.tags, f.Policy...)
+		x.tags = append(x.tags, ':')
+		x.tags = append(x.tags, f.Kind.String()...)
+	}
 	for _, t := range x.out.Tags {
 		if len(x.tags) > 0 {
 			x.tags = append(x.tags, ' ')

@@ -27,7 +27,7 @@ var providerFactories = map[string]func(name string, pc ProviderConfig) (provide
 		})
 	},
 	"anthropic": func(name string, pc ProviderConfig) (providers.Provider, error) {
-		return anthropic.New(anthropic.Config{Name: name, BaseURL: pc.BaseURL, APIKey: pc.key, Timeout: pc.Timeout.D(), Options: upstreamOptions(pc)})
+		return anthropic.New(anthropic.Config{Name: name, BaseURL: pc.BaseURL, APIKey: pc.key, Timeout: pc.Timeout.D(), Options: upstreamOptions(pc), CacheControl: pc.cacheControl})
 	},
 	"gemini": func(name string, pc ProviderConfig) (providers.Provider, error) {
 		return gemini.New(gemini.Config{Name: name, BaseURL: pc.BaseURL, APIKey: pc.key, Timeout: pc.Timeout.D(), Options: upstreamOptions(pc)})

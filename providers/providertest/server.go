@@ -64,13 +64,16 @@ func (s *Server) record(ctx *fasthttp.RequestCtx) {
 		r.Header[string(k)] = string(v)
 	}
 	s.mu.Lock()
-	if len(s.requests) < 1000 {
-		s.requests = append(s.requests, r)
+	if len(s.requests) >= 1000 {
+		// Keep the most recent requests: drop the older half.
+		s.requests = append(s.requests[:0], s.requests[500:]...)
 	}
+	s.requests = append(s.requests, r)
 	s.mu.Unlock()
 }
 
-// Requests returns the requests received so far.
+// Requests returns the requests received so far (the most recent ones, when
+// more than 1,000 arrived).
 func (s *Server) Requests() []Recorded {
 	s.mu.Lock()
 	defer s.mu.Unlock()
