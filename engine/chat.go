@@ -54,8 +54,13 @@ type exchange struct {
 	// cascade's rejected cheap attempt).
 	tier      string
 	extraCost float64
-	reason    []byte // X-Gateway-Route-Reason
-	tags      []byte // policy tags for the access log, "k=v k=v"
+	// stripTokens and dedupTokens are the prompt tokens the policies
+	// removed; gatewayBreakpoints says the gateway placed the Anthropic
+	// cache breakpoints.
+	stripTokens, dedupTokens int
+	gatewayBreakpoints       bool
+	reason                   []byte // X-Gateway-Route-Reason
+	tags                     []byte // policy tags for the access log, "k=v k=v"
 }
 
 // format is the wire format the client speaks.
@@ -105,8 +110,11 @@ func (x *exchange) finish() {
 	}
 	if x.hit {
 		x.saved[idxCache], x.cost = Cost(x.model, x.usage), 0
-	} else if x.cost == 0 && x.usage.Set {
-		x.cost = Cost(x.model, x.usage)
+	} else if x.usage.Set {
+		if x.cost == 0 {
+			x.cost = Cost(x.model, x.usage)
+		}
+		x.s.creditSavings(x)
 	}
 	x.cost += x.extraCost
 	x.s.usage.Record(x.start, x.project, x.model, x.usage, x.cost, &x.saved, x.status >= 400)
@@ -250,6 +258,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 		Header:  &ctx.Request.Header,
 	}
 	s.targets(x, name, m)
+	s.noteBreakpoints(x)
 	// The cache key covers the request as the policies left it.
 	x.ckey = cache.KeyFor(x.req, x.project, m.Provider, m.Upstream)
 	d := s.cache.Policy().Decide(x.req, x.project, m.Provider, m.Upstream, m.Deterministic)
@@ -313,6 +322,7 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 		x.cost = 0
 	} else {
 		x.cost = Cost(m, x.usage)
+		s.creditSavings(x)
 	}
 	x.setCostHeaders(h)
 	body := resp.Body

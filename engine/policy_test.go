@@ -136,3 +136,27 @@ func TestParseClassification(t *testing.T) {
 		}
 	}
 }
+
+// TestStripperSavings: chat-template markers a client sent are stripped
+// before the upstream, and the removed tokens are credited at the model's
+// input price.
+func TestStripperSavings(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "ok", PromptTokens: 50})
+	t.Cleanup(func() { _ = up.Close() })
+	g := startGateway(t, "", map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"})
+	body := `{"model":"gpt-4o","messages":[{"role":"system","content":"You are Continue."},{"role":"user","content":"<|im_start|>user\nHow do I read a file line by line in Go?<|im_end|>\n"},{"role":"assistant","content":"<|im_start|>assistant\nUse bufio.Scanner.<|im_end|>"},{"role":"user","content":"<|start_header_id|>user<|end_header_id|>\n\nAnd how do I skip blank lines?<|eot_id|>"}]}`
+	status, hdr, resp := g.post(t, "/v1/chat/completions", body, nil)
+	if status != 200 {
+		t.Fatalf("%d %s", status, resp)
+	}
+	sent := string(up.Last().Body)
+	// User turns lose their markers (assistant turns are the model's own
+	// words and stay byte-identical).
+	if strings.Contains(sent, "<|im_start|>user") || strings.Contains(sent, "<|eot_id|>") {
+		t.Fatalf("markers reached the upstream: %s", sent)
+	}
+	if hdr.Get("X-Gateway-Saved-USD") == "0.00000000" {
+		t.Fatalf("no savings credited: %v", hdr)
+	}
+}

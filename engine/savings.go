@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"sync"
+
+	"github.com/aigateway/gateway/providers/anthropic"
+	"github.com/aigateway/gateway/wasm"
+	"github.com/pkoukk/tiktoken-go"
+	tiktokenloader "github.com/pkoukk/tiktoken-go-loader"
+)
+
+// Token counting for the savings of prompt-editing policies uses a real BPE
+// tokenizer (o200k_base, GPT-4o's), loaded from the ranks embedded in the
+// binary: no network. It runs only on requests a policy changed, and only on
+// the changed messages.
+var (
+	tokOnce sync.Once
+	tok     *tiktoken.Tiktoken
+)
+
+func tokenizer() *tiktoken.Tiktoken {
+	tokOnce.Do(func() {
+		tiktoken.SetBpeLoader(tiktokenloader.NewOfflineLoader())
+		if enc, err := tiktoken.GetEncoding("o200k_base"); err == nil {
+			tok = enc
+		}
+	})
+	return tok
+}
+
+func countTokens(s string) int {
+	t := tokenizer()
+	if t == nil {
+		return (len(s) + 3) / 4
+	}
+	return len(t.Encode(s, nil, nil))
+}
+
+// removedTokens counts the tokens the request-stage policies removed: for
+// every message they changed, the original's tokens minus the new text's
+// (never negative: added text, such as a skill's template, is not a saving).
+// It returns the count attributed to the stripper and to file dedup, split by
+// the bytes each reported removing.
+func removedTokens(x *exchange, finals []wasm.FinalMessage) (strip, dedup int) {
+	total := 0
+	for _, fm := range finals {
+		if fm.Orig < 0 || !fm.Changed {
+			continue
+		}
+		before := countTokens(x.req.Messages[fm.Orig].Text())
+		after := countTokens(b2s(fm.Text))
+		if before > after {
+			total += before - after
+		}
+	}
+	if total == 0 {
+		return 0, 0
+	}
+	sb := atoiBytes(x.out.TagValue("stripper.bytes_removed"))
+	db := atoiBytes(x.out.TagValue("dedup.removed_chars"))
+	switch {
+	case sb+db == 0:
+		return 0, 0
+	case db == 0:
+		return total, 0
+	case sb == 0:
+		return 0, total
+	}
+	strip = total * sb / (sb + db)
+	return strip, total - strip
+}
+
+func atoiBytes(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return n
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// creditSavings fills x.saved for a finished, non-cached request:
+//   - stripped and deduplicated tokens at the model's input price;
+//   - Anthropic prompt caching the gateway added (the client set no
+//     breakpoints): reads at the input minus cached price, less the write
+//     premium;
+//   - routing: the price of the baseline (the strong tier) minus the routed
+//     model's, for the same usage.
+func (s *Server) creditSavings(x *exchange) {
+	m := x.model
+	if m == nil || !x.usage.Set {
+		return
+	}
+	x.saved[idxStrip] = float64(x.stripTokens) * m.InputPrice / 1e6
+	x.saved[idxDedup] = float64(x.dedupTokens) * m.InputPrice / 1e6
+	if x.gatewayBreakpoints {
+		read := m.CachedPrice
+		write := m.CacheWritePrice
+		if write == 0 {
+			write = m.InputPrice
+		}
+		v := (float64(x.usage.CachedTokens)*(m.InputPrice-read) - float64(x.usage.CacheWriteTokens)*(write-m.InputPrice)) / 1e6
+		if v > 0 {
+			x.saved[idxPrompt] = v
+		}
+	}
+	if x.tier != "" {
+		if base, err := s.catalog.Resolve(s.tiers["strong"]); err == nil && base.Name != m.Name {
+			if d := Cost(base, x.usage) - Cost(m, x.usage); d > 0 {
+				x.saved[idxRouting] = d
+			}
+		}
+	}
+}
+
+// noteBreakpoints records whether the gateway's breakpoints (not the
+// client's) drive Anthropic caching for x.
+func (s *Server) noteBreakpoints(x *exchange) {
+	if x.model != nil && s.cfg.Optimize.AnthropicCacheControl && s.upstreams[x.model.Provider] != nil && s.upstreams[x.model.Provider].cfg.Kind == "anthropic" {
+		x.gatewayBreakpoints = !anthropic.RequestHasBreakpoints(x.req)
+	}
+}
