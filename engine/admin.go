@@ -1,6 +1,7 @@
 package engine
 
 import (
+	_ "embed"
 	"encoding/json"
 
 	"github.com/valyala/fasthttp"
@@ -40,4 +41,21 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
+}
+
+//go:embed ui/admin.html
+var adminPage []byte
+
+// handleAdminPage serves the admin web page. The page holds no data: it
+// asks for the admin key and calls the admin API with it.
+func (s *Server) handleAdminPage(ctx *fasthttp.RequestCtx) {
+	if !s.hasAdmin {
+		writeError(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "not_found", Msg: "The admin API is disabled: set GATEWAY_ADMIN_KEY to enable it"})
+		return
+	}
+	h := &ctx.Response.Header
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+	h.Set("X-Frame-Options", "DENY")
+	ctx.SetContentType("text/html; charset=utf-8")
+	ctx.SetBody(adminPage)
 }

@@ -204,3 +204,12 @@ func TestPolicyFanOutThroughRedis(t *testing.T) {
 		return status == 404
 	})
 }
+
+func TestAdminPage(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", map[string]string{"GATEWAY_ADMIN_KEY": adminKey})
+	status, body := g.get(t, "/admin", map[string]string{"Authorization": ""})
+	if status != 200 || !strings.Contains(body, "<title>AI Gateway") || strings.Contains(body, adminKey) {
+		t.Fatalf("%d %.200s", status, body)
+	}
+}

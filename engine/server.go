@@ -162,6 +162,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/healthz", s.handleHealth)
 	r.GET("/readyz", s.handleReady)
 	r.GET("/metrics", s.handleMetrics)
+	r.GET("/admin", s.handleAdminPage)
 	r.GET("/admin/usage", s.admin(s.handleAdminUsage))
 	r.GET("/admin/cache", s.admin(s.handleAdminCache))
 	r.GET("/admin/policies", s.admin(s.handlePolicyList))
