@@ -1,6 +1,7 @@
 package semantic
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -21,10 +22,10 @@ type analysis struct {
 	sig  signature
 
 	buf    []byte // normalised token bytes
+	wbuf   []byte // the word being lowercased
 	spans  []span // token spans into buf, parallel to toks
 	quoteS []span // into the text
 	identS []span // into the text
-	raw    []string
 	text   string
 	script [numScripts]int
 }
@@ -87,7 +88,7 @@ func (s *signature) own() signature {
 
 func (a *analysis) reset(text string) {
 	a.toks, a.buf, a.spans = a.toks[:0], a.buf[:0], a.spans[:0]
-	a.quoteS, a.identS, a.raw = a.quoteS[:0], a.identS[:0], a.raw[:0]
+	a.quoteS, a.identS = a.quoteS[:0], a.identS[:0]
 	a.sig.neg, a.sig.nums, a.sig.quotes = a.sig.neg[:0], a.sig.nums[:0], a.sig.quotes[:0]
 	a.sig.idents, a.sig.words = a.sig.idents[:0], a.sig.words[:0]
 	a.sig.script, a.sig.lang, a.sig.strict, a.sig.exact = "", "", 0, 0
@@ -120,7 +121,7 @@ func (a *analysis) analyse(text string) {
 	for _, q := range a.identS {
 		a.sig.idents = append(a.sig.idents, text[q.s:q.e])
 	}
-	sortStrings(a.sig.idents)
+	slices.Sort(a.sig.idents)
 	h := newHash()
 	h = h.str(a.sig.script)
 	for _, part := range [...][]string{a.sig.neg, a.sig.nums, a.sig.quotes, a.sig.idents} {
@@ -147,26 +148,34 @@ var quotePairs = [...]struct{ open, close string }{
 }
 
 func (a *analysis) scanQuotes(t string) {
+	// Once a delimiter has no close after some offset it has none after any
+	// later one: remembering that keeps the scan linear.
+	var noClose [len(quotePairs) + 1]bool
 	for i := 0; i < len(t); {
+		if !quoteStart[t[i]] {
+			i++
+			continue
+		}
 		matched := false
-		for _, p := range quotePairs {
-			if !strings.HasPrefix(t[i:], p.open) {
+		for p, q := range quotePairs {
+			if noClose[p] || !strings.HasPrefix(t[i:], q.open) {
 				continue
 			}
-			start := i + len(p.open)
-			j := strings.Index(t[start:], p.close)
+			start := i + len(q.open)
+			j := strings.Index(t[start:], q.close)
 			if j < 0 {
+				noClose[p] = true
 				break // unterminated: not a quote
 			}
 			a.quoteS = append(a.quoteS, span{start, start + j})
-			i = start + j + len(p.close)
+			i = start + j + len(q.close)
 			matched = true
 			break
 		}
 		if matched {
 			continue
 		}
-		if t[i] == '\'' && !wordByteBefore(t, i) && i+1 < len(t) && t[i+1] != ' ' {
+		if t[i] == '\'' && !noClose[len(quotePairs)] && !wordByteBefore(t, i) && i+1 < len(t) && t[i+1] != ' ' {
 			// An opening single quote: find a closing one not followed by a
 			// letter ("don't" is an apostrophe, not a close).
 			for j := i + 1; j < len(t); j++ {
@@ -180,11 +189,21 @@ func (a *analysis) scanQuotes(t string) {
 			if matched {
 				continue
 			}
+			noClose[len(quotePairs)] = true
 		}
 		_, n := utf8.DecodeRuneInString(t[i:])
 		i += n
 	}
 }
+
+// quoteStart marks the first bytes of the quote delimiters.
+var quoteStart = func() (m [256]bool) {
+	for _, p := range quotePairs {
+		m[p.open[0]] = true
+	}
+	m['\''] = true
+	return m
+}()
 
 func wordByteBefore(t string, i int) bool {
 	if i == 0 {
@@ -202,7 +221,19 @@ func wordRuneAt(t string, i int) bool {
 	return isWordRune(r)
 }
 
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) }
+func isWordRune(r rune) bool {
+	if r < 0x80 {
+		return asciiWord[r]
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
+}
+
+var asciiWord = func() (m [0x80]bool) {
+	for c := range m {
+		m[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+	}
+	return m
+}()
 
 // ---- identifiers ----
 
@@ -305,10 +336,12 @@ func isIdent(c string) bool {
 	if dotted {
 		// "e.g" and "i.e" are abbreviations, not names: some segment must
 		// have two characters.
-		for _, p := range strings.Split(c, ".") {
-			if utf8.RuneCountInString(p) >= 2 {
+		for rest := c; rest != ""; {
+			seg, tail, _ := strings.Cut(rest, ".")
+			if utf8.RuneCountInString(seg) >= 2 {
 				return true
 			}
+			rest = tail
 		}
 	}
 	return false
@@ -364,15 +397,24 @@ func (a *analysis) tokenize(t string) {
 // word lowercases w and emits it, split at apostrophes with English
 // contractions expanded.
 func (a *analysis) word(w string) {
-	start := len(a.buf)
-	for _, r := range w {
+	a.wbuf = a.wbuf[:0]
+	for i := 0; i < len(w); {
+		if c := w[i]; c < 0x80 {
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			a.wbuf = append(a.wbuf, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(w[i:])
+		i += n
 		if r == '’' {
 			r = '\''
 		}
-		a.buf = utf8.AppendRune(a.buf, unicode.ToLower(r))
+		a.wbuf = utf8.AppendRune(a.wbuf, unicode.ToLower(r))
 	}
-	lw := b2s(a.buf[start:])
-	a.buf = a.buf[:start]
+	lw := b2s(a.wbuf)
 	if strings.IndexByte(lw, '\'') < 0 {
 		if exp, ok := contractions[lw]; ok {
 			for _, p := range exp {
@@ -383,17 +425,7 @@ func (a *analysis) word(w string) {
 		a.emit(lw)
 		return
 	}
-	// Split at apostrophes. lw aliases a.buf beyond len: copy before
-	// emitting, which appends to a.buf.
-	var tmp [64]byte
-	var parts []byte
-	if len(lw) <= len(tmp) {
-		parts = append(tmp[:0], lw...)
-	} else {
-		parts = []byte(lw)
-	}
-	p := b2s(parts)
-	base, rest, _ := strings.Cut(p, "'")
+	base, rest, _ := strings.Cut(lw, "'")
 	if rest == "t" && strings.HasSuffix(base, "n") { // don't, can't, won't, isn't
 		b := base[:len(base)-1]
 		switch b {
@@ -415,16 +447,18 @@ func (a *analysis) word(w string) {
 		a.emit(exp)
 		return
 	}
-	for _, part := range strings.Split(p, "'") {
+	for rest := lw; rest != ""; {
+		part, tail, _ := strings.Cut(rest, "'")
 		if part != "" {
 			a.emit(part)
 		}
+		rest = tail
 	}
 }
 
-// emit appends one normalised token. s may alias a.buf beyond its length
-// (word lowercases there) or be a static string; the token strings are set
-// by tokenize once a.buf stops growing.
+// emit appends one normalised token (s aliases a.wbuf, the text or a
+// static string); the token strings are set by tokenize once a.buf stops
+// growing.
 func (a *analysis) emit(s string) {
 	if d, ok := numberWords[s]; ok {
 		s = d
@@ -490,14 +524,6 @@ func appendDigitRuns(dst []string, s string) []string {
 		dst = append(dst, s[start:])
 	}
 	return dst
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // b2s views b as a string; b must not change while the string is used.

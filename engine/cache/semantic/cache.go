@@ -28,7 +28,8 @@ type Config struct {
 	// embeddings need their own calibration (docs/semantic-cache.md).
 	Threshold float64
 	// MaxTurnChars is the longest final user turn, in characters, that is
-	// matched or stored (default 500).
+	// matched or stored (default 500, at most 4096: a long turn that differs
+	// in one word is still 99% similar).
 	MaxTurnChars int
 	// MaxWordDiff is how many content words may appear in one final turn
 	// and not the other (default 0: the turns may differ only in case,
@@ -84,6 +85,7 @@ const (
 	DefaultRefreshInterval    = 5 * time.Second
 	DefaultCompressBytes      = 1024
 	DefaultEmbedTimeout       = time.Second
+	maxTurnChars              = 4096
 )
 
 // Cache is the semantic response cache: answers to short final user turns,
@@ -133,6 +135,9 @@ func New(cfg Config) (*Cache, error) {
 		}
 	}
 	def(&cfg.MaxTurnChars, DefaultMaxTurnChars)
+	if cfg.MaxTurnChars > maxTurnChars {
+		return nil, fmt.Errorf("semantic max_turn_chars: %d is above %d", cfg.MaxTurnChars, maxTurnChars)
+	}
 	def(&cfg.MaxEntriesPerScope, DefaultMaxEntriesPerScope)
 	def(&cfg.MaxEntries, DefaultMaxEntries)
 	def(&cfg.MaxEntryBytes, DefaultMaxEntryBytes)
@@ -229,17 +234,17 @@ type query struct {
 	a      *analysis
 	text   string
 	vec    []float32
-	pooled bool // vec came from vecPool
-	failed bool // embedding failed: do not try again
+	pooled *[]float32 // vec's holder, when it came from vecPool
+	failed bool       // embedding failed: do not try again
 }
 
 var vecPool = sync.Pool{New: func() any { return new([]float32) }}
 
 func (c *Cache) releaseQuery(q *query) {
 	releaseAnalysis(q.a)
-	if q.pooled && q.vec != nil {
-		v := q.vec
-		vecPool.Put(&v)
+	if q.pooled != nil && q.vec != nil {
+		*q.pooled = q.vec
+		vecPool.Put(q.pooled)
 	}
 }
 
@@ -286,7 +291,7 @@ func (c *Cache) embedQuery(ctx context.Context, q *query) bool {
 		}
 		v = v[:c.local.dims]
 		clear(v)
-		q.vec, q.pooled = c.local.embed(v, q.a), true
+		q.vec, q.pooled = c.local.embed(v, q.a), p
 		return true
 	}
 	v, err := c.embedRemote(ctx, q.text)

@@ -77,32 +77,40 @@ func check(q, c *signature, maxWordDiff int) Guard {
 // the first unused equal word of c), counts the unmatched words on both
 // sides, and compares the order of the matched ones.
 func checkWords(q, c []string, maxWordDiff int) Guard {
-	var stack [128]bool
-	used := stack[:0]
-	if len(c) > len(stack) {
+	var ustack [128]bool
+	var qstack [128]int
+	used, qm := ustack[:0], qstack[:0] // qm: indexes into c of q's matched words, in q's order
+	if len(c) > len(ustack) {
 		used = make([]bool, len(c))
 	} else {
-		used = stack[:len(c)]
+		used = ustack[:len(c)]
 	}
-	var qstack [128]int
-	qm := qstack[:0] // indexes into c of q's matched words, in q's order
-	diff := 0
-	for _, w := range q {
-		found := -1
-		for j, x := range c {
-			if !used[j] && x == w {
-				found = j
-				break
+	if len(q)*len(c) <= 64*64 {
+		for _, w := range q {
+			for j, x := range c {
+				if !used[j] && x == w {
+					used[j] = true
+					qm = append(qm, j)
+					break
+				}
 			}
 		}
-		if found < 0 {
-			diff++
-			continue
+	} else {
+		// Long turns (only reachable with a large MaxTurnChars, or through
+		// the exported embedder's callers): positions by word, linear.
+		pos := make(map[string][]int, len(c))
+		for j, x := range c {
+			pos[x] = append(pos[x], j)
 		}
-		used[found] = true
-		qm = append(qm, found)
+		for _, w := range q {
+			if p := pos[w]; len(p) > 0 {
+				used[p[0]] = true
+				qm = append(qm, p[0])
+				pos[w] = p[1:]
+			}
+		}
 	}
-	diff += len(c) - len(qm)
+	diff := len(q) - len(qm) + len(c) - len(qm)
 	if maxWordDiff >= 0 && diff > maxWordDiff {
 		return GuardWords
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"math"
 	"encoding/json"
+	"math"
 	"os"
 	"testing"
 
