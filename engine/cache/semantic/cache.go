@@ -67,6 +67,8 @@ type Config struct {
 	// EmbedTimeout bounds a call to a remote embedder (default 1s); after
 	// a failure the embedder is skipped with the Redis back-off rule.
 	EmbedTimeout time.Duration
+	// EmbedQueue bounds stores waiting for a remote embedder (default 256).
+	EmbedQueue int
 }
 
 // Defaults for a zero Config.
@@ -85,6 +87,7 @@ const (
 	DefaultRefreshInterval    = 5 * time.Second
 	DefaultCompressBytes      = 1024
 	DefaultEmbedTimeout       = time.Second
+	DefaultEmbedQueue         = 256
 	maxTurnChars              = 4096
 )
 
@@ -111,6 +114,12 @@ type Cache struct {
 	memo   vecMemo
 	closed atomic.Bool
 	now    func() time.Time // time.Now; tests move it
+
+	// Stores waiting for a remote embedder (nil channels with the local one).
+	embedQueue   chan storeJob
+	embedPending atomic.Int64
+	embedStop    chan struct{}
+	embedWG      sync.WaitGroup
 }
 
 // New validates cfg and builds the cache. Redis is not contacted here.
@@ -142,6 +151,7 @@ func New(cfg Config) (*Cache, error) {
 	def(&cfg.MaxEntries, DefaultMaxEntries)
 	def(&cfg.MaxEntryBytes, DefaultMaxEntryBytes)
 	def(&cfg.RedisQueue, DefaultRedisQueue)
+	def(&cfg.EmbedQueue, DefaultEmbedQueue)
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = DefaultMaxBytes
 	}
@@ -165,6 +175,11 @@ func New(cfg Config) (*Cache, error) {
 	}
 	c.seed = scopeSeed(id)
 	c.memo.m = make(map[[16]byte][]float32, memoSize)
+	if c.local == nil {
+		c.embedQueue, c.embedStop = make(chan storeJob, cfg.EmbedQueue), make(chan struct{})
+		c.embedWG.Add(1)
+		go c.embedder()
+	}
 	if cfg.RedisURL != "" {
 		r, err := newRemote(cfg.RedisURL, cfg.Timeout, cfg.RedisBackoff, cfg.RedisMaxBackoff, cfg.RedisQueue, &c.ctr)
 		if err != nil {
@@ -343,10 +358,14 @@ func (c *Cache) Store(ctx context.Context, req *providers.Request, project, prov
 
 // StoreTTL keeps e as the answer to req's final user turn for ttl (0: the
 // configured TTL). Call it with the complete answer of a request the exact
-// cache stored (the same cacheability and directive rules apply). It
-// embeds the turn unless Lookup just did (a remote embedder is called
-// synchronously: call Store off the response path), indexes it in memory,
-// and queues the Redis write. e is not modified and must not be.
+// cache stored (the same cacheability and directive rules apply), while req
+// is still valid: Store copies what it keeps. With the local embedder the
+// record is indexed before Store returns (about as long as a lookup takes);
+// with a remote embedder whose vector the preceding Lookup did not already
+// compute, the embedding call is queued for a background worker
+// (EmbedQueue; a full queue drops the store, counted as not stored) and
+// Store returns at once. The Redis write is always queued. e is not
+// modified and must not be.
 func (c *Cache) StoreTTL(ctx context.Context, req *providers.Request, project, provider, model string, e *cache.Entry, ttl time.Duration) error {
 	if c == nil || c.closed.Load() {
 		return ErrClosed
@@ -377,28 +396,68 @@ func (c *Cache) StoreTTL(ctx context.Context, req *providers.Request, project, p
 		vec = c.local.embed(make([]float32, c.local.dims), a)
 	}
 	releaseAnalysis(a)
-	if vec == nil {
-		v, err := c.embedRemote(ctx, text)
-		if err != nil {
-			return err
-		}
-		vec = v
-	}
-	now := c.now()
-	expires := now.Add(ttl + time.Second - 1).Unix()
 	r := &rec{id: id, scope: scope, project: strings.Clone(project), route: provider + "/" + model,
-		text: text, vec: vec, sig: sig, entry: e, expires: expires}
+		text: text, vec: vec, sig: sig, entry: e}
+	j := storeJob{r: r, provider: strings.Clone(provider), model: strings.Clone(model), ttl: ttl}
+	if vec != nil {
+		c.insert(j)
+		return nil
+	}
+	c.embedPending.Add(1)
+	select {
+	case c.embedQueue <- j:
+		return nil
+	default:
+		c.embedPending.Add(-1)
+		c.ctr.notStored.Add(1)
+		return fmt.Errorf("%w: embedding queue full", ErrNotStorable)
+	}
+}
+
+// storeJob is a record waiting to be indexed (and, queued, for its vector).
+type storeJob struct {
+	r               *rec
+	provider, model string
+	ttl             time.Duration
+}
+
+// insert indexes a complete record and queues its Redis write. The expiry
+// counts from now, not from the Store call.
+func (c *Cache) insert(j storeJob) {
+	now := c.now()
+	r := j.r
+	r.expires = now.Add(j.ttl + time.Second - 1).Unix()
 	c.idx.put(r, now.Unix(), false)
 	c.ctr.stores.Add(1)
 	mStores[0].Inc()
 	if c.rem != nil {
 		c.rem.set(writeJob{
-			prefix: scopePrefix(project, scope), id: hex.EncodeToString(id[:]),
-			val: appendRecord(nil, r, provider, model, c.cfg.CompressBytes),
-			ttl: ttl, expires: expires, keep: c.cfg.MaxEntriesPerScope,
+			prefix: scopePrefix(r.project, r.scope), id: hex.EncodeToString(r.id[:]),
+			val: appendRecord(nil, r, j.provider, j.model, c.cfg.CompressBytes),
+			ttl: j.ttl, expires: r.expires, keep: c.cfg.MaxEntriesPerScope,
 		})
 	}
-	return nil
+}
+
+// embedder runs queued stores through the remote embedder, one at a time:
+// embeddings for stores are not urgent, and one worker bounds the load a
+// cache puts on the embedding upstream.
+func (c *Cache) embedder() {
+	defer c.embedWG.Done()
+	for {
+		select {
+		case <-c.embedStop:
+			return
+		case j := <-c.embedQueue:
+			if v, err := c.embedRemote(context.Background(), j.r.text); err == nil && !c.closed.Load() {
+				j.r.vec = v
+				c.insert(j)
+			} else {
+				c.ctr.notStored.Add(1)
+			}
+			c.embedPending.Add(-1)
+		}
+	}
 }
 
 // storable applies the exact cache's rules to an answer, and refuses tool
@@ -489,9 +548,20 @@ func (c *Cache) Purge(ctx context.Context, project, model string) (Purged, error
 	return p, nil
 }
 
-// Flush waits until queued Redis writes are written or dropped.
+// Flush waits until queued embeddings are done and queued Redis writes are
+// written or dropped.
 func (c *Cache) Flush(ctx context.Context) error {
-	if c == nil || c.rem == nil {
+	if c == nil {
+		return nil
+	}
+	for c.embedPending.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if c.rem == nil {
 		return nil
 	}
 	return c.rem.flush(ctx)
@@ -502,6 +572,10 @@ func (c *Cache) Flush(ctx context.Context) error {
 func (c *Cache) Close() error {
 	if c == nil || c.closed.Swap(true) {
 		return nil
+	}
+	if c.embedStop != nil {
+		close(c.embedStop)
+		c.embedWG.Wait()
 	}
 	if c.rem != nil {
 		c.rem.close()

@@ -354,6 +354,7 @@ func TestProviderInCache(t *testing.T) {
 	if err := c.Store(ctx, store, "p", "openai", "gpt-4o", answer(t, "a")); err != nil {
 		t.Fatal(err)
 	}
+	flush(t, c) // the embedding is queued: Store does not wait for the upstream
 	if f.calls.Load() != 1 {
 		t.Fatalf("%d calls for a store", f.calls.Load())
 	}
@@ -368,11 +369,15 @@ func TestProviderInCache(t *testing.T) {
 	}
 	c2 := newTestCache(t, Config{Embedder: NewProvider(f, "openai", "te3"), MaxWordDiff: -1})
 	_ = c2.Store(ctx, store, "p", "openai", "gpt-4o", answer(t, "a"))
+	flush(t, c2)
 	f.calls.Store(0)
 	c2.Lookup(ctx, miss, "p", "openai", "gpt-4o")
 	_ = c2.Store(ctx, miss, "p", "openai", "gpt-4o", answer(t, "b"))
 	if n := f.calls.Load(); n != 1 {
 		t.Fatalf("lookup then store made %d embeddings calls, want 1", n)
+	}
+	if _, _, ok := c2.Lookup(ctx, miss, "p", "openai", "gpt-4o"); !ok {
+		t.Fatal("the store that reused the lookup's vector is not indexed at once")
 	}
 	f.fail.Store(true)
 	for range 3 {
@@ -384,8 +389,26 @@ func TestProviderInCache(t *testing.T) {
 	if st.EmbedErrors != 1 || st.EmbedSkipped != 2 {
 		t.Errorf("embed errors %d, skipped %d: want 1 and 2 (back-off)", st.EmbedErrors, st.EmbedSkipped)
 	}
-	if err := c.Store(ctx, turn(t, "s", "new"), "p", "openai", "gpt-4o", answer(t, "a")); !errors.Is(err, ErrEmbed) {
+	before := c.Stats().NotStored
+	if err := c.Store(ctx, turn(t, "s", "new"), "p", "openai", "gpt-4o", answer(t, "a")); err != nil {
 		t.Errorf("store with a failing embedder: %v", err)
+	}
+	flush(t, c)
+	if got := c.Stats().NotStored; got != before+1 {
+		t.Errorf("not stored %d, want %d", got, before+1)
+	}
+
+	// A full queue drops the store instead of blocking.
+	slow := &fakeEmbeddings{delay: 50 * time.Millisecond}
+	c3 := newTestCache(t, Config{Embedder: NewProvider(slow, "openai", "te3"), EmbedQueue: 1})
+	var full int
+	for i := range 5 {
+		if err := c3.Store(ctx, turn(t, "s", fmt.Sprintf("q %d", i)), "p", "openai", "gpt-4o", answer(t, "a")); errors.Is(err, ErrNotStorable) {
+			full++
+		}
+	}
+	if full == 0 {
+		t.Error("a full embedding queue blocked or queued everything")
 	}
 }
 

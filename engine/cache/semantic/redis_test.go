@@ -86,6 +86,10 @@ func (s *redisServer) client() *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.port), MaxRetries: -1})
 }
 
+// testTimeout replaces the 50ms default: the tests share a loaded machine,
+// and a slow round trip would open the back-off and read as a miss.
+const testTimeout = 2 * time.Second
+
 func flush(t testing.TB, c *Cache) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -102,7 +106,7 @@ func TestRedisSharedByInstances(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
 	ctx := context.Background()
-	first := newTestCache(t, Config{RedisURL: srv.url()})
+	first := newTestCache(t, Config{Timeout: testTimeout, RedisURL: srv.url()})
 	stored := turn(t, "You are terse.", "How do I enable logging in main.go?")
 	if err := first.Store(ctx, stored, "acme", "openai", "gpt-4o", answer(t, "Call log.SetOutput.")); err != nil {
 		t.Fatal(err)
@@ -112,7 +116,7 @@ func TestRedisSharedByInstances(t *testing.T) {
 		t.Fatalf("first: %+v", st.Redis)
 	}
 
-	second := newTestCache(t, Config{RedisURL: srv.url()})
+	second := newTestCache(t, Config{Timeout: testTimeout, RedisURL: srv.url()})
 	e, sim, ok := second.Lookup(ctx, turn(t, "You are terse.", "how do I enable logging in main.go"), "acme", "openai", "gpt-4o")
 	if !ok || string(e.Content) != "Call log.SetOutput." || sim < DefaultThreshold {
 		t.Fatalf("second instance: ok=%v sim=%v", ok, sim)
@@ -179,7 +183,7 @@ func TestRedisSharedByInstances(t *testing.T) {
 	if err != nil || got.Memory != 1 || got.Redis != 2 {
 		t.Errorf("purge: %+v %v", got, err)
 	}
-	third := newTestCache(t, Config{RedisURL: srv.url()})
+	third := newTestCache(t, Config{Timeout: testTimeout, RedisURL: srv.url()})
 	if _, _, ok := third.Lookup(ctx, stored, "acme", "openai", "gpt-4o"); ok {
 		t.Error("hit after purge")
 	}
@@ -191,8 +195,8 @@ func TestRedisRefresh(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
 	ctx := context.Background()
-	a := newTestCache(t, Config{RedisURL: srv.url()})
-	b := newTestCache(t, Config{RedisURL: srv.url(), RefreshInterval: time.Hour})
+	a := newTestCache(t, Config{Timeout: testTimeout, RedisURL: srv.url()})
+	b := newTestCache(t, Config{Timeout: testTimeout, RedisURL: srv.url(), RefreshInterval: time.Hour})
 	now := time.Now()
 	b.now = func() time.Time { return now }
 	q := turn(t, "s", "what is a goroutine")
@@ -222,7 +226,7 @@ func TestRedisDown(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "redis://" + l.Addr().String() + "/0"
 	l.Close()
-	c := newTestCache(t, Config{RedisURL: dead, RefreshInterval: time.Nanosecond, RedisBackoff: 50 * time.Millisecond})
+	c := newTestCache(t, Config{Timeout: testTimeout, RedisURL: dead, RefreshInterval: time.Nanosecond, RedisBackoff: 50 * time.Millisecond})
 	q := turn(t, "s", "what is a goroutine")
 	for range 5 {
 		t0 := time.Now()
@@ -246,7 +250,7 @@ func TestRedisDown(t *testing.T) {
 
 	// Killed and restarted: the tier comes back without a restart.
 	srv := startRedis(t)
-	c = newTestCache(t, Config{RedisURL: srv.url(), RefreshInterval: time.Nanosecond, RedisBackoff: 20 * time.Millisecond, RedisMaxBackoff: 40 * time.Millisecond})
+	c = newTestCache(t, Config{Timeout: testTimeout, RedisURL: srv.url(), RefreshInterval: time.Nanosecond, RedisBackoff: 20 * time.Millisecond, RedisMaxBackoff: 40 * time.Millisecond})
 	srv.stop()
 	other := turn(t, "s2", "what is a channel")
 	c.Lookup(ctx, other, "p", "openai", "m")
@@ -254,7 +258,7 @@ func TestRedisDown(t *testing.T) {
 		t.Fatal("healthy with Redis killed")
 	}
 	srv.start()
-	w := newTestCache(t, Config{RedisURL: srv.url()})
+	w := newTestCache(t, Config{Timeout: testTimeout, RedisURL: srv.url()})
 	_ = w.Store(ctx, other, "p", "openai", "m", answer(t, "y"))
 	flush(t, w)
 	deadline := time.Now().Add(5 * time.Second)
@@ -277,7 +281,7 @@ func TestRedisDown(t *testing.T) {
 			rc.Set(ctx, k, "garbage", time.Hour)
 		}
 	}
-	fresh := newTestCache(t, Config{RedisURL: srv.url()})
+	fresh := newTestCache(t, Config{Timeout: testTimeout, RedisURL: srv.url()})
 	if _, _, ok := fresh.Lookup(ctx, other, "p", "openai", "m"); ok {
 		t.Error("hit on a corrupt record")
 	}
@@ -291,7 +295,7 @@ func TestRedisScopeCap(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
 	ctx := context.Background()
-	c := newTestCache(t, Config{RedisURL: srv.url(), MaxEntriesPerScope: 3})
+	c := newTestCache(t, Config{Timeout: testTimeout, RedisURL: srv.url(), MaxEntriesPerScope: 3})
 	for i := range 6 {
 		_ = c.Store(ctx, turn(t, "s", "question "+strconv.Itoa(i)), "p", "openai", "m", answer(t, "x"))
 	}
