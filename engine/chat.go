@@ -260,8 +260,15 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	s.targets(x, name, m)
 	s.noteBreakpoints(x)
 	// The cache key covers the request as the policies left it.
-	x.ckey = cache.KeyFor(x.req, x.project, m.Provider, m.Upstream)
-	d := s.cache.Policy().Decide(x.req, x.project, m.Provider, m.Upstream, m.Deterministic)
+	// Decide first: hashing a large request is wasted on one that will not
+	// be stored.
+	var d cache.Decision
+	if s.cache != nil {
+		d = s.cache.Policy().Decide(x.req, x.project, m.Provider, m.Upstream, m.Deterministic)
+	}
+	if d.Cache {
+		x.ckey = cache.KeyFor(x.req, x.project, m.Provider, m.Upstream)
+	}
 	hdr := &ctx.Request.Header
 	cr := s.cache.Begin(x.ckey, d, cache.ParseDirective(hdr.Peek("X-Gateway-Cache"), hdr.Peek("Cache-Control")))
 	ctx.Response.Header.Set("X-Gateway-Cache", cr.Header())
@@ -284,9 +291,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	if x.model != m {
 		cr.Flight.SkipStore() // a fallback answered: share it, don't store it under m
 	}
-	if x.resp.Stream != nil {
+	switch {
+	case cr.Flight == nil:
+	case x.resp.Stream != nil:
 		x.resp.Stream = cr.Flight.Record(x.resp.Stream, x.model.Upstream)
-	} else {
+	default:
 		cr.Flight.Done(cache.ParseCompletion(x.resp.Body, x.model.Upstream))
 	}
 	x.call.Header = nil // the request header is gone once the handler returns

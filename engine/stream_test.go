@@ -134,3 +134,21 @@ pace = "20ms"
 		t.Fatalf("shutdown: %v", err)
 	}
 }
+
+// TestStreamReusesUpstreamConnection: a stream that ended cleanly gives its
+// upstream connection back to the pool, so sequential streams share one.
+func TestStreamReusesUpstreamConnection(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "a b c"})
+	t.Cleanup(func() { _ = up.Close() })
+	g := startGateway(t, "", map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"})
+	for i := 0; i < 5; i++ {
+		status, _, body := g.post(t, "/v1/chat/completions", `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"x"}]}`, nil)
+		if status != 200 || !strings.HasSuffix(body, "data: [DONE]\n\n") {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	if n := up.Conns.Load(); n != 1 {
+		t.Fatalf("5 sequential streams opened %d upstream connections, want 1", n)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/aigateway/gateway/engine"
 )
@@ -35,7 +36,10 @@ func run(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// Access-log lines are batched: one write per 200 ms, not per request.
+	logw := engine.NewLogWriter(os.Stderr, 200*time.Millisecond)
+	defer logw.Close()
+	logger := slog.New(slog.NewJSONHandler(logw, nil))
 	cfg, err := engine.Load(*configPath, os.Getenv)
 	if err == nil && *listen != "" {
 		cfg.Listen = *listen

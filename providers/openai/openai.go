@@ -16,6 +16,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aigateway/gateway/providers"
@@ -160,7 +161,7 @@ func (p *Provider) stream(call *providers.Call, req *fasthttp.Request, resp *fas
 	s.Reset(resp.BodyStream(), call.Req.IncludeUsage, p.cfg.Name)
 	s.cancel = func() { upstream.Cancel(resp) }
 	out := providers.NewResponse(func() {
-		upstream.Cancel(resp)
+		upstream.Finish(resp, s.clean.Load())
 		relayPool.Put(s)
 		release()
 	})
@@ -188,12 +189,20 @@ type Relay struct {
 	provider     string
 	cancel       func()
 	cw           providers.ChunkWriter
+	body         io.Reader
+	// clean is set once the upstream body was read to its end after
+	// [DONE]: its connection can go back to the pool.
+	clean   atomic.Bool
+	sawDone bool
+	lim     io.LimitedReader
 }
 
 // Reset prepares r to relay body.
 func (r *Relay) Reset(body io.Reader, includeUsage bool, provider string) {
 	r.sr.Reset(body, 0)
 	r.out, r.usage, r.includeUsage, r.done, r.provider, r.cancel = r.out[:0], providers.Usage{}, includeUsage, false, provider, nil
+	r.body, r.sawDone = body, false
+	r.clean.Store(false)
 }
 
 var (
@@ -206,6 +215,14 @@ var (
 func (r *Relay) Next() ([]byte, error) {
 	for {
 		if r.done {
+			if r.sawDone && r.body != nil {
+				// Read the rest of the body (the chunked terminator) so that
+				// the upstream connection is reused instead of closed.
+				r.lim = io.LimitedReader{R: r.body, N: 64 << 10}
+				n, err := io.Copy(io.Discard, &r.lim)
+				r.clean.Store(err == nil && n < 64<<10)
+				r.body = nil
+			}
 			return nil, io.EOF
 		}
 		ev, err := r.sr.Next()
@@ -214,7 +231,7 @@ func (r *Relay) Next() ([]byte, error) {
 			return r.fail(err), nil
 		}
 		if bytes.Equal(ev.Data, doneData) {
-			r.done = true
+			r.done, r.sawDone = true, true
 			return sse.Done, nil
 		}
 		if i := bytes.Index(ev.Data, usageKey); i >= 0 {
@@ -253,8 +270,12 @@ func (r *Relay) fail(err error) []byte {
 // Usage returns the usage captured from the stream.
 func (r *Relay) Usage() providers.Usage { return r.usage }
 
-// Close cancels the upstream request.
+// Close cancels the upstream request, unless the stream ended cleanly (its
+// connection then goes back to the pool when the response is released).
 func (r *Relay) Close() error {
+	if r.clean.Load() {
+		return nil
+	}
 	if c := r.cancel; c != nil {
 		c()
 	}

@@ -28,6 +28,22 @@ type Server struct {
 	Closed atomic.Int64
 	// Active counts streams in progress.
 	Active atomic.Int64
+	// Conns counts accepted connections.
+	Conns atomic.Int64
+}
+
+// countingListener counts accepted connections.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
 }
 
 // Recorded is one request the fake received.
@@ -54,7 +70,7 @@ func Start(h fasthttp.RequestHandler) (*Server, error) {
 		CloseOnShutdown: true,
 		Name:            "providertest",
 	}
-	go func() { _ = s.srv.Serve(ln) }()
+	go func() { _ = s.srv.Serve(countingListener{ln, &s.Conns}) }()
 	return s, nil
 }
 

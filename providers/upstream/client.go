@@ -131,6 +131,17 @@ func Cancel(resp *fasthttp.Response) {
 
 var errCanceled = errors.New("stream canceled")
 
+// Finish ends a streamed response: when the body was read to its end
+// (clean), the connection goes back to the pool for the next request;
+// otherwise it is closed (Cancel). Safe to call after Cancel.
+func Finish(resp *fasthttp.Response, clean bool) {
+	if !clean {
+		Cancel(resp)
+		return
+	}
+	_ = resp.CloseBodyStream()
+}
+
 // IsTimeout reports whether err is a timeout (dial, read or whole-call).
 func IsTimeout(err error) bool {
 	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) {
