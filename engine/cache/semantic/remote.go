@@ -223,6 +223,7 @@ func (r *remote) write(j writeJob) {
 	}
 	r.bo.ok()
 	r.ctr.redisStores.Add(1)
+	mStores[1].Inc()
 }
 
 func (r *remote) flush(ctx context.Context) error {
