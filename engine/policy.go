@@ -97,7 +97,7 @@ func routerConfig(cfg *Config, cat *Catalog) (string, error) {
 func policyConfigs(cfg *Config, cat *Catalog) ([]wasm.PolicyConfig, error) {
 	pcs := cfg.Policies
 	if len(pcs) == 0 {
-		pcs = wasm.DefaultPolicies()
+		pcs = defaultPolicies()
 	}
 	out := make([]wasm.PolicyConfig, len(pcs))
 	copy(out, pcs)
@@ -129,6 +129,8 @@ func policyConfigs(cfg *Config, cat *Catalog) ([]wasm.PolicyConfig, error) {
 				p.Enabled = boolPtr(cfg.Optimize.StripIDEBoilerplate)
 			case wasm.BuiltinPrefix + "diff-first":
 				p.Enabled = boolPtr(cfg.Optimize.EnforceDiffFirst)
+			case wasm.BuiltinPrefix + "dedup":
+				p.Enabled = boolPtr(cfg.Optimize.FileHashCache)
 			}
 		}
 	}
@@ -136,6 +138,21 @@ func policyConfigs(cfg *Config, cat *Catalog) ([]wasm.PolicyConfig, error) {
 }
 
 func boolPtr(b bool) *bool { return &b }
+
+// defaultPolicies are the built-ins an empty gateway.toml runs: on the
+// request stage the stripper, file dedup, skills and diff-first (off unless
+// ENFORCE_DIFF_FIRST); the router on the route stage; the judge on the
+// response stage (it runs only for cascade routing).
+func defaultPolicies() []wasm.PolicyConfig {
+	var out []wasm.PolicyConfig
+	for _, p := range wasm.DefaultPolicies() {
+		out = append(out, p)
+		if p.Name == "stripper" {
+			out = append(out, wasm.PolicyConfig{Name: "dedup", Module: wasm.BuiltinPrefix + "dedup", Stages: []string{"request"}})
+		}
+	}
+	return append(out, wasm.PolicyConfig{Name: "judge", Module: wasm.BuiltinPrefix + "judge", Stages: []string{"response"}})
+}
 
 // newPolicyHost starts the Wasm host and configures the policies.
 func newPolicyHost(cfg *Config, cat *Catalog) (*wasm.Host, error) {

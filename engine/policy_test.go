@@ -160,3 +160,68 @@ func TestStripperSavings(t *testing.T) {
 		t.Fatalf("no savings credited: %v", hdr)
 	}
 }
+
+// TestFileDedup: a file re-sent unchanged later in the same conversation is
+// replaced by a reference at its later occurrence; the earlier messages reach
+// the upstream byte for byte.
+func TestFileDedup(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "ok", PromptTokens: 900})
+	t.Cleanup(func() { _ = up.Close() })
+	g := startGateway(t, "", map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"})
+	file := strings.Repeat(`func add(a, b int) int { return a + b } // keep it simple\n`, 20)
+	first := `{"role":"user","content":"Here is the file:\n\n` + "```go cart/add.go\\n" + file + "```" + `\n\nWhy is it slow?"}`
+	body := `{"model":"gpt-4o","messages":[` + first + `,{"role":"assistant","content":"It is not."},{"role":"user","content":"Again:\n\n` + "```go cart/add.go\\n" + file + "```" + `\n\nAre you sure?"}]}`
+	status, hdr, resp := g.post(t, "/v1/chat/completions", body, nil)
+	if status != 200 {
+		t.Fatalf("%d %s", status, resp)
+	}
+	sent := string(up.Last().Body)
+	if !strings.Contains(sent, first) {
+		t.Fatalf("the first occurrence changed: %s", sent)
+	}
+	if strings.Count(sent, "keep it simple") != 20 || !strings.Contains(sent, "unchanged: cart/add.go") {
+		t.Fatalf("the repeated file was not replaced: %s", sent)
+	}
+	if hdr.Get("X-Gateway-Saved-USD") == "0.00000000" {
+		t.Fatalf("no savings credited: %v", hdr)
+	}
+}
+
+// TestCascade: with cascade routing, a routed cheap tier answers first; the
+// judge keeps a good answer and escalates a refusal to the next tier.
+func TestCascade(t *testing.T) {
+	t.Parallel()
+	good, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "A goroutine is a lightweight thread managed by the Go runtime."})
+	t.Cleanup(func() { _ = good.Close() })
+	refuse, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "I'm sorry, I can't help with that."})
+	t.Cleanup(func() { _ = refuse.Close() })
+	strong, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "Strong answer."})
+	t.Cleanup(func() { _ = strong.Close() })
+	toml := func(cheapURL string) string {
+		return `
+[routing]
+cascade = true
+[routing.tiers]
+fast = "cheap/m"
+strong = "strong/m"
+[providers.cheap]
+kind = "openai"
+base_url = "` + cheapURL + `/v1"
+[providers.strong]
+kind = "openai"
+base_url = "` + strong.URL + `/v1"
+`
+	}
+	body := `{"model":"auto","stream":true,"messages":[{"role":"user","content":"what is a goroutine?"}]}`
+	g := startGateway(t, toml(good.URL), nil)
+	status, hdr, resp := g.post(t, "/v1/chat/completions", body, nil)
+	if status != 200 || !strings.Contains(hdr.Get("X-Gateway-Route-Reason"), "cascade: accepted") || !strings.Contains(resp, "lightweight") || !strings.HasSuffix(resp, "data: [DONE]\n\n") {
+		t.Fatalf("accept: %d %v %s", status, hdr, resp)
+	}
+	g2 := startGateway(t, toml(refuse.URL), nil)
+	status, hdr, resp = g2.post(t, "/v1/chat/completions", body, nil)
+	if status != 200 || !strings.Contains(hdr.Get("X-Gateway-Route-Reason"), "cascade: escalated") || !strings.Contains(resp, "Strong") || hdr.Get("X-Gateway-Provider") != "strong" {
+		t.Fatalf("escalate: %d %v %s", status, hdr, resp)
+	}
+}

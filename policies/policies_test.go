@@ -61,7 +61,7 @@ func TestEmbeddedModulesMatchGolden(t *testing.T) {
 
 func TestBuiltins(t *testing.T) {
 	names := policies.Names()
-	want := []string{"diff-first", "router", "skills", "stripper"}
+	want := []string{"dedup", "diff-first", "judge", "router", "skills", "stripper"}
 	if len(names) != len(want) {
 		t.Fatalf("Names() = %v, want %v", names, want)
 	}
