@@ -106,3 +106,30 @@ func TestSharedRedisTier(t *testing.T) {
 	}
 	rs.Restart()
 }
+
+func TestSemanticCacheOptIn(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "A goroutine is a lightweight thread."})
+	t.Cleanup(func() { _ = up.Close() })
+	toml := `
+[cache.semantic]
+enabled = true
+`
+	g := startGateway(t, toml, map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"})
+	ask := func(q string) (string, string) {
+		_, hdr, _ := g.post(t, "/v1/chat/completions", `{"model":"gpt-4o","temperature":0,"messages":[{"role":"user","content":"`+q+`"}]}`, nil)
+		return hdr.Get("X-Gateway-Cache"), hdr.Get("X-Gateway-Cache-Similarity")
+	}
+	if c, _ := ask("What is a goroutine?"); c != "miss" {
+		t.Fatalf("first: %s", c)
+	}
+	if c, sim := ask("what's a goroutine"); c != "hit-semantic" || sim == "" {
+		t.Fatalf("near-identical turn: %s %s", c, sim)
+	}
+	if c, _ := ask("What is not a goroutine?"); c == "hit-semantic" {
+		t.Fatal("a negated question hit")
+	}
+	if up.Hits.Load() != 2 {
+		t.Fatalf("upstream hits %d, want 2", up.Hits.Load())
+	}
+}

@@ -1,9 +1,43 @@
 package engine
 
 import (
+	"fmt"
+
 	"github.com/aigateway/gateway/engine/cache"
+	"github.com/aigateway/gateway/engine/cache/semantic"
+	"github.com/aigateway/gateway/providers"
 	"github.com/valyala/fasthttp"
 )
+
+// newSemantic builds the opt-in semantic cache; nil when it is off.
+func (s *Server) newSemantic() (*semantic.Cache, error) {
+	sc := s.cfg.Cache.Semantic
+	if !sc.Enabled || s.cache == nil {
+		return nil, nil
+	}
+	cfg := semantic.Config{Threshold: sc.Threshold, MaxTurnChars: sc.MaxTurnChars, RedisURL: s.cfg.Cache.RedisURL}
+	if sc.EmbeddingModel != "" {
+		m, err := s.catalog.Resolve(sc.EmbeddingModel)
+		if err != nil {
+			return nil, fmt.Errorf("cache.semantic.embedding_model: %w", err)
+		}
+		emb, ok := s.upstreams[m.Provider].p.(providers.Embedder)
+		if !ok {
+			return nil, fmt.Errorf("cache.semantic.embedding_model: provider %s serves no embeddings", m.Provider)
+		}
+		cfg.Embedder = semantic.NewProvider(emb, m.Provider, m.Upstream)
+	}
+	s.semProjects = map[string]bool{}
+	for _, p := range sc.Projects {
+		s.semProjects[p] = true
+	}
+	return semantic.New(cfg)
+}
+
+// semanticFor reports whether project opted in to the semantic cache.
+func (s *Server) semanticFor(project string) bool {
+	return s.sem != nil && (len(s.semProjects) == 0 || s.semProjects[project])
+}
 
 // newCache builds the response cache from the configuration; nil when it is
 // disabled (a nil *cache.Cache answers "bypass").
@@ -37,18 +71,33 @@ func newCache(cfg *Config) (*cache.Cache, error) {
 	})
 }
 
-// handleAdminCache serves GET /admin/cache: tier statistics.
+// handleAdminCache serves GET /admin/cache: tier statistics, and the
+// semantic cache's when it is on.
 func (s *Server) handleAdminCache(ctx *fasthttp.RequestCtx) {
-	writeJSON(ctx, 200, s.cache.Stats())
+	out := map[string]any{"exact": s.cache.Stats()}
+	if s.sem != nil {
+		out["semantic"] = s.sem.Stats()
+	}
+	writeJSON(ctx, 200, out)
 }
 
 // handleAdminCachePurge serves DELETE /admin/cache[?project=P][&model=provider/model].
 func (s *Server) handleAdminCachePurge(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
-	p, err := s.cache.Purge(ctx, string(args.Peek("project")), string(args.Peek("model")))
+	project, model := string(args.Peek("project")), string(args.Peek("model"))
+	p, err := s.cache.Purge(ctx, project, model)
 	if err != nil {
 		writeError(ctx, &apiError{Status: 500, Type: typeServer, Code: "purge_failed", Msg: "cache purge failed: " + err.Error()})
 		return
 	}
-	writeJSON(ctx, 200, p)
+	out := map[string]any{"exact": p}
+	if s.sem != nil {
+		sp, err := s.sem.Purge(ctx, project, model)
+		if err != nil {
+			writeError(ctx, &apiError{Status: 500, Type: typeServer, Code: "purge_failed", Msg: "semantic cache purge failed: " + err.Error()})
+			return
+		}
+		out["semantic"] = sp
+	}
+	writeJSON(ctx, 200, out)
 }

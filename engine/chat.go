@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/engine/cache"
+	"github.com/aigateway/gateway/engine/cache/semantic"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/anthropic"
@@ -270,7 +271,8 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 		x.ckey = cache.KeyFor(x.req, x.project, m.Provider, m.Upstream)
 	}
 	hdr := &ctx.Request.Header
-	cr := s.cache.Begin(x.ckey, d, cache.ParseDirective(hdr.Peek("X-Gateway-Cache"), hdr.Peek("Cache-Control")))
+	dir := cache.ParseDirective(hdr.Peek("X-Gateway-Cache"), hdr.Peek("Cache-Control"))
+	cr := s.cache.Begin(x.ckey, d, dir)
 	ctx.Response.Header.Set("X-Gateway-Cache", cr.Header())
 	switch {
 	case cr.Entry != nil:
@@ -279,6 +281,17 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	case cr.Err != nil:
 		x.fail(ctx, cr.Err)
 		return
+	}
+	useSem := d.Cache && dir != cache.Bypass && s.semanticFor(x.project)
+	if useSem && dir.Read() {
+		if e, sim, ok := s.sem.Lookup(ctx, x.req, x.project, m.Provider, m.Upstream); ok {
+			ctx.Response.Header.Set("X-Gateway-Cache", "hit-semantic")
+			ctx.Response.Header.SetBytesV("X-Gateway-Cache-Similarity", semantic.AppendSimilarity(nil, sim))
+			cr.Flight.SkipStore()
+			cr.Flight.Done(e, nil)
+			x.cacheHit(ctx, e)
+			return
+		}
 	}
 	t0 := time.Now()
 	_, err = s.runner.Run(ctx, x.targets, x)
@@ -296,7 +309,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	case x.resp.Stream != nil:
 		x.resp.Stream = cr.Flight.Record(x.resp.Stream, x.model.Upstream)
 	default:
-		cr.Flight.Done(cache.ParseCompletion(x.resp.Body, x.model.Upstream))
+		e, perr := cache.ParseCompletion(x.resp.Body, x.model.Upstream)
+		cr.Flight.Done(e, perr)
+		if useSem && perr == nil && x.model == m {
+			_ = s.sem.StoreTTL(ctx, x.req, x.project, m.Provider, m.Upstream, e, d.TTL)
+		}
 	}
 	x.call.Header = nil // the request header is gone once the handler returns
 	s.render(ctx, x)

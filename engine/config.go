@@ -161,6 +161,23 @@ type CacheConfig struct {
 	// project.
 	Models   map[string]CacheRule `toml:"models"`
 	Projects map[string]CacheRule `toml:"projects"`
+	// Semantic is the opt-in semantic cache.
+	Semantic SemanticConfig `toml:"semantic"`
+}
+
+// SemanticConfig configures the semantic cache (docs/semantic-cache.md).
+type SemanticConfig struct {
+	// Enabled turns it on for Projects (every project when Projects is
+	// empty).
+	Enabled  bool     `toml:"enabled"`
+	Projects []string `toml:"projects"`
+	// Threshold is the lowest cosine similarity that matches.
+	Threshold float64 `toml:"threshold"`
+	// MaxTurnChars is the longest final user turn matched.
+	MaxTurnChars int `toml:"max_turn_chars"`
+	// EmbeddingModel embeds turns ("provider/model" with embeddings); empty:
+	// the built-in local lexical embedder (no network).
+	EmbeddingModel string `toml:"embedding_model"`
 }
 
 // CacheRule overrides the cache policy for one model or project.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/aigateway/gateway/engine/cache"
+	"github.com/aigateway/gateway/engine/cache/semantic"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/wasm"
@@ -48,7 +49,10 @@ type Server struct {
 	rate      limits.Rate
 	runner    *limits.Runner
 	cache     *cache.Cache
-	sync      *policySync
+	sem       *semantic.Cache
+	// semProjects lists the projects that opted in (empty: all).
+	semProjects map[string]bool
+	sync        *policySync
 	// tiers binds routing tiers to model names; classifier is phase 2.
 	tiers      map[string]string
 	classifier *classifier
@@ -112,6 +116,9 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	s.rate.Burst = cfg.Reliab.RateLimitBurst
 	if s.cache, err = newCache(cfg); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
+	}
+	if s.sem, err = s.newSemantic(); err != nil {
+		return nil, fmt.Errorf("semantic cache: %w", err)
 	}
 	if s.tiers, err = tierModels(cfg, cat); err != nil {
 		return nil, err
@@ -350,6 +357,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.policies != nil {
 		_ = s.policies.Close(context.Background())
+	}
+	if s.sem != nil {
+		_ = s.sem.Close()
 	}
 	if s.cache != nil {
 		_ = s.cache.Close()
