@@ -16,7 +16,7 @@ policies:
 
 # CI: a rebuild must reproduce the committed modules byte for byte.
 policies-check: policies
-	@git diff --exit-code --stat -- policies/ examples/ || (echo "built Wasm modules differ from the committed ones: run 'make policies' and commit" && exit 1)
+	@git diff --exit-code --stat -- policies/ examples/ wasm/testdata/ || (echo "built Wasm modules differ from the committed ones: run 'make policies' and commit" && exit 1)
 
 build: policies
 	$(GO) build $(GOFLAGS) -trimpath -o $(BIN) ./cmd/gateway
