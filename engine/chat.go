@@ -253,10 +253,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	x.stream = x.req.Stream
 	x.idBuf = append(append(x.idBuf[:0], "chatcmpl-"...), x.reqID...)
 	x.call = providers.Call{
-		Req:     x.req,
-		ID:      b2s(x.idBuf),
-		Created: x.start.Unix(),
-		Header:  &ctx.Request.Header,
+		Req:            x.req,
+		ID:             b2s(x.idBuf),
+		Created:        x.start.Unix(),
+		Header:         &ctx.Request.Header,
+		PromptCacheKey: s.cacheKeyFor(x.project),
 	}
 	s.targets(x, name, m)
 	s.noteBreakpoints(x)

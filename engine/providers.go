@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/anthropic"
@@ -18,6 +19,7 @@ var providerFactories = map[string]func(name string, pc ProviderConfig) (provide
 		return openai.New(openai.Config{
 			Name: name, BaseURL: pc.BaseURL, APIKey: pc.key, AuthHeader: pc.AuthHeader,
 			Query: pc.Query, Headers: pc.Headers, Timeout: pc.Timeout.D(), Options: upstreamOptions(pc),
+			PromptCacheKey: strings.Contains(pc.BaseURL, "api.openai.com"),
 		})
 	},
 	"ollama": func(name string, pc ProviderConfig) (providers.Provider, error) {

@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,7 @@ type Server struct {
 	sem       *semantic.Cache
 	// semProjects lists the projects that opted in (empty: all).
 	semProjects map[string]bool
+	promptKeys  sync.Map // project → prompt_cache_key
 	sync        *policySync
 	// tiers binds routing tiers to model names; classifier is phase 2.
 	tiers      map[string]string
@@ -382,4 +384,16 @@ func jsonStrings(ss []string) string {
 		b = append(b, '"')
 	}
 	return string(append(b, ']'))
+}
+
+// cacheKeyFor is the prompt_cache_key of a project: a digest, so the
+// project's name never leaves the gateway. Computed once per project.
+func (s *Server) cacheKeyFor(project string) string {
+	if v, ok := s.promptKeys.Load(project); ok {
+		return v.(string)
+	}
+	sum := sha256.Sum256([]byte("gateway-prompt-cache:" + project))
+	k := "gw-" + hex.EncodeToString(sum[:12])
+	s.promptKeys.Store(project, k)
+	return k
 }

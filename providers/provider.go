@@ -54,6 +54,10 @@ type Call struct {
 	// Header gives access to the client's headers for documented passthrough
 	// (anthropic-beta). It may be nil.
 	Header HeaderGetter
+	// PromptCacheKey, when set, groups requests that share a prefix for the
+	// provider's automatic prompt cache (OpenAI's prompt_cache_key); only
+	// providers that document such a parameter send it.
+	PromptCacheKey string
 	// Timeout bounds a non-streaming call end to end and a streaming call up
 	// to its response headers; IdleTimeout bounds the gap between stream
 	// events. Zero means the provider's configured value.

@@ -38,6 +38,10 @@ type Config struct {
 	Query   string
 	Headers map[string]string
 	Timeout time.Duration
+	// PromptCacheKey sends Call.PromptCacheKey as prompt_cache_key: on for
+	// OpenAI itself, off for other OpenAI-compatible servers, which may
+	// reject unknown parameters.
+	PromptCacheKey bool
 	upstream.Options
 }
 
@@ -85,7 +89,11 @@ func (p *Provider) newRequest(call *providers.Call, buf *[]byte) *fasthttp.Reque
 	if call.Req.Stream {
 		req.Header.Set("Accept", "text/event-stream")
 	}
-	*buf = AppendBody((*buf)[:0], call.Req, call.Model)
+	if p.cfg.PromptCacheKey && call.PromptCacheKey != "" {
+		*buf = AppendBodyWith((*buf)[:0], call.Req, call.Model, BodyOptions{PromptCacheKey: call.PromptCacheKey})
+	} else {
+		*buf = AppendBody((*buf)[:0], call.Req, call.Model)
+	}
 	req.SetBodyRaw(*buf)
 	return req
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/providertest"
 )
 
 func TestAppendBody(t *testing.T) {
@@ -163,4 +164,32 @@ func FuzzRelay(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPromptCacheKeySentOnlyWhenEnabled(t *testing.T) {
+	t.Parallel()
+	up, err := providertest.StartOpenAI(&providertest.OpenAI{Reply: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = up.Close() })
+	for _, on := range []bool{true, false} {
+		p, err := New(Config{Name: "openai", BaseURL: up.URL + "/v1", PromptCacheKey: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := providers.AcquireRequest()
+		if err := r.Decode([]byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}`)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := p.Chat(&providers.Call{Req: r, Model: "gpt-4o", PromptCacheKey: "gw-abc"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Close()
+		providers.ReleaseRequest(r)
+		if got := strings.Contains(string(up.Last().Body), `"prompt_cache_key":"gw-abc"`); got != on {
+			t.Fatalf("enabled=%v: body %s", on, up.Last().Body)
+		}
+	}
 }
