@@ -133,3 +133,15 @@ enabled = true
 		t.Fatalf("upstream hits %d, want 2", up.Hits.Load())
 	}
 }
+
+func TestSemanticCacheStoresStreams(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "Channels carry values between goroutines."})
+	t.Cleanup(func() { _ = up.Close() })
+	g := startGateway(t, "[cache.semantic]\nenabled = true\n", map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"})
+	g.post(t, "/v1/chat/completions", `{"model":"gpt-4o","temperature":0,"stream":true,"messages":[{"role":"user","content":"What is a channel?"}]}`, nil)
+	_, hdr, body := g.post(t, "/v1/chat/completions", `{"model":"gpt-4o","temperature":0,"messages":[{"role":"user","content":"what's a channel"}]}`, nil)
+	if hdr.Get("X-Gateway-Cache") != "hit-semantic" || !strings.Contains(body, "Channels carry") {
+		t.Fatalf("%v %s", hdr, body)
+	}
+}

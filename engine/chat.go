@@ -60,8 +60,11 @@ type exchange struct {
 	// cache breakpoints.
 	stripTokens, dedupTokens int
 	gatewayBreakpoints       bool
-	reason                   []byte // X-Gateway-Route-Reason
-	tags                     []byte // policy tags for the access log, "k=v k=v"
+	// semStore: store the streamed answer in the semantic cache at the end.
+	semStore bool
+	semTTL   time.Duration
+	reason   []byte // X-Gateway-Route-Reason
+	tags     []byte // policy tags for the access log, "k=v k=v"
 }
 
 // format is the wire format the client speaks.
@@ -309,6 +312,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	case cr.Flight == nil:
 	case x.resp.Stream != nil:
 		x.resp.Stream = cr.Flight.Record(x.resp.Stream, x.model.Upstream)
+		// The assembled answer is stored when the stream ends; the
+		// semantic cache takes it from there (streamBody.Close).
+		x.semStore = useSem && x.model == m
+		x.semTTL = d.TTL
 	default:
 		e, perr := cache.ParseCompletion(x.resp.Body, x.model.Upstream)
 		cr.Flight.Done(e, perr)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"io"
 
 	"github.com/aigateway/gateway/providers"
@@ -114,6 +115,11 @@ func (b *streamBody) Close() error {
 	x.usage = x.relay.Usage()
 	if x.gone {
 		x.status = 499 // client closed request, as nginx logs it
+	}
+	if x.semStore && b.eof && !x.gone {
+		if e, _ := x.s.cache.Get(&x.ckey); e != nil {
+			_ = x.s.sem.StoreTTL(context.Background(), x.req, x.project, x.model.Provider, x.model.Upstream, e, x.semTTL)
+		}
 	}
 	x.finish()
 	return nil
