@@ -128,12 +128,13 @@ func (x *exchange) finish() {
 	}
 	providers.ReleaseRequest(x.req)
 	reqID, idBuf, scratch, reason, tags := x.reqID[:0], x.idBuf[:0], x.scratch[:0], x.reason[:0], x.tags[:0]
-	models, targets := x.models[:0], x.targets[:0]
+	models, targets, co := x.models[:0], x.targets[:0], x.body.coalesce[:0]
 	clear(models[:cap(models)])
 	in, out := x.in, x.out
 	in.Reset()
 	out.Reset()
 	*x = exchange{reqID: reqID, idBuf: idBuf, scratch: scratch, reason: reason, tags: tags, in: in, out: out, models: models, targets: targets}
+	x.body.coalesce = co
 	exchangePool.Put(x)
 }
 

@@ -22,16 +22,17 @@ import (
 // once. fasthttp always calls Close when the response is done or abandoned;
 // Close finishes the exchange.
 type streamBody struct {
-	x       *exchange
-	pending []byte // for Read, when fasthttp does not use WriteTo
-	eof     bool
-	closed  bool
+	x        *exchange
+	coalesce []byte // events gathered for one write
+	pending  []byte // for Read, when fasthttp does not use WriteTo
+	eof      bool
+	closed   bool
 }
 
 var _ fasthttp.BodyWriterTo = (*streamBody)(nil)
 
 func (b *streamBody) reset(x *exchange) {
-	b.x, b.pending, b.eof, b.closed = x, nil, false, false
+	b.x, b.pending, b.eof, b.closed, b.coalesce = x, nil, false, false, b.coalesce[:0]
 }
 
 // SupportsBodyWriteTo tells fasthttp to use WriteTo.
@@ -50,11 +51,35 @@ func (b *streamBody) next() ([]byte, error) {
 	return ev, err
 }
 
-// WriteTo relays events until the stream ends or the client leaves.
+// maxCoalesce bounds the events gathered into one write.
+const maxCoalesce = 32 << 10
+
+// WriteTo relays events until the stream ends or the client leaves. Events
+// the upstream already delivered together (the next one is buffered) go out
+// in one write; an event whose successor is not there yet is flushed at once.
 func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 	var n int64
+	pender, _ := b.x.relay.(providers.Pender)
 	for {
 		ev, err := b.next()
+		if err == nil && pender != nil && pender.Pending() && len(b.coalesce)+len(ev) < maxCoalesce {
+			b.coalesce = append(b.coalesce, ev...)
+			continue
+		}
+		if len(b.coalesce) > 0 {
+			if err == nil {
+				b.coalesce = append(b.coalesce, ev...)
+				ev = b.coalesce
+			} else {
+				m, werr := w.Write(b.coalesce)
+				n += int64(m)
+				b.coalesce = b.coalesce[:0]
+				if werr != nil {
+					b.clientGone()
+					return n, werr
+				}
+			}
+		}
 		if err != nil {
 			b.eof = true
 			if err == io.EOF {
@@ -68,6 +93,7 @@ func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 		}
 		m, werr := w.Write(ev)
 		n += int64(m)
+		b.coalesce = b.coalesce[:0]
 		if werr != nil {
 			b.clientGone()
 			return n, werr

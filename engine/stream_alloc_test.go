@@ -77,3 +77,45 @@ func BenchmarkStreamRelayChunk(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestStreamCoalescesBufferedEvents: events that arrived together leave in
+// one write; the bytes are the same as event by event.
+func TestStreamCoalescesBufferedEvents(t *testing.T) {
+	var relay openai.Relay
+	// The upstream delivered every event at once.
+	relay.Reset(strings.NewReader(strings.Repeat(relayChunk, 50)+"data: [DONE]\n\n"), false, "openai")
+	x := &exchange{resp: &providers.Response{Stream: &relay}, relay: &relay}
+	var sb streamBody
+	sb.reset(x)
+	var w countingWriter
+	if _, err := sb.WriteTo(&w); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Repeat(relayChunk, 50) + "data: [DONE]\n\n"
+	if w.buf.String() != want {
+		t.Fatalf("bytes differ from event-by-event relay")
+	}
+	if w.writes > 5 {
+		t.Fatalf("%d writes for 51 events already buffered together", w.writes)
+	}
+	// Delivered one by one, each event is flushed on its own.
+	relay.Reset(&replayBody{chunk: []byte(relayChunk), left: 50}, false, "openai")
+	sb.reset(x)
+	w = countingWriter{}
+	if _, err := sb.WriteTo(&w); err != nil {
+		t.Fatal(err)
+	}
+	if w.writes != 51 || w.buf.String() != want {
+		t.Fatalf("paced events: %d writes", w.writes)
+	}
+}
+
+type countingWriter struct {
+	buf    strings.Builder
+	writes int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.writes++
+	return c.buf.Write(p)
+}

@@ -112,6 +112,14 @@ type Stream interface {
 	Close() error
 }
 
+// Pender is implemented by streams that can tell whether their next event
+// is already buffered (Next would not block). The engine coalesces such
+// events into one write to the client; a paced stream is still flushed event
+// by event.
+type Pender interface {
+	Pending() bool
+}
+
 // Usage is token usage in OpenAI terms.
 type Usage struct {
 	PromptTokens     int

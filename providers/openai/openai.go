@@ -278,6 +278,10 @@ func (r *Relay) fail(err error) []byte {
 // Usage returns the usage captured from the stream.
 func (r *Relay) Usage() providers.Usage { return r.usage }
 
+// Pending reports whether the next event is already buffered: the engine
+// then sends both in one write instead of one write per event.
+func (r *Relay) Pending() bool { return !r.done && r.sr.Pending() }
+
 // Close cancels the upstream request, unless the stream ended cleanly (its
 // connection then goes back to the pool when the response is released).
 func (r *Relay) Close() error {

@@ -169,6 +169,18 @@ func (s *Reader) event(hasName bool) Event {
 	return ev
 }
 
+// Pending reports whether the next event is already buffered in full, so
+// that Next will return it without reading (and without blocking).
+func (s *Reader) Pending() bool {
+	b := s.lr.buf[s.lr.start:s.lr.end]
+	return bytes.Contains(b, lflf) || bytes.Contains(b, crlfcrlf)
+}
+
+var (
+	lflf     = []byte("\n\n")
+	crlfcrlf = []byte("\r\n\r\n")
+)
+
 // Lines reads newline-delimited JSON (Ollama's streaming format), skipping
 // blank lines.
 type Lines struct{ lr lineReader }
