@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"strconv"
 	"time"
 
@@ -22,13 +23,13 @@ func ParseError(provider string, status int, body, retryAfter []byte) *providers
 	e := &providers.UpstreamError{Status: status, Type: "upstream_error"}
 	var typ string
 	if ev := jsonscan.Get(body, "error"); jsonscan.KindOf(ev) == jsonscan.Object && jsonscan.Validate(body) == nil {
-		e.Message = str(jsonscan.Get(ev, "message"))
-		typ = str(jsonscan.Get(ev, "type"))
+		e.Message = wire.Str(jsonscan.Get(ev, "message"))
+		typ = wire.Str(jsonscan.Get(ev, "type"))
 	}
 	if e.Message == "" {
 		e.Message = "upstream " + provider + " answered HTTP " + strconv.Itoa(status)
 	} else {
-		e.Message = "upstream " + provider + ": " + redactKeys(e.Message)
+		e.Message = "upstream " + provider + ": " + wire.RedactKeys(e.Message)
 	}
 	e.Code = typ
 	switch {

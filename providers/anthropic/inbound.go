@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"errors"
+	"github.com/aigateway/gateway/providers/internal/wire"
 
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/jsonscan"
@@ -45,7 +46,7 @@ func RequestToOpenAI(dst, body []byte) ([]byte, error) {
 	if err := jsonscan.Validate(body); err != nil {
 		return dst, inErr("", "request body is not valid JSON: "+err.Error())
 	}
-	body = trimSpace(body)
+	body = wire.TrimSpace(body)
 	if jsonscan.KindOf(body) != jsonscan.Object {
 		return dst, inErr("", "request body must be a JSON object")
 	}
@@ -174,11 +175,11 @@ func RequestToOpenAI(dst, body []byte) ([]byte, error) {
 		dst = append(dst, `,"top_p":`...)
 		dst = append(dst, topP...)
 	}
-	if jsonscan.KindOf(stop) == jsonscan.Array && len(trimSpace(stop[1:len(stop)-1])) > 0 {
+	if jsonscan.KindOf(stop) == jsonscan.Array && len(wire.TrimSpace(stop[1:len(stop)-1])) > 0 {
 		dst = append(dst, `,"stop":`...)
 		dst = append(dst, stop...)
 	}
-	if jsonscan.KindOf(tools) == jsonscan.Array && len(trimSpace(tools[1:len(tools)-1])) > 0 {
+	if jsonscan.KindOf(tools) == jsonscan.Array && len(wire.TrimSpace(tools[1:len(tools)-1])) > 0 {
 		if dst, err = appendToolsIn(dst, tools, toolChoice); err != nil {
 			return dst[:start], err
 		}
@@ -220,7 +221,7 @@ func appendUserIn(dst []byte, n *int, i int, content []byte, pending *[]byte) ([
 		switch jsonscan.KindOf(rc) {
 		case jsonscan.String:
 			if isErr {
-				dst = jsonscan.AppendQuote(dst, "Error: "+str(rc))
+				dst = jsonscan.AppendQuote(dst, "Error: "+wire.Str(rc))
 			} else {
 				dst = append(dst, rc...)
 			}
@@ -318,7 +319,7 @@ func appendUserIn(dst []byte, n *int, i int, content []byte, pending *[]byte) ([
 			case `"base64"`:
 				open()
 				dst = append(dst, `{"type":"file","file":{"filename":"document.pdf","file_data":`...)
-				dst = jsonscan.AppendQuote(dst, "data:"+str(jsonscan.Get(src, "media_type"))+";base64,"+str(jsonscan.Get(src, "data")))
+				dst = jsonscan.AppendQuote(dst, "data:"+wire.Str(jsonscan.Get(src, "media_type"))+";base64,"+wire.Str(jsonscan.Get(src, "data")))
 				dst = append(dst, "}}"...)
 			case `"text"`:
 				data := jsonscan.Get(src, "data")
@@ -352,7 +353,7 @@ func appendImageIn(dst []byte, param string, b []byte) ([]byte, error) {
 			return dst, inErr(param+".source", "base64 sources need media_type and data")
 		}
 		dst = append(dst, `{"type":"image_url","image_url":{"url":`...)
-		dst = jsonscan.AppendQuote(dst, "data:"+str(mt)+";base64,"+str(data))
+		dst = jsonscan.AppendQuote(dst, "data:"+wire.Str(mt)+";base64,"+wire.Str(data))
 		return append(dst, "}}"...), nil
 	case `"url"`:
 		u := jsonscan.Get(src, "url")
@@ -526,13 +527,13 @@ func appendMsgID(dst, id []byte) []byte {
 // input_tokens exclude the cached prefix, as Anthropic counts them.
 func appendUsageIn(dst []byte, u providers.Usage) []byte {
 	dst = append(dst, `{"input_tokens":`...)
-	dst = appendInt(dst, max(u.PromptTokens-u.CachedTokens-u.CacheWriteTokens, 0))
+	dst = wire.AppendInt(dst, max(u.PromptTokens-u.CachedTokens-u.CacheWriteTokens, 0))
 	dst = append(dst, `,"cache_creation_input_tokens":`...)
-	dst = appendInt(dst, u.CacheWriteTokens)
+	dst = wire.AppendInt(dst, u.CacheWriteTokens)
 	dst = append(dst, `,"cache_read_input_tokens":`...)
-	dst = appendInt(dst, u.CachedTokens)
+	dst = wire.AppendInt(dst, u.CachedTokens)
 	dst = append(dst, `,"output_tokens":`...)
-	dst = appendInt(dst, u.CompletionTokens)
+	dst = wire.AppendInt(dst, u.CompletionTokens)
 	return append(dst, '}')
 }
 
@@ -548,7 +549,7 @@ func MessageFromCompletion(dst, completion []byte) ([]byte, error) {
 	if jsonscan.Validate(completion) != nil {
 		return dst, ErrBadCompletion
 	}
-	completion = trimSpace(completion)
+	completion = wire.TrimSpace(completion)
 	var choice []byte
 	_ = jsonscan.ArrayEach(jsonscan.Get(completion, "choices"), func(i int, c []byte) error {
 		if i == 0 {
@@ -562,7 +563,7 @@ func MessageFromCompletion(dst, completion []byte) ([]byte, error) {
 	}
 	start := len(dst)
 	dst = append(dst, `{"id":`...)
-	dst = appendMsgID(dst, unq(jsonscan.Get(completion, "id"), new([]byte)))
+	dst = appendMsgID(dst, wire.Unq(jsonscan.Get(completion, "id"), new([]byte)))
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
 	if m := jsonscan.Get(completion, "model"); jsonscan.KindOf(m) == jsonscan.String {
 		dst = append(dst, m...)
@@ -610,7 +611,7 @@ func MessageFromCompletion(dst, completion []byte) ([]byte, error) {
 		if jsonscan.KindOf(id) != jsonscan.String || jsonscan.KindOf(name) != jsonscan.String {
 			return ErrBadCompletion
 		}
-		args := trimSpace(unq(jsonscan.Get(fn, "arguments"), &scratch))
+		args := wire.TrimSpace(wire.Unq(jsonscan.Get(fn, "arguments"), &scratch))
 		if len(args) == 0 {
 			args = emptyObject
 		} else if jsonscan.Validate(args) != nil || jsonscan.KindOf(args) != jsonscan.Object {
@@ -633,7 +634,7 @@ func MessageFromCompletion(dst, completion []byte) ([]byte, error) {
 		return dst[:start], ErrBadCompletion
 	}
 	dst = append(dst, `],"stop_reason":"`...)
-	dst = append(dst, StopReason(string(unq(jsonscan.Get(choice, "finish_reason"), &scratch)))...)
+	dst = append(dst, StopReason(string(wire.Unq(jsonscan.Get(choice, "finish_reason"), &scratch)))...)
 	dst = append(dst, `","stop_sequence":null,"usage":`...)
 	dst = appendUsageIn(dst, providers.ParseUsage(jsonscan.Get(completion, "usage")))
 	return append(dst, '}'), nil

@@ -3,6 +3,7 @@ package anthropic
 import (
 	"bytes"
 	"errors"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
 
 	"github.com/aigateway/gateway/providers"
@@ -117,7 +118,7 @@ func (m *MessageStream) event(ev []byte) {
 		if !ok {
 			continue
 		}
-		data = trimSpace(data)
+		data = wire.TrimSpace(data)
 		if string(data) == "[DONE]" {
 			m.finish()
 			return
@@ -163,7 +164,7 @@ func (m *MessageStream) closeBlock() {
 	}
 	m.emit("content_block_stop")
 	m.out = append(m.out, `{"type":"content_block_stop","index":`...)
-	m.out = appendInt(m.out, m.open)
+	m.out = wire.AppendInt(m.out, m.open)
 	m.out = append(m.out, "}\n\n"...)
 	m.open = -1
 }
@@ -174,7 +175,7 @@ func (m *MessageStream) openBlock(tool bool) int {
 	m.nblocks++
 	m.emit("content_block_start")
 	m.out = append(m.out, `{"type":"content_block_start","index":`...)
-	m.out = appendInt(m.out, m.open)
+	m.out = wire.AppendInt(m.out, m.open)
 	m.out = append(m.out, `,"content_block":`...)
 	return m.open
 }
@@ -182,7 +183,7 @@ func (m *MessageStream) openBlock(tool bool) int {
 func (m *MessageStream) delta(index int, typ, key string, val []byte) {
 	m.emit("content_block_delta")
 	m.out = append(m.out, `{"type":"content_block_delta","index":`...)
-	m.out = appendInt(m.out, index)
+	m.out = wire.AppendInt(m.out, index)
 	m.out = append(m.out, `,"delta":{"type":"`...)
 	m.out = append(m.out, typ...)
 	m.out = append(m.out, `","`...)
@@ -211,14 +212,14 @@ func (m *MessageStream) chunk(data []byte) {
 		return nil
 	})
 	if errv != nil {
-		msg := unq(jsonscan.Get(errv, "message"), &m.scratch)
+		msg := wire.Unq(jsonscan.Get(errv, "message"), &m.scratch)
 		if len(msg) == 0 {
 			msg = []byte("the upstream stream failed")
 		}
 		m.fail(string(msg))
 		return
 	}
-	m.start(unq(id, &m.scratch), unq(model, &m.scratch))
+	m.start(wire.Unq(id, &m.scratch), wire.Unq(model, &m.scratch))
 	if jsonscan.KindOf(usage) == jsonscan.Object {
 		m.usage = providers.ParseUsage(usage)
 	}
@@ -255,7 +256,7 @@ func (m *MessageStream) chunk(data []byte) {
 			}
 			return nil
 		})
-		if text := unq(content, &m.scratch); len(text) > 0 {
+		if text := wire.Unq(content, &m.scratch); len(text) > 0 {
 			if m.open < 0 || m.openTool {
 				m.openBlock(false)
 				m.out = append(m.out, `{"type":"text","text":""}}`+"\n\n"...)
@@ -270,7 +271,7 @@ func (m *MessageStream) chunk(data []byte) {
 		}
 	}
 	if jsonscan.KindOf(finish) == jsonscan.String {
-		m.stop = StopReason(string(unq(finish, &m.scratch)))
+		m.stop = StopReason(string(wire.Unq(finish, &m.scratch)))
 		m.closeBlock()
 	}
 }
@@ -284,7 +285,7 @@ func (m *MessageStream) toolDelta(c []byte) {
 		ti = int(n)
 	}
 	fn := jsonscan.Get(c, "function")
-	id := unq(jsonscan.Get(c, "id"), &m.scratch)
+	id := wire.Unq(jsonscan.Get(c, "id"), &m.scratch)
 	if len(id) > 0 {
 		for len(m.tools) <= ti {
 			m.tools = append(m.tools, -1)
@@ -293,13 +294,13 @@ func (m *MessageStream) toolDelta(c []byte) {
 		m.out = append(m.out, `{"type":"tool_use","id":`...)
 		m.out = jsonscan.AppendQuoteBytes(m.out, id)
 		m.out = append(m.out, `,"name":`...)
-		m.out = jsonscan.AppendQuoteBytes(m.out, unq(jsonscan.Get(fn, "name"), &m.scratch))
+		m.out = jsonscan.AppendQuoteBytes(m.out, wire.Unq(jsonscan.Get(fn, "name"), &m.scratch))
 		m.out = append(m.out, `,"input":{}}}`+"\n\n"...)
 	}
 	if ti >= len(m.tools) || m.tools[ti] < 0 {
 		return // arguments for a call that never started
 	}
-	if args := unq(jsonscan.Get(fn, "arguments"), &m.scratch); len(args) > 0 {
+	if args := wire.Unq(jsonscan.Get(fn, "arguments"), &m.scratch); len(args) > 0 {
 		m.delta(m.tools[ti], "input_json_delta", "partial_json", args)
 	}
 }

@@ -3,6 +3,7 @@ package anthropic
 import (
 	"bytes"
 	"errors"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
 	"sync"
 
@@ -38,16 +39,16 @@ func AppendWithModel(dst, body []byte, model string) ([]byte, error) {
 		return nil
 	})
 	if val == nil {
-		open := offsetOf(body, obj) + 1
+		open := wire.OffsetOf(body, obj) + 1
 		dst = append(dst, body[:open]...)
 		dst = append(dst, `"model":`...)
 		dst = jsonscan.AppendQuote(dst, model)
-		if rest := trimSpace(body[open:]); len(rest) > 0 && rest[0] != '}' {
+		if rest := wire.TrimSpace(body[open:]); len(rest) > 0 && rest[0] != '}' {
 			dst = append(dst, ',')
 		}
 		return append(dst, body[open:]...), nil
 	}
-	start := offsetOf(body, val)
+	start := wire.OffsetOf(body, val)
 	dst = append(dst, body[:start]...)
 	dst = jsonscan.AppendQuote(dst, model)
 	return append(dst, body[start+len(val):]...), nil
@@ -119,7 +120,7 @@ func (p *Provider) passthrough(url, body []byte, model string, h providers.Heade
 		parseUsage(jsonscan.Get(out.Body, "usage"), &u)
 		out.Usage = u.openAI()
 		if m := jsonscan.Get(out.Body, "model"); jsonscan.KindOf(m) == jsonscan.String {
-			out.Model = str(m)
+			out.Model = wire.Str(m)
 		}
 		return out, nil
 	}

@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"strconv"
 	"strings"
 
@@ -78,7 +79,7 @@ func appendRequest(dst []byte, call *providers.Call) ([]byte, reqInfo, error) {
 	if maxTokens <= 0 {
 		maxTokens = DefaultMaxTokens
 	}
-	w.dst = appendInt(w.dst, maxTokens)
+	w.dst = wire.AppendInt(w.dst, maxTokens)
 
 	// response_format: a forced tool when the client has no tools of its
 	// own, else an instruction appended to the system prompt.
@@ -149,7 +150,7 @@ func appendRequest(dst []byte, call *providers.Call) ([]byte, reqInfo, error) {
 		desc := "Reply by calling this tool with the answer as its input."
 		if js := jsonscan.Get(r.ResponseFormat, "json_schema"); js != nil {
 			if d := jsonscan.Get(js, "description"); jsonscan.KindOf(d) == jsonscan.String {
-				desc = str(d)
+				desc = wire.Str(d)
 			}
 		}
 		w.dst = jsonscan.AppendQuote(w.dst, desc)
@@ -330,7 +331,7 @@ func appendDocument(dst []byte, param string, raw []byte) ([]byte, error) {
 	if jsonscan.KindOf(fd) != jsonscan.String {
 		return dst, badRequest(param+".file.file_data", "anthropic needs the file inline as a base64 data URL; file ids are not supported")
 	}
-	mt, data, ok := splitDataURL(str(fd))
+	mt, data, ok := splitDataURL(wire.Str(fd))
 	if !ok {
 		return dst, badRequest(param+".file.file_data", "must be a base64 data URL")
 	}
@@ -365,7 +366,7 @@ func (w *reqWriter) assistant(i int, m *providers.Message) error {
 				// A refusal part is the assistant's earlier answer.
 				if t := jsonscan.Get(p.Raw, "refusal"); jsonscan.KindOf(t) == jsonscan.String && len(t) > 2 {
 					w.block("assistant")
-					w.dst = appendTextBlock(w.dst, str(t), nil)
+					w.dst = appendTextBlock(w.dst, wire.Str(t), nil)
 				}
 			default:
 				return badRequest(idx("messages", i, idx(".content", j, ".type")), "assistant content part type "+strconv.Quote(p.Type)+" is not supported by anthropic")
@@ -375,7 +376,7 @@ func (w *reqWriter) assistant(i int, m *providers.Message) error {
 	for j := range m.ToolCalls {
 		tc := &m.ToolCalls[j]
 		param := idx("messages", i, idx(".tool_calls", j, ".function.arguments"))
-		args := trimSpace([]byte(tc.Arguments))
+		args := wire.TrimSpace([]byte(tc.Arguments))
 		if len(args) == 0 {
 			args = emptyObject
 		} else if jsonscan.Validate(args) != nil || jsonscan.KindOf(args) != jsonscan.Object {
@@ -484,7 +485,7 @@ func appendTools(dst []byte, r *providers.Request) ([]byte, error) {
 			if string(jsonscan.Get(tc, "type")) != `"function"` || jsonscan.KindOf(fn) != jsonscan.String {
 				return dst, badRequest("tool_choice", "only {\"type\":\"function\",\"function\":{\"name\":…}} objects are supported by anthropic")
 			}
-			choice, name = "tool", str(fn)
+			choice, name = "tool", wire.Str(fn)
 		}
 	}
 	if r.ToolChoice == nil && r.ParallelTools != providers.False {

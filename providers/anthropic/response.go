@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"errors"
+	"github.com/aigateway/gateway/providers/internal/wire"
 
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/jsonscan"
@@ -38,13 +39,13 @@ func parseUsage(v []byte, u *usageCounts) {
 		}
 		switch string(k) {
 		case "input_tokens":
-			u.input = num(val)
+			u.input = wire.Num(val)
 		case "output_tokens":
-			u.output = num(val)
+			u.output = wire.Num(val)
 		case "cache_creation_input_tokens":
-			u.cacheWrite = num(val)
+			u.cacheWrite = wire.Num(val)
 		case "cache_read_input_tokens":
-			u.cacheRead = num(val)
+			u.cacheRead = wire.Num(val)
 		}
 		u.set = true
 		return nil
@@ -94,15 +95,15 @@ func parseMessage(body []byte, c *providers.Completion, info reqInfo, b *respBuf
 	err := jsonscan.ObjectEach(body, func(k, v []byte) error {
 		switch string(k) {
 		case "id":
-			if s := unq(v, &b.scratch); s != nil {
+			if s := wire.Unq(v, &b.scratch); s != nil {
 				c.ID = string(s)
 			}
 		case "model":
-			if s := unq(v, &b.scratch); len(s) > 0 {
+			if s := wire.Unq(v, &b.scratch); len(s) > 0 {
 				c.Model = string(s)
 			}
 		case "stop_reason":
-			stop = string(unq(v, &b.scratch))
+			stop = string(wire.Unq(v, &b.scratch))
 		case "usage":
 			parseUsage(v, &u)
 		case "content":
@@ -112,11 +113,11 @@ func parseMessage(body []byte, c *providers.Completion, info reqInfo, b *respBuf
 				}
 				switch string(jsonscan.Get(blk, "type")) {
 				case `"text"`:
-					b.content = append(b.content, unq(jsonscan.Get(blk, "text"), &b.scratch)...)
+					b.content = append(b.content, wire.Unq(jsonscan.Get(blk, "text"), &b.scratch)...)
 				case `"thinking"`:
-					b.reason = append(b.reason, unq(jsonscan.Get(blk, "thinking"), &b.scratch)...)
+					b.reason = append(b.reason, wire.Unq(jsonscan.Get(blk, "thinking"), &b.scratch)...)
 				case `"tool_use"`:
-					name := unq(jsonscan.Get(blk, "name"), &b.scratch)
+					name := wire.Unq(jsonscan.Get(blk, "name"), &b.scratch)
 					input := jsonscan.Get(blk, "input")
 					if jsonscan.KindOf(input) != jsonscan.Object {
 						input = emptyObject
@@ -127,7 +128,7 @@ func parseMessage(body []byte, c *providers.Completion, info reqInfo, b *respBuf
 						return nil
 					}
 					b.calls = append(b.calls, providers.ToolCall{
-						ID:        string(unq(jsonscan.Get(blk, "id"), &b.scratch)),
+						ID:        string(wire.Unq(jsonscan.Get(blk, "id"), &b.scratch)),
 						Type:      "function",
 						Name:      string(name),
 						Arguments: string(input),

@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"errors"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
 
 	"github.com/aigateway/gateway/providers"
@@ -121,7 +122,7 @@ func (t *Translator) event(ev sse.Event) []byte {
 	}
 	name := ev.Name
 	if name == nil {
-		name = unq(jsonscan.Get(ev.Data, "type"), &t.scratch)
+		name = wire.Unq(jsonscan.Get(ev.Data, "type"), &t.scratch)
 	}
 	t.scratch = t.scratch[:0]
 	switch string(name) {
@@ -152,10 +153,10 @@ func (t *Translator) role() []byte {
 func (t *Translator) messageStart(data []byte) []byte {
 	msg := jsonscan.Get(data, "message")
 	if jsonscan.KindOf(msg) == jsonscan.Object {
-		if id := unq(jsonscan.Get(msg, "id"), &t.scratch); len(id) > 0 {
+		if id := wire.Unq(jsonscan.Get(msg, "id"), &t.scratch); len(id) > 0 {
 			t.id = string(id)
 		}
-		if m := unq(jsonscan.Get(msg, "model"), &t.scratch); len(m) > 0 {
+		if m := wire.Unq(jsonscan.Get(msg, "model"), &t.scratch); len(m) > 0 {
 			t.model = string(m)
 		}
 		parseUsage(jsonscan.Get(msg, "usage"), &t.usage)
@@ -232,18 +233,18 @@ func (t *Translator) blockStart(data []byte) []byte {
 	switch string(typ) {
 	case `"text"`:
 		*b = block{kind: blockText}
-		if s := unq(text, &t.scratch); len(s) > 0 {
+		if s := wire.Unq(text, &t.scratch); len(s) > 0 {
 			t.begin()
 			return t.emit(t.cw.Content(s))
 		}
 	case `"thinking"`:
 		*b = block{kind: blockThinking}
-		if s := unq(text, &t.scratch); len(s) > 0 {
+		if s := wire.Unq(text, &t.scratch); len(s) > 0 {
 			t.begin()
 			return t.emit(t.cw.Reasoning(s))
 		}
 	case `"tool_use"`:
-		n := unq(name, &t.scratch)
+		n := wire.Unq(name, &t.scratch)
 		if t.info.jsonTool && string(n) == JSONToolName {
 			*b = block{kind: blockJSON}
 			return nil
@@ -251,11 +252,11 @@ func (t *Translator) blockStart(data []byte) []byte {
 		*b = block{kind: blockTool, tool: t.ntools}
 		t.ntools++
 		var args []byte
-		if jsonscan.KindOf(input) == jsonscan.Object && len(input) > 2 && string(trimSpace(input[1:len(input)-1])) != "" {
+		if jsonscan.KindOf(input) == jsonscan.Object && len(input) > 2 && string(wire.TrimSpace(input[1:len(input)-1])) != "" {
 			args = input // a block that starts with its input (no deltas follow)
 		}
 		t.begin()
-		return t.emit(t.cw.ToolCallStart(b.tool, jsonscan.B2S(unq(id, &t.scratch)), jsonscan.B2S(n), args))
+		return t.emit(t.cw.ToolCallStart(b.tool, jsonscan.B2S(wire.Unq(id, &t.scratch)), jsonscan.B2S(n), args))
 	default:
 		*b = block{kind: blockIgnored}
 	}
@@ -277,7 +278,7 @@ func (t *Translator) delta(data []byte) []byte {
 		}
 		return nil
 	})
-	s := unq(val, &t.scratch)
+	s := wire.Unq(val, &t.scratch)
 	if len(s) == 0 {
 		return nil
 	}
@@ -320,7 +321,7 @@ func (t *Translator) messageDelta(data []byte) []byte {
 	_ = jsonscan.ObjectEach(data, func(k, v []byte) error {
 		switch string(k) {
 		case "delta":
-			stop = unq(jsonscan.Get(v, "stop_reason"), &t.scratch)
+			stop = wire.Unq(jsonscan.Get(v, "stop_reason"), &t.scratch)
 		case "usage":
 			parseUsage(v, &t.usage)
 		}
@@ -350,12 +351,12 @@ func (t *Translator) messageStop() []byte {
 func (t *Translator) errorEvent(data []byte) []byte {
 	t.done = true
 	e := jsonscan.Get(data, "error")
-	typ := unq(jsonscan.Get(e, "type"), &t.scratch)
-	msg := string(unq(jsonscan.Get(e, "message"), &t.scratch))
+	typ := wire.Unq(jsonscan.Get(e, "type"), &t.scratch)
+	msg := string(wire.Unq(jsonscan.Get(e, "message"), &t.scratch))
 	if msg == "" {
 		msg = "stream failed"
 	}
-	t.out = providers.AppendErrorEvent(t.out[:0], "upstream_error", streamErrorCode(typ), "upstream "+t.provider+": "+redactKeys(msg))
+	t.out = providers.AppendErrorEvent(t.out[:0], "upstream_error", streamErrorCode(typ), "upstream "+t.provider+": "+wire.RedactKeys(msg))
 	return t.out
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"math"
 	"strconv"
 
@@ -42,7 +43,7 @@ func EmbedRequest(dst, body []byte, model string) ([]byte, EmbedInfo, error) {
 	if err := jsonscan.Validate(body); err != nil {
 		return dst, info, &providers.RequestError{Msg: "request body is not valid JSON: " + err.Error()}
 	}
-	body = trimSpace(body)
+	body = wire.TrimSpace(body)
 	if jsonscan.KindOf(body) != jsonscan.Object {
 		return dst, info, &providers.RequestError{Msg: "request body must be a JSON object"}
 	}
@@ -130,7 +131,7 @@ func EmbedResponse(dst, body []byte, model string, info EmbedInfo) ([]byte, prov
 	if jsonscan.Validate(body) != nil {
 		return dst, u, ErrBadEmbeddings
 	}
-	embs := jsonscan.Get(trimSpace(body), "embeddings")
+	embs := jsonscan.Get(wire.TrimSpace(body), "embeddings")
 	if jsonscan.KindOf(embs) != jsonscan.Array {
 		return dst, u, ErrBadEmbeddings
 	}
@@ -148,7 +149,7 @@ func EmbedResponse(dst, body []byte, model string, info EmbedInfo) ([]byte, prov
 		}
 		n++
 		dst = append(dst, `{"object":"embedding","index":`...)
-		dst = appendInt(dst, i)
+		dst = wire.AppendInt(dst, i)
 		dst = append(dst, `,"embedding":`...)
 		if !info.Base64 {
 			dst = append(dst, '[')

@@ -2,6 +2,7 @@ package gemini
 
 import (
 	"bytes"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +27,7 @@ import (
 // element.
 func ParseError(provider string, status int, body, retryAfter []byte) *providers.UpstreamError {
 	e := &providers.UpstreamError{Status: status, Type: "upstream_error"}
-	body = trimSpace(body)
+	body = wire.TrimSpace(body)
 	if jsonscan.Validate(body) == nil && jsonscan.KindOf(body) == jsonscan.Array {
 		var first []byte
 		_ = jsonscan.ArrayEach(body, func(i int, v []byte) error {
@@ -40,8 +41,8 @@ func ParseError(provider string, status int, body, retryAfter []byte) *providers
 	var gstatus string
 	keyInvalid := false
 	if ev := jsonscan.Get(body, "error"); jsonscan.KindOf(ev) == jsonscan.Object && jsonscan.Validate(body) == nil {
-		e.Message = str(jsonscan.Get(ev, "message"))
-		gstatus = str(jsonscan.Get(ev, "status"))
+		e.Message = wire.Str(jsonscan.Get(ev, "message"))
+		gstatus = wire.Str(jsonscan.Get(ev, "status"))
 		if d := jsonscan.Get(ev, "details"); d != nil && bytes.Contains(d, []byte(`"API_KEY_INVALID"`)) {
 			keyInvalid = true
 		}
@@ -50,7 +51,7 @@ func ParseError(provider string, status int, body, retryAfter []byte) *providers
 	if e.Message == "" {
 		e.Message = "upstream " + provider + " answered HTTP " + strconv.Itoa(status)
 	} else {
-		e.Message = "upstream " + provider + ": " + redactKeys(e.Message)
+		e.Message = "upstream " + provider + ": " + wire.RedactKeys(e.Message)
 	}
 	e.Code = strings.ToLower(gstatus)
 	switch {

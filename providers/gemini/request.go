@@ -1,6 +1,7 @@
 package gemini
 
 import (
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"path"
 	"strconv"
 	"strings"
@@ -168,7 +169,7 @@ func appendRequest(dst []byte, call *providers.Call) ([]byte, error) {
 	}
 	if r.MaxTokens > 0 {
 		field("maxOutputTokens")
-		dst = appendInt(dst, r.MaxTokens)
+		dst = wire.AppendInt(dst, r.MaxTokens)
 	}
 	if len(r.Stop) > 0 {
 		field("stopSequences")
@@ -263,7 +264,7 @@ func (w *turnWriter) user(i int, m *providers.Message) error {
 			if jsonscan.KindOf(fd) != jsonscan.String {
 				return badRequest(param+".file.file_data", "gemini needs the file inline as a base64 data URL; file ids are not supported")
 			}
-			if err := w.media(param+".file.file_data", str(fd)); err != nil {
+			if err := w.media(param+".file.file_data", wire.Str(fd)); err != nil {
 				return err
 			}
 		default:
@@ -349,7 +350,7 @@ func (w *turnWriter) model(i int, m *providers.Message, skipSig bool) error {
 				w.text("model", p.Text)
 			case "refusal":
 				if t := jsonscan.Get(p.Raw, "refusal"); jsonscan.KindOf(t) == jsonscan.String {
-					w.text("model", str(t))
+					w.text("model", wire.Str(t))
 				}
 			default:
 				return badRequest(idx("messages", i, idx(".content", j, ".type")), "assistant content part type "+strconv.Quote(p.Type)+" is not supported by gemini")
@@ -358,7 +359,7 @@ func (w *turnWriter) model(i int, m *providers.Message, skipSig bool) error {
 	}
 	for j := range m.ToolCalls {
 		tc := &m.ToolCalls[j]
-		args := trimSpace([]byte(tc.Arguments))
+		args := wire.TrimSpace([]byte(tc.Arguments))
 		if len(args) == 0 {
 			args = emptyObject
 		} else if jsonscan.Validate(args) != nil || jsonscan.KindOf(args) != jsonscan.Object {
@@ -418,7 +419,7 @@ func (w *turnWriter) functionResponse(r *providers.Request, i int, m *providers.
 	w.dst = append(w.dst, `,"response":`...)
 	// A JSON object result is the response itself; anything else is the
 	// "output" member, Gemini's documented key for a function's output.
-	if t := trimSpace([]byte(text)); jsonscan.KindOf(t) == jsonscan.Object && jsonscan.Validate(t) == nil {
+	if t := wire.TrimSpace([]byte(text)); jsonscan.KindOf(t) == jsonscan.Object && jsonscan.Validate(t) == nil {
 		w.dst = append(w.dst, t...)
 	} else {
 		w.dst = append(w.dst, `{"output":`...)
@@ -474,7 +475,7 @@ func appendTools(dst []byte, r *providers.Request) ([]byte, error) {
 		}
 	case jsonscan.Object:
 		if fn := jsonscan.Get(jsonscan.Get(tc, "function"), "name"); string(jsonscan.Get(tc, "type")) == `"function"` && jsonscan.KindOf(fn) == jsonscan.String {
-			mode, name = "ANY", str(fn)
+			mode, name = "ANY", wire.Str(fn)
 		}
 	}
 	if mode == "" {

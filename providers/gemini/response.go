@@ -2,6 +2,7 @@ package gemini
 
 import (
 	"errors"
+	"github.com/aigateway/gateway/providers/internal/wire"
 
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/jsonscan"
@@ -44,15 +45,15 @@ func parseUsage(v []byte, u *usageCounts) {
 	_ = jsonscan.ObjectEach(v, func(k, val []byte) error {
 		switch string(k) {
 		case "promptTokenCount":
-			u.prompt = num(val)
+			u.prompt = wire.Num(val)
 		case "candidatesTokenCount":
-			u.candidates = num(val)
+			u.candidates = wire.Num(val)
 		case "cachedContentTokenCount":
-			u.cached = num(val)
+			u.cached = wire.Num(val)
 		case "thoughtsTokenCount":
-			u.thoughts = num(val)
+			u.thoughts = wire.Num(val)
 		case "toolUsePromptTokenCount":
-			u.toolPrompt = num(val)
+			u.toolPrompt = wire.Num(val)
 		}
 		return nil
 	})
@@ -95,7 +96,7 @@ func eachPart(cand []byte, scratch *[]byte, fn func(p part)) (finish []byte) {
 	_ = jsonscan.ObjectEach(cand, func(k, v []byte) error {
 		switch string(k) {
 		case "finishReason":
-			finish = unq(v, scratch)
+			finish = wire.Unq(v, scratch)
 		case "content":
 			parts := jsonscan.Get(v, "parts")
 			if jsonscan.KindOf(parts) != jsonscan.Array {
@@ -116,15 +117,15 @@ func eachPart(cand []byte, scratch *[]byte, fn func(p part)) (finish []byte) {
 					case "functionCall":
 						call = pv
 					case "thoughtSignature":
-						p.sig = unq(pv, scratch)
+						p.sig = wire.Unq(pv, scratch)
 					}
 					return nil
 				})
 				switch {
 				case jsonscan.KindOf(call) == jsonscan.Object:
 					p.kind = partCall
-					p.name = unq(jsonscan.Get(call, "name"), scratch)
-					p.id = unq(jsonscan.Get(call, "id"), scratch)
+					p.name = wire.Unq(jsonscan.Get(call, "name"), scratch)
+					p.id = wire.Unq(jsonscan.Get(call, "id"), scratch)
 					p.args = jsonscan.Get(call, "args")
 					if jsonscan.KindOf(p.args) != jsonscan.Object {
 						p.args = emptyObject
@@ -134,7 +135,7 @@ func eachPart(cand []byte, scratch *[]byte, fn func(p part)) (finish []byte) {
 					if string(thought) == "true" {
 						p.kind = partThought
 					}
-					p.text = unq(text, scratch)
+					p.text = wire.Unq(text, scratch)
 				}
 				fn(p)
 				return nil
@@ -201,10 +202,10 @@ func parseResponse(body []byte, c *providers.Completion, b *respBuf) error {
 	if jsonscan.Validate(body) != nil || jsonscan.KindOf(body[jsonscan.SkipSpace(body, 0):]) != jsonscan.Object {
 		return ErrBadResponse
 	}
-	body = trimSpace(body)
+	body = wire.TrimSpace(body)
 	b.scratch, b.content, b.reason, b.strs, b.calls = b.scratch[:0], b.content[:0], b.reason[:0], b.strs[:0], b.calls[:0]
-	responseID := unq(jsonscan.Get(body, "responseId"), &b.scratch)
-	if m := unq(jsonscan.Get(body, "modelVersion"), &b.scratch); len(m) > 0 {
+	responseID := wire.Unq(jsonscan.Get(body, "responseId"), &b.scratch)
+	if m := wire.Unq(jsonscan.Get(body, "modelVersion"), &b.scratch); len(m) > 0 {
 		c.Model = string(m)
 	}
 	var u usageCounts

@@ -1,6 +1,7 @@
 package gemini
 
 import (
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"strings"
 
 	"github.com/aigateway/gateway/providers/jsonscan"
@@ -63,7 +64,7 @@ func (w *schemaWriter) append(dst, s []byte, depth int) []byte {
 		return append(dst, `{"type":"object"}`...)
 	}
 	if ref := jsonscan.Get(s, "$ref"); ref != nil {
-		name := str(ref)
+		name := wire.Str(ref)
 		for _, a := range w.active {
 			if a == name { // recursion: Gemini schemas cannot express it
 				return append(dst, `{"type":"object"}`...)
@@ -109,10 +110,10 @@ func (w *schemaWriter) append(dst, s []byte, depth int) []byte {
 		case "type":
 			switch jsonscan.KindOf(v) {
 			case jsonscan.String:
-				typ = str(v)
+				typ = wire.Str(v)
 			case jsonscan.Array:
 				_ = jsonscan.ArrayEach(v, func(_ int, e []byte) error {
-					t := str(e)
+					t := wire.Str(e)
 					if t == "null" {
 						nullable = true
 					} else if typ == "" {
@@ -129,7 +130,7 @@ func (w *schemaWriter) append(dst, s []byte, depth int) []byte {
 				dst = jsonscan.AppendQuote(dst, typ)
 			}
 		case "format":
-			f := str(v)
+			f := wire.Str(v)
 			if formatOK(jsonscan.B2S(trimQuotes(jsonscan.Get(s, "type"))), f) {
 				key("format")
 				dst = jsonscan.AppendQuote(dst, f)
@@ -289,5 +290,5 @@ func appendSchema(dst, schema []byte) []byte {
 // with empty properties, so such declarations omit parameters.
 func hasProperties(s []byte) bool {
 	p := jsonscan.Get(s, "properties")
-	return jsonscan.KindOf(p) == jsonscan.Object && len(trimSpace(p[1:len(p)-1])) > 0
+	return jsonscan.KindOf(p) == jsonscan.Object && len(wire.TrimSpace(p[1:len(p)-1])) > 0
 }

@@ -2,6 +2,7 @@ package gemini
 
 import (
 	"errors"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
 
 	"github.com/aigateway/gateway/providers"
@@ -91,7 +92,7 @@ func (t *Translator) Close() error {
 }
 
 func (t *Translator) event(data []byte) []byte {
-	data = trimSpace(data)
+	data = wire.TrimSpace(data)
 	if jsonscan.Validate(data) != nil || jsonscan.KindOf(data) != jsonscan.Object {
 		return nil
 	}
@@ -113,13 +114,13 @@ func (t *Translator) event(data []byte) []byte {
 			feedback = v
 		case "modelVersion":
 			if !t.started {
-				if m := unq(v, &t.scratch); len(m) > 0 {
+				if m := wire.Unq(v, &t.scratch); len(m) > 0 {
 					t.cw.Reset(t.chunkID, t.created, string(m))
 				}
 			}
 		case "responseId":
 			if len(t.responseID) == 0 {
-				t.responseID = append(t.responseID, unq(v, &t.scratch)...)
+				t.responseID = append(t.responseID, wire.Unq(v, &t.scratch)...)
 			}
 		case "error":
 			cand = nil
@@ -175,7 +176,7 @@ var errStop = errors.New("stop")
 
 func (t *Translator) errorEvent(v []byte) {
 	t.done = true
-	msg := string(unq(jsonscan.Get(v, "message"), &t.scratch))
+	msg := string(wire.Unq(jsonscan.Get(v, "message"), &t.scratch))
 	if msg == "" {
 		msg = "stream failed"
 	}
@@ -183,7 +184,7 @@ func (t *Translator) errorEvent(v []byte) {
 	if string(jsonscan.Get(v, "status")) == `"UNAVAILABLE"` {
 		code = "upstream_overloaded"
 	}
-	t.out = providers.AppendErrorEvent(t.out[:0], "upstream_error", code, "upstream "+t.provider+": "+redactKeys(msg))
+	t.out = providers.AppendErrorEvent(t.out[:0], "upstream_error", code, "upstream "+t.provider+": "+wire.RedactKeys(msg))
 }
 
 func (t *Translator) fail(err error) []byte {

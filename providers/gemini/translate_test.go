@@ -3,6 +3,7 @@ package gemini
 import (
 	"bytes"
 	"errors"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
 	"os"
 	"strings"
@@ -282,4 +283,4 @@ func TestSchemaBlowupBounded(t *testing.T) {
 	}
 }
 
-func itoa(i int) string { return string(appendInt(nil, i)) }
+func itoa(i int) string { return string(wire.AppendInt(nil, i)) }

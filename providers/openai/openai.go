@@ -13,6 +13,7 @@ package openai
 import (
 	"bytes"
 	"errors"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
 	"strconv"
 	"sync"
@@ -315,7 +316,7 @@ func ParseError(provider string, status int, body, retryAfter []byte) *providers
 	if e.Message == "" {
 		e.Message = "upstream " + provider + " answered HTTP " + strconv.Itoa(status)
 	} else {
-		e.Message = "upstream " + provider + ": " + redactKeys(e.Message)
+		e.Message = "upstream " + provider + ": " + wire.RedactKeys(e.Message)
 	}
 	switch {
 	case status == 408 || status == 504:
@@ -358,37 +359,4 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
-}
-
-// redactKeys masks anything that looks like an API key in an upstream
-// message (OpenAI echoes "Incorrect API key provided: sk-abc***xyz").
-func redactKeys(msg string) string {
-	b := []byte(msg)
-	changed := false
-	for _, prefix := range [...]string{"sk-", "gsk_", "AIza", "sk-ant-"} {
-		for i := 0; ; {
-			j := bytes.Index(b[i:], []byte(prefix))
-			if j < 0 {
-				break
-			}
-			j += i
-			k := j + len(prefix)
-			for k < len(b) && (isKeyByte(b[k])) {
-				k++
-			}
-			for x := j + len(prefix); x < k; x++ {
-				b[x] = '*'
-			}
-			changed = true
-			i = k
-		}
-	}
-	if !changed {
-		return msg
-	}
-	return string(b)
-}
-
-func isKeyByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '*'
 }

@@ -1,4 +1,8 @@
-package anthropic
+// Package wire holds the small JSON and text helpers the translating
+// providers share (Anthropic, Gemini, OpenAI): string and number readers over
+// validated JSON, offsets of sub-slices, and masking of API keys in upstream
+// messages.
+package wire
 
 import (
 	"bytes"
@@ -8,9 +12,9 @@ import (
 	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
-// unq returns the unescaped contents of the JSON string v, appending to
+// Unq returns the unescaped contents of the JSON string v, appending to
 // *scratch only when v has escapes. A non-string yields nil.
-func unq(v []byte, scratch *[]byte) []byte {
+func Unq(v []byte, scratch *[]byte) []byte {
 	if jsonscan.KindOf(v) != jsonscan.String {
 		return nil
 	}
@@ -22,14 +26,14 @@ func unq(v []byte, scratch *[]byte) []byte {
 	return s
 }
 
-// str is unq copied into a string, for values kept past the input's life.
-func str(v []byte) string {
+// Str is unq copied into a string, for values kept past the input's life.
+func Str(v []byte) string {
 	var scratch []byte
-	return string(unq(v, &scratch))
+	return string(Unq(v, &scratch))
 }
 
-// num parses an integer member value, 0 when it is absent or not a number.
-func num(v []byte) int {
+// Num parses an integer member value, 0 when it is absent or not a number.
+func Num(v []byte) int {
 	if jsonscan.KindOf(v) != jsonscan.Number {
 		return 0
 	}
@@ -44,23 +48,23 @@ func num(v []byte) int {
 	return int(n)
 }
 
-// appendInt appends n in decimal.
-func appendInt(dst []byte, n int) []byte { return strconv.AppendInt(dst, int64(n), 10) }
+// AppendInt appends n in decimal.
+func AppendInt(dst []byte, n int) []byte { return strconv.AppendInt(dst, int64(n), 10) }
 
-// offsetOf returns the offset of sub within b; sub must be a sub-slice of b.
-func offsetOf(b, sub []byte) int {
+// OffsetOf returns the offset of sub within b; sub must be a sub-slice of b.
+func OffsetOf(b, sub []byte) int {
 	return int(uintptr(unsafe.Pointer(unsafe.SliceData(sub))) - uintptr(unsafe.Pointer(unsafe.SliceData(b))))
 }
 
-// trimSpace trims JSON whitespace.
-func trimSpace(b []byte) []byte {
+// TrimSpace trims JSON whitespace.
+func TrimSpace(b []byte) []byte {
 	return bytes.Trim(b, " \t\r\n")
 }
 
-// redactKeys masks anything that looks like an API key in an upstream
+// RedactKeys masks anything that looks like an API key in an upstream
 // message: providers echo a masked prefix of a refused key, and the gateway
 // never lets even that reach a client.
-func redactKeys(msg string) string {
+func RedactKeys(msg string) string {
 	b := []byte(msg)
 	changed := false
 	for _, prefix := range [...]string{"sk-ant-", "sk-", "AIza", "gsk_"} {
