@@ -213,3 +213,47 @@ func TestAdminPage(t *testing.T) {
 		t.Fatalf("%d %.200s", status, body)
 	}
 }
+
+func TestAdminReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := dir + "/gateway.toml"
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := func(key string) string {
+		return "data_dir = \"" + dir + "\"\n[[keys]]\nkey = \"" + key + "\"\nproject = \"p\"\n"
+	}
+	write(conf("first-key"))
+	g := startGateway(t, conf("first-key"), map[string]string{"GATEWAY_API_KEY": "", "GATEWAY_ADMIN_KEY": adminKey})
+	g.srv.SetConfigSource(path, func(k string) string {
+		if k == "GATEWAY_ADMIN_KEY" {
+			return adminKey
+		}
+		return ""
+	})
+	body := `{"model":"mock/echo","messages":[{"role":"user","content":"x"}]}`
+	if status, _, _ := g.post(t, "/v1/chat/completions", body, map[string]string{"Authorization": "Bearer first-key"}); status != 200 {
+		t.Fatalf("first key: %d", status)
+	}
+	write(conf("second-key"))
+	status, resp := g.do(t, "POST", "/admin/reload", nil, nil)
+	if status != 200 || !strings.Contains(resp, `"keys"`) {
+		t.Fatalf("reload: %d %s", status, resp)
+	}
+	if status, _, _ := g.post(t, "/v1/chat/completions", body, map[string]string{"Authorization": "Bearer first-key"}); status != 401 {
+		t.Fatalf("old key after reload: %d", status)
+	}
+	if status, _, _ := g.post(t, "/v1/chat/completions", body, map[string]string{"Authorization": "Bearer second-key"}); status != 200 {
+		t.Fatalf("new key after reload: %d", status)
+	}
+	write("listen = \n")
+	if status, resp := g.do(t, "POST", "/admin/reload", nil, nil); status != 400 || !strings.Contains(resp, "nothing changed") {
+		t.Fatalf("invalid config: %d %s", status, resp)
+	}
+	if status, _, _ := g.post(t, "/v1/chat/completions", body, map[string]string{"Authorization": "Bearer second-key"}); status != 200 {
+		t.Fatalf("a refused reload changed the keys: %d", status)
+	}
+}

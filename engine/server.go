@@ -40,7 +40,7 @@ type Server struct {
 	upstreams map[string]*upstreamSlot
 	srv       *fasthttp.Server
 	log       *slog.Logger
-	keys      []keyEntry
+	keys      atomic.Pointer[[]keyEntry]
 	adminHash [sha256.Size]byte
 	hasAdmin  bool
 	draining  atomic.Bool
@@ -61,6 +61,10 @@ type Server struct {
 	idPrefix   string
 	idSeq      atomic.Uint64
 	started    time.Time
+	// configPath and getenv let POST /admin/reload read the configuration
+	// again.
+	configPath string
+	getenv     func(string) string
 }
 
 type keyEntry struct {
@@ -89,16 +93,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	s.idPrefix = hex.EncodeToString(rnd[:])
-	for _, k := range cfg.Keys {
-		e := keyEntry{project: k.Project}
-		if k.Key != "" {
-			e.hash = sha256.Sum256([]byte(k.Key))
-		} else {
-			b, _ := hex.DecodeString(k.SHA256)
-			copy(e.hash[:], b)
-		}
-		s.keys = append(s.keys, e)
-	}
+	s.keys.Store(keyEntries(cfg.Keys))
 	if cfg.AdminKey != "" {
 		s.adminHash = sha256.Sum256([]byte(cfg.AdminKey))
 		s.hasAdmin = true
@@ -173,6 +168,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/metrics", s.handleMetrics)
 	r.GET("/admin", s.handleAdminPage)
 	r.GET("/admin/usage", s.admin(s.handleAdminUsage))
+	r.POST("/admin/reload", s.admin(s.handleReload))
 	r.GET("/admin/cache", s.admin(s.handleAdminCache))
 	r.GET("/admin/policies", s.admin(s.handlePolicyList))
 	r.GET("/admin/policies/{name}", s.admin(s.handlePolicyGet))
@@ -255,7 +251,8 @@ func appendHex(dst []byte, v uint64) []byte {
 
 // authenticate checks the client key and returns its project.
 func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (string, error) {
-	if len(s.keys) == 0 {
+	keys := *s.keys.Load()
+	if len(keys) == 0 {
 		return "default", nil
 	}
 	key := presentedKey(&ctx.Request.Header)
@@ -266,9 +263,9 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (string, error) {
 	project := ""
 	// Compare against every key so that timing does not reveal which one
 	// (or whether any) matched.
-	for i := range s.keys {
-		if subtle.ConstantTimeCompare(h[:], s.keys[i].hash[:]) == 1 && project == "" {
-			project = s.keys[i].project
+	for i := range keys {
+		if subtle.ConstantTimeCompare(h[:], keys[i].hash[:]) == 1 && project == "" {
+			project = keys[i].project
 		}
 	}
 	if project == "" {
@@ -333,7 +330,7 @@ func (s *Server) handleMetrics(ctx *fasthttp.RequestCtx) {
 
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.log.Info("gateway listening", "addr", ln.Addr().String(), "providers", s.catalog.EnabledProviders(), "auth", len(s.keys) > 0)
+	s.log.Info("gateway listening", "addr", ln.Addr().String(), "providers", s.catalog.EnabledProviders(), "auth", len(*s.keys.Load()) > 0)
 	return s.srv.Serve(ln)
 }
 
@@ -396,4 +393,20 @@ func (s *Server) cacheKeyFor(project string) string {
 	k := "gw-" + hex.EncodeToString(sum[:12])
 	s.promptKeys.Store(project, k)
 	return k
+}
+
+// keyEntries hashes the configured client keys.
+func keyEntries(cfgKeys []KeyConfig) *[]keyEntry {
+	out := make([]keyEntry, 0, len(cfgKeys))
+	for _, k := range cfgKeys {
+		e := keyEntry{project: k.Project}
+		if k.Key != "" {
+			e.hash = sha256.Sum256([]byte(k.Key))
+		} else {
+			b, _ := hex.DecodeString(k.SHA256)
+			copy(e.hash[:], b)
+		}
+		out = append(out, e)
+	}
+	return &out
 }

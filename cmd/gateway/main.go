@@ -54,6 +54,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		return 1
 	}
+	srv.SetConfigSource(*configPath, os.Getenv)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	sig := make(chan os.Signal, 1)
