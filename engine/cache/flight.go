@@ -149,6 +149,12 @@ type recorder struct {
 
 var _ providers.Stream = (*recorder)(nil)
 
+// Pending delegates to the recorded stream.
+func (r *recorder) Pending() bool {
+	p, ok := r.inner.(providers.Pender)
+	return ok && p.Pending()
+}
+
 func (r *recorder) Next() ([]byte, error) {
 	b, err := r.inner.Next()
 	r.mu.Lock()

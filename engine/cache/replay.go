@@ -101,6 +101,9 @@ func nextPiece(text []byte, pos int) int {
 }
 
 // Next returns the next batch of events; io.EOF after [DONE].
+// Pending reports whether events remain: a replay never waits.
+func (r *Replay) Pending() bool { return r.state != rsEOF }
+
 func (r *Replay) Next() ([]byte, error) {
 	if r.closed.Load() {
 		return nil, io.ErrClosedPipe

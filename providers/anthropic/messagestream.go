@@ -75,6 +75,15 @@ var (
 )
 
 // Next returns the next Anthropic events.
+// Pending reports whether Next can answer without waiting on the source.
+func (m *MessageStream) Pending() bool {
+	if len(m.rest) > 0 {
+		return true
+	}
+	p, ok := m.src.(providers.Pender)
+	return ok && p.Pending()
+}
+
 func (m *MessageStream) Next() ([]byte, error) {
 	m.out = m.out[:0]
 	for !m.done && len(m.out) == 0 {

@@ -176,6 +176,9 @@ func (r *Relay) Reset(body io.Reader, provider string) {
 }
 
 // Next returns the next upstream event.
+// Pending reports whether the next upstream event is already buffered.
+func (r *Relay) Pending() bool { return r.sr.Pending() }
+
 func (r *Relay) Next() ([]byte, error) {
 	if r.done {
 		return nil, io.EOF

@@ -82,6 +82,9 @@ func (t *Translator) Reset(body io.Reader, provider, id string, created int64, m
 }
 
 // Next returns the next OpenAI events.
+// Pending reports whether the next upstream event is already buffered.
+func (t *Translator) Pending() bool { return t.sr.Pending() }
+
 func (t *Translator) Next() ([]byte, error) {
 	for !t.done {
 		ev, err := t.sr.Next()

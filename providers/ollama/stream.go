@@ -67,6 +67,9 @@ func (s *Stream) Reset(body io.Reader, call *providers.Call, provider string) {
 }
 
 // Next returns the next event(s) for the client, or io.EOF after [DONE].
+// Pending reports whether the next upstream line is already buffered.
+func (s *Stream) Pending() bool { return s.lines.Pending() }
+
 func (s *Stream) Next() ([]byte, error) {
 	for {
 		if s.done {

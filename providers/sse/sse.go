@@ -208,6 +208,12 @@ func (l *Lines) Next() ([]byte, error) {
 	}
 }
 
+// Pending reports whether a whole line is already buffered, so that Next
+// returns without reading.
+func (l *Lines) Pending() bool {
+	return bytes.IndexByte(l.lr.buf[l.lr.start:l.lr.end], '\n') >= 0
+}
+
 // AppendData appends data framed as one SSE event ("data: …\n\n"). data must
 // not contain newlines (JSON from the gateway never does).
 func AppendData(dst, data []byte) []byte {
