@@ -53,3 +53,4 @@ clean:
 	rm -rf bin
 
 -include bench/bench.mk
+-include bench/cost/cost.mk

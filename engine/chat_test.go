@@ -525,3 +525,17 @@ func TestCostAndAdminUsage(t *testing.T) {
 		t.Fatalf("admin API must not exist without GATEWAY_ADMIN_KEY: %d", status)
 	}
 }
+
+func TestAdminUsageIsValidJSON(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", map[string]string{"GATEWAY_ADMIN_KEY": "adm"})
+	g.post(t, "/v1/chat/completions", `{"model":"mock/echo","messages":[{"role":"user","content":"x"}]}`, nil)
+	_, body := g.get(t, "/admin/usage", map[string]string{"Authorization": "Bearer adm"})
+	var v struct {
+		Rows  []map[string]any `json:"rows"`
+		Total map[string]any   `json:"total"`
+	}
+	if err := json.Unmarshal([]byte(body), &v); err != nil || len(v.Rows) == 0 || v.Total["requests"] != float64(1) {
+		t.Fatalf("invalid /admin/usage JSON (%v): %s", err, body)
+	}
+}

@@ -3,6 +3,8 @@ package engine
 import (
 	"sync"
 
+	"github.com/aigateway/gateway/providers"
+
 	"github.com/aigateway/gateway/providers/anthropic"
 	"github.com/aigateway/gateway/wasm"
 	"github.com/pkoukk/tiktoken-go"
@@ -93,18 +95,25 @@ func (s *Server) creditSavings(x *exchange) {
 	if m == nil || !x.usage.Set {
 		return
 	}
-	x.saved[idxStrip] = float64(x.stripTokens) * m.InputPrice / 1e6
-	x.saved[idxDedup] = float64(x.dedupTokens) * m.InputPrice / 1e6
+	// Removed tokens are priced at this request's blended prompt price:
+	// had they been sent, they would have been cache reads, writes or plain
+	// input in the same proportions as the rest of the prompt.
+	price := m.InputPrice
+	if x.usage.PromptTokens > 0 {
+		prompt := Cost(m, providers.Usage{PromptTokens: x.usage.PromptTokens, CachedTokens: x.usage.CachedTokens, CacheWriteTokens: x.usage.CacheWriteTokens, Set: true})
+		price = prompt * 1e6 / float64(x.usage.PromptTokens)
+	}
+	x.saved[idxStrip] = float64(x.stripTokens) * price / 1e6
+	x.saved[idxDedup] = float64(x.dedupTokens) * price / 1e6
 	if x.gatewayBreakpoints {
 		read := m.CachedPrice
 		write := m.CacheWritePrice
 		if write == 0 {
 			write = m.InputPrice
 		}
-		v := (float64(x.usage.CachedTokens)*(m.InputPrice-read) - float64(x.usage.CacheWriteTokens)*(write-m.InputPrice)) / 1e6
-		if v > 0 {
-			x.saved[idxPrompt] = v
-		}
+		// Negative when a request only wrote to the cache: the write premium
+		// is a cost of the technique and is counted against it.
+		x.saved[idxPrompt] = (float64(x.usage.CachedTokens)*(m.InputPrice-read) - float64(x.usage.CacheWriteTokens)*(write-m.InputPrice)) / 1e6
 	}
 	if x.tier != "" {
 		if base, err := s.catalog.Resolve(s.tiers["strong"]); err == nil && base.Name != m.Name {

@@ -85,11 +85,14 @@ func NewUsage() *Usage { return &Usage{rows: map[usageKey]*usageRow{}} }
 var (
 	costCounters  sync.Map // provider/model → *metrics.FloatCounter
 	savedCounters [numTechnique]*metrics.FloatCounter
+	// savedNegCounters count what a technique cost (negative savings).
+	savedNegCounters [numTechnique]*metrics.FloatCounter
 )
 
 func init() {
 	for i, t := range techniques {
 		savedCounters[i] = metrics.NewFloatCounter(`gateway_saved_usd_total{technique="` + t + `"}`)
+		savedNegCounters[i] = metrics.NewFloatCounter(`gateway_technique_cost_usd_total{technique="` + t + `"}`)
 	}
 }
 
@@ -133,8 +136,13 @@ func (u *Usage) Record(now time.Time, project string, m *Model, usage providers.
 	}
 	if saved != nil {
 		for i, v := range saved {
-			if v > 0 {
+			switch {
+			case v > 0:
 				savedCounters[i].Add(v)
+			case v < 0:
+				// Counters only grow: a technique's costs (the Anthropic
+				// cache-write premium) are counted separately.
+				savedNegCounters[i].Add(-v)
 			}
 		}
 	}
@@ -195,7 +203,9 @@ func (u *Usage) AppendJSON(dst []byte, project, day string) []byte {
 	}
 	u.mu.Unlock()
 	dst = append(dst, `],"total":{`...)
-	dst = appendRow(dst, &total)[1:]
+	mark := len(dst)
+	dst = appendRow(dst, &total)
+	dst = append(dst[:mark], dst[mark+1:]...) // drop appendRow's leading comma
 	dst = append(dst, "}}"...)
 	return dst
 }
