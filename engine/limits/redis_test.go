@@ -2,9 +2,7 @@ package limits
 
 import (
 	"context"
-	"net"
-	"os"
-	"os/exec"
+	"github.com/aigateway/gateway/engine/internal/redistest"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,81 +13,19 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// redisServer is a real redis-server on a free loopback port, killed when
-// the test ends.
-type redisServer struct {
-	t    testing.TB
-	port string
-	cmd  *exec.Cmd
-	exit chan struct{}
-}
+// redisServer adapts the shared real-redis-server helper to this package's
+// tests.
+type redisServer struct{ *redistest.Server }
 
-// startRedis starts redis-server, or skips the test when the binary is
-// missing outside CI (in CI it must be installed).
-func startRedis(t testing.TB) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("redis-server not installed (apt-get install redis-server); CI runs this test")
-		}
-		t.Fatal("redis-server not installed but CI is set")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	l.Close()
-	s := &redisServer{t: t, port: port}
-	s.start()
-	t.Cleanup(s.kill)
-	return s
-}
+func startRedis(t testing.TB) *redisServer { return &redisServer{redistest.Start(t)} }
 
-func (s *redisServer) addr() string { return "127.0.0.1:" + s.port }
+func (s *redisServer) addr() string { return s.Addr() }
 
-func (s *redisServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command("redis-server", "--port", s.port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--loglevel", "warning")
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.exit = make(chan struct{})
-	go func(cmd *exec.Cmd, exit chan struct{}) { _ = cmd.Wait(); close(exit) }(s.cmd, s.exit)
-	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
-	defer c.Close()
-	for i := 0; ; i++ {
-		if c.Ping(context.Background()).Err() == nil {
-			return
-		}
-		select {
-		case <-s.exit:
-			s.t.Fatal("redis-server exited at start")
-		case <-time.After(10 * time.Millisecond):
-		}
-		if i == 1000 {
-			s.t.Fatal("redis-server did not answer PING within 10s")
-		}
-	}
-}
+func (s *redisServer) start() { s.Restart() }
 
-// kill ends the server abruptly (SIGKILL) and waits for it to exit.
-func (s *redisServer) kill() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGCONT) // in case it was paused
-	_ = s.cmd.Process.Kill()
-	<-s.exit
-	s.cmd = nil
-}
+func (s *redisServer) kill() { s.Stop() }
 
-func (s *redisServer) signal(sig syscall.Signal) {
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Fatal(err)
-	}
-}
+func (s *redisServer) signal(sig syscall.Signal) { s.Signal(sig) }
 
 func newTestRedis(t testing.TB, srv *redisServer, cfg RedisConfig) (*Redis, *redis.Client) {
 	t.Helper()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,6 +50,25 @@ func Start(t testing.TB) *Server {
 // URL is the server's redis:// URL.
 func (s *Server) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(s.Port) + "/0" }
 
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
+
+// Client returns a new client of the server (the caller closes it).
+func (s *Server) Client() *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+}
+
+// Signal sends sig to the server (SIGSTOP/SIGCONT to make it hang and
+// resume).
+func (s *Server) Signal(sig syscall.Signal) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		s.t.Fatal("redis-server is not running")
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
 // Restart starts the server (again) on its port and waits until it answers.
 func (s *Server) Restart() {
 	s.t.Helper()
@@ -79,6 +99,7 @@ func (s *Server) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // in case it was paused
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
