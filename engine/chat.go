@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/anthropic"
+	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/aigateway/gateway/wasm"
 	"github.com/valyala/fasthttp"
 )
@@ -139,44 +139,94 @@ func (x *exchange) finish() {
 }
 
 func (s *Server) accessLog(x *exchange, total time.Duration) {
-	if !s.log.Enabled(nil, slog.LevelInfo) {
+	if s.access == nil {
 		return
 	}
-	attrs := []slog.Attr{
-		slog.String("id", string(x.reqID)),
-		slog.String("project", x.project),
-		slog.Int("status", x.status),
-		slog.Float64("latency_ms", float64(total.Microseconds())/1000),
-		slog.Bool("stream", x.stream),
-	}
+	// One JSON line, written by hand into a pooled buffer: slog would
+	// allocate several times per request on the hot path.
+	lb := logBufPool.Get().(*logBuf)
+	b := append(lb.b[:0], `{"time":"`...)
+	b = x.start.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"INFO","msg":"request","id":`...)
+	b = jsonscan.AppendQuoteBytes(b, x.reqID)
+	b = append(b, `,"project":`...)
+	b = jsonscan.AppendQuote(b, x.project)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(x.status), 10)
+	b = append(b, `,"latency_ms":`...)
+	b = appendMillis(b, total)
+	b = append(b, `,"stream":`...)
+	b = strconv.AppendBool(b, x.stream)
 	if x.model != nil {
-		attrs = append(attrs, slog.String("model", x.model.Name), slog.String("provider", x.model.Provider))
+		b = append(b, `,"model":`...)
+		b = jsonscan.AppendQuote(b, x.model.Name)
+		b = append(b, `,"provider":`...)
+		b = jsonscan.AppendQuote(b, x.model.Provider)
 	}
 	if x.upstream > 0 {
-		attrs = append(attrs, slog.Float64("upstream_ms", float64(x.upstream.Microseconds())/1000))
+		b = append(b, `,"upstream_ms":`...)
+		b = appendMillis(b, x.upstream)
 	}
 	if x.ttft > 0 {
-		attrs = append(attrs, slog.Float64("ttft_ms", float64(x.ttft.Microseconds())/1000))
+		b = append(b, `,"ttft_ms":`...)
+		b = appendMillis(b, x.ttft)
 	}
 	if x.usage.Set {
-		attrs = append(attrs, slog.Int("prompt_tokens", x.usage.PromptTokens), slog.Int("cached_tokens", x.usage.CachedTokens), slog.Int("completion_tokens", x.usage.CompletionTokens), slog.Float64("cost_usd", x.cost))
+		b = append(b, `,"prompt_tokens":`...)
+		b = strconv.AppendInt(b, int64(x.usage.PromptTokens), 10)
+		b = append(b, `,"cached_tokens":`...)
+		b = strconv.AppendInt(b, int64(x.usage.CachedTokens), 10)
+		b = append(b, `,"completion_tokens":`...)
+		b = strconv.AppendInt(b, int64(x.usage.CompletionTokens), 10)
+		b = append(b, `,"cost_usd":`...)
+		b = strconv.AppendFloat(b, x.cost, 'g', -1, 64)
+	}
+	if x.hit {
+		b = append(b, `,"cache":"hit"`...)
 	}
 	if x.errCode != "" {
-		attrs = append(attrs, slog.String("error", x.errCode))
+		b = append(b, `,"error":`...)
+		b = jsonscan.AppendQuote(b, x.errCode)
 	}
 	if x.gone {
-		attrs = append(attrs, slog.Bool("client_disconnected", true))
+		b = append(b, `,"client_disconnected":true`...)
 	}
 	if len(x.reason) > 0 {
-		attrs = append(attrs, slog.String("route_reason", string(x.reason)))
+		b = append(b, `,"route_reason":`...)
+		b = jsonscan.AppendQuoteBytes(b, x.reason)
 	}
 	if len(x.tags) > 0 {
-		attrs = append(attrs, slog.String("policy_tags", string(x.tags)))
+		b = append(b, `,"policy_tags":`...)
+		b = jsonscan.AppendQuoteBytes(b, x.tags)
 	}
 	if s.cfg.LogPrompts && x.req != nil && len(x.req.Body) > 0 {
-		attrs = append(attrs, slog.String("prompt", string(x.req.Body)))
+		b = append(b, `,"prompt":`...)
+		b = jsonscan.AppendQuoteBytes(b, x.req.Body)
 	}
-	s.log.LogAttrs(nil, slog.LevelInfo, "request", attrs...)
+	b = append(b, "}\n"...)
+	_, _ = s.access.Write(b)
+	lb.b = b
+	logBufPool.Put(lb)
+}
+
+type logBuf struct{ b []byte }
+
+var logBufPool = sync.Pool{New: func() any { return &logBuf{b: make([]byte, 0, 512)} }}
+
+// appendMillis appends d in milliseconds with microsecond precision.
+func appendMillis(b []byte, d time.Duration) []byte {
+	us := d.Microseconds()
+	b = strconv.AppendInt(b, us/1000, 10)
+	if r := us % 1000; r != 0 {
+		b = append(b, '.')
+		for _, div := range [...]int64{100, 10, 1} {
+			b = append(b, byte('0'+r/div%10))
+		}
+		for b[len(b)-1] == '0' {
+			b = b[:len(b)-1]
+		}
+	}
+	return b
 }
 
 func (x *exchange) fail(ctx *fasthttp.RequestCtx, err error) {
@@ -431,6 +481,26 @@ func (x *exchange) setCostHeaders(h *fasthttp.ResponseHeader) {
 // stream. Its usage is the cost avoided, not tokens spent.
 func (x *exchange) cacheHit(ctx *fasthttp.RequestCtx, e *cache.Entry) {
 	x.hit = true
-	x.resp = e.Response(x.call.ID, x.req.Stream, x.req.IncludeUsage)
-	x.s.render(ctx, x)
+	if x.req.Stream || x.format != formatOpenAI {
+		x.resp = e.Response(x.call.ID, x.req.Stream, x.req.IncludeUsage)
+		x.s.render(ctx, x)
+		return
+	}
+	// The common case, a non-streaming OpenAI-format hit, renders the entry
+	// straight into the response body: no allocation.
+	m := x.model
+	h := &ctx.Response.Header
+	h.Set("X-Gateway-Provider", m.Provider)
+	h.Set("X-Gateway-Model", m.Upstream)
+	if len(x.reason) > 0 {
+		h.SetBytesV("X-Gateway-Route-Reason", x.reason)
+	}
+	x.usage = e.Usage
+	x.saved[idxCache], x.cost = Cost(m, x.usage), 0
+	x.setCostHeaders(h)
+	ctx.SetContentType("application/json")
+	b := ctx.Response.SwapBody(nil)
+	ctx.Response.SwapBody(e.AppendCompletion(b[:0], x.call.ID))
+	x.status = 200
+	x.finish()
 }

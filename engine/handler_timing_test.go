@@ -32,6 +32,7 @@ func BenchmarkChatHandler(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			srv.SetAccessLog(io.Discard)
 			h := srv.Handler()
 			body := []byte(`{"model":"mock/lorem","temperature":0.7,"messages":[{"role":"system","content":"You are a helpful coding assistant."},{"role":"user","content":"Write a haiku about goroutines."}]}`)
 			var req fasthttp.Request

@@ -60,6 +60,7 @@ func startGateway(t *testing.T, toml string, env map[string]string) *gw {
 	if err != nil {
 		t.Fatalf("new: %v", err)
 	}
+	srv.SetAccessLog(&lockedWriter{w: logs})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -65,6 +66,8 @@ type Server struct {
 	// again.
 	configPath string
 	getenv     func(string) string
+	// access receives the access log, one JSON line per request.
+	access io.Writer
 }
 
 type keyEntry struct {
@@ -149,6 +152,10 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 type discardLogger struct{}
 
 func (discardLogger) Printf(string, ...any) {}
+
+// SetAccessLog sends the access log (one JSON line per request) to w; nil
+// turns it off. Set it before serving.
+func (s *Server) SetAccessLog(w io.Writer) { s.access = w }
 
 // Handler returns the gateway's routes.
 func (s *Server) Handler() fasthttp.RequestHandler {

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -102,7 +103,7 @@ func (u *Usage) Record(now time.Time, project string, m *Model, usage providers.
 	if m != nil {
 		model = m.Name
 	}
-	k := usageKey{day: now.UTC().Format(time.DateOnly), project: project, model: model}
+	k := usageKey{day: dayOf(now), project: project, model: model}
 	u.mu.Lock()
 	r := u.rows[k]
 	if r == nil {
@@ -237,3 +238,22 @@ func appendRow(dst []byte, r *usageRow) []byte {
 	dst = strconv.AppendFloat(dst, sum, 'f', 6, 64)
 	return append(dst, '}')
 }
+
+// dayOf returns now's UTC date as YYYY-MM-DD, formatted once per day.
+func dayOf(now time.Time) string {
+	y, m, d := now.UTC().Date()
+	n := int64(y)*10000 + int64(m)*100 + int64(d)
+	if c := lastDay.Load(); c != nil && c.n == n {
+		return c.s
+	}
+	c := &dayCache{n: n, s: now.UTC().Format(time.DateOnly)}
+	lastDay.Store(c)
+	return c.s
+}
+
+type dayCache struct {
+	n int64
+	s string
+}
+
+var lastDay atomic.Pointer[dayCache]

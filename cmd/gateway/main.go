@@ -55,6 +55,7 @@ func run(args []string) int {
 		return 1
 	}
 	srv.SetConfigSource(*configPath, os.Getenv)
+	srv.SetAccessLog(logw)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	sig := make(chan os.Signal, 1)
