@@ -73,6 +73,9 @@ type format uint8
 const (
 	formatOpenAI format = iota
 	formatAnthropic
+	// formatNative: the upstream already answered in the client's format
+	// (Anthropic passthrough); relayed as it is.
+	formatNative
 )
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
@@ -235,7 +238,7 @@ func (x *exchange) fail(ctx *fasthttp.RequestCtx, err error) {
 	if e.Status >= 500 {
 		x.s.log.Warn("request failed", "id", string(x.reqID), "status", e.Status, "error", err.Error())
 	}
-	if x.format == formatAnthropic {
+	if x.format == formatAnthropic || x.format == formatNative {
 		writeAnthropicError(ctx, e)
 	} else {
 		writeError(ctx, e)

@@ -12,7 +12,6 @@ import (
 // Sentinel errors of the engine.
 var (
 	ErrUnauthorized = errors.New("invalid or missing API key")
-	ErrDraining     = errors.New("gateway is shutting down")
 )
 
 // Error types of the OpenAI error envelope.
@@ -71,8 +70,6 @@ func toAPIError(err error) *apiError {
 	switch {
 	case errors.Is(err, ErrUnauthorized):
 		return &apiError{Status: 401, Type: typeAuth, Code: "invalid_api_key", Msg: "Incorrect or missing API key. Send it as Authorization: Bearer KEY, x-api-key or api-key."}
-	case errors.Is(err, ErrDraining):
-		return &apiError{Status: 503, Type: typeServer, Code: "shutting_down", Msg: "The gateway is shutting down; retry on another replica.", RetryAfter: 1}
 	}
 	return &apiError{Status: 500, Type: typeServer, Code: "internal_error", Msg: "internal gateway error"}
 }

@@ -57,7 +57,7 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		x.resp = resp
-		x.format = formatOpenAI // already Anthropic's bytes: relay as they are
+		x.format = formatNative
 		s.render(ctx, x)
 		return
 	}

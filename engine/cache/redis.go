@@ -178,18 +178,25 @@ func (r *remote) flush(ctx context.Context) error {
 	return nil
 }
 
-// purge deletes the keys matching pattern with SCAN and UNLINK; it is an
-// admin operation and is bounded by ctx, not by the request timeout.
+// purge deletes the keys matching pattern; an admin operation bounded by
+// ctx, not by the request timeout.
 func (r *remote) purge(ctx context.Context, pattern string) (int, error) {
+	return PurgeKeys(ctx, r.rdb, pattern)
+}
+
+// PurgeKeys deletes the keys matching pattern with SCAN and UNLINK and
+// returns how many it deleted. The semantic cache purges its records with it
+// too.
+func PurgeKeys(ctx context.Context, rdb redis.Cmdable, pattern string) (int, error) {
 	var cursor uint64
 	n := 0
 	for {
-		keys, next, err := r.rdb.Scan(ctx, cursor, pattern, 1000).Result()
+		keys, next, err := rdb.Scan(ctx, cursor, pattern, 1000).Result()
 		if err != nil {
 			return n, fmt.Errorf("redis purge: %w", err)
 		}
 		if len(keys) > 0 {
-			d, err := r.rdb.Unlink(ctx, keys...).Result()
+			d, err := rdb.Unlink(ctx, keys...).Result()
 			if err != nil {
 				return n, fmt.Errorf("redis purge: %w", err)
 			}

@@ -197,7 +197,6 @@ type Relay struct {
 	done         bool
 	provider     string
 	cancel       func()
-	cw           providers.ChunkWriter
 	body         io.Reader
 	// clean is set once the upstream body was read to its end after
 	// [DONE]: its connection can go back to the pool.

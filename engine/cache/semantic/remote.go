@@ -237,28 +237,10 @@ func (r *remote) flush(ctx context.Context) error {
 	return nil
 }
 
-// purge deletes the keys matching pattern with SCAN and UNLINK, bounded by
-// ctx (an admin operation, not a request).
+// purge deletes the keys matching pattern, bounded by ctx (an admin
+// operation, not a request).
 func (r *remote) purge(ctx context.Context, pattern string) (int, error) {
-	var cursor uint64
-	n := 0
-	for {
-		keys, next, err := r.rdb.Scan(ctx, cursor, pattern, 1000).Result()
-		if err != nil {
-			return n, fmt.Errorf("semantic redis purge: %w", err)
-		}
-		if len(keys) > 0 {
-			d, err := r.rdb.Unlink(ctx, keys...).Result()
-			if err != nil {
-				return n, fmt.Errorf("semantic redis purge: %w", err)
-			}
-			n += int(d)
-		}
-		if next == 0 {
-			return n, nil
-		}
-		cursor = next
-	}
+	return cache.PurgeKeys(ctx, r.rdb, pattern)
 }
 
 func (r *remote) close() {
