@@ -1,83 +1,26 @@
 package gemini
 
 import (
+	"github.com/aigateway/gateway/providers/providertest"
 	"io"
 
-	"bytes"
 	"encoding/json"
 	"flag"
 	"github.com/aigateway/gateway/providers"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
-// golden compares got with the golden file path, or rewrites it with
-// -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
+// The golden-file helpers are shared with the other providers' tests.
+func golden(t *testing.T, path string, got []byte) { providertest.Golden(t, path, got, *update) }
 
-// indent pretty-prints JSON for readable golden files; key order and string
-// escapes are kept as the translator wrote them.
-func indent(t *testing.T, b []byte) []byte {
-	t.Helper()
-	if !json.Valid(b) {
-		t.Fatalf("output is not valid JSON: %s", b)
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	out.WriteByte('\n')
-	return out.Bytes()
-}
+func indent(t *testing.T, b []byte) []byte { return providertest.IndentJSON(t, b) }
 
-// validSSE checks that every data line of an SSE stream other than [DONE]
-// is valid JSON.
-func validSSE(t *testing.T, b []byte) {
-	t.Helper()
-	for _, line := range strings.Split(string(b), "\n") {
-		if d, ok := strings.CutPrefix(line, "data: "); ok && d != "[DONE]" && !json.Valid([]byte(d)) {
-			t.Errorf("invalid JSON in stream event: %s", d)
-		}
-	}
-}
+func validSSE(t *testing.T, b []byte) { providertest.ValidSSE(t, b) }
 
-// inputs lists testdata/dir files ending in suffix, by case name.
 func inputs(t *testing.T, dir, suffix string) map[string]string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", dir, "*"+suffix))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatalf("no testdata/%s/*%s fixtures", dir, suffix)
-	}
-	out := map[string]string{}
-	for _, f := range files {
-		if strings.Contains(filepath.Base(f), ".golden.") {
-			continue
-		}
-		out[strings.TrimSuffix(filepath.Base(f), suffix)] = f
-	}
-	return out
+	return providertest.Inputs(t, dir, suffix)
 }
 
 func jsonValid(b []byte) bool { return json.Valid(b) }

@@ -13,27 +13,13 @@ import (
 
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/providers/providertest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// golden compares got with the file at path, or rewrites it under -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
+// golden is the providers' shared golden-file check.
+func golden(t *testing.T, path string, got []byte) { providertest.Golden(t, path, got, *update) }
 
 // indent pretty-prints compact JSON for readable golden files; the key
 // order and string escapes are kept.
