@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Model is one catalog entry.
@@ -84,6 +86,13 @@ var prefixes = []struct{ prefix, provider string }{
 type Catalog struct {
 	byName  map[string]*Model // "provider/upstream" and aliases
 	enabled map[string]bool   // provider name → enabled
+	// dynamic holds the models resolved from names that are not in the
+	// catalog ("provider/anything", bare "gpt-…"), keyed by the client's
+	// name. Their strings are copies: the name a handler resolves usually
+	// points into a pooled request body, and a Model outlives the request
+	// in the usage totals, metric series and breakers.
+	dynamic  sync.Map // string → *Model
+	nDynamic atomic.Int64
 	models  []*Model
 }
 
@@ -201,17 +210,43 @@ func (c *Catalog) Resolve(name string) (*Model, error) {
 		if up == "" {
 			return nil, &ResolveError{Msg: "The model `" + name + "` does not exist: empty model name after the provider"}
 		}
-		return &Model{Name: name, Provider: prov, Upstream: up, Tools: true, Vision: true, JSON: true, Deterministic: prov == "mock"}, nil
+		return c.dynamicModel(name, prov, up, ""), nil
 	}
 	for _, p := range prefixes {
 		if strings.HasPrefix(name, p.prefix) {
 			if !c.enabled[p.provider] {
 				return nil, notConfigured(name, p.provider)
 			}
-			return &Model{Name: p.provider + "/" + name, Provider: p.provider, Upstream: name, Tools: true, Vision: true, JSON: true}, nil
+			return c.dynamicModel(name, p.provider, name, p.provider+"/"), nil
 		}
 	}
 	return nil, &ResolveError{Msg: "The model `" + name + "` does not exist: use provider/model (e.g. mock/echo), a catalog name, or an alias; see GET /v1/models"}
+}
+
+// maxDynamic bounds the cached dynamic models (and so the per-model metric
+// series and usage keys that clients can create by inventing names).
+const maxDynamic = 1024
+
+// dynamicModel returns the model for a name outside the catalog: a cached
+// one, or a new one whose strings are copies of the caller's. The client
+// name is key; canonical is prefix+upstream ("openai/gpt-x" for "gpt-x").
+func (c *Catalog) dynamicModel(key, provider, upstream, prefix string) *Model {
+	if v, ok := c.dynamic.Load(key); ok {
+		return v.(*Model)
+	}
+	up := strings.Clone(upstream)
+	m := &Model{Name: prefix + up, Provider: provider, Upstream: up, Tools: true, Vision: true, JSON: true, Deterministic: provider == "mock"}
+	if prefix == "" {
+		m.Name = strings.Clone(key)
+	}
+	if c.nDynamic.Load() >= maxDynamic {
+		return m // not cached: the metrics fold it into model="other"
+	}
+	if v, loaded := c.dynamic.LoadOrStore(strings.Clone(key), m); loaded {
+		return v.(*Model)
+	}
+	c.nDynamic.Add(1)
+	return m
 }
 
 func notConfigured(name, provider string) error {

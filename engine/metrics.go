@@ -2,6 +2,7 @@ package engine
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,9 @@ func metricsFor(provider, model string) *modelMetrics {
 			return v.(*modelMetrics)
 		}
 	}
+	// The key outlives the request: its strings must not alias request
+	// memory, whoever the caller is.
+	k.provider, k.model = strings.Clone(k.provider), strings.Clone(k.model)
 	labels := `{provider="` + escLabel(k.provider) + `",model="` + escLabel(k.model) + `"}`
 	mm := &modelMetrics{
 		e2e:          metrics.GetOrCreatePrometheusHistogramExt(`gateway_request_duration_seconds`+labels, latencyBuckets),

@@ -146,6 +146,12 @@ func boolPtr(b bool) *bool { return &b }
 func defaultPolicies() []wasm.PolicyConfig {
 	var out []wasm.PolicyConfig
 	for _, p := range wasm.DefaultPolicies() {
+		// The seed's switches decide these (policyConfigs): the host's
+		// own default (diff-first off) would otherwise hide the switch.
+		switch p.Name {
+		case "stripper", "diff-first", "dedup":
+			p.Enabled = nil
+		}
 		out = append(out, p)
 		if p.Name == "stripper" {
 			out = append(out, wasm.PolicyConfig{Name: "dedup", Module: wasm.BuiltinPrefix + "dedup", Stages: []string{"request"}})
@@ -239,8 +245,12 @@ func applyEdits(x *exchange, finals []wasm.FinalMessage) error {
 	if !ok || len(r.Messages) == 0 {
 		return nil
 	}
+	// The new body is built in a buffer the request owns and adopted
+	// without a copy; the old body stays alive until the request ends,
+	// because strings taken from it (the model name the handler resolved,
+	// the project's view of a message) may still be read.
 	b := r.Body
-	dst := x.scratch[:0]
+	dst := r.EditBuffer()
 	dst = append(dst, b[:f.ValStart]...)
 	dst = append(dst, b[f.ValStart:r.Messages[0].Span.Start]...) // "[" and spacing
 	prev := -2
@@ -269,9 +279,7 @@ func applyEdits(x *exchange, finals []wasm.FinalMessage) error {
 	}
 	last := &r.Messages[len(r.Messages)-1]
 	dst = append(dst, b[last.Span.End:]...)
-	x.scratch = dst
-	r.Reset()
-	return r.Decode(dst)
+	return r.Adopt(dst)
 }
 
 // appendEditedMessage re-emits message m with its text replaced: a string

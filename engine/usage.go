@@ -3,6 +3,7 @@ package engine
 import (
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,11 +104,37 @@ func (u *Usage) Record(now time.Time, project string, m *Model, usage providers.
 	if m != nil {
 		model = m.Name
 	}
-	k := usageKey{day: dayOf(now), project: project, model: model}
+	u.add(usageKey{day: dayOf(now), project: project, model: model}, now, usage, cost, saved, failed)
+	if m != nil && cost > 0 {
+		c, ok := costCounters.Load(model)
+		if !ok {
+			c, _ = costCounters.LoadOrStore(strings.Clone(model), metrics.GetOrCreateFloatCounter(`gateway_cost_usd_total{provider="`+escLabel(m.Provider)+`",model="`+escLabel(model)+`"}`))
+		}
+		c.(*metrics.FloatCounter).Add(cost)
+	}
+	if saved != nil {
+		for i, v := range saved {
+			switch {
+			case v > 0:
+				savedCounters[i].Add(v)
+			case v < 0:
+				// Counters only grow: a technique's costs (the Anthropic
+				// cache-write premium) are counted separately.
+				savedNegCounters[i].Add(-v)
+			}
+		}
+	}
+}
+
+// add accumulates one request into its row. k's strings must not alias
+// request memory: they become map keys.
+func (u *Usage) add(k usageKey, now time.Time, usage providers.Usage, cost float64, saved *[numTechnique]float64, failed bool) {
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	r := u.rows[k]
 	if r == nil {
 		r = &usageRow{}
+		k.project, k.model = strings.Clone(k.project), strings.Clone(k.model)
 		u.rows[k] = r
 		// Keep 90 days at most.
 		if len(u.rows) > 10000 {
@@ -127,26 +154,6 @@ func (u *Usage) Record(now time.Time, project string, m *Model, usage providers.
 			r.SavedUSD[i] += v
 		}
 	}
-	u.mu.Unlock()
-	if m != nil && cost > 0 {
-		c, ok := costCounters.Load(model)
-		if !ok {
-			c, _ = costCounters.LoadOrStore(model, metrics.GetOrCreateFloatCounter(`gateway_cost_usd_total{provider="`+escLabel(m.Provider)+`",model="`+escLabel(model)+`"}`))
-		}
-		c.(*metrics.FloatCounter).Add(cost)
-	}
-	if saved != nil {
-		for i, v := range saved {
-			switch {
-			case v > 0:
-				savedCounters[i].Add(v)
-			case v < 0:
-				// Counters only grow: a technique's costs (the Anthropic
-				// cache-write premium) are counted separately.
-				savedNegCounters[i].Add(-v)
-			}
-		}
-	}
 }
 
 func (u *Usage) pruneLocked(before string) {
@@ -161,6 +168,7 @@ func (u *Usage) pruneLocked(before string) {
 // {"rows":[{day,project,model,requests,…,saved_usd:{technique:…}}],"total":{…}}.
 func (u *Usage) AppendJSON(dst []byte, project, day string) []byte {
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	keys := make([]usageKey, 0, len(u.rows))
 	for k := range u.rows {
 		if (project == "" || k.project == project) && (day == "" || k.day == day) {
@@ -202,7 +210,6 @@ func (u *Usage) AppendJSON(dst []byte, project, day string) []byte {
 			total.SavedUSD[t] += r.SavedUSD[t]
 		}
 	}
-	u.mu.Unlock()
 	dst = append(dst, `],"total":{`...)
 	mark := len(dst)
 	dst = appendRow(dst, &total)

@@ -14,8 +14,9 @@ import (
 //
 // Every string and []byte in a Request aliases Body or the Request's own
 // scratch buffer: nothing is copied out of the body. They are valid until
-// Release; callers that keep a value past the request must copy it.
-// A Request is not safe for concurrent mutation.
+// Release, across Adopt too: a rewritten body never overwrites the bytes an
+// earlier decode handed out (see Adopt). Callers that keep a value past the
+// request must copy it. A Request is not safe for concurrent mutation.
 type Request struct {
 	// Body is the client's JSON body, owned by the Request.
 	Body []byte
@@ -45,7 +46,16 @@ type Request struct {
 	toolCalls []ToolCall
 	ranges    []msgRanges
 	scratch   []byte
+	// retired holds the bodies and scratch buffers of earlier decodes of
+	// this request (before Adopt), alive until Reset so that every string
+	// and span taken from them stays valid; spare holds emptied buffers
+	// for EditBuffer, recycled across pooled uses.
+	retired [][]byte
+	spare   [][]byte
 }
+
+// maxSpare bounds the emptied buffers a pooled Request keeps.
+const maxSpare = 4
 
 type msgRanges struct{ p0, p1, c0, c1 int }
 
@@ -212,10 +222,66 @@ func ReleaseRequest(r *Request) {
 
 // Reset clears r, keeping its buffers for reuse.
 func (r *Request) Reset() {
-	body, msgs, tools, fields, parts, calls, scratch, stop, rg := r.Body[:0], r.Messages[:0], r.Tools[:0], r.Fields[:0], r.parts[:0], r.toolCalls[:0], r.scratch[:0], r.Stop[:0], r.ranges[:0]
+	spare := r.spare
+	for _, b := range r.retired {
+		if len(spare) < maxSpare {
+			spare = append(spare, b[:0])
+		}
+	}
+	clear(r.retired)
+	retired := r.retired[:0]
+	r.resetDecoded()
+	r.Body, r.scratch = r.Body[:0], r.scratch[:0]
+	r.retired, r.spare = retired, spare
+}
+
+// resetDecoded clears the decoded fields, keeping every buffer: Body,
+// scratch, retired and spare are the caller's to set.
+func (r *Request) resetDecoded() {
+	body, msgs, tools, fields, parts, calls, scratch, stop, rg := r.Body, r.Messages[:0], r.Tools[:0], r.Fields[:0], r.parts[:0], r.toolCalls[:0], r.scratch, r.Stop[:0], r.ranges[:0]
+	retired, spare := r.retired, r.spare
 	clear(msgs[:cap(msgs)])
+	clear(parts[:cap(parts)])
+	clear(calls[:cap(calls)])
+	clear(tools[:cap(tools)])
+	clear(fields[:cap(fields)])
+	clear(stop[:cap(stop)])
 	*r = Request{}
 	r.Body, r.Messages, r.Tools, r.Fields, r.parts, r.toolCalls, r.scratch, r.Stop, r.ranges = body, msgs, tools, fields, parts, calls, scratch, stop, rg
+	r.retired, r.spare = retired, spare
+}
+
+// EditBuffer returns an empty buffer owned by r for building a rewritten
+// body to hand back with Adopt. It is never a buffer that any of r's
+// strings or spans point into.
+func (r *Request) EditBuffer() []byte {
+	if n := len(r.spare); n > 0 {
+		b := r.spare[n-1]
+		r.spare[n-1] = nil
+		r.spare = r.spare[:n-1]
+		return b[:0]
+	}
+	return nil
+}
+
+// Adopt makes body the request's body, without copying, and decodes it.
+// The previous body and scratch buffer are retired, not reused, until
+// Reset: a string or span a caller took before (the model name, a message's
+// text) keeps reading the bytes it read then, whatever the new body holds.
+// body must come from EditBuffer (or be otherwise owned by nobody else) and
+// must not be modified afterwards. On error r holds a partial decode and
+// must be Reset or Released.
+func (r *Request) Adopt(body []byte) error {
+	r.retired = append(r.retired, r.Body, r.scratch)
+	r.Body, r.scratch = nil, nil
+	if n := len(r.spare); n > 0 {
+		r.scratch = r.spare[n-1][:0]
+		r.spare[n-1] = nil
+		r.spare = r.spare[:n-1]
+	}
+	r.resetDecoded()
+	r.Body = body
+	return r.decode()
 }
 
 // RequestError is a client error in the request body; Param names the field.
@@ -265,9 +331,20 @@ func (p path) with(c string) path { p.c = c; return p }
 func pathErr(p path, msg string) error { return &RequestError{Param: p.String(), Msg: msg} }
 
 // Decode copies body into r and decodes it. On error r holds a partial
-// decode and must be Reset or Released.
+// decode and must be Reset or Released. Decode reuses r's buffers: to
+// rewrite the body of a request that is being served, use Adopt.
 func (r *Request) Decode(body []byte) error {
+	if len(r.Body) > 0 || len(r.Messages) > 0 || len(r.Fields) > 0 {
+		// A second Decode on a live request would overwrite bytes that
+		// earlier strings point into: treat it as Adopt of a copy.
+		return r.Adopt(append(r.EditBuffer(), body...))
+	}
 	r.Body = append(r.Body[:0], body...)
+	return r.decode()
+}
+
+// decode decodes r.Body.
+func (r *Request) decode() error {
 	b := r.Body
 	if err := jsonscan.Validate(b); err != nil {
 		return reqErr("", "request body is not valid JSON: "+err.Error())
