@@ -93,7 +93,7 @@ type Catalog struct {
 	// in the usage totals, metric series and breakers.
 	dynamic  sync.Map // string → *Model
 	nDynamic atomic.Int64
-	models  []*Model
+	models   []*Model
 }
 
 // ResolveError explains why a model name did not resolve.

@@ -198,7 +198,7 @@ func decodedText(t *testing.T, body []byte) string {
 
 // editCase is one configuration of the built-in request edits.
 type editCase struct {
-	name                     string
+	name                      string
 	strip, dedup, diff, skill bool
 }
 
