@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The PostgreSQL backend uses pgx/v5 natively (not through database/sql):
+// its pool, its binary protocol and its array encoding, which lets a whole
+// ledger batch go in one statement (see insertUsage).
+
+// migrationLockKey is the advisory-lock key that serialises migrations
+// among replicas ("aigw" "migr" in ASCII). Advisory locks are per database.
+const migrationLockKey int64 = 0x61696777_6d696772
+
+type pgBackend struct {
+	pool *pgxpool.Pool
+}
+
+func openPostgres(ctx context.Context, cfg Config) (backend, error) {
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		// The error may quote the URL, password included: keep it generic.
+		return nil, fmt.Errorf("store: %w: cannot parse the postgres URL", ErrInvalid)
+	}
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = int32(cfg.MaxConns)
+	}
+	if pc.ConnConfig.RuntimeParams == nil {
+		pc.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if _, ok := pc.ConnConfig.RuntimeParams["application_name"]; !ok {
+		pc.ConnConfig.RuntimeParams["application_name"] = "aigateway"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: postgres %s:%d: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, err)
+	}
+	return &pgBackend{pool: pool}, nil
+}
+
+func (b *pgBackend) name() string { return "postgres" }
+func (b *pgBackend) close()       { b.pool.Close() }
+
+func (b *pgBackend) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return pgQuerier{b.pool}.exec(ctx, q, args...)
+}
+
+func (b *pgBackend) query(ctx context.Context, q string, args ...any) (rows, error) {
+	return pgQuerier{b.pool}.query(ctx, q, args...)
+}
+
+func (b *pgBackend) queryRow(ctx context.Context, q string, args ...any) row {
+	return pgQuerier{b.pool}.queryRow(ctx, q, args...)
+}
+
+func (b *pgBackend) write(ctx context.Context, fn func(querier) error) error {
+	return b.tx(ctx, pgx.TxOptions{}, fn)
+}
+
+func (b *pgBackend) snapshot(ctx context.Context, fn func(querier) error) error {
+	return b.tx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+func (b *pgBackend) tx(ctx context.Context, opts pgx.TxOptions, fn func(querier) error) error {
+	tx, err := b.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(pgQuerier{tx}); err != nil {
+		tx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// lockMigrations takes a transaction-scoped advisory lock: a second replica
+// migrating at the same time waits here, then finds every migration applied.
+func (b *pgBackend) lockMigrations(ctx context.Context, q querier) error {
+	_, err := q.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockKey)
+	return err
+}
+
+func (b *pgBackend) dayExpr(col string) string {
+	return "to_char(" + col + " AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+}
+func (b *pgBackend) forUpdate() string  { return " FOR UPDATE" }
+func (b *pgBackend) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+
+// insertUsage sends the batch as one INSERT … SELECT FROM unnest(arrays):
+// one statement, one round trip, one array per column in pgx's binary
+// format. COPY would be as fast but cannot skip existing ids (ON CONFLICT),
+// and COPY into a temporary table first costs a catalog change per batch.
+func (b *pgBackend) insertUsage(ctx context.Context, batch []UsageRow) (int, error) {
+	c := usageColsPool.Get().(*usageCols)
+	defer usageColsPool.Put(c)
+	c.fill(batch)
+	tag, err := b.pool.Exec(ctx, pgInsertUsage,
+		c.id, c.ts, c.project, c.key, c.endpoint, c.requested, c.served, c.provider,
+		c.status, c.errorCode, c.prompt, c.cached, c.cacheWrite, c.completion, c.cost,
+		c.savedResponse, c.savedPrompt, c.savedIDE, c.savedDedup, c.savedRouting,
+		c.latency, c.upstream, c.cache, c.routeReason, c.stream)
+	if err != nil {
+		return 0, fmt.Errorf("insert usage: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+const pgInsertUsage = `INSERT INTO usage_ledger (` + usageColumns + `)
+SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+	$8::text[], $9::int[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],
+	$15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[],
+	$21::float8[], $22::float8[], $23::text[], $24::text[], $25::bool[])
+ON CONFLICT (id) DO NOTHING`
+
+// usageCols holds a batch column by column; pooled, so that steady-state
+// batches reuse the arrays.
+type usageCols struct {
+	id, project, key, endpoint, requested, served, provider, errorCode, cache, routeReason []string
+	ts                                                                                   []time.Time
+	status                                                                               []int32
+	prompt, cached, cacheWrite, completion                                               []int64
+	cost, savedResponse, savedPrompt, savedIDE, savedDedup, savedRouting                 []float64
+	latency, upstream                                                                    []float64
+	stream                                                                               []bool
+}
+
+var usageColsPool = sync.Pool{New: func() any { return new(usageCols) }}
+
+func (c *usageCols) fill(batch []UsageRow) {
+	strs := []*[]string{&c.id, &c.project, &c.key, &c.endpoint, &c.requested, &c.served, &c.provider, &c.errorCode, &c.cache, &c.routeReason}
+	for _, s := range strs {
+		*s = (*s)[:0]
+	}
+	flts := []*[]float64{&c.cost, &c.savedResponse, &c.savedPrompt, &c.savedIDE, &c.savedDedup, &c.savedRouting, &c.latency, &c.upstream}
+	for _, f := range flts {
+		*f = (*f)[:0]
+	}
+	c.ts, c.status, c.stream = c.ts[:0], c.status[:0], c.stream[:0]
+	c.prompt, c.cached, c.cacheWrite, c.completion = c.prompt[:0], c.cached[:0], c.cacheWrite[:0], c.completion[:0]
+	for i := range batch {
+		u := &batch[i]
+		c.id = append(c.id, u.ID)
+		c.ts = append(c.ts, utc(u.Time))
+		c.project = append(c.project, u.ProjectID)
+		c.key = append(c.key, u.KeyID)
+		c.endpoint = append(c.endpoint, u.Endpoint)
+		c.requested = append(c.requested, u.RequestedModel)
+		c.served = append(c.served, u.ServedModel)
+		c.provider = append(c.provider, u.Provider)
+		c.status = append(c.status, int32(u.Status))
+		c.errorCode = append(c.errorCode, u.ErrorCode)
+		c.prompt = append(c.prompt, u.PromptTokens)
+		c.cached = append(c.cached, u.CachedTokens)
+		c.cacheWrite = append(c.cacheWrite, u.CacheWriteTokens)
+		c.completion = append(c.completion, u.CompletionTokens)
+		c.cost = append(c.cost, u.CostUSD)
+		c.savedResponse = append(c.savedResponse, u.Savings.ResponseCache)
+		c.savedPrompt = append(c.savedPrompt, u.Savings.ProviderPromptCache)
+		c.savedIDE = append(c.savedIDE, u.Savings.IDEBoilerplate)
+		c.savedDedup = append(c.savedDedup, u.Savings.FileDedup)
+		c.savedRouting = append(c.savedRouting, u.Savings.Routing)
+		c.latency = append(c.latency, u.LatencyMS)
+		c.upstream = append(c.upstream, u.UpstreamMS)
+		c.cache = append(c.cache, u.Cache)
+		c.routeReason = append(c.routeReason, u.RouteReason)
+		c.stream = append(c.stream, u.Stream)
+	}
+}
+
+// pgQuerier adapts a pgx pool or transaction to querier.
+type pgQuerier struct {
+	q interface {
+		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	}
+}
+
+func (p pgQuerier) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := p.q.Exec(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (p pgQuerier) query(ctx context.Context, q string, args ...any) (rows, error) {
+	return p.q.Query(ctx, q, args...)
+}
+
+func (p pgQuerier) queryRow(ctx context.Context, q string, args ...any) row {
+	return p.q.QueryRow(ctx, q, args...)
+}
