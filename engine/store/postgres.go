@@ -131,12 +131,12 @@ ON CONFLICT (id) DO NOTHING`
 // batches reuse the arrays.
 type usageCols struct {
 	id, project, key, endpoint, requested, served, provider, errorCode, cache, routeReason []string
-	ts                                                                                   []time.Time
-	status                                                                               []int32
-	prompt, cached, cacheWrite, completion                                               []int64
-	cost, savedResponse, savedPrompt, savedIDE, savedDedup, savedRouting                 []float64
-	latency, upstream                                                                    []float64
-	stream                                                                               []bool
+	ts                                                                                     []time.Time
+	status                                                                                 []int32
+	prompt, cached, cacheWrite, completion                                                 []int64
+	cost, savedResponse, savedPrompt, savedIDE, savedDedup, savedRouting                   []float64
+	latency, upstream                                                                      []float64
+	stream                                                                                 []bool
 }
 
 var usageColsPool = sync.Pool{New: func() any { return new(usageCols) }}
