@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,8 +14,8 @@ import (
 )
 
 // The PostgreSQL backend uses pgx/v5 natively (not through database/sql):
-// its pool, its binary protocol and its array encoding, which lets a whole
-// ledger batch go in one statement (see insertUsage).
+// its pool, its binary protocol, COPY and array parameters, which let a
+// whole ledger batch go in one round trip (see insertUsage).
 
 // migrationLockKey is the advisory-lock key that serialises migrations
 // among replicas ("aigw" "migr" in ASCII). Advisory locks are per database.
@@ -101,11 +103,24 @@ func (b *pgBackend) dayExpr(col string) string {
 func (b *pgBackend) forUpdate() string  { return " FOR UPDATE" }
 func (b *pgBackend) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 
-// insertUsage sends the batch as one INSERT … SELECT FROM unnest(arrays):
-// one statement, one round trip, one array per column in pgx's binary
-// format. COPY would be as fast but cannot skip existing ids (ON CONFLICT),
-// and COPY into a temporary table first costs a catalog change per batch.
+// insertUsage COPYs the batch straight into the ledger: one round trip,
+// binary format, and on this machine 2.5x faster than any INSERT (see
+// BenchmarkInsertUsage). COPY cannot skip ids already stored, so when the
+// batch holds one (a replayed spill file: rare) the COPY fails as a whole
+// with a unique violation and the batch goes again as one INSERT … SELECT
+// FROM unnest(arrays) … ON CONFLICT DO NOTHING. (COPY into a temporary
+// table and INSERT from there was slower than either: a catalog change per
+// batch.)
 func (b *pgBackend) insertUsage(ctx context.Context, batch []UsageRow) (int, error) {
+	src := &usageSource{rows: batch, i: -1}
+	n, err := b.pool.CopyFrom(ctx, pgx.Identifier{"usage_ledger"}, usageColumnNames, src)
+	if err == nil {
+		return int(n), nil
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != pgUniqueViolation {
+		return 0, fmt.Errorf("insert usage: %w", err)
+	}
 	c := usageColsPool.Get().(*usageCols)
 	defer usageColsPool.Put(c)
 	c.fill(batch)
@@ -118,6 +133,37 @@ func (b *pgBackend) insertUsage(ctx context.Context, batch []UsageRow) (int, err
 		return 0, fmt.Errorf("insert usage: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+const pgUniqueViolation = "23505"
+
+// usageColumnNames is usageColumns as a list, for COPY.
+var usageColumnNames = func() []string {
+	var names []string
+	for _, c := range strings.Split(usageColumns, ",") {
+		names = append(names, strings.TrimSpace(c))
+	}
+	return names
+}()
+
+// usageSource feeds a batch to COPY, one reused value slice for all rows.
+type usageSource struct {
+	rows []UsageRow
+	i    int
+	vals [25]any
+}
+
+func (s *usageSource) Next() bool { s.i++; return s.i < len(s.rows) }
+func (s *usageSource) Err() error { return nil }
+
+func (s *usageSource) Values() ([]any, error) {
+	u := &s.rows[s.i]
+	s.vals = [25]any{u.ID, utc(u.Time), u.ProjectID, u.KeyID, u.Endpoint, u.RequestedModel,
+		u.ServedModel, u.Provider, int32(u.Status), u.ErrorCode, u.PromptTokens, u.CachedTokens,
+		u.CacheWriteTokens, u.CompletionTokens, u.CostUSD, u.Savings.ResponseCache,
+		u.Savings.ProviderPromptCache, u.Savings.IDEBoilerplate, u.Savings.FileDedup,
+		u.Savings.Routing, u.LatencyMS, u.UpstreamMS, u.Cache, u.RouteReason, u.Stream}
+	return s.vals[:], nil
 }
 
 const pgInsertUsage = `INSERT INTO usage_ledger (` + usageColumns + `)
