@@ -52,7 +52,7 @@ func (s *sqlStore) AuditLog(ctx context.Context, q AuditQuery) (AuditPage, error
 		fallthrough
 	case strings.HasSuffix(a, "."):
 		// substr, not LIKE: action names may contain LIKE's wildcard "_".
-		f.add("substr(action, 1, "+strconv.Itoa(len(a))+") = %s", a)
+		f.conds = append(f.conds, "substr(action, 1, "+f.arg(len(a))+") = "+f.arg(a))
 	case a != "":
 		f.add("action = %s", a)
 	}

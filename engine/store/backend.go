@@ -32,7 +32,8 @@ type row interface {
 }
 
 // backend is one database engine under the common store logic. The
-// querier it embeds runs outside transactions (SQLite: on the read pool).
+// querier it embeds runs single statements outside transactions (on
+// SQLite, exec on the writer connection and queries on the readers).
 type backend interface {
 	querier
 	name() string

@@ -281,7 +281,8 @@ var sqliteQueries sync.Map // PostgreSQL-style query → SQLite query
 // sqliteSQL rewrites $1, $2… to ?1, ?2… (SQLite would read "$1" as a named
 // parameter, numbered by first appearance rather than by its digits). The
 // store's queries contain no "$" in literals. Rewrites are cached: the set
-// of queries is small and fixed, apart from filter combinations.
+// of queries is finite (fixed texts and filter combinations; values are
+// always parameters, never spliced into the text).
 func sqliteSQL(q string) string {
 	if v, ok := sqliteQueries.Load(q); ok {
 		return v.(string)
