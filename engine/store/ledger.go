@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -211,11 +212,70 @@ func (s *sqlStore) Requests(ctx context.Context, q RequestQuery) (RequestPage, e
 	return page, nil
 }
 
-// Spend implements Ledger.
+// A daily rollup (usage_daily: project × UTC day → requests, cost) is kept
+// in the same transaction as the ledger rows it counts, so that Spend reads
+// at most a month of rollup rows instead of summing every request of the
+// period; budgets are checked often, by every replica.
+
+// dayAgg is one usage_daily increment.
+type dayAgg struct {
+	project  string
+	day      time.Time
+	requests int64
+	cost     float64
+}
+
+// aggregateDays sums the rows that inserted reports as new by project and
+// UTC day, sorted by (project, day): PostgreSQL transactions that update
+// the same rollup rows then lock them in the same order.
+func aggregateDays(batch []UsageRow, inserted func(i int) bool) []dayAgg {
+	type key struct {
+		project string
+		day     int64
+	}
+	m := map[key]int{}
+	var out []dayAgg
+	for i := range batch {
+		if !inserted(i) {
+			continue
+		}
+		u := &batch[i]
+		d := utcDay(u.Time)
+		k := key{u.ProjectID, d.Unix()}
+		j, ok := m[k]
+		if !ok {
+			j = len(out)
+			m[k] = j
+			out = append(out, dayAgg{project: u.ProjectID, day: d})
+		}
+		out[j].requests++
+		out[j].cost += u.CostUSD
+	}
+	slices.SortFunc(out, func(a, b dayAgg) int {
+		if c := strings.Compare(a.project, b.project); c != 0 {
+			return c
+		}
+		return a.day.Compare(b.day)
+	})
+	return out
+}
+
+// utcDay is the UTC midnight that starts t's day. (Truncate counts from the
+// zero time, a UTC midnight.)
+func utcDay(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+
+// Spend implements Ledger: whole days from the rollup, and the part of the
+// first day before its end (when since is not a midnight) from the ledger.
 func (s *sqlStore) Spend(ctx context.Context, projectID string, since time.Time) (float64, error) {
+	since = utc(since)
+	whole := utcDay(since)
+	if whole.Before(since) {
+		whole = whole.Add(24 * time.Hour)
+	}
 	var v float64
-	err := s.b.queryRow(ctx, `SELECT `+sumFloat("cost_usd")+` FROM usage_ledger WHERE project_id = $1 AND ts >= $2`,
-		projectID, utc(since)).Scan(&v)
+	err := s.b.queryRow(ctx, `SELECT (SELECT `+sumFloat("cost_usd")+` FROM usage_daily WHERE project_id = $1 AND day >= $2)
+	+ (SELECT `+sumFloat("cost_usd")+` FROM usage_ledger WHERE project_id = $1 AND ts >= $3 AND ts < $2)`,
+		projectID, whole, since).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("spend of %q: %w", projectID, err)
 	}

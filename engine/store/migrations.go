@@ -93,6 +93,13 @@ CREATE TABLE usage_ledger (
 );
 CREATE INDEX usage_ledger_ts ON usage_ledger (ts, id);
 CREATE INDEX usage_ledger_project_ts ON usage_ledger (project_id, ts, id);
+CREATE TABLE usage_daily (
+	project_id TEXT NOT NULL,
+	day        TIMESTAMP NOT NULL,
+	requests   INTEGER NOT NULL,
+	cost_usd   REAL NOT NULL,
+	PRIMARY KEY (project_id, day)
+);
 CREATE TABLE budget_marks (
 	project_id   TEXT NOT NULL,
 	period_start TIMESTAMP NOT NULL,
@@ -206,6 +213,13 @@ CREATE TABLE usage_ledger (
 );
 CREATE INDEX usage_ledger_ts ON usage_ledger (ts, id);
 CREATE INDEX usage_ledger_project_ts ON usage_ledger (project_id, ts, id);
+CREATE TABLE usage_daily (
+	project_id TEXT NOT NULL,
+	day        TIMESTAMPTZ NOT NULL,
+	requests   BIGINT NOT NULL,
+	cost_usd   DOUBLE PRECISION NOT NULL,
+	PRIMARY KEY (project_id, day)
+);
 CREATE TABLE budget_marks (
 	project_id   TEXT NOT NULL,
 	period_start TIMESTAMPTZ NOT NULL,

@@ -76,11 +76,16 @@ func (b *pgBackend) snapshot(ctx context.Context, fn func(querier) error) error 
 }
 
 func (b *pgBackend) tx(ctx context.Context, opts pgx.TxOptions, fn func(querier) error) error {
+	return b.pgTx(ctx, opts, func(tx pgx.Tx) error { return fn(pgQuerier{tx}) })
+}
+
+// pgTx runs fn in a transaction with pgx's own API (COPY).
+func (b *pgBackend) pgTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
 	tx, err := b.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(pgQuerier{tx}); err != nil {
+	if err := fn(tx); err != nil {
 		tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
@@ -110,29 +115,83 @@ func (b *pgBackend) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 // with a unique violation and the batch goes again as one INSERT … SELECT
 // FROM unnest(arrays) … ON CONFLICT DO NOTHING. (COPY into a temporary
 // table and INSERT from there was slower than either: a catalog change per
-// batch.)
+// batch.) Either way the daily rollup is updated in the same transaction,
+// from the rows actually inserted.
 func (b *pgBackend) insertUsage(ctx context.Context, batch []UsageRow) (int, error) {
-	src := &usageSource{rows: batch, i: -1}
-	n, err := b.pool.CopyFrom(ctx, pgx.Identifier{"usage_ledger"}, usageColumnNames, src)
-	if err == nil {
-		return int(n), nil
-	}
+	n := 0
+	err := b.pgTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		copied, err := tx.CopyFrom(ctx, pgx.Identifier{"usage_ledger"}, usageColumnNames, &usageSource{rows: batch, i: -1})
+		if err != nil {
+			return err
+		}
+		n = int(copied)
+		return upsertDaily(ctx, tx, aggregateDays(batch, func(int) bool { return true }))
+	})
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || pe.Code != pgUniqueViolation {
-		return 0, fmt.Errorf("insert usage: %w", err)
+	if err == nil || !errors.As(err, &pe) || pe.Code != pgUniqueViolation {
+		if err != nil {
+			return 0, fmt.Errorf("insert usage: %w", err)
+		}
+		return n, nil
 	}
-	c := usageColsPool.Get().(*usageCols)
-	defer usageColsPool.Put(c)
-	c.fill(batch)
-	tag, err := b.pool.Exec(ctx, pgInsertUsage,
-		c.id, c.ts, c.project, c.key, c.endpoint, c.requested, c.served, c.provider,
-		c.status, c.errorCode, c.prompt, c.cached, c.cacheWrite, c.completion, c.cost,
-		c.savedResponse, c.savedPrompt, c.savedIDE, c.savedDedup, c.savedRouting,
-		c.latency, c.upstream, c.cache, c.routeReason, c.stream)
+	n = 0
+	err = b.pgTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		c := usageColsPool.Get().(*usageCols)
+		defer usageColsPool.Put(c)
+		c.fill(batch)
+		rs, err := tx.Query(ctx, pgInsertUsage,
+			c.id, c.ts, c.project, c.key, c.endpoint, c.requested, c.served, c.provider,
+			c.status, c.errorCode, c.prompt, c.cached, c.cacheWrite, c.completion, c.cost,
+			c.savedResponse, c.savedPrompt, c.savedIDE, c.savedDedup, c.savedRouting,
+			c.latency, c.upstream, c.cache, c.routeReason, c.stream)
+		if err != nil {
+			return err
+		}
+		inserted := map[string]bool{}
+		for rs.Next() {
+			var id string
+			if err := rs.Scan(&id); err != nil {
+				rs.Close()
+				return err
+			}
+			inserted[id] = true
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return err
+		}
+		n = len(inserted)
+		// A batch may hold one id twice: count the first occurrence only.
+		return upsertDaily(ctx, tx, aggregateDays(batch, func(i int) bool {
+			first := inserted[batch[i].ID]
+			delete(inserted, batch[i].ID)
+			return first
+		}))
+	})
 	if err != nil {
 		return 0, fmt.Errorf("insert usage: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
+}
+
+// upsertDaily adds a batch's increments to the rollup in one statement
+// (the increments are unique per key, as ON CONFLICT DO UPDATE requires).
+func upsertDaily(ctx context.Context, tx pgx.Tx, days []dayAgg) error {
+	if len(days) == 0 {
+		return nil
+	}
+	projects := make([]string, len(days))
+	starts := make([]time.Time, len(days))
+	reqs := make([]int64, len(days))
+	costs := make([]float64, len(days))
+	for i, d := range days {
+		projects[i], starts[i], reqs[i], costs[i] = d.project, d.day, d.requests, d.cost
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO usage_daily (project_id, day, requests, cost_usd)
+SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::float8[])
+ON CONFLICT (project_id, day) DO UPDATE SET requests = usage_daily.requests + excluded.requests,
+cost_usd = usage_daily.cost_usd + excluded.cost_usd`, projects, starts, reqs, costs)
+	return err
 }
 
 const pgUniqueViolation = "23505"
@@ -171,7 +230,7 @@ SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::
 	$8::text[], $9::int[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],
 	$15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[],
 	$21::float8[], $22::float8[], $23::text[], $24::text[], $25::bool[])
-ON CONFLICT (id) DO NOTHING`
+ON CONFLICT (id) DO NOTHING RETURNING id`
 
 // usageCols holds a batch column by column; pooled, so that steady-state
 // batches reuse the arrays.

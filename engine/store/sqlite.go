@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -165,8 +166,13 @@ const sqliteInsertUsage = `INSERT INTO usage_ledger (` + usageColumns + `)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
 ON CONFLICT (id) DO NOTHING`
 
+const sqliteUpsertDaily = `INSERT INTO usage_daily (project_id, day, requests, cost_usd) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (project_id, day) DO UPDATE SET requests = usage_daily.requests + excluded.requests,
+cost_usd = usage_daily.cost_usd + excluded.cost_usd`
+
 // insertUsage binds each row straight into one prepared statement inside
-// one IMMEDIATE transaction, on the writer connection.
+// one IMMEDIATE transaction, on the writer connection, and adds the new
+// rows to the daily rollup in the same transaction.
 func (b *sqliteBackend) insertUsage(ctx context.Context, batch []UsageRow) (int, error) {
 	conn, err := b.w.Conn(ctx)
 	if err != nil {
@@ -193,6 +199,7 @@ func (b *sqliteBackend) insertUsage(ctx context.Context, batch []UsageRow) (int,
 			return err
 		}
 		defer st.Close()
+		var skipped []int // rows already stored, usually none
 		for i := range batch {
 			if err := bindUsage(st, &batch[i]); err != nil {
 				return err
@@ -200,7 +207,28 @@ func (b *sqliteBackend) insertUsage(ctx context.Context, batch []UsageRow) (int,
 			if err := st.Exec(); err != nil {
 				return err
 			}
-			n += int(c.Changes())
+			if c.Changes() == 1 {
+				n++
+			} else {
+				skipped = append(skipped, i)
+			}
+		}
+		days := aggregateDays(batch, func(i int) bool { return !slices.Contains(skipped, i) })
+		up, _, err := c.Prepare(sqliteUpsertDaily)
+		if err != nil {
+			return err
+		}
+		defer up.Close()
+		for _, d := range days {
+			up.BindText(1, d.project)
+			up.BindInt64(2, d.day.UnixMicro())
+			up.BindInt64(3, d.requests)
+			if err := up.BindFloat(4, d.cost); err != nil {
+				return err
+			}
+			if err := up.Exec(); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
