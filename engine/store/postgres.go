@@ -127,12 +127,11 @@ func (b *pgBackend) insertUsage(ctx context.Context, batch []UsageRow) (int, err
 		n = int(copied)
 		return upsertDaily(ctx, tx, aggregateDays(batch, func(int) bool { return true }))
 	})
-	var pe *pgconn.PgError
-	if err == nil || !errors.As(err, &pe) || pe.Code != pgUniqueViolation {
-		if err != nil {
-			return 0, fmt.Errorf("insert usage: %w", err)
-		}
+	if err == nil {
 		return n, nil
+	}
+	if pe := (*pgconn.PgError)(nil); !errors.As(err, &pe) || pe.Code != pgUniqueViolation {
+		return 0, fmt.Errorf("insert usage: %w", err)
 	}
 	n = 0
 	err = b.pgTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
