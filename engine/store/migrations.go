@@ -1,0 +1,338 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// A migration moves the schema one version up. Each has the SQL of both
+// dialects side by side, so that a change to one is seen to need the other.
+// Migrations are append-only: never edit one that has shipped, add the next.
+//
+// Column types differ only where the dialects do: times are TIMESTAMPTZ on
+// PostgreSQL and integer microseconds (declared TIMESTAMP, decoded by the
+// driver) on SQLite; lists and audit JSON are JSONB on PostgreSQL and JSON
+// text on SQLite.
+type migration struct {
+	version  int
+	name     string
+	sqlite   string
+	postgres string
+}
+
+var migrations = []migration{
+	{
+		version: 1,
+		name:    "tenancy, ledger, webhooks, audit",
+		sqlite: `
+CREATE TABLE projects (
+	id                TEXT PRIMARY KEY,
+	name              TEXT NOT NULL,
+	rpm               INTEGER NOT NULL DEFAULT 0,
+	tpm               INTEGER NOT NULL DEFAULT 0,
+	budget_usd        REAL NOT NULL DEFAULT 0,
+	budget_period     TEXT NOT NULL DEFAULT 'month',
+	models            TEXT NOT NULL DEFAULT '[]',
+	default_model     TEXT NOT NULL DEFAULT '',
+	cache_namespace   TEXT NOT NULL DEFAULT '',
+	skills            BOOLEAN,
+	strip_boilerplate BOOLEAN,
+	static            BOOLEAN NOT NULL DEFAULT FALSE,
+	created_at        TIMESTAMP NOT NULL,
+	updated_at        TIMESTAMP NOT NULL
+);
+CREATE TABLE api_keys (
+	id           TEXT PRIMARY KEY,
+	project_id   TEXT NOT NULL,
+	name         TEXT NOT NULL DEFAULT '',
+	prefix       TEXT NOT NULL,
+	hash         BLOB NOT NULL UNIQUE,
+	created_at   TIMESTAMP NOT NULL,
+	expires_at   TIMESTAMP,
+	revoked_at   TIMESTAMP,
+	last_used_at TIMESTAMP
+);
+CREATE INDEX api_keys_project ON api_keys (project_id, created_at);
+CREATE TABLE config_version (
+	id      INTEGER PRIMARY KEY CHECK (id = 1),
+	version INTEGER NOT NULL
+);
+INSERT INTO config_version (id, version) VALUES (1, 0);
+CREATE TABLE config_changes (
+	version INTEGER NOT NULL,
+	kind    TEXT NOT NULL,
+	id      TEXT NOT NULL,
+	PRIMARY KEY (version, kind, id)
+);
+CREATE TABLE usage_ledger (
+	id                          TEXT PRIMARY KEY,
+	ts                          TIMESTAMP NOT NULL,
+	project_id                  TEXT NOT NULL,
+	key_id                      TEXT NOT NULL,
+	endpoint                    TEXT NOT NULL,
+	requested_model             TEXT NOT NULL,
+	served_model                TEXT NOT NULL,
+	provider                    TEXT NOT NULL,
+	status                      INTEGER NOT NULL,
+	error_code                  TEXT NOT NULL,
+	prompt_tokens               INTEGER NOT NULL,
+	cached_tokens               INTEGER NOT NULL,
+	cache_write_tokens          INTEGER NOT NULL,
+	completion_tokens           INTEGER NOT NULL,
+	cost_usd                    REAL NOT NULL,
+	saved_response_cache        REAL NOT NULL,
+	saved_provider_prompt_cache REAL NOT NULL,
+	saved_ide_boilerplate       REAL NOT NULL,
+	saved_file_dedup            REAL NOT NULL,
+	saved_routing               REAL NOT NULL,
+	latency_ms                  REAL NOT NULL,
+	upstream_ms                 REAL NOT NULL,
+	cache                       TEXT NOT NULL,
+	route_reason                TEXT NOT NULL,
+	stream                      BOOLEAN NOT NULL
+);
+CREATE INDEX usage_ledger_ts ON usage_ledger (ts, id);
+CREATE INDEX usage_ledger_project_ts ON usage_ledger (project_id, ts, id);
+CREATE TABLE usage_daily (
+	project_id TEXT NOT NULL,
+	day        TIMESTAMP NOT NULL,
+	requests   INTEGER NOT NULL,
+	cost_usd   REAL NOT NULL,
+	PRIMARY KEY (project_id, day)
+);
+CREATE TABLE budget_marks (
+	project_id   TEXT NOT NULL,
+	period_start TIMESTAMP NOT NULL,
+	threshold    INTEGER NOT NULL,
+	fired_at     TIMESTAMP NOT NULL,
+	PRIMARY KEY (project_id, period_start, threshold)
+);
+CREATE TABLE webhooks (
+	id         TEXT PRIMARY KEY,
+	url        TEXT NOT NULL,
+	secret     TEXT NOT NULL,
+	events     TEXT NOT NULL DEFAULT '[]',
+	project_id TEXT NOT NULL DEFAULT '',
+	disabled   BOOLEAN NOT NULL DEFAULT FALSE,
+	created_at TIMESTAMP NOT NULL,
+	updated_at TIMESTAMP NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+	id            TEXT PRIMARY KEY,
+	webhook_id    TEXT NOT NULL,
+	event         TEXT NOT NULL,
+	payload       BLOB NOT NULL,
+	attempts      INTEGER NOT NULL DEFAULT 0,
+	created_at    TIMESTAMP NOT NULL,
+	next_attempt  TIMESTAMP NOT NULL,
+	claimed_until TIMESTAMP,
+	delivered_at  TIMESTAMP,
+	failed_at     TIMESTAMP,
+	last_error    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt)
+	WHERE delivered_at IS NULL AND failed_at IS NULL;
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, created_at);
+CREATE TABLE audit_log (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	ts          TIMESTAMP NOT NULL,
+	actor       TEXT NOT NULL,
+	action      TEXT NOT NULL,
+	target      TEXT NOT NULL,
+	before_json TEXT,
+	after_json  TEXT
+);
+CREATE INDEX audit_log_ts ON audit_log (ts, id);
+`,
+		postgres: `
+CREATE TABLE projects (
+	id                TEXT PRIMARY KEY,
+	name              TEXT NOT NULL,
+	rpm               BIGINT NOT NULL DEFAULT 0,
+	tpm               BIGINT NOT NULL DEFAULT 0,
+	budget_usd        DOUBLE PRECISION NOT NULL DEFAULT 0,
+	budget_period     TEXT NOT NULL DEFAULT 'month',
+	models            JSONB NOT NULL DEFAULT '[]',
+	default_model     TEXT NOT NULL DEFAULT '',
+	cache_namespace   TEXT NOT NULL DEFAULT '',
+	skills            BOOLEAN,
+	strip_boilerplate BOOLEAN,
+	static            BOOLEAN NOT NULL DEFAULT FALSE,
+	created_at        TIMESTAMPTZ NOT NULL,
+	updated_at        TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE api_keys (
+	id           TEXT PRIMARY KEY,
+	project_id   TEXT NOT NULL,
+	name         TEXT NOT NULL DEFAULT '',
+	prefix       TEXT NOT NULL,
+	hash         BYTEA NOT NULL UNIQUE,
+	created_at   TIMESTAMPTZ NOT NULL,
+	expires_at   TIMESTAMPTZ,
+	revoked_at   TIMESTAMPTZ,
+	last_used_at TIMESTAMPTZ
+);
+CREATE INDEX api_keys_project ON api_keys (project_id, created_at);
+CREATE TABLE config_version (
+	id      INTEGER PRIMARY KEY CHECK (id = 1),
+	version BIGINT NOT NULL
+);
+INSERT INTO config_version (id, version) VALUES (1, 0);
+CREATE TABLE config_changes (
+	version BIGINT NOT NULL,
+	kind    TEXT NOT NULL,
+	id      TEXT NOT NULL,
+	PRIMARY KEY (version, kind, id)
+);
+CREATE TABLE usage_ledger (
+	id                          TEXT PRIMARY KEY,
+	ts                          TIMESTAMPTZ NOT NULL,
+	project_id                  TEXT NOT NULL,
+	key_id                      TEXT NOT NULL,
+	endpoint                    TEXT NOT NULL,
+	requested_model             TEXT NOT NULL,
+	served_model                TEXT NOT NULL,
+	provider                    TEXT NOT NULL,
+	status                      INTEGER NOT NULL,
+	error_code                  TEXT NOT NULL,
+	prompt_tokens               BIGINT NOT NULL,
+	cached_tokens               BIGINT NOT NULL,
+	cache_write_tokens          BIGINT NOT NULL,
+	completion_tokens           BIGINT NOT NULL,
+	cost_usd                    DOUBLE PRECISION NOT NULL,
+	saved_response_cache        DOUBLE PRECISION NOT NULL,
+	saved_provider_prompt_cache DOUBLE PRECISION NOT NULL,
+	saved_ide_boilerplate       DOUBLE PRECISION NOT NULL,
+	saved_file_dedup            DOUBLE PRECISION NOT NULL,
+	saved_routing               DOUBLE PRECISION NOT NULL,
+	latency_ms                  DOUBLE PRECISION NOT NULL,
+	upstream_ms                 DOUBLE PRECISION NOT NULL,
+	cache                       TEXT NOT NULL,
+	route_reason                TEXT NOT NULL,
+	stream                      BOOLEAN NOT NULL
+);
+CREATE INDEX usage_ledger_ts ON usage_ledger (ts, id);
+CREATE INDEX usage_ledger_project_ts ON usage_ledger (project_id, ts, id);
+CREATE TABLE usage_daily (
+	project_id TEXT NOT NULL,
+	day        TIMESTAMPTZ NOT NULL,
+	requests   BIGINT NOT NULL,
+	cost_usd   DOUBLE PRECISION NOT NULL,
+	PRIMARY KEY (project_id, day)
+);
+CREATE TABLE budget_marks (
+	project_id   TEXT NOT NULL,
+	period_start TIMESTAMPTZ NOT NULL,
+	threshold    INTEGER NOT NULL,
+	fired_at     TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (project_id, period_start, threshold)
+);
+CREATE TABLE webhooks (
+	id         TEXT PRIMARY KEY,
+	url        TEXT NOT NULL,
+	secret     TEXT NOT NULL,
+	events     JSONB NOT NULL DEFAULT '[]',
+	project_id TEXT NOT NULL DEFAULT '',
+	disabled   BOOLEAN NOT NULL DEFAULT FALSE,
+	created_at TIMESTAMPTZ NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+	id            TEXT PRIMARY KEY,
+	webhook_id    TEXT NOT NULL,
+	event         TEXT NOT NULL,
+	payload       BYTEA NOT NULL,
+	attempts      INTEGER NOT NULL DEFAULT 0,
+	created_at    TIMESTAMPTZ NOT NULL,
+	next_attempt  TIMESTAMPTZ NOT NULL,
+	claimed_until TIMESTAMPTZ,
+	delivered_at  TIMESTAMPTZ,
+	failed_at     TIMESTAMPTZ,
+	last_error    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt)
+	WHERE delivered_at IS NULL AND failed_at IS NULL;
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, created_at);
+CREATE TABLE audit_log (
+	id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	ts          TIMESTAMPTZ NOT NULL,
+	actor       TEXT NOT NULL,
+	action      TEXT NOT NULL,
+	target      TEXT NOT NULL,
+	before_json JSONB,
+	after_json  JSONB
+);
+CREATE INDEX audit_log_ts ON audit_log (ts, id);
+`,
+	},
+}
+
+// schemaMigrationsDDL creates the bookkeeping table; the same SQL works on
+// both dialects.
+const schemaMigrationsDDL = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at TEXT NOT NULL
+)`
+
+// migrate applies the missing migrations, each with its bookkeeping row, in
+// one write transaction that holds the backend's migration lock (SQLite:
+// the database's write lock; PostgreSQL: an advisory lock), so that
+// replicas starting together apply each migration exactly once and the
+// later ones find the schema complete. A database migrated by a newer
+// binary (versions this one does not know) is accepted: migrations only
+// add, so an older replica keeps working during a rolling upgrade.
+func (s *sqlStore) migrate(ctx context.Context) error {
+	return s.b.write(ctx, func(q querier) error {
+		if err := s.b.lockMigrations(ctx, q); err != nil {
+			return fmt.Errorf("migrations lock: %w", err)
+		}
+		if _, err := q.exec(ctx, schemaMigrationsDDL); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		applied := map[int]bool{}
+		rows, err := q.query(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return err
+			}
+			applied[v] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, m := range migrations {
+			if applied[m.version] {
+				continue
+			}
+			ddl := m.sqlite
+			if s.b.name() == "postgres" {
+				ddl = m.postgres
+			}
+			if _, err := q.exec(ctx, ddl); err != nil {
+				return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+			}
+			if _, err := q.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+				m.version, m.name, s.now().UTC().Format("2006-01-02T15:04:05.000000Z")); err != nil {
+				return fmt.Errorf("record migration %d: %w", m.version, err)
+			}
+		}
+		return nil
+	})
+}
+
+// SchemaVersion implements Store.
+func (s *sqlStore) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.b.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	return v, nil
+}
