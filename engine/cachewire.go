@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"context"
+
 	"fmt"
+	"github.com/aigateway/gateway/engine/limits"
 
 	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/cache/semantic"
@@ -21,11 +24,10 @@ func (s *Server) newSemantic() (*semantic.Cache, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cache.semantic.embedding_model: %w", err)
 		}
-		emb, ok := s.upstreams[m.Provider].p.(providers.Embedder)
-		if !ok {
+		if _, ok := s.upstreams[m.Provider].p.(providers.Embedder); !ok {
 			return nil, fmt.Errorf("cache.semantic.embedding_model: provider %s serves no embeddings", m.Provider)
 		}
-		cfg.Embedder = semantic.NewProvider(emb, m.Provider, m.Upstream)
+		cfg.Embedder = semantic.NewProvider(protectedEmbedder{s, m}, m.Provider, m.Upstream)
 	}
 	s.semProjects = map[string]bool{}
 	for _, p := range sc.Projects {
@@ -100,4 +102,20 @@ func (s *Server) handleAdminCachePurge(ctx *fasthttp.RequestCtx) {
 		out["semantic"] = sp
 	}
 	writeJSON(ctx, 200, out)
+}
+
+// protectedEmbedder sends the semantic cache's embedding calls through the
+// one upstream call path (slot, retries, breaker, metrics).
+type protectedEmbedder struct {
+	s *Server
+	m *Model
+}
+
+// Embed calls the embedding model.
+func (e protectedEmbedder) Embed(ctx context.Context, body []byte, _ string) (*providers.Response, error) {
+	uc := upstreamCall{kind: callEmbed, models: []*Model{e.m}, body: body}
+	if err := e.s.callUpstream(ctx, nil, &uc, []limits.Target{{Provider: e.m.Provider, Model: e.m.Upstream}}); err != nil {
+		return nil, err
+	}
+	return uc.resp, nil
 }

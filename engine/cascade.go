@@ -1,10 +1,9 @@
 package engine
 
 import (
-	"time"
-
 	"github.com/aigateway/gateway/abi"
 	"github.com/aigateway/gateway/engine/cache"
+	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/valyala/fasthttp"
@@ -33,8 +32,7 @@ func (s *Server) wantsCascade(ctx *fasthttp.RequestCtx, x *exchange) bool {
 // the model to escalate to ("" when it already answered the client).
 func (s *Server) cascade(ctx *fasthttp.RequestCtx, x *exchange, m *Model) (escalate string) {
 	up := s.tierModel(tierAbove[x.tier])
-	slot := s.upstreams[m.Provider]
-	if slot == nil {
+	if s.upstreams[m.Provider] == nil {
 		return up
 	}
 	// The cheap call never streams: the judge needs the whole answer.
@@ -49,14 +47,15 @@ func (s *Server) cascade(ctx *fasthttp.RequestCtx, x *exchange, m *Model) (escal
 	if err := cheap.Decode(body); err != nil {
 		return up
 	}
-	t0 := time.Now()
-	resp, err := slot.p.Chat(&providers.Call{Req: cheap, Model: m.Upstream, ID: x.call.ID, Created: x.start.Unix(), MaxOutputTokens: m.MaxOutputTokens})
-	x.upstream += time.Since(t0)
+	call := providers.Call{Req: cheap, ID: x.call.ID, Created: x.start.Unix()}
+	uc := upstreamCall{kind: callCascade, models: []*Model{m}, call: &call}
+	err := s.callUpstream(ctx, x, &uc, []limits.Target{{Provider: m.Provider, Model: m.Upstream}})
 	if err != nil {
 		cascadeTotal("escalated", "cheap_call_failed")
 		x.reason = append(x.reason, "; cascade: escalated (cheap call failed)"...)
 		return up
 	}
+	resp := uc.resp
 	x.extraCost += Cost(m, resp.Usage)
 	x.out.Reset()
 	x.in.Response = resp.Body

@@ -94,6 +94,10 @@ type Catalog struct {
 	dynamic  sync.Map // string → *Model
 	nDynamic atomic.Int64
 	models   []*Model
+	// larger maps a catalog model to its provider's model with the next
+	// larger context window (and every capability it has): where a prompt
+	// that overflowed goes.
+	larger map[*Model]*Model
 }
 
 // ResolveError explains why a model name did not resolve.
@@ -168,8 +172,28 @@ func NewCatalog(cfg *Config) (*Catalog, error) {
 		}
 	}
 	sort.Slice(c.models, func(i, j int) bool { return c.models[i].Name < c.models[j].Name })
+	c.larger = map[*Model]*Model{}
+	for _, m := range c.byName {
+		var best *Model
+		for _, o := range c.byName {
+			if o.Provider != m.Provider || o.ContextWindow <= m.ContextWindow ||
+				(m.Tools && !o.Tools) || (m.Vision && !o.Vision) || (m.JSON && !o.JSON) {
+				continue
+			}
+			if best == nil || o.ContextWindow < best.ContextWindow || (o.ContextWindow == best.ContextWindow && o.Name < best.Name) {
+				best = o
+			}
+		}
+		if best != nil {
+			c.larger[m] = best
+		}
+	}
 	return c, nil
 }
+
+// Larger returns the model of m's provider with the next larger context
+// window, or nil.
+func (c *Catalog) Larger(m *Model) *Model { return c.larger[m] }
 
 func setInt(dst *int, v int) {
 	if v > 0 {

@@ -42,14 +42,18 @@ type exchange struct {
 	relay   providers.Stream
 	models  []*Model
 	targets []limits.Target
-	scratch []byte
-	cost    float64
-	saved   [numTechnique]float64
-	body    streamBody
-	in      wasm.Input
-	out     wasm.Output
-	ckey    cache.Key
-	hit     bool
+	// uc is the upstream call that answers the request (upstream.go);
+	// overflowOnly marks targets tried only after a context overflow.
+	uc           upstreamCall
+	overflowOnly uint64
+	scratch      []byte
+	cost         float64
+	saved        [numTechnique]float64
+	body         streamBody
+	in           wasm.Input
+	out          wasm.Output
+	ckey         cache.Key
+	hit          bool
 	// tier is the routing tier the router chose ("" when not routed);
 	// extraCost is spent on calls that did not produce the answer (a
 	// cascade's rejected cheap attempt).
@@ -351,14 +355,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 			return
 		}
 	}
-	t0 := time.Now()
-	_, err = s.runner.Run(ctx, x.targets, x)
-	x.upstream = time.Since(t0)
-	if err != nil {
+	x.uc = upstreamCall{kind: callChat, models: x.models, call: &x.call, overflowOnly: x.overflowOnly}
+	if err = s.callUpstream(ctx, x, &x.uc, x.targets); err != nil {
 		cr.Flight.Done(nil, err)
 		x.fail(ctx, err)
 		return
 	}
+	x.takeAnswer(&x.uc)
 	if x.model != m {
 		cr.Flight.SkipStore() // a fallback answered: share it, don't store it under m
 	}
@@ -429,24 +432,12 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 	x.finish()
 }
 
-// acquireSlot takes one of the provider's in-flight slots, waiting up to the
-// queue timeout.
-func (s *Server) acquireSlot(x *exchange) error {
-	select {
-	case x.slot.sem <- struct{}{}:
-		x.acquired = true
-		return nil
-	default:
-	}
-	t := time.NewTimer(s.cfg.QueueTimeout.D())
-	defer t.Stop()
-	select {
-	case x.slot.sem <- struct{}{}:
-		x.acquired = true
-		return nil
-	case <-t.C:
-		return &apiError{Status: 503, Type: typeServer, Code: "provider_busy", RetryAfter: 1,
-			Msg: "Provider " + x.model.Provider + " is at its limit of " + strconv.Itoa(cap(x.slot.sem)) + " requests in flight; retry shortly"}
+// takeAnswer makes c's answer the exchange's; a stream's slot is given
+// back when the exchange finishes.
+func (x *exchange) takeAnswer(c *upstreamCall) {
+	x.resp, x.model = c.resp, c.model
+	if c.slot != nil {
+		x.slot, x.acquired = c.slot, true
 	}
 }
 

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/jsonscan"
 )
@@ -62,7 +64,7 @@ func newClassifier(s *Server) *classifier {
 
 // classify returns the tier for r, or ok false when the classifier failed
 // (any failure: the caller keeps the router's fallback).
-func (c *classifier) classify(r *providers.Request) (tier, reason string, ok bool) {
+func (c *classifier) classify(ctx context.Context, x *exchange, r *providers.Request) (tier, reason string, ok bool) {
 	excerpt := conversationTail(r, classifierInputChars)
 	h := fnv.New64a()
 	h.Write([]byte(excerpt))
@@ -85,14 +87,18 @@ func (c *classifier) classify(r *providers.Request) (tier, reason string, ok boo
 	if err := req.Decode(b); err != nil {
 		return "", "", false
 	}
-	slot := c.s.upstreams[c.model.Provider]
-	if slot == nil {
-		return "", "", false
-	}
-	resp, err := slot.p.Chat(&providers.Call{Req: req, Model: c.model.Upstream, ID: "chatcmpl-classifier", Created: time.Now().Unix(), MaxOutputTokens: 50, Timeout: c.timeout})
-	if err != nil {
+	call := providers.Call{Req: req, ID: "chatcmpl-classifier", Created: time.Now().Unix(), Timeout: c.timeout}
+	uc := upstreamCall{kind: callClassifier, models: []*Model{c.model}, call: &call}
+	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := c.s.callUpstream(cctx, x, &uc, []limits.Target{{Provider: c.model.Provider, Model: c.model.Upstream}}); err != nil {
 		classifierErrors.Inc()
 		return "", "", false
+	}
+	resp := uc.resp
+	if x != nil {
+		// The classifier works for this request: its project pays.
+		x.extraCost += Cost(uc.model, resp.Usage)
 	}
 	defer resp.Close()
 	tier, reason, ok = parseClassification(completionText(resp.Body))

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"time"
-
 	"github.com/aigateway/gateway/providers"
 	"github.com/valyala/fasthttp"
 )
@@ -37,25 +35,19 @@ func (s *Server) handleEmbeddings(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.model = m
-	slot := s.upstreams[m.Provider]
-	emb, ok := slot.p.(providers.Embedder)
-	if !ok {
+	if _, ok := s.upstreams[m.Provider].p.(providers.Embedder); !ok {
 		x.fail(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported", Param: "model",
 			Msg: "Provider " + m.Provider + " does not serve embeddings; use an OpenAI-format, Gemini or Ollama model"})
 		return
 	}
-	x.slot = slot
-	if err := s.acquireSlot(x); err != nil {
+	s.targets(x, name, m)
+	x.uc = upstreamCall{kind: callEmbed, models: x.models, overflowOnly: x.overflowOnly, body: body}
+	if err := s.callUpstream(ctx, x, &x.uc, x.targets); err != nil {
 		x.fail(ctx, err)
 		return
 	}
-	t0 := time.Now()
-	resp, err := emb.Embed(body, m.Upstream)
-	x.upstream = time.Since(t0)
-	if err != nil {
-		x.fail(ctx, err)
-		return
-	}
+	x.takeAnswer(&x.uc)
+	m, resp := x.model, x.resp
 	x.resp, x.usage = resp, resp.Usage
 	ctx.Response.Header.Set("X-Gateway-Provider", m.Provider)
 	ctx.Response.Header.Set("X-Gateway-Model", m.Upstream)

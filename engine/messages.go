@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"time"
-
 	"github.com/aigateway/gateway/providers/anthropic"
 	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/valyala/fasthttp"
@@ -42,21 +40,15 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
-	slot := s.upstreams[m.Provider]
-	if ap, ok := slot.p.(*anthropic.Provider); ok {
-		x.model, x.slot, x.stream = m, slot, stream
-		if err := s.acquireSlot(x); err != nil {
+	if _, ok := s.upstreams[m.Provider].p.(*anthropic.Provider); ok {
+		x.model, x.stream = m, stream
+		s.targets(x, name, m)
+		x.uc = upstreamCall{kind: callMessages, models: x.models, overflowOnly: x.overflowOnly, body: body, header: &ctx.Request.Header, stream: stream}
+		if err := s.callUpstream(ctx, x, &x.uc, x.targets); err != nil {
 			x.fail(ctx, err)
 			return
 		}
-		t0 := time.Now()
-		resp, err := ap.Messages(body, m.Upstream, &ctx.Request.Header, stream)
-		x.upstream = time.Since(t0)
-		if err != nil {
-			x.fail(ctx, err)
-			return
-		}
-		x.resp = resp
+		x.takeAnswer(&x.uc)
 		x.format = formatNative
 		s.render(ctx, x)
 		return
@@ -101,19 +93,19 @@ func (s *Server) handleCountTokens(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.model = m
-	ap, ok := s.upstreams[m.Provider].p.(*anthropic.Provider)
-	if !ok {
+	if _, ok := s.upstreams[m.Provider].p.(*anthropic.Provider); !ok {
 		x.fail(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "not_supported",
 			Msg: "count_tokens is only available for Anthropic models; " + m.Name + " is served by " + m.Provider})
 		return
 	}
-	t0 := time.Now()
-	resp, err := ap.CountTokens(body, m.Upstream, &ctx.Request.Header)
-	x.upstream = time.Since(t0)
-	if err != nil {
+	s.targets(x, name, m)
+	x.uc = upstreamCall{kind: callCountTokens, models: x.models, overflowOnly: x.overflowOnly, body: body, header: &ctx.Request.Header}
+	if err := s.callUpstream(ctx, x, &x.uc, x.targets); err != nil {
 		x.fail(ctx, err)
 		return
 	}
+	x.takeAnswer(&x.uc)
+	resp := x.resp
 	x.resp = resp
 	ctx.SetContentType("application/json")
 	ctx.SetBody(resp.Body)

@@ -363,7 +363,7 @@ func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string)
 	if r := x.out.Route; r.Set && len(r.Model) > 0 {
 		x.reason = append(x.reason[:0], r.Reason...)
 		if r.Ambiguous {
-			if model, tier, why, ok := s.phase2(x); ok {
+			if model, tier, why, ok := s.phase2(ctx, x); ok {
 				x.reason = append(append(x.reason[:0], "phase 2: "...), why...)
 				x.tier = tier
 				return model, false
@@ -421,11 +421,11 @@ func policyError(err error) *apiError {
 // phase2 asks the classifier model for the tier of an ambiguous request; it
 // keeps the router's fallback when the classifier is absent or fails, or
 // when the tier's model lacks a capability the request needs.
-func (s *Server) phase2(x *exchange) (model, tier, reason string, ok bool) {
+func (s *Server) phase2(ctx context.Context, x *exchange) (model, tier, reason string, ok bool) {
 	if s.classifier == nil {
 		return "", "", "", false
 	}
-	tier, why, ok := s.classifier.classify(x.req)
+	tier, why, ok := s.classifier.classify(ctx, x, x.req)
 	if !ok {
 		return "", "", "", false
 	}

@@ -1,11 +1,9 @@
 package engine
 
 import (
-	"context"
 	"strconv"
 
 	"github.com/aigateway/gateway/engine/limits"
-	"github.com/aigateway/gateway/providers"
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 )
@@ -83,30 +81,17 @@ func (s *Server) targets(x *exchange, name string, m *Model) {
 		x.models = append(x.models, fm)
 		x.targets = append(x.targets, limits.Target{Provider: fm.Provider, Model: fm.Upstream})
 	}
-}
-
-// Call makes one upstream attempt for the retry runner: take a provider
-// slot, call, and give the slot back on failure. A busy provider moves on to
-// the next fallback without a retry.
-func (x *exchange) Call(_ context.Context, a limits.Attempt) error {
-	m := x.models[a.Index]
-	x.model = m
-	x.slot = x.s.upstreams[m.Provider]
-	if err := x.s.acquireSlot(x); err != nil {
-		return limits.Skip(err)
-	}
-	x.call.Model = m.Upstream
-	x.call.MaxOutputTokens = m.MaxOutputTokens
-	resp, err := x.slot.p.Chat(&x.call)
-	if err != nil {
-		<-x.slot.sem
-		x.acquired = false
-		var re *providers.RequestError
-		if asRequestError(err, &re) {
-			return limits.Final(err)
+	// Last, tried only when a prompt overflowed every window before it:
+	// the same provider's next larger context window.
+	x.overflowOnly = 0
+	if l := s.catalog.Larger(m); l != nil && len(x.models) < 64 && s.upstreams[l.Provider] != nil {
+		for _, have := range x.models {
+			if have == l {
+				return
+			}
 		}
-		return err
+		x.overflowOnly = 1 << len(x.models)
+		x.models = append(x.models, l)
+		x.targets = append(x.targets, limits.Target{Provider: l.Provider, Model: l.Upstream})
 	}
-	x.resp = resp
-	return nil
 }

@@ -6,6 +6,7 @@
 package providers
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"time"
@@ -23,7 +24,7 @@ type Provider interface {
 	// Chat sends call upstream. For a streaming request it returns as soon as
 	// the upstream has answered with a success status, with Response.Stream
 	// set; the caller must Close the Response.
-	Chat(call *Call) (*Response, error)
+	Chat(ctx context.Context, call *Call) (*Response, error)
 }
 
 // ModelLister is implemented by providers that can list their models
@@ -205,5 +206,5 @@ func errClass(err error) string {
 // answer's Body is the OpenAI embeddings response. A parameter the upstream
 // cannot honour (dimensions, encoding_format) is a 400 that says so.
 type Embedder interface {
-	Embed(body []byte, model string) (*Response, error)
+	Embed(ctx context.Context, body []byte, model string) (*Response, error)
 }

@@ -1,6 +1,7 @@
 package cache_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,7 +35,7 @@ func serve(c *cache.Cache, p providers.Provider, body, project string) (string, 
 		return "", r.Header(), r.Err
 	default: // go upstream; r.Flight is nil when the cache stays out of it
 		var err error
-		resp, err = p.Chat(&providers.Call{Req: req, Model: upstream, ID: id, Created: time.Now().Unix()})
+		resp, err = p.Chat(context.Background(), &providers.Call{Req: req, Model: upstream, ID: id, Created: time.Now().Unix()})
 		if err != nil {
 			r.Flight.Done(nil, err) // every path ends the flight
 			return "", r.Header(), err

@@ -18,7 +18,7 @@ type flaky struct {
 
 func (f *flaky) Name() string { return f.name }
 
-func (f *flaky) Chat(call *providers.Call) (*providers.Response, error) {
+func (f *flaky) Chat(ctx context.Context, call *providers.Call) (*providers.Response, error) {
 	if f.fails > 0 {
 		f.fails--
 		return nil, &providers.UpstreamError{Status: 503, Type: "upstream_error", Message: "overloaded"}
@@ -41,7 +41,7 @@ type exchange struct {
 // start is retried like any other call.
 func (x *exchange) Call(_ context.Context, a limits.Attempt) error {
 	x.call.Model = a.Target.Model
-	resp, err := x.upstreams[a.Target.Provider].Chat(&x.call)
+	resp, err := x.upstreams[a.Target.Provider].Chat(context.Background(), &x.call)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"context"
 	"io"
 	"strings"
 	"sync"
@@ -132,7 +133,7 @@ func (p *Provider) newRequest(url, body []byte, h providers.HeaderGetter, stream
 
 // Chat translates call to the Messages API, sends it, and translates the
 // answer back to OpenAI's format.
-func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
+func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.Response, error) {
 	bb := bufPool.Get().(*buffers)
 	body, info, err := appendRequest(bb.body[:0], call)
 	if err == nil && p.cfg.CacheControl {
@@ -151,13 +152,13 @@ func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
 		bufPool.Put(bb)
 	}
 	if call.Req.Stream {
-		return p.stream(call, info, req, resp, release)
+		return p.stream(ctx, call, info, req, resp, release)
 	}
 	timeout := call.Timeout
 	if timeout <= 0 {
 		timeout = p.cfg.Timeout
 	}
-	if err := p.client.Do(req, resp, timeout); err != nil {
+	if err := p.client.Do(ctx, req, resp, timeout); err != nil {
 		release()
 		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
 	}
@@ -180,8 +181,8 @@ func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
 
 var translatorPool = sync.Pool{New: func() any { return new(Translator) }}
 
-func (p *Provider) stream(call *providers.Call, info reqInfo, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
-	if err := p.client.DoStream(req, resp); err != nil {
+func (p *Provider) stream(ctx context.Context, call *providers.Call, info reqInfo, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
+	if err := p.client.DoStream(ctx, req, resp); err != nil {
 		release()
 		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
 	}

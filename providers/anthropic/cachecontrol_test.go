@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"slices"
@@ -336,7 +337,7 @@ func TestCacheControlE2E(t *testing.T) {
 				r := decode(t, []byte(strings.Replace(openAI, "%s", extra, 1)))
 				defer providers.ReleaseRequest(r)
 				r.IncludeUsage = true
-				resp, err := p.Chat(testCall(r))
+				resp, err := p.Chat(context.Background(), testCall(r))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -361,7 +362,7 @@ func TestCacheControlE2E(t *testing.T) {
 
 				// Passthrough: Anthropic in.
 				in := []byte(strings.Replace(passBody, "%s", extra, 1))
-				resp, err = p.Messages(in, "", headers{}, stream)
+				resp, err = p.Messages(context.Background(), in, "", headers{}, stream)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -386,7 +387,7 @@ func TestCacheControlE2E(t *testing.T) {
 				}
 
 				// count_tokens is never changed.
-				resp, err = p.CountTokens(in, "", headers{})
+				resp, err = p.CountTokens(context.Background(), in, "", headers{})
 				if err != nil {
 					t.Fatal(err)
 				}

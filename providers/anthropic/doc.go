@@ -66,8 +66,8 @@
 // ANTHROPIC_BASE_URL pointed at the gateway) with these functions:
 //
 //	// Anthropic upstream: byte-stable passthrough, Anthropic's answer as is.
-//	func (p *Provider) Messages(body []byte, model string, h providers.HeaderGetter, stream bool) (*providers.Response, error)
-//	func (p *Provider) CountTokens(body []byte, model string, h providers.HeaderGetter) (*providers.Response, error)
+//	func (p *Provider) Messages(ctx context.Context, body []byte, model string, h providers.HeaderGetter, stream bool) (*providers.Response, error)
+//	func (p *Provider) CountTokens(ctx context.Context, body []byte, model string, h providers.HeaderGetter) (*providers.Response, error)
 //	func AppendWithModel(dst, body []byte, model string) ([]byte, error)
 //
 //	// Any other upstream: translate in, call Chat, translate back.

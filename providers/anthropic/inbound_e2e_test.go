@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func inboundTurn(t *testing.T, p providers.Provider, model, body string, stream 
 	if err := r.Decode(oai); err != nil {
 		t.Fatalf("decode %s: %v", oai, err)
 	}
-	resp, err := p.Chat(&providers.Call{Req: r, Model: model, ID: "chatcmpl-e2e", Created: 1})
+	resp, err := p.Chat(context.Background(), &providers.Call{Req: r, Model: model, ID: "chatcmpl-e2e", Created: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

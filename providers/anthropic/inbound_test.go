@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -286,7 +287,7 @@ func TestPassthrough(t *testing.T) {
 				extra = `, "stream": true`
 			}
 			in := []byte(strings.Replace(body, "%s", extra, 1))
-			resp, err := p.Messages(in, "claude-sonnet-4-20250514", headers{"anthropic-version": "2023-06-01", "anthropic-beta": "prompt-caching-2024-07-31"}, stream)
+			resp, err := p.Messages(context.Background(), in, "claude-sonnet-4-20250514", headers{"anthropic-version": "2023-06-01", "anthropic-beta": "prompt-caching-2024-07-31"}, stream)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -326,7 +327,7 @@ func TestPassthrough(t *testing.T) {
 func TestPassthroughErrors(t *testing.T) {
 	t.Parallel()
 	_, p := startFake(t, &providertest.Anthropic{Status: 529})
-	_, err := p.Messages([]byte(`{"model":"x","max_tokens":1,"messages":[]}`), "", nil, false)
+	_, err := p.Messages(context.Background(), []byte(`{"model":"x","max_tokens":1,"messages":[]}`), "", nil, false)
 	var ue *providers.UpstreamError
 	if !errors.As(err, &ue) || ue.Status != 503 {
 		t.Fatalf("got %v", err)
@@ -334,7 +335,7 @@ func TestPassthroughErrors(t *testing.T) {
 	if got := string(AppendError(nil, ue.Status, ue.Message)); got != `{"type":"error","error":{"type":"overloaded_error","message":"upstream anthropic: Overloaded"}}` {
 		t.Errorf("envelope %s", got)
 	}
-	if _, err := p.Messages([]byte(`not json`), "m", nil, false); !errors.As(err, &ue) || ue.Status != 400 {
+	if _, err := p.Messages(context.Background(), []byte(`not json`), "m", nil, false); !errors.As(err, &ue) || ue.Status != 400 {
 		t.Errorf("bad body: %v", err)
 	}
 }
@@ -342,7 +343,7 @@ func TestPassthroughErrors(t *testing.T) {
 func TestCountTokens(t *testing.T) {
 	t.Parallel()
 	srv, p := startFake(t, &providertest.Anthropic{InputTokens: 42})
-	resp, err := p.CountTokens([]byte(`{"model":"claude-x","messages":[{"role":"user","content":"hi"}]}`), "claude-sonnet-4-20250514", nil)
+	resp, err := p.CountTokens(context.Background(), []byte(`{"model":"claude-x","messages":[{"role":"user","content":"hi"}]}`), "claude-sonnet-4-20250514", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
@@ -70,22 +71,22 @@ var errFound = errors.New("found")
 // error event). Usage is read from the message, or from message_start and
 // message_delta. Non-2xx answers are returned as *providers.UpstreamError
 // (ParseError); AppendError renders them for an Anthropic client.
-func (p *Provider) Messages(body []byte, model string, h providers.HeaderGetter, stream bool) (*providers.Response, error) {
-	return p.passthrough(p.messages, body, model, h, stream, p.cfg.CacheControl)
+func (p *Provider) Messages(ctx context.Context, body []byte, model string, h providers.HeaderGetter, stream bool) (*providers.Response, error) {
+	return p.passthrough(ctx, p.messages, body, model, h, stream, p.cfg.CacheControl)
 }
 
 // CountTokens forwards a count_tokens request body
 // (https://docs.anthropic.com/en/api/messages-count-tokens) like Messages;
 // Response.Body is Anthropic's {"input_tokens":N}.
-func (p *Provider) CountTokens(body []byte, model string, h providers.HeaderGetter) (*providers.Response, error) {
-	return p.passthrough(p.countTokens, body, model, h, false, false)
+func (p *Provider) CountTokens(ctx context.Context, body []byte, model string, h providers.HeaderGetter) (*providers.Response, error) {
+	return p.passthrough(ctx, p.countTokens, body, model, h, false, false)
 }
 
 type passBuf struct{ body []byte }
 
 var passPool = sync.Pool{New: func() any { return new(passBuf) }}
 
-func (p *Provider) passthrough(url, body []byte, model string, h providers.HeaderGetter, stream, cache bool) (*providers.Response, error) {
+func (p *Provider) passthrough(ctx context.Context, url, body []byte, model string, h providers.HeaderGetter, stream, cache bool) (*providers.Response, error) {
 	pb := passPool.Get().(*passBuf)
 	b, err := AppendWithModel(pb.body[:0], body, model)
 	if err == nil && cache {
@@ -105,7 +106,7 @@ func (p *Provider) passthrough(url, body []byte, model string, h providers.Heade
 		passPool.Put(pb)
 	}
 	if !stream {
-		if err := p.client.Do(req, resp, p.cfg.Timeout); err != nil {
+		if err := p.client.Do(ctx, req, resp, p.cfg.Timeout); err != nil {
 			release()
 			return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
 		}
@@ -124,7 +125,7 @@ func (p *Provider) passthrough(url, body []byte, model string, h providers.Heade
 		}
 		return out, nil
 	}
-	if err := p.client.DoStream(req, resp); err != nil {
+	if err := p.client.DoStream(ctx, req, resp); err != nil {
 		release()
 		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
 	}

@@ -1,6 +1,7 @@
 package gemini
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -202,7 +203,7 @@ func EmbedResponse(dst, body []byte, model string, info EmbedInfo) ([]byte, prov
 // {BaseURL}/v1beta/models/{model}:batchEmbedContents and returns the OpenAI
 // embeddings response in Response.Body. A RequestError from EmbedRequest
 // comes back as a 400 UpstreamError that wraps it.
-func (p *Provider) Embed(body []byte, model string) (*providers.Response, error) {
+func (p *Provider) Embed(ctx context.Context, body []byte, model string) (*providers.Response, error) {
 	bb := bufPool.Get().(*buffers)
 	b, info, err := EmbedRequest(bb.body[:0], body, model)
 	bb.body = b
@@ -223,7 +224,7 @@ func (p *Provider) Embed(body []byte, model string) (*providers.Response, error)
 		fasthttp.ReleaseResponse(resp)
 		bufPool.Put(bb)
 	}
-	if err := p.client.Do(req, resp, p.cfg.Timeout); err != nil {
+	if err := p.client.Do(ctx, req, resp, p.cfg.Timeout); err != nil {
 		release()
 		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
 	}

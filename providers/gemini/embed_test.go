@@ -1,6 +1,7 @@
 package gemini
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -107,7 +108,7 @@ func TestEmbedErrors(t *testing.T) {
 func TestEmbedE2E(t *testing.T) {
 	t.Parallel()
 	srv, p := startFake(t, &providertest.Gemini{Dimensions: 3})
-	resp, err := p.Embed([]byte(`{"input":["a","b","c"],"model":"text-embedding-004","dimensions":5}`), "text-embedding-004")
+	resp, err := p.Embed(context.Background(), []byte(`{"input":["a","b","c"],"model":"text-embedding-004","dimensions":5}`), "text-embedding-004")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestEmbedE2E(t *testing.T) {
 	if last := srv.Last(); last.Path != "/v1beta/models/text-embedding-004:batchEmbedContents" || last.Header["X-Goog-Api-Key"] != testKey {
 		t.Errorf("%s %v", last.Path, last.Header)
 	}
-	_, err = p.Embed([]byte(`{"input":[[1]]}`), "text-embedding-004")
+	_, err = p.Embed(context.Background(), []byte(`{"input":[[1]]}`), "text-embedding-004")
 	var ue *providers.UpstreamError
 	if !errors.As(err, &ue) || ue.Status != 400 || ue.Param != "input" {
 		t.Errorf("token input: %v", err)

@@ -1,6 +1,7 @@
 package gemini
 
 import (
+	"context"
 	"io"
 	"strings"
 	"sync"
@@ -110,7 +111,7 @@ func (p *Provider) newRequest(url, body []byte, stream bool) *fasthttp.Request {
 
 // Chat translates call to generateContent (or streamGenerateContent with
 // alt=sse), sends it, and translates the answer back to OpenAI's format.
-func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
+func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.Response, error) {
 	model, err := modelName(call.Model)
 	if err != nil {
 		return nil, err
@@ -135,13 +136,13 @@ func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
 		bufPool.Put(bb)
 	}
 	if call.Req.Stream {
-		return p.stream(call, req, resp, release)
+		return p.stream(ctx, call, req, resp, release)
 	}
 	timeout := call.Timeout
 	if timeout <= 0 {
 		timeout = p.cfg.Timeout
 	}
-	if err := p.client.Do(req, resp, timeout); err != nil {
+	if err := p.client.Do(ctx, req, resp, timeout); err != nil {
 		release()
 		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
 	}
@@ -164,8 +165,8 @@ func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
 
 var translatorPool = sync.Pool{New: func() any { return new(Translator) }}
 
-func (p *Provider) stream(call *providers.Call, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
-	if err := p.client.DoStream(req, resp); err != nil {
+func (p *Provider) stream(ctx context.Context, call *providers.Call, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
+	if err := p.client.DoStream(ctx, req, resp); err != nil {
 		release()
 		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
 	}

@@ -1,6 +1,7 @@
 package gemini
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -36,7 +37,7 @@ func chat(t *testing.T, p *Provider, body string) completion {
 	t.Helper()
 	r := decode(t, []byte(body))
 	defer providers.ReleaseRequest(r)
-	resp, err := p.Chat(testCall(r))
+	resp, err := p.Chat(context.Background(), testCall(r))
 	if err != nil {
 		t.Fatalf("Chat: %v", err)
 	}
@@ -175,7 +176,7 @@ func TestUpstreamErrors(t *testing.T) {
 				_, p := startFake(t, &providertest.Gemini{Status: tt.status})
 				r := decode(t, []byte(`{"messages":[{"role":"user","content":"hi"}]`+stream+`}`))
 				defer providers.ReleaseRequest(r)
-				_, err := p.Chat(testCall(r))
+				_, err := p.Chat(context.Background(), testCall(r))
 				var ue *providers.UpstreamError
 				if !errors.As(err, &ue) || ue.Status != tt.want {
 					t.Fatalf("got %v, want status %d", err, tt.want)
@@ -195,7 +196,7 @@ func TestWrongKeyIs502(t *testing.T) {
 	p, _ := New(Config{BaseURL: srv.URL, APIKey: "AIzaWrongSecret"})
 	r := decode(t, []byte(`{"messages":[{"role":"user","content":"hi"}]}`))
 	defer providers.ReleaseRequest(r)
-	_, err = p.Chat(testCall(r))
+	_, err = p.Chat(context.Background(), testCall(r))
 	var ue *providers.UpstreamError
 	if !errors.As(err, &ue) || ue.Status != 502 || ue.Code != "upstream_auth_failed" || strings.Contains(ue.Message, "Secret") {
 		t.Fatalf("got %#v", err)
@@ -209,7 +210,7 @@ func TestTimeout(t *testing.T) {
 	defer providers.ReleaseRequest(r)
 	call := testCall(r)
 	call.Timeout = 50 * time.Millisecond
-	_, err := p.Chat(call)
+	_, err := p.Chat(context.Background(), call)
 	var ue *providers.UpstreamError
 	if !errors.As(err, &ue) || ue.Status != 504 {
 		t.Fatalf("got %v, want a 504", err)
@@ -230,7 +231,7 @@ func TestCancel(t *testing.T) {
 	srv, p := startFake(t, &providertest.Gemini{Reply: "one two three four five", StallAfter: 2})
 	r := decode(t, []byte(`{"messages":[{"role":"user","content":"hi"}],"stream":true}`))
 	defer providers.ReleaseRequest(r)
-	resp, err := p.Chat(testCall(r))
+	resp, err := p.Chat(context.Background(), testCall(r))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@
 package mock
 
 import (
+	"context"
 	"io"
 	"strings"
 	"sync"
@@ -97,7 +98,7 @@ func promptTokens(r *providers.Request) int {
 }
 
 // Chat answers call in process.
-func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
+func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.Response, error) {
 	text, tool, err := p.answer(call)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package ollama
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net"
@@ -33,7 +34,7 @@ func start(t *testing.T, fake *providertest.Ollama, cfg Config) (*Provider, *pro
 func chat(t *testing.T, p *Provider, body string) (*providers.Response, error) {
 	t.Helper()
 	r := decode(t, []byte(body))
-	return p.Chat(&providers.Call{Req: r, Model: "llama3.2", ID: "chatcmpl-e2e", Created: 1751919739})
+	return p.Chat(context.Background(), &providers.Call{Req: r, Model: "llama3.2", ID: "chatcmpl-e2e", Created: 1751919739})
 }
 
 // completion is the part of an OpenAI chat.completion the tests look at.

@@ -1,6 +1,7 @@
 package ollama
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"math"
@@ -20,7 +21,7 @@ var _ providers.Embedder = (*Provider)(nil)
 // "keep_alive"?}, answer {"model","embeddings":[[float…]],"prompt_eval_count"}.
 // encoding_format "base64" is produced here (little-endian float32, as
 // OpenAI encodes it); token-array inputs are a 400, Ollama takes text only.
-func (p *Provider) Embed(body []byte, model string) (*providers.Response, error) {
+func (p *Provider) Embed(ctx context.Context, body []byte, model string) (*providers.Response, error) {
 	req, b64, err := embedRequest(nil, body, model)
 	if err != nil {
 		return nil, &providers.UpstreamError{Status: 400, Type: "invalid_request_error", Param: paramOf(err), Message: err.Error(), Err: err}
@@ -34,7 +35,7 @@ func (p *Provider) Embed(body []byte, model string) (*providers.Response, error)
 	hreq.Header.SetContentType("application/json")
 	p.setHeaders(hreq)
 	hreq.SetBodyRaw(req)
-	if err := p.client.Do(hreq, hresp, p.cfg.Timeout); err != nil {
+	if err := p.client.Do(ctx, hreq, hresp, p.cfg.Timeout); err != nil {
 		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
 	}
 	if hresp.StatusCode() != fasthttp.StatusOK {

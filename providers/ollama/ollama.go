@@ -26,6 +26,7 @@
 package ollama
 
 import (
+	"context"
 	"io"
 	"strings"
 	"sync"
@@ -144,7 +145,7 @@ func (p *Provider) transportError(err error) *providers.UpstreamError {
 }
 
 // Chat sends call to /api/chat.
-func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
+func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.Response, error) {
 	bb := bufPool.Get().(*buffers)
 	var err error
 	if bb.req, err = p.AppendRequest(bb.req[:0], call); err != nil {
@@ -167,13 +168,13 @@ func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
 		bufPool.Put(bb)
 	}
 	if call.Req.Stream {
-		return p.stream(call, resp, req, release)
+		return p.stream(ctx, call, resp, req, release)
 	}
 	timeout := call.Timeout
 	if timeout <= 0 {
 		timeout = p.cfg.Timeout
 	}
-	if err := p.client.Do(req, resp, timeout); err != nil {
+	if err := p.client.Do(ctx, req, resp, timeout); err != nil {
 		release()
 		return nil, p.transportError(err)
 	}
@@ -199,8 +200,8 @@ func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
 	return out, nil
 }
 
-func (p *Provider) stream(call *providers.Call, resp *fasthttp.Response, req *fasthttp.Request, release func()) (*providers.Response, error) {
-	if err := p.client.DoStream(req, resp); err != nil {
+func (p *Provider) stream(ctx context.Context, call *providers.Call, resp *fasthttp.Response, req *fasthttp.Request, release func()) (*providers.Response, error) {
+	if err := p.client.DoStream(ctx, req, resp); err != nil {
 		release()
 		return nil, p.transportError(err)
 	}
@@ -237,7 +238,7 @@ func (p *Provider) ListModels() ([]string, error) {
 	req.Header.SetMethod(fasthttp.MethodGet)
 	req.SetRequestURIBytes(p.tags)
 	p.setHeaders(req)
-	if err := p.client.Do(req, resp, p.cfg.Timeout); err != nil {
+	if err := p.client.Do(context.Background(), req, resp, p.cfg.Timeout); err != nil {
 		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {

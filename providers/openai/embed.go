@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"context"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/aigateway/gateway/providers/upstream"
@@ -12,7 +13,7 @@ var _ providers.Embedder = (*Provider)(nil)
 // Embed forwards an embeddings request to {base}/embeddings with the model
 // rewritten; every other member (encoding_format, dimensions, user) passes
 // through, and the answer is returned as the upstream sent it.
-func (p *Provider) Embed(body []byte, model string) (*providers.Response, error) {
+func (p *Provider) Embed(ctx context.Context, body []byte, model string) (*providers.Response, error) {
 	bb := bodyPool.Get().(*bodyBuf)
 	bb.b = jsonscan.AppendReplaced(bb.b[:0], body, "model", jsonscan.AppendQuote(nil, model))
 	req := fasthttp.AcquireRequest()
@@ -27,7 +28,7 @@ func (p *Provider) Embed(body []byte, model string) (*providers.Response, error)
 		fasthttp.ReleaseResponse(resp)
 		bodyPool.Put(bb)
 	}
-	if err := p.client.Do(req, resp, p.cfg.Timeout); err != nil {
+	if err := p.client.Do(ctx, req, resp, p.cfg.Timeout); err != nil {
 		release()
 		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
 	}

@@ -12,6 +12,7 @@ package openai
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
@@ -118,7 +119,7 @@ type bodyBuf struct{ b []byte }
 var bodyPool = sync.Pool{New: func() any { return new(bodyBuf) }}
 
 // Chat sends call to the upstream.
-func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
+func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.Response, error) {
 	bb := bodyPool.Get().(*bodyBuf)
 	req := p.newRequest(call, &bb.b)
 	resp := fasthttp.AcquireResponse()
@@ -128,13 +129,13 @@ func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
 		bodyPool.Put(bb)
 	}
 	if call.Req.Stream {
-		return p.stream(call, req, resp, release)
+		return p.stream(ctx, call, req, resp, release)
 	}
 	timeout := call.Timeout
 	if timeout <= 0 {
 		timeout = p.cfg.Timeout
 	}
-	if err := p.client.Do(req, resp, timeout); err != nil {
+	if err := p.client.Do(ctx, req, resp, timeout); err != nil {
 		release()
 		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
 	}
@@ -154,8 +155,8 @@ func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
 	return out, nil
 }
 
-func (p *Provider) stream(call *providers.Call, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
-	if err := p.client.DoStream(req, resp); err != nil {
+func (p *Provider) stream(ctx context.Context, call *providers.Call, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
+	if err := p.client.DoStream(ctx, req, resp); err != nil {
 		release()
 		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
 	}

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -182,7 +183,7 @@ func TestPromptCacheKeySentOnlyWhenEnabled(t *testing.T) {
 		if err := r.Decode([]byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}`)); err != nil {
 			t.Fatal(err)
 		}
-		resp, err := p.Chat(&providers.Call{Req: r, Model: "gpt-4o", PromptCacheKey: "gw-abc"})
+		resp, err := p.Chat(context.Background(), &providers.Call{Req: r, Model: "gpt-4o", PromptCacheKey: "gw-abc"})
 		if err != nil {
 			t.Fatal(err)
 		}

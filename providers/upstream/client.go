@@ -4,6 +4,7 @@
 package upstream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -107,8 +108,20 @@ func (c *Client) URL(dst []byte, path string) []byte {
 	return append(dst, path...)
 }
 
-// Do sends req and reads the whole response within timeout.
-func (c *Client) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
+// Do sends req and reads the whole response within timeout, or by ctx's
+// deadline when that comes first. A ctx already done fails at once.
+func (c *Client) Do(ctx context.Context, req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		if left := time.Until(d); left < timeout || timeout <= 0 {
+			if left <= 0 {
+				return context.DeadlineExceeded
+			}
+			timeout = left
+		}
+	}
 	return c.hc.DoTimeout(req, resp, timeout)
 }
 
@@ -116,7 +129,10 @@ func (c *Client) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time
 // resp.BodyStream() then yields the body. Every read, the header read
 // included, is bounded by the idle timeout. Close the body stream with
 // CloseBodyStream (or Cancel) when done.
-func (c *Client) DoStream(req *fasthttp.Request, resp *fasthttp.Response) error {
+func (c *Client) DoStream(ctx context.Context, req *fasthttp.Request, resp *fasthttp.Response) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	resp.StreamBody = true
 	return c.hc.Do(req, resp)
 }

@@ -252,7 +252,7 @@ type fakeEmbeddings struct {
 	last  []byte
 }
 
-func (f *fakeEmbeddings) Embed(body []byte, model string) (*providers.Response, error) {
+func (f *fakeEmbeddings) Embed(ctx context.Context, body []byte, model string) (*providers.Response, error) {
 	f.calls.Add(1)
 	f.mu.Lock()
 	f.last = append([]byte(nil), body...)

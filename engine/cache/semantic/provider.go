@@ -54,7 +54,7 @@ func (e *Provider) Embed(ctx context.Context, texts []string) ([][]float32, erro
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := e.p.Embed(body, e.model)
+		resp, err := e.p.Embed(ctx, body, e.model)
 		if err != nil {
 			done <- result{err: err}
 			return

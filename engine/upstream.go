@@ -1,0 +1,342 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/anthropic"
+)
+
+// The one way out of the gateway. Every upstream call — a chat completion,
+// a stream, the /v1/messages passthrough, count_tokens, embeddings, the
+// phase-2 classifier, a cascade's cheap attempt — is an upstreamCall run by
+// callUpstream, and so gets the same protection: a context, the provider's
+// in-flight slot, retries with backoff that honour Retry-After (only before
+// the first byte reaches the client), the circuit breaker, ordered
+// fallbacks, a fallback to a larger context window on overflow, metrics, and
+// its cost charged to the request's project.
+
+// callKind names what an upstreamCall sends.
+type callKind uint8
+
+const (
+	callChat callKind = iota
+	callMessages
+	callCountTokens
+	callEmbed
+	callClassifier
+	callCascade
+	numCallKinds
+)
+
+var callKindNames = [numCallKinds]string{"chat", "messages", "count_tokens", "embeddings", "classifier", "cascade"}
+
+// upstreamCall is one logical upstream call; it implements limits.Caller so
+// that the runner drives its attempts.
+type upstreamCall struct {
+	s    *Server
+	kind callKind
+	// models are the targets' models, index for index.
+	models []*Model
+	// call is the canonical request for chat-shaped kinds.
+	call *providers.Call
+	// body and header are the client's bytes for the native kinds
+	// (messages, count_tokens, embeddings).
+	body   []byte
+	header providers.HeaderGetter
+	stream bool
+
+	// Results: the answer, the model that gave it, and the slot that a
+	// stream holds until the exchange finishes.
+	resp  *providers.Response
+	model *Model
+	slot  *upstreamSlot
+	// overflow is the context window of a model that refused the prompt as
+	// too long: only a larger window is tried after it.
+	overflow int
+	// overflowOnly has bit i set for a target tried only after an
+	// overflow (the larger-window fallback).
+	overflowOnly uint64
+	// last is the last attempt's failure.
+	last error
+	peek peekedStream
+}
+
+// Call makes one attempt on a.Target: take the provider's slot, call, and
+// for a stream wait for its first event, so that a stream that fails before
+// sending anything is retried like any other failure.
+func (c *upstreamCall) Call(ctx context.Context, a limits.Attempt) error {
+	m := c.models[a.Index]
+	if (c.overflowOnly&(1<<a.Index) != 0 && c.overflow == 0) ||
+		(c.overflow > 0 && m.ContextWindow > 0 && m.ContextWindow <= c.overflow) {
+		// Not a candidate: pass the last real failure on, so that it is
+		// what the client sees if nothing else answers.
+		if c.last != nil {
+			return limits.Skip(c.last)
+		}
+		return limits.Skip(errSmallerWindow)
+	}
+	slot := c.s.upstreams[m.Provider]
+	if slot == nil {
+		return limits.Skip(notConfigured(m.Name, m.Provider))
+	}
+	if err := c.s.takeSlot(slot, m.Provider); err != nil {
+		return limits.Skip(err)
+	}
+	resp, err := c.send(ctx, m, slot.p)
+	if err == nil && resp.Stream != nil {
+		err = c.peek.open(resp)
+		if err != nil {
+			resp.Close()
+		}
+	}
+	upstreamCalls[c.kind].outcome(err)
+	if err != nil {
+		c.last = err
+		<-slot.sem
+		if isContextOverflow(err) && m.ContextWindow > 0 {
+			c.overflow = m.ContextWindow
+			return limits.Skip(err)
+		}
+		if _, ok := errorsAsRequest(err); ok {
+			return limits.Final(err)
+		}
+		return err
+	}
+	c.resp, c.model = resp, m
+	if resp.Stream != nil {
+		// A stream holds its slot until its last byte; the exchange gives
+		// it back when it finishes.
+		c.slot = slot
+		resp.Stream = &c.peek
+	} else {
+		<-slot.sem
+	}
+	return nil
+}
+
+// send makes the provider call for c's kind.
+func (c *upstreamCall) send(ctx context.Context, m *Model, p providers.Provider) (*providers.Response, error) {
+	switch c.kind {
+	case callMessages, callCountTokens:
+		ap, ok := p.(*anthropic.Provider)
+		if !ok {
+			return nil, limits.Skip(errNotNative)
+		}
+		if c.kind == callCountTokens {
+			return ap.CountTokens(ctx, c.body, m.Upstream, c.header)
+		}
+		return ap.Messages(ctx, c.body, m.Upstream, c.header, c.stream)
+	case callEmbed:
+		emb, ok := p.(providers.Embedder)
+		if !ok {
+			return nil, limits.Skip(errNoEmbeddings)
+		}
+		return emb.Embed(ctx, c.body, m.Upstream)
+	}
+	c.call.Model = m.Upstream
+	c.call.MaxOutputTokens = m.MaxOutputTokens
+	if c.kind == callClassifier && c.call.MaxOutputTokens > 50 {
+		c.call.MaxOutputTokens = 50
+	}
+	return p.Chat(ctx, c.call)
+}
+
+// callUpstream runs c over targets and charges what it cost to x: the
+// upstream time, and for side calls (classifier, cascade) their tokens.
+func (s *Server) callUpstream(ctx context.Context, x *exchange, c *upstreamCall, targets []limits.Target) error {
+	c.s = s
+	t0 := time.Now()
+	_, err := s.runner.Run(ctx, targets, c)
+	if x != nil {
+		x.upstream += time.Since(t0)
+	}
+	return err
+}
+
+// takeSlot takes one of the provider's in-flight slots, waiting up to the
+// queue timeout.
+func (s *Server) takeSlot(slot *upstreamSlot, provider string) error {
+	select {
+	case slot.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(s.cfg.QueueTimeout.D())
+	defer t.Stop()
+	select {
+	case slot.sem <- struct{}{}:
+		return nil
+	case <-t.C:
+		slotBusy.Inc()
+		return &apiError{Status: 503, Type: typeServer, Code: "provider_busy", RetryAfter: 1,
+			Msg: "Provider " + provider + " is at its limit of " + strconv.Itoa(cap(slot.sem)) + " requests in flight; retry shortly"}
+	}
+}
+
+var (
+	errSmallerWindow = &apiError{Status: 400, Type: typeInvalidRequest, Code: "context_length_exceeded",
+		Msg: "the prompt is longer than this model's context window"}
+	errNotNative = &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported",
+		Msg: "this fallback does not speak the Anthropic Messages API"}
+	errNoEmbeddings = &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported",
+		Msg: "this fallback does not serve embeddings"}
+)
+
+// errorsAsRequest reports whether err is the client's own request error
+// (never retried, never a fallback).
+func errorsAsUpstream(err error) (*providers.UpstreamError, bool) {
+	return errors.AsType[*providers.UpstreamError](err)
+}
+
+// errorsAsRequest reports whether err is the client's own request error.
+func errorsAsRequest(err error) (*providers.RequestError, bool) {
+	var re *providers.RequestError
+	ok := asRequestError(err, &re)
+	return re, ok
+}
+
+// isContextOverflow reports whether the upstream refused the prompt as
+// longer than the model's context window. Providers word it differently:
+// OpenAI code context_length_exceeded, Anthropic "prompt is too long",
+// Gemini "exceeds the maximum number of tokens", Ollama/vLLM "maximum
+// context length".
+func isContextOverflow(err error) bool {
+	ue, ok := errorsAsUpstream(err)
+	if !ok || ue.Status < 400 || ue.Status >= 500 || ue.Status == 429 {
+		return false
+	}
+	if ue.Code == "context_length_exceeded" {
+		return true
+	}
+	msg := strings.ToLower(ue.Message)
+	for _, s := range [...]string{"context length", "context window", "prompt is too long", "maximum number of tokens", "too many tokens", "context_length_exceeded"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// peekedStream is a stream whose first event has been read before the
+// answer was committed to the client: it is replayed first.
+type peekedStream struct {
+	s     providers.Stream
+	first []byte
+	sent  bool
+}
+
+// open reads resp's first event. An upstream that fails before sending
+// anything (an error event first, or an error) fails the attempt, so that
+// the runner retries it or falls back; nothing has reached the client yet.
+func (p *peekedStream) open(resp *providers.Response) error {
+	*p = peekedStream{s: resp.Stream}
+	b, err := resp.Stream.Next()
+	if err != nil {
+		return &providers.UpstreamError{Status: 502, Type: "upstream_error", Code: "upstream_stream_failed",
+			Message: "the upstream stream ended before its first event", Err: err}
+	}
+	if ue := firstEventError(b); ue != nil {
+		return ue
+	}
+	p.first = b
+	return nil
+}
+
+// firstEventError recognises an error as the first event, in the OpenAI
+// format (data: {"error":…}) or the Anthropic one (event: error).
+func firstEventError(b []byte) *providers.UpstreamError {
+	var typ, code string
+	switch {
+	case bytes.HasPrefix(b, []byte(`data: {"error":`)):
+		typ, code = "upstream_error", jsonField(b, "code")
+	case bytes.HasPrefix(b, []byte("event: error")):
+		typ, code = "upstream_error", jsonField(b, "type")
+	default:
+		return nil
+	}
+	status := 502
+	switch code {
+	case "rate_limit_exceeded", "rate_limit_error", "RESOURCE_EXHAUSTED":
+		status = 429
+	case "overloaded_error", "upstream_overloaded":
+		status = 529
+	case "upstream_timeout":
+		status = 504
+	}
+	return &providers.UpstreamError{Status: status, Type: typ, Code: "upstream_stream_failed",
+		Message: "the upstream stream failed before its first event (" + code + ")"}
+}
+
+// jsonField finds "key":"value" in b without decoding it: enough for the
+// short error events it reads.
+func jsonField(b []byte, key string) string {
+	i := bytes.Index(b, []byte(`"`+key+`":"`))
+	if i < 0 {
+		return ""
+	}
+	rest := b[i+len(key)+4:]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 || j > 64 {
+		return ""
+	}
+	return string(rest[:j])
+}
+
+// Next replays the first event, then relays the stream.
+func (p *peekedStream) Next() ([]byte, error) {
+	if !p.sent {
+		p.sent = true
+		return p.first, nil
+	}
+	return p.s.Next()
+}
+
+// Usage is the stream's usage.
+func (p *peekedStream) Usage() providers.Usage { return p.s.Usage() }
+
+// Close closes the stream.
+func (p *peekedStream) Close() error { return p.s.Close() }
+
+// Pending reports whether the next event is buffered.
+func (p *peekedStream) Pending() bool {
+	if !p.sent {
+		return true
+	}
+	if pe, ok := p.s.(providers.Pender); ok {
+		return pe.Pending()
+	}
+	return false
+}
+
+// callMetrics counts one call kind's attempts by outcome.
+type callMetrics struct{ ok, failed *metrics.Counter }
+
+func (m callMetrics) outcome(err error) {
+	if err == nil {
+		m.ok.Inc()
+	} else {
+		m.failed.Inc()
+	}
+}
+
+var (
+	upstreamCalls [numCallKinds]callMetrics
+	slotBusy      = metrics.NewCounter(`gateway_provider_busy_total`)
+)
+
+func init() {
+	for i, n := range callKindNames {
+		upstreamCalls[i] = callMetrics{
+			ok:     metrics.NewCounter(`gateway_upstream_attempts_total{kind="` + n + `",outcome="ok"}`),
+			failed: metrics.NewCounter(`gateway_upstream_attempts_total{kind="` + n + `",outcome="error"}`),
+		}
+	}
+}

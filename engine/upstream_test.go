@@ -1,0 +1,240 @@
+package engine
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aigateway/gateway/providers/providertest"
+	"github.com/valyala/fasthttp"
+)
+
+// scripted is a fake upstream for the call-path tests. It speaks the
+// OpenAI wire format (https://platform.openai.com/docs/api-reference/chat,
+// /embeddings) and Anthropic's Messages API
+// (https://docs.anthropic.com/en/api/messages), and fails on a script: the
+// first failFirst requests answer 503 with the provider's error envelope,
+// and the first streamFail streams answer 200 whose first event is an
+// error (what OpenAI sends when a stream fails after its headers).
+type scripted struct {
+	failFirst, streamFail int64
+	always                bool // every request fails with 503
+	delay                 time.Duration
+	n, streams            atomic.Int64
+}
+
+func (f *scripted) handle(ctx *fasthttp.RequestCtx) {
+	if f.delay > 0 {
+		time.Sleep(f.delay)
+	}
+	path := string(ctx.Path())
+	anthropicAPI := strings.HasSuffix(path, "/v1/messages")
+	if n := f.n.Add(1); f.always || n <= f.failFirst {
+		ctx.SetStatusCode(503)
+		ctx.SetContentType("application/json")
+		if anthropicAPI {
+			ctx.SetBodyString(`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)
+		} else {
+			ctx.SetBodyString(`{"error":{"message":"The server is overloaded","type":"server_error","param":null,"code":null}}`)
+		}
+		return
+	}
+	body := ctx.PostBody()
+	stream := strings.Contains(string(body), `"stream":true`)
+	switch {
+	case strings.HasSuffix(path, "/embeddings"):
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2]}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}`)
+	case anthropicAPI:
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"text","text":"scripted answer"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":3}}`)
+	case stream:
+		ctx.SetContentType("text/event-stream")
+		if f.streams.Add(1) <= f.streamFail {
+			ctx.SetBodyString("data: {\"error\":{\"message\":\"stream broke\",\"type\":\"server_error\",\"param\":null,\"code\":\"server_error\"}}\n\n")
+			return
+		}
+		ctx.SetBodyString(`data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"scripted answer"},"finish_reason":null}]}` + "\n\n" +
+			`data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n" +
+			`data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":100,"total_tokens":1100}}` + "\n\n" +
+			"data: [DONE]\n\n")
+	default:
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"scripted answer"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":100,"total_tokens":1100}}`)
+	}
+}
+
+func startScripted(t *testing.T, f *scripted) *providertest.Server {
+	t.Helper()
+	s, err := providertest.Start(f.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// callSite is one way a client request reaches an upstream.
+type callSite struct {
+	name, path, body string
+	stream           bool
+}
+
+func callSites(kind string) []callSite {
+	if kind == "anthropic" {
+		return []callSite{
+			{"messages passthrough", "/v1/messages", `{"model":"up/claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`, false},
+		}
+	}
+	return []callSite{
+		{"chat", "/v1/chat/completions", `{"model":"up/m","messages":[{"role":"user","content":"hi"}]}`, false},
+		{"chat stream", "/v1/chat/completions", `{"model":"up/m","stream":true,"messages":[{"role":"user","content":"hi"}]}`, true},
+		{"embeddings", "/v1/embeddings", `{"model":"up/e","input":"hi"}`, false},
+	}
+}
+
+func upstreamTOML(kind, url string, extra string) string {
+	base := url + "/v1"
+	if kind == "anthropic" {
+		base = url
+	}
+	return `
+[reliability]
+retry_backoff_base = "1ms"
+retry_backoff_max = "2ms"
+` + extra + `
+[providers.up]
+kind = "` + kind + `"
+base_url = "` + base + `"
+api_key = "k"
+`
+}
+
+// Every call site retries an upstream failure (and a stream that fails
+// before its first event), and answers from the second attempt.
+func TestCallSitesRetry(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"openai", "anthropic"} {
+		for _, cs := range callSites(kind) {
+			t.Run(cs.name, func(t *testing.T) {
+				t.Parallel()
+				f := &scripted{failFirst: 1}
+				if cs.stream {
+					f.streamFail = 1
+				}
+				up := startScripted(t, f)
+				g := startGateway(t, upstreamTOML(kind, up.URL, "retry_max_attempts = 3"), nil)
+				status, _, body := g.post(t, cs.path, cs.body, nil)
+				want := int64(2)
+				if cs.stream {
+					want = 3 // a 503, a stream failing at its first event, a good stream
+				}
+				if status != 200 || up.Hits.Load() != want {
+					t.Fatalf("%d after %d upstream hits (want %d): %s", status, up.Hits.Load(), want, body)
+				}
+				if strings.Contains(body, "stream broke") {
+					t.Fatalf("the failed first event reached the client: %s", body)
+				}
+			})
+		}
+	}
+}
+
+// Every call site opens the breaker after repeated failures: the next
+// request fails fast without reaching the upstream.
+func TestCallSitesBreaker(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"openai", "anthropic"} {
+		for _, cs := range callSites(kind) {
+			t.Run(cs.name, func(t *testing.T) {
+				t.Parallel()
+				up := startScripted(t, &scripted{always: true})
+				g := startGateway(t, upstreamTOML(kind, up.URL, "retry_max_attempts = 1\nbreaker_failures = 2\nbreaker_cooldown = \"1h\""), nil)
+				for i := range 2 {
+					if status, _, body := g.post(t, cs.path, cs.body, nil); status < 500 {
+						t.Fatalf("request %d: %d %s", i, status, body)
+					}
+				}
+				hits := up.Hits.Load()
+				status, _, body := g.post(t, cs.path, cs.body, nil)
+				if status != 503 || up.Hits.Load() != hits {
+					t.Fatalf("open breaker: %d, upstream hits %d → %d: %s", status, hits, up.Hits.Load(), body)
+				}
+			})
+		}
+	}
+}
+
+// Every call site takes the provider's in-flight slot: with one slot and a
+// slow upstream, a concurrent request is refused with 503 provider_busy.
+func TestCallSitesSlot(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"openai", "anthropic"} {
+		for _, cs := range callSites(kind) {
+			t.Run(cs.name, func(t *testing.T) {
+				t.Parallel()
+				up := startScripted(t, &scripted{delay: 700 * time.Millisecond})
+				toml := upstreamTOML(kind, up.URL, "retry_max_attempts = 1") + "max_in_flight = 1\n"
+				toml = "queue_timeout = \"20ms\"\n" + toml
+				g := startGateway(t, toml, nil)
+				var wg sync.WaitGroup
+				statuses := make([]int, 2)
+				bodies := make([]string, 2)
+				for i := range 2 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if i == 1 {
+							time.Sleep(200 * time.Millisecond)
+						}
+						statuses[i], _, bodies[i] = g.post(t, cs.path, cs.body, nil)
+					}()
+				}
+				wg.Wait()
+				if statuses[0] != 200 || statuses[1] != 503 || !strings.Contains(bodies[1], "provider_busy") {
+					t.Fatalf("statuses %v: %v", statuses, bodies)
+				}
+			})
+		}
+	}
+}
+
+// The phase-2 classifier is an upstream call like any other: retried, and
+// charged to the request that needed it.
+func TestClassifierCallIsRetriedAndCharged(t *testing.T) {
+	t.Parallel()
+	f := &scripted{failFirst: 1}
+	up := startScripted(t, f)
+	toml := upstreamTOML("openai", up.URL, "retry_max_attempts = 2") + `
+[[models]]
+name = "up/cls"
+provider = "up"
+upstream = "cls"
+input_price = 1000
+output_price = 1000
+[routing]
+classifier_model = "up/cls"
+[routing.tiers]
+fast = "up/m"
+strong = "up/m"
+`
+	g := startGateway(t, toml, nil)
+	// An ambiguous request: no heuristic decides it.
+	status, hdr, body := g.post(t, "/v1/chat/completions", `{"model":"auto","messages":[{"role":"user","content":"Tell me about the trade-offs in our approach here."}]}`, nil)
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	if !strings.Contains(hdr.Get("X-Gateway-Route-Reason"), "phase 2") {
+		t.Skipf("the router decided without the classifier (%q): nothing to charge", hdr.Get("X-Gateway-Route-Reason"))
+	}
+	cost, _ := strconv.ParseFloat(hdr.Get("X-Gateway-Cost-USD"), 64)
+	if cost < 1 { // 1,100 tokens at $1,000 per million
+		t.Fatalf("classifier call not charged: cost %v", cost)
+	}
+	if up.Hits.Load() < 3 {
+		t.Fatalf("classifier not retried: %d upstream hits", up.Hits.Load())
+	}
+}
