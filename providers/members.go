@@ -187,3 +187,24 @@ func memberCheck(names *jsonscan.Names, seen *jsonscan.Seen, p path, key []byte)
 	}
 	return i, nil
 }
+
+// embeddingsNames are the members of an embeddings request that the gateway
+// reads: model (the engine), input, encoding_format, dimensions (every
+// translator) and Ollama's truncate, keep_alive and options. user is listed
+// because OpenAI reads it and the access log may one day: a second spelling
+// of it has no legitimate use either.
+var embeddingsNames = jsonscan.NewSchema("model", "input", "encoding_format", "dimensions", "user",
+	"truncate", "keep_alive", "options")
+
+// CheckEmbeddingsNames refuses a validated embeddings request body (an
+// object) in which a member the gateway reads appears twice, or spelled
+// with escapes or in another case, like Decode does for chat completions:
+// an OpenAI-format upstream receives the client's bytes with only the model
+// replaced, so the gateway must price the model the upstream runs. The
+// error is a *RequestError with CodeDuplicateMember or CodeAmbiguousMember.
+func CheckEmbeddingsNames(body []byte) error {
+	if err := jsonscan.CheckNames(body[jsonscan.SkipSpace(body, 0):], embeddingsNames); err != nil {
+		return NameErr("", err)
+	}
+	return nil
+}

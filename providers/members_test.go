@@ -145,3 +145,30 @@ func TestDecodeRefusesInvalidEscapesInNames(t *testing.T) {
 		ReleaseRequest(r)
 	}
 }
+
+func TestCheckEmbeddingsNames(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, body, param, code string }{
+		{"plain", `{"model":"text-embedding-3-small","input":"x","dimensions":8}`, "", ""},
+		{"unread members escaped or repeated", `{"model":"m","input":"x","x\u0078":1,"y":1,"y":2}`, "", ""},
+		{"model escaped", `{"model":"text-embedding-3-small","mod\u0065l":"text-embedding-3-large","input":"x"}`, "model", CodeDuplicateMember},
+		{"input twice", `{"model":"m","input":"x","input":["y","z"]}`, "input", CodeDuplicateMember},
+		{"encoding_format in upper case", `{"model":"m","input":"x","ENCODING_FORMAT":"base64"}`, "encoding_format", CodeAmbiguousMember},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := CheckEmbeddingsNames([]byte(tc.body))
+			if tc.param == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var re *RequestError
+			if !errors.As(err, &re) || re.Param != tc.param || re.Code != tc.code {
+				t.Fatalf("err = %v, want param %q code %q", err, tc.param, tc.code)
+			}
+		})
+	}
+}

@@ -261,6 +261,9 @@ func (s *Schema) Descend(name string, sub *Schema) *Schema {
 	return s
 }
 
+// Sub returns the schema set by Descend for the i-th name, or nil.
+func (s *Schema) Sub(i int) *Schema { return s.sub[i] }
+
 // CheckNames checks, with Names.Check, every object of the validated value v
 // that s describes (v itself when it is an object, or its elements when it
 // is an array), and returns the first *NameError, its Path filled in.
