@@ -2,15 +2,11 @@ package anthropic
 
 import (
 	"errors"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/providers/providertest"
 )
 
 // msgBody wraps members into a valid Messages request.
@@ -108,73 +104,12 @@ func TestCheckNamesAllocatesNothing(t *testing.T) {
 	}
 }
 
-// clientReaders are the functions that read members of the client's
-// Messages body; TestRequestNamesCoverReads finds the names they read.
-var clientReaders = map[string][]string{
-	"inbound.go":      {"RequestToOpenAI", "appendUserIn", "appendImageIn", "appendAssistantIn", "appendToolsIn"},
-	"cachecontrol.go": {"block", "clientMark", "run", "tools", "system", "messages", "content"},
-}
-
-// TestRequestNamesCoverReads keeps requestNames in step with the code: every
-// member name that a client-body reader looks up (jsonscan.Get or
-// GetTrusted with a literal, or a case "name" of a switch on a key) must
-// be one the schema checks, or a second spelling of it would pass.
+// TestRequestNamesCoverReads keeps requestNames in step with the code that
+// reads the client's Messages body.
 func TestRequestNamesCoverReads(t *testing.T) {
 	t.Parallel()
-	checked := map[string]bool{}
-	var collect func(s *jsonscan.Schema)
-	visited := map[*jsonscan.Schema]bool{}
-	collect = func(s *jsonscan.Schema) {
-		if s == nil || visited[s] {
-			return
-		}
-		visited[s] = true
-		for i := 0; i < s.Names.Len(); i++ {
-			checked[s.Names.Name(i)] = true
-			collect(s.Sub(i))
-		}
-	}
-	collect(requestNames)
-	for file, funcs := range clientReaders {
-		f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := map[string]bool{}
-		for _, fn := range funcs {
-			want[fn] = true
-		}
-		for _, d := range f.Decls {
-			fd, ok := d.(*ast.FuncDecl)
-			if !ok || !want[fd.Name.Name] {
-				continue
-			}
-			delete(want, fd.Name.Name)
-			ast.Inspect(fd.Body, func(n ast.Node) bool {
-				var lits []ast.Expr
-				switch n := n.(type) {
-				case *ast.CallExpr:
-					if sel, ok := n.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "Get" || sel.Sel.Name == "GetTrusted") && len(n.Args) == 2 {
-						lits = append(lits, n.Args[1])
-					}
-				case *ast.CaseClause:
-					lits = n.List
-				}
-				for _, e := range lits {
-					lit, ok := e.(*ast.BasicLit)
-					if !ok || lit.Kind != token.STRING || !strings.HasPrefix(lit.Value, `"`) {
-						continue // a raw `"value"` literal compares values, not names
-					}
-					name, _ := strconv.Unquote(lit.Value)
-					if !checked[name] {
-						t.Errorf("%s: %s reads member %q, which requestNames does not check", file, fd.Name.Name, name)
-					}
-				}
-				return true
-			})
-		}
-		for fn := range want {
-			t.Errorf("%s: no function %s; update clientReaders", file, fn)
-		}
-	}
+	providertest.SchemaCoversReads(t, requestNames, "inbound.go",
+		"RequestToOpenAI", "appendUserIn", "appendImageIn", "appendAssistantIn", "appendToolsIn")
+	providertest.SchemaCoversReads(t, requestNames, "cachecontrol.go",
+		"block", "clientMark", "run", "tools", "system", "messages", "content")
 }
