@@ -64,16 +64,36 @@ var topNames = jsonscan.NewNames((&[numTopNames]string{
 	fSmartRouting: "smart_routing", fFunctions: "functions",
 })[:]...)
 
-// Objects the decoder reads with jsonscan.GetTrusted after checking them
-// whole: stream_options; response_format and its json_schema (read by the
-// Anthropic and Gemini translators); a tool (cache_control is read by the
-// Anthropic translator; its function is checked as it is decoded).
-var (
-	streamOptionsSchema  = jsonscan.NewSchema("include_usage")
-	responseFormatSchema = jsonscan.NewSchema("type", "json_schema").
-				Descend("json_schema", jsonscan.NewSchema("name", "description", "schema", "strict"))
-	toolSchema = jsonscan.NewSchema("type", "function", "cache_control")
+// stream_options members.
+const (
+	soIncludeUsage = iota
+	numSONames
 )
+
+var streamOptionsNames = jsonscan.NewNames((&[numSONames]string{soIncludeUsage: "include_usage"})[:]...)
+
+// response_format members, and those of its json_schema object (read by the
+// Anthropic and Gemini translators, not by the decoder).
+const (
+	rfType = iota
+	rfJSONSchema
+	numRFNames
+)
+
+var (
+	responseFormatNames = jsonscan.NewNames((&[numRFNames]string{rfType: "type", rfJSONSchema: "json_schema"})[:]...)
+	jsonSchemaNames     = jsonscan.NewSchema("name", "description", "schema", "strict")
+)
+
+// Tool members; cache_control is read by the Anthropic translator.
+const (
+	tType = iota
+	tFunction
+	tCacheControl
+	numToolNames
+)
+
+var toolNames = jsonscan.NewNames((&[numToolNames]string{tType: "type", tFunction: "function", tCacheControl: "cache_control"})[:]...)
 
 // Message members.
 const (
@@ -178,22 +198,14 @@ func NameErr(path string, err error) error {
 	return &RequestError{Param: ne.Param(), Code: code, Msg: ne.Error()}
 }
 
-// memberCheck checks key in an object at p with names, and returns the
-// name's index (-1 for names the decoder does not read).
-func memberCheck(names *jsonscan.Names, seen *jsonscan.Seen, p path, key []byte) (int, error) {
-	i, err := names.Check(seen, key)
-	if err != nil {
-		return -1, NameErr(p.String(), err)
-	}
-	return i, nil
-}
+// nameErr is NameErr for an object at p, whose path is built only here, on
+// the error path.
+func nameErr(p path, err error) error { return NameErr(p.String(), err) }
 
 // embeddingsNames are the members of an embeddings request that the gateway
 // reads: model (the engine), input, encoding_format, dimensions (every
-// translator) and Ollama's truncate, keep_alive and options. user is listed
-// because OpenAI reads it and the access log may one day: a second spelling
-// of it has no legitimate use either.
-var embeddingsNames = jsonscan.NewSchema("model", "input", "encoding_format", "dimensions", "user",
+// translator) and Ollama's truncate, keep_alive and options.
+var embeddingsNames = jsonscan.NewSchema("model", "input", "encoding_format", "dimensions",
 	"truncate", "keep_alive", "options")
 
 // CheckEmbeddingsNames refuses a validated embeddings request body (an

@@ -288,9 +288,9 @@ func (r *Request) Decode(body []byte) error {
 		valStart := offsetOf(b, val)
 		keyStart := lastQuoteBefore(b, base, valStart, len(key))
 		r.Fields = append(r.Fields, Field{Key: jsonscan.B2S(key), Start: keyStart, ValStart: valStart, End: valStart + len(val)})
-		f, err := memberCheck(topNames, &seen, path{i: -1, j: -1}, key)
+		f, err := topNames.Check(&seen, key)
 		if err != nil {
-			return err
+			return NameErr("", err)
 		}
 		return r.decodeField(f, val, &msgsVal)
 	})
@@ -403,12 +403,17 @@ func (r *Request) decodeField(f int, val []byte, msgs *[]byte) error {
 		switch jsonscan.KindOf(val) {
 		case jsonscan.Null:
 		case jsonscan.Object:
-			if err := jsonscan.CheckNames(val, streamOptionsSchema); err != nil {
-				return NameErr("stream_options", err)
-			}
-			if u := jsonscan.GetTrusted(val, "include_usage"); u != nil {
-				r.IncludeUsage, err = boolVal(p0("stream_options.include_usage"), u)
-			}
+			var seen jsonscan.Seen
+			err = jsonscan.ObjectEachTrusted(val, func(k, v []byte) error {
+				f, err := streamOptionsNames.Check(&seen, k)
+				if err != nil {
+					return NameErr("stream_options", err)
+				}
+				if f == soIncludeUsage {
+					r.IncludeUsage, err = boolVal(p0("stream_options.include_usage"), v)
+				}
+				return err
+			})
 		default:
 			return reqErr("stream_options", "expected an object")
 		}
@@ -470,10 +475,23 @@ func (r *Request) decodeField(f int, val []byte, msgs *[]byte) error {
 		switch jsonscan.KindOf(val) {
 		case jsonscan.Null:
 		case jsonscan.Object:
-			if err := jsonscan.CheckNames(val, responseFormatSchema); err != nil {
-				return NameErr("response_format", err)
+			var t []byte
+			var seen jsonscan.Seen
+			err := jsonscan.ObjectEachTrusted(val, func(k, v []byte) error {
+				f, err := responseFormatNames.Check(&seen, k)
+				switch {
+				case err != nil:
+					return NameErr("response_format", err)
+				case f == rfType:
+					t = v
+				case f == rfJSONSchema:
+					return NameErr("response_format.json_schema", jsonscan.CheckNames(v, jsonSchemaNames))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			t := jsonscan.GetTrusted(val, "type")
 			if jsonscan.KindOf(t) != jsonscan.String {
 				return reqErr("response_format.type", "is required")
 			}
@@ -521,25 +539,41 @@ func (r *Request) decodeTools(val []byte) error {
 		if jsonscan.KindOf(e) != jsonscan.Object {
 			return pathErr(p1("tools", i, ""), "expected an object")
 		}
-		if err := jsonscan.CheckNames(e, toolSchema); err != nil {
-			return NameErr(p1("tools", i, "").String(), err)
+		var tv, fn []byte
+		var seen jsonscan.Seen
+		err := jsonscan.ObjectEachTrusted(e, func(k, v []byte) error {
+			f, err := toolNames.Check(&seen, k)
+			switch {
+			case err != nil:
+				return nameErr(p1("tools", i, ""), err)
+			case f == tType:
+				tv = v
+			case f == tFunction:
+				fn = v
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		t := Tool{Type: "function", Raw: e}
-		if tv := jsonscan.GetTrusted(e, "type"); tv != nil {
+		if tv != nil {
 			s, err := r.str(p1("tools", i, ".type"), tv)
 			if err != nil {
 				return err
 			}
 			t.Type = s
 		}
-		fn := jsonscan.GetTrusted(e, "function")
 		if t.Type == "function" {
 			if jsonscan.KindOf(fn) != jsonscan.Object {
 				return pathErr(p1("tools", i, ".function"), "is required for function tools")
 			}
 			var seen jsonscan.Seen
 			err := jsonscan.ObjectEachTrusted(fn, func(k, v []byte) error {
-				f, err := memberCheck(toolFunctionNames, &seen, p1("tools", i, ".function"), k)
+				f, err := toolFunctionNames.Check(&seen, k)
+				if err != nil {
+					return nameErr(p1("tools", i, ".function"), err)
+				}
 				switch f {
 				case tfName:
 					t.Name, err = r.str(p1("tools", i, ".function.name"), v)
@@ -593,7 +627,10 @@ func (r *Request) decodeMessages(val []byte) error {
 		hasContent := false
 		var seen jsonscan.Seen
 		err := jsonscan.ObjectEachTrusted(e, func(k, v []byte) error {
-			f, err := memberCheck(messageNames, &seen, p1("messages", i, ""), k)
+			f, err := messageNames.Check(&seen, k)
+			if err != nil {
+				return nameErr(p1("messages", i, ""), err)
+			}
 			switch f {
 			case mRole:
 				m.Role, err = r.str(p1("messages", i, ".role"), v)
@@ -672,7 +709,10 @@ func (r *Request) decodeParts(mi int, v []byte) error {
 		p := Part{Raw: e}
 		var seen jsonscan.Seen
 		err := jsonscan.ObjectEachTrusted(e, func(k, val []byte) error {
-			f, err := memberCheck(partNames, &seen, param, k)
+			f, err := partNames.Check(&seen, k)
+			if err != nil {
+				return nameErr(param, err)
+			}
 			switch f {
 			case ptType:
 				p.Type, err = r.str(param.with(".type"), val)
@@ -685,7 +725,10 @@ func (r *Request) decodeParts(mi int, v []byte) error {
 				case jsonscan.Object:
 					var seenURL jsonscan.Seen
 					err = jsonscan.ObjectEachTrusted(val, func(k2, v2 []byte) error {
-						f, err := memberCheck(imageURLNames, &seenURL, param.with(".image_url"), k2)
+						f, err := imageURLNames.Check(&seenURL, k2)
+						if err != nil {
+							return nameErr(param.with(".image_url"), err)
+						}
 						switch f {
 						case iuURL:
 							p.ImageURL, err = r.str(param.with(".image_url.url"), v2)
@@ -734,7 +777,10 @@ func (r *Request) decodeToolCalls(mi int, v []byte) error {
 		tc := ToolCall{Type: "function"}
 		var seen jsonscan.Seen
 		err := jsonscan.ObjectEachTrusted(e, func(k, val []byte) error {
-			f, err := memberCheck(toolCallNames, &seen, param, k)
+			f, err := toolCallNames.Check(&seen, k)
+			if err != nil {
+				return nameErr(param, err)
+			}
 			switch f {
 			case tcID:
 				tc.ID, err = r.str(param.with(".id"), val)
@@ -746,7 +792,10 @@ func (r *Request) decodeToolCalls(mi int, v []byte) error {
 				}
 				var seenFn jsonscan.Seen
 				err = jsonscan.ObjectEachTrusted(val, func(k2, v2 []byte) error {
-					f, err := memberCheck(callFunctionNames, &seenFn, param.with(".function"), k2)
+					f, err := callFunctionNames.Check(&seenFn, k2)
+					if err != nil {
+						return nameErr(param.with(".function"), err)
+					}
 					switch f {
 					case cfName:
 						tc.Name, err = r.str(param.with(".function.name"), v2)

@@ -294,15 +294,15 @@ func (k objKind) names() []string {
 	case kCallFn:
 		return namesOf(callFunctionNames)
 	case kTool:
-		return namesOf(toolSchema.Names)
+		return namesOf(toolNames)
 	case kToolFn:
 		return namesOf(toolFunctionNames)
 	case kStreamOptions:
-		return namesOf(streamOptionsSchema.Names)
+		return namesOf(streamOptionsNames)
 	case kResponseFormat:
-		return namesOf(responseFormatSchema.Names)
+		return namesOf(responseFormatNames)
 	case kJSONSchema:
-		return []string{"name", "description", "schema", "strict"}
+		return namesOf(jsonSchemaNames.Names)
 	}
 	return nil
 }

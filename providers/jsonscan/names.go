@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -34,7 +35,28 @@ const maxNameLen = 64
 // concurrent use.
 type Names struct {
 	list  []string
-	byLen [][]uint8 // indexes into list, by name length
+	byLen [][]nameWords // by name length
+}
+
+// nameWords is a listed name as the two words nameLoad reads from it.
+type nameWords struct {
+	lo, hi uint64
+	i      uint8 // index in list
+}
+
+// nameLoad reads a name of at least one byte as two words that determine it
+// entirely when it is at most 16 bytes long: overlapping loads from both
+// ends, so that comparing a name costs two word comparisons instead of a
+// call to memequal.
+func nameLoad(b []byte) (lo, hi uint64) {
+	switch n := len(b); {
+	case n >= 8:
+		return binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:])
+	case n >= 4:
+		return uint64(binary.LittleEndian.Uint32(b)), uint64(binary.LittleEndian.Uint32(b[n-4:]))
+	default:
+		return uint64(b[0]) | uint64(b[n/2])<<8 | uint64(b[n-1])<<16, 0
+	}
 }
 
 // NewNames returns the set of names, in order (Check returns the position).
@@ -63,9 +85,10 @@ func NewNames(names ...string) *Names {
 		}
 		longest = max(longest, len(s))
 	}
-	n.byLen = make([][]uint8, longest+1)
+	n.byLen = make([][]nameWords, longest+1)
 	for i, s := range names {
-		n.byLen[len(s)] = append(n.byLen[len(s)], uint8(i))
+		lo, hi := nameLoad([]byte(s))
+		n.byLen[len(s)] = append(n.byLen[len(s)], nameWords{lo, hi, uint8(i)})
 	}
 	return n
 }
@@ -78,12 +101,13 @@ func (n *Names) Name(i int) string { return n.list[i] }
 
 // Index returns the position of the name spelled exactly as name, or -1.
 func (n *Names) Index(name []byte) int {
-	if len(name) >= len(n.byLen) {
+	if len(name) >= len(n.byLen) || len(n.byLen[len(name)]) == 0 {
 		return -1
 	}
-	for _, i := range n.byLen[len(name)] {
-		if n.list[i] == string(name) {
-			return int(i)
+	lo, hi := nameLoad(name)
+	for _, w := range n.byLen[len(name)] {
+		if w.lo == lo && w.hi == hi && (len(name) <= 16 || n.list[w.i] == string(name)) {
+			return int(w.i)
 		}
 	}
 	return -1
@@ -103,19 +127,31 @@ type Seen uint64
 // A plain name costs a length-bucketed comparison and no allocation; only
 // names not in n are unescaped and case-folded, into a stack buffer.
 func (n *Names) Check(seen *Seen, key []byte) (int, error) {
-	if i := n.Index(key); i >= 0 {
-		bit := Seen(1) << uint(i)
-		if *seen&bit != 0 {
-			return -1, &NameError{Name: n.list[i], Raw: string(key), Repeated: true}
-		}
-		*seen |= bit
+	// Small enough to inline: the common case is a listed name, first seen.
+	if i := n.Index(key); i >= 0 && *seen&(1<<uint(i)) == 0 {
+		*seen |= 1 << uint(i)
 		return i, nil
 	}
-	return n.checkSpelling(*seen, key)
+	return n.checkSlow(*seen, key)
 }
 
-// checkSpelling is Check's path for names that are not spelled as one of n.
-func (n *Names) checkSpelling(seen Seen, key []byte) (int, error) {
+// checkSlow is Check for a name that is listed and repeated, or not listed.
+func (n *Names) checkSlow(seen Seen, key []byte) (int, error) {
+	if i := n.Index(key); i >= 0 {
+		return -1, &NameError{Name: n.list[i], Raw: string(key), Repeated: true}
+	}
+	// Without escapes, upper case or non-ASCII bytes a name is its own
+	// folded form, which Index did not find.
+	plain := true
+	for _, c := range key {
+		if c == '\\' || c >= utf8.RuneSelf || c-'A' < 26 {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return -1, nil
+	}
 	var buf [maxNameLen]byte
 	k, ok := foldName(&buf, key)
 	if !ok {

@@ -69,6 +69,25 @@ func TestNamesCheck(t *testing.T) {
 	}
 }
 
+// TestNamesIndex covers every branch of the word comparison: names of 1 to
+// 3, 4 to 7, 8 to 16 and more bytes, and keys that differ only in the
+// middle of a long name.
+func TestNamesIndex(t *testing.T) {
+	t.Parallel()
+	n := NewNames("n", "ab", "abc", "stop", "model", "messages", "stream_options", "max_completion_tokens", "abcdefgh_x_ijklmnop")
+	for i := 0; i < n.Len(); i++ {
+		if got := n.Index([]byte(n.Name(i))); got != i {
+			t.Errorf("Index(%q) = %d, want %d", n.Name(i), got, i)
+		}
+	}
+	for _, k := range []string{"", "m", "ba", "abd", "acc", "stoq", "mod_l", "messagez", "stream-options", "max_completion_tokenz",
+		"abcdefgh_y_ijklmnop", "abcdefgh_xx_jklmnop", "max_complet1on_tokens", string(bytes.Repeat([]byte("a"), 200))} {
+		if got := n.Index([]byte(k)); got != -1 {
+			t.Errorf("Index(%q) = %d, want -1", k, got)
+		}
+	}
+}
+
 func TestNameErrorMessage(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
