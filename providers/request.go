@@ -405,11 +405,11 @@ func (r *Request) decodeField(f int, val []byte, msgs *[]byte) error {
 		case jsonscan.Object:
 			var seen jsonscan.Seen
 			err = jsonscan.ObjectEachTrusted(val, func(k, v []byte) error {
-				f, err := streamOptionsNames.Check(&seen, k)
+				o, err := streamOptionsNames.Check(&seen, k)
 				if err != nil {
 					return NameErr("stream_options", err)
 				}
-				if f == soIncludeUsage {
+				if o == soIncludeUsage {
 					r.IncludeUsage, err = boolVal(p0("stream_options.include_usage"), v)
 				}
 				return err
@@ -478,14 +478,14 @@ func (r *Request) decodeField(f int, val []byte, msgs *[]byte) error {
 			var t []byte
 			var seen jsonscan.Seen
 			err := jsonscan.ObjectEachTrusted(val, func(k, v []byte) error {
-				f, err := responseFormatNames.Check(&seen, k)
+				o, err := responseFormatNames.Check(&seen, k)
 				switch {
 				case err != nil:
 					return NameErr("response_format", err)
-				case f == rfType:
+				case o == rfType:
 					t = v
-				case f == rfJSONSchema:
-					return NameErr("response_format.json_schema", jsonscan.CheckNames(v, jsonSchemaNames))
+				case o == rfJSONSchema:
+					return NameErr("response_format.json_schema", jsonscan.CheckNames(v, jsonSchemaMembers))
 				}
 				return nil
 			})

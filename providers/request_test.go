@@ -302,7 +302,7 @@ func (k objKind) names() []string {
 	case kResponseFormat:
 		return namesOf(responseFormatNames)
 	case kJSONSchema:
-		return namesOf(jsonSchemaNames.Names)
+		return namesOf(jsonSchemaMembers.Names)
 	}
 	return nil
 }
