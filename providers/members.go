@@ -82,7 +82,7 @@ const (
 
 var (
 	responseFormatNames = jsonscan.NewNames((&[numRFNames]string{rfType: "type", rfJSONSchema: "json_schema"})[:]...)
-	jsonSchemaMembers     = jsonscan.NewSchema("name", "description", "schema", "strict")
+	jsonSchemaMembers   = jsonscan.NewSchema("name", "description", "schema", "strict")
 )
 
 // Tool members; cache_control is read by the Anthropic translator.
