@@ -20,7 +20,7 @@ func (s *Server) handleEmbeddings(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	body := ctx.PostBody()
-	name, _, err := messagesHead(body)
+	name, err := embeddingsModel(body)
 	if err != nil {
 		x.fail(ctx, err)
 		return
@@ -55,4 +55,18 @@ func (s *Server) handleEmbeddings(ctx *fasthttp.RequestCtx) {
 	ctx.SetBody(resp.Body)
 	x.status = 200
 	x.finish()
+}
+
+// embeddingsModel validates an embeddings request body and reads its model.
+// The body reaches OpenAI-format upstreams as sent but for the model, so a
+// member the gateway reads must be there once, spelled plainly.
+func embeddingsModel(body []byte) (string, error) {
+	obj, err := bodyObject(body)
+	if err != nil {
+		return "", err
+	}
+	if err := providers.CheckEmbeddingsNames(obj); err != nil {
+		return "", err
+	}
+	return modelOf(obj)
 }

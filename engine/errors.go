@@ -45,7 +45,11 @@ func toAPIError(err error) *apiError {
 	}
 	var re *providers.RequestError
 	if errors.As(err, &re) {
-		return &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: re.Param, Msg: re.Error()}
+		code := re.Code
+		if code == "" {
+			code = "invalid_request"
+		}
+		return &apiError{Status: 400, Type: typeInvalidRequest, Code: code, Param: re.Param, Msg: re.Error()}
 	}
 	var ue *providers.UpstreamError
 	if errors.As(err, &ue) {

@@ -116,19 +116,43 @@ func (s *Server) handleCountTokens(ctx *fasthttp.RequestCtx) {
 // messagesHead validates an Anthropic request body and reads its model and
 // stream flag.
 func messagesHead(body []byte) (model string, stream bool, err error) {
+	obj, err := bodyObject(body)
+	if err != nil {
+		return "", false, err
+	}
+	// Anthropic reads the passthrough body itself: route and stream by the
+	// members it will use, or refuse a body where that is ambiguous.
+	if err := anthropic.CheckNames(obj); err != nil {
+		return "", false, err
+	}
+	if model, err = modelOf(obj); err != nil {
+		return "", false, err
+	}
+	return model, string(jsonscan.Get(obj, "stream")) == "true", nil
+}
+
+// bodyObject validates a request body and returns its top-level object.
+func bodyObject(body []byte) ([]byte, error) {
 	if err := jsonscan.Validate(body); err != nil {
-		return "", false, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Msg: "request body is not valid JSON: " + err.Error()}
+		return nil, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Msg: "request body is not valid JSON: " + err.Error()}
 	}
-	i := jsonscan.SkipSpace(body, 0)
-	if jsonscan.KindOf(body[i:]) != jsonscan.Object {
-		return "", false, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Msg: "request body must be a JSON object"}
+	obj := body[jsonscan.SkipSpace(body, 0):]
+	if jsonscan.KindOf(obj) != jsonscan.Object {
+		return nil, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Msg: "request body must be a JSON object"}
 	}
-	if v := jsonscan.Get(body[i:], "model"); v != nil {
-		if jsonscan.KindOf(v) != jsonscan.String {
-			return "", false, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: "model", Msg: "model: expected a string"}
-		}
-		s, _, _ := jsonscan.Unquote(v, nil)
-		model = string(s)
+	return obj, nil
+}
+
+// modelOf returns the top-level model of the validated object obj; "" when
+// absent. Only for bodies whose names were checked: it reads the first.
+func modelOf(obj []byte) (string, error) {
+	v := jsonscan.Get(obj, "model")
+	if v == nil {
+		return "", nil
 	}
-	return model, string(jsonscan.Get(body[i:], "stream")) == "true", nil
+	if jsonscan.KindOf(v) != jsonscan.String {
+		return "", &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: "model", Msg: "model: expected a string"}
+	}
+	s, _, _ := jsonscan.Unquote(v, nil)
+	return string(s), nil
 }

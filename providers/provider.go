@@ -204,7 +204,10 @@ func errClass(err error) string {
 // client's OpenAI embeddings request
 // (https://platform.openai.com/docs/api-reference/embeddings/create); the
 // answer's Body is the OpenAI embeddings response. A parameter the upstream
-// cannot honour (dimensions, encoding_format) is a 400 that says so.
+// cannot honour (dimensions, encoding_format) is a 400 that says so. The
+// engine passes only bodies that CheckEmbeddingsNames accepts: an
+// implementation that forwards the client's bytes may read the first member
+// of a name.
 type Embedder interface {
 	Embed(ctx context.Context, body []byte, model string) (*Response, error)
 }

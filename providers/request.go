@@ -288,6 +288,8 @@ func (r *Request) Adopt(body []byte) error {
 type RequestError struct {
 	Param string
 	Msg   string
+	// Code is the error envelope's code; "" for the generic one.
+	Code string
 }
 
 func (e *RequestError) Error() string {
@@ -358,11 +360,16 @@ func (r *Request) decode() error {
 	// Member offsets: ObjectEach yields sub-slices, so offsets come from
 	// pointer arithmetic against the body.
 	var msgsVal []byte
+	var seen jsonscan.Seen
 	err := jsonscan.ObjectEachTrusted(obj, func(key, val []byte) error {
 		valStart := offsetOf(b, val)
 		keyStart := lastQuoteBefore(b, base, valStart, len(key))
 		r.Fields = append(r.Fields, Field{Key: jsonscan.B2S(key), Start: keyStart, ValStart: valStart, End: valStart + len(val)})
-		return r.decodeField(key, val, &msgsVal)
+		f, err := topNames.Check(&seen, key)
+		if err != nil {
+			return NameErr("", err)
+		}
+		return r.decodeField(f, val, &msgsVal)
 	})
 	if err != nil {
 		return err
@@ -455,43 +462,53 @@ func intVal(param path, v []byte) (Int, error) {
 	return Int{}, pathErr(param, "expected an integer, got "+jsonscan.KindOf(v).String())
 }
 
-func (r *Request) decodeField(key, val []byte, msgs *[]byte) error {
+// decodeField decodes the top-level member f (an index of topNames, -1 for
+// members the decoder does not read).
+func (r *Request) decodeField(f int, val []byte, msgs *[]byte) error {
 	var err error
-	switch string(key) {
-	case "model":
+	switch f {
+	case fModel:
 		r.Model, err = r.str(p0("model"), val)
-	case "messages":
+	case fMessages:
 		if jsonscan.KindOf(val) != jsonscan.Array {
 			return reqErr("messages", "expected an array, got "+jsonscan.KindOf(val).String())
 		}
 		*msgs = val
-	case "stream":
+	case fStream:
 		r.Stream, err = boolVal(p0("stream"), val)
-	case "stream_options":
+	case fStreamOptions:
 		switch jsonscan.KindOf(val) {
 		case jsonscan.Null:
 		case jsonscan.Object:
-			if u := jsonscan.GetTrusted(val, "include_usage"); u != nil {
-				r.IncludeUsage, err = boolVal(p0("stream_options.include_usage"), u)
-			}
+			var seen jsonscan.Seen
+			err = jsonscan.ObjectEachTrusted(val, func(k, v []byte) error {
+				o, err := streamOptionsNames.Check(&seen, k)
+				if err != nil {
+					return NameErr("stream_options", err)
+				}
+				if o == soIncludeUsage {
+					r.IncludeUsage, err = boolVal(p0("stream_options.include_usage"), v)
+				}
+				return err
+			})
 		default:
 			return reqErr("stream_options", "expected an object")
 		}
-	case "temperature":
+	case fTemperature:
 		r.Temperature, err = numVal(p0("temperature"), val, 0, 2)
-	case "top_p":
+	case fTopP:
 		r.TopP, err = numVal(p0("top_p"), val, 0, 1)
-	case "max_tokens", "max_completion_tokens":
+	case fMaxTokens, fMaxCompletionTokens:
 		var n Int
-		if n, err = intVal(p0(string(key)), val); err == nil && n.Set {
+		if n, err = intVal(p0(topNames.Name(f)), val); err == nil && n.Set {
 			if n.V < 1 {
-				return reqErr(string(key), "must be at least 1")
+				return reqErr(topNames.Name(f), "must be at least 1")
 			}
-			if string(key) == "max_completion_tokens" || r.MaxTokens == 0 {
+			if f == fMaxCompletionTokens || r.MaxTokens == 0 {
 				r.MaxTokens = int(min(n.V, 1<<31-1))
 			}
 		}
-	case "n":
+	case fN:
 		var n Int
 		if n, err = intVal(p0("n"), val); err == nil && n.Set {
 			if n.V < 1 || n.V > 128 {
@@ -499,21 +516,21 @@ func (r *Request) decodeField(key, val []byte, msgs *[]byte) error {
 			}
 			r.N = int(n.V)
 		}
-	case "seed":
+	case fSeed:
 		r.Seed, err = intVal(p0("seed"), val)
-	case "user":
+	case fUser:
 		if jsonscan.KindOf(val) != jsonscan.Null {
 			r.User, err = r.str(p0("user"), val)
 		}
-	case "skill":
+	case fSkill:
 		if jsonscan.KindOf(val) != jsonscan.Null {
 			r.Skill, err = r.str(p0("skill"), val)
 		}
-	case "stop":
+	case fStop:
 		err = r.decodeStop(val)
-	case "tools":
+	case fTools:
 		err = r.decodeTools(val)
-	case "tool_choice":
+	case fToolChoice:
 		switch jsonscan.KindOf(val) {
 		case jsonscan.Null:
 		case jsonscan.String, jsonscan.Object:
@@ -521,7 +538,7 @@ func (r *Request) decodeField(key, val []byte, msgs *[]byte) error {
 		default:
 			return reqErr("tool_choice", "expected a string or an object")
 		}
-	case "parallel_tool_calls":
+	case fParallelToolCalls:
 		var v bool
 		if jsonscan.KindOf(val) != jsonscan.Null {
 			if v, err = boolVal(p0("parallel_tool_calls"), val); err == nil {
@@ -531,11 +548,27 @@ func (r *Request) decodeField(key, val []byte, msgs *[]byte) error {
 				}
 			}
 		}
-	case "response_format":
+	case fResponseFormat:
 		switch jsonscan.KindOf(val) {
 		case jsonscan.Null:
 		case jsonscan.Object:
-			t := jsonscan.GetTrusted(val, "type")
+			var t []byte
+			var seen jsonscan.Seen
+			err := jsonscan.ObjectEachTrusted(val, func(k, v []byte) error {
+				o, err := responseFormatNames.Check(&seen, k)
+				switch {
+				case err != nil:
+					return NameErr("response_format", err)
+				case o == rfType:
+					t = v
+				case o == rfJSONSchema:
+					return NameErr("response_format.json_schema", jsonscan.CheckNames(v, jsonSchemaMembers))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 			if jsonscan.KindOf(t) != jsonscan.String {
 				return reqErr("response_format.type", "is required")
 			}
@@ -583,35 +616,55 @@ func (r *Request) decodeTools(val []byte) error {
 		if jsonscan.KindOf(e) != jsonscan.Object {
 			return pathErr(p1("tools", i, ""), "expected an object")
 		}
+		var tv, fn []byte
+		var seen jsonscan.Seen
+		err := jsonscan.ObjectEachTrusted(e, func(k, v []byte) error {
+			f, err := toolNames.Check(&seen, k)
+			switch {
+			case err != nil:
+				return nameErr(p1("tools", i, ""), err)
+			case f == tType:
+				tv = v
+			case f == tFunction:
+				fn = v
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		t := Tool{Type: "function", Raw: e}
-		if tv := jsonscan.GetTrusted(e, "type"); tv != nil {
+		if tv != nil {
 			s, err := r.str(p1("tools", i, ".type"), tv)
 			if err != nil {
 				return err
 			}
 			t.Type = s
 		}
-		fn := jsonscan.GetTrusted(e, "function")
 		if t.Type == "function" {
 			if jsonscan.KindOf(fn) != jsonscan.Object {
 				return pathErr(p1("tools", i, ".function"), "is required for function tools")
 			}
+			var seen jsonscan.Seen
 			err := jsonscan.ObjectEachTrusted(fn, func(k, v []byte) error {
-				var err error
-				switch string(k) {
-				case "name":
+				f, err := toolFunctionNames.Check(&seen, k)
+				if err != nil {
+					return nameErr(p1("tools", i, ".function"), err)
+				}
+				switch f {
+				case tfName:
 					t.Name, err = r.str(p1("tools", i, ".function.name"), v)
-				case "description":
+				case tfDescription:
 					if jsonscan.KindOf(v) != jsonscan.Null {
 						t.Description, err = r.str(p1("tools", i, ".function.description"), v)
 					}
-				case "parameters":
+				case tfParameters:
 					if jsonscan.KindOf(v) == jsonscan.Object {
 						t.Parameters = v
 					} else if jsonscan.KindOf(v) != jsonscan.Null {
 						err = pathErr(p1("tools", i, ".function.parameters"), "expected an object")
 					}
-				case "strict":
+				case tfStrict:
 					var b bool
 					if b, err = boolVal(p1("tools", i, ".function.strict"), v); err == nil {
 						t.Strict = False
@@ -649,12 +702,16 @@ func (r *Request) decodeMessages(val []byte) error {
 		m.Span = Span{offsetOf(r.Body, e), offsetOf(r.Body, e) + len(e)}
 		x := msgRanges{p0: len(r.parts), c0: len(r.toolCalls)}
 		hasContent := false
+		var seen jsonscan.Seen
 		err := jsonscan.ObjectEachTrusted(e, func(k, v []byte) error {
-			var err error
-			switch string(k) {
-			case "role":
+			f, err := messageNames.Check(&seen, k)
+			if err != nil {
+				return nameErr(p1("messages", i, ""), err)
+			}
+			switch f {
+			case mRole:
 				m.Role, err = r.str(p1("messages", i, ".role"), v)
-			case "content":
+			case mContent:
 				hasContent = true
 				m.ContentSpan = Span{offsetOf(r.Body, v), offsetOf(r.Body, v) + len(v)}
 				switch jsonscan.KindOf(v) {
@@ -666,15 +723,15 @@ func (r *Request) decodeMessages(val []byte) error {
 				default:
 					err = pathErr(p1("messages", i, ".content"), "expected a string, an array of content parts or null")
 				}
-			case "name":
+			case mName:
 				if jsonscan.KindOf(v) != jsonscan.Null {
 					m.Name, err = r.str(p1("messages", i, ".name"), v)
 				}
-			case "tool_call_id":
+			case mToolCallID:
 				if jsonscan.KindOf(v) != jsonscan.Null {
 					m.ToolCallID, err = r.str(p1("messages", i, ".tool_call_id"), v)
 				}
-			case "tool_calls":
+			case mToolCalls:
 				err = r.decodeToolCalls(i, v)
 			}
 			return err
@@ -727,24 +784,32 @@ func (r *Request) decodeParts(mi int, v []byte) error {
 			return pathErr(param, "expected a content part object")
 		}
 		p := Part{Raw: e}
+		var seen jsonscan.Seen
 		err := jsonscan.ObjectEachTrusted(e, func(k, val []byte) error {
-			var err error
-			switch string(k) {
-			case "type":
+			f, err := partNames.Check(&seen, k)
+			if err != nil {
+				return nameErr(param, err)
+			}
+			switch f {
+			case ptType:
 				p.Type, err = r.str(param.with(".type"), val)
-			case "text":
+			case ptText:
 				p.Text, err = r.str(param.with(".text"), val)
-			case "image_url":
+			case ptImageURL:
 				switch jsonscan.KindOf(val) {
 				case jsonscan.String: // tolerated shorthand
 					p.ImageURL, err = r.str(param.with(".image_url"), val)
 				case jsonscan.Object:
+					var seenURL jsonscan.Seen
 					err = jsonscan.ObjectEachTrusted(val, func(k2, v2 []byte) error {
-						var err error
-						switch string(k2) {
-						case "url":
+						f, err := imageURLNames.Check(&seenURL, k2)
+						if err != nil {
+							return nameErr(param.with(".image_url"), err)
+						}
+						switch f {
+						case iuURL:
 							p.ImageURL, err = r.str(param.with(".image_url.url"), v2)
-						case "detail":
+						case iuDetail:
 							if jsonscan.KindOf(v2) != jsonscan.Null {
 								p.Detail, err = r.str(param.with(".image_url.detail"), v2)
 							}
@@ -787,23 +852,31 @@ func (r *Request) decodeToolCalls(mi int, v []byte) error {
 			return pathErr(param, "expected an object")
 		}
 		tc := ToolCall{Type: "function"}
+		var seen jsonscan.Seen
 		err := jsonscan.ObjectEachTrusted(e, func(k, val []byte) error {
-			var err error
-			switch string(k) {
-			case "id":
+			f, err := toolCallNames.Check(&seen, k)
+			if err != nil {
+				return nameErr(param, err)
+			}
+			switch f {
+			case tcID:
 				tc.ID, err = r.str(param.with(".id"), val)
-			case "type":
+			case tcType:
 				tc.Type, err = r.str(param.with(".type"), val)
-			case "function":
+			case tcFunction:
 				if jsonscan.KindOf(val) != jsonscan.Object {
 					return pathErr(param.with(".function"), "expected an object")
 				}
+				var seenFn jsonscan.Seen
 				err = jsonscan.ObjectEachTrusted(val, func(k2, v2 []byte) error {
-					var err error
-					switch string(k2) {
-					case "name":
+					f, err := callFunctionNames.Check(&seenFn, k2)
+					if err != nil {
+						return nameErr(param.with(".function"), err)
+					}
+					switch f {
+					case cfName:
 						tc.Name, err = r.str(param.with(".function.name"), v2)
-					case "arguments":
+					case cfArguments:
 						tc.Arguments, err = r.str(param.with(".function.arguments"), v2)
 					}
 					return err

@@ -1,7 +1,9 @@
 package providers
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -218,6 +220,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(codingRequest))
 	f.Add([]byte(`{"messages":[{"role":"user","content":"x"}]}`))
 	f.Add([]byte(`{"messages":[{"role":"assistant","tool_calls":[{"function":{"name":"a","arguments":"{"}}]}]}`))
+	f.Add([]byte(`{"model":"cheap","mod\u0065l":"pricey","messages":[{"role":"user","content":"x","cont\u0065nt":"y"}]}`))
+	f.Add([]byte(`{"stream":true,"stream_options":{"include_usage":true,"Include_Usage":false},"messages":[{"role":"user","content":"x"}],"logit\u005fbias":{}}`))
 	if seeds, err := os.ReadDir("testdata"); err == nil {
 		for _, e := range seeds {
 			if b, err := os.ReadFile("testdata/" + e.Name()); err == nil && strings.HasSuffix(e.Name(), ".json") {
@@ -247,5 +251,141 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("bad field span %+v in %q", f, body)
 			}
 		}
+		// No object the gateway reads holds two members that the standard
+		// library decodes to names equal, ignoring case, to one it reads.
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := checkNamesOnce(dec, kTop); err != nil {
+			t.Fatalf("decoder accepted %q: %v", body, err)
+		}
 	})
+}
+
+// Kinds of objects the decoder reads, for checkNamesOnce.
+type objKind int
+
+const (
+	kNone objKind = iota
+	kTop
+	kMsg
+	kPart
+	kImageURL
+	kCall
+	kCallFn
+	kTool
+	kToolFn
+	kStreamOptions
+	kResponseFormat
+	kJSONSchema
+)
+
+func (k objKind) names() []string {
+	switch k {
+	case kTop:
+		return namesOf(topNames)
+	case kMsg:
+		return namesOf(messageNames)
+	case kPart:
+		return namesOf(partNames)
+	case kImageURL:
+		return namesOf(imageURLNames)
+	case kCall:
+		return namesOf(toolCallNames)
+	case kCallFn:
+		return namesOf(callFunctionNames)
+	case kTool:
+		return namesOf(toolNames)
+	case kToolFn:
+		return namesOf(toolFunctionNames)
+	case kStreamOptions:
+		return namesOf(streamOptionsNames)
+	case kResponseFormat:
+		return namesOf(responseFormatNames)
+	case kJSONSchema:
+		return namesOf(jsonSchemaMembers.Names)
+	}
+	return nil
+}
+
+// child is the kind of the objects in member key's value.
+func (k objKind) child(key string) objKind {
+	return childKinds[k][key]
+}
+
+var childKinds = map[objKind]map[string]objKind{
+	kTop:            {"messages": kMsg, "tools": kTool, "stream_options": kStreamOptions, "response_format": kResponseFormat},
+	kResponseFormat: {"json_schema": kJSONSchema},
+	kMsg:            {"content": kPart, "tool_calls": kCall},
+	kCall:           {"function": kCallFn},
+	kTool:           {"function": kToolFn},
+	kPart:           {"image_url": kImageURL},
+}
+
+func namesOf(n *jsonscan.Names) []string {
+	out := make([]string, n.Len())
+	for i := range out {
+		out[i] = n.Name(i)
+	}
+	return out
+}
+
+// checkNamesOnce walks the next value of dec, an object or array of kind k,
+// and fails when an object of a kind the decoder reads has two members
+// whose decoded names equal, ignoring case as Go's encoding/json does, one
+// name it reads there.
+func checkNamesOnce(dec *json.Decoder, k objKind) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('['):
+		for dec.More() {
+			if err := checkNamesOnce(dec, k); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+		return err
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key := kt.(string)
+			for _, n := range k.names() {
+				if strings.EqualFold(key, n) {
+					if seen[n] {
+						return fmt.Errorf("two members named %q", n)
+					}
+					seen[n] = true
+				}
+			}
+			if err := checkNamesOnce(dec, k.child(key)); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+		return err
+	}
+	return nil
+}
+
+// TestFuzzDecodeOracle shows that FuzzDecode's name check can fail.
+func TestFuzzDecodeOracle(t *testing.T) {
+	t.Parallel()
+	for body, bad := range map[string]bool{
+		codingRequest:               false,
+		`{"model":"a","Model":"b"}`: true,
+		`{"messages":[{"role":"user","content":[{"type":"x","t\u0079pe":"y"}]}]}`: true,
+		`{"tools":[{"function":{"name":"a","NAME":"b"}}]}`:                        true,
+		`{"metadata":{"a":1,"a":2},"x":1,"x":2}`:                                  false,
+	} {
+		dec := json.NewDecoder(strings.NewReader(body))
+		if err := checkNamesOnce(dec, kTop); (err != nil) != bad {
+			t.Errorf("%s: err = %v, want failure %v", body, err, bad)
+		}
+	}
 }

@@ -21,9 +21,11 @@ func reqErr(format string, args ...any) error {
 // tool names ("tools" or legacy "functions"), and the flags stream, tools,
 // images, json and smart_routing. Headers and Project are the caller's to
 // add. The body is validated as it is walked, once: every value is skipped
-// or decoded a single time. Strings alias body unless they hold escapes,
-// which are decoded into in's scratch buffer; nothing is allocated in steady
-// state.
+// or decoded a single time; a second, non-validating pass refuses, as the
+// engine does, a member read here that appears twice in one object or is
+// spelled with escapes or in another case (jsonscan.Names.Check). Strings
+// alias body unless they hold escapes, which are decoded into in's scratch
+// buffer; nothing is allocated in steady state.
 func InputFromOpenAI(body []byte, in *Input) error {
 	in.Reset()
 	in.Body = body
@@ -86,12 +88,31 @@ func InputFromOpenAI(body []byte, in *Input) error {
 	if j := jsonscan.SkipSpace(body, end); j != len(body) {
 		return reqErr("unexpected data after the request object at offset %d", j)
 	}
+	// The walk validated the object. Like the engine's decoder, refuse a
+	// member read above that is repeated or spelled with escapes or in
+	// another case: a policy must see what the upstream will run.
+	if err := jsonscan.CheckNames(body[start:end], inputNames); err != nil {
+		return reqErr("%v", err)
+	}
 	in.Skill = skill
 	if len(in.Skill) == 0 {
 		in.Skill = gatewaySkill
 	}
 	return nil
 }
+
+// inputNames describes the members InputFromOpenAI, addMessage, partsText
+// and addToolAt read (TestInputNamesCoverReads keeps it in step).
+var inputNames = func() *jsonscan.Schema {
+	tool := jsonscan.NewSchema("name", "function").Descend("function", jsonscan.NewSchema("name"))
+	return jsonscan.NewSchema("model", "skill", "gateway_skill", "stream", "smart_routing",
+		"response_format", "messages", "tools", "functions").
+		Descend("response_format", jsonscan.NewSchema("type")).
+		Descend("messages", jsonscan.NewSchema("role", "content", "tool_calls", "function_call").
+			Descend("content", jsonscan.NewSchema("type", "text"))).
+		Descend("tools", tool).
+		Descend("functions", tool)
+}()
 
 func syntaxAt(b []byte, i int, what string) error {
 	if i >= len(b) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/providers/providertest"
 )
 
 func TestInputFromOpenAI(t *testing.T) {
@@ -63,7 +64,11 @@ func TestInputFromOpenAI(t *testing.T) {
 func TestInputFromOpenAIErrors(t *testing.T) {
 	t.Parallel()
 	for _, body := range []string{``, `[]`, `{"messages": {}}`, `{"messages": [1]}`, `{"model": 3}`,
-		`{"messages":[{"role":"user","content":5}]}`, `{"messages":[{"role":7}]}`, `{"a":`} {
+		`{"messages":[{"role":"user","content":5}]}`, `{"messages":[{"role":7}]}`, `{"a":`,
+		`{"model":"a","mod\u0065l":"b","messages":[]}`, `{"model":"a","model":"b","messages":[]}`,
+		`{"messages":[{"role":"user","content":"x","cont\u0065nt":"y"}]}`,
+		`{"messages":[{"role":"user","content":[{"type":"text","text":"a","TEXT":"b"}]}]}`,
+		`{"messages":[],"tools":[{"function":{"name":"a","n\u0061me":"b"}}]}`} {
 		var in Input
 		if err := InputFromOpenAI([]byte(body), &in); !errors.Is(err, ErrRequest) {
 			t.Errorf("InputFromOpenAI(%s) = %v, want ErrRequest", body, err)
@@ -129,4 +134,21 @@ func tooDeepJSON(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// TestInputNamesCoverReads keeps inputNames in step with the code.
+func TestInputNamesCoverReads(t *testing.T) {
+	t.Parallel()
+	providertest.SchemaCoversReads(t, inputNames, "openai.go", "InputFromOpenAI", "addToolAt", "addMessage", "partsText")
+}
+
+// TestInputFromOpenAIPassesUnreadMembers: escaped or repeated names the
+// decoder does not read are the policies' and upstream's business.
+func TestInputFromOpenAIPassesUnreadMembers(t *testing.T) {
+	t.Parallel()
+	var in Input
+	body := `{"model":"m","logit\u005fbias":{},"x":1,"x":2,"messages":[{"role":"user","content":"hi","reasoning\u005fcontent":"r"}]}`
+	if err := InputFromOpenAI([]byte(body), &in); err != nil {
+		t.Fatal(err)
+	}
 }

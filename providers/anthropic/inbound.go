@@ -41,7 +41,8 @@ func inErr(param, msg string) error { return &providers.RequestError{Param: para
 //     include_usage; top_k, thinking, service_tier and cache_control
 //     markers are dropped.
 //
-// A malformed body is a *providers.RequestError naming the field.
+// A malformed body is a *providers.RequestError naming the field; so is a
+// body that CheckNames refuses.
 func RequestToOpenAI(dst, body []byte) ([]byte, error) {
 	if err := jsonscan.Validate(body); err != nil {
 		return dst, inErr("", "request body is not valid JSON: "+err.Error())
@@ -49,6 +50,9 @@ func RequestToOpenAI(dst, body []byte) ([]byte, error) {
 	body = wire.TrimSpace(body)
 	if jsonscan.KindOf(body) != jsonscan.Object {
 		return dst, inErr("", "request body must be a JSON object")
+	}
+	if err := CheckNames(body); err != nil {
+		return dst, err
 	}
 	var model, messages, system, maxTokens, temperature, topP, stop, stream, tools, toolChoice, metadata []byte
 	_ = jsonscan.ObjectEach(body, func(k, v []byte) error {

@@ -38,7 +38,8 @@ type EmbedInfo struct {
 // becomes outputDimensionality. encoding_format float passes the values
 // through; base64 is produced by the gateway (little-endian float32, as
 // OpenAI encodes it). Token-array inputs are a 400: Gemini embeds text only.
-// A malformed body is a *providers.RequestError.
+// A malformed body is a *providers.RequestError, and so is one that
+// providers.CheckEmbeddingsNames refuses.
 func EmbedRequest(dst, body []byte, model string) ([]byte, EmbedInfo, error) {
 	var info EmbedInfo
 	if err := jsonscan.Validate(body); err != nil {
@@ -47,6 +48,9 @@ func EmbedRequest(dst, body []byte, model string) ([]byte, EmbedInfo, error) {
 	body = wire.TrimSpace(body)
 	if jsonscan.KindOf(body) != jsonscan.Object {
 		return dst, info, &providers.RequestError{Msg: "request body must be a JSON object"}
+	}
+	if err := providers.CheckEmbeddingsNames(body); err != nil {
+		return dst, info, err
 	}
 	m, err := modelName(model)
 	if err != nil {

@@ -87,6 +87,8 @@ func TestEmbedErrors(t *testing.T) {
 		{"bad encoding", `{"input":"x","encoding_format":"int8"}`, "encoding_format"},
 		{"bad dimensions", `{"input":"x","dimensions":0}`, "dimensions"},
 		{"not json", `{"input":`, ""},
+		{"input twice", `{"input":"a","input":"b"}`, "input"},
+		{"dimensions escaped", `{"input":"a","dim\u0065nsions":8}`, "dimensions"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,6 +69,9 @@ func embedRequest(dst, body []byte, model string) ([]byte, bool, error) {
 	if jsonscan.KindOf(obj) != jsonscan.Object {
 		return nil, false, embedErr("", "request body must be a JSON object")
 	}
+	if err := providers.CheckEmbeddingsNames(obj); err != nil {
+		return nil, false, err
+	}
 	dst = append(dst, `{"model":`...)
 	dst = jsonscan.AppendQuote(dst, model)
 	b64 := false

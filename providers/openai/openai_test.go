@@ -28,6 +28,11 @@ func TestAppendBody(t *testing.T) {
 			`{"model":"a","stream":true,"stream_options":{"include_usage":true,"include_obfuscation":false},"messages":[{"role":"user","content":"x"}]}`},
 		{"client usage kept", `{"model":"a","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}`, "a",
 			`{"model":"a","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}`},
+		{"unread members kept byte for byte, escaped or repeated",
+			`{"model":"a","logit\u005fbias":{"1":2},"messages":[{"role":"user","content":"x","reasoning\u005fcontent":"r"}],"x":1,"x":2,"\ud83d\ude00":0}`, "b",
+			`{"model":"b","logit\u005fbias":{"1":2},"messages":[{"role":"user","content":"x","reasoning\u005fcontent":"r"}],"x":1,"x":2,"\ud83d\ude00":0}`},
+		{"unread stream option kept escaped", `{"model":"a","stream":true,"stream_options":{"include\u005fobfuscation":false},"messages":[{"role":"user","content":"x"}]}`, "a",
+			`{"model":"a","stream":true,"stream_options":{"include_usage":true,"include\u005fobfuscation":false},"messages":[{"role":"user","content":"x"}]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,6 +46,27 @@ func TestAppendBody(t *testing.T) {
 				t.Fatalf("\n got %s\nwant %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestAppendBodyNeverSeesTwoModels: AppendBody rewrites the first model and
+// stream_options member it finds, so a body with a second one, in any
+// spelling, must never reach it: Decode refuses them.
+func TestAppendBodyNeverSeesTwoModels(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		`{"model":"cheap","mod\u0065l":"pricey","messages":[{"role":"user","content":"x"}]}`,
+		`{"model":"cheap","model":"pricey","messages":[{"role":"user","content":"x"}]}`,
+		`{"mod\u0065l":"pricey","messages":[{"role":"user","content":"x"}]}`,
+		`{"model":"a","stream":true,"stream_options":{},"stream\u005foptions":{"include_usage":false},"messages":[{"role":"user","content":"x"}]}`,
+		`{"model":"a","stream":true,"stream_options":{"include_usage":false,"include\u005fusage":false},"messages":[{"role":"user","content":"x"}]}`,
+		`{"model":"a","skill":"s","sk\u0069ll":"t","messages":[{"role":"user","content":"x"}]}`,
+	} {
+		r := providers.AcquireRequest()
+		if err := r.Decode([]byte(in)); err == nil {
+			t.Errorf("Decode accepted %s; AppendBody would send %s", in, AppendBody(nil, r, "m"))
+		}
+		providers.ReleaseRequest(r)
 	}
 }
 
