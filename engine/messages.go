@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"log/slog"
 	"time"
 
 	"github.com/aigateway/gateway/providers/anthropic"
@@ -50,7 +52,7 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		t0 := time.Now()
-		resp, err := ap.Messages(body, m.Upstream, &ctx.Request.Header, stream)
+		resp, err := ap.Messages(body, m.Upstream, &ctx.Request.Header, ctx.URI().QueryString(), stream)
 		x.upstream = time.Since(t0)
 		if err != nil {
 			x.fail(ctx, err)
@@ -61,11 +63,17 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		s.render(ctx, x)
 		return
 	}
-	b, err := anthropic.RequestToOpenAI(x.scratch[:0], body)
+	b, err := anthropic.RequestToOpenAI(x.scratch[:0], body, anthropic.Target{MaxOutputTokens: m.MaxOutputTokens})
 	x.scratch = b
 	if err != nil {
 		x.fail(ctx, err)
 		return
+	}
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		if ignored := anthropic.IgnoredMembers(nil, body); len(ignored) > 0 {
+			s.log.Debug("anthropic request members without an equivalent were ignored",
+				"id", string(x.reqID), "model", m.Name, "members", ignored)
+		}
 	}
 	if err := x.req.Decode(b); err != nil {
 		x.fail(ctx, err)
@@ -108,7 +116,7 @@ func (s *Server) handleCountTokens(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	t0 := time.Now()
-	resp, err := ap.CountTokens(body, m.Upstream, &ctx.Request.Header)
+	resp, err := ap.CountTokens(body, m.Upstream, &ctx.Request.Header, ctx.URI().QueryString())
 	x.upstream = time.Since(t0)
 	if err != nil {
 		x.fail(ctx, err)

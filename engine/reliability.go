@@ -97,6 +97,10 @@ func (x *exchange) Call(_ context.Context, a limits.Attempt) error {
 	}
 	x.call.Model = m.Upstream
 	x.call.MaxOutputTokens = m.MaxOutputTokens
+	// A reasoning effort the gateway translated from Anthropic's thinking
+	// goes only to models known to reason; a client's own is dropped only
+	// for models known not to (an unknown model may well reason).
+	x.call.NoReasoning = !m.Reasoning && (m.Known || x.format == formatAnthropic)
 	resp, err := x.slot.p.Chat(&x.call)
 	if err != nil {
 		<-x.slot.sem

@@ -36,6 +36,10 @@ type Request struct {
 	User           string
 	N              int    // 0 when absent
 	Skill          string // gateway extension: the "skill" body field
+	// ReasoningEffort is reasoning_effort ("minimal", "low", "medium",
+	// "high", …) as the client sent it; "" when absent. Providers whose
+	// format has an equivalent map it, unless Call.NoReasoning.
+	ReasoningEffort string
 
 	// Fields lists every top-level member in body order, known or not, so that
 	// OpenAI-format upstreams receive unknown parameters verbatim.
@@ -431,6 +435,10 @@ func (r *Request) decodeField(key, val []byte, msgs *[]byte) error {
 	case "skill":
 		if jsonscan.KindOf(val) != jsonscan.Null {
 			r.Skill, err = r.str(p0("skill"), val)
+		}
+	case "reasoning_effort":
+		if jsonscan.KindOf(val) != jsonscan.Null {
+			r.ReasoningEffort, err = r.str(p0("reasoning_effort"), val)
 		}
 	case "stop":
 		err = r.decodeStop(val)

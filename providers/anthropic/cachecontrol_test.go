@@ -361,7 +361,7 @@ func TestCacheControlE2E(t *testing.T) {
 
 				// Passthrough: Anthropic in.
 				in := []byte(strings.Replace(passBody, "%s", extra, 1))
-				resp, err = p.Messages(in, "", headers{}, stream)
+				resp, err = p.Messages(in, "", headers{}, nil, stream)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -386,7 +386,7 @@ func TestCacheControlE2E(t *testing.T) {
 				}
 
 				// count_tokens is never changed.
-				resp, err = p.CountTokens(in, "", headers{})
+				resp, err = p.CountTokens(in, "", headers{}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

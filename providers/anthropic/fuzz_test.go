@@ -77,7 +77,7 @@ func FuzzStream(f *testing.F) {
 func FuzzInboundRequest(f *testing.F) {
 	addFiles(f, "testdata/inbound_request/*.in.json")
 	f.Fuzz(func(t *testing.T, body []byte) {
-		out, err := RequestToOpenAI(nil, body)
+		out, err := RequestToOpenAI(nil, body, Target{})
 		if err == nil && !jsonValid(out) {
 			t.Fatalf("invalid JSON out: %s", out)
 		}
