@@ -63,7 +63,10 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		s.render(ctx, x)
 		return
 	}
-	b, err := anthropic.RequestToOpenAI(x.scratch[:0], body, anthropic.Target{MaxOutputTokens: m.MaxOutputTokens})
+	b, err := anthropic.RequestToOpenAI(x.scratch[:0], body, anthropic.Target{
+		MaxOutputTokens: m.MaxOutputTokens,
+		NoFiles:         slot.cfg.Kind == "ollama", // see Target.NoFiles
+	})
 	x.scratch = b
 	if err != nil {
 		x.fail(ctx, err)

@@ -23,6 +23,10 @@ type Target struct {
 	// Claude Code sizes it for Claude (32,000), above what many other
 	// models accept. 0 leaves the client's value.
 	MaxOutputTokens int
+	// NoFiles says the upstream takes no file parts (Ollama): a base64
+	// document becomes a text note saying it was left out, rather than a
+	// 400 that would fail every later turn of a conversation holding it.
+	NoFiles bool
 }
 
 // RequestToOpenAI appends to dst the OpenAI chat completion request
@@ -45,8 +49,8 @@ type Target struct {
 //     follows (OpenAI tool messages hold text only); a tool_reference
 //     block (a tool search result) becomes the text "Tool NAME is now
 //     available."; text, image (base64 → data URL, url → URL) and document
-//     blocks (base64 PDF → a file part, plain-text source → text) become
-//     content parts;
+//     blocks (base64 PDF → a file part, or with Target.NoFiles a note that
+//     it was left out; plain-text source → text) become content parts;
 //   - assistant turns: text blocks become the content, tool_use blocks
 //     tool_calls with the input serialised as the arguments string;
 //     thinking, redacted_thinking and server-tool blocks are dropped (their
@@ -199,7 +203,7 @@ func RequestToOpenAI(dst, body []byte, t Target) ([]byte, error) {
 				n--
 			}
 		default:
-			dst, err = appendUserIn(dst, &n, i, content, &pending, &refs)
+			dst, err = appendUserIn(dst, &n, i, content, &pending, &refs, t.NoFiles)
 		}
 		return err
 	})
@@ -349,7 +353,7 @@ func appendSystemIn(dst []byte, param string, blocks []byte) ([]byte, error) {
 // appendUserIn writes a user turn given as blocks: its tool results as tool
 // messages, then one user message with the other blocks. Tool names that
 // tool_reference blocks load are added to refs.
-func appendUserIn(dst []byte, n *int, i int, content []byte, pending *[]byte, refs *[][]byte) ([]byte, error) {
+func appendUserIn(dst []byte, n *int, i int, content []byte, pending *[]byte, refs *[][]byte, noFiles bool) ([]byte, error) {
 	sep := func() {
 		if *n > 0 {
 			dst = append(dst, ',')
@@ -426,7 +430,7 @@ func appendUserIn(dst []byte, n *int, i int, content []byte, pending *[]byte, re
 					if string(jsonscan.Get(rb, "type")) == `"image"` {
 						*pending, err = appendImageIn(*pending, param+idx(".content", x, ""), rb)
 					} else {
-						*pending, err = appendDocumentIn(*pending, param+idx(".content", x, ""), rb)
+						*pending, err = appendDocumentIn(*pending, param+idx(".content", x, ""), rb, noFiles)
 					}
 					return err
 				}
@@ -489,7 +493,7 @@ func appendUserIn(dst []byte, n *int, i int, content []byte, pending *[]byte, re
 		case `"document"`:
 			open()
 			var err error
-			dst, err = appendDocumentIn(dst, param, b)
+			dst, err = appendDocumentIn(dst, param, b, noFiles)
 			return err
 		default:
 			return inErr(param+".type", "content block type "+string(jsonscan.Get(b, "type"))+" can only be sent to an anthropic upstream")
@@ -503,14 +507,21 @@ func appendUserIn(dst []byte, n *int, i int, content []byte, pending *[]byte, re
 }
 
 // appendDocumentIn writes a document block as a content part: a base64
-// source (a PDF) as a file part, a plain-text source as text.
-func appendDocumentIn(dst []byte, param string, b []byte) ([]byte, error) {
+// source (a PDF) as a file part (with noFiles, a note that it was left
+// out), a plain-text source as text.
+func appendDocumentIn(dst []byte, param string, b []byte, noFiles bool) ([]byte, error) {
 	src := jsonscan.Get(b, "source")
 	switch string(jsonscan.Get(src, "type")) {
 	case `"base64"`:
 		mt, data := jsonscan.Get(src, "media_type"), jsonscan.Get(src, "data")
 		if jsonscan.KindOf(mt) != jsonscan.String || jsonscan.KindOf(data) != jsonscan.String {
 			return dst, inErr(param+".source", "base64 sources need media_type and data")
+		}
+		if noFiles {
+			dst = append(dst, `{"type":"text","text":"[A `...)
+			dst = append(dst, mt[1:len(mt)-1]...)
+			dst = append(dst, ` document was left out: this model cannot read files.]"}`...)
+			return dst, nil
 		}
 		dst = append(dst, `{"type":"file","file":{"filename":"document.pdf","file_data":`...)
 		dst = jsonscan.AppendQuote(dst, "data:"+wire.Str(mt)+";base64,"+wire.Str(data))
