@@ -237,3 +237,72 @@ func TestClaudeCodeNonStreaming(t *testing.T) {
 		})
 	}
 }
+
+func TestReasoningEffort(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, thinking, effort, want string }{
+		{"claude code: adaptive, high", `{"type":"adaptive","display":"omitted"}`, `"high"`, "high"},
+		{"adaptive, max", `{"type":"adaptive"}`, `"max"`, "high"},
+		{"adaptive, no effort", `{"type":"adaptive"}`, ``, ""},
+		{"enabled, effort wins", `{"type":"enabled","budget_tokens":2000}`, `"medium"`, "medium"},
+		{"enabled, small budget", `{"type":"enabled","budget_tokens":1024}`, ``, "low"},
+		{"enabled, mid budget", `{"type":"enabled","budget_tokens":10000}`, ``, "medium"},
+		{"enabled, large budget", `{"type":"enabled","budget_tokens":32000}`, ``, "high"},
+		{"disabled", `{"type":"disabled"}`, `"high"`, ""},
+		{"effort alone", ``, `"low"`, "low"},
+		{"unknown effort", `{"type":"adaptive"}`, `"extreme"`, ""},
+		{"nothing", ``, ``, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var thinking, effort []byte
+			if tc.thinking != "" {
+				thinking = []byte(tc.thinking)
+			}
+			if tc.effort != "" {
+				effort = []byte(tc.effort)
+			}
+			if got := reasoningEffort(thinking, effort); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPassthroughQuery: the client's query string (Claude Code's
+// ?beta=true) reaches Anthropic, on messages and count_tokens.
+func TestPassthroughQuery(t *testing.T) {
+	t.Parallel()
+	srv, err := providertest.StartAnthropic(&providertest.Anthropic{Reply: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	p, err := New(Config{BaseURL: srv.URL, APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"model":"x","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`)
+	for _, tc := range []struct{ name, query, want string }{
+		{"beta", "beta=true", "/v1/messages?beta=true"},
+		{"none", "", "/v1/messages"},
+	} {
+		resp, err := p.Messages(body, "claude-sonnet-4-5", headers{"anthropic-beta": "context-management-2025-06-27"}, []byte(tc.query), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Close()
+		if got := srv.Last(); got.Path != tc.want || got.Header["Anthropic-Beta"] != "context-management-2025-06-27" {
+			t.Errorf("%s: upstream got %s %v", tc.name, got.Path, got.Header)
+		}
+	}
+	resp, err := p.CountTokens(body, "claude-sonnet-4-5", nil, []byte("beta=true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Close()
+	if got := srv.Last().Path; got != "/v1/messages/count_tokens?beta=true" {
+		t.Errorf("count_tokens went to %s", got)
+	}
+}

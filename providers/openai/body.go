@@ -43,8 +43,11 @@ func AppendBodyWith(dst []byte, req *providers.Request, model string, opts BodyO
 				dst = append(dst, b[pos:f.Start]...)
 				pos = nextMemberStart(req, i)
 			} else {
-				// Drop the separator before it and the member.
-				dst = append(dst, b[pos:req.Fields[prev].End]...)
+				// Drop the separator before it and the member (after
+				// another dropped member, pos is already past prev).
+				if end := req.Fields[prev].End; pos < end {
+					dst = append(dst, b[pos:end]...)
+				}
 				pos = f.End
 			}
 			continue
