@@ -20,6 +20,9 @@ type Model struct {
 	// Prices in USD per million tokens.
 	InputPrice, OutputPrice, CachedPrice, CacheWritePrice float64
 	Tools, Vision, JSON                                   bool
+	// Reasoning models take a reasoning effort (OpenAI's reasoning_effort,
+	// Gemini's thinking budget); the gateway sends one only to them.
+	Reasoning bool
 	// Deterministic models answer identically without a temperature.
 	Deterministic bool
 	// Known is false for "provider/anything" names that are not in the
@@ -37,21 +40,21 @@ var builtinModels = []Model{
 	{Provider: "openai", Upstream: "gpt-4.1", ContextWindow: 1047576, MaxOutputTokens: 32768, InputPrice: 2, OutputPrice: 8, CachedPrice: 0.5, Tools: true, Vision: true, JSON: true},
 	{Provider: "openai", Upstream: "gpt-4.1-mini", ContextWindow: 1047576, MaxOutputTokens: 32768, InputPrice: 0.4, OutputPrice: 1.6, CachedPrice: 0.1, Tools: true, Vision: true, JSON: true},
 	{Provider: "openai", Upstream: "gpt-4.1-nano", ContextWindow: 1047576, MaxOutputTokens: 32768, InputPrice: 0.1, OutputPrice: 0.4, CachedPrice: 0.025, Tools: true, Vision: true, JSON: true},
-	{Provider: "openai", Upstream: "o1", ContextWindow: 200000, MaxOutputTokens: 100000, InputPrice: 15, OutputPrice: 60, CachedPrice: 7.5, Tools: true, Vision: true, JSON: true},
+	{Provider: "openai", Upstream: "o1", ContextWindow: 200000, MaxOutputTokens: 100000, InputPrice: 15, OutputPrice: 60, CachedPrice: 7.5, Tools: true, Vision: true, JSON: true, Reasoning: true},
 	{Provider: "openai", Upstream: "o1-mini", ContextWindow: 128000, MaxOutputTokens: 65536, InputPrice: 1.1, OutputPrice: 4.4, CachedPrice: 0.55},
-	{Provider: "openai", Upstream: "o3-mini", ContextWindow: 200000, MaxOutputTokens: 100000, InputPrice: 1.1, OutputPrice: 4.4, CachedPrice: 0.55, Tools: true, JSON: true},
-	{Provider: "openai", Upstream: "o3", ContextWindow: 200000, MaxOutputTokens: 100000, InputPrice: 2, OutputPrice: 8, CachedPrice: 0.5, Tools: true, Vision: true, JSON: true},
-	{Provider: "openai", Upstream: "o4-mini", ContextWindow: 200000, MaxOutputTokens: 100000, InputPrice: 1.1, OutputPrice: 4.4, CachedPrice: 0.275, Tools: true, Vision: true, JSON: true},
+	{Provider: "openai", Upstream: "o3-mini", ContextWindow: 200000, MaxOutputTokens: 100000, InputPrice: 1.1, OutputPrice: 4.4, CachedPrice: 0.55, Tools: true, JSON: true, Reasoning: true},
+	{Provider: "openai", Upstream: "o3", ContextWindow: 200000, MaxOutputTokens: 100000, InputPrice: 2, OutputPrice: 8, CachedPrice: 0.5, Tools: true, Vision: true, JSON: true, Reasoning: true},
+	{Provider: "openai", Upstream: "o4-mini", ContextWindow: 200000, MaxOutputTokens: 100000, InputPrice: 1.1, OutputPrice: 4.4, CachedPrice: 0.275, Tools: true, Vision: true, JSON: true, Reasoning: true},
 	// Anthropic: https://www.anthropic.com/pricing (cache write = 1.25x input)
-	{Provider: "anthropic", Upstream: "claude-opus-4-5", ContextWindow: 200000, MaxOutputTokens: 64000, InputPrice: 5, OutputPrice: 25, CachedPrice: 0.5, CacheWritePrice: 6.25, Tools: true, Vision: true, JSON: true},
-	{Provider: "anthropic", Upstream: "claude-opus-4-1", ContextWindow: 200000, MaxOutputTokens: 32000, InputPrice: 15, OutputPrice: 75, CachedPrice: 1.5, CacheWritePrice: 18.75, Tools: true, Vision: true, JSON: true},
-	{Provider: "anthropic", Upstream: "claude-sonnet-4-5", ContextWindow: 200000, MaxOutputTokens: 64000, InputPrice: 3, OutputPrice: 15, CachedPrice: 0.3, CacheWritePrice: 3.75, Tools: true, Vision: true, JSON: true},
-	{Provider: "anthropic", Upstream: "claude-sonnet-4-0", ContextWindow: 200000, MaxOutputTokens: 64000, InputPrice: 3, OutputPrice: 15, CachedPrice: 0.3, CacheWritePrice: 3.75, Tools: true, Vision: true, JSON: true},
-	{Provider: "anthropic", Upstream: "claude-haiku-4-5", ContextWindow: 200000, MaxOutputTokens: 64000, InputPrice: 1, OutputPrice: 5, CachedPrice: 0.1, CacheWritePrice: 1.25, Tools: true, Vision: true, JSON: true},
+	{Provider: "anthropic", Upstream: "claude-opus-4-5", ContextWindow: 200000, MaxOutputTokens: 64000, InputPrice: 5, OutputPrice: 25, CachedPrice: 0.5, CacheWritePrice: 6.25, Tools: true, Vision: true, JSON: true, Reasoning: true},
+	{Provider: "anthropic", Upstream: "claude-opus-4-1", ContextWindow: 200000, MaxOutputTokens: 32000, InputPrice: 15, OutputPrice: 75, CachedPrice: 1.5, CacheWritePrice: 18.75, Tools: true, Vision: true, JSON: true, Reasoning: true},
+	{Provider: "anthropic", Upstream: "claude-sonnet-4-5", ContextWindow: 200000, MaxOutputTokens: 64000, InputPrice: 3, OutputPrice: 15, CachedPrice: 0.3, CacheWritePrice: 3.75, Tools: true, Vision: true, JSON: true, Reasoning: true},
+	{Provider: "anthropic", Upstream: "claude-sonnet-4-0", ContextWindow: 200000, MaxOutputTokens: 64000, InputPrice: 3, OutputPrice: 15, CachedPrice: 0.3, CacheWritePrice: 3.75, Tools: true, Vision: true, JSON: true, Reasoning: true},
+	{Provider: "anthropic", Upstream: "claude-haiku-4-5", ContextWindow: 200000, MaxOutputTokens: 64000, InputPrice: 1, OutputPrice: 5, CachedPrice: 0.1, CacheWritePrice: 1.25, Tools: true, Vision: true, JSON: true, Reasoning: true},
 	{Provider: "anthropic", Upstream: "claude-3-5-haiku-latest", ContextWindow: 200000, MaxOutputTokens: 8192, InputPrice: 0.8, OutputPrice: 4, CachedPrice: 0.08, CacheWritePrice: 1, Tools: true, Vision: true, JSON: true},
 	// Gemini: https://ai.google.dev/gemini-api/docs/pricing
-	{Provider: "gemini", Upstream: "gemini-2.5-pro", ContextWindow: 1048576, MaxOutputTokens: 65536, InputPrice: 1.25, OutputPrice: 10, CachedPrice: 0.31, Tools: true, Vision: true, JSON: true},
-	{Provider: "gemini", Upstream: "gemini-2.5-flash", ContextWindow: 1048576, MaxOutputTokens: 65536, InputPrice: 0.3, OutputPrice: 2.5, CachedPrice: 0.075, Tools: true, Vision: true, JSON: true},
+	{Provider: "gemini", Upstream: "gemini-2.5-pro", ContextWindow: 1048576, MaxOutputTokens: 65536, InputPrice: 1.25, OutputPrice: 10, CachedPrice: 0.31, Tools: true, Vision: true, JSON: true, Reasoning: true},
+	{Provider: "gemini", Upstream: "gemini-2.5-flash", ContextWindow: 1048576, MaxOutputTokens: 65536, InputPrice: 0.3, OutputPrice: 2.5, CachedPrice: 0.075, Tools: true, Vision: true, JSON: true, Reasoning: true},
 	{Provider: "gemini", Upstream: "gemini-2.0-flash", ContextWindow: 1048576, MaxOutputTokens: 8192, InputPrice: 0.1, OutputPrice: 0.4, CachedPrice: 0.025, Tools: true, Vision: true, JSON: true},
 	{Provider: "gemini", Upstream: "gemini-1.5-pro", ContextWindow: 2097152, MaxOutputTokens: 8192, InputPrice: 1.25, OutputPrice: 5, CachedPrice: 0.3125, Tools: true, Vision: true, JSON: true},
 	// Groq: https://groq.com/pricing
@@ -147,6 +150,7 @@ func NewCatalog(cfg *Config) (*Catalog, error) {
 		setB(&m.Vision, mc.Vision)
 		setB(&m.JSON, mc.JSON)
 		setB(&m.Deterministic, mc.Deterministic)
+		setB(&m.Reasoning, mc.Reasoning)
 		add(m)
 		full := c.byName[mc.Provider+"/"+upstream]
 		if mc.Name != full.Name {

@@ -355,7 +355,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 			return
 		}
 	}
-	x.uc = upstreamCall{kind: callChat, models: x.models, call: &x.call, overflowOnly: x.overflowOnly}
+	x.uc = upstreamCall{kind: callChat, models: x.models, call: &x.call, overflowOnly: x.overflowOnly, anthropicClient: x.format == formatAnthropic}
 	if err = s.callUpstream(ctx, x, &x.uc, x.targets); err != nil {
 		cr.Flight.Done(nil, err)
 		x.fail(ctx, err)

@@ -116,6 +116,9 @@ type ModelConfig struct {
 	Tools           *bool    `toml:"tools"`
 	Vision          *bool    `toml:"vision"`
 	JSON            *bool    `toml:"json"`
+	// Reasoning says the model takes a reasoning effort (reasoning_effort,
+	// a Gemini thinking budget).
+	Reasoning *bool `toml:"reasoning"`
 	// Deterministic says the model answers identically without a
 	// temperature, so such answers are cached.
 	Deterministic *bool `toml:"deterministic"`

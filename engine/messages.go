@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"context"
+	"log/slog"
+
 	"github.com/aigateway/gateway/providers/anthropic"
 	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/valyala/fasthttp"
@@ -40,10 +43,11 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
-	if _, ok := s.upstreams[m.Provider].p.(*anthropic.Provider); ok {
+	slot := s.upstreams[m.Provider]
+	if _, ok := slot.p.(*anthropic.Provider); ok {
 		x.model, x.stream = m, stream
 		s.targets(x, name, m)
-		x.uc = upstreamCall{kind: callMessages, models: x.models, overflowOnly: x.overflowOnly, body: body, header: &ctx.Request.Header, stream: stream}
+		x.uc = upstreamCall{kind: callMessages, models: x.models, overflowOnly: x.overflowOnly, body: body, header: &ctx.Request.Header, query: ctx.URI().QueryString(), stream: stream}
 		if err := s.callUpstream(ctx, x, &x.uc, x.targets); err != nil {
 			x.fail(ctx, err)
 			return
@@ -53,11 +57,20 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		s.render(ctx, x)
 		return
 	}
-	b, err := anthropic.RequestToOpenAI(x.scratch[:0], body)
+	b, err := anthropic.RequestToOpenAI(x.scratch[:0], body, anthropic.Target{
+		MaxOutputTokens: m.MaxOutputTokens,
+		NoFiles:         slot.cfg.Kind == "ollama", // see Target.NoFiles
+	})
 	x.scratch = b
 	if err != nil {
 		x.fail(ctx, err)
 		return
+	}
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		if ignored := anthropic.IgnoredMembers(nil, body); len(ignored) > 0 {
+			s.log.Debug("anthropic request members without an equivalent were ignored",
+				"id", string(x.reqID), "model", m.Name, "members", ignored)
+		}
 	}
 	if err := x.req.Decode(b); err != nil {
 		x.fail(ctx, err)
@@ -99,7 +112,7 @@ func (s *Server) handleCountTokens(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.targets(x, name, m)
-	x.uc = upstreamCall{kind: callCountTokens, models: x.models, overflowOnly: x.overflowOnly, body: body, header: &ctx.Request.Header}
+	x.uc = upstreamCall{kind: callCountTokens, models: x.models, overflowOnly: x.overflowOnly, body: body, header: &ctx.Request.Header, query: ctx.URI().QueryString()}
 	if err := s.callUpstream(ctx, x, &x.uc, x.targets); err != nil {
 		x.fail(ctx, err)
 		return

@@ -54,6 +54,8 @@ func (s *Server) handleModels(ctx *fasthttp.RequestCtx) {
 		b = strconv.AppendBool(b, m.Vision)
 		b = append(b, `,"json":`...)
 		b = strconv.AppendBool(b, m.JSON)
+		b = append(b, `,"reasoning":`...)
+		b = strconv.AppendBool(b, m.Reasoning)
 		b = append(b, "}}"...)
 	}
 	seen := map[string]bool{}

@@ -51,7 +51,10 @@ type upstreamCall struct {
 	// (messages, count_tokens, embeddings).
 	body   []byte
 	header providers.HeaderGetter
+	query  []byte // the client's query string (Anthropic's ?beta=true)
 	stream bool
+	// anthropicClient: the request came in on /v1/messages (translated).
+	anthropicClient bool
 
 	// Results: the answer, the model that gave it, and the slot that a
 	// stream holds until the exchange finishes.
@@ -131,9 +134,9 @@ func (c *upstreamCall) send(ctx context.Context, m *Model, p providers.Provider)
 			return nil, limits.Skip(errNotNative)
 		}
 		if c.kind == callCountTokens {
-			return ap.CountTokens(ctx, c.body, m.Upstream, c.header)
+			return ap.CountTokens(ctx, c.body, m.Upstream, c.header, c.query)
 		}
-		return ap.Messages(ctx, c.body, m.Upstream, c.header, c.stream)
+		return ap.Messages(ctx, c.body, m.Upstream, c.header, c.query, c.stream)
 	case callEmbed:
 		emb, ok := p.(providers.Embedder)
 		if !ok {
@@ -143,6 +146,10 @@ func (c *upstreamCall) send(ctx context.Context, m *Model, p providers.Provider)
 	}
 	c.call.Model = m.Upstream
 	c.call.MaxOutputTokens = m.MaxOutputTokens
+	// A reasoning effort the gateway translated from Anthropic's thinking
+	// goes only to models known to reason; a client's own is dropped only
+	// for models known not to (an unknown model may well reason).
+	c.call.NoReasoning = !m.Reasoning && (m.Known || c.anthropicClient)
 	if c.kind == callClassifier && c.call.MaxOutputTokens > 50 {
 		c.call.MaxOutputTokens = 50
 	}

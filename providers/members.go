@@ -28,6 +28,7 @@ const (
 	fSeed
 	fUser
 	fSkill
+	fReasoningEffort
 	fStop
 	fTools
 	fToolChoice
@@ -56,7 +57,7 @@ var topNames = jsonscan.NewNames((&[numTopNames]string{
 	fModel: "model", fMessages: "messages", fStream: "stream", fStreamOptions: "stream_options",
 	fTemperature: "temperature", fTopP: "top_p", fMaxTokens: "max_tokens",
 	fMaxCompletionTokens: "max_completion_tokens", fN: "n", fSeed: "seed", fUser: "user",
-	fSkill: "skill", fStop: "stop", fTools: "tools", fToolChoice: "tool_choice",
+	fSkill: "skill", fReasoningEffort: "reasoning_effort", fStop: "stop", fTools: "tools", fToolChoice: "tool_choice",
 	fParallelToolCalls: "parallel_tool_calls", fResponseFormat: "response_format",
 	fPromptCacheKey: "prompt_cache_key", fLogprobs: "logprobs", fTopLogprobs: "top_logprobs",
 	fAudio: "audio", fModalities: "modalities", fOptions: "options", fNumCtx: "num_ctx",

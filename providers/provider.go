@@ -59,6 +59,10 @@ type Call struct {
 	// provider's automatic prompt cache (OpenAI's prompt_cache_key); only
 	// providers that document such a parameter send it.
 	PromptCacheKey string
+	// NoReasoning says the model takes no reasoning effort (the catalog
+	// knows it does not reason): providers leave Req.ReasoningEffort out
+	// rather than have the upstream refuse the request.
+	NoReasoning bool
 	// Timeout bounds a non-streaming call end to end and a streaming call up
 	// to its response headers; IdleTimeout bounds the gap between stream
 	// events. Zero means the provider's configured value.

@@ -37,6 +37,10 @@ type Request struct {
 	User           string
 	N              int    // 0 when absent
 	Skill          string // gateway extension: the "skill" body field
+	// ReasoningEffort is reasoning_effort ("minimal", "low", "medium",
+	// "high", …) as the client sent it; "" when absent. Providers whose
+	// format has an equivalent map it, unless Call.NoReasoning.
+	ReasoningEffort string
 
 	// Fields lists every top-level member in body order, known or not, so that
 	// OpenAI-format upstreams receive unknown parameters verbatim.
@@ -525,6 +529,10 @@ func (r *Request) decodeField(f int, val []byte, msgs *[]byte) error {
 	case fSkill:
 		if jsonscan.KindOf(val) != jsonscan.Null {
 			r.Skill, err = r.str(p0("skill"), val)
+		}
+	case fReasoningEffort:
+		if jsonscan.KindOf(val) != jsonscan.Null {
+			r.ReasoningEffort, err = r.str(p0("reasoning_effort"), val)
 		}
 	case fStop:
 		err = r.decodeStop(val)

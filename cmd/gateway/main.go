@@ -33,13 +33,19 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	configPath := fs.String("config", "", "path to gateway.toml (empty: built-in defaults)")
 	listen := fs.String("listen", "", "listen address, overrides the config and PORT")
+	level := fs.String("log-level", "info", "operational log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway: -log-level:", err)
 		return 2
 	}
 	// Access-log lines are batched: one write per 200 ms, not per request.
 	logw := engine.NewLogWriter(os.Stderr, 200*time.Millisecond)
 	defer logw.Close()
-	logger := slog.New(slog.NewJSONHandler(logw, nil))
+	logger := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: lv}))
 	cfg, err := engine.Load(*configPath, os.Getenv)
 	if err == nil && *listen != "" {
 		cfg.Listen = *listen

@@ -362,7 +362,7 @@ func TestCacheControlE2E(t *testing.T) {
 
 				// Passthrough: Anthropic in.
 				in := []byte(strings.Replace(passBody, "%s", extra, 1))
-				resp, err = p.Messages(context.Background(), in, "", headers{}, stream)
+				resp, err = p.Messages(context.Background(), in, "", headers{}, nil, stream)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -387,7 +387,7 @@ func TestCacheControlE2E(t *testing.T) {
 				}
 
 				// count_tokens is never changed.
-				resp, err = p.CountTokens(context.Background(), in, "", headers{})
+				resp, err = p.CountTokens(context.Background(), in, "", headers{}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

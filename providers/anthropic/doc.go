@@ -66,12 +66,13 @@
 // ANTHROPIC_BASE_URL pointed at the gateway) with these functions:
 //
 //	// Anthropic upstream: byte-stable passthrough, Anthropic's answer as is.
-//	func (p *Provider) Messages(ctx context.Context, body []byte, model string, h providers.HeaderGetter, stream bool) (*providers.Response, error)
-//	func (p *Provider) CountTokens(ctx context.Context, body []byte, model string, h providers.HeaderGetter) (*providers.Response, error)
+//	func (p *Provider) Messages(ctx context.Context, body []byte, model string, h providers.HeaderGetter, query []byte, stream bool) (*providers.Response, error)
+//	func (p *Provider) CountTokens(ctx context.Context, body []byte, model string, h providers.HeaderGetter, query []byte) (*providers.Response, error)
 //	func AppendWithModel(dst, body []byte, model string) ([]byte, error)
 //
 //	// Any other upstream: translate in, call Chat, translate back.
-//	func RequestToOpenAI(dst, body []byte) ([]byte, error)         // then Request.Decode
+//	func RequestToOpenAI(dst, body []byte, t Target) ([]byte, error) // then Request.Decode
+//	func IgnoredMembers(dst []string, body []byte) []string         // what it dropped, for a log
 //	func MessageFromCompletion(dst, completion []byte) ([]byte, error) // Response.Body → message
 //	func NewMessageStream(src providers.Stream, model string) *MessageStream // Response.Stream → events
 //
@@ -81,8 +82,9 @@
 //
 // The passthrough forwards the client's body with only the model value
 // replaced (never reordered or re-serialised: Anthropic's prompt cache keys
-// on the exact bytes), the gateway's key, and the client's
-// anthropic-version and anthropic-beta headers. With Config.CacheControl, a
+// on the exact bytes), the client's query string (?beta=true), the
+// gateway's key, and the client's anthropic-version and anthropic-beta
+// headers. With Config.CacheControl, a
 // body that carries no cache_control breakpoint of its own also gets the
 // gateway's, inserted as members into its existing blocks (a string system
 // or content becomes a one-block array); translated requests get them too,

@@ -19,7 +19,7 @@ import (
 // body → canonical Request → provider → Anthropic message or stream.
 func inboundTurn(t *testing.T, p providers.Provider, model, body string, stream bool) sdk.Message {
 	t.Helper()
-	oai, err := RequestToOpenAI(nil, []byte(body))
+	oai, err := RequestToOpenAI(nil, []byte(body), Target{})
 	if err != nil {
 		t.Fatal(err)
 	}

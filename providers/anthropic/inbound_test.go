@@ -34,7 +34,7 @@ func TestInboundRequestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := RequestToOpenAI([]byte("prefix"), in)
+			out, err := RequestToOpenAI([]byte("prefix"), in, Target{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +55,9 @@ func TestInboundRequestErrors(t *testing.T) {
 		{"not json", `{"messages":`, ""},
 		{"not an object", `[1]`, ""},
 		{"no messages", `{"model":"x","max_tokens":1}`, "messages"},
-		{"bad role", `{"messages":[{"role":"system","content":"x"}]}`, "messages[0].role"},
+		{"bad role", `{"messages":[{"role":"tool","content":"x"}]}`, "messages[0].role"},
+		{"mid-conversation system image", `{"messages":[{"role":"user","content":"x"},{"role":"system","content":[{"type":"image","source":{"type":"url","url":"https://x"}}]}]}`, "messages[1].content[0]"},
+		{"tool reference without name", `{"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"tool_reference"}]}]}]}`, "messages[0].content[0].content[0].tool_name"},
 		{"bad content", `{"messages":[{"role":"user","content":5}]}`, "messages[0].content"},
 		{"server tool", `{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"web_search_20250305","name":"web_search"}]}`, "tools[0].type"},
 		{"unknown block", `{"messages":[{"role":"user","content":[{"type":"container_upload","file_id":"f"}]}]}`, "messages[0].content[0].type"},
@@ -67,7 +69,7 @@ func TestInboundRequestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			out, err := RequestToOpenAI([]byte("keep"), []byte(tt.body))
+			out, err := RequestToOpenAI([]byte("keep"), []byte(tt.body), Target{})
 			var re *providers.RequestError
 			if !errors.As(err, &re) || re.Param != tt.param {
 				t.Fatalf("got %v, want a RequestError naming %q", err, tt.param)
@@ -287,7 +289,7 @@ func TestPassthrough(t *testing.T) {
 				extra = `, "stream": true`
 			}
 			in := []byte(strings.Replace(body, "%s", extra, 1))
-			resp, err := p.Messages(context.Background(), in, "claude-sonnet-4-20250514", headers{"anthropic-version": "2023-06-01", "anthropic-beta": "prompt-caching-2024-07-31"}, stream)
+			resp, err := p.Messages(context.Background(), in, "claude-sonnet-4-20250514", headers{"anthropic-version": "2023-06-01", "anthropic-beta": "prompt-caching-2024-07-31"}, nil, stream)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -327,7 +329,7 @@ func TestPassthrough(t *testing.T) {
 func TestPassthroughErrors(t *testing.T) {
 	t.Parallel()
 	_, p := startFake(t, &providertest.Anthropic{Status: 529})
-	_, err := p.Messages(context.Background(), []byte(`{"model":"x","max_tokens":1,"messages":[]}`), "", nil, false)
+	_, err := p.Messages(context.Background(), []byte(`{"model":"x","max_tokens":1,"messages":[]}`), "", nil, nil, false)
 	var ue *providers.UpstreamError
 	if !errors.As(err, &ue) || ue.Status != 503 {
 		t.Fatalf("got %v", err)
@@ -335,7 +337,7 @@ func TestPassthroughErrors(t *testing.T) {
 	if got := string(AppendError(nil, ue.Status, ue.Message)); got != `{"type":"error","error":{"type":"overloaded_error","message":"upstream anthropic: Overloaded"}}` {
 		t.Errorf("envelope %s", got)
 	}
-	if _, err := p.Messages(context.Background(), []byte(`not json`), "m", nil, false); !errors.As(err, &ue) || ue.Status != 400 {
+	if _, err := p.Messages(context.Background(), []byte(`not json`), "m", nil, nil, false); !errors.As(err, &ue) || ue.Status != 400 {
 		t.Errorf("bad body: %v", err)
 	}
 }
@@ -343,7 +345,7 @@ func TestPassthroughErrors(t *testing.T) {
 func TestCountTokens(t *testing.T) {
 	t.Parallel()
 	srv, p := startFake(t, &providertest.Anthropic{InputTokens: 42})
-	resp, err := p.CountTokens(context.Background(), []byte(`{"model":"claude-x","messages":[{"role":"user","content":"hi"}]}`), "claude-sonnet-4-20250514", nil)
+	resp, err := p.CountTokens(context.Background(), []byte(`{"model":"claude-x","messages":[{"role":"user","content":"hi"}]}`), "claude-sonnet-4-20250514", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func TestCheckNames(t *testing.T) {
 			}
 			for fn, check := range map[string]func([]byte) error{
 				"CheckNames":      CheckNames,
-				"RequestToOpenAI": func(b []byte) error { _, err := RequestToOpenAI(nil, b); return err },
+				"RequestToOpenAI": func(b []byte) error { _, err := RequestToOpenAI(nil, b, Target{}); return err },
 			} {
 				var re *providers.RequestError
 				if err := check([]byte(tc.body)); !errors.As(err, &re) || re.Param != tc.param || re.Code != tc.code {
@@ -84,7 +84,7 @@ func TestCheckNamesAccepts(t *testing.T) {
 		if err := CheckNames([]byte(b)); err != nil {
 			t.Errorf("CheckNames(%s) = %v", b, err)
 		}
-		if _, err := RequestToOpenAI(nil, []byte(b)); err != nil {
+		if _, err := RequestToOpenAI(nil, []byte(b), Target{}); err != nil {
 			t.Errorf("RequestToOpenAI(%s) = %v", b, err)
 		}
 	}

@@ -61,8 +61,10 @@ var errFound = errors.New("found")
 // {BaseURL}/v1/messages unchanged except for the model (AppendWithModel)
 // and, with Config.CacheControl, cache_control breakpoints inserted when the
 // body has none of its own, with the gateway's key, the client's
-// anthropic-version (default Version) and anthropic-beta. stream must match
-// the body's "stream" member.
+// anthropic-version (default Version) and anthropic-beta. query is the
+// client's raw query string, forwarded as it is (Anthropic's SDKs send
+// "beta=true" on their beta endpoints, which Claude Code uses); nil or
+// empty sends none. stream must match the body's "stream" member.
 //
 // The answer is Anthropic's own: Response.Body is the upstream message JSON
 // as received, or Response.Stream relays the upstream events as they come
@@ -71,22 +73,22 @@ var errFound = errors.New("found")
 // error event). Usage is read from the message, or from message_start and
 // message_delta. Non-2xx answers are returned as *providers.UpstreamError
 // (ParseError); AppendError renders them for an Anthropic client.
-func (p *Provider) Messages(ctx context.Context, body []byte, model string, h providers.HeaderGetter, stream bool) (*providers.Response, error) {
-	return p.passthrough(ctx, p.messages, body, model, h, stream, p.cfg.CacheControl)
+func (p *Provider) Messages(ctx context.Context, body []byte, model string, h providers.HeaderGetter, query []byte, stream bool) (*providers.Response, error) {
+	return p.passthrough(ctx, p.messages, body, model, h, query, stream, p.cfg.CacheControl)
 }
 
 // CountTokens forwards a count_tokens request body
 // (https://docs.anthropic.com/en/api/messages-count-tokens) like Messages;
 // Response.Body is Anthropic's {"input_tokens":N}.
-func (p *Provider) CountTokens(ctx context.Context, body []byte, model string, h providers.HeaderGetter) (*providers.Response, error) {
-	return p.passthrough(ctx, p.countTokens, body, model, h, false, false)
+func (p *Provider) CountTokens(ctx context.Context, body []byte, model string, h providers.HeaderGetter, query []byte) (*providers.Response, error) {
+	return p.passthrough(ctx, p.countTokens, body, model, h, query, false, false)
 }
 
-type passBuf struct{ body []byte }
+type passBuf struct{ body, url []byte }
 
 var passPool = sync.Pool{New: func() any { return new(passBuf) }}
 
-func (p *Provider) passthrough(ctx context.Context, url, body []byte, model string, h providers.HeaderGetter, stream, cache bool) (*providers.Response, error) {
+func (p *Provider) passthrough(ctx context.Context, url, body []byte, model string, h providers.HeaderGetter, query []byte, stream, cache bool) (*providers.Response, error) {
 	pb := passPool.Get().(*passBuf)
 	b, err := AppendWithModel(pb.body[:0], body, model)
 	if err == nil && cache {
@@ -98,7 +100,11 @@ func (p *Provider) passthrough(ctx context.Context, url, body []byte, model stri
 		passPool.Put(pb)
 		return nil, &providers.UpstreamError{Status: 400, Type: "invalid_request_error", Message: err.Error(), Err: err}
 	}
-	req := p.newRequest(url, b, h, stream, true)
+	if len(query) > 0 {
+		pb.url = append(append(append(pb.url[:0], url...), '?'), query...)
+		url = pb.url
+	}
+	req := p.newRequest(url, b, h, stream, true) // the URI is copied
 	resp := fasthttp.AcquireResponse()
 	release := func() {
 		fasthttp.ReleaseRequest(req)

@@ -35,6 +35,10 @@
 //   - temperature, top_p, max_tokens, stop and seed become generationConfig
 //     temperature, topP, maxOutputTokens, stopSequences and seed; user has
 //     no Gemini field and is dropped; n > 1 is a 400;
+//   - reasoning_effort low, medium and high becomes
+//     generationConfig.thinkingConfig.thinkingBudget 1024, 8192 and 24576
+//     tokens (other values, and models the catalog knows do not think,
+//     keep the model's default);
 //   - response_format json_object becomes responseMimeType
 //     application/json, json_schema adds responseSchema (reduced). Gemini
 //     refuses a JSON MIME type together with function calling, so with

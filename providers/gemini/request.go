@@ -186,6 +186,12 @@ func appendRequest(dst []byte, call *providers.Call) ([]byte, error) {
 		field("seed")
 		dst = strconv.AppendInt(dst, r.Seed.V, 10)
 	}
+	if b := thinkingBudget(r.ReasoningEffort); b > 0 && !call.NoReasoning {
+		field("thinkingConfig")
+		dst = append(dst, `{"thinkingBudget":`...)
+		dst = wire.AppendInt(dst, b)
+		dst = append(dst, '}')
+	}
 	if jsonMode && !jsonInstruction {
 		field("responseMimeType")
 		dst = append(dst, `"application/json"`...)
@@ -490,4 +496,20 @@ func appendTools(dst []byte, r *providers.Request) ([]byte, error) {
 		dst = append(dst, ']')
 	}
 	return append(dst, "}}"...), nil
+}
+
+// thinkingBudget maps an OpenAI reasoning_effort to a Gemini thinking budget
+// in tokens (https://ai.google.dev/gemini-api/docs/thinking): 0 leaves the
+// model's default (dynamic thinking). "minimal" and "none" are left to the
+// default too, as Gemini 2.5 Pro cannot turn thinking off.
+func thinkingBudget(effort string) int {
+	switch effort {
+	case "low":
+		return 1024
+	case "medium":
+		return 8192
+	case "high":
+		return 24576 // the largest budget 2.5 Flash accepts
+	}
+	return 0
 }

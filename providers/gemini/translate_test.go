@@ -284,3 +284,36 @@ func TestSchemaBlowupBounded(t *testing.T) {
 }
 
 func itoa(i int) string { return string(wire.AppendInt(nil, i)) }
+
+// TestThinkingBudget: reasoning_effort becomes a thinking budget, unless
+// the model does not reason.
+func TestThinkingBudget(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, effort string
+		noReasoning  bool
+		want         string // "" when no thinkingConfig is sent
+	}{
+		{"low", "low", false, `"thinkingConfig":{"thinkingBudget":1024}`},
+		{"medium", "medium", false, `"thinkingConfig":{"thinkingBudget":8192}`},
+		{"high", "high", false, `"thinkingConfig":{"thinkingBudget":24576}`},
+		{"minimal keeps the default", "minimal", false, ""},
+		{"model does not reason", "high", true, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := decode(t, []byte(`{"model":"m","messages":[{"role":"user","content":"x"}],"reasoning_effort":"`+tc.effort+`"}`))
+			defer providers.ReleaseRequest(r)
+			call := testCall(r)
+			call.NoReasoning = tc.noReasoning
+			out, err := appendRequest(nil, call)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(string(out), "thinkingConfig"); got != (tc.want != "") || (tc.want != "" && !strings.Contains(string(out), tc.want)) {
+				t.Fatalf("got %s", out)
+			}
+		})
+	}
+}

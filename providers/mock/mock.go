@@ -6,7 +6,10 @@
 // Models:
 //   - echo: answers with the text of the last user message;
 //   - lorem: answers with ReplyBytes of fixed text (the benchmark's answer);
-//   - tool: calls the request's first tool with {} (or answers "no tools").
+//   - tool: calls the request's first tool with {} (or answers "no tools");
+//     once the last turn holds a tool result, it answers with the text
+//     "The tool returned: " and that result, so that an agent loop
+//     (call → result → answer) ends.
 package mock
 
 import (
@@ -75,6 +78,9 @@ func (p *Provider) answer(call *providers.Call) (text string, tool *providers.To
 	case "lorem":
 		return p.lorem, nil, nil
 	case "tool":
+		if result, ok := lastToolResult(call.Req); ok {
+			return "The tool returned: " + result, nil, nil
+		}
 		if len(call.Req.Tools) == 0 {
 			return "no tools", nil, nil
 		}
@@ -82,6 +88,20 @@ func (p *Provider) answer(call *providers.Call) (text string, tool *providers.To
 	}
 	return "", nil, &providers.UpstreamError{Status: 404, Type: "invalid_request_error", Code: "model_not_found",
 		Param: "model", Message: "mock has no model " + call.Model + "; it serves echo, lorem and tool"}
+}
+
+// lastToolResult returns the text of the last tool message after the last
+// assistant message, if there is one.
+func lastToolResult(r *providers.Request) (string, bool) {
+	for i := len(r.Messages) - 1; i >= 0; i-- {
+		switch m := &r.Messages[i]; m.Role {
+		case "assistant":
+			return "", false
+		case "tool":
+			return m.Text(), true
+		}
+	}
+	return "", false
 }
 
 // promptTokens approximates prompt tokens as one per four bytes of text,

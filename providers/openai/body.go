@@ -23,6 +23,10 @@ type BodyOptions struct {
 	// same prompt cache. The engine keys it by project. Only for OpenAI
 	// itself: other OpenAI-format upstreams may refuse unknown members.
 	PromptCacheKey string
+	// NoReasoning drops the client's reasoning_effort: the model does not
+	// reason and OpenAI refuses the member for such models (400
+	// "reasoning_effort is not supported with this model").
+	NoReasoning bool
 }
 
 // AppendBodyWith is AppendBody with the gateway's additions in opts,
@@ -33,14 +37,17 @@ func AppendBodyWith(dst []byte, req *providers.Request, model string, opts BodyO
 	pos := 0   // bytes of b before pos are already written or dropped
 	hasModel := false
 	for i, f := range req.Fields {
-		if isGatewayField(f.Key) {
+		if isGatewayField(f.Key) || (opts.NoReasoning && f.Key == "reasoning_effort") {
 			if prev < 0 {
 				// Drop the member and the separator after it.
 				dst = append(dst, b[pos:f.Start]...)
 				pos = nextMemberStart(req, i)
 			} else {
-				// Drop the separator before it and the member.
-				dst = append(dst, b[pos:req.Fields[prev].End]...)
+				// Drop the separator before it and the member (after
+				// another dropped member, pos is already past prev).
+				if end := req.Fields[prev].End; pos < end {
+					dst = append(dst, b[pos:end]...)
+				}
 				pos = f.End
 			}
 			continue

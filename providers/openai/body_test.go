@@ -43,3 +43,39 @@ func TestAppendBodyPromptCacheKey(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendBodyNoReasoning: for a model that does not reason, the
+// client's reasoning_effort is left out wherever it stands; otherwise it
+// passes.
+func TestAppendBodyNoReasoning(t *testing.T) {
+	t.Parallel()
+	const msgs = `"messages":[{"role":"user","content":"x"}]`
+	tests := []struct {
+		name, in, want string
+		drop           bool
+	}{
+		{"first", `{"reasoning_effort":"high","model":"m",` + msgs + `}`, `{"model":"gpt-4o",` + msgs + `}`, true},
+		{"middle", `{"model":"m", "reasoning_effort":"low", ` + msgs + `}`, `{"model":"gpt-4o", ` + msgs + `}`, true},
+		{"last", `{"model":"m",` + msgs + `,"reasoning_effort":"medium"}`, `{"model":"gpt-4o",` + msgs + `}`, true},
+		{"after a gateway member", `{"model":"m",` + msgs + `,"skill":"s","reasoning_effort":"medium"}`, `{"model":"gpt-4o",` + msgs + `}`, true},
+		{"before a gateway member", `{"reasoning_effort":"medium","skill":"s","model":"m",` + msgs + `}`, `{"model":"gpt-4o",` + msgs + `}`, true},
+		{"kept for a reasoning model", `{"model":"m",` + msgs + `,"reasoning_effort":"high"}`, `{"model":"gpt-4o",` + msgs + `,"reasoning_effort":"high"}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := providers.AcquireRequest()
+			defer providers.ReleaseRequest(r)
+			if err := r.Decode([]byte(tc.in)); err != nil {
+				t.Fatal(err)
+			}
+			if r.ReasoningEffort == "" {
+				t.Fatal("reasoning_effort not decoded")
+			}
+			got := AppendBodyWith(nil, r, "gpt-4o", BodyOptions{NoReasoning: tc.drop})
+			if string(got) != tc.want {
+				t.Fatalf("\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -91,8 +91,12 @@ func (p *Provider) newRequest(call *providers.Call, buf *[]byte) *fasthttp.Reque
 	if call.Req.Stream {
 		req.Header.Set("Accept", "text/event-stream")
 	}
-	if p.cfg.PromptCacheKey && call.PromptCacheKey != "" {
-		*buf = AppendBodyWith((*buf)[:0], call.Req, call.Model, BodyOptions{PromptCacheKey: call.PromptCacheKey})
+	if (p.cfg.PromptCacheKey && call.PromptCacheKey != "") || call.NoReasoning {
+		opts := BodyOptions{NoReasoning: call.NoReasoning}
+		if p.cfg.PromptCacheKey {
+			opts.PromptCacheKey = call.PromptCacheKey
+		}
+		*buf = AppendBodyWith((*buf)[:0], call.Req, call.Model, opts)
 	} else {
 		*buf = AppendBody((*buf)[:0], call.Req, call.Model)
 	}
