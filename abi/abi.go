@@ -155,10 +155,10 @@ func ParseStage(name string) (Stage, bool) {
 // Request flags, returned by the flags import (i64 bitmask).
 const (
 	FlagStream       uint64 = 1 << 0 // "stream": true
-	FlagTools        uint64 = 1 << 1 // tools (or legacy functions) are defined
-	FlagImages       uint64 = 1 << 2 // some message carries an image part
+	FlagTools        uint64 = 1 << 1 // "tools" holds a definition
+	FlagImages       uint64 = 1 << 2 // some message carries an image_url part
 	FlagJSON         uint64 = 1 << 3 // response_format asks for JSON
-	FlagSmartRouting uint64 = 1 << 4 // X-Gateway-Smart-Routing or "smart_routing": true
+	FlagSmartRouting uint64 = 1 << 4 // X-Gateway-Smart-Routing: 1
 )
 
 // Message flags, returned by the message_flags import (i64 bitmask).

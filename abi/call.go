@@ -227,9 +227,9 @@ func (c *Call) Model() []byte { b, _ := c.scalar(fModel); return b }
 // Project returns the project the request belongs to (empty when none).
 func (c *Call) Project() []byte { b, _ := c.scalar(fProject); return b }
 
-// Skill returns the skill named in the request body ("skill", else
-// "gateway_skill"), empty when none. The X-Gateway-Skill header is read with
-// Header.
+// Skill returns the skill named in the request body's "skill" field, empty
+// when none (the seed's "gateway_skill" is not read). The X-Gateway-Skill
+// header is read with Header.
 func (c *Call) Skill() []byte { b, _ := c.scalar(fSkill); return b }
 
 // Body returns the raw request body as the client sent it.

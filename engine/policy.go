@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/engine/policyinput"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/aigateway/gateway/wasm"
@@ -183,56 +183,9 @@ func newPolicyHost(cfg *Config, cat *Catalog) (*wasm.Host, error) {
 	return h, nil
 }
 
-// fillInput builds the policies' view of x's request: no copies, every
-// []byte aliases the decoded request or the fasthttp header buffer.
+// fillInput builds the policies' view of x's request (policyinput.Fill).
 func fillInput(in *wasm.Input, x *exchange, h *fasthttp.RequestHeader) {
-	r := x.req
-	in.Reset()
-	in.Model = s2b(r.Model)
-	in.Project = s2b(x.project)
-	in.Skill = s2b(r.Skill)
-	in.Body = r.Body
-	for i := range r.Messages {
-		m := &r.Messages[i]
-		var flags uint64
-		if len(m.Parts) > 0 {
-			flags |= abi.MsgParts
-			for j := range m.Parts {
-				if m.Parts[j].Type == "image_url" {
-					flags |= abi.MsgImage
-				}
-			}
-		}
-		if len(m.ToolCalls) > 0 {
-			flags |= abi.MsgToolCalls
-		}
-		if m.Role == "tool" || m.Role == "function" {
-			flags |= abi.MsgToolResult
-		}
-		in.AddMessage(s2b(m.Role), s2b(m.Text()), flags)
-	}
-	for i := range r.Tools {
-		in.AddTool(s2b(r.Tools[i].Name))
-	}
-	if r.Stream {
-		in.Flags |= abi.FlagStream
-	}
-	if r.HasImages() {
-		in.Flags |= abi.FlagImages
-	}
-	if r.WantsJSON() {
-		in.Flags |= abi.FlagJSON
-	}
-	if h != nil {
-		for k, v := range h.All() {
-			if len(k) > 10 && strings.EqualFold(b2s(k[:10]), "x-gateway-") {
-				in.AddHeader(k, v)
-			}
-		}
-		if string(h.Peek("X-Gateway-Smart-Routing")) == "1" {
-			in.Flags |= abi.FlagSmartRouting
-		}
-	}
+	policyinput.Fill(in, x.req, x.project, h)
 }
 
 // applyEdits rebuilds the body with the policies' message edits and decodes
@@ -348,6 +301,11 @@ func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string)
 	smart := s.cfg.Routing.SmartRouting || string(ctx.Request.Header.Peek("X-Gateway-Smart-Routing")) == "1"
 	if name != "auto" && !smart {
 		return name, false
+	}
+	if smart {
+		// ENABLE_SMART_ROUTING reroutes explicit models too: the router
+		// reads the flag, whether the header or the config set it.
+		x.in.Flags |= abi.FlagSmartRouting
 	}
 	x.out.Reset()
 	if err := s.policies.Run(ctx, abi.StageRoute, &x.in, &x.out); err != nil {

@@ -13,10 +13,8 @@
 //
 // Per request (Input and Output pooled by the engine; Reset between uses):
 //
-//	in.Reset(); out.Reset()
-//	wasm.InputFromOpenAI(body, in)   // or fill in from the engine's own decode
-//	in.AddHeader(name, value)        // request headers policies may read
-//	in.Project = project
+//	policyinput.Fill(in, req, project, headers) // engine/policyinput: resets in, fills it from the decoded request
+//	out.Reset()
 //	err := h.Run(ctx, abi.StageRequest, in, out)  // *PolicyError when a fail-closed policy failed: 5xx naming it
 //	if out.Response.Set { … answer out.Response.Status, out.Response.Body … }
 //	if msgs := out.Messages(); msgs != nil { … rebuild "messages": re-emit unchanged ones (Orig >= 0, !Changed) byte for byte … }

@@ -18,15 +18,15 @@ type Header struct{ Name, Value []byte }
 //
 // # Notes
 //
-// Input never copies: every []byte aliases memory the caller owns (the body,
-// the engine's decoded request, the fasthttp header buffer) or the Input's own
-// scratch, and must stay unchanged until the last Run that uses it returns.
-// Reset keeps the slices' capacity for reuse.
+// Input copies only what JoinText builds: every other []byte aliases memory
+// the caller owns (the body, the engine's decoded request, the fasthttp
+// header buffer), which must stay unchanged until the last Run that uses it
+// returns. Reset keeps the slices' capacity for reuse.
 type Input struct {
 	Model   []byte
 	Project []byte
-	// Skill is the skill named in the body ("skill", else "gateway_skill").
-	// The X-Gateway-Skill header travels in Headers.
+	// Skill is the skill named in the body's "skill" field. The
+	// X-Gateway-Skill header travels in Headers.
 	Skill    []byte
 	Messages []Message
 	// Tools holds the function names of the tool definitions.
@@ -38,17 +38,40 @@ type Input struct {
 	Response []byte
 	Flags    uint64 // abi.Flag* bits
 
-	scratch []byte // unescaped strings
-	joined  []byte // text parts joined
+	joined []byte // texts built by JoinText
 }
 
 // Reset empties in, keeping its buffers.
 func (in *Input) Reset() {
-	msgs, tools, hdrs, scratch, joined := in.Messages[:0], in.Tools[:0], in.Headers[:0], in.scratch[:0], in.joined[:0]
+	msgs, tools, hdrs, joined := in.Messages[:0], in.Tools[:0], in.Headers[:0], in.joined[:0]
 	clear(msgs[:cap(msgs)])
 	clear(tools[:cap(tools)])
 	clear(hdrs[:cap(hdrs)])
-	*in = Input{Messages: msgs, Tools: tools, Headers: hdrs, scratch: scratch, joined: joined}
+	*in = Input{Messages: msgs, Tools: tools, Headers: hdrs, joined: joined}
+}
+
+// JoinText returns text, then sep unless text is empty, then s, built in a
+// buffer the Input owns: it is how a filler makes one message text out of
+// several content parts without allocating in steady state. Start with a nil
+// text and pass each result back in; the result is valid until Reset.
+//
+// # Notes
+//
+// Earlier results stay valid while the buffer grows: each is capped at its
+// own length, so a later append never writes into it, and a move leaves the
+// old array (and the slices into it) intact. Passing a text that is not the
+// latest result is allowed and costs a copy of it.
+func (in *Input) JoinText(text []byte, sep byte, s string) []byte {
+	start := len(in.joined) - len(text)
+	if len(text) == 0 || start < 0 || &in.joined[start] != &text[0] {
+		start = len(in.joined)
+		in.joined = append(in.joined, text...)
+	}
+	if len(text) > 0 {
+		in.joined = append(in.joined, sep)
+	}
+	in.joined = append(in.joined, s...)
+	return in.joined[start:len(in.joined):len(in.joined)]
 }
 
 // AddMessage appends a message.

@@ -63,19 +63,16 @@ func BenchmarkRouter(b *testing.B) {
 			if err := h.Configure([]PolicyConfig{{Name: "router", Module: "builtin:router", Config: benchRouterConfig}}); err != nil {
 				b.Fatal(err)
 			}
-			body := codingRequest(size)
-			var in Input
-			if err := InputFromOpenAI(body, &in); err != nil {
-				b.Fatal(err)
-			}
+			req := codingRequest(size)
+			in := req.input()
 			out, ctx := new(Output), context.Background()
 			times := make([]time.Duration, 0, 1<<16)
-			b.SetBytes(int64(len(body)))
+			b.SetBytes(int64(len(req.body)))
 			b.ReportAllocs()
 			for b.Loop() {
 				out.Reset()
 				start := time.Now()
-				if err := h.Run(ctx, abi.StageRoute, &in, out); err != nil || !out.Route.Set {
+				if err := h.Run(ctx, abi.StageRoute, in, out); err != nil || !out.Route.Set {
 					b.Fatalf("%v %s", err, out.AppendText(nil))
 				}
 				if len(times) < cap(times) {
@@ -88,9 +85,10 @@ func BenchmarkRouter(b *testing.B) {
 }
 
 // BenchmarkChain64KiB runs the whole built-in chain on a 64 KiB request:
-// request stage (stripper, skills, diff-first) then route stage (router).
-// "policies" takes the Input decoded once, as the engine does; "with-decode"
-// also decodes the body with InputFromOpenAI on every iteration.
+// request stage (stripper, skills, diff-first) then route stage (router), on
+// an Input built once, as the engine builds it once per request. The same
+// chain with the engine's input path (decode and policyinput.Fill) on every
+// request is engine/policyinput's BenchmarkChain64KiB.
 func BenchmarkChain64KiB(b *testing.B) {
 	h := newHost(b, Options{PoolSize: 1})
 	err := h.Configure([]PolicyConfig{
@@ -102,45 +100,27 @@ func BenchmarkChain64KiB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	body := codingRequest(64 << 10)
-	hname, hval := []byte("X-Gateway-Skill"), []byte("code-review")
-	for _, decode := range []bool{false, true} {
-		name := "policies"
-		if decode {
-			name = "with-decode"
+	req := codingRequest(64 << 10)
+	in := req.input()
+	in.AddHeader([]byte("X-Gateway-Skill"), []byte("code-review"))
+	out, ctx := new(Output), context.Background()
+	times := make([]time.Duration, 0, 1<<16)
+	b.SetBytes(int64(len(req.body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		start := time.Now()
+		out.Reset()
+		if err := h.Run(ctx, abi.StageRequest, in, out); err != nil {
+			b.Fatal(err)
 		}
-		b.Run(name, func(b *testing.B) {
-			var in Input
-			out, ctx := new(Output), context.Background()
-			prepare := func() {
-				if err := InputFromOpenAI(body, &in); err != nil {
-					b.Fatal(err)
-				}
-				in.AddHeader(hname, hval)
-			}
-			prepare()
-			times := make([]time.Duration, 0, 1<<16)
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				start := time.Now()
-				out.Reset()
-				if decode {
-					prepare()
-				}
-				if err := h.Run(ctx, abi.StageRequest, &in, out); err != nil {
-					b.Fatal(err)
-				}
-				if err := h.Run(ctx, abi.StageRoute, &in, out); err != nil || !out.Route.Set || !out.Modified() {
-					b.Fatalf("%v %s", err, out.AppendText(nil))
-				}
-				if len(times) < cap(times) {
-					times = append(times, time.Since(start))
-				}
-			}
-			reportP50(b, times)
-		})
+		if err := h.Run(ctx, abi.StageRoute, in, out); err != nil || !out.Route.Set || !out.Modified() {
+			b.Fatalf("%v %s", err, out.AppendText(nil))
+		}
+		if len(times) < cap(times) {
+			times = append(times, time.Since(start))
+		}
 	}
+	reportP50(b, times)
 }
 
 // BenchmarkInstantiate measures making a module ready to serve: cold (compile
@@ -203,9 +183,7 @@ func BenchmarkInstanceMemory(b *testing.B) {
 			if err := h.Configure([]PolicyConfig{{Name: name, Module: "builtin:" + name, Config: cfg}}); err != nil {
 				b.Fatal(err)
 			}
-			body := codingRequest(16 << 10)
-			var in Input
-			InputFromOpenAI(body, &in)
+			in := codingRequest(16 << 10).input()
 			out, ctx := new(Output), context.Background()
 			stage := abi.StageRequest
 			if name == "router" {
@@ -213,7 +191,7 @@ func BenchmarkInstanceMemory(b *testing.B) {
 			}
 			for b.Loop() {
 				out.Reset()
-				if err := h.Run(ctx, stage, &in, out); err != nil {
+				if err := h.Run(ctx, stage, in, out); err != nil {
 					b.Fatal(err)
 				}
 			}

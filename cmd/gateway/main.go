@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -29,11 +30,29 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+const usage = `usage:
+  gateway [-config gateway.toml] [-listen ADDR]   serve
+  gateway policy check|run FILE.wasm ...          test a policy module before uploading it
+                                                  (gateway policy -h: its flags)
+flags:
+`
+
+// flags defines the server's flags on a set that prints its usage to w.
+func flags(w io.Writer) (fs *flag.FlagSet, configPath, listen, level *string) {
+	fs = flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprint(w, usage)
+		fs.PrintDefaults()
+	}
+	configPath = fs.String("config", "", "path to gateway.toml (empty: built-in defaults)")
+	listen = fs.String("listen", "", "listen address, overrides the config and PORT")
+	level = fs.String("log-level", "info", "operational log level: debug, info, warn or error")
+	return fs, configPath, listen, level
+}
+
 func run(args []string) int {
-	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	configPath := fs.String("config", "", "path to gateway.toml (empty: built-in defaults)")
-	listen := fs.String("listen", "", "listen address, overrides the config and PORT")
-	level := fs.String("log-level", "info", "operational log level: debug, info, warn or error")
+	fs, configPath, listen, level := flags(os.Stderr)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -24,7 +24,10 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/engine/policyinput"
+	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/wasm"
+	"github.com/valyala/fasthttp"
 )
 
 const policyUsage = `usage:
@@ -63,7 +66,7 @@ func policyCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	timeout := fs.Duration("timeout", time.Second, "per-call deadline")
 	memory := fs.Int("memory-mb", 0, "memory cap in MiB (default: the gateway's default)")
 	var headers policyHeaders
-	fs.Var(&headers, "header", `run: a request header "Name: value" (repeatable)`)
+	fs.Var(&headers, "header", `run: a request header "Name: value" (repeatable; policies see X-Gateway-* ones)`)
 
 	// Accept the file before, between or after the flags.
 	var files []string
@@ -124,20 +127,24 @@ func policyCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "gateway policy run: read request:", err)
 		return 1
 	}
-	var in wasm.Input
-	if err := wasm.InputFromOpenAI(body, &in); err != nil {
-		fmt.Fprintln(stderr, "gateway policy run:", err)
+	// The module sees what the gateway would show it: the server's decode
+	// of the body and its X-Gateway-* headers.
+	var req providers.Request
+	if err := req.Decode(body); err != nil {
+		fmt.Fprintln(stderr, "gateway policy run: the gateway would refuse the request:", err)
 		return 1
 	}
+	var hdr fasthttp.RequestHeader
 	for _, hv := range headers {
 		name, value, ok := strings.Cut(hv, ":")
 		if !ok {
 			fmt.Fprintf(stderr, "gateway policy run: -header %q is not \"Name: value\"\n", hv)
 			return 2
 		}
-		in.AddHeader([]byte(strings.TrimSpace(name)), []byte(strings.TrimSpace(value)))
+		hdr.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
-	in.Project = []byte(*project)
+	var in wasm.Input
+	policyinput.Fill(&in, &req, *project, &hdr)
 	if *response != "" {
 		if in.Response, err = os.ReadFile(*response); err != nil {
 			fmt.Fprintln(stderr, "gateway policy run:", err)

@@ -12,7 +12,9 @@ type okCaller struct{ n int }
 
 func (c *okCaller) Call(context.Context, Attempt) error { c.n++; return nil }
 
-func TestHotPathsAllocateNothing(t *testing.T) {
+// TestHotPathAllocs: the limiter, breaker and retry runner allocate nothing
+// per request in steady state.
+func TestHotPathAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/policies/internal/policytest"
 	"github.com/aigateway/gateway/wasm"
 )
 
@@ -49,11 +50,7 @@ func agentRequest(size int, unique bool) []byte {
 
 func benchInput(b *testing.B, size int, unique bool) (*wasm.Input, int) {
 	body := agentRequest(size, unique)
-	in := new(wasm.Input)
-	if err := wasm.InputFromOpenAI(body, in); err != nil {
-		b.Fatal(err)
-	}
-	return in, len(body)
+	return policytest.RequestInput(b, body), len(body)
 }
 
 // BenchmarkDedupHost runs the committed module through the Wasm host on a

@@ -63,10 +63,7 @@ func TestHostEndToEnd(t *testing.T) {
 			{"role": "user", "content": "Again:\n```typescript:src/a.ts\n" + file + "```\nAnd now?"},
 		},
 	})
-	in := new(wasm.Input)
-	if err := wasm.InputFromOpenAI(body, in); err != nil {
-		t.Fatal(err)
-	}
+	in := policytest.RequestInput(t, body)
 	var out wasm.Output
 	if err := h.Run(context.Background(), abi.StageRequest, in, &out); err != nil {
 		t.Fatal(err)

@@ -72,10 +72,7 @@ func TestHostEndToEnd(t *testing.T) {
 		{"too short", "x", "stop", true, scoreShort, "too short: 1 chars < min_chars 2"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			in := new(wasm.Input)
-			if err := wasm.InputFromOpenAI(body, in); err != nil {
-				t.Fatal(err)
-			}
+			in := policytest.RequestInput(t, body)
 			in.Response = chat(tt.answer, tt.finish)
 			var out wasm.Output
 			if err := h.Run(ctx, abi.StageResponse, in, &out); err != nil {
@@ -95,10 +92,7 @@ func TestHostEndToEnd(t *testing.T) {
 	}
 	// The judge exports only the response stage: the request stage runs
 	// nothing.
-	in := new(wasm.Input)
-	if err := wasm.InputFromOpenAI(body, in); err != nil {
-		t.Fatal(err)
-	}
+	in := policytest.RequestInput(t, body)
 	var out wasm.Output
 	if err := h.Run(ctx, abi.StageRequest, in, &out); err != nil || out.Verdict.Set || len(out.Tags) != 0 {
 		t.Fatalf("request stage: %v %s", err, out.AppendText(nil))

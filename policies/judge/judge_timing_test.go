@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/policies/internal/policytest"
 	"github.com/aigateway/gateway/wasm"
 )
 
@@ -39,10 +40,7 @@ func longConversation(size int) (request, response []byte) {
 
 func benchInput(b *testing.B) (*wasm.Input, int) {
 	req, resp := longConversation(64 << 10)
-	in := new(wasm.Input)
-	if err := wasm.InputFromOpenAI(req, in); err != nil {
-		b.Fatal(err)
-	}
+	in := policytest.RequestInput(b, req)
 	in.Response = resp
 	return in, len(req) + len(resp)
 }

@@ -4,7 +4,7 @@
 // escalate (retry on a stronger model) or accept — with a score from 0 to
 // 1000 and a short reason.
 //
-// It keeps the seed's heuristics (seed-inventory §4.3 step 6) without their
+// It keeps the seed's heuristics (docs/policies-judge-dedup.md) without their
 // false positives. In order:
 //
 //   - an answer that calls a tool is accepted;

@@ -6,7 +6,7 @@ import (
 	"github.com/aigateway/gateway/abi"
 )
 
-// The seed's pattern lists (seed-inventory §4.2), matched case-insensitively
+// The seed's pattern lists (docs/policies.md, router), matched case-insensitively
 // as substrings, all in one pass over the user's intent.
 var (
 	simplePatterns = []string{

@@ -4,6 +4,7 @@
 package policytest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -14,7 +15,10 @@ import (
 	"testing"
 
 	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/engine/policyinput"
+	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/wasm"
+	"github.com/valyala/fasthttp"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -26,7 +30,7 @@ type Case struct {
 	Project string            `json:"project"`
 	// Config overrides the policy's default config for this case.
 	Config json.RawMessage `json:"config"`
-	// Request is the OpenAI chat completion body.
+	// Request is the OpenAI chat completion body; the gateway must accept it.
 	Request json.RawMessage `json:"request"`
 	// Response is the upstream answer, for the response stage.
 	Response json.RawMessage `json:"response"`
@@ -58,24 +62,45 @@ func Cases(t testing.TB, dir string) []Case {
 	return out
 }
 
-// Input builds the request view of c.
+// Input builds the request view of c as the gateway does: the server's
+// decode of the body (providers.Request), the headers parsed off the wire,
+// then engine/policyinput.Fill. A case whose request the gateway would
+// refuse fails the test.
 func (c Case) Input(t testing.TB) *wasm.Input {
 	t.Helper()
+	r := new(providers.Request)
+	if err := r.Decode(c.Request); err != nil {
+		t.Fatalf("case %s: the gateway refuses the request: %v", c.Name, err)
+	}
+	var h *fasthttp.RequestHeader
+	if len(c.Headers) > 0 {
+		names := make([]string, 0, len(c.Headers))
+		for k := range c.Headers {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		var head strings.Builder
+		head.WriteString("POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n")
+		for _, k := range names {
+			head.WriteString(k + ": " + c.Headers[k] + "\r\n")
+		}
+		head.WriteString("\r\n")
+		h = new(fasthttp.RequestHeader)
+		if err := h.Read(bufio.NewReader(strings.NewReader(head.String()))); err != nil {
+			t.Fatalf("case %s: headers: %v", c.Name, err)
+		}
+	}
 	in := new(wasm.Input)
-	if err := wasm.InputFromOpenAI(c.Request, in); err != nil {
-		t.Fatalf("case %s: %v", c.Name, err)
-	}
-	names := make([]string, 0, len(c.Headers))
-	for k := range c.Headers {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		in.AddHeader([]byte(k), []byte(c.Headers[k]))
-	}
-	in.Project = []byte(c.Project)
+	policyinput.Fill(in, r, c.Project, h)
 	in.Response = c.Response
 	return in
+}
+
+// RequestInput builds the view of a request body with no headers, as Input
+// does.
+func RequestInput(t testing.TB, body []byte) *wasm.Input {
+	t.Helper()
+	return Case{Name: "request", Request: body}.Input(t)
 }
 
 // ConfigOr returns the case's config, or def.

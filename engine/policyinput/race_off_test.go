@@ -1,0 +1,5 @@
+//go:build !race
+
+package policyinput
+
+const raceEnabled = false
