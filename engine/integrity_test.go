@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -111,6 +112,8 @@ func TestUsageRowsSurviveBufferReuse(t *testing.T) {
 }
 
 func quoteJSON(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+var fullOrders = flag.Bool("full", false, "TestEditsAcrossMemberOrders: every member order for every provider kind")
 
 // memberOrders returns every permutation of n indexes.
 func memberOrders(n int) [][]int {
@@ -306,6 +309,13 @@ func TestEditsAcrossMemberOrders(t *testing.T) {
 				upstreamModel := k.model[strings.IndexByte(k.model, '/')+1:]
 				var canon []byte
 				for oi, order := range orders {
+					// Every order for the OpenAI passthrough, whose bytes
+					// must match member for member; every sixth for the
+					// translators (all 720 under -full), which still puts
+					// model before and after messages in every position.
+					if k.model != "openai/gpt-4o" && oi%6 != 0 && !*fullOrders {
+						continue
+					}
 					var parts []string
 					for _, i := range order {
 						v := clientVals[i].val
