@@ -194,7 +194,7 @@ func TestCallSitesSlot(t *testing.T) {
 					}()
 				}
 				wg.Wait()
-				if statuses[0] != 200 || statuses[1] != 503 || !strings.Contains(bodies[1], "provider_busy") {
+				if statuses[0] != 200 || statuses[1] != 503 || !strings.Contains(bodies[1], "requests in flight") {
 					t.Fatalf("statuses %v: %v", statuses, bodies)
 				}
 			})
