@@ -13,11 +13,9 @@ package openai
 import (
 	"bytes"
 	"errors"
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aigateway/gateway/providers"
@@ -52,6 +50,9 @@ type Provider struct {
 	client *upstream.Client
 	chat   []byte // absolute URL of /chat/completions
 	embed  []byte
+	// redact removes the key, credential headers and query secrets from
+	// every upstream error text.
+	redact *providers.Redactor
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -65,7 +66,9 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 120 * time.Second
 	}
-	p := &Provider{cfg: cfg, client: c}
+	secrets := append([]string{cfg.APIKey}, providers.SecretHeaders(cfg.Headers)...)
+	secrets = append(secrets, providers.SecretQuery(cfg.Query)...)
+	p := &Provider{cfg: cfg, client: c, redact: providers.NewRedactor(secrets...)}
 	p.chat = c.URL(nil, "/chat/completions")
 	p.embed = c.URL(nil, "/embeddings")
 	if cfg.Query != "" {
@@ -136,10 +139,10 @@ func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
 	}
 	if err := p.client.Do(req, resp, timeout); err != nil {
 		release()
-		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		err := ParseError(p.cfg.Name, resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+		err := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
 		release()
 		return nil, err
 	}
@@ -157,20 +160,19 @@ func (p *Provider) Chat(call *providers.Call) (*providers.Response, error) {
 func (p *Provider) stream(call *providers.Call, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
 	if err := p.client.DoStream(req, resp); err != nil {
 		release()
-		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
-		err := ParseError(p.cfg.Name, resp.StatusCode(), body, resp.Header.Peek("Retry-After"))
-		upstream.Cancel(resp)
+		err := p.upstreamError(resp.StatusCode(), upstream.ErrorBody(resp), resp.Header.Peek("Retry-After"))
 		release()
 		return nil, err
 	}
 	s := relayPool.Get().(*Relay)
 	s.Reset(resp.BodyStream(), call.Req.IncludeUsage, p.cfg.Name)
 	s.cancel = func() { upstream.Cancel(resp) }
+	s.redact = p.redact
 	out := providers.NewResponse(func() {
-		upstream.Finish(resp, s.clean.Load())
+		upstream.Finish(resp, s.tail.Clean())
 		relayPool.Put(s)
 		release()
 	})
@@ -183,7 +185,8 @@ var relayPool = sync.Pool{New: func() any { return new(Relay) }}
 // Relay turns an upstream OpenAI SSE body into the client's stream: events
 // are forwarded as they arrive, usage is captured by scanning for it rather
 // than decoding every chunk, and the usage-only chunk is dropped when the
-// client did not ask for it.
+// client did not ask for it. An error event has the provider's secrets
+// removed before it is forwarded.
 //
 // # Notes
 //
@@ -197,39 +200,34 @@ type Relay struct {
 	done         bool
 	provider     string
 	cancel       func()
-	body         io.Reader
-	// clean is set once the upstream body was read to its end after
-	// [DONE]: its connection can go back to the pool.
-	clean   atomic.Bool
+	redact       *providers.Redactor
+	// tail reads the body to its end after [DONE], so that the upstream
+	// connection goes back to the pool.
+	tail    upstream.Tail
 	sawDone bool
-	lim     io.LimitedReader
 }
 
 // Reset prepares r to relay body.
 func (r *Relay) Reset(body io.Reader, includeUsage bool, provider string) {
 	r.sr.Reset(body, 0)
 	r.out, r.usage, r.includeUsage, r.done, r.provider, r.cancel = r.out[:0], providers.Usage{}, includeUsage, false, provider, nil
-	r.body, r.sawDone = body, false
-	r.clean.Store(false)
+	r.redact, r.sawDone = nil, false
+	r.tail.Reset(body)
 }
 
 var (
 	doneData     = []byte("[DONE]")
 	usageKey     = []byte(`"usage":`)
 	emptyChoices = []byte(`"choices":[]`)
+	errorKey     = []byte(`"error"`)
 )
 
 // Next returns the next event(s) for the client.
 func (r *Relay) Next() ([]byte, error) {
 	for {
 		if r.done {
-			if r.sawDone && r.body != nil {
-				// Read the rest of the body (the chunked terminator) so that
-				// the upstream connection is reused instead of closed.
-				r.lim = io.LimitedReader{R: r.body, N: 64 << 10}
-				n, err := io.Copy(io.Discard, &r.lim)
-				r.clean.Store(err == nil && n < 64<<10)
-				r.body = nil
+			if r.sawDone {
+				r.tail.Drain()
 			}
 			return nil, io.EOF
 		}
@@ -254,7 +252,13 @@ func (r *Relay) Next() ([]byte, error) {
 				}
 			}
 		}
-		r.out = sse.AppendData(r.out[:0], ev.Data)
+		data := ev.Data
+		if string(ev.Name) == "error" || bytes.Contains(data, errorKey) {
+			// An error event ({"error":…}, vLLM's {"object":"error",…})
+			// may echo the key.
+			data = r.redact.Bytes(data)
+		}
+		r.out = sse.AppendData(r.out[:0], data)
 		return r.out, nil
 	}
 }
@@ -271,7 +275,7 @@ func (r *Relay) fail(err error) []byte {
 	case errors.Is(err, sse.ErrTooLarge):
 		msg = "upstream " + r.provider + " sent a stream event larger than the limit"
 	}
-	r.out = providers.AppendErrorEvent(r.out[:0], "upstream_error", code, msg)
+	r.out = providers.AppendErrorEvent(r.out[:0], "upstream_error", code, r.redact.String(msg))
 	return r.out
 }
 
@@ -285,7 +289,7 @@ func (r *Relay) Pending() bool { return !r.done && r.sr.Pending() }
 // Close cancels the upstream request, unless the stream ended cleanly (its
 // connection then goes back to the pool when the response is released).
 func (r *Relay) Close() error {
-	if r.clean.Load() {
+	if r.tail.Clean() {
 		return nil
 	}
 	if c := r.cancel; c != nil {
@@ -294,10 +298,23 @@ func (r *Relay) Close() error {
 	return nil
 }
 
+// upstreamError maps an error answer with the provider's secrets removed:
+// from the body before it is parsed, and from every field after (an escape
+// the parser undid may have hidden one).
+func (p *Provider) upstreamError(status int, body, retryAfter []byte) *providers.UpstreamError {
+	return p.redact.Error(ParseError(p.cfg.Name, status, p.redact.Bytes(body), retryAfter))
+}
+
+// transportError maps a transport failure with the provider's secrets
+// removed (a configured query secret is part of the URL).
+func (p *Provider) transportError(err error) *providers.UpstreamError {
+	return p.redact.Error(providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err)))
+}
+
 // ParseError maps an upstream error response to an UpstreamError. The
-// upstream's message is kept (it never contains our key: providers echo at
-// most a masked prefix, which is stripped below); 4xx statuses are kept, 5xx
-// become 502, 408/504 become 504.
+// upstream's message is kept with anything resembling a known provider's key
+// masked (the Provider also removes its own key, whatever its shape); 4xx
+// statuses are kept, 5xx become 502, 408/504 become 504.
 func ParseError(provider string, status int, body, retryAfter []byte) *providers.UpstreamError {
 	e := &providers.UpstreamError{Status: status, Type: "upstream_error"}
 	if v := jsonscan.Get(body, "error"); v != nil {
@@ -315,7 +332,7 @@ func ParseError(provider string, status int, body, retryAfter []byte) *providers
 	if e.Message == "" {
 		e.Message = "upstream " + provider + " answered HTTP " + strconv.Itoa(status)
 	} else {
-		e.Message = "upstream " + provider + ": " + wire.RedactKeys(e.Message)
+		e.Message = "upstream " + provider + ": " + providers.MaskKeys(e.Message)
 	}
 	switch {
 	case status == 408 || status == 504:
