@@ -31,7 +31,9 @@ const Redacted = "[REDACTED]"
 // escaped slashes as PHP writes it), percent-encoded (query, path and
 // component escaping, either hex case), base64 and base64url (padded or not,
 // and at every alignment, so the key is also found inside the base64 of a
-// longer text such as "user:key" basic auth). The "Bearer <key>" form is
+// longer text such as "user:key" basic auth, for keys of 5 bytes or more:
+// a shorter key leaves fewer than 6 characters that depend on it alone,
+// too few to tell from other base64). The "Bearer <key>" form is
 // covered by the key itself. Keys of other providers are then masked by
 // prefix (sk-, sk-ant-, AIza, gsk_) as a second net.
 //
@@ -51,6 +53,8 @@ type needle struct {
 	// bounded needles match only when no key byte follows: the Bearer form
 	// of a secret shorter than MinSecretLen must not match a longer token.
 	bounded bool
+	// lead bytes of the needle are context, kept in the text ("Bearer ").
+	lead int
 }
 
 // NewRedactor returns a Redactor for secrets (the provider's API key, the
@@ -58,24 +62,24 @@ type needle struct {
 func NewRedactor(secrets ...string) *Redactor {
 	seen := map[string]bool{}
 	r := &Redactor{}
-	add := func(s string, bounded bool) {
+	add := func(s string, bounded bool, lead int) {
 		if s == "" || seen[s] {
 			return
 		}
 		seen[s] = true
-		r.needles = append(r.needles, needle{s: s, bounded: bounded})
+		r.needles = append(r.needles, needle{s: s, bounded: bounded, lead: lead})
 	}
 	for _, s := range secrets {
 		if s == "" {
 			continue
 		}
 		if len(s) < MinSecretLen {
-			add("Bearer "+s, true)
+			add("Bearer "+s, true, len("Bearer "))
 			continue
 		}
 		for _, form := range encodings(s) {
 			for _, j := range jsonForms(form) {
-				add(j, false)
+				add(j, false, 0)
 			}
 		}
 	}
@@ -171,9 +175,10 @@ func lower(c byte) byte {
 // (Go's encoding/json: <, >, & and U+2028/9 as \u escapes), ASCII-only
 // (Python's json.dumps: every non-ASCII character as \u escapes), slashes
 // escaped (PHP's json_encode), and combinations, with lower- and
-// upper-case hex. For an ordinary key they are all s itself.
+// upper-case hex; and s itself, unescaped. For an ordinary key they are all
+// s itself.
 func jsonForms(s string) []string {
-	var out []string
+	out := []string{s}
 	for opt := 0; opt < 1<<4; opt++ {
 		f := jsonEscape(s, opt&1 != 0, opt&2 != 0, opt&4 != 0, opt&8 != 0)
 		dup := false
@@ -214,6 +219,10 @@ func jsonEscape(s string, html, ascii, slash, upper bool) string {
 				b.WriteString(`\r`)
 			case c == '\t':
 				b.WriteString(`\t`)
+			case (html || ascii) && c == '\b':
+				b.WriteString(`\b`) // Go and Python; minimal encoders write \u0008
+			case (html || ascii) && c == '\f':
+				b.WriteString(`\f`)
 			case c < 0x20, html && (c == '<' || c == '>' || c == '&'):
 				u(rune(c))
 			case slash && c == '/':
@@ -225,8 +234,10 @@ func jsonEscape(s string, html, ascii, slash, upper bool) string {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
+		case r == utf8.RuneError && size == 1 && html:
+			b.WriteString(`\ufffd`) // not UTF-8: Go's encoder writes U+FFFD
 		case r == utf8.RuneError && size == 1:
-			b.WriteByte(c) // not UTF-8: no encoder agrees on it, keep the byte
+			b.WriteByte(c)
 		case ascii && r > 0xffff:
 			r1, r2 := utf16.EncodeRune(r)
 			u(r1)
@@ -248,14 +259,7 @@ func (r *Redactor) String(s string) string {
 	if i < 0 {
 		return maskPrefixes(s)
 	}
-	b := make([]byte, 0, len(s))
-	for i >= 0 {
-		b = append(b, s[:i]...)
-		b = append(b, Redacted...)
-		s = s[j:]
-		i, j = r.find(s)
-	}
-	b = append(b, s...)
+	b := r.appendRedacted(make([]byte, 0, len(s)), s, i, j)
 	maskPrefixesInPlace(b)
 	return string(b)
 }
@@ -274,16 +278,30 @@ func (r *Redactor) Bytes(b []byte) []byte {
 		maskPrefixesInPlace(out)
 		return out
 	}
-	out := make([]byte, 0, len(b))
+	out := r.appendRedacted(make([]byte, 0, len(b)), s, i, j)
+	maskPrefixesInPlace(out)
+	return out
+}
+
+// appendRedacted appends s with every secret replaced, [i, j) being the
+// first. Occurrences that overlap (or touch) are replaced as one, so that
+// no remnant of a secret is left between two replacements.
+func (r *Redactor) appendRedacted(dst []byte, s string, i, j int) []byte {
 	for i >= 0 {
-		out = append(out, s[:i]...)
-		out = append(out, Redacted...)
+		for p := i + 1; p < j; {
+			k, l := r.find(s[p:])
+			if k < 0 || p+k > j {
+				break
+			}
+			j = max(j, p+l)
+			p += k + 1
+		}
+		dst = append(dst, s[:i]...)
+		dst = append(dst, Redacted...)
 		s = s[j:]
 		i, j = r.find(s)
 	}
-	out = append(out, s...)
-	maskPrefixesInPlace(out)
-	return out
+	return append(dst, s...)
 }
 
 // Error redacts every text field of e (Message, Type, Code, Param) in place,
@@ -329,8 +347,8 @@ func (r *Redactor) find(s string) (int, int) {
 			hay = s[:min(len(s), best-1+len(n.s))]
 		}
 		i := index(hay, n)
-		if i >= 0 && (best < 0 || i < best) {
-			best, end = i, i+len(n.s)
+		if i >= 0 && (best < 0 || i+n.lead < best) {
+			best, end = i+n.lead, i+len(n.s)
 		}
 	}
 	return best, end

@@ -88,7 +88,7 @@ func KeyForms(key string) []string {
 	q, _ := json.Marshal(key)
 	forms := []string{
 		key, "Bearer " + key,
-		strings.Trim(string(q), `"`), strings.Trim(asciiQuote(key), `"`),
+		string(q[1 : len(q)-1]), unquoted(asciiQuote(key)),
 		url.QueryEscape(key), url.PathEscape(key),
 		base64.StdEncoding.EncodeToString([]byte(key)), base64.RawStdEncoding.EncodeToString([]byte(key)),
 		base64.URLEncoding.EncodeToString([]byte(key)), base64.RawURLEncoding.EncodeToString([]byte(key)),
@@ -104,6 +104,8 @@ func KeyForms(key string) []string {
 	}
 	return out
 }
+
+func unquoted(q string) string { return q[1 : len(q)-1] }
 
 // asciiQuote quotes s as Python's json.dumps does: every non-ASCII
 // character as a \u escape (surrogate pairs beyond the BMP).
