@@ -223,7 +223,7 @@ func FuzzRedact(f *testing.F) {
 		}
 		r := NewRedactor(key)
 		q, _ := json.Marshal(key)
-		for _, form := range []string{key, string(q[1:len(q)-1]), base64.StdEncoding.EncodeToString([]byte(key))} {
+		for _, form := range []string{key, string(q[1 : len(q)-1]), base64.StdEncoding.EncodeToString([]byte(key))} {
 			out := r.String(pre + form + post)
 			if strings.Contains(out, form) {
 				t.Fatalf("String(%q) = %q still holds %q", pre+form+post, out, form)
