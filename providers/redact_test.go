@@ -12,28 +12,19 @@ import (
 	"github.com/aigateway/gateway/providers/providertest"
 )
 
-// testKeys are keys of the shapes upstreams are configured with.
-var testKeys = []struct{ name, key string }{
-	{"azure hex", "0123456789abcdef0123456789abcdef"},
-	{"uuid", "3f2b8c1e-9a4d-4e6f-b2c7-1d8e5a9f0b3c"},
-	{"slash plus equals", "ab/cd+ef=gh/ij+kl=="},
-	{"unicode", "clé-secrète-ключ-鍵-🔑"},
-	{"jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJnYXRld2F5In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"},
-	{"json specials", `k"e\y<&>/1`},
-	{"short", "x9Q2z"},
-	{"floor", "k3y!"},
-	{"vllm token", "token-abc123"},
-}
+// testKeys are the key shapes of the end-to-end tests, plus one at the
+// floor.
+var testKeys = append([]struct{ Name, Key string }{{"floor", "k3y!"}}, providertest.KeyShapes...)
 
 func TestRedactorRemovesEveryEncoding(t *testing.T) {
 	t.Parallel()
 	for _, tk := range testKeys {
-		t.Run(tk.name, func(t *testing.T) {
+		t.Run(tk.Name, func(t *testing.T) {
 			t.Parallel()
-			r := NewRedactor(tk.key)
-			texts := []string{providertest.EchoMessage(tk.key, "Authorization: Bearer "+tk.key)}
-			for _, f := range providertest.KeyForms(tk.key) {
-				if len(tk.key) < 5 && strings.HasPrefix(f, "Z2F0ZXdhe") {
+			r := NewRedactor(tk.Key)
+			texts := []string{providertest.EchoMessage(tk.Key, "Authorization: Bearer "+tk.Key)}
+			for _, f := range providertest.KeyForms(tk.Key) {
+				if len(tk.Key) < 5 && strings.HasPrefix(f, "Z2F0ZXdhe") {
 					continue
 				}
 				texts = append(texts, "before "+f+" after", f)
@@ -41,23 +32,23 @@ func TestRedactorRemovesEveryEncoding(t *testing.T) {
 			// Inside the base64 of a longer text, at every alignment (for
 			// keys long enough to leave 6 characters of their own).
 			inside := []string{"u:", "us:", "use:", `{"api_key":"`}
-			if len(tk.key) < 5 {
+			if len(tk.Key) < 5 {
 				inside = nil
 			}
 			for _, pre := range inside {
-				texts = append(texts, "auth "+base64.StdEncoding.EncodeToString([]byte(pre+tk.key+`"}`)))
-				texts = append(texts, "auth "+base64.RawURLEncoding.EncodeToString([]byte(pre+tk.key+`"}`)))
+				texts = append(texts, "auth "+base64.StdEncoding.EncodeToString([]byte(pre+tk.Key+`"}`)))
+				texts = append(texts, "auth "+base64.RawURLEncoding.EncodeToString([]byte(pre+tk.Key+`"}`)))
 			}
 			// A JSON document that quotes the key, as a relayed body would.
-			doc, _ := json.Marshal(map[string]string{"message": "bad key " + tk.key})
+			doc, _ := json.Marshal(map[string]string{"message": "bad key " + tk.Key})
 			texts = append(texts, string(doc))
 			for _, text := range texts {
 				for name, out := range map[string]string{"String": r.String(text), "Bytes": string(r.Bytes([]byte(text)))} {
 					if !strings.Contains(out, Redacted) {
 						t.Errorf("%s(%q) = %q: nothing redacted", name, text, out)
 					}
-					for _, f := range providertest.KeyForms(tk.key) {
-						if len(tk.key) < 5 && strings.HasPrefix(f, "Z2F0ZXdhe") {
+					for _, f := range providertest.KeyForms(tk.Key) {
+						if len(tk.Key) < 5 && strings.HasPrefix(f, "Z2F0ZXdhe") {
 							continue // base64 inside "gateway:key": see inside
 						}
 						if strings.Contains(out, f) {
@@ -65,9 +56,9 @@ func TestRedactorRemovesEveryEncoding(t *testing.T) {
 						}
 					}
 					for _, pre := range inside[:len(inside)*3/4] {
-						enc := base64.StdEncoding.EncodeToString([]byte(pre + tk.key))
+						enc := base64.StdEncoding.EncodeToString([]byte(pre + tk.Key))
 						if mid := enc[4 : len(enc)-4]; len(mid) >= 6 && strings.Contains(out, mid) {
-							t.Errorf("%s(%q) = %q still holds the base64 of %q", name, text, out, pre+tk.key)
+							t.Errorf("%s(%q) = %q still holds the base64 of %q", name, text, out, pre+tk.Key)
 						}
 					}
 				}
@@ -126,17 +117,17 @@ func TestRedactorShortKeys(t *testing.T) {
 func TestRedactorKeepsJSONValid(t *testing.T) {
 	t.Parallel()
 	for _, tk := range testKeys {
-		t.Run(tk.name, func(t *testing.T) {
+		t.Run(tk.Name, func(t *testing.T) {
 			t.Parallel()
-			r := NewRedactor(tk.key)
-			goJSON, _ := json.Marshal(map[string]any{"error": map[string]string{"message": "bad key " + tk.key + "!"}})
-			minimal := `{"error":{"message":` + string(jsonscan.AppendQuote(nil, "bad key "+tk.key+"!")) + `}}`
+			r := NewRedactor(tk.Key)
+			goJSON, _ := json.Marshal(map[string]any{"error": map[string]string{"message": "bad key " + tk.Key + "!"}})
+			minimal := `{"error":{"message":` + string(jsonscan.AppendQuote(nil, "bad key "+tk.Key+"!")) + `}}`
 			for _, doc := range []string{string(goJSON), minimal} {
 				out := r.Bytes([]byte(doc))
 				if err := jsonscan.Validate(out); err != nil {
 					t.Errorf("Bytes(%s) = %s: %v", doc, out, err)
 				}
-				if strings.Contains(string(out), tk.key) {
+				if strings.Contains(string(out), tk.Key) {
 					t.Errorf("Bytes(%s) = %s holds the key", doc, out)
 				}
 			}

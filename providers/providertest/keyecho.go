@@ -4,8 +4,13 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/url"
+	"reflect"
 	"strings"
+	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -214,4 +219,75 @@ func (k *KeyEcho) midStream(ctx *fasthttp.RequestCtx, msg string) {
 			}
 		}
 	})
+}
+
+// KeyShapes are keys of the shapes upstreams are configured with, for
+// tests that an echoed key never reaches a client: hex (Azure), UUID,
+// base64 with /+=, unicode, a JWT, JSON specials, and short ones (MinSecretLen
+// in package providers is 4).
+var KeyShapes = []struct{ Name, Key string }{
+	{"azure hex", "0123456789abcdef0123456789abcdef"},
+	{"uuid", "3f2b8c1e-9a4d-4e6f-b2c7-1d8e5a9f0b3c"},
+	{"slash plus equals", "ab/cd+ef=gh/ij+kl=="},
+	{"unicode", "clé-secrète-ключ-鍵-🔑"},
+	{"jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJnYXRld2F5In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"},
+	{"json specials", `k"e\y<&>/1`},
+	{"short", "x9Q2z"},
+	{"vllm token", "token-abc123"},
+}
+
+// NoKey fails t when text holds any of KeyForms(key); where names the text.
+func NoKey(t testing.TB, key, where, text string) {
+	t.Helper()
+	for _, f := range KeyForms(key) {
+		if strings.Contains(text, f) {
+			t.Errorf("%s leaks the key as %q:\n%s", where, f, text)
+		}
+	}
+}
+
+// ErrorText is everything an error carries that could be printed or
+// logged: the Error of every error in its tree, and the fields of every
+// struct-pointer error in it (an UpstreamError's Type, Code, Param).
+func ErrorText(err error) string {
+	var b strings.Builder
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		b.WriteString(e.Error())
+		b.WriteByte('\n')
+		if v := reflect.ValueOf(e); v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Kind() == reflect.Struct {
+			fmt.Fprintf(&b, "%+v\n", v.Elem().Interface())
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		}
+	}
+	walk(err)
+	return b.String()
+}
+
+// ReadStream reads a provider stream to its end (io.EOF) and returns what
+// it sent; an error other than io.EOF, or more than 10,000 events, is
+// returned with what was read so far.
+func ReadStream(s interface{ Next() ([]byte, error) }) (string, error) {
+	var b strings.Builder
+	for i := 0; i < 10000; i++ {
+		ev, err := s.Next()
+		if err == io.EOF {
+			return b.String(), nil
+		}
+		if err != nil {
+			return b.String(), err
+		}
+		b.Write(ev)
+	}
+	return b.String(), errors.New("stream did not end")
 }
