@@ -311,12 +311,21 @@ func (r *Redactor) Error(e *UpstreamError) *UpstreamError {
 		return nil
 	}
 	e.Message, e.Type, e.Code, e.Param = r.String(e.Message), r.String(e.Type), r.String(e.Code), r.String(e.Param)
-	if e.Err != nil {
-		if s := e.Err.Error(); r.String(s) != s {
-			e.Err = &redactedError{msg: r.String(s), err: e.Err}
-		}
-	}
+	e.Err = r.Err(e.Err)
 	return e
+}
+
+// Err returns err, or when its text holds a secret an error with the text
+// redacted that still matches err's chain for errors.Is (not errors.As:
+// the original could be printed).
+func (r *Redactor) Err(err error) error {
+	if err == nil {
+		return nil
+	}
+	if s := err.Error(); r.String(s) != s {
+		return &redactedError{msg: r.String(s), err: err}
+	}
+	return err
 }
 
 // redactedError stands for an error whose text held a secret: it keeps the

@@ -198,5 +198,5 @@ func (p *Provider) upstreamError(status int, body, retryAfter []byte) *providers
 
 // transportError maps a transport failure with the key removed.
 func (p *Provider) transportError(err error) *providers.UpstreamError {
-	return p.redact.Error(providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err)))
+	return p.redact.Error(providers.TransportError(p.cfg.Name, p.redact.Err(err), upstream.IsTimeout(err)))
 }

@@ -143,7 +143,7 @@ func (p *Provider) upstreamError(status int, body, retryAfter []byte) *providers
 
 // transportError maps a transport failure with the secrets removed.
 func (p *Provider) transportError(err error) *providers.UpstreamError {
-	return p.redact.Error(providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err)))
+	return p.redact.Error(providers.TransportError(p.cfg.Name, p.redact.Err(err), upstream.IsTimeout(err)))
 }
 
 // Chat sends call to /api/chat.

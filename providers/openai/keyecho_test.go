@@ -2,6 +2,7 @@ package openai
 
 import (
 	"encoding/base64"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -38,8 +39,8 @@ const (
 // TestKeyEchoNeverReachesTheClient: an upstream that echoes the key it was
 // sent (in every encoding, in OpenAI's error format, refused or mid-stream)
 // gets it removed from every error and stream event, whatever the key's
-// shape and however it was sent: Bearer, Azure's api-key header, or a
-// configured basic-auth header.
+// shape and however it was sent: Bearer, Azure's api-key header, a key=
+// query parameter, or a configured basic-auth header.
 func TestKeyEchoNeverReachesTheClient(t *testing.T) {
 	t.Parallel()
 	auths := []struct {
@@ -51,6 +52,9 @@ func TestKeyEchoNeverReachesTheClient(t *testing.T) {
 		{"bearer", func(key string) Config { return Config{APIKey: key} }, nil},
 		{"azure api-key", func(key string) Config {
 			return Config{APIKey: key, AuthHeader: "api-key", Query: "api-version=2024-10-21"}
+		}, nil},
+		{"query key", func(key string) Config {
+			return Config{Query: "api-version=2024-10-21&key=" + url.QueryEscape(key)}
 		}, nil},
 		{"basic header", func(key string) Config {
 			return Config{Headers: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("gateway:"+key))}}

@@ -308,7 +308,7 @@ func (p *Provider) upstreamError(status int, body, retryAfter []byte) *providers
 // transportError maps a transport failure with the provider's secrets
 // removed (a configured query secret is part of the URL).
 func (p *Provider) transportError(err error) *providers.UpstreamError {
-	return p.redact.Error(providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err)))
+	return p.redact.Error(providers.TransportError(p.cfg.Name, p.redact.Err(err), upstream.IsTimeout(err)))
 }
 
 // ParseError maps an upstream error response to an UpstreamError. The
