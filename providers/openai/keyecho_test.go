@@ -118,24 +118,27 @@ func TestKeyEchoNeverReachesTheClient(t *testing.T) {
 }
 
 // TestConnectionReuse: sequential calls share one upstream connection,
-// streamed or not, after a clean end; an abandoned stream closes its own.
+// streamed or not, after a clean end or an error answer read whole; an
+// abandoned stream closes its own.
 func TestConnectionReuse(t *testing.T) {
 	t.Parallel()
 	const n = 100
 	tests := []struct {
 		name     string
 		body     string
+		status   int // of every upstream answer (0: 200)
 		abandon  bool
 		maxConns int64
 	}{
-		{"stream", streamBody, false, 2},
-		{"non-stream", chatBody, false, 2},
-		{"abandoned stream", streamBody, true, n},
+		{"stream", streamBody, 0, false, 2},
+		{"non-stream", chatBody, 0, false, 2},
+		{"refused stream", streamBody, 429, false, 2},
+		{"abandoned stream", streamBody, 0, true, n},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv, err := providertest.StartOpenAI(&providertest.OpenAI{Reply: "one two three four"})
+			srv, err := providertest.StartOpenAI(&providertest.OpenAI{Reply: "one two three four", Status: tt.status})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,6 +149,12 @@ func TestConnectionReuse(t *testing.T) {
 			}
 			for i := 0; i < n; i++ {
 				resp, err := p.Chat(chatCall(t, tt.body))
+				if tt.status != 0 {
+					if err == nil {
+						t.Fatal("no error")
+					}
+					continue
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
