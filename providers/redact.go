@@ -179,6 +179,14 @@ func lower(c byte) byte {
 // s itself.
 func jsonForms(s string) []string {
 	out := []string{s}
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c >= 0x20 && c < utf8.RuneSelf && strings.IndexByte(`"\/<>&`, c) < 0
+	}
+	if plain {
+		return out
+	}
 	for opt := 0; opt < 1<<4; opt++ {
 		f := jsonEscape(s, opt&1 != 0, opt&2 != 0, opt&4 != 0, opt&8 != 0)
 		dup := false
