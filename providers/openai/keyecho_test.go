@@ -9,6 +9,7 @@ import (
 
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/providertest"
+	"github.com/aigateway/gateway/providers/sse"
 	"github.com/aigateway/gateway/providers/upstream"
 )
 
@@ -171,6 +172,34 @@ func TestConnectionReuse(t *testing.T) {
 			t.Logf("%d sequential calls: %d upstream connections", n, got)
 			if got > tt.maxConns || tt.abandon && got < n {
 				t.Fatalf("%d sequential calls opened %d upstream connections, want ≤ %d (abandon: %v)", n, got, tt.maxConns, tt.abandon)
+			}
+		})
+	}
+}
+
+func TestIsError(t *testing.T) {
+	t.Parallel()
+	long := `{"id":"gen-1741570283-abcdefghijklmnop","provider":"OpenAI","model":"openai/gpt-4o","object":"chat.completion.chunk","created":1741570283,`
+	tests := []struct {
+		name, event, data string
+		want              bool
+	}{
+		{"named error event", "error", `{"message":"x"}`, true},
+		{"openai error", "", `{"error":{"message":"bad key","type":"invalid_request_error"}}`, true},
+		{"vllm error", "", `{"object":"error","message":"bad key","type":"BadRequestError","code":400}`, true},
+		{"error member deep in a chunk without usage", "", long + `"error":{"code":502,"message":"x"},"choices":[]}`, true},
+		{"ordinary chunk", "", strings.TrimSuffix(strings.TrimPrefix(upstreamChunk, "data: "), "\n\n"), false},
+		{"content that says error", "", long + `"choices":[{"index":0,"delta":{"content":"an \"error\" here"}}],"usage":null}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ev := sse.Event{Data: []byte(tt.data)}
+			if tt.event != "" {
+				ev.Name = []byte(tt.event)
+			}
+			if got := isError(ev, strings.Contains(tt.data, `"usage":`)); got != tt.want {
+				t.Errorf("isError(%s) = %v, want %v", tt.data, got, tt.want)
 			}
 		})
 	}

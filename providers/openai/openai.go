@@ -240,7 +240,8 @@ func (r *Relay) Next() ([]byte, error) {
 			r.done, r.sawDone = true, true
 			return sse.Done, nil
 		}
-		if i := bytes.Index(ev.Data, usageKey); i >= 0 {
+		i := bytes.Index(ev.Data, usageKey)
+		if i >= 0 {
 			rest := ev.Data[i+len(usageKey):]
 			rest = rest[jsonscan.SkipSpace(rest, 0):]
 			if jsonscan.KindOf(rest) == jsonscan.Object {
@@ -253,14 +254,31 @@ func (r *Relay) Next() ([]byte, error) {
 			}
 		}
 		data := ev.Data
-		if string(ev.Name) == "error" || bytes.Contains(data, errorKey) {
-			// An error event ({"error":…}, vLLM's {"object":"error",…})
-			// may echo the key.
+		if isError(ev, i >= 0) {
 			data = r.redact.Bytes(data)
 		}
 		r.out = sse.AppendData(r.out[:0], data)
 		return r.out, nil
 	}
+}
+
+// errorWindow is how far into an event's data an "error" token is looked
+// for in every event: the head of an object fits the fast path of
+// bytes.Index (a brute-force SIMD scan up to 64 bytes).
+const errorWindow = 64
+
+// isError reports whether an event may be an error, which may echo the key:
+// an "error" event, an "error" token at the head of the data ({"error":…},
+// vLLM's {"object":"error",…}), or anywhere in data that has no "usage"
+// member. Ordinary chunks always have one (the gateway asks for usage, and
+// OpenAI then sends "usage":null in every chunk), so they cost one short
+// scan, not a second full one.
+func isError(ev sse.Event, hasUsage bool) bool {
+	if string(ev.Name) == "error" {
+		return true
+	}
+	head := ev.Data[:min(len(ev.Data), errorWindow)]
+	return bytes.Contains(head, errorKey) || !hasUsage && bytes.Contains(ev.Data, errorKey)
 }
 
 func (r *Relay) fail(err error) []byte {
