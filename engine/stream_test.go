@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,67 @@ func TestStreamReusesUpstreamConnection(t *testing.T) {
 	}
 	if n := up.Conns.Load(); n != 1 {
 		t.Fatalf("5 sequential streams opened %d upstream connections, want 1", n)
+	}
+}
+
+// TestUpstreamConnectionReuse: through the gateway, 100 sequential calls to
+// each provider kind share one upstream connection after a clean end,
+// streamed or not, translated or passed through (/v1/messages).
+func TestUpstreamConnectionReuse(t *testing.T) {
+	t.Parallel()
+	start := func(s *providertest.Server, err error) *providertest.Server {
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	const reply = "one two three four"
+	ups := map[string]*providertest.Server{
+		"openai":    start(providertest.StartOpenAI(&providertest.OpenAI{Reply: reply})),
+		"anthropic": start(providertest.StartAnthropic(&providertest.Anthropic{Reply: reply})),
+		"gemini":    start(providertest.StartGemini(&providertest.Gemini{Reply: reply})),
+		"ollama":    start(providertest.StartOllama(&providertest.Ollama{Reply: reply})),
+	}
+	g := startGateway(t, "", map[string]string{
+		"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": ups["openai"].URL + "/v1",
+		"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": ups["anthropic"].URL,
+		"GEMINI_API_KEY": "k", "GEMINI_BASE_URL": ups["gemini"].URL,
+		"LOCAL_LLM_BASE_URL": ups["ollama"].URL,
+	})
+	routes := []struct {
+		provider, path, model string
+	}{
+		{"openai", "/v1/chat/completions", "openai/gpt-4o"},
+		{"anthropic", "/v1/chat/completions", "anthropic/claude-sonnet-4-0"},
+		{"gemini", "/v1/chat/completions", "gemini/gemini-2.0-flash"},
+		{"ollama", "/v1/chat/completions", "ollama/llama3.2"},
+		{"anthropic", "/v1/messages", "anthropic/claude-sonnet-4-0"},
+		{"gemini", "/v1/messages", "gemini/gemini-2.0-flash"},
+		{"openai", "/v1/messages", "openai/gpt-4o"},
+		{"ollama", "/v1/messages", "ollama/llama3.2"},
+	}
+	const n = 100
+	for _, stream := range []bool{true, false} {
+		for _, r := range routes {
+			up := ups[r.provider]
+			before := up.Conns.Load()
+			for i := 0; i < n; i++ {
+				// A distinct prompt each time: no cache hit spares the upstream.
+				body := `{"model":"` + r.model + `","max_tokens":64,"stream":` + strconv.FormatBool(stream) +
+					`,"messages":[{"role":"user","content":"call ` + strconv.Itoa(i) + `"}]}`
+				status, _, out := g.post(t, r.path, body, nil)
+				if status != 200 || !strings.Contains(out, "four") {
+					t.Fatalf("%s %s: %d %s", r.path, r.model, status, out)
+				}
+			}
+			// The connection may be the one an earlier route left in the
+			// pool: the upstream's total is what must stay small.
+			got := up.Conns.Load()
+			t.Logf("%s %s stream=%v: %d new upstream connections for %d calls, %d in all", r.path, r.model, stream, got-before, n, got)
+			if got > 2 {
+				t.Errorf("%s %s stream=%v: %d upstream connections after %d more sequential calls, want ≤ 2", r.path, r.model, stream, got, n)
+			}
+		}
 	}
 }

@@ -17,7 +17,8 @@ import (
 // # Notes
 //
 // Implementations are safe for concurrent use. They never log, and never put
-// their API key in an error.
+// their API key in an error: every upstream text they return or relay has
+// their secrets removed by their Redactor, even when the upstream echoed them.
 type Provider interface {
 	// Name is the provider's configured name ("openai", "groq", "mock", …).
 	Name() string
@@ -191,8 +192,10 @@ func TransportError(provider string, err error, timedOut bool) *UpstreamError {
 		Message: "upstream " + provider + " is unreachable: " + errClass(err), Err: errors.Join(ErrUnavailable, err)}
 }
 
-// errClass keeps the transport error's text but never a URL with a key in it:
-// providers put keys only in headers, and fasthttp errors carry no headers.
+// errClass keeps the transport error's text, cut to 200 bytes. fasthttp
+// errors carry no headers, where keys go; providers pass err through their
+// Redactor first, for a secret configured in the query (Azure-style
+// deployments).
 func errClass(err error) string {
 	if err == nil {
 		return "unknown error"

@@ -2,7 +2,6 @@ package anthropic
 
 import (
 	"context"
-	"io"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +58,8 @@ type Provider struct {
 	messages    []byte // absolute URL of /v1/messages
 	countTokens []byte // absolute URL of /v1/messages/count_tokens
 	minTokens   minTable
+	// redact removes the key from every upstream error text.
+	redact *providers.Redactor
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -81,7 +82,8 @@ func New(cfg Config) (*Provider, error) {
 	return &Provider{cfg: cfg, client: c,
 		messages:    c.URL(nil, "/v1/messages"),
 		countTokens: c.URL(nil, "/v1/messages/count_tokens"),
-		minTokens:   newMinTable(cfg.CacheMinTokens)}, nil
+		minTokens:   newMinTable(cfg.CacheMinTokens),
+		redact:      providers.NewRedactor(cfg.APIKey)}, nil
 }
 
 // WithCacheControl returns a Provider that shares p's connections and
@@ -160,10 +162,10 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	}
 	if err := p.client.Do(ctx, req, resp, timeout); err != nil {
 		release()
-		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		err := ParseError(p.cfg.Name, resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+		err := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
 		release()
 		return nil, err
 	}
@@ -184,12 +186,10 @@ var translatorPool = sync.Pool{New: func() any { return new(Translator) }}
 func (p *Provider) stream(ctx context.Context, call *providers.Call, info reqInfo, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
 	if err := p.client.DoStream(ctx, req, resp); err != nil {
 		release()
-		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
-		err := ParseError(p.cfg.Name, resp.StatusCode(), body, resp.Header.Peek("Retry-After"))
-		upstream.Cancel(resp)
+		err := p.upstreamError(resp.StatusCode(), upstream.ErrorBody(resp), resp.Header.Peek("Retry-After"))
 		release()
 		return nil, err
 	}
@@ -197,12 +197,25 @@ func (p *Provider) stream(ctx context.Context, call *providers.Call, info reqInf
 	t.Reset(resp.BodyStream(), p.cfg.Name, call.ID, call.Created, call.Model, call.Req.IncludeUsage)
 	t.info = info
 	t.cancel = func() { upstream.Cancel(resp) }
+	t.redact = p.redact
 	out := providers.NewResponse(func() {
-		upstream.Cancel(resp)
+		upstream.Finish(resp, t.tail.Clean())
 		translatorPool.Put(t)
 		release()
 	})
 	out.Stream = t
 	out.Model = call.Model
 	return out, nil
+}
+
+// upstreamError maps an error answer with the key removed: from the body
+// before it is parsed, and from every field after (an escape the parser
+// undid may have hidden it).
+func (p *Provider) upstreamError(status int, body, retryAfter []byte) *providers.UpstreamError {
+	return p.redact.Error(ParseError(p.cfg.Name, status, p.redact.Bytes(body), retryAfter))
+}
+
+// transportError maps a transport failure with the key removed.
+func (p *Provider) transportError(err error) *providers.UpstreamError {
+	return p.redact.Error(providers.TransportError(p.cfg.Name, p.redact.Err(err), upstream.IsTimeout(err)))
 }

@@ -1,11 +1,11 @@
 package anthropic
 
 import (
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"strconv"
 	"time"
 
 	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
@@ -18,7 +18,9 @@ import (
 //   - 529 (overloaded_error) becomes 503 with code upstream_overloaded;
 //   - 408 and 504 become 504; any other status becomes 502.
 //
-// The upstream's message is kept with anything resembling a key masked.
+// The upstream's message is kept with anything resembling a known
+// provider's key masked; the Provider also removes its own key, whatever its
+// shape.
 func ParseError(provider string, status int, body, retryAfter []byte) *providers.UpstreamError {
 	e := &providers.UpstreamError{Status: status, Type: "upstream_error"}
 	var typ string
@@ -29,7 +31,7 @@ func ParseError(provider string, status int, body, retryAfter []byte) *providers
 	if e.Message == "" {
 		e.Message = "upstream " + provider + " answered HTTP " + strconv.Itoa(status)
 	} else {
-		e.Message = "upstream " + provider + ": " + wire.RedactKeys(e.Message)
+		e.Message = "upstream " + provider + ": " + providers.MaskKeys(e.Message)
 	}
 	e.Code = typ
 	switch {

@@ -48,6 +48,10 @@ type MessageStream struct {
 	stop     string
 	usage    providers.Usage
 	done     bool
+	// finished is set by the source's [DONE]; drained once the source was
+	// asked for its end, which lets it read its upstream body to the end
+	// and give the connection back to the pool.
+	finished, drained bool
 }
 
 var _ providers.Stream = (*MessageStream)(nil)
@@ -109,6 +113,10 @@ func (m *MessageStream) Next() ([]byte, error) {
 		m.event(ev)
 	}
 	if len(m.out) == 0 && m.done {
+		if m.finished && !m.drained {
+			m.drained = true
+			_, _ = m.src.Next() // io.EOF, once the source's body has ended
+		}
 		return nil, io.EOF
 	}
 	return m.out, nil
@@ -332,7 +340,7 @@ func (m *MessageStream) finish() {
 	m.out = append(m.out, "}\n\n"...)
 	m.emit("message_stop")
 	m.out = append(m.out, `{"type":"message_stop"}`+"\n\n"...)
-	m.done = true
+	m.done, m.finished = true, true
 }
 
 // fail ends the stream with an error event; the status picks its type.

@@ -114,10 +114,10 @@ func (p *Provider) passthrough(ctx context.Context, url, body []byte, model stri
 	if !stream {
 		if err := p.client.Do(ctx, req, resp, p.cfg.Timeout); err != nil {
 			release()
-			return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+			return nil, p.transportError(err)
 		}
 		if resp.StatusCode() != fasthttp.StatusOK {
-			err := ParseError(p.cfg.Name, resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+			err := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
 			release()
 			return nil, err
 		}
@@ -133,20 +133,19 @@ func (p *Provider) passthrough(ctx context.Context, url, body []byte, model stri
 	}
 	if err := p.client.DoStream(ctx, req, resp); err != nil {
 		release()
-		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		errBody, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
-		err := ParseError(p.cfg.Name, resp.StatusCode(), errBody, resp.Header.Peek("Retry-After"))
-		upstream.Cancel(resp)
+		err := p.upstreamError(resp.StatusCode(), upstream.ErrorBody(resp), resp.Header.Peek("Retry-After"))
 		release()
 		return nil, err
 	}
 	r := relayPool.Get().(*Relay)
 	r.Reset(resp.BodyStream(), p.cfg.Name)
 	r.cancel = func() { upstream.Cancel(resp) }
+	r.redact = p.redact
 	out := providers.NewResponse(func() {
-		upstream.Cancel(resp)
+		upstream.Finish(resp, r.tail.Clean())
 		relayPool.Put(r)
 		release()
 	})
@@ -157,7 +156,8 @@ func (p *Provider) passthrough(ctx context.Context, url, body []byte, model stri
 
 var relayPool = sync.Pool{New: func() any { return new(Relay) }}
 
-// Relay passes an Anthropic event stream through, recording usage.
+// Relay passes an Anthropic event stream through, recording usage. An
+// error event has the provider's key removed before it is relayed.
 //
 // # Notes
 //
@@ -172,6 +172,10 @@ type Relay struct {
 	stopped  bool
 	provider string
 	cancel   func()
+	redact   *providers.Redactor
+	// tail records that the body was read to its end after message_stop:
+	// the upstream connection then goes back to the pool.
+	tail upstream.Tail
 }
 
 var _ providers.Stream = (*Relay)(nil)
@@ -180,6 +184,8 @@ var _ providers.Stream = (*Relay)(nil)
 func (r *Relay) Reset(body io.Reader, provider string) {
 	r.sr.Reset(body, 0)
 	r.out, r.scratch, r.usage, r.done, r.stopped, r.provider, r.cancel = r.out[:0], r.scratch[:0], usageCounts{}, false, false, provider, nil
+	r.redact = nil
+	r.tail.Reset(body)
 }
 
 // Next returns the next upstream event.
@@ -194,14 +200,18 @@ func (r *Relay) Next() ([]byte, error) {
 	if err != nil {
 		r.done = true
 		if r.stopped && errors.Is(err, io.EOF) {
+			r.tail.Drain() // the body has ended: this only records it
 			return nil, io.EOF
 		}
 		status := 502
 		if upstream.IsTimeout(err) {
 			status = 504
 		}
-		r.out = AppendErrorEvent(r.out[:0], status, failMessage(r.provider, err))
+		r.out = AppendErrorEvent(r.out[:0], status, r.redact.String(failMessage(r.provider, err)))
 		return r.out, nil
+	}
+	if string(ev.Name) == "error" {
+		return r.errorEvent(ev), nil
 	}
 	r.out = r.out[:0]
 	if ev.Name != nil {
@@ -229,17 +239,35 @@ func (r *Relay) Next() ([]byte, error) {
 		parseUsage(jsonscan.Get(ev.Data, "usage"), &r.usage)
 	case "message_stop":
 		r.stopped = true
-	case "error":
-		r.done = true
 	}
 	return r.out, nil
+}
+
+// errorEvent relays an upstream error event with the key removed. Should
+// the removal have broken its JSON (a secret that spanned an escape), the
+// event is replaced by a generic one.
+func (r *Relay) errorEvent(ev sse.Event) []byte {
+	r.done = true
+	data := r.redact.Bytes(ev.Data)
+	if jsonscan.Validate(data) != nil {
+		r.out = AppendErrorEvent(r.out[:0], 502, "upstream "+r.provider+" sent an error event the gateway cannot relay")
+		return r.out
+	}
+	r.out = append(r.out[:0], "event: error\ndata: "...)
+	r.out = append(r.out, bytes.ReplaceAll(data, []byte("\n"), []byte("\ndata: "))...)
+	r.out = append(r.out, "\n\n"...)
+	return r.out
 }
 
 // Usage returns the usage seen so far, in OpenAI terms.
 func (r *Relay) Usage() providers.Usage { return r.usage.openAI() }
 
-// Close cancels the upstream request.
+// Close cancels the upstream request, unless the stream ended cleanly (its
+// connection then goes back to the pool when the response is released).
 func (r *Relay) Close() error {
+	if r.tail.Clean() {
+		return nil
+	}
 	if c := r.cancel; c != nil {
 		c()
 	}

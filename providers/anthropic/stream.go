@@ -65,6 +65,11 @@ type Translator struct {
 	created  int64
 	model    string
 	cancel   func()
+	redact   *providers.Redactor
+	// stopped is set by message_stop: tail then reads the body to its end,
+	// so that the upstream connection goes back to the pool.
+	stopped bool
+	tail    upstream.Tail
 }
 
 var _ providers.Stream = (*Translator)(nil)
@@ -78,6 +83,8 @@ func (t *Translator) Reset(body io.Reader, provider, id string, created int64, m
 	t.ntools, t.usage, t.info, t.include = 0, usageCounts{}, reqInfo{}, includeUsage
 	t.started, t.finished, t.done = false, false, false
 	t.provider, t.id, t.created, t.model, t.cancel = provider, id, created, model, nil
+	t.redact, t.stopped = nil, false
+	t.tail.Reset(body)
 	t.cw.Reset(id, created, model)
 }
 
@@ -96,14 +103,21 @@ func (t *Translator) Next() ([]byte, error) {
 			return out, nil
 		}
 	}
+	if t.stopped {
+		t.tail.Drain()
+	}
 	return nil, io.EOF
 }
 
 // Usage returns the usage seen so far, in OpenAI terms.
 func (t *Translator) Usage() providers.Usage { return t.usage.openAI() }
 
-// Close cancels the upstream request.
+// Close cancels the upstream request, unless the stream ended cleanly (its
+// connection then goes back to the pool when the response is released).
 func (t *Translator) Close() error {
+	if t.tail.Clean() {
+		return nil
+	}
 	if c := t.cancel; c != nil {
 		c()
 	}
@@ -339,7 +353,7 @@ func (t *Translator) messageDelta(data []byte) []byte {
 }
 
 func (t *Translator) messageStop() []byte {
-	t.done = true
+	t.done, t.stopped = true, true
 	t.out = t.out[:0]
 	if !t.started {
 		t.out = append(t.out, t.role()...)
@@ -359,13 +373,13 @@ func (t *Translator) errorEvent(data []byte) []byte {
 	if msg == "" {
 		msg = "stream failed"
 	}
-	t.out = providers.AppendErrorEvent(t.out[:0], "upstream_error", streamErrorCode(typ), "upstream "+t.provider+": "+wire.RedactKeys(msg))
+	t.out = providers.AppendErrorEvent(t.out[:0], "upstream_error", streamErrorCode(typ), t.redact.String("upstream "+t.provider+": "+msg))
 	return t.out
 }
 
 // fail reports a transport failure in-stream.
 func (t *Translator) fail(err error) []byte {
-	t.out = providers.AppendErrorEvent(t.out[:0], "upstream_error", failCode(err), failMessage(t.provider, err))
+	t.out = providers.AppendErrorEvent(t.out[:0], "upstream_error", failCode(err), t.redact.String(failMessage(t.provider, err)))
 	return t.out
 }
 

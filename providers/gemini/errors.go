@@ -22,7 +22,8 @@ import (
 //   - 503 (UNAVAILABLE, "the model is overloaded") stays 503 with code
 //     upstream_overloaded; 408 and 504 become 504; other 5xx become 502.
 //
-// The message is kept with anything resembling a key masked. A body that
+// The message is kept with anything resembling a known provider's key
+// masked; the Provider also removes its own key, whatever its shape. A body that
 // is a JSON array (the streaming endpoint's framing) is read from its first
 // element.
 func ParseError(provider string, status int, body, retryAfter []byte) *providers.UpstreamError {
@@ -51,7 +52,7 @@ func ParseError(provider string, status int, body, retryAfter []byte) *providers
 	if e.Message == "" {
 		e.Message = "upstream " + provider + " answered HTTP " + strconv.Itoa(status)
 	} else {
-		e.Message = "upstream " + provider + ": " + wire.RedactKeys(e.Message)
+		e.Message = "upstream " + provider + ": " + providers.MaskKeys(e.Message)
 	}
 	e.Code = strings.ToLower(gstatus)
 	switch {

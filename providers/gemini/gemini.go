@@ -2,7 +2,6 @@ package gemini
 
 import (
 	"context"
-	"io"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +36,8 @@ type Provider struct {
 	cfg    Config
 	client *upstream.Client
 	models []byte // absolute URL of /v1beta/models/
+	// redact removes the key from every upstream error text.
+	redact *providers.Redactor
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -56,7 +57,7 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{cfg: cfg, client: c, models: c.URL(nil, "/v1beta/models/")}, nil
+	return &Provider{cfg: cfg, client: c, models: c.URL(nil, "/v1beta/models/"), redact: providers.NewRedactor(cfg.APIKey)}, nil
 }
 
 // Name returns the configured provider name.
@@ -144,10 +145,10 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	}
 	if err := p.client.Do(ctx, req, resp, timeout); err != nil {
 		release()
-		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		err := ParseError(p.cfg.Name, resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+		err := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
 		release()
 		return nil, err
 	}
@@ -168,24 +169,35 @@ var translatorPool = sync.Pool{New: func() any { return new(Translator) }}
 func (p *Provider) stream(ctx context.Context, call *providers.Call, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
 	if err := p.client.DoStream(ctx, req, resp); err != nil {
 		release()
-		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
-		err := ParseError(p.cfg.Name, resp.StatusCode(), body, resp.Header.Peek("Retry-After"))
-		upstream.Cancel(resp)
+		err := p.upstreamError(resp.StatusCode(), upstream.ErrorBody(resp), resp.Header.Peek("Retry-After"))
 		release()
 		return nil, err
 	}
 	t := translatorPool.Get().(*Translator)
 	t.Reset(resp.BodyStream(), p.cfg.Name, call.ID, call.Created, call.Model, call.Req.IncludeUsage)
 	t.cancel = func() { upstream.Cancel(resp) }
+	t.redact = p.redact
 	out := providers.NewResponse(func() {
-		upstream.Cancel(resp)
+		upstream.Finish(resp, t.tail.Clean())
 		translatorPool.Put(t)
 		release()
 	})
 	out.Stream = t
 	out.Model = call.Model
 	return out, nil
+}
+
+// upstreamError maps an error answer with the key removed: from the body
+// before it is parsed, and from every field after (an escape the parser
+// undid may have hidden it).
+func (p *Provider) upstreamError(status int, body, retryAfter []byte) *providers.UpstreamError {
+	return p.redact.Error(ParseError(p.cfg.Name, status, p.redact.Bytes(body), retryAfter))
+}
+
+// transportError maps a transport failure with the key removed.
+func (p *Provider) transportError(err error) *providers.UpstreamError {
+	return p.redact.Error(providers.TransportError(p.cfg.Name, p.redact.Err(err), upstream.IsTimeout(err)))
 }

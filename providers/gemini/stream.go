@@ -47,6 +47,10 @@ type Translator struct {
 	created    int64
 	chunkID    string
 	cancel     func()
+	redact     *providers.Redactor
+	// tail records that the body was read to its end after the last
+	// event: the upstream connection then goes back to the pool.
+	tail upstream.Tail
 }
 
 var _ providers.Stream = (*Translator)(nil)
@@ -58,7 +62,8 @@ func (t *Translator) Reset(body io.Reader, provider, id string, created int64, m
 	t.out, t.scratch, t.args, t.id, t.responseID = t.out[:0], t.scratch[:0], t.args[:0], t.id[:0], t.responseID[:0]
 	t.ncalls, t.usage, t.include = 0, usageCounts{}, includeUsage
 	t.started, t.finished, t.done = false, false, false
-	t.provider, t.created, t.chunkID, t.cancel = provider, created, id, nil
+	t.provider, t.created, t.chunkID, t.cancel, t.redact = provider, created, id, nil, nil
+	t.tail.Reset(body)
 	t.cw.Reset(id, created, model)
 }
 
@@ -72,6 +77,7 @@ func (t *Translator) Next() ([]byte, error) {
 		if err != nil {
 			t.done = true
 			if errors.Is(err, io.EOF) && t.finished {
+				t.tail.Drain() // the body has ended: this only records it
 				return t.cw.End(t.usage.openAI(), t.include), nil
 			}
 			return t.fail(err), nil
@@ -86,8 +92,12 @@ func (t *Translator) Next() ([]byte, error) {
 // Usage returns the usage seen so far, in OpenAI terms.
 func (t *Translator) Usage() providers.Usage { return t.usage.openAI() }
 
-// Close cancels the upstream request.
+// Close cancels the upstream request, unless the stream ended cleanly (its
+// connection then goes back to the pool when the response is released).
 func (t *Translator) Close() error {
+	if t.tail.Clean() {
+		return nil
+	}
 	if c := t.cancel; c != nil {
 		c()
 	}
@@ -187,7 +197,7 @@ func (t *Translator) errorEvent(v []byte) {
 	if string(jsonscan.Get(v, "status")) == `"UNAVAILABLE"` {
 		code = "upstream_overloaded"
 	}
-	t.out = providers.AppendErrorEvent(t.out[:0], "upstream_error", code, "upstream "+t.provider+": "+wire.RedactKeys(msg))
+	t.out = providers.AppendErrorEvent(t.out[:0], "upstream_error", code, t.redact.String("upstream "+t.provider+": "+msg))
 }
 
 func (t *Translator) fail(err error) []byte {
@@ -201,6 +211,6 @@ func (t *Translator) fail(err error) []byte {
 	case errors.Is(err, sse.ErrTooLarge):
 		msg = "upstream " + t.provider + " sent a stream event larger than the limit"
 	}
-	t.out = providers.AppendErrorEvent(t.out[:0], "upstream_error", code, msg)
+	t.out = providers.AppendErrorEvent(t.out[:0], "upstream_error", code, t.redact.String(msg))
 	return t.out
 }

@@ -328,7 +328,7 @@ func TestEndToEndErrors(t *testing.T) {
 		{
 			name: "proxy refuses our key", fake: &providertest.Ollama{Status: 401, ErrorBody: `{"error":"key sk-ollama-secret is not valid"}`},
 			cfg:    Config{APIKey: "sk-ollama-secret"},
-			status: 502, code: "upstream_auth_failed", contains: "key *** is not valid",
+			status: 502, code: "upstream_auth_failed", contains: "key [REDACTED] is not valid",
 		},
 		{
 			name: "not json", fake: &providertest.Ollama{Status: 503, ErrorBody: `<html>Service Unavailable</html>`},

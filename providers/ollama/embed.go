@@ -9,7 +9,6 @@ import (
 
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/jsonscan"
-	"github.com/aigateway/gateway/providers/upstream"
 	"github.com/valyala/fasthttp"
 )
 
@@ -36,10 +35,10 @@ func (p *Provider) Embed(ctx context.Context, body []byte, model string) (*provi
 	p.setHeaders(hreq)
 	hreq.SetBodyRaw(req)
 	if err := p.client.Do(ctx, hreq, hresp, p.cfg.Timeout); err != nil {
-		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+		return nil, p.transportError(err)
 	}
 	if hresp.StatusCode() != fasthttp.StatusOK {
-		return nil, ParseError(p.cfg.Name, hresp.StatusCode(), hresp.Body(), hresp.Header.Peek("Retry-After"))
+		return nil, p.upstreamError(hresp.StatusCode(), hresp.Body(), hresp.Header.Peek("Retry-After"))
 	}
 	out, usage, err := embedResponse(nil, hresp.Body(), model, b64)
 	if err != nil {

@@ -3,7 +3,6 @@ package ollama
 import (
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aigateway/gateway/providers"
@@ -90,13 +89,4 @@ func errorMessage(body []byte) string {
 		s = s[:maxMsg]
 	}
 	return string(s)
-}
-
-// redact removes secret from msg. Ollama itself has no keys, but an
-// authenticating proxy in front of it might echo the one we sent.
-func redact(msg, secret string) string {
-	if secret == "" || !strings.Contains(msg, secret) {
-		return msg
-	}
-	return strings.ReplaceAll(msg, secret, "***")
 }

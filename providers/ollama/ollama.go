@@ -27,7 +27,6 @@ package ollama
 
 import (
 	"context"
-	"io"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +71,10 @@ type Provider struct {
 	client *upstream.Client
 	chat   []byte // absolute URL of /api/chat
 	tags   []byte // absolute URL of /api/tags
+	// redact removes the key and credential headers from every upstream
+	// error text: Ollama itself has no keys, but an authenticating proxy in
+	// front of it may echo the one we sent.
+	redact *providers.Redactor
 }
 
 var (
@@ -95,7 +98,7 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Provider{cfg: cfg, client: c}
+	p := &Provider{cfg: cfg, client: c, redact: providers.NewRedactor(append([]string{cfg.APIKey}, providers.SecretHeaders(cfg.Headers)...)...)}
 	p.chat = c.URL(nil, "/api/chat")
 	p.tags = c.URL(nil, "/api/tags")
 	return p, nil
@@ -132,16 +135,16 @@ func (p *Provider) setHeaders(req *fasthttp.Request) {
 	}
 }
 
+// upstreamError maps an error answer with the secrets removed: from the
+// body before it is parsed (and its message cut to length), and from every
+// field after (an escape the parser undid may have hidden one).
 func (p *Provider) upstreamError(status int, body, retryAfter []byte) *providers.UpstreamError {
-	e := ParseError(p.cfg.Name, status, body, retryAfter)
-	e.Message = redact(e.Message, p.cfg.APIKey)
-	return e
+	return p.redact.Error(ParseError(p.cfg.Name, status, p.redact.Bytes(body), retryAfter))
 }
 
+// transportError maps a transport failure with the secrets removed.
 func (p *Provider) transportError(err error) *providers.UpstreamError {
-	e := providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
-	e.Message = redact(e.Message, p.cfg.APIKey)
-	return e
+	return p.redact.Error(providers.TransportError(p.cfg.Name, p.redact.Err(err), upstream.IsTimeout(err)))
 }
 
 // Chat sends call to /api/chat.
@@ -189,8 +192,8 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	if err != nil {
 		release()
 		if ue, ok := err.(*providers.UpstreamError); ok {
-			ue.Message = redact("upstream "+p.cfg.Name+": "+ue.Message, p.cfg.APIKey)
-			return nil, ue
+			ue.Message = "upstream " + p.cfg.Name + ": " + ue.Message
+			return nil, p.redact.Error(ue)
 		}
 		return nil, &providers.UpstreamError{Status: 502, Type: "upstream_error", Code: "upstream_bad_response",
 			Message: "upstream " + p.cfg.Name + " sent an unreadable answer: " + err.Error(), Err: err}
@@ -206,17 +209,16 @@ func (p *Provider) stream(ctx context.Context, call *providers.Call, resp *fasth
 		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
-		e := p.upstreamError(resp.StatusCode(), body, resp.Header.Peek("Retry-After"))
-		upstream.Cancel(resp)
+		e := p.upstreamError(resp.StatusCode(), upstream.ErrorBody(resp), resp.Header.Peek("Retry-After"))
 		release()
 		return nil, e
 	}
 	s := streamPool.Get().(*Stream)
 	s.Reset(resp.BodyStream(), call, p.cfg.Name)
 	s.cancel = func() { upstream.Cancel(resp) }
+	s.redact = p.redact
 	out := providers.NewResponse(func() {
-		upstream.Cancel(resp)
+		upstream.Finish(resp, s.tail.Clean())
 		streamPool.Put(s)
 		release()
 	})

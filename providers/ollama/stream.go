@@ -48,6 +48,11 @@ type Stream struct {
 	done         bool
 	tools        int // tool calls emitted so far
 	cancel       func()
+	redact       *providers.Redactor
+	// ended is set by the "done":true line: tail then reads the body to its
+	// end, so that the upstream connection goes back to the pool.
+	ended bool
+	tail  upstream.Tail
 }
 
 var _ providers.Stream = (*Stream)(nil)
@@ -63,7 +68,8 @@ func (s *Stream) Reset(body io.Reader, call *providers.Call, provider string) {
 	s.callID, s.provider = call.ID, provider
 	s.includeUsage = call.Req != nil && call.Req.IncludeUsage
 	s.started, s.done, s.tools = false, false, 0
-	s.cancel = nil
+	s.cancel, s.redact, s.ended = nil, nil, false
+	s.tail.Reset(body)
 }
 
 // Next returns the next event(s) for the client, or io.EOF after [DONE].
@@ -73,6 +79,9 @@ func (s *Stream) Pending() bool { return s.lines.Pending() }
 func (s *Stream) Next() ([]byte, error) {
 	for {
 		if s.done {
+			if s.ended {
+				s.tail.Drain()
+			}
 			return nil, io.EOF
 		}
 		line, err := s.lines.Next()
@@ -90,7 +99,7 @@ func (s *Stream) Next() ([]byte, error) {
 			if msg == "" {
 				msg = "unknown error"
 			}
-			return s.errorEvent("upstream_error", "upstream "+s.provider+": "+msg), nil
+			return s.errorEvent("upstream_error", s.redact.String("upstream "+s.provider+": "+msg)), nil
 		}
 		if out := s.translate(); len(out) > 0 {
 			return out, nil
@@ -130,7 +139,7 @@ func (s *Stream) translate() []byte {
 		})
 	}
 	if r.done {
-		s.done = true
+		s.done, s.ended = true, true
 		s.usage = r.usage
 		s.out = append(s.out, s.cw.Finish(finishReason(r.doneReason, s.tools > 0))...)
 		s.out = append(s.out, s.cw.End(s.usage, s.includeUsage)...)
@@ -152,15 +161,19 @@ func (s *Stream) fail(err error) []byte {
 	case errors.Is(err, sse.ErrTooLarge):
 		return s.errorEvent("upstream_error", "upstream "+s.provider+" sent a stream line larger than the limit")
 	}
-	return s.errorEvent("upstream_error", "upstream "+s.provider+" stream failed: "+err.Error())
+	return s.errorEvent("upstream_error", s.redact.String("upstream "+s.provider+" stream failed: "+err.Error()))
 }
 
 // Usage returns the usage from the final line (complete after io.EOF).
 func (s *Stream) Usage() providers.Usage { return s.usage }
 
 // Close cancels the upstream request: the connection is closed and a
-// blocked Next returns.
+// blocked Next returns. A stream that ended cleanly is left alone: its
+// connection goes back to the pool when the response is released.
 func (s *Stream) Close() error {
+	if s.tail.Clean() {
+		return nil
+	}
 	if c := s.cancel; c != nil {
 		c()
 	}

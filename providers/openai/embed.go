@@ -4,7 +4,6 @@ import (
 	"context"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/jsonscan"
-	"github.com/aigateway/gateway/providers/upstream"
 	"github.com/valyala/fasthttp"
 )
 
@@ -30,10 +29,10 @@ func (p *Provider) Embed(ctx context.Context, body []byte, model string) (*provi
 	}
 	if err := p.client.Do(ctx, req, resp, p.cfg.Timeout); err != nil {
 		release()
-		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		err := ParseError(p.cfg.Name, resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+		err := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
 		release()
 		return nil, err
 	}

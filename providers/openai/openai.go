@@ -14,11 +14,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aigateway/gateway/providers"
@@ -53,6 +51,9 @@ type Provider struct {
 	client *upstream.Client
 	chat   []byte // absolute URL of /chat/completions
 	embed  []byte
+	// redact removes the key, credential headers and query secrets from
+	// every upstream error text.
+	redact *providers.Redactor
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -66,7 +67,9 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 120 * time.Second
 	}
-	p := &Provider{cfg: cfg, client: c}
+	secrets := append([]string{cfg.APIKey}, providers.SecretHeaders(cfg.Headers)...)
+	secrets = append(secrets, providers.SecretQuery(cfg.Query)...)
+	p := &Provider{cfg: cfg, client: c, redact: providers.NewRedactor(secrets...)}
 	p.chat = c.URL(nil, "/chat/completions")
 	p.embed = c.URL(nil, "/embeddings")
 	if cfg.Query != "" {
@@ -141,10 +144,10 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	}
 	if err := p.client.Do(ctx, req, resp, timeout); err != nil {
 		release()
-		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		err := ParseError(p.cfg.Name, resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+		err := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
 		release()
 		return nil, err
 	}
@@ -162,20 +165,19 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 func (p *Provider) stream(ctx context.Context, call *providers.Call, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
 	if err := p.client.DoStream(ctx, req, resp); err != nil {
 		release()
-		return nil, providers.TransportError(p.cfg.Name, err, upstream.IsTimeout(err))
+		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
-		err := ParseError(p.cfg.Name, resp.StatusCode(), body, resp.Header.Peek("Retry-After"))
-		upstream.Cancel(resp)
+		err := p.upstreamError(resp.StatusCode(), upstream.ErrorBody(resp), resp.Header.Peek("Retry-After"))
 		release()
 		return nil, err
 	}
 	s := relayPool.Get().(*Relay)
 	s.Reset(resp.BodyStream(), call.Req.IncludeUsage, p.cfg.Name)
 	s.cancel = func() { upstream.Cancel(resp) }
+	s.redact = p.redact
 	out := providers.NewResponse(func() {
-		upstream.Finish(resp, s.clean.Load())
+		upstream.Finish(resp, s.tail.Clean())
 		relayPool.Put(s)
 		release()
 	})
@@ -188,7 +190,8 @@ var relayPool = sync.Pool{New: func() any { return new(Relay) }}
 // Relay turns an upstream OpenAI SSE body into the client's stream: events
 // are forwarded as they arrive, usage is captured by scanning for it rather
 // than decoding every chunk, and the usage-only chunk is dropped when the
-// client did not ask for it.
+// client did not ask for it. An error event has the provider's secrets
+// removed before it is forwarded.
 //
 // # Notes
 //
@@ -202,39 +205,34 @@ type Relay struct {
 	done         bool
 	provider     string
 	cancel       func()
-	body         io.Reader
-	// clean is set once the upstream body was read to its end after
-	// [DONE]: its connection can go back to the pool.
-	clean   atomic.Bool
+	redact       *providers.Redactor
+	// tail reads the body to its end after [DONE], so that the upstream
+	// connection goes back to the pool.
+	tail    upstream.Tail
 	sawDone bool
-	lim     io.LimitedReader
 }
 
 // Reset prepares r to relay body.
 func (r *Relay) Reset(body io.Reader, includeUsage bool, provider string) {
 	r.sr.Reset(body, 0)
 	r.out, r.usage, r.includeUsage, r.done, r.provider, r.cancel = r.out[:0], providers.Usage{}, includeUsage, false, provider, nil
-	r.body, r.sawDone = body, false
-	r.clean.Store(false)
+	r.redact, r.sawDone = nil, false
+	r.tail.Reset(body)
 }
 
 var (
 	doneData     = []byte("[DONE]")
 	usageKey     = []byte(`"usage":`)
 	emptyChoices = []byte(`"choices":[]`)
+	errorKey     = []byte(`"error"`)
 )
 
 // Next returns the next event(s) for the client.
 func (r *Relay) Next() ([]byte, error) {
 	for {
 		if r.done {
-			if r.sawDone && r.body != nil {
-				// Read the rest of the body (the chunked terminator) so that
-				// the upstream connection is reused instead of closed.
-				r.lim = io.LimitedReader{R: r.body, N: 64 << 10}
-				n, err := io.Copy(io.Discard, &r.lim)
-				r.clean.Store(err == nil && n < 64<<10)
-				r.body = nil
+			if r.sawDone {
+				r.tail.Drain()
 			}
 			return nil, io.EOF
 		}
@@ -247,7 +245,8 @@ func (r *Relay) Next() ([]byte, error) {
 			r.done, r.sawDone = true, true
 			return sse.Done, nil
 		}
-		if i := bytes.Index(ev.Data, usageKey); i >= 0 {
+		i := bytes.Index(ev.Data, usageKey)
+		if i >= 0 {
 			rest := ev.Data[i+len(usageKey):]
 			rest = rest[jsonscan.SkipSpace(rest, 0):]
 			if jsonscan.KindOf(rest) == jsonscan.Object {
@@ -259,9 +258,32 @@ func (r *Relay) Next() ([]byte, error) {
 				}
 			}
 		}
-		r.out = sse.AppendData(r.out[:0], ev.Data)
+		data := ev.Data
+		if isError(ev, i >= 0) {
+			data = r.redact.Bytes(data)
+		}
+		r.out = sse.AppendData(r.out[:0], data)
 		return r.out, nil
 	}
+}
+
+// errorWindow is how far into an event's data an "error" token is looked
+// for in every event: the head of an object fits the fast path of
+// bytes.Index (a brute-force SIMD scan up to 64 bytes).
+const errorWindow = 64
+
+// isError reports whether an event may be an error, which may echo the key:
+// an "error" event, an "error" token at the head of the data ({"error":…},
+// vLLM's {"object":"error",…}), or anywhere in data that has no "usage"
+// member. Ordinary chunks always have one (the gateway asks for usage, and
+// OpenAI then sends "usage":null in every chunk), so they cost one short
+// scan, not a second full one.
+func isError(ev sse.Event, hasUsage bool) bool {
+	if string(ev.Name) == "error" {
+		return true
+	}
+	head := ev.Data[:min(len(ev.Data), errorWindow)]
+	return bytes.Contains(head, errorKey) || !hasUsage && bytes.Contains(ev.Data, errorKey)
 }
 
 func (r *Relay) fail(err error) []byte {
@@ -276,7 +298,7 @@ func (r *Relay) fail(err error) []byte {
 	case errors.Is(err, sse.ErrTooLarge):
 		msg = "upstream " + r.provider + " sent a stream event larger than the limit"
 	}
-	r.out = providers.AppendErrorEvent(r.out[:0], "upstream_error", code, msg)
+	r.out = providers.AppendErrorEvent(r.out[:0], "upstream_error", code, r.redact.String(msg))
 	return r.out
 }
 
@@ -290,7 +312,7 @@ func (r *Relay) Pending() bool { return !r.done && r.sr.Pending() }
 // Close cancels the upstream request, unless the stream ended cleanly (its
 // connection then goes back to the pool when the response is released).
 func (r *Relay) Close() error {
-	if r.clean.Load() {
+	if r.tail.Clean() {
 		return nil
 	}
 	if c := r.cancel; c != nil {
@@ -299,10 +321,23 @@ func (r *Relay) Close() error {
 	return nil
 }
 
+// upstreamError maps an error answer with the provider's secrets removed:
+// from the body before it is parsed, and from every field after (an escape
+// the parser undid may have hidden one).
+func (p *Provider) upstreamError(status int, body, retryAfter []byte) *providers.UpstreamError {
+	return p.redact.Error(ParseError(p.cfg.Name, status, p.redact.Bytes(body), retryAfter))
+}
+
+// transportError maps a transport failure with the provider's secrets
+// removed (a configured query secret is part of the URL).
+func (p *Provider) transportError(err error) *providers.UpstreamError {
+	return p.redact.Error(providers.TransportError(p.cfg.Name, p.redact.Err(err), upstream.IsTimeout(err)))
+}
+
 // ParseError maps an upstream error response to an UpstreamError. The
-// upstream's message is kept (it never contains our key: providers echo at
-// most a masked prefix, which is stripped below); 4xx statuses are kept, 5xx
-// become 502, 408/504 become 504.
+// upstream's message is kept with anything resembling a known provider's key
+// masked (the Provider also removes its own key, whatever its shape); 4xx
+// statuses are kept, 5xx become 502, 408/504 become 504.
 func ParseError(provider string, status int, body, retryAfter []byte) *providers.UpstreamError {
 	e := &providers.UpstreamError{Status: status, Type: "upstream_error"}
 	if v := jsonscan.Get(body, "error"); v != nil {
@@ -320,7 +355,7 @@ func ParseError(provider string, status int, body, retryAfter []byte) *providers
 	if e.Message == "" {
 		e.Message = "upstream " + provider + " answered HTTP " + strconv.Itoa(status)
 	} else {
-		e.Message = "upstream " + provider + ": " + wire.RedactKeys(e.Message)
+		e.Message = "upstream " + provider + ": " + providers.MaskKeys(e.Message)
 	}
 	switch {
 	case status == 408 || status == 504:

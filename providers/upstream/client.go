@@ -158,6 +158,67 @@ func Finish(resp *fasthttp.Response, clean bool) {
 	_ = resp.CloseBodyStream()
 }
 
+// maxErrorBody bounds the error answer read from a streamed response.
+const maxErrorBody = 1 << 20
+
+// ErrorBody reads the body of a streamed response that failed (a non-2xx
+// status), at most 1 MiB, and ends the stream: the connection goes back to
+// the pool when the body was read to its end, and is closed otherwise. The
+// returned bytes are the caller's.
+func ErrorBody(resp *fasthttp.Response) []byte {
+	lr := io.LimitedReader{R: resp.BodyStream(), N: maxErrorBody + 1}
+	body, err := io.ReadAll(&lr)
+	clean := err == nil && len(body) <= maxErrorBody
+	if !clean && len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	Finish(resp, clean)
+	return body
+}
+
+// maxTail bounds what Tail.Drain reads after a stream's last event.
+const maxTail = 64 << 10
+
+// Tail tracks the end of a streamed body, so that a stream that ended
+// cleanly gives its connection back to the pool: once the stream has seen
+// its last event, Drain reads what is left of the body (the chunked
+// terminator, a trailing newline) and Clean then reports whether the body
+// ended. Embed it in a stream; Finish(resp, tail.Clean()) on release.
+//
+// # Notes
+//
+// Reset and Drain are called from the goroutine that reads the stream;
+// Clean may be called from any goroutine (a Close that runs concurrently
+// with a blocked Drain sees false and cancels, which unblocks the read).
+type Tail struct {
+	body  io.Reader
+	lim   io.LimitedReader // kept here so that draining allocates nothing
+	clean atomic.Bool
+}
+
+// Reset prepares t for body.
+func (t *Tail) Reset(body io.Reader) {
+	t.body = body
+	t.clean.Store(false)
+}
+
+// Drain reads the rest of the body, at most 64 KiB, after the stream's
+// last event; it reports whether the body ended. Later calls do nothing.
+func (t *Tail) Drain() bool {
+	if t.body == nil {
+		return t.clean.Load()
+	}
+	t.lim = io.LimitedReader{R: t.body, N: maxTail + 1}
+	n, err := io.Copy(io.Discard, &t.lim)
+	t.body, t.lim.R = nil, nil
+	ok := err == nil && n <= maxTail
+	t.clean.Store(ok)
+	return ok
+}
+
+// Clean reports whether the body was read to its end after the last event.
+func (t *Tail) Clean() bool { return t.clean.Load() }
+
 // IsTimeout reports whether err is a timeout (dial, read or whole-call).
 func IsTimeout(err error) bool {
 	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) {

@@ -1,7 +1,7 @@
 // Package wire holds the small JSON and text helpers the translating
 // providers share (Anthropic, Gemini, OpenAI): string and number readers over
-// validated JSON, offsets of sub-slices, and masking of API keys in upstream
-// messages.
+// validated JSON and offsets of sub-slices. (Key masking lives with the
+// Redactor in package providers.)
 package wire
 
 import (
@@ -59,36 +59,4 @@ func OffsetOf(b, sub []byte) int {
 // TrimSpace trims JSON whitespace.
 func TrimSpace(b []byte) []byte {
 	return bytes.Trim(b, " \t\r\n")
-}
-
-// RedactKeys masks anything that looks like an API key in an upstream
-// message: providers echo a masked prefix of a refused key, and the gateway
-// never lets even that reach a client.
-func RedactKeys(msg string) string {
-	b := []byte(msg)
-	changed := false
-	for _, prefix := range [...]string{"sk-ant-", "sk-", "AIza", "gsk_"} {
-		for i := 0; ; {
-			j := bytes.Index(b[i:], []byte(prefix))
-			if j < 0 {
-				break
-			}
-			j += i
-			k := j + len(prefix)
-			for k < len(b) && isKeyByte(b[k]) {
-				b[k] = '*'
-				k++
-			}
-			changed = changed || k > j+len(prefix)
-			i = k
-		}
-	}
-	if !changed {
-		return msg
-	}
-	return string(b)
-}
-
-func isKeyByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
