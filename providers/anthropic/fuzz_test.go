@@ -85,7 +85,10 @@ func FuzzInboundRequest(f *testing.F) {
 	f.Add([]byte(`{"model":"a","mod\u0065l":"b","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"x","TEXT":"y"}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		out, err := RequestToOpenAI(nil, body, Target{})
-		if err == nil && !jsonValid(out) {
+		if err != nil {
+			return
+		}
+		if !jsonValid(out) {
 			t.Fatalf("invalid JSON out: %s", out)
 		}
 		dec := json.NewDecoder(bytes.NewReader(body))
