@@ -16,15 +16,20 @@ var requestNames = func() *jsonscan.Schema {
 	// tool_use, tool_result and the blocks inside a tool_result): the union
 	// of the names read in any of them.
 	block := jsonscan.NewSchema("type", "text", "cache_control", "source", "content",
-		"id", "name", "input", "tool_use_id", "is_error").
+		"id", "name", "input", "tool_use_id", "is_error", "tool_name").
 		Descend("cache_control", cacheControl).
 		Descend("source", source)
 	block.Descend("content", block)
 	return jsonscan.NewSchema("model", "messages", "system", "max_tokens", "temperature", "top_p",
-		"stop_sequences", "stream", "tools", "tool_choice", "metadata", "cache_control").
+		"stop_sequences", "stream", "tools", "tool_choice", "metadata", "cache_control",
+		"thinking", "output_config", "output_format").
 		Descend("messages", jsonscan.NewSchema("role", "content").Descend("content", block)).
 		Descend("system", block).
-		Descend("tools", jsonscan.NewSchema("type", "name", "description", "input_schema", "cache_control").
+		Descend("thinking", jsonscan.NewSchema("type", "budget_tokens")).
+		Descend("output_config", jsonscan.NewSchema("effort", "format").
+			Descend("format", jsonscan.NewSchema("type", "schema"))).
+		Descend("output_format", jsonscan.NewSchema("type", "schema")).
+		Descend("tools", jsonscan.NewSchema("type", "name", "description", "input_schema", "cache_control", "defer_loading").
 			Descend("cache_control", cacheControl)).
 		Descend("tool_choice", jsonscan.NewSchema("type", "name", "disable_parallel_tool_use")).
 		Descend("metadata", jsonscan.NewSchema("user_id")).
