@@ -285,7 +285,9 @@ func TestEditsAcrossMemberOrders(t *testing.T) {
 			ge, _ := providertest.StartGemini(&providertest.Gemini{Reply: "ok"})
 			ol, _ := providertest.StartOllama(&providertest.Ollama{Reply: "ok"})
 			t.Cleanup(func() { _ = oa.Close(); _ = an.Close(); _ = ge.Close(); _ = ol.Close() })
-			g := startGateway(t, "", map[string]string{
+			// A policy past its deadline is skipped (fail-open), which
+			// would change the edits; a loaded test machine must not.
+			g := startGateway(t, `policy_timeout = "30s"`, map[string]string{
 				"OPENAI_API_KEY": "sk-o", "OPENAI_BASE_URL": oa.URL + "/v1",
 				"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": an.URL,
 				"GEMINI_API_KEY": "g-key", "GEMINI_BASE_URL": ge.URL,
@@ -360,8 +362,12 @@ func TestEditsAcrossMemberOrders(t *testing.T) {
 						case "messages":
 							want = canonVals["messages"]
 						}
-						if vals[cv.key] != want {
-							t.Fatalf("order %v: member %s is %s, want %s", order, cv.key, vals[cv.key], want)
+						if got := vals[cv.key]; got != want {
+							i := 0
+							for i < len(got) && i < len(want) && got[i] == want[i] {
+								i++
+							}
+							t.Fatalf("order %v: member %s differs at byte %d: got …%s… want …%s…", order, cv.key, i, excerpt(got, i), excerpt(want, i))
 						}
 					}
 				}
@@ -400,4 +406,9 @@ func policiesSkills(t *testing.T) []skillDef {
 		out = append(out, skillDef{sk.ID, sk.Template})
 	}
 	return out
+}
+
+func excerpt(s string, i int) string {
+	lo, hi := max(0, i-80), min(len(s), i+160)
+	return s[lo:hi]
 }
