@@ -263,7 +263,7 @@ func (c *Catalog) dynamicModel(key, provider, upstream, prefix string) *Model {
 		return v.(*Model)
 	}
 	up := strings.Clone(upstream)
-	m := &Model{Name: prefix + up, Provider: provider, Upstream: up, Tools: true, Vision: true, JSON: true, Deterministic: provider == "mock"}
+	m := &Model{Name: prefix + up, Provider: strings.Clone(provider), Upstream: up, Tools: true, Vision: true, JSON: true, Deterministic: provider == "mock"}
 	if prefix == "" {
 		m.Name = strings.Clone(key)
 	}
