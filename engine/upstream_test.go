@@ -194,7 +194,18 @@ func TestCallSitesSlot(t *testing.T) {
 					}()
 				}
 				wg.Wait()
-				if statuses[0] != 200 || statuses[1] != 503 || !strings.Contains(bodies[1], "requests in flight") {
+				// Whichever reached the slot first answers; the other is
+				// refused (the start delay only makes the usual order likely).
+				ok, busy := 0, 0
+				for i := range statuses {
+					switch {
+					case statuses[i] == 200:
+						ok++
+					case statuses[i] == 503 && strings.Contains(bodies[i], "requests in flight"):
+						busy++
+					}
+				}
+				if ok != 1 || busy != 1 {
 					t.Fatalf("statuses %v: %v", statuses, bodies)
 				}
 			})
