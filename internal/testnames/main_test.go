@@ -137,14 +137,27 @@ func TestRepositoryNamesAreSelected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var run string
+	// The -run pattern of each recipe, by target: the non-race pass and
+	// this check must select the same tests.
+	runs := map[string]string{}
+	target := ""
 	for _, line := range strings.Split(string(makefile), "\n") {
-		if v, ok := strings.CutPrefix(line, "NORACE_TESTS :="); ok {
-			run = strings.TrimSpace(v)
+		if name, ok := strings.CutSuffix(line, ":"); ok && !strings.HasPrefix(line, "\t") {
+			target = name
+			continue
+		}
+		if _, rest, ok := strings.Cut(line, "-run '"); ok && strings.HasPrefix(line, "\t") {
+			if pat, _, ok := strings.Cut(rest, "'"); ok {
+				runs[target] = pat
+			}
 		}
 	}
-	if run == "" {
-		t.Fatal("the Makefile defines no NORACE_TESTS")
+	run := runs["test-allocs"]
+	if run == "" || strings.Contains(run, "$") {
+		t.Fatalf("the Makefile's test-allocs recipe has no literal -run pattern (%q)", run)
+	}
+	if runs["test-names"] != run {
+		t.Fatalf("test-names checks -run %q but test-allocs runs -run %q", runs["test-names"], run)
 	}
 	re, err := selector(run)
 	if err != nil {

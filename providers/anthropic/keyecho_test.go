@@ -75,7 +75,9 @@ func TestKeyEchoNeverReachesTheClient(t *testing.T) {
 				{"translated", func() (*providers.Response, error) {
 					return mid.Chat(context.Background(), testCall(decode(t, []byte(streamChatBody))))
 				}},
-				{"passthrough", func() (*providers.Response, error) { return mid.Messages(context.Background(), []byte(nativeStreamBody), "", nil, nil, true) }},
+				{"passthrough", func() (*providers.Response, error) {
+					return mid.Messages(context.Background(), []byte(nativeStreamBody), "", nil, nil, true)
+				}},
 			}
 			for _, c := range streams {
 				resp, err := c.call()
