@@ -2,11 +2,11 @@ package anthropic
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/internal/upcheck"
 	"github.com/aigateway/gateway/providers/providertest"
 	"github.com/aigateway/gateway/providers/upstream"
 )
@@ -40,57 +40,31 @@ func TestKeyEchoNeverReachesTheClient(t *testing.T) {
 		t.Run(tk.Name, func(t *testing.T) {
 			t.Parallel()
 			refuse, mid := startEcho(t, tk.Key, false), startEcho(t, tk.Key, true)
-			errCases := []struct {
-				name string
-				call func() (*providers.Response, error)
-			}{
-				{"chat", func() (*providers.Response, error) {
+			upcheck.Refused(t, tk.Key, []upcheck.Call{
+				{Name: "chat", Do: func() (*providers.Response, error) {
 					return refuse.Chat(context.Background(), testCall(decode(t, []byte(chatBody))))
 				}},
-				{"chat stream", func() (*providers.Response, error) {
+				{Name: "chat stream", Do: func() (*providers.Response, error) {
 					return refuse.Chat(context.Background(), testCall(decode(t, []byte(streamChatBody))))
 				}},
-				{"passthrough", func() (*providers.Response, error) {
+				{Name: "passthrough", Do: func() (*providers.Response, error) {
 					return refuse.Messages(context.Background(), []byte(nativeBody), "", nil, nil, false)
 				}},
-				{"passthrough stream", func() (*providers.Response, error) {
+				{Name: "passthrough stream", Do: func() (*providers.Response, error) {
 					return refuse.Messages(context.Background(), []byte(nativeStreamBody), "", nil, nil, true)
 				}},
-				{"count tokens", func() (*providers.Response, error) {
+				{Name: "count tokens", Do: func() (*providers.Response, error) {
 					return refuse.CountTokens(context.Background(), []byte(nativeBody), "", nil, nil)
 				}},
-			}
-			for _, c := range errCases {
-				_, err := c.call()
-				text := providertest.ErrorText(err)
-				if !strings.Contains(text, "Incorrect API key provided: ") {
-					t.Fatalf("%s: %v", c.name, err)
-				}
-				providertest.NoKey(t, tk.Key, c.name+" error", text)
-			}
-			streams := []struct {
-				name string
-				call func() (*providers.Response, error)
-			}{
-				{"translated", func() (*providers.Response, error) {
+			})
+			upcheck.BrokenMidStream(t, tk.Key, []upcheck.Call{
+				{Name: "translated", Do: func() (*providers.Response, error) {
 					return mid.Chat(context.Background(), testCall(decode(t, []byte(streamChatBody))))
 				}},
-				{"passthrough", func() (*providers.Response, error) {
+				{Name: "passthrough", Do: func() (*providers.Response, error) {
 					return mid.Messages(context.Background(), []byte(nativeStreamBody), "", nil, nil, true)
 				}},
-			}
-			for _, c := range streams {
-				resp, err := c.call()
-				if err != nil {
-					t.Fatalf("%s: %v", c.name, err)
-				}
-				out, err := providertest.ReadStream(resp.Stream)
-				resp.Close()
-				if err != nil || !strings.Contains(out, "Incorrect API key provided: ") {
-					t.Fatalf("%s: %v %s", c.name, err, out)
-				}
-				providertest.NoKey(t, tk.Key, c.name+" mid-stream error event", out)
-			}
+			})
 		})
 	}
 }
@@ -147,25 +121,7 @@ func TestConnectionReuse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := 0; i < n; i++ {
-				resp, err := tt.call(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if resp.Stream != nil {
-					if tt.abandon {
-						_, _ = resp.Stream.Next()
-					} else if out, err := providertest.ReadStream(resp.Stream); err != nil || !strings.Contains(out, "message_stop") && !strings.HasSuffix(out, "data: [DONE]\n\n") {
-						t.Fatalf("%v %q", err, out)
-					}
-				}
-				resp.Close()
-			}
-			got := srv.Conns.Load()
-			t.Logf("%d sequential calls: %d upstream connections", n, got)
-			if got > tt.maxConns || tt.abandon && got < n {
-				t.Fatalf("%d sequential calls opened %d upstream connections, want ≤ %d (abandon: %v)", n, got, tt.maxConns, tt.abandon)
-			}
+			upcheck.Reuse(t, srv, n, tt.abandon, false, tt.maxConns, func() (*providers.Response, error) { return tt.call(p) })
 		})
 	}
 }

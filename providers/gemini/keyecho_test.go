@@ -2,11 +2,11 @@ package gemini
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/internal/upcheck"
 	"github.com/aigateway/gateway/providers/providertest"
 	"github.com/aigateway/gateway/providers/upstream"
 )
@@ -40,38 +40,20 @@ func TestKeyEchoNeverReachesTheClient(t *testing.T) {
 		t.Run(tk.Name, func(t *testing.T) {
 			t.Parallel()
 			refuse, mid := startEcho(t, tk.Key, false), startEcho(t, tk.Key, true)
-			errCases := []struct {
-				name string
-				call func() (*providers.Response, error)
-			}{
-				{"chat", func() (*providers.Response, error) {
+			upcheck.Refused(t, tk.Key, []upcheck.Call{
+				{Name: "chat", Do: func() (*providers.Response, error) {
 					return refuse.Chat(context.Background(), testCall(decode(t, []byte(echoChat))))
 				}},
-				{"chat stream", func() (*providers.Response, error) {
+				{Name: "chat stream", Do: func() (*providers.Response, error) {
 					return refuse.Chat(context.Background(), testCall(decode(t, []byte(echoStream))))
 				}},
-				{"embeddings", func() (*providers.Response, error) {
+				{Name: "embeddings", Do: func() (*providers.Response, error) {
 					return refuse.Embed(context.Background(), []byte(`{"model":"text-embedding-004","input":["hi"]}`), "text-embedding-004")
 				}},
-			}
-			for _, c := range errCases {
-				_, err := c.call()
-				text := providertest.ErrorText(err)
-				if !strings.Contains(text, "Incorrect API key provided: ") {
-					t.Fatalf("%s: %v", c.name, err)
-				}
-				providertest.NoKey(t, tk.Key, c.name+" error", text)
-			}
-			resp, err := mid.Chat(context.Background(), testCall(decode(t, []byte(echoStream))))
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := providertest.ReadStream(resp.Stream)
-			resp.Close()
-			if err != nil || !strings.Contains(out, "Incorrect API key provided: ") {
-				t.Fatalf("mid-stream: %v %s", err, out)
-			}
-			providertest.NoKey(t, tk.Key, "mid-stream error event", out)
+			})
+			upcheck.BrokenMidStream(t, tk.Key, []upcheck.Call{{Name: "chat stream", Do: func() (*providers.Response, error) {
+				return mid.Chat(context.Background(), testCall(decode(t, []byte(echoStream))))
+			}}})
 		})
 	}
 }
@@ -103,25 +85,9 @@ func TestConnectionReuse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := 0; i < n; i++ {
-				resp, err := p.Chat(context.Background(), testCall(decode(t, []byte(tt.body))))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if resp.Stream != nil {
-					if tt.abandon {
-						_, _ = resp.Stream.Next()
-					} else if out, err := providertest.ReadStream(resp.Stream); err != nil || !strings.HasSuffix(out, "data: [DONE]\n\n") {
-						t.Fatalf("%v %q", err, out)
-					}
-				}
-				resp.Close()
-			}
-			got := srv.Conns.Load()
-			t.Logf("%d sequential calls: %d upstream connections", n, got)
-			if got > tt.maxConns || tt.abandon && got < n {
-				t.Fatalf("%d sequential calls opened %d upstream connections, want ≤ %d (abandon: %v)", n, got, tt.maxConns, tt.abandon)
-			}
+			upcheck.Reuse(t, srv, n, tt.abandon, false, tt.maxConns, func() (*providers.Response, error) {
+				return p.Chat(context.Background(), testCall(decode(t, []byte(tt.body))))
+			})
 		})
 	}
 }

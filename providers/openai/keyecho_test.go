@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/internal/upcheck"
 	"github.com/aigateway/gateway/providers/providertest"
 	"github.com/aigateway/gateway/providers/sse"
 	"github.com/aigateway/gateway/providers/upstream"
@@ -68,52 +69,34 @@ func TestKeyEchoNeverReachesTheClient(t *testing.T) {
 		for _, auth := range auths {
 			t.Run(tk.Name+"/"+auth.name, func(t *testing.T) {
 				t.Parallel()
-				refuse, mid := startEcho(t, false), startEcho(t, true)
-				check := func(where, text string) {
-					t.Helper()
-					providertest.NoKey(t, tk.Key, where, text)
-					if auth.secrets != nil {
-						for _, s := range auth.secrets(tk.Key) {
-							providertest.NoKey(t, s, where, text)
-						}
-					}
+				var secrets []string
+				if auth.secrets != nil {
+					secrets = auth.secrets(tk.Key)
 				}
-				for _, srv := range []*providertest.Server{refuse, mid} {
+				provider := func(srv *providertest.Server) *Provider {
 					cfg := auth.cfg(tk.Key)
 					cfg.Name, cfg.BaseURL, cfg.Timeout = "openai", srv.URL+"/v1", 5*time.Second
 					p, err := New(cfg)
 					if err != nil {
 						t.Fatal(err)
 					}
-					if srv == refuse {
-						_, err := p.Chat(context.Background(), chatCall(t, chatBody))
-						if !strings.Contains(providertest.ErrorText(err), "Incorrect API key provided: ") {
-							t.Fatalf("chat: %v", err)
-						}
-						check("chat error", providertest.ErrorText(err))
-						_, err = p.Chat(context.Background(), chatCall(t, streamBody))
-						if err == nil {
-							t.Fatal("stream: no error")
-						}
-						check("stream error", providertest.ErrorText(err))
-						_, err = p.Embed(context.Background(), []byte(`{"model":"text-embedding-3-small","input":"hi"}`), "text-embedding-3-small")
-						if err == nil {
-							t.Fatal("embed: no error")
-						}
-						check("embeddings error", providertest.ErrorText(err))
-						continue
-					}
-					resp, err := p.Chat(context.Background(), chatCall(t, streamBody))
-					if err != nil {
-						t.Fatalf("mid-stream: %v", err)
-					}
-					out, err := providertest.ReadStream(resp.Stream)
-					resp.Close()
-					if err != nil || !strings.Contains(out, "Incorrect API key provided: ") {
-						t.Fatalf("mid-stream: %v %s", err, out)
-					}
-					check("mid-stream error event", out)
+					return p
 				}
+				refuse, mid := provider(startEcho(t, false)), provider(startEcho(t, true))
+				upcheck.Refused(t, tk.Key, []upcheck.Call{
+					{Name: "chat", Do: func() (*providers.Response, error) {
+						return refuse.Chat(context.Background(), chatCall(t, chatBody))
+					}},
+					{Name: "stream", Do: func() (*providers.Response, error) {
+						return refuse.Chat(context.Background(), chatCall(t, streamBody))
+					}},
+					{Name: "embeddings", Do: func() (*providers.Response, error) {
+						return refuse.Embed(context.Background(), []byte(`{"model":"text-embedding-3-small","input":"hi"}`), "text-embedding-3-small")
+					}},
+				}, secrets...)
+				upcheck.BrokenMidStream(t, tk.Key, []upcheck.Call{{Name: "stream", Do: func() (*providers.Response, error) {
+					return mid.Chat(context.Background(), chatCall(t, streamBody))
+				}}}, secrets...)
 			})
 		}
 	}
@@ -149,31 +132,9 @@ func TestConnectionReuse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := 0; i < n; i++ {
-				resp, err := p.Chat(context.Background(), chatCall(t, tt.body))
-				if tt.status != 0 {
-					if err == nil {
-						t.Fatal("no error")
-					}
-					continue
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if resp.Stream != nil {
-					if tt.abandon {
-						_, _ = resp.Stream.Next()
-					} else if out, err := providertest.ReadStream(resp.Stream); err != nil || !strings.HasSuffix(out, "data: [DONE]\n\n") {
-						t.Fatalf("%v %q", err, out)
-					}
-				}
-				resp.Close()
-			}
-			got := srv.Conns.Load()
-			t.Logf("%d sequential calls: %d upstream connections", n, got)
-			if got > tt.maxConns || tt.abandon && got < n {
-				t.Fatalf("%d sequential calls opened %d upstream connections, want ≤ %d (abandon: %v)", n, got, tt.maxConns, tt.abandon)
-			}
+			upcheck.Reuse(t, srv, n, tt.abandon, tt.status != 0, tt.maxConns, func() (*providers.Response, error) {
+				return p.Chat(context.Background(), chatCall(t, tt.body))
+			})
 		})
 	}
 }
