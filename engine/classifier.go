@@ -87,7 +87,7 @@ func (c *classifier) classify(ctx context.Context, x *exchange, r *providers.Req
 	if err := req.Decode(b); err != nil {
 		return "", "", false
 	}
-	call := providers.Call{Req: req, ID: "chatcmpl-classifier", Created: time.Now().Unix(), Timeout: c.timeout}
+	call := providers.Call{Req: req, ID: "chatcmpl-classifier", Created: time.Now().Unix()}
 	uc := upstreamCall{kind: callClassifier, models: []*Model{c.model}, call: &call}
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -96,10 +96,8 @@ func (c *classifier) classify(ctx context.Context, x *exchange, r *providers.Req
 		return "", "", false
 	}
 	resp := uc.resp
-	if x != nil {
-		// The classifier works for this request: its project pays.
-		x.extraCost += Cost(uc.model, resp.Usage)
-	}
+	// The classifier works for this request: its project pays.
+	x.extraCost += Cost(uc.model, resp.Usage)
 	defer resp.Close()
 	tier, reason, ok = parseClassification(completionText(resp.Body))
 	if !ok {

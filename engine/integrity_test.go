@@ -138,36 +138,20 @@ func memberOrders(n int) [][]int {
 	return out
 }
 
-// orderedMembers returns the top-level members of a JSON object in order,
-// each with its raw value bytes.
+// orderedMembers returns the top-level member names of a JSON object in
+// order, and each one's raw value bytes.
 func orderedMembers(t *testing.T, body []byte) ([]string, map[string]string) {
 	t.Helper()
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
+	ms, err := topMembers(body)
+	if err != nil {
 		t.Fatalf("upstream body is not a JSON object: %v\n%s", err, body)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
 	var keys []string
-	if _, err := dec.Token(); err != nil {
-		t.Fatal(err)
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, tok.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			t.Fatal(err)
-		}
-	}
 	vals := map[string]string{}
-	for k, v := range raw {
-		vals[k] = string(v)
+	for _, m := range ms {
+		keys = append(keys, m.key)
+		vals[m.key] = string(m.val)
 	}
-	// Raw values as they appear in the body (json.RawMessage keeps the
-	// bytes, whitespace inside values included).
 	return keys, vals
 }
 
@@ -271,11 +255,14 @@ func TestEditsAcrossMemberOrders(t *testing.T) {
 		}
 		orders = few
 	}
-	skillLine := "You are doing a code review"
-	for _, sk := range policiesSkills(t) {
-		if sk.id == "code-review" {
-			skillLine, _, _ = strings.Cut(sk.template, "\n")
+	var skillLine string
+	for _, sk := range policies.DefaultSkills() {
+		if sk.ID == "code-review" {
+			skillLine, _, _ = strings.Cut(sk.Template, "\n")
 		}
+	}
+	if skillLine == "" {
+		t.Fatal("no code-review skill")
 	}
 	for _, ec := range editCases {
 		t.Run(ec.name, func(t *testing.T) {
@@ -395,17 +382,6 @@ func checkEdits(t *testing.T, model string, ec editCase, skillLine, clientMessag
 	if has := strings.Contains(text, "Editing policy: when you change code"); has != ec.diff {
 		t.Errorf("%s: diff-first %v, rule present upstream = %v", model, ec.diff, has)
 	}
-}
-
-type skillDef struct{ id, template string }
-
-func policiesSkills(t *testing.T) []skillDef {
-	t.Helper()
-	var out []skillDef
-	for _, sk := range policies.DefaultSkills() {
-		out = append(out, skillDef{sk.ID, sk.Template})
-	}
-	return out
 }
 
 func excerpt(s string, i int) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -33,28 +34,43 @@ func (t *messagesFirst) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// reorderMembers moves first to the front and last to the end of a JSON
-// object, keeping every member's bytes.
-func reorderMembers(b []byte, first, last string) []byte {
+// member is one top-level member of a JSON object, its value's bytes as
+// they were.
+type member struct {
+	key string
+	val json.RawMessage
+}
+
+// topMembers returns the top-level members of a JSON object, in order.
+func topMembers(b []byte) ([]member, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return b
+		return nil, fmt.Errorf("not a JSON object (%v)", err)
 	}
-	type member struct {
-		key string
-		val json.RawMessage
-	}
-	var head, mid, tail []member
+	var out []member
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return b
+			return nil, err
 		}
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return b
+			return nil, err
 		}
-		m := member{tok.(string), v}
+		out = append(out, member{tok.(string), v})
+	}
+	return out, nil
+}
+
+// reorderMembers moves first to the front and last to the end of a JSON
+// object, keeping every member's bytes.
+func reorderMembers(b []byte, first, last string) []byte {
+	ms, err := topMembers(b)
+	if err != nil {
+		return b
+	}
+	var head, mid, tail []member
+	for _, m := range ms {
 		switch m.key {
 		case first:
 			head = append(head, m)

@@ -12,6 +12,7 @@ import (
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/anthropic"
+	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // The one way out of the gateway. Every upstream call — a chat completion,
@@ -108,7 +109,8 @@ func (c *upstreamCall) Call(ctx context.Context, a limits.Attempt) error {
 			c.overflow = m.ContextWindow
 			return limits.Skip(err)
 		}
-		if _, ok := errorsAsRequest(err); ok {
+		var re *providers.RequestError
+		if asRequestError(err, &re) {
 			return limits.Final(err)
 		}
 		return err
@@ -197,26 +199,13 @@ var (
 		Msg: "this fallback does not serve embeddings"}
 )
 
-// errorsAsRequest reports whether err is the client's own request error
-// (never retried, never a fallback).
-func errorsAsUpstream(err error) (*providers.UpstreamError, bool) {
-	return errors.AsType[*providers.UpstreamError](err)
-}
-
-// errorsAsRequest reports whether err is the client's own request error.
-func errorsAsRequest(err error) (*providers.RequestError, bool) {
-	var re *providers.RequestError
-	ok := asRequestError(err, &re)
-	return re, ok
-}
-
 // isContextOverflow reports whether the upstream refused the prompt as
 // longer than the model's context window. Providers word it differently:
 // OpenAI code context_length_exceeded, Anthropic "prompt is too long",
 // Gemini "exceeds the maximum number of tokens", Ollama/vLLM "maximum
 // context length".
 func isContextOverflow(err error) bool {
-	ue, ok := errorsAsUpstream(err)
+	ue, ok := errors.AsType[*providers.UpstreamError](err)
 	if !ok || ue.Status < 400 || ue.Status >= 500 || ue.Status == 429 {
 		return false
 	}
@@ -258,16 +247,26 @@ func (p *peekedStream) open(resp *providers.Response) error {
 }
 
 // firstEventError recognises an error as the first event, in the OpenAI
-// format (data: {"error":…}) or the Anthropic one (event: error).
+// format (data: {"error":{…,"code"}}) or the Anthropic one (event: error,
+// data: {"type":"error","error":{"type"}}).
 func firstEventError(b []byte) *providers.UpstreamError {
-	var typ, code string
+	var field string
 	switch {
 	case bytes.HasPrefix(b, []byte(`data: {"error":`)):
-		typ, code = "upstream_error", jsonField(b, "code")
+		field = "code"
 	case bytes.HasPrefix(b, []byte("event: error")):
-		typ, code = "upstream_error", jsonField(b, "type")
+		field = "type"
 	default:
 		return nil
+	}
+	code := ""
+	if _, data, ok := bytes.Cut(b, []byte("data: ")); ok {
+		data, _, _ = bytes.Cut(data, []byte("\n"))
+		if v := jsonscan.Get(jsonscan.Get(data, "error"), field); jsonscan.KindOf(v) == jsonscan.String {
+			if s, _, err := jsonscan.Unquote(v, nil); err == nil {
+				code = string(s)
+			}
+		}
 	}
 	status := 502
 	switch code {
@@ -278,23 +277,8 @@ func firstEventError(b []byte) *providers.UpstreamError {
 	case "upstream_timeout":
 		status = 504
 	}
-	return &providers.UpstreamError{Status: status, Type: typ, Code: "upstream_stream_failed",
+	return &providers.UpstreamError{Status: status, Type: "upstream_error", Code: "upstream_stream_failed",
 		Message: "the upstream stream failed before its first event (" + code + ")"}
-}
-
-// jsonField finds "key":"value" in b without decoding it: enough for the
-// short error events it reads.
-func jsonField(b []byte, key string) string {
-	i := bytes.Index(b, []byte(`"`+key+`":"`))
-	if i < 0 {
-		return ""
-	}
-	rest := b[i+len(key)+4:]
-	j := bytes.IndexByte(rest, '"')
-	if j < 0 || j > 64 {
-		return ""
-	}
-	return string(rest[:j])
 }
 
 // Next replays the first event, then relays the stream.

@@ -249,3 +249,31 @@ strong = "up/m"
 		t.Fatalf("classifier not retried: %d upstream hits", up.Hits.Load())
 	}
 }
+
+// A first event that is an error fails the attempt, with a status that
+// tells the runner whether to retry; any other first event is relayed.
+func TestFirstEventError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, event string
+		status      int // 0: not an error
+	}{
+		{"openai server error", `data: {"error":{"message":"boom","type":"server_error","param":null,"code":"server_error"}}` + "\n\n", 502},
+		{"openai rate limit", `data: {"error":{"message":"slow down","type":"requests","param":null,"code":"rate_limit_exceeded"}}` + "\n\n", 429},
+		{"anthropic overloaded", "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n", 529},
+		{"a content chunk", `data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"error"}}]}` + "\n\n", 0},
+		{"anthropic message_start", "event: message_start\ndata: {\"type\":\"message_start\"}\n\n", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ue := firstEventError([]byte(tc.event))
+			switch {
+			case tc.status == 0 && ue != nil:
+				t.Fatalf("not an error, got %+v", ue)
+			case tc.status != 0 && (ue == nil || ue.Status != tc.status):
+				t.Fatalf("want status %d, got %+v", tc.status, ue)
+			}
+		})
+	}
+}

@@ -244,12 +244,10 @@ func (r *Request) Reset() {
 func (r *Request) resetDecoded() {
 	body, msgs, tools, fields, parts, calls, scratch, stop, rg := r.Body, r.Messages[:0], r.Tools[:0], r.Fields[:0], r.parts[:0], r.toolCalls[:0], r.scratch, r.Stop[:0], r.ranges[:0]
 	retired, spare := r.retired, r.spare
+	// Everything the other slices hold points into buffers r keeps; only
+	// messages are cleared, as before, so that a stale Parts slice cannot
+	// survive into the next decode.
 	clear(msgs[:cap(msgs)])
-	clear(parts[:cap(parts)])
-	clear(calls[:cap(calls)])
-	clear(tools[:cap(tools)])
-	clear(fields[:cap(fields)])
-	clear(stop[:cap(stop)])
 	*r = Request{}
 	r.Body, r.Messages, r.Tools, r.Fields, r.parts, r.toolCalls, r.scratch, r.Stop, r.ranges = body, msgs, tools, fields, parts, calls, scratch, stop, rg
 	r.retired, r.spare = retired, spare
