@@ -359,7 +359,7 @@ func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string)
 		return "", true
 	}
 	x.collectTags()
-	x.tier = string(x.out.TagValue("router.tier"))
+	x.tier = x.out.Route.Tier.String()
 	if r := x.out.Route; r.Set && len(r.Model) > 0 {
 		x.reason = append(x.reason[:0], r.Reason...)
 		if r.Ambiguous {
