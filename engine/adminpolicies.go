@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/aigateway/gateway/policies"
@@ -42,6 +43,9 @@ func (s *Server) handlePolicyPut(ctx *fasthttp.RequestCtx) {
 		var info wasm.Info
 		if info, err = s.policies.Upload(name, module); err == nil {
 			s.log.Info("policy uploaded", "policy", name, "digest", info.Digest, "stages", info.Stages)
+			for _, w := range info.Warnings {
+				s.log.Warn("policy loaded with a warning", "policy", name, "warning", w)
+			}
 			writeJSON(ctx, 200, info)
 			return
 		}
@@ -51,7 +55,16 @@ func (s *Server) handlePolicyPut(ctx *fasthttp.RequestCtx) {
 		status, code = 413, "policy_too_large"
 	}
 	s.log.Warn("policy upload refused", "policy", name, "error", err.Error())
-	writeError(ctx, &apiError{Status: status, Type: typeInvalidRequest, Code: code, Msg: "Policy " + name + " refused: " + err.Error()})
+	writeError(ctx, &apiError{Status: status, Type: typeInvalidRequest, Code: code, Msg: "Policy " + strconv.Quote(name) + " refused: " + err.Error()})
+}
+
+// logPolicyWarnings logs what the last Configure accepted with a warning.
+func (s *Server) logPolicyWarnings() {
+	for _, info := range s.policies.List() {
+		for _, w := range info.Warnings {
+			s.log.Warn("policy loaded with a warning", "policy", info.Name, "warning", w)
+		}
+	}
 }
 
 // handlePolicyDelete serves DELETE /admin/policies/{name}: back to the

@@ -225,8 +225,8 @@ func (o *Options) uploadSpec(name string) spec {
 		raw: PolicyConfig{Name: name, Module: "upload"}}
 }
 
-// emptyConfig reports whether a module without a configure export may accept
-// config.
+// emptyConfig reports whether config is empty: a module without a configure
+// export given anything else loads with a warning.
 func emptyConfig(c []byte) bool {
 	s := strings.TrimSpace(string(c))
 	return s == "" || s == "{}" || s == "null"

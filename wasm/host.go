@@ -200,10 +200,16 @@ func (h *Host) newVersion(s spec, module []byte, origin string) (*version, uint3
 		origin: origin, sandbox: sandbox, comp: comp, config: s.config, memLimit: limit, loadedAt: time.Now(),
 		idle: make(chan *instance, h.opts.PoolSize), slots: make(chan struct{}, h.opts.PoolSize),
 	}
+	if !comp.hasConfigure && !emptyConfig(s.config) {
+		// Accepted: the config may belong to the module this one replaces
+		// (the built-in router's tiers), and the module can still read it.
+		v.warnings = append(v.warnings, "config given but the module has no "+abi.ExportConfigure+
+			" export: the config is not checked (the module can still read it with the config import)")
+	}
 	inst, err := v.acquire(h.ctx)
 	if err != nil {
 		h.release(comp)
-		return nil, 0, fmt.Errorf("policy %q: %w", s.name, err)
+		return nil, 0, err
 	}
 	v.release(inst)
 	return v, stages, nil
@@ -404,7 +410,7 @@ func (h *Host) Upload(name string, module []byte, opts ...ChangeOption) (Info, e
 		return Info{}, fmt.Errorf("%w: %d bytes, the cap is %d", ErrModuleTooLarge, len(module), h.opts.MaxModuleSize)
 	}
 	if !validName(name) {
-		return Info{}, configErr(name, "name must match [a-z0-9][a-z0-9_-]{0,63}")
+		return Info{}, fmt.Errorf("%w: the name must match [a-z0-9][a-z0-9_-]{0,63}", ErrInvalidConfig)
 	}
 	module = slices.Clone(module)
 	h.mu.Lock()
@@ -420,7 +426,7 @@ func (h *Host) Upload(name string, module []byte, opts ...ChangeOption) (Info, e
 	}
 	v, stages, err := h.newVersion(s, module, "upload")
 	if err != nil {
-		return Info{}, fmt.Errorf("policy %q: %w", name, err)
+		return Info{}, err
 	}
 	if err := h.persist(name, module); err != nil {
 		v.retire()
@@ -526,6 +532,8 @@ type Info struct {
 	Instances   int       `json:"instances"`
 	MemoryBytes int64     `json:"memory_bytes"`
 	Error       string    `json:"error,omitempty"`
+	// Warnings are what the load accepted but the operator should know.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func (h *Host) info(p *policy) Info {
@@ -544,6 +552,7 @@ func (h *Host) info(p *policy) Info {
 		i.Origin, i.Digest, i.Sandboxed, i.LoadedAt = v.origin, v.hex, v.sandbox, v.loadedAt
 		i.Quarantined = v.quarantinedUntil.Load() > time.Now().UnixNano()
 		i.Instances, i.MemoryBytes = int(v.count.Load()), v.mem.Load()
+		i.Warnings = v.warnings
 	}
 	return i
 }

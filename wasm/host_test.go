@@ -73,7 +73,6 @@ func TestConfigureValidation(t *testing.T) {
 		{"bad fail", []PolicyConfig{{Name: "a", Module: echo, Fail: "maybe"}}, "fail must be"},
 		{"memory", []PolicyConfig{{Name: "a", Module: echo, MemoryMB: 1 << 20}}, "memory_mb"},
 		{"duplicate", []PolicyConfig{{Name: "a", Module: echo}, {Name: "a", Module: echo}}, "defined twice"},
-		{"config without configure", []PolicyConfig{{Name: "a", Module: echo, Config: `{"x":1}`}}, "no gateway_configure"},
 		{"stage not exported", []PolicyConfig{{Name: "a", Module: testdata("hostile/grow.wasm"), Stages: []string{"request"}}}, "does not export"},
 		{"refused module", []PolicyConfig{{Name: "a", Module: testdata("hostile/noabi.wasm")}}, "missing ABI marker"},
 	}
@@ -95,5 +94,30 @@ func TestConfigureValidation(t *testing.T) {
 	}
 	if got := h.Chain(abi.StageRoute); len(got) != 1 || got[0] != "good" {
 		t.Fatalf("chain after refused Configure = %v, want [good]", got)
+	}
+}
+
+// TestConfigWithoutSelfCheck: a module without gateway_configure loads with
+// a config, with a warning, so that it can replace a configured policy (the
+// built-in router and its tiers) under the same name.
+func TestConfigWithoutSelfCheck(t *testing.T) {
+	t.Parallel()
+	h := newHost(t, Options{})
+	if err := h.Configure([]PolicyConfig{{Name: "router", Module: testdata("echo.wasm"), Config: `{"tiers":{}}`}}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := h.Get("router")
+	if len(info.Warnings) != 1 || !strings.Contains(info.Warnings[0], "no gateway_configure export") {
+		t.Fatalf("warnings after Configure = %q", info.Warnings)
+	}
+	info, err := h.Upload("router", readTestdata(t, "fixed.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Warnings) != 1 || routeModel(t, h) != "fixed/model" {
+		t.Fatalf("upload over a configured policy: %+v", info)
+	}
+	if info, _ = h.Upload("other", readTestdata(t, "fixed.wasm")); len(info.Warnings) != 0 {
+		t.Fatalf("warnings without a config = %q", info.Warnings)
 	}
 }
