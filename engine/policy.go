@@ -326,6 +326,7 @@ func s2b(s string) []byte {
 // or done when it already answered the client.
 func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string) (string, bool) {
 	fillInput(&x.in, x, &ctx.Request.Header)
+	x.in.RequestID = x.reqID
 	x.out.Reset()
 	if err := s.policies.Run(ctx, abi.StageRequest, &x.in, &x.out); err != nil {
 		x.fail(ctx, policyError(err))
@@ -344,6 +345,7 @@ func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string)
 			return "", true
 		}
 		fillInput(&x.in, x, &ctx.Request.Header)
+		x.in.RequestID = x.reqID
 	}
 	smart := s.cfg.Routing.SmartRouting || string(ctx.Request.Header.Peek("X-Gateway-Smart-Routing")) == "1"
 	if name != "auto" && !smart {
@@ -388,7 +390,7 @@ func (x *exchange) collectTags() {
 		x.tags = append(x.tags, "policy_failed="...)
 		x.tags = append(x.tags, f.Policy...)
 		x.tags = append(x.tags, ':')
-		x.tags = append(x.tags, f.Kind.String()...)
+		x.tags = append(x.tags, f.Kind.Label()...)
 	}
 	for _, t := range x.out.Tags {
 		if len(x.tags) > 0 {

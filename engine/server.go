@@ -127,6 +127,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	if s.policies, err = newPolicyHost(cfg, cat); err != nil {
 		return nil, err
 	}
+	s.policies.OnFailure(newFailureLogger(logger, policyFailureLogEvery).failed)
 	s.logPolicyWarnings()
 	if cfg.Cache.RedisURL != "" {
 		if s.sync, err = s.startPolicySync(cfg.Cache.RedisURL); err != nil {

@@ -56,6 +56,9 @@ type Options struct {
 	// MaxWriteBytes caps the bytes a call may hand to setters (default
 	// 8 MiB).
 	MaxWriteBytes int64
+	// RecentFailures is how many failed calls per policy Info keeps, with
+	// their time, request and message (default 16).
+	RecentFailures int
 	// Metrics receives the gateway_policy_* metrics. Nil creates a Set that
 	// is registered globally (metrics.RegisterSet) until Close.
 	Metrics *metrics.Set
@@ -101,6 +104,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxWriteBytes <= 0 {
 		o.MaxWriteBytes = 8 << 20
+	}
+	if o.RecentFailures <= 0 {
+		o.RecentFailures = 16
 	}
 	return o
 }

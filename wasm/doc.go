@@ -30,7 +30,8 @@
 //	info, err := h.Upload(name, b)         // errors wrap ErrInvalidModule or ErrModuleTooLarge: 400 with err.Error()
 //	h.Upload(name, b, wasm.FromReplica)    // a module received from another replica: not handed to OnChange again
 //	err = h.Delete(name)                   // back to the configured (built-in) module; ErrUnknownPolicy: 404
-//	h.List(); h.Get(name)                  // []Info with digest, stages, load time, live metrics
+//	h.List(); h.Get(name)                  // []Info with digest, stages, load time, live metrics, warnings, recent failures
+//	h.OnFailure(logRateLimited)            // func(policy string, r FailureRecord), after each failed call
 //
 // The built-in modules are embedded (Builtin, BuiltinNames); gateway.toml
 // names them "builtin:router", "builtin:stripper", "builtin:skills" and
@@ -55,7 +56,8 @@
 //     modules; uploaded ones add wazero's per-call deadline watcher).
 //   - Metrics per policy on the VictoriaMetrics set of Options.Metrics:
 //     gateway_policy_calls_total, _errors_total, _timeouts_total,
-//     _quarantines_total, _skipped_total, _duration_seconds (histogram),
+//     _quarantines_total, _skipped_total, _failures_total{reason},
+//     _duration_seconds (histogram),
 //     gateway_policy_instances, gateway_policy_memory_bytes and
 //     gateway_policy_quarantined, each with {policy="NAME"}.
 //

@@ -40,11 +40,12 @@ type Host struct {
 	compileMu sync.Mutex
 	compiled  map[compileKey]*compiled
 
-	mu       sync.Mutex // serialises Configure, Upload, Delete, Close
-	reg      atomic.Pointer[registry]
-	onChange atomic.Pointer[func(name, digest string, module []byte)]
-	pm       map[string]*policyMetrics
-	closed   atomic.Bool
+	mu        sync.Mutex // serialises Configure, Upload, Delete, Close
+	reg       atomic.Pointer[registry]
+	onChange  atomic.Pointer[func(name, digest string, module []byte)]
+	onFailure atomic.Pointer[func(policy string, r FailureRecord)]
+	pm        map[string]*policyMetrics
+	closed    atomic.Bool
 
 	trusted map[[32]byte]bool // digests of the embedded built-ins
 }
@@ -436,7 +437,7 @@ func (h *Host) Upload(name string, module []byte, opts ...ChangeOption) (Info, e
 	if fn := h.onChange.Load(); fn != nil && !fromReplica(opts) {
 		(*fn)(name, v.hex, module)
 	}
-	return h.info(np), nil
+	return h.info(np, false), nil
 }
 
 // install makes v the module of policy s (replacing p, or appending a new
@@ -534,9 +535,13 @@ type Info struct {
 	Error       string    `json:"error,omitempty"`
 	// Warnings are what the load accepted but the operator should know.
 	Warnings []string `json:"warnings,omitempty"`
+	// RecentFailures are the policy's last failed calls, newest first (Get
+	// only; List shows the newest as LastFailure).
+	RecentFailures []FailureRecord `json:"recent_failures,omitempty"`
+	LastFailure    *FailureRecord  `json:"last_failure,omitempty"`
 }
 
-func (h *Host) info(p *policy) Info {
+func (h *Host) info(p *policy, full bool) Info {
 	v := p.cur.Load()
 	fail := "open"
 	if p.spec.closed {
@@ -554,6 +559,11 @@ func (h *Host) info(p *policy) Info {
 		i.Instances, i.MemoryBytes = int(v.count.Load()), v.mem.Load()
 		i.Warnings = v.warnings
 	}
+	if recent := p.m.recent.recent(); full {
+		i.RecentFailures = recent
+	} else if len(recent) > 0 {
+		i.LastFailure = &recent[0]
+	}
 	return i
 }
 
@@ -562,7 +572,7 @@ func (h *Host) List() []Info {
 	reg := h.reg.Load()
 	out := make([]Info, 0, len(reg.order))
 	for _, p := range reg.order {
-		out = append(out, h.info(p))
+		out = append(out, h.info(p, false))
 	}
 	return append(out, reg.broken...)
 }
@@ -573,7 +583,7 @@ func (h *Host) Get(name string) (Info, bool) {
 	if p == nil {
 		return Info{}, false
 	}
-	return h.info(p), true
+	return h.info(p, true), true
 }
 
 // Chain returns the names of the enabled policies bound to stage, in order.

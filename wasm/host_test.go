@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/aigateway/gateway/abi"
 )
@@ -119,5 +123,64 @@ func TestConfigWithoutSelfCheck(t *testing.T) {
 	}
 	if info, _ = h.Upload("other", readTestdata(t, "fixed.wasm")); len(info.Warnings) != 0 {
 		t.Fatalf("warnings without a config = %q", info.Warnings)
+	}
+}
+
+// TestRecentFailures: a failed call's reason reaches the operator: the
+// policy's last failures with time, request id and message (Get), the newest
+// one in List, a counter by reason, and the OnFailure hook; calls a
+// quarantine only skips are counted but do not push the reasons out.
+func TestRecentFailures(t *testing.T) {
+	t.Parallel()
+	set := metrics.NewSet()
+	h := newHost(t, Options{Metrics: set, QuarantineAfter: 3, RecentFailures: 2})
+	if err := h.Configure([]PolicyConfig{{Name: "failp", Module: testdata("hostile/failing.wasm")}}); err != nil {
+		t.Fatal(err)
+	}
+	var hooked []string
+	var mu sync.Mutex
+	h.OnFailure(func(policy string, r FailureRecord) {
+		mu.Lock()
+		hooked = append(hooked, policy+" "+r.RequestID+" "+r.Reason+" "+r.Message)
+		mu.Unlock()
+	})
+	for _, id := range []string{"req-1", "req-2", "req-3", "req-4"} {
+		in := chatInput("user", "hi")
+		in.RequestID = []byte(id)
+		var out Output
+		if err := h.Run(context.Background(), abi.StageRoute, in, &out); err != nil || len(out.Failures) != 1 {
+			t.Fatalf("%s: %v %s", id, err, out.AppendText(nil))
+		}
+	}
+	info, _ := h.Get("failp")
+	if len(info.RecentFailures) != 2 {
+		t.Fatalf("recent failures = %+v, want the last 2", info.RecentFailures)
+	}
+	got := info.RecentFailures[0]
+	if got.RequestID != "req-3" || got.Reason != "error_status" || got.Status != "error" || got.Message != "policy gave up" ||
+		got.Stage != "route" || got.Digest != info.Digest || time.Since(got.Time) > time.Minute {
+		t.Fatalf("newest failure = %+v", got)
+	}
+	if info.RecentFailures[1].RequestID != "req-2" {
+		t.Fatalf("failures not newest first: %+v", info.RecentFailures)
+	}
+	list := h.List()
+	if len(list) != 1 || list[0].LastFailure == nil || list[0].LastFailure.RequestID != "req-3" || list[0].RecentFailures != nil {
+		t.Fatalf("List = %+v", list)
+	}
+	mu.Lock()
+	if len(hooked) != 3 || hooked[0] != "failp req-1 error_status policy gave up" {
+		t.Fatalf("OnFailure calls = %q", hooked)
+	}
+	mu.Unlock()
+	var b strings.Builder
+	set.WritePrometheus(&b)
+	for _, want := range []string{
+		`gateway_policy_failures_total{policy="failp",reason="error_status"} 3`,
+		`gateway_policy_failures_total{policy="failp",reason="quarantined"} 1`,
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Fatalf("metrics lack %s:\n%s", want, b.String())
+		}
 	}
 }

@@ -130,6 +130,28 @@ func (k FailureKind) String() string {
 	return "unknown"
 }
 
+// Label names the kind as a metric label and log token (no spaces).
+func (k FailureKind) Label() string {
+	switch k {
+	case FailTrap:
+		return "trap"
+	case FailTimeout:
+		return "timeout"
+	case FailStatus:
+		return "error_status"
+	case FailBadOutput:
+		return "bad_output"
+	case FailQuarantined:
+		return "quarantined"
+	case FailUnavailable:
+		return "unavailable"
+	}
+	return "unknown"
+}
+
+// numFailureKinds bounds arrays indexed by FailureKind.
+const numFailureKinds = int(FailUnavailable) + 1
+
 // Failure records a fail-open policy failure: the policy was skipped for this
 // request and its partial output discarded.
 type Failure struct {
