@@ -149,6 +149,7 @@ type spec struct {
 	memoryMB int
 	closed   bool
 	enabled  bool
+	position Position // uploads of names gateway.toml does not configure
 	raw      PolicyConfig
 }
 

@@ -226,6 +226,27 @@ func (h *Host) uploadPath(name string) string {
 	return filepath.Join(h.opts.DataDir, "policies", name+".wasm")
 }
 
+// positionPath holds the Position of an upload-only policy, when it has one.
+func (h *Host) positionPath(name string) string {
+	return filepath.Join(h.opts.DataDir, "policies", name+".position")
+}
+
+// persistedPosition reads the saved position of an upload-only policy.
+func (h *Host) persistedPosition(name string) Position {
+	if h.opts.DataDir == "" {
+		return Position{}
+	}
+	b, err := os.ReadFile(h.positionPath(name))
+	if err != nil {
+		return Position{}
+	}
+	pos, err := ParsePosition(strings.TrimSpace(string(b)))
+	if err != nil {
+		return Position{}
+	}
+	return pos
+}
+
 // persisted returns the uploaded modules kept in DataDir, by policy name.
 func (h *Host) persisted() map[string][]byte {
 	out := map[string][]byte{}
@@ -251,11 +272,24 @@ func (h *Host) persisted() map[string][]byte {
 	return out
 }
 
-func (h *Host) persist(name string, module []byte) error {
+func (h *Host) persist(name string, module []byte, pos Position) error {
 	if h.opts.DataDir == "" {
 		return nil
 	}
-	path := h.uploadPath(name)
+	if err := h.writeFile(h.uploadPath(name), name, module); err != nil {
+		return err
+	}
+	if pos.Kind == PositionUnset || pos.Kind == PositionLast {
+		if err := os.Remove(h.positionPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("persist policy %q: %w", name, err)
+		}
+		return nil
+	}
+	return h.writeFile(h.positionPath(name), name, []byte(pos.String()+"\n"))
+}
+
+// writeFile replaces path with b atomically (temporary file, sync, rename).
+func (h *Host) writeFile(path, name string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("persist policy %q: %w", name, err)
 	}
@@ -263,7 +297,7 @@ func (h *Host) persist(name string, module []byte) error {
 	if err != nil {
 		return fmt.Errorf("persist policy %q: %w", name, err)
 	}
-	_, err = tmp.Write(module)
+	_, err = tmp.Write(b)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -307,7 +341,9 @@ func (h *Host) Configure(policies []PolicyConfig) error {
 	uploads := h.persisted()
 	for name := range uploads {
 		if !seen[name] {
-			specs = append(specs, h.opts.uploadSpec(name))
+			s := h.opts.uploadSpec(name)
+			s.position = h.persistedPosition(name)
+			specs = append(specs, s)
 		}
 	}
 	slices.SortStableFunc(specs[len(policies):], func(a, b spec) int { return strings.Compare(a.name, b.name) })
@@ -366,21 +402,15 @@ func (h *Host) Configure(policies []PolicyConfig) error {
 		}
 		reg.add(p)
 	}
+	reg.link()
 	h.swap(old, reg)
 	return nil
 }
 
+// add appends p to the registry; link builds the chains once all are added.
 func (r *registry) add(p *policy) {
 	r.order = append(r.order, p)
 	r.byName[p.spec.name] = p
-	if !p.spec.enabled {
-		return
-	}
-	for st := abi.StageRequest; st <= abi.StageResponse; st++ {
-		if p.stages&(1<<st) != 0 {
-			r.chains[st] = append(r.chains[st], p)
-		}
-	}
 }
 
 // swap makes reg live and retires the versions of old that reg no longer
@@ -403,41 +433,102 @@ func (h *Host) swap(old, reg *registry) {
 // self-check) and, if it passes, makes it the policy's module for new calls
 // while calls in flight finish on the old one. It persists the module to
 // DataDir. A name not configured becomes a new policy bound to the stages
-// the module exports, fail-open, appended to their chains. A refused upload
-// returns an error wrapping ErrInvalidModule or ErrModuleTooLarge and changes
-// nothing.
+// the module exports, fail-open, at the end of their chains (see UploadAt).
+// A refused upload returns an error wrapping ErrInvalidModule,
+// ErrModuleTooLarge or ErrBusy and changes nothing; the error does not name
+// the policy (the caller does).
+//
+// Compilation and the self-check run outside the lock that serialises
+// changes, within Options.CompileTimeout and InitTimeout: a hostile module
+// costs its own upload time, not the other admin operations'.
 func (h *Host) Upload(name string, module []byte, opts ...ChangeOption) (Info, error) {
+	return h.UploadAt(name, module, Position{}, opts...)
+}
+
+// UploadAt is Upload placing a policy that gateway.toml does not configure
+// at pos in its stages' chains (PositionUnset keeps its current place, the
+// end for a new policy). The position is persisted with the module. A
+// configured policy's place is gateway.toml's order: a position for it is
+// refused with ErrInvalidConfig.
+func (h *Host) UploadAt(name string, module []byte, pos Position, opts ...ChangeOption) (Info, error) {
 	if int64(len(module)) > h.opts.MaxModuleSize {
 		return Info{}, fmt.Errorf("%w: %d bytes, the cap is %d", ErrModuleTooLarge, len(module), h.opts.MaxModuleSize)
 	}
 	if !validName(name) {
 		return Info{}, fmt.Errorf("%w: the name must match [a-z0-9][a-z0-9_-]{0,63}", ErrInvalidConfig)
 	}
-	module = slices.Clone(module)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed.Load() {
-		return Info{}, ErrClosed
+	if pos.Ref == name && pos.Ref != "" {
+		return Info{}, fmt.Errorf("%w: position %s names the policy itself", ErrInvalidConfig, pos)
 	}
-	old := h.reg.Load()
-	p := old.byName[name]
+	module = slices.Clone(module)
+	// A concurrent change of the same policy (another upload, a reload)
+	// invalidates the spec the version was built for: build it again.
+	for attempt := 0; ; attempt++ {
+		if h.closed.Load() {
+			return Info{}, ErrClosed
+		}
+		old := h.reg.Load()
+		p := old.byName[name]
+		s, err := h.uploadSpecFor(old, p, name, pos)
+		if err != nil {
+			return Info{}, err
+		}
+		v, stages, err := h.newVersion(s, module, "upload")
+		if err != nil {
+			return Info{}, err
+		}
+		h.mu.Lock()
+		cur := h.reg.Load()
+		if h.closed.Load() || cur.byName[name] != p {
+			h.mu.Unlock()
+			v.retire()
+			if attempt < 3 && !h.closed.Load() {
+				continue
+			}
+			return Info{}, fmt.Errorf("%w: the policy changed during the upload; retry", ErrBusy)
+		}
+		if err := h.persist(name, module, s.position); err != nil {
+			h.mu.Unlock()
+			v.retire()
+			return Info{}, err
+		}
+		np := h.install(cur, p, s, v, stages)
+		if fn := h.onChange.Load(); fn != nil && !fromReplica(opts) {
+			(*fn)(name, v.hex, module)
+		}
+		h.mu.Unlock()
+		return h.info(np, false), nil
+	}
+}
+
+// uploadSpecFor is the spec an upload of name runs with: the configured
+// policy's, or an upload-only one's at pos (its current place when pos is
+// unset).
+func (h *Host) uploadSpecFor(reg *registry, p *policy, name string, pos Position) (spec, error) {
+	if p != nil && p.fromCfg {
+		if pos.Kind != PositionUnset {
+			return spec{}, fmt.Errorf("%w: %q is configured in gateway.toml, where the order of [[policies]] is its place; "+
+				"upload it without a position, or under another name", ErrInvalidConfig, name)
+		}
+		return p.spec, nil
+	}
+	if pos.Kind == PositionBefore || pos.Kind == PositionAfter {
+		if reg.byName[pos.Ref] == nil {
+			return spec{}, fmt.Errorf("%w: position %s: no policy named %q", ErrInvalidConfig, pos, pos.Ref)
+		}
+	}
 	s := h.opts.uploadSpec(name)
 	if p != nil {
 		s = p.spec
 	}
-	v, stages, err := h.newVersion(s, module, "upload")
-	if err != nil {
-		return Info{}, err
+	switch pos.Kind {
+	case PositionUnset:
+	case PositionLast:
+		s.position = Position{} // the end is where a policy without a position goes
+	default:
+		s.position = pos
 	}
-	if err := h.persist(name, module); err != nil {
-		v.retire()
-		return Info{}, err
-	}
-	np := h.install(old, p, s, v, stages)
-	if fn := h.onChange.Load(); fn != nil && !fromReplica(opts) {
-		(*fn)(name, v.hex, module)
-	}
-	return h.info(np, false), nil
+	return s, nil
 }
 
 // install makes v the module of policy s (replacing p, or appending a new
@@ -457,6 +548,7 @@ func (h *Host) install(old *registry, p *policy, s spec, v *version, stages uint
 	if p == nil {
 		reg.add(np)
 	}
+	reg.link()
 	h.reg.Store(reg)
 	if p != nil {
 		p.cur.Load().retire()
@@ -479,8 +571,10 @@ func (h *Host) Delete(name string, opts ...ChangeOption) error {
 		return fmt.Errorf("%w: %q", ErrUnknownPolicy, name)
 	}
 	if h.opts.DataDir != "" {
-		if err := os.Remove(h.uploadPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("delete policy %q: %w", name, err)
+		for _, path := range []string{h.uploadPath(name), h.positionPath(name)} {
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("delete policy %q: %w", name, err)
+			}
 		}
 	}
 	if p.fromCfg {
@@ -503,6 +597,7 @@ func (h *Host) Delete(name string, opts ...ChangeOption) error {
 				reg.add(q)
 			}
 		}
+		reg.link()
 		h.reg.Store(reg)
 		p.cur.Load().retire()
 	}
@@ -535,6 +630,13 @@ type Info struct {
 	Error       string    `json:"error,omitempty"`
 	// Warnings are what the load accepted but the operator should know.
 	Warnings []string `json:"warnings,omitempty"`
+	// Position is where an upload-only policy was placed ("first",
+	// "before:NAME"...); empty for the end of the chains.
+	Position string `json:"position,omitempty"`
+	// Positions is the policy's 1-based place in the chain of each stage it
+	// runs in; Placement says it in words, with what runs before it.
+	Positions map[string]int `json:"positions,omitempty"`
+	Placement []string       `json:"placement,omitempty"`
 	// RecentFailures are the policy's last failed calls, newest first (Get
 	// only; List shows the newest as LastFailure).
 	RecentFailures []FailureRecord `json:"recent_failures,omitempty"`
@@ -542,6 +644,10 @@ type Info struct {
 }
 
 func (h *Host) info(p *policy, full bool) Info {
+	return h.infoIn(h.reg.Load(), p, full)
+}
+
+func (h *Host) infoIn(reg *registry, p *policy, full bool) Info {
 	v := p.cur.Load()
 	fail := "open"
 	if p.spec.closed {
@@ -550,7 +656,7 @@ func (h *Host) info(p *policy, full bool) Info {
 	i := Info{
 		Name: p.spec.name, Module: p.spec.module, Stages: stageNames(p.stages), Fail: fail,
 		TimeoutMS: float64(p.spec.timeout) / float64(time.Millisecond), MemoryMB: p.spec.memoryMB,
-		Enabled: p.spec.enabled, Error: p.loadErr,
+		Enabled: p.spec.enabled, Error: p.loadErr, Position: p.spec.position.String(),
 		Calls: p.m.calls.Get(), Errors: p.m.errors.Get(), Timeouts: p.m.timeouts.Get(), Quarantines: p.m.quarantines.Get(),
 	}
 	if v != nil {
@@ -559,6 +665,7 @@ func (h *Host) info(p *policy, full bool) Info {
 		i.Instances, i.MemoryBytes = int(v.count.Load()), v.mem.Load()
 		i.Warnings = v.warnings
 	}
+	i.Positions, i.Placement = reg.placement(p)
 	if recent := p.m.recent.recent(); full {
 		i.RecentFailures = recent
 	} else if len(recent) > 0 {
@@ -572,7 +679,7 @@ func (h *Host) List() []Info {
 	reg := h.reg.Load()
 	out := make([]Info, 0, len(reg.order))
 	for _, p := range reg.order {
-		out = append(out, h.info(p, false))
+		out = append(out, h.infoIn(reg, p, false))
 	}
 	return append(out, reg.broken...)
 }
