@@ -94,7 +94,7 @@ func (s *Server) handlePolicyDelete(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, 200, info)
 }
 
-func (s *Server) policyMaxBytes() int64 { return 16 << 20 }
+func (s *Server) policyMaxBytes() int64 { return s.cfg.PolicyLimits.MaxModuleBytes }
 
 // handleSkills serves GET /v1/skills: the built-in skills merged with
 // gateway.toml's (same id replaces).

@@ -162,7 +162,9 @@ func defaultPolicies() []wasm.PolicyConfig {
 
 // newPolicyHost starts the Wasm host and configures the policies.
 func newPolicyHost(cfg *Config, cat *Catalog) (*wasm.Host, error) {
-	opts := wasm.Options{DefaultTimeout: cfg.PolicyTimeout.D()}
+	l := cfg.PolicyLimits
+	opts := wasm.Options{DefaultTimeout: cfg.PolicyTimeout.D(), MaxModuleSize: l.MaxModuleBytes, MaxFunctions: l.MaxFunctions,
+		CompileTimeout: l.CompileTimeout.D(), CacheMaxBytes: int64(l.CacheMaxMB) << 20}
 	if cfg.DataDir != "" {
 		opts.CacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
 		opts.DataDir = cfg.DataDir

@@ -24,6 +24,20 @@ type Options struct {
 	DataDir string
 	// MaxModuleSize caps an uploaded module (default 16 MiB).
 	MaxModuleSize int64
+	// MaxFunctions caps the functions (imports included) of an uploaded or
+	// file module, read from its section headers before it is decoded
+	// (default 100,000; a Go policy has about 1,500).
+	MaxFunctions int
+	// CompileTimeout bounds the compilation of an uploaded or file module
+	// (default 30s); past it the upload is refused and the compile
+	// abandoned. GOMAXPROCS such compiles (at least 2) run at a time,
+	// abandoned ones included; an upload waits at most CompileTimeout for
+	// one of them to end, then is refused with ErrBusy.
+	CompileTimeout time.Duration
+	// CacheMaxBytes bounds the on-disk compilation cache of uploaded and
+	// file modules under CacheDir, oldest entries deleted first (default
+	// 256 MiB; negative: unbounded). The built-ins' entries are kept.
+	CacheMaxBytes int64
 	// PoolSize bounds the instances of one module version (default
 	// GOMAXPROCS). Pools grow lazily.
 	PoolSize int
@@ -71,6 +85,15 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.MaxModuleSize <= 0 {
 		o.MaxModuleSize = 16 << 20
+	}
+	if o.MaxFunctions <= 0 {
+		o.MaxFunctions = 100_000
+	}
+	if o.CompileTimeout <= 0 {
+		o.CompileTimeout = 30 * time.Second
+	}
+	if o.CacheMaxBytes == 0 {
+		o.CacheMaxBytes = 256 << 20
 	}
 	if o.PoolSize <= 0 {
 		o.PoolSize = runtime.GOMAXPROCS(0)

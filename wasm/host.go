@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -32,13 +33,16 @@ import (
 type Host struct {
 	opts   Options
 	ctx    context.Context
-	cache  wazero.CompilationCache
-	rts    [2]wazero.Runtime // [trusted, sandbox]
+	caches [2]wazero.CompilationCache // [trusted, sandbox]
+	rts    [2]wazero.Runtime          // [trusted, sandbox]
 	set    *metrics.Set
 	ownSet bool
 
 	compileMu sync.Mutex
 	compiled  map[compileKey]*compiled
+	// compileSlots bounds the untrusted compiles running at once, abandoned
+	// ones included (compileUntrusted).
+	compileSlots chan struct{}
 
 	mu        sync.Mutex // serialises Configure, Upload, Delete, Close
 	reg       atomic.Pointer[registry]
@@ -73,22 +77,25 @@ type policy struct {
 // New creates a Host. It loads no policy until Configure.
 func New(ctx context.Context, opts Options) (*Host, error) {
 	opts = opts.withDefaults()
-	h := &Host{opts: opts, ctx: context.WithoutCancel(ctx), compiled: map[compileKey]*compiled{}, pm: map[string]*policyMetrics{}}
+	h := &Host{opts: opts, ctx: context.WithoutCancel(ctx), compiled: map[compileKey]*compiled{}, pm: map[string]*policyMetrics{},
+		compileSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 	var err error
-	if opts.CacheDir != "" {
-		if h.cache, err = wazero.NewCompilationCacheWithDir(opts.CacheDir); err != nil {
-			return nil, fmt.Errorf("compilation cache %s: %w", opts.CacheDir, err)
+	for i, dir := range []string{builtinCacheDir(opts.CacheDir), uploadCacheDir(opts.CacheDir)} {
+		if opts.CacheDir == "" {
+			h.caches[i] = wazero.NewCompilationCache()
+		} else if h.caches[i], err = wazero.NewCompilationCacheWithDir(dir); err != nil {
+			h.Close(ctx)
+			return nil, fmt.Errorf("compilation cache %s: %w", dir, err)
 		}
-	} else {
-		h.cache = wazero.NewCompilationCache()
 	}
+	_ = h.trimCache() // a cache grown past the bound before a restart
 	for i, sandbox := range []bool{false, true} {
 		// Built-ins run without termination checks: wazero inserts a call
 		// into Go at every loop header when CloseOnContextDone is on, which
 		// costs more than a built-in policy's whole work. Uploaded and file
 		// modules get the checks, so their deadline stops them.
 		cfg := wazero.NewRuntimeConfigCompiler().
-			WithCompilationCache(h.cache).
+			WithCompilationCache(h.caches[i]).
 			WithCloseOnContextDone(sandbox).
 			WithMemoryLimitPages(uint32(opts.MaxMemoryMB) * 16)
 		rt := wazero.NewRuntimeWithConfig(h.ctx, cfg)
@@ -136,8 +143,10 @@ func (h *Host) Close(ctx context.Context) error {
 			errs = append(errs, rt.Close(ctx))
 		}
 	}
-	if h.cache != nil {
-		errs = append(errs, h.cache.Close(ctx))
+	for _, c := range h.caches {
+		if c != nil {
+			errs = append(errs, c.Close(ctx))
+		}
 	}
 	if h.ownSet && h.set != nil {
 		metrics.UnregisterSet(h.set, true)
