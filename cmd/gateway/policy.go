@@ -1,7 +1,8 @@
 package main
 
-// `gateway policy`: test a policy module before uploading it.
+// `gateway policy`: scaffold a policy, and test a module before uploading it.
 //
+//	gateway policy new NAME [-stage request|route] [-lang go|wat] [-dir DIR] [-abi PATH|embedded]
 //	gateway policy check FILE.wasm [-config JSON] [-stages request,route]
 //	gateway policy run FILE.wasm -stage route [-config JSON] [-header "K: V"]...
 //	    [-project P] [-response FILE] [-n N] < request.json
@@ -28,6 +29,7 @@ import (
 )
 
 const policyUsage = `usage:
+  gateway policy new NAME [-stage request|route] [-lang go|wat] [-dir DIR] [-abi PATH|embedded]
   gateway policy check FILE.wasm [-config JSON] [-stages request,route,response]
   gateway policy run FILE.wasm -stage STAGE [-config JSON] [-header "Name: value"]...
                      [-project NAME] [-response FILE] [-n RUNS] < request.json
@@ -47,6 +49,9 @@ func (h *policyHeaders) String() string     { return strings.Join(*h, ", ") }
 func (h *policyHeaders) Set(v string) error { *h = append(*h, v); return nil }
 
 func policyCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "new" {
+		return policyNew(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "check" && args[0] != "run") {
 		fmt.Fprintf(stderr, policyUsage, strings.Join(wasm.BuiltinNames(), ", "))
 		return 2
