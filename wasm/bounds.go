@@ -95,7 +95,10 @@ func (h *Host) compileUntrusted(rt wazero.Runtime, module []byte) (wazero.Compil
 	case <-wait.C:
 		return nil, fmt.Errorf("%w: other uploaded modules are still compiling", ErrBusy)
 	}
+	// Cancelled when the caller returns, not when the compile ends: a
+	// cancelled budget must mean "past the budget" to the select below.
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.CompileTimeout)
+	defer cancel()
 	type result struct {
 		cm  wazero.CompiledModule
 		err error
@@ -103,7 +106,6 @@ func (h *Host) compileUntrusted(rt wazero.Runtime, module []byte) (wazero.Compil
 	done := make(chan result, 1)
 	go func() {
 		defer func() { <-h.compileSlots }()
-		defer cancel()
 		// At least two workers: wazero checks the context only when it
 		// compiles with several.
 		cctx := experimental.WithCompilationWorkers(ctx, max(2, runtime.GOMAXPROCS(0)))
