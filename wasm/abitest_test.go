@@ -89,7 +89,7 @@ func TestAbitestMatchesHost(t *testing.T) {
 		)},
 		{"edits", all(
 			func(i abi.Imports) int64 { return int64(i.ReplaceText(1, 4, 7, b("the"))) },
-			func(i abi.Imports) int64 { return int64(i.ReplaceText(1, 5, 6, b("x"))) },  // overlaps
+			func(i abi.Imports) int64 { return int64(i.ReplaceText(1, 5, 6, b("x"))) },   // overlaps
 			func(i abi.Imports) int64 { return int64(i.ReplaceText(1, 12, 13, b("x"))) }, // splits é
 			func(i abi.Imports) int64 { return int64(i.ReplaceText(1, 0, 0, b("[A] "))) },
 			func(i abi.Imports) int64 { return int64(i.ReplaceText(1, 0, 3, b("Fix"))) },
