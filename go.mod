@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/VictoriaMetrics/metrics v1.45.0
+	github.com/aigateway/gateway/abi v0.0.0-00010101000000-000000000000
 	github.com/allegro/bigcache/v3 v3.1.0
 	github.com/anthropics/anthropic-sdk-go/v2 v2.15.0
 	github.com/fasthttp/router v1.5.4
@@ -55,3 +56,7 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )
+
+// The guest SDK is its own module (abi/go.mod), so that policies outside
+// this repository can require it; the gateway builds against this checkout's.
+replace github.com/aigateway/gateway/abi => ./abi

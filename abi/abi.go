@@ -1,4 +1,4 @@
-// Package abi is the gateway's policy ABI, version 1, and the guest SDK for
+// Package abi is the gateway's policy ABI, version 1 (revision 1.1), and the guest SDK for
 // policies written in standard Go (GOOS=wasip1 GOARCH=wasm
 // -buildmode=c-shared).
 //
@@ -21,6 +21,11 @@ package abi
 // version it was built for through the [ExportABIVersion] export; the host
 // refuses modules whose version it does not speak.
 const Version = 1
+
+// Revision is the ABI's minor revision: additions to version 1 that old
+// guests never notice and new guests detect through feature bits. 1.1 added
+// the route's tier ([FeatureTier]) and report_removed ([FeatureRemoved]).
+const Revision = 1
 
 // ImportModule is the Wasm import module name of every host function.
 const ImportModule = "gateway"
@@ -179,15 +184,92 @@ const (
 	FeatureResponseStage uint64 = 1 << 4 // the response stage runs
 	FeatureVerdict       uint64 = 1 << 5 // set_verdict is honoured
 	FeatureHeaders       uint64 = 1 << 6 // request headers are visible
+	FeatureTier          uint64 = 1 << 7 // v1.1: set_route carries a tier (RouteTierShift)
+	FeatureRemoved       uint64 = 1 << 8 // v1.1: report_removed is counted
 )
 
-// FeaturesV1 is every feature an ABI v1 host may announce.
+// FeaturesV1 is every feature an ABI v1 host may announce (revision 1.1).
 const FeaturesV1 = FeatureEdits | FeatureInsert | FeatureAmbiguous | FeatureRespond |
-	FeatureResponseStage | FeatureVerdict | FeatureHeaders
+	FeatureResponseStage | FeatureVerdict | FeatureHeaders | FeatureTier | FeatureRemoved
 
 // RouteAmbiguous is the flags bit of set_route that hands the decision to the
 // second-phase classifier; the model then is the fallback.
 const RouteAmbiguous int32 = 1 << 0
+
+// RouteTierShift and RouteTierMask place a [Tier] in set_route's flags
+// (bits 4-7, ABI v1.1, [FeatureTier]): flags = RouteTier(t) | RouteAmbiguous.
+const (
+	RouteTierShift       = 4
+	RouteTierMask  int32 = 0xF << RouteTierShift
+)
+
+// RouteTier returns the set_route flag bits that carry t.
+func RouteTier(t Tier) int32 { return int32(t) << RouteTierShift & RouteTierMask }
+
+// Tier is the routing tier a route decision's model belongs to. The gateway
+// uses it to price routing savings against the strong tier, to pick the
+// model a cascade escalates to, and in logs. The numbers are part of the ABI.
+type Tier int32
+
+// Tiers, cheapest first.
+const (
+	TierNone      Tier = 0 // the decision names a model only
+	TierLocal     Tier = 1 // a local model (Ollama)
+	TierFast      Tier = 2 // a small hosted model
+	TierStrong    Tier = 3 // the default hosted model: the baseline of routing savings
+	TierReasoning Tier = 4 // a reasoning model
+	numTiers           = 5
+)
+
+var tierNames = [numTiers]string{"", "local", "fast", "strong", "reasoning"}
+
+// String returns the tier's name as gateway.toml's routing.tiers spells it
+// ("" for TierNone and unknown values).
+func (t Tier) String() string {
+	if t < 0 || t >= numTiers {
+		return ""
+	}
+	return tierNames[t]
+}
+
+// ParseTier maps a tier name to a Tier.
+func ParseTier(name string) (Tier, bool) {
+	for i := TierLocal; i < numTiers; i++ {
+		if tierNames[i] == name {
+			return i, true
+		}
+	}
+	return TierNone, false
+}
+
+// Removal says what kind of text a request policy removed, so that the
+// gateway credits the saving to the right technique (report_removed, ABI
+// v1.1, [FeatureRemoved]). The numbers are part of the ABI.
+type Removal int32
+
+// Removal kinds.
+const (
+	// RemovedBoilerplate: text that tells the model nothing (IDE
+	// boilerplate, repeated instructions, empty sections), credited as
+	// "ide_boilerplate".
+	RemovedBoilerplate Removal = 0
+	// RemovedDuplicate: content the conversation already holds, replaced by
+	// a reference (a file sent twice), credited as "file_dedup".
+	RemovedDuplicate Removal = 1
+	// NumRemovals bounds arrays indexed by Removal.
+	NumRemovals = 2
+)
+
+// String names the kind for logs.
+func (r Removal) String() string {
+	switch r {
+	case RemovedBoilerplate:
+		return "boilerplate"
+	case RemovedDuplicate:
+		return "duplicate"
+	}
+	return "unknown"
+}
 
 // VerdictEscalate is the flags bit of set_verdict that rejects a response.
 const VerdictEscalate int32 = 1 << 0
@@ -246,6 +328,7 @@ const (
 	FnRespond       = "respond"
 	FnSetVerdict    = "set_verdict"
 	FnSetError      = "set_error"
+	FnReportRemoved = "report_removed" // v1.1
 )
 
 var (
@@ -260,7 +343,8 @@ func fn(name string, params []ValueType, results ...ValueType) Func {
 	return Func{Name: name, Params: params, Results: results}
 }
 
-// HostFuncs lists every host function of ABI v1, in the order of ABI.md.
+// HostFuncs lists every host function of ABI v1 (revision 1.1), in the order
+// of ABI.md.
 var HostFuncs = []Func{
 	fn(FnFeatures, none, I64),
 	fn(FnFlags, none, I64),
@@ -287,6 +371,7 @@ var HostFuncs = []Func{
 	fn(FnRespond, []ValueType{I32, I32, I32}, I32),
 	fn(FnSetVerdict, []ValueType{I32, I32, I32, I32}, I32),
 	fn(FnSetError, buf, I32),
+	fn(FnReportRemoved, []ValueType{I32, I32}, I32),
 }
 
 // WASI lists the wasi_snapshot_preview1 functions a module may import. They

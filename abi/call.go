@@ -35,6 +35,7 @@ type Imports interface {
 	Respond(status int32, body []byte) int32
 	SetVerdict(flags, score int32, reason []byte) int32
 	SetError(msg []byte) int32
+	ReportRemoved(kind, n int32) int32
 }
 
 // field selects a scalar getter.
@@ -84,6 +85,8 @@ type Call struct {
 	}
 	flags    uint64
 	flagsGen uint32
+	features uint64 // the host's feature bits, read once: they never change
+	featOK   bool
 	hname    []byte
 	errBuf   []byte
 	// Scratch is a buffer policies may use freely between calls; the SDK never
@@ -207,7 +210,12 @@ func (c *Call) item(l list, i int) ([]byte, Status) {
 }
 
 // Features returns the host's feature bits (Feature*).
-func (c *Call) Features() uint64 { return c.imp.Features() }
+func (c *Call) Features() uint64 {
+	if !c.featOK {
+		c.features, c.featOK = c.imp.Features(), true
+	}
+	return c.features
+}
 
 // Flags returns the request's flag bits (Flag*).
 func (c *Call) Flags() uint64 {
@@ -366,6 +374,34 @@ func (c *Call) SetRoute(model, reason []byte) Status {
 // the model to use if there is none or it fails.
 func (c *Call) SetAmbiguous(fallback, reason []byte) Status {
 	return Status(c.imp.SetRoute(RouteAmbiguous, fallback, reason))
+}
+
+// SetRouteTier chooses model, which belongs to routing tier tier, for the
+// request. The gateway prices routing savings and picks a cascade's next
+// model by the tier; a host older than ABI v1.1 gets the route without it.
+func (c *Call) SetRouteTier(model []byte, tier Tier, reason []byte) Status {
+	return Status(c.imp.SetRoute(c.tierFlags(tier), model, reason))
+}
+
+// SetAmbiguousTier is SetAmbiguous with the tier of the fallback model.
+func (c *Call) SetAmbiguousTier(fallback []byte, tier Tier, reason []byte) Status {
+	return Status(c.imp.SetRoute(RouteAmbiguous|c.tierFlags(tier), fallback, reason))
+}
+
+func (c *Call) tierFlags(t Tier) int32 {
+	if c.Features()&FeatureTier == 0 {
+		return 0
+	}
+	return RouteTier(t)
+}
+
+// ReportRemoved tells the gateway that this call's edits removed n bytes of
+// message text of the given kind, so that it credits the tokens saved to the
+// right technique (it counts the tokens itself, from the edits). Calls add
+// up; a failed call's reports are discarded with its edits. Request stage,
+// ABI v1.1: a module that uses it is refused by older hosts.
+func (c *Call) ReportRemoved(kind Removal, n int) Status {
+	return Status(c.imp.ReportRemoved(int32(kind), int32(min(n, 1<<31-1))))
 }
 
 // Replace replaces bytes [start, end) of message i's text with text. All

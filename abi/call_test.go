@@ -16,6 +16,8 @@ type fakeHost struct {
 	replace []string
 	routes  []string
 	body    []byte
+	feats   uint64 // 0: FeaturesV1
+	removed []string
 }
 
 func (h *fakeHost) copyOut(s string, buf []byte) int32 {
@@ -24,7 +26,12 @@ func (h *fakeHost) copyOut(s string, buf []byte) int32 {
 	return int32(len(s))
 }
 
-func (h *fakeHost) Features() uint64                { return FeaturesV1 }
+func (h *fakeHost) Features() uint64 {
+	if h.feats != 0 {
+		return h.feats
+	}
+	return FeaturesV1
+}
 func (h *fakeHost) Flags() uint64                   { return FlagTools }
 func (h *fakeHost) Config(b []byte) int32           { return h.copyOut(`{}`, b) }
 func (h *fakeHost) Model(b []byte) int32            { return h.copyOut(h.model, b) }
@@ -73,6 +80,62 @@ func (h *fakeHost) Respond(status int32, body []byte) int32 {
 }
 func (h *fakeHost) SetVerdict(int32, int32, []byte) int32 { return 0 }
 func (h *fakeHost) SetError([]byte) int32                 { return 0 }
+func (h *fakeHost) ReportRemoved(kind, n int32) int32 {
+	h.removed = append(h.removed, strconv.Itoa(int(kind))+":"+strconv.Itoa(int(n)))
+	return 0
+}
+
+// TestRouteTier checks the tier's place in set_route's flags, and that a
+// host without FeatureTier (ABI v1.0) gets the route without it.
+func TestRouteTier(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		feats uint64
+		set   func(c *Call) Status
+		want  string
+	}{
+		{"strong", 0, func(c *Call) Status { return c.SetRouteTier([]byte("m"), TierStrong, []byte("r")) }, "48 m r"},
+		{"ambiguous local", 0, func(c *Call) Status { return c.SetAmbiguousTier([]byte("m"), TierLocal, []byte("r")) }, "17 m r"},
+		{"no tier", 0, func(c *Call) Status { return c.SetRoute([]byte("m"), []byte("r")) }, "0 m r"},
+		{"v1.0 host", FeaturesV1 &^ (FeatureTier | FeatureRemoved), func(c *Call) Status {
+			return c.SetAmbiguousTier([]byte("m"), TierReasoning, []byte("r"))
+		}, "1 m r"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := &fakeHost{feats: tt.feats}
+			NewCall(h).Run(tt.set)
+			if len(h.routes) != 1 || h.routes[0] != tt.want {
+				t.Fatalf("set_route calls = %q, want %q", h.routes, tt.want)
+			}
+		})
+	}
+	for tier := TierNone; tier <= TierReasoning; tier++ {
+		if got := Tier(RouteTier(tier) >> RouteTierShift); got != tier {
+			t.Fatalf("RouteTier(%d) round-trips to %d", tier, got)
+		}
+		if p, ok := ParseTier(tier.String()); tier != TierNone && (!ok || p != tier) {
+			t.Fatalf("ParseTier(%q) = %d, %v", tier.String(), p, ok)
+		}
+	}
+	if _, ok := ParseTier(""); ok {
+		t.Fatal(`ParseTier("") must fail`)
+	}
+}
+
+func TestReportRemoved(t *testing.T) {
+	t.Parallel()
+	h := &fakeHost{}
+	NewCall(h).Run(func(c *Call) Status {
+		c.ReportRemoved(RemovedDuplicate, 120)
+		return c.ReportRemoved(RemovedBoilerplate, 1<<40)
+	})
+	if want := []string{"1:120", "0:2147483647"}; strings.Join(h.removed, ",") != strings.Join(want, ",") {
+		t.Fatalf("report_removed calls = %q, want %q", h.removed, want)
+	}
+}
 
 func TestCallGrowAndRetry(t *testing.T) {
 	t.Parallel()

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/aigateway/gateway/policies"
@@ -15,9 +16,10 @@ import (
 )
 
 // handlePolicyList serves GET /admin/policies: every policy with its
-// version digest, stages, load time and live metrics.
+// version digest, stages, place in the chains, load time and live metrics,
+// and each stage's chain in the order it runs with the rule that decides.
 func (s *Server) handlePolicyList(ctx *fasthttp.RequestCtx) {
-	writeJSON(ctx, 200, map[string]any{"policies": s.policies.List()})
+	writeJSON(ctx, 200, map[string]any{"policies": s.policies.List(), "chains": s.policies.Chains()})
 }
 
 // handlePolicyGet serves GET /admin/policies/{name}.
@@ -31,27 +33,49 @@ func (s *Server) handlePolicyGet(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, 200, info)
 }
 
-// handlePolicyPut serves PUT /admin/policies/{name}: the body is a Wasm
-// module. It is validated (size, compile, import allowlist, ABI marker,
-// exports, the config's self-check) and swapped in for new requests; a
-// refused module is a 400 with the reason and changes nothing.
+// handlePolicyPut serves PUT /admin/policies/{name}[?position=P]: the body
+// is a Wasm module. It is validated (size, compile, import allowlist, ABI
+// marker, exports, the config's self-check) and swapped in for new
+// requests; a refused module is a 400 with the reason and changes nothing.
+// position (first, last, before:NAME, after:NAME) places a policy that
+// gateway.toml does not configure in its stages' chains; the answer says
+// where it landed (positions, placement).
 func (s *Server) handlePolicyPut(ctx *fasthttp.RequestCtx) {
 	name, _ := ctx.UserValue("name").(string)
-	module, err := wasm.ReadModule(bytes.NewReader(ctx.PostBody()), s.policyMaxBytes())
+	pos, err := wasm.ParsePosition(string(ctx.QueryArgs().Peek("position")))
+	var module []byte
+	if err == nil {
+		module, err = wasm.ReadModule(bytes.NewReader(ctx.PostBody()), s.policyMaxBytes())
+	}
 	if err == nil {
 		var info wasm.Info
-		if info, err = s.policies.Upload(name, module); err == nil {
-			s.log.Info("policy uploaded", "policy", name, "digest", info.Digest, "stages", info.Stages)
+		if info, err = s.policies.UploadAt(name, module, pos); err == nil {
+			s.log.Info("policy uploaded", "policy", name, "digest", info.Digest, "stages", info.Stages, "placement", info.Placement)
+			for _, w := range info.Warnings {
+				s.log.Warn("policy loaded with a warning", "policy", name, "warning", w)
+			}
 			writeJSON(ctx, 200, info)
 			return
 		}
 	}
-	status, code := 400, "invalid_policy"
-	if errors.Is(err, wasm.ErrModuleTooLarge) {
+	status, code, retry := 400, "invalid_policy", 0
+	switch {
+	case errors.Is(err, wasm.ErrModuleTooLarge):
 		status, code = 413, "policy_too_large"
+	case errors.Is(err, wasm.ErrBusy):
+		status, code, retry = 503, "policy_host_busy", 5
 	}
 	s.log.Warn("policy upload refused", "policy", name, "error", err.Error())
-	writeError(ctx, &apiError{Status: status, Type: typeInvalidRequest, Code: code, Msg: "Policy " + name + " refused: " + err.Error()})
+	writeError(ctx, &apiError{Status: status, Type: typeInvalidRequest, Code: code, Msg: "Policy " + strconv.Quote(name) + " refused: " + err.Error(), RetryAfter: retry})
+}
+
+// logPolicyWarnings logs what the last Configure accepted with a warning.
+func (s *Server) logPolicyWarnings() {
+	for _, info := range s.policies.List() {
+		for _, w := range info.Warnings {
+			s.log.Warn("policy loaded with a warning", "policy", info.Name, "warning", w)
+		}
+	}
 }
 
 // handlePolicyDelete serves DELETE /admin/policies/{name}: back to the
@@ -70,7 +94,7 @@ func (s *Server) handlePolicyDelete(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, 200, info)
 }
 
-func (s *Server) policyMaxBytes() int64 { return 16 << 20 }
+func (s *Server) policyMaxBytes() int64 { return s.cfg.PolicyLimits.MaxModuleBytes }
 
 // handleSkills serves GET /v1/skills: the built-in skills merged with
 // gateway.toml's (same id replaces).
@@ -109,7 +133,9 @@ func (s *Server) handleSkills(ctx *fasthttp.RequestCtx) {
 // loads it. A replica that starts later loads the stored modules.
 const (
 	policyKeyPrefix = "gw:policy:"
-	policyChannel   = "gw:policies"
+	// policyPosKeyPrefix holds an upload-only policy's position, when set.
+	policyPosKeyPrefix = "gw:policy-position:"
+	policyChannel      = "gw:policies"
 )
 
 // policySync replicates policy uploads and deletions through Redis.
@@ -139,9 +165,18 @@ func (ps *policySync) publish(name, digest string, module []byte) {
 	defer cancel()
 	var err error
 	if module == nil {
-		err = ps.rdb.Del(ctx, policyKeyPrefix+name).Err()
+		err = ps.rdb.Del(ctx, policyKeyPrefix+name, policyPosKeyPrefix+name).Err()
 	} else {
-		err = ps.rdb.Set(ctx, policyKeyPrefix+name, module, 0).Err()
+		// The position first: a replica that sees the module reads it.
+		info, _ := ps.s.policies.Get(name)
+		if info.Position != "" {
+			err = ps.rdb.Set(ctx, policyPosKeyPrefix+name, info.Position, 0).Err()
+		} else {
+			err = ps.rdb.Del(ctx, policyPosKeyPrefix+name).Err()
+		}
+		if err == nil {
+			err = ps.rdb.Set(ctx, policyKeyPrefix+name, module, 0).Err()
+		}
 	}
 	if err == nil {
 		err = ps.rdb.Publish(ctx, policyChannel, name).Err()
@@ -191,10 +226,22 @@ func (ps *policySync) load(ctx context.Context, name string) {
 		policySyncErrors.Inc()
 		return
 	}
-	if info, ok := ps.s.policies.Get(name); ok && info.Digest == digestHex(module) {
+	posName, err := ps.rdb.Get(ctx, policyPosKeyPrefix+name).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		policySyncErrors.Inc()
 		return
 	}
-	if _, err := ps.s.policies.Upload(name, module, wasm.FromReplica); err != nil {
+	pos, _ := wasm.ParsePosition(posName)
+	if pos.Kind == wasm.PositionUnset {
+		pos.Kind = wasm.PositionLast
+	}
+	if info, ok := ps.s.policies.Get(name); ok && info.Digest == digestHex(module) && info.Position == posName {
+		return
+	}
+	if info, ok := ps.s.policies.Get(name); ok && info.Module != "upload" {
+		pos = wasm.Position{} // configured here: gateway.toml's order
+	}
+	if _, err := ps.s.policies.UploadAt(name, module, pos, wasm.FromReplica); err != nil {
 		policySyncErrors.Inc()
 		ps.s.log.Warn("replicated policy refused", "policy", name, "error", err.Error())
 	}

@@ -55,7 +55,7 @@ func TestPolicyUploadUnderLoad(t *testing.T) {
 	t.Cleanup(func() { _ = up.Close() })
 	// A generous deadline: on a loaded CI machine a fail-open timeout would
 	// skip the policy and hide what this test checks.
-	toml := "data_dir = \"" + t.TempDir() + "\"\npolicy_timeout = \"5s\"\n"
+	toml := "data_dir = \"" + t.TempDir() + "\"\npolicy_timeout = \"5s\"\n[policy_limits]\ncompile_timeout = \"5m\"\n"
 	g := startGateway(t, toml, map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1", "GATEWAY_ADMIN_KEY": adminKey})
 	body := `{"model":"gpt-4o","messages":[{"role":"user","content":"mail me at jane.doe@example.com please"}]}`
 
@@ -186,13 +186,18 @@ func TestPolicyFanOutThroughRedis(t *testing.T) {
 	g2 := startGateway(t, "data_dir = \""+t.TempDir()+"\"\n", env)
 	module := readExample(t, "wat-router/router.wasm")
 	waitFor(t, "replica 2 to subscribe", func() bool {
-		status, _ := g1.do(t, "PUT", "/admin/policies/watrouter", strings.NewReader(string(module)), nil)
+		status, _ := g1.do(t, "PUT", "/admin/policies/watrouter?position=before:router", strings.NewReader(string(module)), nil)
 		if status != 200 {
 			t.Fatalf("upload: %d", status)
 		}
 		status, resp := g2.do(t, "GET", "/admin/policies/watrouter", nil, nil)
 		return status == 200 && strings.Contains(resp, `"origin":"upload"`)
 	})
+	// The replica placed it where the upload asked.
+	if status, resp := g2.do(t, "GET", "/admin/policies", nil, nil); status != 200 ||
+		!strings.Contains(resp, `"stage":"route","policies":["watrouter","router"]`) {
+		t.Fatalf("replica's chains: %d %s", status, resp)
+	}
 	g3 := startGateway(t, "data_dir = \""+t.TempDir()+"\"\n", env)
 	waitFor(t, "a new replica to load stored policies", func() bool {
 		status, _ := g3.do(t, "GET", "/admin/policies/watrouter", nil, nil)

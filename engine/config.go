@@ -53,6 +53,9 @@ type Config struct {
 	// PolicyTimeout is the per-call deadline of policies that set none,
 	// uploads included.
 	PolicyTimeout Duration `toml:"policy_timeout"`
+	// PolicyLimits bound what an uploaded (or file) module may cost the
+	// host before it runs.
+	PolicyLimits PolicyLimitsConfig `toml:"policy_limits"`
 	// Skills add to (or replace, by id) the eight built-in skills.
 	Skills    []policies.Skill          `toml:"skills"`
 	Providers map[string]ProviderConfig `toml:"providers"`
@@ -61,6 +64,22 @@ type Config struct {
 	Cache     CacheConfig               `toml:"cache"`
 	Optimize  OptimizeConfig            `toml:"optimize"`
 	Reliab    ReliabilityConfig         `toml:"reliability"`
+}
+
+// PolicyLimitsConfig is [policy_limits]: bounds on uploaded and file
+// modules, checked before and while they compile.
+type PolicyLimitsConfig struct {
+	// MaxModuleBytes caps an upload's size (413 above it).
+	MaxModuleBytes int64 `toml:"max_module_bytes"`
+	// MaxFunctions caps a module's functions, imports included, read from
+	// its section headers before anything is decoded.
+	MaxFunctions int `toml:"max_functions"`
+	// CompileTimeout is a module's compile budget: past it the upload is
+	// refused and the compile abandoned (one runs at a time).
+	CompileTimeout Duration `toml:"compile_timeout"`
+	// CacheMaxMB bounds the on-disk compilation cache of uploaded modules
+	// (oldest entries deleted first); the built-ins' entries are kept.
+	CacheMaxMB int `toml:"cache_max_mb"`
 }
 
 // KeyConfig is one client key. Exactly one of Key and SHA256 is set.
@@ -253,6 +272,7 @@ func Defaults() Config {
 		ReadTimeout:   Duration(60 * time.Second),
 		QueueTimeout:  Duration(5 * time.Second),
 		PolicyTimeout: Duration(100 * time.Millisecond),
+		PolicyLimits:  PolicyLimitsConfig{MaxModuleBytes: 16 << 20, MaxFunctions: 100_000, CompileTimeout: Duration(30 * time.Second), CacheMaxMB: 256},
 		Providers:     map[string]ProviderConfig{},
 		Routing:       RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second)},
 		Cache:         CacheConfig{MemoryMB: 256, Enabled: true, Mode: "auto", TTL: Duration(time.Hour), MaxEntryBytes: 1 << 20},
@@ -508,6 +528,9 @@ func (c *Config) Validate(getenv func(string) string) error {
 	case "auto", "always", "never", "":
 	default:
 		return fmt.Errorf("cache.mode %q: expected auto, always or never", c.Cache.Mode)
+	}
+	if l := c.PolicyLimits; l.MaxModuleBytes <= 0 || l.MaxFunctions <= 0 || l.CompileTimeout <= 0 || l.CacheMaxMB <= 0 {
+		return fmt.Errorf("policy_limits: max_module_bytes, max_functions, compile_timeout and cache_max_mb must be positive")
 	}
 	for tier := range c.Routing.Tiers {
 		switch tier {

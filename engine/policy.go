@@ -162,7 +162,9 @@ func defaultPolicies() []wasm.PolicyConfig {
 
 // newPolicyHost starts the Wasm host and configures the policies.
 func newPolicyHost(cfg *Config, cat *Catalog) (*wasm.Host, error) {
-	opts := wasm.Options{DefaultTimeout: cfg.PolicyTimeout.D()}
+	l := cfg.PolicyLimits
+	opts := wasm.Options{DefaultTimeout: cfg.PolicyTimeout.D(), MaxModuleSize: l.MaxModuleBytes, MaxFunctions: l.MaxFunctions,
+		CompileTimeout: l.CompileTimeout.D(), CacheMaxBytes: int64(l.CacheMaxMB) << 20}
 	if cfg.DataDir != "" {
 		opts.CacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
 		opts.DataDir = cfg.DataDir
@@ -279,6 +281,7 @@ func s2b(s string) []byte {
 // or done when it already answered the client.
 func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string) (string, bool) {
 	fillInput(&x.in, x, &ctx.Request.Header)
+	x.in.RequestID = x.reqID
 	x.out.Reset()
 	if err := s.policies.Run(ctx, abi.StageRequest, &x.in, &x.out); err != nil {
 		x.fail(ctx, policyError(err))
@@ -297,6 +300,7 @@ func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string)
 			return "", true
 		}
 		fillInput(&x.in, x, &ctx.Request.Header)
+		x.in.RequestID = x.reqID
 	}
 	smart := s.cfg.Routing.SmartRouting || string(ctx.Request.Header.Peek("X-Gateway-Smart-Routing")) == "1"
 	if name != "auto" && !smart {
@@ -317,7 +321,7 @@ func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string)
 		return "", true
 	}
 	x.collectTags()
-	x.tier = string(x.out.TagValue("router.tier"))
+	x.tier = x.out.Route.Tier.String()
 	if r := x.out.Route; r.Set && len(r.Model) > 0 {
 		x.reason = append(x.reason[:0], r.Reason...)
 		if r.Ambiguous {
@@ -346,7 +350,7 @@ func (x *exchange) collectTags() {
 		x.tags = append(x.tags, "policy_failed="...)
 		x.tags = append(x.tags, f.Policy...)
 		x.tags = append(x.tags, ':')
-		x.tags = append(x.tags, f.Kind.String()...)
+		x.tags = append(x.tags, f.Kind.Label()...)
 	}
 	for _, t := range x.out.Tags {
 		if len(x.tags) > 0 {

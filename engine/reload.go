@@ -52,6 +52,7 @@ func (s *Server) handleReload(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.keys.Store(keyEntries(cfg.Keys))
+	s.logPolicyWarnings()
 	s.log.Info("configuration reloaded", "keys", len(cfg.Keys), "policies", len(pcs), "needs_restart", restart)
 	writeJSON(ctx, 200, map[string]any{
 		"applied":       []string{"keys", "policies", "skills"},

@@ -3,6 +3,7 @@ package engine
 import (
 	"sync"
 
+	"github.com/aigateway/gateway/abi"
 	"github.com/aigateway/gateway/providers"
 
 	"github.com/aigateway/gateway/providers/anthropic"
@@ -41,8 +42,10 @@ func countTokens(s string) int {
 // removedTokens counts the tokens the request-stage policies removed: for
 // every message they changed, the original's tokens minus the new text's
 // (never negative: added text, such as a skill's template, is not a saving).
-// It returns the count attributed to the stripper and to file dedup, split by
-// the bytes each reported removing.
+// It returns the count attributed to boilerplate stripping and to file dedup,
+// split by the bytes the policies reported removing of each kind
+// (report_removed, ABI v1.1): whichever policy reported them, built-in or
+// uploaded.
 func removedTokens(x *exchange, finals []wasm.FinalMessage) (strip, dedup int) {
 	total := 0
 	for _, fm := range finals {
@@ -58,8 +61,8 @@ func removedTokens(x *exchange, finals []wasm.FinalMessage) (strip, dedup int) {
 	if total == 0 {
 		return 0, 0
 	}
-	sb := atoiBytes(x.out.TagValue("stripper.bytes_removed"))
-	db := atoiBytes(x.out.TagValue("dedup.removed_chars"))
+	sb := int(x.out.RemovedBytes(abi.RemovedBoilerplate))
+	db := int(x.out.RemovedBytes(abi.RemovedDuplicate))
 	switch {
 	case sb+db == 0:
 		return 0, 0
@@ -70,17 +73,6 @@ func removedTokens(x *exchange, finals []wasm.FinalMessage) (strip, dedup int) {
 	}
 	strip = total * sb / (sb + db)
 	return strip, total - strip
-}
-
-func atoiBytes(b []byte) int {
-	n := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return n
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
 
 // creditSavings fills x.saved for a finished, non-cached request:

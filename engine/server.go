@@ -127,6 +127,8 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	if s.policies, err = newPolicyHost(cfg, cat); err != nil {
 		return nil, err
 	}
+	s.policies.OnFailure(newFailureLogger(logger, policyFailureLogEvery).failed)
+	s.logPolicyWarnings()
 	if cfg.Cache.RedisURL != "" {
 		if s.sync, err = s.startPolicySync(cfg.Cache.RedisURL); err != nil {
 			return nil, fmt.Errorf("policy fan-out: %w", err)
@@ -337,7 +339,10 @@ func (s *Server) handleMetrics(ctx *fasthttp.RequestCtx) {
 
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.log.Info("gateway listening", "addr", ln.Addr().String(), "providers", s.catalog.EnabledProviders(), "auth", len(*s.keys.Load()) > 0)
+	// Two switches, named for what they guard: client keys on /v1, and the
+	// admin API (off without an admin key).
+	s.log.Info("gateway listening", "addr", ln.Addr().String(), "providers", s.catalog.EnabledProviders(),
+		"client_auth", len(*s.keys.Load()) > 0, "admin_api", s.hasAdmin)
 	return s.srv.Serve(ln)
 }
 

@@ -2,8 +2,8 @@ package wasm
 
 import "github.com/aigateway/gateway/policies"
 
-// Builtin returns the embedded module of a built-in policy ("router",
-// "stripper", "skills", "diff-first").
+// Builtin returns the embedded module of a built-in policy ("stripper",
+// "dedup", "skills", "diff-first", "router", "judge").
 func Builtin(name string) ([]byte, bool) { return policies.Module(name) }
 
 // BuiltinNames lists the built-in policies.

@@ -24,6 +24,20 @@ type Options struct {
 	DataDir string
 	// MaxModuleSize caps an uploaded module (default 16 MiB).
 	MaxModuleSize int64
+	// MaxFunctions caps the functions (imports included) of an uploaded or
+	// file module, read from its section headers before it is decoded
+	// (default 100,000; a Go policy has about 1,500).
+	MaxFunctions int
+	// CompileTimeout bounds the compilation of an uploaded or file module
+	// (default 30s); past it the upload is refused and the compile
+	// abandoned. GOMAXPROCS such compiles (at least 2) run at a time,
+	// abandoned ones included; an upload waits at most CompileTimeout for
+	// one of them to end, then is refused with ErrBusy.
+	CompileTimeout time.Duration
+	// CacheMaxBytes bounds the on-disk compilation cache of uploaded and
+	// file modules under CacheDir, oldest entries deleted first (default
+	// 256 MiB; negative: unbounded). The built-ins' entries are kept.
+	CacheMaxBytes int64
 	// PoolSize bounds the instances of one module version (default
 	// GOMAXPROCS). Pools grow lazily.
 	PoolSize int
@@ -56,6 +70,9 @@ type Options struct {
 	// MaxWriteBytes caps the bytes a call may hand to setters (default
 	// 8 MiB).
 	MaxWriteBytes int64
+	// RecentFailures is how many failed calls per policy Info keeps, with
+	// their time, request and message (default 16).
+	RecentFailures int
 	// Metrics receives the gateway_policy_* metrics. Nil creates a Set that
 	// is registered globally (metrics.RegisterSet) until Close.
 	Metrics *metrics.Set
@@ -68,6 +85,15 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.MaxModuleSize <= 0 {
 		o.MaxModuleSize = 16 << 20
+	}
+	if o.MaxFunctions <= 0 {
+		o.MaxFunctions = 100_000
+	}
+	if o.CompileTimeout <= 0 {
+		o.CompileTimeout = 30 * time.Second
+	}
+	if o.CacheMaxBytes == 0 {
+		o.CacheMaxBytes = 256 << 20
 	}
 	if o.PoolSize <= 0 {
 		o.PoolSize = runtime.GOMAXPROCS(0)
@@ -101,6 +127,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxWriteBytes <= 0 {
 		o.MaxWriteBytes = 8 << 20
+	}
+	if o.RecentFailures <= 0 {
+		o.RecentFailures = 16
 	}
 	return o
 }
@@ -143,6 +172,7 @@ type spec struct {
 	memoryMB int
 	closed   bool
 	enabled  bool
+	position Position // uploads of names gateway.toml does not configure
 	raw      PolicyConfig
 }
 
@@ -225,8 +255,8 @@ func (o *Options) uploadSpec(name string) spec {
 		raw: PolicyConfig{Name: name, Module: "upload"}}
 }
 
-// emptyConfig reports whether a module without a configure export may accept
-// config.
+// emptyConfig reports whether config is empty: a module without a configure
+// export given anything else loads with a warning.
 func emptyConfig(c []byte) bool {
 	s := strings.TrimSpace(string(c))
 	return s == "" || s == "{}" || s == "null"

@@ -25,17 +25,24 @@
 // Admin API:
 //
 //	b, err := wasm.ReadModule(r, maxBytes) // refuses an oversized body after reading at most maxBytes+1
-//	info, err := h.Upload(name, b)         // errors wrap ErrInvalidModule or ErrModuleTooLarge: 400 with err.Error()
+//	info, err := h.Upload(name, b)         // errors wrap ErrInvalidModule or ErrModuleTooLarge: 400 with err.Error(); ErrBusy: 503
+//	h.UploadAt(name, b, pos)               // pos from ParsePosition("first" | "last" | "before:NAME" | "after:NAME")
+//	h.Chains()                             // each stage's chain in run order, with the rule that decides
 //	h.Upload(name, b, wasm.FromReplica)    // a module received from another replica: not handed to OnChange again
 //	err = h.Delete(name)                   // back to the configured (built-in) module; ErrUnknownPolicy: 404
-//	h.List(); h.Get(name)                  // []Info with digest, stages, load time, live metrics
+//	h.List(); h.Get(name)                  // []Info with digest, stages, load time, live metrics, warnings, recent failures
+//	h.OnFailure(logRateLimited)            // func(policy string, r FailureRecord), after each failed call
 //
 // The built-in modules are embedded (Builtin, BuiltinNames); gateway.toml
-// names them "builtin:router", "builtin:stripper", "builtin:skills" and
-// "builtin:diff-first".
+// names them "builtin:stripper", "builtin:dedup", "builtin:skills",
+// "builtin:diff-first", "builtin:router" and "builtin:judge".
 //
 // # What it guarantees
 //
+//   - Uploads cannot stall the host: an untrusted module's functions are
+//     counted before it is decoded (MaxFunctions), it compiles outside the
+//     admin lock within CompileTimeout (abandoned past it), and its compiled
+//     code's disk cache is bounded (CacheMaxBytes).
 //   - Validation before anything goes live: Configure and Upload compile the
 //     module (once per digest, single-flight, cached on disk), check the
 //     import allowlist and signatures, the ABI marker, the stage exports and
@@ -53,7 +60,8 @@
 //     modules; uploaded ones add wazero's per-call deadline watcher).
 //   - Metrics per policy on the VictoriaMetrics set of Options.Metrics:
 //     gateway_policy_calls_total, _errors_total, _timeouts_total,
-//     _quarantines_total, _skipped_total, _duration_seconds (histogram),
+//     _quarantines_total, _skipped_total, _failures_total{reason},
+//     _duration_seconds (histogram),
 //     gateway_policy_instances, gateway_policy_memory_bytes and
 //     gateway_policy_quarantined, each with {policy="NAME"}.
 //

@@ -21,6 +21,10 @@ var (
 	ErrModuleTooLarge = errors.New("policy module too large")
 	// ErrUnknownPolicy: no policy has that name.
 	ErrUnknownPolicy = errors.New("unknown policy")
+	// ErrBusy: the host cannot take the upload now (another untrusted
+	// module is still compiling, or the policy changed during the upload);
+	// retry later.
+	ErrBusy = errors.New("policy host busy")
 	// ErrPolicyFailed: a fail-closed policy failed; see PolicyError.
 	ErrPolicyFailed = errors.New("policy failed")
 )

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -32,19 +33,23 @@ import (
 type Host struct {
 	opts   Options
 	ctx    context.Context
-	cache  wazero.CompilationCache
-	rts    [2]wazero.Runtime // [trusted, sandbox]
+	caches [2]wazero.CompilationCache // [trusted, sandbox]
+	rts    [2]wazero.Runtime          // [trusted, sandbox]
 	set    *metrics.Set
 	ownSet bool
 
 	compileMu sync.Mutex
 	compiled  map[compileKey]*compiled
+	// compileSlots bounds the untrusted compiles running at once, abandoned
+	// ones included (compileUntrusted).
+	compileSlots chan struct{}
 
-	mu       sync.Mutex // serialises Configure, Upload, Delete, Close
-	reg      atomic.Pointer[registry]
-	onChange atomic.Pointer[func(name, digest string, module []byte)]
-	pm       map[string]*policyMetrics
-	closed   atomic.Bool
+	mu        sync.Mutex // serialises Configure, Upload, Delete, Close
+	reg       atomic.Pointer[registry]
+	onChange  atomic.Pointer[func(name, digest string, module []byte)]
+	onFailure atomic.Pointer[func(policy string, r FailureRecord)]
+	pm        map[string]*policyMetrics
+	closed    atomic.Bool
 
 	trusted map[[32]byte]bool // digests of the embedded built-ins
 }
@@ -72,22 +77,25 @@ type policy struct {
 // New creates a Host. It loads no policy until Configure.
 func New(ctx context.Context, opts Options) (*Host, error) {
 	opts = opts.withDefaults()
-	h := &Host{opts: opts, ctx: context.WithoutCancel(ctx), compiled: map[compileKey]*compiled{}, pm: map[string]*policyMetrics{}}
+	h := &Host{opts: opts, ctx: context.WithoutCancel(ctx), compiled: map[compileKey]*compiled{}, pm: map[string]*policyMetrics{},
+		compileSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 	var err error
-	if opts.CacheDir != "" {
-		if h.cache, err = wazero.NewCompilationCacheWithDir(opts.CacheDir); err != nil {
-			return nil, fmt.Errorf("compilation cache %s: %w", opts.CacheDir, err)
+	for i, dir := range []string{builtinCacheDir(opts.CacheDir), uploadCacheDir(opts.CacheDir)} {
+		if opts.CacheDir == "" {
+			h.caches[i] = wazero.NewCompilationCache()
+		} else if h.caches[i], err = wazero.NewCompilationCacheWithDir(dir); err != nil {
+			h.Close(ctx)
+			return nil, fmt.Errorf("compilation cache %s: %w", dir, err)
 		}
-	} else {
-		h.cache = wazero.NewCompilationCache()
 	}
+	_ = h.trimCache() // a cache grown past the bound before a restart
 	for i, sandbox := range []bool{false, true} {
 		// Built-ins run without termination checks: wazero inserts a call
 		// into Go at every loop header when CloseOnContextDone is on, which
 		// costs more than a built-in policy's whole work. Uploaded and file
 		// modules get the checks, so their deadline stops them.
 		cfg := wazero.NewRuntimeConfigCompiler().
-			WithCompilationCache(h.cache).
+			WithCompilationCache(h.caches[i]).
 			WithCloseOnContextDone(sandbox).
 			WithMemoryLimitPages(uint32(opts.MaxMemoryMB) * 16)
 		rt := wazero.NewRuntimeWithConfig(h.ctx, cfg)
@@ -135,8 +143,10 @@ func (h *Host) Close(ctx context.Context) error {
 			errs = append(errs, rt.Close(ctx))
 		}
 	}
-	if h.cache != nil {
-		errs = append(errs, h.cache.Close(ctx))
+	for _, c := range h.caches {
+		if c != nil {
+			errs = append(errs, c.Close(ctx))
+		}
 	}
 	if h.ownSet && h.set != nil {
 		metrics.UnregisterSet(h.set, true)
@@ -200,10 +210,16 @@ func (h *Host) newVersion(s spec, module []byte, origin string) (*version, uint3
 		origin: origin, sandbox: sandbox, comp: comp, config: s.config, memLimit: limit, loadedAt: time.Now(),
 		idle: make(chan *instance, h.opts.PoolSize), slots: make(chan struct{}, h.opts.PoolSize),
 	}
+	if !comp.hasConfigure && !emptyConfig(s.config) {
+		// Accepted: the config may belong to the module this one replaces
+		// (the built-in router's tiers), and the module can still read it.
+		v.warnings = append(v.warnings, "config given but the module has no "+abi.ExportConfigure+
+			" export: the config is not checked (the module can still read it with the config import)")
+	}
 	inst, err := v.acquire(h.ctx)
 	if err != nil {
 		h.release(comp)
-		return nil, 0, fmt.Errorf("policy %q: %w", s.name, err)
+		return nil, 0, err
 	}
 	v.release(inst)
 	return v, stages, nil
@@ -217,6 +233,27 @@ func reusable(v *version, s spec, d [32]byte) bool {
 
 func (h *Host) uploadPath(name string) string {
 	return filepath.Join(h.opts.DataDir, "policies", name+".wasm")
+}
+
+// positionPath holds the Position of an upload-only policy, when it has one.
+func (h *Host) positionPath(name string) string {
+	return filepath.Join(h.opts.DataDir, "policies", name+".position")
+}
+
+// persistedPosition reads the saved position of an upload-only policy.
+func (h *Host) persistedPosition(name string) Position {
+	if h.opts.DataDir == "" {
+		return Position{}
+	}
+	b, err := os.ReadFile(h.positionPath(name))
+	if err != nil {
+		return Position{}
+	}
+	pos, err := ParsePosition(strings.TrimSpace(string(b)))
+	if err != nil {
+		return Position{}
+	}
+	return pos
 }
 
 // persisted returns the uploaded modules kept in DataDir, by policy name.
@@ -244,11 +281,24 @@ func (h *Host) persisted() map[string][]byte {
 	return out
 }
 
-func (h *Host) persist(name string, module []byte) error {
+func (h *Host) persist(name string, module []byte, pos Position) error {
 	if h.opts.DataDir == "" {
 		return nil
 	}
-	path := h.uploadPath(name)
+	if err := h.writeFile(h.uploadPath(name), name, module); err != nil {
+		return err
+	}
+	if pos.Kind == PositionUnset || pos.Kind == PositionLast {
+		if err := os.Remove(h.positionPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("persist policy %q: %w", name, err)
+		}
+		return nil
+	}
+	return h.writeFile(h.positionPath(name), name, []byte(pos.String()+"\n"))
+}
+
+// writeFile replaces path with b atomically (temporary file, sync, rename).
+func (h *Host) writeFile(path, name string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("persist policy %q: %w", name, err)
 	}
@@ -256,7 +306,7 @@ func (h *Host) persist(name string, module []byte) error {
 	if err != nil {
 		return fmt.Errorf("persist policy %q: %w", name, err)
 	}
-	_, err = tmp.Write(module)
+	_, err = tmp.Write(b)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -300,7 +350,9 @@ func (h *Host) Configure(policies []PolicyConfig) error {
 	uploads := h.persisted()
 	for name := range uploads {
 		if !seen[name] {
-			specs = append(specs, h.opts.uploadSpec(name))
+			s := h.opts.uploadSpec(name)
+			s.position = h.persistedPosition(name)
+			specs = append(specs, s)
 		}
 	}
 	slices.SortStableFunc(specs[len(policies):], func(a, b spec) int { return strings.Compare(a.name, b.name) })
@@ -359,21 +411,15 @@ func (h *Host) Configure(policies []PolicyConfig) error {
 		}
 		reg.add(p)
 	}
+	reg.link()
 	h.swap(old, reg)
 	return nil
 }
 
+// add appends p to the registry; link builds the chains once all are added.
 func (r *registry) add(p *policy) {
 	r.order = append(r.order, p)
 	r.byName[p.spec.name] = p
-	if !p.spec.enabled {
-		return
-	}
-	for st := abi.StageRequest; st <= abi.StageResponse; st++ {
-		if p.stages&(1<<st) != 0 {
-			r.chains[st] = append(r.chains[st], p)
-		}
-	}
 }
 
 // swap makes reg live and retires the versions of old that reg no longer
@@ -396,41 +442,102 @@ func (h *Host) swap(old, reg *registry) {
 // self-check) and, if it passes, makes it the policy's module for new calls
 // while calls in flight finish on the old one. It persists the module to
 // DataDir. A name not configured becomes a new policy bound to the stages
-// the module exports, fail-open, appended to their chains. A refused upload
-// returns an error wrapping ErrInvalidModule or ErrModuleTooLarge and changes
-// nothing.
+// the module exports, fail-open, at the end of their chains (see UploadAt).
+// A refused upload returns an error wrapping ErrInvalidModule,
+// ErrModuleTooLarge or ErrBusy and changes nothing; the error does not name
+// the policy (the caller does).
+//
+// Compilation and the self-check run outside the lock that serialises
+// changes, within Options.CompileTimeout and InitTimeout: a hostile module
+// costs its own upload time, not the other admin operations'.
 func (h *Host) Upload(name string, module []byte, opts ...ChangeOption) (Info, error) {
+	return h.UploadAt(name, module, Position{}, opts...)
+}
+
+// UploadAt is Upload placing a policy that gateway.toml does not configure
+// at pos in its stages' chains (PositionUnset keeps its current place, the
+// end for a new policy). The position is persisted with the module. A
+// configured policy's place is gateway.toml's order: a position for it is
+// refused with ErrInvalidConfig.
+func (h *Host) UploadAt(name string, module []byte, pos Position, opts ...ChangeOption) (Info, error) {
 	if int64(len(module)) > h.opts.MaxModuleSize {
 		return Info{}, fmt.Errorf("%w: %d bytes, the cap is %d", ErrModuleTooLarge, len(module), h.opts.MaxModuleSize)
 	}
 	if !validName(name) {
-		return Info{}, configErr(name, "name must match [a-z0-9][a-z0-9_-]{0,63}")
+		return Info{}, fmt.Errorf("%w: the name must match [a-z0-9][a-z0-9_-]{0,63}", ErrInvalidConfig)
+	}
+	if pos.Ref == name && pos.Ref != "" {
+		return Info{}, fmt.Errorf("%w: position %s names the policy itself", ErrInvalidConfig, pos)
 	}
 	module = slices.Clone(module)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed.Load() {
-		return Info{}, ErrClosed
+	// A concurrent change of the same policy (another upload, a reload)
+	// invalidates the spec the version was built for: build it again.
+	for attempt := 0; ; attempt++ {
+		if h.closed.Load() {
+			return Info{}, ErrClosed
+		}
+		old := h.reg.Load()
+		p := old.byName[name]
+		s, err := h.uploadSpecFor(old, p, name, pos)
+		if err != nil {
+			return Info{}, err
+		}
+		v, stages, err := h.newVersion(s, module, "upload")
+		if err != nil {
+			return Info{}, err
+		}
+		h.mu.Lock()
+		cur := h.reg.Load()
+		if h.closed.Load() || cur.byName[name] != p {
+			h.mu.Unlock()
+			v.retire()
+			if attempt < 3 && !h.closed.Load() {
+				continue
+			}
+			return Info{}, fmt.Errorf("%w: the policy changed during the upload; retry", ErrBusy)
+		}
+		if err := h.persist(name, module, s.position); err != nil {
+			h.mu.Unlock()
+			v.retire()
+			return Info{}, err
+		}
+		np := h.install(cur, p, s, v, stages)
+		if fn := h.onChange.Load(); fn != nil && !fromReplica(opts) {
+			(*fn)(name, v.hex, module)
+		}
+		h.mu.Unlock()
+		return h.info(np, false), nil
 	}
-	old := h.reg.Load()
-	p := old.byName[name]
+}
+
+// uploadSpecFor is the spec an upload of name runs with: the configured
+// policy's, or an upload-only one's at pos (its current place when pos is
+// unset).
+func (h *Host) uploadSpecFor(reg *registry, p *policy, name string, pos Position) (spec, error) {
+	if p != nil && p.fromCfg {
+		if pos.Kind != PositionUnset {
+			return spec{}, fmt.Errorf("%w: %q is configured in gateway.toml, where the order of [[policies]] is its place; "+
+				"upload it without a position, or under another name", ErrInvalidConfig, name)
+		}
+		return p.spec, nil
+	}
+	if pos.Kind == PositionBefore || pos.Kind == PositionAfter {
+		if reg.byName[pos.Ref] == nil {
+			return spec{}, fmt.Errorf("%w: position %s: no policy named %q", ErrInvalidConfig, pos, pos.Ref)
+		}
+	}
 	s := h.opts.uploadSpec(name)
 	if p != nil {
 		s = p.spec
 	}
-	v, stages, err := h.newVersion(s, module, "upload")
-	if err != nil {
-		return Info{}, fmt.Errorf("policy %q: %w", name, err)
+	switch pos.Kind {
+	case PositionUnset:
+	case PositionLast:
+		s.position = Position{} // the end is where a policy without a position goes
+	default:
+		s.position = pos
 	}
-	if err := h.persist(name, module); err != nil {
-		v.retire()
-		return Info{}, err
-	}
-	np := h.install(old, p, s, v, stages)
-	if fn := h.onChange.Load(); fn != nil && !fromReplica(opts) {
-		(*fn)(name, v.hex, module)
-	}
-	return h.info(np), nil
+	return s, nil
 }
 
 // install makes v the module of policy s (replacing p, or appending a new
@@ -450,6 +557,7 @@ func (h *Host) install(old *registry, p *policy, s spec, v *version, stages uint
 	if p == nil {
 		reg.add(np)
 	}
+	reg.link()
 	h.reg.Store(reg)
 	if p != nil {
 		p.cur.Load().retire()
@@ -472,8 +580,10 @@ func (h *Host) Delete(name string, opts ...ChangeOption) error {
 		return fmt.Errorf("%w: %q", ErrUnknownPolicy, name)
 	}
 	if h.opts.DataDir != "" {
-		if err := os.Remove(h.uploadPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("delete policy %q: %w", name, err)
+		for _, path := range []string{h.uploadPath(name), h.positionPath(name)} {
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("delete policy %q: %w", name, err)
+			}
 		}
 	}
 	if p.fromCfg {
@@ -496,6 +606,7 @@ func (h *Host) Delete(name string, opts ...ChangeOption) error {
 				reg.add(q)
 			}
 		}
+		reg.link()
 		h.reg.Store(reg)
 		p.cur.Load().retire()
 	}
@@ -526,9 +637,26 @@ type Info struct {
 	Instances   int       `json:"instances"`
 	MemoryBytes int64     `json:"memory_bytes"`
 	Error       string    `json:"error,omitempty"`
+	// Warnings are what the load accepted but the operator should know.
+	Warnings []string `json:"warnings,omitempty"`
+	// Position is where an upload-only policy was placed ("first",
+	// "before:NAME"...); empty for the end of the chains.
+	Position string `json:"position,omitempty"`
+	// Positions is the policy's 1-based place in the chain of each stage it
+	// runs in; Placement says it in words, with what runs before it.
+	Positions map[string]int `json:"positions,omitempty"`
+	Placement []string       `json:"placement,omitempty"`
+	// RecentFailures are the policy's last failed calls, newest first (Get
+	// only; List shows the newest as LastFailure).
+	RecentFailures []FailureRecord `json:"recent_failures,omitempty"`
+	LastFailure    *FailureRecord  `json:"last_failure,omitempty"`
 }
 
-func (h *Host) info(p *policy) Info {
+func (h *Host) info(p *policy, full bool) Info {
+	return h.infoIn(h.reg.Load(), p, full)
+}
+
+func (h *Host) infoIn(reg *registry, p *policy, full bool) Info {
 	v := p.cur.Load()
 	fail := "open"
 	if p.spec.closed {
@@ -537,13 +665,20 @@ func (h *Host) info(p *policy) Info {
 	i := Info{
 		Name: p.spec.name, Module: p.spec.module, Stages: stageNames(p.stages), Fail: fail,
 		TimeoutMS: float64(p.spec.timeout) / float64(time.Millisecond), MemoryMB: p.spec.memoryMB,
-		Enabled: p.spec.enabled, Error: p.loadErr,
+		Enabled: p.spec.enabled, Error: p.loadErr, Position: p.spec.position.String(),
 		Calls: p.m.calls.Get(), Errors: p.m.errors.Get(), Timeouts: p.m.timeouts.Get(), Quarantines: p.m.quarantines.Get(),
 	}
 	if v != nil {
 		i.Origin, i.Digest, i.Sandboxed, i.LoadedAt = v.origin, v.hex, v.sandbox, v.loadedAt
 		i.Quarantined = v.quarantinedUntil.Load() > time.Now().UnixNano()
 		i.Instances, i.MemoryBytes = int(v.count.Load()), v.mem.Load()
+		i.Warnings = v.warnings
+	}
+	i.Positions, i.Placement = reg.placement(p)
+	if recent := p.m.recent.recent(); full {
+		i.RecentFailures = recent
+	} else if len(recent) > 0 {
+		i.LastFailure = &recent[0]
 	}
 	return i
 }
@@ -553,7 +688,7 @@ func (h *Host) List() []Info {
 	reg := h.reg.Load()
 	out := make([]Info, 0, len(reg.order))
 	for _, p := range reg.order {
-		out = append(out, h.info(p))
+		out = append(out, h.infoIn(reg, p, false))
 	}
 	return append(out, reg.broken...)
 }
@@ -564,7 +699,7 @@ func (h *Host) Get(name string) (Info, bool) {
 	if p == nil {
 		return Info{}, false
 	}
-	return h.info(p), true
+	return h.info(p, true), true
 }
 
 // Chain returns the names of the enabled policies bound to stage, in order.

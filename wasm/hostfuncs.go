@@ -171,6 +171,9 @@ var hostFuncs = map[string]api.GoModuleFunc{
 		}
 		ret32(stack, s.Respond(int32(uint32(stack[0])), body))
 	},
+	abi.FnReportRemoved: func(ctx context.Context, _ api.Module, stack []uint64) {
+		ret32(stack, stateOf(ctx).ReportRemoved(int32(uint32(stack[0])), int32(uint32(stack[1]))))
+	},
 	abi.FnSetVerdict: func(ctx context.Context, m api.Module, stack []uint64) {
 		s := stateOf(ctx)
 		reason, ok := s.view(m, stack[2], stack[3])

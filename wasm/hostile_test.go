@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,14 +50,18 @@ func TestHostileModulesRefusedAtLoad(t *testing.T) {
 		{"ABI marker type", readTestdata(t, "hostile/abisig.wasm"), "must have type () -> i32"},
 		{"start function loops", readTestdata(t, "hostile/initloop.wasm"), "instantiate"},
 		{"garbage bytes", garbage, "bad magic"},
-		{"garbage after magic", append([]byte("\x00asm\x01\x00\x00\x00"), garbage...), "compile"},
-		{"truncated module", echo[:len(echo)/2], "compile"},
+		// Refused by the section scan before wazero decodes anything, or by
+		// wazero when the sections happen to fit.
+		{"garbage after magic", append([]byte("\x00asm\x01\x00\x00\x00"), garbage...), "compile|past the end|functions"},
+		{"truncated module", echo[:len(echo)/2], "compile|past the end"},
 		{"empty", nil, "bad magic"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := h.Upload("hostile", tt.module)
-			if !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), tt.wantErr) {
+			if !errors.Is(err, ErrInvalidModule) || !slices.ContainsFunc(strings.Split(tt.wantErr, "|"), func(w string) bool {
+				return strings.Contains(err.Error(), w)
+			}) {
 				t.Fatalf("Upload = %v, want ErrInvalidModule containing %q", err, tt.wantErr)
 			}
 			if _, ok := h.Get("hostile"); ok {
@@ -100,7 +105,10 @@ func TestHostileModulesAtRunTime(t *testing.T) {
 					t.Fatalf("detail = %q, want the Go runtime's out-of-memory report", f.Detail)
 				}
 			}},
-		{name: "Go guest panics", module: "guests/garbage.wasm", stage: abi.StageResponse, wantKind: FailTrap,
+		// A Go guest's panic prints its trace through WASI before it traps:
+		// tens of milliseconds when the parallel cases share two cores, so
+		// the deadline is generous (the case is about the failure's kind).
+		{name: "Go guest panics", module: "guests/garbage.wasm", stage: abi.StageResponse, timeout: 10 * time.Second, wantKind: FailTrap,
 			check: func(t *testing.T, f Failure) {
 				if !strings.Contains(string(f.Detail), "assignment to entry in nil map") {
 					t.Fatalf("detail = %q, want the panic message from stderr", f.Detail)

@@ -37,6 +37,9 @@ type Input struct {
 	// Response is the complete response body, for the response stage only.
 	Response []byte
 	Flags    uint64 // abi.Flag* bits
+	// RequestID names the request in failure reports (Info.RecentFailures,
+	// OnFailure); policies do not see it.
+	RequestID []byte
 
 	joined []byte // texts built by JoinText
 }

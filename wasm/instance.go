@@ -31,6 +31,9 @@ type version struct {
 	config   []byte
 	memLimit uint64
 	loadedAt time.Time
+	// warnings are what the load accepted but the operator should know
+	// (a config the module cannot check).
+	warnings []string
 
 	idle  chan *instance
 	slots chan struct{}
@@ -172,8 +175,6 @@ func (v *version) newInstance() (_ *instance, err error) {
 			}
 			return nil, invalid("config refused by the module's self-check (%s): %s", st, inst.state.errMsg)
 		}
-	} else if !emptyConfig(v.config) {
-		return nil, invalid("config given but the module has no %s export", abi.ExportConfigure)
 	}
 	inst.state.end()
 	inst.size = int64(inst.mod.Memory().Size())

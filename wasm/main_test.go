@@ -34,6 +34,12 @@ func newHost(t testing.TB, opts Options) *Host {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.NewSet()
 	}
+	if opts.CompileTimeout == 0 {
+		// Go guests compile in seconds, but under -race on a loaded machine
+		// with parallel tests they may take far longer: tests of the budget
+		// set their own.
+		opts.CompileTimeout = 5 * time.Minute
+	}
 	h, err := New(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)

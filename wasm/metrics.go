@@ -12,6 +12,9 @@ import (
 type policyMetrics struct {
 	calls, errors, timeouts, quarantines, skipped *metrics.Counter
 	duration                                      *metrics.PrometheusHistogram
+	// failures counts failed calls by reason (FailureKind.Label).
+	failures [numFailureKinds]*metrics.Counter
+	recent   *failureLog
 }
 
 // durationBuckets span 1µs to about 1s.
@@ -31,6 +34,10 @@ func (h *Host) metricsFor(name string) *policyMetrics {
 		quarantines: h.set.NewCounter("gateway_policy_quarantines_total" + label),
 		skipped:     h.set.NewCounter("gateway_policy_skipped_total" + label),
 		duration:    h.set.NewPrometheusHistogramExt("gateway_policy_duration_seconds"+label, durationBuckets),
+		recent:      newFailureLog(h.opts.RecentFailures),
+	}
+	for k := FailTrap; int(k) < numFailureKinds; k++ {
+		m.failures[k] = h.set.NewCounter(`gateway_policy_failures_total{policy=` + strconv.Quote(name) + `,reason="` + k.Label() + `"}`)
 	}
 	current := func() *version {
 		if p := h.reg.Load().byName[name]; p != nil {

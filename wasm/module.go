@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -85,14 +86,27 @@ func (h *Host) compile(ctx context.Context, module []byte, sandbox bool) (*compi
 	h.compiled[key] = c
 	h.compileMu.Unlock()
 
-	// Go modules are megabytes of code: let wazero compile functions on
-	// every core.
-	ctx = experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
-	c.cm, c.err = h.rt(sandbox).CompileModule(ctx, module)
-	if c.err != nil {
+	if sandbox {
+		// Untrusted: bounded before and during compilation.
+		if c.err = h.checkBounds(module); c.err == nil {
+			c.cm, c.err = h.compileUntrusted(h.rt(true), module)
+			if c.err == nil {
+				_ = h.trimCache()
+			}
+		}
+	} else {
+		// Go modules are megabytes of code: let wazero compile functions on
+		// every core.
+		ctx = experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
+		c.cm, c.err = h.rt(sandbox).CompileModule(ctx, module)
+	}
+	switch {
+	case c.err == nil:
+		if c.err = c.validate(); c.err != nil {
+			_ = c.cm.Close(ctx)
+		}
+	case !errors.Is(c.err, ErrInvalidModule) && !errors.Is(c.err, ErrBusy):
 		c.err = invalid("compile: %v", c.err)
-	} else if c.err = c.validate(); c.err != nil {
-		_ = c.cm.Close(ctx)
 	}
 	if c.err != nil {
 		h.compileMu.Lock()

@@ -15,7 +15,10 @@ type Route struct {
 	Model     []byte
 	Reason    []byte // printable ASCII, for X-Gateway-Route-Reason
 	Ambiguous bool
-	Policy    string
+	// Tier is the routing tier of Model, as the policy declared it
+	// (abi.TierNone when it did not).
+	Tier   abi.Tier
+	Policy string
 }
 
 // LocalResponse is an answer a policy gave in place of the upstream.
@@ -39,6 +42,13 @@ type Verdict struct {
 type Tag struct {
 	Policy     string
 	Key, Value []byte
+}
+
+// Removed is what one policy call reported removing from the request's
+// message texts (report_removed), by kind.
+type Removed struct {
+	Policy string
+	Bytes  [abi.NumRemovals]int64
 }
 
 // EditKind says what an Edit does.
@@ -120,6 +130,28 @@ func (k FailureKind) String() string {
 	return "unknown"
 }
 
+// Label names the kind as a metric label and log token (no spaces).
+func (k FailureKind) Label() string {
+	switch k {
+	case FailTrap:
+		return "trap"
+	case FailTimeout:
+		return "timeout"
+	case FailStatus:
+		return "error_status"
+	case FailBadOutput:
+		return "bad_output"
+	case FailQuarantined:
+		return "quarantined"
+	case FailUnavailable:
+		return "unavailable"
+	}
+	return "unknown"
+}
+
+// numFailureKinds bounds arrays indexed by FailureKind.
+const numFailureKinds = int(FailUnavailable) + 1
+
 // Failure records a fail-open policy failure: the policy was skipped for this
 // request and its partial output discarded.
 type Failure struct {
@@ -145,16 +177,21 @@ type Output struct {
 	Tags     []Tag
 	Edits    []Edit
 	Failures []Failure
+	// Removed lists, per successful request-stage call that reported any,
+	// the bytes it removed by kind; RemovedBytes sums them.
+	Removed []Removed
 
 	in       *Input
 	view     []FinalMessage // valid when viewUsed: after the first committed message edit
 	viewTmp  []FinalMessage
 	viewUsed bool
 	pending  []pendingOp
-	order    []int
-	arena    []byte
-	bufs     [][]byte
-	nbufs    int
+	// pendingRemoved is the current call's report_removed total.
+	pendingRemoved [abi.NumRemovals]int64
+	order          []int
+	arena          []byte
+	bufs           [][]byte
+	nbufs          int
 }
 
 type pendingOp struct {
@@ -170,9 +207,11 @@ func (o *Output) Reset() {
 	clear(o.Tags)
 	clear(o.Edits)
 	clear(o.Failures)
+	clear(o.Removed)
 	clear(o.view)
 	clear(o.viewTmp[:cap(o.viewTmp)])
-	o.Tags, o.Edits, o.Failures = o.Tags[:0], o.Edits[:0], o.Failures[:0]
+	o.Tags, o.Edits, o.Failures, o.Removed = o.Tags[:0], o.Edits[:0], o.Failures[:0], o.Removed[:0]
+	o.pendingRemoved = [abi.NumRemovals]int64{}
 	o.view, o.viewTmp, o.viewUsed = o.view[:0], o.viewTmp[:0], false
 	o.in, o.pending, o.arena, o.nbufs = nil, o.pending[:0], o.arena[:0], 0
 }
@@ -194,7 +233,18 @@ func (o *Output) Messages() []FinalMessage {
 // Failed reports whether some policy failed (fail-open) for this request.
 func (o *Output) Failed() bool { return len(o.Failures) > 0 }
 
-// TagValue returns the value of the last tag named key, or nil.
+// RemovedBytes returns the bytes of message text that the request-stage
+// policies reported removing as kind.
+func (o *Output) RemovedBytes(kind abi.Removal) int64 {
+	var n int64
+	for i := range o.Removed {
+		n += o.Removed[i].Bytes[kind]
+	}
+	return n
+}
+
+// TagValue returns the value of the last tag named key, or nil. Tags are
+// informational: what the engine acts on is a typed field of the Output.
 func (o *Output) TagValue(key string) []byte {
 	for i := len(o.Tags) - 1; i >= 0; i-- {
 		if string(o.Tags[i].Key) == key {
@@ -251,6 +301,7 @@ func (o *Output) rollback(m mark) {
 	clear(o.Tags[m.tags:])
 	o.Tags = o.Tags[:m.tags]
 	o.pending = o.pending[:0]
+	o.pendingRemoved = [abi.NumRemovals]int64{}
 	o.arena = o.arena[:m.arena]
 }
 
@@ -269,6 +320,10 @@ func (o *Output) putBuf(b []byte) { o.bufs[o.nbufs-1] = b }
 // commit applies the pending edits of a successful call of policy to the view
 // and logs them.
 func (o *Output) commit(policy string) {
+	if o.pendingRemoved != ([abi.NumRemovals]int64{}) {
+		o.Removed = append(o.Removed, Removed{Policy: policy, Bytes: o.pendingRemoved})
+		o.pendingRemoved = [abi.NumRemovals]int64{}
+	}
 	if len(o.pending) == 0 {
 		return
 	}
@@ -348,6 +403,10 @@ func (o *Output) AppendText(dst []byte) []byte {
 			dst = append(dst, "ambiguous fallback="...)
 		}
 		dst = append(dst, o.Route.Model...)
+		if o.Route.Tier != abi.TierNone {
+			dst = append(dst, " tier="...)
+			dst = append(dst, o.Route.Tier.String()...)
+		}
 		dst = append(dst, " reason="...)
 		dst = strconv.AppendQuote(dst, string(o.Route.Reason))
 		dst = append(dst, " policy="...)
@@ -411,6 +470,21 @@ func (o *Output) AppendText(dst []byte) []byte {
 		dst = append(dst, "): "...)
 		dst = strconv.AppendQuote(dst, string(m.Text))
 		dst = append(dst, '\n')
+	}
+	for i := range o.Removed {
+		r := &o.Removed[i]
+		for k, n := range r.Bytes {
+			if n == 0 {
+				continue
+			}
+			dst = append(dst, "removed: "...)
+			dst = append(dst, r.Policy...)
+			dst = append(dst, ' ')
+			dst = append(dst, abi.Removal(k).String()...)
+			dst = append(dst, ' ')
+			dst = strconv.AppendInt(dst, n, 10)
+			dst = append(dst, " bytes\n"...)
+		}
 	}
 	for i := range o.Tags {
 		t := &o.Tags[i]

@@ -67,7 +67,7 @@ func (h *Host) runPolicy(ctx context.Context, p *policy, stage abi.Stage, in *In
 	m := p.m
 	if q := v.quarantinedUntil.Load(); q != 0 && time.Now().UnixNano() < q {
 		m.skipped.Inc()
-		return h.failed(p, stage, out, FailQuarantined, 0, nil)
+		return h.failed(p, v, stage, in, out, FailQuarantined, 0, nil)
 	}
 	inst, err := v.acquire(ctx)
 	if err != nil {
@@ -75,7 +75,7 @@ func (h *Host) runPolicy(ctx context.Context, p *policy, stage abi.Stage, in *In
 		if ctx.Err() == nil {
 			h.countFailure(v, m) // the module no longer instantiates
 		}
-		return h.failed(p, stage, out, FailUnavailable, 0, []byte(err.Error()))
+		return h.failed(p, v, stage, in, out, FailUnavailable, 0, out.keep([]byte(err.Error())))
 	}
 	mk := out.mark()
 	start := time.Now()
@@ -127,7 +127,7 @@ func (h *Host) runPolicy(ctx context.Context, p *policy, stage abi.Stage, in *In
 		m.timeouts.Inc()
 	}
 	h.countFailure(v, m)
-	return h.failed(p, stage, out, kind, status, detail)
+	return h.failed(p, v, stage, in, out, kind, status, detail)
 }
 
 // countFailure counts a consecutive failure and quarantines the version at
@@ -143,8 +143,9 @@ func (h *Host) countFailure(v *version, m *policyMetrics) {
 	}
 }
 
-func (h *Host) failed(p *policy, stage abi.Stage, out *Output, kind FailureKind, status abi.Status, detail []byte) error {
+func (h *Host) failed(p *policy, v *version, stage abi.Stage, in *Input, out *Output, kind FailureKind, status abi.Status, detail []byte) error {
 	out.Failures = append(out.Failures, Failure{Policy: p.spec.name, Stage: stage, Kind: kind, Status: status, Detail: detail})
+	h.record(p, v, stage, in, &out.Failures[len(out.Failures)-1])
 	if !p.spec.closed {
 		return nil
 	}

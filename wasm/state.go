@@ -284,12 +284,15 @@ func (s *callState) SetRoute(flags int32, model, reason []byte) int32 {
 	if !s.take(len(model) + len(reason)) {
 		return int32(abi.StatusLimit)
 	}
-	if flags&^abi.RouteAmbiguous != 0 || len(model) == 0 || len(model) > abi.MaxModelLen ||
+	tier := abi.Tier((flags & abi.RouteTierMask) >> abi.RouteTierShift)
+	if flags&^(abi.RouteAmbiguous|abi.RouteTierMask) != 0 || tier > abi.TierReasoning ||
+		len(model) == 0 || len(model) > abi.MaxModelLen ||
 		len(reason) > abi.MaxReasonLen || !printable(model, false) || !printable(reason, true) {
 		return int32(abi.StatusInvalid)
 	}
 	o := s.out
-	o.Route = Route{Set: true, Model: o.keep(model), Reason: o.keep(reason), Ambiguous: flags&abi.RouteAmbiguous != 0, Policy: s.policy}
+	o.Route = Route{Set: true, Model: o.keep(model), Reason: o.keep(reason), Ambiguous: flags&abi.RouteAmbiguous != 0,
+		Tier: tier, Policy: s.policy}
 	return int32(abi.StatusOK)
 }
 
@@ -415,6 +418,19 @@ func (s *callState) SetVerdict(flags, score int32, reason []byte) int32 {
 	}
 	o := s.out
 	o.Verdict = Verdict{Set: true, Escalate: flags&abi.VerdictEscalate != 0, Score: int(score), Reason: o.keep(reason), Policy: s.policy}
+	return int32(abi.StatusOK)
+}
+
+// ReportRemoved implements abi.Imports: the reports are staged with the
+// call's edits and committed only if the call succeeds.
+func (s *callState) ReportRemoved(kind, n int32) int32 {
+	if s.stage != abi.StageRequest || s.out == nil {
+		return int32(abi.StatusWrongStage)
+	}
+	if kind < 0 || kind >= abi.NumRemovals || n < 0 {
+		return int32(abi.StatusInvalid)
+	}
+	s.out.pendingRemoved[kind] += int64(n)
 	return int32(abi.StatusOK)
 }
 

@@ -81,6 +81,15 @@ func TestSetterValidation(t *testing.T) {
 		{"route reason with CRLF", abi.StageRoute, func(i abi.Imports) int32 { return i.SetRoute(0, b("m"), b("x\r\nSet-Cookie: a")) }, abi.StatusInvalid},
 		{"route reason too long", abi.StageRoute, func(i abi.Imports) int32 { return i.SetRoute(0, b("m"), make([]byte, 257)) }, abi.StatusInvalid},
 		{"route unknown flag", abi.StageRoute, func(i abi.Imports) int32 { return i.SetRoute(4, b("m"), nil) }, abi.StatusInvalid},
+		{"route with tier", abi.StageRoute, func(i abi.Imports) int32 {
+			return i.SetRoute(abi.RouteAmbiguous|abi.RouteTier(abi.TierReasoning), b("m"), nil)
+		}, abi.StatusOK},
+		{"route unknown tier", abi.StageRoute, func(i abi.Imports) int32 { return i.SetRoute(5<<abi.RouteTierShift, b("m"), nil) }, abi.StatusInvalid},
+		{"route flag above the tier", abi.StageRoute, func(i abi.Imports) int32 { return i.SetRoute(1<<8, b("m"), nil) }, abi.StatusInvalid},
+		{"removed ok", abi.StageRequest, func(i abi.Imports) int32 { return i.ReportRemoved(int32(abi.RemovedDuplicate), 10) }, abi.StatusOK},
+		{"removed in route stage", abi.StageRoute, func(i abi.Imports) int32 { return i.ReportRemoved(0, 10) }, abi.StatusWrongStage},
+		{"removed unknown kind", abi.StageRequest, func(i abi.Imports) int32 { return i.ReportRemoved(abi.NumRemovals, 10) }, abi.StatusInvalid},
+		{"removed negative", abi.StageRequest, func(i abi.Imports) int32 { return i.ReportRemoved(0, -1) }, abi.StatusInvalid},
 		{"replace ok", abi.StageRequest, func(i abi.Imports) int32 { return i.ReplaceText(0, 0, 1, b("X")) }, abi.StatusOK},
 		{"replace in route stage", abi.StageRoute, func(i abi.Imports) int32 { return i.ReplaceText(0, 0, 1, b("X")) }, abi.StatusWrongStage},
 		{"replace bad message", abi.StageRequest, func(i abi.Imports) int32 { return i.ReplaceText(9, 0, 1, b("X")) }, abi.StatusOutOfRange},
@@ -203,5 +212,41 @@ func TestCommitOrderAndChaining(t *testing.T) {
 	out.Reset()
 	if out.Modified() || out.Messages() != nil || len(out.Edits) != 0 {
 		t.Fatal("Reset left state behind")
+	}
+}
+
+// TestTierAndRemovals: the route's tier and the removal reports are typed
+// fields of the Output, committed with the call that made them and
+// discarded when it fails.
+func TestTierAndRemovals(t *testing.T) {
+	t.Parallel()
+	in := chatInput("user", "abcd")
+	out := new(Output)
+	RunNative("strip", abi.StageRequest, nil, in, out, func(c *abi.Call) abi.Status {
+		c.ReportRemoved(abi.RemovedBoilerplate, 30)
+		return c.ReportRemoved(abi.RemovedBoilerplate, 12)
+	})
+	RunNative("broken", abi.StageRequest, nil, in, out, func(c *abi.Call) abi.Status {
+		c.ReportRemoved(abi.RemovedBoilerplate, 1000)
+		return c.Fail("no")
+	})
+	RunNative("dedup", abi.StageRequest, nil, in, out, func(c *abi.Call) abi.Status {
+		return c.ReportRemoved(abi.RemovedDuplicate, 7)
+	})
+	if got := [2]int64{out.RemovedBytes(abi.RemovedBoilerplate), out.RemovedBytes(abi.RemovedDuplicate)}; got != [2]int64{42, 7} {
+		t.Fatalf("removed = %v, want [42 7]: %s", got, out.AppendText(nil))
+	}
+	if len(out.Removed) != 2 || out.Removed[0].Policy != "strip" || out.Removed[1].Policy != "dedup" {
+		t.Fatalf("removals = %+v", out.Removed)
+	}
+	RunNative("router", abi.StageRoute, nil, in, out, func(c *abi.Call) abi.Status {
+		return c.SetRouteTier([]byte("m"), abi.TierFast, []byte("r"))
+	})
+	if out.Route.Tier != abi.TierFast || !strings.Contains(string(out.AppendText(nil)), "route: m tier=fast") {
+		t.Fatalf("route: %s", out.AppendText(nil))
+	}
+	out.Reset()
+	if len(out.Removed) != 0 || out.Route.Tier != abi.TierNone || out.RemovedBytes(abi.RemovedBoilerplate) != 0 {
+		t.Fatal("Reset left removals or the tier behind")
 	}
 }

@@ -157,14 +157,6 @@ func TestRefusedUploadChangesNothing(t *testing.T) {
 	if string(persisted) != string(readTestdata(t, "fixed.wasm")) {
 		t.Fatal("a refused upload changed the persisted module")
 	}
-	// A module without a configure export cannot take a policy's config.
-	h2 := newHost(t, Options{})
-	if err := h2.Configure([]PolicyConfig{{Name: "c", Module: testdata("fixed.wasm"), Config: `{}`}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := h2.Configure([]PolicyConfig{{Name: "c", Module: testdata("fixed.wasm"), Config: `{"x":1}`}}); err == nil {
-		t.Fatal("config accepted by a module that cannot check it")
-	}
 }
 
 func TestBrokenPersistedUpload(t *testing.T) {

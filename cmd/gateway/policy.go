@@ -1,7 +1,8 @@
 package main
 
-// `gateway policy`: test a policy module before uploading it.
+// `gateway policy`: scaffold a policy, and test a module before uploading it.
 //
+//	gateway policy new NAME [-stage request|route] [-lang go|wat] [-dir DIR] [-abi PATH|embedded]
 //	gateway policy check FILE.wasm [-config JSON] [-stages request,route]
 //	gateway policy run FILE.wasm -stage route [-config JSON] [-header "K: V"]...
 //	    [-project P] [-response FILE] [-n N] < request.json
@@ -31,10 +32,11 @@ import (
 )
 
 const policyUsage = `usage:
+  gateway policy new NAME [-stage request|route] [-lang go|wat] [-dir DIR] [-abi PATH|embedded]
   gateway policy check FILE.wasm [-config JSON] [-stages request,route,response]
   gateway policy run FILE.wasm -stage STAGE [-config JSON] [-header "Name: value"]...
                      [-project NAME] [-response FILE] [-n RUNS] < request.json
-FILE may be builtin:NAME (router, stripper, skills, diff-first).
+FILE may be builtin:NAME (%s).
 `
 
 // policyMain implements `gateway policy …`; args excludes "policy". It
@@ -50,8 +52,11 @@ func (h *policyHeaders) String() string     { return strings.Join(*h, ", ") }
 func (h *policyHeaders) Set(v string) error { *h = append(*h, v); return nil }
 
 func policyCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "new" {
+		return policyNew(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "check" && args[0] != "run") {
-		fmt.Fprint(stderr, policyUsage)
+		fmt.Fprintf(stderr, policyUsage, strings.Join(wasm.BuiltinNames(), ", "))
 		return 2
 	}
 	cmd := args[0]
@@ -63,7 +68,7 @@ func policyCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	project := fs.String("project", "", "run: the request's project")
 	response := fs.String("response", "", "run: file holding the upstream response (response stage)")
 	runs := fs.Int("n", 1, "run: run the policy N times and report the median time")
-	timeout := fs.Duration("timeout", time.Second, "per-call deadline")
+	timeout := fs.Duration("timeout", 0, "per-call deadline (default: the gateway's, 100ms)")
 	memory := fs.Int("memory-mb", 0, "memory cap in MiB (default: the gateway's default)")
 	var headers policyHeaders
 	fs.Var(&headers, "header", `run: a request header "Name: value" (repeatable; policies see X-Gateway-* ones)`)
@@ -82,7 +87,7 @@ func policyCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		rest = fs.Args()[1:]
 	}
 	if len(files) != 1 || *runs < 1 {
-		fmt.Fprint(stderr, policyUsage)
+		fmt.Fprintf(stderr, policyUsage, strings.Join(wasm.BuiltinNames(), ", "))
 		return 2
 	}
 	file := files[0]
@@ -117,6 +122,9 @@ func policyCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	info, _ := h.Get("cli")
 	fmt.Fprintf(stdout, "module: %s\ndigest: sha256:%s\nstages: %s\nsandboxed: %v\nload: %v (compile, instantiate, self-check)\n",
 		file, info.Digest, strings.Join(info.Stages, ", "), info.Sandboxed, load.Round(time.Microsecond))
+	for _, w := range info.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
 	if cmd == "check" {
 		fmt.Fprintln(stdout, "OK")
 		return 0
@@ -184,9 +192,10 @@ func policyCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	return 0
 }
 
-// policyReason strips the sentinel prefix from a refusal.
+// policyReason strips the sentinel and the CLI's own policy name from a
+// refusal: the operator named the file, not "cli".
 func policyReason(err error) string {
-	s := err.Error()
+	s := strings.Replace(err.Error(), `policy "cli": `, "", 1)
 	for _, sentinel := range []error{wasm.ErrInvalidModule, wasm.ErrInvalidConfig} {
 		if errors.Is(err, sentinel) {
 			s = strings.Replace(s, sentinel.Error()+": ", "", 1)

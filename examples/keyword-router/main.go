@@ -19,6 +19,7 @@ import "github.com/aigateway/gateway/abi"
 type rule struct {
 	keywords *abi.Matcher
 	model    []byte
+	tier     abi.Tier // the rule's tier, so the gateway prices and cascades the route
 	reason   []byte
 }
 
@@ -45,14 +46,21 @@ func configure(cfg []byte) string {
 			return false
 		}
 		model, _, _ := abi.JSONUnquote(abi.JSONGet(e, "model"), nil)
-		if tier, _, ok := abi.JSONUnquote(abi.JSONGet(e, "tier"), nil); ok && len(model) == 0 {
-			model, _, _ = abi.JSONUnquote(abi.JSONGet(abi.JSONGet(tiers, string(tier)), "model"), nil)
+		var tier abi.Tier
+		if name, _, ok := abi.JSONUnquote(abi.JSONGet(e, "tier"), nil); ok {
+			if tier, ok = abi.ParseTier(string(name)); !ok {
+				msg = "rule for " + kws[0] + ": unknown tier " + string(name) + " (local, fast, strong, reasoning)"
+				return false
+			}
+			if len(model) == 0 {
+				model, _, _ = abi.JSONUnquote(abi.JSONGet(abi.JSONGet(tiers, string(name)), "model"), nil)
+			}
 		}
 		if len(model) == 0 {
 			msg = "rule for " + kws[0] + ": no model (set model, or a tier present in tiers)"
 			return false
 		}
-		rules = append(rules, rule{keywords: abi.NewMatcher(kws...), model: model, reason: []byte("keyword rule: " + kws[0])})
+		rules = append(rules, rule{keywords: abi.NewMatcher(kws...), model: model, tier: tier, reason: []byte("keyword rule: " + kws[0])})
 		return true
 	})
 	if !ok && msg == "" && abi.JSONGet(cfg, "rules") != nil {
@@ -79,7 +87,7 @@ func route(c *abi.Call) abi.Status {
 		var found abi.Set
 		rules[i].keywords.Scan(text, &found)
 		if found != (abi.Set{}) {
-			return c.SetRoute(rules[i].model, rules[i].reason)
+			return c.SetRouteTier(rules[i].model, rules[i].tier, rules[i].reason)
 		}
 	}
 	return abi.StatusOK

@@ -21,10 +21,14 @@ func TestRules(t *testing.T) {
 	if err := wasm.ConfigureNative([]byte(config), abi.ConfigureHandler(configure)); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct{ text, model, reason string }{
-		{"How do I tune this Postgres query?", "groq/llama-3.3-70b-versatile", "keyword rule: postgres"},
-		{"Write the THREAT MODEL for the login flow", "openai/o3", "keyword rule: threat model"},
-		{"What is a mutex?", "", ""},
+	tests := []struct {
+		text, model string
+		tier        abi.Tier
+		reason      string
+	}{
+		{"How do I tune this Postgres query?", "groq/llama-3.3-70b-versatile", abi.TierFast, "keyword rule: postgres"},
+		{"Write the THREAT MODEL for the login flow", "openai/o3", abi.TierNone, "keyword rule: threat model"},
+		{"What is a mutex?", "", abi.TierNone, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
@@ -34,7 +38,7 @@ func TestRules(t *testing.T) {
 			if st := wasm.RunNative("kw", abi.StageRoute, []byte(config), in, &out, route); st != abi.StatusOK {
 				t.Fatal(st)
 			}
-			if string(out.Route.Model) != tt.model || string(out.Route.Reason) != tt.reason {
+			if string(out.Route.Model) != tt.model || string(out.Route.Reason) != tt.reason || out.Route.Tier != tt.tier {
 				t.Fatalf("got %s", out.AppendText(nil))
 			}
 		})
@@ -43,6 +47,7 @@ func TestRules(t *testing.T) {
 		`{"rules":[{"keywords":[]}]}`:                  "keywords",
 		`{"rules":[{"keywords":["a"],"tier":"fast"}]}`: "no model",
 		`{"rules":{}}`: "array",
+		`{"rules":[{"keywords":["a"],"tier":"huge","model":"m"}]}`: "unknown tier",
 	} {
 		if msg := configure([]byte(cfg)); !strings.Contains(msg, want) {
 			t.Errorf("configure(%s) = %q, want %q", cfg, msg, want)

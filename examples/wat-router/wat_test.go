@@ -56,13 +56,14 @@ func TestBranches(t *testing.T) {
 		name     string
 		in       *wasm.Input
 		model    string
+		tier     abi.Tier
 		reason   string
 		ambigous bool
 	}{
-		{"priority header", input("high", "What is a mutex?"), "openai/o3", "wat: priority header", false},
-		{"other priority", input("low", "What is a mutex?"), "groq/llama-3.1-8b-instant", "wat: short prompt", false},
-		{"long prompt", input("", strings.Repeat("x", 2001)), "anthropic/claude-sonnet-4-0", "wat: long prompt", false},
-		{"short prompt", input("", "hi"), "groq/llama-3.1-8b-instant", "wat: short prompt", false},
+		{"priority header", input("high", "What is a mutex?"), "openai/o3", abi.TierReasoning, "wat: priority header", false},
+		{"other priority", input("low", "What is a mutex?"), "groq/llama-3.1-8b-instant", abi.TierFast, "wat: short prompt", false},
+		{"long prompt", input("", strings.Repeat("x", 2001)), "anthropic/claude-sonnet-4-0", abi.TierStrong, "wat: long prompt", false},
+		{"short prompt", input("", "hi"), "groq/llama-3.1-8b-instant", abi.TierFast, "wat: short prompt", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,7 +71,7 @@ func TestBranches(t *testing.T) {
 			if err := h.Run(context.Background(), abi.StageRoute, tt.in, &out); err != nil || len(out.Failures) > 0 {
 				t.Fatalf("%v %s", err, out.AppendText(nil))
 			}
-			if string(out.Route.Model) != tt.model || string(out.Route.Reason) != tt.reason {
+			if string(out.Route.Model) != tt.model || string(out.Route.Reason) != tt.reason || out.Route.Tier != tt.tier {
 				t.Fatalf("got %s", out.AppendText(nil))
 			}
 		})

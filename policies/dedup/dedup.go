@@ -93,7 +93,8 @@ type state struct {
 	blocks []block
 	ref    []byte
 	files  int
-	chars  int
+	chars  int // runes removed, for the log tag
+	bytes  int // bytes removed, reported to the gateway
 }
 
 var shared = &state{heads: make(map[uint64]int32)}
@@ -101,7 +102,7 @@ var shared = &state{heads: make(map[uint64]int32)}
 func (s *state) reset() {
 	s.seen = s.seen[:0]
 	clear(s.heads)
-	s.files, s.chars = 0, 0
+	s.files, s.chars, s.bytes = 0, 0, 0
 }
 
 // seed keys the content hash. Equal keys are confirmed by comparing the
@@ -186,6 +187,11 @@ func onRequest(c *abi.Call) abi.Status {
 		}
 	}
 	if s.files > 0 {
+		// The gateway credits the saving by what is reported; the tags are
+		// for the access log.
+		if s.bytes > 0 {
+			c.ReportRemoved(abi.RemovedDuplicate, s.bytes)
+		}
 		c.TagInt(tagChars, int64(s.chars))
 		c.TagInt(tagFiles, int64(s.files))
 	}
@@ -241,6 +247,7 @@ func (s *state) visit(c *abi.Call, i int, text []byte, b block, editable bool) (
 	}
 	s.files++
 	s.chars += utf8.RuneCount(old) - utf8.RuneCount(s.ref)
+	s.bytes += len(old) - len(s.ref)
 	return true, abi.StatusOK
 }
 

@@ -13,6 +13,9 @@ const (
 
 var tierNames = [numTiers]string{"local", "fast", "strong", "reasoning"}
 
+// abiTiers is each tier as the route decision declares it to the gateway.
+var abiTiers = [numTiers]abi.Tier{abi.TierLocal, abi.TierFast, abi.TierStrong, abi.TierReasoning}
+
 type tier struct {
 	set           bool
 	model         []byte

@@ -543,13 +543,15 @@ func onRoute(c *abi.Call) abi.Status {
 	m := conf.tiers[got].model
 	var st abi.Status
 	if ambiguous {
-		st = c.SetAmbiguous(m, reason)
+		st = c.SetAmbiguousTier(m, abiTiers[got], reason)
 	} else {
-		st = c.SetRoute(m, reason)
+		st = c.SetRouteTier(m, abiTiers[got], reason)
 	}
 	if st != abi.StatusOK {
 		return c.Fail("router: route refused by the host")
 	}
+	// The tier the gateway acts on travels with the route; the tag is for
+	// the access log.
 	c.Tag(tagTier, tierBytes[got])
 	return abi.StatusOK
 }

@@ -531,6 +531,9 @@ func onRequest(c *abi.Call) abi.Status {
 		}
 	}
 	if removed > 0 {
+		// The gateway credits the saving by what is reported; the tags are
+		// for the access log.
+		c.ReportRemoved(abi.RemovedBoilerplate, removed)
 		c.TagInt(tagBytes, int64(removed))
 		c.TagInt(tagTokens, int64((removed+3)/4))
 	}
