@@ -61,6 +61,12 @@ type Config struct {
 	Cache     CacheConfig               `toml:"cache"`
 	Optimize  OptimizeConfig            `toml:"optimize"`
 	Reliab    ReliabilityConfig         `toml:"reliability"`
+
+	// Tenancy and accounting (config_tenancy.go).
+	Store     StoreConfig      `toml:"store"`
+	Projects  []ProjectConfig  `toml:"projects"`
+	Webhooks  WebhooksConfig   `toml:"webhooks"`
+	AdminKeys []AdminKeyConfig `toml:"admin_keys"`
 }
 
 // KeyConfig is one client key. Exactly one of Key and SHA256 is set.
@@ -261,6 +267,8 @@ func Defaults() Config {
 		Reliab: ReliabilityConfig{CircuitBreaker: true, Retry: true, RateLimitRPM: 60, RetryMaxAttempts: 3,
 			RetryBackoffBase: Duration(time.Second), RetryBackoffMax: Duration(10 * time.Second), RetryBudget: Duration(30 * time.Second),
 			BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second)},
+		Store:    defaultStoreConfig(),
+		Webhooks: defaultWebhooksConfig(),
 	}
 }
 
@@ -355,6 +363,9 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	}
 	if v := getenv("REDIS_URL"); v != "" {
 		c.Cache.RedisURL = v
+	}
+	if v := getenv("DATABASE_URL"); v != "" {
+		c.Store.URL = v
 	}
 	if v := getenv("SMART_ROUTING_MODE"); v != "" {
 		c.Routing.Mode = v
@@ -517,6 +528,9 @@ func (c *Config) Validate(getenv func(string) string) error {
 		if sk.ID == "" || sk.Template == "" {
 			return fmt.Errorf("skills[%d]: id and template are required", i)
 		}
+	}
+	if err := c.validateTenancy(); err != nil {
+		return err
 	}
 	for i, m := range c.Models {
 		if m.Name == "" || m.Provider == "" {
