@@ -284,4 +284,3 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 		}
 	}
 }
-
