@@ -504,8 +504,11 @@ func (c *Config) Validate(getenv func(string) string) error {
 			c.Keys[i].Project = "default"
 		}
 	}
-	if len(c.Keys) == 0 && !c.AllowUnauthenticated && !isLoopback(c.Listen) {
-		return fmt.Errorf("no client key configured (GATEWAY_API_KEY or [[keys]]) and listen address %s is not loopback: set a key, or allow_unauthenticated = true to serve without one", c.Listen)
+	// Project keys live in the store: with an admin key to create them, a
+	// public gateway may start without gateway.toml keys (it answers 401
+	// until a key exists).
+	if len(c.Keys) == 0 && c.AdminKey == "" && len(c.AdminKeys) == 0 && !c.AllowUnauthenticated && !isLoopback(c.Listen) {
+		return fmt.Errorf("no client key configured (GATEWAY_API_KEY or [[keys]]) and listen address %s is not loopback: set a key, or an admin key to create project keys, or allow_unauthenticated = true to serve without one", c.Listen)
 	}
 	switch c.Routing.Mode {
 	case "local_first", "balanced", "quality", "keyword", "":

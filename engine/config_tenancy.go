@@ -217,3 +217,9 @@ func (c *Config) staticProjects() (declared []store.Project, implicit []string) 
 	}
 	return declared, implicit
 }
+
+// comparable is c without the test-only override, for reload's diff.
+func (c StoreConfig) comparable() StoreConfig {
+	c.dir = ""
+	return c
+}

@@ -11,13 +11,7 @@ import (
 // (OpenAI-format, Gemini, Ollama).
 func (s *Server) handleEmbeddings(ctx *fasthttp.RequestCtx) {
 	x := s.acquireExchange(ctx)
-	project, err := s.authenticate(ctx)
-	if err != nil {
-		x.fail(ctx, err)
-		return
-	}
-	x.project = project
-	if err := s.rateLimit(ctx, project); err != nil {
+	if err := s.admit(ctx, x); err != nil { // key, project, rate limits (tenancy.go)
 		x.fail(ctx, err)
 		return
 	}
@@ -37,6 +31,10 @@ func (s *Server) handleEmbeddings(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.model = m
+	if err := s.admitModel(ctx, x, name, m, body, 0); err != nil { // tenancy.go
+		x.fail(ctx, err)
+		return
+	}
 	slot := s.upstreams[m.Provider]
 	emb, ok := slot.p.(providers.Embedder)
 	if !ok {

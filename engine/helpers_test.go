@@ -50,6 +50,9 @@ func startGateway(t *testing.T, toml string, env map[string]string) *gw {
 	cfg.Listen = "127.0.0.1:0"
 	if cfg.DataDir == "data" {
 		cfg.DataDir = sharedDataDir
+		// Each gateway gets its own store (and ledger spill), the Wasm
+		// cache stays shared.
+		cfg.Store.dir = t.TempDir()
 	}
 	if err := cfg.Validate(getenv); err != nil {
 		t.Fatalf("validate: %v", err)

@@ -190,6 +190,7 @@ func fillInput(in *wasm.Input, x *exchange, h *fasthttp.RequestHeader) {
 	in.Reset()
 	in.Model = s2b(r.Model)
 	in.Project = s2b(x.project)
+	in.Skip = x.policySkips() // the project's policy overrides (tenancy.go)
 	in.Skill = s2b(r.Skill)
 	in.Body = r.Body
 	for i := range r.Messages {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,9 +40,10 @@ type Server struct {
 	upstreams map[string]*upstreamSlot
 	srv       *fasthttp.Server
 	log       *slog.Logger
-	keys      atomic.Pointer[[]keyEntry]
-	adminHash [sha256.Size]byte
 	hasAdmin  bool
+	// ten is the store, usage ledger, client keys, budgets and webhooks
+	// (tenancy.go).
+	ten *tenancy
 	draining  atomic.Bool
 	usage     *Usage
 	policies  *wasm.Host
@@ -70,11 +70,6 @@ type Server struct {
 	access io.Writer
 }
 
-type keyEntry struct {
-	hash    [sha256.Size]byte
-	project string
-}
-
 // upstreamSlot is a provider with its in-flight bound.
 type upstreamSlot struct {
 	p   providers.Provider
@@ -93,14 +88,12 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, catalog: cat, log: logger, upstreams: map[string]*upstreamSlot{}, started: time.Now(), usage: NewUsage()}
-	var rnd [4]byte
+	// Request ids are the ledger's row ids: 64 random bits per process
+	// keep them unique across restarts and replicas.
+	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	s.idPrefix = hex.EncodeToString(rnd[:])
-	s.keys.Store(keyEntries(cfg.Keys))
-	if cfg.AdminKey != "" {
-		s.adminHash = sha256.Sum256([]byte(cfg.AdminKey))
-		s.hasAdmin = true
-	}
+	s.hasAdmin = cfg.AdminKey != "" || len(cfg.AdminKeys) > 0
 	for _, name := range cfg.EnabledProviders() {
 		pc := cfg.Providers[name]
 		p, err := buildProvider(name, pc)
@@ -131,6 +124,9 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		if s.sync, err = s.startPolicySync(cfg.Cache.RedisURL); err != nil {
 			return nil, fmt.Errorf("policy fan-out: %w", err)
 		}
+	}
+	if err := s.openTenancy(); err != nil {
+		return nil, err
 	}
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
@@ -256,39 +252,19 @@ func appendHex(dst []byte, v uint64) []byte {
 	return append(dst, tmp[i:]...)
 }
 
-// authenticate checks the client key and returns its project.
+// authenticate checks the client key (gateway.toml's or a project key,
+// see authKey in tenancy.go) and returns its project.
 func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (string, error) {
-	keys := *s.keys.Load()
-	if len(keys) == 0 {
-		return "default", nil
+	_, p, err := s.authKey(ctx, time.Now())
+	if err != nil {
+		return "", err
 	}
-	key := presentedKey(&ctx.Request.Header)
-	if len(key) == 0 {
-		return "", ErrUnauthorized
-	}
-	h := sha256.Sum256(key)
-	project := ""
-	// Compare against every key so that timing does not reveal which one
-	// (or whether any) matched.
-	for i := range keys {
-		if subtle.ConstantTimeCompare(h[:], keys[i].hash[:]) == 1 && project == "" {
-			project = keys[i].project
-		}
-	}
-	if project == "" {
-		return "", ErrUnauthorized
-	}
-	return project, nil
+	return p.ID, nil
 }
 
-// authorizeAdmin checks the admin key.
+// authorizeAdmin checks the admin key (admin_key or a named admin key).
 func (s *Server) authorizeAdmin(ctx *fasthttp.RequestCtx) bool {
-	if !s.hasAdmin {
-		return false
-	}
-	key := presentedKey(&ctx.Request.Header)
-	h := sha256.Sum256(key)
-	return len(key) > 0 && subtle.ConstantTimeCompare(h[:], s.adminHash[:]) == 1
+	return s.hasAdmin && s.adminActor(ctx) != ""
 }
 
 func presentedKey(h *fasthttp.RequestHeader) []byte {
@@ -337,7 +313,7 @@ func (s *Server) handleMetrics(ctx *fasthttp.RequestCtx) {
 
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.log.Info("gateway listening", "addr", ln.Addr().String(), "providers", s.catalog.EnabledProviders(), "auth", len(*s.keys.Load()) > 0)
+	s.log.Info("gateway listening", "addr", ln.Addr().String(), "providers", s.catalog.EnabledProviders(), "auth", s.ten.dir.Snapshot().NumKeys() > 0 || !s.ten.openAccess)
 	return s.srv.Serve(ln)
 }
 
@@ -369,6 +345,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.cache != nil {
 		_ = s.cache.Close()
+	}
+	// Last: the ledger writes the rows of the requests drained above.
+	if s.ten != nil {
+		s.ten.close(ctx, s)
 	}
 	return err
 }
@@ -402,18 +382,3 @@ func (s *Server) cacheKeyFor(project string) string {
 	return k
 }
 
-// keyEntries hashes the configured client keys.
-func keyEntries(cfgKeys []KeyConfig) *[]keyEntry {
-	out := make([]keyEntry, 0, len(cfgKeys))
-	for _, k := range cfgKeys {
-		e := keyEntry{project: k.Project}
-		if k.Key != "" {
-			e.hash = sha256.Sum256([]byte(k.Key))
-		} else {
-			b, _ := hex.DecodeString(k.SHA256)
-			copy(e.hash[:], b)
-		}
-		out = append(out, e)
-	}
-	return &out
-}

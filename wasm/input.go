@@ -37,6 +37,9 @@ type Input struct {
 	// Response is the complete response body, for the response stage only.
 	Response []byte
 	Flags    uint64 // abi.Flag* bits
+	// Skip names policies this request does not run (a project's
+	// overrides); Run passes over them as if they were not configured.
+	Skip []string
 
 	scratch []byte // unescaped strings
 	joined  []byte // text parts joined

@@ -26,9 +26,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/aigateway/gateway/engine/store"
@@ -131,7 +133,11 @@ type Writer struct {
 	stopped chan struct{} // the flusher has stopped
 
 	// Owned by the flusher goroutine (and by Close once it has stopped).
-	pending  []store.UsageRow // taken from the queue, not yet stored
+	// Pending rows stay in their chunks, whose arenas hold their strings,
+	// until they are stored or spilled; only then is a chunk reused.
+	pending  []*chunk
+	nPending int
+	batch    []store.UsageRow // the rows of one store write
 	failures int              // consecutive failed writes
 	spill    *spiller
 
@@ -148,7 +154,7 @@ func New(sink Sink, cfg Config) (*Writer, error) {
 	w := &Writer{
 		sink:    sink,
 		cfg:     cfg,
-		pending: make([]store.UsageRow, 0, cfg.BatchRows),
+		batch:   make([]store.UsageRow, 0, cfg.BatchRows),
 		hardCap: 4 * cfg.MaxRows,
 		kick:    make(chan struct{}, 1),
 		flushes: make(chan chan struct{}),
@@ -168,13 +174,17 @@ func New(sink Sink, cfg Config) (*Writer, error) {
 	return w, nil
 }
 
-// Record queues a copy of *r for the store. It never blocks on I/O. Rows
-// without an id or a time are dropped (the store would refuse the batch).
+// Record queues a copy of *r for the store, its strings included: they are
+// copied into the queue's own memory, so r may alias buffers the caller
+// reuses as soon as Record returns. It never blocks on I/O and allocates
+// nothing in steady state. Rows without an id or a time are dropped (the
+// store would refuse the batch).
 func (w *Writer) Record(r *store.UsageRow) {
 	if r.ID == "" || len(r.ID) > 200 || r.Time.IsZero() {
 		w.drop(1)
 		return
 	}
+	need := stringBytes(r)
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -187,14 +197,13 @@ func (w *Writer) Record(r *store.UsageRow) {
 		return
 	}
 	var c *chunk
-	if k := len(w.queue); k > 0 && w.queue[k-1].n < chunkRows {
+	if k := len(w.queue); k > 0 && w.queue[k-1].fits(need) {
 		c = w.queue[k-1]
 	} else {
 		c = w.newChunk()
 		w.queue = append(w.queue, c)
 	}
-	c.rows[c.n] = *r
-	c.n++
+	c.add(r, need)
 	w.queued++
 	n := w.queued
 	w.mu.Unlock()
@@ -214,7 +223,7 @@ func (w *Writer) late(r *store.UsageRow) {
 		w.drop(1)
 		return
 	}
-	if err := w.spill.append([]store.UsageRow{*r}); err != nil {
+	if err := w.spill.append([]store.UsageRow{*r}); err != nil { // Marshal copies the strings
 		w.drop(1)
 		w.report(fmt.Errorf("ledger: spill a row recorded after close: %w", err))
 		return
@@ -308,15 +317,70 @@ func (w *Writer) run() {
 	}
 }
 
-// chunkRows is the size of a queue chunk (about 90 KB).
-const chunkRows = 256
+// chunkRows is the number of rows of a queue chunk, arenaBytes the size
+// of its string arena (about 128 bytes of strings per row; a row that does
+// not fit starts a new chunk, one larger than a whole arena is copied with
+// an allocation).
+const (
+	chunkRows  = 256
+	arenaBytes = chunkRows * 128
+)
 
 // maxFreeChunks bounds the chunks kept for reuse.
 const maxFreeChunks = 64
 
 type chunk struct {
-	rows [chunkRows]store.UsageRow
-	n    int
+	rows  [chunkRows]store.UsageRow
+	n     int
+	arena []byte
+}
+
+// fits reports whether a row with need bytes of strings goes in c.
+func (c *chunk) fits(need int) bool {
+	return c.n < chunkRows && (need > arenaBytes || len(c.arena)+need <= cap(c.arena))
+}
+
+// add copies r, its strings into the arena.
+func (c *chunk) add(r *store.UsageRow, need int) {
+	row := &c.rows[c.n]
+	*row = *r
+	c.n++
+	if need > arenaBytes {
+		for _, f := range stringFields(row) {
+			*f = strings.Clone(*f)
+		}
+		return
+	}
+	for _, f := range stringFields(row) {
+		if len(*f) == 0 {
+			continue
+		}
+		start := len(c.arena)
+		c.arena = append(c.arena, *f...)
+		*f = unsafe.String(&c.arena[start], len(*f))
+	}
+}
+
+// reset empties c for reuse: no string of its arena may be referenced any
+// more.
+func (c *chunk) reset() {
+	clear(c.rows[:c.n])
+	c.n = 0
+	c.arena = c.arena[:0]
+}
+
+// stringFields are a row's strings, in one place so that none is missed.
+func stringFields(r *store.UsageRow) [10]*string {
+	return [10]*string{&r.ID, &r.ProjectID, &r.KeyID, &r.Endpoint, &r.RequestedModel, &r.ServedModel,
+		&r.Provider, &r.ErrorCode, &r.Cache, &r.RouteReason}
+}
+
+func stringBytes(r *store.UsageRow) int {
+	n := 0
+	for _, f := range stringFields(r) {
+		n += len(*f)
+	}
+	return n
 }
 
 // newChunk returns an empty chunk; w.mu is held.
@@ -326,10 +390,10 @@ func (w *Writer) newChunk() *chunk {
 		w.free = w.free[:k-1]
 		return c
 	}
-	return new(chunk)
+	return &chunk{arena: make([]byte, 0, arenaBytes)}
 }
 
-// take moves the queue to pending and gives the chunks back.
+// take moves the queue's chunks to pending.
 func (w *Writer) take(last bool) {
 	w.mu.Lock()
 	q := w.queue
@@ -340,19 +404,33 @@ func (w *Writer) take(last bool) {
 	}
 	w.mu.Unlock()
 	for _, c := range q {
-		w.pending = append(w.pending, c.rows[:c.n]...)
-		clear(c.rows[:c.n]) // drop the strings' references
-		c.n = 0
+		w.pending = append(w.pending, c)
+		w.nPending += c.n
+	}
+	clear(q)
+	w.spareQ = q[:0]
+}
+
+// release recycles the first k pending chunks, whose rows are stored or
+// spilled.
+func (w *Writer) release(k int) {
+	done := w.pending[:k]
+	n := 0
+	for _, c := range done {
+		n += c.n
+		c.reset()
 	}
 	w.mu.Lock()
-	for _, c := range q {
+	for _, c := range done {
 		if len(w.free) < maxFreeChunks {
 			w.free = append(w.free, c)
 		}
 	}
 	w.mu.Unlock()
-	clear(q)
-	w.spareQ = q[:0]
+	rest := copy(w.pending, w.pending[k:])
+	clear(w.pending[rest:])
+	w.pending = w.pending[:rest]
+	w.nPending -= n
 }
 
 // cycle is one flush: write what waits, spill it when the store keeps
@@ -360,10 +438,10 @@ func (w *Writer) take(last bool) {
 func (w *Writer) cycle(forced bool) {
 	w.take(false)
 	w.writePending()
-	if len(w.pending) > 0 && (forced || w.failures >= spillAfterFailures || len(w.pending) >= w.cfg.MaxRows) {
+	if w.nPending > 0 && (forced || w.failures >= spillAfterFailures || w.nPending >= w.cfg.MaxRows) {
 		w.spillPending()
 	}
-	if len(w.pending) == 0 && w.failures == 0 && w.spill != nil && w.spillFiles.Load() > 0 {
+	if w.nPending == 0 && w.failures == 0 && w.spill != nil && w.spillFiles.Load() > 0 {
 		w.replay()
 	}
 }
@@ -373,7 +451,7 @@ func (w *Writer) cycle(forced bool) {
 func (w *Writer) final() {
 	w.take(true)
 	w.writePending()
-	if len(w.pending) > 0 {
+	if w.nPending > 0 {
 		w.spillPending()
 	}
 	if w.spill != nil {
@@ -381,21 +459,23 @@ func (w *Writer) final() {
 	}
 }
 
-// writePending stores the pending rows in batches of BatchRows, stopping
-// at the first failure; what was stored leaves pending.
+// writePending stores the pending rows in batches of up to BatchRows
+// (whole chunks), stopping at the first failure.
 func (w *Writer) writePending() {
-	off := 0
-	for off < len(w.pending) {
-		n := min(len(w.pending)-off, w.cfg.BatchRows)
-		if !w.write(w.pending[off : off+n]) {
-			break
+	for len(w.pending) > 0 {
+		k := 0
+		w.batch = w.batch[:0]
+		for k < len(w.pending) && (k == 0 || len(w.batch)+w.pending[k].n <= w.cfg.BatchRows) {
+			c := w.pending[k]
+			w.batch = append(w.batch, c.rows[:c.n]...)
+			k++
 		}
-		off += n
-	}
-	if off > 0 {
-		rest := copy(w.pending, w.pending[off:])
-		clear(w.pending[rest:])
-		w.pending = w.pending[:rest]
+		ok := w.write(w.batch)
+		clear(w.batch)
+		if !ok {
+			return
+		}
+		w.release(k)
 	}
 }
 
@@ -431,20 +511,26 @@ func (w *Writer) settle(n int) {
 
 // spillPending appends the pending rows to the spill file.
 func (w *Writer) spillPending() {
-	n := len(w.pending)
+	n := w.nPending
 	if w.spill == nil {
-		if n > w.hardCap {
-			// No spill file: keep the newest rows within the cap.
-			lost := n - w.hardCap
+		// No spill file: keep the newest rows within the cap.
+		k, lost := 0, 0
+		for k < len(w.pending) && n-lost > w.hardCap {
+			lost += w.pending[k].n
+			k++
+		}
+		if k > 0 {
+			w.release(k)
 			w.drop(lost)
 			w.settle(lost)
-			rest := copy(w.pending, w.pending[lost:])
-			clear(w.pending[rest:])
-			w.pending = w.pending[:rest]
 		}
 		return
 	}
-	if err := w.spill.append(w.pending); err != nil {
+	rows := make([][]store.UsageRow, len(w.pending))
+	for i, c := range w.pending {
+		rows[i] = c.rows[:c.n]
+	}
+	if err := w.spill.append(rows...); err != nil {
 		w.report(fmt.Errorf("ledger: spill %d rows: %w", n, err))
 		return
 	}
@@ -452,8 +538,7 @@ func (w *Writer) spillPending() {
 	spilledRows.Add(n)
 	w.spillFiles.Store(int64(w.spill.waiting()))
 	w.settle(n)
-	clear(w.pending)
-	w.pending = w.pending[:0]
+	w.release(len(w.pending))
 }
 
 // replay writes spill files back into the store, oldest first, and deletes

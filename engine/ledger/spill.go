@@ -81,7 +81,7 @@ func (s *spiller) open() error {
 }
 
 // append writes rows as one batch and fsyncs it.
-func (s *spiller) append(rows []store.UsageRow) error {
+func (s *spiller) append(batches ...[]store.UsageRow) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cur == nil {
@@ -90,12 +90,14 @@ func (s *spiller) append(rows []store.UsageRow) error {
 		}
 	}
 	b := s.buf[:0]
-	for i := range rows {
-		line, err := json.Marshal(&rows[i])
-		if err != nil {
-			return err
+	for _, rows := range batches {
+		for i := range rows {
+			line, err := json.Marshal(&rows[i])
+			if err != nil {
+				return err
+			}
+			b = append(append(b, line...), '\n')
 		}
-		b = append(append(b, line...), '\n')
 	}
 	s.buf = b
 	st, err := s.cur.Stat()
