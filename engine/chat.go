@@ -63,8 +63,8 @@ type exchange struct {
 	// semStore: store the streamed answer in the semantic cache at the end.
 	semStore bool
 	semTTL   time.Duration
-	reason   []byte // X-Gateway-Route-Reason
-	tags     []byte // policy tags for the access log, "k=v k=v"
+	reason   []byte   // X-Gateway-Route-Reason
+	tags     []byte   // policy tags for the access log, "k=v k=v"
 	ten      xTenancy // key, project, budget reservation (tenancy.go)
 }
 

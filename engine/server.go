@@ -43,15 +43,15 @@ type Server struct {
 	hasAdmin  bool
 	// ten is the store, usage ledger, client keys, budgets and webhooks
 	// (tenancy.go).
-	ten *tenancy
-	draining  atomic.Bool
-	usage     *Usage
-	policies  *wasm.Host
-	limiter   limits.Limiter
-	rate      limits.Rate
-	runner    *limits.Runner
-	cache     *cache.Cache
-	sem       *semantic.Cache
+	ten      *tenancy
+	draining atomic.Bool
+	usage    *Usage
+	policies *wasm.Host
+	limiter  limits.Limiter
+	rate     limits.Rate
+	runner   *limits.Runner
+	cache    *cache.Cache
+	sem      *semantic.Cache
 	// semProjects lists the projects that opted in (empty: all).
 	semProjects map[string]bool
 	promptKeys  sync.Map // project → prompt_cache_key
@@ -381,4 +381,3 @@ func (s *Server) cacheKeyFor(project string) string {
 	s.promptKeys.Store(project, k)
 	return k
 }
-
