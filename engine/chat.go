@@ -63,9 +63,11 @@ type exchange struct {
 	// semStore: store the streamed answer in the semantic cache at the end.
 	semStore bool
 	semTTL   time.Duration
-	reason   []byte   // X-Gateway-Route-Reason
-	tags     []byte   // policy tags for the access log, "k=v k=v"
-	ten      xTenancy // key, project, budget reservation (tenancy.go)
+	reason   []byte // X-Gateway-Route-Reason
+	tags     []byte // policy tags for the access log, "k=v k=v"
+
+	// ten is the key, project and budget reservation (tenancy.go).
+	ten xTenancy
 }
 
 // format is the wire format the client speaks.
