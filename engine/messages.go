@@ -37,13 +37,13 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
+	if err := s.admitModel(ctx, x, requested, m, body, maxTokensOf(body)); err != nil { // tenancy.go
+		x.fail(ctx, err)
+		return
+	}
 	slot := s.upstreams[m.Provider]
 	if ap, ok := slot.p.(*anthropic.Provider); ok {
 		x.model, x.slot, x.stream = m, slot, stream
-		if err := s.admitModel(ctx, x, requested, m, body, maxTokensOf(body)); err != nil { // tenancy.go
-			x.fail(ctx, err)
-			return
-		}
 		if err := s.acquireSlot(x); err != nil {
 			x.fail(ctx, err)
 			return

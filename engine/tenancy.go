@@ -71,6 +71,7 @@ type xTenancy struct {
 	requested string
 	cache     string // X-Gateway-Cache
 	clientID  bool   // X-Request-Id came from the client
+	admitted  bool   // admitModel ran
 	resv      budget.Reservation
 }
 
@@ -443,9 +444,10 @@ func (x *exchange) policySkips() []string {
 // cost, settled in tenancyFinish).
 func (s *Server) admitModel(ctx context.Context, x *exchange, requested string, m *Model, body []byte, maxTokens int) error {
 	p := x.ten.proj
-	if p == nil {
-		return nil
+	if p == nil || x.ten.admitted {
+		return nil // a translated /v1/messages request was admitted already
 	}
+	x.ten.admitted = true
 	x.ten.requested = requested
 	if !s.modelAllowed(p, requested, m, x.tier) {
 		return &apiError{Status: 403, Type: "permission_error", Code: "model_not_allowed", Param: "model",
