@@ -741,7 +741,7 @@ project = "acme"
 				}
 				_ = json.Unmarshal([]byte(b), &env)
 				if env.Error.Type != "insufficient_quota" || env.Error.Code != "budget_exceeded" ||
-					!strings.Contains(env.Error.Message, "acme") || !strings.Contains(env.Error.Message, "resets at") {
+					!strings.Contains(env.Error.Message, "acme") || !strings.Contains(env.Error.Message, "reset") {
 					t.Errorf("402 envelope: %s", b)
 				}
 				refused.Add(1)

@@ -77,6 +77,10 @@ func (c *Config) defaults() {
 	}
 }
 
+// probeInterval is the least time between two replay attempts while the
+// store fails.
+const probeInterval = 2 * time.Second
+
 // spillAfterFailures is how many failed writes in a row send the rows in
 // memory to the spill file even below MaxRows, so that an outage does not
 // leave minutes of rows exposed to a crash.
@@ -135,11 +139,12 @@ type Writer struct {
 	// Owned by the flusher goroutine (and by Close once it has stopped).
 	// Pending rows stay in their chunks, whose arenas hold their strings,
 	// until they are stored or spilled; only then is a chunk reused.
-	pending  []*chunk
-	nPending int
-	batch    []store.UsageRow // the rows of one store write
-	failures int              // consecutive failed writes
-	spill    *spiller
+	pending   []*chunk
+	nPending  int
+	batch     []store.UsageRow // the rows of one store write
+	failures  int              // consecutive failed writes
+	nextProbe time.Time        // when a failing store is probed again
+	spill     *spiller
 
 	backlog                                     atomic.Int64
 	written, spilled, replayed, dropped, wrErrs atomic.Int64
@@ -223,7 +228,10 @@ func (w *Writer) late(r *store.UsageRow) {
 		w.drop(1)
 		return
 	}
-	if err := w.spill.append([]store.UsageRow{*r}); err != nil { // Marshal copies the strings
+	err := w.spill.append([]store.UsageRow{*r}) // Marshal copies the strings
+	// No flusher will close the file: release it for the next start.
+	w.spill.closeCurrent()
+	if err != nil {
 		w.drop(1)
 		w.report(fmt.Errorf("ledger: spill a row recorded after close: %w", err))
 		return
@@ -441,7 +449,10 @@ func (w *Writer) cycle(forced bool) {
 	if w.nPending > 0 && (forced || w.failures >= spillAfterFailures || w.nPending >= w.cfg.MaxRows) {
 		w.spillPending()
 	}
-	if w.nPending == 0 && w.failures == 0 && w.spill != nil && w.spillFiles.Load() > 0 {
+	// With nothing else to write, a replay is also the probe that finds
+	// the store back (at most every probeInterval while it fails: each
+	// probe closes the current spill file).
+	if w.nPending == 0 && w.spill != nil && w.spillFiles.Load() > 0 && (w.failures == 0 || !time.Now().Before(w.nextProbe)) {
 		w.replay()
 	}
 }
@@ -569,7 +580,12 @@ func (w *Writer) replay() {
 			w.wrErrs.Add(1)
 			writeErrors.Inc()
 			w.report(fmt.Errorf("ledger: replay %s: %w", path, err))
+			w.nextProbe = time.Now().Add(max(w.cfg.FlushInterval, probeInterval))
 			break
+		}
+		if n > 0 {
+			w.failures = 0
+			w.healthy.Store(true)
 		}
 	}
 	w.spillFiles.Store(int64(w.spill.waiting()))

