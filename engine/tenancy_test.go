@@ -909,3 +909,80 @@ key = "alice-key"
 		t.Fatalf("filter: %d %s", status, body)
 	}
 }
+
+// Chat, streams, /v1/messages and embeddings each leave a row with their
+// endpoint; 5xx answers raise request.failed and an opening breaker
+// provider.breaker_open.
+func TestLedgerEndpointsAndFailureEvents(t *testing.T) {
+	t.Parallel()
+	env := pricedUpstream(t, &providertest.OpenAI{Reply: "ok", PromptTokens: 10})
+	failing, _ := providertest.StartOpenAI(&providertest.OpenAI{Status: 500})
+	t.Cleanup(func() { _ = failing.Close() })
+	g := startGateway(t, hooksTOML+`
+[providers.flaky]
+kind = "openai"
+base_url = "`+failing.URL+`/v1"
+
+[reliability]
+retry = false
+breaker_failures = 2
+`, env)
+	rcv := newHookReceiver(t)
+	rcv.register(t, g, `["request.failed","provider.breaker_open"]`)
+	auth := map[string]string{"Authorization": "Bearer " + testKey}
+	for _, r := range []struct{ path, body string }{
+		{"/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"a"}]}`},
+		{"/v1/chat/completions", `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"b"}]}`},
+		{"/v1/messages", `{"model":"gpt-4o-mini","max_tokens":10,"messages":[{"role":"user","content":"c"}]}`},
+		{"/v1/embeddings", `{"model":"openai/text-embedding-3-small","input":"d"}`},
+	} {
+		if status, _, body := g.callH(t, "POST", r.path, r.body, auth); status != 200 {
+			t.Fatalf("%s: %d %s", r.path, status, body)
+		}
+	}
+	for range 3 {
+		g.callH(t, "POST", "/v1/chat/completions", `{"model":"flaky/m","messages":[{"role":"user","content":"x"}]}`, auth)
+	}
+	_, body := g.admin(t, "GET", "/admin/usage?group_by=endpoint", "")
+	rows := mustJSON(t, body)["rows"].([]any)
+	got := map[string]float64{}
+	for _, r := range rows {
+		m := r.(map[string]any)
+		got[m["endpoint"].(string)] = m["requests"].(float64)
+	}
+	if got["chat"] != 5 || got["messages"] != 1 || got["embeddings"] != 1 {
+		t.Fatalf("rows by endpoint: %s", body)
+	}
+	_, body = g.admin(t, "GET", "/admin/requests?status=5xx", "")
+	if n := len(mustJSON(t, body)["data"].([]any)); n != 3 {
+		t.Fatalf("5xx rows: %d %s", n, body)
+	}
+	eventually(t, 10*time.Second, "request.failed and provider.breaker_open delivered", func() bool {
+		return rcv.count(webhook.EventRequestFailed) >= 2 && rcv.count(webhook.EventBreakerOpen) == 1
+	})
+}
+
+// A project over its tokens per minute is refused until the window moves.
+func TestProjectTokensPerMinute(t *testing.T) {
+	t.Parallel()
+	env := pricedUpstream(t, &providertest.OpenAI{Reply: "ok", PromptTokens: 500})
+	g := startGateway(t, `
+[[projects]]
+id = "small"
+tpm = 800
+
+[[keys]]
+key = "k-small"
+project = "small"
+`, env)
+	req := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}]}`
+	for i, want := range []int{200, 200, 429} { // 501 tokens, then 1002 ≥ 800
+		status, body := g.call(t, "POST", "/v1/chat/completions", "k-small", req)
+		if status != want {
+			t.Fatalf("request %d: %d %s", i, status, body)
+		}
+		if status == 429 && !strings.Contains(body, "tokens_rate_limit_exceeded") {
+			t.Fatalf("429 body: %s", body)
+		}
+	}
+}
