@@ -5,6 +5,7 @@ package engine
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aigateway/gateway/engine/store"
@@ -53,7 +54,7 @@ func (s *Server) handleWebhookCreate(ctx *fasthttp.RequestCtx) {
 	for _, e := range in.Events {
 		if e != "*" && !slices.Contains(webhook.Events, e) {
 			writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_webhook", Param: "events",
-				Msg: "events: unknown event " + e + "; known: * and " + joinComma(webhook.Events)})
+				Msg: "events: unknown event " + e + "; known: * and " + strings.Join(webhook.Events, ", ")})
 			return
 		}
 	}
@@ -73,17 +74,6 @@ func (s *Server) handleWebhookCreate(ctx *fasthttp.RequestCtx) {
 	s.audit(ctx, "webhook.create", w.ID, nil, out)
 	out.Secret = w.Secret
 	writeJSON(ctx, 201, out)
-}
-
-func joinComma(ss []string) string {
-	out := ""
-	for i, s := range ss {
-		if i > 0 {
-			out += ", "
-		}
-		out += s
-	}
-	return out
 }
 
 // handleWebhookList serves GET /admin/webhooks (no secrets).
