@@ -23,14 +23,6 @@ func (s *Server) admin(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	}
 }
 
-// handleAdminUsage serves GET /admin/usage[?project=P][&day=YYYY-MM-DD]:
-// requests, tokens, cost and savings by technique, per day, project and model.
-func (s *Server) handleAdminUsage(ctx *fasthttp.RequestCtx) {
-	args := ctx.QueryArgs()
-	ctx.SetContentType("application/json")
-	ctx.SetBody(s.usage.AppendJSON(nil, string(args.Peek("project")), string(args.Peek("day"))))
-}
-
 // writeJSON answers with v encoded as JSON (admin paths only: not hot).
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	b, err := json.Marshal(v)

@@ -69,6 +69,9 @@ type exchange struct {
 	semTTL   time.Duration
 	reason   []byte // X-Gateway-Route-Reason
 	tags     []byte // policy tags for the access log, "k=v k=v"
+
+	// ten is the key, project and budget reservation (tenancy.go).
+	ten xTenancy
 }
 
 // format is the wire format the client speaks.
@@ -128,6 +131,7 @@ func (x *exchange) finish() {
 		x.s.creditSavings(x)
 	}
 	x.cost += x.extraCost
+	x.s.tenancyFinish(x, total) // ledger row, budget settlement (tenancy.go)
 	x.s.usage.Record(x.start, x.project, x.model, x.usage, x.cost, &x.saved, x.status >= 400)
 	x.s.accessLog(x, total)
 	if x.resp != nil {
@@ -256,13 +260,7 @@ func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 	if s.draining.Load() {
 		ctx.SetConnectionClose()
 	}
-	project, err := s.authenticate(ctx)
-	if err != nil {
-		x.fail(ctx, err)
-		return
-	}
-	x.project = project
-	if err := s.rateLimit(ctx, project); err != nil {
+	if err := s.admit(ctx, x); err != nil { // key, project, rate limits (tenancy.go)
 		x.fail(ctx, err)
 		return
 	}
@@ -276,6 +274,7 @@ func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 // serve resolves the model, calls the provider and renders the answer in the
 // client's format. x.req is decoded; x owns the request from here on.
 func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
+	name = x.requestedModel(name) // the project's default_model (tenancy.go)
 	if s.policies != nil {
 		var done bool
 		if name, done = s.runPolicies(ctx, x, name); done {
@@ -283,7 +282,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 		}
 	}
 	if name == "" || name == "auto" {
-		name = s.cfg.DefaultModel
+		name = s.defaultModel(x)
 	}
 	m, err := s.catalog.Resolve(name)
 	if err != nil {
@@ -292,6 +291,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	}
 	x.model = m
 	if err := checkCapabilities(x.req, m); err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	// The project's model allow-list and budget (tenancy.go).
+	if err := s.admitModel(ctx, x, x.req.Model, m, x.req.Body, x.req.MaxTokens); err != nil {
 		x.fail(ctx, err)
 		return
 	}
@@ -330,12 +334,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 		d = s.cache.Policy().Decide(x.req, x.project, m.Provider, m.Upstream, m.Deterministic)
 	}
 	if d.Cache {
-		x.ckey = cache.KeyFor(x.req, x.project, m.Provider, m.Upstream)
+		x.ckey = cache.KeyFor(x.req, x.cacheNamespace(), m.Provider, m.Upstream)
 	}
 	hdr := &ctx.Request.Header
 	dir := cache.ParseDirective(hdr.Peek("X-Gateway-Cache"), hdr.Peek("Cache-Control"))
 	cr := s.cache.Begin(x.ckey, d, dir)
-	ctx.Response.Header.Set("X-Gateway-Cache", cr.Header())
+	x.ten.cache = cr.Header()
+	ctx.Response.Header.Set("X-Gateway-Cache", x.ten.cache)
 	switch {
 	case cr.Entry != nil:
 		x.cacheHit(ctx, cr.Entry)
@@ -346,7 +351,8 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	}
 	useSem := d.Cache && dir != cache.Bypass && s.semanticFor(x.project)
 	if useSem && dir.Read() {
-		if e, sim, ok := s.sem.Lookup(ctx, x.req, x.project, m.Provider, m.Upstream); ok {
+		if e, sim, ok := s.sem.Lookup(ctx, x.req, x.cacheNamespace(), m.Provider, m.Upstream); ok {
+			x.ten.cache = "hit-semantic"
 			ctx.Response.Header.Set("X-Gateway-Cache", "hit-semantic")
 			ctx.Response.Header.SetBytesV("X-Gateway-Cache-Similarity", semantic.AppendSimilarity(nil, sim))
 			cr.Flight.SkipStore()
@@ -377,7 +383,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 		e, perr := cache.ParseCompletion(x.resp.Body, x.model.Upstream)
 		cr.Flight.Done(e, perr)
 		if useSem && perr == nil && x.model == m {
-			_ = s.sem.StoreTTL(ctx, x.req, x.project, m.Provider, m.Upstream, e, d.TTL)
+			_ = s.sem.StoreTTL(ctx, x.req, x.cacheNamespace(), m.Provider, m.Upstream, e, d.TTL)
 		}
 	}
 	x.call.Header = nil // the request header is gone once the handler returns

@@ -64,6 +64,12 @@ type Config struct {
 	Cache     CacheConfig               `toml:"cache"`
 	Optimize  OptimizeConfig            `toml:"optimize"`
 	Reliab    ReliabilityConfig         `toml:"reliability"`
+
+	// Tenancy and accounting (config_tenancy.go).
+	Store     StoreConfig      `toml:"store"`
+	Projects  []ProjectConfig  `toml:"projects"`
+	Webhooks  WebhooksConfig   `toml:"webhooks"`
+	AdminKeys []AdminKeyConfig `toml:"admin_keys"`
 }
 
 // PolicyLimitsConfig is [policy_limits]: bounds on uploaded and file
@@ -284,6 +290,8 @@ func Defaults() Config {
 		Reliab: ReliabilityConfig{CircuitBreaker: true, Retry: true, RateLimitRPM: 60, RetryMaxAttempts: 3,
 			RetryBackoffBase: Duration(time.Second), RetryBackoffMax: Duration(10 * time.Second), RetryBudget: Duration(30 * time.Second),
 			BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second)},
+		Store:    defaultStoreConfig(),
+		Webhooks: defaultWebhooksConfig(),
 	}
 }
 
@@ -378,6 +386,9 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	}
 	if v := getenv("REDIS_URL"); v != "" {
 		c.Cache.RedisURL = v
+	}
+	if v := getenv("DATABASE_URL"); v != "" {
+		c.Store.URL = v
 	}
 	if v := getenv("SMART_ROUTING_MODE"); v != "" {
 		c.Routing.Mode = v
@@ -516,8 +527,11 @@ func (c *Config) Validate(getenv func(string) string) error {
 			c.Keys[i].Project = "default"
 		}
 	}
-	if len(c.Keys) == 0 && !c.AllowUnauthenticated && !isLoopback(c.Listen) {
-		return fmt.Errorf("no client key configured (GATEWAY_API_KEY or [[keys]]) and listen address %s is not loopback: set a key, or allow_unauthenticated = true to serve without one", c.Listen)
+	// Project keys live in the store: with an admin key to create them, a
+	// public gateway may start without gateway.toml keys (it answers 401
+	// until a key exists).
+	if len(c.Keys) == 0 && c.AdminKey == "" && len(c.AdminKeys) == 0 && !c.AllowUnauthenticated && !isLoopback(c.Listen) {
+		return fmt.Errorf("no client key configured (GATEWAY_API_KEY or [[keys]]) and listen address %s is not loopback: set a key, or an admin key to create project keys, or allow_unauthenticated = true to serve without one", c.Listen)
 	}
 	switch c.Routing.Mode {
 	case "local_first", "balanced", "quality", "keyword", "":
@@ -543,6 +557,9 @@ func (c *Config) Validate(getenv func(string) string) error {
 		if sk.ID == "" || sk.Template == "" {
 			return fmt.Errorf("skills[%d]: id and template are required", i)
 		}
+	}
+	if err := c.validateTenancy(); err != nil {
+		return err
 	}
 	for i, m := range c.Models {
 		if m.Name == "" || m.Provider == "" {

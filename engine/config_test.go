@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func envFunc(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -39,6 +40,15 @@ func TestConfigErrors(t *testing.T) {
 		{name: "key with both forms", toml: "[[keys]]\nkey = \"a\"\nsha256 = \"b\"\n", want: "exactly one of key and sha256"},
 		{name: "bad sha256", toml: "[[keys]]\nsha256 = \"zz\"\n", want: "64 hex digits"},
 		{name: "model of unknown provider", toml: "[[models]]\nname = \"m\"\nprovider = \"nope\"\n", want: `unknown provider "nope"`},
+		{name: "store url scheme", env: map[string]string{"DATABASE_URL": "mysql://x"}, want: "only postgres://"},
+		{name: "project without id", toml: "[[projects]]\nname = \"x\"\n", want: "projects[0]: id is required"},
+		{name: "project twice", toml: "[[projects]]\nid = \"a\"\n[[projects]]\nid = \"a\"\n", want: `id "a" is listed twice`},
+		{name: "project period", toml: "[[projects]]\nid = \"a\"\nbudget_period = \"week\"\n", want: `budget_period "week"`},
+		{name: "project unknown key", toml: "[[projects]]\nid = \"a\"\nbudget = 3\n", want: `"projects.budget"`},
+		{name: "webhook allow", toml: "[webhooks]\nallow = [\"10.0.0.0/33\"]\n", want: "webhooks.allow"},
+		{name: "threshold", toml: "[webhooks]\nbudget_thresholds = [0]\n", want: "budget_thresholds"},
+		{name: "admin key without name", toml: "[[admin_keys]]\nkey = \"k\"\n", want: "name is required"},
+		{name: "flush interval", toml: "[store]\nflush_interval = \"0s\"\n", want: "store.flush_interval"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,6 +83,22 @@ strip_ide_boilerplate = false
 	}
 	if cfg.Reliab.RateLimitRPM != 10 || cfg.Optimize.StripIDEBoilerplate || !cfg.Reliab.Retry || !cfg.Optimize.FileHashCache {
 		t.Fatalf("file or defaults lost: %+v", cfg)
+	}
+}
+
+func TestStoreConfigFromEnv(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadString(t, "[store]\nurl = \"postgres://file/db\"\n", map[string]string{"DATABASE_URL": "postgres://env/db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.URL != "postgres://env/db" || cfg.Store.FlushInterval.D() != time.Second || cfg.spillDir() != "data/ledger-spill" {
+		t.Fatalf("store config: %+v (spill %s)", cfg.Store, cfg.spillDir())
+	}
+	// A public gateway may start with only an admin key (project keys come
+	// from the API).
+	if _, err := loadString(t, "listen = \"0.0.0.0:8080\"\nadmin_key = \"a\"\n", nil); err != nil {
+		t.Fatal(err)
 	}
 }
 

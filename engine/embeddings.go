@@ -9,13 +9,7 @@ import (
 // (OpenAI-format, Gemini, Ollama).
 func (s *Server) handleEmbeddings(ctx *fasthttp.RequestCtx) {
 	x := s.acquireExchange(ctx)
-	project, err := s.authenticate(ctx)
-	if err != nil {
-		x.fail(ctx, err)
-		return
-	}
-	x.project = project
-	if err := s.rateLimit(ctx, project); err != nil {
+	if err := s.admit(ctx, x); err != nil { // key, project, rate limits (tenancy.go)
 		x.fail(ctx, err)
 		return
 	}
@@ -35,6 +29,10 @@ func (s *Server) handleEmbeddings(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.model = m
+	if err := s.admitModel(ctx, x, name, m, body, 0); err != nil { // tenancy.go
+		x.fail(ctx, err)
+		return
+	}
 	if _, ok := s.upstreams[m.Provider].p.(providers.Embedder); !ok {
 		x.fail(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported", Param: "model",
 			Msg: "Provider " + m.Provider + " does not serve embeddings; use an OpenAI-format, Gemini or Ollama model"})

@@ -5,6 +5,7 @@ import (
 
 	"bufio"
 	"context"
+	"github.com/aigateway/gateway/engine/internal/pgtest"
 	"github.com/aigateway/gateway/policies"
 	"github.com/aigateway/gateway/providers/jsonscan"
 	"io"
@@ -27,11 +28,20 @@ type gw struct {
 	srv  *Server
 	url  string // http://127.0.0.1:PORT
 	logs *strings.Builder
+	// stop shuts the gateway down (once; the test's cleanup calls it too).
+	stop func()
 }
 
 // startGateway starts a real gateway on 127.0.0.1 with the given TOML and
 // environment, and stops it when the test ends.
 func startGateway(t *testing.T, toml string, env map[string]string) *gw {
+	t.Helper()
+	return startGatewayWith(t, toml, env, nil)
+}
+
+// startGatewayWith is startGateway with a last word on the configuration
+// before it is validated (a shared store directory, say).
+func startGatewayWith(t *testing.T, toml string, env map[string]string, tweak func(*Config)) *gw {
 	t.Helper()
 	getenv := func(k string) string { return env[k] }
 	if env == nil {
@@ -50,6 +60,12 @@ func startGateway(t *testing.T, toml string, env map[string]string) *gw {
 	cfg.Listen = "127.0.0.1:0"
 	if cfg.DataDir == "data" {
 		cfg.DataDir = sharedDataDir
+		// Each gateway gets its own store (and ledger spill), the Wasm
+		// cache stays shared.
+		cfg.Store.dir = t.TempDir()
+	}
+	if tweak != nil {
+		tweak(&cfg)
 	}
 	if err := cfg.Validate(getenv); err != nil {
 		t.Fatalf("validate: %v", err)
@@ -66,12 +82,16 @@ func startGateway(t *testing.T, toml string, env map[string]string) *gw {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return &gw{srv: srv, url: "http://" + ln.Addr().String(), logs: logs}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+		})
+	}
+	t.Cleanup(stop)
+	return &gw{srv: srv, url: "http://" + ln.Addr().String(), logs: logs, stop: stop}
 }
 
 func (g *gw) client(opts ...option.RequestOption) openai.Client {
@@ -156,12 +176,15 @@ func (g *gw) logText() string {
 var sharedDataDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childGatewayEnv) != "" {
+		os.Exit(childGateway()) // a gateway process for crash tests (tenancy_test.go)
+	}
 	dir, err := os.MkdirTemp("", "engine-test-")
 	if err != nil {
 		panic(err)
 	}
 	sharedDataDir = dir
-	code := m.Run()
+	code := pgtest.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

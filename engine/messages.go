@@ -19,27 +19,26 @@ import (
 func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 	x := s.acquireExchange(ctx)
 	x.format = formatAnthropic
-	project, err := s.authenticate(ctx)
-	if err != nil {
-		x.fail(ctx, err)
-		return
-	}
-	x.project = project
-	if err := s.rateLimit(ctx, project); err != nil {
+	if err := s.admit(ctx, x); err != nil { // key, project, rate limits (tenancy.go)
 		x.fail(ctx, err)
 		return
 	}
 	body := ctx.PostBody()
-	name, stream, err := messagesHead(body)
+	requested, stream, err := messagesHead(body)
 	if err != nil {
 		x.fail(ctx, err)
 		return
 	}
+	name := x.requestedModel(requested)
 	if name == "" {
-		name = s.cfg.DefaultModel
+		name = s.defaultModel(x)
 	}
 	m, err := s.catalog.Resolve(name)
 	if err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	if err := s.admitModel(ctx, x, requested, m, body, maxTokensOf(body)); err != nil { // tenancy.go
 		x.fail(ctx, err)
 		return
 	}
@@ -84,13 +83,7 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 func (s *Server) handleCountTokens(ctx *fasthttp.RequestCtx) {
 	x := s.acquireExchange(ctx)
 	x.format = formatAnthropic
-	project, err := s.authenticate(ctx)
-	if err != nil {
-		x.fail(ctx, err)
-		return
-	}
-	x.project = project
-	if err := s.rateLimit(ctx, project); err != nil {
+	if err := s.admit(ctx, x); err != nil { // key, project, rate limits (tenancy.go)
 		x.fail(ctx, err)
 		return
 	}

@@ -188,6 +188,7 @@ func newPolicyHost(cfg *Config, cat *Catalog) (*wasm.Host, error) {
 // fillInput builds the policies' view of x's request (policyinput.Fill).
 func fillInput(in *wasm.Input, x *exchange, h *fasthttp.RequestHeader) {
 	policyinput.Fill(in, x.req, x.project, h)
+	in.Skip = x.policySkips() // the project's policy overrides (tenancy.go)
 }
 
 // applyEdits rebuilds the body with the policies' message edits and decodes

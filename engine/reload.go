@@ -38,6 +38,9 @@ func (s *Server) handleReload(ctx *fasthttp.RequestCtx) {
 		"reliability": reflect.DeepEqual(cfg.Reliab, old.Reliab),
 		"optimize":    cfg.Optimize == old.Optimize,
 		"routing":     reflect.DeepEqual(cfg.Routing, old.Routing),
+		"store":       cfg.Store.comparable() == old.Store.comparable(),
+		"webhooks":    reflect.DeepEqual(cfg.Webhooks, old.Webhooks),
+		"admin_keys":  cfg.AdminKey == old.AdminKey && reflect.DeepEqual(cfg.AdminKeys, old.AdminKeys),
 	} {
 		if !same {
 			restart = append(restart, name)
@@ -51,11 +54,14 @@ func (s *Server) handleReload(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_policies", Msg: "policies refused, nothing changed: " + err.Error()})
 		return
 	}
-	s.keys.Store(keyEntries(cfg.Keys))
+	if err := s.reloadTenancy(ctx, cfg); err != nil {
+		writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_projects", Msg: "projects refused (policies were applied): " + err.Error()})
+		return
+	}
 	s.logPolicyWarnings()
-	s.log.Info("configuration reloaded", "keys", len(cfg.Keys), "policies", len(pcs), "needs_restart", restart)
+	s.log.Info("configuration reloaded", "keys", len(cfg.Keys), "projects", len(cfg.Projects), "policies", len(pcs), "needs_restart", restart)
 	writeJSON(ctx, 200, map[string]any{
-		"applied":       []string{"keys", "policies", "skills"},
+		"applied":       []string{"keys", "projects", "policies", "skills"},
 		"needs_restart": restart,
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,17 +40,18 @@ type Server struct {
 	upstreams map[string]*upstreamSlot
 	srv       *fasthttp.Server
 	log       *slog.Logger
-	keys      atomic.Pointer[[]keyEntry]
-	adminHash [sha256.Size]byte
 	hasAdmin  bool
-	draining  atomic.Bool
-	usage     *Usage
-	policies  *wasm.Host
-	limiter   limits.Limiter
-	rate      limits.Rate
-	runner    *limits.Runner
-	cache     *cache.Cache
-	sem       *semantic.Cache
+	// ten is the store, usage ledger, client keys, budgets and webhooks
+	// (tenancy.go).
+	ten      *tenancy
+	draining atomic.Bool
+	usage    *Usage
+	policies *wasm.Host
+	limiter  limits.Limiter
+	rate     limits.Rate
+	runner   *limits.Runner
+	cache    *cache.Cache
+	sem      *semantic.Cache
 	// semProjects lists the projects that opted in (empty: all).
 	semProjects map[string]bool
 	promptKeys  sync.Map // project → prompt_cache_key
@@ -68,11 +68,6 @@ type Server struct {
 	getenv     func(string) string
 	// access receives the access log, one JSON line per request.
 	access io.Writer
-}
-
-type keyEntry struct {
-	hash    [sha256.Size]byte
-	project string
 }
 
 // upstreamSlot is a provider with its in-flight bound.
@@ -93,14 +88,12 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, catalog: cat, log: logger, upstreams: map[string]*upstreamSlot{}, started: time.Now(), usage: NewUsage()}
-	var rnd [4]byte
+	// Request ids are the ledger's row ids: 64 random bits per process
+	// keep them unique across restarts and replicas.
+	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	s.idPrefix = hex.EncodeToString(rnd[:])
-	s.keys.Store(keyEntries(cfg.Keys))
-	if cfg.AdminKey != "" {
-		s.adminHash = sha256.Sum256([]byte(cfg.AdminKey))
-		s.hasAdmin = true
-	}
+	s.hasAdmin = cfg.AdminKey != "" || len(cfg.AdminKeys) > 0
 	for _, name := range cfg.EnabledProviders() {
 		pc := cfg.Providers[name]
 		p, err := buildProvider(name, pc)
@@ -133,6 +126,9 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		if s.sync, err = s.startPolicySync(cfg.Cache.RedisURL); err != nil {
 			return nil, fmt.Errorf("policy fan-out: %w", err)
 		}
+	}
+	if err := s.openTenancy(); err != nil {
+		return nil, err
 	}
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
@@ -177,15 +173,30 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/metrics", s.handleMetrics)
 	r.GET("/admin", s.handleAdminPage)
 	r.GET("/admin/usage", s.admin(s.handleAdminUsage))
-	r.POST("/admin/reload", s.admin(s.handleReload))
+	r.GET("/admin/requests", s.admin(s.handleAdminRequests))
+	r.GET("/admin/audit", s.admin(s.handleAdminAudit))
+	r.POST("/admin/projects", s.admin(s.handleProjectCreate))
+	r.GET("/admin/projects", s.admin(s.handleProjectList))
+	r.GET("/admin/projects/{id}", s.admin(s.handleProjectGet))
+	r.PATCH("/admin/projects/{id}", s.admin(s.handleProjectPatch))
+	r.DELETE("/admin/projects/{id}", s.admin(s.handleProjectDelete))
+	r.POST("/admin/projects/{id}/keys", s.admin(s.handleKeyCreate))
+	r.GET("/admin/projects/{id}/keys", s.admin(s.handleKeyList))
+	r.DELETE("/admin/keys/{id}", s.admin(s.handleKeyRevoke))
+	r.POST("/admin/webhooks", s.admin(s.handleWebhookCreate))
+	r.GET("/admin/webhooks", s.admin(s.handleWebhookList))
+	r.DELETE("/admin/webhooks/{id}", s.admin(s.handleWebhookDelete))
+	r.GET("/admin/webhooks/{id}/deliveries", s.admin(s.handleWebhookDeliveries))
+	r.POST("/admin/webhooks/{id}/test", s.admin(s.handleWebhookTest))
+	r.POST("/admin/reload", s.admin(s.audited("reload", s.handleReload)))
 	r.GET("/admin/cache", s.admin(s.handleAdminCache))
 	r.GET("/admin/policies", s.admin(s.handlePolicyList))
 	r.GET("/admin/policies/{name}", s.admin(s.handlePolicyGet))
-	r.PUT("/admin/policies/{name}", s.admin(s.handlePolicyPut))
-	r.DELETE("/admin/policies/{name}", s.admin(s.handlePolicyDelete))
+	r.PUT("/admin/policies/{name}", s.admin(s.audited("policy.put", s.handlePolicyPut)))
+	r.DELETE("/admin/policies/{name}", s.admin(s.audited("policy.delete", s.handlePolicyDelete)))
 	r.GET("/v1/skills", s.handleSkills)
 	r.GET("/skills", s.handleSkills)
-	r.DELETE("/admin/cache", s.admin(s.handleAdminCachePurge))
+	r.DELETE("/admin/cache", s.admin(s.audited("cache.purge", s.handleAdminCachePurge)))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "not_found", Msg: "Unknown path " + string(ctx.Path())})
 	}
@@ -258,39 +269,19 @@ func appendHex(dst []byte, v uint64) []byte {
 	return append(dst, tmp[i:]...)
 }
 
-// authenticate checks the client key and returns its project.
+// authenticate checks the client key (gateway.toml's or a project key,
+// see authKey in tenancy.go) and returns its project.
 func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (string, error) {
-	keys := *s.keys.Load()
-	if len(keys) == 0 {
-		return "default", nil
+	_, p, err := s.authKey(ctx, time.Now())
+	if err != nil {
+		return "", err
 	}
-	key := presentedKey(&ctx.Request.Header)
-	if len(key) == 0 {
-		return "", ErrUnauthorized
-	}
-	h := sha256.Sum256(key)
-	project := ""
-	// Compare against every key so that timing does not reveal which one
-	// (or whether any) matched.
-	for i := range keys {
-		if subtle.ConstantTimeCompare(h[:], keys[i].hash[:]) == 1 && project == "" {
-			project = keys[i].project
-		}
-	}
-	if project == "" {
-		return "", ErrUnauthorized
-	}
-	return project, nil
+	return p.ID, nil
 }
 
-// authorizeAdmin checks the admin key.
+// authorizeAdmin checks the admin key (admin_key or a named admin key).
 func (s *Server) authorizeAdmin(ctx *fasthttp.RequestCtx) bool {
-	if !s.hasAdmin {
-		return false
-	}
-	key := presentedKey(&ctx.Request.Header)
-	h := sha256.Sum256(key)
-	return len(key) > 0 && subtle.ConstantTimeCompare(h[:], s.adminHash[:]) == 1
+	return s.hasAdmin && s.adminActor(ctx) != ""
 }
 
 func presentedKey(h *fasthttp.RequestHeader) []byte {
@@ -339,10 +330,11 @@ func (s *Server) handleMetrics(ctx *fasthttp.RequestCtx) {
 
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	// Two switches, named for what they guard: client keys on /v1, and the
-	// admin API (off without an admin key).
+	// Two switches, named for what they guard: client keys on /v1 (static
+	// or project keys, or no open access), and the admin API (off without
+	// an admin key).
 	s.log.Info("gateway listening", "addr", ln.Addr().String(), "providers", s.catalog.EnabledProviders(),
-		"client_auth", len(*s.keys.Load()) > 0, "admin_api", s.hasAdmin)
+		"client_auth", s.ten.dir.Snapshot().NumKeys() > 0 || !s.ten.openAccess, "admin_api", s.hasAdmin)
 	return s.srv.Serve(ln)
 }
 
@@ -375,6 +367,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.cache != nil {
 		_ = s.cache.Close()
 	}
+	// Last: the ledger writes the rows of the requests drained above.
+	if s.ten != nil {
+		s.ten.close(ctx, s)
+	}
 	return err
 }
 
@@ -405,20 +401,4 @@ func (s *Server) cacheKeyFor(project string) string {
 	k := "gw-" + hex.EncodeToString(sum[:12])
 	s.promptKeys.Store(project, k)
 	return k
-}
-
-// keyEntries hashes the configured client keys.
-func keyEntries(cfgKeys []KeyConfig) *[]keyEntry {
-	out := make([]keyEntry, 0, len(cfgKeys))
-	for _, k := range cfgKeys {
-		e := keyEntry{project: k.Project}
-		if k.Key != "" {
-			e.hash = sha256.Sum256([]byte(k.Key))
-		} else {
-			b, _ := hex.DecodeString(k.SHA256)
-			copy(e.hash[:], b)
-		}
-		out = append(out, e)
-	}
-	return &out
 }

@@ -144,7 +144,7 @@ func (b *streamBody) Close() error {
 	}
 	if x.semStore && b.eof && !x.gone {
 		if e, _ := x.s.cache.Get(&x.ckey); e != nil {
-			_ = x.s.sem.StoreTTL(context.Background(), x.req, x.project, x.model.Provider, x.model.Upstream, e, x.semTTL)
+			_ = x.s.sem.StoreTTL(context.Background(), x.req, x.cacheNamespace(), x.model.Provider, x.model.Upstream, e, x.semTTL)
 		}
 	}
 	x.finish()

@@ -78,6 +78,28 @@ func BenchmarkStreamRelayChunk(b *testing.B) {
 	}
 }
 
+// BenchmarkStreamRelayChunkPeeked is the relay as the engine runs it since
+// the one call path: behind the peekedStream that replays the first event.
+func BenchmarkStreamRelayChunkPeeked(b *testing.B) {
+	var relay openai.Relay
+	body := &replayBody{chunk: []byte(relayChunk)}
+	body.left = b.N + 2
+	relay.Reset(body, false, "openai")
+	var p peekedStream
+	if err := p.open(&providers.Response{Stream: &relay}); err != nil {
+		b.Fatal(err)
+	}
+	x := &exchange{resp: &providers.Response{Stream: &p}, relay: &p}
+	var sb streamBody
+	b.ReportAllocs()
+	b.SetBytes(int64(len(relayChunk)))
+	sb.reset(x)
+	b.ResetTimer()
+	if _, err := sb.WriteTo(io.Discard); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // TestStreamCoalescesBufferedEvents: events that arrived together leave in
 // one write; the bytes are the same as event by event.
 func TestStreamCoalescesBufferedEvents(t *testing.T) {

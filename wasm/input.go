@@ -40,6 +40,9 @@ type Input struct {
 	// RequestID names the request in failure reports (Info.RecentFailures,
 	// OnFailure); policies do not see it.
 	RequestID []byte
+	// Skip names policies this request does not run (a project's
+	// overrides); Run passes over them as if they were not configured.
+	Skip []string
 
 	joined []byte // texts built by JoinText
 }

@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/aigateway/gateway/abi"
@@ -31,6 +32,9 @@ func (h *Host) Run(ctx context.Context, stage abi.Stage, in *Input, out *Output)
 		return nil
 	}
 	for _, p := range h.reg.Load().chains[stage] {
+		if len(in.Skip) > 0 && slices.Contains(in.Skip, p.spec.name) {
+			continue
+		}
 		if err := h.runPolicy(ctx, p, stage, in, out); err != nil {
 			return err
 		}

@@ -64,6 +64,8 @@ type BreakerConfig struct {
 	PerModel bool
 
 	now func() time.Time // tests
+	// onOpen points at the set's SetOnOpen hook.
+	onOpen *atomic.Pointer[func(Target)]
 }
 
 // DefaultBreakerConfig returns the defaults: open after 5 consecutive
@@ -107,10 +109,24 @@ const maxBreakers = 1000
 // per provider and model), created on first use. A nil *Breakers is valid and
 // hands out nil breakers, which never refuse: circuit_breaker = false.
 type Breakers struct {
-	cfg BreakerConfig
-	clk clock
-	mu  sync.RWMutex
-	m   map[Target]*Breaker
+	cfg  BreakerConfig
+	clk  clock
+	mu   sync.RWMutex
+	m    map[Target]*Breaker
+	hook atomic.Pointer[func(Target)]
+}
+
+// SetOnOpen makes every breaker of the set call fn, on a goroutine of its
+// own, each time it opens (webhooks). nil removes the hook.
+func (s *Breakers) SetOnOpen(fn func(Target)) {
+	if s == nil {
+		return
+	}
+	if fn == nil {
+		s.hook.Store(nil)
+		return
+	}
+	s.hook.Store(&fn)
 }
 
 // NewBreakers validates cfg and returns an empty set.
@@ -121,7 +137,9 @@ func NewBreakers(cfg BreakerConfig) (*Breakers, error) {
 	if cfg.MinRequests < 1 {
 		cfg.MinRequests = 1
 	}
-	return &Breakers{cfg: cfg, clk: newClock(cfg.now), m: map[Target]*Breaker{}}, nil
+	s := &Breakers{cfg: cfg, clk: newClock(cfg.now), m: map[Target]*Breaker{}}
+	s.cfg.onOpen = &s.hook
+	return s, nil
 }
 
 // For returns the breaker guarding provider/model, creating it on first use.
@@ -399,6 +417,11 @@ func (b *Breaker) open(now int64) {
 	b.openUntil = now + int64(b.cfg.Cooldown)
 	b.reset()
 	b.opened()
+	if h := b.cfg.onOpen; h != nil {
+		if fn := h.Load(); fn != nil {
+			go (*fn)(b.target)
+		}
+	}
 }
 
 func (b *Breaker) reset() {

@@ -35,9 +35,15 @@ import (
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 func Main(m *testing.M) {
+	os.Exit(Run(m))
+}
+
+// Run is Main for a TestMain with more to do: it runs the tests, stops the
+// server and returns the exit code.
+func Run(m *testing.M) int {
 	code := m.Run()
 	stop()
-	os.Exit(code)
+	return code
 }
 
 var (

@@ -1,0 +1,592 @@
+// Package ledger gets usage rows into the store without touching the
+// request path. Record copies a row into an in-memory queue and returns; one
+// background goroutine writes the queue to the store in batches (a group
+// commit every flush interval, or sooner when a batch fills). While the
+// store is unreachable the rows wait in memory, then go to an append-only
+// spill file (JSON lines, fsync per batch) that is replayed into the store
+// when it answers again, and at the next start. Replays are harmless: the
+// store skips a row whose id it already has.
+//
+// # Notes
+//
+//   - A Writer is safe for concurrent use. Record takes one short mutex
+//     (an append of a value into a preallocated slice) and allocates nothing
+//     in steady state; everything else happens on the flusher goroutine.
+//   - Record copies the row, but not the bytes behind its strings: they must
+//     not alias memory that is reused (a pooled request body).
+//   - What a hard kill (kill -9, power cut) can lose is exactly the rows that
+//     were recorded but neither written to the store nor fsynced to the spill
+//     file: with the store up, the rows of the last flush interval plus those
+//     of the write in flight; with it down, the rows recorded since the last
+//     spill (at most MaxRows, and never older than two failed writes).
+//   - The package does not log: errors go to Config.OnError.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/aigateway/gateway/engine/store"
+)
+
+// Sink is where rows go: store.Ledger's InsertUsage.
+type Sink interface {
+	InsertUsage(ctx context.Context, rows []store.UsageRow) (int, error)
+}
+
+// Config tunes a Writer. Zero fields take the defaults.
+type Config struct {
+	// FlushInterval is the group-commit period (default 1s).
+	FlushInterval time.Duration
+	// BatchRows writes the queue as soon as this many rows wait (default
+	// 1000); it is also the largest batch given to the store at once.
+	BatchRows int
+	// MaxRows bounds the rows held in memory while the store fails; past
+	// it they are spilled (default 100,000). Record drops rows only when
+	// four times MaxRows wait (no spill directory, or the spill file
+	// cannot be written either, or the flusher is stuck).
+	MaxRows int
+	// SpillDir holds the spill files; created if missing. Empty disables
+	// spilling (rows then wait in memory, up to 4×MaxRows).
+	SpillDir string
+	// WriteTimeout bounds one store write (default 10s).
+	WriteTimeout time.Duration
+	// OnError receives write, spill and replay errors; nil ignores them.
+	OnError func(error)
+}
+
+func (c *Config) defaults() {
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = time.Second
+	}
+	if c.BatchRows <= 0 {
+		c.BatchRows = 1000
+	}
+	if c.MaxRows <= 0 {
+		c.MaxRows = 100_000
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+}
+
+// probeInterval is the least time between two replay attempts while the
+// store fails.
+const probeInterval = 2 * time.Second
+
+// spillAfterFailures is how many failed writes in a row send the rows in
+// memory to the spill file even below MaxRows, so that an outage does not
+// leave minutes of rows exposed to a crash.
+const spillAfterFailures = 2
+
+// Process-wide metrics: every Writer adds to them.
+var (
+	backlogRows  atomic.Int64
+	_            = metrics.NewGauge(`gateway_ledger_backlog_rows`, func() float64 { return float64(backlogRows.Load()) })
+	writtenRows  = metrics.NewCounter(`gateway_ledger_written_rows_total`)
+	spilledRows  = metrics.NewCounter(`gateway_ledger_spilled_rows_total`)
+	replayedRows = metrics.NewCounter(`gateway_ledger_replayed_rows_total`)
+	droppedRows  = metrics.NewCounter(`gateway_ledger_dropped_rows_total`)
+	writeErrors  = metrics.NewCounter(`gateway_ledger_write_errors_total`)
+	flushSeconds = metrics.NewPrometheusHistogram(`gateway_ledger_flush_seconds`)
+)
+
+// Stats are one Writer's counters.
+type Stats struct {
+	// Backlog is the rows recorded and not yet stored nor spilled.
+	Backlog int64
+	// Written counts rows the store accepted (new or replayed duplicates),
+	// Spilled rows written to the spill file, Replayed rows read back from
+	// it into the store, Dropped rows lost (invalid, or no room anywhere).
+	Written, Spilled, Replayed, Dropped int64
+	// WriteErrors counts failed store writes; Healthy is false while the
+	// last one failed.
+	WriteErrors int64
+	Healthy     bool
+	// SpillFiles is the number of spill files waiting to be replayed.
+	SpillFiles int
+}
+
+// Writer queues usage rows and writes them to a Sink in the background.
+type Writer struct {
+	sink Sink
+	cfg  Config
+
+	mu sync.Mutex
+	// queue is a list of fixed-size chunks, the last one being filled:
+	// appending never moves the rows already queued, and taking the queue
+	// is a swap of two slice headers.
+	queue   []*chunk
+	queued  int
+	free    []*chunk // chunks the flusher gave back
+	spareQ  []*chunk
+	closed  bool // Close has taken the last queue
+	hardCap int
+
+	kick    chan struct{}      // a batch is full
+	flushes chan chan struct{} // Flush requests
+	done    chan struct{}      // Close asks the flusher to stop
+	closing sync.Once
+	stopped chan struct{} // the flusher has stopped
+
+	// Owned by the flusher goroutine (and by Close once it has stopped).
+	// Pending rows stay in their chunks, whose arenas hold their strings,
+	// until they are stored or spilled; only then is a chunk reused.
+	pending   []*chunk
+	nPending  int
+	batch     []store.UsageRow // the rows of one store write
+	failures  int              // consecutive failed writes
+	nextProbe time.Time        // when a failing store is probed again
+	spill     *spiller
+
+	backlog                                     atomic.Int64
+	written, spilled, replayed, dropped, wrErrs atomic.Int64
+	healthy                                     atomic.Bool
+	spillFiles                                  atomic.Int64
+}
+
+// New starts a Writer. Spill files left by an earlier run are replayed in
+// the background as soon as the sink accepts writes.
+func New(sink Sink, cfg Config) (*Writer, error) {
+	cfg.defaults()
+	w := &Writer{
+		sink:    sink,
+		cfg:     cfg,
+		batch:   make([]store.UsageRow, 0, cfg.BatchRows),
+		hardCap: 4 * cfg.MaxRows,
+		kick:    make(chan struct{}, 1),
+		flushes: make(chan chan struct{}),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	w.healthy.Store(true)
+	if cfg.SpillDir != "" {
+		sp, err := newSpiller(cfg.SpillDir)
+		if err != nil {
+			return nil, err
+		}
+		w.spill = sp
+		w.spillFiles.Store(int64(sp.waiting()))
+	}
+	go w.run()
+	return w, nil
+}
+
+// Record queues a copy of *r for the store, its strings included: they are
+// copied into the queue's own memory, so r may alias buffers the caller
+// reuses as soon as Record returns. It never blocks on I/O and allocates
+// nothing in steady state. Rows without an id or a time are dropped (the
+// store would refuse the batch).
+func (w *Writer) Record(r *store.UsageRow) {
+	if r.ID == "" || len(r.ID) > 200 || r.Time.IsZero() {
+		w.drop(1)
+		return
+	}
+	need := stringBytes(r)
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		w.late(r)
+		return
+	}
+	if w.queued >= w.hardCap {
+		w.mu.Unlock()
+		w.drop(1)
+		return
+	}
+	var c *chunk
+	if k := len(w.queue); k > 0 && w.queue[k-1].fits(need) {
+		c = w.queue[k-1]
+	} else {
+		c = w.newChunk()
+		w.queue = append(w.queue, c)
+	}
+	c.add(r, need)
+	w.queued++
+	n := w.queued
+	w.mu.Unlock()
+	w.backlog.Add(1)
+	backlogRows.Add(1)
+	if n >= w.cfg.BatchRows {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// late handles a row recorded after Close: straight to the spill file.
+func (w *Writer) late(r *store.UsageRow) {
+	if w.spill == nil {
+		w.drop(1)
+		return
+	}
+	err := w.spill.append([]store.UsageRow{*r}) // Marshal copies the strings
+	// No flusher will close the file: release it for the next start.
+	w.spill.closeCurrent()
+	if err != nil {
+		w.drop(1)
+		w.report(fmt.Errorf("ledger: spill a row recorded after close: %w", err))
+		return
+	}
+	w.spilled.Add(1)
+	spilledRows.Inc()
+}
+
+func (w *Writer) drop(n int) {
+	w.dropped.Add(int64(n))
+	droppedRows.Add(n)
+}
+
+func (w *Writer) report(err error) {
+	if w.cfg.OnError != nil {
+		w.cfg.OnError(err)
+	}
+}
+
+// Flush writes everything recorded before the call (or spills it, when the
+// store fails) and returns when done or when ctx ends.
+func (w *Writer) Flush(ctx context.Context) error {
+	reply := make(chan struct{})
+	select {
+	case w.flushes <- reply:
+	case <-w.stopped:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-reply:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errClosed = errors.New("ledger: writer closed")
+
+// Close stops the flusher after writing every queued row to the store, or,
+// when the store fails, to the spill file. It returns an error when rows
+// could be neither written nor spilled before ctx ended; they are lost.
+// Rows recorded after Close go to the spill file directly.
+func (w *Writer) Close(ctx context.Context) error {
+	w.closing.Do(func() { close(w.done) })
+	select {
+	case <-w.stopped:
+	case <-ctx.Done():
+		return fmt.Errorf("ledger: close: %w (%d rows not stored)", ctx.Err(), w.backlog.Load())
+	}
+	if n := w.backlog.Load(); n > 0 {
+		return fmt.Errorf("ledger: close: %d rows could be neither stored nor spilled", n)
+	}
+	return nil
+}
+
+// Stats returns the Writer's counters.
+func (w *Writer) Stats() Stats {
+	return Stats{
+		Backlog:     w.backlog.Load(),
+		Written:     w.written.Load(),
+		Spilled:     w.spilled.Load(),
+		Replayed:    w.replayed.Load(),
+		Dropped:     w.dropped.Load(),
+		WriteErrors: w.wrErrs.Load(),
+		Healthy:     w.healthy.Load(),
+		SpillFiles:  int(w.spillFiles.Load()),
+	}
+}
+
+// run is the flusher goroutine.
+func (w *Writer) run() {
+	defer close(w.stopped)
+	t := time.NewTicker(w.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		var reply chan struct{}
+		select {
+		case <-t.C:
+		case <-w.kick:
+		case reply = <-w.flushes:
+		case <-w.done:
+			w.final()
+			return
+		}
+		w.cycle(reply != nil)
+		if reply != nil {
+			close(reply)
+		}
+	}
+}
+
+// chunkRows is the number of rows of a queue chunk, arenaBytes the size
+// of its string arena (about 128 bytes of strings per row; a row that does
+// not fit starts a new chunk, one larger than a whole arena is copied with
+// an allocation).
+const (
+	chunkRows  = 256
+	arenaBytes = chunkRows * 128
+)
+
+// maxFreeChunks bounds the chunks kept for reuse.
+const maxFreeChunks = 64
+
+type chunk struct {
+	rows  [chunkRows]store.UsageRow
+	n     int
+	arena []byte
+}
+
+// fits reports whether a row with need bytes of strings goes in c.
+func (c *chunk) fits(need int) bool {
+	return c.n < chunkRows && (need > arenaBytes || len(c.arena)+need <= cap(c.arena))
+}
+
+// add copies r, its strings into the arena.
+func (c *chunk) add(r *store.UsageRow, need int) {
+	row := &c.rows[c.n]
+	*row = *r
+	c.n++
+	if need > arenaBytes {
+		for _, f := range stringFields(row) {
+			*f = strings.Clone(*f)
+		}
+		return
+	}
+	for _, f := range stringFields(row) {
+		if len(*f) == 0 {
+			continue
+		}
+		start := len(c.arena)
+		c.arena = append(c.arena, *f...)
+		*f = unsafe.String(&c.arena[start], len(*f))
+	}
+}
+
+// reset empties c for reuse: no string of its arena may be referenced any
+// more.
+func (c *chunk) reset() {
+	clear(c.rows[:c.n])
+	c.n = 0
+	c.arena = c.arena[:0]
+}
+
+// stringFields are a row's strings, in one place so that none is missed.
+func stringFields(r *store.UsageRow) [10]*string {
+	return [10]*string{&r.ID, &r.ProjectID, &r.KeyID, &r.Endpoint, &r.RequestedModel, &r.ServedModel,
+		&r.Provider, &r.ErrorCode, &r.Cache, &r.RouteReason}
+}
+
+func stringBytes(r *store.UsageRow) int {
+	n := 0
+	for _, f := range stringFields(r) {
+		n += len(*f)
+	}
+	return n
+}
+
+// newChunk returns an empty chunk; w.mu is held.
+func (w *Writer) newChunk() *chunk {
+	if k := len(w.free); k > 0 {
+		c := w.free[k-1]
+		w.free = w.free[:k-1]
+		return c
+	}
+	return &chunk{arena: make([]byte, 0, arenaBytes)}
+}
+
+// take moves the queue's chunks to pending.
+func (w *Writer) take(last bool) {
+	w.mu.Lock()
+	q := w.queue
+	w.queue = w.spareQ[:0]
+	w.queued = 0
+	if last {
+		w.closed = true
+	}
+	w.mu.Unlock()
+	for _, c := range q {
+		w.pending = append(w.pending, c)
+		w.nPending += c.n
+	}
+	clear(q)
+	w.spareQ = q[:0]
+}
+
+// release recycles the first k pending chunks, whose rows are stored or
+// spilled.
+func (w *Writer) release(k int) {
+	done := w.pending[:k]
+	n := 0
+	for _, c := range done {
+		n += c.n
+		c.reset()
+	}
+	w.mu.Lock()
+	for _, c := range done {
+		if len(w.free) < maxFreeChunks {
+			w.free = append(w.free, c)
+		}
+	}
+	w.mu.Unlock()
+	rest := copy(w.pending, w.pending[k:])
+	clear(w.pending[rest:])
+	w.pending = w.pending[:rest]
+	w.nPending -= n
+}
+
+// cycle is one flush: write what waits, spill it when the store keeps
+// failing, replay spill files when it works.
+func (w *Writer) cycle(forced bool) {
+	w.take(false)
+	w.writePending()
+	if w.nPending > 0 && (forced || w.failures >= spillAfterFailures || w.nPending >= w.cfg.MaxRows) {
+		w.spillPending()
+	}
+	// With nothing else to write, a replay is also the probe that finds
+	// the store back (at most every probeInterval while it fails: each
+	// probe closes the current spill file).
+	if w.nPending == 0 && w.spill != nil && w.spillFiles.Load() > 0 && (w.failures == 0 || !time.Now().Before(w.nextProbe)) {
+		w.replay()
+	}
+}
+
+// final runs once Close asked: the last rows go to the store, or to the
+// spill file.
+func (w *Writer) final() {
+	w.take(true)
+	w.writePending()
+	if w.nPending > 0 {
+		w.spillPending()
+	}
+	if w.spill != nil {
+		w.spill.closeCurrent()
+	}
+}
+
+// writePending stores the pending rows in batches of up to BatchRows
+// (whole chunks), stopping at the first failure.
+func (w *Writer) writePending() {
+	for len(w.pending) > 0 {
+		k := 0
+		w.batch = w.batch[:0]
+		for k < len(w.pending) && (k == 0 || len(w.batch)+w.pending[k].n <= w.cfg.BatchRows) {
+			c := w.pending[k]
+			w.batch = append(w.batch, c.rows[:c.n]...)
+			k++
+		}
+		ok := w.write(w.batch)
+		clear(w.batch)
+		if !ok {
+			return
+		}
+		w.release(k)
+	}
+}
+
+// write stores one batch and reports success.
+func (w *Writer) write(batch []store.UsageRow) bool {
+	n := len(batch)
+	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.WriteTimeout)
+	t0 := time.Now()
+	_, err := w.sink.InsertUsage(ctx, batch)
+	cancel()
+	flushSeconds.Update(time.Since(t0).Seconds())
+	if err != nil {
+		w.failures++
+		w.healthy.Store(false)
+		w.wrErrs.Add(1)
+		writeErrors.Inc()
+		w.report(fmt.Errorf("ledger: write %d rows: %w", n, err))
+		return false
+	}
+	w.failures = 0
+	w.healthy.Store(true)
+	w.written.Add(int64(n))
+	writtenRows.Add(n)
+	w.settle(n)
+	return true
+}
+
+// settle takes n rows off the backlog.
+func (w *Writer) settle(n int) {
+	w.backlog.Add(-int64(n))
+	backlogRows.Add(-int64(n))
+}
+
+// spillPending appends the pending rows to the spill file.
+func (w *Writer) spillPending() {
+	n := w.nPending
+	if w.spill == nil {
+		// No spill file: keep the newest rows within the cap.
+		k, lost := 0, 0
+		for k < len(w.pending) && n-lost > w.hardCap {
+			lost += w.pending[k].n
+			k++
+		}
+		if k > 0 {
+			w.release(k)
+			w.drop(lost)
+			w.settle(lost)
+		}
+		return
+	}
+	rows := make([][]store.UsageRow, len(w.pending))
+	for i, c := range w.pending {
+		rows[i] = c.rows[:c.n]
+	}
+	if err := w.spill.append(rows...); err != nil {
+		w.report(fmt.Errorf("ledger: spill %d rows: %w", n, err))
+		return
+	}
+	w.spilled.Add(int64(n))
+	spilledRows.Add(n)
+	w.spillFiles.Store(int64(w.spill.waiting()))
+	w.settle(n)
+	w.release(len(w.pending))
+}
+
+// replay writes spill files back into the store, oldest first, and deletes
+// each once it is stored. It stops at the first failure; the file stays.
+func (w *Writer) replay() {
+	w.spill.closeCurrent()
+	for _, path := range w.spill.files() {
+		n, err := w.spill.replay(path, w.cfg.BatchRows, func(rows []store.UsageRow) error {
+			ctx, cancel := context.WithTimeout(context.Background(), w.cfg.WriteTimeout)
+			defer cancel()
+			_, err := w.sink.InsertUsage(ctx, rows)
+			return err
+		})
+		w.replayed.Add(int64(n))
+		replayedRows.Add(n)
+		if err != nil {
+			if errors.Is(err, errLocked) {
+				continue // another gateway is writing or replaying it
+			}
+			var torn *tornError
+			if errors.As(err, &torn) {
+				w.drop(torn.lines)
+				w.report(fmt.Errorf("ledger: replay: %w", err))
+				continue
+			}
+			w.failures++
+			w.healthy.Store(false)
+			w.wrErrs.Add(1)
+			writeErrors.Inc()
+			w.report(fmt.Errorf("ledger: replay %s: %w", path, err))
+			w.nextProbe = time.Now().Add(max(w.cfg.FlushInterval, probeInterval))
+			break
+		}
+		if n > 0 {
+			w.failures = 0
+			w.healthy.Store(true)
+		}
+	}
+	w.spillFiles.Store(int64(w.spill.waiting()))
+}

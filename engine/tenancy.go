@@ -1,0 +1,611 @@
+package engine
+
+// Tenancy glue: the store, the usage ledger, the key directory, budgets
+// and webhooks, and the hooks the request path calls (admit, admitModel,
+// tenancyFinish). The logic lives in engine/store, engine/ledger,
+// engine/tenant, engine/budget and engine/webhook; this file wires them to
+// the server and maps their answers to the client's error envelope.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aigateway/gateway/engine/budget"
+	"github.com/aigateway/gateway/engine/ledger"
+	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/engine/store"
+	"github.com/aigateway/gateway/engine/tenant"
+	"github.com/aigateway/gateway/engine/webhook"
+	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+)
+
+// tenancy is the server's durable side.
+type tenancy struct {
+	st     store.Store
+	led    *ledger.Writer
+	dir    *tenant.Directory
+	bud    *budget.Tracker
+	hooks  *webhook.Dispatcher
+	tokens limits.TokenCounter
+	rdb    *redis.Client
+	// limiter serves project RPM limits when the global rate limit is off;
+	// failedLimiter throttles request.failed events.
+	limiter       limits.Limiter
+	failedLimiter *limits.Local
+	log           *slog.Logger
+	// openAccess: with no key at all, requests are served as project
+	// "default" (loopback, or allow_unauthenticated).
+	openAccess bool
+	admins     []namedAdminKey
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
+}
+
+type namedAdminKey struct {
+	hash [sha256.Size]byte
+	name string
+}
+
+// xTenancy is one request's tenancy state (a field of exchange).
+type xTenancy struct {
+	key  *tenant.Key
+	proj *tenant.Project
+	// endpoint is the ledger's endpoint; empty: the request is not
+	// recorded (count_tokens).
+	endpoint string
+	// requested is the model the client named; it may alias the request
+	// body, so it is copied when the row is built.
+	requested string
+	cache     string // X-Gateway-Cache
+	clientID  bool   // X-Request-Id came from the client
+	admitted  bool   // admitModel ran
+	resv      budget.Reservation
+}
+
+// openTenancy opens the store, replays the ledger's spill, loads projects
+// and keys, and starts the background loops.
+func (s *Server) openTenancy() error {
+	cfg := s.cfg
+	t := &tenancy{openAccess: cfg.AllowUnauthenticated || isLoopback(cfg.Listen), log: s.log, failedLimiter: limits.NewLocal()}
+	if cfg.AdminKey != "" {
+		t.admins = append(t.admins, namedAdminKey{hash: sha256.Sum256([]byte(cfg.AdminKey)), name: "admin"})
+	}
+	for _, k := range cfg.AdminKeys {
+		t.admins = append(t.admins, namedAdminKey{hash: hashOf(k.Key, k.SHA256), name: k.Name})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, store.Config{URL: cfg.Store.URL, DataDir: cfg.sqliteDir(), MaxConns: cfg.Store.MaxConns})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	t.st = st
+	ok := false
+	defer func() {
+		if !ok {
+			t.close(context.Background(), s)
+		}
+	}()
+	if err := syncStaticProjects(ctx, st, cfg); err != nil {
+		return err
+	}
+	if cfg.Cache.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.Cache.RedisURL)
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+		t.rdb = redis.NewClient(opts)
+	}
+	logErr := func(what string) func(error) {
+		return func(err error) { s.log.Warn(what, "error", err.Error()) }
+	}
+	if t.led, err = ledger.New(st, ledger.Config{FlushInterval: cfg.Store.FlushInterval.D(), BatchRows: cfg.Store.BatchRows,
+		MaxRows: cfg.Store.QueueRows, SpillDir: cfg.spillDir(), OnError: logErr("usage ledger")}); err != nil {
+		return err
+	}
+	_, implicit := cfg.staticProjects()
+	if t.dir, err = tenant.New(ctx, st, staticKeys(cfg.Keys), implicit, tenant.Options{
+		PollInterval: cfg.Store.PollInterval.D(), Redis: t.rdb, OnError: logErr("tenancy refresh")}); err != nil {
+		return err
+	}
+	if t.hooks, err = webhook.New(st, webhook.Options{
+		Allow: cfg.Webhooks.Allow, Timeout: cfg.Webhooks.Timeout.D(), MaxAttempts: cfg.Webhooks.MaxAttempts,
+		BackoffBase: cfg.Webhooks.BackoffBase.D(), BackoffMax: cfg.Webhooks.BackoffMax.D(),
+		PollInterval: cfg.Webhooks.PollInterval.D(), OnError: logErr("webhooks")}); err != nil {
+		return err
+	}
+	t.bud = budget.New(st, budget.Options{Redis: t.rdb, Thresholds: cfg.Webhooks.BudgetThresholds,
+		OnThreshold: t.budgetEvent, OnError: logErr("budget")})
+	if t.rdb != nil {
+		t.tokens = limits.NewRedisTokens(t.rdb)
+	} else {
+		t.tokens = limits.NewLocalTokens()
+	}
+	t.limiter = s.limiter
+	if t.limiter == nil {
+		if t.rdb != nil {
+			l, err := limits.NewRedis(t.rdb, limits.DefaultRedisConfig())
+			if err != nil {
+				return err
+			}
+			t.limiter = l
+		} else {
+			t.limiter = limits.NewLocal()
+		}
+	}
+	s.runner.Breakers().SetOnOpen(t.breakerOpen)
+	bg, stop := context.WithCancel(context.Background())
+	t.cancel = stop
+	t.wg.Add(3)
+	go func() { defer t.wg.Done(); t.dir.Run(bg) }()
+	go func() { defer t.wg.Done(); t.hooks.Run(bg) }()
+	go func() { defer t.wg.Done(); t.retention(bg, cfg.Store.RetentionDays, logErr("retention")) }()
+	s.ten = t
+	ok = true
+	return nil
+}
+
+// syncStaticProjects makes the store's static projects those of
+// gateway.toml: [[projects]], and the projects [[keys]] name (unless a
+// project created through the API already has that id: the key then
+// belongs to it).
+func syncStaticProjects(ctx context.Context, st store.Store, cfg *Config) error {
+	declared, implicit := cfg.staticProjects()
+	have, err := st.ListProjects(ctx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	dynamic := map[string]bool{}
+	for _, p := range have {
+		if !p.Static {
+			dynamic[p.ID] = true
+		}
+	}
+	for _, id := range implicit {
+		if !dynamic[id] {
+			declared = append(declared, store.Project{ID: id, Name: id, Static: true})
+		}
+	}
+	if err := st.SyncStatic(ctx, declared); err != nil {
+		return fmt.Errorf("[[projects]]: %w", err)
+	}
+	return nil
+}
+
+// retention prunes old ledger rows and finished deliveries daily.
+func (t *tenancy) retention(ctx context.Context, days int, report func(error)) {
+	if days <= 0 {
+		return
+	}
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		before := time.Now().AddDate(0, 0, -days)
+		if _, err := t.st.PruneUsage(ctx, before); err != nil && ctx.Err() == nil {
+			report(err)
+		}
+		if _, err := t.st.PruneDeliveries(ctx, before); err != nil && ctx.Err() == nil {
+			report(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// close stops the loops, flushes the ledger and closes the store.
+func (t *tenancy) close(ctx context.Context, s *Server) {
+	t.closeOnce.Do(func() {
+		if t.cancel != nil {
+			t.cancel()
+			t.wg.Wait()
+		}
+		// The ledger gets at least a few seconds even when the drain used
+		// the whole deadline: what it cannot write it spills.
+		lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) > 10*time.Second {
+			lctx = ctx
+		}
+		if t.bud != nil {
+			t.bud.Close(lctx)
+		}
+		if t.led != nil {
+			if err := t.led.Close(lctx); err != nil {
+				s.log.Error("usage ledger: rows lost at shutdown", "error", err.Error())
+			}
+		}
+		if rt, ok := t.tokens.(*limits.RedisTokens); ok {
+			rt.Close()
+		}
+		if t.rdb != nil {
+			_ = t.rdb.Close()
+		}
+		if t.st != nil {
+			_ = t.st.Close()
+		}
+	})
+}
+
+func hashOf(key, sha string) [sha256.Size]byte {
+	if key != "" {
+		return sha256.Sum256([]byte(key))
+	}
+	var h [sha256.Size]byte
+	b, _ := hex.DecodeString(sha) // validated
+	copy(h[:], b)
+	return h
+}
+
+func staticKeys(keys []KeyConfig) []tenant.StaticKey {
+	out := make([]tenant.StaticKey, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, tenant.StaticKey{Hash: hashOf(k.Key, k.SHA256), ProjectID: k.Project, Name: k.Name})
+	}
+	return out
+}
+
+// adminActor names the admin key the request presents ("" when none
+// matches). Every configured key is compared, in constant time.
+func (s *Server) adminActor(ctx *fasthttp.RequestCtx) string {
+	key := presentedKey(&ctx.Request.Header)
+	if len(key) == 0 || s.ten == nil {
+		return ""
+	}
+	h := sha256.Sum256(key)
+	name := ""
+	for i := range s.ten.admins {
+		if subtle.ConstantTimeCompare(h[:], s.ten.admins[i].hash[:]) == 1 && name == "" {
+			name = s.ten.admins[i].name
+		}
+	}
+	return name
+}
+
+// Errors of the tenancy hooks.
+var (
+	errKeyRevoked = &apiError{Status: 401, Type: typeAuth, Code: "key_revoked", Msg: "This API key has been revoked. Ask the project's administrator for a new key."}
+)
+
+func keyExpired(k *tenant.Key) *apiError {
+	return &apiError{Status: 401, Type: typeAuth, Code: "key_expired",
+		Msg: "This API key expired at " + k.ExpiresAt.UTC().Format(time.RFC3339) + ". Ask the project's administrator for a new key."}
+}
+
+// authKey authenticates the request's client key and returns it (nil on
+// an open gateway) with its project.
+func (s *Server) authKey(ctx *fasthttp.RequestCtx, now time.Time) (*tenant.Key, *tenant.Project, error) {
+	snap := s.ten.dir.Snapshot()
+	if snap.NumKeys() == 0 && s.ten.openAccess {
+		return nil, snap.Project("default"), nil
+	}
+	key := presentedKey(&ctx.Request.Header)
+	if len(key) == 0 {
+		return nil, nil, ErrUnauthorized
+	}
+	h := sha256.Sum256(key)
+	k := snap.Lookup(h)
+	// The map lookup is by a hash of the secret, which tells an attacker
+	// nothing; the compare keeps the old constant-time shape.
+	if k == nil || subtle.ConstantTimeCompare(h[:], k.Hash[:]) != 1 {
+		return nil, nil, ErrUnauthorized
+	}
+	if k.Revoked {
+		return nil, nil, errKeyRevoked
+	}
+	if k.Expired(now) {
+		return nil, nil, keyExpired(k)
+	}
+	p := snap.Project(k.ProjectID)
+	if p == nil {
+		return nil, nil, errKeyRevoked // its project was deleted
+	}
+	k.Touch(now)
+	return k, p, nil
+}
+
+// endpointOf maps a client path to the ledger's endpoint ("" for paths
+// that are not recorded).
+func endpointOf(path []byte) string {
+	switch string(path) {
+	case "/v1/chat/completions", "/chat/completions":
+		return store.EndpointChat
+	case "/v1/messages":
+		return store.EndpointMessages
+	case "/v1/embeddings", "/embeddings":
+		return store.EndpointEmbeddings
+	}
+	return ""
+}
+
+// admit is the request path's first hook: it authenticates the key,
+// attaches its project to x and applies the project's request and token
+// rate limits.
+func (s *Server) admit(ctx *fasthttp.RequestCtx, x *exchange) error {
+	x.ten.endpoint = endpointOf(ctx.Path())
+	if id := ctx.Request.Header.Peek("X-Request-Id"); len(id) > 0 && bytes.Equal(id, x.reqID) {
+		x.ten.clientID = true
+	}
+	k, p, err := s.authKey(ctx, x.start)
+	if err != nil {
+		return err
+	}
+	x.ten.key, x.ten.proj, x.project = k, p, p.ID
+	if p.RPM > 0 {
+		if err := s.projectRate(ctx, p); err != nil {
+			return err
+		}
+	} else if err := s.rateLimit(ctx, p.ID); err != nil {
+		return err
+	}
+	if p.TPM > 0 {
+		used := s.ten.tokens.Used(ctx, p.ID, x.start)
+		if used >= p.TPM {
+			return &apiError{Status: 429, Type: typeRateLimit, Code: "tokens_rate_limit_exceeded", RetryAfter: secondsToNextMinute(x.start),
+				Msg: "Token rate limit of " + strconv.FormatInt(p.TPM, 10) + " tokens per minute exceeded for project " + p.ID +
+					" (" + strconv.FormatInt(used, 10) + " used in the last minute)"}
+		}
+	}
+	return nil
+}
+
+func secondsToNextMinute(now time.Time) int { return 60 - now.Second() }
+
+// projectRate applies a project's own requests-per-minute limit.
+func (s *Server) projectRate(ctx *fasthttp.RequestCtx, p *tenant.Project) error {
+	rate := limits.PerMinute(int(p.RPM))
+	d := s.ten.limiter.Allow(ctx, limits.Key{Project: p.ID, Client: "project-rpm"}, rate)
+	h := &ctx.Response.Header
+	var buf [20]byte
+	h.SetBytesV("X-RateLimit-Limit", strconv.AppendInt(buf[:0], int64(d.Limit), 10))
+	h.SetBytesV("X-RateLimit-Remaining", strconv.AppendInt(buf[:0], int64(d.Remaining), 10))
+	h.SetBytesV("X-RateLimit-Reset", strconv.AppendInt(buf[:0], int64(d.ResetSeconds()), 10))
+	if d.Allowed {
+		return nil
+	}
+	return &apiError{Status: 429, Type: typeRateLimit, Code: "rate_limit_exceeded", RetryAfter: d.RetryAfterSeconds(),
+		Msg: "Rate limit of " + strconv.FormatInt(p.RPM, 10) + " requests per minute exceeded for project " + p.ID}
+}
+
+// requestedModel returns the model to resolve for a request naming name:
+// the project's default model for an empty name or "default", else name.
+func (x *exchange) requestedModel(name string) string {
+	if name == "" || name == "default" {
+		if p := x.ten.proj; p != nil && p.DefaultModel != "" {
+			return p.DefaultModel
+		}
+		return ""
+	}
+	return name
+}
+
+// defaultModel is the model for a request that still names none after
+// routing: the project's default, else the gateway's.
+func (s *Server) defaultModel(x *exchange) string {
+	if p := x.ten.proj; p != nil && p.DefaultModel != "" && p.DefaultModel != "auto" {
+		return p.DefaultModel
+	}
+	return s.cfg.DefaultModel
+}
+
+// cacheNamespace partitions the response caches by the project's
+// namespace (its id unless set).
+func (x *exchange) cacheNamespace() string {
+	if p := x.ten.proj; p != nil && p.CacheNamespace != "" {
+		return p.CacheNamespace
+	}
+	return x.project
+}
+
+// Policy skip lists of the project overrides (static: no allocation).
+var (
+	skipSkills = []string{"skills"}
+	skipStrip  = []string{"stripper"}
+	skipBoth   = []string{"skills", "stripper"}
+)
+
+// policySkips names the policies x's project turned off.
+func (x *exchange) policySkips() []string {
+	p := x.ten.proj
+	if p == nil {
+		return nil
+	}
+	skills := p.Skills != nil && !*p.Skills
+	strip := p.StripBoilerplate != nil && !*p.StripBoilerplate
+	switch {
+	case skills && strip:
+		return skipBoth
+	case skills:
+		return skipSkills
+	case strip:
+		return skipStrip
+	}
+	return nil
+}
+
+// admitModel is the hook once the model is known: the project's
+// allow-list, then its budget (a reservation of the request's worst-case
+// cost, settled in tenancyFinish).
+func (s *Server) admitModel(ctx context.Context, x *exchange, requested string, m *Model, body []byte, maxTokens int) error {
+	p := x.ten.proj
+	if p == nil || x.ten.admitted {
+		return nil // a translated /v1/messages request was admitted already
+	}
+	x.ten.admitted = true
+	x.ten.requested = requested
+	if !s.modelAllowed(p, requested, m, x.tier) {
+		return &apiError{Status: 403, Type: "permission_error", Code: "model_not_allowed", Param: "model",
+			Msg: "Project " + p.ID + " may not use model `" + displayModel(requested, m) + "`; allowed: " + strings.Join(p.Models, ", ")}
+	}
+	if p.BudgetUSD <= 0 {
+		return nil
+	}
+	est := estimateCost(m, len(body), maxTokens, x.ten.endpoint == store.EndpointEmbeddings)
+	r, err := s.ten.bud.Reserve(ctx, budget.Limit{Project: p.ID, BudgetUSD: p.BudgetUSD, Period: p.BudgetPeriod}, est)
+	if err != nil {
+		var ee *budget.ExceededError
+		if errors.As(err, &ee) {
+			return &apiError{Status: 402, Type: "insufficient_quota", Code: "budget_exceeded", Msg: ee.Error()}
+		}
+		return err
+	}
+	x.ten.resv = r
+	return nil
+}
+
+func displayModel(requested string, m *Model) string {
+	if requested != "" && requested != "auto" {
+		return requested
+	}
+	return m.Name
+}
+
+// modelAllowed applies the allow-list: an entry matches the requested
+// name, the resolved model (an alias resolves), the routing tier, or
+// "provider/*".
+func (s *Server) modelAllowed(p *tenant.Project, requested string, m *Model, tier string) bool {
+	if len(p.Models) == 0 {
+		return true
+	}
+	for _, e := range p.Models {
+		switch {
+		case e == requested || e == m.Name || (tier != "" && e == tier):
+			return true
+		case strings.HasSuffix(e, "/*") && e[:len(e)-2] == m.Provider:
+			return true
+		}
+		if am, err := s.catalog.Resolve(e); err == nil && am.Name == m.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultOutputTokens is the worst case of a model that declares no
+// output cap.
+const defaultOutputTokens = 4096
+
+// estimateCost is a request's worst-case cost: the prompt as a quarter of
+// the body's bytes (JSON syntax included, so it overestimates text; real
+// tokenisers average 3.5-4.5 characters per token in English and code) at
+// the input price, plus the output cap (max_tokens, else the model's
+// MaxOutputTokens) at the output price.
+func estimateCost(m *Model, bodyBytes, maxTokens int, embeddings bool) float64 {
+	prompt := float64(bodyBytes/4 + 1)
+	out := 0
+	if !embeddings {
+		out = maxTokens
+		if out <= 0 {
+			out = m.MaxOutputTokens
+		}
+		if out <= 0 {
+			out = defaultOutputTokens
+		}
+	}
+	return (prompt*m.InputPrice + float64(out)*m.OutputPrice) / 1e6
+}
+
+// maxTokensOf reads max_tokens from a raw (Anthropic-format) body.
+func maxTokensOf(body []byte) int {
+	v := jsonscan.Get(body[jsonscan.SkipSpace(body, 0):], "max_tokens")
+	n, err := strconv.Atoi(b2s(v))
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// tenancyFinish is the request path's last hook, from exchange.finish:
+// settle the budget, count the tokens, queue the ledger row and raise
+// request.failed.
+func (s *Server) tenancyFinish(x *exchange, total time.Duration) {
+	t := s.ten
+	if t == nil || x.ten.proj == nil {
+		return // unauthenticated: in the access log and metrics only
+	}
+	x.ten.resv.Settle(x.cost)
+	if x.usage.Set && x.ten.proj.TPM > 0 {
+		t.tokens.Add(context.Background(), x.project, int64(x.usage.PromptTokens+x.usage.CompletionTokens), x.start)
+	}
+	if x.ten.endpoint == "" {
+		return
+	}
+	var r store.UsageRow
+	var idBuf *rowIDBuf
+	if x.ten.clientID {
+		idBuf = rowIDPool.Get().(*rowIDBuf)
+		defer rowIDPool.Put(idBuf)
+	}
+	s.fillRow(&r, x, total, idBuf)
+	t.led.Record(&r)
+	if x.status >= 500 {
+		t.requestFailed(&r)
+	}
+}
+
+// rowIDBuf holds a row id made unique; pooled (a local array would escape).
+type rowIDBuf struct{ b []byte }
+
+var rowIDPool = sync.Pool{New: func() any { return &rowIDBuf{b: make([]byte, 0, 160)} }}
+
+// fillRow builds x's ledger row. Its strings may view request memory
+// (the id, the requested model, the route reason): Record copies them.
+func (s *Server) fillRow(r *store.UsageRow, x *exchange, total time.Duration, idBuf *rowIDBuf) {
+	id := x.reqID
+	if idBuf != nil {
+		// A client's X-Request-Id may repeat: the row id gets a
+		// gateway-unique suffix so that no request is taken for a replay.
+		id = append(append(idBuf.b[:0], x.reqID...), '~')
+		id = appendHex(id, s.idSeq.Add(1))
+		idBuf.b = id
+	}
+	r.ID = b2s(id)
+	r.RequestedModel = x.ten.requested
+	if r.RequestedModel == "" && x.req != nil {
+		r.RequestedModel = x.req.Model
+	}
+	r.RouteReason = b2s(x.reason)
+	r.ErrorCode = x.errCode
+	r.Time = x.start
+	r.ProjectID = x.project
+	if x.ten.key != nil {
+		r.KeyID = x.ten.key.ID
+	}
+	r.Endpoint = x.ten.endpoint
+	if m := x.model; m != nil {
+		r.ServedModel, r.Provider = m.Name, m.Provider
+	}
+	r.Status = x.status
+	if x.usage.Set {
+		r.PromptTokens = int64(x.usage.PromptTokens)
+		r.CachedTokens = int64(x.usage.CachedTokens)
+		r.CacheWriteTokens = int64(x.usage.CacheWriteTokens)
+		r.CompletionTokens = int64(x.usage.CompletionTokens)
+	}
+	r.CostUSD = x.cost
+	r.Savings = store.Savings{ResponseCache: x.saved[idxCache], ProviderPromptCache: x.saved[idxPrompt],
+		IDEBoilerplate: x.saved[idxStrip], FileDedup: x.saved[idxDedup], Routing: x.saved[idxRouting]}
+	r.LatencyMS = float64(total.Microseconds()) / 1000
+	r.UpstreamMS = float64(x.upstream.Microseconds()) / 1000
+	r.Cache = x.ten.cache
+	if x.hit && r.Cache == "" {
+		r.Cache = "hit"
+	}
+	r.Stream = x.stream
+}
