@@ -14,7 +14,7 @@ import (
 
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/engine/webhook"
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/valyala/fasthttp"
 )
 

@@ -4,8 +4,8 @@ import (
 	"github.com/aigateway/gateway/abi"
 	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/valyala/fasthttp"
 )
 

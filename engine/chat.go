@@ -8,9 +8,10 @@ import (
 	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/cache/semantic"
 	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/anthropic"
-	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/aigateway/gateway/wasm"
 	"github.com/valyala/fasthttp"
 )
@@ -319,7 +320,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	x.idBuf = append(append(x.idBuf[:0], "chatcmpl-"...), x.reqID...)
 	x.call = providers.Call{
 		Req:            x.req,
-		ID:             b2s(x.idBuf),
+		ID:             unsafeconv.String(x.idBuf),
 		Created:        x.start.Unix(),
 		Header:         &ctx.Request.Header,
 		PromptCacheKey: s.cacheKeyFor(x.project),

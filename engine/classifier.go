@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // classifierSystem is the phase-2 prompt: the seed's three-tier rubric,

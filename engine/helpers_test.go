@@ -5,9 +5,6 @@ import (
 
 	"bufio"
 	"context"
-	"github.com/aigateway/gateway/engine/internal/pgtest"
-	"github.com/aigateway/gateway/policies"
-	"github.com/aigateway/gateway/providers/jsonscan"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigateway/gateway/engine/internal/pgtest"
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/policies"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 )

@@ -4,8 +4,8 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers/anthropic"
-	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/valyala/fasthttp"
 )
 

@@ -3,8 +3,8 @@ package engine
 import (
 	"strconv"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/valyala/fasthttp"
 )
 

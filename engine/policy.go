@@ -8,8 +8,8 @@ import (
 
 	"github.com/aigateway/gateway/abi"
 	"github.com/aigateway/gateway/engine/policyinput"
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/aigateway/gateway/wasm"
 	"github.com/valyala/fasthttp"
 )
@@ -267,14 +267,6 @@ func appendEditedMessage(dst, b []byte, m *providers.Message, text []byte) []byt
 		dst = append(dst, ']')
 	}
 	return append(dst, b[m.ContentSpan.End:m.Span.End]...)
-}
-
-// s2b views s as bytes; the result must not be modified.
-func s2b(s string) []byte {
-	if s == "" {
-		return nil
-	}
-	return unsafeBytes(s)
 }
 
 // runPolicies runs the request stage, applies its edits, and for model "auto"

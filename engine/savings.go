@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
 
 	"github.com/aigateway/gateway/providers/anthropic"
@@ -53,7 +54,7 @@ func removedTokens(x *exchange, finals []wasm.FinalMessage) (strip, dedup int) {
 			continue
 		}
 		before := countTokens(x.req.Messages[fm.Orig].Text())
-		after := countTokens(b2s(fm.Text))
+		after := countTokens(unsafeconv.String(fm.Text))
 		if before > after {
 			total += before - after
 		}

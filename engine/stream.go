@@ -3,10 +3,9 @@ package engine
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/aigateway/gateway/providers"
-	"time"
-	"unsafe"
 
 	"github.com/valyala/fasthttp"
 )
@@ -150,15 +149,3 @@ func (b *streamBody) Close() error {
 	x.finish()
 	return nil
 }
-
-// b2s views b as a string without copying; b must outlive the string and
-// not change while it is used.
-func b2s(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
-// unsafeBytes views s as bytes; the result must not be modified.
-func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

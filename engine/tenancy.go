@@ -26,7 +26,8 @@ import (
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/engine/tenant"
 	"github.com/aigateway/gateway/engine/webhook"
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 )
@@ -524,7 +525,7 @@ func estimateCost(m *Model, bodyBytes, maxTokens int, embeddings bool) float64 {
 // maxTokensOf reads max_tokens from a raw (Anthropic-format) body.
 func maxTokensOf(body []byte) int {
 	v := jsonscan.Get(body[jsonscan.SkipSpace(body, 0):], "max_tokens")
-	n, err := strconv.Atoi(b2s(v))
+	n, err := strconv.Atoi(unsafeconv.String(v))
 	if err != nil {
 		return 0
 	}
@@ -575,12 +576,12 @@ func (s *Server) fillRow(r *store.UsageRow, x *exchange, total time.Duration, id
 		id = appendHex(id, s.idSeq.Add(1))
 		idBuf.b = id
 	}
-	r.ID = b2s(id)
+	r.ID = unsafeconv.String(id)
 	r.RequestedModel = x.ten.requested
 	if r.RequestedModel == "" && x.req != nil {
 		r.RequestedModel = x.req.Model
 	}
-	r.RouteReason = b2s(x.reason)
+	r.RouteReason = unsafeconv.String(x.reason)
 	r.ErrorCode = x.errCode
 	r.Time = x.start
 	r.ProjectID = x.project

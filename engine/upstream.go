@@ -10,9 +10,9 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/anthropic"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // The one way out of the gateway. Every upstream call — a chat completion,

@@ -3,7 +3,7 @@ package providers
 import (
 	"strconv"
 
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/internal/jsonscan"
 )
 
 // ChunkWriter builds OpenAI chat.completion.chunk SSE events for translating

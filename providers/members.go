@@ -1,6 +1,6 @@
 package providers
 
-import "github.com/aigateway/gateway/providers/jsonscan"
+import "github.com/aigateway/gateway/internal/jsonscan"
 
 // The member names the gateway reads in each kind of object of a chat
 // completion request. Decode refuses an object in which one of them appears

@@ -9,7 +9,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 )
 
 // MinSecretLen is the shortest secret a Redactor removes wherever it occurs.
@@ -276,7 +276,7 @@ func (r *Redactor) String(s string) string {
 // b itself when there is nothing to remove, otherwise a new slice (b is
 // never written to).
 func (r *Redactor) Bytes(b []byte) []byte {
-	s := jsonscan.B2S(b)
+	s := unsafeconv.String(b)
 	i, j := r.find(s)
 	if i < 0 {
 		if !hasPrefixedKey(s) {
@@ -443,7 +443,7 @@ func maskPrefixes(s string) string {
 
 // maskPrefixesInPlace replaces the key bytes after each key prefix with '*'.
 func maskPrefixesInPlace(b []byte) {
-	s := jsonscan.B2S(b) // b changes under s, one masked byte at a time: the prefixes contain no '*'
+	s := unsafeconv.String(b) // b changes under s, one masked byte at a time: the prefixes contain no '*'
 	for from := 0; ; {
 		i, e := nextPrefixedKey(s, from)
 		if i < 0 {

@@ -4,7 +4,8 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 )
 
 // Request is the canonical form of an OpenAI chat completion request: decoded
@@ -366,7 +367,7 @@ func (r *Request) decode() error {
 	err := jsonscan.ObjectEachTrusted(obj, func(key, val []byte) error {
 		valStart := offsetOf(b, val)
 		keyStart := lastQuoteBefore(b, base, valStart, len(key))
-		r.Fields = append(r.Fields, Field{Key: jsonscan.B2S(key), Start: keyStart, ValStart: valStart, End: valStart + len(val)})
+		r.Fields = append(r.Fields, Field{Key: unsafeconv.String(key), Start: keyStart, ValStart: valStart, End: valStart + len(val)})
 		f, err := topNames.Check(&seen, key)
 		if err != nil {
 			return NameErr("", err)
@@ -420,7 +421,7 @@ func (r *Request) str(param path, v []byte) (string, error) {
 	if err != nil {
 		return "", pathErr(param, err.Error())
 	}
-	return jsonscan.B2S(s), nil
+	return unsafeconv.String(s), nil
 }
 
 func boolVal(param path, v []byte) (bool, error) {

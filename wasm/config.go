@@ -10,7 +10,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/aigateway/gateway/abi"
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/internal/jsonscan"
 )
 
 // Options configures a Host. The zero value of every field selects its

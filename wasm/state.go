@@ -4,7 +4,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aigateway/gateway/abi"
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/internal/jsonscan"
 )
 
 // callState is the host side of one policy call: it implements every ABI

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"time"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // toolAcc accumulates one tool call.
@@ -240,7 +241,7 @@ func (b *builder) entry(fallbackModel string) (*Entry, error) {
 	}
 	model := b.model
 	if len(model) == 0 {
-		model = s2b(fallbackModel)
+		model = unsafeconv.Bytes(fallbackModel)
 	}
 	created := b.created
 	if created == 0 {

@@ -357,7 +357,7 @@ func (c *Cache) Stats() Stats {
 	}
 	if c.rem != nil {
 		s.Redis = &RedisStats{TierStats: ts(tierRedis), Healthy: c.rem.healthy(), Skipped: c.ctr.skipped.Load(),
-			QueuedWrites: c.rem.pending.Load(), BackoffMillis: time.Duration(c.rem.backoff.Load()).Milliseconds()}
+			QueuedWrites: c.rem.pending.Load(), BackoffMillis: c.rem.bo.Period().Milliseconds()}
 	}
 	s.CoalescedHits = c.ctr.hits[tierCoalesced].Load()
 	s.NotStored = c.ctr.notStored.Load()

@@ -3,8 +3,8 @@ package cache
 import (
 	"encoding/binary"
 	"sync"
-	"unsafe"
 
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
 	"github.com/klauspost/compress/s2"
 )
@@ -215,7 +215,7 @@ func (r *reader) bytes() []byte {
 	return v
 }
 
-func (r *reader) str() string { return b2s(r.bytes()) }
+func (r *reader) str() string { return unsafeconv.String(r.bytes()) }
 
 func (r *reader) byte1() byte {
 	if len(r.b) == 0 {
@@ -293,12 +293,4 @@ func (e *Entry) decodeBody(body []byte) error {
 		return ErrCorrupt
 	}
 	return nil
-}
-
-// b2s views b as a string without copying; b must never change afterwards.
-func b2s(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
 }

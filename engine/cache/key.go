@@ -7,10 +7,10 @@ import (
 	"hash"
 	"math"
 	"sync"
-	"unsafe"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // Key identifies one cacheable answer: the SHA-256 of the canonical request
@@ -102,7 +102,7 @@ func (k *keyHasher) raw(p []byte) {
 	}
 }
 
-func (k *keyHasher) str(s string) { k.bytes(s2b(s)) }
+func (k *keyHasher) str(s string) { k.bytes(unsafeconv.Bytes(s)) }
 
 func (k *keyHasher) float(f providers.Float) {
 	if !f.Set {
@@ -321,12 +321,4 @@ func (k *keyHasher) unknownFields(r *providers.Request) {
 			k.json(r.Body[f.ValStart:f.End])
 		}
 	}
-}
-
-// s2b views s as bytes without copying; the bytes must not be modified.
-func s2b(s string) []byte {
-	if s == "" {
-		return nil
-	}
-	return unsafe.Slice(unsafe.StringData(s), len(s))
 }

@@ -8,25 +8,19 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aigateway/gateway/internal/backoff"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // remote is the Redis tier. Reads wait at most timeout; writes are queued
 // and written by a background worker so that no request ever waits for one.
-// After a failure the tier is skipped for a back-off period (doubling up to
-// maxBackoff while failures repeat); when it ends one probe is let through,
-// and its success restores the tier.
+// After a failure the tier is skipped for a back-off period (internal/backoff).
 type remote struct {
-	rdb                 *redis.Client
-	timeout             time.Duration
-	minBackoff, maxBack time.Duration
-	ctr                 *counters
-
-	failing   atomic.Bool
-	openUntil atomic.Int64 // UnixNano until which the tier is skipped
-	backoff   atomic.Int64
-	probing   atomic.Bool
+	rdb     *redis.Client
+	timeout time.Duration
+	ctr     *counters
+	bo      backoff.Backoff
 
 	queue   chan setJob
 	pending atomic.Int64
@@ -52,7 +46,7 @@ func newRemote(url string, timeout, minBackoff, maxBackoff time.Duration, queue 
 	opt.ContextTimeoutEnabled = true
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	r := &remote{
-		rdb: redis.NewClient(opt), timeout: timeout, minBackoff: minBackoff, maxBack: maxBackoff, ctr: ctr,
+		rdb: redis.NewClient(opt), timeout: timeout, ctr: ctr, bo: backoff.Backoff{Min: minBackoff, Max: maxBackoff},
 		queue: make(chan setJob, queue), stop: make(chan struct{}),
 	}
 	r.wg.Add(1)
@@ -60,44 +54,17 @@ func newRemote(url string, timeout, minBackoff, maxBackoff time.Duration, queue 
 	return r, nil
 }
 
-// allow says whether an operation may use Redis now.
-func (r *remote) allow() bool {
-	if !r.failing.Load() {
-		return true
-	}
-	if time.Now().UnixNano() < r.openUntil.Load() {
-		return false
-	}
-	return r.probing.CompareAndSwap(false, true)
-}
+func (r *remote) allow() bool { return r.bo.Allow() }
 
-func (r *remote) succeeded() {
-	if r.failing.Load() {
-		r.backoff.Store(0)
-		r.failing.Store(false)
-		r.probing.Store(false)
-	}
-}
+func (r *remote) succeeded() { r.bo.OK() }
 
 func (r *remote) failed() {
 	r.ctr.fail(tierRedis)
-	if r.failing.Load() && time.Now().UnixNano() < r.openUntil.Load() {
-		return // operations that were in flight when the tier opened
-	}
-	b := time.Duration(r.backoff.Load())
-	if b == 0 {
-		b = r.minBackoff
-	} else {
-		b = min(2*b, r.maxBack)
-	}
-	r.backoff.Store(int64(b))
-	r.openUntil.Store(time.Now().Add(b).UnixNano())
-	r.failing.Store(true)
-	r.probing.Store(false)
+	r.bo.Fail()
 }
 
 // healthy reports whether the tier is currently in use.
-func (r *remote) healthy() bool { return !r.failing.Load() }
+func (r *remote) healthy() bool { return r.bo.Healthy() }
 
 // get returns the stored bytes, nil on a miss, ErrRedisSkipped during
 // back-off.
@@ -124,7 +91,7 @@ func (r *remote) get(key string) ([]byte, error) {
 // set queues a write; when the queue is full or the tier is backing off
 // the write is dropped (counted as skipped): the entry still lives in memory.
 func (r *remote) set(key string, val []byte, ttl time.Duration) {
-	if r.failing.Load() && time.Now().UnixNano() < r.openUntil.Load() {
+	if r.bo.InPeriod() {
 		r.ctr.skip()
 		return
 	}

@@ -6,8 +6,9 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // Replay is a providers.Stream that replays an Entry as a well-formed OpenAI
@@ -154,7 +155,7 @@ func (r *Replay) step() {
 			return
 		}
 		tc := &e.ToolCalls[r.tool]
-		args := s2b(tc.Arguments)
+		args := unsafeconv.Bytes(tc.Arguments)
 		if r.pos == 0 {
 			end := nextPiece(args, 0)
 			r.out = append(r.out, r.cw.ToolCallStart(r.tool, tc.ID, tc.Name, args[:end])...)

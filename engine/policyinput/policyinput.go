@@ -11,9 +11,9 @@ package policyinput
 
 import (
 	"strings"
-	"unsafe"
 
 	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/wasm"
 	"github.com/valyala/fasthttp"
@@ -41,14 +41,14 @@ const headerPrefix = "x-gateway-"
 // it.
 func Fill(in *wasm.Input, r *providers.Request, project string, h *fasthttp.RequestHeader) {
 	in.Reset()
-	in.Model = bytesOf(r.Model)
-	in.Project = bytesOf(project)
-	in.Skill = bytesOf(r.Skill)
+	in.Model = unsafeconv.Bytes(r.Model)
+	in.Project = unsafeconv.Bytes(project)
+	in.Skill = unsafeconv.Bytes(r.Skill)
 	in.Body = r.Body
 	for i := range r.Messages {
 		m := &r.Messages[i]
 		var flags uint64
-		text := bytesOf(m.Content)
+		text := unsafeconv.Bytes(m.Content)
 		if len(m.Parts) > 0 {
 			flags |= abi.MsgParts
 			text = nil
@@ -60,7 +60,7 @@ func Fill(in *wasm.Input, r *providers.Request, project string, h *fasthttp.Requ
 					flags |= abi.MsgImage
 				case "text":
 					if n == 0 {
-						text = bytesOf(p.Text) // a single part is aliased
+						text = unsafeconv.Bytes(p.Text) // a single part is aliased
 					} else {
 						text = in.JoinText(text, '\n', p.Text)
 					}
@@ -77,10 +77,10 @@ func Fill(in *wasm.Input, r *providers.Request, project string, h *fasthttp.Requ
 		if flags&abi.MsgImage != 0 {
 			in.Flags |= abi.FlagImages
 		}
-		in.AddMessage(bytesOf(m.Role), text, flags)
+		in.AddMessage(unsafeconv.Bytes(m.Role), text, flags)
 	}
 	for i := range r.Tools {
-		in.AddTool(bytesOf(r.Tools[i].Name))
+		in.AddTool(unsafeconv.Bytes(r.Tools[i].Name))
 	}
 	if r.Stream {
 		in.Flags |= abi.FlagStream
@@ -92,7 +92,7 @@ func Fill(in *wasm.Input, r *providers.Request, project string, h *fasthttp.Requ
 		return
 	}
 	for k, v := range h.All() {
-		if len(k) > len(headerPrefix) && strings.EqualFold(stringOf(k[:len(headerPrefix)]), headerPrefix) {
+		if len(k) > len(headerPrefix) && strings.EqualFold(unsafeconv.String(k[:len(headerPrefix)]), headerPrefix) {
 			in.AddHeader(k, v)
 		}
 	}
@@ -100,14 +100,3 @@ func Fill(in *wasm.Input, r *providers.Request, project string, h *fasthttp.Requ
 		in.Flags |= abi.FlagSmartRouting
 	}
 }
-
-// bytesOf views s as bytes without copying; policies only read them.
-func bytesOf(s string) []byte {
-	if s == "" {
-		return nil
-	}
-	return unsafe.Slice(unsafe.StringData(s), len(s))
-}
-
-// stringOf views b as a string without copying, for a comparison.
-func stringOf(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -4,8 +4,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // Prompt-cache breakpoints (Config.CacheControl).
@@ -623,7 +624,7 @@ func addBreakpoints(b []byte, model string, t minTable, onlyIfNone bool) ([]byte
 	var s ccScan
 	s.run(b)
 	if model == "" {
-		model = jsonscan.B2S(s.model)
+		model = unsafeconv.String(s.model)
 	}
 	var ins [2 * MaxBreakpoints]insert
 	n := s.plan(t.lookup(model), onlyIfNone, &ins)

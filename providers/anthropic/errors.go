@@ -4,9 +4,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/internal/wire"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // ParseError maps an Anthropic error response

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 func addFiles(f *testing.F, glob string) {

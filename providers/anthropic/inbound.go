@@ -3,10 +3,10 @@ package anthropic
 import (
 	"bytes"
 	"errors"
-	"github.com/aigateway/gateway/providers/internal/wire"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/providers/internal/wire"
 )
 
 // ErrBadCompletion is returned when an OpenAI chat.completion cannot be

@@ -3,11 +3,11 @@ package anthropic
 import (
 	"bytes"
 	"errors"
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/providers/internal/wire"
 )
 
 // MessageStream wraps any stream of OpenAI chunk events (what every

@@ -1,8 +1,8 @@
 package anthropic
 
 import (
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // requestNames describes every object of a Messages (or count_tokens)

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/aigateway/gateway/providers/providertest"
 )
 

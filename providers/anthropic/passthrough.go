@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
 	"sync"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/sse"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
-	"github.com/aigateway/gateway/providers/sse"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"github.com/aigateway/gateway/providers/upstream"
 	"github.com/valyala/fasthttp"
 )

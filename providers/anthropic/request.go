@@ -1,12 +1,12 @@
 package anthropic
 
 import (
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"strconv"
 	"strings"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/providers/internal/wire"
 )
 
 // reqInfo is what the response translation must know about how the request

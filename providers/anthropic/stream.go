@@ -2,12 +2,13 @@ package anthropic
 
 import (
 	"errors"
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/sse"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
-	"github.com/aigateway/gateway/providers/sse"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"github.com/aigateway/gateway/providers/upstream"
 )
 
@@ -273,7 +274,7 @@ func (t *Translator) blockStart(data []byte) []byte {
 			args = input // a block that starts with its input (no deltas follow)
 		}
 		t.begin()
-		return t.emit(t.cw.ToolCallStart(b.tool, jsonscan.B2S(wire.Unq(id, &t.scratch)), jsonscan.B2S(n), args))
+		return t.emit(t.cw.ToolCallStart(b.tool, unsafeconv.String(wire.Unq(id, &t.scratch)), unsafeconv.String(n), args))
 	default:
 		*b = block{kind: blockIgnored}
 	}

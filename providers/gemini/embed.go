@@ -5,12 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"math"
 	"strconv"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"github.com/valyala/fasthttp"
 )
 

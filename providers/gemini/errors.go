@@ -2,13 +2,13 @@ package gemini
 
 import (
 	"bytes"
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/providers/internal/wire"
 )
 
 // ParseError maps a Gemini error response

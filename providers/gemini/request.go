@@ -1,13 +1,13 @@
 package gemini
 
 import (
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"path"
 	"strconv"
 	"strings"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/providers/internal/wire"
 )
 
 // SkipSignature is the thoughtSignature Google documents for function calls

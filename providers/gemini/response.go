@@ -2,10 +2,10 @@ package gemini
 
 import (
 	"errors"
-	"github.com/aigateway/gateway/providers/internal/wire"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/providers/internal/wire"
 )
 
 // ErrBadResponse is returned when the upstream's answer is not a

@@ -1,10 +1,11 @@
 package gemini
 
 import (
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"strings"
 
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
+	"github.com/aigateway/gateway/providers/internal/wire"
 )
 
 // maxSchemaDepth bounds schema nesting, $ref expansion included, so that a
@@ -131,7 +132,7 @@ func (w *schemaWriter) append(dst, s []byte, depth int) []byte {
 			}
 		case "format":
 			f := wire.Str(v)
-			if formatOK(jsonscan.B2S(trimQuotes(jsonscan.Get(s, "type"))), f) {
+			if formatOK(unsafeconv.String(trimQuotes(jsonscan.Get(s, "type"))), f) {
 				key("format")
 				dst = jsonscan.AppendQuote(dst, f)
 			}

@@ -2,12 +2,13 @@ package gemini
 
 import (
 	"errors"
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"io"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/sse"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
-	"github.com/aigateway/gateway/providers/sse"
+	"github.com/aigateway/gateway/providers/internal/wire"
 	"github.com/aigateway/gateway/providers/upstream"
 )
 
@@ -165,7 +166,7 @@ func (t *Translator) event(data []byte) []byte {
 			case partCall:
 				t.args = appendCompact(t.args[:0], p.args)
 				t.id = appendToolID(t.id[:0], t.responseID, t.ncalls, &p, t.args)
-				t.out = append(t.out, t.cw.ToolCallStart(t.ncalls, jsonscan.B2S(t.id), jsonscan.B2S(p.name), t.args)...)
+				t.out = append(t.out, t.cw.ToolCallStart(t.ncalls, unsafeconv.String(t.id), unsafeconv.String(p.name), t.args)...)
 				t.ncalls++
 			}
 		})

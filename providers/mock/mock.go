@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
 )
 
@@ -253,7 +254,7 @@ func (s *stream) Next() ([]byte, error) {
 		}
 		var tok string
 		tok, s.rest = nextToken(s.rest)
-		return s.cw.Content(unsafeBytes(tok)), nil
+		return s.cw.Content(unsafeconv.Bytes(tok)), nil
 	case stFinish:
 		s.state = stDone
 		if s.tool != nil {

@@ -7,8 +7,8 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/valyala/fasthttp"
 )
 

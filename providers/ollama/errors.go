@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // Sentinel errors, wrapped by the errors this package returns.

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/aigateway/gateway/providers/providertest"
 )
 

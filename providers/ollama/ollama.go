@@ -31,8 +31,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/aigateway/gateway/providers/upstream"
 	"github.com/valyala/fasthttp"
 )

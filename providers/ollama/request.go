@@ -3,10 +3,10 @@ package ollama
 import (
 	"strconv"
 	"strings"
-	"unsafe"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // appendRequest appends the /api/chat body for call. Members follow the
@@ -131,7 +131,7 @@ func appendMessage(dst []byte, r *providers.Request, i int) ([]byte, error) {
 			if args == "" {
 				args = "{}"
 			}
-			b := s2b(args)
+			b := unsafeconv.Bytes(args)
 			if jsonscan.Validate(b) != nil || jsonscan.KindOf(b) != jsonscan.Object {
 				return dst, reqErr(callParam(i, j, ".function.arguments"), "must be a JSON object: Ollama takes tool-call arguments as an object")
 			}
@@ -420,6 +420,3 @@ func appendPassthrough(dst []byte, r *providers.Request) ([]byte, error) {
 	}
 	return dst, nil
 }
-
-// s2b returns the bytes of s without copying; they must not be modified.
-func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // reply is one api.ChatResponse: the whole non-streaming answer, or one

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"io"
 
+	"github.com/aigateway/gateway/internal/sse"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
-	"github.com/aigateway/gateway/providers/sse"
 	"github.com/aigateway/gateway/providers/upstream"
 )
 
@@ -129,12 +129,12 @@ func (s *Stream) translate() []byte {
 	if hasTools {
 		s.args = s.args[:0]
 		eachToolCall(r.toolCalls, &s.scratch, &s.args, func(tc toolCall) {
-			id := jsonscan.B2S(tc.id)
+			id := unsafeconv.String(tc.id)
 			if id == "" {
 				s.id = appendToolID(s.id[:0], s.callID, s.tools)
-				id = jsonscan.B2S(s.id)
+				id = unsafeconv.String(s.id)
 			}
-			s.out = append(s.out, s.cw.ToolCallStart(s.tools, id, jsonscan.B2S(tc.name), tc.args)...)
+			s.out = append(s.out, s.cw.ToolCallStart(s.tools, id, unsafeconv.String(tc.name), tc.args)...)
 			s.tools++
 		})
 	}

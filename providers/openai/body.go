@@ -1,8 +1,8 @@
 package openai
 
 import (
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // AppendBody appends the upstream request body for req to dst: the client's

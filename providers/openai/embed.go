@@ -2,8 +2,9 @@ package openai
 
 import (
 	"context"
+
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 	"github.com/valyala/fasthttp"
 )
 

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigateway/gateway/internal/sse"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/internal/upcheck"
 	"github.com/aigateway/gateway/providers/providertest"
-	"github.com/aigateway/gateway/providers/sse"
 	"github.com/aigateway/gateway/providers/upstream"
 )
 

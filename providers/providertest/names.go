@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/internal/jsonscan"
 )
 
 // SchemaCoversReads fails t for every member name that the functions funcs

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/valyala/fasthttp"
 )
 

@@ -6,7 +6,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
-	"unsafe"
+
+	"github.com/aigateway/gateway/internal/unsafeconv"
 )
 
 // analysis is what the local embedder and the guards read from one final
@@ -390,7 +391,7 @@ func (a *analysis) tokenize(t string) {
 		i = j
 	}
 	for _, sp := range a.spans {
-		a.toks = append(a.toks, token{s: b2s(a.buf[sp.s:sp.e])})
+		a.toks = append(a.toks, token{s: unsafeconv.String(a.buf[sp.s:sp.e])})
 	}
 }
 
@@ -414,7 +415,7 @@ func (a *analysis) word(w string) {
 		}
 		a.wbuf = utf8.AppendRune(a.wbuf, unicode.ToLower(r))
 	}
-	lw := b2s(a.wbuf)
+	lw := unsafeconv.String(a.wbuf)
 	if strings.IndexByte(lw, '\'') < 0 {
 		if exp, ok := contractions[lw]; ok {
 			for _, p := range exp {
@@ -524,14 +525,6 @@ func appendDigitRuns(dst []string, s string) []string {
 		dst = append(dst, s[start:])
 	}
 	return dst
-}
-
-// b2s views b as a string; b must not change while the string is used.
-func b2s(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // fnv is FNV-1a, 64 bits: cheap, allocation-free, and good enough for

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/engine/cache"
+	"github.com/aigateway/gateway/internal/backoff"
 	"github.com/aigateway/gateway/providers"
 )
 
@@ -109,7 +110,7 @@ type Cache struct {
 	seed   [32]byte
 	idx    *index
 	rem    *remote
-	embBo  backoff
+	embBo  backoff.Backoff
 	ctr    counters
 	memo   vecMemo
 	closed atomic.Bool
@@ -167,7 +168,7 @@ func New(cfg Config) (*Cache, error) {
 		cfg.RedisMaxBackoff = max(DefaultRedisMaxBackoff, cfg.RedisBackoff)
 	}
 	c := &Cache{cfg: cfg, emb: cfg.Embedder, idx: newIndex(cfg.MaxEntriesPerScope, cfg.MaxEntries, cfg.MaxBytes),
-		embBo: backoff{min: cfg.RedisBackoff, max: cfg.RedisMaxBackoff}, now: time.Now}
+		embBo: backoff.Backoff{Min: cfg.RedisBackoff, Max: cfg.RedisMaxBackoff}, now: time.Now}
 	c.local, _ = cfg.Embedder.(*Local)
 	id := fmt.Sprintf("%T", cfg.Embedder)
 	if n, ok := cfg.Embedder.(identified); ok {
@@ -321,7 +322,7 @@ func (c *Cache) embedQuery(ctx context.Context, q *query) bool {
 // embedRemote embeds one text with the configured (non-local) embedder,
 // bounded by EmbedTimeout and skipped during its back-off.
 func (c *Cache) embedRemote(ctx context.Context, text string) ([]float32, error) {
-	if !c.embBo.allow() {
+	if !c.embBo.Allow() {
 		c.ctr.embedSkipped.Add(1)
 		return nil, fmt.Errorf("%w: skipped after failures", ErrEmbed)
 	}
@@ -340,12 +341,12 @@ func (c *Cache) embedRemote(ctx context.Context, text string) ([]float32, error)
 		}
 	}
 	if err != nil {
-		c.embBo.fail()
+		c.embBo.Fail()
 		c.ctr.embedErrors.Add(1)
 		mErrors[srcEmbedder].Inc()
 		return nil, fmt.Errorf("%w: %w", ErrEmbed, err)
 	}
-	c.embBo.ok()
+	c.embBo.OK()
 	normalize(vs[0])
 	return vs[0], nil
 }
@@ -634,7 +635,7 @@ func (c *Cache) Stats() Stats {
 	s.EmbedErrors, s.EmbedSkipped = c.ctr.embedErrors.Load(), c.ctr.embedSkipped.Load()
 	s.Threshold = c.cfg.Threshold
 	if c.rem != nil {
-		s.Redis = &RedisStats{Healthy: c.rem.bo.healthy(), Loads: c.ctr.redisLoads.Load(), Loaded: c.ctr.redisGot.Load(),
+		s.Redis = &RedisStats{Healthy: c.rem.bo.Healthy(), Loads: c.ctr.redisLoads.Load(), Loaded: c.ctr.redisGot.Load(),
 			Stores: c.ctr.redisStores.Load(), Errors: c.ctr.redisErrors.Load(), Skipped: c.ctr.redisSkipped.Load(),
 			QueuedWrites: c.rem.pending.Load()}
 	}

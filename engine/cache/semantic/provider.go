@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // Provider is an Embedder backed by any gateway provider that serves

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/engine/cache"
+	"github.com/aigateway/gateway/internal/backoff"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
@@ -28,61 +29,13 @@ func scopePrefix(project string, s scopeID) string {
 	return keyPrefix + cache.KeySegment(project) + ":" + hex.EncodeToString(s[:]) + ":"
 }
 
-// backoff skips a failing dependency (Redis, a remote embedder) for a
-// period that doubles while failures repeat; when it ends one probe is let
-// through, and its success restores the dependency. It is engine/cache's
-// Redis rule.
-type backoff struct {
-	min, max  time.Duration
-	failing   atomic.Bool
-	probing   atomic.Bool
-	openUntil atomic.Int64 // UnixNano
-	cur       atomic.Int64
-}
-
-func (b *backoff) allow() bool {
-	if !b.failing.Load() {
-		return true
-	}
-	if time.Now().UnixNano() < b.openUntil.Load() {
-		return false
-	}
-	return b.probing.CompareAndSwap(false, true)
-}
-
-func (b *backoff) ok() {
-	if b.failing.Load() {
-		b.cur.Store(0)
-		b.failing.Store(false)
-		b.probing.Store(false)
-	}
-}
-
-func (b *backoff) fail() {
-	if b.failing.Load() && time.Now().UnixNano() < b.openUntil.Load() {
-		return // operations that were in flight when it opened
-	}
-	d := time.Duration(b.cur.Load())
-	if d == 0 {
-		d = b.min
-	} else {
-		d = min(2*d, b.max)
-	}
-	b.cur.Store(int64(d))
-	b.openUntil.Store(time.Now().Add(d).UnixNano())
-	b.failing.Store(true)
-	b.probing.Store(false)
-}
-
-func (b *backoff) healthy() bool { return !b.failing.Load() }
-
 // remote is the Redis tier: loads wait at most timeout per round trip,
 // writes are queued for one background writer so that no request waits for
 // them.
 type remote struct {
 	rdb     *redis.Client
 	timeout time.Duration
-	bo      backoff
+	bo      backoff.Backoff
 	ctr     *counters
 
 	queue   chan writeJob
@@ -113,7 +66,7 @@ func newRemote(url string, timeout, minBackoff, maxBackoff time.Duration, queue 
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	r := &remote{
 		rdb: redis.NewClient(opt), timeout: timeout, ctr: ctr,
-		bo:    backoff{min: minBackoff, max: maxBackoff},
+		bo:    backoff.Backoff{Min: minBackoff, Max: maxBackoff},
 		queue: make(chan writeJob, queue), stop: make(chan struct{}),
 	}
 	r.wg.Add(1)
@@ -124,14 +77,14 @@ func newRemote(url string, timeout, minBackoff, maxBackoff time.Duration, queue 
 func (r *remote) failed() {
 	r.ctr.redisErrors.Add(1)
 	mErrors[srcRedis].Inc()
-	r.bo.fail()
+	r.bo.Fail()
 }
 
 // load returns the stored records of a scope that expire after now, newest
 // expiry first, at most limit. Each round trip (the index, then the
 // records) waits at most the timeout.
 func (r *remote) load(ctx context.Context, prefix string, now int64, limit int) ([][]byte, error) {
-	if !r.bo.allow() {
+	if !r.bo.Allow() {
 		r.ctr.redisSkipped.Add(1)
 		return nil, ErrRedisSkipped
 	}
@@ -145,7 +98,7 @@ func (r *remote) load(ctx context.Context, prefix string, now int64, limit int) 
 		return nil, err
 	}
 	if len(ids) == 0 {
-		r.bo.ok()
+		r.bo.OK()
 		return nil, nil
 	}
 	keys := make([]string, len(ids))
@@ -159,7 +112,7 @@ func (r *remote) load(ctx context.Context, prefix string, now int64, limit int) 
 		r.failed()
 		return nil, err
 	}
-	r.bo.ok()
+	r.bo.OK()
 	out := make([][]byte, 0, len(vals))
 	for _, v := range vals {
 		if s, ok := v.(string); ok {
@@ -172,7 +125,7 @@ func (r *remote) load(ctx context.Context, prefix string, now int64, limit int) 
 // set queues a record write; during back-off or with a full queue it is
 // dropped (the record still lives in memory).
 func (r *remote) set(j writeJob) {
-	if r.bo.failing.Load() && time.Now().UnixNano() < r.bo.openUntil.Load() {
+	if r.bo.InPeriod() {
 		r.ctr.redisSkipped.Add(1)
 		return
 	}
@@ -202,7 +155,7 @@ func (r *remote) writer() {
 // the keep ids that expire last. Ids trimmed from the index leave their
 // records to expire on their own.
 func (r *remote) write(j writeJob) {
-	if !r.bo.allow() {
+	if !r.bo.Allow() {
 		r.ctr.redisSkipped.Add(1)
 		return
 	}
@@ -221,7 +174,7 @@ func (r *remote) write(j writeJob) {
 		r.failed()
 		return
 	}
-	r.bo.ok()
+	r.bo.OK()
 	r.ctr.redisStores.Add(1)
 	mStores[1].Inc()
 }

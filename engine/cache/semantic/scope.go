@@ -7,8 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aigateway/gateway/engine/cache"
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/jsonscan"
 )
 
 // scopeID identifies the set of requests a final turn may be matched

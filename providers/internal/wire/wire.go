@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"unsafe"
 
-	"github.com/aigateway/gateway/providers/jsonscan"
+	"github.com/aigateway/gateway/internal/jsonscan"
 )
 
 // Unq returns the unescaped contents of the JSON string v, appending to
