@@ -2,8 +2,8 @@ package engine
 
 import (
 	_ "embed"
-	"encoding/json"
 
+	"github.com/aigateway/gateway/engine/api"
 	"github.com/valyala/fasthttp"
 )
 
@@ -24,16 +24,7 @@ func (s *Server) admin(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 }
 
 // writeJSON answers with v encoded as JSON (admin paths only: not hot).
-func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		writeError(ctx, &apiError{Status: 500, Type: typeServer, Code: "internal_error", Msg: "encoding the answer failed"})
-		return
-	}
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
-}
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) { api.WriteJSON(ctx, status, v) }
 
 //go:embed ui/admin.html
 var adminPage []byte

@@ -133,7 +133,7 @@ func (x *exchange) finish() {
 	}
 	x.cost += x.extraCost
 	x.s.tenancyFinish(x, total) // ledger row, budget settlement (tenancy.go)
-	x.s.usage.Record(x.start, x.project, x.model, x.usage, x.cost, &x.saved, x.status >= 400)
+	countCost(x.model, x.cost, &x.saved)
 	x.s.accessLog(x, total)
 	if x.resp != nil {
 		x.resp.Close()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/aigateway/gateway/engine/api"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/anthropic"
 	"github.com/valyala/fasthttp"
@@ -14,26 +15,17 @@ var (
 	ErrUnauthorized = errors.New("invalid or missing API key")
 )
 
-// Error types of the OpenAI error envelope.
+// Error types of the OpenAI error envelope (engine/api).
 const (
-	typeInvalidRequest = "invalid_request_error"
-	typeAuth           = "authentication_error"
-	typeRateLimit      = "rate_limit_error"
-	typeUpstream       = "upstream_error"
-	typeServer         = "server_error"
+	typeInvalidRequest = api.TypeInvalidRequest
+	typeAuth           = api.TypeAuth
+	typeRateLimit      = api.TypeRateLimit
+	typeUpstream       = api.TypeUpstream
+	typeServer         = api.TypeServer
 )
 
 // apiError is an error with everything the client's envelope needs.
-type apiError struct {
-	Status     int
-	Type       string
-	Code       string
-	Param      string
-	Msg        string
-	RetryAfter int // seconds; 0 = no header
-}
-
-func (e *apiError) Error() string { return e.Msg }
+type apiError = api.Error
 
 // toAPIError maps any error from the pipeline to the envelope the client
 // sees. Unknown errors are 500s with a generic message: internal details
@@ -75,20 +67,11 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, ErrUnauthorized):
 		return &apiError{Status: 401, Type: typeAuth, Code: "invalid_api_key", Msg: "Incorrect or missing API key. Send it as Authorization: Bearer KEY, x-api-key or api-key."}
 	}
-	return &apiError{Status: 500, Type: typeServer, Code: "internal_error", Msg: "internal gateway error"}
+	return api.Internal()
 }
 
 // writeError writes the OpenAI error envelope.
-func writeError(ctx *fasthttp.RequestCtx, e *apiError) {
-	ctx.Response.ResetBody()
-	ctx.SetStatusCode(e.Status)
-	ctx.SetContentType("application/json")
-	if e.RetryAfter > 0 {
-		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
-	}
-	ctx.Response.SetBodyRaw(providers.AppendError(nil, e.Type, e.Code, e.Param, e.Msg))
-	countError(e)
-}
+func writeError(ctx *fasthttp.RequestCtx, e *apiError) { api.WriteError(ctx, e) }
 
 // writeAnthropicError writes the Anthropic error envelope for clients of
 // /v1/messages.
@@ -100,7 +83,7 @@ func writeAnthropicError(ctx *fasthttp.RequestCtx, e *apiError) {
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	ctx.Response.SetBodyRaw(anthropic.AppendError(nil, e.Status, e.Msg))
-	countError(e)
+	api.Count(e)
 }
 
 func asRequestError(err error, target **providers.RequestError) bool { return errors.As(err, target) }

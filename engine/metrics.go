@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/aigateway/gateway/engine/api"
 )
 
 // Latency buckets in seconds, fine-grained at the low end where gateway
@@ -45,7 +46,6 @@ type modelMetrics struct {
 var (
 	modelSeries sync.Map // modelKey → *modelMetrics
 	seriesCount atomic.Int64
-	errSeries   sync.Map // code → *metrics.Counter
 )
 
 func metricsFor(provider, model string) *modelMetrics {
@@ -62,17 +62,17 @@ func metricsFor(provider, model string) *modelMetrics {
 	// The key outlives the request: its strings must not alias request
 	// memory, whoever the caller is.
 	k.provider, k.model = strings.Clone(k.provider), strings.Clone(k.model)
-	labels := `{provider="` + escLabel(k.provider) + `",model="` + escLabel(k.model) + `"}`
+	labels := `{provider="` + api.Label(k.provider) + `",model="` + api.Label(k.model) + `"}`
 	mm := &modelMetrics{
 		e2e:          metrics.GetOrCreatePrometheusHistogramExt(`gateway_request_duration_seconds`+labels, latencyBuckets),
 		upstream:     metrics.GetOrCreatePrometheusHistogramExt(`gateway_upstream_duration_seconds`+labels, latencyBuckets),
 		ttft:         metrics.GetOrCreatePrometheusHistogramExt(`gateway_time_to_first_token_seconds`+labels, latencyBuckets),
-		inTok:        metrics.GetOrCreateCounter(`gateway_tokens_total{provider="` + escLabel(k.provider) + `",model="` + escLabel(k.model) + `",type="input"}`),
-		cachedTok:    metrics.GetOrCreateCounter(`gateway_tokens_total{provider="` + escLabel(k.provider) + `",model="` + escLabel(k.model) + `",type="cached"}`),
-		outTok:       metrics.GetOrCreateCounter(`gateway_tokens_total{provider="` + escLabel(k.provider) + `",model="` + escLabel(k.model) + `",type="output"}`),
+		inTok:        metrics.GetOrCreateCounter(`gateway_tokens_total{provider="` + api.Label(k.provider) + `",model="` + api.Label(k.model) + `",type="input"}`),
+		cachedTok:    metrics.GetOrCreateCounter(`gateway_tokens_total{provider="` + api.Label(k.provider) + `",model="` + api.Label(k.model) + `",type="cached"}`),
+		outTok:       metrics.GetOrCreateCounter(`gateway_tokens_total{provider="` + api.Label(k.provider) + `",model="` + api.Label(k.model) + `",type="output"}`),
 		provider:     k.provider,
 		model:        k.model,
-		labelsPrefix: `gateway_requests_total{provider="` + escLabel(k.provider) + `",model="` + escLabel(k.model) + `",status="`,
+		labelsPrefix: `gateway_requests_total{provider="` + api.Label(k.provider) + `",model="` + api.Label(k.model) + `",status="`,
 	}
 	if v, loaded := modelSeries.LoadOrStore(k, mm); loaded {
 		return v.(*modelMetrics)
@@ -89,45 +89,6 @@ func (m *modelMetrics) request(status int) {
 	c := metrics.GetOrCreateCounter(m.labelsPrefix + strconv.Itoa(status) + `"}`)
 	m.byStatus.Store(status, c)
 	c.Inc()
-}
-
-func countError(e *apiError) {
-	code := e.Code
-	if code == "" {
-		code = e.Type
-	}
-	if v, ok := errSeries.Load(code); ok {
-		v.(*metrics.Counter).Inc()
-		return
-	}
-	c := metrics.GetOrCreateCounter(`gateway_errors_total{code="` + escLabel(code) + `",status="` + strconv.Itoa(e.Status) + `"}`)
-	errSeries.Store(code, c)
-	c.Inc()
-}
-
-func escLabel(s string) string {
-	needs := false
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' || s[i] == '\n' {
-			needs = true
-			break
-		}
-	}
-	if !needs {
-		return s
-	}
-	b := make([]byte, 0, len(s)+4)
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"', '\\':
-			b = append(b, '\\', s[i])
-		case '\n':
-			b = append(b, '\\', 'n')
-		default:
-			b = append(b, s[i])
-		}
-	}
-	return string(b)
 }
 
 func seconds(d time.Duration) float64 { return d.Seconds() }

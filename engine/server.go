@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/aigateway/gateway/engine/admin"
 	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/cache/semantic"
 	"github.com/aigateway/gateway/engine/limits"
@@ -41,11 +42,11 @@ type Server struct {
 	srv       *fasthttp.Server
 	log       *slog.Logger
 	hasAdmin  bool
+	adm       *admin.API // nil without a store
 	// ten is the store, usage ledger, client keys, budgets and webhooks
 	// (tenancy.go).
 	ten      *tenancy
 	draining atomic.Bool
-	usage    *Usage
 	policies *wasm.Host
 	limiter  limits.Limiter
 	rate     limits.Rate
@@ -87,7 +88,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, catalog: cat, log: logger, upstreams: map[string]*upstreamSlot{}, started: time.Now(), usage: NewUsage()}
+	s := &Server{cfg: cfg, catalog: cat, log: logger, upstreams: map[string]*upstreamSlot{}, started: time.Now()}
 	// Request ids are the ledger's row ids: 64 random bits per process
 	// keep them unique across restarts and replicas.
 	var rnd [8]byte
@@ -172,22 +173,9 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/readyz", s.handleReady)
 	r.GET("/metrics", s.handleMetrics)
 	r.GET("/admin", s.handleAdminPage)
-	r.GET("/admin/usage", s.admin(s.handleAdminUsage))
-	r.GET("/admin/requests", s.admin(s.handleAdminRequests))
-	r.GET("/admin/audit", s.admin(s.handleAdminAudit))
-	r.POST("/admin/projects", s.admin(s.handleProjectCreate))
-	r.GET("/admin/projects", s.admin(s.handleProjectList))
-	r.GET("/admin/projects/{id}", s.admin(s.handleProjectGet))
-	r.PATCH("/admin/projects/{id}", s.admin(s.handleProjectPatch))
-	r.DELETE("/admin/projects/{id}", s.admin(s.handleProjectDelete))
-	r.POST("/admin/projects/{id}/keys", s.admin(s.handleKeyCreate))
-	r.GET("/admin/projects/{id}/keys", s.admin(s.handleKeyList))
-	r.DELETE("/admin/keys/{id}", s.admin(s.handleKeyRevoke))
-	r.POST("/admin/webhooks", s.admin(s.handleWebhookCreate))
-	r.GET("/admin/webhooks", s.admin(s.handleWebhookList))
-	r.DELETE("/admin/webhooks/{id}", s.admin(s.handleWebhookDelete))
-	r.GET("/admin/webhooks/{id}/deliveries", s.admin(s.handleWebhookDeliveries))
-	r.POST("/admin/webhooks/{id}/test", s.admin(s.handleWebhookTest))
+	if s.adm != nil {
+		s.adm.Register(r, s.admin) // engine/admin: projects, keys, webhooks, usage, requests, audit
+	}
 	r.POST("/admin/reload", s.admin(s.audited("reload", s.handleReload)))
 	r.GET("/admin/cache", s.admin(s.handleAdminCache))
 	r.GET("/admin/policies", s.admin(s.handlePolicyList))

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aigateway/gateway/engine/admin"
 	"github.com/aigateway/gateway/engine/budget"
 	"github.com/aigateway/gateway/engine/ledger"
 	"github.com/aigateway/gateway/engine/limits"
@@ -156,8 +157,20 @@ func (s *Server) openTenancy() error {
 	go func() { defer t.wg.Done(); t.hooks.Run(bg) }()
 	go func() { defer t.wg.Done(); t.retention(bg, cfg.Store.RetentionDays, logErr("retention")) }()
 	s.ten = t
+	s.adm = &admin.API{Store: t.st, Dir: t.dir, Budgets: t.bud, Hooks: t.hooks, Ledger: t.led, Log: s.log,
+		Resolve: func(name string) error { _, err := s.catalog.Resolve(name); return err },
+		Actor:   s.adminActor, Emit: t.emit}
 	ok = true
 	return nil
+}
+
+// audited records a successful admin action of the engine's own (policies,
+// cache purge, reload) in the audit log (engine/admin).
+func (s *Server) audited(action string, h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	if s.adm == nil {
+		return h
+	}
+	return s.adm.Audited(action, h)
 }
 
 // syncStaticProjects makes the store's static projects those of

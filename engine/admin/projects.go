@@ -1,4 +1,4 @@
-package engine
+package admin
 
 // The projects and keys admin API (docs/projects.md).
 
@@ -11,19 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aigateway/gateway/engine/api"
 	"github.com/aigateway/gateway/engine/budget"
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/engine/tenant"
 	"github.com/aigateway/gateway/engine/webhook"
 	"github.com/valyala/fasthttp"
 )
-
-// adminTimeout bounds an admin request's store work.
-const adminTimeout = 15 * time.Second
-
-func adminCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), adminTimeout)
-}
 
 // decodeBody decodes an admin request's JSON body strictly: unknown members
 // are an error naming them.
@@ -35,31 +29,31 @@ func decodeBody(ctx *fasthttp.RequestCtx, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_json", Msg: "request body: " + err.Error()}
+		return &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_json", Msg: "request body: " + err.Error()}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_json", Msg: "request body: more than one JSON value"}
+		return &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_json", Msg: "request body: more than one JSON value"}
 	}
 	return nil
 }
 
 // storeError maps a store error to the admin API's envelope.
-func storeError(err error, what string) *apiError {
-	var ae *apiError
+func storeError(err error, what string) *api.Error {
+	var ae *api.Error
 	switch {
 	case errors.As(err, &ae):
 		return ae
 	case errors.Is(err, store.ErrNotFound):
-		return &apiError{Status: 404, Type: typeInvalidRequest, Code: what + "_not_found", Msg: "No " + what + " with that id"}
+		return &api.Error{Status: 404, Type: api.TypeInvalidRequest, Code: what + "_not_found", Msg: "No " + what + " with that id"}
 	case errors.Is(err, store.ErrReadOnly):
-		return &apiError{Status: 409, Type: typeInvalidRequest, Code: "read_only",
+		return &api.Error{Status: 409, Type: api.TypeInvalidRequest, Code: "read_only",
 			Msg: "This " + what + " is defined in gateway.toml and is read-only through the API: change it there and POST /admin/reload"}
 	case errors.Is(err, store.ErrConflict):
-		return &apiError{Status: 409, Type: typeInvalidRequest, Code: "conflict", Msg: err.Error()}
+		return &api.Error{Status: 409, Type: api.TypeInvalidRequest, Code: "conflict", Msg: err.Error()}
 	case errors.Is(err, store.ErrInvalid):
-		return &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_" + what, Msg: err.Error()}
+		return &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_" + what, Msg: err.Error()}
 	}
-	return &apiError{Status: 503, Type: typeServer, Code: "store_unavailable", RetryAfter: 1, Msg: "the store failed: " + err.Error()}
+	return &api.Error{Status: 503, Type: api.TypeServer, Code: "store_unavailable", RetryAfter: 1, Msg: "the store failed: " + err.Error()}
 }
 
 // projectJSON is a project in the admin API.
@@ -96,26 +90,26 @@ type projectInput struct {
 
 // checkModels refuses model names the gateway cannot resolve, so that a
 // typo in an allow-list or a default model is caught when it is made.
-func (s *Server) checkModels(models []string, defaultModel string) error {
+func (a *API) checkModels(models []string, defaultModel string) error {
 	for _, m := range models {
-		if m == "auto" || strings.HasSuffix(m, "/*") || s.isTier(m) {
+		if m == "auto" || strings.HasSuffix(m, "/*") || isTier(m) {
 			continue
 		}
-		if _, err := s.catalog.Resolve(m); err != nil {
-			return &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_project", Param: "models",
+		if err := a.Resolve(m); err != nil {
+			return &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_project", Param: "models",
 				Msg: "models: " + m + " is neither a model the gateway serves, a routing tier (local, fast, strong, reasoning), \"auto\" nor provider/*"}
 		}
 	}
 	if defaultModel != "" && defaultModel != "auto" {
-		if _, err := s.catalog.Resolve(defaultModel); err != nil {
-			return &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_project", Param: "default_model",
+		if err := a.Resolve(defaultModel); err != nil {
+			return &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_project", Param: "default_model",
 				Msg: "default_model: " + defaultModel + " is not a model the gateway serves"}
 		}
 	}
 	return nil
 }
 
-func (s *Server) isTier(name string) bool {
+func isTier(name string) bool {
 	switch name {
 	case "local", "fast", "strong", "reasoning":
 		return true
@@ -124,89 +118,89 @@ func (s *Server) isTier(name string) bool {
 }
 
 // handleProjectCreate serves POST /admin/projects.
-func (s *Server) handleProjectCreate(ctx *fasthttp.RequestCtx) {
+func (a *API) handleProjectCreate(ctx *fasthttp.RequestCtx) {
 	var in projectInput
 	if err := decodeBody(ctx, &in); err != nil {
-		writeError(ctx, toAPIError(err))
+		api.WriteError(ctx, api.As(err))
 		return
 	}
 	if in.Name == "" {
 		in.Name = in.ID
 	}
-	if err := s.checkModels(in.Models, in.DefaultModel); err != nil {
-		writeError(ctx, toAPIError(err))
+	if err := a.checkModels(in.Models, in.DefaultModel); err != nil {
+		api.WriteError(ctx, api.As(err))
 		return
 	}
 	c, cancel := adminCtx()
 	defer cancel()
-	p, err := s.ten.st.CreateProject(c, store.Project{ID: in.ID, Name: in.Name, RPM: in.RPM, TPM: in.TPM,
+	p, err := a.Store.CreateProject(c, store.Project{ID: in.ID, Name: in.Name, RPM: in.RPM, TPM: in.TPM,
 		BudgetUSD: in.BudgetUSD, BudgetPeriod: in.BudgetPeriod, Models: in.Models, DefaultModel: in.DefaultModel,
 		CacheNamespace: in.CacheNamespace, Skills: in.Skills, StripBoilerplate: in.StripBoilerplate})
 	if err != nil {
-		writeError(ctx, storeError(err, "project"))
+		api.WriteError(ctx, storeError(err, "project"))
 		return
 	}
-	s.tenancyChanged(c)
-	s.audit(ctx, "project.create", p.ID, nil, p)
-	writeJSON(ctx, 201, projectJSON{Object: "project", Project: p})
+	a.changed(c)
+	a.audit(ctx, "project.create", p.ID, nil, p)
+	api.WriteJSON(ctx, 201, projectJSON{Object: "project", Project: p})
 }
 
 // handleProjectList serves GET /admin/projects.
-func (s *Server) handleProjectList(ctx *fasthttp.RequestCtx) {
+func (a *API) handleProjectList(ctx *fasthttp.RequestCtx) {
 	c, cancel := adminCtx()
 	defer cancel()
-	ps, err := s.ten.st.ListProjects(c)
+	ps, err := a.Store.ListProjects(c)
 	if err != nil {
-		writeError(ctx, storeError(err, "project"))
+		api.WriteError(ctx, storeError(err, "project"))
 		return
 	}
 	out := make([]projectJSON, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, projectJSON{Object: "project", Project: p})
 	}
-	writeJSON(ctx, 200, map[string]any{"object": "list", "data": out})
+	api.WriteJSON(ctx, 200, map[string]any{"object": "list", "data": out})
 }
 
 // handleProjectGet serves GET /admin/projects/{id}, with this period's
 // spend when the project has a budget.
-func (s *Server) handleProjectGet(ctx *fasthttp.RequestCtx) {
+func (a *API) handleProjectGet(ctx *fasthttp.RequestCtx) {
 	id, _ := ctx.UserValue("id").(string)
 	c, cancel := adminCtx()
 	defer cancel()
-	p, err := s.ten.st.Project(c, id)
+	p, err := a.Store.Project(c, id)
 	if err != nil {
-		writeError(ctx, storeError(err, "project"))
+		api.WriteError(ctx, storeError(err, "project"))
 		return
 	}
 	out := projectJSON{Object: "project", Project: p}
 	if p.BudgetUSD > 0 {
 		l := budget.Limit{Project: p.ID, BudgetUSD: p.BudgetUSD, Period: p.BudgetPeriod}
-		if spent, reserved, err := s.ten.bud.Spent(c, l); err == nil {
+		if spent, reserved, err := a.Budgets.Spent(c, l); err == nil {
 			start, next := budget.PeriodBounds(p.BudgetPeriod, time.Now())
 			out.Spend = &spendJSON{PeriodStart: start, ResetsAt: next, SpentUSD: spent, ReservedUSD: reserved, BudgetUSD: p.BudgetUSD}
 		}
 	}
-	writeJSON(ctx, 200, out)
+	api.WriteJSON(ctx, 200, out)
 }
 
 // handleProjectPatch serves PATCH /admin/projects/{id}: members present
 // are changed (null resets skills and strip_boilerplate to inherit).
-func (s *Server) handleProjectPatch(ctx *fasthttp.RequestCtx) {
+func (a *API) handleProjectPatch(ctx *fasthttp.RequestCtx) {
 	id, _ := ctx.UserValue("id").(string)
 	var patch store.ProjectPatch
 	if err := decodeBody(ctx, &patch); err != nil {
-		writeError(ctx, toAPIError(err))
+		api.WriteError(ctx, api.As(err))
 		return
 	}
 	c, cancel := adminCtx()
 	defer cancel()
-	before, err := s.ten.st.Project(c, id)
+	before, err := a.Store.Project(c, id)
 	if err != nil {
-		writeError(ctx, storeError(err, "project"))
+		api.WriteError(ctx, storeError(err, "project"))
 		return
 	}
 	if before.Static {
-		writeError(ctx, readOnlyProject(id))
+		api.WriteError(ctx, readOnlyProject(id))
 		return
 	}
 	models, def := before.Models, before.DefaultModel
@@ -216,47 +210,47 @@ func (s *Server) handleProjectPatch(ctx *fasthttp.RequestCtx) {
 	if patch.DefaultModel.Set {
 		def = patch.DefaultModel.Value
 	}
-	if err := s.checkModels(models, def); err != nil {
-		writeError(ctx, toAPIError(err))
+	if err := a.checkModels(models, def); err != nil {
+		api.WriteError(ctx, api.As(err))
 		return
 	}
-	p, err := s.ten.st.UpdateProject(c, id, patch)
+	p, err := a.Store.UpdateProject(c, id, patch)
 	if err != nil {
-		writeError(ctx, storeError(err, "project"))
+		api.WriteError(ctx, storeError(err, "project"))
 		return
 	}
-	s.tenancyChanged(c)
-	s.audit(ctx, "project.update", id, before, p)
-	writeJSON(ctx, 200, projectJSON{Object: "project", Project: p})
+	a.changed(c)
+	a.audit(ctx, "project.update", id, before, p)
+	api.WriteJSON(ctx, 200, projectJSON{Object: "project", Project: p})
 }
 
-func readOnlyProject(id string) *apiError {
-	return &apiError{Status: 409, Type: typeInvalidRequest, Code: "read_only",
+func readOnlyProject(id string) *api.Error {
+	return &api.Error{Status: 409, Type: api.TypeInvalidRequest, Code: "read_only",
 		Msg: "Project " + id + " is defined in gateway.toml ([[projects]] or [[keys]]) and is read-only through the API: change gateway.toml and POST /admin/reload"}
 }
 
 // handleProjectDelete serves DELETE /admin/projects/{id}: the project goes,
 // its keys are revoked; its ledger rows stay.
-func (s *Server) handleProjectDelete(ctx *fasthttp.RequestCtx) {
+func (a *API) handleProjectDelete(ctx *fasthttp.RequestCtx) {
 	id, _ := ctx.UserValue("id").(string)
 	c, cancel := adminCtx()
 	defer cancel()
-	before, err := s.ten.st.Project(c, id)
+	before, err := a.Store.Project(c, id)
 	if err != nil {
-		writeError(ctx, storeError(err, "project"))
+		api.WriteError(ctx, storeError(err, "project"))
 		return
 	}
 	if before.Static {
-		writeError(ctx, readOnlyProject(id))
+		api.WriteError(ctx, readOnlyProject(id))
 		return
 	}
-	if err := s.ten.st.DeleteProject(c, id); err != nil {
-		writeError(ctx, storeError(err, "project"))
+	if err := a.Store.DeleteProject(c, id); err != nil {
+		api.WriteError(ctx, storeError(err, "project"))
 		return
 	}
-	s.tenancyChanged(c)
-	s.audit(ctx, "project.delete", id, before, nil)
-	writeJSON(ctx, 200, map[string]any{"id": id, "object": "project", "deleted": true})
+	a.changed(c)
+	a.audit(ctx, "project.delete", id, before, nil)
+	api.WriteJSON(ctx, 200, map[string]any{"id": id, "object": "project", "deleted": true})
 }
 
 // keyJSON is a key in the admin API; Key (the secret) only once, at
@@ -312,102 +306,102 @@ type keyInput struct {
 
 // handleKeyCreate serves POST /admin/projects/{id}/keys: the secret is in
 // the answer, and nowhere else, ever.
-func (s *Server) handleKeyCreate(ctx *fasthttp.RequestCtx) {
+func (a *API) handleKeyCreate(ctx *fasthttp.RequestCtx) {
 	id, _ := ctx.UserValue("id").(string)
 	var in keyInput
 	if err := decodeBody(ctx, &in); err != nil {
-		writeError(ctx, toAPIError(err))
+		api.WriteError(ctx, api.As(err))
 		return
 	}
 	nk := store.NewKey{ProjectID: id, Name: in.Name}
 	switch {
 	case in.ExpiresAt != nil && in.ExpiresInDays != 0:
-		writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_key", Msg: "set expires_at or expires_in_days, not both"})
+		api.WriteError(ctx, &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_key", Msg: "set expires_at or expires_in_days, not both"})
 		return
 	case in.ExpiresAt != nil:
 		nk.ExpiresAt = *in.ExpiresAt
 	case in.ExpiresInDays < 0:
-		writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_key", Param: "expires_in_days", Msg: "expires_in_days must be positive"})
+		api.WriteError(ctx, &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_key", Param: "expires_in_days", Msg: "expires_in_days must be positive"})
 		return
 	case in.ExpiresInDays > 0:
 		nk.ExpiresAt = time.Now().Add(time.Duration(in.ExpiresInDays * float64(24*time.Hour)))
 	}
 	c, cancel := adminCtx()
 	defer cancel()
-	k, err := s.ten.st.CreateKey(c, nk)
+	k, err := a.Store.CreateKey(c, nk)
 	if err != nil {
-		writeError(ctx, storeError(err, "project"))
+		api.WriteError(ctx, storeError(err, "project"))
 		return
 	}
-	s.tenancyChanged(c)
+	a.changed(c)
 	out := storeKeyJSON(k.Key, time.Now())
-	s.audit(ctx, "key.create", k.ID, nil, out) // without the secret
-	s.ten.emit(webhook.EventKeyCreated, k.ProjectID, out)
+	a.audit(ctx, "key.create", k.ID, nil, out) // without the secret
+	a.emit(webhook.EventKeyCreated, k.ProjectID, out)
 	out.Key = k.Secret
-	writeJSON(ctx, 201, out)
+	api.WriteJSON(ctx, 201, out)
 }
 
 // handleKeyList serves GET /admin/projects/{id}/keys: the project's keys,
 // revoked ones included, and gateway.toml's for it; never a secret.
-func (s *Server) handleKeyList(ctx *fasthttp.RequestCtx) {
+func (a *API) handleKeyList(ctx *fasthttp.RequestCtx) {
 	id, _ := ctx.UserValue("id").(string)
 	c, cancel := adminCtx()
 	defer cancel()
-	ks, err := s.ten.st.ListKeys(c, id)
+	ks, err := a.Store.ListKeys(c, id)
 	if err != nil {
-		writeError(ctx, storeError(err, "project"))
+		api.WriteError(ctx, storeError(err, "project"))
 		return
 	}
 	now := time.Now()
 	out := make([]keyJSON, 0, len(ks))
-	for _, k := range s.ten.dir.Snapshot().StaticKeys(id) {
+	for _, k := range a.Dir.Snapshot().StaticKeys(id) {
 		out = append(out, staticKeyJSON(k))
 	}
 	for _, k := range ks {
 		out = append(out, storeKeyJSON(k, now))
 	}
-	writeJSON(ctx, 200, map[string]any{"object": "list", "data": out})
+	api.WriteJSON(ctx, 200, map[string]any{"object": "list", "data": out})
 }
 
 // handleKeyRevoke serves DELETE /admin/keys/{id}. Every replica refuses the
 // key within a second (docs/projects.md).
-func (s *Server) handleKeyRevoke(ctx *fasthttp.RequestCtx) {
+func (a *API) handleKeyRevoke(ctx *fasthttp.RequestCtx) {
 	id, _ := ctx.UserValue("id").(string)
-	if k := s.ten.dir.Snapshot().Key(id); k != nil && k.Static {
-		writeError(ctx, &apiError{Status: 409, Type: typeInvalidRequest, Code: "read_only",
+	if k := a.Dir.Snapshot().Key(id); k != nil && k.Static {
+		api.WriteError(ctx, &api.Error{Status: 409, Type: api.TypeInvalidRequest, Code: "read_only",
 			Msg: "Key " + id + " is defined in gateway.toml ([[keys]] or GATEWAY_API_KEY): remove it there and POST /admin/reload"})
 		return
 	}
 	c, cancel := adminCtx()
 	defer cancel()
-	before, err := s.ten.st.Key(c, id)
+	before, err := a.Store.Key(c, id)
 	if err != nil {
-		writeError(ctx, storeError(err, "key"))
+		api.WriteError(ctx, storeError(err, "key"))
 		return
 	}
-	if err := s.ten.st.RevokeKey(c, id); err != nil {
-		writeError(ctx, storeError(err, "key"))
+	if err := a.Store.RevokeKey(c, id); err != nil {
+		api.WriteError(ctx, storeError(err, "key"))
 		return
 	}
-	after, err := s.ten.st.Key(c, id)
+	after, err := a.Store.Key(c, id)
 	if err != nil {
-		writeError(ctx, storeError(err, "key"))
+		api.WriteError(ctx, storeError(err, "key"))
 		return
 	}
-	s.tenancyChanged(c)
+	a.changed(c)
 	now := time.Now()
 	out := storeKeyJSON(after, now)
 	if before.RevokedAt.IsZero() {
-		s.audit(ctx, "key.revoke", id, storeKeyJSON(before, now), out)
-		s.ten.emit(webhook.EventKeyRevoked, after.ProjectID, out)
+		a.audit(ctx, "key.revoke", id, storeKeyJSON(before, now), out)
+		a.emit(webhook.EventKeyRevoked, after.ProjectID, out)
 	}
-	writeJSON(ctx, 200, out)
+	api.WriteJSON(ctx, 200, out)
 }
 
-// tenancyChanged refreshes this replica at once and announces the change
+// changed refreshes this replica at once and announces the change
 // to the others.
-func (s *Server) tenancyChanged(ctx context.Context) {
-	if err := s.ten.dir.Changed(ctx); err != nil {
-		s.log.Warn("tenancy refresh after a change failed; the next poll retries", "error", err.Error())
+func (a *API) changed(ctx context.Context) {
+	if err := a.Dir.Changed(ctx); err != nil {
+		a.Log.Warn("tenancy refresh after a change failed; the next poll retries", "error", err.Error())
 	}
 }

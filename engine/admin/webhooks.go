@@ -1,4 +1,4 @@
-package engine
+package admin
 
 // The webhooks admin API (docs/webhooks.md).
 
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aigateway/gateway/engine/api"
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/engine/webhook"
 	"github.com/valyala/fasthttp"
@@ -45,110 +46,110 @@ type webhookInput struct {
 // handleWebhookCreate serves POST /admin/webhooks: the URL is checked
 // (http/https, not private unless [webhooks] allow says so), the events
 // known; the answer holds the signing secret, shown this once.
-func (s *Server) handleWebhookCreate(ctx *fasthttp.RequestCtx) {
+func (a *API) handleWebhookCreate(ctx *fasthttp.RequestCtx) {
 	var in webhookInput
 	if err := decodeBody(ctx, &in); err != nil {
-		writeError(ctx, toAPIError(err))
+		api.WriteError(ctx, api.As(err))
 		return
 	}
 	for _, e := range in.Events {
 		if e != "*" && !slices.Contains(webhook.Events, e) {
-			writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_webhook", Param: "events",
+			api.WriteError(ctx, &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_webhook", Param: "events",
 				Msg: "events: unknown event " + e + "; known: * and " + strings.Join(webhook.Events, ", ")})
 			return
 		}
 	}
 	c, cancel := adminCtx()
 	defer cancel()
-	if err := s.ten.hooks.Guard().CheckURL(c, in.URL); err != nil {
-		writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_webhook_url", Param: "url", Msg: err.Error()})
+	if err := a.Hooks.Guard().CheckURL(c, in.URL); err != nil {
+		api.WriteError(ctx, &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_webhook_url", Param: "url", Msg: err.Error()})
 		return
 	}
-	w, err := s.ten.st.CreateWebhook(c, store.Webhook{URL: in.URL, Events: in.Events, ProjectID: in.ProjectID, Secret: in.Secret})
+	w, err := a.Store.CreateWebhook(c, store.Webhook{URL: in.URL, Events: in.Events, ProjectID: in.ProjectID, Secret: in.Secret})
 	if err != nil {
-		writeError(ctx, storeError(err, "webhook"))
+		api.WriteError(ctx, storeError(err, "webhook"))
 		return
 	}
-	s.ten.hooks.Invalidate()
+	a.Hooks.Invalidate()
 	out := toWebhookJSON(w)
-	s.audit(ctx, "webhook.create", w.ID, nil, out)
+	a.audit(ctx, "webhook.create", w.ID, nil, out)
 	out.Secret = w.Secret
-	writeJSON(ctx, 201, out)
+	api.WriteJSON(ctx, 201, out)
 }
 
 // handleWebhookList serves GET /admin/webhooks (no secrets).
-func (s *Server) handleWebhookList(ctx *fasthttp.RequestCtx) {
+func (a *API) handleWebhookList(ctx *fasthttp.RequestCtx) {
 	c, cancel := adminCtx()
 	defer cancel()
-	ws, err := s.ten.st.ListWebhooks(c)
+	ws, err := a.Store.ListWebhooks(c)
 	if err != nil {
-		writeError(ctx, storeError(err, "webhook"))
+		api.WriteError(ctx, storeError(err, "webhook"))
 		return
 	}
 	out := make([]webhookJSON, 0, len(ws))
 	for _, w := range ws {
 		out = append(out, toWebhookJSON(w))
 	}
-	writeJSON(ctx, 200, map[string]any{"object": "list", "data": out})
+	api.WriteJSON(ctx, 200, map[string]any{"object": "list", "data": out})
 }
 
 // handleWebhookDelete serves DELETE /admin/webhooks/{id}: the endpoint and
 // its pending deliveries go.
-func (s *Server) handleWebhookDelete(ctx *fasthttp.RequestCtx) {
+func (a *API) handleWebhookDelete(ctx *fasthttp.RequestCtx) {
 	id, _ := ctx.UserValue("id").(string)
 	c, cancel := adminCtx()
 	defer cancel()
-	before, err := s.ten.st.Webhook(c, id)
+	before, err := a.Store.Webhook(c, id)
 	if err != nil {
-		writeError(ctx, storeError(err, "webhook"))
+		api.WriteError(ctx, storeError(err, "webhook"))
 		return
 	}
-	if err := s.ten.st.DeleteWebhook(c, id); err != nil {
-		writeError(ctx, storeError(err, "webhook"))
+	if err := a.Store.DeleteWebhook(c, id); err != nil {
+		api.WriteError(ctx, storeError(err, "webhook"))
 		return
 	}
-	s.ten.hooks.Invalidate()
-	s.audit(ctx, "webhook.delete", id, toWebhookJSON(before), nil)
-	writeJSON(ctx, 200, map[string]any{"id": id, "object": "webhook", "deleted": true})
+	a.Hooks.Invalidate()
+	a.audit(ctx, "webhook.delete", id, toWebhookJSON(before), nil)
+	api.WriteJSON(ctx, 200, map[string]any{"id": id, "object": "webhook", "deleted": true})
 }
 
 // handleWebhookDeliveries serves GET /admin/webhooks/{id}/deliveries: the
 // most recent deliveries and their state.
-func (s *Server) handleWebhookDeliveries(ctx *fasthttp.RequestCtx) {
+func (a *API) handleWebhookDeliveries(ctx *fasthttp.RequestCtx) {
 	id, _ := ctx.UserValue("id").(string)
 	c, cancel := adminCtx()
 	defer cancel()
-	if _, err := s.ten.st.Webhook(c, id); err != nil {
-		writeError(ctx, storeError(err, "webhook"))
+	if _, err := a.Store.Webhook(c, id); err != nil {
+		api.WriteError(ctx, storeError(err, "webhook"))
 		return
 	}
-	ds, err := s.ten.st.ListDeliveries(c, id, 100)
+	ds, err := a.Store.ListDeliveries(c, id, 100)
 	if err != nil {
-		writeError(ctx, storeError(err, "webhook"))
+		api.WriteError(ctx, storeError(err, "webhook"))
 		return
 	}
 	if ds == nil {
 		ds = []store.Delivery{}
 	}
-	writeJSON(ctx, 200, map[string]any{"object": "list", "data": ds})
+	api.WriteJSON(ctx, 200, map[string]any{"object": "list", "data": ds})
 }
 
 // handleWebhookTest serves POST /admin/webhooks/{id}/test: one signed
 // webhook.test delivery, sent now (not through the outbox), and its
 // outcome.
-func (s *Server) handleWebhookTest(ctx *fasthttp.RequestCtx) {
+func (a *API) handleWebhookTest(ctx *fasthttp.RequestCtx) {
 	id, _ := ctx.UserValue("id").(string)
 	c, cancel := context.WithTimeout(context.Background(), adminTimeout+30*time.Second)
 	defer cancel()
-	w, err := s.ten.st.Webhook(c, id)
+	w, err := a.Store.Webhook(c, id)
 	if err != nil {
-		writeError(ctx, storeError(err, "webhook"))
+		api.WriteError(ctx, storeError(err, "webhook"))
 		return
 	}
 	env := webhook.Envelope{ID: "evt_test_" + time.Now().UTC().Format("20060102T150405"), Type: webhook.EventTest,
 		CreatedAt: time.Now().UTC(), ProjectID: w.ProjectID, Data: map[string]string{"message": "test delivery from the AI gateway"}}
 	body := rawJSON(env)
-	res := s.ten.hooks.Send(c, &w, "dlv_test", webhook.EventTest, body)
-	writeJSON(ctx, 200, map[string]any{"object": "webhook.test", "webhook_id": id, "delivered": res.OK(),
+	res := a.Hooks.Send(c, &w, "dlv_test", webhook.EventTest, body)
+	api.WriteJSON(ctx, 200, map[string]any{"object": "webhook.test", "webhook_id": id, "delivered": res.OK(),
 		"status": res.Status, "duration_ms": res.DurationMS, "error": res.Error})
 }

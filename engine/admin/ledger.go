@@ -1,4 +1,4 @@
-package engine
+package admin
 
 // Usage, requests and audit admin API: aggregates and pages read from the
 // store's ledger, so that every replica answers for the whole fleet.
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aigateway/gateway/engine/api"
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/engine/webhook"
 	"github.com/aigateway/gateway/internal/jsonscan"
@@ -34,7 +35,7 @@ func parseWhen(v, param string, end bool) (time.Time, error) {
 		}
 		return t, nil
 	}
-	return time.Time{}, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: param,
+	return time.Time{}, &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_request", Param: param,
 		Msg: param + ": expected RFC 3339 (2025-01-31T12:00:00Z) or a date (2025-01-31), got " + strconv.Quote(v)}
 }
 
@@ -55,21 +56,21 @@ func timeRange(args *fasthttp.Args) (from, to time.Time, err error) {
 
 // flushLedger makes this replica's recorded rows visible to the query
 // that follows (best effort: a failing store answers the query anyway).
-func (s *Server) flushLedger() {
+func (a *API) flushLedger() {
 	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = s.ten.led.Flush(c)
+	_ = a.Ledger.Flush(c)
 }
 
 // handleAdminUsage serves GET /admin/usage?from&to&group_by&project
 // [&format=csv]: requests, errors, tokens, cost and savings by technique,
 // grouped by day, project, model (the default), key, provider or
 // endpoint, from the ledger of every replica.
-func (s *Server) handleAdminUsage(ctx *fasthttp.RequestCtx) {
+func (a *API) handleAdminUsage(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
 	from, to, err := timeRange(args)
 	if err != nil {
-		writeError(ctx, toAPIError(err))
+		api.WriteError(ctx, api.As(err))
 		return
 	}
 	group := string(args.Peek("group_by"))
@@ -77,12 +78,12 @@ func (s *Server) handleAdminUsage(ctx *fasthttp.RequestCtx) {
 		group = store.GroupModel
 	}
 	q := store.UsageQuery{From: from, To: to, GroupBy: group, Project: string(args.Peek("project"))}
-	s.flushLedger()
+	a.flushLedger()
 	c, cancel := adminCtx()
 	defer cancel()
-	groups, err := s.ten.st.UsageSummary(c, q)
+	groups, err := a.Store.UsageSummary(c, q)
 	if err != nil {
-		writeError(ctx, storeError(err, "usage"))
+		api.WriteError(ctx, storeError(err, "usage"))
 		return
 	}
 	var total store.UsageGroup
@@ -147,12 +148,42 @@ func appendTimeMember(b []byte, name string, t time.Time) []byte {
 // figures have the precision of the old in-memory report (cost to the
 // micro-dollar).
 func appendGroup(b []byte, g *store.UsageGroup) []byte {
-	r := usageRow{Requests: g.Requests, Errors: g.Errors, PromptTokens: g.PromptTokens, CachedTokens: g.CachedTokens,
-		CompletionTokens: g.CompletionTokens, CostUSD: g.CostUSD,
-		SavedUSD: [numTechnique]float64{g.Savings.ResponseCache, g.Savings.ProviderPromptCache, g.Savings.IDEBoilerplate, g.Savings.FileDedup, g.Savings.Routing}}
 	b = append(b, `,"cache_write_tokens":`...)
 	b = strconv.AppendInt(b, g.CacheWriteTokens, 10)
-	return appendRow(b, &r)
+	b = append(b, `,"requests":`...)
+	b = strconv.AppendInt(b, g.Requests, 10)
+	b = append(b, `,"errors":`...)
+	b = strconv.AppendInt(b, g.Errors, 10)
+	b = append(b, `,"prompt_tokens":`...)
+	b = strconv.AppendInt(b, g.PromptTokens, 10)
+	b = append(b, `,"cached_tokens":`...)
+	b = strconv.AppendInt(b, g.CachedTokens, 10)
+	b = append(b, `,"completion_tokens":`...)
+	b = strconv.AppendInt(b, g.CompletionTokens, 10)
+	b = append(b, `,"cost_usd":`...)
+	b = strconv.AppendFloat(b, g.CostUSD, 'f', 6, 64)
+	b = append(b, `,"saved_usd":{`...)
+	sum := 0.0
+	for _, t := range [...]struct {
+		name string
+		v    float64
+	}{
+		{"response_cache", g.Savings.ResponseCache},
+		{"provider_prompt_cache", g.Savings.ProviderPromptCache},
+		{"ide_boilerplate", g.Savings.IDEBoilerplate},
+		{"file_dedup", g.Savings.FileDedup},
+		{"routing", g.Savings.Routing},
+	} {
+		b = append(b, '"')
+		b = append(b, t.name...)
+		b = append(b, `":`...)
+		b = strconv.AppendFloat(b, t.v, 'f', 6, 64)
+		b = append(b, ',')
+		sum += t.v
+	}
+	b = append(b, `"total":`...)
+	b = strconv.AppendFloat(b, sum, 'f', 6, 64)
+	return append(b, '}')
 }
 
 // appendTotal appends the total's members without a leading comma.
@@ -189,14 +220,14 @@ func requestQuery(args *fasthttp.Args) (store.RequestQuery, error) {
 	}
 	lo, hi, err := store.ParseStatus(string(args.Peek("status")))
 	if err != nil {
-		return store.RequestQuery{}, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: "status", Msg: err.Error()}
+		return store.RequestQuery{}, &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_request", Param: "status", Msg: err.Error()}
 	}
 	q := store.RequestQuery{Project: string(args.Peek("project")), Key: string(args.Peek("key")), Model: string(args.Peek("model")),
 		StatusMin: lo, StatusMax: hi, From: from, To: to, Cursor: string(args.Peek("cursor"))}
 	if v := args.Peek("limit"); len(v) > 0 {
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 1 || n > 1000 {
-			return q, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: "limit", Msg: "limit: expected 1 to 1000"}
+			return q, &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_request", Param: "limit", Msg: "limit: expected 1 to 1000"}
 		}
 		q.Limit = n
 	}
@@ -210,29 +241,29 @@ const maxCSVRows = 1_000_000
 // first, filtered (project, key, model, status as 429/4xx/5xx/error, from,
 // to) and paged by cursor; format=csv exports every matching row (up to a
 // million) instead of a page.
-func (s *Server) handleAdminRequests(ctx *fasthttp.RequestCtx) {
+func (a *API) handleAdminRequests(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
 	q, err := requestQuery(args)
 	if err != nil {
-		writeError(ctx, toAPIError(err))
+		api.WriteError(ctx, api.As(err))
 		return
 	}
-	s.flushLedger()
+	a.flushLedger()
 	if string(args.Peek("format")) == "csv" {
-		s.requestsCSV(ctx, q)
+		a.requestsCSV(ctx, q)
 		return
 	}
 	c, cancel := adminCtx()
 	defer cancel()
-	page, err := s.ten.st.Requests(c, q)
+	page, err := a.Store.Requests(c, q)
 	if err != nil {
-		writeError(ctx, storeError(err, "request"))
+		api.WriteError(ctx, storeError(err, "request"))
 		return
 	}
 	if page.Rows == nil {
 		page.Rows = []store.UsageRow{}
 	}
-	writeJSON(ctx, 200, struct {
+	api.WriteJSON(ctx, 200, struct {
 		Object string `json:"object"`
 		store.RequestPage
 	}{"list", page})
@@ -243,7 +274,7 @@ var requestColumns = []string{"id", "time", "project_id", "key_id", "endpoint", 
 	"saved_response_cache_usd", "saved_provider_prompt_cache_usd", "saved_ide_boilerplate_usd", "saved_file_dedup_usd",
 	"saved_routing_usd", "latency_ms", "upstream_ms", "cache", "route_reason", "stream"}
 
-func (s *Server) requestsCSV(ctx *fasthttp.RequestCtx, q store.RequestQuery) {
+func (a *API) requestsCSV(ctx *fasthttp.RequestCtx, q store.RequestQuery) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	_ = w.Write(requestColumns)
@@ -251,9 +282,9 @@ func (s *Server) requestsCSV(ctx *fasthttp.RequestCtx, q store.RequestQuery) {
 	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for n := 0; n < maxCSVRows; {
-		page, err := s.ten.st.Requests(c, q)
+		page, err := a.Store.Requests(c, q)
 		if err != nil {
-			writeError(ctx, storeError(err, "request"))
+			api.WriteError(ctx, storeError(err, "request"))
 			return
 		}
 		for _, r := range page.Rows {
@@ -276,11 +307,11 @@ func (s *Server) requestsCSV(ctx *fasthttp.RequestCtx, q store.RequestQuery) {
 }
 
 // handleAdminAudit serves GET /admin/audit?from&to&action&target&cursor&limit.
-func (s *Server) handleAdminAudit(ctx *fasthttp.RequestCtx) {
+func (a *API) handleAdminAudit(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
 	from, to, err := timeRange(args)
 	if err != nil {
-		writeError(ctx, toAPIError(err))
+		api.WriteError(ctx, api.As(err))
 		return
 	}
 	q := store.AuditQuery{From: from, To: to, Action: string(args.Peek("action")), Target: string(args.Peek("target")),
@@ -288,22 +319,22 @@ func (s *Server) handleAdminAudit(ctx *fasthttp.RequestCtx) {
 	if v := args.Peek("limit"); len(v) > 0 {
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 1 || n > 1000 {
-			writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: "limit", Msg: "limit: expected 1 to 1000"})
+			api.WriteError(ctx, &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_request", Param: "limit", Msg: "limit: expected 1 to 1000"})
 			return
 		}
 		q.Limit = n
 	}
 	c, cancel := adminCtx()
 	defer cancel()
-	page, err := s.ten.st.AuditLog(c, q)
+	page, err := a.Store.AuditLog(c, q)
 	if err != nil {
-		writeError(ctx, storeError(err, "audit"))
+		api.WriteError(ctx, storeError(err, "audit"))
 		return
 	}
 	if page.Entries == nil {
 		page.Entries = []store.AuditEntry{}
 	}
-	writeJSON(ctx, 200, struct {
+	api.WriteJSON(ctx, 200, struct {
 		Object string `json:"object"`
 		store.AuditPage
 	}{"list", page})
@@ -312,16 +343,16 @@ func (s *Server) handleAdminAudit(ctx *fasthttp.RequestCtx) {
 // audit records an admin action: who (the admin key's name), what, on
 // what, and the object before and after. A failure to record is logged,
 // not returned: the action already happened.
-func (s *Server) audit(ctx *fasthttp.RequestCtx, action, target string, before, after any) {
-	actor := s.adminActor(ctx)
+func (a *API) audit(ctx *fasthttp.RequestCtx, action, target string, before, after any) {
+	actor := a.actor(ctx)
 	if actor == "" {
 		actor = "admin"
 	}
 	e := store.AuditEntry{Actor: actor, Action: action, Target: target, Before: rawJSON(before), After: rawJSON(after)}
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.ten.st.Audit(c, e); err != nil {
-		s.log.Warn("audit entry not recorded", "action", action, "target", target, "actor", actor, "error", err.Error())
+	if err := a.Store.Audit(c, e); err != nil {
+		a.Log.Warn("audit entry not recorded", "action", action, "target", target, "actor", actor, "error", err.Error())
 	}
 }
 
@@ -339,14 +370,14 @@ func rawJSON(v any) json.RawMessage {
 	return b
 }
 
-// audited records a successful admin action whose handler knows nothing of
+// Audited records a successful admin action whose handler knows nothing of
 // the audit log (policies, cache purge, reload): the target is the {name}
 // route parameter, "after" the JSON answer. Policy changes also raise
 // policy.updated.
-func (s *Server) audited(action string, h fasthttp.RequestHandler) fasthttp.RequestHandler {
+func (a *API) Audited(action string, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		h(ctx)
-		if ctx.Response.StatusCode() >= 400 || s.ten == nil {
+		if ctx.Response.StatusCode() >= 400 {
 			return
 		}
 		target, _ := ctx.UserValue("name").(string)
@@ -354,9 +385,9 @@ func (s *Server) audited(action string, h fasthttp.RequestHandler) fasthttp.Requ
 		if b := ctx.Response.Body(); len(b) < 64<<10 && json.Valid(b) {
 			after = bytes.Clone(b)
 		}
-		s.audit(ctx, action, target, nil, after)
+		a.audit(ctx, action, target, nil, after)
 		if strings.HasPrefix(action, "policy.") {
-			s.ten.emit(webhook.EventPolicyUpdated, "", map[string]string{"policy": target, "action": action, "actor": s.adminActor(ctx)})
+			a.emit(webhook.EventPolicyUpdated, "", map[string]string{"policy": target, "action": action, "actor": a.actor(ctx)})
 		}
 	}
 }
