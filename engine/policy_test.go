@@ -90,8 +90,9 @@ func TestEditsKeepUntouchedBytes(t *testing.T) {
 	}
 }
 
-// TestPhase2Classifier: an ambiguous request goes to the classifier model
-// (the local Ollama tier), whose answer picks the tier.
+// TestPhase2Classifier: with a classifier model configured, a request the
+// router scores within the margin of its threshold goes to the classifier,
+// whose answer picks the tier (margin 0.5 around 0.5: every request).
 func TestPhase2Classifier(t *testing.T) {
 	t.Parallel()
 	ol, _ := providertest.StartOllama(&providertest.Ollama{Reply: "```json\n{\"tier\": \"strong\", \"reason\": \"multi-file change\"}\n```"})
@@ -99,6 +100,10 @@ func TestPhase2Classifier(t *testing.T) {
 	oa, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "done"})
 	t.Cleanup(func() { _ = oa.Close() })
 	toml := `
+[routing]
+classifier_model = "ollama/qwen2.5-coder"
+threshold = 0.5
+ambiguous_margin = 0.5
 [routing.tiers]
 local = "ollama/qwen2.5-coder"
 fast = "openai/gpt-4o-mini"
