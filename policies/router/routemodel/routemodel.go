@@ -20,8 +20,9 @@
 //   - shape (one-hot bins, weight 1 each): length of the last user message
 //     and of the whole conversation, number of messages and of user turns,
 //     system prompt length, an IDE system prompt, tool count, an active tool
-//     loop, images, JSON output, code fences, code-character density, maths
-//     markers (digits, operators, LaTeX), question marks.
+//     loop, images, JSON output, and over the same excerpt: code fences,
+//     code-character density, maths markers (digits, operators, LaTeX),
+//     question marks.
 //
 // # Notes
 //
@@ -184,8 +185,18 @@ func flag(b bool) int {
 
 // shapeFeatures are one-hot bins of the request's shape.
 func shapeFeatures(dst []uint32, in *Input, mask uint32) []uint32 {
-	code, maths, digits, questions, fences := markers(in.Intent)
+	// Markers are counted over the excerpt too: a whole 256 KiB paste
+	// would cost more than every other feature together.
+	var code, maths, digits, questions, fences int
 	n := len(in.Intent)
+	if n <= HeadBytes+TailBytes {
+		code, maths, digits, questions, fences = markers(in.Intent)
+	} else {
+		c1, m1, d1, q1, f1 := markers(in.Intent[:HeadBytes])
+		c2, m2, d2, q2, f2 := markers(in.Intent[n-TailBytes:])
+		code, maths, digits, questions, fences = c1+c2, m1+m2, d1+d2, q1+q2, f1+f2
+		n = HeadBytes + TailBytes
+	}
 	dst = append(dst,
 		bin("bias", 0, mask),
 		bin("intent_len", log2Bucket(n, 18), mask),
@@ -214,8 +225,8 @@ func shapeFeatures(dst []uint32, in *Input, mask uint32) []uint32 {
 
 // markers counts code characters ({}();=<>[] and the backslash-free ones
 // of code), maths markers (+*/^=<> between digits, LaTeX backslashes and
-// dollars), digits, question marks and ``` fences over the whole message:
-// one pass, no allocation.
+// dollars), digits, question marks and ``` fences: one pass, no
+// allocation.
 func markers(t []byte) (code, maths, digits, questions, fences int) {
 	run := 0 // consecutive backticks
 	for i := 0; i < len(t); i++ {
