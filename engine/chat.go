@@ -470,7 +470,7 @@ func checkCapabilities(r *providers.Request, m *Model) error {
 // answers (a stream's headers leave before its usage is known).
 func (x *exchange) setCostHeaders(h *fasthttp.ResponseHeader) {
 	var buf [32]byte
-	h.SetBytesV("X-Gateway-Cost-USD", strconv.AppendFloat(buf[:0], x.cost, 'f', 8, 64))
+	h.SetBytesV("X-Gateway-Cost-USD", strconv.AppendFloat(buf[:0], x.cost+x.extraCost, 'f', 8, 64))
 	saved := 0.0
 	for _, v := range x.saved {
 		saved += v

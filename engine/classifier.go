@@ -45,13 +45,13 @@ type classified struct{ tier, reason string }
 
 const classifierCacheSize = 256
 
-// newClassifier returns the phase-2 classifier, or nil when no model can
-// serve it (the router's fallback tier is then used).
+// newClassifier returns the phase-2 classifier, or nil unless
+// routing.classifier_model names one (any configured provider's model):
+// phase 2 is an extra upstream call per ambiguous request, so it is never
+// made unless the operator asks for it. Without it the router's own tier
+// stands.
 func newClassifier(s *Server) *classifier {
 	name := s.cfg.Routing.ClassifierModel
-	if name == "" {
-		name = s.tiers["local"]
-	}
 	if name == "" {
 		return nil
 	}

@@ -157,12 +157,24 @@ type RoutingConfig struct {
 	// Tiers binds the router's tiers (local, fast, strong, reasoning) to
 	// models; unset tiers get sensible models among configured providers.
 	Tiers map[string]string `toml:"tiers"`
-	// ClassifierModel answers the router's "ambiguous" cases (phase 2);
-	// empty: the local tier's model when Ollama is configured, else none
-	// (the router's fallback tier is used).
+	// ClassifierModel answers the router's "ambiguous" cases (phase 2),
+	// any configured provider's model; empty: no phase 2 (the router's
+	// tier stands).
 	ClassifierModel string `toml:"classifier_model"`
 	// ClassifierTimeout bounds the phase-2 call.
 	ClassifierTimeout Duration `toml:"classifier_timeout"`
+	// Threshold is the knob of the learned router: the P(strong needed)
+	// from which a request goes to the strong tier; 0 means the weights'
+	// own default. X-Gateway-Route-Threshold overrides it per request.
+	Threshold float64 `toml:"threshold"`
+	// AmbiguousMargin: with a classifier model, requests scored within
+	// this distance of the threshold go to phase 2 (default 0.05).
+	AmbiguousMargin float64 `toml:"ambiguous_margin"`
+	// Weights is a `gateway router train` output that replaces the
+	// embedded model; an upload (PUT /admin/routing/weights) wins over it.
+	Weights string `toml:"weights"`
+	// Classifier: "learned" (default) or "rules" (the seed's heuristics).
+	Classifier string `toml:"classifier"`
 }
 
 // CacheConfig configures the response cache (see docs/caching.md).
@@ -280,7 +292,7 @@ func Defaults() Config {
 		PolicyTimeout: Duration(100 * time.Millisecond),
 		PolicyLimits:  PolicyLimitsConfig{MaxModuleBytes: 16 << 20, MaxFunctions: 100_000, CompileTimeout: Duration(30 * time.Second), CacheMaxMB: 256},
 		Providers:     map[string]ProviderConfig{},
-		Routing:       RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second)},
+		Routing:       RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second), AmbiguousMargin: 0.05},
 		Cache:         CacheConfig{MemoryMB: 256, Enabled: true, Mode: "auto", TTL: Duration(time.Hour), MaxEntryBytes: 1 << 20},
 		Optimize: OptimizeConfig{
 			AnthropicCacheControl: true,
@@ -537,6 +549,14 @@ func (c *Config) Validate(getenv func(string) string) error {
 	case "local_first", "balanced", "quality", "keyword", "":
 	default:
 		return fmt.Errorf("routing.mode / SMART_ROUTING_MODE %q: expected local_first, balanced, quality or keyword", c.Routing.Mode)
+	}
+	if r := c.Routing; r.Threshold < 0 || r.Threshold >= 1 || r.AmbiguousMargin < 0 || r.AmbiguousMargin > 0.5 {
+		return fmt.Errorf("routing: threshold must be in [0, 1) and ambiguous_margin in [0, 0.5]")
+	}
+	switch c.Routing.Classifier {
+	case "", "learned", "rules":
+	default:
+		return fmt.Errorf("routing.classifier %q: expected learned or rules", c.Routing.Classifier)
 	}
 	switch c.Cache.Mode {
 	case "auto", "always", "never", "":

@@ -88,7 +88,10 @@ func routerConfig(cfg *Config, cat *Catalog) (string, error) {
 		doc.Tiers[tier] = routerTier{Model: name, ContextWindow: m.ContextWindow, Tools: m.Tools, Vision: m.Vision, JSON: m.JSON}
 	}
 	b, err := json.Marshal(doc)
-	return string(b), err
+	if err != nil {
+		return "", err
+	}
+	return withRouting(cfg, b)
 }
 
 // policyConfigs returns the policies to configure: gateway.toml's, or the

@@ -228,18 +228,22 @@ input_price = 1000
 output_price = 1000
 [routing]
 classifier_model = "up/cls"
+threshold = 0.5
+ambiguous_margin = 0.5
 [routing.tiers]
 fast = "up/m"
 strong = "up/m"
 `
 	g := startGateway(t, toml, nil)
-	// An ambiguous request: no heuristic decides it.
+	// Every request is within the margin: phase 2 decides.
 	status, hdr, body := g.post(t, "/v1/chat/completions", `{"model":"auto","messages":[{"role":"user","content":"Tell me about the trade-offs in our approach here."}]}`, nil)
 	if status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}
-	if !strings.Contains(hdr.Get("X-Gateway-Route-Reason"), "phase 2") {
-		t.Skipf("the router decided without the classifier (%q): nothing to charge", hdr.Get("X-Gateway-Route-Reason"))
+	// The scripted upstream's answer is no classification, so the router's
+	// tier stands; the call was made all the same.
+	if !strings.Contains(hdr.Get("X-Gateway-Route-Reason"), "ambiguous") {
+		t.Fatalf("the router decided without the classifier: %q", hdr.Get("X-Gateway-Route-Reason"))
 	}
 	cost, _ := strconv.ParseFloat(hdr.Get("X-Gateway-Cost-USD"), 64)
 	if cost < 1 { // 1,100 tokens at $1,000 per million

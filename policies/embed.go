@@ -68,3 +68,10 @@ func DefaultSkills() []Skill {
 // DefaultSkillsJSON returns policies/skills/defaults.json, the skills
 // policy's config format.
 func DefaultSkillsJSON() []byte { return append([]byte(nil), defaultSkills...) }
+
+//go:embed router/weights.bin
+var routerWeights []byte
+
+// RouterWeights returns the built-in router's embedded model (the same
+// bytes the router module embeds), for `gateway router eval`.
+func RouterWeights() []byte { return routerWeights }

@@ -34,6 +34,11 @@ func newHost(t testing.TB, opts Options) *Host {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.NewSet()
 	}
+	if opts.DefaultTimeout == 0 {
+		// A policy's first call on a loaded machine may take longer than
+		// the production default (100ms): tests of deadlines set their own.
+		opts.DefaultTimeout = 10 * time.Second
+	}
 	if opts.CompileTimeout == 0 {
 		// Go guests compile in seconds, but under -race on a loaded machine
 		// with parallel tests they may take far longer: tests of the budget

@@ -6,6 +6,7 @@
 //	gateway [-config gateway.toml] [-listen 127.0.0.1:8080]
 //	gateway policy check FILE.wasm
 //	gateway policy run FILE.wasm -stage route < request.json
+//	gateway router train -data labelled.jsonl -out weights.bin
 package main
 
 import (
@@ -27,6 +28,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "policy" {
 		os.Exit(policyMain(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "router" {
+		os.Exit(routerMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
@@ -34,6 +38,7 @@ const usage = `usage:
   gateway [-config gateway.toml] [-listen ADDR]   serve
   gateway policy check|run FILE.wasm ...          test a policy module before uploading it
                                                   (gateway policy -h: its flags)
+  gateway router train|eval|alpacaeval ...        train and score the router's model (docs/routing.md)
 flags:
 `
 

@@ -1,6 +1,20 @@
 package main
 
-import "github.com/aigateway/gateway/abi"
+import (
+	_ "embed"
+
+	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/policies/router/routemodel"
+)
+
+// embeddedWeights is the built-in model, trained on public data
+// (docs/routing.md); config "weights" replaces it.
+//
+//go:embed weights.bin
+var embeddedWeights []byte
+
+// builtinModel is embeddedWeights decoded once.
+var builtinModel, builtinErr = routemodel.Decode(embeddedWeights)
 
 // Tiers, cheapest first.
 const (
@@ -41,12 +55,20 @@ type config struct {
 	tiers              [numTiers]tier
 	reasoningThreshold float64
 	localContextChars  int
+	// rules: the seed's phase-1 heuristics instead of the learned model.
+	rules bool
+	// model scores requests; threshold (0: the model's own) is the
+	// P(strong needed) from which the strong tier is chosen; within margin
+	// of it a request is ambiguous and goes to phase 2 (0: never).
+	model     *routemodel.Model
+	threshold float64
+	margin    float64
 }
 
 var cfg = defaultConfig()
 
 func defaultConfig() config {
-	return config{mode: modeLocalFirst, reasoningThreshold: 0.5, localContextChars: 30000}
+	return config{mode: modeLocalFirst, reasoningThreshold: 0.5, localContextChars: 30000, model: builtinModel}
 }
 
 func parseTier(v []byte, t *tier) string {
@@ -146,6 +168,40 @@ func configure(raw []byte) string {
 					msg = "reasoning_threshold must be a number in [0, 1]"
 				}
 				c.reasoningThreshold = f
+			case "classifier":
+				s, _, _ := abi.JSONUnquote(v, nil)
+				switch string(s) {
+				case "learned":
+					c.rules = false
+				case "rules":
+					c.rules = true
+				default:
+					msg = "classifier must be learned or rules"
+				}
+			case "threshold":
+				f, ok := abi.JSONFloat(v)
+				if !ok || f < 0 || f >= 1 {
+					msg = "threshold must be a number in [0, 1) (0: the model's default)"
+				}
+				c.threshold = f
+			case "ambiguous_margin":
+				f, ok := abi.JSONFloat(v)
+				if !ok || f < 0 || f > 0.5 {
+					msg = "ambiguous_margin must be a number in [0, 0.5]"
+				}
+				c.margin = f
+			case "weights":
+				s, _, ok := abi.JSONUnquote(v, nil)
+				if !ok {
+					msg = "weights must be a base64 string (a gateway router train output)"
+					break
+				}
+				m, err := routemodel.DecodeBase64(s)
+				if err != nil {
+					msg = "weights: " + err.Error()
+					break
+				}
+				c.model = m
 			case "local_context_chars":
 				n, ok := abi.JSONInt(v)
 				if !ok || n <= 0 {
@@ -161,6 +217,9 @@ func configure(raw []byte) string {
 		if msg != "" {
 			return msg
 		}
+	}
+	if c.model == nil && !c.rules {
+		return "the embedded router weights do not decode (" + builtinErr.Error() + "): rebuild the module"
 	}
 	cfg = c
 	return ""

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/policies/router/routemodel"
 )
 
 // The seed's pattern lists (docs/policies.md, router), matched case-insensitively
@@ -88,6 +89,7 @@ type features struct {
 	totalChars  int
 	messages    int
 	nonSystem   int
+	userTurns   int
 	toolLoop    bool
 	tools       int
 	images      bool
@@ -218,6 +220,7 @@ func (f *features) load(c *abi.Call) {
 		case "user":
 			last = i
 			f.nonSystem++
+			f.userTurns++
 		case "system", "developer":
 			if f.systemIdx < 0 {
 				f.systemIdx = i
@@ -480,6 +483,31 @@ func onRoute(c *abi.Call) abi.Status {
 			want = tierReasoning
 		}
 		rule = appendScore(append(rule, "keyword score "...), score)
+	case !conf.rules && conf.mode != modeQuality:
+		// The learned phase 1: P(strong needed) against the threshold.
+		p := learnedProb(c, f, conf.model)
+		th := conf.threshold
+		if th == 0 {
+			th = float64(conf.model.Threshold)
+		}
+		if v, ok := c.Header("x-gateway-route-threshold"); ok {
+			if t, ok := abi.JSONFloat(v); ok && t >= 0 && t <= 1 {
+				th = t
+			}
+		}
+		if p >= th {
+			want = bandToTier(bandClaude, conf.mode, reasoningScore(f) >= conf.reasoningThreshold)
+			rule = appendScore(append(rule, "learned p="...), p)
+			rule = appendScore(append(rule, " >= "...), th)
+		} else {
+			want = bandToTier(bandLocal, conf.mode, false)
+			rule = appendScore(append(rule, "learned p="...), p)
+			rule = appendScore(append(rule, " < "...), th)
+		}
+		if conf.margin > 0 && p > th-conf.margin && p < th+conf.margin {
+			ambiguous = true
+			rule = append(rule, " (ambiguous)"...)
+		}
 	default:
 		d := decide(f, conf)
 		if d.n >= 0 {
@@ -554,6 +582,24 @@ func onRoute(c *abi.Call) abi.Status {
 	// the access log.
 	c.Tag(tagTier, tierBytes[got])
 	return abi.StatusOK
+}
+
+var (
+	modelIn routemodel.Input
+	scratch routemodel.Scratch
+)
+
+// learnedProb scores the request with the model: the features come from
+// what load already read, plus the system prompt.
+func learnedProb(c *abi.Call, f *features, m *routemodel.Model) float64 {
+	in := &modelIn
+	*in = routemodel.Input{Intent: f.intent, TotalChars: f.totalChars, Messages: f.messages,
+		UserTurns: f.userTurns, Tools: f.tools, ToolLoop: f.toolLoop, Images: f.images, JSON: f.json}
+	if f.systemIdx >= 0 {
+		in.System = c.Text(f.systemIdx)
+		in.IDE = f.systemLen > 1000 && f.ideSystem()
+	}
+	return m.Predict(in, &scratch)
 }
 
 func anyTier(c *config) bool {

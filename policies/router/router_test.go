@@ -15,7 +15,11 @@ const fullTiers = `"tiers":{
  "strong":{"model":"anthropic/claude-sonnet-4-0","context_window":200000,"tools":true,"vision":true,"json":true},
  "reasoning":{"model":"openai/o3","context_window":200000,"tools":true,"vision":true,"json":true}}`
 
-func conf(mode string) string { return `{"mode":"` + mode + `",` + fullTiers + `}` }
+// conf is the seed's rules (the tests below pin them); learned tests use
+// learnedConf.
+func conf(mode string) string {
+	return `{"classifier":"rules","mode":"` + mode + `",` + fullTiers + `}`
+}
 
 type msg struct{ role, text string }
 
@@ -151,12 +155,12 @@ func TestExplicitModelUntouched(t *testing.T) {
 }
 
 func TestMissingTiersFallBack(t *testing.T) {
-	only := `{"tiers":{"strong":{"model":"anthropic/claude-sonnet-4-0","tools":true}}}`
+	only := `{"classifier":"rules","tiers":{"strong":{"model":"anthropic/claude-sonnet-4-0","tools":true}}}`
 	out := run(t, only, "auto", 0, 0, msg{"user", "What is a monad?"})
 	if string(out.Route.Model) != "anthropic/claude-sonnet-4-0" || !strings.Contains(string(out.Route.Reason), "(local not configured)") {
 		t.Fatalf("got %s", out.AppendText(nil))
 	}
-	down := `{"tiers":{"fast":{"model":"groq/llama","tools":true}}}`
+	down := `{"classifier":"rules","tiers":{"fast":{"model":"groq/llama","tools":true}}}`
 	out = run(t, down, "auto", 0, 0, msg{"user", long("We must plan the migration of our Kubernetes infrastructure without downtime.", 600)})
 	if string(out.Route.Model) != "groq/llama" || !strings.Contains(string(out.Route.Reason), "(reasoning not configured)") {
 		t.Fatalf("a missing upper tier must fall back down: %s", out.AppendText(nil))
@@ -164,7 +168,7 @@ func TestMissingTiersFallBack(t *testing.T) {
 }
 
 func TestNoCapableModel(t *testing.T) {
-	localOnly := `{"tiers":{"local":{"model":"ollama/qwen2.5-coder"}}}`
+	localOnly := `{"classifier":"rules","tiers":{"local":{"model":"ollama/qwen2.5-coder"}}}`
 	out := run(t, localOnly, "auto", 0, 2, msg{"user", "Implement the feature."})
 	if out.Route.Set || !out.Response.Set || out.Response.Status != 400 || !strings.Contains(string(out.Response.Body), "no_capable_model") {
 		t.Fatalf("got %s", out.AppendText(nil))
@@ -188,6 +192,11 @@ func TestConfigure(t *testing.T) {
 		{`{"tiers":{"local":{"model":"x","color":1}}}`, "unknown key color"},
 		{`{"reasoning_threshold":2}`, "reasoning_threshold"},
 		{`{"local_context_chars":0}`, "local_context_chars"},
+		{`{"classifier":"bayes"}`, "classifier must be"},
+		{`{"threshold":1}`, "threshold must be"},
+		{`{"ambiguous_margin":0.7}`, "ambiguous_margin"},
+		{`{"weights":"bm90IHdlaWdodHM="}`, "not a router weights file"},
+		{`{"weights":12}`, "base64 string"},
 		{`{"rules":[{"keywords":["sql"]}]}`, ""},
 		{`[]`, "JSON object"},
 	}

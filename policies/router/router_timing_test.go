@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/policies/router/routemodel"
 	"github.com/aigateway/gateway/wasm"
 )
 
@@ -42,6 +43,23 @@ func BenchmarkRouterNative(b *testing.B) {
 			for b.Loop() {
 				out.Reset()
 				wasm.RunNative("router", abi.StageRoute, cfg, in, &out, onRoute)
+			}
+		})
+	}
+}
+
+// BenchmarkLearned is the learned phase 1 alone: features and score of a
+// coding request with the embedded weights.
+func BenchmarkLearned(b *testing.B) {
+	for _, size := range []int{1 << 10, 16 << 10, 256 << 10} {
+		b.Run(strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
+			in := codingRequest(size)
+			mi := routemodel.Input{Intent: in.Messages[1].Text, System: in.Messages[0].Text, Messages: 2, UserTurns: 1, TotalChars: size}
+			var s routemodel.Scratch
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				builtinModel.Predict(&mi, &s)
 			}
 		})
 	}

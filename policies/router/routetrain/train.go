@@ -1,0 +1,140 @@
+package routetrain
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/aigateway/gateway/policies/router/routemodel"
+)
+
+// Options configure Train.
+type Options struct {
+	// Bits is the hash width (2^Bits weights); 0 means 14.
+	Bits uint8
+	// Epochs over the training set; 0 means 10.
+	Epochs int
+	// Rate is AdaGrad's step; 0 means 0.2.
+	Rate float64
+	// L2 is the weight decay per step; 0 means 1e-3.
+	L2 float64
+	// Seed orders the epochs; the same data and seed give the same weights.
+	Seed uint64
+	// StrongShare picks the model's default threshold: the score quantile
+	// that sends this share of the training prompts to the strong tier;
+	// 0 means 0.5.
+	StrongShare float64
+	// Note is stored in the weights file.
+	Note string
+}
+
+type example struct {
+	text, shape []uint32
+	y           float64
+}
+
+// Train fits the router's logistic model on recs with AdaGrad and L2:
+// deterministic for a seed, seconds for tens of thousands of prompts.
+func Train(recs []Record, o Options) (*routemodel.Model, error) {
+	if len(recs) == 0 {
+		return nil, errors.New("no training prompts")
+	}
+	if o.Bits == 0 {
+		o.Bits = 14
+	}
+	if o.Bits < routemodel.MinBits || o.Bits > routemodel.MaxBits {
+		return nil, errors.New("bits outside [8, 20]")
+	}
+	if o.Epochs == 0 {
+		o.Epochs = 10
+	}
+	if o.Rate == 0 {
+		o.Rate = 0.2
+	}
+	if o.L2 == 0 {
+		o.L2 = 1e-3
+	}
+	if o.StrongShare == 0 {
+		o.StrongShare = 0.5
+	}
+	if len(o.Note) > routemodel.MaxNote {
+		o.Note = o.Note[:routemodel.MaxNote]
+	}
+	ex := make([]example, len(recs))
+	var s routemodel.Scratch
+	for i := range recs {
+		t, sh := s.Features(&recs[i].Input, uint(o.Bits))
+		ex[i] = example{append([]uint32(nil), t...), append([]uint32(nil), sh...), recs[i].Label()}
+	}
+	n := 1 << o.Bits
+	w := make([]float64, n)
+	g2 := make([]float64, n)
+	var bias, bg2 float64
+	rng := rand.New(rand.NewPCG(o.Seed, 0x726f75746572))
+	order := make([]int, len(ex))
+	for i := range order {
+		order[i] = i
+	}
+	step := func(i int, g float64) {
+		g += o.L2 * w[i]
+		g2[i] += g * g
+		w[i] -= o.Rate * g / (math.Sqrt(g2[i]) + 1e-8)
+	}
+	for e := 0; e < o.Epochs; e++ {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, k := range order {
+			x := &ex[k]
+			z := bias
+			var t float64
+			for _, i := range x.text {
+				t += w[i]
+			}
+			norm := 0.0
+			if len(x.text) > 0 {
+				norm = 1 / math.Sqrt(float64(len(x.text)))
+			}
+			z += t * norm
+			for _, i := range x.shape {
+				z += w[i]
+			}
+			g := routemodel.Prob(z) - x.y
+			bg2 += g * g
+			bias -= o.Rate * g / (math.Sqrt(bg2) + 1e-8)
+			for _, i := range x.text {
+				step(int(i), g*norm)
+			}
+			for _, i := range x.shape {
+				step(int(i), g)
+			}
+		}
+	}
+	m := &routemodel.Model{Bits: o.Bits, Bias: float32(bias), Note: o.Note, W: make([]float32, n)}
+	for i := range w {
+		m.W[i] = float32(w[i])
+	}
+	SetThreshold(m, recs, o.StrongShare)
+	return m, nil
+}
+
+// SetThreshold sets m's default threshold to the score quantile that sends
+// share of recs to the strong tier. It reads scores only, never labels, so
+// calibrating on held-out prompts leaks nothing of their outcomes (training
+// scores are optimistic: the model has seen those prompts).
+func SetThreshold(m *routemodel.Model, recs []Record, share float64) {
+	ps := Scores(m, recs)
+	sort.Float64s(ps)
+	k := int(float64(len(ps)) * (1 - share))
+	k = min(max(k, 0), len(ps)-1)
+	m.Threshold = float32(min(max(ps[k], 1e-4), 1-1e-4))
+}
+
+// Scores returns the model's P(strong needed) for each record.
+func Scores(m *routemodel.Model, recs []Record) []float64 {
+	var s routemodel.Scratch
+	out := make([]float64, len(recs))
+	for i := range recs {
+		out[i] = m.Predict(&recs[i].Input, &s)
+	}
+	return out
+}
