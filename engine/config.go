@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -372,85 +371,6 @@ func ParseBool(name, v string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("environment variable %s=%q is not a boolean: use 1/true/yes/on or 0/false/no/off", name, v)
-}
-
-func (c *Config) applyEnv(getenv func(string) string) error {
-	if v := getenv("PORT"); v != "" {
-		p, err := strconv.Atoi(v)
-		if err != nil || p <= 0 || p > 65535 {
-			return fmt.Errorf("environment variable PORT=%q is not a port number", v)
-		}
-		host, _, err := net.SplitHostPort(c.Listen)
-		if err != nil {
-			host = "127.0.0.1"
-		}
-		c.Listen = net.JoinHostPort(host, v)
-	}
-	if v := getenv("GATEWAY_API_KEY"); v != "" {
-		for _, k := range strings.Split(v, ",") {
-			if k = strings.TrimSpace(k); k != "" {
-				c.Keys = append(c.Keys, KeyConfig{Key: k, Project: "default", Name: "env"})
-			}
-		}
-	}
-	if v := getenv("GATEWAY_ADMIN_KEY"); v != "" {
-		c.AdminKey = v
-	}
-	if v := getenv("REDIS_URL"); v != "" {
-		c.Cache.RedisURL = v
-	}
-	if v := getenv("DATABASE_URL"); v != "" {
-		c.Store.URL = v
-	}
-	if v := getenv("SMART_ROUTING_MODE"); v != "" {
-		c.Routing.Mode = v
-	}
-	if v := getenv("RATE_LIMIT_RPM"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return fmt.Errorf("environment variable RATE_LIMIT_RPM=%q must be a positive integer", v)
-		}
-		c.Reliab.RateLimitRPM = n
-	}
-	flags := []struct {
-		name string
-		dst  *bool
-	}{
-		{"ENABLE_SMART_ROUTING", &c.Routing.SmartRouting},
-		{"ENABLE_CASCADE_ROUTING", &c.Routing.Cascade},
-		{"ENABLE_ANTHROPIC_CACHE_CONTROL", &c.Optimize.AnthropicCacheControl},
-		{"ENABLE_FILE_HASH_CACHE", &c.Optimize.FileHashCache},
-		{"STRIP_IDE_BOILERPLATE", &c.Optimize.StripIDEBoilerplate},
-		{"ENFORCE_DIFF_FIRST", &c.Optimize.EnforceDiffFirst},
-		{"CIRCUIT_BREAKER_ENABLED", &c.Reliab.CircuitBreaker},
-		{"RETRY_ENABLED", &c.Reliab.Retry},
-		{"RATE_LIMIT_ENABLED", &c.Reliab.RateLimit},
-	}
-	for _, f := range flags {
-		if v := getenv(f.name); v != "" {
-			b, err := ParseBool(f.name, v)
-			if err != nil {
-				return err
-			}
-			*f.dst = b
-		}
-	}
-	// Provider base URLs from the environment override the file for the
-	// built-in provider names.
-	for name, env := range map[string]string{
-		"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL",
-		"gemini": "GEMINI_BASE_URL", "groq": "GROQ_BASE_URL", "ollama": "LOCAL_LLM_BASE_URL",
-	} {
-		if v := getenv(env); v != "" {
-			p := c.Providers[name]
-			p.BaseURL = v
-			if c.Providers == nil {
-				c.Providers = map[string]ProviderConfig{}
-			}
-			c.Providers[name] = p
-		}
-	}
-	return nil
 }
 
 var validKinds = map[string]bool{"openai": true, "anthropic": true, "gemini": true, "ollama": true, "mock": true}
