@@ -104,7 +104,7 @@ func (s *Server) handleSkills(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	list := policies.DefaultSkills()
-	for _, sk := range s.cfg.Skills {
+	for _, sk := range *s.skills.Load() { // gateway.toml's [[skills]], replaced by /admin/reload
 		replaced := false
 		for i := range list {
 			if list[i].ID == sk.ID {

@@ -24,6 +24,7 @@ import (
 	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/cache/semantic"
 	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/policies"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/wasm"
 	"github.com/fasthttp/router"
@@ -43,6 +44,9 @@ type Server struct {
 	log       *slog.Logger
 	hasAdmin  bool
 	adm       *admin.API // nil without a store
+	// skills is gateway.toml's [[skills]], for GET /v1/skills; replaced
+	// with the policies on POST /admin/reload.
+	skills atomic.Pointer[[]policies.Skill]
 	// ten is the store, usage ledger, client keys, budgets and webhooks
 	// (tenancy.go).
 	ten      *tenancy
@@ -95,6 +99,8 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	_, _ = rand.Read(rnd[:])
 	s.idPrefix = hex.EncodeToString(rnd[:])
 	s.hasAdmin = cfg.AdminKey != "" || len(cfg.AdminKeys) > 0
+	skills := cfg.Skills
+	s.skills.Store(&skills)
 	for _, name := range cfg.EnabledProviders() {
 		pc := cfg.Providers[name]
 		p, err := buildProvider(name, pc)
