@@ -6,6 +6,7 @@ import (
 
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers/anthropic"
+	"github.com/aigateway/gateway/providers/kinds"
 	"github.com/valyala/fasthttp"
 )
 
@@ -56,9 +57,10 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		s.render(ctx, x)
 		return
 	}
+	kind, _ := kinds.All.Lookup(slot.cfg.Kind)
 	b, err := anthropic.RequestToOpenAI(x.scratch[:0], body, anthropic.Target{
 		MaxOutputTokens: m.MaxOutputTokens,
-		NoFiles:         slot.cfg.Kind == "ollama", // see Target.NoFiles
+		NoFiles:         kind.NoFiles, // see Target.NoFiles
 	})
 	x.scratch = b
 	if err != nil {
