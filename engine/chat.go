@@ -7,11 +7,11 @@ import (
 
 	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/cache/semantic"
+	"github.com/aigateway/gateway/engine/frontend/messages"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/anthropic"
 	"github.com/aigateway/gateway/wasm"
 	"github.com/valyala/fasthttp"
 )
@@ -403,7 +403,7 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 	if resp.Stream != nil {
 		x.relay = resp.Stream
 		if x.format == formatAnthropic {
-			x.relay = anthropic.NewMessageStream(resp.Stream, m.Upstream)
+			x.relay = messages.NewStream(resp.Stream, m.Upstream)
 		}
 		x.status = 200
 		ctx.SetContentType("text/event-stream")
@@ -425,7 +425,7 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 	x.setCostHeaders(h)
 	body := resp.Body
 	if x.format == formatAnthropic {
-		b, err := anthropic.MessageFromCompletion(x.scratch[:0], resp.Body)
+		b, err := messages.FromCompletion(x.scratch[:0], resp.Body)
 		x.scratch = b
 		if err != nil {
 			x.fail(ctx, &apiError{Status: 502, Type: typeUpstream, Code: "bad_upstream_response", Msg: "upstream answer could not be translated: " + err.Error()})

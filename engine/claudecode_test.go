@@ -15,10 +15,10 @@ import (
 )
 
 // The requests Claude Code 2.1 really sent (captured with
-// providers/anthropic/testdata/claudecode/capture.sh), replayed through the
+// engine/frontend/messages/testdata/claudecode/capture.sh), replayed through the
 // gateway on loopback to every provider kind.
 
-const claudeCodeDir = "../providers/anthropic/testdata/claudecode"
+const claudeCodeDir = "frontend/messages/testdata/claudecode"
 
 type claudeCodeRequest struct {
 	name    string

@@ -14,6 +14,8 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/aigateway/gateway/policies"
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/kinds"
 	"github.com/aigateway/gateway/wasm"
 )
 
@@ -307,16 +309,16 @@ func Defaults() Config {
 }
 
 // builtinProviders are the providers the gateway knows without any
-// configuration; each is enabled by its key (or base URL for Ollama).
+// configuration (each kind's presets, providers/kinds); each is enabled as
+// its kind says (a key, a base URL, or always).
 func builtinProviders() map[string]ProviderConfig {
-	return map[string]ProviderConfig{
-		"openai":    {Kind: "openai", BaseURL: "https://api.openai.com/v1", APIKeyEnv: "OPENAI_API_KEY"},
-		"anthropic": {Kind: "anthropic", BaseURL: "https://api.anthropic.com", APIKeyEnv: "ANTHROPIC_API_KEY"},
-		"gemini":    {Kind: "gemini", BaseURL: "https://generativelanguage.googleapis.com", APIKeyEnv: "GEMINI_API_KEY"},
-		"groq":      {Kind: "openai", BaseURL: "https://api.groq.com/openai/v1", APIKeyEnv: "GROQ_API_KEY"},
-		"ollama":    {Kind: "ollama"},
-		"mock":      {Kind: "mock"},
+	out := map[string]ProviderConfig{}
+	for _, k := range kinds.All {
+		for _, p := range k.Presets {
+			out[p.Name] = ProviderConfig{Kind: k.Name, BaseURL: p.BaseURL, APIKeyEnv: p.APIKeyEnv}
+		}
 	}
+	return out
 }
 
 // Load reads path (if not empty) over the defaults, then applies the
@@ -373,8 +375,6 @@ func ParseBool(name, v string) (bool, error) {
 	return false, fmt.Errorf("environment variable %s=%q is not a boolean: use 1/true/yes/on or 0/false/no/off", name, v)
 }
 
-var validKinds = map[string]bool{"openai": true, "anthropic": true, "gemini": true, "ollama": true, "mock": true}
-
 // Validate checks the configuration, fills provider defaults and resolves
 // which providers are enabled.
 func (c *Config) Validate(getenv func(string) string) error {
@@ -404,10 +404,10 @@ func (c *Config) Validate(getenv func(string) string) error {
 			}
 		}
 		if p.Kind == "" {
-			return fmt.Errorf("providers.%s: kind is required (openai, anthropic, gemini, ollama or mock)", name)
+			return fmt.Errorf("providers.%s: kind is required (%s)", name, kinds.All.Names())
 		}
-		if !validKinds[p.Kind] {
-			return fmt.Errorf("providers.%s: unknown kind %q (openai, anthropic, gemini, ollama or mock)", name, p.Kind)
+		if _, ok := kinds.All.Lookup(p.Kind); !ok {
+			return fmt.Errorf("providers.%s: unknown kind %q (%s)", name, p.Kind, kinds.All.Names())
 		}
 		if p.MaxInFlight < 0 {
 			return fmt.Errorf("providers.%s: max_in_flight must not be negative", name)
@@ -423,12 +423,13 @@ func (c *Config) Validate(getenv func(string) string) error {
 		} else {
 			p.key = p.APIKey
 		}
+		k, _ := kinds.All.Lookup(p.Kind) // every kind in merged was checked above
 		switch {
 		case p.Enabled != nil:
 			p.enabled = *p.Enabled
-		case p.Kind == "mock":
+		case k.EnabledBy == providers.Always:
 			p.enabled = true
-		case p.Kind == "ollama":
+		case k.EnabledBy == providers.ByBaseURL:
 			p.enabled = p.BaseURL != ""
 		case p.APIKeyEnv != "" || p.APIKey != "":
 			p.enabled = p.key != ""
@@ -436,7 +437,7 @@ func (c *Config) Validate(getenv func(string) string) error {
 			// A keyless OpenAI-compatible server (vLLM, LM Studio).
 			p.enabled = p.BaseURL != ""
 		}
-		if p.enabled && p.Kind != "mock" && p.BaseURL == "" {
+		if p.enabled && k.EnabledBy != providers.Always && p.BaseURL == "" {
 			return fmt.Errorf("providers.%s: base_url is required", name)
 		}
 		if p.MaxInFlight == 0 {

@@ -7,6 +7,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/aigateway/gateway/providers/kinds"
 )
 
 // applyEnv applies the environment variables, which override gateway.toml.
@@ -72,18 +74,20 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 	}
 	// Provider base URLs from the environment override the file for the
-	// built-in provider names.
-	for name, env := range map[string]string{
-		"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL",
-		"gemini": "GEMINI_BASE_URL", "groq": "GROQ_BASE_URL", "ollama": "LOCAL_LLM_BASE_URL",
-	} {
-		if v := getenv(env); v != "" {
-			p := c.Providers[name]
-			p.BaseURL = v
-			if c.Providers == nil {
-				c.Providers = map[string]ProviderConfig{}
+	// built-in provider names (each kind's presets).
+	for _, k := range kinds.All {
+		for _, pre := range k.Presets {
+			if pre.BaseURLEnv == "" {
+				continue
 			}
-			c.Providers[name] = p
+			if v := getenv(pre.BaseURLEnv); v != "" {
+				p := c.Providers[pre.Name]
+				p.BaseURL = v
+				if c.Providers == nil {
+					c.Providers = map[string]ProviderConfig{}
+				}
+				c.Providers[pre.Name] = p
+			}
 		}
 	}
 	return nil

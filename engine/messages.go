@@ -4,8 +4,10 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/aigateway/gateway/engine/frontend/messages"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers/anthropic"
+	"github.com/aigateway/gateway/providers/kinds"
 	"github.com/valyala/fasthttp"
 )
 
@@ -56,9 +58,10 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		s.render(ctx, x)
 		return
 	}
-	b, err := anthropic.RequestToOpenAI(x.scratch[:0], body, anthropic.Target{
+	kind, _ := kinds.All.Lookup(slot.cfg.Kind)
+	b, err := messages.RequestToOpenAI(x.scratch[:0], body, messages.Target{
 		MaxOutputTokens: m.MaxOutputTokens,
-		NoFiles:         slot.cfg.Kind == "ollama", // see Target.NoFiles
+		NoFiles:         kind.NoFiles, // see Target.NoFiles
 	})
 	x.scratch = b
 	if err != nil {
@@ -66,7 +69,7 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		if ignored := anthropic.IgnoredMembers(nil, body); len(ignored) > 0 {
+		if ignored := messages.IgnoredMembers(nil, body); len(ignored) > 0 {
 			s.log.Debug("anthropic request members without an equivalent were ignored",
 				"id", string(x.reqID), "model", m.Name, "members", ignored)
 		}
@@ -128,7 +131,7 @@ func messagesHead(body []byte) (model string, stream bool, err error) {
 	}
 	// Anthropic reads the passthrough body itself: route and stream by the
 	// members it will use, or refuse a body where that is ambiguous.
-	if err := anthropic.CheckNames(obj); err != nil {
+	if err := messages.CheckNames(obj); err != nil {
 		return "", false, err
 	}
 	if model, err = modelOf(obj); err != nil {

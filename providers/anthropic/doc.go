@@ -60,23 +60,17 @@
 // Streams are translated event by event by a Translator; see its
 // documentation for the event mapping. Errors follow ParseError.
 //
-// # Anthropic-compatible inbound (POST /v1/messages)
+// # Passthrough (POST /v1/messages to an Anthropic model)
 //
-// The engine serves clients that speak Anthropic's API (Claude Code with
-// ANTHROPIC_BASE_URL pointed at the gateway) with these functions:
+// The engine's Messages front-end (engine/frontend/messages, which
+// translates Anthropic-format clients' requests for every other provider)
+// sends a request for an Anthropic model here, untranslated:
 //
-//	// Anthropic upstream: byte-stable passthrough, Anthropic's answer as is.
 //	func (p *Provider) Messages(ctx context.Context, body []byte, model string, h providers.HeaderGetter, query []byte, stream bool) (*providers.Response, error)
 //	func (p *Provider) CountTokens(ctx context.Context, body []byte, model string, h providers.HeaderGetter, query []byte) (*providers.Response, error)
 //	func AppendWithModel(dst, body []byte, model string) ([]byte, error)
 //
-//	// Any other upstream: translate in, call Chat, translate back.
-//	func RequestToOpenAI(dst, body []byte, t Target) ([]byte, error) // then Request.Decode
-//	func IgnoredMembers(dst []string, body []byte) []string         // what it dropped, for a log
-//	func MessageFromCompletion(dst, completion []byte) ([]byte, error) // Response.Body → message
-//	func NewMessageStream(src providers.Stream, model string) *MessageStream // Response.Stream → events
-//
-//	// Errors for an Anthropic client.
+//	// Errors in Anthropic's format, for the relay and the front-end.
 //	func AppendError(dst []byte, status int, msg string) []byte
 //	func AppendErrorEvent(dst []byte, status int, msg string) []byte
 //
@@ -91,13 +85,6 @@
 // counting the client's toward Anthropic's four. Placement is documented in
 // docs/prompt-caching.md. Streams are relayed event by
 // event (Relay) with usage recorded from message_start and message_delta.
-//
-// For other upstreams the request is translated to an OpenAI body
-// (RequestToOpenAI documents what maps and what is refused), decoded and
-// sent with Provider.Chat; a non-streaming answer becomes an Anthropic
-// message (MessageFromCompletion), a stream the exact Anthropic event
-// sequence (MessageStream). A RequestError from RequestToOpenAI is a 400;
-// an UpstreamError keeps its status; AppendError renders either as
-// {"type":"error","error":{"type","message"}} with the type for the status
-// (ErrorType).
+// AppendError renders an error as {"type":"error","error":{"type","message"}}
+// with the type for the status (ErrorType).
 package anthropic

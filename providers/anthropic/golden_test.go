@@ -3,8 +3,12 @@ package anthropic
 import (
 	"encoding/json"
 	"flag"
-	"github.com/aigateway/gateway/providers/providertest"
 	"testing"
+
+	sdk "github.com/anthropics/anthropic-sdk-go/v2"
+
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/providertest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -21,3 +25,9 @@ func inputs(t *testing.T, dir, suffix string) map[string]string {
 }
 
 func jsonValid(b []byte) bool { return json.Valid(b) }
+
+func drain(t testing.TB, s providers.Stream) []byte { return providertest.Drain(t, s) }
+
+func sdkAccumulate(t testing.TB, b []byte) (sdk.Message, string) {
+	return providertest.AnthropicAccumulate(t, b)
+}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/internal/sse"
+	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"github.com/aigateway/gateway/providers/upstream"
 	"github.com/valyala/fasthttp"
 )
@@ -22,11 +22,11 @@ import (
 // body as it is.
 func AppendWithModel(dst, body []byte, model string) ([]byte, error) {
 	if err := jsonscan.Validate(body); err != nil {
-		return dst, inErr("", "request body is not valid JSON: "+err.Error())
+		return dst, &providers.RequestError{Msg: "request body is not valid JSON: " + err.Error()}
 	}
 	obj := body[jsonscan.SkipSpace(body, 0):]
 	if jsonscan.KindOf(obj) != jsonscan.Object {
-		return dst, inErr("", "request body must be a JSON object")
+		return dst, &providers.RequestError{Msg: "request body must be a JSON object"}
 	}
 	if model == "" {
 		return append(dst, body...), nil

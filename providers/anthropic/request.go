@@ -5,8 +5,8 @@ import (
 	"strings"
 
 	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/internal/wire"
 )
 
 // reqInfo is what the response translation must know about how the request

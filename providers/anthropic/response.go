@@ -4,8 +4,8 @@ import (
 	"errors"
 
 	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/internal/wire"
 )
 
 // ErrBadResponse is returned when the upstream's answer is not the Messages

@@ -7,8 +7,8 @@ import (
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/internal/sse"
 	"github.com/aigateway/gateway/internal/unsafeconv"
+	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"github.com/aigateway/gateway/providers/upstream"
 )
 

@@ -9,8 +9,8 @@ import (
 	"strconv"
 
 	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/internal/wire"
 	"github.com/valyala/fasthttp"
 )
 

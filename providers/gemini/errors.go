@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/internal/wire"
 )
 
 // ParseError maps a Gemini error response

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/internal/wire"
 )
 
 // SkipSignature is the thoughtSignature Google documents for function calls

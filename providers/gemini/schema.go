@@ -5,7 +5,7 @@ import (
 
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/internal/unsafeconv"
-	"github.com/aigateway/gateway/providers/internal/wire"
+	"github.com/aigateway/gateway/internal/wire"
 )
 
 // maxSchemaDepth bounds schema nesting, $ref expansion included, so that a

@@ -3,7 +3,7 @@ package gemini
 import (
 	"bytes"
 	"errors"
-	"github.com/aigateway/gateway/providers/internal/wire"
+	"github.com/aigateway/gateway/internal/wire"
 	"io"
 	"os"
 	"strings"

@@ -1,12 +1,13 @@
-package anthropic
+package messages
 
 import (
 	"bytes"
 	"errors"
+	"strconv"
 
 	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/internal/wire"
 )
 
 // ErrBadCompletion is returned when an OpenAI chat.completion cannot be
@@ -15,6 +16,13 @@ import (
 var ErrBadCompletion = errors.New("chat completion cannot be translated to an anthropic message")
 
 func inErr(param, msg string) error { return &providers.RequestError{Param: param, Msg: msg} }
+
+// idx is a parameter path with an index: idx("messages", 2, ".role").
+func idx(prefix string, i int, suffix string) string {
+	return prefix + "[" + strconv.Itoa(i) + "]" + suffix
+}
+
+var emptyObject = []byte("{}")
 
 // Target is what RequestToOpenAI needs to know of the model that will
 // answer.
@@ -757,7 +765,7 @@ func appendUsageIn(dst []byte, u providers.Usage) []byte {
 	return append(dst, '}')
 }
 
-// MessageFromCompletion appends to dst the Anthropic message
+// FromCompletion appends to dst the Anthropic message
 // (https://docs.anthropic.com/en/api/messages, "Response") equivalent to an
 // OpenAI chat.completion: the content becomes a text block (a refusal too),
 // each tool call a tool_use block with the arguments parsed as its input,
@@ -765,7 +773,7 @@ func appendUsageIn(dst []byte, u providers.Usage) []byte {
 // input_tokens excluding cached tokens. reasoning_content is dropped: an
 // Anthropic thinking block needs a signature that only Anthropic can make.
 // The id keeps the OpenAI id after a "msg_" prefix.
-func MessageFromCompletion(dst, completion []byte) ([]byte, error) {
+func FromCompletion(dst, completion []byte) ([]byte, error) {
 	if jsonscan.Validate(completion) != nil {
 		return dst, ErrBadCompletion
 	}

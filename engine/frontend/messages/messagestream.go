@@ -1,4 +1,4 @@
-package anthropic
+package messages
 
 import (
 	"bytes"
@@ -6,11 +6,12 @@ import (
 	"io"
 
 	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/internal/wire"
+	"github.com/aigateway/gateway/providers/anthropic"
 )
 
-// MessageStream wraps any stream of OpenAI chunk events (what every
+// Stream wraps any stream of OpenAI chunk events (what every
 // Provider's Response.Stream yields) and emits the Anthropic Messages event
 // sequence (https://docs.anthropic.com/en/docs/build-with-claude/streaming):
 //
@@ -34,7 +35,7 @@ import (
 //
 // Next returns bytes valid until the next call. Close closes the source and
 // may run concurrently with Next, as the source allows.
-type MessageStream struct {
+type Stream struct {
 	src      providers.Stream
 	rest     []byte // unread events from the source's last Next
 	out      []byte
@@ -54,16 +55,16 @@ type MessageStream struct {
 	finished, drained bool
 }
 
-var _ providers.Stream = (*MessageStream)(nil)
+var _ providers.Stream = (*Stream)(nil)
 
-// NewMessageStream returns a MessageStream reading src. model names the
-// model in message_start when the chunks carry none.
-func NewMessageStream(src providers.Stream, model string) *MessageStream {
-	return &MessageStream{src: src, model: model, open: -1}
+// NewStream returns a Stream reading src. model names the model in
+// message_start when the chunks carry none.
+func NewStream(src providers.Stream, model string) *Stream {
+	return &Stream{src: src, model: model, open: -1}
 }
 
 // Usage returns the source's usage.
-func (m *MessageStream) Usage() providers.Usage {
+func (m *Stream) Usage() providers.Usage {
 	if m.usage.Set {
 		return m.usage
 	}
@@ -71,7 +72,7 @@ func (m *MessageStream) Usage() providers.Usage {
 }
 
 // Close closes the source.
-func (m *MessageStream) Close() error { return m.src.Close() }
+func (m *Stream) Close() error { return m.src.Close() }
 
 var (
 	dataPrefix = []byte("data: ")
@@ -80,7 +81,7 @@ var (
 
 // Next returns the next Anthropic events.
 // Pending reports whether Next can answer without waiting on the source.
-func (m *MessageStream) Pending() bool {
+func (m *Stream) Pending() bool {
 	if len(m.rest) > 0 {
 		return true
 	}
@@ -88,7 +89,7 @@ func (m *MessageStream) Pending() bool {
 	return ok && p.Pending()
 }
 
-func (m *MessageStream) Next() ([]byte, error) {
+func (m *Stream) Next() ([]byte, error) {
 	m.out = m.out[:0]
 	for !m.done && len(m.out) == 0 {
 		if len(m.rest) == 0 {
@@ -123,7 +124,7 @@ func (m *MessageStream) Next() ([]byte, error) {
 }
 
 // event handles one OpenAI SSE event (possibly several lines).
-func (m *MessageStream) event(ev []byte) {
+func (m *Stream) event(ev []byte) {
 	for len(ev) > 0 {
 		line := ev
 		if i := bytes.IndexByte(ev, '\n'); i >= 0 {
@@ -149,13 +150,13 @@ func (m *MessageStream) event(ev []byte) {
 	}
 }
 
-func (m *MessageStream) emit(name string) {
+func (m *Stream) emit(name string) {
 	m.out = append(m.out, "event: "...)
 	m.out = append(m.out, name...)
 	m.out = append(m.out, "\ndata: "...)
 }
 
-func (m *MessageStream) start(id, model []byte) {
+func (m *Stream) start(id, model []byte) {
 	if m.started {
 		return
 	}
@@ -175,7 +176,7 @@ func (m *MessageStream) start(id, model []byte) {
 	m.out = append(m.out, "}}\n\n"...)
 }
 
-func (m *MessageStream) closeBlock() {
+func (m *Stream) closeBlock() {
 	if m.open < 0 {
 		return
 	}
@@ -186,7 +187,7 @@ func (m *MessageStream) closeBlock() {
 	m.open = -1
 }
 
-func (m *MessageStream) openBlock(tool bool) int {
+func (m *Stream) openBlock(tool bool) int {
 	m.closeBlock()
 	m.open, m.openTool = m.nblocks, tool
 	m.nblocks++
@@ -197,7 +198,7 @@ func (m *MessageStream) openBlock(tool bool) int {
 	return m.open
 }
 
-func (m *MessageStream) delta(index int, typ, key string, val []byte) {
+func (m *Stream) delta(index int, typ, key string, val []byte) {
 	m.emit("content_block_delta")
 	m.out = append(m.out, `{"type":"content_block_delta","index":`...)
 	m.out = wire.AppendInt(m.out, index)
@@ -210,7 +211,7 @@ func (m *MessageStream) delta(index int, typ, key string, val []byte) {
 	m.out = append(m.out, "}}\n\n"...)
 }
 
-func (m *MessageStream) chunk(data []byte) {
+func (m *Stream) chunk(data []byte) {
 	m.scratch = m.scratch[:0]
 	var id, model, choices, usage, errv []byte
 	_ = jsonscan.ObjectEach(data, func(k, v []byte) error {
@@ -293,7 +294,7 @@ func (m *MessageStream) chunk(data []byte) {
 	}
 }
 
-func (m *MessageStream) toolDelta(c []byte) {
+func (m *Stream) toolDelta(c []byte) {
 	if jsonscan.KindOf(c) != jsonscan.Object {
 		return
 	}
@@ -324,7 +325,7 @@ func (m *MessageStream) toolDelta(c []byte) {
 
 // finish ends the message: the open block stops, then message_delta and
 // message_stop.
-func (m *MessageStream) finish() {
+func (m *Stream) finish() {
 	m.start(nil, nil)
 	m.closeBlock()
 	u := m.Usage()
@@ -344,11 +345,11 @@ func (m *MessageStream) finish() {
 }
 
 // fail ends the stream with an error event; the status picks its type.
-func (m *MessageStream) fail(msg string) {
+func (m *Stream) fail(msg string) {
 	status := 502
 	if bytes.Contains([]byte(msg), []byte("overloaded")) {
 		status = 529
 	}
-	m.out = AppendErrorEvent(m.out, status, msg)
+	m.out = anthropic.AppendErrorEvent(m.out, status, msg)
 	m.done = true
 }

@@ -1,4 +1,4 @@
-package anthropic
+package messages
 
 import (
 	"errors"
@@ -110,6 +110,8 @@ func TestRequestNamesCoverReads(t *testing.T) {
 	t.Parallel()
 	providertest.SchemaCoversReads(t, requestNames, "inbound.go",
 		"RequestToOpenAI", "appendUserIn", "appendImageIn", "appendAssistantIn", "appendToolsIn")
-	providertest.SchemaCoversReads(t, requestNames, "cachecontrol.go",
+	// The passthrough places breakpoints in the client's bytes, which
+	// CheckNames has checked (engine/messages.go).
+	providertest.SchemaCoversReads(t, requestNames, "../../../providers/anthropic/cachecontrol.go",
 		"block", "clientMark", "run", "tools", "system", "messages", "content")
 }

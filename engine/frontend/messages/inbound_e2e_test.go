@@ -1,4 +1,4 @@
-package anthropic
+package messages
 
 import (
 	"context"
@@ -34,13 +34,13 @@ func inboundTurn(t *testing.T, p providers.Provider, model, body string, stream 
 	}
 	defer resp.Close()
 	if stream {
-		m, errMsg := sdkAccumulate(t, drain(t, NewMessageStream(resp.Stream, model)))
+		m, errMsg := sdkAccumulate(t, drain(t, NewStream(resp.Stream, model)))
 		if errMsg != "" {
 			t.Fatalf("stream error: %s", errMsg)
 		}
 		return m
 	}
-	out, err := MessageFromCompletion(nil, resp.Body)
+	out, err := FromCompletion(nil, resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package anthropic
+package messages
 
 import (
 	"github.com/aigateway/gateway/internal/jsonscan"
@@ -7,7 +7,8 @@ import (
 
 // requestNames describes every object of a Messages (or count_tokens)
 // request body in which the gateway reads members: the engine (model,
-// stream), RequestToOpenAI and the breakpoint placement (cachecontrol.go).
+// stream), RequestToOpenAI and the passthrough's breakpoint placement
+// (providers/anthropic/cachecontrol.go).
 // TestRequestNamesCoverReads keeps it in step with their code.
 var requestNames = func() *jsonscan.Schema {
 	cacheControl := jsonscan.NewSchema("type", "ttl")

@@ -1,8 +1,7 @@
-package anthropic
+package messages
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/providertest"
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 )
 
@@ -92,7 +90,7 @@ func TestInboundResponseGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := MessageFromCompletion(nil, in)
+			out, err := FromCompletion(nil, in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +114,7 @@ func TestInboundResponseErrors(t *testing.T) {
 		`{"choices":[{"message":{"content":"x","tool_calls":[{"id":"c","function":{"name":"f","arguments":"{bad"}}]}}]}`,
 		`{"choices":[{"message":{"tool_calls":[{"function":{"name":"f","arguments":"{}"}}]}}]}`,
 	} {
-		if out, err := MessageFromCompletion([]byte("keep"), []byte(body)); !errors.Is(err, ErrBadCompletion) || string(out) != "keep" {
+		if out, err := FromCompletion([]byte("keep"), []byte(body)); !errors.Is(err, ErrBadCompletion) || string(out) != "keep" {
 			t.Errorf("%s: got %q, %v", body, out, err)
 		}
 	}
@@ -154,62 +152,6 @@ func (s *sliceStream) Next() ([]byte, error) {
 func (s *sliceStream) Usage() providers.Usage { return s.usage }
 func (s *sliceStream) Close() error           { s.closed = true; return nil }
 
-func drain(t testing.TB, s providers.Stream) []byte {
-	t.Helper()
-	var out []byte
-	for range 100000 {
-		b, err := s.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b...)
-	}
-	t.Fatal("stream did not end")
-	return nil
-}
-
-// sdkAccumulate feeds Anthropic SSE bytes to the SDK's accumulator; it
-// returns the message and the error event's message, if any.
-func sdkAccumulate(t testing.TB, b []byte) (sdk.Message, string) {
-	t.Helper()
-	var m sdk.Message
-	errMsg := ""
-	for _, ev := range strings.Split(string(b), "\n\n") {
-		if ev == "" {
-			continue
-		}
-		name, data, ok := strings.Cut(ev, "\n")
-		if !ok || !strings.HasPrefix(name, "event: ") || !strings.HasPrefix(data, "data: ") {
-			t.Fatalf("bad event framing: %q", ev)
-		}
-		data = strings.TrimPrefix(data, "data: ")
-		if name == "event: error" {
-			var e struct {
-				Error struct{ Message string } `json:"error"`
-			}
-			if err := json.Unmarshal([]byte(data), &e); err != nil {
-				t.Fatal(err)
-			}
-			errMsg = e.Error.Message
-			continue
-		}
-		var u sdk.MessageStreamEventUnion
-		if err := json.Unmarshal([]byte(data), &u); err != nil {
-			t.Fatalf("SDK: %v: %s", err, data)
-		}
-		if "event: "+u.Type != name {
-			t.Errorf("event name %q, data type %q", name, u.Type)
-		}
-		if err := m.Accumulate(u); err != nil {
-			t.Fatalf("SDK accumulate: %v", err)
-		}
-	}
-	return m, errMsg
-}
-
 // TestInboundStreamGolden: OpenAI chunk stream in → Anthropic event stream
 // out, whatever the source's event batching; the SDK accumulates it.
 func TestInboundStreamGolden(t *testing.T) {
@@ -221,8 +163,8 @@ func TestInboundStreamGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := drain(t, NewMessageStream(newSliceStream(in, false), "fallback-model"))
-			if whole := drain(t, NewMessageStream(newSliceStream(in, true), "fallback-model")); !bytes.Equal(whole, out) {
+			out := drain(t, NewStream(newSliceStream(in, false), "fallback-model"))
+			if whole := drain(t, NewStream(newSliceStream(in, true), "fallback-model")); !bytes.Equal(whole, out) {
 				t.Errorf("batched source gives a different stream:\n%s", whole)
 			}
 			sdkAccumulate(t, out)
@@ -237,7 +179,7 @@ func TestInboundStreamAccumulates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := sdkAccumulate(t, drain(t, NewMessageStream(newSliceStream(in, false), "x")))
+	m, _ := sdkAccumulate(t, drain(t, NewStream(newSliceStream(in, false), "x")))
 	if len(m.Content) != 3 || m.Content[0].Text != "Checking both." || m.StopReason != "tool_use" {
 		t.Fatalf("%+v", m)
 	}
@@ -249,108 +191,5 @@ func TestInboundStreamAccumulates(t *testing.T) {
 	}
 	if m.Usage.InputTokens != 50 || m.Usage.OutputTokens != 20 {
 		t.Errorf("usage %+v", m.Usage)
-	}
-}
-
-func TestAppendWithModel(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ name, in, model, want string }{
-		{"replace", "{ \"max_tokens\" : 5,\n  \"model\":\"claude-x\" , \"messages\":[]}", "claude-sonnet-4-20250514", "{ \"max_tokens\" : 5,\n  \"model\":\"claude-sonnet-4-20250514\" , \"messages\":[]}"},
-		{"insert", ` {"messages":[]}`, "m", ` {"model":"m","messages":[]}`},
-		{"insert into empty", `{ }`, "m", `{"model":"m" }`},
-		{"empty model keeps body", `{"model":"a"}`, "", `{"model":"a"}`},
-		{"nested model untouched", `{"metadata":{"model":"a"},"model":"b"}`, "c", `{"metadata":{"model":"a"},"model":"c"}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := AppendWithModel(nil, []byte(tt.in), tt.model)
-			if err != nil || string(got) != tt.want {
-				t.Errorf("got %q, %v; want %q", got, err, tt.want)
-			}
-		})
-	}
-	if _, err := AppendWithModel(nil, []byte(`[]`), "m"); err == nil {
-		t.Error("a non-object body was accepted")
-	}
-}
-
-// TestPassthrough: the upstream receives the client's bytes with only the
-// model changed, and the answer comes back as Anthropic sent it.
-func TestPassthrough(t *testing.T) {
-	t.Parallel()
-	body := "{\n  \"max_tokens\": 64,\n  \"model\": \"claude-3-opus\",\n  \"system\": [{\"type\": \"text\", \"text\": \"Be brief.\", \"cache_control\": {\"type\": \"ephemeral\"}}],\n  \"messages\": [{\"role\": \"user\", \"content\": \"Hi \\u00e9\"}]%s\n}"
-	for _, stream := range []bool{false, true} {
-		t.Run(map[bool]string{false: "non-streaming", true: "streaming"}[stream], func(t *testing.T) {
-			t.Parallel()
-			srv, p := startFake(t, &providertest.Anthropic{Reply: "Hello there.", InputTokens: 11, CacheRead: 5})
-			extra := ""
-			if stream {
-				extra = `, "stream": true`
-			}
-			in := []byte(strings.Replace(body, "%s", extra, 1))
-			resp, err := p.Messages(context.Background(), in, "claude-sonnet-4-20250514", headers{"anthropic-version": "2023-06-01", "anthropic-beta": "prompt-caching-2024-07-31"}, nil, stream)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Close()
-			want := strings.Replace(string(in), "claude-3-opus", "claude-sonnet-4-20250514", 1)
-			if got := string(srv.Last().Body); got != want {
-				t.Errorf("upstream got\n%s\nwant\n%s", got, want)
-			}
-			if h := srv.Last().Header; h["X-Api-Key"] != testKey || h["Anthropic-Beta"] != "prompt-caching-2024-07-31" {
-				t.Errorf("headers %v", h)
-			}
-			var m sdk.Message
-			if stream {
-				out := drain(t, resp.Stream)
-				if !strings.HasPrefix(string(out), "event: message_start\ndata: {\"type\":\"message_start\"") {
-					t.Errorf("relay changed the stream: %.80s", out)
-				}
-				m, _ = sdkAccumulate(t, out)
-				if u := resp.Stream.Usage(); u.PromptTokens != 16 || u.CachedTokens != 5 || u.CompletionTokens != 2 {
-					t.Errorf("stream usage %+v", u)
-				}
-			} else {
-				if err := json.Unmarshal(resp.Body, &m); err != nil {
-					t.Fatal(err)
-				}
-				if resp.Usage.PromptTokens != 16 || resp.Usage.CachedTokens != 5 {
-					t.Errorf("usage %+v", resp.Usage)
-				}
-			}
-			if len(m.Content) != 1 || m.Content[0].Text != "Hello there." || m.StopReason != "end_turn" {
-				t.Errorf("message %+v", m)
-			}
-		})
-	}
-}
-
-func TestPassthroughErrors(t *testing.T) {
-	t.Parallel()
-	_, p := startFake(t, &providertest.Anthropic{Status: 529})
-	_, err := p.Messages(context.Background(), []byte(`{"model":"x","max_tokens":1,"messages":[]}`), "", nil, nil, false)
-	var ue *providers.UpstreamError
-	if !errors.As(err, &ue) || ue.Status != 503 {
-		t.Fatalf("got %v", err)
-	}
-	if got := string(AppendError(nil, ue.Status, ue.Message)); got != `{"type":"error","error":{"type":"overloaded_error","message":"upstream anthropic: Overloaded"}}` {
-		t.Errorf("envelope %s", got)
-	}
-	if _, err := p.Messages(context.Background(), []byte(`not json`), "m", nil, nil, false); !errors.As(err, &ue) || ue.Status != 400 {
-		t.Errorf("bad body: %v", err)
-	}
-}
-
-func TestCountTokens(t *testing.T) {
-	t.Parallel()
-	srv, p := startFake(t, &providertest.Anthropic{InputTokens: 42})
-	resp, err := p.CountTokens(context.Background(), []byte(`{"model":"claude-x","messages":[{"role":"user","content":"hi"}]}`), "claude-sonnet-4-20250514", nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Close()
-	if string(resp.Body) != `{"input_tokens":42}` || srv.Last().Path != "/v1/messages/count_tokens" {
-		t.Errorf("%s %s", resp.Body, srv.Last().Path)
 	}
 }

@@ -1,4 +1,4 @@
-package anthropic
+package messages
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/anthropic"
 	"github.com/aigateway/gateway/providers/gemini"
 	"github.com/aigateway/gateway/providers/ollama"
 	"github.com/aigateway/gateway/providers/openai"
@@ -164,7 +165,7 @@ func upstreamKinds() []upstreamKind {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := New(Config{BaseURL: srv.URL, APIKey: "k", Timeout: 10 * time.Second})
+			p, err := anthropic.New(anthropic.Config{BaseURL: srv.URL, APIKey: "k", Timeout: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -200,7 +201,7 @@ func TestClaudeCodeUpstreamGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer resp.Close()
-				m, errMsg := sdkAccumulate(t, drain(t, NewMessageStream(resp.Stream, uk.model)))
+				m, errMsg := sdkAccumulate(t, drain(t, NewStream(resp.Stream, uk.model)))
 				if errMsg != "" || m.StopReason != "end_turn" || len(m.Content) != 1 || !strings.HasPrefix(m.Content[0].Text, "Hello from") {
 					t.Fatalf("answer %+v (error %q)", m, errMsg)
 				}
@@ -268,42 +269,5 @@ func TestReasoningEffort(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
-	}
-}
-
-// TestPassthroughQuery: the client's query string (Claude Code's
-// ?beta=true) reaches Anthropic, on messages and count_tokens.
-func TestPassthroughQuery(t *testing.T) {
-	t.Parallel()
-	srv, err := providertest.StartAnthropic(&providertest.Anthropic{Reply: "hi"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	p, err := New(Config{BaseURL: srv.URL, APIKey: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := []byte(`{"model":"x","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`)
-	for _, tc := range []struct{ name, query, want string }{
-		{"beta", "beta=true", "/v1/messages?beta=true"},
-		{"none", "", "/v1/messages"},
-	} {
-		resp, err := p.Messages(context.Background(), body, "claude-sonnet-4-5", headers{"anthropic-beta": "context-management-2025-06-27"}, []byte(tc.query), false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Close()
-		if got := srv.Last(); got.Path != tc.want || got.Header["Anthropic-Beta"] != "context-management-2025-06-27" {
-			t.Errorf("%s: upstream got %s %v", tc.name, got.Path, got.Header)
-		}
-	}
-	resp, err := p.CountTokens(context.Background(), body, "claude-sonnet-4-5", nil, []byte("beta=true"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Close()
-	if got := srv.Last().Path; got != "/v1/messages/count_tokens?beta=true" {
-		t.Errorf("count_tokens went to %s", got)
 	}
 }

@@ -1,0 +1,27 @@
+package openai
+
+import (
+	"strings"
+
+	"github.com/aigateway/gateway/providers"
+)
+
+// Kind is the "openai" provider kind: OpenAI itself, Groq, and any
+// OpenAI-compatible server (vLLM, LM Studio, Azure), which a section with
+// a base_url and no key enables.
+var Kind = providers.Kind{
+	Name: "openai",
+	New: func(s providers.Settings) (providers.Provider, error) {
+		return New(Config{
+			Name: s.Name, BaseURL: s.BaseURL, APIKey: s.APIKey, AuthHeader: s.AuthHeader,
+			Query: s.Query, Headers: s.Headers, Timeout: s.Timeout, Options: s.Upstream,
+			PromptCacheKey: strings.Contains(s.BaseURL, "api.openai.com"),
+		})
+	},
+	EnabledBy: providers.ByKey,
+	Presets: []providers.Preset{
+		{Name: "openai", BaseURL: "https://api.openai.com/v1", APIKeyEnv: "OPENAI_API_KEY", BaseURLEnv: "OPENAI_BASE_URL"},
+		// https://console.groq.com/docs/openai
+		{Name: "groq", BaseURL: "https://api.groq.com/openai/v1", APIKeyEnv: "GROQ_API_KEY", BaseURLEnv: "GROQ_BASE_URL"},
+	},
+}
