@@ -22,12 +22,12 @@ import (
 // version; calls in flight finish on the old one, whose instances are closed
 // as they come back.
 type version struct {
-	h        *Host
-	policy   string
-	digest   [32]byte
-	hex      string
-	origin   string // "builtin", "file", "upload"
-	sandbox  bool
+	h       *Host
+	policy  string
+	digest  [32]byte
+	hex     string
+	origin  string // "builtin", "file", "upload"
+	sandbox bool
 	// module is kept for built-ins only (the binary's read-only bytes, no
 	// copy): their compiled code can be released and compiled again on
 	// demand (cool), from the on-disk compilation cache.
@@ -41,9 +41,9 @@ type version struct {
 	// disabled built-in is not, until a Configure enables it).
 	stages    uint32
 	validated bool
-	config   []byte
-	memLimit uint64
-	loadedAt time.Time
+	config    []byte
+	memLimit  uint64
+	loadedAt  time.Time
 	// warnings are what the load accepted but the operator should know
 	// (a config the module cannot check).
 	warnings []string
