@@ -69,6 +69,9 @@ type Server struct {
 	getenv     func(string) string
 	// access receives the access log, one JSON line per request.
 	access io.Writer
+	// acct accounts the requests whose savings need a token count, after
+	// their answers (savings.go).
+	acct *accountant
 }
 
 // upstreamSlot is a provider with its in-flight bound.
@@ -131,6 +134,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	if err := s.openTenancy(); err != nil {
 		return nil, err
 	}
+	s.acct = newAccountant()
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
 		Name:                          "ai-gateway",
@@ -373,7 +377,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.cache != nil {
 		_ = s.cache.Close()
 	}
-	// Last: the ledger writes the rows of the requests drained above.
+	// Then the requests still waiting for their token count, and last the
+	// ledger, which writes the rows of the requests drained above.
+	if s.acct != nil {
+		s.acct.close()
+	}
 	if s.ten != nil {
 		s.ten.close(ctx, s)
 	}
