@@ -104,7 +104,7 @@ func TestSavingsCountAfterAnswerAllocs(t *testing.T) {
 func TestChangedLines(t *testing.T) {
 	file := strings.Repeat("func add(a, b int) int { return a + b } // keep it simple\n", 400)
 	tests := []struct {
-		name, before, after string
+		name, before, after   string
 		wantBefore, wantAfter string
 	}{
 		{"same", "abc\ndef", "abc\ndef", "", ""},
