@@ -65,6 +65,9 @@ type exchange struct {
 	// cache breakpoints.
 	stripTokens, dedupTokens int
 	gatewayBreakpoints       bool
+	// removed is what counting stripTokens and dedupTokens needs; they are
+	// counted after the answer is sent (savings.go).
+	removed removedText
 	// semStore: store the streamed answer in the semantic cache at the end.
 	semStore bool
 	semTTL   time.Duration
@@ -123,6 +126,18 @@ func (x *exchange) finish() {
 		mm.cachedTok.Add(x.usage.CachedTokens)
 		mm.outTok.Add(x.usage.CompletionTokens)
 	}
+	if x.removed.pending() && x.s.acct.submit(x, total) {
+		return // accounted after the answer is sent (savings.go)
+	}
+	x.account(total)
+}
+
+// account prices the request, credits its savings, writes its ledger row,
+// usage and access-log line, then releases the exchange.
+func (x *exchange) account(total time.Duration) {
+	if x.removed.pending() {
+		x.stripTokens, x.dedupTokens = x.removed.count()
+	}
 	if x.hit {
 		x.saved[idxCache], x.cost = Cost(x.model, x.usage), 0
 	} else if x.usage.Set {
@@ -142,10 +157,11 @@ func (x *exchange) finish() {
 	reqID, idBuf, scratch, reason, tags := x.reqID[:0], x.idBuf[:0], x.scratch[:0], x.reason[:0], x.tags[:0]
 	models, targets, co := x.models[:0], x.targets[:0], x.body.coalesce[:0]
 	clear(models[:cap(models)])
-	in, out := x.in, x.out
+	in, out, removed := x.in, x.out, x.removed
 	in.Reset()
 	out.Reset()
-	*x = exchange{reqID: reqID, idBuf: idBuf, scratch: scratch, reason: reason, tags: tags, in: in, out: out, models: models, targets: targets}
+	removed.reset()
+	*x = exchange{reqID: reqID, idBuf: idBuf, scratch: scratch, reason: reason, tags: tags, in: in, out: out, models: models, targets: targets, removed: removed}
 	x.body.coalesce = co
 	exchangePool.Put(x)
 }

@@ -200,3 +200,16 @@ func skillTemplate(t *testing.T, id string) string {
 	t.Fatalf("no skill %s", id)
 	return ""
 }
+
+// savedUSD is what the gateway credited to technique i so far, once every
+// request waiting for its token count is accounted.
+func (g *gw) savedUSD(i int) float64 {
+	g.srv.acct.wait()
+	g.srv.usage.mu.Lock()
+	defer g.srv.usage.mu.Unlock()
+	total := 0.0
+	for _, r := range g.srv.usage.rows {
+		total += r.SavedUSD[i]
+	}
+	return total
+}

@@ -289,7 +289,7 @@ func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string)
 	}
 	x.collectTags()
 	if finals := x.out.Messages(); finals != nil {
-		x.stripTokens, x.dedupTokens = removedTokens(x, finals)
+		x.removed.note(x, finals) // counted after the answer is sent
 		if err := applyEdits(x, finals); err != nil {
 			x.fail(ctx, &apiError{Status: 500, Type: typeServer, Code: "policy_edit_invalid",
 				Msg: "a request policy produced an invalid request: " + err.Error()})

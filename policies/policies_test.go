@@ -1,8 +1,11 @@
 package policies_test
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -76,6 +79,24 @@ func TestBuiltins(t *testing.T) {
 	if _, ok := policies.Module("../embed.go"); ok {
 		t.Fatal("Module must not read outside wasm/")
 	}
+	// Every module build.sh writes is embedded, byte for byte.
+	entries, err := os.ReadDir("wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".wasm")
+		if !ok {
+			continue
+		}
+		onDisk, err := os.ReadFile(filepath.Join("wasm", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, ok := policies.Module(name); !ok || !bytes.Equal(b, onDisk) {
+			t.Fatalf("wasm/%s is not embedded (or differs): list it in embed.go", e.Name())
+		}
+	}
 	skills := policies.DefaultSkills()
 	if len(skills) != 8 {
 		t.Fatalf("DefaultSkills() has %d skills, want 8", len(skills))
@@ -84,5 +105,17 @@ func TestBuiltins(t *testing.T) {
 		if s.ID == "" || s.Template == "" || s.Description == "" {
 			t.Fatalf("incomplete default skill %+v", s)
 		}
+	}
+}
+
+// TestModuleAllocs: handing out a built-in module copies nothing (it used
+// to cost a 2 MB copy per read, kept as long as the policy version lived).
+func TestModuleAllocs(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() {
+		if b, ok := policies.Module("router"); !ok || len(b) < 1<<20 {
+			t.Fatal("router module missing")
+		}
+	}); n != 0 {
+		t.Fatalf("Module allocates %.0f times per call, want 0", n)
 	}
 }

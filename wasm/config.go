@@ -39,8 +39,20 @@ type Options struct {
 	// 256 MiB; negative: unbounded). The built-ins' entries are kept.
 	CacheMaxBytes int64
 	// PoolSize bounds the instances of one module version (default
-	// GOMAXPROCS). Pools grow lazily.
+	// GOMAXPROCS). Pools grow lazily, from the one instance that passed the
+	// self-check, and shrink after IdleRelease.
 	PoolSize int
+	// IdleRelease closes an instance that has served no call for this long
+	// (default 5m; negative disables); a built-in with no instance left
+	// releases its compiled code too (with an on-disk cache), and its next
+	// call compiles it again from the cache and instantiates (tens of ms).
+	IdleRelease time.Duration
+	// WarmStages (1<<abi.Stage bits) are the stages whose built-ins stay
+	// compiled and instantiated after the load: every request runs them.
+	// A built-in serving none of them (the router, the judge) is validated
+	// at load and then released until its first call. 0 selects the request
+	// stage.
+	WarmStages uint32
 	// DefaultTimeout is the per-call deadline of a policy without one
 	// (default 100ms).
 	DefaultTimeout time.Duration
@@ -97,6 +109,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PoolSize <= 0 {
 		o.PoolSize = runtime.GOMAXPROCS(0)
+	}
+	if o.IdleRelease == 0 {
+		o.IdleRelease = 5 * time.Minute
+	}
+	if o.WarmStages == 0 {
+		o.WarmStages = 1 << abi.StageRequest
 	}
 	if o.DefaultTimeout <= 0 {
 		o.DefaultTimeout = 100 * time.Millisecond

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -51,7 +52,11 @@ type Host struct {
 	pm        map[string]*policyMetrics
 	closed    atomic.Bool
 
-	trusted map[[32]byte]bool // digests of the embedded built-ins
+	// trusted holds digests trusted besides the embedded built-ins (tests'
+	// modules); builtinModule recognises the built-ins themselves.
+	trusted map[[32]byte]bool
+
+	stopIdle chan struct{} // closed by Close: ends releaseIdle
 }
 
 // registry is an immutable snapshot of the configured policies.
@@ -109,17 +114,43 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		}
 	}
 	h.trusted = map[[32]byte]bool{}
-	for _, name := range BuiltinNames() {
-		b, _ := Builtin(name)
-		h.trusted[sha256.Sum256(b)] = true
-	}
 	h.set = opts.Metrics
 	if h.set == nil {
 		h.set, h.ownSet = metrics.NewSet(), true
 		metrics.RegisterSet(h.set)
 	}
 	h.reg.Store(&registry{byName: map[string]*policy{}})
+	h.stopIdle = make(chan struct{})
+	if opts.IdleRelease > 0 {
+		go h.releaseIdle(opts.IdleRelease)
+	}
 	return h, nil
+}
+
+// releaseIdle shrinks the pools every quarter of idle: instances that served
+// no call for idle are closed, and a built-in left without instances
+// releases its compiled code (when the on-disk cache can give it back).
+func (h *Host) releaseIdle(idle time.Duration) {
+	t := time.NewTicker(max(idle/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stopIdle:
+			return
+		case now := <-t.C:
+			h.shrink(now.Add(-idle).UnixNano())
+		}
+	}
+}
+
+// shrink closes the instances idle since before cutoff (unix nanos).
+func (h *Host) shrink(cutoff int64) {
+	for _, p := range h.reg.Load().order {
+		if v := p.cur.Load(); v != nil && v.enter() {
+			v.shrink(cutoff, h.opts.CacheDir != "")
+			v.leave()
+		}
+	}
 }
 
 func (h *Host) rt(sandbox bool) wazero.Runtime {
@@ -136,6 +167,9 @@ func (h *Host) Close(ctx context.Context) error {
 	defer h.mu.Unlock()
 	if h.closed.Swap(true) {
 		return nil
+	}
+	if h.stopIdle != nil {
+		close(h.stopIdle)
 	}
 	var errs []error
 	for _, rt := range h.rts {
@@ -185,9 +219,30 @@ func moduleFor(s spec) ([]byte, string, error) {
 
 // newVersion compiles, validates and instantiates module for spec s: the
 // first instance, which passed the self-check, waits in the pool.
+//
+// Built-ins (origin "builtin": the binary's read-only bytes) cost nothing
+// they do not need: a disabled one is not compiled until a Configure enables
+// it, and, with an on-disk compilation cache, one that serves none of
+// Options.WarmStages is validated and then released (instance and compiled
+// code) until its first call, which compiles it again from the cache.
 func (h *Host) newVersion(s spec, module []byte, origin string) (*version, uint32, error) {
 	digest := sha256.Sum256(module)
-	sandbox := !h.trusted[digest]
+	sandbox := !h.trusted[digest] && !builtinModule(module)
+	builtin := origin == "builtin" && !sandbox
+	limit := uint64(s.memoryMB) << 20
+	v := &version{
+		h: h, policy: s.name, digest: digest, hex: hex.EncodeToString(digest[:]),
+		origin: origin, sandbox: sandbox, config: s.config, memLimit: limit, loadedAt: time.Now(),
+		idle: make(chan *instance, h.opts.PoolSize), slots: make(chan struct{}, h.opts.PoolSize),
+	}
+	v.lastCall.Store(v.loadedAt.UnixNano())
+	if builtin {
+		v.module = module
+	}
+	if builtin && !s.enabled && s.stages != 0 {
+		v.stages = s.stages
+		return v, s.stages, nil
+	}
 	comp, err := h.compile(h.ctx, module, sandbox)
 	if err != nil {
 		return nil, 0, err
@@ -200,16 +255,11 @@ func (h *Host) newVersion(s spec, module []byte, origin string) (*version, uint3
 		h.release(comp)
 		return nil, 0, invalid("module does not export the configured stage(s) %s", strings.Join(stageNames(missing), ", "))
 	}
-	limit := uint64(s.memoryMB) << 20
 	if uint64(comp.memMinPages)<<16 > limit {
 		h.release(comp)
 		return nil, 0, invalid("module needs %d MiB of memory at start, the cap is %d MiB", uint64(comp.memMinPages)>>4, s.memoryMB)
 	}
-	v := &version{
-		h: h, policy: s.name, digest: digest, hex: hex.EncodeToString(digest[:]), module: module,
-		origin: origin, sandbox: sandbox, comp: comp, config: s.config, memLimit: limit, loadedAt: time.Now(),
-		idle: make(chan *instance, h.opts.PoolSize), slots: make(chan struct{}, h.opts.PoolSize),
-	}
+	v.comp, v.stages, v.validated = comp, stages, true
 	if !comp.hasConfigure && !emptyConfig(s.config) {
 		// Accepted: the config may belong to the module this one replaces
 		// (the built-in router's tiers), and the module can still read it.
@@ -218,17 +268,24 @@ func (h *Host) newVersion(s spec, module []byte, origin string) (*version, uint3
 	}
 	inst, err := v.acquire(h.ctx)
 	if err != nil {
+		v.finalized.Store(true)
 		h.release(comp)
 		return nil, 0, err
 	}
 	v.release(inst)
+	if builtin && h.opts.CacheDir != "" && stages&h.opts.WarmStages == 0 {
+		v.shrink(math.MaxInt64, true)
+	}
 	return v, stages, nil
 }
 
 // reusable reports whether version v can serve spec s with module digest d
 // unchanged: same module, config and memory cap.
+// A built-in loaded disabled was never compiled or self-checked: enabling it
+// loads it again.
 func reusable(v *version, s spec, d [32]byte) bool {
-	return v != nil && !v.retired.Load() && v.digest == d && string(v.config) == string(s.config) && v.memLimit == uint64(s.memoryMB)<<20
+	return v != nil && !v.retired.Load() && v.digest == d && string(v.config) == string(s.config) && v.memLimit == uint64(s.memoryMB)<<20 &&
+		(v.validated || !s.enabled)
 }
 
 func (h *Host) uploadPath(name string) string {
@@ -378,7 +435,7 @@ func (h *Host) Configure(policies []PolicyConfig) error {
 				p.cur.Store(prev)
 				p.stages = s.stages
 				if p.stages == 0 {
-					p.stages = prev.comp.stages
+					p.stages = prev.stages
 				}
 				return nil
 			}

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,17 +22,28 @@ import (
 // version; calls in flight finish on the old one, whose instances are closed
 // as they come back.
 type version struct {
-	h        *Host
-	policy   string
-	digest   [32]byte
-	hex      string
-	module   []byte
-	origin   string // "builtin", "file", "upload"
-	sandbox  bool
-	comp     *compiled
-	config   []byte
-	memLimit uint64
-	loadedAt time.Time
+	h       *Host
+	policy  string
+	digest  [32]byte
+	hex     string
+	origin  string // "builtin", "file", "upload"
+	sandbox bool
+	// module is kept for built-ins only (the binary's read-only bytes, no
+	// copy): their compiled code can be released and compiled again on
+	// demand (cool), from the on-disk compilation cache.
+	module []byte
+	// compMu guards comp and serialises creating instances with releasing
+	// the compiled code.
+	compMu sync.Mutex
+	comp   *compiled // nil while released: a cold built-in
+	// stages are the exports checked at load; validated says the module
+	// was compiled and passed its self-check with this config once (a
+	// disabled built-in is not, until a Configure enables it).
+	stages    uint32
+	validated bool
+	config    []byte
+	memLimit  uint64
+	loadedAt  time.Time
 	// warnings are what the load accepted but the operator should know
 	// (a config the module cannot check).
 	warnings []string
@@ -39,6 +52,10 @@ type version struct {
 	slots chan struct{}
 	count atomic.Int32
 	mem   atomic.Int64
+
+	// lastCall is when the last call started (unix nanos), for idle
+	// release.
+	lastCall atomic.Int64
 
 	consecutive      atomic.Int32
 	quarantinedUntil atomic.Int64 // unix nanos; 0 = not quarantined
@@ -63,6 +80,7 @@ type instance struct {
 	calls  int
 	size   int64
 	dead   bool
+	used   int64 // unix nanos of the last call's start, for idle release
 }
 
 // stderrHead keeps the first bytes a module writes to stderr during one call
@@ -116,10 +134,39 @@ func cappedSleep(ns int64) {
 	time.Sleep(time.Duration(min(ns, int64(time.Millisecond))))
 }
 
+var errRetired = errors.New("policy version retired")
+
+// compiledLocked returns v's compiled module, compiling it again when it was
+// released (a cold built-in). v.compMu is held.
+func (v *version) compiledLocked() (*compiled, error) {
+	if v.comp != nil {
+		return v.comp, nil
+	}
+	if v.module == nil || v.finalized.Load() {
+		return nil, errRetired
+	}
+	c, err := v.h.compile(v.h.ctx, v.module, v.sandbox)
+	if err != nil {
+		return nil, err
+	}
+	if missing := v.stages &^ c.stages; missing != 0 {
+		v.h.release(c)
+		return nil, invalid("module does not export the configured stage(s) %s", strings.Join(stageNames(missing), ", "))
+	}
+	v.comp = c
+	return c, nil
+}
+
 // newInstance instantiates the version's module, checks the ABI marker and
 // runs the self-check with the policy's config.
 func (v *version) newInstance() (_ *instance, err error) {
 	h := v.h
+	v.compMu.Lock()
+	defer v.compMu.Unlock()
+	comp, err := v.compiledLocked()
+	if err != nil {
+		return nil, err
+	}
 	inst := &instance{v: v}
 	inst.ctx = context.WithValue(h.ctx, stateKey{}, &inst.state)
 	if v.sandbox {
@@ -150,7 +197,7 @@ func (v *version) newInstance() (_ *instance, err error) {
 		// bound (see the soak test).
 		cfg = cfg.WithSysNanotime().WithSysWalltime()
 	}
-	inst.mod, err = h.rt(v.sandbox).InstantiateModule(initCtx, v.comp.cm, cfg)
+	inst.mod, err = h.rt(v.sandbox).InstantiateModule(initCtx, comp.cm, cfg)
 	if err != nil {
 		return nil, invalid("instantiate: %v%s", err, inst.stderrSuffix())
 	}
@@ -177,8 +224,10 @@ func (v *version) newInstance() (_ *instance, err error) {
 		}
 	}
 	inst.state.end()
+	inst.used = time.Now().UnixNano()
 	inst.size = int64(inst.mod.Memory().Size())
 	v.mem.Add(inst.size)
+	v.count.Add(1) // under compMu: cool sees it
 	return inst, nil
 }
 
@@ -218,7 +267,6 @@ func (v *version) acquire(ctx context.Context) (*instance, error) {
 			<-v.slots
 			return nil, err
 		}
-		v.count.Add(1)
 		return inst, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -294,7 +342,52 @@ func (v *version) leave() {
 func (v *version) finalize() {
 	if !v.finalized.Swap(true) {
 		v.drain()
+		v.compMu.Lock()
+		if v.comp != nil {
+			v.h.release(v.comp)
+			v.comp = nil
+		}
+		v.compMu.Unlock()
+	}
+}
+
+// shrink closes the idle instances whose last call started before cutoff
+// (unix nanos) and, for a built-in left with no instance, releases the
+// compiled code when cool is set. A call that finds the pool empty
+// instantiates again (and compiles again, from the on-disk cache).
+func (v *version) shrink(cutoff int64, cool bool) {
+	var keep [8]*instance
+	kept := keep[:0]
+	for n := len(v.idle); n > 0; n-- {
+		select {
+		case inst := <-v.idle:
+			if inst.used < cutoff {
+				v.destroy(inst)
+			} else {
+				kept = append(kept, inst)
+			}
+		default:
+			n = 1
+		}
+	}
+	// The pool never holds more than PoolSize instances, the idle
+	// channel's capacity: putting these back cannot block.
+	for _, inst := range kept {
+		v.idle <- inst
+	}
+	if cool && v.lastCall.Load() < cutoff {
+		v.cool()
+	}
+}
+
+// cool releases a built-in's compiled code when no instance is left; the
+// next call compiles it again.
+func (v *version) cool() {
+	v.compMu.Lock()
+	defer v.compMu.Unlock()
+	if v.module != nil && v.comp != nil && v.count.Load() == 0 {
 		v.h.release(v.comp)
+		v.comp = nil
 	}
 }
 

@@ -83,6 +83,10 @@ func (h *Host) runPolicy(ctx context.Context, p *policy, stage abi.Stage, in *In
 	}
 	mk := out.mark()
 	start := time.Now()
+	inst.used = start.UnixNano()
+	if v.lastCall.Load() < inst.used-int64(time.Second) {
+		v.lastCall.Store(inst.used) // coarse: one store a second, not one a call
+	}
 	status, err := inst.call(stage, in, out, p.spec.timeout, p.spec.name)
 	elapsed := time.Since(start)
 	m.calls.Inc()

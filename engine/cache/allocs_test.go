@@ -2,6 +2,8 @@ package cache
 
 import (
 	"io"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +98,36 @@ func TestL1HitAllocs(t *testing.T) {
 		buf = r.Entry.AppendCompletion(buf[:0], "chatcmpl-123")
 	}); n != 0 || r.Header() != "hit-memory" {
 		t.Fatalf("Begin on an L1 hit allocates %.1f times (%s)", n, r.Header())
+	}
+}
+
+// TestEmptyMemoryTierAllocs: an empty in-process tier at the default size
+// (256 MB) preallocates little; its shards grow as entries arrive. It used to
+// preallocate 8.5 MB (64 entries of 2 KiB per shard).
+func TestEmptyMemoryTierAllocs(t *testing.T) {
+	skipAllocsUnderRace(t)
+	const budget = 512 << 10
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m, err := newMemory(256, DefaultHotEntries, DefaultHotMaxBytes, 1<<20, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	defer m.close()
+	if got := after.TotalAlloc - before.TotalAlloc; got > budget {
+		t.Fatalf("an empty 256 MB memory tier allocates %d bytes, budget %d", got, budget)
+	}
+	// It still holds what it is given: the queues grow on demand.
+	value := make([]byte, 4096)
+	for i := range 2000 {
+		key := strconv.Itoa(i)
+		if err := m.bc.Set(key, value); err != nil {
+			t.Fatalf("set %d: %v", i, err)
+		}
+	}
+	if n := m.bc.Len(); n != 2000 {
+		t.Fatalf("the tier holds %d of 2000 entries of 4 KiB", n)
 	}
 }

@@ -29,6 +29,12 @@ type memory struct {
 	hotMaxBytes int
 }
 
+// What an empty memory tier preallocates per shard (see newMemory).
+const (
+	initialEntriesPerShard = 10
+	initialEntryBytes      = 256
+)
+
 func newMemory(mb, hotEntries, hotMaxBytes, maxEntry int, life time.Duration) (*memory, error) {
 	// A shard must hold several of the largest entries, and shards are a
 	// power of two.
@@ -36,12 +42,18 @@ func newMemory(mb, hotEntries, hotMaxBytes, maxEntry int, life time.Duration) (*
 	for shards > 1 && (mb<<20)/shards < 4*maxEntry {
 		shards /= 2
 	}
+	// MaxEntriesInWindow and MaxEntrySize only size what bigcache
+	// allocates up front (entries × size per shard, plus one entry buffer
+	// per shard); a shard's queue doubles on demand up to its share of mb.
+	// Sized for ten 256-byte entries per shard, an empty tier costs
+	// shards × 2.5 KiB (160 KiB at the default 256 MB) instead of the
+	// 8.5 MB that 64 × 2 KiB per shard preallocated.
 	cfg := bigcache.Config{
 		Shards:             shards,
 		LifeWindow:         life,
 		CleanWindow:        time.Minute,
-		MaxEntriesInWindow: shards * 64,
-		MaxEntrySize:       2048,
+		MaxEntriesInWindow: shards * initialEntriesPerShard,
+		MaxEntrySize:       initialEntryBytes,
 		HardMaxCacheSize:   mb,
 	}
 	bc, err := bigcache.New(context.Background(), cfg)

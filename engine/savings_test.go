@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestSavingsCountAfterAnswerAllocs: a request whose prompt the stripper
+// edits is answered without counting a token (tiktoken allocates for every
+// token it encodes, and its ranks are ~20 MB): the handler hands the count to
+// the accountant, which credits the savings after the answer is sent. The
+// handler's allocations are measured with the accountant held, so that they
+// are the request's alone.
+func TestSavingsCountAfterAnswerAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	cfg := Defaults()
+	cfg.DataDir = sharedDataDir
+	cfg.Cache.Enabled = false
+	if err := cfg.Validate(func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(&cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(t.Context())
+	srv.SetAccessLog(io.Discard)
+	h := srv.Handler()
+	var req fasthttp.Request
+	req.Header.SetMethod("POST")
+	req.SetRequestURI("/v1/chat/completions")
+	req.SetBody([]byte(`{"model":"mock/echo","messages":[{"role":"system","content":"You are Continue."},{"role":"user","content":"<|im_start|>user\nHow do I read a file line by line in Go?<|im_end|>\n"}]}`))
+	var ctx fasthttp.RequestCtx
+	for range 20 { // warm: pools, buffers, the tokenizer
+		ctx.Init(&req, nil, nil)
+		h(&ctx)
+		if ctx.Response.StatusCode() != 200 {
+			t.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+	}
+	srv.acct.wait()
+
+	// Hold the accountant: requests queue up, uncounted.
+	live := srv.acct
+	held := &accountant{jobs: make(chan accountJob, accountQueue), done: make(chan struct{})}
+	srv.acct = held
+	defer func() { srv.acct = live }()
+	drain := func() (strip int) {
+		for len(held.jobs) > 0 {
+			j := <-held.jobs
+			if j.x.stripTokens != 0 {
+				t.Fatal("the handler counted the tokens")
+			}
+			s, _ := j.x.removed.count()
+			strip = max(strip, s)
+			j.x.account(j.total)
+			held.wg.Done()
+		}
+		return strip
+	}
+	ctx.Init(&req, nil, nil)
+	h(&ctx)
+	if len(held.jobs) != 1 {
+		t.Fatalf("%d requests waiting for their count after the answer, want 1", len(held.jobs))
+	}
+	if strip := drain(); strip <= 0 {
+		t.Fatalf("the accountant counted %d stripped tokens, want > 0", strip)
+	}
+
+	// Per request: the handler's mallocs alone, the held accountant then
+	// drained outside the measurement (so that the exchange goes back to
+	// its pool, as in steady state).
+	const runs = 100
+	var before, after runtime.MemStats
+	var mallocs uint64
+	for range runs {
+		ctx.Init(&req, nil, nil)
+		runtime.ReadMemStats(&before)
+		h(&ctx)
+		runtime.ReadMemStats(&after)
+		mallocs += after.Mallocs - before.Mallocs
+		drain()
+	}
+	n := float64(mallocs) / runs
+	// The request's own allocations are a handful; counting its removed
+	// tokens inline cost about a hundred more (regexp2 matches, token
+	// slices).
+	const budget = 8
+	if n > budget {
+		t.Fatalf("a stripped request allocates %.1f times in the handler, budget %d", n, budget)
+	}
+	t.Logf("handler allocations per stripped request: %.1f", n)
+}
+
+// TestChangedLines: the token count reads only the lines an edit touched,
+// and the difference of the counts is the difference of the whole texts'.
+func TestChangedLines(t *testing.T) {
+	file := strings.Repeat("func add(a, b int) int { return a + b } // keep it simple\n", 400)
+	tests := []struct {
+		name, before, after   string
+		wantBefore, wantAfter string
+	}{
+		{"same", "abc\ndef", "abc\ndef", "", ""},
+		{"marker at the start", "<|im_start|>user\nHow?\n" + file, "How?\n" + file, "<|im_start|>user\nHow?\n", "How?\n"},
+		{"marker at the end", file + "Why?<|im_end|>", file + "Why?", "Why?<|im_end|>", "Why?"},
+		{"file replaced", "Again:\n" + file + "Sure?", "Again:\n[unchanged: add.go]\nSure?", file, "[unchanged: add.go]\n"},
+		{"no line break", "xabcx", "xx", "xabcx", "xx"},
+		{"shorter is a prefix", "ab\nab\n", "ab\n", "ab\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, a := changedLines([]byte(tt.before), []byte(tt.after))
+			if string(b) != tt.wantBefore || string(a) != tt.wantAfter {
+				t.Fatalf("changedLines = %q, %q; want %q, %q", b, a, tt.wantBefore, tt.wantAfter)
+			}
+			whole := countTokens(tt.before) - countTokens(tt.after)
+			if part := countTokens(string(b)) - countTokens(string(a)); part < whole-2 || part > whole+2 {
+				t.Fatalf("removed tokens %d counted on the changed lines, %d on the whole texts", part, whole)
+			}
+		})
+	}
+}

@@ -1,0 +1,128 @@
+package wasm
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/aigateway/gateway/abi"
+)
+
+// compiledCount is how many compiled modules the host holds.
+func compiledCount(h *Host) int {
+	h.compileMu.Lock()
+	defer h.compileMu.Unlock()
+	return len(h.compiled)
+}
+
+// instanceBytes sums the linear memory of every pooled instance.
+func instanceBytes(h *Host) (n int64, instances int) {
+	for _, i := range h.List() {
+		n += i.MemoryBytes
+		instances += i.Instances
+	}
+	return n, instances
+}
+
+// TestLazyBuiltinsAllocs: with the default policies, a Host holds compiled
+// code and an instance only for the built-ins every request runs (request
+// stage); the disabled diff-first is not compiled at all, the router and the
+// judge are validated at load and compiled again on their first call; idle
+// pools give everything back. Memory is measured in bytes of linear memory
+// and in compiled modules held (each Go-guest built-in is ~7 MB of machine
+// code and ~3 MB of decoded module).
+func TestLazyBuiltinsAllocs(t *testing.T) {
+	ctx := context.Background()
+	h, err := New(ctx, Options{CacheDir: t.TempDir(), Metrics: metrics.NewSet(), IdleRelease: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	pcs := append(DefaultPolicies(), PolicyConfig{Name: "judge", Module: BuiltinPrefix + "judge", Stages: []string{"response"}})
+	for i := range pcs {
+		if pcs[i].Name == "router" {
+			pcs[i].Config = allocRouterConfig
+		}
+	}
+	if err := h.Configure(pcs); err != nil {
+		t.Fatal(err)
+	}
+	// stripper and skills: request stage, warm. diff-first: disabled.
+	// router, judge: validated, then released.
+	if n := compiledCount(h); n != 2 {
+		t.Fatalf("after Configure the host holds %d compiled modules, want 2 (stripper, skills)", n)
+	}
+	mem, instances := instanceBytes(h)
+	if instances != 2 {
+		t.Fatalf("after Configure %d instances are pooled, want 2", instances)
+	}
+	const perInstance = 8 << 20 // a Go guest's memory after its self-check is ~2.5 MiB
+	if mem > 2*perInstance {
+		t.Fatalf("after Configure the pools hold %d bytes of linear memory, budget %d", mem, 2*perInstance)
+	}
+	for _, i := range h.List() {
+		if i.Name == "router" && (i.Instances != 0 || i.MemoryBytes != 0) {
+			t.Fatalf("router: %d instances, %d bytes before its first call", i.Instances, i.MemoryBytes)
+		}
+	}
+
+	// The router's first call compiles it again (from the cache) and
+	// answers as usual.
+	c := codingRequest(1 << 10)
+	in, out := c.input(), new(Output)
+	if err := h.Run(ctx, abi.StageRoute, in, out); err != nil || !out.Route.Set || len(out.Failures) > 0 {
+		t.Fatalf("route after a cold start: err %v, route %+v, failures %+v", err, out.Route, out.Failures)
+	}
+	if n := compiledCount(h); n != 3 {
+		t.Fatalf("after the router's first call the host holds %d compiled modules, want 3", n)
+	}
+
+	// Idle: every instance closed, every built-in's code released; the
+	// next call brings them back.
+	h.shrink(math.MaxInt64)
+	if mem, instances := instanceBytes(h); mem != 0 || instances != 0 {
+		t.Fatalf("after idle release: %d instances, %d bytes", instances, mem)
+	}
+	if n := compiledCount(h); n != 0 {
+		t.Fatalf("after idle release the host holds %d compiled modules, want 0", n)
+	}
+	out.Reset()
+	if err := h.Run(ctx, abi.StageRoute, in, out); err != nil || !out.Route.Set || len(out.Failures) > 0 {
+		t.Fatalf("route after idle release: err %v, route %+v, failures %+v", err, out.Route, out.Failures)
+	}
+	out.Reset()
+	if err := h.Run(ctx, abi.StageRequest, in, out); err != nil || len(out.Failures) > 0 {
+		t.Fatalf("request stage after idle release: err %v, failures %+v", err, out.Failures)
+	}
+}
+
+// TestDisabledBuiltinCheckedWhenEnabled: a disabled built-in is not compiled,
+// so its config is checked when a Configure enables it, and a bad one is
+// refused then, as at start-up.
+func TestDisabledBuiltinCheckedWhenEnabled(t *testing.T) {
+	ctx := context.Background()
+	h, err := New(ctx, Options{CacheDir: t.TempDir(), Metrics: metrics.NewSet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	off, on := false, true
+	bad := PolicyConfig{Name: "router", Module: BuiltinPrefix + "router", Stages: []string{"route"}, Config: `{"tiers":"none"}`, Enabled: &off}
+	if err := h.Configure([]PolicyConfig{bad}); err != nil {
+		t.Fatalf("a disabled built-in is not loaded, its config not checked: %v", err)
+	}
+	if n := compiledCount(h); n != 0 {
+		t.Fatalf("a disabled built-in was compiled (%d modules)", n)
+	}
+	bad.Enabled = &on
+	if err := h.Configure([]PolicyConfig{bad}); err == nil {
+		t.Fatal("enabling a built-in with a config its self-check refuses was accepted")
+	}
+	good := bad
+	good.Config = allocRouterConfig
+	if err := h.Configure([]PolicyConfig{good}); err != nil {
+		t.Fatalf("enabling it with a good config: %v", err)
+	}
+}
