@@ -106,6 +106,9 @@ type Ledger interface {
 	InsertUsage(ctx context.Context, rows []UsageRow) (int, error)
 	// UsageSummary aggregates the ledger over [From, To), grouped by q.GroupBy.
 	UsageSummary(ctx context.Context, q UsageQuery) ([]UsageGroup, error)
+	// UsageSeries aggregates the ledger over [From, To) in buckets of
+	// q.Step, oldest first; buckets without rows are left out.
+	UsageSeries(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error)
 	// Requests pages through ledger rows newest first. Pages are stable
 	// under concurrent inserts: following Next never repeats or skips a row
 	// that was stored before the first page was read.
