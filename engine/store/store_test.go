@@ -47,6 +47,7 @@ func runSuite(t *testing.T, db newDB) {
 		{"UsageSummary", testUsageSummary},
 		{"UsageSeries", testUsageSeries},
 		{"RequestsCacheFilter", testRequestsCacheFilter},
+		{"Sessions", testSessions},
 		{"RequestsPaging", testRequestsPaging},
 		{"RequestsFilters", testRequestsFilters},
 		{"Spend", testSpend},
@@ -1231,5 +1232,44 @@ func TestLatencyQuantile(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func testSessions(t *testing.T, db newDB) {
+	c := &clock{t: t0}
+	s := open(t, db(t), c)
+	hash := func(b byte) string { return strings.Repeat(string("0123456789abcdef"[b%16]), 64) }
+	a := Session{TokenHash: hash(1), Actor: "ops", CSRF: "csrf-a", ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateSession(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	got := must[Session](t)(s.Session(ctx, a.TokenHash))
+	if got.Actor != "ops" || got.CSRF != "csrf-a" || !got.CreatedAt.Equal(utc(t0)) || !got.ExpiresAt.Equal(utc(t0.Add(time.Hour))) {
+		t.Fatalf("got %+v", got)
+	}
+	_, err := s.Session(ctx, hash(2))
+	wantErr(t, err, ErrNotFound)
+	if err := s.CreateSession(ctx, a); err == nil {
+		t.Fatal("a second session with the same token hash was stored")
+	}
+	// Expiry: the session is gone when its time has come, and the next
+	// login prunes its row.
+	b := Session{TokenHash: hash(3), Actor: "ops", CSRF: "csrf-b", ExpiresAt: t0.Add(3 * time.Hour)}
+	must[int](t)(0, s.CreateSession(ctx, b))
+	c.Advance(time.Hour)
+	_, err = s.Session(ctx, a.TokenHash)
+	wantErr(t, err, ErrNotFound)
+	must[Session](t)(s.Session(ctx, b.TokenHash))
+	// Logout.
+	must[int](t)(0, s.DeleteSession(ctx, b.TokenHash))
+	_, err = s.Session(ctx, b.TokenHash)
+	wantErr(t, err, ErrNotFound)
+	must[int](t)(0, s.DeleteSession(ctx, b.TokenHash))
+	for _, bad := range []Session{
+		{TokenHash: "short", Actor: "ops", CSRF: "x", ExpiresAt: t0},
+		{TokenHash: hash(4), CSRF: "x", ExpiresAt: t0},
+		{TokenHash: hash(4), Actor: "ops", CSRF: "x"},
+	} {
+		wantErr(t, s.CreateSession(ctx, bad), ErrInvalid)
 	}
 }

@@ -418,3 +418,17 @@ type AuditPage struct {
 	Entries []AuditEntry `json:"data"`
 	Next    string       `json:"next_cursor,omitempty"`
 }
+
+// Session is an admin dashboard login. Only the SHA-256 of its token is
+// stored (hex), like keys, so that a copy of the database opens no
+// session.
+type Session struct {
+	TokenHash string
+	// Actor names the admin key that logged in.
+	Actor string
+	// CSRF is the token the dashboard must echo in a header on every
+	// state-changing request made with the session's cookie.
+	CSRF      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
