@@ -23,6 +23,7 @@ import (
 	"github.com/aigateway/gateway/engine/admin"
 	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/cache/semantic"
+	"github.com/aigateway/gateway/engine/dashboard"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/wasm"
@@ -42,7 +43,8 @@ type Server struct {
 	srv       *fasthttp.Server
 	log       *slog.Logger
 	hasAdmin  bool
-	adm       *admin.API // nil without a store
+	adm       *admin.API           // nil without a store
+	dash      *dashboard.Dashboard // nil without an admin key
 	// ten is the store, usage ledger, client keys, budgets and webhooks
 	// (tenancy.go).
 	ten      *tenancy
@@ -131,6 +133,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	if err := s.openTenancy(); err != nil {
 		return nil, err
 	}
+	s.dash = s.newDashboard()
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
 		Name:                          "ai-gateway",
@@ -172,7 +175,12 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/healthz", s.handleHealth)
 	r.GET("/readyz", s.handleReady)
 	r.GET("/metrics", s.handleMetrics)
-	r.GET("/admin", s.handleAdminPage)
+	if s.dash != nil {
+		s.dash.Register(r) // engine/dashboard: the admin UI and its sessions
+	} else {
+		r.GET("/admin", func(ctx *fasthttp.RequestCtx) { writeError(ctx, errAdminDisabled) })
+	}
+	r.GET("/admin/classic", s.handleAdminPage)
 	if s.adm != nil {
 		s.adm.Register(r, s.admin) // engine/admin: projects, keys, webhooks, usage, requests, audit
 	}
