@@ -204,3 +204,82 @@ func TestDashboardAssets(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminOverview(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", map[string]string{"GATEWAY_ADMIN_KEY": adminKey})
+	bearer := map[string]string{"Authorization": "Bearer " + adminKey}
+	const calls = 3
+	for range calls {
+		if status, _, body := g.post(t, "/v1/chat/completions", `{"model":"mock/echo","messages":[{"role":"user","content":"same"}]}`, nil); status != 200 {
+			t.Fatalf("chat: %d %s", status, body)
+		}
+	}
+	_, usage := g.get(t, "/admin/usage?group_by=model", bearer)
+	var u struct {
+		Total struct {
+			Requests         int64   `json:"requests"`
+			PromptTokens     int64   `json:"prompt_tokens"`
+			CompletionTokens int64   `json:"completion_tokens"`
+			CostUSD          float64 `json:"cost_usd"`
+		} `json:"total"`
+	}
+	if err := json.Unmarshal([]byte(usage), &u); err != nil || u.Total.Requests != calls {
+		t.Fatalf("usage: %s", usage)
+	}
+	for _, w := range []string{"1h", "24h", "7d", "30d"} {
+		t.Run(w, func(t *testing.T) {
+			status, body := g.get(t, "/admin/overview?window="+w, bearer)
+			var o struct {
+				Window      string `json:"window"`
+				StepSeconds int64  `json:"step_seconds"`
+				From, To    time.Time
+				Totals      struct {
+					Requests         int64   `json:"requests"`
+					PromptTokens     int64   `json:"prompt_tokens"`
+					CompletionTokens int64   `json:"completion_tokens"`
+					CostUSD          float64 `json:"cost_usd"`
+					P50              float64 `json:"p50_ms"`
+				} `json:"totals"`
+				Series []struct {
+					Start    time.Time `json:"start"`
+					Requests int64     `json:"requests"`
+				} `json:"series"`
+				Cache    []struct{ Key string }
+				Projects []struct {
+					Key      string
+					Requests int64
+				} `json:"top_projects"`
+				Models []struct{ Key string } `json:"top_models"`
+			}
+			if status != 200 || json.Unmarshal([]byte(body), &o) != nil {
+				t.Fatalf("%d %s", status, body)
+			}
+			tot := o.Totals
+			if tot.Requests != calls || tot.PromptTokens != u.Total.PromptTokens || tot.CompletionTokens != u.Total.CompletionTokens || tot.P50 <= 0 {
+				t.Fatalf("totals %+v, ledger %+v", tot, u.Total)
+			}
+			// Every bucket is there, in order, and they sum to the totals.
+			step := time.Duration(o.StepSeconds) * time.Second
+			if len(o.Series) != int(o.To.Sub(o.From)/step) || !o.Series[0].Start.Equal(o.From) {
+				t.Fatalf("%d buckets of %v from %v to %v", len(o.Series), step, o.From, o.To)
+			}
+			var n int64
+			for i, p := range o.Series {
+				if !p.Start.Equal(o.From.Add(time.Duration(i) * step)) {
+					t.Fatalf("bucket %d starts %v", i, p.Start)
+				}
+				n += p.Requests
+			}
+			if n != calls || len(o.Projects) != 1 || o.Projects[0].Requests != calls || len(o.Models) != 1 || len(o.Cache) == 0 {
+				t.Fatalf("series sum %d, projects %+v, models %+v, cache %+v", n, o.Projects, o.Models, o.Cache)
+			}
+		})
+	}
+	if status, body := g.get(t, "/admin/overview?window=2h", bearer); status != 400 || errCode(body) != "invalid_request" {
+		t.Fatalf("bad window: %d %s", status, body)
+	}
+	if status, _ := g.get(t, "/admin/overview", nil); status != 401 {
+		t.Fatalf("no admin key: %d", status)
+	}
+}
