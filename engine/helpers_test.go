@@ -5,6 +5,7 @@ import (
 
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/engine/internal/pgtest"
+	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/policies"
 	"github.com/openai/openai-go/v3"
@@ -202,14 +204,19 @@ func skillTemplate(t *testing.T, id string) string {
 }
 
 // savedUSD is what the gateway credited to technique i so far, once every
-// request waiting for its token count is accounted.
+// request waiting for its token count is accounted: the sum of the
+// ledger's rows.
 func (g *gw) savedUSD(i int) float64 {
 	g.srv.acct.wait()
-	g.srv.usage.mu.Lock()
-	defer g.srv.usage.mu.Unlock()
-	total := 0.0
-	for _, r := range g.srv.usage.rows {
-		total += r.SavedUSD[i]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.srv.ten.led.Flush(ctx); err != nil {
+		panic(err)
 	}
-	return total
+	groups, err := g.srv.ten.st.UsageSummary(ctx, store.UsageQuery{GroupBy: store.GroupNone})
+	if err != nil || len(groups) != 1 {
+		panic(fmt.Sprint("usage summary: ", groups, err))
+	}
+	sv := groups[0].Savings
+	return [numTechnique]float64{idxCache: sv.ResponseCache, idxPrompt: sv.ProviderPromptCache, idxStrip: sv.IDEBoilerplate, idxDedup: sv.FileDedup, idxRouting: sv.Routing}[i]
 }

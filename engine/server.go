@@ -24,6 +24,7 @@ import (
 	"github.com/aigateway/gateway/engine/admin"
 	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/cache/semantic"
+	"github.com/aigateway/gateway/engine/dashboard"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/policies"
 	"github.com/aigateway/gateway/providers"
@@ -44,7 +45,8 @@ type Server struct {
 	srv       *fasthttp.Server
 	log       *slog.Logger
 	hasAdmin  bool
-	adm       *admin.API // nil without a store
+	adm       *admin.API           // nil without a store
+	dash      *dashboard.Dashboard // nil without an admin key
 	// skills is gateway.toml's [[skills]], for GET /v1/skills; replaced
 	// with the policies on POST /admin/reload.
 	skills atomic.Pointer[[]policies.Skill]
@@ -142,6 +144,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.acct = newAccountant()
+	s.dash = s.newDashboard()
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
 		Name:                          "ai-gateway",
@@ -188,7 +191,12 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/healthz", s.handleHealth)
 	r.GET("/readyz", s.handleReady)
 	r.GET("/metrics", s.handleMetrics)
-	r.GET("/admin", s.handleAdminPage)
+	if s.dash != nil {
+		s.dash.Register(r) // engine/dashboard: the admin UI and its sessions
+	} else {
+		r.GET("/admin", func(ctx *fasthttp.RequestCtx) { writeError(ctx, errAdminDisabled) })
+	}
+	r.GET("/admin/classic", s.handleAdminPage)
 	if s.adm != nil {
 		s.adm.Register(r, s.admin) // engine/admin: projects, keys, webhooks, usage, requests, audit
 	}

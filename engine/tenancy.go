@@ -154,7 +154,7 @@ func (s *Server) openTenancy() error {
 	s.ten = t
 	s.adm = &admin.API{Store: t.st, Dir: t.dir, Budgets: t.bud, Hooks: t.hooks, Ledger: t.led, Log: s.log,
 		Resolve: func(name string) error { _, err := s.catalog.Resolve(name); return err },
-		Actor:   s.adminActor, Emit: t.emit}
+		Actor:   s.adminName, Emit: t.emit}
 	ok = true
 	return nil
 }

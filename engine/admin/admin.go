@@ -36,12 +36,15 @@ type API struct {
 	Actor func(ctx *fasthttp.RequestCtx) string
 	// Emit queues a webhook event without waiting.
 	Emit func(event, project string, data any)
+	// Now is the clock of the overview's window; nil means time.Now.
+	Now func() time.Time
 }
 
 // Register adds the admin routes to r, each wrapped by guard (the admin
 // key check).
 func (a *API) Register(r *router.Router, guard func(fasthttp.RequestHandler) fasthttp.RequestHandler) {
 	r.GET("/admin/usage", guard(a.handleAdminUsage))
+	r.GET("/admin/overview", guard(a.handleOverview))
 	r.GET("/admin/requests", guard(a.handleAdminRequests))
 	r.GET("/admin/audit", guard(a.handleAdminAudit))
 	r.POST("/admin/projects", guard(a.handleProjectCreate))
@@ -60,6 +63,13 @@ func (a *API) Register(r *router.Router, guard func(fasthttp.RequestHandler) fas
 }
 
 func (a *API) emit(event, project string, data any) { a.Emit(event, project, data) }
+
+func (a *API) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
 
 func (a *API) actor(ctx *fasthttp.RequestCtx) string { return a.Actor(ctx) }
 

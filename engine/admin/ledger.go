@@ -223,7 +223,7 @@ func requestQuery(args *fasthttp.Args) (store.RequestQuery, error) {
 		return store.RequestQuery{}, &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_request", Param: "status", Msg: err.Error()}
 	}
 	q := store.RequestQuery{Project: string(args.Peek("project")), Key: string(args.Peek("key")), Model: string(args.Peek("model")),
-		StatusMin: lo, StatusMax: hi, From: from, To: to, Cursor: string(args.Peek("cursor"))}
+		Cache: string(args.Peek("cache")), StatusMin: lo, StatusMax: hi, From: from, To: to, Cursor: string(args.Peek("cursor"))}
 	if v := args.Peek("limit"); len(v) > 0 {
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 1 || n > 1000 {
@@ -238,9 +238,9 @@ func requestQuery(args *fasthttp.Args) (store.RequestQuery, error) {
 const maxCSVRows = 1_000_000
 
 // handleAdminRequests serves GET /admin/requests: ledger rows newest
-// first, filtered (project, key, model, status as 429/4xx/5xx/error, from,
-// to) and paged by cursor; format=csv exports every matching row (up to a
-// million) instead of a page.
+// first, filtered (project, key, model, status as 429/4xx/5xx/error, cache
+// as hit or one tier, from, to) and paged by cursor; format=csv exports
+// every matching row (up to a million) instead of a page.
 func (a *API) handleAdminRequests(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
 	q, err := requestQuery(args)

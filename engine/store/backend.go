@@ -51,8 +51,11 @@ type backend interface {
 	insertUsage(ctx context.Context, rows []UsageRow) (int, error)
 	// Dialect fragments.
 	dayExpr(col string) string // col's UTC date as 'YYYY-MM-DD' text
-	forUpdate() string         // row-lock clause of a SELECT in a write transaction
-	skipLocked() string        // row-lock clause that skips rows other transactions hold
+	// bucketExpr is col's Unix time in seconds rounded down to a multiple
+	// of step seconds, as an integer.
+	bucketExpr(col string, step int64) string
+	forUpdate() string  // row-lock clause of a SELECT in a write transaction
+	skipLocked() string // row-lock clause that skips rows other transactions hold
 	close()
 }
 

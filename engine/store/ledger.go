@@ -100,8 +100,10 @@ func (s *sqlStore) groupExpr(g string) (string, error) {
 		return "provider", nil
 	case GroupEndpoint:
 		return "endpoint", nil
+	case GroupCache:
+		return "cache", nil
 	}
-	return "", fmt.Errorf("group_by %q: %w: want day, project, model, key, provider or endpoint", g, ErrInvalid)
+	return "", fmt.Errorf("group_by %q: %w: want day, project, model, key, provider, endpoint or cache", g, ErrInvalid)
 }
 
 // sumInt sums an integer column as BIGINT on both backends (PostgreSQL's
@@ -123,12 +125,7 @@ func (s *sqlStore) UsageSummary(ctx context.Context, q UsageQuery) ([]UsageGroup
 	if q.Project != "" {
 		f.add("project_id = %s", q.Project)
 	}
-	query := `SELECT ` + key + `, COUNT(*), ` + sumInt("CASE WHEN status >= 400 THEN 1 ELSE 0 END") + `, ` +
-		sumInt("prompt_tokens") + `, ` + sumInt("cached_tokens") + `, ` + sumInt("cache_write_tokens") + `, ` +
-		sumInt("completion_tokens") + `, ` + sumFloat("cost_usd") + `, ` + sumFloat("saved_response_cache") + `, ` +
-		sumFloat("saved_provider_prompt_cache") + `, ` + sumFloat("saved_ide_boilerplate") + `, ` +
-		sumFloat("saved_file_dedup") + `, ` + sumFloat("saved_routing") +
-		` FROM usage_ledger` + f.where()
+	query := `SELECT ` + key + `, ` + usageSums + ` FROM usage_ledger` + f.where()
 	if q.GroupBy != GroupNone {
 		query += ` GROUP BY 1 ORDER BY 1`
 	}
@@ -140,16 +137,92 @@ func (s *sqlStore) UsageSummary(ctx context.Context, q UsageQuery) ([]UsageGroup
 	var out []UsageGroup
 	for rs.Next() {
 		var g UsageGroup
-		if err := rs.Scan(&g.Key, &g.Requests, &g.Errors, &g.PromptTokens, &g.CachedTokens,
-			&g.CacheWriteTokens, &g.CompletionTokens, &g.CostUSD, &g.Savings.ResponseCache,
-			&g.Savings.ProviderPromptCache, &g.Savings.IDEBoilerplate, &g.Savings.FileDedup,
-			&g.Savings.Routing); err != nil {
+		if err := rs.Scan(append([]any{&g.Key}, g.sumDests()...)...); err != nil {
 			return nil, fmt.Errorf("usage summary: %w", err)
 		}
 		out = append(out, g)
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("usage summary: %w", err)
+	}
+	return out, nil
+}
+
+// usageSums are the aggregates of a UsageGroup, in the order of sumDests.
+var usageSums = `COUNT(*), ` + sumInt("CASE WHEN status >= 400 THEN 1 ELSE 0 END") + `, ` +
+	sumInt("prompt_tokens") + `, ` + sumInt("cached_tokens") + `, ` + sumInt("cache_write_tokens") + `, ` +
+	sumInt("completion_tokens") + `, ` + sumFloat("cost_usd") + `, ` + sumFloat("saved_response_cache") + `, ` +
+	sumFloat("saved_provider_prompt_cache") + `, ` + sumFloat("saved_ide_boilerplate") + `, ` +
+	sumFloat("saved_file_dedup") + `, ` + sumFloat("saved_routing")
+
+func (g *UsageGroup) sumDests() []any {
+	return []any{&g.Requests, &g.Errors, &g.PromptTokens, &g.CachedTokens, &g.CacheWriteTokens,
+		&g.CompletionTokens, &g.CostUSD, &g.Savings.ResponseCache, &g.Savings.ProviderPromptCache,
+		&g.Savings.IDEBoilerplate, &g.Savings.FileDedup, &g.Savings.Routing}
+}
+
+// latencyHistogram is the SQL of SeriesPoint.Latency's counts.
+var latencyHistogram = func() string {
+	var b strings.Builder
+	prev := ""
+	for _, ub := range LatencyBounds {
+		v := strconv.FormatFloat(ub, 'f', -1, 64)
+		cond := "latency_ms <= " + v
+		if prev != "" {
+			cond = "latency_ms > " + prev + " AND " + cond
+		}
+		b.WriteString(", " + sumInt("CASE WHEN "+cond+" THEN 1 ELSE 0 END"))
+		prev = v
+	}
+	b.WriteString(", " + sumInt("CASE WHEN latency_ms > "+prev+" THEN 1 ELSE 0 END"))
+	return b.String()
+}()
+
+// maxSeriesBuckets bounds the buckets of one UsageSeries.
+const maxSeriesBuckets = 10_000
+
+// UsageSeries implements Ledger.
+func (s *sqlStore) UsageSeries(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error) {
+	if q.From.IsZero() || q.To.IsZero() {
+		return nil, fmt.Errorf("usage series: %w: from and to are required", ErrInvalid)
+	}
+	if q.Step < time.Second || q.Step%time.Second != 0 {
+		return nil, fmt.Errorf("usage series: %w: step must be whole seconds, at least one", ErrInvalid)
+	}
+	if q.To.Sub(q.From)/q.Step > maxSeriesBuckets {
+		return nil, fmt.Errorf("usage series: %w: more than %d buckets", ErrInvalid, maxSeriesBuckets)
+	}
+	var f filter
+	if err := f.timeRange(q.From, q.To); err != nil {
+		return nil, err
+	}
+	if q.Project != "" {
+		f.add("project_id = %s", q.Project)
+	}
+	step := int64(q.Step / time.Second)
+	query := `SELECT ` + s.b.bucketExpr("ts", step) + `, ` + usageSums + latencyHistogram +
+		` FROM usage_ledger` + f.where() + ` GROUP BY 1 ORDER BY 1`
+	rs, err := s.b.query(ctx, query, f.args...)
+	if err != nil {
+		return nil, fmt.Errorf("usage series: %w", err)
+	}
+	defer rs.Close()
+	var out []SeriesPoint
+	for rs.Next() {
+		var p SeriesPoint
+		var start int64
+		dest := append([]any{&start}, p.sumDests()...)
+		for i := range p.Latency {
+			dest = append(dest, &p.Latency[i])
+		}
+		if err := rs.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("usage series: %w", err)
+		}
+		p.Start = time.Unix(start, 0).UTC()
+		out = append(out, p)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("usage series: %w", err)
 	}
 	return out, nil
 }
@@ -172,6 +245,11 @@ func (s *sqlStore) Requests(ctx context.Context, q RequestQuery) (RequestPage, e
 	}
 	if q.Model != "" {
 		f.add("(served_model = %s OR requested_model = %s)", q.Model)
+	}
+	if q.Cache == "hit" {
+		f.conds = append(f.conds, "cache LIKE 'hit%'")
+	} else if q.Cache != "" {
+		f.add("cache = %s", q.Cache)
 	}
 	if q.StatusMin > 0 {
 		f.add("status >= %s", q.StatusMin)

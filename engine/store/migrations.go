@@ -265,6 +265,30 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_ts ON audit_log (ts, id);
 `,
 	},
+	{
+		version: 2,
+		name:    "admin sessions",
+		sqlite: `
+CREATE TABLE admin_sessions (
+	token_hash TEXT PRIMARY KEY,
+	actor      TEXT NOT NULL,
+	csrf       TEXT NOT NULL,
+	created_at TIMESTAMP NOT NULL,
+	expires_at TIMESTAMP NOT NULL
+);
+CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at);
+`,
+		postgres: `
+CREATE TABLE admin_sessions (
+	token_hash TEXT PRIMARY KEY,
+	actor      TEXT NOT NULL,
+	csrf       TEXT NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL,
+	expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at);
+`,
+	},
 }
 
 // schemaMigrationsDDL creates the bookkeeping table; the same SQL works on

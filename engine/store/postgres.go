@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -104,6 +105,11 @@ func (b *pgBackend) lockMigrations(ctx context.Context, q querier) error {
 
 func (b *pgBackend) dayExpr(col string) string {
 	return "to_char(" + col + " AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+}
+func (b *pgBackend) bucketExpr(col string, step int64) string {
+	// EXTRACT(EPOCH) of a TIMESTAMP (no zone) reads it as UTC.
+	n := strconv.FormatInt(step, 10)
+	return "CAST(FLOOR(EXTRACT(EPOCH FROM " + col + ") / " + n + ") * " + n + " AS BIGINT)"
 }
 func (b *pgBackend) forUpdate() string  { return " FOR UPDATE" }
 func (b *pgBackend) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }

@@ -159,6 +159,11 @@ func (b *sqliteBackend) lockMigrations(context.Context, querier) error { return 
 func (b *sqliteBackend) dayExpr(col string) string {
 	return "strftime('%Y-%m-%d', " + col + " / 1000000, 'unixepoch')"
 }
+func (b *sqliteBackend) bucketExpr(col string, step int64) string {
+	// Times are stored as integer microseconds since the epoch.
+	n := strconv.FormatInt(step, 10)
+	return "((" + col + " / 1000000) / " + n + ") * " + n
+}
 func (b *sqliteBackend) forUpdate() string  { return "" } // the write transaction holds the database lock
 func (b *sqliteBackend) skipLocked() string { return "" }
 

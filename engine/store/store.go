@@ -34,6 +34,7 @@ type Store interface {
 	Ledger
 	Webhooks
 	Auditor
+	Sessions
 
 	// Backend names the backend: "sqlite" or "postgres".
 	Backend() string
@@ -106,6 +107,9 @@ type Ledger interface {
 	InsertUsage(ctx context.Context, rows []UsageRow) (int, error)
 	// UsageSummary aggregates the ledger over [From, To), grouped by q.GroupBy.
 	UsageSummary(ctx context.Context, q UsageQuery) ([]UsageGroup, error)
+	// UsageSeries aggregates the ledger over [From, To) in buckets of
+	// q.Step, oldest first; buckets without rows are left out.
+	UsageSeries(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error)
 	// Requests pages through ledger rows newest first. Pages are stable
 	// under concurrent inserts: following Next never repeats or skips a row
 	// that was stored before the first page was read.
@@ -164,6 +168,19 @@ type Auditor interface {
 	Audit(ctx context.Context, e AuditEntry) error
 	// AuditLog pages through entries newest first, like Requests.
 	AuditLog(ctx context.Context, q AuditQuery) (AuditPage, error)
+}
+
+// Sessions are the admin dashboard's login sessions, shared by every
+// replica of the store.
+type Sessions interface {
+	// CreateSession stores a session; it also deletes the expired ones.
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns the unexpired session whose token hashes to
+	// tokenHash; ErrNotFound when there is none (or it expired).
+	Session(ctx context.Context, tokenHash string) (Session, error)
+	// DeleteSession removes a session (logout); deleting it again is a
+	// no-op.
+	DeleteSession(ctx context.Context, tokenHash string) error
 }
 
 // Config selects and tunes a backend. The zero value is not valid: set URL

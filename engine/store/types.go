@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"time"
 )
@@ -211,7 +212,63 @@ const (
 	GroupKey      = "key"      // key id
 	GroupProvider = "provider" // provider name
 	GroupEndpoint = "endpoint" // endpoint
+	GroupCache    = "cache"    // X-Gateway-Cache value (hit-memory, miss, bypass…; empty when not cacheable)
 )
+
+// LatencyBounds are the upper bounds, in milliseconds, of the latency
+// histogram of a SeriesPoint: bucket i counts latencies in
+// (LatencyBounds[i-1], LatencyBounds[i]], and one last bucket those above
+// the last bound.
+var LatencyBounds = [...]float64{5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000}
+
+// SeriesQuery selects ledger rows for UsageSeries.
+type SeriesQuery struct {
+	// From and To bound Time to [From, To); both required.
+	From, To time.Time
+	// Step is the width of a bucket: whole seconds, at least one, and at
+	// most 10,000 buckets in [From, To).
+	Step time.Duration
+	// Project restricts to one project when set.
+	Project string
+}
+
+// SeriesPoint is one time bucket of a usage series.
+type SeriesPoint struct {
+	// Start is the bucket's start: a multiple of the step since the Unix
+	// epoch (so buckets line up across queries), in UTC.
+	Start time.Time `json:"start"`
+	// UsageGroup holds the bucket's sums; its Key is empty.
+	UsageGroup
+	// Latency is the histogram of LatencyMS over LatencyBounds (one more
+	// bucket than bounds).
+	Latency [len(LatencyBounds) + 1]int64 `json:"latency_histogram"`
+}
+
+// LatencyQuantile is the q-quantile (0 < q <= 1) of a latency histogram
+// shaped like SeriesPoint.Latency, as the upper bound of the bucket that
+// holds it (the last bound when it lies above every bound); 0 for an empty
+// histogram. Its resolution is that of LatencyBounds.
+func LatencyQuantile(h []int64, q float64) float64 {
+	var n int64
+	for _, c := range h {
+		n += c
+	}
+	if n == 0 {
+		return 0
+	}
+	rank := int64(math.Ceil(q * float64(n)))
+	if rank < 1 {
+		rank = 1
+	}
+	var seen int64
+	for i, c := range h {
+		seen += c
+		if seen >= rank && i < len(LatencyBounds) {
+			return LatencyBounds[i]
+		}
+	}
+	return LatencyBounds[len(LatencyBounds)-1]
+}
 
 // UsageQuery selects and groups ledger rows for UsageSummary.
 type UsageQuery struct {
@@ -248,6 +305,9 @@ type RequestQuery struct {
 	Key     string
 	// Model matches the served or the requested model.
 	Model string
+	// Cache matches the Cache column: "hit" matches every hit-… tier,
+	// anything else exactly.
+	Cache string
 	// StatusMin and StatusMax bound Status inclusively; 0 means unbounded.
 	// ParseStatus turns "429" or "4xx" into a range.
 	StatusMin, StatusMax int
@@ -357,4 +417,18 @@ type AuditQuery struct {
 type AuditPage struct {
 	Entries []AuditEntry `json:"data"`
 	Next    string       `json:"next_cursor,omitempty"`
+}
+
+// Session is an admin dashboard login. Only the SHA-256 of its token is
+// stored (hex), like keys, so that a copy of the database opens no
+// session.
+type Session struct {
+	TokenHash string
+	// Actor names the admin key that logged in.
+	Actor string
+	// CSRF is the token the dashboard must echo in a header on every
+	// state-changing request made with the session's cookie.
+	CSRF      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
