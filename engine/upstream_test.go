@@ -15,7 +15,9 @@ import (
 // scripted is a fake upstream for the call-path tests. It speaks the
 // OpenAI wire format (https://platform.openai.com/docs/api-reference/chat,
 // /embeddings) and Anthropic's Messages API
-// (https://docs.anthropic.com/en/api/messages), and fails on a script: the
+// (https://docs.anthropic.com/en/api/messages) with its token counting
+// (https://docs.anthropic.com/en/api/messages-count-tokens), and fails on
+// a script: the
 // first failFirst requests answer 503 with the provider's error envelope,
 // and the first streamFail streams answer 200 whose first event is an
 // error (what OpenAI sends when a stream fails after its headers).
@@ -31,7 +33,8 @@ func (f *scripted) handle(ctx *fasthttp.RequestCtx) {
 		time.Sleep(f.delay)
 	}
 	path := string(ctx.Path())
-	anthropicAPI := strings.HasSuffix(path, "/v1/messages")
+	countTokens := strings.HasSuffix(path, "/v1/messages/count_tokens")
+	anthropicAPI := strings.HasSuffix(path, "/v1/messages") || countTokens
 	if n := f.n.Add(1); f.always || n <= f.failFirst {
 		ctx.SetStatusCode(503)
 		ctx.SetContentType("application/json")
@@ -48,6 +51,9 @@ func (f *scripted) handle(ctx *fasthttp.RequestCtx) {
 	case strings.HasSuffix(path, "/embeddings"):
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2]}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}`)
+	case countTokens:
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"input_tokens":12}`)
 	case anthropicAPI:
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"text","text":"scripted answer"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":3}}`)
@@ -87,6 +93,8 @@ func callSites(kind string) []callSite {
 	if kind == "anthropic" {
 		return []callSite{
 			{"messages passthrough", "/v1/messages", `{"model":"up/claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`, false},
+			{"count_tokens passthrough", "/v1/messages/count_tokens", `{"model":"up/claude-haiku-4-5","messages":[{"role":"user","content":"hi"}]}`, false},
+			{"chat translated to messages", "/v1/chat/completions", `{"model":"up/claude-haiku-4-5","messages":[{"role":"user","content":"hi"}]}`, false},
 		}
 	}
 	return []callSite{
@@ -251,6 +259,59 @@ strong = "up/m"
 	}
 	if up.Hits.Load() < 3 {
 		t.Fatalf("classifier not retried: %d upstream hits", up.Hits.Load())
+	}
+}
+
+// A cascade's cheap attempt is an upstream call like any other: retried,
+// and, when the judge rejects its answer and the request escalates,
+// charged to the request all the same.
+func TestCascadeAttemptIsRetriedAndCharged(t *testing.T) {
+	t.Parallel()
+	cheap, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "I'm sorry, I can't help with that.", FailFirst: 1, PromptTokens: 1000})
+	t.Cleanup(func() { _ = cheap.Close() })
+	strong, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "Strong answer."})
+	t.Cleanup(func() { _ = strong.Close() })
+	toml := `
+[reliability]
+retry_backoff_base = "1ms"
+retry_backoff_max = "2ms"
+retry_max_attempts = 2
+[routing]
+cascade = true
+[routing.tiers]
+fast = "cheap/m"
+strong = "strong/m"
+[providers.cheap]
+kind = "openai"
+base_url = "` + cheap.URL + `/v1"
+[providers.strong]
+kind = "openai"
+base_url = "` + strong.URL + `/v1"
+[[models]]
+name = "cheap/m"
+provider = "cheap"
+upstream = "m"
+input_price = 1000
+output_price = 1000
+[[models]]
+name = "strong/m"
+provider = "strong"
+upstream = "m"
+input_price = 0
+output_price = 0
+`
+	g := startGateway(t, toml, nil)
+	status, hdr, body := g.post(t, "/v1/chat/completions", `{"model":"auto","messages":[{"role":"user","content":"what is a goroutine?"}]}`, nil)
+	if status != 200 || !strings.Contains(hdr.Get("X-Gateway-Route-Reason"), "cascade: escalated") || hdr.Get("X-Gateway-Provider") != "strong" {
+		t.Fatalf("%d %v %s", status, hdr, body)
+	}
+	if n := cheap.Hits.Load(); n != 2 {
+		t.Fatalf("the cheap attempt reached its upstream %d times, want 2 (a 503, then the retry)", n)
+	}
+	// The strong model is free: all of the cost is the rejected attempt's
+	// (1,000 prompt tokens at $1,000 per million, and its completion).
+	if cost, _ := strconv.ParseFloat(hdr.Get("X-Gateway-Cost-USD"), 64); cost < 1 {
+		t.Fatalf("the rejected cheap attempt was not charged: X-Gateway-Cost-USD %q", hdr.Get("X-Gateway-Cost-USD"))
 	}
 }
 
