@@ -17,11 +17,14 @@ func idx(prefix string, i int, suffix string) string {
 	return prefix + "[" + strconv.Itoa(i) + "]" + suffix
 }
 
+// randRead fills ids; golden tests make it deterministic.
+var randRead = rand.Read
+
 // NewID returns a new object id with the given prefix ("resp", "msg", "fc"):
 // 128 random bits, unique across restarts and replicas.
 func NewID(prefix string) string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	_, _ = randRead(b[:])
 	return prefix + "_" + hex.EncodeToString(b[:])
 }
 
