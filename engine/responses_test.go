@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aigateway/gateway/engine/store"
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers/providertest"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/responses"
@@ -171,4 +174,103 @@ func respond(t *testing.T, c openai.Client, p responses.ResponseNewParams, strea
 		t.Fatalf("deltas %q, final text %q", text.String(), final.OutputText())
 	}
 	return final
+}
+
+// TestResponsesHTTP: errors in the OpenAI envelope with the right status,
+// members in any order, store: false, project scoping and the ledger row.
+func TestResponsesHTTP(t *testing.T) {
+	t.Parallel()
+	toml := `
+[[keys]]
+key = "key-a"
+project = "a"
+[[keys]]
+key = "key-b"
+project = "b"
+`
+	g := startGateway(t, toml, map[string]string{"GATEWAY_API_KEY": ""})
+	a := map[string]string{"Authorization": "Bearer key-a"}
+	b := map[string]string{"Authorization": "Bearer key-b"}
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		code       string
+	}{
+		{"bad json", `{"model":`, 400, "invalid_request"},
+		{"hosted tool", `{"model":"mock/echo","input":"x","tools":[{"type":"web_search_preview"}]}`, 400, "invalid_request"},
+		{"unknown model", `{"model":"nope/x","input":"x"}`, 404, "model_not_found"},
+		{"unknown previous", `{"model":"mock/echo","input":"x","previous_response_id":"resp_missing"}`, 404, "previous_response_not_found"},
+	} {
+		status, _, body := g.post(t, "/v1/responses", tc.body, a)
+		if status != tc.status || !strings.Contains(body, `"code":"`+tc.code+`"`) || !strings.Contains(body, `{"error":{`) {
+			t.Errorf("%s: %d %s", tc.name, status, body)
+		}
+	}
+	if status, _, _ := g.post(t, "/v1/responses", `{"model":"mock/echo","input":"x"}`, map[string]string{"Authorization": "Bearer wrong"}); status != 401 {
+		t.Errorf("bad key: %d", status)
+	}
+	// Members in another order than the SDK's.
+	status, _, body := g.post(t, "/v1/responses", `{"store":true,"input":[{"content":"hello there","role":"user"}],"instructions":"Echo.","model":"mock/echo"}`, a)
+	if status != 200 || !strings.Contains(body, `"text":"hello there"`) {
+		t.Fatalf("reordered: %d %s", status, body)
+	}
+	id := string(jsonGet(t, body, "id"))
+	if status, got := g.get(t, "/v1/responses/"+id, a); status != 200 || got != body {
+		t.Fatalf("get: %d %s", status, got)
+	}
+	// Another project can neither read, list, chain on nor delete it.
+	if status, _ := g.get(t, "/v1/responses/"+id, b); status != 404 {
+		t.Fatalf("project b read a's response: %d", status)
+	}
+	if status, _ := g.get(t, "/v1/responses/"+id+"/input_items", b); status != 404 {
+		t.Fatalf("project b listed a's input items: %d", status)
+	}
+	if status, _, _ := g.post(t, "/v1/responses", `{"model":"mock/echo","input":"x","previous_response_id":"`+id+`"}`, b); status != 404 {
+		t.Fatalf("project b chained on a's response: %d", status)
+	}
+	req, _ := http.NewRequest("DELETE", g.url+"/v1/responses/"+id, nil)
+	req.Header.Set("Authorization", "Bearer key-b")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("project b deleted a's response: %v %v", err, resp)
+	}
+	// store: false is not kept.
+	status, _, body = g.post(t, "/v1/responses", `{"model":"mock/echo","input":"not kept","store":false}`, a)
+	if status != 200 || !strings.Contains(body, `"store":false`) {
+		t.Fatalf("store false: %d %s", status, body)
+	}
+	if status, _ := g.get(t, "/v1/responses/"+string(jsonGet(t, body, "id")), a); status != 404 {
+		t.Fatalf("a store:false response was stored: %d", status)
+	}
+	// input_items: bad limit is a 400.
+	if status, got := g.get(t, "/v1/responses/"+id+"/input_items?limit=0", a); status != 400 || !strings.Contains(got, `"param":"limit"`) {
+		t.Fatalf("limit 0: %d %s", status, got)
+	}
+	// Every POST left a ledger row with endpoint "responses".
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.srv.ten.led.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	groups, err := g.srv.ten.st.UsageSummary(ctx, store.UsageQuery{GroupBy: store.GroupEndpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, gr := range groups {
+		if gr.Key == store.EndpointResponses {
+			n = gr.Requests
+		}
+	}
+	if n < 3 {
+		t.Fatalf("ledger rows for responses: %d (%+v)", n, groups)
+	}
+}
+
+func jsonGet(t *testing.T, body, key string) []byte {
+	t.Helper()
+	v := jsonscan.Get([]byte(body), key)
+	if jsonscan.KindOf(v) != jsonscan.String {
+		t.Fatalf("no %s in %s", key, body)
+	}
+	return v[1 : len(v)-1]
 }
