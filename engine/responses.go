@@ -43,7 +43,9 @@ func (s *Server) handleResponses(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
-	r, err := responses.Parse(ctx.PostBody())
+	// The parsed request's members view its body, and a stream's last
+	// event echoes them after the handler returned: parse a copy.
+	r, err := responses.Parse(append([]byte(nil), ctx.PostBody()...))
 	if err != nil {
 		x.fail(ctx, err)
 		return
