@@ -130,7 +130,7 @@ func (x *exchange) finish() {
 		mm.cachedTok.Add(x.usage.CachedTokens)
 		mm.outTok.Add(x.usage.CompletionTokens)
 	}
-	if x.removed.pending() && x.s.acct.submit(x, total) {
+	if x.countsRemoved() && x.s.acct.submit(x, total) {
 		return // accounted after the answer is sent (savings.go)
 	}
 	x.account(total)
@@ -139,7 +139,7 @@ func (x *exchange) finish() {
 // account prices the request, credits its savings, writes its ledger row,
 // usage and access-log line, then releases the exchange.
 func (x *exchange) account(total time.Duration) {
-	if x.removed.pending() {
+	if x.countsRemoved() {
 		x.stripTokens, x.dedupTokens = x.removed.count()
 	}
 	if x.hit {
