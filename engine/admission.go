@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/engine/budget"
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/engine/tenant"
@@ -184,7 +185,7 @@ func (x *exchange) policySkips() []string {
 // admitModel is the hook once the model is known: the project's
 // allow-list, then its budget (a reservation of the request's worst-case
 // cost, settled in tenancyFinish).
-func (s *Server) admitModel(ctx context.Context, x *exchange, requested string, m *Model, body []byte, maxTokens int) error {
+func (s *Server) admitModel(ctx context.Context, x *exchange, requested string, m *catalog.Model, body []byte, maxTokens int) error {
 	p := x.ten.proj
 	if p == nil || x.ten.admitted {
 		return nil // a translated /v1/messages request was admitted already
@@ -211,7 +212,7 @@ func (s *Server) admitModel(ctx context.Context, x *exchange, requested string, 
 	return nil
 }
 
-func displayModel(requested string, m *Model) string {
+func displayModel(requested string, m *catalog.Model) string {
 	if requested != "" && requested != "auto" {
 		return requested
 	}
@@ -221,7 +222,7 @@ func displayModel(requested string, m *Model) string {
 // modelAllowed applies the allow-list: an entry matches the requested
 // name, the resolved model (an alias resolves), the routing tier, or
 // "provider/*".
-func (s *Server) modelAllowed(p *tenant.Project, requested string, m *Model, tier string) bool {
+func (s *Server) modelAllowed(p *tenant.Project, requested string, m *catalog.Model, tier string) bool {
 	if len(p.Models) == 0 {
 		return true
 	}
@@ -248,7 +249,7 @@ const defaultOutputTokens = 4096
 // tokenisers average 3.5-4.5 characters per token in English and code) at
 // the input price, plus the output cap (max_tokens, else the model's
 // MaxOutputTokens) at the output price.
-func estimateCost(m *Model, bodyBytes, maxTokens int, embeddings bool) float64 {
+func estimateCost(m *catalog.Model, bodyBytes, maxTokens int, embeddings bool) float64 {
 	prompt := float64(bodyBytes/4 + 1)
 	out := 0
 	if !embeddings {

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"fmt"
+
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/limits"
 
 	"github.com/aigateway/gateway/engine/cache"
@@ -108,12 +110,12 @@ func (s *Server) handleAdminCachePurge(ctx *fasthttp.RequestCtx) {
 // one upstream call path (slot, retries, breaker, metrics).
 type protectedEmbedder struct {
 	s *Server
-	m *Model
+	m *catalog.Model
 }
 
 // Embed calls the embedding model.
 func (e protectedEmbedder) Embed(ctx context.Context, body []byte, _ string) (*providers.Response, error) {
-	uc := upstreamCall{kind: callEmbed, models: []*Model{e.m}, body: body}
+	uc := upstreamCall{kind: callEmbed, models: []*catalog.Model{e.m}, body: body}
 	if err := e.s.callUpstream(ctx, nil, &uc, []limits.Target{{Provider: e.m.Provider, Model: e.m.Upstream}}); err != nil {
 		return nil, err
 	}

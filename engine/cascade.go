@@ -2,7 +2,9 @@ package engine
 
 import (
 	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/engine/accounting"
 	"github.com/aigateway/gateway/engine/cache"
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
@@ -30,7 +32,7 @@ func (s *Server) wantsCascade(ctx *fasthttp.RequestCtx, x *exchange) bool {
 // cascade calls the cheap model m without streaming, lets the response-stage
 // judge inspect its answer, and serves it when the judge accepts. It returns
 // the model to escalate to ("" when it already answered the client).
-func (s *Server) cascade(ctx *fasthttp.RequestCtx, x *exchange, m *Model) (escalate string) {
+func (s *Server) cascade(ctx *fasthttp.RequestCtx, x *exchange, m *catalog.Model) (escalate string) {
 	up := s.tierModel(tierAbove[x.tier])
 	if s.upstreams[m.Provider] == nil {
 		return up
@@ -48,7 +50,7 @@ func (s *Server) cascade(ctx *fasthttp.RequestCtx, x *exchange, m *Model) (escal
 		return up
 	}
 	call := providers.Call{Req: cheap, ID: x.call.ID, Created: x.start.Unix()}
-	uc := upstreamCall{kind: callCascade, models: []*Model{m}, call: &call}
+	uc := upstreamCall{kind: callCascade, models: []*catalog.Model{m}, call: &call}
 	err := s.callUpstream(ctx, x, &uc, []limits.Target{{Provider: m.Provider, Model: m.Upstream}})
 	if err != nil {
 		cascadeTotal("escalated", "cheap_call_failed")
@@ -56,7 +58,7 @@ func (s *Server) cascade(ctx *fasthttp.RequestCtx, x *exchange, m *Model) (escal
 		return up
 	}
 	resp := uc.resp
-	x.extraCost += Cost(m, resp.Usage)
+	x.extraCost += accounting.Cost(m, resp.Usage)
 	x.out.Reset()
 	x.in.Response = resp.Body
 	err = s.policies.Run(ctx, abi.StageResponse, &x.in, &x.out)
@@ -75,7 +77,7 @@ func (s *Server) cascade(ctx *fasthttp.RequestCtx, x *exchange, m *Model) (escal
 	cascadeTotal("accepted", "judge")
 	x.reason = append(x.reason, "; cascade: accepted"...)
 	x.model = m
-	x.extraCost -= Cost(m, resp.Usage) // counted once, as the answer's own cost
+	x.extraCost -= accounting.Cost(m, resp.Usage) // counted once, as the answer's own cost
 	if x.req.Stream {
 		e, perr := cache.ParseCompletion(resp.Body, m.Upstream)
 		resp.Close()

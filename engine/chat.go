@@ -5,8 +5,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aigateway/gateway/engine/accounting"
 	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/cache/semantic"
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/frontend/messages"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/internal/jsonscan"
@@ -24,7 +26,7 @@ type exchange struct {
 	req      *providers.Request
 	call     providers.Call
 	project  string
-	model    *Model
+	model    *catalog.Model
 	slot     *upstreamSlot
 	resp     *providers.Response
 	reqID    []byte
@@ -41,7 +43,7 @@ type exchange struct {
 	// relay is what the stream body sends: the provider's stream, or a
 	// translation of it for Anthropic-format clients.
 	relay   providers.Stream
-	models  []*Model
+	models  []*catalog.Model
 	targets []limits.Target
 	// uc is the upstream call that answers the request (upstream.go);
 	// overflowOnly marks targets tried only after a context overflow.
@@ -49,7 +51,7 @@ type exchange struct {
 	overflowOnly uint64
 	scratch      []byte
 	cost         float64
-	saved        [numTechnique]float64
+	saved        accounting.Saved
 	body         streamBody
 	in           wasm.Input
 	out          wasm.Output
@@ -60,6 +62,8 @@ type exchange struct {
 	// cascade's rejected cheap attempt).
 	tier      string
 	extraCost float64
+	// total is the request's duration, for an accountant that accounts it later.
+	total time.Duration
 	// stripTokens and dedupTokens are the prompt tokens the policies
 	// removed; gatewayBreakpoints says the gateway placed the Anthropic
 	// cache breakpoints.
@@ -67,7 +71,7 @@ type exchange struct {
 	gatewayBreakpoints       bool
 	// removed is what counting stripTokens and dedupTokens needs; they are
 	// counted after the answer is sent (savings.go).
-	removed removedText
+	removed accounting.RemovedText
 	// semStore: store the streamed answer in the semantic cache at the end.
 	semStore bool
 	semTTL   time.Duration
@@ -130,7 +134,7 @@ func (x *exchange) finish() {
 		mm.cachedTok.Add(x.usage.CachedTokens)
 		mm.outTok.Add(x.usage.CompletionTokens)
 	}
-	if x.countsRemoved() && x.s.acct.submit(x, total) {
+	if x.countsRemoved() && x.s.submitAccount(x, total) {
 		return // accounted after the answer is sent (savings.go)
 	}
 	x.account(total)
@@ -140,19 +144,19 @@ func (x *exchange) finish() {
 // usage and access-log line, then releases the exchange.
 func (x *exchange) account(total time.Duration) {
 	if x.countsRemoved() {
-		x.stripTokens, x.dedupTokens = x.removed.count()
+		x.stripTokens, x.dedupTokens = x.removed.Count()
 	}
 	if x.hit {
-		x.saved[idxCache], x.cost = Cost(x.model, x.usage), 0
+		x.saved[accounting.Cache], x.cost = accounting.Cost(x.model, x.usage), 0
 	} else if x.usage.Set {
 		if x.cost == 0 {
-			x.cost = Cost(x.model, x.usage)
+			x.cost = accounting.Cost(x.model, x.usage)
 		}
 		x.s.creditSavings(x)
 	}
 	x.cost += x.extraCost
 	x.s.tenancyFinish(x, total) // ledger row, budget settlement (tenancy.go)
-	countCost(x.model, x.cost, &x.saved)
+	accounting.Count(x.model, x.cost, &x.saved)
 	x.s.accessLog(x, total)
 	if x.resp != nil {
 		x.resp.Close()
@@ -164,7 +168,7 @@ func (x *exchange) account(total time.Duration) {
 	in, out, removed := x.in, x.out, x.removed
 	in.Reset()
 	out.Reset()
-	removed.reset()
+	removed.Reset()
 	*x = exchange{reqID: reqID, idBuf: idBuf, scratch: scratch, reason: reason, tags: tags, in: in, out: out, models: models, targets: targets, removed: removed}
 	x.body.coalesce = co
 	exchangePool.Put(x)
@@ -333,7 +337,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 		x.model = m
 	}
 	if s.upstreams[m.Provider] == nil {
-		x.fail(ctx, notConfigured(name, m.Provider))
+		x.fail(ctx, catalog.NotConfigured(name, m.Provider))
 		return
 	}
 	x.stream = x.req.Stream
@@ -438,10 +442,10 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 	x.usage = resp.Usage
 	x.ttft = x.upstream
 	if x.hit {
-		x.saved[idxCache] = Cost(m, x.usage)
+		x.saved[accounting.Cache] = accounting.Cost(m, x.usage)
 		x.cost = 0
 	} else {
-		x.cost = Cost(m, x.usage)
+		x.cost = accounting.Cost(m, x.usage)
 		s.creditSavings(x)
 	}
 	x.setCostHeaders(h)
@@ -478,7 +482,7 @@ func (x *exchange) takeAnswer(c *upstreamCall) {
 }
 
 // checkCapabilities refuses requests that need what the model lacks.
-func checkCapabilities(r *providers.Request, m *Model) error {
+func checkCapabilities(r *providers.Request, m *catalog.Model) error {
 	missing := ""
 	switch {
 	case len(r.Tools) > 0 && !m.Tools:
@@ -526,7 +530,7 @@ func (x *exchange) cacheHit(ctx *fasthttp.RequestCtx, e *cache.Entry) {
 		h.SetBytesV("X-Gateway-Route-Reason", x.reason)
 	}
 	x.usage = e.Usage
-	x.saved[idxCache], x.cost = Cost(m, x.usage), 0
+	x.saved[accounting.Cache], x.cost = accounting.Cost(m, x.usage), 0
 	x.setCostHeaders(h)
 	ctx.SetContentType("application/json")
 	b := ctx.Response.SwapBody(nil)

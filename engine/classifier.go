@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aigateway/gateway/engine/accounting"
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
@@ -33,7 +35,7 @@ const classifierInputChars = 2000
 // conversation tail.
 type classifier struct {
 	s       *Server
-	model   *Model
+	model   *catalog.Model
 	timeout time.Duration
 
 	mu    sync.Mutex
@@ -88,7 +90,7 @@ func (c *classifier) classify(ctx context.Context, x *exchange, r *providers.Req
 		return "", "", false
 	}
 	call := providers.Call{Req: req, ID: "chatcmpl-classifier", Created: time.Now().Unix()}
-	uc := upstreamCall{kind: callClassifier, models: []*Model{c.model}, call: &call}
+	uc := upstreamCall{kind: callClassifier, models: []*catalog.Model{c.model}, call: &call}
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	if err := c.s.callUpstream(cctx, x, &uc, []limits.Target{{Provider: c.model.Provider, Model: c.model.Upstream}}); err != nil {
@@ -97,7 +99,7 @@ func (c *classifier) classify(ctx context.Context, x *exchange, r *providers.Req
 	}
 	resp := uc.resp
 	// The classifier works for this request: its project pays.
-	x.extraCost += Cost(uc.model, resp.Usage)
+	x.extraCost += accounting.Cost(uc.model, resp.Usage)
 	defer resp.Close()
 	tier, reason, ok = parseClassification(completionText(resp.Body))
 	if !ok {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/policies"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/kinds"
@@ -60,7 +61,7 @@ type Config struct {
 	// Skills add to (or replace, by id) the eight built-in skills.
 	Skills    []policies.Skill          `toml:"skills"`
 	Providers map[string]ProviderConfig `toml:"providers"`
-	Models    []ModelConfig             `toml:"models"`
+	Models    []catalog.ModelConfig     `toml:"models"`
 	Routing   RoutingConfig             `toml:"routing"`
 	Cache     CacheConfig               `toml:"cache"`
 	Optimize  OptimizeConfig            `toml:"optimize"`
@@ -125,29 +126,6 @@ type ProviderConfig struct {
 	// contextWindows maps upstream model names to the context windows that
 	// [[models]] declare for this provider (Ollama's num_ctx).
 	contextWindows map[string]int
-}
-
-// ModelConfig adds or overrides a catalog entry.
-type ModelConfig struct {
-	Name            string   `toml:"name"`
-	Provider        string   `toml:"provider"`
-	Upstream        string   `toml:"upstream"`
-	Aliases         []string `toml:"aliases"`
-	ContextWindow   int      `toml:"context_window"`
-	MaxOutputTokens int      `toml:"max_output_tokens"`
-	InputPrice      float64  `toml:"input_price"`
-	OutputPrice     float64  `toml:"output_price"`
-	CachedPrice     float64  `toml:"cached_input_price"`
-	CacheWritePrice float64  `toml:"cache_write_price"`
-	Tools           *bool    `toml:"tools"`
-	Vision          *bool    `toml:"vision"`
-	JSON            *bool    `toml:"json"`
-	// Reasoning says the model takes a reasoning effort (reasoning_effort,
-	// a Gemini thinking budget).
-	Reasoning *bool `toml:"reasoning"`
-	// Deterministic says the model answers identically without a
-	// temperature, so such answers are cached.
-	Deterministic *bool `toml:"deterministic"`
 }
 
 // RoutingConfig holds the seed's routing switches.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/aigateway/gateway/engine/api"
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/anthropic"
 	"github.com/valyala/fasthttp"
@@ -59,7 +60,7 @@ func toAPIError(err error) *apiError {
 		}
 		return e
 	}
-	var rse *ResolveError
+	var rse *catalog.ResolveError
 	if errors.As(err, &rse) {
 		return &apiError{Status: 404, Type: typeInvalidRequest, Code: "model_not_found", Param: "model", Msg: rse.Msg}
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigateway/gateway/engine/accounting"
 	"github.com/aigateway/gateway/engine/internal/pgtest"
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/internal/jsonscan"
@@ -211,8 +212,8 @@ func skillTemplate(t *testing.T, id string) string {
 // savedUSD is what the gateway credited to technique i so far, once every
 // request waiting for its token count is accounted: the sum of the
 // ledger's rows.
-func (g *gw) savedUSD(i int) float64 {
-	g.srv.acct.wait()
+func (g *gw) savedUSD(i accounting.Technique) float64 {
+	g.srv.acct.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := g.srv.ten.led.Flush(ctx); err != nil {
@@ -223,5 +224,5 @@ func (g *gw) savedUSD(i int) float64 {
 		panic(fmt.Sprint("usage summary: ", groups, err))
 	}
 	sv := groups[0].Savings
-	return [numTechnique]float64{idxCache: sv.ResponseCache, idxPrompt: sv.ProviderPromptCache, idxStrip: sv.IDEBoilerplate, idxDedup: sv.FileDedup, idxRouting: sv.Routing}[i]
+	return accounting.Saved{accounting.Cache: sv.ResponseCache, accounting.Prompt: sv.ProviderPromptCache, accounting.Strip: sv.IDEBoilerplate, accounting.Dedup: sv.FileDedup, accounting.Routing: sv.Routing}[i]
 }

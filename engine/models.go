@@ -3,6 +3,7 @@ package engine
 import (
 	"strconv"
 
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
 	"github.com/valyala/fasthttp"
@@ -19,7 +20,7 @@ func (s *Server) handleModels(ctx *fasthttp.RequestCtx) {
 	created := strconv.FormatInt(s.started.Unix(), 10)
 	b := []byte(`{"object":"list","data":[`)
 	first := true
-	entry := func(m *Model) {
+	entry := func(m *catalog.Model) {
 		if !first {
 			b = append(b, ',')
 		}
@@ -79,7 +80,7 @@ func (s *Server) handleModels(ctx *fasthttp.RequestCtx) {
 				continue
 			}
 			seen[full] = true
-			entry(&Model{Name: full, Provider: name, Upstream: n, Tools: true, Vision: true, JSON: true})
+			entry(&catalog.Model{Name: full, Provider: name, Upstream: n, Tools: true, Vision: true, JSON: true})
 		}
 	}
 	b = append(b, "]}"...)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/policyinput"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
@@ -36,7 +37,7 @@ type routerTier struct {
 }
 
 // tierModels binds every tier to a model among the configured providers.
-func tierModels(cfg *Config, cat *Catalog) (map[string]string, error) {
+func tierModels(cfg *Config, cat *catalog.Catalog) (map[string]string, error) {
 	out := map[string]string{}
 	for tier, name := range cfg.Routing.Tiers {
 		if _, err := cat.Resolve(name); err != nil {
@@ -44,7 +45,7 @@ func tierModels(cfg *Config, cat *Catalog) (map[string]string, error) {
 		}
 		out[tier] = name
 	}
-	if _, ok := out["local"]; !ok && cat.enabled["ollama"] {
+	if _, ok := out["local"]; !ok && cat.Enabled("ollama") {
 		out["local"] = defaultLocalModel
 	}
 	for tier, prefs := range tierPreferences {
@@ -68,7 +69,7 @@ func tierModels(cfg *Config, cat *Catalog) (map[string]string, error) {
 
 // routerConfig is the router policy's JSON config, built from the tiers and
 // the catalog's capabilities.
-func routerConfig(cfg *Config, cat *Catalog) (string, error) {
+func routerConfig(cfg *Config, cat *catalog.Catalog) (string, error) {
 	tiers, err := tierModels(cfg, cat)
 	if err != nil {
 		return "", err
@@ -97,7 +98,7 @@ func routerConfig(cfg *Config, cat *Catalog) (string, error) {
 // policyConfigs returns the policies to configure: gateway.toml's, or the
 // built-ins, with the engine-generated configs of the router and skills and
 // the seed's switches applied.
-func policyConfigs(cfg *Config, cat *Catalog) ([]wasm.PolicyConfig, error) {
+func policyConfigs(cfg *Config, cat *catalog.Catalog) ([]wasm.PolicyConfig, error) {
 	pcs := cfg.Policies
 	if len(pcs) == 0 {
 		pcs = defaultPolicies()
@@ -164,7 +165,7 @@ func defaultPolicies() []wasm.PolicyConfig {
 }
 
 // newPolicyHost starts the Wasm host and configures the policies.
-func newPolicyHost(cfg *Config, cat *Catalog) (*wasm.Host, error) {
+func newPolicyHost(cfg *Config, cat *catalog.Catalog) (*wasm.Host, error) {
 	l := cfg.PolicyLimits
 	opts := wasm.Options{DefaultTimeout: cfg.PolicyTimeout.D(), MaxModuleSize: l.MaxModuleBytes, MaxFunctions: l.MaxFunctions,
 		CompileTimeout: l.CompileTimeout.D(), CacheMaxBytes: int64(l.CacheMaxMB) << 20}
@@ -289,7 +290,7 @@ func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string)
 	}
 	x.collectTags()
 	if finals := x.out.Messages(); finals != nil {
-		x.removed.note(x, finals) // counted after the answer is sent
+		x.noteRemoved(finals) // counted after the answer is sent
 		if err := applyEdits(x, finals); err != nil {
 			x.fail(ctx, &apiError{Status: 500, Type: typeServer, Code: "policy_edit_invalid",
 				Msg: "a request policy produced an invalid request: " + err.Error()})

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aigateway/gateway/engine/accounting"
 	"github.com/aigateway/gateway/providers/providertest"
 )
 
@@ -176,7 +177,7 @@ func TestStripperSavings(t *testing.T) {
 	if hdr.Get("X-Gateway-Saved-USD") != "0.00000000" {
 		t.Fatalf("saved header %q: only what is known when the answer leaves (none here)", hdr.Get("X-Gateway-Saved-USD"))
 	}
-	if saved := g.savedUSD(idxStrip); saved <= 0 {
+	if saved := g.savedUSD(accounting.Strip); saved <= 0 {
 		t.Fatalf("no stripping savings credited: %v", saved)
 	}
 }
@@ -203,7 +204,7 @@ func TestFileDedup(t *testing.T) {
 	if strings.Count(sent, "keep it simple") != 20 || !strings.Contains(sent, "unchanged: cart/add.go") {
 		t.Fatalf("the repeated file was not replaced: %s", sent)
 	}
-	if saved := g.savedUSD(idxDedup); saved <= 0 {
+	if saved := g.savedUSD(accounting.Dedup); saved <= 0 {
 		t.Fatalf("no dedup savings credited: %v (saved header %q)", saved, hdr.Get("X-Gateway-Saved-USD"))
 	}
 }

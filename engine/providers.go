@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/kinds"
 	"github.com/aigateway/gateway/providers/upstream"
@@ -26,4 +27,14 @@ func buildProvider(name string, pc ProviderConfig) (providers.Provider, error) {
 		CacheControl: pc.cacheControl, ContextWindows: pc.contextWindows,
 		Pace: pc.Pace.D(), Latency: pc.Latency.D(), ReplyBytes: pc.ReplyBytes,
 	})
+}
+
+// NewCatalog builds the model catalogue of cfg: the built-ins, its
+// [[models]] and its enabled providers.
+func NewCatalog(cfg *Config) (*catalog.Catalog, error) {
+	enabled := make(map[string]bool, len(cfg.Providers))
+	for name, p := range cfg.Providers {
+		enabled[name] = p.enabled
+	}
+	return catalog.New(enabled, cfg.Models)
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"strconv"
 
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
@@ -70,7 +71,7 @@ func (s *Server) rateLimit(ctx *fasthttp.RequestCtx, project string) error {
 
 // targets fills x.models and x.targets: the resolved model, then its
 // configured fallbacks that are enabled and capable of the request.
-func (s *Server) targets(x *exchange, name string, m *Model) {
+func (s *Server) targets(x *exchange, name string, m *catalog.Model) {
 	x.models = append(x.models[:0], m)
 	x.targets = append(x.targets[:0], limits.Target{Provider: m.Provider, Model: m.Upstream})
 	for _, fb := range s.cfg.Reliab.Fallbacks[name] {

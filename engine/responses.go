@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/frontend/responses"
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/internal/jsonscan"
@@ -88,7 +89,7 @@ func conversationOf(prev store.StoredResponse) [][]byte {
 }
 
 // responseStream is render's relay for a Responses client.
-func (s *Server) responseStream(x *exchange, src providers.Stream, m *Model) providers.Stream {
+func (s *Server) responseStream(x *exchange, src providers.Stream, m *catalog.Model) providers.Stream {
 	x.rsp.meta.Model = m.Upstream
 	st := responses.NewStream(src, &x.rsp.meta)
 	if x.rsp.req.Store {

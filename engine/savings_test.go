@@ -4,9 +4,9 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
-	"strings"
 	"testing"
 
+	"github.com/aigateway/gateway/engine/accounting"
 	"github.com/valyala/fasthttp"
 )
 
@@ -45,30 +45,28 @@ func TestSavingsCountAfterAnswerAllocs(t *testing.T) {
 			t.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
 		}
 	}
-	srv.acct.wait()
+	srv.acct.Wait()
 
 	// Hold the accountant: requests queue up, uncounted.
 	live := srv.acct
-	held := &accountant{jobs: make(chan accountJob, accountQueue), done: make(chan struct{})}
+	held := accounting.NewHeldAccountant()
 	srv.acct = held
 	defer func() { srv.acct = live }()
 	drain := func() (strip int) {
-		for len(held.jobs) > 0 {
-			j := <-held.jobs
-			if j.x.stripTokens != 0 {
+		held.Drain(func(j accounting.Job) {
+			x := j.(*exchange)
+			if x.stripTokens != 0 {
 				t.Fatal("the handler counted the tokens")
 			}
-			s, _ := j.x.removed.count()
+			s, _ := x.removed.Count()
 			strip = max(strip, s)
-			j.x.account(j.total)
-			held.wg.Done()
-		}
+		})
 		return strip
 	}
 	ctx.Init(&req, nil, nil)
 	h(&ctx)
-	if len(held.jobs) != 1 {
-		t.Fatalf("%d requests waiting for their count after the answer, want 1", len(held.jobs))
+	if n := held.Queued(); n != 1 {
+		t.Fatalf("%d requests waiting for their count after the answer, want 1", n)
 	}
 	if strip := drain(); strip <= 0 {
 		t.Fatalf("the accountant counted %d stripped tokens, want > 0", strip)
@@ -97,33 +95,4 @@ func TestSavingsCountAfterAnswerAllocs(t *testing.T) {
 		t.Fatalf("a stripped request allocates %.1f times in the handler, budget %d", n, budget)
 	}
 	t.Logf("handler allocations per stripped request: %.1f", n)
-}
-
-// TestChangedLines: the token count reads only the lines an edit touched,
-// and the difference of the counts is the difference of the whole texts'.
-func TestChangedLines(t *testing.T) {
-	file := strings.Repeat("func add(a, b int) int { return a + b } // keep it simple\n", 400)
-	tests := []struct {
-		name, before, after   string
-		wantBefore, wantAfter string
-	}{
-		{"same", "abc\ndef", "abc\ndef", "", ""},
-		{"marker at the start", "<|im_start|>user\nHow?\n" + file, "How?\n" + file, "<|im_start|>user\nHow?\n", "How?\n"},
-		{"marker at the end", file + "Why?<|im_end|>", file + "Why?", "Why?<|im_end|>", "Why?"},
-		{"file replaced", "Again:\n" + file + "Sure?", "Again:\n[unchanged: add.go]\nSure?", file, "[unchanged: add.go]\n"},
-		{"no line break", "xabcx", "xx", "xabcx", "xx"},
-		{"shorter is a prefix", "ab\nab\n", "ab\n", "ab\n", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b, a := changedLines([]byte(tt.before), []byte(tt.after))
-			if string(b) != tt.wantBefore || string(a) != tt.wantAfter {
-				t.Fatalf("changedLines = %q, %q; want %q, %q", b, a, tt.wantBefore, tt.wantAfter)
-			}
-			whole := countTokens(tt.before) - countTokens(tt.after)
-			if part := countTokens(string(b)) - countTokens(string(a)); part < whole-2 || part > whole+2 {
-				t.Fatalf("removed tokens %d counted on the changed lines, %d on the whole texts", part, whole)
-			}
-		})
-	}
 }

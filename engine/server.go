@@ -21,9 +21,11 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/aigateway/gateway/engine/accounting"
 	"github.com/aigateway/gateway/engine/admin"
 	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/cache/semantic"
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/dashboard"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/policies"
@@ -40,7 +42,7 @@ import (
 // Build one with New; it is safe for concurrent use. Shutdown drains it.
 type Server struct {
 	cfg       *Config
-	catalog   *Catalog
+	catalog   *catalog.Catalog
 	upstreams map[string]*upstreamSlot
 	srv       *fasthttp.Server
 	log       *slog.Logger
@@ -78,7 +80,7 @@ type Server struct {
 	access io.Writer
 	// acct accounts the requests whose savings need a token count, after
 	// their answers (savings.go).
-	acct *accountant
+	acct *accounting.Accountant
 }
 
 // upstreamSlot is a provider with its in-flight bound.
@@ -143,7 +145,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	if err := s.openTenancy(); err != nil {
 		return nil, err
 	}
-	s.acct = newAccountant()
+	s.acct = accounting.NewAccountant()
 	s.dash = s.newDashboard()
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
@@ -389,7 +391,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// Then the requests still waiting for their token count, and last the
 	// ledger, which writes the rows of the requests drained above.
 	if s.acct != nil {
-		s.acct.close()
+		s.acct.Close()
 	}
 	if s.ten != nil {
 		s.ten.close(ctx, s)

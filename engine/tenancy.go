@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aigateway/gateway/engine/accounting"
 	"github.com/aigateway/gateway/engine/admin"
 	"github.com/aigateway/gateway/engine/budget"
 	"github.com/aigateway/gateway/engine/ledger"
@@ -357,8 +358,8 @@ func (s *Server) fillRow(r *store.UsageRow, x *exchange, total time.Duration, id
 		r.CompletionTokens = int64(x.usage.CompletionTokens)
 	}
 	r.CostUSD = x.cost
-	r.Savings = store.Savings{ResponseCache: x.saved[idxCache], ProviderPromptCache: x.saved[idxPrompt],
-		IDEBoilerplate: x.saved[idxStrip], FileDedup: x.saved[idxDedup], Routing: x.saved[idxRouting]}
+	r.Savings = store.Savings{ResponseCache: x.saved[accounting.Cache], ProviderPromptCache: x.saved[accounting.Prompt],
+		IDEBoilerplate: x.saved[accounting.Strip], FileDedup: x.saved[accounting.Dedup], Routing: x.saved[accounting.Routing]}
 	r.LatencyMS = float64(total.Microseconds()) / 1000
 	r.UpstreamMS = float64(x.upstream.Microseconds()) / 1000
 	r.Cache = x.ten.cache

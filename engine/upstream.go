@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
@@ -45,7 +46,7 @@ type upstreamCall struct {
 	s    *Server
 	kind callKind
 	// models are the targets' models, index for index.
-	models []*Model
+	models []*catalog.Model
 	// call is the canonical request for chat-shaped kinds.
 	call *providers.Call
 	// body and header are the client's bytes for the native kinds
@@ -60,7 +61,7 @@ type upstreamCall struct {
 	// Results: the answer, the model that gave it, and the slot that a
 	// stream holds until the exchange finishes.
 	resp  *providers.Response
-	model *Model
+	model *catalog.Model
 	slot  *upstreamSlot
 	// overflow is the context window of a model that refused the prompt as
 	// too long: only a larger window is tried after it.
@@ -89,7 +90,7 @@ func (c *upstreamCall) Call(ctx context.Context, a limits.Attempt) error {
 	}
 	slot := c.s.upstreams[m.Provider]
 	if slot == nil {
-		return limits.Skip(notConfigured(m.Name, m.Provider))
+		return limits.Skip(catalog.NotConfigured(m.Name, m.Provider))
 	}
 	if err := c.s.takeSlot(slot, m.Provider); err != nil {
 		return limits.Skip(err)
@@ -128,7 +129,7 @@ func (c *upstreamCall) Call(ctx context.Context, a limits.Attempt) error {
 }
 
 // send makes the provider call for c's kind.
-func (c *upstreamCall) send(ctx context.Context, m *Model, p providers.Provider) (*providers.Response, error) {
+func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.Provider) (*providers.Response, error) {
 	switch c.kind {
 	case callMessages, callCountTokens:
 		ap, ok := p.(*anthropic.Provider)

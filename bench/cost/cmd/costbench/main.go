@@ -26,6 +26,8 @@ import (
 
 	"github.com/aigateway/gateway/bench/cost"
 	"github.com/aigateway/gateway/engine"
+	"github.com/aigateway/gateway/engine/accounting"
+	"github.com/aigateway/gateway/engine/catalog"
 )
 
 func main() {
@@ -184,7 +186,7 @@ func run() error {
 		m := *tq.Marginal
 		if d := tq.Reported - m; d > 0.2*max(m, 0.001) || d < -0.2*max(m, 0.001) {
 			own := fmt.Sprintf("the own accounting says %s", fmtUSD(tq.Own))
-			if tq.Name == engine.SaveStrip || tq.Name == engine.SaveDedup {
+			if tq.Name == accounting.SaveStrip || tq.Name == accounting.SaveDedup {
 				own = fmt.Sprintf("the own accounting, stripping and dedup together at the input price, says %s", fmtUSD(acct.PromptEdits.SavedUSD))
 			}
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: the gateway reports %s saved; turning it off costs %s more (%s).", tq.Name, fmtUSD(tq.Reported), fmtUSD(m), own))
@@ -265,11 +267,11 @@ func ablationRuns(strong string) []ablation {
 		return cost.SetModel(r.Body, "auto", strongModel)
 	}
 	return []ablation{
-		{name: "no-response-cache", what: "`[cache] enabled = false`", technique: engine.SaveCache, opts: cost.GatewayOptions{Name: "no-response-cache", TOML: "[cache]\nenabled = false\n"}},
-		{name: "no-prompt-cache", what: "`ENABLE_ANTHROPIC_CACHE_CONTROL=false`", technique: engine.SavePrompt, opts: cost.GatewayOptions{Name: "no-prompt-cache", Env: []string{"ENABLE_ANTHROPIC_CACHE_CONTROL=false"}}},
-		{name: "no-strip", what: "`STRIP_IDE_BOILERPLATE=false`", technique: engine.SaveStrip, opts: cost.GatewayOptions{Name: "no-strip", Env: []string{"STRIP_IDE_BOILERPLATE=false"}}},
-		{name: "no-dedup", what: "`ENABLE_FILE_HASH_CACHE=false`", technique: engine.SaveDedup, opts: cost.GatewayOptions{Name: "no-dedup", Env: []string{"ENABLE_FILE_HASH_CACHE=false"}}},
-		{name: "no-routing", what: "`auto` replaced by " + strongModel + " in the client's requests", technique: engine.SaveRouting, opts: cost.GatewayOptions{Name: "no-routing"}, rewrite: noAuto},
+		{name: "no-response-cache", what: "`[cache] enabled = false`", technique: accounting.SaveCache, opts: cost.GatewayOptions{Name: "no-response-cache", TOML: "[cache]\nenabled = false\n"}},
+		{name: "no-prompt-cache", what: "`ENABLE_ANTHROPIC_CACHE_CONTROL=false`", technique: accounting.SavePrompt, opts: cost.GatewayOptions{Name: "no-prompt-cache", Env: []string{"ENABLE_ANTHROPIC_CACHE_CONTROL=false"}}},
+		{name: "no-strip", what: "`STRIP_IDE_BOILERPLATE=false`", technique: accounting.SaveStrip, opts: cost.GatewayOptions{Name: "no-strip", Env: []string{"STRIP_IDE_BOILERPLATE=false"}}},
+		{name: "no-dedup", what: "`ENABLE_FILE_HASH_CACHE=false`", technique: accounting.SaveDedup, opts: cost.GatewayOptions{Name: "no-dedup", Env: []string{"ENABLE_FILE_HASH_CACHE=false"}}},
+		{name: "no-routing", what: "`auto` replaced by " + strongModel + " in the client's requests", technique: accounting.SaveRouting, opts: cost.GatewayOptions{Name: "no-routing"}, rewrite: noAuto},
 		{name: "all-off", what: "all of the above: the gateway as a plain proxy", opts: cost.GatewayOptions{Name: "all-off", TOML: "[cache]\nenabled = false\n",
 			Env: []string{"ENABLE_ANTHROPIC_CACHE_CONTROL=false", "STRIP_IDE_BOILERPLATE=false", "ENABLE_FILE_HASH_CACHE=false"}}, rewrite: noAuto},
 	}
@@ -278,16 +280,16 @@ func ablationRuns(strong string) []ablation {
 func techniques(u cost.UsageTotals, a cost.Accounting, marginal map[string]*float64) []cost.Technique {
 	edits := a.PromptEdits.SavedUSD
 	return []cost.Technique{
-		{Name: engine.SaveCache, Reported: u.SavedUSD[engine.SaveCache], Own: a.ResponseCache.SavedUSD, Marginal: marginal[engine.SaveCache],
+		{Name: accounting.SaveCache, Reported: u.SavedUSD[accounting.SaveCache], Own: a.ResponseCache.SavedUSD, Marginal: marginal[accounting.SaveCache],
 			Note: fmt.Sprintf("%d hits (retries and autocomplete revisits); without the gateway the same requests cost %s: a hit is credited at the cost of the call that produced the answer, usually a cheap cache-read call", a.ResponseCache.Hits, fmtUSD(a.ResponseCache.BaselineUSD))},
-		{Name: engine.SavePrompt, Reported: u.SavedUSD[engine.SavePrompt], Own: a.PromptCache.SavedUSD, Marginal: marginal[engine.SavePrompt],
+		{Name: accounting.SavePrompt, Reported: u.SavedUSD[accounting.SavePrompt], Own: a.PromptCache.SavedUSD, Marginal: marginal[accounting.SavePrompt],
 			Note: fmt.Sprintf("%d Anthropic calls with gateway-placed breakpoints: %d tokens read, %d written; %d calls net negative (write premium), counting only the positive ones gives %s",
 				a.PromptCache.Calls, a.PromptCache.ReadTokens, a.PromptCache.WriteTokens, a.PromptCache.NegativeCalls, fmtUSD(a.PromptCache.PositiveOnlyUSD))},
-		{Name: engine.SaveStrip, Reported: u.SavedUSD[engine.SaveStrip], Own: edits, Marginal: marginal[engine.SaveStrip], OwnCell: fmtUSD(edits) + " (with file_dedup)",
+		{Name: accounting.SaveStrip, Reported: u.SavedUSD[accounting.SaveStrip], Own: edits, Marginal: marginal[accounting.SaveStrip], OwnCell: fmtUSD(edits) + " (with file_dedup)",
 			Note: fmt.Sprintf("own column: stripping and dedup together, %d tokens fewer than the original in %d requests, at the input price", a.PromptEdits.TokensRemoved, a.PromptEdits.Requests)},
-		{Name: engine.SaveDedup, Reported: u.SavedUSD[engine.SaveDedup], Own: 0, Marginal: marginal[engine.SaveDedup], OwnCell: "in the row above",
+		{Name: accounting.SaveDedup, Reported: u.SavedUSD[accounting.SaveDedup], Own: 0, Marginal: marginal[accounting.SaveDedup], OwnCell: "in the row above",
 			Note: "counted with ide_boilerplate in the own column; removed tokens are priced at the full input price, though in a cached conversation most of them would have been cache reads"},
-		{Name: engine.SaveRouting, Reported: u.SavedUSD[engine.SaveRouting], Own: a.Routing.SavedUSD, Marginal: marginal[engine.SaveRouting],
+		{Name: accounting.SaveRouting, Reported: u.SavedUSD[accounting.SaveRouting], Own: a.Routing.SavedUSD, Marginal: marginal[accounting.SaveRouting],
 			Note: fmt.Sprintf("%d `auto` requests, %d answered by a cheaper model than the strong tier; versus the baseline's strong-model calls: %s", a.Routing.Requests, a.Routing.RoutedAway, fmtUSD(a.Routing.VsBaselineUSD))},
 	}
 }
@@ -326,9 +328,9 @@ func priceTable(gw *cost.Gateway) (cost.Prices, error) {
 	if err != nil {
 		return nil, err
 	}
-	catalog := map[string]*engine.Model{}
+	byName := map[string]*catalog.Model{}
 	for _, m := range cat.Models() {
-		catalog[m.Provider+"/"+m.Upstream] = m
+		byName[m.Provider+"/"+m.Upstream] = m
 	}
 	models, err := gw.Models()
 	if err != nil {
@@ -337,7 +339,7 @@ func priceTable(gw *cost.Gateway) (cost.Prices, error) {
 	ps := cost.Prices{}
 	for _, m := range models {
 		key := m.ID
-		c := catalog[key]
+		c := byName[key]
 		if c == nil {
 			continue
 		}

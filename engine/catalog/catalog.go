@@ -1,4 +1,8 @@
-package engine
+// Package catalog is the gateway's model catalogue: the built-in models with
+// their providers' list prices and capabilities, the [[models]] overrides of
+// gateway.toml, aliases, and the resolution of a client's model name to one
+// entry.
+package catalog
 
 import (
 	"fmt"
@@ -103,16 +107,41 @@ type Catalog struct {
 	larger map[*Model]*Model
 }
 
+// ModelConfig adds or overrides a catalog entry: one [[models]] section of
+// gateway.toml.
+type ModelConfig struct {
+	Name            string   `toml:"name"`
+	Provider        string   `toml:"provider"`
+	Upstream        string   `toml:"upstream"`
+	Aliases         []string `toml:"aliases"`
+	ContextWindow   int      `toml:"context_window"`
+	MaxOutputTokens int      `toml:"max_output_tokens"`
+	InputPrice      float64  `toml:"input_price"`
+	OutputPrice     float64  `toml:"output_price"`
+	CachedPrice     float64  `toml:"cached_input_price"`
+	CacheWritePrice float64  `toml:"cache_write_price"`
+	Tools           *bool    `toml:"tools"`
+	Vision          *bool    `toml:"vision"`
+	JSON            *bool    `toml:"json"`
+	// Reasoning says the model takes a reasoning effort (reasoning_effort,
+	// a Gemini thinking budget).
+	Reasoning *bool `toml:"reasoning"`
+	// Deterministic says the model answers identically without a
+	// temperature, so such answers are cached.
+	Deterministic *bool `toml:"deterministic"`
+}
+
 // ResolveError explains why a model name did not resolve.
 type ResolveError struct{ Msg string }
 
 func (e *ResolveError) Error() string { return e.Msg }
 
-// NewCatalog builds the catalog from the built-ins and the configuration.
-func NewCatalog(cfg *Config) (*Catalog, error) {
+// New builds the catalog from the built-ins and the [[models]] entries;
+// enabled maps each configured provider's name to whether it is enabled.
+func New(enabled map[string]bool, models []ModelConfig) (*Catalog, error) {
 	c := &Catalog{byName: map[string]*Model{}, enabled: map[string]bool{}}
-	for name, p := range cfg.Providers {
-		c.enabled[name] = p.enabled
+	for name, on := range enabled {
+		c.enabled[name] = on
 	}
 	add := func(m Model) {
 		m.Name = m.Provider + "/" + m.Upstream
@@ -128,7 +157,7 @@ func NewCatalog(cfg *Config) (*Catalog, error) {
 	for _, m := range builtinModels {
 		add(m)
 	}
-	for _, mc := range cfg.Models {
+	for _, mc := range models {
 		upstream := mc.Upstream
 		if upstream == "" {
 			upstream = mc.Name
@@ -222,7 +251,7 @@ func setB(dst *bool, v *bool) {
 func (c *Catalog) Resolve(name string) (*Model, error) {
 	if m, ok := c.byName[name]; ok {
 		if !c.enabled[m.Provider] {
-			return nil, notConfigured(name, m.Provider)
+			return nil, NotConfigured(name, m.Provider)
 		}
 		return m, nil
 	}
@@ -233,7 +262,7 @@ func (c *Catalog) Resolve(name string) (*Model, error) {
 			return nil, &ResolveError{Msg: "The model `" + name + "` does not exist: no provider named `" + prov + "` (configured: " + strings.Join(c.EnabledProviders(), ", ") + ")"}
 		}
 		if !enabled {
-			return nil, notConfigured(name, prov)
+			return nil, NotConfigured(name, prov)
 		}
 		if up == "" {
 			return nil, &ResolveError{Msg: "The model `" + name + "` does not exist: empty model name after the provider"}
@@ -243,7 +272,7 @@ func (c *Catalog) Resolve(name string) (*Model, error) {
 	for _, p := range prefixes {
 		if strings.HasPrefix(name, p.prefix) {
 			if !c.enabled[p.provider] {
-				return nil, notConfigured(name, p.provider)
+				return nil, NotConfigured(name, p.provider)
 			}
 			return c.dynamicModel(name, p.provider, name, p.provider+"/"), nil
 		}
@@ -277,7 +306,8 @@ func (c *Catalog) dynamicModel(key, provider, upstream, prefix string) *Model {
 	return m
 }
 
-func notConfigured(name, provider string) error {
+// NotConfigured is the error for a model whose provider is not configured.
+func NotConfigured(name, provider string) error {
 	return &ResolveError{Msg: "The model `" + name + "` needs provider `" + provider + "`, which is not configured (set its API key or base URL)"}
 }
 
@@ -292,6 +322,9 @@ func (c *Catalog) EnabledProviders() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Enabled reports whether the provider named p is configured and enabled.
+func (c *Catalog) Enabled(p string) bool { return c.enabled[p] }
 
 // Models returns the catalog entries of enabled providers, sorted by name.
 func (c *Catalog) Models() []*Model {
