@@ -6,13 +6,11 @@ import (
 	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/engine/routing"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
 	"github.com/valyala/fasthttp"
 )
-
-// tierAbove is the next tier to escalate to.
-var tierAbove = map[string]string{"local": "fast", "fast": "strong", "strong": "reasoning"}
 
 // wantsCascade reports whether x should try its routed cheap model first:
 // cascade routing is on (ENABLE_CASCADE_ROUTING or X-Gateway-Cascade: 1),
@@ -26,14 +24,14 @@ func (s *Server) wantsCascade(ctx *fasthttp.RequestCtx, x *exchange) bool {
 	if !s.cfg.Routing.Cascade && string(ctx.Request.Header.Peek("X-Gateway-Cascade")) != "1" {
 		return false
 	}
-	return len(s.policies.Chain(abi.StageResponse)) > 0 && s.tierModel(tierAbove[x.tier]) != ""
+	return len(s.policies.Chain(abi.StageResponse)) > 0 && s.tiers.Model(routing.Above(x.tier)) != ""
 }
 
 // cascade calls the cheap model m without streaming, lets the response-stage
 // judge inspect its answer, and serves it when the judge accepts. It returns
 // the model to escalate to ("" when it already answered the client).
 func (s *Server) cascade(ctx *fasthttp.RequestCtx, x *exchange, m *catalog.Model) (escalate string) {
-	up := s.tierModel(tierAbove[x.tier])
+	up := s.tiers.Model(routing.Above(x.tier))
 	if s.upstreams[m.Provider] == nil {
 		return up
 	}
@@ -67,7 +65,7 @@ func (s *Server) cascade(ctx *fasthttp.RequestCtx, x *exchange, m *catalog.Model
 	if err != nil || (v.Set && v.Escalate) {
 		why := "judge failed"
 		if err == nil {
-			why = printableASCII(string(v.Reason), 60)
+			why = routing.PrintableASCII(string(v.Reason), 60)
 		}
 		resp.Close()
 		cascadeTotal("escalated", "judge")

@@ -9,90 +9,27 @@ import (
 	"github.com/aigateway/gateway/abi"
 	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/policyinput"
+	"github.com/aigateway/gateway/engine/routing"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/wasm"
 	"github.com/valyala/fasthttp"
 )
 
-// tierPreferences are the default models of each routing tier, best first;
-// the first one whose provider is configured wins.
-var tierPreferences = map[string][]string{
-	"fast":      {"openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "gemini/gemini-2.0-flash", "groq/llama-3.3-70b-versatile"},
-	"strong":    {"anthropic/claude-sonnet-4-5", "openai/gpt-4.1", "gemini/gemini-2.5-pro", "groq/llama-3.3-70b-versatile"},
-	"reasoning": {"anthropic/claude-opus-4-5", "openai/o3", "gemini/gemini-2.5-pro"},
-}
-
-// defaultLocalModel is the local tier's model when Ollama is configured and
-// gateway.toml binds none.
-const defaultLocalModel = "ollama/qwen2.5-coder"
-
-// routerTier is one tier in the router policy's JSON config.
-type routerTier struct {
-	Model         string `json:"model"`
-	ContextWindow int    `json:"context_window"`
-	Tools         bool   `json:"tools"`
-	Vision        bool   `json:"vision"`
-	JSON          bool   `json:"json"`
-}
-
-// tierModels binds every tier to a model among the configured providers.
-func tierModels(cfg *Config, cat *catalog.Catalog) (map[string]string, error) {
-	out := map[string]string{}
-	for tier, name := range cfg.Routing.Tiers {
-		if _, err := cat.Resolve(name); err != nil {
-			return nil, fmt.Errorf("routing.tiers.%s: %w", tier, err)
-		}
-		out[tier] = name
-	}
-	if _, ok := out["local"]; !ok && cat.Enabled("ollama") {
-		out["local"] = defaultLocalModel
-	}
-	for tier, prefs := range tierPreferences {
-		if _, ok := out[tier]; ok {
-			continue
-		}
-		for _, name := range prefs {
-			if _, err := cat.Resolve(name); err == nil {
-				out[tier] = name
-				break
-			}
-		}
-	}
-	// With only the mock configured, "auto" still works: every tier is the
-	// echo model, so a newcomer sees the route reasons.
-	if len(out) == 0 {
-		out["fast"], out["strong"] = "mock/echo", "mock/echo"
-	}
-	return out, nil
-}
-
-// routerConfig is the router policy's JSON config, built from the tiers and
-// the catalog's capabilities.
+// routerConfig is the router policy's JSON config: the bound tiers and the
+// [routing] knobs, with the weights an operator uploaded or configured.
 func routerConfig(cfg *Config, cat *catalog.Catalog) (string, error) {
-	tiers, err := tierModels(cfg, cat)
+	tiers, err := routing.BindTiers(cfg.Routing.Tiers, cat)
 	if err != nil {
 		return "", err
 	}
-	doc := struct {
-		Mode  string                `json:"mode"`
-		Tiers map[string]routerTier `json:"tiers"`
-	}{Mode: cfg.Routing.Mode, Tiers: map[string]routerTier{}}
-	if doc.Mode == "" {
-		doc.Mode = "local_first"
-	}
-	for tier, name := range tiers {
-		m, err := cat.Resolve(name)
-		if err != nil {
-			return "", err
-		}
-		doc.Tiers[tier] = routerTier{Model: name, ContextWindow: m.ContextWindow, Tools: m.Tools, Vision: m.Vision, JSON: m.JSON}
-	}
-	b, err := json.Marshal(doc)
+	w, _, err := routing.LoadWeights(cfg.DataDir, cfg.Routing.Weights)
 	if err != nil {
 		return "", err
 	}
-	return withRouting(cfg, b)
+	r := cfg.Routing
+	return routing.PolicyConfig(tiers, cat, routing.Knobs{Mode: r.Mode, Classifier: r.Classifier, Threshold: r.Threshold,
+		AmbiguousMargin: r.AmbiguousMargin, Phase2: r.ClassifierModel != "", Weights: w})
 }
 
 // policyConfigs returns the policies to configure: gateway.toml's, or the
@@ -388,7 +325,7 @@ func (s *Server) phase2(ctx context.Context, x *exchange) (model, tier, reason s
 	if !ok {
 		return "", "", "", false
 	}
-	model = s.tierModel(tier)
+	model = s.tiers.Model(tier)
 	m, err := s.catalog.Resolve(model)
 	if err != nil || checkCapabilities(x.req, m) != nil {
 		return "", "", "", false

@@ -135,24 +135,6 @@ strong = "openai/gpt-4.1"
 	}
 }
 
-func TestParseClassification(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ in, tier string }{
-		{`{"tier":"local","reason":"simple"}`, "local"},
-		{"Sure!\n```json\n{\"tier\": \"opus\", \"reason\": \"architecture\"}\n```", "reasoning"},
-		{`{"tier":"Sonnet"}`, "strong"},
-		{`{"tier":"giant"}`, ""},
-		{`no json here`, ""},
-		{`{"tier":`, ""},
-	}
-	for _, tc := range tests {
-		tier, _, ok := parseClassification([]byte(tc.in))
-		if tier != tc.tier || ok != (tc.tier != "") {
-			t.Errorf("%q: %q %v", tc.in, tier, ok)
-		}
-	}
-}
-
 // TestStripperSavings: chat-template markers a client sent are stripped
 // before the upstream, and the removed tokens are credited at the model's
 // input price.

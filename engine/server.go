@@ -28,6 +28,7 @@ import (
 	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/dashboard"
 	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/engine/routing"
 	"github.com/aigateway/gateway/policies"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/wasm"
@@ -67,7 +68,7 @@ type Server struct {
 	promptKeys  sync.Map // project → prompt_cache_key
 	sync        *policySync
 	// tiers binds routing tiers to model names; classifier is phase 2.
-	tiers      map[string]string
+	tiers      routing.Tiers
 	classifier *classifier
 	idPrefix   string
 	idSeq      atomic.Uint64
@@ -128,7 +129,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	if s.sem, err = s.newSemantic(); err != nil {
 		return nil, fmt.Errorf("semantic cache: %w", err)
 	}
-	if s.tiers, err = tierModels(cfg, cat); err != nil {
+	if s.tiers, err = routing.BindTiers(cfg.Routing.Tiers, cat); err != nil {
 		return nil, err
 	}
 	s.classifier = newClassifier(s)
