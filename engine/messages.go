@@ -6,7 +6,7 @@ import (
 
 	"github.com/aigateway/gateway/engine/frontend/messages"
 	"github.com/aigateway/gateway/internal/jsonscan"
-	"github.com/aigateway/gateway/providers/anthropic"
+	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/kinds"
 	"github.com/valyala/fasthttp"
 )
@@ -45,7 +45,7 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	slot := s.upstreams[m.Provider]
-	if _, ok := slot.p.(*anthropic.Provider); ok {
+	if _, ok := slot.p.(providers.MessagesNative); ok {
 		x.model, x.stream = m, stream
 		s.targets(x, name, m)
 		x.uc = upstreamCall{kind: callMessages, models: x.models, overflowOnly: x.overflowOnly, body: body, header: &ctx.Request.Header, query: ctx.URI().QueryString(), stream: stream}
@@ -102,7 +102,7 @@ func (s *Server) handleCountTokens(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.model = m
-	if _, ok := s.upstreams[m.Provider].p.(*anthropic.Provider); !ok {
+	if _, ok := s.upstreams[m.Provider].p.(providers.MessagesNative); !ok {
 		x.fail(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "not_supported",
 			Msg: "count_tokens is only available for Anthropic models; " + m.Name + " is served by " + m.Provider})
 		return

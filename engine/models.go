@@ -66,7 +66,7 @@ func (s *Server) handleModels(ctx *fasthttp.RequestCtx) {
 	}
 	for name, slot := range s.upstreams {
 		lister, ok := slot.p.(providers.ModelLister)
-		if !ok || slot.cfg.Kind == "mock" {
+		if !ok {
 			continue
 		}
 		names, err := lister.ListModels()

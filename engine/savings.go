@@ -8,7 +8,7 @@ import (
 	"github.com/aigateway/gateway/engine/accounting"
 	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/internal/unsafeconv"
-	"github.com/aigateway/gateway/providers/anthropic"
+	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/wasm"
 )
 
@@ -59,7 +59,10 @@ func (s *Server) creditSavings(x *exchange) {
 // noteBreakpoints records whether the gateway's breakpoints (not the
 // client's) drive the provider's prompt caching for x.
 func (s *Server) noteBreakpoints(x *exchange) {
-	if x.model != nil && s.cfg.Optimize.AnthropicCacheControl && s.upstreams[x.model.Provider] != nil && s.upstreams[x.model.Provider].cfg.Kind == "anthropic" {
-		x.gatewayBreakpoints = !anthropic.RequestHasBreakpoints(x.req)
+	if x.model == nil || s.upstreams[x.model.Provider] == nil {
+		return
+	}
+	if bc, ok := s.upstreams[x.model.Provider].p.(providers.BreakpointCacher); ok {
+		x.gatewayBreakpoints = bc.GatewayBreakpoints(x.req)
 	}
 }

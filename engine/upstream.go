@@ -13,7 +13,6 @@ import (
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/aigateway/gateway/providers/anthropic"
 )
 
 // The one way out of the gateway. Every upstream call — a chat completion,
@@ -132,7 +131,7 @@ func (c *upstreamCall) Call(ctx context.Context, a limits.Attempt) error {
 func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.Provider) (*providers.Response, error) {
 	switch c.kind {
 	case callMessages, callCountTokens:
-		ap, ok := p.(*anthropic.Provider)
+		ap, ok := p.(providers.MessagesNative)
 		if !ok {
 			return nil, limits.Skip(errNotNative)
 		}

@@ -218,3 +218,22 @@ func errClass(err error) string {
 type Embedder interface {
 	Embed(ctx context.Context, body []byte, model string) (*Response, error)
 }
+
+// MessagesNative is implemented by providers that speak Anthropic's
+// Messages API: the gateway passes /v1/messages and its count_tokens through
+// to them byte for byte instead of translating.
+type MessagesNative interface {
+	Messages(ctx context.Context, body []byte, model string, h HeaderGetter, query []byte, stream bool) (*Response, error)
+	CountTokens(ctx context.Context, body []byte, model string, h HeaderGetter, query []byte) (*Response, error)
+}
+
+// BreakpointCacher is implemented by providers whose prompt cache reads only
+// at the breakpoints a request marks (Anthropic's cache_control) and that
+// can place them for a client that set none.
+type BreakpointCacher interface {
+	// GatewayBreakpoints reports whether the provider places r's
+	// breakpoints itself: placement is on and r carries none of its own.
+	// The savings of the provider's prompt cache on r are then the
+	// gateway's.
+	GatewayBreakpoints(r *Request) bool
+}

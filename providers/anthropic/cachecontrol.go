@@ -666,3 +666,13 @@ func RequestHasBreakpoints(r *providers.Request) bool {
 	}
 	return false
 }
+
+// GatewayBreakpoints implements providers.BreakpointCacher.
+func (p *Provider) GatewayBreakpoints(r *providers.Request) bool {
+	return p.cfg.CacheControl && !RequestHasBreakpoints(r)
+}
+
+var (
+	_ providers.BreakpointCacher = (*Provider)(nil)
+	_ providers.MessagesNative   = (*Provider)(nil)
+)
