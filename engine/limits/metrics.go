@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/aigateway/gateway/engine/api"
 )
 
 // maxLabelValues bounds each labelled family so that names a client can
@@ -16,16 +17,16 @@ var (
 	rateLimitRedisErrors = metrics.NewCounter(`gateway_rate_limit_redis_errors_total`)
 
 	retriesTotal = newVec("other", func(p string) string {
-		return `gateway_retries_total{provider="` + escLabel(p) + `"}`
+		return `gateway_retries_total{provider="` + api.Label(p) + `"}`
 	})
 	rateLimitedTotal = newVec("other", func(p string) string {
-		return `gateway_rate_limited_total{project="` + escLabel(p) + `"}`
+		return `gateway_rate_limited_total{project="` + api.Label(p) + `"}`
 	})
 	breakerOpenTotal = newVec(Target{Provider: "other"}, func(t Target) string {
 		return `gateway_breaker_open_total` + t.labels()
 	})
 	fallbacksTotal = newVec([2]Target{{Provider: "other"}, {Provider: "other"}}, func(k [2]Target) string {
-		return `gateway_fallbacks_total{from="` + escLabel(k[0].String()) + `",to="` + escLabel(k[1].String()) + `"}`
+		return `gateway_fallbacks_total{from="` + api.Label(k[0].String()) + `",to="` + api.Label(k[1].String()) + `"}`
 	})
 )
 
@@ -79,29 +80,4 @@ func registerBreakerGauge(b *Breaker) {
 		}
 		return float64(v.(*Breaker).State())
 	})
-}
-
-func escLabel(s string) string {
-	needs := false
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' || s[i] == '\n' {
-			needs = true
-			break
-		}
-	}
-	if !needs {
-		return s
-	}
-	b := make([]byte, 0, len(s)+4)
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"', '\\':
-			b = append(b, '\\', s[i])
-		case '\n':
-			b = append(b, '\\', 'n')
-		default:
-			b = append(b, s[i])
-		}
-	}
-	return string(b)
 }

@@ -2,13 +2,14 @@ package limits
 
 import (
 	"context"
-	"github.com/aigateway/gateway/engine/internal/redistest"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aigateway/gateway/engine/internal/redistest"
 
 	"github.com/redis/go-redis/v9"
 )

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"time"
+
+	"github.com/aigateway/gateway/engine/api"
 )
 
 // Target is one provider and upstream model the engine can call. The engine
@@ -24,9 +26,9 @@ func (t Target) String() string {
 // labels returns the Prometheus label set naming t.
 func (t Target) labels() string {
 	if t.Model == "" {
-		return `{provider="` + escLabel(t.Provider) + `"}`
+		return `{provider="` + api.Label(t.Provider) + `"}`
 	}
-	return `{provider="` + escLabel(t.Provider) + `",model="` + escLabel(t.Model) + `"}`
+	return `{provider="` + api.Label(t.Provider) + `",model="` + api.Label(t.Model) + `"}`
 }
 
 // RetryPolicy decides when a failed call is tried again. It is a value:

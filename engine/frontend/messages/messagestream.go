@@ -75,8 +75,7 @@ func (m *Stream) Usage() providers.Usage {
 func (m *Stream) Close() error { return m.src.Close() }
 
 var (
-	dataPrefix = []byte("data: ")
-	eventSep   = []byte("\n\n")
+	eventSep = []byte("\n\n")
 )
 
 // Next returns the next Anthropic events.
@@ -125,28 +124,20 @@ func (m *Stream) Next() ([]byte, error) {
 
 // event handles one OpenAI SSE event (possibly several lines).
 func (m *Stream) event(ev []byte) {
-	for len(ev) > 0 {
-		line := ev
-		if i := bytes.IndexByte(ev, '\n'); i >= 0 {
-			line, ev = ev[:i], ev[i+1:]
-		} else {
-			ev = nil
-		}
-		data, ok := bytes.CutPrefix(line, dataPrefix)
-		if !ok {
-			continue
-		}
-		data = wire.TrimSpace(data)
-		if string(data) == "[DONE]" {
+	for {
+		chunk, rest, done := wire.NextChunk(ev)
+		switch {
+		case done:
 			m.finish()
 			return
+		case chunk == nil:
+			return
 		}
-		if jsonscan.Validate(data) == nil && jsonscan.KindOf(data) == jsonscan.Object {
-			m.chunk(data)
-			if m.done {
-				return
-			}
+		m.chunk(chunk)
+		if m.done {
+			return
 		}
+		ev = rest
 	}
 }
 

@@ -113,8 +113,7 @@ func (s *Stream) Pending() bool {
 func (s *Stream) Final() []byte { return s.final }
 
 var (
-	dataPrefix = []byte("data: ")
-	eventSep   = []byte("\n\n")
+	eventSep = []byte("\n\n")
 )
 
 // Next returns the next events.
@@ -153,28 +152,20 @@ func (s *Stream) Next() ([]byte, error) {
 }
 
 func (s *Stream) event(ev []byte) {
-	for len(ev) > 0 {
-		line := ev
-		if i := bytes.IndexByte(ev, '\n'); i >= 0 {
-			line, ev = ev[:i], ev[i+1:]
-		} else {
-			ev = nil
-		}
-		data, ok := bytes.CutPrefix(line, dataPrefix)
-		if !ok {
-			continue
-		}
-		data = wire.TrimSpace(data)
-		if string(data) == "[DONE]" {
+	for {
+		chunk, rest, done := wire.NextChunk(ev)
+		switch {
+		case done:
 			s.complete()
 			return
+		case chunk == nil:
+			return
 		}
-		if jsonscan.Validate(data) == nil && jsonscan.KindOf(data) == jsonscan.Object {
-			s.chunk(data)
-			if s.done {
-				return
-			}
+		s.chunk(chunk)
+		if s.done {
+			return
 		}
+		ev = rest
 	}
 }
 
