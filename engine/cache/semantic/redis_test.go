@@ -2,12 +2,13 @@ package semantic
 
 import (
 	"context"
-	"github.com/aigateway/gateway/engine/internal/redistest"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aigateway/gateway/engine/internal/redistest"
 
 	"github.com/redis/go-redis/v9"
 )

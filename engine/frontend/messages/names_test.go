@@ -108,8 +108,9 @@ func TestCheckNamesAllocatesNothing(t *testing.T) {
 // reads the client's Messages body.
 func TestRequestNamesCoverReads(t *testing.T) {
 	t.Parallel()
-	providertest.SchemaCoversReads(t, requestNames, "inbound.go",
-		"RequestToOpenAI", "appendUserIn", "appendImageIn", "appendAssistantIn", "appendToolsIn")
+	providertest.SchemaCoversReads(t, requestNames, "inbound.go", "RequestToOpenAI")
+	providertest.SchemaCoversReads(t, requestNames, "inbound_content.go",
+		"appendUserIn", "appendImageIn", "appendAssistantIn", "appendToolsIn")
 	// The passthrough places breakpoints in the client's bytes, which
 	// CheckNames has checked (engine/messages.go).
 	providertest.SchemaCoversReads(t, requestNames, "../../../providers/anthropic/cachecontrol.go",
