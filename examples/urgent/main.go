@@ -1,3 +1,5 @@
+// Command urgent is the smallest route-stage policy: a request whose last
+// user message says "urgent" goes to the strong tier.
 package main
 
 import "github.com/aigateway/gateway/abi"
