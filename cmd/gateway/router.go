@@ -10,21 +10,28 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/aigateway/gateway/abi"
+	"github.com/aigateway/gateway/engine/policyinput"
 	"github.com/aigateway/gateway/policies"
 	"github.com/aigateway/gateway/policies/router/routemodel"
 	"github.com/aigateway/gateway/policies/router/routetrain"
+	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/wasm"
+	"github.com/valyala/fasthttp"
 )
 
 const routerUsage = `usage:
   gateway router train -data labelled.jsonl -out weights.bin [-holdout 0.2] [-split-seed 1] [-seed 1]
                        [-bits 14] [-epochs 10] [-l2 1e-3] [-rate 0.2] [-strong-share 0.5] [-note TEXT]
   gateway router eval -data labelled.jsonl [-weights weights.bin|builtin] [-holdout 0.2] [-split-seed 1]
-                      [-cost-ratio 0.05] [-trials 10000]
+                      [-cost-ratio 0.05] [-trials 10000] [-judge builtin:judge|FILE.wasm|off]
   gateway router alpacaeval -dir ALPACA_EVAL_CHECKOUT [-annotator alpaca_eval_gpt4]
                             -strong MODEL -weak MODEL -out labelled.jsonl
 `
@@ -55,6 +62,7 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 	annotator := fs.String("annotator", "alpaca_eval_gpt4", "AlpacaEval annotator directory")
 	strong := fs.String("strong", "", "strong model (AlpacaEval results directory name)")
 	weak := fs.String("weak", "", "weak model")
+	judge := fs.String("judge", wasm.BuiltinPrefix+"judge", "response-stage policy that measures the cascade on the weak answers (off: none)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -141,5 +149,64 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\nheld-out split (%d prompts):\n\n", len(test))
 	r.Markdown(stdout)
+	if *judge == "off" || !hasWeakAnswers(test) {
+		return 0
+	}
+	escalate, err := judgeVerdicts(*judge, test)
+	if err != nil {
+		return fail(err)
+	}
+	c, err := routetrain.Cascade(test, routetrain.Scores(m, test), escalate, float64(m.Threshold), *costRatio)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintln(stdout)
+	c.Markdown(stdout)
 	return 0
+}
+
+func hasWeakAnswers(recs []routetrain.Record) bool {
+	for i := range recs {
+		if recs[i].WeakAnswer == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// judgeVerdicts runs the response-stage policy module (the cascade's
+// judge) through the gateway's policy host on each prompt's weak answer,
+// presented as the upstream's chat completion, and reports which it
+// escalates. A failing call counts as an escalation, as in the gateway.
+func judgeVerdicts(module string, recs []routetrain.Record) ([]bool, error) {
+	ctx := context.Background()
+	h, err := wasm.New(ctx, wasm.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close(ctx)
+	if err := h.Configure([]wasm.PolicyConfig{{Name: "judge", Module: module, Stages: []string{"response"}}}); err != nil {
+		return nil, fmt.Errorf("judge: %w", err)
+	}
+	out := make([]bool, len(recs))
+	var in wasm.Input
+	var res wasm.Output
+	var hdr fasthttp.RequestHeader
+	for i := range recs {
+		var req providers.Request
+		if err := req.Decode(recs[i].Request); err != nil {
+			return nil, fmt.Errorf("prompt %s: %w", recs[i].ID, err)
+		}
+		completion, _ := json.Marshal(map[string]any{
+			"id": "eval", "object": "chat.completion", "model": "weak",
+			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
+				"message": map[string]any{"role": "assistant", "content": recs[i].WeakAnswer}}},
+		})
+		policyinput.Fill(&in, &req, "", &hdr)
+		in.Response = completion
+		res.Reset()
+		err := h.Run(ctx, abi.StageResponse, &in, &res)
+		out[i] = err != nil || (res.Verdict.Set && res.Verdict.Escalate)
+	}
+	return out, nil
 }

@@ -43,6 +43,9 @@ type Record struct {
 	// WeakAnswer is the weak model's answer when the data has it (the
 	// cascade is measured on it).
 	WeakAnswer string
+	// Request is the prompt as a chat-completions body (messages and
+	// tools), for the policies the evaluation runs (the cascade's judge).
+	Request []byte
 }
 
 // Label is the training target, P(strong preferred).
@@ -62,7 +65,7 @@ type message struct {
 	Role    string          `json:"role"`
 	Content json.RawMessage `json:"content"`
 	// ToolCallID marks a tool result.
-	ToolCallID string `json:"tool_call_id"`
+	ToolCallID string `json:"tool_call_id,omitempty"`
 }
 
 // text returns the message's text and whether it has an image part.
@@ -214,6 +217,14 @@ func (l *line) record() (Record, error) {
 		r.ID = fmt.Sprintf("%016x", h.Sum64())
 	}
 	r.WeakAnswer = l.Answer
+	req := struct {
+		Model    string            `json:"model"`
+		Messages []message         `json:"messages"`
+		Tools    []json.RawMessage `json:"tools,omitempty"`
+	}{"router-eval", l.Messages, l.Tools}
+	if r.Request, err = json.Marshal(req); err != nil {
+		return r, err
+	}
 	return r, nil
 }
 
