@@ -102,7 +102,7 @@ func parseItems(content []byte, endpoint string, maxItems int) (items []store.Ba
 			return false
 		}
 		var req struct {
-			CustomID *string        `json:"custom_id"`
+			CustomID *string         `json:"custom_id"`
 			Method   string          `json:"method"`
 			URL      string          `json:"url"`
 			Body     json.RawMessage `json:"body"`
