@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -39,7 +40,12 @@ func (s *Service) process(r *run, b store.Batch) {
 		case store.BatchInProgress:
 			if s.expired(b) {
 				err = s.expire(ctx, b)
-			} else if err = s.execute(ctx, r, b); err == nil && !r.isCancelled() && ctx.Err() == nil {
+				break
+			}
+			var drained bool
+			// Not drained: cancelled, expired or stopped; the status read
+			// below says which.
+			if drained, err = s.execute(ctx, r, b); err == nil && drained {
 				_, err = s.st.UpdateBatch(ctx, b.ID, store.BatchUpdate{From: []string{store.BatchInProgress}, Status: store.BatchFinalizing})
 			}
 		case store.BatchFinalizing:
@@ -111,6 +117,9 @@ func (s *Service) expired(b store.Batch) bool { return !s.o.Now().Before(b.Expir
 // the errors of the lines that cannot be items at all.
 func (s *Service) validate(ctx context.Context, b store.Batch) error {
 	f, err := s.st.FileContent(ctx, b.ProjectID, b.InputFileID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err // the store: try again
+	}
 	if err != nil {
 		return s.fail(ctx, b, []lineError{{Code: "invalid_file", Param: "input_file_id", Message: "The input file " + b.InputFileID + " could not be read: " + err.Error()}})
 	}
@@ -131,26 +140,27 @@ func (s *Service) fail(ctx context.Context, b store.Batch, errs []lineError) err
 	return err
 }
 
-// execute runs the batch's pending items until none is left, the batch is
-// cancelled or expires, or the runner stops. Items in flight finish.
-func (s *Service) execute(ctx context.Context, r *run, b store.Batch) error {
+// execute runs the batch's pending items until none is left (drained),
+// the batch is cancelled or expires, or the runner stops. Items in flight
+// finish.
+func (s *Service) execute(ctx context.Context, r *run, b store.Batch) (drained bool, err error) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	after, again := 0, false
 	for {
 		items, err := s.st.BatchItems(ctx, b.ID, store.ItemPending, after, pageItems)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if len(items) == 0 {
 			wg.Wait()
 			if after == 0 {
-				return nil
+				return ctx.Err() == nil && !r.isCancelled(), nil
 			}
 			// Another pass, for the items whose result could not be
 			// stored; paced from the second on.
 			if again && !s.pause(ctx, s.o.Poll) {
-				return nil
+				return false, nil
 			}
 			after, again = 0, true
 			continue
@@ -158,12 +168,17 @@ func (s *Service) execute(ctx context.Context, r *run, b store.Batch) error {
 		for _, it := range items {
 			after = it.Line
 			if r.isCancelled() || s.expired(b) {
-				return nil
+				return false, nil
 			}
 			select {
 			case s.sem <- struct{}{}:
 			case <-ctx.Done():
-				return nil
+				return false, nil
+			}
+			// The wait for a slot may have been long: look again.
+			if r.isCancelled() || s.expired(b) || ctx.Err() != nil {
+				<-s.sem
+				return false, nil
 			}
 			wg.Add(1)
 			go func() {
