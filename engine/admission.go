@@ -33,6 +33,9 @@ func keyExpired(k *tenant.Key) *apiError {
 // an open gateway) with its project.
 func (s *Server) authKey(ctx *fasthttp.RequestCtx, now time.Time) (*tenant.Key, *tenant.Project, error) {
 	snap := s.ten.dir.Snapshot()
+	if id, ok := batchIdentity(ctx); ok {
+		return batchKey(snap, id, now) // a batch item runs as its batch's key (batches.go)
+	}
 	if snap.NumKeys() == 0 && s.ten.openAccess {
 		return nil, snap.Project("default"), nil
 	}
@@ -90,7 +93,10 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, x *exchange) error {
 		return err
 	}
 	x.ten.key, x.ten.proj, x.project = k, p, p.ID
-	if p.RPM > 0 {
+	if isBatchItem(ctx) {
+		// A batch item is paced by [batch] concurrency, not by the
+		// interactive rate limits it would exhaust (batches.go).
+	} else if p.RPM > 0 {
 		if err := s.projectRate(ctx, p); err != nil {
 			return err
 		}

@@ -72,6 +72,8 @@ type Config struct {
 	Projects  []ProjectConfig  `toml:"projects"`
 	Webhooks  WebhooksConfig   `toml:"webhooks"`
 	AdminKeys []AdminKeyConfig `toml:"admin_keys"`
+	// Batch is the Batch API's runner (batches.go, docs/batch.md).
+	Batch BatchConfig `toml:"batch"`
 }
 
 // PolicyLimitsConfig is [policy_limits]: bounds on uploaded and file
@@ -282,6 +284,7 @@ func Defaults() Config {
 			RetryBackoffBase: Duration(time.Second), RetryBackoffMax: Duration(10 * time.Second), RetryBudget: Duration(30 * time.Second),
 			BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second)},
 		Store:    defaultStoreConfig(),
+		Batch:    defaultBatchConfig(),
 		Webhooks: defaultWebhooksConfig(),
 	}
 }
@@ -478,6 +481,9 @@ func (c *Config) Validate(getenv func(string) string) error {
 		}
 	}
 	if err := c.validateTenancy(); err != nil {
+		return err
+	}
+	if err := c.Batch.validate(); err != nil {
 		return err
 	}
 	for i, m := range c.Models {

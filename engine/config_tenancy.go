@@ -37,6 +37,9 @@ type StoreConfig struct {
 	// PollInterval is how often a replica asks the store whether projects
 	// or keys changed (with Redis too, as a safety net).
 	PollInterval Duration `toml:"poll_interval"`
+	// ResponsesRetention deletes stored responses (POST /v1/responses with
+	// store: true) older than this; 0 keeps them. OpenAI keeps them 30 days.
+	ResponsesRetention Duration `toml:"responses_retention"`
 
 	// dir, when set, holds the SQLite file instead of data_dir (tests give
 	// each gateway its own database while sharing the Wasm cache).
@@ -45,7 +48,7 @@ type StoreConfig struct {
 
 func defaultStoreConfig() StoreConfig {
 	return StoreConfig{FlushInterval: Duration(time.Second), BatchRows: 1000, QueueRows: 100_000,
-		PollInterval: Duration(500 * time.Millisecond)}
+		PollInterval: Duration(500 * time.Millisecond), ResponsesRetention: Duration(30 * 24 * time.Hour)}
 }
 
 // sqliteDir is the directory of the SQLite file.

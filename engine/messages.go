@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/frontend/messages"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
@@ -81,8 +82,9 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 	s.serve(ctx, x, name)
 }
 
-// handleCountTokens serves POST /v1/messages/count_tokens where the upstream
-// supports it (Anthropic); for other providers it is a 404 that says so.
+// handleCountTokens serves POST /v1/messages/count_tokens for every model:
+// Anthropic's own count for Anthropic models, a local estimate for the
+// others (counttokens.go).
 func (s *Server) handleCountTokens(ctx *fasthttp.RequestCtx) {
 	x := s.acquireExchange(ctx)
 	x.format = formatAnthropic
@@ -102,9 +104,13 @@ func (s *Server) handleCountTokens(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.model = m
-	if _, ok := s.upstreams[m.Provider].p.(providers.MessagesNative); !ok {
-		x.fail(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "not_supported",
-			Msg: "count_tokens is only available for Anthropic models; " + m.Name + " is served by " + m.Provider})
+	slot := s.upstreams[m.Provider]
+	if slot == nil {
+		x.fail(ctx, catalog.NotConfigured(name, m.Provider))
+		return
+	}
+	if _, ok := slot.p.(providers.MessagesNative); !ok {
+		s.countTokensLocally(ctx, x, body) // an estimate (counttokens.go)
 		return
 	}
 	s.targets(x, name, m)

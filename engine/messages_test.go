@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/aigateway/gateway/engine/accounting"
 	"github.com/aigateway/gateway/providers/providertest"
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
@@ -107,9 +109,55 @@ func TestMessagesErrorsInAnthropicFormat(t *testing.T) {
 			}
 		})
 	}
-	status, _, body := g.post(t, "/v1/messages/count_tokens", `{"model":"mock/echo","messages":[{"role":"user","content":"x"}]}`, nil)
-	if status != 404 || !strings.Contains(body, "only available for Anthropic") {
-		t.Fatalf("count_tokens on mock: %d %s", status, body)
+}
+
+// TestCountTokensEveryModel: count_tokens answers for a model Anthropic
+// does not serve, with a local estimate that counts the system prompt,
+// the tools and every message, and refuses a malformed body with
+// Anthropic's error envelope.
+func TestCountTokensEveryModel(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", nil)
+	count := func(t *testing.T, body string) int {
+		t.Helper()
+		status, hdr, resp := g.post(t, "/v1/messages/count_tokens", body, nil)
+		var out struct {
+			InputTokens int `json:"input_tokens"`
+		}
+		if status != 200 || json.Unmarshal([]byte(resp), &out) != nil || out.InputTokens <= 0 || hdr.Get("X-Gateway-Token-Count") != "estimated" {
+			t.Fatalf("count_tokens: %d %v %s", status, hdr, resp)
+		}
+		return out.InputTokens
+	}
+	msgs := `"messages":[{"role":"user","content":"What is the weather in Paris today?"}]`
+	base := count(t, `{"model":"mock/echo",`+msgs+`}`)
+	// 3 to prime the reply, 3 for the message, 1 for its role, and the
+	// text's tokens.
+	if want := tokensReply + tokensPerMessage + accounting.CountTokens("user") + accounting.CountTokens("What is the weather in Paris today?"); base != want {
+		t.Fatalf("count %d, want %d", base, want)
+	}
+	withSystem := count(t, `{"model":"mock/echo","system":"You are a terse assistant who answers in one sentence.",`+msgs+`}`)
+	if withSystem <= base {
+		t.Fatalf("system prompt not counted: %d <= %d", withSystem, base)
+	}
+	withTools := count(t, `{"model":"mock/echo","system":"You are a terse assistant who answers in one sentence.",`+msgs+
+		`,"tools":[{"name":"get_weather","description":"Current weather for a city","input_schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}]}`)
+	if withTools <= withSystem {
+		t.Fatalf("tools not counted: %d <= %d", withTools, withSystem)
+	}
+	longer := count(t, `{"model":"mock/echo","messages":[{"role":"user","content":"What is the weather in Paris today?"},
+{"role":"assistant","content":"Sunny."},{"role":"user","content":[{"type":"text","text":"And tomorrow?"}]}]}`)
+	if longer <= base {
+		t.Fatalf("later turns not counted: %d <= %d", longer, base)
+	}
+	for _, tc := range []struct{ name, body string }{
+		{"malformed", `{"model":"mock/echo",`},
+		{"bad messages", `{"model":"mock/echo","messages":"x"}`},
+	} {
+		status, _, body := g.post(t, "/v1/messages/count_tokens", tc.body, nil)
+		if status != 400 || !strings.Contains(body, `"type":"error"`) || !strings.Contains(body, `"invalid_request_error"`) {
+			t.Fatalf("%s: %d %s", tc.name, status, body)
+		}
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/aigateway/gateway/engine/accounting"
 	"github.com/aigateway/gateway/engine/admin"
+	"github.com/aigateway/gateway/engine/batch"
 	"github.com/aigateway/gateway/engine/cache"
 	"github.com/aigateway/gateway/engine/cache/semantic"
 	"github.com/aigateway/gateway/engine/catalog"
@@ -82,6 +83,8 @@ type Server struct {
 	// acct accounts the requests whose savings need a token count, after
 	// their answers (savings.go).
 	acct *accounting.Accountant
+	// batches is the Files and Batch APIs and their runner (batches.go).
+	batches *batch.Service
 }
 
 // upstreamSlot is a provider with its in-flight bound.
@@ -147,6 +150,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.acct = accounting.NewAccountant()
+	s.batches = s.newBatches() // batches.go
 	s.dash = s.newDashboard()
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
@@ -162,6 +166,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		ErrorHandler:                  s.transportError,
 		Logger:                        discardLogger{},
 	}
+	s.batches.Start() // after s.srv: its items run through s.srv.Handler
 	// Start-up compiles and validates every policy: tens of MB of garbage
 	// (decoded modules, compiler state) that the heap would otherwise keep
 	// until it grew to twice its live size. Collect it and give the pages
@@ -191,6 +196,9 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/v1/responses/{id}", s.handleGetResponse)
 	r.DELETE("/v1/responses/{id}", s.handleDeleteResponse)
 	r.GET("/v1/responses/{id}/input_items", s.handleResponseInputItems)
+	if s.batches != nil {
+		s.batches.Register(r) // engine/batch: /v1/files, /v1/batches and the seed's /v1/batch
+	}
 	r.POST("/v1/embeddings", s.handleEmbeddings)
 	r.POST("/embeddings", s.handleEmbeddings)
 	r.GET("/v1/models", s.handleModels)
@@ -376,6 +384,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.ShutdownWithContext(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("drain timeout reached; closing remaining connections", "in_flight", inFlight.Load())
+	}
+	if s.batches != nil {
+		// Items in flight run through the pipeline: finish them before
+		// the policies, caches and ledger close.
+		if berr := s.batches.Close(ctx); berr != nil {
+			s.log.Warn("batch runner: items still in flight at shutdown", "error", berr.Error())
+		}
 	}
 	if s.sync != nil {
 		s.sync.close()

@@ -148,10 +148,14 @@ func (s *Server) openTenancy() error {
 	s.runner.Breakers().SetOnOpen(t.breakerOpen)
 	bg, stop := context.WithCancel(context.Background())
 	t.cancel = stop
-	t.wg.Add(3)
+	t.wg.Add(4)
 	go func() { defer t.wg.Done(); t.dir.Run(bg) }()
 	go func() { defer t.wg.Done(); t.hooks.Run(bg) }()
 	go func() { defer t.wg.Done(); t.retention(bg, cfg.Store.RetentionDays, logErr("retention")) }()
+	go func() {
+		defer t.wg.Done()
+		t.responsesRetention(bg, cfg.Store.ResponsesRetention.D(), logErr("responses retention")) // batches.go
+	}()
 	s.ten = t
 	s.adm = &admin.API{Store: t.st, Dir: t.dir, Budgets: t.bud, Hooks: t.hooks, Ledger: t.led, Log: s.log,
 		Resolve: func(name string) error { _, err := s.catalog.Resolve(name); return err },

@@ -313,6 +313,114 @@ CREATE TABLE responses (
 CREATE INDEX responses_created ON responses (created_at);
 `,
 	},
+	{
+		version: 4,
+		name:    "batch files and batches",
+		sqlite: `
+CREATE TABLE files (
+	id         TEXT PRIMARY KEY,
+	project_id TEXT NOT NULL,
+	purpose    TEXT NOT NULL,
+	filename   TEXT NOT NULL,
+	bytes      INTEGER NOT NULL,
+	created_at TIMESTAMP NOT NULL,
+	content    BLOB NOT NULL
+);
+CREATE INDEX files_project ON files (project_id, created_at);
+CREATE INDEX files_created ON files (created_at);
+CREATE TABLE batches (
+	id                TEXT PRIMARY KEY,
+	project_id        TEXT NOT NULL,
+	key_id            TEXT NOT NULL,
+	endpoint          TEXT NOT NULL,
+	input_file_id     TEXT NOT NULL,
+	completion_window TEXT NOT NULL,
+	status            TEXT NOT NULL,
+	output_file_id    TEXT NOT NULL DEFAULT '',
+	error_file_id     TEXT NOT NULL DEFAULT '',
+	metadata          BLOB,
+	errors            BLOB,
+	total             INTEGER NOT NULL DEFAULT 0,
+	completed         INTEGER NOT NULL DEFAULT 0,
+	failed            INTEGER NOT NULL DEFAULT 0,
+	created_at        TIMESTAMP NOT NULL,
+	expires_at        TIMESTAMP NOT NULL,
+	in_progress_at    TIMESTAMP,
+	finalizing_at     TIMESTAMP,
+	completed_at      TIMESTAMP,
+	failed_at         TIMESTAMP,
+	expired_at        TIMESTAMP,
+	cancelling_at     TIMESTAMP,
+	cancelled_at      TIMESTAMP,
+	owner             TEXT NOT NULL DEFAULT '',
+	lease_until       TIMESTAMP
+);
+CREATE INDEX batches_project ON batches (project_id, created_at, id);
+CREATE INDEX batches_status ON batches (status);
+CREATE TABLE batch_items (
+	batch_id  TEXT NOT NULL,
+	line      INTEGER NOT NULL,
+	custom_id TEXT NOT NULL,
+	body      BLOB NOT NULL,
+	state     TEXT NOT NULL,
+	result    BLOB,
+	PRIMARY KEY (batch_id, line)
+);
+CREATE INDEX batch_items_state ON batch_items (batch_id, state, line);
+`,
+		postgres: `
+CREATE TABLE files (
+	id         TEXT PRIMARY KEY,
+	project_id TEXT NOT NULL,
+	purpose    TEXT NOT NULL,
+	filename   TEXT NOT NULL,
+	bytes      BIGINT NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL,
+	content    BYTEA NOT NULL
+);
+CREATE INDEX files_project ON files (project_id, created_at);
+CREATE INDEX files_created ON files (created_at);
+CREATE TABLE batches (
+	id                TEXT PRIMARY KEY,
+	project_id        TEXT NOT NULL,
+	key_id            TEXT NOT NULL,
+	endpoint          TEXT NOT NULL,
+	input_file_id     TEXT NOT NULL,
+	completion_window TEXT NOT NULL,
+	status            TEXT NOT NULL,
+	output_file_id    TEXT NOT NULL DEFAULT '',
+	error_file_id     TEXT NOT NULL DEFAULT '',
+	metadata          BYTEA,
+	errors            BYTEA,
+	total             BIGINT NOT NULL DEFAULT 0,
+	completed         BIGINT NOT NULL DEFAULT 0,
+	failed            BIGINT NOT NULL DEFAULT 0,
+	created_at        TIMESTAMPTZ NOT NULL,
+	expires_at        TIMESTAMPTZ NOT NULL,
+	in_progress_at    TIMESTAMPTZ,
+	finalizing_at     TIMESTAMPTZ,
+	completed_at      TIMESTAMPTZ,
+	failed_at         TIMESTAMPTZ,
+	expired_at        TIMESTAMPTZ,
+	cancelling_at     TIMESTAMPTZ,
+	cancelled_at      TIMESTAMPTZ,
+	owner             TEXT NOT NULL DEFAULT '',
+	lease_until       TIMESTAMPTZ
+);
+CREATE INDEX batches_project ON batches (project_id, created_at, id);
+CREATE INDEX batches_status ON batches (status);
+CREATE TABLE batch_items (
+	batch_id  TEXT NOT NULL,
+	line      INTEGER NOT NULL,
+	custom_id TEXT NOT NULL,
+	body      BYTEA NOT NULL,
+	state     TEXT NOT NULL,
+	result    BYTEA,
+	PRIMARY KEY (batch_id, line)
+);
+CREATE INDEX batch_items_state ON batch_items (batch_id, state, line);
+`,
+	},
 }
 
 // schemaMigrationsDDL creates the bookkeeping table; the same SQL works on

@@ -36,6 +36,7 @@ type Store interface {
 	Auditor
 	Sessions
 	Responses
+	Batches
 
 	// Backend names the backend: "sqlite" or "postgres".
 	Backend() string

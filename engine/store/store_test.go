@@ -49,6 +49,7 @@ func runSuite(t *testing.T, db newDB) {
 		{"RequestsCacheFilter", testRequestsCacheFilter},
 		{"Sessions", testSessions},
 		{"Responses", testResponses},
+		{"Batches", testBatches},
 		{"RequestsPaging", testRequestsPaging},
 		{"RequestsFilters", testRequestsFilters},
 		{"Spend", testSpend},
