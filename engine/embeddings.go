@@ -6,7 +6,7 @@ import (
 )
 
 // handleEmbeddings serves POST /v1/embeddings for providers with embeddings
-// (OpenAI-format, Gemini, Ollama).
+// (OpenAI-format, Gemini, Ollama, and the mock's deterministic vectors).
 func (s *Server) handleEmbeddings(ctx *fasthttp.RequestCtx) {
 	x := s.acquireExchange(ctx)
 	if err := s.admit(ctx, x); err != nil { // key, project, rate limits (tenancy.go)
@@ -35,7 +35,7 @@ func (s *Server) handleEmbeddings(ctx *fasthttp.RequestCtx) {
 	}
 	if _, ok := s.upstreams[m.Provider].p.(providers.Embedder); !ok {
 		x.fail(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported", Param: "model",
-			Msg: "Provider " + m.Provider + " does not serve embeddings; use an OpenAI-format, Gemini or Ollama model"})
+			Msg: "Provider " + m.Provider + " does not serve embeddings; use an OpenAI-format, Gemini, Ollama or mock model"})
 		return
 	}
 	s.targets(x, name, m)

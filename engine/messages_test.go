@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,7 +170,7 @@ func TestEmbeddings(t *testing.T) {
 	t.Cleanup(func() { _ = oa.Close() })
 	ol, _ := providertest.StartOllama(&providertest.Ollama{})
 	t.Cleanup(func() { _ = ol.Close() })
-	g := startGateway(t, "", map[string]string{"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": oa.URL + "/v1", "LOCAL_LLM_BASE_URL": ol.URL})
+	g := startGateway(t, "", map[string]string{"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": oa.URL + "/v1", "LOCAL_LLM_BASE_URL": ol.URL, "ANTHROPIC_API_KEY": "sk-ant-x"})
 	c := g.client()
 	r, err := c.Embeddings.New(context.Background(), openaiEmbeddingParams("text-embedding-3-small", []string{"a", "bb"}))
 	if err != nil || len(r.Data) != 2 || len(r.Data[0].Embedding) != 3 || r.Usage.PromptTokens != 8 {
@@ -189,8 +192,54 @@ func TestEmbeddings(t *testing.T) {
 	if status != 400 || !strings.Contains(body, "token arrays") {
 		t.Fatalf("token input: %d %s", status, body)
 	}
-	status, _, body = g.post(t, "/v1/embeddings", `{"model":"mock/echo","input":"x"}`, nil)
+	status, _, body = g.post(t, "/v1/embeddings", `{"model":"anthropic/claude-haiku-4-5","input":"x"}`, nil)
 	if status != 400 || !strings.Contains(body, "does not serve embeddings") {
-		t.Fatalf("mock: %d %s", status, body)
+		t.Fatalf("anthropic: %d %s", status, body)
+	}
+}
+
+// TestMockEmbeddings: right after `make run` the mock serves embeddings
+// (the official SDK's default request), deterministic and closer for texts
+// that share words, in float and base64.
+func TestMockEmbeddings(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", nil)
+	c := g.client()
+	texts := []string{"the cat sat on the mat", "the cat sat on the red mat", "quantum chromodynamics lecture notes"}
+	r, err := c.Embeddings.New(context.Background(), openaiEmbeddingParams("mock/echo", texts))
+	if err != nil || len(r.Data) != 3 || r.Usage.PromptTokens == 0 {
+		t.Fatalf("mock embeddings: %v %+v", err, r)
+	}
+	vec := func(i int) []float64 { return r.Data[i].Embedding }
+	cos := func(a, b []float64) float64 {
+		var d, na, nb float64
+		for i := range a {
+			d, na, nb = d+a[i]*b[i], na+a[i]*a[i], nb+b[i]*b[i]
+		}
+		return d / math.Sqrt(na*nb)
+	}
+	if len(vec(0)) != 256 || math.Abs(cos(vec(0), vec(0))-1) > 1e-6 {
+		t.Fatalf("vector of %d dimensions, self-similarity %v", len(vec(0)), cos(vec(0), vec(0)))
+	}
+	if near, far := cos(vec(0), vec(1)), cos(vec(0), vec(2)); near <= far || near < 0.5 {
+		t.Fatalf("similar texts %.3f, unrelated %.3f", near, far)
+	}
+	again, err := c.Embeddings.New(context.Background(), openaiEmbeddingParams("mock/echo", texts[:1]))
+	if err != nil || !slices.Equal(again.Data[0].Embedding, vec(0)) {
+		t.Fatalf("not deterministic: %v", err)
+	}
+	status, _, body := g.post(t, "/v1/embeddings", `{"model":"mock/echo","input":[[12,34],[56]],"encoding_format":"base64","dimensions":8}`, nil)
+	var b64 struct {
+		Data []struct{ Embedding string }
+	}
+	if status != 200 || json.Unmarshal([]byte(body), &b64) != nil || len(b64.Data) != 2 {
+		t.Fatalf("base64 of token arrays: %d %s", status, body)
+	}
+	if raw, err := base64.StdEncoding.DecodeString(b64.Data[1].Embedding); err != nil || len(raw) != 8*4 {
+		t.Fatalf("base64 vector: %d bytes, %v", len(raw), err)
+	}
+	status, _, body = g.post(t, "/v1/embeddings", `{"model":"mock/echo","input":"x","dimensions":0}`, nil)
+	if status != 400 || !strings.Contains(body, `"param":"dimensions"`) {
+		t.Fatalf("dimensions 0: %d %s", status, body)
 	}
 }

@@ -10,6 +10,10 @@
 //     once the last turn holds a tool result, it answers with the text
 //     "The tool returned: " and that result, so that an agent loop
 //     (call → result → answer) ends.
+//
+// Every model also serves embeddings (embed.go): deterministic hashed
+// bag-of-words vectors, so that /v1/embeddings and the semantic cache can be
+// tried without a key.
 package mock
 
 import (
