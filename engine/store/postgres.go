@@ -235,7 +235,7 @@ SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::
 	$8::text[], $9::int[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],
 	$15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[],
 	$21::float8[], $22::float8[], $23::text[], $24::text[], $25::bool[])
-ON CONFLICT (id) DO NOTHING RETURNING id`
+ON CONFLICT DO NOTHING RETURNING id`
 
 // usageCols holds a batch column by column; pooled, so that steady-state
 // batches reuse the arrays.

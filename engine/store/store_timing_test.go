@@ -25,48 +25,49 @@ func BenchmarkInsertUsage(b *testing.B) {
 		{"sqlite/batch=1000", 1000, func(b *testing.B) Config { return Config{DataDir: b.TempDir()} }},
 		{"postgres/batch=1000", 1000, func(b *testing.B) Config { return Config{URL: pgtest.URL(b)} }},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			s, err := Open(ctx, bc.cfg(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			batch := bc.batch
-			rows := make([]UsageRow, batch)
-			for i := range rows {
-				rows[i] = usageRow(i, t0)
-				rows[i].KeyID = "key_0123456789012345678901"
-			}
-			// Request ids are a per-process random prefix and a counter.
-			ids := make([]string, 0, 1<<16)
-			id := func(n int) string {
-				for len(ids) <= n {
-					ids = append(ids, fmt.Sprintf("9f86d081884c7d65-%08x", len(ids)))
-				}
-				return ids[n]
-			}
-			b.ReportAllocs()
-			cpu0 := cpuTime()
-			b.ResetTimer()
-			var n int
-			for n = 0; b.Loop(); n++ {
-				b.StopTimer() // the ids are the benchmark's allocations, not the store's
-				for i := range rows {
-					rows[i].ID = id(n*batch + i)
-					rows[i].Time = t0.Add(time.Duration(n*batch+i) * 100 * time.Microsecond)
-					rows[i].ProjectID = [...]string{"p1", "p2", "p3"}[i%3]
-				}
-				b.StartTimer()
-				if got, err := s.InsertUsage(ctx, rows); err != nil || got != batch {
-					b.Fatalf("inserted %d: %v", got, err)
-				}
-			}
-			cpu := cpuTime() - cpu0 // includes the id setup, which is small
-			total := float64(n * batch)
-			b.ReportMetric(total/b.Elapsed().Seconds(), "rows/s")
-			b.ReportMetric(float64(cpu.Microseconds())/total, "cpu-µs/row")
-		})
+		b.Run(bc.name, func(b *testing.B) { benchInsert(b, bc.cfg(b), bc.batch) })
 	}
+}
+
+func benchInsert(b *testing.B, cfg Config, batch int) {
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rows := make([]UsageRow, batch)
+	for i := range rows {
+		rows[i] = usageRow(i, t0)
+		rows[i].KeyID = "key_0123456789012345678901"
+	}
+	// Request ids are a per-process random prefix and a counter.
+	ids := make([]string, 0, 1<<16)
+	id := func(n int) string {
+		for len(ids) <= n {
+			ids = append(ids, fmt.Sprintf("9f86d081884c7d65-%08x", len(ids)))
+		}
+		return ids[n]
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	var n int
+	for n = 0; b.Loop(); n++ {
+		b.StopTimer() // the ids are the benchmark's allocations, not the store's
+		for i := range rows {
+			rows[i].ID = id(n*batch + i)
+			rows[i].Time = t0.Add(time.Duration(n*batch+i) * 100 * time.Microsecond)
+			rows[i].ProjectID = [...]string{"p1", "p2", "p3"}[i%3]
+		}
+		b.StartTimer()
+		if got, err := s.InsertUsage(ctx, rows); err != nil || got != batch {
+			b.Fatalf("inserted %d: %v", got, err)
+		}
+	}
+	cpu := cpuTime() - cpu0 // includes the id setup, which is small
+	total := float64(n * batch)
+	b.ReportMetric(total/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(cpu.Microseconds())/total, "cpu-µs/row")
 }
 
 // cpuTime is the process's user and system CPU time so far.
