@@ -72,6 +72,13 @@ type xTenancy struct {
 	resv      budget.Reservation
 }
 
+// discardSink accepts and drops every usage row (Config.DiscardLedger).
+type discardSink struct{}
+
+func (discardSink) InsertUsage(_ context.Context, rows []store.UsageRow) (int, error) {
+	return len(rows), nil
+}
+
 // openTenancy opens the store, replays the ledger's spill, loads projects
 // and keys, and starts the background loops.
 func (s *Server) openTenancy() error {
@@ -110,7 +117,11 @@ func (s *Server) openTenancy() error {
 	logErr := func(what string) func(error) {
 		return func(err error) { s.log.Warn(what, "error", err.Error()) }
 	}
-	if t.led, err = ledger.New(st, ledger.Config{FlushInterval: cfg.Store.FlushInterval.D(), BatchRows: cfg.Store.BatchRows,
+	var sink ledger.Sink = st
+	if cfg.Store.discardLedger {
+		sink = discardSink{}
+	}
+	if t.led, err = ledger.New(sink, ledger.Config{FlushInterval: cfg.Store.FlushInterval.D(), BatchRows: cfg.Store.BatchRows,
 		MaxRows: cfg.Store.QueueRows, SpillDir: cfg.spillDir(), OnError: logErr("usage ledger")}); err != nil {
 		return err
 	}
