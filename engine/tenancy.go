@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -171,12 +172,33 @@ func (s *Server) openTenancy() error {
 }
 
 // audited records a successful admin action of the engine's own (policies,
-// cache purge, reload) in the audit log (engine/admin).
+// routing weights, cache purge, reload) in the audit log (engine/admin),
+// with the state it replaces where there is one: the policy's or the
+// weights' description as their GET serves it.
 func (s *Server) audited(action string, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	if s.adm == nil {
 		return h
 	}
-	return s.adm.Audited(action, h)
+	var before func(ctx *fasthttp.RequestCtx) any
+	switch {
+	case strings.HasPrefix(action, "policy."):
+		before = func(ctx *fasthttp.RequestCtx) any {
+			name, _ := ctx.UserValue("name").(string)
+			if info, ok := s.policies.Get(name); ok {
+				return info
+			}
+			return nil
+		}
+	case strings.HasPrefix(action, "routing.weights."):
+		before = func(*fasthttp.RequestCtx) any {
+			b, source, err := routerWeights(s.cfg)
+			if err != nil {
+				return nil
+			}
+			return weightsInfo(b, source)
+		}
+	}
+	return s.adm.Audited(action, before, h)
 }
 
 // syncStaticProjects makes the store's static projects those of
