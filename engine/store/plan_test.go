@@ -192,3 +192,15 @@ func TestLedgerMigration5(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationVersionsAscend: migrate applies the list in its order, and
+// branches add versions independently (4 and 5 were written apart), so a
+// merge must keep the list sorted and its versions unique; gaps are fine.
+func TestMigrationVersionsAscend(t *testing.T) {
+	for i := 1; i < len(migrations); i++ {
+		if migrations[i].version <= migrations[i-1].version {
+			t.Fatalf("migration %d (%s) follows %d: keep the list in ascending, unique versions",
+				migrations[i].version, migrations[i].name, migrations[i-1].version)
+		}
+	}
+}
