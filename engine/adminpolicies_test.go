@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -123,6 +124,25 @@ func TestPolicyUploadUnderLoad(t *testing.T) {
 	g.post(t, "/v1/chat/completions", body, map[string]string{"X-Gateway-Cache": "bypass"})
 	if last := string(up.Last().Body); !strings.Contains(last, "jane.doe@example.com") {
 		t.Fatalf("policy still active after delete: %s", last)
+	}
+	// The audit log keeps what each change replaced: the upload had
+	// nothing before it, the delete the uploaded policy.
+	status, resp = g.do(t, "GET", "/admin/audit?action=policy.", nil, nil)
+	var audit struct {
+		Data []struct {
+			Action string `json:"action"`
+			Before *struct {
+				Name   string `json:"name"`
+				Digest string `json:"digest"`
+			} `json:"before"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(resp), &audit); status != 200 || err != nil || len(audit.Data) != 2 {
+		t.Fatalf("audit: %d %v %s", status, err, resp)
+	}
+	if del, put := audit.Data[0], audit.Data[1]; del.Action != "policy.delete" || del.Before == nil || del.Before.Name != "pii" ||
+		del.Before.Digest == "" || put.Action != "policy.put" || put.Before != nil {
+		t.Fatalf("audit before states: %s", resp)
 	}
 }
 

@@ -44,7 +44,16 @@ type StoreConfig struct {
 	// dir, when set, holds the SQLite file instead of data_dir (tests give
 	// each gateway its own database while sharing the Wasm cache).
 	dir string
+	// discardLedger: see Config.DiscardLedger.
+	discardLedger bool
 }
+
+// DiscardLedger makes the gateway drop its usage rows instead of writing
+// them to the store: everything else of the ledger (Record, the queue, the
+// flusher) runs as usual. It is the "ledger off" side of the benchmark
+// harness's ledger-on/off comparison (bench/ledgeronoff.sh), not a
+// configuration: budgets, /admin/usage and /admin/requests see no usage.
+func (c *Config) DiscardLedger() { c.Store.discardLedger = true }
 
 func defaultStoreConfig() StoreConfig {
 	return StoreConfig{FlushInterval: Duration(time.Second), BatchRows: 1000, QueueRows: 100_000,

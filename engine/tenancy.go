@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/aigateway/gateway/engine/budget"
 	"github.com/aigateway/gateway/engine/ledger"
 	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/engine/routing"
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/engine/tenant"
 	"github.com/aigateway/gateway/engine/webhook"
@@ -73,6 +75,13 @@ type xTenancy struct {
 	resv      budget.Reservation
 }
 
+// discardSink accepts and drops every usage row (Config.DiscardLedger).
+type discardSink struct{}
+
+func (discardSink) InsertUsage(_ context.Context, rows []store.UsageRow) (int, error) {
+	return len(rows), nil
+}
+
 // openTenancy opens the store, replays the ledger's spill, loads projects
 // and keys, and starts the background loops.
 func (s *Server) openTenancy() error {
@@ -111,7 +120,11 @@ func (s *Server) openTenancy() error {
 	logErr := func(what string) func(error) {
 		return func(err error) { s.log.Warn(what, "error", err.Error()) }
 	}
-	if t.led, err = ledger.New(st, ledger.Config{FlushInterval: cfg.Store.FlushInterval.D(), BatchRows: cfg.Store.BatchRows,
+	var sink ledger.Sink = st
+	if cfg.Store.discardLedger {
+		sink = discardSink{}
+	}
+	if t.led, err = ledger.New(sink, ledger.Config{FlushInterval: cfg.Store.FlushInterval.D(), BatchRows: cfg.Store.BatchRows,
 		MaxRows: cfg.Store.QueueRows, SpillDir: cfg.spillDir(), OnError: logErr("usage ledger")}); err != nil {
 		return err
 	}
@@ -165,12 +178,33 @@ func (s *Server) openTenancy() error {
 }
 
 // audited records a successful admin action of the engine's own (policies,
-// cache purge, reload) in the audit log (engine/admin).
+// routing weights, cache purge, reload) in the audit log (engine/admin),
+// with the state it replaces where there is one: the policy's or the
+// weights' description as their GET serves it.
 func (s *Server) audited(action string, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	if s.adm == nil {
 		return h
 	}
-	return s.adm.Audited(action, h)
+	var before func(ctx *fasthttp.RequestCtx) any
+	switch {
+	case strings.HasPrefix(action, "policy."):
+		before = func(ctx *fasthttp.RequestCtx) any {
+			name, _ := ctx.UserValue("name").(string)
+			if info, ok := s.policies.Get(name); ok {
+				return info
+			}
+			return nil
+		}
+	case strings.HasPrefix(action, "routing.weights."):
+		before = func(*fasthttp.RequestCtx) any {
+			b, source, err := routing.LoadWeights(s.cfg.DataDir, s.cfg.Routing.Weights)
+			if err != nil {
+				return nil
+			}
+			return routing.WeightsInfo(b, source)
+		}
+	}
+	return s.adm.Audited(action, before, h)
 }
 
 // syncStaticProjects makes the store's static projects those of

@@ -372,10 +372,15 @@ func rawJSON(v any) json.RawMessage {
 
 // Audited records a successful admin action whose handler knows nothing of
 // the audit log (policies, cache purge, reload): the target is the {name}
-// route parameter, "after" the JSON answer. Policy changes also raise
+// route parameter, "before" what before returns (nil: nothing; it runs
+// before h), "after" the JSON answer. Policy changes also raise
 // policy.updated.
-func (a *API) Audited(action string, h fasthttp.RequestHandler) fasthttp.RequestHandler {
+func (a *API) Audited(action string, before func(ctx *fasthttp.RequestCtx) any, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
+		var prev any
+		if before != nil {
+			prev = before(ctx)
+		}
 		h(ctx)
 		if ctx.Response.StatusCode() >= 400 {
 			return
@@ -385,7 +390,7 @@ func (a *API) Audited(action string, h fasthttp.RequestHandler) fasthttp.Request
 		if b := ctx.Response.Body(); len(b) < 64<<10 && json.Valid(b) {
 			after = bytes.Clone(b)
 		}
-		a.audit(ctx, action, target, nil, after)
+		a.audit(ctx, action, target, prev, after)
 		if strings.HasPrefix(action, "policy.") {
 			a.emit(webhook.EventPolicyUpdated, "", map[string]string{"policy": target, "action": action, "actor": a.actor(ctx)})
 		}

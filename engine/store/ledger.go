@@ -379,7 +379,9 @@ const pruneChunk = 5000
 
 // PruneUsage implements Ledger.
 func (s *sqlStore) PruneUsage(ctx context.Context, before time.Time) (int64, error) {
-	return s.pruneLoop(ctx, `DELETE FROM usage_ledger WHERE id IN (SELECT id FROM usage_ledger WHERE ts < $1 LIMIT `+
+	// The ledger's key is (ts, id): the chunk is the oldest rows, found and
+	// deleted through it.
+	return s.pruneLoop(ctx, `DELETE FROM usage_ledger WHERE (ts, id) IN (SELECT ts, id FROM usage_ledger WHERE ts < $1 ORDER BY ts, id LIMIT `+
 		strconv.Itoa(pruneChunk)+`)`, utc(before))
 }
 

@@ -421,6 +421,58 @@ CREATE TABLE batch_items (
 CREATE INDEX batch_items_state ON batch_items (batch_id, state, line);
 `,
 	},
+	{
+		version: 5,
+		name:    "usage ledger keyed by (ts, id)",
+		// Two B-trees per ledger row instead of four: the table itself is
+		// ordered by (ts, id), which serves every time-range scan, the
+		// newest-first pages, pruning and replay idempotence (a replayed row
+		// carries its original ts and id), and one index serves the
+		// per-project reads. The rowid, the id index and the separate (ts, id)
+		// index are gone. SQLite cannot change a primary key in place: the
+		// table is copied (inside the migration's transaction).
+		sqlite: `
+CREATE TABLE usage_ledger_v5 (
+	id                          TEXT NOT NULL,
+	ts                          TIMESTAMP NOT NULL,
+	project_id                  TEXT NOT NULL,
+	key_id                      TEXT NOT NULL,
+	endpoint                    TEXT NOT NULL,
+	requested_model             TEXT NOT NULL,
+	served_model                TEXT NOT NULL,
+	provider                    TEXT NOT NULL,
+	status                      INTEGER NOT NULL,
+	error_code                  TEXT NOT NULL,
+	prompt_tokens               INTEGER NOT NULL,
+	cached_tokens               INTEGER NOT NULL,
+	cache_write_tokens          INTEGER NOT NULL,
+	completion_tokens           INTEGER NOT NULL,
+	cost_usd                    REAL NOT NULL,
+	saved_response_cache        REAL NOT NULL,
+	saved_provider_prompt_cache REAL NOT NULL,
+	saved_ide_boilerplate       REAL NOT NULL,
+	saved_file_dedup            REAL NOT NULL,
+	saved_routing               REAL NOT NULL,
+	latency_ms                  REAL NOT NULL,
+	upstream_ms                 REAL NOT NULL,
+	cache                       TEXT NOT NULL,
+	route_reason                TEXT NOT NULL,
+	stream                      BOOLEAN NOT NULL,
+	PRIMARY KEY (ts, id)
+) WITHOUT ROWID;
+INSERT INTO usage_ledger_v5 (` + usageColumns + `) SELECT ` + usageColumns + ` FROM usage_ledger;
+DROP TABLE usage_ledger;
+ALTER TABLE usage_ledger_v5 RENAME TO usage_ledger;
+CREATE INDEX usage_ledger_project_ts ON usage_ledger (project_id, ts, id);
+`,
+		// PostgreSQL keeps its heap; the primary key moves to (ts, id) and
+		// the (ts, id) index it replaces goes: three structures per row
+		// instead of four.
+		postgres: `
+DROP INDEX usage_ledger_ts;
+ALTER TABLE usage_ledger DROP CONSTRAINT usage_ledger_pkey, ADD CONSTRAINT usage_ledger_pkey PRIMARY KEY (ts, id);
+`,
+	},
 }
 
 // schemaMigrationsDDL creates the bookkeeping table; the same SQL works on

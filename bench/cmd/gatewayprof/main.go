@@ -4,7 +4,10 @@
 //
 // Usage:
 //
-//	gatewayprof -config gateway.toml [-pprof 127.0.0.1:6060]
+//	gatewayprof -config gateway.toml [-pprof 127.0.0.1:6060] [-ledger off]
+//
+// -ledger off drops the usage rows instead of storing them (the ledger-off
+// side of bench/ledgeronoff.sh); -pprof "" turns the pprof listener off.
 package main
 
 import (
@@ -27,6 +30,7 @@ func main() {
 	configPath := flag.String("config", "", "path to gateway.toml")
 	pprofAddr := flag.String("pprof", "127.0.0.1:6060", "pprof listen address (loopback)")
 	blockRate := flag.Int("block-rate", 0, "runtime.SetBlockProfileRate and SetMutexProfileFraction (0: off)")
+	ledgerMode := flag.String("ledger", "on", "on: the usage ledger writes to the store; off: its rows are dropped")
 	flag.Parse()
 	if *blockRate > 0 {
 		runtime.SetBlockProfileRate(*blockRate)
@@ -38,12 +42,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gatewayprof: config:", err)
 		os.Exit(2)
 	}
+	switch *ledgerMode {
+	case "on":
+	case "off":
+		cfg.DiscardLedger()
+	default:
+		fmt.Fprintln(os.Stderr, "gatewayprof: -ledger: want on or off")
+		os.Exit(2)
+	}
 	srv, err := engine.New(cfg, logger)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gatewayprof:", err)
 		os.Exit(1)
 	}
 	go func() {
+		if *pprofAddr == "" {
+			return
+		}
 		ps := &http.Server{Addr: *pprofAddr, ReadHeaderTimeout: 5 * time.Second}
 		fmt.Fprintln(os.Stderr, "gatewayprof: pprof on", *pprofAddr, ps.ListenAndServe())
 	}()
