@@ -99,6 +99,10 @@ type Ablation struct {
 	Differ      int     `json:"differ"`
 	Errors      int     `json:"errors"`
 	GatewayCost float64 `json:"gateway_reported_cost_usd"`
+	// ByCategory and ByModel are the run's cost per category and per
+	// client-named model.
+	ByCategory map[string]float64 `json:"by_category,omitempty"`
+	ByModel    map[string]float64 `json:"by_model,omitempty"`
 }
 
 // Technique is one row of the savings table.
@@ -206,24 +210,63 @@ func (r *Report) Markdown() string {
 		}
 		w("")
 	}
-	w("By kind of traffic:")
-	w("")
-	w("| kind | requests | baseline cost | gateway cost | saved | baseline cached-read share | gateway cached-read share |")
-	w("| --- | --- | --- | --- | --- | --- | --- |")
-	kinds := make([]string, 0, len(base.ByKind))
-	for k := range base.ByKind {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
-		bk, gk := base.ByKind[k], gw.ByKind[k]
-		if gk == nil {
-			gk = &KindSummary{}
+	table := func(title, col string, bm, gm map[string]*KindSummary) {
+		w("%s", title)
+		w("")
+		w("| %s | requests | baseline cost | gateway cost | saved | baseline cached-read share | gateway cached-read share | gateway cache-write share |", col)
+		w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+		keys := make([]string, 0, len(bm))
+		for k := range bm {
+			keys = append(keys, k)
 		}
-		w("| %s | %d | %s | %s | %s | %s | %s |", k, bk.Requests, usd(bk.CostUSD), usd(gk.CostUSD), pct(bk.CostUSD-gk.CostUSD, bk.CostUSD),
-			pct(float64(bk.CachedTokens), float64(bk.PromptTokens)), pct(float64(gk.CachedTokens), float64(gk.PromptTokens)))
+		sort.Strings(keys)
+		for _, k := range keys {
+			bk, gk := bm[k], gm[k]
+			if gk == nil {
+				gk = &KindSummary{}
+			}
+			saved := pct(bk.CostUSD-gk.CostUSD, bk.CostUSD)
+			if gk.CostUSD > bk.CostUSD+1e-9 {
+				saved = "**" + saved + " (worse)**"
+			}
+			w("| %s | %d | %s | %s | %s | %s | %s | %s |", k, bk.Requests, usd(bk.CostUSD), usd(gk.CostUSD), saved,
+				pct(float64(bk.CachedTokens), float64(bk.PromptTokens)), pct(float64(gk.CachedTokens), float64(gk.PromptTokens)), pct(float64(gk.CacheWriteTokens), float64(gk.PromptTokens)))
+		}
+		w("")
 	}
-	w("")
+	table("By kind of traffic:", "kind", base.ByKind, gw.ByKind)
+	table("By category (kind and client):", "category", base.ByCategory, gw.ByCategory)
+	table("By model the client named (provider):", "model", base.ByModel, gw.ByModel)
+	if len(r.Ablations) > 0 && len(r.Ablations[0].ByCategory) > 0 {
+		w("Marginal saving of each technique by category and by model (cost of the run with it off − the default run's, same requests):")
+		w("")
+		head, sep := "| | ", "| --- | "
+		for _, a := range r.Ablations {
+			head += a.Name + " | "
+			sep += "--- | "
+		}
+		for _, part := range []struct {
+			title string
+			gm    map[string]*KindSummary
+			get   func(a Ablation) map[string]float64
+		}{{"category", gw.ByCategory, func(a Ablation) map[string]float64 { return a.ByCategory }}, {"model", gw.ByModel, func(a Ablation) map[string]float64 { return a.ByModel }}} {
+			w("%s", strings.Replace(head, "| |", "| "+part.title+" |", 1))
+			w("%s", sep)
+			keys := make([]string, 0, len(part.gm))
+			for k := range part.gm {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				row := "| " + k + " | "
+				for _, a := range r.Ablations {
+					row += usd(part.get(a)[k]-part.gm[k].CostUSD) + " | "
+				}
+				w("%s", row)
+			}
+			w("")
+		}
+	}
 	if len(gw.Routed) > 0 {
 		w("`auto` requests answered by: %s.", kv(gw.Routed))
 		w("")

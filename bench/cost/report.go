@@ -33,6 +33,10 @@ type RunSummary struct {
 	KindSummary
 	Errors int                     `json:"errors"`
 	ByKind map[string]*KindSummary `json:"by_kind"`
+	// ByCategory splits ByKind by client (Request.Category); ByModel by
+	// the model the client named (Request.Model, "auto" included).
+	ByCategory map[string]*KindSummary `json:"by_category"`
+	ByModel    map[string]*KindSummary `json:"by_model"`
 	// CacheHits counts answers the gateway served without an upstream call.
 	CacheHits int `json:"cache_hits"`
 	// Differ counts answers that differ from what the upstream returns for
@@ -55,15 +59,22 @@ type RunSummary struct {
 
 // Summarize totals a replay's results.
 func Summarize(name string, results []Result, prices Prices) RunSummary {
-	s := RunSummary{Name: name, ByKind: map[string]*KindSummary{}}
-	unknown := map[string]bool{}
-	for _, r := range results {
-		k := s.ByKind[r.Req.Kind]
+	s := RunSummary{Name: name, ByKind: map[string]*KindSummary{}, ByCategory: map[string]*KindSummary{}, ByModel: map[string]*KindSummary{}}
+	get := func(m map[string]*KindSummary, key string) *KindSummary {
+		k := m[key]
 		if k == nil {
 			k = &KindSummary{}
-			s.ByKind[r.Req.Kind] = k
+			m[key] = k
 		}
+		return k
+	}
+	unknown := map[string]bool{}
+	for _, r := range results {
+		k := get(s.ByKind, r.Req.Kind)
+		kc, km := get(s.ByCategory, r.Req.Category()), get(s.ByModel, r.Req.Model)
 		k.Requests++
+		kc.Requests++
+		km.Requests++
 		s.Requests++
 		if r.Err != "" || r.Status != 200 {
 			s.Errors++
@@ -89,6 +100,8 @@ func Summarize(name string, results []Result, prices Prices) RunSummary {
 				unknown[c.Provider+"/"+c.Model] = true
 			}
 			k.addCall(c, cost)
+			kc.addCall(c, cost)
+			km.addCall(c, cost)
 			s.addCall(c, cost)
 			own += cost
 		}

@@ -165,7 +165,15 @@ func run() error {
 				return fmt.Errorf("%s: %w", ab.name, err)
 			}
 			m := s.CostUSD - gsum.CostUSD
-			rep.Ablations = append(rep.Ablations, cost.Ablation{Name: ab.name, What: ab.what, CostUSD: s.CostUSD, MarginalUSD: m, Calls: s.Calls, Differ: s.Differ, Errors: s.Errors, GatewayCost: u.CostUSD})
+			abl := cost.Ablation{Name: ab.name, What: ab.what, CostUSD: s.CostUSD, MarginalUSD: m, Calls: s.Calls, Differ: s.Differ, Errors: s.Errors, GatewayCost: u.CostUSD,
+				ByCategory: map[string]float64{}, ByModel: map[string]float64{}}
+			for k, v := range s.ByCategory {
+				abl.ByCategory[k] = v.CostUSD
+			}
+			for k, v := range s.ByModel {
+				abl.ByModel[k] = v.CostUSD
+			}
+			rep.Ablations = append(rep.Ablations, abl)
 			if ab.technique != "" {
 				marginal[ab.technique] = &m
 			}
@@ -210,6 +218,9 @@ func run() error {
 	stamp := started.Format("2006-01-02T1504Z")
 	if *small {
 		stamp += "-small"
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
 	}
 	base2 := filepath.Join(*out, "cost-"+stamp)
 	js, err := json.MarshalIndent(rep, "", "  ")
