@@ -159,7 +159,7 @@ func (r *Report) Markdown() string {
 	w("| requests / upstream calls | %s / %s | %s / %s | %s answered from the gateway's cache |", intc(base.Requests), intc(base.Calls), intc(gw.Requests), intc(gw.Calls), intc(gw.CacheHits))
 	w("| prompt tokens sent upstream | %s | %s | %s fewer |", intc(base.PromptTokens), intc(gw.PromptTokens), pct(float64(base.PromptTokens-gw.PromptTokens), float64(base.PromptTokens)))
 	w("| of which cache reads / writes | %s / %s | %s / %s | |", intc(base.CachedTokens), intc(base.CacheWriteTokens), intc(gw.CachedTokens), intc(gw.CacheWriteTokens))
-	w("| output tokens | %s | %s | |", intc(base.OutputTokens), intc(gw.OutputTokens))
+	w("| output tokens (their cost) | %s (%s) | %s (%s) | no prompt technique reduces output: were every prompt token free, the gateway would save at most %s |", intc(base.OutputTokens), usd(base.OutputUSD), intc(gw.OutputTokens), usd(gw.OutputUSD), pct(base.CostUSD-base.OutputUSD, base.CostUSD))
 	w("| errors | %d | %d | |", base.Errors, gw.Errors)
 	w("| **answers that differ** from the upstream's answer to the original request | %d | **%d** | semantic cache off |", base.Differ, gw.Differ)
 	w("")
@@ -213,8 +213,8 @@ func (r *Report) Markdown() string {
 	table := func(title, col string, bm, gm map[string]*KindSummary) {
 		w("%s", title)
 		w("")
-		w("| %s | requests | baseline cost | gateway cost | saved | baseline cached-read share | gateway cached-read share | gateway cache-write share |", col)
-		w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+		w("| %s | requests | baseline cost | gateway cost | saved | baseline cached-read share | gateway cached-read share | gateway cache-write share | output share of the gateway's cost |", col)
+		w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 		keys := make([]string, 0, len(bm))
 		for k := range bm {
 			keys = append(keys, k)
@@ -229,8 +229,8 @@ func (r *Report) Markdown() string {
 			if gk.CostUSD > bk.CostUSD+1e-9 {
 				saved = "**" + saved + " (worse)**"
 			}
-			w("| %s | %d | %s | %s | %s | %s | %s | %s |", k, bk.Requests, usd(bk.CostUSD), usd(gk.CostUSD), saved,
-				pct(float64(bk.CachedTokens), float64(bk.PromptTokens)), pct(float64(gk.CachedTokens), float64(gk.PromptTokens)), pct(float64(gk.CacheWriteTokens), float64(gk.PromptTokens)))
+			w("| %s | %d | %s | %s | %s | %s | %s | %s | %s |", k, bk.Requests, usd(bk.CostUSD), usd(gk.CostUSD), saved,
+				pct(float64(bk.CachedTokens), float64(bk.PromptTokens)), pct(float64(gk.CachedTokens), float64(gk.PromptTokens)), pct(float64(gk.CacheWriteTokens), float64(gk.PromptTokens)), pct(gk.OutputUSD, gk.CostUSD))
 		}
 		w("")
 	}

@@ -16,9 +16,13 @@ type KindSummary struct {
 	CacheWriteTokens int     `json:"cache_write_tokens"`
 	OutputTokens     int     `json:"output_tokens"`
 	CostUSD          float64 `json:"cost_usd"`
+	// OutputUSD is the part of CostUSD paid for output tokens, which no
+	// prompt technique reduces.
+	OutputUSD float64 `json:"output_usd"`
 }
 
-func (k *KindSummary) addCall(c Call, cost float64) {
+func (k *KindSummary) addCall(c Call, cost, output float64) {
+	k.OutputUSD += output
 	k.Calls++
 	k.PromptTokens += c.PromptTokens
 	k.CachedTokens += c.CachedTokens
@@ -99,10 +103,11 @@ func Summarize(name string, results []Result, prices Prices) RunSummary {
 			if !ok {
 				unknown[c.Provider+"/"+c.Model] = true
 			}
-			k.addCall(c, cost)
-			kc.addCall(c, cost)
-			km.addCall(c, cost)
-			s.addCall(c, cost)
+			out := float64(c.OutputTokens) * prices[c.Provider+"/"+c.Model].Output / 1e6
+			k.addCall(c, cost, out)
+			kc.addCall(c, cost, out)
+			km.addCall(c, cost, out)
+			s.addCall(c, cost, out)
 			own += cost
 		}
 		if r.HasCost {
