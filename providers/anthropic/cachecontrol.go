@@ -575,11 +575,15 @@ func (s *ccScan) plan(minTok int, onlyIfNone bool, hist history, ins *[2 * MaxBr
 		// is the one before it.
 		final, prev = s.prev1, s.prev2
 	}
-	if hist.shared >= 0 && !hist.last && hist.shared < len(s.marks)-1 && s.marks[hist.shared].last.ok {
-		// The client rewrote what followed the prefix it shares with a
-		// recent request (prefixLedger): a final-turn write would not be
-		// read; the shared prefix is what it keeps.
-		final, prev = s.marks[hist.shared].last, spot{}
+	if k := len(s.marks) - 1 - hist.tail; hist.tail > 0 && k >= 0 && s.marks[k].last.ok {
+		// The client rewrites its last hist.tail messages every turn
+		// (prefixLedger): a final-turn write would not be read. What it
+		// keeps ends before them; the end of the prefix shared with the
+		// previous turn reads what that turn wrote.
+		final, prev = s.marks[k].last, spot{}
+		if j := hist.shared; j >= 0 && j < k && s.marks[j].last.ok {
+			prev = s.marks[j].last
+		}
 	}
 	if !final.ok || s.firstAsst < 0 || s.firstAsst > final.msg {
 		final, prev = spot{}, spot{}
@@ -653,7 +657,7 @@ func applyInserts(b []byte, ins []insert) []byte {
 func addBreakpoints(b []byte, model string, t minTable, onlyIfNone bool) ([]byte, int) {
 	var s ccScan
 	s.run(b)
-	return s.place(b, model, t, onlyIfNone, history{shared: -1})
+	return s.place(b, model, t, onlyIfNone, history{shared: -1, tail: -1})
 }
 
 var scanPool = sync.Pool{New: func() any { return new(ccScan) }}
@@ -667,13 +671,14 @@ func addBreakpointsWith(b []byte, model string, t minTable, onlyIfNone bool, led
 	s := scanPool.Get().(*ccScan)
 	s.track = true
 	s.run(b)
-	hist := history{shared: -1}
+	hist := history{shared: -1, tail: -1}
 	if !(onlyIfNone && s.client > 0) {
 		m := model
 		if m == "" {
 			m = unsafeconv.String(s.model)
 		}
-		hist = led.observe(s.bounds(led.seed, m))
+		bounds, head := s.bounds(led.seed, m)
+		hist = led.observe(head, bounds)
 	}
 	out, n := s.place(b, model, t, onlyIfNone, hist)
 	s.body, s.model = nil, nil
@@ -700,7 +705,7 @@ func (s *ccScan) place(b []byte, model string, t minTable, onlyIfNone bool, hist
 // bounds returns the cumulative hash of the prompt (model, tools, system,
 // messages in cache order) at the end of every message, before any
 // breakpoint is inserted.
-func (s *ccScan) bounds(seed maphash.Seed, model string) []uint64 {
+func (s *ccScan) bounds(seed maphash.Seed, model string) ([]uint64, uint64) {
 	var h maphash.Hash
 	h.SetSeed(seed)
 	h.WriteString(model)
@@ -709,13 +714,14 @@ func (s *ccScan) bounds(seed maphash.Seed, model string) []uint64 {
 	h.WriteByte(0)
 	h.Write(s.body[s.sysSpan[0]:s.sysSpan[1]])
 	h.WriteByte(0)
+	head := h.Sum64()
 	out := s.hashes[:0]
 	for _, m := range s.marks {
 		h.Write(s.body[m.start:m.end])
 		out = append(out, h.Sum64())
 	}
 	s.hashes = out
-	return out
+	return out, head
 }
 
 // HasBreakpoints reports whether the Anthropic Messages body carries
