@@ -237,6 +237,7 @@ func (r *Report) Markdown() string {
 	table("By kind of traffic:", "kind", base.ByKind, gw.ByKind)
 	table("By category (kind and client):", "category", base.ByCategory, gw.ByCategory)
 	table("By model the client named (provider):", "model", base.ByModel, gw.ByModel)
+	table("By upstream provider (the calls each one answered; the baseline sends `auto` to the strong tier):", "provider", base.ByProvider, gw.ByProvider)
 	if len(r.Ablations) > 0 && len(r.Ablations[0].ByCategory) > 0 {
 		w("Marginal saving of each technique by category and by model (cost of the run with it off − the default run's, same requests):")
 		w("")

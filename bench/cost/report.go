@@ -41,6 +41,9 @@ type RunSummary struct {
 	// the model the client named (Request.Model, "auto" included).
 	ByCategory map[string]*KindSummary `json:"by_category"`
 	ByModel    map[string]*KindSummary `json:"by_model"`
+	// ByProvider totals the upstream calls by the provider that answered
+	// (its requests count is the requests with a call there).
+	ByProvider map[string]*KindSummary `json:"by_provider"`
 	// CacheHits counts answers the gateway served without an upstream call.
 	CacheHits int `json:"cache_hits"`
 	// Differ counts answers that differ from what the upstream returns for
@@ -63,7 +66,7 @@ type RunSummary struct {
 
 // Summarize totals a replay's results.
 func Summarize(name string, results []Result, prices Prices) RunSummary {
-	s := RunSummary{Name: name, ByKind: map[string]*KindSummary{}, ByCategory: map[string]*KindSummary{}, ByModel: map[string]*KindSummary{}}
+	s := RunSummary{Name: name, ByKind: map[string]*KindSummary{}, ByCategory: map[string]*KindSummary{}, ByModel: map[string]*KindSummary{}, ByProvider: map[string]*KindSummary{}}
 	get := func(m map[string]*KindSummary, key string) *KindSummary {
 		k := m[key]
 		if k == nil {
@@ -98,6 +101,7 @@ func Summarize(name string, results []Result, prices Prices) RunSummary {
 			s.Routed[r.Provider+"/"+r.Model]++
 		}
 		own := 0.0
+		counted := map[string]bool{}
 		for _, c := range r.Calls {
 			cost, ok := prices.CallCost(c)
 			if !ok {
@@ -107,6 +111,12 @@ func Summarize(name string, results []Result, prices Prices) RunSummary {
 			k.addCall(c, cost, out)
 			kc.addCall(c, cost, out)
 			km.addCall(c, cost, out)
+			kp := get(s.ByProvider, c.Provider)
+			kp.addCall(c, cost, out)
+			if !counted[c.Provider] {
+				counted[c.Provider] = true
+				kp.Requests++
+			}
 			s.addCall(c, cost, out)
 			own += cost
 		}
