@@ -410,4 +410,3 @@ func jsonStrings(ss []string) string {
 	}
 	return string(append(b, ']'))
 }
-

@@ -56,14 +56,14 @@ import (
 // Entries are shared by every project using the provider, as Anthropic's
 // cache is shared by every request on the same organisation key.
 type prefixLedger struct {
-	mu   sync.Mutex
-	m    map[uint64]ledgerEntry
+	mu sync.Mutex
+	m  map[uint64]ledgerEntry
 	// tails is the rewritten-tail length last seen per head (model, tools
 	// and system prompt): how the client behind that head grows its prompt.
 	tails map[uint64]ledgerEntry
-	ttl  time.Duration
-	now  func() time.Time
-	seed maphash.Seed
+	ttl   time.Duration
+	now   func() time.Time
+	seed  maphash.Seed
 }
 
 type ledgerEntry struct {
