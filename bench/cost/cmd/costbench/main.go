@@ -303,6 +303,8 @@ func techniques(u cost.UsageTotals, a cost.Accounting, marginal map[string]*floa
 	}
 }
 
+func abs(v float64) float64 { return max(v, -v) }
+
 func fmtUSD(v float64) string { return fmt.Sprintf("$%.4f", v) }
 
 func notes(r *cost.Report) []string {
@@ -311,7 +313,7 @@ func notes(r *cost.Report) []string {
 		n = append(n, fmt.Sprintf("The gateway's savings add up to %s against a measured %s: its credits are per request and per technique, not a difference with a baseline. Routing is credited at the strong tier's price for the routed call's usage (%s), while without a gateway those requests went to the strong model uncached (%s more than through the gateway).",
 			fmtUSD(g.SavedUSD["total"]), fmtUSD(r.Baseline.CostUSD-r.Gateway.CostUSD), fmtUSD(r.Accounting.Routing.SavedUSD), fmtUSD(r.Accounting.Routing.VsBaselineUSD)))
 	}
-	if a := r.Accounting.PromptCache; a.NegativeCalls > 0 {
+	if a := r.Accounting.PromptCache; a.NegativeCalls > 0 && r.Gateway.Gateway != nil && abs(r.Gateway.Gateway.SavedUSD[engine.SavePrompt]-a.PositiveOnlyUSD) < abs(r.Gateway.Gateway.SavedUSD[engine.SavePrompt]-a.SavedUSD) {
 		n = append(n, fmt.Sprintf("provider_prompt_cache: the gateway credits only requests whose saving is positive (engine.creditSavings drops negative values), so the write premium of the %d write-only requests (%s) is never debited: it reports %s where reads minus write premiums come to %s.",
 			a.NegativeCalls, fmtUSD(a.PositiveOnlyUSD-a.SavedUSD), fmtUSD(a.PositiveOnlyUSD), fmtUSD(a.SavedUSD)))
 	}
