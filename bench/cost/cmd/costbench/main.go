@@ -118,7 +118,7 @@ func run() error {
 	}
 	durations["gateway"] = time.Since(t0).Round(time.Millisecond).String()
 	gsum := cost.Summarize("gateway", gwRes, prices)
-	usage, repaired, err := gw.Usage()
+	usage, repaired, err := gw.SettledUsage()
 	gw.Stop()
 	if err != nil {
 		return err
@@ -159,7 +159,7 @@ func run() error {
 			}
 			durations[ab.name] = time.Since(t0).Round(time.Millisecond).String()
 			s := cost.Summarize(ab.name, res, prices)
-			u, _, err := g.Usage()
+			u, _, err := g.SettledUsage()
 			g.Stop()
 			if err != nil {
 				return fmt.Errorf("%s: %w", ab.name, err)
