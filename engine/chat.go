@@ -31,6 +31,7 @@ type exchange struct {
 	resp     *providers.Response
 	reqID    []byte
 	idBuf    []byte
+	pkey     []byte // the prompt_cache_key (promptkey.go)
 	status   int
 	errCode  string
 	upstream time.Duration // time spent waiting on the upstream
@@ -162,14 +163,14 @@ func (x *exchange) account(total time.Duration) {
 		x.resp.Close()
 	}
 	providers.ReleaseRequest(x.req)
-	reqID, idBuf, scratch, reason, tags := x.reqID[:0], x.idBuf[:0], x.scratch[:0], x.reason[:0], x.tags[:0]
+	reqID, idBuf, pkey, scratch, reason, tags := x.reqID[:0], x.idBuf[:0], x.pkey[:0], x.scratch[:0], x.reason[:0], x.tags[:0]
 	models, targets, co := x.models[:0], x.targets[:0], x.body.coalesce[:0]
 	clear(models[:cap(models)])
 	in, out, removed := x.in, x.out, x.removed
 	in.Reset()
 	out.Reset()
 	removed.Reset()
-	*x = exchange{reqID: reqID, idBuf: idBuf, scratch: scratch, reason: reason, tags: tags, in: in, out: out, models: models, targets: targets, removed: removed}
+	*x = exchange{reqID: reqID, idBuf: idBuf, pkey: pkey, scratch: scratch, reason: reason, tags: tags, in: in, out: out, models: models, targets: targets, removed: removed}
 	x.body.coalesce = co
 	exchangePool.Put(x)
 }
@@ -347,7 +348,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 		ID:             unsafeconv.String(x.idBuf),
 		Created:        x.start.Unix(),
 		Header:         &ctx.Request.Header,
-		PromptCacheKey: s.cacheKeyFor(x.project),
+		PromptCacheKey: x.promptCacheKey(&ctx.Request.Header),
 	}
 	s.targets(x, name, m)
 	s.noteBreakpoints(x)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -94,9 +95,12 @@ func TestOpenAIPassthrough(t *testing.T) {
 		got := up.Last()
 		// The quick-fix skill's template arrives as a system message (the
 		// skills policy); everything else is the client's bytes.
+		// The gateway adds the conversation's prompt_cache_key at the end
+		// (engine/promptkey.go), after the client's members.
 		want := `{"model":"gpt-4o","messages":[{"role":"system","content":` + skillTemplate(t, "quick-fix") + `},{"role":"user","content":"hé\u00e9"}],"future_param":{"x":[1,2]},"temperature":0}`
-		if string(got.Body) != want {
-			t.Fatalf("upstream body\n got %s\nwant %s", got.Body, want)
+		key := regexp.MustCompile(`,"prompt_cache_key":"gw-[0-9a-f]{16}"\}$`)
+		if !key.Match(got.Body) || key.ReplaceAllString(string(got.Body), "}") != want {
+			t.Fatalf("upstream body\n got %s\nwant %s with a prompt_cache_key", got.Body, want)
 		}
 		if got.Header["Authorization"] != "Bearer sk-upstream-secret" {
 			t.Fatalf("upstream auth header = %q", got.Header["Authorization"])

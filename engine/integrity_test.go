@@ -338,6 +338,9 @@ func TestEditsAcrossMemberOrders(t *testing.T) {
 					for _, i := range order {
 						wantKeys = append(wantKeys, clientVals[i].key)
 					}
+					// OpenAI gets the conversation's prompt_cache_key after
+					// the client's members (engine/promptkey.go).
+					wantKeys = append(wantKeys, "prompt_cache_key")
 					if strings.Join(keys, ",") != strings.Join(wantKeys, ",") {
 						t.Fatalf("order %v: upstream members %v, want %v", order, keys, wantKeys)
 					}

@@ -117,7 +117,7 @@ func TestAmbiguousMembersNeverReachTheUpstream(t *testing.T) {
 			t.Fatalf("status %d: %s", status, resp)
 		}
 		got := string(oa.Last().Body)
-		if strings.Contains(got, "jane.doe@example.com") || !strings.Contains(got, `"logit\u005fbias":{"1":2},"x":1,"x":2}`) {
+		if strings.Contains(got, "jane.doe@example.com") || !strings.Contains(got, `"logit\u005fbias":{"1":2},"x":1,"x":2,"prompt_cache_key":"gw-`) {
 			t.Fatalf("upstream body %s", got)
 		}
 		body = `{"model":"claude-sonnet-4-0","max_tokens":16,"messages":` + user + `,"top\u005fk":5}`

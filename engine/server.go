@@ -6,7 +6,6 @@ package engine
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,7 +64,6 @@ type Server struct {
 	sem      *semantic.Cache
 	// semProjects lists the projects that opted in (empty: all).
 	semProjects map[string]bool
-	promptKeys  sync.Map // project → prompt_cache_key
 	sync        *policySync
 	// tiers binds routing tiers to model names; classifier is phase 2.
 	tiers      routing.Tiers
@@ -430,16 +427,4 @@ func jsonStrings(ss []string) string {
 		b = append(b, '"')
 	}
 	return string(append(b, ']'))
-}
-
-// cacheKeyFor is the prompt_cache_key of a project: a digest, so the
-// project's name never leaves the gateway. Computed once per project.
-func (s *Server) cacheKeyFor(project string) string {
-	if v, ok := s.promptKeys.Load(project); ok {
-		return v.(string)
-	}
-	sum := sha256.Sum256([]byte("gateway-prompt-cache:" + project))
-	k := "gw-" + hex.EncodeToString(sum[:12])
-	s.promptKeys.Store(project, k)
-	return k
 }

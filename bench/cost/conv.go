@@ -66,6 +66,9 @@ type oaRequest struct {
 	Temperature         *float64        `json:"temperature"`
 	Stream              bool            `json:"stream"`
 	StreamOptions       json.RawMessage `json:"stream_options"`
+	// PromptCacheKey routes the request for OpenAI's prompt cache; it does
+	// not change the answer.
+	PromptCacheKey string `json:"prompt_cache_key"`
 }
 
 type oaMessage struct {

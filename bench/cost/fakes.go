@@ -29,9 +29,11 @@ type Call struct {
 	PromptTokens, CachedTokens, CacheWriteTokens, OutputTokens int
 	// Breakpoints counts the cache_control markers the request carried.
 	Breakpoints int
-	Answer      Answer
-	Status      int
-	Err         string
+	// CacheKey is the request's prompt_cache_key (OpenAI).
+	CacheKey string
+	Answer   Answer
+	Status   int
+	Err      string
 	// Body is the request as received, kept only with Upstreams.KeepBodies.
 	Body []byte
 }
@@ -228,10 +230,10 @@ func (u *Upstreams) handleOpenAI(ctx *fasthttp.RequestCtx) {
 	for _, s := range segs {
 		prompt += len(s)
 	}
-	cached := u.OpenAI.Process(r.Model, now, segs)
+	cached := u.OpenAI.Process(r.Model, now, segs, r.PromptCacheKey)
 	a := AnswerFor("openai", r.Model, conv, digest)
 	out := a.OutputTokens(u.Tok)
-	u.record(Call{Provider: "openai", Model: r.Model, Stream: r.Stream, Digest: digest, PromptTokens: prompt, CachedTokens: cached, OutputTokens: out, Answer: a, Status: 200}, body)
+	u.record(Call{Provider: "openai", Model: r.Model, Stream: r.Stream, Digest: digest, PromptTokens: prompt, CachedTokens: cached, OutputTokens: out, CacheKey: r.PromptCacheKey, Answer: a, Status: 200}, body)
 	usage := map[string]any{
 		"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out,
 		"prompt_tokens_details":     map[string]int{"cached_tokens": cached, "audio_tokens": 0},

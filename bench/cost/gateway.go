@@ -170,6 +170,27 @@ func (g *Gateway) Usage() (u UsageTotals, repaired bool, err error) {
 	return doc.Total, repaired, nil
 }
 
+// SettledUsage reads GET /admin/usage until two reads 300 ms apart agree
+// (at most 5 s): the gateway accounts some requests on a background
+// goroutine after their answer was sent (engine/savings.go's accountant),
+// so a read right after the last answer can miss the last few.
+func (g *Gateway) SettledUsage() (UsageTotals, bool, error) {
+	u, repaired, err := g.Usage()
+	for i := 0; err == nil && i < 16; i++ {
+		time.Sleep(300 * time.Millisecond)
+		var v UsageTotals
+		if v, repaired, err = g.Usage(); err != nil {
+			break
+		}
+		same := v.Requests == u.Requests && v.CostUSD == u.CostUSD && v.SavedUSD["total"] == u.SavedUSD["total"]
+		u = v
+		if same {
+			break
+		}
+	}
+	return u, repaired, err
+}
+
 // RepairUsageJSON undoes a known defect of GET /admin/usage at commit
 // 2ed9227 (engine.Usage.AppendJSON slices the whole buffer instead of the
 // total row's leading comma): the opening brace is missing and the total

@@ -99,6 +99,10 @@ type Ablation struct {
 	Differ      int     `json:"differ"`
 	Errors      int     `json:"errors"`
 	GatewayCost float64 `json:"gateway_reported_cost_usd"`
+	// ByCategory and ByModel are the run's cost per category and per
+	// client-named model.
+	ByCategory map[string]float64 `json:"by_category,omitempty"`
+	ByModel    map[string]float64 `json:"by_model,omitempty"`
 }
 
 // Technique is one row of the savings table.
@@ -155,7 +159,7 @@ func (r *Report) Markdown() string {
 	w("| requests / upstream calls | %s / %s | %s / %s | %s answered from the gateway's cache |", intc(base.Requests), intc(base.Calls), intc(gw.Requests), intc(gw.Calls), intc(gw.CacheHits))
 	w("| prompt tokens sent upstream | %s | %s | %s fewer |", intc(base.PromptTokens), intc(gw.PromptTokens), pct(float64(base.PromptTokens-gw.PromptTokens), float64(base.PromptTokens)))
 	w("| of which cache reads / writes | %s / %s | %s / %s | |", intc(base.CachedTokens), intc(base.CacheWriteTokens), intc(gw.CachedTokens), intc(gw.CacheWriteTokens))
-	w("| output tokens | %s | %s | |", intc(base.OutputTokens), intc(gw.OutputTokens))
+	w("| output tokens (their cost) | %s (%s) | %s (%s) | no prompt technique reduces output: were every prompt token free, the gateway would save at most %s |", intc(base.OutputTokens), usd(base.OutputUSD), intc(gw.OutputTokens), usd(gw.OutputUSD), pct(base.CostUSD-base.OutputUSD, base.CostUSD))
 	w("| errors | %d | %d | |", base.Errors, gw.Errors)
 	w("| **answers that differ** from the upstream's answer to the original request | %d | **%d** | semantic cache off |", base.Differ, gw.Differ)
 	w("")
@@ -206,24 +210,64 @@ func (r *Report) Markdown() string {
 		}
 		w("")
 	}
-	w("By kind of traffic:")
-	w("")
-	w("| kind | requests | baseline cost | gateway cost | saved | baseline cached-read share | gateway cached-read share |")
-	w("| --- | --- | --- | --- | --- | --- | --- |")
-	kinds := make([]string, 0, len(base.ByKind))
-	for k := range base.ByKind {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
-		bk, gk := base.ByKind[k], gw.ByKind[k]
-		if gk == nil {
-			gk = &KindSummary{}
+	table := func(title, col string, bm, gm map[string]*KindSummary) {
+		w("%s", title)
+		w("")
+		w("| %s | requests | baseline cost | gateway cost | saved | baseline cached-read share | gateway cached-read share | gateway cache-write share | output share of the gateway's cost |", col)
+		w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+		keys := make([]string, 0, len(bm))
+		for k := range bm {
+			keys = append(keys, k)
 		}
-		w("| %s | %d | %s | %s | %s | %s | %s |", k, bk.Requests, usd(bk.CostUSD), usd(gk.CostUSD), pct(bk.CostUSD-gk.CostUSD, bk.CostUSD),
-			pct(float64(bk.CachedTokens), float64(bk.PromptTokens)), pct(float64(gk.CachedTokens), float64(gk.PromptTokens)))
+		sort.Strings(keys)
+		for _, k := range keys {
+			bk, gk := bm[k], gm[k]
+			if gk == nil {
+				gk = &KindSummary{}
+			}
+			saved := pct(bk.CostUSD-gk.CostUSD, bk.CostUSD)
+			if gk.CostUSD > bk.CostUSD+1e-9 {
+				saved = "**" + saved + " (worse)**"
+			}
+			w("| %s | %d | %s | %s | %s | %s | %s | %s | %s |", k, bk.Requests, usd(bk.CostUSD), usd(gk.CostUSD), saved,
+				pct(float64(bk.CachedTokens), float64(bk.PromptTokens)), pct(float64(gk.CachedTokens), float64(gk.PromptTokens)), pct(float64(gk.CacheWriteTokens), float64(gk.PromptTokens)), pct(gk.OutputUSD, gk.CostUSD))
+		}
+		w("")
 	}
-	w("")
+	table("By kind of traffic:", "kind", base.ByKind, gw.ByKind)
+	table("By category (kind and client):", "category", base.ByCategory, gw.ByCategory)
+	table("By model the client named (provider):", "model", base.ByModel, gw.ByModel)
+	table("By upstream provider (the calls each one answered; the baseline sends `auto` to the strong tier):", "provider", base.ByProvider, gw.ByProvider)
+	if len(r.Ablations) > 0 && len(r.Ablations[0].ByCategory) > 0 {
+		w("Marginal saving of each technique by category and by model (cost of the run with it off − the default run's, same requests):")
+		w("")
+		head, sep := "| | ", "| --- | "
+		for _, a := range r.Ablations {
+			head += a.Name + " | "
+			sep += "--- | "
+		}
+		for _, part := range []struct {
+			title string
+			gm    map[string]*KindSummary
+			get   func(a Ablation) map[string]float64
+		}{{"category", gw.ByCategory, func(a Ablation) map[string]float64 { return a.ByCategory }}, {"model", gw.ByModel, func(a Ablation) map[string]float64 { return a.ByModel }}} {
+			w("%s", strings.Replace(head, "| |", "| "+part.title+" |", 1))
+			w("%s", sep)
+			keys := make([]string, 0, len(part.gm))
+			for k := range part.gm {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				row := "| " + k + " | "
+				for _, a := range r.Ablations {
+					row += usd(part.get(a)[k]-part.gm[k].CostUSD) + " | "
+				}
+				w("%s", row)
+			}
+			w("")
+		}
+	}
 	if len(gw.Routed) > 0 {
 		w("`auto` requests answered by: %s.", kv(gw.Routed))
 		w("")

@@ -16,9 +16,13 @@ type KindSummary struct {
 	CacheWriteTokens int     `json:"cache_write_tokens"`
 	OutputTokens     int     `json:"output_tokens"`
 	CostUSD          float64 `json:"cost_usd"`
+	// OutputUSD is the part of CostUSD paid for output tokens, which no
+	// prompt technique reduces.
+	OutputUSD float64 `json:"output_usd"`
 }
 
-func (k *KindSummary) addCall(c Call, cost float64) {
+func (k *KindSummary) addCall(c Call, cost, output float64) {
+	k.OutputUSD += output
 	k.Calls++
 	k.PromptTokens += c.PromptTokens
 	k.CachedTokens += c.CachedTokens
@@ -33,6 +37,13 @@ type RunSummary struct {
 	KindSummary
 	Errors int                     `json:"errors"`
 	ByKind map[string]*KindSummary `json:"by_kind"`
+	// ByCategory splits ByKind by client (Request.Category); ByModel by
+	// the model the client named (Request.Model, "auto" included).
+	ByCategory map[string]*KindSummary `json:"by_category"`
+	ByModel    map[string]*KindSummary `json:"by_model"`
+	// ByProvider totals the upstream calls by the provider that answered
+	// (its requests count is the requests with a call there).
+	ByProvider map[string]*KindSummary `json:"by_provider"`
 	// CacheHits counts answers the gateway served without an upstream call.
 	CacheHits int `json:"cache_hits"`
 	// Differ counts answers that differ from what the upstream returns for
@@ -55,15 +66,22 @@ type RunSummary struct {
 
 // Summarize totals a replay's results.
 func Summarize(name string, results []Result, prices Prices) RunSummary {
-	s := RunSummary{Name: name, ByKind: map[string]*KindSummary{}}
-	unknown := map[string]bool{}
-	for _, r := range results {
-		k := s.ByKind[r.Req.Kind]
+	s := RunSummary{Name: name, ByKind: map[string]*KindSummary{}, ByCategory: map[string]*KindSummary{}, ByModel: map[string]*KindSummary{}, ByProvider: map[string]*KindSummary{}}
+	get := func(m map[string]*KindSummary, key string) *KindSummary {
+		k := m[key]
 		if k == nil {
 			k = &KindSummary{}
-			s.ByKind[r.Req.Kind] = k
+			m[key] = k
 		}
+		return k
+	}
+	unknown := map[string]bool{}
+	for _, r := range results {
+		k := get(s.ByKind, r.Req.Kind)
+		kc, km := get(s.ByCategory, r.Req.Category()), get(s.ByModel, r.Req.Model)
 		k.Requests++
+		kc.Requests++
+		km.Requests++
 		s.Requests++
 		if r.Err != "" || r.Status != 200 {
 			s.Errors++
@@ -83,13 +101,23 @@ func Summarize(name string, results []Result, prices Prices) RunSummary {
 			s.Routed[r.Provider+"/"+r.Model]++
 		}
 		own := 0.0
+		counted := map[string]bool{}
 		for _, c := range r.Calls {
 			cost, ok := prices.CallCost(c)
 			if !ok {
 				unknown[c.Provider+"/"+c.Model] = true
 			}
-			k.addCall(c, cost)
-			s.addCall(c, cost)
+			out := float64(c.OutputTokens) * prices[c.Provider+"/"+c.Model].Output / 1e6
+			k.addCall(c, cost, out)
+			kc.addCall(c, cost, out)
+			km.addCall(c, cost, out)
+			kp := get(s.ByProvider, c.Provider)
+			kp.addCall(c, cost, out)
+			if !counted[c.Provider] {
+				counted[c.Provider] = true
+				kp.Requests++
+			}
+			s.addCall(c, cost, out)
 			own += cost
 		}
 		if r.HasCost {

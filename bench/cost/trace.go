@@ -40,6 +40,16 @@ type Request struct {
 	of *Request
 }
 
+// Category is the kind of traffic and the client that sent it
+// ("agent/cline", "chat/cursor", "aider/diff"), or the kind alone when the
+// client is the kind.
+func (r *Request) Category() string {
+	if r.Client == "" || r.Client == r.Kind {
+		return r.Kind
+	}
+	return r.Kind + "/" + r.Client
+}
+
 // Trace is a generated workload.
 type Trace struct {
 	Seed     uint64
@@ -67,6 +77,18 @@ type Mix struct {
 	// AutocompleteUsers each type for Duration, AutocompleteBursts bursts of
 	// completions with gpt-4o-mini.
 	AutocompleteUsers, AutocompleteBursts int
+	// AgentGPT4o are further OpenAI-format agent sessions with gpt-4o
+	// (generated after the others, so adding them keeps the rest's bytes).
+	AgentGPT4o int
+	// AiderSessions are Aider edit sessions: the i-th uses
+	// AiderModels[i%len] and AiderFormats[i%len] ("whole" or "diff").
+	AiderSessions int
+	AiderModels   []string
+	AiderFormats  []string
+	// PlainChatSessions are chats without tools or IDE context, with
+	// PlainChatModels[i%len].
+	PlainChatSessions int
+	PlainChatModels   []string
 	// RetryRate is the share of temperature-0 requests that the client sends
 	// again after a timeout; RevisitRate the share of autocomplete requests
 	// sent again unchanged (the cursor came back).
@@ -87,6 +109,10 @@ func DefaultMix() Mix {
 		ClaudeCodeSessions: 4,
 		ChatSessions:       16, ChatAuto: 5, ChatGPT: 5,
 		AutocompleteUsers: 6, AutocompleteBursts: 5,
+		AgentGPT4o:    2,
+		AiderSessions: 6, AiderModels: []string{"claude-sonnet-4-5", "gpt-4.1", "claude-sonnet-4-5", "gpt-4o", "claude-sonnet-4-5", "gpt-4.1"},
+		AiderFormats:      []string{"diff", "whole", "whole", "diff", "diff", "diff"},
+		PlainChatSessions: 8, PlainChatModels: []string{"gpt-4o", "claude-sonnet-4-5", "gpt-4.1", "gpt-4o", "auto", "claude-sonnet-4-5", "gpt-4o", "gpt-4.1"},
 		RetryRate: 0.04, RevisitRate: 0.10,
 	}
 }
@@ -99,6 +125,9 @@ func SmallMix() Mix {
 		ClaudeCodeSessions: 1,
 		ChatSessions:       2, ChatAuto: 1,
 		AutocompleteUsers: 1, AutocompleteBursts: 2,
+		AgentGPT4o:    1,
+		AiderSessions: 2, AiderModels: []string{"claude-sonnet-4-5", "gpt-4.1"}, AiderFormats: []string{"diff", "whole"},
+		PlainChatSessions: 2, PlainChatModels: []string{"gpt-4o", "claude-sonnet-4-5"},
 		RetryRate: 0.2, RevisitRate: 0.2,
 	}
 }
@@ -143,6 +172,17 @@ func Generate(seed uint64, m Mix) *Trace {
 	for i := 0; i < m.AutocompleteUsers; i++ {
 		reqs = append(reqs, g.autocomplete(fmt.Sprintf("complete-%02d", i), g.repos[i%len(g.repos)])...)
 	}
+	g.setupLater()
+	for i := 0; i < m.AgentGPT4o; i++ {
+		j := m.AgentSessions + i
+		reqs = append(reqs, g.agent(fmt.Sprintf("agent-%02d", j), g.startTime(0.8), g.families[j%2], g.repos[j%len(g.repos)], "gpt-4o", FormatOpenAI, rng.IntN(2) == 0)...)
+	}
+	for i := 0; i < m.AiderSessions; i++ {
+		reqs = append(reqs, g.aider(fmt.Sprintf("aider-%02d", i), g.startTime(0.8), g.repos[i%len(g.repos)], m.AiderModels[i%len(m.AiderModels)], m.AiderFormats[i%len(m.AiderFormats)])...)
+	}
+	for i := 0; i < m.PlainChatSessions; i++ {
+		reqs = append(reqs, g.plainChat(fmt.Sprintf("plain-%02d", i), g.startTime(0.9), g.repos[(i+1)%len(g.repos)], m.PlainChatModels[i%len(m.PlainChatModels)])...)
+	}
 	// Client retries of temperature-0 requests.
 	var retries []*Request
 	for _, r := range reqs {
@@ -179,6 +219,11 @@ type gen struct {
 	rules      string
 	userInfo   []string
 	acSys      string
+	// Set up after the first trace's content, so that its bytes do not
+	// change: Aider's system prompts and reminders by edit format, the
+	// plain chat's system prompt.
+	aiderSys, aiderReminder map[string]string
+	plainSys                string
 }
 
 // family is an agent client: its system prompt (blocks) and tools.

@@ -79,6 +79,7 @@ type seen struct {
 	msg          int // message index
 	cStart, cEnd int // the content in that message's text
 	pStart, pEnd int // its path, if any
+	oStart, oEnd int // its opening fence line (oStart == oEnd: not fenced)
 	next         int32
 	// sum is the first 4 bytes of the content's SHA-256, computed at the
 	// first repeat and reused by the later ones.
@@ -215,7 +216,7 @@ func (s *state) visit(c *abi.Call, i int, text []byte, b block, editable bool) (
 	k := key(content)
 	j := s.lookup(c, content, k)
 	if j < 0 {
-		s.add(k, seen{msg: i, cStart: b.cStart, cEnd: ce, pStart: b.pStart, pEnd: b.pEnd})
+		s.add(k, seen{msg: i, cStart: b.cStart, cEnd: ce, pStart: b.pStart, pEnd: b.pEnd, oStart: b.start, oEnd: max(b.start, b.cStart-1)})
 		return false, abi.StatusOK
 	}
 	if !editable {
@@ -235,6 +236,12 @@ func (s *state) visit(c *abi.Call, i int, text []byte, b block, editable bool) (
 		first.sum, first.hashed = [4]byte(sum[:4]), true
 	}
 	s.ref = appendRef(s.ref[:0], label, earlier, first.sum, first.msg)
+	if b.cStart > b.start && b.end > ce && !bytes.Equal(text[b.start:b.cStart-1], c.Text(first.msg)[first.oStart:first.oEnd]) {
+		// The fences differ (```go against ```): keep this copy's fence
+		// lines and replace only the contents, so that the reference reads
+		// as exactly what it replaced.
+		b.start, b.end = b.cStart, ce
+	}
 	old := text[b.start:b.end]
 	if len(s.ref) >= len(old) {
 		return false, abi.StatusOK // a reference would not be shorter

@@ -58,6 +58,9 @@ type Provider struct {
 	messages    []byte // absolute URL of /v1/messages
 	countTokens []byte // absolute URL of /v1/messages/count_tokens
 	minTokens   minTable
+	// ledger is the history of recent prompts that makes breakpoint
+	// placement cost-aware (ledger.go); shared by WithCacheControl copies.
+	ledger *prefixLedger
 	// redact removes the key from every upstream error text.
 	redact *providers.Redactor
 }
@@ -83,6 +86,7 @@ func New(cfg Config) (*Provider, error) {
 		messages:    c.URL(nil, "/v1/messages"),
 		countTokens: c.URL(nil, "/v1/messages/count_tokens"),
 		minTokens:   newMinTable(cfg.CacheMinTokens),
+		ledger:      newPrefixLedger(),
 		redact:      providers.NewRedactor(cfg.APIKey)}, nil
 }
 
@@ -139,7 +143,7 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	bb := bufPool.Get().(*buffers)
 	body, info, err := appendRequest(bb.body[:0], call)
 	if err == nil && p.cfg.CacheControl {
-		body, _ = addBreakpoints(body, call.Model, p.minTokens, false)
+		body, _ = addBreakpointsWith(body, call.Model, p.minTokens, false, p.ledger)
 	}
 	bb.body = body
 	if err != nil {

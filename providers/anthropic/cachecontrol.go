@@ -1,8 +1,10 @@
 package anthropic
 
 import (
+	"hash/maphash"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/internal/unsafeconv"
@@ -190,6 +192,20 @@ type ccScan struct {
 	userMsg   int  // index of the latest user message, -1
 	asstMsg   int  // index of the latest assistant message, -1
 	firstAsst int  // index of the first assistant message, -1
+
+	// With track (a prefix ledger is in use): the spans of the tools and
+	// system values and, per message, its span and the spot a breakpoint
+	// at its end would take.
+	track             bool
+	toolSpan, sysSpan [2]int
+	marks             []msgMark
+	hashes            []uint64
+}
+
+// msgMark is one message of the scanned body.
+type msgMark struct {
+	start, end int
+	last       spot
 }
 
 // The walk is a single recursive descent over offsets of the validated
@@ -357,7 +373,8 @@ func strSpot(i, e int, sec section, idx, cost int) spot {
 }
 
 func (s *ccScan) run(body []byte) {
-	*s = ccScan{body: body, userMsg: -1, asstMsg: -1, firstAsst: -1}
+	track, marks, hashes := s.track, s.marks[:0], s.hashes[:0]
+	*s = ccScan{body: body, userMsg: -1, asstMsg: -1, firstAsst: -1, track: track, marks: marks, hashes: hashes}
 	i := jsonscan.SkipSpace(body, 0)
 	if kindAt(body, i) != jsonscan.Object {
 		return
@@ -376,9 +393,13 @@ func (s *ccScan) run(body []byte) {
 			s.clientMark(body[v:e], spot{ok: true, sec: secMessages, idx: int(^uint(0) >> 1)})
 			return e
 		case "tools":
-			return s.tools(v)
+			e := s.tools(v)
+			s.toolSpan = [2]int{v, e}
+			return e
 		case "system":
-			return s.system(v)
+			e := s.system(v)
+			s.sysSpan = [2]int{v, e}
+			return e
 		case "messages":
 			return s.messages(v)
 		}
@@ -471,6 +492,9 @@ func (s *ccScan) messages(v int) int {
 			}
 			return 0
 		})
+		if s.track {
+			s.marks = append(s.marks, msgMark{start: m, end: e, last: last})
+		}
 		switch string(role) {
 		case `"user"`:
 			s.lastUser, s.userMsg = last, n
@@ -540,7 +564,7 @@ func (s *ccScan) prefix(sp *spot) int {
 
 // plan chooses the breakpoints to add to the scanned body. With onlyIfNone
 // (the passthrough) a body carrying any client breakpoint gets none.
-func (s *ccScan) plan(minTok int, onlyIfNone bool, ins *[2 * MaxBreakpoints]insert) int {
+func (s *ccScan) plan(minTok int, onlyIfNone bool, hist history, ins *[2 * MaxBreakpoints]insert) int {
 	if onlyIfNone && s.client > 0 {
 		return 0
 	}
@@ -550,6 +574,16 @@ func (s *ccScan) plan(minTok int, onlyIfNone bool, ins *[2 * MaxBreakpoints]inse
 		// The request ends with an assistant prefill: the final user turn
 		// is the one before it.
 		final, prev = s.prev1, s.prev2
+	}
+	if k := len(s.marks) - 1 - hist.tail; hist.tail > 0 && k >= 0 && s.marks[k].last.ok {
+		// The client rewrites its last hist.tail messages every turn
+		// (prefixLedger): a final-turn write would not be read. What it
+		// keeps ends before them; the end of the prefix shared with the
+		// previous turn reads what that turn wrote.
+		final, prev = s.marks[k].last, spot{}
+		if j := hist.shared; j >= 0 && j < k && s.marks[j].last.ok {
+			prev = s.marks[j].last
+		}
 	}
 	if !final.ok || s.firstAsst < 0 || s.firstAsst > final.msg {
 		final, prev = spot{}, spot{}
@@ -623,11 +657,42 @@ func applyInserts(b []byte, ins []insert) []byte {
 func addBreakpoints(b []byte, model string, t minTable, onlyIfNone bool) ([]byte, int) {
 	var s ccScan
 	s.run(b)
+	return s.place(b, model, t, onlyIfNone, history{shared: -1, tail: -1})
+}
+
+var scanPool = sync.Pool{New: func() any { return new(ccScan) }}
+
+// addBreakpointsWith is addBreakpoints informed by the ledger's history of
+// recent requests (nil: stateless), which it updates with this request.
+func addBreakpointsWith(b []byte, model string, t minTable, onlyIfNone bool, led *prefixLedger) ([]byte, int) {
+	if led == nil {
+		return addBreakpoints(b, model, t, onlyIfNone)
+	}
+	s := scanPool.Get().(*ccScan)
+	s.track = true
+	s.run(b)
+	hist := history{shared: -1, tail: -1}
+	if !(onlyIfNone && s.client > 0) {
+		m := model
+		if m == "" {
+			m = unsafeconv.String(s.model)
+		}
+		bounds, head := s.bounds(led.seed, m)
+		hist = led.observe(head, bounds)
+	}
+	out, n := s.place(b, model, t, onlyIfNone, hist)
+	s.body, s.model = nil, nil
+	scanPool.Put(s)
+	return out, n
+}
+
+// place plans the breakpoints of the scanned body b and inserts them.
+func (s *ccScan) place(b []byte, model string, t minTable, onlyIfNone bool, hist history) ([]byte, int) {
 	if model == "" {
 		model = unsafeconv.String(s.model)
 	}
 	var ins [2 * MaxBreakpoints]insert
-	n := s.plan(t.lookup(model), onlyIfNone, &ins)
+	n := s.plan(t.lookup(model), onlyIfNone, hist, &ins)
 	added := 0
 	for _, in := range ins[:n] {
 		if in.s != ccWrapOpen {
@@ -635,6 +700,28 @@ func addBreakpoints(b []byte, model string, t minTable, onlyIfNone bool) ([]byte
 		}
 	}
 	return applyInserts(b, ins[:n]), added
+}
+
+// bounds returns the cumulative hash of the prompt (model, tools, system,
+// messages in cache order) at the end of every message, before any
+// breakpoint is inserted.
+func (s *ccScan) bounds(seed maphash.Seed, model string) ([]uint64, uint64) {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	h.WriteString(model)
+	h.WriteByte(0)
+	h.Write(s.body[s.toolSpan[0]:s.toolSpan[1]])
+	h.WriteByte(0)
+	h.Write(s.body[s.sysSpan[0]:s.sysSpan[1]])
+	h.WriteByte(0)
+	head := h.Sum64()
+	out := s.hashes[:0]
+	for _, m := range s.marks {
+		h.Write(s.body[m.start:m.end])
+		out = append(out, h.Sum64())
+	}
+	s.hashes = out
+	return out, head
 }
 
 // HasBreakpoints reports whether the Anthropic Messages body carries

@@ -93,7 +93,7 @@ func (p *Provider) passthrough(ctx context.Context, url, body []byte, model stri
 	b, err := AppendWithModel(pb.body[:0], body, model)
 	if err == nil && cache {
 		// Only when the client set no breakpoint of its own.
-		b, _ = addBreakpoints(b, model, p.minTokens, true)
+		b, _ = addBreakpointsWith(b, model, p.minTokens, true, p.ledger)
 	}
 	pb.body = b
 	if err != nil {

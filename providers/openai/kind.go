@@ -15,7 +15,9 @@ var Kind = providers.Kind{
 		return New(Config{
 			Name: s.Name, BaseURL: s.BaseURL, APIKey: s.APIKey, AuthHeader: s.AuthHeader,
 			Query: s.Query, Headers: s.Headers, Timeout: s.Timeout, Options: s.Upstream,
-			PromptCacheKey: strings.Contains(s.BaseURL, "api.openai.com"),
+			// OpenAI itself: its preset (OPENAI_BASE_URL may point at a
+			// proxy in front of it) or its host under another name.
+			PromptCacheKey: s.Name == "openai" || strings.Contains(s.BaseURL, "api.openai.com"),
 		})
 	},
 	EnabledBy: providers.ByKey,

@@ -120,7 +120,7 @@ func run() error {
 	}
 	durations["gateway"] = time.Since(t0).Round(time.Millisecond).String()
 	gsum := cost.Summarize("gateway", gwRes, prices)
-	usage, repaired, err := gw.Usage()
+	usage, repaired, err := gw.SettledUsage()
 	gw.Stop()
 	if err != nil {
 		return err
@@ -161,13 +161,21 @@ func run() error {
 			}
 			durations[ab.name] = time.Since(t0).Round(time.Millisecond).String()
 			s := cost.Summarize(ab.name, res, prices)
-			u, _, err := g.Usage()
+			u, _, err := g.SettledUsage()
 			g.Stop()
 			if err != nil {
 				return fmt.Errorf("%s: %w", ab.name, err)
 			}
 			m := s.CostUSD - gsum.CostUSD
-			rep.Ablations = append(rep.Ablations, cost.Ablation{Name: ab.name, What: ab.what, CostUSD: s.CostUSD, MarginalUSD: m, Calls: s.Calls, Differ: s.Differ, Errors: s.Errors, GatewayCost: u.CostUSD})
+			abl := cost.Ablation{Name: ab.name, What: ab.what, CostUSD: s.CostUSD, MarginalUSD: m, Calls: s.Calls, Differ: s.Differ, Errors: s.Errors, GatewayCost: u.CostUSD,
+				ByCategory: map[string]float64{}, ByModel: map[string]float64{}}
+			for k, v := range s.ByCategory {
+				abl.ByCategory[k] = v.CostUSD
+			}
+			for k, v := range s.ByModel {
+				abl.ByModel[k] = v.CostUSD
+			}
+			rep.Ablations = append(rep.Ablations, abl)
 			if ab.technique != "" {
 				marginal[ab.technique] = &m
 			}
@@ -212,6 +220,9 @@ func run() error {
 	stamp := started.Format("2006-01-02T1504Z")
 	if *small {
 		stamp += "-small"
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
 	}
 	base2 := filepath.Join(*out, "cost-"+stamp)
 	js, err := json.MarshalIndent(rep, "", "  ")
@@ -294,6 +305,8 @@ func techniques(u cost.UsageTotals, a cost.Accounting, marginal map[string]*floa
 	}
 }
 
+func abs(v float64) float64 { return max(v, -v) }
+
 func fmtUSD(v float64) string { return fmt.Sprintf("$%.4f", v) }
 
 func notes(r *cost.Report) []string {
@@ -302,7 +315,7 @@ func notes(r *cost.Report) []string {
 		n = append(n, fmt.Sprintf("The gateway's savings add up to %s against a measured %s: its credits are per request and per technique, not a difference with a baseline. Routing is credited at the strong tier's price for the routed call's usage (%s), while without a gateway those requests went to the strong model uncached (%s more than through the gateway).",
 			fmtUSD(g.SavedUSD["total"]), fmtUSD(r.Baseline.CostUSD-r.Gateway.CostUSD), fmtUSD(r.Accounting.Routing.SavedUSD), fmtUSD(r.Accounting.Routing.VsBaselineUSD)))
 	}
-	if a := r.Accounting.PromptCache; a.NegativeCalls > 0 {
+	if a := r.Accounting.PromptCache; a.NegativeCalls > 0 && r.Gateway.Gateway != nil && abs(r.Gateway.Gateway.SavedUSD[accounting.SavePrompt]-a.PositiveOnlyUSD) < abs(r.Gateway.Gateway.SavedUSD[accounting.SavePrompt]-a.SavedUSD) {
 		n = append(n, fmt.Sprintf("provider_prompt_cache: the gateway credits only requests whose saving is positive (engine.creditSavings drops negative values), so the write premium of the %d write-only requests (%s) is never debited: it reports %s where reads minus write premiums come to %s.",
 			a.NegativeCalls, fmtUSD(a.PositiveOnlyUSD-a.SavedUSD), fmtUSD(a.PositiveOnlyUSD), fmtUSD(a.SavedUSD)))
 	}
