@@ -111,7 +111,8 @@ func (s *Server) openTenancy() error {
 	logErr := func(what string) func(error) {
 		return func(err error) { s.log.Warn(what, "error", err.Error()) }
 	}
-	if t.led, err = ledger.New(st, ledger.Config{FlushInterval: cfg.Store.FlushInterval.D(), BatchRows: cfg.Store.BatchRows,
+	tail := admin.NewTail(0) // the dashboard's live tail: rows as the ledger stores them
+	if t.led, err = ledger.New(tail.Wrap(st), ledger.Config{FlushInterval: cfg.Store.FlushInterval.D(), BatchRows: cfg.Store.BatchRows,
 		MaxRows: cfg.Store.QueueRows, SpillDir: cfg.spillDir(), OnError: logErr("usage ledger")}); err != nil {
 		return err
 	}
@@ -155,7 +156,7 @@ func (s *Server) openTenancy() error {
 	s.ten = t
 	s.adm = &admin.API{Store: t.st, Dir: t.dir, Budgets: t.bud, Hooks: t.hooks, Ledger: t.led, Log: s.log,
 		Resolve: func(name string) error { _, err := s.catalog.Resolve(name); return err },
-		Actor:   s.adminName, Emit: t.emit}
+		Actor:   s.adminName, Emit: t.emit, Facts: adminFacts{s}, Tail: tail}
 	ok = true
 	return nil
 }
