@@ -58,7 +58,7 @@ func startFakeOllama(t *testing.T, models map[string]int64) *fakeOllama {
 		}{Models: []model{}}
 		for _, n := range names {
 			out.Models = append(out.Models, model{Name: n, ModifiedAt: "2023-11-04T14:56:49.277302595-07:00", Size: f.models[n],
-				Digest: "9f438cb9cd581fc025612d27f7c1a6669ff83a8bb0ed86c94fcf4c5440555697",
+				Digest:  "9f438cb9cd581fc025612d27f7c1a6669ff83a8bb0ed86c94fcf4c5440555697",
 				Details: details{Format: "gguf", Family: "llama", ParameterSize: "13B", QuantizationLevel: "Q4_0"}})
 		}
 		f.mu.Unlock()
