@@ -48,7 +48,7 @@ func TestDashboardBrowser(t *testing.T) {
 	t.Cleanup(func() { release.Do(func() { close(hold) }) })
 	hooks := newDashHooks(t)
 	toml := "[[models]]\nname = \"mock/echo\"\nprovider = \"mock\"\naliases = [" + jsString(xssNames[0]) + "]\n" +
-		"[webhooks]\nallow = [\"127.0.0.0/8\"]\n"
+		"[webhooks]\nallow = [\"127.0.0.0/8\"]\n" + mockTiers
 	g := startGateway(t, toml, map[string]string{"GATEWAY_ADMIN_KEY": adminKey, "LOCAL_LLM_BASE_URL": ol.URL})
 	bearer := map[string]string{"Authorization": "Bearer " + adminKey}
 

@@ -13,6 +13,10 @@ import (
 	"github.com/aigateway/gateway/engine/store"
 )
 
+// mockTiers keeps "auto" on the mock provider when an Ollama provider
+// (whose fake serves no chat) is configured.
+const mockTiers = "[routing.tiers]\nlocal = \"mock/echo\"\nfast = \"mock/lorem\"\nstrong = \"mock/echo\"\nreasoning = \"mock/echo\"\n"
+
 // pollUntil polls cond every 50ms until it holds; the deadline only bounds a
 // broken run (no timing is asserted).
 func pollUntil(t *testing.T, what string, cond func() bool) {
@@ -41,7 +45,7 @@ func decode[T any](t *testing.T, body string) T {
 func TestAdminDashboardPages(t *testing.T) {
 	t.Parallel()
 	ol := startFakeOllama(t, map[string]int64{"llama3:latest": 3825819519})
-	toml := "[[models]]\nname = \"mock/echo\"\nprovider = \"mock\"\naliases = [\"house-echo\"]\n"
+	toml := "[[models]]\nname = \"mock/echo\"\nprovider = \"mock\"\naliases = [\"house-echo\"]\n" + mockTiers
 	g := startGateway(t, toml, map[string]string{"GATEWAY_ADMIN_KEY": adminKey, "LOCAL_LLM_BASE_URL": ol.URL})
 
 	// Traffic: routed (auto) and not.
