@@ -40,6 +40,12 @@ func textIn(sel, text string) string {
 	return `[...document.querySelectorAll(` + jsString(sel) + `)].some(e => e.textContent === ` + jsString(text) + `)`
 }
 
+// poll waits for a JS condition; a loaded machine may take minutes to
+// compile an uploaded policy under -race (the test's context bounds all).
+func poll(js string) chromedp.Action {
+	return chromedp.Poll(js, nil, chromedp.WithPollingTimeout(4*time.Minute))
+}
+
 func setSelect(sel, value string) chromedp.Action {
 	return chromedp.Evaluate(`(() => { const s = document.querySelector(`+jsString(sel)+`); s.value = `+jsString(value)+
 		`; s.dispatchEvent(new Event('change')); })()`, nil)
@@ -70,9 +76,9 @@ func browsePages(t *testing.T, g *gw, run func(string, ...chromedp.Action), shot
 	}
 	run("routing",
 		chromedp.Navigate(g.url+"/admin#routing"),
-		chromedp.Poll(`document.querySelector('[data-metric="routed"]')?.textContent === "4"`, nil),
-		chromedp.Poll(textIn("#rt-trace td", hostile), nil),
-		chromedp.Poll(`document.querySelectorAll('#rt-charts svg path.line').length >= 5`, nil),
+		poll(`document.querySelector('[data-metric="routed"]')?.textContent === "4"`),
+		poll(textIn("#rt-trace td", hostile)),
+		poll(`document.querySelectorAll('#rt-charts svg path.line').length >= 5`),
 		shot("routing"),
 	)
 
@@ -80,19 +86,19 @@ func browsePages(t *testing.T, g *gw, run func(string, ...chromedp.Action), shot
 	// disabled then enabled again for a project, checked with its key.
 	run("providers",
 		chromedp.Navigate(g.url+"/admin#providers"),
-		chromedp.Poll(`document.querySelector('[data-provider="mock"]')?.textContent === "ok"`, nil),
-		chromedp.Poll(textIn("#pv-models td", xssNames[0]), nil),
+		poll(`document.querySelector('[data-provider="mock"]')?.textContent === "ok"`),
+		poll(textIn("#pv-models td", xssNames[0])),
 		setSelect("#pv-project", f.xssID),
-		chromedp.Poll(`document.querySelector('input.allow[data-model="mock/echo"]')?.checked === true`, nil),
+		poll(`document.querySelector('input.allow[data-model="mock/echo"]')?.checked === true`),
 		shot("providers"),
 		chromedp.Click(`input.allow[data-model="mock/echo"]`),
-		chromedp.Poll(`document.getElementById('pv-status').textContent.includes("mock/echo disabled")`, nil),
+		poll(`document.getElementById('pv-status').textContent.includes("mock/echo disabled")`),
 	)
 	pollUntil(t, "mock/echo refused for the project", func() bool { return chat(f.key, "mock/echo") != 200 })
 	run("providers: enable again",
-		chromedp.Poll(`document.querySelector('input.allow[data-model="mock/echo"]')?.checked === false`, nil),
+		poll(`document.querySelector('input.allow[data-model="mock/echo"]')?.checked === false`),
 		chromedp.Click(`input.allow[data-model="mock/echo"]`),
-		chromedp.Poll(`document.getElementById('pv-status').textContent.includes("mock/echo enabled")`, nil),
+		poll(`document.getElementById('pv-status').textContent.includes("mock/echo enabled")`),
 	)
 	pollUntil(t, "mock/echo served for the project again", func() bool { return chat(f.key, "mock/echo") == 200 })
 
@@ -104,33 +110,33 @@ func browsePages(t *testing.T, g *gw, run func(string, ...chromedp.Action), shot
 	}
 	run("policies",
 		chromedp.Navigate(g.url+"/admin#policies"),
-		chromedp.Poll(`document.querySelectorAll('#po-table tbody tr').length > 1`, nil),
+		poll(`document.querySelectorAll('#po-table tbody tr').length > 1`),
 		chromedp.SetValue(`#po-upload input[name=name]`, "xrouter"),
 		chromedp.SetUploadFiles(`#po-upload input[name=module]`, []string{module}),
 		setSelect("#po-position", "last"),
 		chromedp.Click(`#po-upload button[type=submit]`),
-		chromedp.Poll(textIn("#po-table td", "xrouter"), nil),
-		chromedp.Poll(`document.getElementById('po-status').textContent.startsWith("Policy xrouter loaded")`, nil),
+		poll(textIn("#po-table td", "xrouter")),
+		poll(`document.getElementById('po-status').textContent.startsWith("Policy xrouter loaded")`),
 		chromedp.Click(`//tr[td[text()='xrouter']]/td[1]`, chromedp.BySearch),
 		chromedp.WaitVisible("#po-detail", chromedp.ByID),
-		chromedp.Poll(textIn("#po-failures td", "No failures recorded."), nil),
+		poll(textIn("#po-failures td", "No failures recorded.")),
 		shot("policy-detail"),
 		chromedp.Click(`#po-detail form button`),
 		chromedp.SetValue(`#po-upload input[name=name]`, xssNames[0]),
 		chromedp.SetUploadFiles(`#po-upload input[name=module]`, []string{module}),
 		chromedp.Click(`#po-upload button[type=submit]`),
-		chromedp.Poll(`document.getElementById('po-upload-error').textContent.includes(`+jsString(xssNames[0])+`)`, nil),
+		poll(`document.getElementById('po-upload-error').textContent.includes(`+jsString(xssNames[0])+`)`),
 		shot("policies"),
 		chromedp.Click(`//tr[td[text()='xrouter']]//button`, chromedp.BySearch),
-		chromedp.Poll(`!(`+textIn("#po-table td", "xrouter")+`)`, nil),
+		poll(`!(`+textIn("#po-table td", "xrouter")+`)`),
 	)
 
 	// Cache: hit rate and a purge.
 	run("cache",
 		chromedp.Navigate(g.url+"/admin#cache"),
-		chromedp.Poll(`document.getElementById('ca-hitrate').textContent !== ""`, nil),
+		poll(`document.getElementById('ca-hitrate').textContent !== ""`),
 		chromedp.Click(`#ca-purge button[type=submit]`),
-		chromedp.Poll(`document.getElementById('ca-status').textContent === "Cache purged."`, nil),
+		poll(`document.getElementById('ca-status').textContent === "Cache purged."`),
 		shot("cache"),
 	)
 
@@ -141,19 +147,19 @@ func browsePages(t *testing.T, g *gw, run func(string, ...chromedp.Action), shot
 	f.ol.mu.Unlock()
 	run("ollama: pull",
 		chromedp.Navigate(g.url+"/admin#ollama"),
-		chromedp.Poll(textIn("#ol-table td", "llama3:latest"), nil),
-		chromedp.Poll(textIn("#ol-table td", xssNames[0]), nil),
+		poll(textIn("#ol-table td", "llama3:latest")),
+		poll(textIn("#ol-table td", xssNames[0])),
 		chromedp.SetValue(`#ol-pull input[name=model]`, "qwen2.5-coder:7b"),
 		chromedp.Click(`#ol-pull button[type=submit]`),
-		chromedp.Poll(`document.querySelector('#ol-pulls-table tr.running progress')?.value > 0`, nil),
+		poll(`document.querySelector('#ol-pulls-table tr.running progress')?.value > 0`),
 		shot("ollama"),
 	)
 	f.release()
 	run("ollama: done and delete",
-		chromedp.Poll(textIn("#ol-table td", "qwen2.5-coder:7b"), nil),
-		chromedp.Poll(`document.querySelector('#ol-pulls-table tr.done') !== null`, nil),
+		poll(textIn("#ol-table td", "qwen2.5-coder:7b")),
+		poll(`document.querySelector('#ol-pulls-table tr.done') !== null`),
 		chromedp.Click(`button.delete[data-model="qwen2.5-coder:7b"]`),
-		chromedp.Poll(`!(`+textIn("#ol-table td", "qwen2.5-coder:7b")+`) && document.getElementById('ol-status').textContent.startsWith("Deleted")`, nil),
+		poll(`!(`+textIn("#ol-table td", "qwen2.5-coder:7b")+`) && document.getElementById('ol-status').textContent.startsWith("Deleted")`),
 	)
 	if f.ol.has("qwen2.5-coder:7b") || !f.ol.has("llama3:latest") {
 		t.Fatal("the Ollama delete did not reach Ollama, or deleted the wrong model")
@@ -163,14 +169,14 @@ func browsePages(t *testing.T, g *gw, run func(string, ...chromedp.Action), shot
 	url := f.hooks.URL + "/hook"
 	run("webhooks",
 		chromedp.Navigate(g.url+"/admin#webhooks"),
-		chromedp.Poll(`document.getElementById('wh-status').textContent === ""`, nil),
+		poll(`document.getElementById('wh-status').textContent === ""`),
 		chromedp.SetValue(`#wh-create input[name=url]`, url),
 		chromedp.SetValue(`#wh-create input[name=events]`, "*"),
 		chromedp.Click(`#wh-create button[type=submit]`),
-		chromedp.Poll(`document.getElementById('wh-secret-value').textContent.startsWith("whsec_")`, nil),
-		chromedp.Poll(textIn("#wh-table td", url), nil),
+		poll(`document.getElementById('wh-secret-value').textContent.startsWith("whsec_")`),
+		poll(textIn("#wh-table td", url)),
 		chromedp.Click(`#wh-table button.test`),
-		chromedp.Poll(`document.getElementById('wh-status').textContent.startsWith("Test event queued")`, nil),
+		poll(`document.getElementById('wh-status').textContent.startsWith("Test event queued")`),
 		shot("webhooks"),
 	)
 	pollUntil(t, "the test delivery", func() bool { return f.hooks.n.Load() > 0 })
@@ -178,24 +184,24 @@ func browsePages(t *testing.T, g *gw, run func(string, ...chromedp.Action), shot
 	// Audit log: the changes made above, by the session's admin.
 	run("audit",
 		chromedp.Navigate(g.url+"/admin#audit"),
-		chromedp.Poll(textIn("#au-table td", "ollama.pull")+` && `+textIn("#au-table td", "policy.put")+` && `+
-			textIn("#au-table td", "cache.purge")+` && `+textIn("#au-table td", "webhook.create"), nil),
+		poll(textIn("#au-table td", "ollama.pull")+` && `+textIn("#au-table td", "policy.put")+` && `+
+			textIn("#au-table td", "cache.purge")+` && `+textIn("#au-table td", "webhook.create")),
 		shot("audit"),
 	)
 
 	// The request log's live tail shows a request as it is stored.
 	run("live tail",
 		chromedp.Navigate(g.url+"/admin#requests"),
-		chromedp.Poll(`document.querySelectorAll('#rq-table tbody tr').length > 1`, nil),
+		poll(`document.querySelectorAll('#rq-table tbody tr').length > 1`),
 		chromedp.Click("#rq-live", chromedp.ByID),
-		chromedp.Poll(`document.getElementById('rq-live-status').textContent === "live"`, nil),
+		poll(`document.getElementById('rq-live-status').textContent === "live"`),
 	)
 	pollUntil(t, "the tail's poll", func() bool { return g.srv.adm.Tail.Waiting() > 0 })
 	if status := chat(testKey, "mock/echo"); status != 200 {
 		t.Fatalf("chat: %d", status)
 	}
 	run("live tail: row",
-		chromedp.Poll(`document.querySelector('#rq-table tr.live') !== null`, nil),
+		poll(`document.querySelector('#rq-table tr.live') !== null`),
 		shot("requests-live"),
 		chromedp.Click("#rq-live", chromedp.ByID),
 	)

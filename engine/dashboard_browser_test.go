@@ -95,7 +95,7 @@ func TestDashboardBrowser(t *testing.T) {
 	defer cancelA()
 	bctx, cancelB := chromedp.NewContext(actx)
 	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(bctx, 15*time.Minute)
 	defer cancel()
 
 	dialogs := make(chan string, 8)
@@ -127,13 +127,15 @@ func TestDashboardBrowser(t *testing.T) {
 			if err := chromedp.FullScreenshot(&buf, 90).Do(ctx); err != nil {
 				return err
 			}
-			return os.WriteFile(shots+"/"+name+".png", buf, 0o644)
+			return os.WriteFile(shots+"/"+name+".jpg", buf, 0o644) // JPEG at quality 90
 		})
 	}
 	run := func(what string, actions ...chromedp.Action) {
 		t.Helper()
 		if err := chromedp.Run(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v (exceptions: %v)", what, err, thrown())
+			var shown string
+			_ = chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll('.page:not([hidden]) [role=status], .page:not([hidden]) [role=alert]')].map(e => e.id + ": " + e.textContent).join(" | ")`, &shown))
+			t.Fatalf("%s: %v (exceptions: %v; page says: %s)", what, err, thrown(), shown)
 		}
 	}
 
