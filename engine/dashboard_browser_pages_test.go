@@ -110,7 +110,7 @@ func browsePages(t *testing.T, g *gw, run func(string, ...chromedp.Action), shot
 	}
 	run("policies",
 		chromedp.Navigate(g.url+"/admin#policies"),
-		poll(`document.querySelectorAll('#po-table tbody tr').length > 1`),
+		poll(`document.querySelectorAll('#po-chains .chain').length === 3`),
 		chromedp.SetValue(`#po-upload input[name=name]`, "xrouter"),
 		chromedp.SetUploadFiles(`#po-upload input[name=module]`, []string{module}),
 		setSelect("#po-position", "last"),
