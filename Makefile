@@ -5,7 +5,7 @@ BIN      := bin/gateway
 CONFIG   ?= gateway.toml
 GOFLAGS  ?=
 
-.PHONY: all build run test test-race test-allocs test-names vet fmt policies policies-check fuzz clean
+.PHONY: all build run test test-race test-allocs test-names vet fmt policies policies-check fuzz clean screenshots
 
 all: build
 
@@ -63,6 +63,12 @@ fuzz:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# screenshots drives the dashboard in headless chromium (TestDashboardBrowser)
+# and keeps its page screenshots in docs/img for the README and the tour.
+screenshots:
+	mkdir -p docs/img
+	DASHBOARD_SCREENSHOTS=$(CURDIR)/docs/img $(GO) test -count=1 -run '^TestDashboardBrowser$$' ./engine/
 
 clean:
 	rm -rf bin

@@ -42,7 +42,14 @@ func chromium(t *testing.T) string {
 // text, create a key and use it, log out.
 func TestDashboardBrowser(t *testing.T) {
 	exe := chromium(t)
-	g := startGateway(t, "", map[string]string{"GATEWAY_ADMIN_KEY": adminKey})
+	ol := startFakeOllama(t, map[string]int64{"llama3:latest": 3825819519, xssNames[0]: 1})
+	hold := make(chan struct{})
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(hold) }) })
+	hooks := newDashHooks(t)
+	toml := "[[models]]\nname = \"mock/echo\"\nprovider = \"mock\"\naliases = [" + jsString(xssNames[0]) + "]\n" +
+		"[webhooks]\nallow = [\"127.0.0.0/8\"]\n" + mockTiers
+	g := startGateway(t, toml, map[string]string{"GATEWAY_ADMIN_KEY": adminKey, "LOCAL_LLM_BASE_URL": ol.URL})
 	bearer := map[string]string{"Authorization": "Bearer " + adminKey}
 
 	// Traffic through the mock provider, and the hostile projects.
@@ -88,7 +95,7 @@ func TestDashboardBrowser(t *testing.T) {
 	defer cancelA()
 	bctx, cancelB := chromedp.NewContext(actx)
 	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	ctx, cancel := context.WithTimeout(bctx, 15*time.Minute)
 	defer cancel()
 
 	dialogs := make(chan string, 8)
@@ -98,7 +105,11 @@ func TestDashboardBrowser(t *testing.T) {
 	chromedp.ListenTarget(ctx, func(ev any) {
 		switch ev := ev.(type) {
 		case *page.EventJavascriptDialogOpening:
-			dialogs <- ev.Message
+			// Confirmations of the dashboard's own deletes are accepted;
+			// an alert can only come from injected script.
+			if ev.Type != page.DialogTypeConfirm {
+				dialogs <- ev.Message
+			}
 			go func() { _ = chromedp.Run(ctx, page.HandleJavaScriptDialog(true)) }()
 		case *runtime.EventExceptionThrown:
 			mu.Lock()
@@ -106,20 +117,25 @@ func TestDashboardBrowser(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	shots := t.TempDir()
+	shots := os.Getenv("DASHBOARD_SCREENSHOTS") // make screenshots: docs/img
+	if shots == "" {
+		shots = t.TempDir()
+	}
 	shot := func(name string) chromedp.Action {
 		return chromedp.ActionFunc(func(ctx context.Context) error {
 			var buf []byte
 			if err := chromedp.FullScreenshot(&buf, 90).Do(ctx); err != nil {
 				return err
 			}
-			return os.WriteFile(shots+"/"+name+".png", buf, 0o644)
+			return os.WriteFile(shots+"/"+name+".jpg", buf, 0o644) // JPEG at quality 90
 		})
 	}
 	run := func(what string, actions ...chromedp.Action) {
 		t.Helper()
 		if err := chromedp.Run(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v (exceptions: %v)", what, err, thrown())
+			var shown string
+			_ = chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll('.page:not([hidden]) [role=status], .page:not([hidden]) [role=alert]')].map(e => e.id + ": " + e.textContent).join(" | ")`, &shown))
+			t.Fatalf("%s: %v (exceptions: %v; page says: %s)", what, err, thrown(), shown)
 		}
 	}
 
@@ -188,9 +204,12 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Fatalf("the key made in the browser: %d %s", status, body)
 	}
 
+	browsePages(t, g, run, shot, pagesFixture{xssID: xssID, project: project, key: newKey, ol: ol, hold: hold,
+		release: func() { release.Do(func() { close(hold) }) }, hooks: hooks})
+
 	// Nothing hostile ran: no dialog, no flag, no element made from a name.
 	var injected bool
-	run("xss check", chromedp.Evaluate(`window.__xss === 1 || document.querySelectorAll('img, main script').length > 0`, &injected))
+	run("xss check", chromedp.Evaluate(`window.__xss === 1 || document.querySelectorAll('img, main script, dialog script').length > 0`, &injected))
 	select {
 	case m := <-dialogs:
 		t.Fatalf("a dialog opened: %q", m)

@@ -124,7 +124,8 @@ func (s *Server) openTenancy() error {
 	if cfg.Store.discardLedger {
 		sink = discardSink{}
 	}
-	if t.led, err = ledger.New(sink, ledger.Config{FlushInterval: cfg.Store.FlushInterval.D(), BatchRows: cfg.Store.BatchRows,
+	tail := admin.NewTail(0) // the dashboard's live tail: rows as the ledger stores them
+	if t.led, err = ledger.New(tail.Wrap(sink), ledger.Config{FlushInterval: cfg.Store.FlushInterval.D(), BatchRows: cfg.Store.BatchRows,
 		MaxRows: cfg.Store.QueueRows, SpillDir: cfg.spillDir(), OnError: logErr("usage ledger")}); err != nil {
 		return err
 	}
@@ -172,7 +173,7 @@ func (s *Server) openTenancy() error {
 	s.ten = t
 	s.adm = &admin.API{Store: t.st, Dir: t.dir, Budgets: t.bud, Hooks: t.hooks, Ledger: t.led, Log: s.log,
 		Resolve: func(name string) error { _, err := s.catalog.Resolve(name); return err },
-		Actor:   s.adminName, Emit: t.emit}
+		Actor:   s.adminName, Emit: t.emit, Facts: adminFacts{s}, Tail: tail}
 	ok = true
 	return nil
 }

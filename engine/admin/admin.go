@@ -38,6 +38,14 @@ type API struct {
 	Emit func(event, project string, data any)
 	// Now is the clock of the overview's window; nil means time.Now.
 	Now func() time.Time
+
+	// Facts are the engine's live views (providers, models, Ollama).
+	Facts Facts
+	// Tail is the live tail of the rows this replica stored (give the
+	// ledger Tail.Wrap of its sink).
+	Tail *Tail
+	// Pulls are the Ollama pull jobs; the zero value works.
+	Pulls Pulls
 }
 
 // Register adds the admin routes to r, each wrapped by guard (the admin
@@ -60,6 +68,14 @@ func (a *API) Register(r *router.Router, guard func(fasthttp.RequestHandler) fas
 	r.DELETE("/admin/webhooks/{id}", guard(a.handleWebhookDelete))
 	r.GET("/admin/webhooks/{id}/deliveries", guard(a.handleWebhookDeliveries))
 	r.POST("/admin/webhooks/{id}/test", guard(a.handleWebhookTest))
+	r.GET("/admin/requests/tail", guard(a.handleTail))
+	r.GET("/admin/routing", guard(a.handleRouting))
+	r.GET("/admin/providers", guard(a.handleProviders))
+	r.GET("/admin/models", guard(a.handleModels))
+	r.GET("/admin/ollama/models", guard(a.handleOllamaModels))
+	r.DELETE("/admin/ollama/models", guard(a.handleOllamaDelete))
+	r.GET("/admin/ollama/pulls", guard(a.handleOllamaPulls))
+	r.POST("/admin/ollama/pull", guard(a.handleOllamaPull))
 }
 
 func (a *API) emit(event, project string, data any) { a.Emit(event, project, data) }

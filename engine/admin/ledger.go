@@ -223,7 +223,8 @@ func requestQuery(args *fasthttp.Args) (store.RequestQuery, error) {
 		return store.RequestQuery{}, &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_request", Param: "status", Msg: err.Error()}
 	}
 	q := store.RequestQuery{Project: string(args.Peek("project")), Key: string(args.Peek("key")), Model: string(args.Peek("model")),
-		Cache: string(args.Peek("cache")), StatusMin: lo, StatusMax: hi, From: from, To: to, Cursor: string(args.Peek("cursor"))}
+		Cache: string(args.Peek("cache")), StatusMin: lo, StatusMax: hi, From: from, To: to, Cursor: string(args.Peek("cursor")),
+		Routed: string(args.Peek("routed")) == "1"}
 	if v := args.Peek("limit"); len(v) > 0 {
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 1 || n > 1000 {

@@ -181,25 +181,37 @@ var latencyHistogram = func() string {
 // maxSeriesBuckets bounds the buckets of one UsageSeries.
 const maxSeriesBuckets = 10_000
 
-// UsageSeries implements Ledger.
-func (s *sqlStore) UsageSeries(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error) {
+// seriesFilter checks a SeriesQuery and returns its WHERE clause and its
+// step in seconds.
+func seriesFilter(q SeriesQuery) (filter, int64, error) {
+	var f filter
 	if q.From.IsZero() || q.To.IsZero() {
-		return nil, fmt.Errorf("usage series: %w: from and to are required", ErrInvalid)
+		return f, 0, fmt.Errorf("%w: from and to are required", ErrInvalid)
 	}
 	if q.Step < time.Second || q.Step%time.Second != 0 {
-		return nil, fmt.Errorf("usage series: %w: step must be whole seconds, at least one", ErrInvalid)
+		return f, 0, fmt.Errorf("%w: step must be whole seconds, at least one", ErrInvalid)
 	}
 	if q.To.Sub(q.From)/q.Step > maxSeriesBuckets {
-		return nil, fmt.Errorf("usage series: %w: more than %d buckets", ErrInvalid, maxSeriesBuckets)
+		return f, 0, fmt.Errorf("%w: more than %d buckets", ErrInvalid, maxSeriesBuckets)
 	}
-	var f filter
 	if err := f.timeRange(q.From, q.To); err != nil {
-		return nil, err
+		return f, 0, err
 	}
 	if q.Project != "" {
 		f.add("project_id = %s", q.Project)
 	}
-	step := int64(q.Step / time.Second)
+	if q.Provider != "" {
+		f.add("provider = %s", q.Provider)
+	}
+	return f, int64(q.Step / time.Second), nil
+}
+
+// UsageSeries implements Ledger.
+func (s *sqlStore) UsageSeries(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error) {
+	f, step, err := seriesFilter(q)
+	if err != nil {
+		return nil, fmt.Errorf("usage series: %w", err)
+	}
 	query := `SELECT ` + s.b.bucketExpr("ts", step) + `, ` + usageSums + latencyHistogram +
 		` FROM usage_ledger` + f.where() + ` GROUP BY 1 ORDER BY 1`
 	rs, err := s.b.query(ctx, query, f.args...)
@@ -245,6 +257,9 @@ func (s *sqlStore) Requests(ctx context.Context, q RequestQuery) (RequestPage, e
 	}
 	if q.Model != "" {
 		f.add("(served_model = %s OR requested_model = %s)", q.Model)
+	}
+	if q.Routed {
+		f.conds = append(f.conds, "route_reason <> ''")
 	}
 	if q.Cache == "hit" {
 		f.conds = append(f.conds, "cache LIKE 'hit%'")

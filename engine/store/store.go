@@ -112,6 +112,10 @@ type Ledger interface {
 	// UsageSeries aggregates the ledger over [From, To) in buckets of
 	// q.Step, oldest first; buckets without rows are left out.
 	UsageSeries(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error)
+	// RoutingSeries aggregates the routed rows (those with a route reason)
+	// over [From, To) in buckets of q.Step, oldest first: tier shares,
+	// phase-2 and cascade counts and costs. Empty buckets are left out.
+	RoutingSeries(ctx context.Context, q SeriesQuery) ([]RoutingPoint, error)
 	// Requests pages through ledger rows newest first. Pages are stable
 	// under concurrent inserts: following Next never repeats or skips a row
 	// that was stored before the first page was read.

@@ -46,6 +46,7 @@ func runSuite(t *testing.T, db newDB) {
 		{"UsageInsert", testUsageInsert},
 		{"UsageSummary", testUsageSummary},
 		{"UsageSeries", testUsageSeries},
+		{"RoutingSeries", testRoutingSeries},
 		{"RequestsCacheFilter", testRequestsCacheFilter},
 		{"Sessions", testSessions},
 		{"Responses", testResponses},

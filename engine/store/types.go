@@ -230,6 +230,8 @@ type SeriesQuery struct {
 	Step time.Duration
 	// Project restricts to one project when set.
 	Project string
+	// Provider restricts to one provider when set.
+	Provider string
 }
 
 // SeriesPoint is one time bucket of a usage series.
@@ -308,6 +310,9 @@ type RequestQuery struct {
 	// Cache matches the Cache column: "hit" matches every hit-… tier,
 	// anything else exactly.
 	Cache string
+	// Routed keeps only the rows with a route reason (the router chose
+	// their model).
+	Routed bool
 	// StatusMin and StatusMax bound Status inclusively; 0 means unbounded.
 	// ParseStatus turns "429" or "4xx" into a range.
 	StatusMin, StatusMax int

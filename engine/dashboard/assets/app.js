@@ -1,88 +1,34 @@
-// The admin dashboard: plain ES module, no build step, no third-party code.
-// Every value that came from the gateway is put in the page as text
-// (textContent, text nodes, setAttribute of inert attributes): never as
-// HTML. Charts are SVG built with DOM calls.
+// The admin dashboard: plain ES modules, no build step, no third-party
+// code. Every value that came from the gateway is put in the page as text
+// (see core.js); charts are SVG built with DOM calls.
 
-const $ = (id) => document.getElementById(id);
-const SVG = "http://www.w3.org/2000/svg";
-let csrf = "";
-
-// el builds an element; string children become text nodes.
-function el(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") e.className = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v);
-  }
-  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
-  return e;
-}
-
-function svg(tag, attrs) {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
-  return e;
-}
-
-async function call(method, path, body) {
-  const opts = { method, headers: {}, credentials: "same-origin" };
-  if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf;
-  if (body !== undefined) {
-    opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
-  }
-  const r = await fetch(path, opts);
-  const text = await r.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-  if (r.status === 401 && path !== "/admin/login") { showLogin(); }
-  if (!r.ok) throw new Error((data && data.error && data.error.message) || r.status + " " + r.statusText);
-  return data;
-}
-
-const usd = (v) => "$" + Number(v || 0).toFixed(v >= 100 ? 2 : 4);
-const int = (v) => Number(v || 0).toLocaleString("en-US");
-const ms = (v) => Number(v || 0) >= 60000 ? "≥60 s" : int(v) + " ms";
-
-function table(t, head, rows, numeric) {
-  t.replaceChildren();
-  const tr = el("tr");
-  head.forEach((h, i) => tr.append(el("th", numeric && numeric[i] ? { class: "num" } : {}, h)));
-  t.append(el("thead", {}, tr));
-  const tb = el("tbody");
-  for (const r of rows) {
-    const row = el("tr");
-    r.cells.forEach((c, i) => row.append(el("td", numeric && numeric[i] ? { class: "num" } : {}, c)));
-    if (r.onclick) row.addEventListener("click", r.onclick);
-    tb.append(row);
-  }
-  if (rows.length === 0) tb.append(el("tr", {}, el("td", { colspan: String(head.length), class: "muted" }, "Nothing yet.")));
-  t.append(tb);
-}
+import { $, el, call, state, usd, int, ms, pct, when, table, status, progress, chart, confirmDo, requestDetail } from "./core.js";
+import { loadRouting, loadProviders, loadPolicies, loadCache } from "./ops.js";
+import { loadOllama, loadWebhooks, loadAudit } from "./more.js";
 
 // ---- session ----
 
 function showLogin() {
-  csrf = "";
+  state.csrf = "";
+  stopTail();
   $("nav").hidden = true;
   $("logout").hidden = true;
   $("who").textContent = "";
   document.querySelectorAll(".page").forEach((p) => (p.hidden = true));
   $("login").hidden = false;
 }
+state.onLoggedOut = showLogin;
 
 async function start() {
   try {
-    const s = await call("GET", "/admin/session");
-    loggedIn(s);
+    loggedIn(await call("GET", "/admin/session"));
   } catch {
     showLogin();
   }
 }
 
 function loggedIn(s) {
-  csrf = s.csrf_token;
+  state.csrf = s.csrf_token;
   $("who").textContent = "signed in as " + s.actor;
   $("login").hidden = true;
   $("nav").hidden = false;
@@ -106,14 +52,21 @@ $("logout").addEventListener("click", async () => {
   try { await call("POST", "/admin/logout"); } finally { showLogin(); }
 });
 
-// ---- routing ----
+// ---- routing between pages ----
 
-const pages = { overview: loadOverview, requests: loadRequests, projects: loadProjects };
+const pages = {
+  overview: loadOverview, requests: loadRequests, routing: loadRouting, providers: loadProviders,
+  projects: loadProjects, policies: loadPolicies, cache: loadCache, ollama: loadOllama,
+  webhooks: loadWebhooks, audit: loadAudit,
+};
+let current = "";
 
 function route() {
-  if (!csrf) return;
+  if (!state.csrf) return;
   const name = (location.hash || "#overview").slice(1);
   const page = pages[name] ? name : "overview";
+  if (current === "requests" && page !== "requests") stopTail();
+  current = page;
   document.querySelectorAll(".page").forEach((p) => (p.hidden = p.id !== "page-" + page));
   document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("active", a.dataset.page === page));
   pages[page]();
@@ -126,41 +79,17 @@ function card(k, v, id) {
   return el("div", { class: "card" }, el("div", { class: "v", "data-metric": id }, v), el("div", { class: "k" }, k));
 }
 
-// chart draws one series as an SVG area chart with a max label.
-function chart(title, points, pick, fmt) {
-  const W = 400, H = 120, P = 4;
-  const vals = points.map(pick);
-  const max = Math.max(0, ...vals);
-  const s = svg("svg", { viewBox: `0 0 ${W} ${H + 14}`, role: "img", "aria-label": title });
-  s.append(svg("line", { x1: 0, y1: H, x2: W, y2: H, class: "axis" }));
-  if (vals.length > 1) {
-    const x = (i) => P + (i * (W - 2 * P)) / (vals.length - 1);
-    const y = (v) => H - (max > 0 ? (v / max) * (H - 10) : 0);
-    const line = vals.map((v, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join("");
-    s.append(svg("path", { d: `${line}L${x(vals.length - 1)},${H}L${x(0)},${H}Z`, class: "area" }));
-    s.append(svg("path", { d: line, class: "line" }));
-  }
-  const label = svg("text", { x: 2, y: 10 });
-  label.textContent = "max " + fmt(max);
-  const first = svg("text", { x: 2, y: H + 12 });
-  first.textContent = points.length ? new Date(points[0].start).toLocaleString() : "";
-  const last = svg("text", { x: W - 2, y: H + 12, "text-anchor": "end" });
-  last.textContent = "now";
-  s.append(label, first, last);
-  return el("div", { class: "chart" }, el("h2", {}, title), s);
-}
-
 async function loadOverview() {
   const win = $("ov-window").value;
-  $("ov-status").textContent = "Loading…";
+  status("ov-status", "Loading…", true);
   let o;
   try {
     o = await call("GET", "/admin/overview?window=" + encodeURIComponent(win));
   } catch (e) {
-    $("ov-status").textContent = e.message;
+    status("ov-status", e.message, false, true);
     return;
   }
-  $("ov-status").textContent = o.totals.requests ? "" : "No requests in this window yet.";
+  status("ov-status", o.totals.requests ? "" : "No requests in this window yet.");
   const t = o.totals;
   $("ov-cards").replaceChildren(
     card("requests", int(t.requests), "requests"),
@@ -172,13 +101,14 @@ async function loadOverview() {
     card("saved", usd(t.saved_total_usd), "saved"),
   );
   const s = o.series;
+  const one = (title, pick, fmt) => chart(title, s, [{ name: title, values: s.map(pick) }], fmt);
   $("ov-charts").replaceChildren(
-    chart("Requests", s, (p) => p.requests, int),
-    chart("Errors", s, (p) => p.errors, int),
-    chart("p99 latency", s, (p) => p.p99_ms, ms),
-    chart("Tokens", s, (p) => p.prompt_tokens + p.completion_tokens, int),
-    chart("Cost", s, (p) => p.cost_usd, usd),
-    chart("Saving", s, (p) => p.saved_total_usd, usd),
+    one("Requests", (p) => p.requests, int),
+    one("Errors", (p) => p.errors, int),
+    one("p99 latency", (p) => p.p99_ms, ms),
+    one("Tokens", (p) => p.prompt_tokens + p.completion_tokens, int),
+    one("Cost", (p) => p.cost_usd, usd),
+    one("Saving", (p) => p.saved_total_usd, usd),
   );
   const sv = t.saved_usd;
   table($("ov-saving"), ["technique", "saved"], [
@@ -187,7 +117,7 @@ async function loadOverview() {
   ].map(([k, v]) => ({ cells: [k, usd(v)] })), [false, true]);
   const total = o.cache.reduce((n, c) => n + c.requests, 0);
   table($("ov-cache"), ["cache", "requests", "share"], o.cache.map((c) => ({
-    cells: [c.key || "(not cacheable)", int(c.requests), total ? ((100 * c.requests) / total).toFixed(1) + " %" : ""],
+    cells: [c.key || "(not cacheable)", int(c.requests), pct(c.requests, total)],
   })), [false, true, true]);
   const top = (rows) => rows.map((r) => ({ cells: [r.key || "(none)", int(r.requests), int(r.errors), usd(r.cost_usd), usd(r.saved_usd)] }));
   table($("ov-projects"), ["project", "requests", "errors", "cost", "saved"], top(o.top_projects), [false, true, true, true, true]);
@@ -198,6 +128,7 @@ $("ov-window").addEventListener("change", loadOverview);
 // ---- requests ----
 
 let rqNext = "";
+let rqRows = [];
 
 function requestParams() {
   const p = new URLSearchParams();
@@ -208,6 +139,16 @@ function requestParams() {
   return p;
 }
 
+const rqHead = ["time", "project", "model", "status", "cache", "tokens", "cost", "latency", "route"];
+const rqNum = [false, false, false, true, false, true, true, true, false];
+const rqCells = (r) => [when(r.time), r.project_id, r.served_model || r.requested_model, String(r.status), r.cache,
+  int(r.prompt_tokens + r.completion_tokens), usd(r.cost_usd), Number(r.latency_ms).toFixed(1) + " ms", r.route_reason];
+
+function drawRequests() {
+  table($("rq-table"), rqHead, rqRows.map((r) => ({ cells: rqCells(r), onclick: () => requestDetail(r), class: r.live ? "live" : "" })), rqNum,
+    "No requests match these filters.");
+}
+
 async function loadRequests(more) {
   const p = requestParams();
   const csv = new URLSearchParams(p);
@@ -215,60 +156,136 @@ async function loadRequests(more) {
   $("rq-csv").setAttribute("href", "/admin/requests?" + csv.toString());
   p.set("limit", "50");
   if (more === true && rqNext) p.set("cursor", rqNext);
-  $("rq-status").textContent = "Loading…";
+  status("rq-status", "Loading…", true);
   let page;
   try {
     page = await call("GET", "/admin/requests?" + p.toString());
   } catch (e) {
-    $("rq-status").textContent = e.message;
+    status("rq-status", e.message, false, true);
     return;
   }
   rqNext = page.next_cursor || "";
   $("rq-more").hidden = !rqNext;
-  const prev = more === true ? rqRows : [];
-  rqRows = prev.concat(page.data);
-  $("rq-status").textContent = rqRows.length ? rqRows.length + " shown" : "";
-  table($("rq-table"), ["time", "project", "model", "status", "cache", "tokens", "cost", "latency", "route"], rqRows.map((r) => ({
-    cells: [new Date(r.time).toLocaleString(), r.project_id, r.served_model || r.requested_model, String(r.status), r.cache,
-      int(r.prompt_tokens + r.completion_tokens), usd(r.cost_usd), Number(r.latency_ms).toFixed(1) + " ms", r.route_reason],
-    onclick: () => detail(r),
-  })), [false, false, false, true, false, true, true, true, false]);
-}
-let rqRows = [];
-
-function detail(r) {
-  const s = r.savings || {};
-  const rows = [
-    ["id", r.id], ["time", r.time], ["project", r.project_id], ["key", r.key_id], ["endpoint", r.endpoint],
-    ["requested model", r.requested_model], ["served model", r.served_model], ["provider", r.provider],
-    ["status", r.status], ["error code", r.error_code], ["cache", r.cache], ["route reason", r.route_reason],
-    ["stream", r.stream], ["prompt tokens", r.prompt_tokens], ["cached tokens", r.cached_tokens],
-    ["completion tokens", r.completion_tokens], ["cost", usd(r.cost_usd)],
-    ["saved (cache, prompt cache, boilerplate, dedup, routing)",
-      [s.response_cache, s.provider_prompt_cache, s.ide_boilerplate, s.file_dedup, s.routing].map(usd).join(", ")],
-    ["latency", r.latency_ms + " ms"], ["upstream", r.upstream_ms + " ms"],
-  ];
-  table($("rq-detail-table"), ["field", "value"], rows.map(([k, v]) => ({ cells: [k, String(v ?? "")] })));
-  $("rq-detail").showModal();
+  rqRows = (more === true ? rqRows : []).concat(page.data);
+  status("rq-status", rqRows.length ? rqRows.length + " shown" : "");
+  drawRequests();
+  if ($("rq-live").checked) startTail();
 }
 
 $("rq-filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadRequests(false); });
 $("rq-more").addEventListener("click", () => loadRequests(true));
 
+// The live tail: long polls of /admin/requests/tail (each bounded by the
+// gateway to 30 s), prepending the rows this replica stores. One poll at a
+// time; leaving the page or unticking aborts it.
+let tail = null;
+
+function stopTail() {
+  if (tail) tail.abort.abort();
+  tail = null;
+  $("rq-live-status").textContent = "";
+}
+
+async function startTail() {
+  stopTail();
+  const t = { abort: new AbortController() };
+  tail = t;
+  const f = requestParams();
+  const q = new URLSearchParams();
+  for (const k of ["project", "model"]) if (f.get(k)) q.set(k, f.get(k));
+  let after;
+  try {
+    after = (await call("GET", "/admin/requests/tail", undefined, { signal: t.abort.signal })).next;
+  } catch { return; }
+  $("rq-live-status").textContent = "live";
+  while (tail === t) {
+    q.set("after", String(after));
+    try {
+      const page = await call("GET", "/admin/requests/tail?" + q.toString(), undefined, { signal: t.abort.signal });
+      after = page.next;
+      if (tail !== t) return;
+      if (page.data.length) {
+        const rows = page.data.reverse().map((r) => Object.assign(r, { live: true }));
+        rqRows = rows.concat(rqRows).slice(0, 500);
+        drawRequests();
+        status("rq-status", rqRows.length + " shown");
+      }
+    } catch (e) {
+      if (tail !== t) return;
+      $("rq-live-status").textContent = "live tail paused: " + e.message;
+      await new Promise((r) => setTimeout(r, 5000));
+    }
+  }
+}
+$("rq-live").addEventListener("change", () => ($("rq-live").checked ? startTail() : stopTail()));
+
 // ---- projects & keys ----
 
 async function loadProjects() {
+  status("pj-status", "Loading…", true);
   let list;
   try {
     list = await call("GET", "/admin/projects");
   } catch (e) {
-    $("pj-status").textContent = e.message;
+    status("pj-status", e.message, false, true);
     return;
   }
-  table($("pj-table"), ["id", "name", "budget", "kind"], list.data.map((p) => ({
-    cells: [p.id, p.name, p.budget_usd ? usd(p.budget_usd) + " / " + p.budget_period : "none", p.static ? "gateway.toml" : "dynamic"],
-    onclick: () => loadKeys(p),
-  })));
+  status("pj-status", "");
+  // Budgets: this period's spend from each budgeted project.
+  const spends = await Promise.all(list.data.map((p) => p.budget_usd
+    ? call("GET", "/admin/projects/" + encodeURIComponent(p.id)).then((x) => x.spend).catch(() => null) : null));
+  table($("pj-table"), ["id", "name", "budget", "this period", "kind", ""], list.data.map((p, i) => {
+    const sp = spends[i];
+    const bar = sp ? progress(sp.spent_usd, sp.budget_usd, usd(sp.spent_usd) + " of " + usd(sp.budget_usd)) : "";
+    const actions = p.static ? el("span", { class: "muted" }, "read-only") : el("span", { class: "actions" },
+      el("button", { type: "button", class: "edit", onclick: (ev) => { ev.stopPropagation(); editProject(p); } }, "Edit"),
+      el("button", { type: "button", class: "delete", onclick: (ev) => { ev.stopPropagation(); deleteProject(p); } }, "Delete"));
+    return {
+      cells: [p.id, p.name, p.budget_usd ? usd(p.budget_usd) + " / " + p.budget_period : "none", bar, p.static ? "gateway.toml" : "dynamic", actions],
+      onclick: () => loadKeys(p),
+    };
+  }), null, "No projects yet: create one above.");
+}
+
+function editProject(p) {
+  const f = $("pj-edit");
+  f.elements.id.value = p.id;
+  f.elements.name.value = p.name;
+  f.elements.budget_usd.value = p.budget_usd || "";
+  f.elements.budget_period.value = p.budget_period || "month";
+  f.elements.rpm.value = p.rpm || "";
+  f.elements.models.value = (p.models || []).join(", ");
+  $("pj-edit-dialog").showModal();
+}
+
+$("pj-edit").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = ev.target.elements;
+  const body = {
+    name: f.name.value, budget_usd: Number(f.budget_usd.value || 0), budget_period: f.budget_period.value,
+    rpm: Number(f.rpm.value || 0), models: f.models.value.split(",").map((s) => s.trim()).filter(Boolean),
+  };
+  try {
+    await call("PATCH", "/admin/projects/" + encodeURIComponent(f.id.value), body);
+    $("pj-edit-dialog").close();
+    status("pj-status", "Project " + f.id.value + " saved.");
+    loadProjects();
+  } catch (e) {
+    $("pj-edit-error").textContent = e.message;
+  }
+});
+$("pj-edit-cancel").addEventListener("click", () => $("pj-edit-dialog").close());
+
+async function deleteProject(p) {
+  if (!confirmDo("Delete project " + p.id + "? Its keys stop working at once.")) return;
+  try {
+    await call("DELETE", "/admin/projects/" + encodeURIComponent(p.id));
+    status("pj-status", "Project " + p.id + " deleted.");
+    $("pj-keys").hidden = true;
+    loadProjects();
+  } catch (e) {
+    status("pj-status", e.message, false, true);
+  }
 }
 
 async function loadKeys(p) {
@@ -278,14 +295,14 @@ async function loadKeys(p) {
   try {
     list = await call("GET", "/admin/projects/" + encodeURIComponent(p.id) + "/keys");
   } catch (e) {
-    $("pj-status").textContent = e.message;
+    status("pj-status", e.message, false, true);
     return;
   }
   const t = $("pj-keys-table");
   table(t, ["id", "name", "prefix", "created", "last used", "state", ""], list.data.map((k) => ({
-    cells: [k.id, k.name, k.prefix, new Date(k.created_at).toLocaleString(), k.last_used_at ? new Date(k.last_used_at).toLocaleString() : "never",
+    cells: [k.id, k.name, k.prefix, when(k.created_at), k.last_used_at ? when(k.last_used_at) : "never",
       k.revoked_at ? "revoked" : "active", k.revoked_at ? "" : el("button", { type: "button", class: "revoke", onclick: (ev) => { ev.stopPropagation(); revoke(p, k); } }, "Revoke")],
-  })));
+  })), null, "No keys yet.");
   const add = el("button", { type: "button", id: "pj-addkey", onclick: () => createKey(p) }, "Create key");
   t.append(el("caption", {}, add));
 }
@@ -295,21 +312,21 @@ async function createKey(p) {
     const k = await call("POST", "/admin/projects/" + encodeURIComponent(p.id) + "/keys", { name: "dashboard" });
     $("pj-newkey-value").textContent = k.key;
     $("pj-newkey").hidden = false;
-    $("pj-status").textContent = "Key created for " + p.name + ".";
+    status("pj-status", "Key created for " + p.name + ".");
     loadKeys(p);
   } catch (e) {
-    $("pj-status").textContent = e.message;
+    status("pj-status", e.message, false, true);
   }
 }
 
 async function revoke(p, k) {
-  if (!confirm("Revoke key " + k.prefix + "…? Clients using it stop at once.")) return;
+  if (!confirmDo("Revoke key " + k.prefix + "…? Clients using it stop at once.")) return;
   try {
     await call("DELETE", "/admin/keys/" + encodeURIComponent(k.id));
-    $("pj-status").textContent = "Key revoked.";
+    status("pj-status", "Key revoked.");
     loadKeys(p);
   } catch (e) {
-    $("pj-status").textContent = e.message;
+    status("pj-status", e.message, false, true);
   }
 }
 
@@ -322,11 +339,11 @@ $("pj-create").addEventListener("submit", async (ev) => {
   if (f.get("budget_usd")) { body.budget_usd = Number(f.get("budget_usd")); body.budget_period = f.get("budget_period"); }
   try {
     const p = await call("POST", "/admin/projects", body);
-    $("pj-status").textContent = "Project " + p.id + " created.";
+    status("pj-status", "Project " + p.id + " created.");
     ev.target.reset();
     loadProjects();
   } catch (e) {
-    $("pj-status").textContent = e.message;
+    status("pj-status", e.message, false, true);
   }
 });
 
