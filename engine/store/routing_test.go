@@ -2,6 +2,7 @@ package store
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,10 +69,10 @@ func testRoutingSeries(t *testing.T, db newDB) {
 			p.Tiers[tier]++
 		}
 		switch {
-		case contains(r.RouteReason, "; cascade: accepted"):
+		case strings.Contains(r.RouteReason, "; cascade: accepted"):
 			p.CascadeAccepted++
 			p.CascadeCostUSD += r.CostUSD
-		case contains(r.RouteReason, "; cascade: escalated"):
+		case strings.Contains(r.RouteReason, "; cascade: escalated"):
 			p.CascadeEscalated++
 			p.CascadeCostUSD += r.CostUSD
 		}
@@ -109,13 +110,4 @@ func testRoutingSeries(t *testing.T, db newDB) {
 	if n != 45 {
 		t.Fatalf("provider openai: %+v", pts)
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
