@@ -134,7 +134,7 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Helper()
 		if err := chromedp.Run(ctx, actions...); err != nil {
 			var shown string
-			_ = chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll('.page:not([hidden]) [role=status], .page:not([hidden]) [role=alert]')].map(e => e.id + ": " + e.textContent).join(" | ")`, &shown))
+			_ = chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll('.page:not([hidden]) [role=status], .page:not([hidden]) [role=alert]')].map(e => e.id + ": " + e.textContent).join(" | ") + " || at " + location.hash + ", visible pages: " + [...document.querySelectorAll('.page:not([hidden])')].map(e => e.id).join(",") + (document.getElementById('login').hidden ? "" : ", login shown")`, &shown))
 			t.Fatalf("%s: %v (exceptions: %v; page says: %s)", what, err, thrown(), shown)
 		}
 	}

@@ -221,7 +221,9 @@ $("rq-live").addEventListener("change", () => ($("rq-live").checked ? startTail(
 
 // ---- projects & keys ----
 
-async function loadProjects() {
+// loadProjects shows the projects; done is the status line to leave once
+// they are loaded (a save's or a deletion's outcome).
+async function loadProjects(done = "") {
   status("pj-status", "Loading…", true);
   let list;
   try {
@@ -230,7 +232,7 @@ async function loadProjects() {
     status("pj-status", e.message, false, true);
     return;
   }
-  status("pj-status", "");
+  status("pj-status", done);
   // Budgets: this period's spend from each budgeted project.
   const spends = await Promise.all(list.data.map((p) => p.budget_usd
     ? call("GET", "/admin/projects/" + encodeURIComponent(p.id)).then((x) => x.spend).catch(() => null) : null));
@@ -268,8 +270,7 @@ $("pj-edit").addEventListener("submit", async (ev) => {
   try {
     await call("PATCH", "/admin/projects/" + encodeURIComponent(f.id.value), body);
     $("pj-edit-dialog").close();
-    status("pj-status", "Project " + f.id.value + " saved.");
-    loadProjects();
+    loadProjects("Project " + f.id.value + " saved.");
   } catch (e) {
     $("pj-edit-error").textContent = e.message;
   }
@@ -280,9 +281,8 @@ async function deleteProject(p) {
   if (!confirmDo("Delete project " + p.id + "? Its keys stop working at once.")) return;
   try {
     await call("DELETE", "/admin/projects/" + encodeURIComponent(p.id));
-    status("pj-status", "Project " + p.id + " deleted.");
     $("pj-keys").hidden = true;
-    loadProjects();
+    loadProjects("Project " + p.id + " deleted.");
   } catch (e) {
     status("pj-status", e.message, false, true);
   }
@@ -339,9 +339,8 @@ $("pj-create").addEventListener("submit", async (ev) => {
   if (f.get("budget_usd")) { body.budget_usd = Number(f.get("budget_usd")); body.budget_period = f.get("budget_period"); }
   try {
     const p = await call("POST", "/admin/projects", body);
-    status("pj-status", "Project " + p.id + " created.");
     ev.target.reset();
-    loadProjects();
+    loadProjects("Project " + p.id + " created.");
   } catch (e) {
     status("pj-status", e.message, false, true);
   }

@@ -141,7 +141,9 @@ async function setAllowed(proj, name, on) {
 
 // ---- policies ----
 
-export async function loadPolicies() {
+// loadPolicies shows the chains and the table; done is the status line to
+// leave once they are loaded (an upload's or a rollback's outcome).
+export async function loadPolicies(done = "") {
   status("po-status", "Loading…", true);
   let list;
   try {
@@ -150,7 +152,7 @@ export async function loadPolicies() {
     status("po-status", e.message, false, true);
     return;
   }
-  status("po-status", "");
+  status("po-status", done);
   $("po-chains").replaceChildren(...list.chains.map((c) => el("div", { class: "card chain" },
     el("div", { class: "k" }, c.stage + " stage"), el("div", {}, c.policies.length ? c.policies.join(" → ") : "(empty)"),
     el("div", { class: "muted small" }, c.decides))));
@@ -190,8 +192,7 @@ async function rollback(p) {
   if (!confirmDo(what)) return;
   try {
     await call("DELETE", "/admin/policies/" + encodeURIComponent(p.name));
-    status("po-status", "Policy " + p.name + (p.module === "upload" ? " deleted." : " rolled back to " + p.module + "."));
-    loadPolicies();
+    loadPolicies("Policy " + p.name + (p.module === "upload" ? " deleted." : " rolled back to " + p.module + "."));
   } catch (e) {
     status("po-status", e.message, false, true);
   }
@@ -209,9 +210,8 @@ $("po-upload").addEventListener("submit", async (ev) => {
   status("po-status", "Validating and loading " + file.name + "…", true);
   try {
     const info = await call("PUT", "/admin/policies/" + encodeURIComponent(f.name.value) + q, file);
-    status("po-status", "Policy " + info.name + " loaded: " + (info.placement || []).join("; "));
     ev.target.reset();
-    loadPolicies();
+    loadPolicies("Policy " + info.name + " loaded: " + (info.placement || []).join("; "));
   } catch (e) {
     status("po-status", "");
     $("po-upload-error").textContent = e.message;
