@@ -159,7 +159,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		CloseOnShutdown:               true,
 		ReduceMemoryUsage:             false,
 		ErrorHandler:                  s.transportError,
-		Logger:                        discardLogger{},
+		Logger:                        fasthttpLogger{newLibLogger(logger, "fasthttp", slog.LevelWarn)},
 	}
 	// Start-up compiles and validates every policy: tens of MB of garbage
 	// (decoded modules, compiler state) that the heap would otherwise keep
@@ -168,10 +168,6 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	debug.FreeOSMemory()
 	return s, nil
 }
-
-type discardLogger struct{}
-
-func (discardLogger) Printf(string, ...any) {}
 
 // SetAccessLog sends the access log (one JSON line per request) to w; nil
 // turns it off. Set it before serving.
