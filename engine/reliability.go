@@ -4,7 +4,7 @@ import (
 	"strconv"
 
 	"github.com/aigateway/gateway/engine/limits"
-	"github.com/redis/go-redis/v9"
+	"github.com/aigateway/gateway/engine/redisconn"
 	"github.com/valyala/fasthttp"
 )
 
@@ -15,11 +15,13 @@ func newReliability(cfg *Config) (limits.Limiter, *limits.Runner, error) {
 	var lim limits.Limiter
 	if rc.RateLimit {
 		if cfg.Cache.RedisURL != "" {
-			opts, err := limits.RedisOptions(cfg.Cache.RedisURL, limits.DefaultRedisConfig().Timeout)
+			to := limits.DefaultRedisConfig().Timeout
+			rdb, err := redisconn.Open(cfg.Cache.RedisURL, redisconn.Tuning{DialTimeout: to, ReadTimeout: to, WriteTimeout: to,
+				PoolTimeout: to, MaxRetries: -1, DialerRetries: 1, ContextTimeout: true})
 			if err != nil {
 				return nil, nil, err
 			}
-			l, err := limits.NewRedis(redis.NewClient(opts), limits.DefaultRedisConfig())
+			l, err := limits.NewRedis(rdb, limits.DefaultRedisConfig())
 			if err != nil {
 				return nil, nil, err
 			}

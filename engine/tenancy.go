@@ -20,6 +20,7 @@ import (
 	"github.com/aigateway/gateway/engine/budget"
 	"github.com/aigateway/gateway/engine/ledger"
 	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/engine/redisconn"
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/engine/tenant"
 	"github.com/aigateway/gateway/engine/webhook"
@@ -36,7 +37,7 @@ type tenancy struct {
 	bud    *budget.Tracker
 	hooks  *webhook.Dispatcher
 	tokens limits.TokenCounter
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	// limiter serves project RPM limits when the global rate limit is off;
 	// failedLimiter throttles request.failed events.
 	limiter       limits.Limiter
@@ -100,12 +101,10 @@ func (s *Server) openTenancy() error {
 		return err
 	}
 	if cfg.Cache.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.Cache.RedisURL)
-		if err != nil {
+		if t.rdb, err = redisconn.Open(cfg.Cache.RedisURL, redisconn.Tuning{DialTimeout: 2 * time.Second,
+			ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second}); err != nil {
 			return fmt.Errorf("redis: %w", err)
 		}
-		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-		t.rdb = redis.NewClient(opts)
 	}
 	logErr := func(what string) func(error) {
 		return func(err error) { s.log.Warn(what, "error", err.Error()) }

@@ -4,10 +4,12 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -22,11 +24,19 @@ type Server struct {
 	Port int
 	dir  string
 	cmd  *exec.Cmd
+	// extra are more redis-server arguments (cluster mode).
+	extra []string
 }
 
 // Start starts a redis-server. Without the binary it fails under CI (which
 // installs it) and skips elsewhere.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return startWith(t)
+}
+
+// startWith starts a redis-server with extra arguments.
+func startWith(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -41,7 +51,7 @@ func Start(t testing.TB) *Server {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &Server{t: t, bin: bin, Port: port, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, Port: port, dir: t.TempDir(), extra: extra}
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
@@ -74,6 +84,7 @@ func (s *Server) Restart() {
 	s.t.Helper()
 	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir, "--loglevel", "warning")
+	s.cmd.Args = append(s.cmd.Args, s.extra...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
@@ -103,4 +114,87 @@ func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// Cluster is a Redis Cluster of masters started by a test (no replicas),
+// killed on cleanup.
+type Cluster struct {
+	// Nodes are the masters, in start order.
+	Nodes []*Server
+}
+
+// StartCluster starts n redis-server processes with cluster mode on, on
+// free loopback ports, and joins them with redis-cli --cluster create. It
+// skips when redis-cli is absent (outside CI) and waits until the cluster
+// reports ok.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("redis-cli is not installed (apt-get install redis-tools)")
+		}
+		t.Skip("redis-cli not installed: the Redis Cluster test needs it")
+	}
+	c := &Cluster{}
+	args := []string{"--cluster", "create"}
+	for range n {
+		s := startWith(t, "--cluster-enabled", "yes", "--cluster-node-timeout", "2000", "--cluster-config-file", "nodes.conf")
+		c.Nodes = append(c.Nodes, s)
+		args = append(args, s.Addr())
+	}
+	args = append(args, "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	cc := c.Client()
+	defer cc.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		info, err := cc.ClusterInfo(ctx).Result()
+		ok := err == nil && strings.Contains(info, "cluster_state:ok")
+		if ok {
+			// Every node must know every slot before keys are routed.
+			err = cc.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
+				i, err := node.ClusterInfo(ctx).Result()
+				if err == nil && !strings.Contains(i, "cluster_state:ok") {
+					err = errors.New("not ok yet")
+				}
+				return err
+			})
+			ok = err == nil
+		}
+		cancel()
+		if ok {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not ok after 30 s: %v %s", err, info)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// URL is the gateway's redis+cluster:// URL for the cluster (every node a
+// seed).
+func (c *Cluster) URL() string {
+	u := "redis+cluster://" + c.Nodes[0].Addr()
+	for i, s := range c.Nodes[1:] {
+		if i == 0 {
+			u += "?addr=" + s.Addr()
+		} else {
+			u += "&addr=" + s.Addr()
+		}
+	}
+	return u
+}
+
+// Client returns a cluster client (the caller closes it).
+func (c *Cluster) Client() *redis.ClusterClient {
+	addrs := make([]string, len(c.Nodes))
+	for i, s := range c.Nodes {
+		addrs[i] = s.Addr()
+	}
+	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRetries: -1})
 }
