@@ -5,7 +5,7 @@ BIN      := bin/gateway
 CONFIG   ?= gateway.toml
 GOFLAGS  ?=
 
-.PHONY: all build run test test-race test-allocs test-names vet fmt policies policies-check fuzz clean
+.PHONY: fleet-test all build run test test-race test-allocs test-names vet fmt policies policies-check fuzz clean
 
 all: build
 
@@ -60,6 +60,13 @@ fuzz:
 	    echo "== $$pkg $$f"; (cd $$dir && $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg) || exit 1; \
 	  done; \
 	done
+
+# Three replicas of the built binary on a real 3-master Redis Cluster and
+# PostgreSQL, under bounded load, with faults injected one at a time
+# (engine/internal/fleet; needs redis-server, redis-cli and PostgreSQL).
+# Not part of `make test`: it takes about a minute and prints its table.
+fleet-test:
+	$(GO) test -tags fleet -count=1 -v -timeout 10m ./engine/internal/fleet
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -139,7 +139,10 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	c := &Cluster{}
 	args := []string{"--cluster", "create"}
 	for range n {
-		s := startWith(t, "--cluster-enabled", "yes", "--cluster-node-timeout", "2000", "--cluster-config-file", "nodes.conf")
+		// Without full coverage required, the other masters keep serving
+		// their slots while one is down (the gateway's recommendation).
+		s := startWith(t, "--cluster-enabled", "yes", "--cluster-node-timeout", "2000", "--cluster-config-file", "nodes.conf",
+			"--cluster-require-full-coverage", "no")
 		c.Nodes = append(c.Nodes, s)
 		args = append(args, s.Addr())
 	}
@@ -147,6 +150,14 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
+	c.WaitOK(t)
+	return c
+}
+
+// WaitOK waits until every node reports cluster_state:ok (after a start or
+// a node's restart).
+func (c *Cluster) WaitOK(t testing.TB) {
+	t.Helper()
 	cc := c.Client()
 	defer cc.Close()
 	deadline := time.Now().Add(30 * time.Second)
@@ -167,7 +178,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		}
 		cancel()
 		if ok {
-			return c
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("cluster not ok after 30 s: %v %s", err, info)
