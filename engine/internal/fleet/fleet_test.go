@@ -114,9 +114,9 @@ type tally struct {
 	sent, ok, limited atomic.Int64
 	// byReplica counts successes per replica index.
 	byReplica [3]atomic.Int64
-	mu                sync.Mutex
-	failed            map[string]int
-	retried           atomic.Int64
+	mu        sync.Mutex
+	failed    map[string]int
+	retried   atomic.Int64
 }
 
 func (t *tally) fail(cause string) {
