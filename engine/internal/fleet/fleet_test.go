@@ -10,6 +10,7 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -284,6 +285,10 @@ func TestFleet(t *testing.T) {
 	master.Restart()
 	rc.WaitOK(t)
 
+	// 3. restart PostgreSQL (down 3 s): requests are served, ledger rows
+	// wait in memory (then the spill file) and are written when it is back.
+	add(f.phase("PostgreSQL restarted", 8*time.Second, func(*tally) { pgtest.Restart(t, 3*time.Second) }))
+
 	// 5. a policy uploaded to one replica, active on the other two.
 	module, err := os.ReadFile(filepath.Join(root, "examples/wat-router/router.wasm"))
 	if err != nil {
@@ -333,6 +338,20 @@ func TestFleet(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	limRow := lim.row("rate limit (project lim)")
+	var fallbacks []string
+	for _, r := range f.replicas {
+		req, _ := http.NewRequest("GET", "http://"+r.addr+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+adminKey)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(line, "gateway_rate_limit_fallback_total ") {
+					fallbacks = append(fallbacks, strings.TrimPrefix(line, "gateway_rate_limit_fallback_total "))
+				}
+			}
+		}
+	}
 	allowed := float64(rpm) + float64(rpm)/60*time.Since(start).Seconds()
 	accuracy := (float64(limRow.ok) - allowed) / allowed * 100
 
@@ -362,6 +381,7 @@ func TestFleet(t *testing.T) {
 	fmt.Fprintf(&b, "\nledger rows with status 200: %d; successful requests: %d (+ %d on project lim) = %d; missing: %d (the killed replica had answered %d in that phase)\n",
 		ledgerOK, ok, limRow.ok, ok+limRow.ok, lost, killedServed)
 	fmt.Fprintf(&b, "policy active on all three replicas %v after the upload answered\n", spread.Round(time.Millisecond))
+	fmt.Fprintf(&b, "rate-limit decisions made locally (Redis unavailable) per replica: %s\n", strings.Join(fallbacks, ", "))
 	fmt.Fprintf(&b, "global rate limit: %d admitted through 3 replicas, GCRA allows %.0f: %+.1f%%\n", limRow.ok, allowed, accuracy)
 	fmt.Print(b.String())
 	t.Log(b.String())
