@@ -5,7 +5,7 @@ BIN      := bin/gateway
 CONFIG   ?= gateway.toml
 GOFLAGS  ?=
 
-.PHONY: fleet-test all build run test test-race test-allocs test-names vet fmt policies policies-check fuzz clean
+.PHONY: fleet-test deploy-check all build run test test-race test-allocs test-names vet fmt policies policies-check fuzz clean
 
 all: build
 
@@ -67,6 +67,16 @@ fuzz:
 # Not part of `make test`: it takes about a minute and prints its table.
 fleet-test:
 	$(GO) test -tags fleet -count=1 -v -timeout 10m ./engine/internal/fleet
+
+# deploy/kubernetes validated against the Kubernetes JSON schemas by
+# kubeconform (installed from the Go module proxy). The schemas are fetched
+# from kubeconform's default location; KUBECONFORM_SCHEMAS names another
+# (a local mirror: a directory or URL template, see kubeconform -h).
+KUBECONFORM ?= $(shell $(GO) env GOPATH)/bin/kubeconform
+KUBECONFORM_SCHEMAS ?= default
+deploy-check:
+	@test -x $(KUBECONFORM) || $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@v0.6.7
+	$(KUBECONFORM) -strict -summary -schema-location $(KUBECONFORM_SCHEMAS) deploy/kubernetes/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
