@@ -68,6 +68,8 @@ func endpointOf(path []byte) string {
 		return store.EndpointChat
 	case "/v1/messages":
 		return store.EndpointMessages
+	case "/v1/responses":
+		return store.EndpointResponses
 	case "/v1/embeddings", "/embeddings":
 		return store.EndpointEmbeddings
 	}

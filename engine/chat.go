@@ -76,6 +76,8 @@ type exchange struct {
 
 	// ten is the key, project and budget reservation (tenancy.go).
 	ten xTenancy
+	// rsp is a Responses API request's state (responses.go).
+	rsp *responsesState
 }
 
 // format is the wire format the client speaks.
@@ -87,6 +89,8 @@ const (
 	// formatNative: the upstream already answered in the client's format
 	// (Anthropic passthrough); relayed as it is.
 	formatNative
+	// formatResponses: an OpenAI Responses API client (responses.go).
+	formatResponses
 )
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
@@ -126,7 +130,7 @@ func (x *exchange) finish() {
 		mm.cachedTok.Add(x.usage.CachedTokens)
 		mm.outTok.Add(x.usage.CompletionTokens)
 	}
-	if x.removed.pending() && x.s.acct.submit(x, total) {
+	if x.countsRemoved() && x.s.acct.submit(x, total) {
 		return // accounted after the answer is sent (savings.go)
 	}
 	x.account(total)
@@ -135,7 +139,7 @@ func (x *exchange) finish() {
 // account prices the request, credits its savings, writes its ledger row,
 // usage and access-log line, then releases the exchange.
 func (x *exchange) account(total time.Duration) {
-	if x.removed.pending() {
+	if x.countsRemoved() {
 		x.stripTokens, x.dedupTokens = x.removed.count()
 	}
 	if x.hit {
@@ -420,6 +424,8 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 		x.relay = resp.Stream
 		if x.format == formatAnthropic {
 			x.relay = messages.NewStream(resp.Stream, m.Upstream)
+		} else if x.format == formatResponses {
+			x.relay = s.responseStream(x, resp.Stream, m)
 		}
 		x.status = 200
 		ctx.SetContentType("text/event-stream")
@@ -445,6 +451,13 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 		x.scratch = b
 		if err != nil {
 			x.fail(ctx, &apiError{Status: 502, Type: typeUpstream, Code: "bad_upstream_response", Msg: "upstream answer could not be translated: " + err.Error()})
+			return
+		}
+		body = b
+	} else if x.format == formatResponses {
+		b, err := s.responseBody(x, resp.Body)
+		if err != nil {
+			x.fail(ctx, err)
 			return
 		}
 		body = b

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,14 +92,18 @@ func TestDashboardBrowser(t *testing.T) {
 	defer cancel()
 
 	dialogs := make(chan string, 8)
+	var mu sync.Mutex
 	var exceptions []string
+	thrown := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(exceptions) }
 	chromedp.ListenTarget(ctx, func(ev any) {
 		switch ev := ev.(type) {
 		case *page.EventJavascriptDialogOpening:
 			dialogs <- ev.Message
 			go func() { _ = chromedp.Run(ctx, page.HandleJavaScriptDialog(true)) }()
 		case *runtime.EventExceptionThrown:
+			mu.Lock()
 			exceptions = append(exceptions, ev.ExceptionDetails.Error())
+			mu.Unlock()
 		}
 	})
 	shots := t.TempDir()
@@ -113,7 +119,7 @@ func TestDashboardBrowser(t *testing.T) {
 	run := func(what string, actions ...chromedp.Action) {
 		t.Helper()
 		if err := chromedp.Run(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v (exceptions: %v)", what, err, exceptions)
+			t.Fatalf("%s: %v (exceptions: %v)", what, err, thrown())
 		}
 	}
 
@@ -206,8 +212,8 @@ func TestDashboardBrowser(t *testing.T) {
 	if status != 401 {
 		t.Fatalf("/admin/session after logout: %d", status)
 	}
-	if len(exceptions) > 0 {
-		t.Fatalf("script exceptions: %v", exceptions)
+	if ex := thrown(); len(ex) > 0 {
+		t.Fatalf("script exceptions: %v", ex)
 	}
 	t.Logf("screenshots in %s", shots)
 }

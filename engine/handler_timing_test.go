@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/aigateway/gateway/bench/payload"
 )
 
 // BenchmarkChatHandler measures the gateway's own work for one non-streaming
@@ -13,11 +15,16 @@ import (
 // chain, cache decision, provider call, response and access log. It is the
 // per-request overhead without the network.
 func BenchmarkChatHandler(b *testing.B) {
+	small := []byte(`{"model":"mock/lorem","temperature":0.7,"messages":[{"role":"system","content":"You are a helpful coding assistant."},{"role":"user","content":"Write a haiku about goroutines."}]}`)
 	for _, tc := range []struct {
 		name, toml string
+		body       []byte
 	}{
-		{"default", ""},
-		{"no-policies", "[optimize]\nstrip_ide_boilerplate = false\nfile_hash_cache = false\n"},
+		{"default", "", small},
+		{"no-policies", "[optimize]\nstrip_ide_boilerplate = false\nfile_hash_cache = false\n", small},
+		// The benchmark harness's 100 KiB coding prompt and its "auto" row.
+		{"coding-100k", "", payload.Chat("mock/lorem", false, 100<<10)},
+		{"auto", "", payload.Chat("auto", false, 0)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			cfg := Defaults()
@@ -34,7 +41,7 @@ func BenchmarkChatHandler(b *testing.B) {
 			}
 			srv.SetAccessLog(io.Discard)
 			h := srv.Handler()
-			body := []byte(`{"model":"mock/lorem","temperature":0.7,"messages":[{"role":"system","content":"You are a helpful coding assistant."},{"role":"user","content":"Write a haiku about goroutines."}]}`)
+			body := tc.body
 			var req fasthttp.Request
 			req.Header.SetMethod("POST")
 			req.SetRequestURI("/v1/chat/completions")

@@ -66,6 +66,11 @@ func startGatewayWith(t *testing.T, toml string, env map[string]string, tweak fu
 		// cache stays shared.
 		cfg.Store.dir = t.TempDir()
 	}
+	if cfg.PolicyLimits.CompileTimeout == Defaults().PolicyLimits.CompileTimeout {
+		// Go guests compile in seconds, but under -race on two loaded cores
+		// they can take longer than the 30s default budget.
+		cfg.PolicyLimits.CompileTimeout = Duration(5 * time.Minute)
+	}
 	if tweak != nil {
 		tweak(&cfg)
 	}

@@ -15,7 +15,9 @@ import (
 func TestAdminReloadSections(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	base := "listen = \"127.0.0.1:0\"\ndata_dir = \"" + dir + "\"\n[[keys]]\nkey = \"k1\"\nproject = \"p\"\n"
+	// The compile budget is the one startGateway gives tests, so that the
+	// running configuration and the file agree.
+	base := "listen = \"127.0.0.1:0\"\ndata_dir = \"" + dir + "\"\n[[keys]]\nkey = \"k1\"\nproject = \"p\"\n[policy_limits]\ncompile_timeout = \"5m\"\n"
 	env := map[string]string{"GATEWAY_API_KEY": "", "GATEWAY_ADMIN_KEY": adminKey}
 	chat := `{"model":"mock/echo","messages":[{"role":"user","content":"x"}]}`
 	tests := []struct {
@@ -59,7 +61,7 @@ func TestAdminReloadSections(t *testing.T) {
 			}
 		}},
 		{section: "routing", add: "[routing]\ncascade = true\n", restart: true},
-		{section: "policy_limits", add: "[policy_limits]\nmax_functions = 123\n", restart: true},
+		{section: "policy_limits", add: "max_functions = 123\n", restart: true}, // in base's [policy_limits]
 		{section: "store", add: "[store]\nretention_days = 7\n", restart: true},
 		{section: "webhooks", add: "[webhooks]\nmax_attempts = 3\n", restart: true},
 		{section: "admin_keys", add: "[[admin_keys]]\nname = \"ops\"\nkey = \"ops-key-0123456789\"\n", restart: true},

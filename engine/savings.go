@@ -74,6 +74,11 @@ func (r *removedText) reset() {
 // pending reports whether there are tokens to count.
 func (r *removedText) pending() bool { return len(r.ends) > 0 }
 
+// countsRemoved reports whether x's savings need the token count: a policy
+// removed text, and an upstream answered with usage (a failed request or a
+// cache hit credits no stripping or dedup).
+func (x *exchange) countsRemoved() bool { return x.removed.pending() && x.usage.Set && !x.hit }
+
 // note copies the original and the edited text of every message the
 // request-stage policies changed, before applyEdits rebuilds the request.
 // Nothing is kept when the policies reported removing nothing (a skill's

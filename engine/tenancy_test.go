@@ -457,7 +457,10 @@ func TestLedgerSurvivesKill9(t *testing.T) {
 	env := pricedUpstream(t, &providertest.OpenAI{Reply: "ok", PromptTokens: 100})
 	dir := t.TempDir()
 	cfgPath := dir + "/gateway.toml"
-	if err := os.WriteFile(cfgPath, []byte("data_dir = "+strconv.Quote(dir)+"\n[store]\nflush_interval = \"100ms\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte("data_dir = "+strconv.Quote(dir)+"\n[store]\nflush_interval = \"100ms\"\n"+
+		// A child under -race on busy cores compiles the built-ins slower
+		// than the default 30s budget.
+		"[policy_limits]\ncompile_timeout = \"5m\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -465,7 +468,8 @@ func TestLedgerSurvivesKill9(t *testing.T) {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.Stderr = io.Discard
+	var errs strings.Builder
+	cmd.Stderr = &lockedWriter{w: &errs}
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -484,8 +488,10 @@ func TestLedgerSurvivesKill9(t *testing.T) {
 	select {
 	case a := <-addr:
 		g.url = "http://" + a
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the child gateway did not start")
+	case <-time.After(5 * time.Minute):
+		logMu.Lock()
+		defer logMu.Unlock()
+		t.Fatalf("the child gateway did not start: %s", errs.String())
 	}
 	const n = 20
 	var sum costSum

@@ -97,14 +97,16 @@ func (w *stderrHead) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// linearMemory backs a guest's memory and refuses to grow past limit, so that
-// memory.grow fails inside the guest instead of the gateway running out.
-type linearMemory struct {
+// heapMemory backs a guest's memory with a Go slice and refuses to grow past
+// limit, so that memory.grow fails inside the guest instead of the gateway
+// running out. Where the OS allows it, mappedMemory (memory_linux.go) is
+// used instead.
+type heapMemory struct {
 	buf   []byte
 	limit uint64
 }
 
-func (m *linearMemory) Reallocate(size uint64) []byte {
+func (m *heapMemory) Reallocate(size uint64) []byte {
 	if size > m.limit {
 		return nil
 	}
@@ -119,12 +121,16 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	return b
 }
 
-func (m *linearMemory) Free() { m.buf = nil }
+func (m *heapMemory) Free() { m.buf = nil }
 
 type allocator struct{ limit uint64 }
 
 func (a allocator) Allocate(capacity, max uint64) experimental.LinearMemory {
-	return &linearMemory{limit: min(a.limit, max)}
+	limit := min(a.limit, max)
+	if m := newMappedMemory(limit); m != nil {
+		return m
+	}
+	return &heapMemory{limit: limit}
 }
 
 // cappedSleep bounds each sleep a guest asks for (poll_oneoff with a clock

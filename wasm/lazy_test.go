@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -124,5 +125,52 @@ func TestDisabledBuiltinCheckedWhenEnabled(t *testing.T) {
 	good.Config = allocRouterConfig
 	if err := h.Configure([]PolicyConfig{good}); err != nil {
 		t.Fatalf("enabling it with a good config: %v", err)
+	}
+}
+
+// TestInstanceMemoryOffHeapAllocs: a Go guest's linear memory (2.5 MiB and
+// up) is mapped outside the Go heap on Linux, so a new instance allocates
+// little on the heap: its memory neither doubles in capacity as it grows nor
+// raises the collector's goal.
+func TestInstanceMemoryOffHeapAllocs(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("guest memory is mapped outside the Go heap on Linux only")
+	}
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	ctx := context.Background()
+	h, err := New(ctx, Options{CacheDir: t.TempDir(), Metrics: metrics.NewSet(), IdleRelease: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	if err := h.Configure([]PolicyConfig{{Name: "stripper", Module: BuiltinPrefix + "stripper", Stages: []string{"request"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c := codingRequest(16 << 10)
+	in, out := c.input(), new(Output)
+	if err := h.Run(ctx, abi.StageRequest, in, out); err != nil || len(out.Failures) > 0 {
+		t.Fatalf("run: %v %+v", err, out.Failures)
+	}
+	// Close the pooled instance (keep the compiled code): the next Run
+	// instantiates one.
+	v := h.reg.Load().byName["stripper"].cur.Load()
+	v.shrink(math.MaxInt64, false)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	out.Reset()
+	if err := h.Run(ctx, abi.StageRequest, in, out); err != nil || len(out.Failures) > 0 {
+		t.Fatalf("run: %v %+v", err, out.Failures)
+	}
+	runtime.ReadMemStats(&after)
+	guest, _ := instanceBytes(h)
+	heap := after.TotalAlloc - before.TotalAlloc
+	t.Logf("new instance: %d bytes of guest memory, %d bytes allocated on the Go heap", guest, heap)
+	if guest < 1<<20 {
+		t.Fatalf("guest memory %d bytes: not a Go guest?", guest)
+	}
+	if heap > uint64(guest)/2 {
+		t.Fatalf("a new instance allocated %d bytes on the Go heap for %d bytes of guest memory", heap, guest)
 	}
 }

@@ -39,6 +39,10 @@ func newHost(t testing.TB, opts Options) *Host {
 		// the production default (100ms): tests of deadlines set their own.
 		opts.DefaultTimeout = 10 * time.Second
 	}
+	if opts.InitTimeout == 0 {
+		// Likewise for starting a Go guest (production: 2s).
+		opts.InitTimeout = time.Minute
+	}
 	if opts.CompileTimeout == 0 {
 		// Go guests compile in seconds, but under -race on a loaded machine
 		// with parallel tests they may take far longer: tests of the budget

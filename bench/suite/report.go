@@ -8,8 +8,10 @@ import (
 	"strings"
 )
 
-// targets checks issue 6's figures to beat against the rows.
-func targets(rows map[string]*Row) []Target {
+// targets checks the figures to beat against the rows: issue 16's
+// (footprint and latency), which tightened issue 6's, plus issue 6's
+// allocation targets.
+func targets(rows map[string]*Row, fp *Footprint) []Target {
 	var out []Target
 	get := func(id string) *Row { return rows[id] }
 	notMeasured := func(name, goal string, r *Row) Target {
@@ -42,8 +44,10 @@ func targets(rows map[string]*Row) []Target {
 		}
 		out = append(out, t)
 	}
-	ratio("nonstream-c64", "Non-stream throughput, 64 connections", 0.30)
-	ratio("stream-c64", "Stream throughput, 64 connections", 0.50)
+	ratio("nonstream-c64", "Non-stream throughput, 64 connections", 0.50)
+	ratio("stream-c64", "Stream throughput, 64 connections", 0.75)
+	ratio("coding-100k-c16", "100 KiB prompt, non-stream, 16 connections", 0.40)
+	ratio("auto-wasm-c64", "model \"auto\" (built-in router), 64 connections", 0.40)
 
 	added := func(id, name, which string, limit float64) {
 		g := fmt.Sprintf("≤ %s", us(limit))
@@ -65,8 +69,25 @@ func targets(rows map[string]*Row) []Target {
 		}
 		out = append(out, t)
 	}
-	added("nonstream-c16", "Added latency p50, non-stream, 16 connections", "p50", 100)
-	added("open-5000", "Added latency p99, open loop 5,000 req/s", "p99", 1000)
+	added("nonstream-c16", "Added latency p50, non-stream, 16 connections", "p50", 50)
+	added("open-5000", "Added latency p99, open loop 5,000 req/s", "p99", 500)
+
+	const idleGoal = "≤ 40 MB"
+	switch {
+	case fp == nil:
+		out = append(out, Target{Name: "RSS after start + 1 request, empty config", Goal: idleGoal, Status: "not measured", Detail: "not run"})
+	case fp.Error != "":
+		out = append(out, Target{Name: "RSS after start + 1 request, empty config", Goal: idleGoal, Status: "not measured", Detail: fp.Error})
+	default:
+		t := Target{Name: "RSS after start + 1 request, empty config", Goal: idleGoal,
+			Measured: fmt.Sprintf("%.1f MB (%.1f MB anonymous, %.1f MB of the binary's pages)", fp.RSSMB, fp.AnonMB, fp.FileMB)}
+		if fp.RSSMB <= 40 {
+			t.Status = "met"
+		} else {
+			t.Status, t.Detail = "missed", fmt.Sprintf("over by %.1f MB", fp.RSSMB-40)
+		}
+		out = append(out, t)
+	}
 
 	if r := get("slow-streams-1000"); r != nil && r.Gateway.ok() && r.Gateway.Usage != nil {
 		t := Target{Name: "Peak RSS, 1,000 concurrent streams", Goal: "≤ 100 MB", Measured: fmt.Sprintf("%.1f MB", r.Gateway.Usage.PeakRSSMB)}
@@ -215,6 +236,9 @@ func Header(r *Report) string {
 	fmt.Fprintf(&b, "- **Pinning:** %s\n", r.Pinning)
 	fmt.Fprintf(&b, "- **Upstream:** %s\n", r.Mock)
 	fmt.Fprintf(&b, "- **Gateway:** %s; answered /healthz %.1f s after start, resident set then %.1f MB\n", r.Gateway, r.StartSeconds, r.IdleRSSMB)
+	if fp := r.EmptyConfig; fp != nil && fp.Error == "" {
+		fmt.Fprintf(&b, "- **Empty configuration:** bin/gateway with no -config (pinned like the gateway), one request to mock/echo, 1 s later: resident set %.1f MB (%.1f MB anonymous, %.1f MB of the binary's file pages)\n", fp.RSSMB, fp.AnonMB, fp.FileMB)
+	}
 	if r.Repeat > 1 {
 		fmt.Fprintf(&b, "- **Repeats:** every load ran %d times; the tables show the median attempt (by throughput, or by p99 in the open loop), the JSON every attempt\n", r.Repeat)
 	}
@@ -263,7 +287,7 @@ func Markdown(r *Report) string {
 		b.WriteString("\n## Compared with another gateway\n\n")
 		b.WriteString(CompareTable(r))
 	}
-	b.WriteString("\n## Targets (issue 6)\n\n")
+	b.WriteString("\n## Targets (issues 16 and 6)\n\n")
 	b.WriteString(TargetsTable(r))
 	var skipped, invalid []string
 	for _, row := range r.Rows {
@@ -375,7 +399,7 @@ func CompareTable(r *Report) string {
 	return b.String()
 }
 
-// TargetsTable lists issue 6's targets with their status.
+// TargetsTable lists the targets with their status.
 func TargetsTable(r *Report) string {
 	var b strings.Builder
 	b.WriteString("| target | goal | measured | status |\n|---|---|---|---|\n")
@@ -408,7 +432,7 @@ func ReadmeSection(r *Report, mdPath string) string {
 	if line := costsLine(r); line != "" {
 		b.WriteString("\n" + line + "\n")
 	}
-	b.WriteString("\nAgainst issue 6's targets (default configuration, cache-miss path):\n\n")
+	b.WriteString("\nAgainst the targets of issues 16 and 6 (default configuration, cache-miss path):\n\n")
 	b.WriteString(TargetsTable(r))
 	if r.Compare != "" {
 		b.WriteString("\n")

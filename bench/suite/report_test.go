@@ -53,16 +53,19 @@ func TestTargetsAndMarkdown(t *testing.T) {
 	for _, r := range rows {
 		r.compute()
 	}
-	ts := targets(rows)
+	ts := targets(rows, &Footprint{RSSMB: 52.5, AnonMB: 20, FileMB: 32.5})
 	byName := map[string]Target{}
 	for _, tg := range ts {
 		byName[tg.Name] = tg
 	}
-	if tg := byName["Non-stream throughput, 64 connections"]; tg.Status != "missed" || !strings.Contains(tg.Detail, "1.50×") {
+	if tg := byName["Non-stream throughput, 64 connections"]; tg.Status != "missed" || !strings.Contains(tg.Detail, "2.50×") {
 		t.Errorf("non-stream target %+v", tg)
 	}
 	if tg := byName["Stream throughput, 64 connections"]; tg.Status != "not measured" || !strings.Contains(tg.Detail, "INVALID") {
 		t.Errorf("stream target should not be measured from an invalid run: %+v", tg)
+	}
+	if tg := byName["RSS after start + 1 request, empty config"]; tg.Status != "missed" || !strings.Contains(tg.Detail, "12.5 MB") {
+		t.Errorf("empty-config footprint target %+v", tg)
 	}
 	if tg := byName["Allocations per L1 cache hit"]; tg.Status != "not measured" || !strings.Contains(tg.Detail, "HTTP 404") {
 		t.Errorf("L1 target %+v", tg)

@@ -105,14 +105,17 @@ type Report struct {
 	Gateway  string    `json:"gateway_config"`
 	// IdleRSSMB is the gateway's resident set once it answers /healthz,
 	// before any load; StartSeconds how long it took to answer.
-	IdleRSSMB    float64  `json:"gateway_idle_rss_mb"`
-	StartSeconds float64  `json:"gateway_start_seconds"`
-	Repeat       int      `json:"repeat"`
-	Compare      string   `json:"compare,omitempty"`
-	Rows         []*Row   `json:"scenarios"`
-	Targets      []Target `json:"targets"`
-	Notes        []string `json:"notes,omitempty"`
-	Seconds      float64  `json:"wall_seconds"`
+	IdleRSSMB    float64 `json:"gateway_idle_rss_mb"`
+	StartSeconds float64 `json:"gateway_start_seconds"`
+	// EmptyConfig is the footprint of a gateway started without a
+	// configuration file, after one request (footprint.go).
+	EmptyConfig *Footprint `json:"empty_config,omitempty"`
+	Repeat      int        `json:"repeat"`
+	Compare     string     `json:"compare,omitempty"`
+	Rows        []*Row     `json:"scenarios"`
+	Targets     []Target   `json:"targets"`
+	Notes       []string   `json:"notes,omitempty"`
+	Seconds     float64    `json:"wall_seconds"`
 }
 
 // Row is one scenario: the same load against the mock directly (the
@@ -183,7 +186,7 @@ type Usage struct {
 	Note           string  `json:"note,omitempty"`
 }
 
-// Target is one of issue 6's figures to beat, checked against this run.
+// Target is one of the figures to beat (issues 16 and 6), checked against this run.
 type Target struct {
 	Name     string `json:"name"`
 	Goal     string `json:"goal"`
@@ -280,7 +283,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		e.runScenario(ctx, sc)
 	}
 	e.rep.Machine.LoadEnd = loadavg()
-	e.rep.Targets = targets(e.rows)
+	e.rep.Targets = targets(e.rows, e.rep.EmptyConfig)
 	e.rep.Seconds = time.Since(t0).Round(time.Second).Seconds()
 	if e.rep.Machine.LoadStart[0] > 0.5*float64(e.rep.Machine.Cores) {
 		e.rep.Notes = append(e.rep.Notes, fmt.Sprintf("The machine was busy when the run started (load average %.2f on %d cores): other processes competed for the CPUs, so absolute figures are pessimistic; the ratios compare loads measured minutes apart in the same conditions.", e.rep.Machine.LoadStart[0], e.rep.Machine.Cores))
@@ -351,6 +354,8 @@ func (e *env) setup(ctx context.Context) error {
 		return err
 	}
 	e.gw = gw
+	e.logf("empty configuration: start, one request, resident set")
+	e.rep.EmptyConfig = e.emptyConfigFootprint()
 	e.rep.IdleRSSMB = round(float64(gw.idleRSSKB)/1024, 1)
 	e.rep.StartSeconds = round(gw.started.Seconds(), 1)
 	e.rep.Repeat = max(cfg.Repeat, 1)

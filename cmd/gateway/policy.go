@@ -70,6 +70,8 @@ func policyCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	runs := fs.Int("n", 1, "run: run the policy N times and report the median time")
 	timeout := fs.Duration("timeout", 0, "per-call deadline (default: the gateway's, 100ms)")
 	memory := fs.Int("memory-mb", 0, "memory cap in MiB (default: the gateway's default)")
+	compile := fs.Duration("compile-timeout", 0, "compilation budget (default: the gateway's, [policy_limits] compile_timeout = 30s)")
+	initTimeout := fs.Duration("init-timeout", 0, "bound on instantiating the module and its self-check (default: the gateway's, 2s)")
 	var headers policyHeaders
 	fs.Var(&headers, "header", `run: a request header "Name: value" (repeatable; policies see X-Gateway-* ones)`)
 
@@ -107,7 +109,7 @@ func policyCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	}
 
 	ctx := context.Background()
-	h, err := wasm.New(ctx, wasm.Options{})
+	h, err := wasm.New(ctx, wasm.Options{CompileTimeout: *compile, InitTimeout: *initTimeout})
 	if err != nil {
 		fmt.Fprintln(stderr, "gateway policy:", err)
 		return 1

@@ -289,6 +289,30 @@ CREATE TABLE admin_sessions (
 CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at);
 `,
 	},
+	{
+		version: 3,
+		name:    "stored responses",
+		sqlite: `
+CREATE TABLE responses (
+	id          TEXT PRIMARY KEY,
+	project_id  TEXT NOT NULL,
+	created_at  TIMESTAMP NOT NULL,
+	response    BLOB NOT NULL,
+	input_items BLOB NOT NULL
+);
+CREATE INDEX responses_created ON responses (created_at);
+`,
+		postgres: `
+CREATE TABLE responses (
+	id          TEXT PRIMARY KEY,
+	project_id  TEXT NOT NULL,
+	created_at  TIMESTAMPTZ NOT NULL,
+	response    BYTEA NOT NULL,
+	input_items BYTEA NOT NULL
+);
+CREATE INDEX responses_created ON responses (created_at);
+`,
+	},
 }
 
 // schemaMigrationsDDL creates the bookkeeping table; the same SQL works on

@@ -35,6 +35,7 @@ type Store interface {
 	Webhooks
 	Auditor
 	Sessions
+	Responses
 
 	// Backend names the backend: "sqlite" or "postgres".
 	Backend() string

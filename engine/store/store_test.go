@@ -48,6 +48,7 @@ func runSuite(t *testing.T, db newDB) {
 		{"UsageSeries", testUsageSeries},
 		{"RequestsCacheFilter", testRequestsCacheFilter},
 		{"Sessions", testSessions},
+		{"Responses", testResponses},
 		{"RequestsPaging", testRequestsPaging},
 		{"RequestsFilters", testRequestsFilters},
 		{"Spend", testSpend},

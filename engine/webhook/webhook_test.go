@@ -246,8 +246,14 @@ func TestFailedDeliveryIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "delivered after two failures", func() bool { return len(rcv.received()) == 1 })
+	// The dispatcher marks the delivery after the receiver has answered:
+	// wait for the mark too.
+	eventually(t, 10*time.Second, "delivery marked", func() bool {
+		ds, _ := st.ListDeliveries(ctx, w.ID, 0)
+		return len(ds) == 1 && !ds[0].DeliveredAt.IsZero()
+	})
 	ds, _ := st.ListDeliveries(ctx, w.ID, 0)
-	if len(ds) != 1 || ds[0].Attempts != 3 || ds[0].DeliveredAt.IsZero() {
+	if len(rcv.received()) != 1 || len(ds) != 1 || ds[0].Attempts != 3 || ds[0].DeliveredAt.IsZero() {
 		t.Fatalf("deliveries %+v", ds)
 	}
 }

@@ -71,14 +71,15 @@ func TestUploadUnderLoad(t *testing.T) {
 	if err := h.Configure([]wasm.PolicyConfig{{Name: "router", Module: "builtin:router", Config: config, Timeout: 5e9}}); err != nil {
 		t.Fatal(err)
 	}
+	input := func() *wasm.Input {
+		in := &wasm.Input{Model: []byte("auto")}
+		in.AddMessage([]byte("user"), []byte("How do I tune this postgres query?"), 0)
+		return in
+	}
 	swaptest.Run(t, swaptest.Spec{
 		Host: h, Stage: abi.StageRoute, Policy: "router", Module: module,
-		Input: func() *wasm.Input {
-			in := &wasm.Input{Model: []byte("auto")}
-			in.AddMessage([]byte("user"), []byte("How do I tune this postgres query?"), 0)
-			return in
-		},
-		Before: func(o *wasm.Output) bool { return string(o.Route.Model) == "ollama/qwen2.5-coder" },
+		Input:  input,
+		Before: swaptest.Decided(swaptest.Route(t, h, input())),
 		After: func(o *wasm.Output) bool {
 			return string(o.Route.Model) == "groq/llama-3.3-70b-versatile" && string(o.Route.Reason) == "keyword rule: postgres"
 		},

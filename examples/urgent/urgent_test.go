@@ -93,7 +93,7 @@ func TestReplacesBuiltinRouter(t *testing.T) {
 	swaptest.Run(t, swaptest.Spec{
 		Host: h, Stage: abi.StageRoute, Policy: "router", Module: module(t),
 		Input:  func() *wasm.Input { return input("urgent: prod is down") },
-		Before: func(o *wasm.Output) bool { return string(o.Route.Model) == "ollama/qwen2.5-coder" },
+		Before: swaptest.Decided(swaptest.Route(t, h, input("urgent: prod is down"))),
 		After: func(o *wasm.Output) bool {
 			return string(o.Route.Model) == "anthropic/claude-sonnet-4-0" && o.Route.Tier == abi.TierStrong
 		},
@@ -112,12 +112,14 @@ func TestReplacesBuiltinRouter(t *testing.T) {
 // router: it decides urgent requests, the built-in router the rest.
 func TestBeforeBuiltinRouter(t *testing.T) {
 	h := newHost(t)
+	// The built-in router's own decision for a request urgent leaves alone.
+	mutex, _ := swaptest.Route(t, h, input("What is a mutex?"))
 	pos, _ := wasm.ParsePosition("before:router")
 	info, err := h.UploadAt("urgent", module(t), pos)
 	if err != nil || len(info.Placement) != 1 || info.Placement[0] != "route: 1 of 2, decides first" {
 		t.Fatalf("upload: %+v %v", info, err)
 	}
-	for text, want := range map[string]string{"urgent: prod is down": "anthropic/claude-sonnet-4-0", "What is a mutex?": "ollama/qwen2.5-coder"} {
+	for text, want := range map[string]string{"urgent: prod is down": "anthropic/claude-sonnet-4-0", "What is a mutex?": mutex} {
 		var out wasm.Output
 		if err := h.Run(context.Background(), abi.StageRoute, input(text), &out); err != nil || string(out.Route.Model) != want {
 			t.Fatalf("%q: %v %s", text, err, out.AppendText(nil))

@@ -85,7 +85,7 @@ func TestUploadUnderLoad(t *testing.T) {
 	swaptest.Run(t, swaptest.Spec{
 		Host: h, Stage: abi.StageRoute, Policy: "router", Module: module(t),
 		Input:  func() *wasm.Input { return input("high", "What is a mutex?") },
-		Before: func(o *wasm.Output) bool { return string(o.Route.Model) == "ollama/qwen2.5-coder" },
+		Before: swaptest.Decided(swaptest.Route(t, h, input("high", "What is a mutex?"))),
 		After:  func(o *wasm.Output) bool { return string(o.Route.Model) == "openai/o3" },
 	})
 }

@@ -22,7 +22,9 @@ type OpenAI struct {
 	// Reply is the assistant's text; streams send it one word per chunk.
 	Reply string
 	// ToolCall, when set, makes the answer a call of this function with
-	// ToolArgs as arguments (streamed in ArgChunks pieces).
+	// ToolArgs as arguments (streamed in ArgChunks pieces), unless the last
+	// message is a tool result: then the answer is Reply, so that an agent
+	// loop (call → result → answer) ends.
 	ToolCall  string
 	ToolArgs  string
 	ArgChunks int
@@ -95,6 +97,7 @@ func (o *OpenAI) handle(ctx *fasthttp.RequestCtx) {
 		model = string(v[1 : len(v)-1])
 	}
 	stream := string(jsonscan.Get(body, "stream")) == "true"
+	toolTurn := o.ToolCall != "" && !lastIsTool(body)
 	includeUsage := false
 	if so := jsonscan.Get(body, "stream_options"); so != nil {
 		includeUsage = string(jsonscan.Get(so, "include_usage")) == "true"
@@ -109,7 +112,7 @@ func (o *OpenAI) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		msg := `{"role":"assistant","content":` + quote(o.Reply) + `,"refusal":null,"annotations":[]}`
 		finish := "stop"
-		if o.ToolCall != "" {
+		if toolTurn {
 			msg = `{"role":"assistant","content":null,"tool_calls":[{"id":"call_abc123","type":"function","function":{"name":` + quote(o.ToolCall) + `,"arguments":` + quote(o.ToolArgs) + `}}],"refusal":null,"annotations":[]}`
 			finish = "tool_calls"
 		}
@@ -146,7 +149,7 @@ func (o *OpenAI) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		finish := "stop"
-		if o.ToolCall != "" {
+		if toolTurn {
 			finish = "tool_calls"
 			if !send(head + `{"tool_calls":[{"index":0,"id":"call_abc123","type":"function","function":{"name":` + quote(o.ToolCall) + `,"arguments":""}}]},"logprobs":null,"finish_reason":null}]` + u + "}\n\n") {
 				gone()

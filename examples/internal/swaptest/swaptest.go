@@ -130,3 +130,20 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// Route runs the route stage once on h and returns the decision's model and
+// reason: what the configured router (the built-in one, whose decisions are
+// a trained model's) does with in, for a Before that does not hard-code it.
+func Route(t *testing.T, h *wasm.Host, in *wasm.Input) (model, reason string) {
+	t.Helper()
+	var out wasm.Output
+	if err := h.Run(context.Background(), abi.StageRoute, in, &out); err != nil || len(out.Failures) > 0 || !out.Route.Set {
+		t.Fatalf("the configured router made no decision: %v %s", err, out.AppendText(nil))
+	}
+	return string(out.Route.Model), string(out.Route.Reason)
+}
+
+// Decided returns a Before that matches the decision (model, reason).
+func Decided(model, reason string) func(*wasm.Output) bool {
+	return func(o *wasm.Output) bool { return string(o.Route.Model) == model && string(o.Route.Reason) == reason }
+}

@@ -1,0 +1,260 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/aigateway/gateway/engine/frontend/responses"
+	"github.com/aigateway/gateway/engine/store"
+	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/providers"
+	"github.com/valyala/fasthttp"
+)
+
+// The OpenAI Responses API (https://platform.openai.com/docs/api-reference/responses)
+// for every provider. POST /v1/responses is translated to the canonical
+// chat request (engine/frontend/responses) and then served by serve, the
+// chat pipeline itself: policies, routing (auto), the cache, budgets,
+// retries and fallbacks, and the ledger row (endpoint "responses") are
+// those of a chat completion. render turns the answer back into a
+// response object or the Responses event stream. Stored responses
+// (store: true, the default) live in the store, scoped to the project that
+// created them; previous_response_id continues one.
+
+// responsesState is a Responses request's part of an exchange.
+type responsesState struct {
+	req  *responses.Request
+	meta responses.Meta
+	// items is the conversation's input items: the previous response's
+	// input and output, then the request's input.
+	items [][]byte
+}
+
+// storeTimeout bounds writing a response to the store.
+const storeTimeout = 10 * time.Second
+
+// handleResponses serves POST /v1/responses.
+func (s *Server) handleResponses(ctx *fasthttp.RequestCtx) {
+	x := s.acquireExchange(ctx)
+	x.format = formatResponses
+	if err := s.admit(ctx, x); err != nil { // key, project, rate limits (tenancy.go)
+		x.fail(ctx, err)
+		return
+	}
+	// The parsed request's members view its body, and a stream's last
+	// event echoes them after the handler returned: parse a copy.
+	r, err := responses.Parse(append([]byte(nil), ctx.PostBody()...))
+	if err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	items := r.Input
+	if r.PreviousResponseID != "" {
+		prev, err := s.ten.st.Response(ctx, x.project, r.PreviousResponseID)
+		if err != nil {
+			x.fail(ctx, responseLookupError(err, r.PreviousResponseID, "previous_response_id", "previous_response_not_found"))
+			return
+		}
+		items = append(conversationOf(prev), r.Input...)
+	}
+	b, err := r.AppendChat(x.scratch[:0], items)
+	x.scratch = b
+	if err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	if err := x.req.Decode(b); err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	x.rsp = &responsesState{req: r, items: items,
+		meta: responses.Meta{ID: responses.NewID("resp"), CreatedAt: x.start.Unix(), Model: r.Model, Req: r}}
+	s.serve(ctx, x, r.Model)
+}
+
+// conversationOf is a stored response's conversation: its input items,
+// then its output items.
+func conversationOf(prev store.StoredResponse) [][]byte {
+	var items [][]byte
+	each := func(_ int, it []byte) error {
+		items = append(items, it)
+		return nil
+	}
+	_ = jsonscan.ArrayEach(prev.InputItems, each)
+	_ = jsonscan.ArrayEach(jsonscan.Get(prev.Response, "output"), each)
+	return items
+}
+
+// responseStream is render's relay for a Responses client.
+func (s *Server) responseStream(x *exchange, src providers.Stream, m *Model) providers.Stream {
+	x.rsp.meta.Model = m.Upstream
+	st := responses.NewStream(src, &x.rsp.meta)
+	if x.rsp.req.Store {
+		project, id, items := x.project, x.rsp.meta.ID, x.rsp.items
+		st.OnComplete = func(final []byte) { s.storeResponse(project, id, final, items) }
+	}
+	return st
+}
+
+// responseBody is render's body for a Responses client.
+func (s *Server) responseBody(x *exchange, completion []byte) ([]byte, error) {
+	x.rsp.meta.Model = x.model.Upstream
+	b, err := responses.FromCompletion(x.scratch[:0], completion, &x.rsp.meta)
+	x.scratch = b
+	if err != nil {
+		return nil, &apiError{Status: 502, Type: typeUpstream, Code: "bad_upstream_response", Msg: "upstream answer could not be translated: " + err.Error()}
+	}
+	if x.rsp.req.Store {
+		s.storeResponse(x.project, x.rsp.meta.ID, b, x.rsp.items)
+	}
+	return b, nil
+}
+
+// storeResponse saves a response before the client sees it complete, so
+// that it can be chained on at once. A failure is logged: the answer was
+// paid for and is still returned.
+func (s *Server) storeResponse(project, id string, response []byte, items [][]byte) {
+	in := []byte{'['}
+	for i, it := range items {
+		if i > 0 {
+			in = append(in, ',')
+		}
+		in = append(in, it...)
+	}
+	in = append(in, ']')
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	err := s.ten.st.PutResponse(ctx, store.StoredResponse{ID: id, ProjectID: project, Response: append([]byte(nil), response...), InputItems: in})
+	if err != nil {
+		s.log.Warn("storing a response failed", "response", id, "error", err.Error())
+	}
+}
+
+// responseLookupError maps a store lookup failure to the client's error.
+func responseLookupError(err error, id, param, code string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return &apiError{Status: 404, Type: typeInvalidRequest, Code: code, Param: param,
+			Msg: "No response found with id '" + id + "'."}
+	}
+	return err
+}
+
+// storedResponse authenticates a GET or DELETE on /v1/responses/{id} and
+// returns the project and id; it writes the error itself.
+func (s *Server) responseTarget(ctx *fasthttp.RequestCtx) (project, id string, ok bool) {
+	_, p, err := s.authKey(ctx, time.Now())
+	if err != nil {
+		writeError(ctx, toAPIError(err))
+		return "", "", false
+	}
+	id, _ = ctx.UserValue("id").(string)
+	return p.ID, id, true
+}
+
+// handleGetResponse serves GET /v1/responses/{id}.
+func (s *Server) handleGetResponse(ctx *fasthttp.RequestCtx) {
+	project, id, ok := s.responseTarget(ctx)
+	if !ok {
+		return
+	}
+	r, err := s.ten.st.Response(ctx, project, id)
+	if err != nil {
+		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
+		return
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBody(r.Response)
+}
+
+// handleDeleteResponse serves DELETE /v1/responses/{id}.
+func (s *Server) handleDeleteResponse(ctx *fasthttp.RequestCtx) {
+	project, id, ok := s.responseTarget(ctx)
+	if !ok {
+		return
+	}
+	if err := s.ten.st.DeleteResponse(ctx, project, id); err != nil {
+		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
+		return
+	}
+	b := append([]byte(`{"id":`), jsonscan.AppendQuote(nil, id)...)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(append(b, `,"object":"response","deleted":true}`...))
+}
+
+// handleResponseInputItems serves GET /v1/responses/{id}/input_items: the
+// conversation's input items, a list page with order (desc by default, as
+// on OpenAI), limit (1–100, default 20) and after (an item id).
+func (s *Server) handleResponseInputItems(ctx *fasthttp.RequestCtx) {
+	project, id, ok := s.responseTarget(ctx)
+	if !ok {
+		return
+	}
+	args := ctx.QueryArgs()
+	limit := 20
+	if v := args.Peek("limit"); len(v) > 0 {
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 || n > 100 {
+			writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: "limit", Msg: "limit must be an integer from 1 to 100"})
+			return
+		}
+		limit = n
+	}
+	order := string(args.Peek("order"))
+	switch order {
+	case "":
+		order = "desc"
+	case "asc", "desc":
+	default:
+		writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: "order", Msg: "order must be asc or desc"})
+		return
+	}
+	r, err := s.ten.st.Response(ctx, project, id)
+	if err != nil {
+		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
+		return
+	}
+	var items [][]byte
+	_ = jsonscan.ArrayEach(r.InputItems, func(_ int, it []byte) error {
+		items = append(items, it)
+		return nil
+	})
+	if order == "desc" {
+		for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
+			items[i], items[j] = items[j], items[i]
+		}
+	}
+	if after := args.Peek("after"); len(after) > 0 {
+		want := jsonscan.AppendQuoteBytes(nil, after)
+		for i, it := range items {
+			if string(jsonscan.Get(it, "id")) == string(want) {
+				items = items[i+1:]
+				break
+			}
+		}
+	}
+	more := len(items) > limit
+	if more {
+		items = items[:limit]
+	}
+	b := []byte(`{"object":"list","data":[`)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	b = append(b, `],"first_id":`...)
+	if len(items) > 0 {
+		b = append(b, jsonscan.Get(items[0], "id")...)
+		b = append(b, `,"last_id":`...)
+		b = append(b, jsonscan.Get(items[len(items)-1], "id")...)
+	} else {
+		b = append(b, `null,"last_id":null`...)
+	}
+	b = append(b, `,"has_more":`...)
+	b = strconv.AppendBool(b, more)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(append(b, '}'))
+}
