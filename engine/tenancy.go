@@ -110,7 +110,7 @@ func (s *Server) openTenancy() error {
 		return func(err error) { s.log.Warn(what, "error", err.Error()) }
 	}
 	if t.led, err = ledger.New(st, ledger.Config{FlushInterval: cfg.Store.FlushInterval.D(), BatchRows: cfg.Store.BatchRows,
-		MaxRows: cfg.Store.QueueRows, SpillDir: cfg.spillDir(), OnError: logErr("usage ledger")}); err != nil {
+		MaxRows: cfg.Store.QueueRows, SpillDir: cfg.spillDir(), DisableJournal: !cfg.Store.Journal, OnError: logErr("usage ledger")}); err != nil {
 		return err
 	}
 	_, implicit := cfg.staticProjects()

@@ -229,7 +229,7 @@ func TestLockedSpillFileIsNotReplayed(t *testing.T) {
 	other.closeCurrent()
 	eventually(t, 5*time.Second, "replayed once unlocked", func() bool { return sink.count() == 1 })
 	eventually(t, 5*time.Second, "file removed", func() bool { return w.Stats().SpillFiles == 0 })
-	if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 0 {
+	if m, _ := filepath.Glob(filepath.Join(dir, "spill-*")); len(m) != 0 {
 		t.Fatalf("left %v", m)
 	}
 }
