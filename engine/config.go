@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/policies"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/kinds"
@@ -266,9 +267,24 @@ type ReliabilityConfig struct {
 	// upstream failures; BreakerCooldown is how long it stays open.
 	BreakerFailures int      `toml:"breaker_failures"`
 	BreakerCooldown Duration `toml:"breaker_cooldown"`
+	// RetryMaxRetryAfter is the longest upstream Retry-After waited for
+	// before a retry; a longer one falls back at once.
+	RetryMaxRetryAfter Duration `toml:"retry_max_retry_after"`
+	// RateLimitRedisTimeout bounds one rate-limit decision's Redis round
+	// trip; RateLimitRedisRetry is how long a replica decides locally after
+	// Redis failed before it probes Redis again.
+	RateLimitRedisTimeout Duration `toml:"rate_limit_redis_timeout"`
+	RateLimitRedisRetry   Duration `toml:"rate_limit_redis_retry"`
 	// Fallbacks lists, per model name, the models tried in order when it
 	// fails (retries exhausted, breaker open, provider busy).
 	Fallbacks map[string][]string `toml:"fallbacks"`
+}
+
+// redisLimits is the shared rate limiter's configuration.
+func (c *Config) redisLimits() limits.RedisConfig {
+	rc := limits.DefaultRedisConfig()
+	rc.Timeout, rc.RetryInterval = c.Reliab.RateLimitRedisTimeout.D(), c.Reliab.RateLimitRedisRetry.D()
+	return rc
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s").
@@ -317,7 +333,8 @@ func Defaults() Config {
 		},
 		Reliab: ReliabilityConfig{CircuitBreaker: true, Retry: true, RateLimitRPM: 60, RetryMaxAttempts: 3,
 			RetryBackoffBase: Duration(time.Second), RetryBackoffMax: Duration(10 * time.Second), RetryBudget: Duration(30 * time.Second),
-			BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second)},
+			BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second), RetryMaxRetryAfter: Duration(10 * time.Second),
+			RateLimitRedisTimeout: Duration(50 * time.Millisecond), RateLimitRedisRetry: Duration(time.Second)},
 		Store:    defaultStoreConfig(),
 		Webhooks: defaultWebhooksConfig(),
 	}

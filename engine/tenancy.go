@@ -134,7 +134,7 @@ func (s *Server) openTenancy() error {
 	t.limiter = s.limiter
 	if t.limiter == nil {
 		if t.rdb != nil {
-			l, err := limits.NewRedis(t.rdb, limits.DefaultRedisConfig())
+			l, err := limits.NewRedis(t.rdb, cfg.redisLimits())
 			if err != nil {
 				return err
 			}
