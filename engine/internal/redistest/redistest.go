@@ -26,6 +26,8 @@ type Server struct {
 	cmd  *exec.Cmd
 	// extra are more redis-server arguments (cluster mode).
 	extra []string
+	// conf, when set, is a configuration file to run with --sentinel.
+	conf string
 }
 
 // Start starts a redis-server. Without the binary it fails under CI (which
@@ -82,9 +84,13 @@ func (s *Server) Signal(sig syscall.Signal) {
 // Restart starts the server (again) on its port and waits until it answers.
 func (s *Server) Restart() {
 	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--loglevel", "warning")
-	s.cmd.Args = append(s.cmd.Args, s.extra...)
+	if s.conf != "" {
+		s.cmd = exec.Command(s.bin, s.conf, "--sentinel", "--loglevel", "warning")
+	} else {
+		s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", s.dir, "--loglevel", "warning")
+		s.cmd.Args = append(s.cmd.Args, s.extra...)
+	}
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
@@ -208,4 +214,103 @@ func (c *Cluster) Client() *redis.ClusterClient {
 		addrs[i] = s.Addr()
 	}
 	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRetries: -1})
+}
+
+// Sentinel is a primary, one replica and one Sentinel (quorum 1) started by
+// a test, killed on cleanup. The Sentinel runs redis-server --sentinel, so
+// no redis-sentinel binary is needed.
+type Sentinel struct {
+	t testing.TB
+	// Master and Replica are the data nodes as started; after a failover
+	// the replica is the primary (see Primary).
+	Master, Replica *Server
+	// Sentinel is the Sentinel process (its Port the one clients ask).
+	Sentinel *Server
+}
+
+// SentinelMaster is the master name the Sentinel monitors.
+const SentinelMaster = "gwmaster"
+
+// StartSentinel starts a primary, a replica of it and a Sentinel watching
+// them (down after 1 s, failover timeout 5 s), and waits until the
+// Sentinel knows the replica.
+func StartSentinel(t testing.TB) *Sentinel {
+	t.Helper()
+	m := startWith(t)
+	r := startWith(t, "--replicaof", "127.0.0.1", strconv.Itoa(m.Port))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	conf := dir + "/sentinel.conf"
+	// Sentinel rewrites its configuration file: it must be writable.
+	if err := os.WriteFile(conf, []byte("port "+strconv.Itoa(port)+"\nbind 127.0.0.1\ndir "+dir+"\n"+
+		"sentinel monitor "+SentinelMaster+" 127.0.0.1 "+strconv.Itoa(m.Port)+" 1\n"+
+		"sentinel down-after-milliseconds "+SentinelMaster+" 1000\n"+
+		"sentinel failover-timeout "+SentinelMaster+" 5000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{t: t, bin: m.bin, Port: port, dir: dir, conf: conf}
+	s.Restart()
+	t.Cleanup(s.Stop)
+	sn := &Sentinel{t: t, Master: m, Replica: r, Sentinel: s}
+	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	defer sc.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		reps, err := sc.Replicas(ctx, SentinelMaster).Result()
+		cancel()
+		if err == nil && len(reps) == 1 {
+			return sn
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Sentinel does not see the replica after 30 s: %v %v", reps, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// URL is the gateway's redis+sentinel:// URL.
+func (s *Sentinel) URL() string {
+	return "redis+sentinel://" + s.Sentinel.Addr() + "?master_name=" + SentinelMaster
+}
+
+// Primary asks the Sentinel for the primary's address.
+func (s *Sentinel) Primary() (string, error) {
+	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Sentinel.Addr(), MaxRetries: -1})
+	defer sc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	a, err := sc.GetMasterAddrByName(ctx, SentinelMaster).Result()
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(a[0], a[1]), nil
+}
+
+// WaitFailover waits until the Sentinel names a primary other than old and
+// that primary answers as a master.
+func (s *Sentinel) WaitFailover(t testing.TB, old string) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if a, err := s.Primary(); err == nil && a != old {
+			c := redis.NewClient(&redis.Options{Addr: a, MaxRetries: -1})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			role, err := c.Do(ctx, "ROLE").Slice()
+			cancel()
+			c.Close()
+			if err == nil && len(role) > 0 && role[0] == "master" {
+				return a
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failover away from %s within 60 s", old)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
