@@ -344,3 +344,138 @@ func fdChild(t *testing.T) {
 		t.Errorf("no accept error logged: the limit was not reached")
 	}
 }
+
+// healthy sends one request on a fresh connection and reports its status
+// line.
+func (g *gw) healthy(t *testing.T) string {
+	t.Helper()
+	c := g.rawConn(t)
+	defer c.Close()
+	fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	return readStatus(t, c)
+}
+
+// Slowloris: connections that trickle their headers a byte at a time are
+// cut once read_timeout has passed since their request began (a trickle
+// does not extend it), and the gateway serves others meanwhile.
+func TestSlowlorisConnectionsAreCut(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "read_timeout = \"2s\"\nfirst_byte_timeout = \"1s\"\nmax_conns_per_ip = 0\n", nil)
+	const n = 100
+	head := []byte("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Padding: " + strings.Repeat("a", 4000) + "\r\n\r\n")
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = g.rawConn(t)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, c := range conns {
+		go func() {
+			// One byte every 50 ms: the headers would take 200 s.
+			for _, b := range head {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := c.Write([]byte{b}); err != nil {
+					return // cut by the server
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+	}
+	if got := g.healthy(t); got != "HTTP/1.1 200 OK" {
+		t.Fatalf("a normal client while %d trickle: %q", n, got)
+	}
+	for i, c := range conns {
+		if closed, tail := closedByServer(c); !closed {
+			t.Fatalf("slowloris connection %d still open after 30 s (read %q)", i, tail)
+		}
+	}
+	if got := g.healthy(t); got != "HTTP/1.1 200 OK" {
+		t.Fatalf("a normal client after: %q", got)
+	}
+}
+
+// 2,000 connections that never send a byte are held without harm (the
+// gateway keeps answering) and closed by first_byte_timeout; 2,000
+// keep-alive connections idle after a request are held open and still
+// serve their next request.
+func TestManyIdleConnections(t *testing.T) {
+	t.Parallel()
+	const n = 2000
+	g := startGateway(t, "first_byte_timeout = \"3s\"\nmax_conns_per_ip = 0\n", nil)
+	addr := strings.TrimPrefix(g.url, "http://")
+	dial := func() net.Conn {
+		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	t.Run("silent", func(t *testing.T) {
+		silent := make([]net.Conn, n)
+		for i := range silent {
+			silent[i] = dial()
+		}
+		defer func() {
+			for _, c := range silent {
+				c.Close()
+			}
+		}()
+		if got := g.healthy(t); got != "HTTP/1.1 200 OK" {
+			t.Fatalf("with %d silent connections: %q", n, got)
+		}
+		eventually(t, 60*time.Second, "every silent connection closed by the server", func() bool {
+			return g.srv.srv.GetOpenConnectionsCount() == 0
+		})
+		for i, c := range silent {
+			if closed, _ := closedByServer(c); !closed {
+				t.Fatalf("silent connection %d still open", i)
+			}
+		}
+	})
+
+	t.Run("keep-alive", func(t *testing.T) {
+		idle := make([]net.Conn, n)
+		readers := make([]*bufio.Reader, n)
+		for i := range idle {
+			idle[i] = dial()
+			readers[i] = bufio.NewReader(idle[i])
+		}
+		defer func() {
+			for _, c := range idle {
+				c.Close()
+			}
+		}()
+		ask := func(i int) {
+			t.Helper()
+			c := idle[i]
+			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+			fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(readers[i], nil)
+			if err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("connection %d: %d", i, resp.StatusCode)
+			}
+		}
+		for i := range idle {
+			ask(i)
+		}
+		if open := g.srv.srv.GetOpenConnectionsCount(); open < n {
+			t.Fatalf("%d connections open, want the %d idle ones", open, n)
+		}
+		if got := g.healthy(t); got != "HTTP/1.1 200 OK" {
+			t.Fatalf("with %d idle connections: %q", n, got)
+		}
+		for i := 0; i < n; i += 97 { // a sample serves again
+			ask(i)
+		}
+	})
+}
