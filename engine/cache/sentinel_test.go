@@ -17,7 +17,9 @@ import (
 func TestRedisSentinelFailover(t *testing.T) {
 	t.Parallel()
 	sn := redistest.StartSentinel(t)
-	cfg := Config{RedisURL: sn.URL(), RedisBackoff: 100 * time.Millisecond, RedisMaxBackoff: 400 * time.Millisecond}
+	// Loopback, but -race on shared, busy cores can exceed the default
+	// 50 ms; a dead primary refuses connections at once anyway.
+	cfg := Config{RedisURL: sn.URL(), RedisTimeout: time.Second, RedisBackoff: 100 * time.Millisecond, RedisMaxBackoff: 400 * time.Millisecond}
 	c := newCache(t, cfg)
 	cfg.MemoryMB = -1 // every call of the second replica goes to Redis
 	c2 := newCache(t, cfg)
