@@ -94,8 +94,14 @@ func (s *segment) remove() {
 	if s.f == nil {
 		return
 	}
-	for s.users.Load() != 0 {
-		runtime.Gosched()
+	// A writer holds the segment for one write(2): yield a few times, then
+	// sleep, so that a write stuck on a slow disk costs no spinning core.
+	for i := 0; s.users.Load() != 0; i++ {
+		if i < 100 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(100 * time.Microsecond)
+		}
 	}
 	_ = os.Remove(s.path)
 	_ = s.f.Close()
