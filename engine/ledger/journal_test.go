@@ -86,7 +86,10 @@ func TestJournalSurvivesKill9(t *testing.T) {
 
 	sink := newMemSink()
 	w := newWriter(t, sink, Config{SpillDir: dir, FlushInterval: 10 * time.Millisecond})
-	eventually(t, 10*time.Second, "the journal replayed", func() bool { return sink.count() == n })
+	eventually(t, 10*time.Second, "the journal replayed", func() bool {
+		st := w.Stats() // counted per file, once the file is done
+		return sink.count() == n && st.Replayed == n && st.SpillFiles == 0
+	})
 	sink.mu.Lock()
 	for i := range n {
 		want := row(i)

@@ -653,9 +653,11 @@ func (w *Writer) spillPending() {
 		w.report(fmt.Errorf("ledger: spill %d rows: %w", n, err))
 		return
 	}
+	// The file is counted before its rows, so that a reader who sees the
+	// rows spilled also sees the file.
+	w.spillFiles.Store(int64(w.spill.waiting()))
 	w.spilled.Add(int64(n))
 	spilledRows.Add(n)
-	w.spillFiles.Store(int64(w.spill.waiting()))
 	w.settle(n)
 	w.release(len(w.pending))
 }
