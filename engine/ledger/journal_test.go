@@ -192,22 +192,43 @@ func nonEmptySegments(t *testing.T, dir string) []string {
 }
 
 // A live writer's segments are not adopted by a second writer sharing the
-// directory.
+// directory (each holds a flock on its own).
 func TestLiveJournalIsNotAdopted(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	w1 := newWriter(t, newMemSink(), Config{SpillDir: dir, FlushInterval: time.Hour})
 	r := row(1)
 	w1.Record(&r)
-	if _, err := New(newMemSink(), Config{SpillDir: dir, FlushInterval: time.Hour, DisableJournal: true}); err != nil {
-		t.Fatal(err)
+	live := nonEmptySegments(t, dir)
+	if len(live) != 1 {
+		t.Fatalf("segments with rows: %v", live)
 	}
-	if segs := nonEmptySegments(t, dir); len(segs) != 1 {
-		t.Fatalf("the live segment was adopted: %v", segs)
+	newWriter(t, newMemSink(), Config{SpillDir: dir, FlushInterval: time.Hour})
+	if segs := nonEmptySegments(t, dir); len(segs) != 1 || segs[0] != live[0] {
+		t.Fatalf("the live segment %s was adopted: %v", live[0], segs)
 	}
 	if spills, _ := filepath.Glob(filepath.Join(dir, "spill-*")); len(spills) != 0 {
 		t.Fatalf("spill files: %v", spills)
 	}
+}
+
+// With the journal turned off, the journal an earlier run left is still
+// replayed.
+func TestJournalReplayedWithJournalOff(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seg, err := openSegment(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := row(3)
+	if err := seg.write(appendRow(nil, &r)); err != nil {
+		t.Fatal(err)
+	}
+	seg.f.Close() // the process died: its lock is gone
+	sink := newMemSink()
+	newWriter(t, sink, Config{SpillDir: dir, FlushInterval: time.Hour, DisableJournal: true})
+	eventually(t, 10*time.Second, "the old journal replayed", func() bool { return sink.count() == 1 })
 }
 
 // appendRow's lines decode, with encoding/json, into the row they encode.

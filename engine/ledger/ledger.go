@@ -193,10 +193,12 @@ func New(sink Sink, cfg Config) (*Writer, error) {
 			return nil, err
 		}
 		w.spill = sp
+		// An earlier run's journal is replayed even when this one runs
+		// without: turning the journal off must not lose its rows.
+		if _, err := adoptJournals(cfg.SpillDir); err != nil {
+			return nil, fmt.Errorf("ledger: adopt the journals of an earlier run: %w", err)
+		}
 		if !cfg.DisableJournal {
-			if _, err := adoptJournals(cfg.SpillDir); err != nil {
-				return nil, fmt.Errorf("ledger: adopt the journals of an earlier run: %w", err)
-			}
 			if w.seg, err = openSegment(cfg.SpillDir); err != nil {
 				return nil, fmt.Errorf("ledger: journal: %w", err)
 			}
