@@ -5,7 +5,7 @@ BIN      := bin/gateway
 CONFIG   ?= gateway.toml
 GOFLAGS  ?=
 
-.PHONY: all build run test test-race test-allocs test-names vet fmt policies policies-check fuzz clean screenshots
+.PHONY: fleet-test deploy-check all build run test test-race test-allocs test-names vet fmt policies policies-check fuzz clean screenshots
 
 all: build
 
@@ -60,6 +60,23 @@ fuzz:
 	    echo "== $$pkg $$f"; (cd $$dir && $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg) || exit 1; \
 	  done; \
 	done
+
+# Three replicas of the built binary on a real 3-master Redis Cluster and
+# PostgreSQL, under bounded load, with faults injected one at a time
+# (engine/internal/fleet; needs redis-server, redis-cli and PostgreSQL).
+# Not part of `make test`: it takes about a minute and prints its table.
+fleet-test:
+	$(GO) test -tags fleet -count=1 -v -timeout 10m ./engine/internal/fleet
+
+# deploy/kubernetes validated against the Kubernetes JSON schemas by
+# kubeconform (installed from the Go module proxy). The schemas are fetched
+# from kubeconform's default location; KUBECONFORM_SCHEMAS names another
+# (a local mirror: a directory or URL template, see kubeconform -h).
+KUBECONFORM ?= $(shell $(GO) env GOPATH)/bin/kubeconform
+KUBECONFORM_SCHEMAS ?= default
+deploy-check:
+	@test -x $(KUBECONFORM) || $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@v0.6.7
+	$(KUBECONFORM) -strict -summary -schema-location $(KUBECONFORM_SCHEMAS) deploy/kubernetes/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/aigateway/gateway/engine/redisconn"
 	"github.com/aigateway/gateway/policies"
 	"github.com/aigateway/gateway/wasm"
 	"github.com/redis/go-redis/v9"
@@ -141,17 +143,16 @@ const (
 // policySync replicates policy uploads and deletions through Redis.
 type policySync struct {
 	s      *Server
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	cancel context.CancelFunc
 }
 
 func (s *Server) startPolicySync(url string) (*policySync, error) {
-	opts, err := redis.ParseURL(url)
+	rdb, err := redisconn.Open(url, redisconn.Tuning{DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second})
 	if err != nil {
 		return nil, err
 	}
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-	ps := &policySync{s: s, rdb: redis.NewClient(opts)}
+	ps := &policySync{s: s, rdb: rdb}
 	ctx, cancel := context.WithCancel(context.Background())
 	ps.cancel = cancel
 	s.policies.OnChange(ps.publish)
@@ -165,7 +166,10 @@ func (ps *policySync) publish(name, digest string, module []byte) {
 	defer cancel()
 	var err error
 	if module == nil {
-		err = ps.rdb.Del(ctx, policyKeyPrefix+name, policyPosKeyPrefix+name).Err()
+		// Two commands: in a cluster the keys live in different slots.
+		if err = ps.rdb.Del(ctx, policyKeyPrefix+name).Err(); err == nil {
+			err = ps.rdb.Del(ctx, policyPosKeyPrefix+name).Err()
+		}
 	} else {
 		// The position first: a replica that sees the module reads it.
 		info, _ := ps.s.policies.Get(name)
@@ -207,9 +211,20 @@ func (ps *policySync) run(ctx context.Context) {
 }
 
 func (ps *policySync) loadAll(ctx context.Context) {
-	iter := ps.rdb.Scan(ctx, 0, policyKeyPrefix+"*", 100).Iterator()
-	for iter.Next(ctx) {
-		ps.load(ctx, iter.Val()[len(policyKeyPrefix):])
+	// Every master's keys (a cluster spreads them); the masters are
+	// scanned concurrently, the loads done one at a time.
+	var mu sync.Mutex
+	var names []string
+	_ = redisconn.ScanKeys(ctx, ps.rdb, policyKeyPrefix+"*", 100, func(_ context.Context, _ *redis.Client, keys []string) error {
+		mu.Lock()
+		for _, k := range keys {
+			names = append(names, k[len(policyKeyPrefix):])
+		}
+		mu.Unlock()
+		return nil
+	})
+	for _, name := range names {
+		ps.load(ctx, name)
 	}
 }
 

@@ -111,6 +111,15 @@ func (s *Server) acquireExchange(ctx *fasthttp.RequestCtx) *exchange {
 
 // finish records metrics and the access log, then releases everything.
 func (x *exchange) finish() {
+	if x.settle() {
+		x.release()
+	}
+}
+
+// settle is finish without the release: metrics, the upstream slot, and
+// the accounting (ledger row, access log). It reports false when x went to
+// the accountant, which releases it.
+func (x *exchange) settle() bool {
 	total := time.Since(x.start)
 	inFlight.Add(-1)
 	if x.acquired {
@@ -136,14 +145,21 @@ func (x *exchange) finish() {
 		mm.outTok.Add(x.usage.CompletionTokens)
 	}
 	if x.countsRemoved() && x.s.submitAccount(x, total) {
-		return // accounted after the answer is sent (savings.go)
+		return false // accounted after the answer is sent (savings.go)
 	}
-	x.account(total)
+	x.price(total)
+	return true
 }
 
 // account prices the request, credits its savings, writes its ledger row,
 // usage and access-log line, then releases the exchange.
 func (x *exchange) account(total time.Duration) {
+	x.price(total)
+	x.release()
+}
+
+// price is account without the release.
+func (x *exchange) price(total time.Duration) {
 	if x.countsRemoved() {
 		x.stripTokens, x.dedupTokens = x.removed.Count()
 	}
@@ -159,6 +175,10 @@ func (x *exchange) account(total time.Duration) {
 	x.s.tenancyFinish(x, total) // ledger row, budget settlement (tenancy.go)
 	accounting.Count(x.model, x.cost, &x.saved)
 	x.s.accessLog(x, total)
+}
+
+// release returns x and what it holds to their pools.
+func (x *exchange) release() {
 	if x.resp != nil {
 		x.resp.Close()
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/aigateway/gateway/engine/catalog"
+	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/policies"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/kinds"
@@ -41,9 +42,20 @@ type Config struct {
 	DataDir string `toml:"data_dir"`
 	// AdminKey enables the admin API.
 	AdminKey string `toml:"admin_key"`
-	// ReadTimeout and WriteTimeout bound client I/O; WriteTimeout does not
-	// apply to streams.
+	// ReadTimeout bounds reading one request, headers and body.
 	ReadTimeout Duration `toml:"read_timeout"`
+	// FirstByteTimeout closes a connection that sends nothing this long
+	// after it is accepted (0: only read_timeout).
+	FirstByteTimeout Duration `toml:"first_byte_timeout"`
+	// WriteTimeout cuts a connection when one write to it makes no progress
+	// this long, streams included: a client that stops reading a stream
+	// frees its provider slot (0: never).
+	WriteTimeout Duration `toml:"write_timeout"`
+	// MaxConnsPerIP caps open connections per client address; beyond it a
+	// connection is answered 429 and closed (0: no cap).
+	MaxConnsPerIP int `toml:"max_conns_per_ip"`
+	// MaxHeaderBytes bounds the request line and headers (431 above it).
+	MaxHeaderBytes int `toml:"max_header_bytes"`
 	// QueueTimeout is how long a request waits for a provider slot when the
 	// provider is at max_in_flight before a 503.
 	QueueTimeout Duration `toml:"queue_timeout"`
@@ -235,9 +247,24 @@ type ReliabilityConfig struct {
 	// upstream failures; BreakerCooldown is how long it stays open.
 	BreakerFailures int      `toml:"breaker_failures"`
 	BreakerCooldown Duration `toml:"breaker_cooldown"`
+	// RetryMaxRetryAfter is the longest upstream Retry-After waited for
+	// before a retry; a longer one falls back at once.
+	RetryMaxRetryAfter Duration `toml:"retry_max_retry_after"`
+	// RateLimitRedisTimeout bounds one rate-limit decision's Redis round
+	// trip; RateLimitRedisRetry is how long a replica decides locally after
+	// Redis failed before it probes Redis again.
+	RateLimitRedisTimeout Duration `toml:"rate_limit_redis_timeout"`
+	RateLimitRedisRetry   Duration `toml:"rate_limit_redis_retry"`
 	// Fallbacks lists, per model name, the models tried in order when it
 	// fails (retries exhausted, breaker open, provider busy).
 	Fallbacks map[string][]string `toml:"fallbacks"`
+}
+
+// redisLimits is the shared rate limiter's configuration.
+func (c *Config) redisLimits() limits.RedisConfig {
+	rc := limits.DefaultRedisConfig()
+	rc.Timeout, rc.RetryInterval = c.Reliab.RateLimitRedisTimeout.D(), c.Reliab.RateLimitRedisRetry.D()
+	return rc
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s").
@@ -263,18 +290,22 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // empty.
 func Defaults() Config {
 	return Config{
-		Listen:        "127.0.0.1:8080",
-		MaxBodyBytes:  32 << 20,
-		DrainTimeout:  Duration(30 * time.Second),
-		DefaultModel:  "mock/echo",
-		DataDir:       "data",
-		ReadTimeout:   Duration(60 * time.Second),
-		QueueTimeout:  Duration(5 * time.Second),
-		PolicyTimeout: Duration(100 * time.Millisecond),
-		PolicyLimits:  PolicyLimitsConfig{MaxModuleBytes: 16 << 20, MaxFunctions: 100_000, CompileTimeout: Duration(30 * time.Second), CacheMaxMB: 256},
-		Providers:     map[string]ProviderConfig{},
-		Routing:       RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second), AmbiguousMargin: 0.05},
-		Cache:         CacheConfig{MemoryMB: 256, Enabled: true, Mode: "auto", TTL: Duration(time.Hour), MaxEntryBytes: 1 << 20},
+		Listen:           "127.0.0.1:8080",
+		MaxBodyBytes:     32 << 20,
+		DrainTimeout:     Duration(30 * time.Second),
+		DefaultModel:     "mock/echo",
+		DataDir:          "data",
+		ReadTimeout:      Duration(60 * time.Second),
+		FirstByteTimeout: Duration(10 * time.Second),
+		WriteTimeout:     Duration(30 * time.Second),
+		MaxConnsPerIP:    256,
+		MaxHeaderBytes:   8 << 10,
+		QueueTimeout:     Duration(5 * time.Second),
+		PolicyTimeout:    Duration(100 * time.Millisecond),
+		PolicyLimits:     PolicyLimitsConfig{MaxModuleBytes: 16 << 20, MaxFunctions: 100_000, CompileTimeout: Duration(30 * time.Second), CacheMaxMB: 256},
+		Providers:        map[string]ProviderConfig{},
+		Routing:          RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second), AmbiguousMargin: 0.05},
+		Cache:            CacheConfig{MemoryMB: 256, Enabled: true, Mode: "auto", TTL: Duration(time.Hour), MaxEntryBytes: 1 << 20},
 		Optimize: OptimizeConfig{
 			AnthropicCacheControl: true,
 			FileHashCache:         true,
@@ -282,7 +313,8 @@ func Defaults() Config {
 		},
 		Reliab: ReliabilityConfig{CircuitBreaker: true, Retry: true, RateLimitRPM: 60, RetryMaxAttempts: 3,
 			RetryBackoffBase: Duration(time.Second), RetryBackoffMax: Duration(10 * time.Second), RetryBudget: Duration(30 * time.Second),
-			BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second)},
+			BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second), RetryMaxRetryAfter: Duration(10 * time.Second),
+			RateLimitRedisTimeout: Duration(50 * time.Millisecond), RateLimitRedisRetry: Duration(time.Second)},
 		Store:    defaultStoreConfig(),
 		Batch:    defaultBatchConfig(),
 		Webhooks: defaultWebhooksConfig(),
@@ -361,6 +393,12 @@ func ParseBool(name, v string) (bool, error) {
 func (c *Config) Validate(getenv func(string) string) error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	if c.MaxConnsPerIP < 0 {
+		return errors.New("max_conns_per_ip must not be negative (0: no cap)")
+	}
+	if c.MaxHeaderBytes < 1024 {
+		return fmt.Errorf("max_header_bytes = %d: at least 1024", c.MaxHeaderBytes)
 	}
 	if c.MaxBodyBytes <= 0 {
 		return fmt.Errorf("max_body_bytes must be positive")

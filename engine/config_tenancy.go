@@ -31,6 +31,9 @@ type StoreConfig struct {
 	// SpillDir holds ledger rows the store could not take (default
 	// data_dir/ledger-spill).
 	SpillDir string `toml:"spill_dir"`
+	// Journal appends every ledger row to a file in SpillDir before the
+	// answer is sent, so that rows survive a kill -9 (docs/ledger.md).
+	Journal bool `toml:"journal"`
 	// RetentionDays deletes ledger rows older than that many days (0 keeps
 	// them forever); finished webhook deliveries are kept as long.
 	RetentionDays int `toml:"retention_days"`
@@ -56,7 +59,7 @@ type StoreConfig struct {
 func (c *Config) DiscardLedger() { c.Store.discardLedger = true }
 
 func defaultStoreConfig() StoreConfig {
-	return StoreConfig{FlushInterval: Duration(time.Second), BatchRows: 1000, QueueRows: 100_000,
+	return StoreConfig{FlushInterval: Duration(time.Second), BatchRows: 1000, QueueRows: 100_000, Journal: true,
 		PollInterval: Duration(500 * time.Millisecond), ResponsesRetention: Duration(30 * 24 * time.Hour)}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aigateway/gateway/engine/limits"
 )
 
 func envFunc(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -202,4 +204,25 @@ func FuzzConfig(f *testing.F) {
 		}
 		_, _ = NewCatalog(&cfg)
 	})
+}
+
+// The reliability keys docs/reliability.md documents for Redis and
+// Retry-After are decoded and reach the limiter and the retry policy.
+func TestReliabilityRedisAndRetryAfterKeys(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadString(t, "[reliability]\nrate_limit_redis_timeout = \"120ms\"\nrate_limit_redis_retry = \"3s\"\nretry_max_retry_after = \"2s\"\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := cfg.redisLimits()
+	if rl.Timeout != 120*time.Millisecond || rl.RetryInterval != 3*time.Second || cfg.Reliab.RetryMaxRetryAfter.D() != 2*time.Second {
+		t.Fatalf("redis limits %+v, max retry-after %v", rl, cfg.Reliab.RetryMaxRetryAfter.D())
+	}
+	def, err := loadString(t, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rl := def.redisLimits(); rl != limits.DefaultRedisConfig() || def.Reliab.RetryMaxRetryAfter.D() != 10*time.Second {
+		t.Fatalf("defaults: %+v, %v", rl, def.Reliab.RetryMaxRetryAfter.D())
+	}
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/limits"
-	"github.com/redis/go-redis/v9"
+	"github.com/aigateway/gateway/engine/redisconn"
 	"github.com/valyala/fasthttp"
 )
 
@@ -16,11 +16,13 @@ func newReliability(cfg *Config) (limits.Limiter, *limits.Runner, error) {
 	var lim limits.Limiter
 	if rc.RateLimit {
 		if cfg.Cache.RedisURL != "" {
-			opts, err := limits.RedisOptions(cfg.Cache.RedisURL, limits.DefaultRedisConfig().Timeout)
+			to := cfg.Reliab.RateLimitRedisTimeout.D()
+			rdb, err := redisconn.Open(cfg.Cache.RedisURL, redisconn.Tuning{DialTimeout: to, ReadTimeout: to, WriteTimeout: to,
+				PoolTimeout: to, MaxRetries: -1, DialerRetries: 1, ContextTimeout: true})
 			if err != nil {
 				return nil, nil, err
 			}
-			l, err := limits.NewRedis(redis.NewClient(opts), limits.DefaultRedisConfig())
+			l, err := limits.NewRedis(rdb, cfg.redisLimits())
 			if err != nil {
 				return nil, nil, err
 			}
@@ -46,6 +48,7 @@ func newReliability(cfg *Config) (limits.Limiter, *limits.Runner, error) {
 		policy.MaxAttempts = 1
 	}
 	policy.BaseDelay, policy.MaxDelay, policy.Budget = rc.RetryBackoffBase.D(), rc.RetryBackoffMax.D(), rc.RetryBudget.D()
+	policy.MaxRetryAfter = rc.RetryMaxRetryAfter.D()
 	runner, err := limits.NewRunner(policy, breakers)
 	return lim, runner, err
 }

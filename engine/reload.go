@@ -91,9 +91,14 @@ type serverConf struct {
 	dataDir              string
 	readTimeout          Duration
 	queueTimeout         Duration
+	firstByteTimeout     Duration
+	writeTimeout         Duration
+	maxConnsPerIP        int
+	maxHeaderBytes       int
 }
 
 // serverSettings returns c's top-level settings.
 func serverSettings(c *Config) serverConf {
-	return serverConf{c.AllowUnauthenticated, c.MaxBodyBytes, c.DrainTimeout, c.DefaultModel, c.LogPrompts, c.DataDir, c.ReadTimeout, c.QueueTimeout}
+	return serverConf{c.AllowUnauthenticated, c.MaxBodyBytes, c.DrainTimeout, c.DefaultModel, c.LogPrompts, c.DataDir, c.ReadTimeout, c.QueueTimeout,
+		c.FirstByteTimeout, c.WriteTimeout, c.MaxConnsPerIP, c.MaxHeaderBytes}
 }

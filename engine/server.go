@@ -154,6 +154,8 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		Name:                          "ai-gateway",
 		MaxRequestBodySize:            cfg.MaxBodyBytes,
 		ReadTimeout:                   cfg.ReadTimeout.D(),
+		MaxConnsPerIP:                 cfg.MaxConnsPerIP,
+		ReadBufferSize:                cfg.MaxHeaderBytes,
 		IdleTimeout:                   90 * time.Second,
 		NoDefaultServerHeader:         true,
 		NoDefaultDate:                 false,
@@ -161,7 +163,7 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 		CloseOnShutdown:               true,
 		ReduceMemoryUsage:             false,
 		ErrorHandler:                  s.transportError,
-		Logger:                        discardLogger{},
+		Logger:                        fasthttpLogger{newLibLogger(logger, "fasthttp", slog.LevelWarn)},
 	}
 	s.batches.Start() // after s.srv: its items run through s.srv.Handler
 	// Start-up compiles and validates every policy: tens of MB of garbage
@@ -171,10 +173,6 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	debug.FreeOSMemory()
 	return s, nil
 }
-
-type discardLogger struct{}
-
-func (discardLogger) Printf(string, ...any) {}
 
 // SetAccessLog sends the access log (one JSON line per request) to w; nil
 // turns it off. Set it before serving.
@@ -238,6 +236,9 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		s.setRequestID(ctx)
 		h(ctx)
+		if sc := ctx.Response.StatusCode(); sc == 301 || sc == 307 || sc == 308 {
+			relativeRedirect(ctx)
+		}
 	}
 }
 
@@ -249,6 +250,14 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 		ctx.SetConnectionClose()
 		writeError(ctx, &apiError{Status: 413, Type: typeInvalidRequest, Code: "request_too_large",
 			Msg: fmt.Sprintf("Request body exceeds the limit of %d bytes (max_body_bytes)", s.cfg.MaxBodyBytes)})
+		return
+	}
+	var small *fasthttp.ErrSmallBuffer
+	if errors.As(err, &small) {
+		headerTooLarge.Inc()
+		ctx.SetConnectionClose()
+		writeError(ctx, &apiError{Status: 431, Type: typeInvalidRequest, Code: "header_too_large",
+			Msg: fmt.Sprintf("Request line and headers exceed the limit of %d bytes (max_header_bytes)", s.cfg.MaxHeaderBytes)})
 		return
 	}
 	var te interface{ Timeout() bool }
@@ -362,7 +371,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	// an admin key).
 	s.log.Info("gateway listening", "addr", ln.Addr().String(), "providers", s.catalog.EnabledProviders(),
 		"client_auth", s.ten.dir.Snapshot().NumKeys() > 0 || !s.ten.openAccess, "admin_api", s.hasAdmin)
-	return s.srv.Serve(ln)
+	return s.srv.Serve(newGuardedListener(ln, s.cfg, s.log))
 }
 
 // ListenAndServe listens on the configured address and serves.

@@ -19,19 +19,23 @@ import (
 //
 // A failed Write means the client went away: the upstream is cancelled at
 // once. fasthttp always calls Close when the response is done or abandoned;
-// Close finishes the exchange.
+// Close finishes the exchange. A stream that reached its end is accounted
+// (its ledger row recorded) before WriteTo returns, so before fasthttp
+// writes the chunked body's terminator: a client that saw the whole
+// answer saw it after its row was journaled (docs/ledger.md).
 type streamBody struct {
 	x        *exchange
 	coalesce []byte // events gathered for one write
 	pending  []byte // for Read, when fasthttp does not use WriteTo
 	eof      bool
 	closed   bool
+	settled  bool // accounted at the end of WriteTo; Close only releases
 }
 
 var _ fasthttp.BodyWriterTo = (*streamBody)(nil)
 
 func (b *streamBody) reset(x *exchange) {
-	b.x, b.pending, b.eof, b.closed, b.coalesce = x, nil, false, false, b.coalesce[:0]
+	b.x, b.pending, b.eof, b.closed, b.settled, b.coalesce = x, nil, false, false, false, b.coalesce[:0]
 }
 
 // SupportsBodyWriteTo tells fasthttp to use WriteTo.
@@ -57,6 +61,16 @@ const maxCoalesce = 32 << 10
 // the upstream already delivered together (the next one is buffered) go out
 // in one write; an event whose successor is not there yet is flushed at once.
 func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
+	n, err := b.relayTo(w)
+	if b.eof {
+		b.settleEarly()
+	}
+	return n, err
+}
+
+// relayTo is WriteTo's event loop: it ends at the stream's end (b.eof) or
+// at a failed write.
+func (b *streamBody) relayTo(w io.Writer) (int64, error) {
 	var n int64
 	pender, _ := b.x.relay.(providers.Pender)
 	for {
@@ -81,12 +95,11 @@ func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 		}
 		if err != nil {
 			b.eof = true
-			if err == io.EOF {
-				return n, nil
-			}
-			streamUpstreamEr.Inc()
-			if br := b.x.s.runner.Breakers(); br != nil {
-				br.For(b.x.model.Provider, b.x.model.Upstream).Observe(providers.ErrUnavailable)
+			if err != io.EOF {
+				streamUpstreamEr.Inc()
+				if br := b.x.s.runner.Breakers(); br != nil {
+					br.For(b.x.model.Provider, b.x.model.Upstream).Observe(providers.ErrUnavailable)
+				}
 			}
 			return n, nil
 		}
@@ -126,6 +139,31 @@ func (b *streamBody) clientGone() {
 	}
 }
 
+// settleEarly accounts for a stream that reached its end, unless its
+// savings need the accountant (it runs after the answer and releases the
+// exchange itself, so Close must finish as usual).
+func (b *streamBody) settleEarly() {
+	x := b.x
+	if x.gone {
+		return
+	}
+	x.usage = x.relay.Usage()
+	if x.countsRemoved() {
+		return
+	}
+	b.semStore()
+	b.settled = x.settle()
+}
+
+func (b *streamBody) semStore() {
+	x := b.x
+	if x.semStore && b.eof && !x.gone {
+		if e, _ := x.s.cache.Get(&x.ckey); e != nil {
+			_ = x.s.sem.StoreTTL(context.Background(), x.req, x.cacheNamespace(), x.model.Provider, x.model.Upstream, e, x.semTTL)
+		}
+	}
+}
+
 // Close finishes the exchange; fasthttp calls it once the response is done.
 func (b *streamBody) Close() error {
 	if b.closed {
@@ -133,6 +171,10 @@ func (b *streamBody) Close() error {
 	}
 	b.closed = true
 	x := b.x
+	if b.settled {
+		x.release()
+		return nil
+	}
 	if !b.eof {
 		// Abandoned before the end (write error or connection reset).
 		b.clientGone()
@@ -141,11 +183,7 @@ func (b *streamBody) Close() error {
 	if x.gone {
 		x.status = 499 // client closed request, as nginx logs it
 	}
-	if x.semStore && b.eof && !x.gone {
-		if e, _ := x.s.cache.Get(&x.ckey); e != nil {
-			_ = x.s.sem.StoreTTL(context.Background(), x.req, x.cacheNamespace(), x.model.Provider, x.model.Upstream, e, x.semTTL)
-		}
-	}
+	b.semStore()
 	x.finish()
 	return nil
 }

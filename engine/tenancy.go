@@ -22,6 +22,7 @@ import (
 	"github.com/aigateway/gateway/engine/budget"
 	"github.com/aigateway/gateway/engine/ledger"
 	"github.com/aigateway/gateway/engine/limits"
+	"github.com/aigateway/gateway/engine/redisconn"
 	"github.com/aigateway/gateway/engine/routing"
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/engine/tenant"
@@ -39,7 +40,7 @@ type tenancy struct {
 	bud    *budget.Tracker
 	hooks  *webhook.Dispatcher
 	tokens limits.TokenCounter
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	// limiter serves project RPM limits when the global rate limit is off;
 	// failedLimiter throttles request.failed events.
 	limiter       limits.Limiter
@@ -110,12 +111,10 @@ func (s *Server) openTenancy() error {
 		return err
 	}
 	if cfg.Cache.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.Cache.RedisURL)
-		if err != nil {
+		if t.rdb, err = redisconn.Open(cfg.Cache.RedisURL, redisconn.Tuning{DialTimeout: 2 * time.Second,
+			ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second}); err != nil {
 			return fmt.Errorf("redis: %w", err)
 		}
-		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-		t.rdb = redis.NewClient(opts)
 	}
 	logErr := func(what string) func(error) {
 		return func(err error) { s.log.Warn(what, "error", err.Error()) }
@@ -126,7 +125,7 @@ func (s *Server) openTenancy() error {
 	}
 	tail := admin.NewTail(0) // the dashboard's live tail: rows as the ledger stores them
 	if t.led, err = ledger.New(tail.Wrap(sink), ledger.Config{FlushInterval: cfg.Store.FlushInterval.D(), BatchRows: cfg.Store.BatchRows,
-		MaxRows: cfg.Store.QueueRows, SpillDir: cfg.spillDir(), OnError: logErr("usage ledger")}); err != nil {
+		MaxRows: cfg.Store.QueueRows, SpillDir: cfg.spillDir(), DisableJournal: !cfg.Store.Journal, OnError: logErr("usage ledger")}); err != nil {
 		return err
 	}
 	_, implicit := cfg.staticProjects()
@@ -150,7 +149,7 @@ func (s *Server) openTenancy() error {
 	t.limiter = s.limiter
 	if t.limiter == nil {
 		if t.rdb != nil {
-			l, err := limits.NewRedis(t.rdb, limits.DefaultRedisConfig())
+			l, err := limits.NewRedis(t.rdb, cfg.redisLimits())
 			if err != nil {
 				return err
 			}

@@ -451,18 +451,88 @@ func childGateway() int {
 	return 0
 }
 
-// Rows written once the flush interval passed survive kill -9.
+// Every answered request's row survives kill -9, though no group commit
+// ran: each row is in the journal before its answer's last byte (streams
+// included), and the next start replays the journal.
 func TestLedgerSurvivesKill9(t *testing.T) {
 	t.Parallel()
 	env := pricedUpstream(t, &providertest.OpenAI{Reply: "ok", PromptTokens: 100})
 	dir := t.TempDir()
 	cfgPath := dir + "/gateway.toml"
-	if err := os.WriteFile(cfgPath, []byte("data_dir = "+strconv.Quote(dir)+"\n[store]\nflush_interval = \"100ms\"\n"+
+	// No group commit happens before the kill: the flush interval is an
+	// hour and a batch 10,000 rows.
+	if err := os.WriteFile(cfgPath, []byte("data_dir = "+strconv.Quote(dir)+"\n[store]\nflush_interval = \"1h\"\nbatch_rows = 10000\n"+
 		// A child under -race on busy cores compiles the built-ins slower
 		// than the default 30s budget.
 		"[policy_limits]\ncompile_timeout = \"5m\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	cmd, g := startChildGateway(t, cfgPath, env)
+	const n = 20
+	var sum costSum
+	for i := range n {
+		body := fmt.Sprintf(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"%d"}]}`, i)
+		if i%2 == 1 {
+			body = fmt.Sprintf(`{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"%d"}]}`, i)
+		}
+		status, h, b := g.callH(t, "POST", "/v1/chat/completions", body, map[string]string{"Authorization": "Bearer " + testKey})
+		if status != 200 {
+			t.Fatalf("%d %s", status, b)
+		}
+		if i%2 == 0 {
+			sum.add(t, h)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	st, err := store.Open(context.Background(), store.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gs, err := st.UsageSummary(context.Background(), store.UsageQuery{}); err != nil || (len(gs) > 0 && gs[0].Requests != 0) {
+		t.Fatalf("rows committed before the kill (the test would prove nothing): %+v %v", gs, err)
+	}
+	st.Close()
+
+	// The next start replays the dead process's journal.
+	cmd2, _ := startChildGateway(t, cfgPath, env)
+	st, err = store.Open(context.Background(), store.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eventually(t, 30*time.Second, "the journal replayed", func() bool {
+		gs, err := st.UsageSummary(context.Background(), store.UsageQuery{})
+		return err == nil && len(gs) > 0 && gs[0].Requests == n
+	})
+	_ = cmd2.Process.Signal(syscall.SIGTERM)
+	_ = cmd2.Wait()
+	page, err := st.Requests(context.Background(), store.RequestQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams, usd := 0, 0.0
+	for _, r := range page.Rows {
+		if r.Stream {
+			streams++
+			if r.Status != 200 || r.PromptTokens != 100 {
+				t.Fatalf("stream row %+v", r)
+			}
+		} else {
+			usd += r.CostUSD
+		}
+	}
+	if len(page.Rows) != n || streams != n/2 || math.Abs(usd-sum.usd) > 1e-6 {
+		t.Fatalf("after kill -9 and restart: %d rows, %d streams, non-stream cost %.8f; headers summed %.8f", len(page.Rows), streams, usd, sum.usd)
+	}
+}
+
+// startChildGateway runs the gateway as a child process (see TestMain)
+// on cfgPath, for kill -9, and waits until it listens.
+func startChildGateway(t *testing.T, cfgPath string, env map[string]string) (*exec.Cmd, gw) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childGatewayEnv+"=1", "ENGINE_TEST_CHILD_CONFIG="+cfgPath, "GATEWAY_API_KEY="+testKey)
 	for k, v := range env {
@@ -493,40 +563,7 @@ func TestLedgerSurvivesKill9(t *testing.T) {
 		defer logMu.Unlock()
 		t.Fatalf("the child gateway did not start: %s", errs.String())
 	}
-	const n = 20
-	var sum costSum
-	for i := range n {
-		status, h, b := g.callH(t, "POST", "/v1/chat/completions", fmt.Sprintf(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"%d"}]}`, i),
-			map[string]string{"Authorization": "Bearer " + testKey})
-		if status != 200 {
-			t.Fatalf("%d %s", status, b)
-		}
-		sum.add(t, h)
-	}
-	// Read the store beside the running child until the rows are there:
-	// then the flush happened.
-	st, err := store.Open(context.Background(), store.Config{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 10*time.Second, "the child's rows flushed", func() bool {
-		gs, err := st.UsageSummary(context.Background(), store.UsageQuery{})
-		return err == nil && gs[0].Requests == n
-	})
-	st.Close()
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	st, err = store.Open(context.Background(), store.Config{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	gs, err := st.UsageSummary(context.Background(), store.UsageQuery{})
-	if err != nil || gs[0].Requests != n || math.Abs(gs[0].CostUSD-sum.usd) > 1e-6 {
-		t.Fatalf("after kill -9: %+v %v; headers summed %.8f", gs, err, sum.usd)
-	}
+	return cmd, g
 }
 
 // tcpProxy forwards to a server and can be cut and restored, as a

@@ -70,6 +70,8 @@ func run(args []string) int {
 	logw := engine.NewLogWriter(os.Stderr, 200*time.Millisecond)
 	defer logw.Close()
 	logger := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: lv}))
+	// go-redis and the log package would write plain text into stderr.
+	engine.RouteLibraryLogs(logger)
 	cfg, err := engine.Load(*configPath, os.Getenv)
 	if err == nil && *listen != "" {
 		cfg.Listen = *listen

@@ -67,7 +67,7 @@ type Event struct {
 // Options tune a Tracker.
 type Options struct {
 	// Redis shares accounts between replicas; nil keeps them per replica.
-	Redis *redis.Client
+	Redis redis.UniversalClient
 	// Thresholds are percentages of the budget that fire OnThreshold.
 	Thresholds []int
 	// OnThreshold is called (on its own goroutine) when spend crosses a

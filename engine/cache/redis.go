@@ -8,16 +8,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aigateway/gateway/engine/redisconn"
 	"github.com/aigateway/gateway/internal/backoff"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // remote is the Redis tier. Reads wait at most timeout; writes are queued
 // and written by a background worker so that no request ever waits for one.
 // After a failure the tier is skipped for a back-off period (internal/backoff).
 type remote struct {
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	timeout time.Duration
 	ctr     *counters
 	bo      backoff.Backoff
@@ -35,18 +35,12 @@ type setJob struct {
 }
 
 func newRemote(url string, timeout, minBackoff, maxBackoff time.Duration, queue int, ctr *counters) (*remote, error) {
-	opt, err := redis.ParseURL(url)
+	rdb, err := redisconn.Open(url, RedisTuning(timeout))
 	if err != nil {
 		return nil, fmt.Errorf("redis_url: %w", err)
 	}
-	opt.DialTimeout = max(4*timeout, 250*time.Millisecond)
-	opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = timeout, timeout, timeout
-	opt.MaxRetries = -1
-	opt.DialerRetries = 1
-	opt.ContextTimeoutEnabled = true
-	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	r := &remote{
-		rdb: redis.NewClient(opt), timeout: timeout, ctr: ctr, bo: backoff.Backoff{Min: minBackoff, Max: maxBackoff},
+		rdb: rdb, timeout: timeout, ctr: ctr, bo: backoff.Backoff{Min: minBackoff, Max: maxBackoff},
 		queue: make(chan setJob, queue), stop: make(chan struct{}),
 	}
 	r.wg.Add(1)
@@ -151,29 +145,38 @@ func (r *remote) purge(ctx context.Context, pattern string) (int, error) {
 	return PurgeKeys(ctx, r.rdb, pattern)
 }
 
-// PurgeKeys deletes the keys matching pattern with SCAN and UNLINK and
-// returns how many it deleted. The semantic cache purges its records with it
-// too.
-func PurgeKeys(ctx context.Context, rdb redis.Cmdable, pattern string) (int, error) {
-	var cursor uint64
-	n := 0
-	for {
-		keys, next, err := rdb.Scan(ctx, cursor, pattern, 1000).Result()
-		if err != nil {
-			return n, fmt.Errorf("redis purge: %w", err)
-		}
-		if len(keys) > 0 {
-			d, err := rdb.Unlink(ctx, keys...).Result()
-			if err != nil {
-				return n, fmt.Errorf("redis purge: %w", err)
+// RedisTuning is the cache tiers' client tuning: every round trip bounded
+// by timeout (dials by 4× it, at least 250 ms), no retries.
+func RedisTuning(timeout time.Duration) redisconn.Tuning {
+	return redisconn.Tuning{DialTimeout: max(4*timeout, 250*time.Millisecond), ReadTimeout: timeout, WriteTimeout: timeout,
+		PoolTimeout: timeout, MaxRetries: -1, DialerRetries: 1, ContextTimeout: true}
+}
+
+// PurgeKeys deletes the keys matching pattern with SCAN and UNLINK on every
+// master (a cluster's keys are spread over them) and returns how many it
+// deleted. The semantic cache purges its records with it too.
+func PurgeKeys(ctx context.Context, rdb redis.UniversalClient, pattern string) (int, error) {
+	var n atomic.Int64
+	err := redisconn.ScanKeys(ctx, rdb, pattern, 1000, func(ctx context.Context, node *redis.Client, keys []string) error {
+		// One UNLINK per key: in a cluster, keys of different slots may
+		// not share a command even on one node.
+		cmds, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Unlink(ctx, k)
 			}
-			n += int(d)
+			return nil
+		})
+		for _, c := range cmds {
+			if ic, ok := c.(*redis.IntCmd); ok {
+				n.Add(ic.Val())
+			}
 		}
-		if next == 0 {
-			return n, nil
-		}
-		cursor = next
+		return err
+	})
+	if err != nil {
+		return int(n.Load()), fmt.Errorf("redis purge: %w", err)
 	}
+	return int(n.Load()), nil
 }
 
 func (r *remote) close() {

@@ -1,24 +1,32 @@
-// Package ledger gets usage rows into the store without touching the
-// request path. Record copies a row into an in-memory queue and returns; one
-// background goroutine writes the queue to the store in batches (a group
-// commit every flush interval, or sooner when a batch fills). While the
-// store is unreachable the rows wait in memory, then go to an append-only
-// spill file (JSON lines, fsync per batch) that is replayed into the store
-// when it answers again, and at the next start. Replays are harmless: the
-// store skips a row whose id it already has.
+// Package ledger gets usage rows into the store without waiting for it on
+// the request path. Record copies a row into an in-memory queue and appends
+// it to a local journal file (one write(2), no fsync) before it returns;
+// one background goroutine writes the queue to the store in batches (a
+// group commit every flush interval, or sooner when a batch fills) and
+// deletes the journal segments it covered. While the store is unreachable
+// the rows wait in memory, then go to an append-only spill file (JSON
+// lines, fsync per batch) that is replayed into the store when it answers
+// again, and at the next start. At start, the journal segments of a
+// process that died are replayed like spill files. Replays are harmless:
+// the store skips a row whose id it already has.
 //
 // # Notes
 //
 //   - A Writer is safe for concurrent use. Record takes one short mutex
-//     (an append of a value into a preallocated slice) and allocates nothing
-//     in steady state; everything else happens on the flusher goroutine.
+//     (an append of a value into a preallocated slice), encodes the row
+//     into a pooled buffer and writes it to the journal; it allocates
+//     nothing in steady state. Everything else happens on the flusher
+//     goroutine.
 //   - Record copies the row, but not the bytes behind its strings: they must
 //     not alias memory that is reused (a pooled request body).
-//   - What a hard kill (kill -9, power cut) can lose is exactly the rows that
-//     were recorded but neither written to the store nor fsynced to the spill
-//     file: with the store up, the rows of the last flush interval plus those
-//     of the write in flight; with it down, the rows recorded since the last
-//     spill (at most MaxRows, and never older than two failed writes).
+//   - A process crash (kill -9, OOM kill, panic) loses no row Record
+//     returned for: the journal's bytes are in the kernel's page cache.
+//     A power cut or kernel crash can lose the rows recorded since the
+//     last group commit or spill whose journal pages the kernel had not
+//     yet written back (up to vm.dirty_expire_centisecs, 30 s by default,
+//     and never more than since the last commit). Without a spill
+//     directory, or with DisableJournal, a hard kill loses the rows not
+//     yet committed or spilled.
 //   - The package does not log: errors go to Config.OnError.
 package ledger
 
@@ -58,6 +66,10 @@ type Config struct {
 	SpillDir string
 	// WriteTimeout bounds one store write (default 10s).
 	WriteTimeout time.Duration
+	// DisableJournal turns the journal off (journal.go): a kill -9 then
+	// loses the rows recorded since the last group commit. The journal
+	// needs SpillDir.
+	DisableJournal bool
 	// OnError receives write, spill and replay errors; nil ignores them.
 	OnError func(error)
 }
@@ -92,6 +104,7 @@ var (
 	_            = metrics.NewGauge(`gateway_ledger_backlog_rows`, func() float64 { return float64(backlogRows.Load()) })
 	writtenRows  = metrics.NewCounter(`gateway_ledger_written_rows_total`)
 	spilledRows  = metrics.NewCounter(`gateway_ledger_spilled_rows_total`)
+	journalErrs  = metrics.NewCounter(`gateway_ledger_journal_errors_total`)
 	replayedRows = metrics.NewCounter(`gateway_ledger_replayed_rows_total`)
 	droppedRows  = metrics.NewCounter(`gateway_ledger_dropped_rows_total`)
 	writeErrors  = metrics.NewCounter(`gateway_ledger_write_errors_total`)
@@ -145,6 +158,13 @@ type Writer struct {
 	failures  int              // consecutive failed writes
 	nextProbe time.Time        // when a failing store is probed again
 	spill     *spiller
+	// The journal: seg (guarded by mu) receives the rows being queued;
+	// retired segments hold the rows of pending chunks, oldest first;
+	// spareSeg is opened ahead so that no file is created under mu.
+	seg      *segment
+	retired  []*segment
+	spareSeg *segment
+	jErrs    atomic.Int64 // journal writes that failed since the last report
 
 	backlog                                     atomic.Int64
 	written, spilled, replayed, dropped, wrErrs atomic.Int64
@@ -173,6 +193,16 @@ func New(sink Sink, cfg Config) (*Writer, error) {
 			return nil, err
 		}
 		w.spill = sp
+		// An earlier run's journal is replayed even when this one runs
+		// without: turning the journal off must not lose its rows.
+		if _, err := adoptJournals(cfg.SpillDir); err != nil {
+			return nil, fmt.Errorf("ledger: adopt the journals of an earlier run: %w", err)
+		}
+		if !cfg.DisableJournal {
+			if w.seg, err = openSegment(cfg.SpillDir); err != nil {
+				return nil, fmt.Errorf("ledger: journal: %w", err)
+			}
+		}
 		w.spillFiles.Store(int64(sp.waiting()))
 	}
 	go w.run()
@@ -190,6 +220,12 @@ func (w *Writer) Record(r *store.UsageRow) {
 		return
 	}
 	need := stringBytes(r)
+	var line *lineBuf
+	if w.spill != nil && !w.cfg.DisableJournal {
+		line = linePool.Get().(*lineBuf)
+		line.b = appendRow(line.b[:0], r)
+		defer linePool.Put(line)
+	}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -211,7 +247,20 @@ func (w *Writer) Record(r *store.UsageRow) {
 	c.add(r, need)
 	w.queued++
 	n := w.queued
+	// The segment is chosen with the chunk, under mu: the flusher retires
+	// it with exactly the chunks queued with it.
+	seg := w.seg
+	if seg != nil && line != nil {
+		seg.users.Add(1)
+	}
 	w.mu.Unlock()
+	if seg != nil && line != nil {
+		if err := seg.write(line.b); err != nil {
+			w.jErrs.Add(1)
+			journalErrs.Inc()
+		}
+		seg.users.Add(-1)
+	}
 	w.backlog.Add(1)
 	backlogRows.Add(1)
 	if n >= w.cfg.BatchRows {
@@ -308,6 +357,11 @@ func (w *Writer) run() {
 	defer close(w.stopped)
 	t := time.NewTicker(w.cfg.FlushInterval)
 	defer t.Stop()
+	// What an earlier run left (spill files, a dead process's journal) is
+	// replayed now, not a flush interval later.
+	if w.spill != nil && w.spillFiles.Load() > 0 {
+		w.replay()
+	}
 	for {
 		var reply chan struct{}
 		select {
@@ -401,16 +455,55 @@ func (w *Writer) newChunk() *chunk {
 	return &chunk{arena: make([]byte, 0, arenaBytes)}
 }
 
-// take moves the queue's chunks to pending.
+// journaling reports whether Record writes to the journal.
+func (w *Writer) journaling() bool { return w.spill != nil && !w.cfg.DisableJournal }
+
+// take moves the queue's chunks to pending and, with the journal, retires
+// the segment that holds their rows: the rows recorded from now on go to a
+// new one.
 func (w *Writer) take(last bool) {
+	var next *segment
+	if w.journaling() && !last {
+		if w.spareSeg == nil {
+			sp, err := openSegment(w.cfg.SpillDir)
+			if err != nil {
+				w.report(fmt.Errorf("ledger: journal: %w", err))
+			}
+			w.spareSeg = sp
+		}
+		next = w.spareSeg
+	}
 	w.mu.Lock()
 	q := w.queue
 	w.queue = w.spareQ[:0]
 	w.queued = 0
+	var old *segment
+	rotate := w.journaling() && (len(q) > 0 || last || w.seg == nil)
+	if rotate {
+		old, w.seg = w.seg, next
+	}
 	if last {
 		w.closed = true
 	}
 	w.mu.Unlock()
+	if rotate {
+		if next != nil {
+			w.spareSeg = nil
+		}
+		if old == nil {
+			old = &segment{} // the rows had no segment: keep the count aligned
+		}
+		old.chunks = len(q)
+		if old.chunks == 0 {
+			old.remove()
+		} else {
+			w.retired = append(w.retired, old)
+		}
+	}
+	if last && w.spareSeg != nil {
+		w.spareSeg.remove()
+		w.spareSeg = nil
+	}
 	for _, c := range q {
 		w.pending = append(w.pending, c)
 		w.nPending += c.n
@@ -422,6 +515,20 @@ func (w *Writer) take(last bool) {
 // release recycles the first k pending chunks, whose rows are stored or
 // spilled.
 func (w *Writer) release(k int) {
+	// Delete the journal segments whose every chunk is now done.
+	for j := k; j > 0 && len(w.retired) > 0; {
+		sg := w.retired[0]
+		d := min(j, sg.chunks)
+		sg.chunks -= d
+		j -= d
+		if sg.chunks > 0 {
+			break
+		}
+		sg.remove()
+		rest := copy(w.retired, w.retired[1:])
+		w.retired[rest] = nil
+		w.retired = w.retired[:rest]
+	}
 	done := w.pending[:k]
 	n := 0
 	for _, c := range done {
@@ -444,6 +551,9 @@ func (w *Writer) release(k int) {
 // cycle is one flush: write what waits, spill it when the store keeps
 // failing, replay spill files when it works.
 func (w *Writer) cycle(forced bool) {
+	if n := w.jErrs.Swap(0); n > 0 {
+		w.report(fmt.Errorf("ledger: journal: %d row writes failed (those rows would not survive a crash before their commit)", n))
+	}
 	w.take(false)
 	w.writePending()
 	if w.nPending > 0 && (forced || w.failures >= spillAfterFailures || w.nPending >= w.cfg.MaxRows) {
@@ -545,9 +655,11 @@ func (w *Writer) spillPending() {
 		w.report(fmt.Errorf("ledger: spill %d rows: %w", n, err))
 		return
 	}
+	// The file is counted before its rows, so that a reader who sees the
+	// rows spilled also sees the file.
+	w.spillFiles.Store(int64(w.spill.waiting()))
 	w.spilled.Add(int64(n))
 	spilledRows.Add(n)
-	w.spillFiles.Store(int64(w.spill.waiting()))
 	w.settle(n)
 	w.release(len(w.pending))
 }

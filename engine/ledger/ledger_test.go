@@ -154,7 +154,9 @@ func TestStoreDownSpillsAndReplays(t *testing.T) {
 	sink.fail.Store(false)
 	eventually(t, 5*time.Second, "600 rows stored after the store came back", func() bool { return sink.count() == 600 })
 	eventually(t, 5*time.Second, "spill file replayed and removed", func() bool { return w.Stats().SpillFiles == 0 })
-	if st := w.Stats(); st.Replayed != 500 || st.Dropped != 0 || st.Backlog != 0 {
+	// The 100 rows recorded during the outage may spill too, when the
+	// flusher cycles twice more before the store is back (a loaded machine).
+	if st := w.Stats(); st.Replayed < 500 || st.Replayed+st.Written != 600 || st.Dropped != 0 || st.Backlog != 0 {
 		t.Fatalf("after: %+v", st)
 	}
 }
@@ -229,7 +231,7 @@ func TestLockedSpillFileIsNotReplayed(t *testing.T) {
 	other.closeCurrent()
 	eventually(t, 5*time.Second, "replayed once unlocked", func() bool { return sink.count() == 1 })
 	eventually(t, 5*time.Second, "file removed", func() bool { return w.Stats().SpillFiles == 0 })
-	if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 0 {
+	if m, _ := filepath.Glob(filepath.Join(dir, "spill-*")); len(m) != 0 {
 		t.Fatalf("left %v", m)
 	}
 }

@@ -66,19 +66,99 @@ func TestRecordAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkRecordSerial is Record from one goroutine: the uncontended cost.
+// BenchmarkRecordSerial is Record from one goroutine: the uncontended cost,
+// without and with the journal (one write(2) of the row per Record).
 func BenchmarkRecordSerial(b *testing.B) {
-	w, err := New(nopSink{}, Config{FlushInterval: 100 * time.Millisecond})
+	for _, journal := range []bool{false, true} {
+		name := "memory"
+		if journal {
+			name = "journal"
+		}
+		b.Run(name, func(b *testing.B) {
+			w := benchWriter(b, journal)
+			r := benchRow()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				w.Record(&r)
+				if i&255 == 255 {
+					runtime.Gosched()
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRecordJournal is BenchmarkRecord with the journal on: every
+// core recording at once, each Record a write(2) to the shared segment.
+func BenchmarkRecordJournal(b *testing.B) {
+	w := benchWriter(b, true)
+	r := benchRow()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			w.Record(&r)
+			if i&255 == 255 {
+				runtime.Gosched()
+			}
+		}
+	})
+}
+
+// BenchmarkAppendRow is the journal's encoding of one row.
+func BenchmarkAppendRow(b *testing.B) {
+	r := benchRow()
+	buf := appendRow(nil, &r)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = appendRow(buf[:0], &r)
+	}
+}
+
+func benchRow() store.UsageRow {
+	r := row(1)
+	r.RequestedModel, r.Provider, r.Cache, r.KeyID = "gpt-4o-mini", "openai", "miss", "key_0123456789012345678901"
+	r.ID = "01JEXAMPLE0REQUEST0ID0000000"
+	r.LatencyMS, r.UpstreamMS = 12.3456, 11.9876
+	return r
+}
+
+// benchWriter is a Writer over a sink that costs nothing; with the
+// journal, in a spill directory of b's own.
+func benchWriter(b *testing.B, journal bool) *Writer {
+	cfg := Config{FlushInterval: 100 * time.Millisecond}
+	if journal {
+		cfg.SpillDir = b.TempDir()
+	}
+	w, err := New(nopSink{}, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = w.Close(context.Background()) })
+	return w
+}
+
+// TestRecordJournalAllocs: with the journal, Record still allocates
+// nothing in steady state.
+func TestRecordJournalAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	w, err := New(nopSink{}, Config{FlushInterval: time.Hour, BatchRows: 1 << 20, SpillDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer w.Close(context.Background())
-	r := row(1)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
+	r := benchRow()
+	for range 2000 {
 		w.Record(&r)
-		if i&255 == 255 {
-			runtime.Gosched()
-		}
+	}
+	_ = w.Flush(context.Background())
+	for range 2000 {
+		w.Record(&r)
+	}
+	_ = w.Flush(context.Background())
+	if n := testing.AllocsPerRun(1000, func() { w.Record(&r) }); n != 0 {
+		t.Fatalf("Record with the journal allocates %v times per call", n)
 	}
 }

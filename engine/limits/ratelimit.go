@@ -190,6 +190,34 @@ func (l *Local) allow(key Key, r Rate) Decision {
 	}
 }
 
+// mirror raises key's theoretical arrival time to now+reset: the shared
+// limiter's state as Redis reported it (Decision.Reset), so that a fallback
+// to this limiter starts from the fleet's usage, not from this replica's
+// share of it. It never lowers the local state.
+func (l *Local) mirror(key Key, r Rate, reset time.Duration) {
+	if r.Limit <= 0 || reset <= 0 {
+		return
+	}
+	h := maphash.String(l.seed, key.Project) ^ maphash.String(l.seed, key.Client)*0x9e3779b97f4a7c15
+	sh := &l.shards[h%nShards]
+	sh.mu.RLock()
+	st := sh.m[key]
+	for st == nil {
+		sh.mu.RUnlock()
+		sh.add(key, l.clk.nanos())
+		sh.mu.RLock()
+		st = sh.m[key]
+	}
+	tat := l.clk.nanos() + int64(reset)
+	for {
+		old := st.Load()
+		if old >= tat || st.CompareAndSwap(old, tat) {
+			break
+		}
+	}
+	sh.mu.RUnlock()
+}
+
 func (sh *shard) add(key Key, now int64) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

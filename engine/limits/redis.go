@@ -94,8 +94,10 @@ func RedisOptions(url string, timeout time.Duration) (*redis.Options, error) {
 //
 // The client should be built from RedisOptions: a client that ignores
 // context deadlines can stall a decision for its own read timeout. Every
-// request Redis admits is also counted locally, so that the fallback starts
-// from this replica's recent usage rather than from a full allowance.
+// decision Redis makes also sets the local limiter's state for the key to
+// the shared one Redis reported, so that the fallback starts from the
+// fleet's recent usage rather than from a full allowance (or from this
+// replica's share of it).
 type Redis struct {
 	client redis.Scripter
 	cfg    RedisConfig
@@ -103,6 +105,13 @@ type Redis struct {
 	health *Breaker
 	hcfg   BreakerConfig
 }
+
+// redisTripFailures is how many failed Redis decisions in a row send every
+// decision to the local limiter for RetryInterval. One is too few: on a
+// loaded machine an isolated round trip slower than Timeout would put the
+// replica on its fallback for a whole interval (each failed decision is
+// made locally anyway).
+const redisTripFailures = 3
 
 // NewRedis returns a limiter over client (a *redis.Client, *redis.Ring or
 // *redis.ClusterClient).
@@ -115,7 +124,7 @@ func newRedis(client redis.Scripter, cfg RedisConfig, now func() time.Time) (*Re
 		return nil, err
 	}
 	r := &Redis{client: client, cfg: cfg, local: newLocal(now),
-		hcfg: BreakerConfig{Failures: 1, Cooldown: cfg.RetryInterval, Probes: 1, Successes: 1}}
+		hcfg: BreakerConfig{Failures: redisTripFailures, Cooldown: cfg.RetryInterval, Probes: 1, Successes: 1}}
 	r.health = newBreaker(Target{Provider: "redis"}, &r.hcfg, newClock(now), false)
 	return r, nil
 }
@@ -130,9 +139,8 @@ func (l *Redis) Allow(ctx context.Context, key Key, r Rate) Decision {
 		d, err := l.remote(ctx, key, r)
 		if err == nil {
 			p.b.done(p.gen, ClassOK)
-			if d.Allowed {
-				l.local.allow(key, r)
-			} else {
+			l.local.mirror(key, r, d.Reset)
+			if !d.Allowed {
 				rateLimitedTotal.get(key.Project).Inc()
 			}
 			return d

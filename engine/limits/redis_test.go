@@ -2,6 +2,7 @@ package limits
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -252,5 +253,102 @@ func TestRedisConfigValidate(t *testing.T) {
 	opt, err := RedisOptions("redis://127.0.0.1:6379/2", 50*time.Millisecond)
 	if err != nil || !opt.ContextTimeoutEnabled || opt.MaxRetries != -1 || opt.ReadTimeout != 50*time.Millisecond || opt.DB != 2 {
 		t.Fatalf("RedisOptions = %+v, %v", opt, err)
+	}
+}
+
+// The fallback starts from the fleet's usage: a replica that admitted
+// half of a limit through Redis, the other half having gone through
+// another replica, admits nothing more on its own when Redis dies.
+func TestRedisFallbackStartsFromTheSharedState(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	cfg := testRedisConfig(t)
+	a, _ := newTestRedis(t, srv, cfg)
+	b, _ := newTestRedis(t, srv, cfg)
+	r := Rate{Limit: 10, Period: time.Hour}
+	key := Key{Project: "fleet"}
+	for i := range 10 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		if d := l.Allow(context.Background(), key, r); !d.Allowed || d.Degraded {
+			t.Fatalf("request %d: %+v", i, d)
+		}
+	}
+	srv.kill()
+	// a last heard from Redis before b's final request: it may admit that
+	// one more; b none. Counting only their own traffic, each would
+	// admit 5.
+	admitted := 0
+	for _, l := range []*Redis{a, b} {
+		for range 5 {
+			d := l.Allow(context.Background(), key, r)
+			if !d.Degraded {
+				t.Fatalf("during the outage: %+v", d)
+			}
+			if d.Allowed {
+				admitted++
+			}
+		}
+	}
+	if admitted > 1 {
+		t.Fatalf("the two replicas admitted %d on their own after the shared limit was spent, want at most 1", admitted)
+	}
+}
+
+// failingScripter fails the next n script calls, as a Redis round trip
+// slower than the timeout does.
+type failingScripter struct {
+	redis.Scripter
+	n atomic.Int32
+}
+
+var errSlow = errors.New("i/o timeout")
+
+func (f *failingScripter) EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
+	if f.n.Add(-1) >= 0 {
+		return redis.NewCmdResult(nil, errSlow)
+	}
+	return f.Scripter.EvalSha(ctx, sha1, keys, args...)
+}
+
+func (f *failingScripter) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	if f.n.Load() >= 0 {
+		return redis.NewCmdResult(nil, errSlow)
+	}
+	return f.Scripter.Eval(ctx, script, keys, args...)
+}
+
+// One or two failed round trips are decided locally, each on its own; the
+// next decision goes to Redis again. Three in a row send the replica to
+// its fallback for the retry interval.
+func TestRedisIsolatedFailureStaysOnRedis(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	cfg := testRedisConfig(t)
+	cfg.RetryInterval = time.Hour // once open, it stays open for the test
+	_, client := newTestRedis(t, srv, cfg)
+	fs := &failingScripter{Scripter: client}
+	l, err := NewRedis(fs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, r := Key{Project: "isolated"}, PerMinute(1000)
+	for _, tc := range []struct {
+		name     string
+		failures int32
+		want     []bool // degraded, decision by decision
+	}{
+		{"one slow call", 1, []bool{true, false}},
+		{"two slow calls", 2, []bool{true, true, false}},
+		{"three: the fallback", 3, []bool{true, true, true, true}},
+	} {
+		fs.n.Store(tc.failures)
+		for i, want := range tc.want {
+			if d := l.Allow(context.Background(), key, r); d.Degraded != want {
+				t.Fatalf("%s: decision %d degraded=%v, want %v", tc.name, i, d.Degraded, want)
+			}
+		}
 	}
 }

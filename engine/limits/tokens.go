@@ -93,7 +93,7 @@ func (l *LocalTokens) Add(_ context.Context, key string, n int64, now time.Time)
 // sent by a background goroutine, off the request path; when Redis fails,
 // the in-process count decides.
 type RedisTokens struct {
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	local *LocalTokens
 	adds  chan tokenAdd
 	stop  chan struct{}
@@ -108,7 +108,7 @@ type tokenAdd struct {
 
 // NewRedisTokens returns a Redis-backed counter; its goroutine lives as long
 // as the process.
-func NewRedisTokens(rdb *redis.Client) *RedisTokens {
+func NewRedisTokens(rdb redis.UniversalClient) *RedisTokens {
 	r := &RedisTokens{rdb: rdb, local: NewLocalTokens(), adds: make(chan tokenAdd, 4096), stop: make(chan struct{})}
 	go r.run()
 	return r

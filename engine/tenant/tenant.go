@@ -145,7 +145,7 @@ type Options struct {
 	// TouchInterval is how often Run writes keys' last use (default 5s).
 	TouchInterval time.Duration
 	// Redis, when set, carries change announcements between replicas.
-	Redis *redis.Client
+	Redis redis.UniversalClient
 	// Channel is the Redis channel (default "gw:tenancy").
 	Channel string
 	// OnError receives background errors; nil ignores them.

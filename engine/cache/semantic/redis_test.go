@@ -104,7 +104,8 @@ func TestRedisSharedByInstances(t *testing.T) {
 	var idx, recs int
 	for _, k := range keys {
 		parts := strings.Split(k, ":")
-		if len(parts) != 5 || parts[2] != "acme" || len(parts[3]) != 32 {
+		// The scope is a hash tag: {32 hex digits}.
+		if len(parts) != 5 || parts[2] != "acme" || len(parts[3]) != 34 || parts[3][0] != '{' || parts[3][33] != '}' {
 			t.Errorf("key %q", k)
 		}
 		if parts[4] == "idx" {

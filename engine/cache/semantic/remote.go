@@ -12,28 +12,31 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/engine/cache"
+	"github.com/aigateway/gateway/engine/redisconn"
 	"github.com/aigateway/gateway/internal/backoff"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Redis layout, under engine/cache's conventions (the project segment is
 // cache.KeySegment, the value holds the entry in the exact cache's stored
 // form):
 //
-//	gw:sem:<project>:<scope-hex>:<id-hex>  STRING  one record, expiring with its entry
-//	gw:sem:<project>:<scope-hex>:idx       ZSET    record ids scored by expiry (Unix s)
+//	gw:sem:<project>:{<scope-hex>}:<id-hex>  STRING  one record, expiring with its entry
+//	gw:sem:<project>:{<scope-hex>}:idx       ZSET    record ids scored by expiry (Unix s)
+//
+// The scope is a hash tag: a scope's index and records share a Redis
+// Cluster slot, so that one MGET reads them.
 const keyPrefix = "gw:sem:"
 
 func scopePrefix(project string, s scopeID) string {
-	return keyPrefix + cache.KeySegment(project) + ":" + hex.EncodeToString(s[:]) + ":"
+	return keyPrefix + cache.KeySegment(project) + ":{" + hex.EncodeToString(s[:]) + "}:"
 }
 
 // remote is the Redis tier: loads wait at most timeout per round trip,
 // writes are queued for one background writer so that no request waits for
 // them.
 type remote struct {
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	timeout time.Duration
 	bo      backoff.Backoff
 	ctr     *counters
@@ -54,18 +57,12 @@ type writeJob struct {
 }
 
 func newRemote(url string, timeout, minBackoff, maxBackoff time.Duration, queue int, ctr *counters) (*remote, error) {
-	opt, err := redis.ParseURL(url)
+	rdb, err := redisconn.Open(url, cache.RedisTuning(timeout))
 	if err != nil {
 		return nil, fmt.Errorf("semantic redis_url: %w", err)
 	}
-	opt.DialTimeout = max(4*timeout, 250*time.Millisecond)
-	opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = timeout, timeout, timeout
-	opt.MaxRetries = -1
-	opt.DialerRetries = 1
-	opt.ContextTimeoutEnabled = true
-	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	r := &remote{
-		rdb: redis.NewClient(opt), timeout: timeout, ctr: ctr,
+		rdb: rdb, timeout: timeout, ctr: ctr,
 		bo:    backoff.Backoff{Min: minBackoff, Max: maxBackoff},
 		queue: make(chan writeJob, queue), stop: make(chan struct{}),
 	}

@@ -58,6 +58,11 @@ type server struct {
 	port  int
 	cmd   *exec.Cmd
 	admin *pgx.Conn // to the "postgres" database; guarded by mu
+	// bin, data and attr start postgres again (Restart); exited receives
+	// the running postmaster's exit.
+	bin, data string
+	attr      func() *syscall.SysProcAttr
+	exited    chan error
 }
 
 // URL returns the URL of a new, empty database on the binary's server,
@@ -203,24 +208,36 @@ func start() (*server, error) {
 	}
 	s.port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	logPath := filepath.Join(dir, "postgres.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
+	s.bin, s.data, s.attr = bin, data, attr
+	if err := s.launch(); err != nil {
 		return nil, err
 	}
+	ok = true
+	return s, nil
+}
+
+// launch starts postgres on s's data directory and port and connects the
+// admin connection.
+func (s *server) launch() error {
+	logPath := filepath.Join(s.dir, "postgres.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
 	defer logFile.Close()
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir,
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.data, "-k", s.dir,
 		"-c", "listen_addresses=127.0.0.1", "-p", strconv.Itoa(s.port), "-F",
 		"-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=200", "-c", "shared_buffers=32MB",
 		"-c", "log_min_messages=warning")
-	s.cmd.SysProcAttr = attr()
-	s.cmd.Dir = dir
+	s.cmd.SysProcAttr = s.attr()
+	s.cmd.Dir = s.dir
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start postgres: %w", err)
+		return fmt.Errorf("start postgres: %w", err)
 	}
 	exited := make(chan error, 1)
+	s.exited = exited
 	go func() { exited <- s.cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -234,17 +251,41 @@ func start() (*server, error) {
 		case werr := <-exited:
 			s.cmd = nil
 			log, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("postgres exited: %v\n%s", werr, log)
+			return fmt.Errorf("postgres exited: %v\n%s", werr, log)
 		default:
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("postgres on port %d did not answer: %v\n%s", s.port, err, log)
+			return fmt.Errorf("postgres on port %d did not answer: %v\n%s", s.port, err, log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	ok = true
-	return s, nil
+	return nil
+}
+
+// Restart stops the shared server (a fast shutdown: SIGINT, clients are
+// disconnected), keeps it down for down, and starts it again on the same
+// port and data: a database restart, for tests of what waits it out.
+func Restart(t testing.TB, down time.Duration) {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if srv == nil || srv.cmd == nil {
+		t.Fatal("pgtest: no server to restart")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_ = srv.admin.Close(ctx)
+	cancel()
+	_ = srv.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-srv.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("pgtest: postgres did not stop in 30 s")
+	}
+	time.Sleep(down)
+	if err := srv.launch(); err != nil {
+		t.Fatalf("pgtest: restart: %v", err)
+	}
 }
 
 // stop kills the server's whole process group (the postmaster and its

@@ -1,0 +1,259 @@
+package ledger
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aigateway/gateway/engine/store"
+)
+
+// The journal makes a recorded row survive the death of the process
+// (kill -9, an OOM kill, a panic) between Record and the group commit that
+// stores it. Record appends the row to the current journal segment with
+// one write(2) before it returns, so before the caller sends the answer:
+// the bytes are then in the kernel's page cache, which outlives the
+// process. Nothing is fsynced on the request path; a power cut can lose
+// what the kernel had not written back yet (dirty pages age out after
+// vm.dirty_expire_centisecs, 30 s by default).
+//
+// A segment is a file in the spill directory, named
+// journal-<unix nanos>-<pid>.jsonl, in the spill format (JSON lines, one
+// store.UsageRow per line). The flusher starts a new segment each time it
+// takes the queue, and deletes a segment once every row it holds is stored
+// or spilled. The process holds an exclusive flock on each of its
+// segments; at start, a segment nobody holds was left by a dead process:
+// it is renamed to a spill file and replayed with them. Rows it holds that
+// the store already has are skipped (ON CONFLICT DO NOTHING), so a journal
+// replay is as harmless as a spill replay.
+
+// segment is one journal file.
+type segment struct {
+	f    *os.File
+	path string
+	// users counts Record calls that chose this segment and are still
+	// writing to it; the flusher waits for zero before deleting it.
+	users atomic.Int32
+	// chunks is the number of queue chunks taken with the segment whose
+	// rows are neither stored nor spilled yet (owned by the flusher).
+	chunks int
+}
+
+// openSegment creates and locks a new journal segment in dir.
+func openSegment(dir string) (*segment, error) {
+	f, path, err := createLocked(dir, "journal-")
+	if err != nil {
+		return nil, err
+	}
+	return &segment{f: f, path: path}, nil
+}
+
+// createLocked creates prefix<unix nanos>-<pid>.jsonl in dir under a
+// dot-name, locks it exclusively and renames it into view, so that no
+// other process ever sees it unlocked.
+func createLocked(dir, prefix string) (*os.File, string, error) {
+	name := prefix + strconv.FormatInt(time.Now().UnixNano(), 10) + "-" + strconv.Itoa(os.Getpid()) + ".jsonl"
+	tmp := filepath.Join(dir, "."+name)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return nil, "", err
+	}
+	path := filepath.Join(dir, name)
+	if err := os.Rename(tmp, path); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return nil, "", err
+	}
+	return f, path, nil
+}
+
+// write appends one encoded row with one write(2). A crash in the middle
+// of it can leave a torn last line, which replay skips: that request had
+// not been answered.
+func (s *segment) write(b []byte) error {
+	_, err := s.f.Write(b)
+	return err
+}
+
+// remove waits for the writers still on the segment, then deletes it.
+func (s *segment) remove() {
+	if s.f == nil {
+		return
+	}
+	// A writer holds the segment for one write(2): yield a few times, then
+	// sleep, so that a write stuck on a slow disk costs no spinning core.
+	for i := 0; s.users.Load() != 0; i++ {
+		if i < 100 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	_ = os.Remove(s.path)
+	_ = s.f.Close()
+}
+
+// adoptJournals turns the segments of dead processes into spill files (the
+// same name with spill- for journal-, so that they replay in time order).
+// A segment another process holds locked is left alone; an empty one is
+// deleted.
+func adoptJournals(dir string) (int, error) {
+	m, err := filepath.Glob(filepath.Join(dir, "journal-*.jsonl"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, path := range m {
+		f, err := os.Open(path)
+		if err != nil {
+			continue // adopted by another gateway meanwhile
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			f.Close() // a live gateway's segment
+			continue
+		}
+		if st, err := f.Stat(); err == nil && st.Size() == 0 {
+			_ = os.Remove(path)
+		} else if err := os.Rename(path, filepath.Join(dir, "spill-"+strings.TrimPrefix(filepath.Base(path), "journal-"))); err == nil {
+			n++
+		} else if !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		f.Close()
+	}
+	if n > 0 {
+		syncDir(dir)
+	}
+	return n, errors.Join(errs...)
+}
+
+// lineBuf is a pooled encoding buffer for one journal line.
+type lineBuf struct{ b []byte }
+
+var linePool = sync.Pool{New: func() any { return &lineBuf{b: make([]byte, 0, 1024)} }}
+
+// appendRow appends r as one JSON line that encoding/json decodes back
+// into an equal store.UsageRow (the field names are its json tags). It
+// allocates nothing: the journal encodes on the request path.
+func appendRow(b []byte, r *store.UsageRow) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, r.ID)
+	b = append(b, `,"time":"`...)
+	b = r.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","project_id":`...)
+	b = appendString(b, r.ProjectID)
+	b = append(b, `,"key_id":`...)
+	b = appendString(b, r.KeyID)
+	b = append(b, `,"endpoint":`...)
+	b = appendString(b, r.Endpoint)
+	b = append(b, `,"requested_model":`...)
+	b = appendString(b, r.RequestedModel)
+	b = append(b, `,"served_model":`...)
+	b = appendString(b, r.ServedModel)
+	b = append(b, `,"provider":`...)
+	b = appendString(b, r.Provider)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(r.Status), 10)
+	b = append(b, `,"error_code":`...)
+	b = appendString(b, r.ErrorCode)
+	b = append(b, `,"prompt_tokens":`...)
+	b = strconv.AppendInt(b, r.PromptTokens, 10)
+	b = append(b, `,"cached_tokens":`...)
+	b = strconv.AppendInt(b, r.CachedTokens, 10)
+	b = append(b, `,"cache_write_tokens":`...)
+	b = strconv.AppendInt(b, r.CacheWriteTokens, 10)
+	b = append(b, `,"completion_tokens":`...)
+	b = strconv.AppendInt(b, r.CompletionTokens, 10)
+	b = append(b, `,"cost_usd":`...)
+	b = appendFloat(b, r.CostUSD)
+	b = append(b, `,"savings":{"response_cache":`...)
+	b = appendFloat(b, r.Savings.ResponseCache)
+	b = append(b, `,"provider_prompt_cache":`...)
+	b = appendFloat(b, r.Savings.ProviderPromptCache)
+	b = append(b, `,"ide_boilerplate":`...)
+	b = appendFloat(b, r.Savings.IDEBoilerplate)
+	b = append(b, `,"file_dedup":`...)
+	b = appendFloat(b, r.Savings.FileDedup)
+	b = append(b, `,"routing":`...)
+	b = appendFloat(b, r.Savings.Routing)
+	b = append(b, `},"latency_ms":`...)
+	b = appendFloat(b, r.LatencyMS)
+	b = append(b, `,"upstream_ms":`...)
+	b = appendFloat(b, r.UpstreamMS)
+	b = append(b, `,"cache":`...)
+	b = appendString(b, r.Cache)
+	b = append(b, `,"route_reason":`...)
+	b = appendString(b, r.RouteReason)
+	b = append(b, `,"stream":`...)
+	b = strconv.AppendBool(b, r.Stream)
+	return append(b, "}\n"...)
+}
+
+// appendFloat writes f as a JSON number (NaN and infinities, which JSON
+// lacks, as 0: the store would refuse them too).
+func appendFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, '0')
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, 64)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
+// encoding/json does.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,306 @@
+package ledger
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aigateway/gateway/engine/store"
+)
+
+// TestMain runs the crashing child of TestJournalSurvivesKill9 when asked.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(journalChildEnv); dir != "" {
+		os.Exit(journalChild(dir))
+	}
+	os.Exit(m.Run())
+}
+
+const journalChildEnv = "LEDGER_TEST_JOURNAL_CHILD"
+
+// stuckSink never answers until its context ends: nothing is committed.
+type stuckSink struct{}
+
+func (stuckSink) InsertUsage(ctx context.Context, _ []store.UsageRow) (int, error) {
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+// journalChild records rows 0..n-1 into a writer whose store never
+// commits, says so on stdout, and waits to be killed.
+func journalChild(dir string) int {
+	n, _ := strconv.Atoi(os.Getenv("LEDGER_TEST_JOURNAL_ROWS"))
+	w, err := New(stuckSink{}, Config{SpillDir: dir, FlushInterval: 20 * time.Millisecond, BatchRows: 7, WriteTimeout: time.Hour})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for i := range n {
+		r := row(i)
+		w.Record(&r)
+		if i%10 == 9 {
+			time.Sleep(5 * time.Millisecond) // let the flusher rotate segments
+		}
+	}
+	fmt.Println("RECORDED")
+	select {}
+}
+
+// Every row Record returned for survives kill -9 of the process while its
+// store write hangs, and the next start replays it, once.
+func TestJournalSurvivesKill9(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const n = 100
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), journalChildEnv+"="+dir, "LEDGER_TEST_JOURNAL_ROWS="+strconv.Itoa(n))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || sc.Text() != "RECORDED" {
+		t.Fatalf("child: %q %v", sc.Text(), sc.Err())
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if segs := nonEmptySegments(t, dir); len(segs) < 2 {
+		t.Fatalf("%d journal segments left, want several (the flusher rotates them while the store hangs)", len(segs))
+	}
+
+	sink := newMemSink()
+	w := newWriter(t, sink, Config{SpillDir: dir, FlushInterval: 10 * time.Millisecond})
+	eventually(t, 10*time.Second, "the journal replayed", func() bool {
+		st := w.Stats() // counted per file, once the file is done
+		return sink.count() == n && st.Replayed == n && st.SpillFiles == 0
+	})
+	sink.mu.Lock()
+	for i := range n {
+		want := row(i)
+		got := sink.rows[want.ID]
+		if !got.Time.Equal(want.Time) {
+			t.Fatalf("row %d: time %v, want %v", i, got.Time, want.Time)
+		}
+		got.Time = want.Time
+		if got != want {
+			t.Fatalf("row %d: %+v, want %+v", i, got, want)
+		}
+	}
+	sink.mu.Unlock()
+	if st := w.Stats(); st.Replayed != n || st.Dropped != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*-*.jsonl"))
+	for _, p := range left {
+		if !strings.Contains(p, "-"+strconv.Itoa(os.Getpid())+".jsonl") {
+			t.Fatalf("the dead process's file %s is still there", p)
+		}
+	}
+}
+
+// A segment is deleted once the rows it holds are stored, and Close
+// leaves no journal behind.
+func TestJournalSegmentsAreDeletedAfterCommit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sink := newMemSink()
+	w, err := New(sink, Config{SpillDir: dir, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		for i := range 50 {
+			r := row(round*50 + i)
+			w.Record(&r)
+		}
+		if err := w.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// The current segment (empty) and the spare opened for the next
+		// rotation: the one that held the rows is gone.
+		segs, _ := filepath.Glob(filepath.Join(dir, "journal-*.jsonl"))
+		for _, p := range segs {
+			if st, err := os.Stat(p); err != nil || st.Size() != 0 {
+				t.Fatalf("round %d: segment %s still holds rows (%v)", round, p, err)
+			}
+		}
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "journal-*")); len(left) != 0 {
+		t.Fatalf("after Close: %v", left)
+	}
+	if sink.count() != 150 {
+		t.Fatalf("%d rows stored", sink.count())
+	}
+}
+
+// While the store is down, a segment stays until its rows are spilled.
+func TestJournalKeptUntilSpilled(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sink := newMemSink()
+	sink.fail.Store(true)
+	w := newWriter(t, sink, Config{SpillDir: dir, FlushInterval: time.Hour})
+	for i := range 10 {
+		r := row(i)
+		w.Record(&r)
+	}
+	w.take(false) // as a cycle would, without writing: the rows are pending
+	segs := nonEmptySegments(t, dir)
+	if len(segs) != 1 {
+		t.Fatalf("%d segments with rows, want 1", len(segs))
+	}
+	if err := w.Flush(context.Background()); err != nil { // the write fails: spilled
+		t.Fatal(err)
+	}
+	if segs := nonEmptySegments(t, dir); len(segs) != 0 {
+		t.Fatalf("segments left after the spill: %v", segs)
+	}
+	if w.Stats().Spilled != 10 {
+		t.Fatalf("stats %+v", w.Stats())
+	}
+}
+
+func nonEmptySegments(t *testing.T, dir string) []string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "journal-*.jsonl"))
+	var out []string
+	for _, p := range m {
+		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// A live writer's segments are not adopted by a second writer sharing the
+// directory (each holds a flock on its own).
+func TestLiveJournalIsNotAdopted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w1 := newWriter(t, newMemSink(), Config{SpillDir: dir, FlushInterval: time.Hour})
+	r := row(1)
+	w1.Record(&r)
+	live := nonEmptySegments(t, dir)
+	if len(live) != 1 {
+		t.Fatalf("segments with rows: %v", live)
+	}
+	newWriter(t, newMemSink(), Config{SpillDir: dir, FlushInterval: time.Hour})
+	if segs := nonEmptySegments(t, dir); len(segs) != 1 || segs[0] != live[0] {
+		t.Fatalf("the live segment %s was adopted: %v", live[0], segs)
+	}
+	if spills, _ := filepath.Glob(filepath.Join(dir, "spill-*")); len(spills) != 0 {
+		t.Fatalf("spill files: %v", spills)
+	}
+}
+
+// With the journal turned off, the journal an earlier run left is still
+// replayed.
+func TestJournalReplayedWithJournalOff(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seg, err := openSegment(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := row(3)
+	if err := seg.write(appendRow(nil, &r)); err != nil {
+		t.Fatal(err)
+	}
+	seg.f.Close() // the process died: its lock is gone
+	sink := newMemSink()
+	newWriter(t, sink, Config{SpillDir: dir, FlushInterval: time.Hour, DisableJournal: true})
+	eventually(t, 10*time.Second, "the old journal replayed", func() bool { return sink.count() == 1 })
+}
+
+// appendRow's lines decode, with encoding/json, into the row they encode.
+func TestAppendRowRoundTrip(t *testing.T) {
+	t.Parallel()
+	full := row(7)
+	full.KeyID, full.RequestedModel, full.Provider, full.ErrorCode, full.Cache, full.RouteReason =
+		"key_1", "auto", "openai", "upstream_error", "hit-redis", "long context"
+	full.CachedTokens, full.CacheWriteTokens, full.Stream = 3, 4, true
+	full.Savings = store.Savings{ResponseCache: 0.5, ProviderPromptCache: 1e-9, IDEBoilerplate: 3, FileDedup: 1.25e10, Routing: -0.1}
+	full.LatencyMS, full.UpstreamMS = 12.345678, 0.001
+	full.Time = time.Date(2026, 12, 6, 20, 50, 25, 123456789, time.UTC)
+	for _, tc := range []struct {
+		name string
+		mod  func(r *store.UsageRow)
+	}{
+		{"plain", func(r *store.UsageRow) {}},
+		{"every field", func(r *store.UsageRow) { *r = full }},
+		{"quotes and escapes", func(r *store.UsageRow) { r.ID = `a"b\c` + "\n\r\t\x00\x1f\x7f</script>&" }},
+		{"unicode", func(r *store.UsageRow) { r.RequestedModel = "modèle-日本-🚀\u2028" }},
+		{"invalid utf-8", func(r *store.UsageRow) { r.RouteReason = "a\xffb\xc3" }},
+		{"zone", func(r *store.UsageRow) { r.Time = time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600)) }},
+		{"extremes", func(r *store.UsageRow) {
+			r.PromptTokens, r.CompletionTokens, r.Status, r.CostUSD = -1<<63, 1<<63-1, 599, 1e-300
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := row(1)
+			tc.mod(&r)
+			line := appendRow(nil, &r)
+			if line[len(line)-1] != '\n' || strings.Count(string(line), "\n") != 1 {
+				t.Fatalf("not one line: %q", line)
+			}
+			var got, want store.UsageRow
+			if err := json.Unmarshal(line, &got); err != nil {
+				t.Fatalf("%v: %s", err, line)
+			}
+			std, _ := json.Marshal(&r) // the spill file's encoding
+			if err := json.Unmarshal(std, &want); err != nil {
+				t.Fatal(err)
+			}
+			if !got.Time.Equal(want.Time) {
+				t.Fatalf("time %v, want %v", got.Time, want.Time)
+			}
+			got.Time = want.Time
+			if got != want {
+				t.Fatalf("decoded %+v\nwant    %+v\nline %s", got, want, line)
+			}
+		})
+	}
+}
+
+// FuzzAppendRow: any strings give one line of valid JSON that decodes to
+// what encoding/json would have written.
+func FuzzAppendRow(f *testing.F) {
+	f.Add("req-1", "gpt-4o", "a\"b\\c\n")
+	f.Add("\xff\xfe", "\u2028", "\x00")
+	f.Fuzz(func(t *testing.T, id, model, reason string) {
+		r := row(1)
+		r.ID, r.RequestedModel, r.RouteReason = id, model, reason
+		line := appendRow(nil, &r)
+		if strings.Count(string(line), "\n") != 1 {
+			t.Fatalf("not one line: %q", line)
+		}
+		var got, want store.UsageRow
+		if err := json.Unmarshal(line, &got); err != nil {
+			t.Fatalf("%v: %q", err, line)
+		}
+		std, _ := json.Marshal(&r)
+		_ = json.Unmarshal(std, &want)
+		if got != want {
+			t.Fatalf("decoded %+v, want %+v", got, want)
+		}
+	})
+}
