@@ -34,11 +34,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/aigateway/gateway/engine/store"
@@ -379,72 +377,6 @@ func (w *Writer) run() {
 	}
 }
 
-// chunkRows is the number of rows of a queue chunk, arenaBytes the size
-// of its string arena (about 128 bytes of strings per row; a row that does
-// not fit starts a new chunk, one larger than a whole arena is copied with
-// an allocation).
-const (
-	chunkRows  = 256
-	arenaBytes = chunkRows * 128
-)
-
-// maxFreeChunks bounds the chunks kept for reuse.
-const maxFreeChunks = 64
-
-type chunk struct {
-	rows  [chunkRows]store.UsageRow
-	n     int
-	arena []byte
-}
-
-// fits reports whether a row with need bytes of strings goes in c.
-func (c *chunk) fits(need int) bool {
-	return c.n < chunkRows && (need > arenaBytes || len(c.arena)+need <= cap(c.arena))
-}
-
-// add copies r, its strings into the arena.
-func (c *chunk) add(r *store.UsageRow, need int) {
-	row := &c.rows[c.n]
-	*row = *r
-	c.n++
-	if need > arenaBytes {
-		for _, f := range stringFields(row) {
-			*f = strings.Clone(*f)
-		}
-		return
-	}
-	for _, f := range stringFields(row) {
-		if len(*f) == 0 {
-			continue
-		}
-		start := len(c.arena)
-		c.arena = append(c.arena, *f...)
-		*f = unsafe.String(&c.arena[start], len(*f))
-	}
-}
-
-// reset empties c for reuse: no string of its arena may be referenced any
-// more.
-func (c *chunk) reset() {
-	clear(c.rows[:c.n])
-	c.n = 0
-	c.arena = c.arena[:0]
-}
-
-// stringFields are a row's strings, in one place so that none is missed.
-func stringFields(r *store.UsageRow) [10]*string {
-	return [10]*string{&r.ID, &r.ProjectID, &r.KeyID, &r.Endpoint, &r.RequestedModel, &r.ServedModel,
-		&r.Provider, &r.ErrorCode, &r.Cache, &r.RouteReason}
-}
-
-func stringBytes(r *store.UsageRow) int {
-	n := 0
-	for _, f := range stringFields(r) {
-		n += len(*f)
-	}
-	return n
-}
-
 // newChunk returns an empty chunk; w.mu is held.
 func (w *Writer) newChunk() *chunk {
 	if k := len(w.free); k > 0 {
@@ -628,77 +560,4 @@ func (w *Writer) write(batch []store.UsageRow) bool {
 func (w *Writer) settle(n int) {
 	w.backlog.Add(-int64(n))
 	backlogRows.Add(-int64(n))
-}
-
-// spillPending appends the pending rows to the spill file.
-func (w *Writer) spillPending() {
-	n := w.nPending
-	if w.spill == nil {
-		// No spill file: keep the newest rows within the cap.
-		k, lost := 0, 0
-		for k < len(w.pending) && n-lost > w.hardCap {
-			lost += w.pending[k].n
-			k++
-		}
-		if k > 0 {
-			w.release(k)
-			w.drop(lost)
-			w.settle(lost)
-		}
-		return
-	}
-	rows := make([][]store.UsageRow, len(w.pending))
-	for i, c := range w.pending {
-		rows[i] = c.rows[:c.n]
-	}
-	if err := w.spill.append(rows...); err != nil {
-		w.report(fmt.Errorf("ledger: spill %d rows: %w", n, err))
-		return
-	}
-	// The file is counted before its rows, so that a reader who sees the
-	// rows spilled also sees the file.
-	w.spillFiles.Store(int64(w.spill.waiting()))
-	w.spilled.Add(int64(n))
-	spilledRows.Add(n)
-	w.settle(n)
-	w.release(len(w.pending))
-}
-
-// replay writes spill files back into the store, oldest first, and deletes
-// each once it is stored. It stops at the first failure; the file stays.
-func (w *Writer) replay() {
-	w.spill.closeCurrent()
-	for _, path := range w.spill.files() {
-		n, err := w.spill.replay(path, w.cfg.BatchRows, func(rows []store.UsageRow) error {
-			ctx, cancel := context.WithTimeout(context.Background(), w.cfg.WriteTimeout)
-			defer cancel()
-			_, err := w.sink.InsertUsage(ctx, rows)
-			return err
-		})
-		w.replayed.Add(int64(n))
-		replayedRows.Add(n)
-		if err != nil {
-			if errors.Is(err, errLocked) {
-				continue // another gateway is writing or replaying it
-			}
-			var torn *tornError
-			if errors.As(err, &torn) {
-				w.drop(torn.lines)
-				w.report(fmt.Errorf("ledger: replay: %w", err))
-				continue
-			}
-			w.failures++
-			w.healthy.Store(false)
-			w.wrErrs.Add(1)
-			writeErrors.Inc()
-			w.report(fmt.Errorf("ledger: replay %s: %w", path, err))
-			w.nextProbe = time.Now().Add(max(w.cfg.FlushInterval, probeInterval))
-			break
-		}
-		if n > 0 {
-			w.failures = 0
-			w.healthy.Store(true)
-		}
-	}
-	w.spillFiles.Store(int64(w.spill.waiting()))
 }
