@@ -196,7 +196,8 @@ func (x *exchange) release() {
 }
 
 func (s *Server) accessLog(x *exchange, total time.Duration) {
-	if s.access == nil {
+	sink := s.access.Load()
+	if sink == nil {
 		return
 	}
 	// One JSON line, written by hand into a pooled buffer: slog would
@@ -261,7 +262,7 @@ func (s *Server) accessLog(x *exchange, total time.Duration) {
 		b = jsonscan.AppendQuoteBytes(b, x.req.Body)
 	}
 	b = append(b, "}\n"...)
-	_, _ = s.access.Write(b)
+	_, _ = sink.w.Write(b)
 	lb.b = b
 	logBufPool.Put(lb)
 }

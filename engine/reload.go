@@ -65,7 +65,9 @@ func (s *Server) handleReload(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_policies", Msg: "policies refused, nothing changed: " + err.Error()})
 		return
 	}
-	if err := s.reloadTenancy(ctx, cfg); err != nil {
+	sc, cancel := storeContext()
+	defer cancel()
+	if err := s.reloadTenancy(sc, cfg); err != nil {
 		writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_projects", Msg: "projects refused (policies were applied): " + err.Error()})
 		return
 	}

@@ -53,7 +53,9 @@ func (s *Server) handleResponses(ctx *fasthttp.RequestCtx) {
 	}
 	items := r.Input
 	if r.PreviousResponseID != "" {
-		prev, err := s.ten.st.Response(ctx, x.project, r.PreviousResponseID)
+		sc, cancel := storeContext()
+		prev, err := s.ten.st.Response(sc, x.project, r.PreviousResponseID)
+		cancel()
 		if err != nil {
 			x.fail(ctx, responseLookupError(err, r.PreviousResponseID, "previous_response_id", "previous_response_not_found"))
 			return
@@ -160,7 +162,9 @@ func (s *Server) handleGetResponse(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	r, err := s.ten.st.Response(ctx, project, id)
+	sc, cancel := storeContext()
+	defer cancel()
+	r, err := s.ten.st.Response(sc, project, id)
 	if err != nil {
 		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
 		return
@@ -175,7 +179,9 @@ func (s *Server) handleDeleteResponse(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	if err := s.ten.st.DeleteResponse(ctx, project, id); err != nil {
+	sc, cancel := storeContext()
+	defer cancel()
+	if err := s.ten.st.DeleteResponse(sc, project, id); err != nil {
 		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
 		return
 	}
@@ -211,7 +217,9 @@ func (s *Server) handleResponseInputItems(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: "order", Msg: "order must be asc or desc"})
 		return
 	}
-	r, err := s.ten.st.Response(ctx, project, id)
+	sc, cancel := storeContext()
+	defer cancel()
+	r, err := s.ten.st.Response(sc, project, id)
 	if err != nil {
 		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
 		return
@@ -258,4 +266,12 @@ func (s *Server) handleResponseInputItems(ctx *fasthttp.RequestCtx) {
 	b = strconv.AppendBool(b, more)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(append(b, '}'))
+}
+
+// storeContext bounds a store call made for a request. The request's
+// *fasthttp.RequestCtx is not one: database/sql keeps a context it is given
+// in a goroutine that may outlive the handler, and fasthttp reuses the
+// RequestCtx once the handler returns.
+func storeContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), storeTimeout)
 }

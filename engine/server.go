@@ -76,7 +76,9 @@ type Server struct {
 	configPath string
 	getenv     func(string) string
 	// access receives the access log, one JSON line per request.
-	access io.Writer
+	// It is set after New (SetAccessLog) while the batch runner may
+	// already serve items, so it is swapped atomically.
+	access atomic.Pointer[accessSink]
 	// acct accounts the requests whose savings need a token count, after
 	// their answers (savings.go).
 	acct *accounting.Accountant
@@ -176,7 +178,16 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 
 // SetAccessLog sends the access log (one JSON line per request) to w; nil
 // turns it off. Set it before serving.
-func (s *Server) SetAccessLog(w io.Writer) { s.access = w }
+func (s *Server) SetAccessLog(w io.Writer) {
+	if w == nil {
+		s.access.Store(nil)
+		return
+	}
+	s.access.Store(&accessSink{w})
+}
+
+// accessSink holds the access log's writer.
+type accessSink struct{ w io.Writer }
 
 // Handler returns the gateway's routes.
 func (s *Server) Handler() fasthttp.RequestHandler {
