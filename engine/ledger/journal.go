@@ -12,9 +12,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aigateway/gateway/engine/store"
+	"github.com/aigateway/gateway/internal/jsonscan"
 )
 
 // The journal makes a recorded row survive the death of the process
@@ -152,25 +152,25 @@ var linePool = sync.Pool{New: func() any { return &lineBuf{b: make([]byte, 0, 10
 // allocates nothing: the journal encodes on the request path.
 func appendRow(b []byte, r *store.UsageRow) []byte {
 	b = append(b, `{"id":`...)
-	b = appendString(b, r.ID)
+	b = jsonscan.AppendQuote(b, r.ID)
 	b = append(b, `,"time":"`...)
 	b = r.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","project_id":`...)
-	b = appendString(b, r.ProjectID)
+	b = jsonscan.AppendQuote(b, r.ProjectID)
 	b = append(b, `,"key_id":`...)
-	b = appendString(b, r.KeyID)
+	b = jsonscan.AppendQuote(b, r.KeyID)
 	b = append(b, `,"endpoint":`...)
-	b = appendString(b, r.Endpoint)
+	b = jsonscan.AppendQuote(b, r.Endpoint)
 	b = append(b, `,"requested_model":`...)
-	b = appendString(b, r.RequestedModel)
+	b = jsonscan.AppendQuote(b, r.RequestedModel)
 	b = append(b, `,"served_model":`...)
-	b = appendString(b, r.ServedModel)
+	b = jsonscan.AppendQuote(b, r.ServedModel)
 	b = append(b, `,"provider":`...)
-	b = appendString(b, r.Provider)
+	b = jsonscan.AppendQuote(b, r.Provider)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(r.Status), 10)
 	b = append(b, `,"error_code":`...)
-	b = appendString(b, r.ErrorCode)
+	b = jsonscan.AppendQuote(b, r.ErrorCode)
 	b = append(b, `,"prompt_tokens":`...)
 	b = strconv.AppendInt(b, r.PromptTokens, 10)
 	b = append(b, `,"cached_tokens":`...)
@@ -196,9 +196,9 @@ func appendRow(b []byte, r *store.UsageRow) []byte {
 	b = append(b, `,"upstream_ms":`...)
 	b = appendFloat(b, r.UpstreamMS)
 	b = append(b, `,"cache":`...)
-	b = appendString(b, r.Cache)
+	b = jsonscan.AppendQuote(b, r.Cache)
 	b = append(b, `,"route_reason":`...)
-	b = appendString(b, r.RouteReason)
+	b = jsonscan.AppendQuote(b, r.RouteReason)
 	b = append(b, `,"stream":`...)
 	b = strconv.AppendBool(b, r.Stream)
 	return append(b, "}\n"...)
@@ -211,49 +211,4 @@ func appendFloat(b []byte, f float64) []byte {
 		return append(b, '0')
 	}
 	return strconv.AppendFloat(b, f, 'g', -1, 64)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
-// encoding/json does.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

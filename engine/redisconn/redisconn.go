@@ -66,14 +66,7 @@ func Open(url string, t Tuning) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis cluster url: %w", err)
 		}
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = or(t.DialTimeout, o.DialTimeout), or(t.ReadTimeout, o.ReadTimeout), or(t.WriteTimeout, o.WriteTimeout), or(t.PoolTimeout, o.PoolTimeout)
-		if t.MaxRetries != 0 {
-			o.MaxRetries = t.MaxRetries
-		}
-		if t.DialerRetries != 0 {
-			o.DialerRetries = t.DialerRetries
-		}
-		o.ContextTimeoutEnabled = o.ContextTimeoutEnabled || t.ContextTimeout
+		t.apply(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled)
 		o.MaintNotificationsConfig = off
 		return redis.NewClusterClient(o), nil
 	case Sentinel:
@@ -84,30 +77,29 @@ func Open(url string, t Tuning) (redis.UniversalClient, error) {
 		if o.MasterName == "" {
 			return nil, fmt.Errorf("redis sentinel url: master_name is required")
 		}
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = or(t.DialTimeout, o.DialTimeout), or(t.ReadTimeout, o.ReadTimeout), or(t.WriteTimeout, o.WriteTimeout), or(t.PoolTimeout, o.PoolTimeout)
-		if t.MaxRetries != 0 {
-			o.MaxRetries = t.MaxRetries
-		}
-		if t.DialerRetries != 0 {
-			o.DialerRetries = t.DialerRetries
-		}
-		o.ContextTimeoutEnabled = o.ContextTimeoutEnabled || t.ContextTimeout
+		t.apply(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled)
 		return redis.NewFailoverClient(o), nil
 	}
 	o, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, err
 	}
-	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = or(t.DialTimeout, o.DialTimeout), or(t.ReadTimeout, o.ReadTimeout), or(t.WriteTimeout, o.WriteTimeout), or(t.PoolTimeout, o.PoolTimeout)
-	if t.MaxRetries != 0 {
-		o.MaxRetries = t.MaxRetries
-	}
-	if t.DialerRetries != 0 {
-		o.DialerRetries = t.DialerRetries
-	}
-	o.ContextTimeoutEnabled = o.ContextTimeoutEnabled || t.ContextTimeout
+	t.apply(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled)
 	o.MaintNotificationsConfig = off
 	return redis.NewClient(o), nil
+}
+
+// apply sets the options' fields that t sets, keeping the URL's for the
+// others; every client kind has the same fields under its own options type.
+func (t Tuning) apply(dial, read, write, pool *time.Duration, maxRetries, dialerRetries *int, ctxTimeout *bool) {
+	*dial, *read, *write, *pool = or(t.DialTimeout, *dial), or(t.ReadTimeout, *read), or(t.WriteTimeout, *write), or(t.PoolTimeout, *pool)
+	if t.MaxRetries != 0 {
+		*maxRetries = t.MaxRetries
+	}
+	if t.DialerRetries != 0 {
+		*dialerRetries = t.DialerRetries
+	}
+	*ctxTimeout = *ctxTimeout || t.ContextTimeout
 }
 
 func plainScheme(url string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"hash/fnv"
 	"math"
 	"strconv"
 	"strings"
@@ -215,20 +214,17 @@ func tokenText(arr []byte, param string) (string, error) {
 func hashVector(vec []float32, text string) {
 	clear(vec)
 	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-	add := func(feature string, w float32) {
-		h := fnv.New64a()
-		h.Write([]byte(feature))
-		s := h.Sum64()
+	add := func(h uint64, w float32) {
 		sign := float32(1)
-		if s>>63 == 1 {
+		if h>>63 == 1 {
 			sign = -1
 		}
-		vec[s%uint64(len(vec))] += sign * w
+		vec[h%uint64(len(vec))] += sign * w
 	}
 	for i, w := range words {
-		add(w, 1)
-		if i > 0 {
-			add(words[i-1]+" "+w, 0.5)
+		add(fnv64a(fnvOffset, w), 1)
+		if i > 0 { // the pair "previous word", " ", word
+			add(fnv64a(fnv64a(fnv64a(fnvOffset, words[i-1]), " "), w), 0.5)
 		}
 	}
 	var norm float64
@@ -243,4 +239,18 @@ func hashVector(vec []float32, text string) {
 	for i := range vec {
 		vec[i] *= inv
 	}
+}
+
+// FNV-1a (64-bit), over strings without copying them.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnv64a(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
 }
