@@ -103,6 +103,11 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, x *exchange) error {
 	} else if err := s.rateLimit(ctx, p.ID); err != nil {
 		return err
 	}
+	if !isBatchItem(ctx) {
+		if err := s.keyRateLimit(ctx, p.ID, keyID(k)); err != nil {
+			return err
+		}
+	}
 	if p.TPM > 0 {
 		used := s.ten.tokens.Used(ctx, p.ID, x.start)
 		if used >= p.TPM {
@@ -112,6 +117,14 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, x *exchange) error {
 		}
 	}
 	return nil
+}
+
+// keyID is k's id, or "" for the open gateway's anonymous caller.
+func keyID(k *tenant.Key) string {
+	if k == nil {
+		return ""
+	}
+	return k.ID
 }
 
 func secondsToNextMinute(now time.Time) int { return 60 - now.Second() }

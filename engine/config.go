@@ -247,6 +247,21 @@ type ReliabilityConfig struct {
 	// upstream failures; BreakerCooldown is how long it stays open.
 	BreakerFailures int      `toml:"breaker_failures"`
 	BreakerCooldown Duration `toml:"breaker_cooldown"`
+	// BreakerFailureRatio opens it when at least that share of the calls in
+	// BreakerWindow failed, once BreakerMinRequests calls happened there
+	// (0: the consecutive count alone).
+	BreakerFailureRatio float64  `toml:"breaker_failure_ratio"`
+	BreakerWindow       Duration `toml:"breaker_window"`
+	BreakerMinRequests  int      `toml:"breaker_min_requests"`
+	// BreakerProbes is how many calls a half-open breaker lets through;
+	// BreakerSuccesses how many of them must succeed to close it.
+	BreakerProbes    int `toml:"breaker_probes"`
+	BreakerSuccesses int `toml:"breaker_successes"`
+	// BreakerPerModel keys breakers by provider and model.
+	BreakerPerModel bool `toml:"breaker_per_model"`
+	// RateLimitPerKey gives each client key its own rate_limit_rpm inside
+	// its project's.
+	RateLimitPerKey bool `toml:"rate_limit_per_key"`
 	// RetryMaxRetryAfter is the longest upstream Retry-After waited for
 	// before a retry; a longer one falls back at once.
 	RetryMaxRetryAfter Duration `toml:"retry_max_retry_after"`
@@ -313,7 +328,8 @@ func Defaults() Config {
 		},
 		Reliab: ReliabilityConfig{CircuitBreaker: true, Retry: true, RateLimitRPM: 60, RetryMaxAttempts: 3,
 			RetryBackoffBase: Duration(time.Second), RetryBackoffMax: Duration(10 * time.Second), RetryBudget: Duration(30 * time.Second),
-			BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second), RetryMaxRetryAfter: Duration(10 * time.Second),
+			BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second), BreakerFailureRatio: 0.5, BreakerWindow: Duration(time.Minute),
+			BreakerMinRequests: 20, BreakerProbes: 1, BreakerSuccesses: 1, RetryMaxRetryAfter: Duration(10 * time.Second),
 			RateLimitRedisTimeout: Duration(50 * time.Millisecond), RateLimitRedisRetry: Duration(time.Second)},
 		Store:    defaultStoreConfig(),
 		Batch:    defaultBatchConfig(),

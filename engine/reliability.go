@@ -36,6 +36,8 @@ func newReliability(cfg *Config) (limits.Limiter, *limits.Runner, error) {
 		bc := limits.DefaultBreakerConfig()
 		bc.Failures = rc.BreakerFailures
 		bc.Cooldown = rc.BreakerCooldown.D()
+		bc.FailureRatio, bc.Window, bc.MinRequests = rc.BreakerFailureRatio, rc.BreakerWindow.D(), rc.BreakerMinRequests
+		bc.Probes, bc.Successes, bc.PerModel = rc.BreakerProbes, rc.BreakerSuccesses, rc.BreakerPerModel
 		b, err := limits.NewBreakers(bc)
 		if err != nil {
 			return nil, nil, err
@@ -59,7 +61,24 @@ func (s *Server) rateLimit(ctx *fasthttp.RequestCtx, project string) error {
 	if s.limiter == nil {
 		return nil
 	}
-	d := s.limiter.Allow(ctx, limits.Key{Project: project}, s.rate)
+	return s.limit(ctx, limits.Key{Project: project}, "project "+project)
+}
+
+// keyRateLimit applies, with rate_limit_per_key, the key's own
+// rate_limit_rpm inside its project (after the project's limit passed; the
+// X-RateLimit headers then describe the key's allowance). keyID empty (the
+// open gateway's anonymous caller): none.
+func (s *Server) keyRateLimit(ctx *fasthttp.RequestCtx, project, keyID string) error {
+	if s.limiter == nil || keyID == "" || !s.cfg.Reliab.RateLimitPerKey {
+		return nil
+	}
+	return s.limit(ctx, limits.Key{Project: project, Client: "key:" + keyID}, "key "+keyID+" of project "+project)
+}
+
+// limit takes one request from k's allowance at s.rate and sets the
+// X-RateLimit headers from the decision; who names k in the 429's message.
+func (s *Server) limit(ctx *fasthttp.RequestCtx, k limits.Key, who string) error {
+	d := s.limiter.Allow(ctx, k, s.rate)
 	h := &ctx.Response.Header
 	var buf [20]byte
 	h.SetBytesV("X-RateLimit-Limit", strconv.AppendInt(buf[:0], int64(d.Limit), 10))
@@ -69,7 +88,7 @@ func (s *Server) rateLimit(ctx *fasthttp.RequestCtx, project string) error {
 		return nil
 	}
 	return &apiError{Status: 429, Type: typeRateLimit, Code: "rate_limit_exceeded", RetryAfter: d.RetryAfterSeconds(),
-		Msg: "Rate limit of " + strconv.Itoa(s.rate.Limit) + " requests per minute exceeded for project " + project}
+		Msg: "Rate limit of " + strconv.Itoa(s.rate.Limit) + " requests per minute exceeded for " + who}
 }
 
 // targets fills x.models and x.targets: the resolved model, then its

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -80,5 +81,122 @@ func TestRateLimit(t *testing.T) {
 	status, hdr, resp := g.post(t, "/v1/chat/completions", body, nil)
 	if status != 429 || hdr.Get("Retry-After") == "" || !strings.Contains(resp, "rate_limit_exceeded") {
 		t.Fatalf("%d %v %s", status, hdr, resp)
+	}
+}
+
+// With rate_limit_per_key, each key of a project has its own allowance
+// inside the project's: one key's burst does not spend the other's, and the
+// project's limit still caps both together.
+func TestRateLimitPerKey(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, `
+[reliability]
+rate_limit = true
+rate_limit_rpm = 2
+rate_limit_per_key = true
+[[keys]]
+key = "key-a"
+project = "p"
+[[keys]]
+key = "key-b"
+project = "p"
+[[keys]]
+key = "key-c"
+project = "q"
+`, map[string]string{"GATEWAY_API_KEY": ""})
+	body := `{"model":"mock/echo","messages":[{"role":"user","content":"x"}]}`
+	as := func(key string) (int, string) {
+		status, _, resp := g.post(t, "/v1/chat/completions", body, map[string]string{"Authorization": "Bearer " + key})
+		return status, resp
+	}
+	// Project p allows 2 a minute; key-a takes one, key-b one.
+	for _, key := range []string{"key-a", "key-b"} {
+		if status, resp := as(key); status != 200 {
+			t.Fatalf("%s: %d %s", key, status, resp)
+		}
+	}
+	// The project's allowance is spent: key-a is refused by the project's
+	// limit, which is checked first (and took nothing from the key's).
+	if status, resp := as("key-a"); status != 429 || !strings.Contains(resp, "for project p") {
+		t.Fatalf("key-a, third request: %d %s", status, resp)
+	}
+	// Another project is untouched.
+	if status, resp := as("key-c"); status != 200 {
+		t.Fatalf("key-c: %d %s", status, resp)
+	}
+}
+
+// A key's own allowance: under a project limit above the key's, one key is
+// refused while the project's other key still passes.
+func TestRateLimitPerKeyInsideProject(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, `
+[reliability]
+rate_limit = true
+rate_limit_rpm = 1
+rate_limit_per_key = true
+[[projects]]
+id = "p"
+rpm = 100
+[[keys]]
+key = "key-a"
+project = "p"
+[[keys]]
+key = "key-b"
+project = "p"
+`, map[string]string{"GATEWAY_API_KEY": ""})
+	body := `{"model":"mock/echo","messages":[{"role":"user","content":"x"}]}`
+	as := func(key string) (int, http.Header, string) {
+		return g.post(t, "/v1/chat/completions", body, map[string]string{"Authorization": "Bearer " + key})
+	}
+	if status, hdr, resp := as("key-a"); status != 200 || hdr.Get("X-RateLimit-Limit") != "1" {
+		t.Fatalf("key-a: %d %v %s", status, hdr, resp)
+	}
+	if status, hdr, resp := as("key-a"); status != 429 || hdr.Get("Retry-After") == "" || !strings.Contains(resp, "of project p") {
+		t.Fatalf("key-a, second request: %d %v %s", status, hdr, resp)
+	}
+	if status, _, resp := as("key-b"); status != 200 {
+		t.Fatalf("key-b: %d %s", status, resp)
+	}
+}
+
+// The breaker's documented settings are read: breaker_per_model gives each
+// model its own breaker, breaker_probes and the failure-ratio rule are
+// validated at start.
+func TestBreakerSettings(t *testing.T) {
+	t.Parallel()
+	down, _ := providertest.StartOpenAI(&providertest.OpenAI{Status: 503})
+	t.Cleanup(func() { _ = down.Close() })
+	g := startGateway(t, `
+[reliability]
+retry_max_attempts = 1
+breaker_failures = 2
+breaker_cooldown = "1h"
+breaker_per_model = true
+breaker_failure_ratio = 0.9
+breaker_window = "10s"
+breaker_min_requests = 50
+breaker_probes = 2
+breaker_successes = 2
+[providers.down]
+kind = "openai"
+base_url = "`+down.URL+`/v1"
+`, nil)
+	post := func(model string) (int, string) {
+		status, _, body := g.post(t, "/v1/chat/completions", `{"model":"down/`+model+`","messages":[{"role":"user","content":"x"}]}`, nil)
+		return status, body
+	}
+	for i := 0; i < 2; i++ {
+		if status, body := post("a"); status != 502 || strings.Contains(body, "circuit_open") {
+			t.Fatalf("down/a request %d: %d %s", i, status, body)
+		}
+	}
+	if status, body := post("a"); status != 503 || !strings.Contains(body, "circuit_open") {
+		t.Fatalf("down/a after 2 failures: %d %s, want the open breaker", status, body)
+	}
+	// Model b has a breaker of its own: its first call reaches the upstream.
+	hits := down.Hits.Load()
+	if status, body := post("b"); status != 502 || strings.Contains(body, "circuit_open") || down.Hits.Load() != hits+1 {
+		t.Fatalf("down/b: %d %s (upstream hits %d -> %d)", status, body, hits, down.Hits.Load())
 	}
 }
