@@ -145,3 +145,29 @@ func TestSemanticCacheStoresStreams(t *testing.T) {
 		t.Fatalf("%v %s", hdr, body)
 	}
 }
+
+// [cache.semantic]'s documented knobs are read: max_word_diff = 1 lets a
+// turn with one more content word hit, which the default (0) refuses at the
+// same threshold.
+func TestSemanticCacheWordDiffKnob(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "Use slices.Reverse."})
+	t.Cleanup(func() { _ = up.Close() })
+	env := map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"}
+	for _, c := range []struct {
+		conf, want string
+	}{
+		{"[cache.semantic]\nenabled = true\nthreshold = 0.8\n", "miss"},
+		{"[cache.semantic]\nenabled = true\nthreshold = 0.8\nmax_word_diff = 1\nmax_entries = 100\nmax_mb = 1\nembed_timeout = \"2s\"\n", "hit-semantic"},
+	} {
+		g := startGateway(t, c.conf, env)
+		ask := func(q string) string {
+			_, hdr, _ := g.post(t, "/v1/chat/completions", `{"model":"gpt-4o","temperature":0,"messages":[{"role":"user","content":"`+q+`"}]}`, nil)
+			return hdr.Get("X-Gateway-Cache")
+		}
+		ask("How do I reverse a slice in Go?")
+		if got := ask("How do I reverse a slice in Go efficiently?"); got != c.want {
+			t.Fatalf("%q: one more word: %s, want %s", c.conf, got, c.want)
+		}
+	}
+}

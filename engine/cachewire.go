@@ -20,7 +20,10 @@ func (s *Server) newSemantic() (*semantic.Cache, error) {
 	if !sc.Enabled || s.cache == nil {
 		return nil, nil
 	}
-	cfg := semantic.Config{Threshold: sc.Threshold, MaxTurnChars: sc.MaxTurnChars, RedisURL: s.cfg.Cache.RedisURL}
+	cfg := semantic.Config{Threshold: sc.Threshold, MaxTurnChars: sc.MaxTurnChars, RedisURL: s.cfg.Cache.RedisURL,
+		MaxWordDiff: sc.MaxWordDiff, MaxEntriesPerScope: sc.MaxEntriesPerScope, MaxEntries: sc.MaxEntries,
+		MaxBytes: int64(sc.MaxMB) << 20, StoreToolCalls: sc.StoreToolCalls, RefreshInterval: sc.RefreshInterval.D(),
+		EmbedTimeout: sc.EmbedTimeout.D(), EmbedQueue: sc.EmbedQueue}
 	if sc.EmbeddingModel != "" {
 		m, err := s.catalog.Resolve(sc.EmbeddingModel)
 		if err != nil {

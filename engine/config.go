@@ -211,6 +211,22 @@ type SemanticConfig struct {
 	// EmbeddingModel embeds turns ("provider/model" with embeddings); empty:
 	// the built-in local lexical embedder (no network).
 	EmbeddingModel string `toml:"embedding_model"`
+	// MaxWordDiff is how many content words one final turn may have that
+	// the other lacks (0, the default: none; -1: the word guard is off).
+	MaxWordDiff int `toml:"max_word_diff"`
+	// MaxEntriesPerScope, MaxEntries and MaxMB bound the in-process index
+	// (0: the defaults, 1024, 16384 and 64 MB).
+	MaxEntriesPerScope int `toml:"max_entries_per_scope"`
+	MaxEntries         int `toml:"max_entries"`
+	MaxMB              int `toml:"max_mb"`
+	// StoreToolCalls stores answers that call tools (off by default).
+	StoreToolCalls bool `toml:"store_tool_calls"`
+	// RefreshInterval is how often a scope is reloaded from Redis on a
+	// local miss; EmbedTimeout bounds a remote embedder's call; EmbedQueue
+	// bounds stores waiting for it (0: 5s, 1s, 256).
+	RefreshInterval Duration `toml:"refresh_interval"`
+	EmbedTimeout    Duration `toml:"embed_timeout"`
+	EmbedQueue      int      `toml:"embed_queue"`
 }
 
 // CacheRule overrides the cache policy for one model or project.
