@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aigateway/gateway/providers/kinds"
 )
@@ -50,6 +51,9 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 		c.Reliab.RateLimitRPM = n
 	}
+	if err := c.applyReliabilityEnv(getenv); err != nil {
+		return err
+	}
 	flags := []struct {
 		name string
 		dst  *bool
@@ -88,6 +92,46 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 				}
 				c.Providers[pre.Name] = p
 			}
+		}
+	}
+	return nil
+}
+
+// applyReliabilityEnv reads the seed's numeric reliability variables:
+// CIRCUIT_BREAKER_THRESHOLD (breaker_failures), CIRCUIT_BREAKER_TIMEOUT and
+// RETRY_BACKOFF_BASE (seconds; fractions allowed) and RETRY_MAX_ATTEMPTS.
+func (c *Config) applyReliabilityEnv(getenv func(string) string) error {
+	ints := []struct {
+		name string
+		min  int
+		dst  *int
+	}{
+		{"CIRCUIT_BREAKER_THRESHOLD", 0, &c.Reliab.BreakerFailures},
+		{"RETRY_MAX_ATTEMPTS", 1, &c.Reliab.RetryMaxAttempts},
+	}
+	for _, v := range ints {
+		if s := getenv(v.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < v.min {
+				return fmt.Errorf("environment variable %s=%q must be an integer of at least %d", v.name, s, v.min)
+			}
+			*v.dst = n
+		}
+	}
+	secs := []struct {
+		name string
+		dst  *Duration
+	}{
+		{"CIRCUIT_BREAKER_TIMEOUT", &c.Reliab.BreakerCooldown},
+		{"RETRY_BACKOFF_BASE", &c.Reliab.RetryBackoffBase},
+	}
+	for _, v := range secs {
+		if s := getenv(v.name); s != "" {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || f <= 0 || f > 86400 {
+				return fmt.Errorf("environment variable %s=%q must be a number of seconds above 0", v.name, s)
+			}
+			*v.dst = Duration(time.Duration(f * float64(time.Second)))
 		}
 	}
 	return nil

@@ -37,6 +37,10 @@ func TestConfigErrors(t *testing.T) {
 		{name: "bad flag", env: map[string]string{"ENABLE_SMART_ROUTING": "maybe"}, want: `ENABLE_SMART_ROUTING="maybe" is not a boolean`},
 		{name: "bad rpm", env: map[string]string{"RATE_LIMIT_RPM": "lots"}, want: "RATE_LIMIT_RPM"},
 		{name: "bad port", env: map[string]string{"PORT": "http"}, want: "PORT"},
+		{name: "bad breaker threshold", env: map[string]string{"CIRCUIT_BREAKER_THRESHOLD": "-1"}, want: "CIRCUIT_BREAKER_THRESHOLD"},
+		{name: "bad breaker timeout", env: map[string]string{"CIRCUIT_BREAKER_TIMEOUT": "0"}, want: "CIRCUIT_BREAKER_TIMEOUT"},
+		{name: "bad retry attempts", env: map[string]string{"RETRY_MAX_ATTEMPTS": "0"}, want: "RETRY_MAX_ATTEMPTS"},
+		{name: "bad backoff", env: map[string]string{"RETRY_BACKOFF_BASE": "1s"}, want: "RETRY_BACKOFF_BASE"},
 		{name: "bad mode", env: map[string]string{"SMART_ROUTING_MODE": "yolo"}, want: "SMART_ROUTING_MODE"},
 		{name: "no key on public address", toml: "listen = \"0.0.0.0:8080\"\n", want: "no client key configured"},
 		{name: "key with both forms", toml: "[[keys]]\nkey = \"a\"\nsha256 = \"b\"\n", want: "exactly one of key and sha256"},
@@ -78,6 +82,14 @@ strip_ide_boilerplate = false
 	}
 	if cfg.Reliab.RateLimitRPM != 20 || cfg.Listen != "127.0.0.1:9100" || !cfg.Optimize.StripIDEBoilerplate || !cfg.Optimize.EnforceDiffFirst || cfg.Reliab.Retry {
 		t.Fatalf("env did not override file: %+v", cfg)
+	}
+	cfg, err = loadString(t, toml, map[string]string{"CIRCUIT_BREAKER_THRESHOLD": "7", "CIRCUIT_BREAKER_TIMEOUT": "45",
+		"RETRY_MAX_ATTEMPTS": "2", "RETRY_BACKOFF_BASE": "0.25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.Reliab; r.BreakerFailures != 7 || r.BreakerCooldown.D() != 45*time.Second || r.RetryMaxAttempts != 2 || r.RetryBackoffBase.D() != 250*time.Millisecond {
+		t.Fatalf("reliability env: %+v", r)
 	}
 	cfg, err = loadString(t, toml, nil)
 	if err != nil {
