@@ -1,9 +1,10 @@
 // Package ledger gets usage rows into the store without waiting for it on
 // the request path. Record copies a row into an in-memory queue and appends
-// it to a local journal file (one write(2), no fsync) before it returns;
-// one background goroutine writes the queue to the store in batches (a
-// group commit every flush interval, or sooner when a batch fills) and
-// deletes the journal segments it covered. While the store is unreachable
+// it to a local journal file (a copy into a shared file mapping, no system
+// call, no fsync) before it returns; one background goroutine writes the
+// queue to the store in batches (a group commit every flush interval, or
+// sooner when a batch fills) and empties the journal segments it covered
+// for reuse. While the store is unreachable
 // the rows wait in memory, then go to an append-only spill file (JSON
 // lines, fsync per batch) that is replayed into the store when it answers
 // again, and at the next start. At start, the journal segments of a
@@ -162,7 +163,11 @@ type Writer struct {
 	seg      *segment
 	retired  []*segment
 	spareSeg *segment
-	jErrs    atomic.Int64 // journal writes that failed since the last report
+	jErrs    atomic.Int64  // journal writes that failed since the last report
+	ahead    chan struct{} // the current segment wants prefaulting (toucher)
+	// freeSegs are emptied segments kept for reuse (segment.reset), at
+	// most maxFreeSegs.
+	freeSegs []*segment
 
 	backlog                                     atomic.Int64
 	written, spilled, replayed, dropped, wrErrs atomic.Int64
@@ -197,14 +202,40 @@ func New(sink Sink, cfg Config) (*Writer, error) {
 			return nil, fmt.Errorf("ledger: adopt the journals of an earlier run: %w", err)
 		}
 		if !cfg.DisableJournal {
-			if w.seg, err = openSegment(cfg.SpillDir); err != nil {
+			w.ahead = make(chan struct{}, 1)
+			if w.seg, err = openSegment(cfg.SpillDir, w.ahead); err != nil {
 				return nil, fmt.Errorf("ledger: journal: %w", err)
 			}
+			go w.toucher()
 		}
 		w.spillFiles.Store(int64(sp.waiting()))
 	}
 	go w.run()
 	return w, nil
+}
+
+// toucher prefaults the current journal segment's pages ahead of its rows
+// when a Record asks (segment.write), so that no request takes the page
+// faults. It holds the segment as a writer does: it cannot be unmapped
+// under it.
+func (w *Writer) toucher() {
+	for {
+		select {
+		case <-w.ahead:
+		case <-w.stopped:
+			return
+		}
+		w.mu.Lock()
+		s := w.seg
+		if s != nil {
+			s.users.Add(1)
+		}
+		w.mu.Unlock()
+		if s != nil {
+			s.prefault(s.off.Load() + touchAhead)
+			s.users.Add(-1)
+		}
+	}
 }
 
 // Record queues a copy of *r for the store, its strings included: they are
@@ -397,11 +428,17 @@ func (w *Writer) take(last bool) {
 	var next *segment
 	if w.journaling() && !last {
 		if w.spareSeg == nil {
-			sp, err := openSegment(w.cfg.SpillDir)
-			if err != nil {
-				w.report(fmt.Errorf("ledger: journal: %w", err))
+			if k := len(w.freeSegs); k > 0 {
+				w.spareSeg = w.freeSegs[k-1]
+				w.freeSegs[k-1] = nil
+				w.freeSegs = w.freeSegs[:k-1]
+			} else {
+				sp, err := openSegment(w.cfg.SpillDir, w.ahead)
+				if err != nil {
+					w.report(fmt.Errorf("ledger: journal: %w", err))
+				}
+				w.spareSeg = sp
 			}
-			w.spareSeg = sp
 		}
 		next = w.spareSeg
 	}
@@ -427,7 +464,7 @@ func (w *Writer) take(last bool) {
 		}
 		old.chunks = len(q)
 		if old.chunks == 0 {
-			old.remove()
+			w.recycle(old)
 		} else {
 			w.retired = append(w.retired, old)
 		}
@@ -456,7 +493,7 @@ func (w *Writer) release(k int) {
 		if sg.chunks > 0 {
 			break
 		}
-		sg.remove()
+		w.recycle(sg)
 		rest := copy(w.retired, w.retired[1:])
 		w.retired[rest] = nil
 		w.retired = w.retired[:rest]
@@ -510,6 +547,31 @@ func (w *Writer) final() {
 	if w.spill != nil {
 		w.spill.closeCurrent()
 	}
+	for _, sg := range w.freeSegs {
+		sg.remove()
+	}
+	w.freeSegs = nil
+}
+
+// maxFreeSegs bounds the emptied segments kept for reuse: the spare is
+// taken from them, and one more covers a flush that retires two.
+const maxFreeSegs = 2
+
+// recycle keeps a segment whose rows are all committed or spilled for
+// reuse, or deletes it (not reusable, enough kept, or closing).
+func (w *Writer) recycle(sg *segment) {
+	if sg.f == nil {
+		return
+	}
+	w.mu.Lock()
+	closed := w.closed
+	w.mu.Unlock()
+	if closed || !sg.reusable() || len(w.freeSegs) >= maxFreeSegs {
+		sg.remove()
+		return
+	}
+	sg.reset()
+	w.freeSegs = append(w.freeSegs, sg)
 }
 
 // writePending stores the pending rows in batches of up to BatchRows

@@ -38,11 +38,23 @@ func (m *memSink) InsertUsage(_ context.Context, rows []store.UsageRow) (int, er
 	n := 0
 	for _, r := range rows {
 		if _, ok := m.rows[r.ID]; !ok {
+			// A Sink keeps nothing of rows past the call (their strings
+			// are the queue's reused memory): a real store copies them.
+			r.ID, r.ProjectID, r.KeyID, r.Endpoint = strings.Clone(r.ID), strings.Clone(r.ProjectID), strings.Clone(r.KeyID), strings.Clone(r.Endpoint)
+			r.RequestedModel, r.ServedModel, r.Provider = strings.Clone(r.RequestedModel), strings.Clone(r.ServedModel), strings.Clone(r.Provider)
+			r.ErrorCode, r.Cache, r.RouteReason = strings.Clone(r.ErrorCode), strings.Clone(r.Cache), strings.Clone(r.RouteReason)
 			m.rows[r.ID] = r
 			n++
 		}
 	}
 	return n, nil
+}
+
+func (m *memSink) get(id string) (store.UsageRow, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rows[id]
+	return r, ok
 }
 
 func (m *memSink) count() int {

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -148,9 +149,13 @@ func (s *spiller) replay(path string, n int, insert func([]store.UsageRow) error
 	}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	sc.Split(splitRows)
 	batch := make([]store.UsageRow, 0, n)
 	done, torn := 0, 0
 	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
 		var r store.UsageRow
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.ID == "" || r.Time.IsZero() {
 			torn++
@@ -182,6 +187,31 @@ func (s *spiller) replay(path string, n int, insert func([]store.UsageRow) error
 		return done, &tornError{lines: torn, file: filepath.Base(path)}
 	}
 	return done, nil
+}
+
+// splitRows is bufio.ScanLines for spill files and journal segments: a
+// run of NUL bytes also ends a line. A mapped segment (journal.go) is NUL
+// past its last row, and a crash in the middle of a copy leaves a line cut
+// short by NULs, which must not swallow the rows appended after the mapped
+// part. A row never holds a raw NUL (JSON escapes it).
+func splitRows(data []byte, atEOF bool) (int, []byte, error) {
+	// NULs are skipped in the same call as the line after them: once the
+	// file's end was seen, a call that returns no line ends the scan.
+	i := 0
+	for i < len(data) && data[i] == 0 {
+		i++
+	}
+	rest := data[i:]
+	if j := bytes.IndexAny(rest, "\n\x00"); j >= 0 {
+		if rest[j] == '\n' {
+			return i + j + 1, rest[:j], nil
+		}
+		return i + j, rest[:j], nil
+	}
+	if atEOF && len(rest) > 0 {
+		return len(data), rest, nil
+	}
+	return i, nil, nil
 }
 
 // tornError reports lines of a spill file that could not be decoded (a
