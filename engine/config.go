@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,6 +141,30 @@ type ProviderConfig struct {
 	// contextWindows maps upstream model names to the context windows that
 	// [[models]] declare for this provider (Ollama's num_ctx).
 	contextWindows map[string]int
+}
+
+// foreignSetting returns the first kind-specific key the section sets that
+// its kind does not read (providers.KindSettings), or "".
+func (p *ProviderConfig) foreignSetting(k providers.Kind) string {
+	set := map[string]bool{"auth_header": p.AuthHeader != "", "query": p.Query != "",
+		"pace": p.Pace != 0, "latency": p.Latency != 0, "reply_bytes": p.ReplyBytes != 0}
+	for _, key := range providers.KindSettings {
+		if set[key] && !slices.Contains(k.Reads, key) {
+			return key
+		}
+	}
+	return ""
+}
+
+// kindsReading names the kinds that read a kind-specific key.
+func kindsReading(key string) string {
+	var out []string
+	for _, k := range kinds.All {
+		if slices.Contains(k.Reads, key) {
+			out = append(out, k.Name)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // RoutingConfig holds the seed's routing switches.
@@ -457,8 +482,12 @@ func (c *Config) Validate(getenv func(string) string) error {
 		if p.Kind == "" {
 			return fmt.Errorf("providers.%s: kind is required (%s)", name, kinds.All.Names())
 		}
-		if _, ok := kinds.All.Lookup(p.Kind); !ok {
+		k, ok := kinds.All.Lookup(p.Kind)
+		if !ok {
 			return fmt.Errorf("providers.%s: unknown kind %q (%s)", name, p.Kind, kinds.All.Names())
+		}
+		if key := p.foreignSetting(k); key != "" {
+			return fmt.Errorf("providers.%s: %s means nothing to kind %q (only to kinds that read it: %s)", name, key, p.Kind, kindsReading(key))
 		}
 		if p.MaxInFlight < 0 {
 			return fmt.Errorf("providers.%s: max_in_flight must not be negative", name)

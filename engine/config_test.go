@@ -33,6 +33,8 @@ func TestConfigErrors(t *testing.T) {
 		{name: "syntax error names line", toml: "listen = \"a\"\n\nmax_body_bytes = = 3\n", want: "line 3"},
 		{name: "bad duration", toml: "drain_timeout = \"soon\"\n", want: `invalid duration "soon"`},
 		{name: "bad kind", toml: "[providers.x]\nkind = \"soap\"\nbase_url = \"http://h\"\n", want: `unknown kind "soap"`},
+		{name: "mock setting on openai", toml: "[providers.x]\nkind = \"openai\"\nbase_url = \"http://h\"\npace = \"1ms\"\n", want: `pace means nothing to kind "openai" (only to kinds that read it: mock)`},
+		{name: "azure query on anthropic", toml: "[providers.x]\nkind = \"anthropic\"\nbase_url = \"http://h\"\nquery = \"api-version=1\"\n", want: `query means nothing to kind "anthropic"`},
 		{name: "missing kind", toml: "[providers.x]\nbase_url = \"http://h\"\n", want: "kind is required"},
 		{name: "bad flag", env: map[string]string{"ENABLE_SMART_ROUTING": "maybe"}, want: `ENABLE_SMART_ROUTING="maybe" is not a boolean`},
 		{name: "bad rpm", env: map[string]string{"RATE_LIMIT_RPM": "lots"}, want: "RATE_LIMIT_RPM"},

@@ -27,7 +27,14 @@ type Kind struct {
 	// NoFiles says the upstream takes no file parts: the Messages front-end
 	// turns a base64 document into a note that it was left out.
 	NoFiles bool
+	// Reads lists the kind-specific settings (KindSettings) it reads; a
+	// section of this kind that sets another one is refused at start
+	// rather than silently ignored.
+	Reads []string
 }
+
+// KindSettings are the section keys only some kinds read.
+var KindSettings = []string{"auth_header", "query", "pace", "latency", "reply_bytes"}
 
 // EnabledBy is what enables a provider instance when its section does not
 // set `enabled`.

@@ -9,5 +9,6 @@ var Kind = providers.Kind{
 		return New(Config{Name: s.Name, Pace: s.Pace, Latency: s.Latency, ReplyBytes: s.ReplyBytes}), nil
 	},
 	EnabledBy: providers.Always,
+	Reads:     []string{"pace", "latency", "reply_bytes"},
 	Presets:   []providers.Preset{{Name: "mock"}},
 }

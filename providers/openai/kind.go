@@ -21,6 +21,7 @@ var Kind = providers.Kind{
 		})
 	},
 	EnabledBy: providers.ByKey,
+	Reads:     []string{"auth_header", "query"},
 	Presets: []providers.Preset{
 		{Name: "openai", BaseURL: "https://api.openai.com/v1", APIKeyEnv: "OPENAI_API_KEY", BaseURLEnv: "OPENAI_BASE_URL"},
 		// https://console.groq.com/docs/openai
