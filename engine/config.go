@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sort"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
