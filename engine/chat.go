@@ -63,6 +63,9 @@ type exchange struct {
 	// cascade's rejected cheap attempt).
 	tier      string
 	extraCost float64
+	// classifierCost is the phase-2 classifier's part of extraCost (the
+	// rest is the cascade's).
+	classifierCost float64
 	// total is the request's duration, for an accountant that accounts it later.
 	total time.Duration
 	// stripTokens and dedupTokens are the prompt tokens the policies

@@ -79,6 +79,9 @@ func browsePages(t *testing.T, g *gw, run func(string, ...chromedp.Action), shot
 		poll(`document.querySelector('[data-metric="routed"]')?.textContent === "4"`),
 		poll(textIn("#rt-trace td", hostile)),
 		poll(`document.querySelectorAll('#rt-charts svg path.line').length >= 5`),
+		// The extra calls' own figures (no classifier, no cascade here: zero).
+		poll(`document.querySelector('[data-metric="phase2-calls"]')?.textContent === "0" && `+
+			`document.querySelector('[data-metric="cascade-extra-cost"]') !== null`),
 		shot("routing"),
 	)
 

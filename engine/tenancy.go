@@ -396,6 +396,7 @@ func (s *Server) fillRow(r *store.UsageRow, x *exchange, total time.Duration, id
 		r.CompletionTokens = int64(x.usage.CompletionTokens)
 	}
 	r.CostUSD = x.cost
+	r.ClassifierCostUSD, r.CascadeExtraCostUSD = x.classifierCost, x.extraCost-x.classifierCost
 	r.Savings = store.Savings{ResponseCache: x.saved[accounting.Cache], ProviderPromptCache: x.saved[accounting.Prompt],
 		IDEBoilerplate: x.saved[accounting.Strip], FileDedup: x.saved[accounting.Dedup], Routing: x.saved[accounting.Routing]}
 	r.LatencyMS = float64(total.Microseconds()) / 1000

@@ -201,6 +201,10 @@ func appendRow(b []byte, r *store.UsageRow) []byte {
 	b = jsonscan.AppendQuote(b, r.RouteReason)
 	b = append(b, `,"stream":`...)
 	b = strconv.AppendBool(b, r.Stream)
+	b = append(b, `,"classifier_cost_usd":`...)
+	b = appendFloat(b, r.ClassifierCostUSD)
+	b = append(b, `,"cascade_extra_cost_usd":`...)
+	b = appendFloat(b, r.CascadeExtraCostUSD)
 	return append(b, "}\n"...)
 }
 

@@ -33,6 +33,12 @@ export async function loadRouting() {
     c("cascade escalations", pct(t.cascade_escalated, escal), "cascade-escalated"),
     c("cascaded requests' cost", usd(t.cascade_cost_usd), "cascade-cost"),
     c("routed cost", usd(t.cost_usd), "routed-cost"),
+    // The extra calls alone: what routing spent on calls that did not
+    // produce an answer (part of the costs above).
+    c("phase-2 classifier calls", int(t.phase2_calls), "phase2-calls"),
+    c("classifier calls' cost", usd(t.classifier_cost_usd), "classifier-cost"),
+    c("cascade cheap calls rejected", int(t.cascade_escalated), "cascade-extra-calls"),
+    c("rejected cheap calls' cost", usd(t.cascade_extra_cost_usd), "cascade-extra-cost"),
   );
   const s = r.series;
   const tiers = r.tier_names.map((name, i) => ({ name, values: s.map((p) => p.tiers[i]) }));
@@ -47,6 +53,10 @@ export async function loadRouting() {
     chart("Cost of phase-2 and cascaded requests", s, [
       { name: "phase 2", values: s.map((p) => p.phase2_cost_usd) },
       { name: "cascade", values: s.map((p) => p.cascade_cost_usd) },
+    ], usd),
+    chart("Cost of the extra calls alone", s, [
+      { name: "classifier calls", values: s.map((p) => p.classifier_cost_usd) },
+      { name: "rejected cheap calls", values: s.map((p) => p.cascade_extra_cost_usd) },
     ], usd),
   );
   table($("rt-tiers"), ["tier", "requests", "share"], r.tier_names.map((n, i) => ({ cells: [n, int(t.tiers[i]), pct(t.tiers[i], t.routed)] }))
