@@ -46,6 +46,13 @@ type segment struct {
 	// chunks is the number of queue chunks taken with the segment whose
 	// rows are neither stored nor spilled yet (owned by the flusher).
 	chunks int
+
+	// pinMu guards pins and orphan: a provisional row (Writer.Provisional)
+	// pins its segment until the row's final version is recorded; a
+	// segment retired while pinned is deleted by its last unpin instead.
+	pinMu  sync.Mutex
+	pins   int
+	orphan bool
 }
 
 // openSegment creates and locks a new journal segment in dir.
@@ -103,8 +110,34 @@ func (s *segment) remove() {
 			time.Sleep(100 * time.Microsecond)
 		}
 	}
+	s.pinMu.Lock()
+	if s.pins > 0 {
+		s.orphan = true // the last unpin deletes it
+		s.pinMu.Unlock()
+		return
+	}
+	s.pinMu.Unlock()
 	_ = os.Remove(s.path)
 	_ = s.f.Close()
+}
+
+func (s *segment) pin() {
+	s.pinMu.Lock()
+	s.pins++
+	s.pinMu.Unlock()
+}
+
+// unpin releases a provisional row's pin, deleting the segment when it
+// was retired meanwhile and this was its last pin.
+func (s *segment) unpin() {
+	s.pinMu.Lock()
+	s.pins--
+	del := s.pins == 0 && s.orphan
+	s.pinMu.Unlock()
+	if del {
+		_ = os.Remove(s.path)
+		_ = s.f.Close()
+	}
 }
 
 // adoptJournals turns the segments of dead processes into spill files (the
@@ -206,6 +239,13 @@ func appendRow(b []byte, r *store.UsageRow) []byte {
 	b = append(b, `,"cascade_extra_cost_usd":`...)
 	b = appendFloat(b, r.CascadeExtraCostUSD)
 	return append(b, "}\n"...)
+}
+
+// appendProvisional is appendRow with the provisional mark, which replay
+// reads (spill.go) and a store.UsageRow decoding ignores.
+func appendProvisional(b []byte, r *store.UsageRow) []byte {
+	b = appendRow(b, r)
+	return append(b[:len(b)-2], `,"provisional":true}`+"\n"...)
 }
 
 // appendFloat writes f as a JSON number (NaN and infinities, which JSON
