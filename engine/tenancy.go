@@ -369,7 +369,10 @@ func (s *Server) fillRow(r *store.UsageRow, x *exchange, total time.Duration, id
 		// A client's X-Request-Id may repeat: the row id gets a
 		// gateway-unique suffix so that no request is taken for a replay.
 		id = append(append(idBuf.b[:0], x.reqID...), '~')
-		id = appendHex(id, s.idSeq.Add(1))
+		if x.rowSeq == 0 { // once: a provisional row and its final share it
+			x.rowSeq = s.idSeq.Add(1)
+		}
+		id = appendHex(id, x.rowSeq)
 		idBuf.b = id
 	}
 	r.ID = unsafeconv.String(id)
