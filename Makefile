@@ -5,7 +5,7 @@ BIN      := bin/gateway
 CONFIG   ?= gateway.toml
 GOFLAGS  ?=
 
-.PHONY: fleet-test deploy-check all build run test test-race test-allocs test-names vet fmt policies policies-check fuzz clean screenshots
+.PHONY: fleet-test deploy-check deploy-check-schemas all build run test test-race test-allocs test-names vet fmt policies policies-check fuzz clean screenshots
 
 all: build
 
@@ -30,13 +30,14 @@ run: build
 # a test is named so that the second pass would not select it. The pattern
 # is written out in both recipes; internal/testnames checks they agree.
 
-test: vet test-names test-race test-allocs
+test: vet test-names test-race test-allocs deploy-check
 
 # The guest SDK (abi/) is its own Go module: ./... from the root does not
 # reach it, so every target that walks packages runs there too.
 vet:
 	$(GO) vet ./...
 	cd abi && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./...
+	cd $(DEPLOY_CHECK) && $(GO) vet ./...
 
 test-names:
 	$(GO) run ./internal/testnames -run 'Alloc|Soak'
@@ -68,13 +69,25 @@ fuzz:
 fleet-test:
 	$(GO) test -tags fleet -count=1 -v -timeout 10m ./engine/internal/fleet
 
-# deploy/kubernetes validated against the Kubernetes JSON schemas by
-# kubeconform (installed from the Go module proxy). The schemas are fetched
-# from kubeconform's default location; KUBECONFORM_SCHEMAS names another
-# (a local mirror: a directory or URL template, see kubeconform -h).
+# deploy/kubernetes validated offline, in `make test`: every manifest
+# decoded strictly into the k8s.io/api type of its kind, then checked
+# against the others and the gateway (probes, ports, selectors, references,
+# documented env vars). Its own Go module (deploy/kubernetes/check), so the
+# gateway's go.mod carries no Kubernetes packages; like abi/, ./... from the
+# root does not reach it. The gateway.toml inside the ConfigMap is loaded by
+# engine's TestKubernetesConfigMap.
+DEPLOY_CHECK := deploy/kubernetes/check
+deploy-check:
+	cd $(DEPLOY_CHECK) && $(GO) test -count=1 ./...
+
+# The same manifests against the Kubernetes JSON schemas by kubeconform
+# (installed from the Go module proxy), where its schemas can be fetched:
+# from kubeconform's default location, or KUBECONFORM_SCHEMAS (a local
+# mirror: a directory or URL template, see kubeconform -h). Not in `make
+# test`: the schemas are not reachable from every machine.
 KUBECONFORM ?= $(shell $(GO) env GOPATH)/bin/kubeconform
 KUBECONFORM_SCHEMAS ?= default
-deploy-check:
+deploy-check-schemas:
 	@test -x $(KUBECONFORM) || $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@v0.6.7
 	$(KUBECONFORM) -strict -summary -schema-location $(KUBECONFORM_SCHEMAS) deploy/kubernetes/
 

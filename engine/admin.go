@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"context"
 	_ "embed"
+	"time"
+
+	"github.com/aigateway/gateway/engine/store"
 
 	"github.com/aigateway/gateway/engine/api"
 	"github.com/aigateway/gateway/engine/dashboard"
@@ -63,6 +67,13 @@ func (s *Server) newDashboard() *dashboard.Dashboard {
 			var ctx fasthttp.RequestCtx
 			ctx.Request.Header.Set("Authorization", "Bearer "+string(key))
 			return s.adminActor(&ctx)
+		},
+		Audit: func(e store.AuditEntry) {
+			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := s.ten.st.Audit(c, e); err != nil {
+				s.log.Warn("audit entry not recorded", "action", e.Action, "target", e.Target, "error", err.Error())
+			}
 		},
 		Known: func(name string) bool {
 			for i := range s.ten.admins {

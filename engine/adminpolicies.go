@@ -96,6 +96,32 @@ func (s *Server) handlePolicyDelete(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, 200, info)
 }
 
+// handlePolicyRollback serves POST /admin/policies/{name}/rollback: the
+// policy's last change (upload or delete) is undone, as an upload of the
+// module that ran before it or a delete back to the configured module;
+// it fans out to the other replicas like either (wasm.Host.Rollback).
+// 409 when there is nothing to go back to.
+func (s *Server) handlePolicyRollback(ctx *fasthttp.RequestCtx) {
+	name, _ := ctx.UserValue("name").(string)
+	info, err := s.policies.Rollback(name)
+	if err == nil {
+		s.log.Info("policy rolled back", "policy", name, "digest", info.Digest, "origin", info.Origin)
+		writeJSON(ctx, 200, info)
+		return
+	}
+	e := &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_policy", Msg: "Policy " + strconv.Quote(name) + " not rolled back: " + err.Error()}
+	switch {
+	case errors.Is(err, wasm.ErrUnknownPolicy):
+		e.Status, e.Code = 404, "policy_not_found"
+	case errors.Is(err, wasm.ErrNoPrevious):
+		e.Status, e.Code = 409, "no_previous_version"
+	case errors.Is(err, wasm.ErrBusy):
+		e.Status, e.Code, e.RetryAfter = 503, "policy_host_busy", 5
+	}
+	s.log.Warn("policy rollback refused", "policy", name, "error", err.Error())
+	writeError(ctx, e)
+}
+
 func (s *Server) policyMaxBytes() int64 { return s.cfg.PolicyLimits.MaxModuleBytes }
 
 // handleSkills serves GET /v1/skills: the built-in skills merged with

@@ -230,6 +230,54 @@ func TestPolicyFanOutThroughRedis(t *testing.T) {
 	})
 }
 
+// TestPolicyRollbackFansOut: a rollback on one replica undoes the last
+// upload there and on the other replica (through Redis, like an upload),
+// is audited, and a rollback with nothing to go back to is a 409.
+func TestPolicyRollbackFansOut(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	env := map[string]string{"REDIS_URL": rs.URL(), "GATEWAY_ADMIN_KEY": adminKey}
+	g1 := startGateway(t, "data_dir = \""+t.TempDir()+"\"\n", env)
+	g2 := startGateway(t, "data_dir = \""+t.TempDir()+"\"\n", env)
+	first, second := readExample(t, "wat-router/router.wasm"), readExample(t, "keyword-router/keyword-router.wasm")
+	digest := func(g *gw) string {
+		status, resp := g.do(t, "GET", "/admin/policies/router", nil, nil)
+		var info struct{ Digest, Origin string }
+		if status != 200 || json.Unmarshal([]byte(resp), &info) != nil {
+			t.Fatalf("GET router: %d %s", status, resp)
+		}
+		return info.Origin + ":" + info.Digest
+	}
+	if status, resp := g1.do(t, "POST", "/admin/policies/router/rollback", nil, nil); status != 409 || !strings.Contains(resp, `"code":"no_previous_version"`) {
+		t.Fatalf("rollback of the built-in: %d %s", status, resp)
+	}
+	if status, _ := g1.do(t, "POST", "/admin/policies/nope/rollback", nil, nil); status != 404 {
+		t.Fatalf("rollback of an unknown policy: %d", status)
+	}
+	waitFor(t, "replica 2 to take the first upload", func() bool {
+		if status, resp := g1.do(t, "PUT", "/admin/policies/router", strings.NewReader(string(first)), nil); status != 200 {
+			t.Fatalf("upload: %d %s", status, resp)
+		}
+		return digest(g2) == "upload:"+digestHex(first)
+	})
+	if status, resp := g1.do(t, "PUT", "/admin/policies/router", strings.NewReader(string(second)), nil); status != 200 {
+		t.Fatalf("second upload: %d %s", status, resp)
+	}
+	waitFor(t, "replica 2 to take the second upload", func() bool { return digest(g2) == "upload:"+digestHex(second) })
+	status, resp := g1.do(t, "POST", "/admin/policies/router/rollback", nil, nil)
+	if status != 200 || !strings.Contains(resp, `"rollback_to":"upload:`+digestHex(second)+`"`) {
+		t.Fatalf("rollback: %d %s", status, resp)
+	}
+	if got := digest(g1); got != "upload:"+digestHex(first) {
+		t.Fatalf("replica 1 after the rollback runs %s", got)
+	}
+	waitFor(t, "the rollback to reach replica 2", func() bool { return digest(g2) == "upload:"+digestHex(first) })
+	if status, resp := g1.do(t, "GET", "/admin/audit?action=policy.rollback", nil, nil); status != 200 ||
+		!strings.Contains(resp, `"target":"router"`) {
+		t.Fatalf("audit: %d %s", status, resp)
+	}
+}
+
 func TestAdminPage(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, "", map[string]string{"GATEWAY_ADMIN_KEY": adminKey})

@@ -10,6 +10,7 @@ import (
 	"github.com/aigateway/gateway/engine/cache/semantic"
 	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/frontend/messages"
+	"github.com/aigateway/gateway/engine/ledger"
 	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/internal/unsafeconv"
@@ -63,6 +64,14 @@ type exchange struct {
 	// cascade's rejected cheap attempt).
 	tier      string
 	extraCost float64
+	// classifierCost is the phase-2 classifier's part of extraCost (the
+	// rest is the cascade's).
+	classifierCost float64
+	// rowSeq makes the ledger row's id unique when the client chose the
+	// request id (0 until fillRow draws it); hold keeps the provisional
+	// row of a request accounted after its answer (savings.go).
+	rowSeq uint64
+	hold   ledger.Hold
 	// total is the request's duration, for an accountant that accounts it later.
 	total time.Duration
 	// stripTokens and dedupTokens are the prompt tokens the policies
@@ -144,10 +153,16 @@ func (x *exchange) settle() bool {
 		mm.cachedTok.Add(x.usage.CachedTokens)
 		mm.outTok.Add(x.usage.CompletionTokens)
 	}
-	if x.countsRemoved() && x.s.submitAccount(x, total) {
-		return false // accounted after the answer is sent (savings.go)
+	if x.countsRemoved() {
+		// Journaled now, before the answer's last byte, in case the
+		// process dies before the accountant records the final row.
+		x.s.holdRow(x, total)
+		if x.s.submitAccount(x, total) {
+			return false // accounted after the answer is sent (savings.go)
+		}
 	}
 	x.price(total)
+	x.hold.Release()
 	return true
 }
 
@@ -155,6 +170,7 @@ func (x *exchange) settle() bool {
 // usage and access-log line, then releases the exchange.
 func (x *exchange) account(total time.Duration) {
 	x.price(total)
+	x.hold.Release()
 	x.release()
 }
 

@@ -61,7 +61,9 @@ func (c *classifier) classify(ctx context.Context, x *exchange, r *providers.Req
 	}
 	resp := uc.resp
 	// The classifier works for this request: its project pays.
-	x.extraCost += accounting.Cost(uc.model, resp.Usage)
+	cost := accounting.Cost(uc.model, resp.Usage)
+	x.extraCost += cost
+	x.classifierCost += cost
 	defer resp.Close()
 	tier, reason, ok = routing.ParseAnswer(resp.Body)
 	if !ok {

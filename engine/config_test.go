@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -238,5 +239,44 @@ func TestReliabilityRedisAndRetryAfterKeys(t *testing.T) {
 	}
 	if rl := def.redisLimits(); rl != limits.DefaultRedisConfig() || def.Reliab.RetryMaxRetryAfter.D() != 10*time.Second {
 		t.Fatalf("defaults: %+v, %v", rl, def.Reliab.RetryMaxRetryAfter.D())
+	}
+}
+
+// TestKubernetesConfigMap: the gateway.toml that deploy/kubernetes ships
+// in its ConfigMap loads with the strict loader (the manifests themselves
+// are checked by deploy/kubernetes/check, a module of its own).
+func TestKubernetesConfigMap(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../deploy/kubernetes/configmap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The block scalar under `gateway.toml: |`, dedented: its lines are
+	// indented by four spaces or empty.
+	var toml []string
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.TrimSpace(line) == "gateway.toml: |":
+			in = true
+		case in && (strings.HasPrefix(line, "    ") || strings.TrimSpace(line) == ""):
+			toml = append(toml, strings.TrimPrefix(line, "    "))
+		case in:
+			in = false
+		}
+	}
+	if len(toml) < 3 {
+		t.Fatalf("no gateway.toml block in configmap.yaml (%d lines)", len(toml))
+	}
+	path := filepath.Join(t.TempDir(), "gateway.toml")
+	if err := os.WriteFile(path, []byte(strings.Join(toml, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("the ConfigMap's gateway.toml: %v", err)
+	}
+	if cfg.DataDir != "/data" {
+		t.Fatalf("data_dir = %q: the Deployment mounts its emptyDir at /data", cfg.DataDir)
 	}
 }

@@ -79,6 +79,9 @@ func browsePages(t *testing.T, g *gw, run func(string, ...chromedp.Action), shot
 		poll(`document.querySelector('[data-metric="routed"]')?.textContent === "4"`),
 		poll(textIn("#rt-trace td", hostile)),
 		poll(`document.querySelectorAll('#rt-charts svg path.line').length >= 5`),
+		// The extra calls' own figures (no classifier, no cascade here: zero).
+		poll(`document.querySelector('[data-metric="phase2-calls"]')?.textContent === "0" && `+
+			`document.querySelector('[data-metric="cascade-extra-cost"]') !== null`),
 		shot("routing"),
 	)
 
@@ -108,6 +111,11 @@ func browsePages(t *testing.T, g *gw, run func(string, ...chromedp.Action), shot
 	if err != nil {
 		t.Fatal(err)
 	}
+	second, err := filepath.Abs("../examples/keyword-router/keyword-router.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstDigest := digestHex(readExample(t, "wat-router/router.wasm"))
 	run("policies",
 		chromedp.Navigate(g.url+"/admin#policies"),
 		poll(`document.querySelectorAll('#po-chains .chain').length === 3`),
@@ -127,8 +135,19 @@ func browsePages(t *testing.T, g *gw, run func(string, ...chromedp.Action), shot
 		chromedp.Click(`#po-upload button[type=submit]`),
 		// Refused by name (the path carries it percent-encoded), shown as text.
 		poll(`document.getElementById('po-upload-error').textContent.includes("the name must match")`),
+		// The router ran for the routing step: its p50 and p99 are shown
+		// from its histogram (cells 6 and 7).
+		poll(`[...document.querySelectorAll('#po-table tbody tr')].some(r => r.cells[0].textContent === "router" && `+
+			`/[µm]s$/.test(r.cells[6].textContent) && /[µm]s$/.test(r.cells[7].textContent))`),
 		shot("policies"),
-		chromedp.Click(`//tr[td[text()='xrouter']]//button`, chromedp.BySearch),
+		// A second upload under the same name, then a rollback to the first.
+		chromedp.SetValue(`#po-upload input[name=name]`, "xrouter"),
+		chromedp.SetUploadFiles(`#po-upload input[name=module]`, []string{second}),
+		chromedp.Click(`#po-upload button[type=submit]`),
+		poll(`document.getElementById('po-status').textContent.startsWith("Policy xrouter loaded")`),
+		chromedp.Click(`//tr[td[text()='xrouter']]//button[contains(@class,'rollback')]`, chromedp.BySearch),
+		poll(`document.getElementById('po-status').textContent.startsWith("Policy xrouter rolled back: now upload `+firstDigest[:12]+`")`),
+		chromedp.Click(`//tr[td[text()='xrouter']]//button[contains(@class,'delete')]`, chromedp.BySearch),
 		poll(`!(`+textIn("#po-table td", "xrouter")+`)`),
 	)
 

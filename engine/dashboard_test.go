@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +291,45 @@ func TestAdminOverview(t *testing.T) {
 	}
 	if status, _ := g.get(t, "/admin/overview", nil); status != 401 {
 		t.Fatalf("no admin key: %d", status)
+	}
+}
+
+// TestDashboardLoginRateLimit: wrong admin keys from one address are
+// refused with 401 and audited until the address's attempts run out; then
+// every login from it, even with the right key, is a 429 with Retry-After
+// in the OpenAI envelope, while the bearer key keeps working for scripts.
+func TestDashboardLoginRateLimit(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", map[string]string{"GATEWAY_ADMIN_KEY": adminKey})
+	login := func(key string) (*http.Response, string) {
+		return dashReq(t, g, "POST", "/admin/login", `{"key":"`+key+`"}`, nil)
+	}
+	// A success gives its attempt back: it does not count.
+	if resp, body := login(adminKey); resp.StatusCode != 200 {
+		t.Fatalf("login: %d %s", resp.StatusCode, body)
+	}
+	for i := range dashboard.DefaultLoginBurst {
+		if resp, body := login("guess-" + strconv.Itoa(i)); resp.StatusCode != 401 {
+			t.Fatalf("guess %d: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	for _, key := range []string{"one-more-guess", adminKey} {
+		resp, body := login(key)
+		retry, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if resp.StatusCode != 429 || errCode(body) != "login_rate_limited" || !strings.Contains(body, `"type":"rate_limit_error"`) ||
+			retry < 1 || retry > int(dashboard.DefaultLoginEvery/time.Second) || len(resp.Cookies()) != 0 {
+			t.Fatalf("after %d failures, key %q: %d Retry-After %q %s", dashboard.DefaultLoginBurst, key, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	if status, _ := g.do(t, "GET", "/admin/policies", nil, nil); status != 200 {
+		t.Fatalf("bearer key after the lockout: %d", status)
+	}
+	// The failures are in the audit log with the address, the login too.
+	status, body := g.do(t, "GET", "/admin/audit?action=login.failed&limit=100", nil, nil)
+	if status != 200 || strings.Count(body, `"action":"login.failed"`) != dashboard.DefaultLoginBurst || !strings.Contains(body, `"target":"127.0.0.1"`) {
+		t.Fatalf("audit of failures: %d %s", status, body)
+	}
+	if status, body := g.do(t, "GET", "/admin/audit?action=login", nil, nil); status != 200 || !strings.Contains(body, `"actor":"admin"`) {
+		t.Fatalf("audit of the login: %d %s", status, body)
 	}
 }

@@ -226,3 +226,19 @@ func (g *gw) savedUSD(i accounting.Technique) float64 {
 	sv := groups[0].Savings
 	return accounting.Saved{accounting.Cache: sv.ResponseCache, accounting.Prompt: sv.ProviderPromptCache, accounting.Strip: sv.IDEBoilerplate, accounting.Dedup: sv.FileDedup, accounting.Routing: sv.Routing}[i]
 }
+
+// ledgerRows flushes the ledger and returns its rows, newest first.
+func (g *gw) ledgerRows(t *testing.T) []store.UsageRow {
+	t.Helper()
+	g.srv.acct.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.srv.ten.led.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	page, err := g.srv.ten.st.Requests(ctx, store.RequestQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Rows
+}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigateway/gateway/engine/accounting"
 	"github.com/aigateway/gateway/engine/internal/pgtest"
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/providers/providertest"
@@ -126,6 +127,9 @@ func TestLedgerKeepsEveryRowAcrossRestart(t *testing.T) {
 // The gateway as a child process, for kill -9 (see TestMain).
 const childGatewayEnv = "ENGINE_TEST_CHILD_GATEWAY"
 
+// childHoldAccountantEnv makes the child's accountant hold every job.
+const childHoldAccountantEnv = "ENGINE_TEST_CHILD_HOLD_ACCOUNTANT"
+
 func childGateway() int {
 	cfg, err := Load(os.Getenv("ENGINE_TEST_CHILD_CONFIG"), os.Getenv)
 	if err != nil {
@@ -136,6 +140,12 @@ func childGateway() int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if os.Getenv(childHoldAccountantEnv) != "" {
+		// Requests whose savings wait for a token count stay at the
+		// accountant: only their provisional rows reach the journal.
+		srv.acct.Close()
+		srv.acct = accounting.NewHeldAccountant()
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -162,9 +172,24 @@ func TestLedgerSurvivesKill9(t *testing.T) {
 		"[policy_limits]\ncompile_timeout = \"5m\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd, g := startChildGateway(t, cfgPath, env)
-	const n = 20
+	held := map[string]string{childHoldAccountantEnv: "1"}
+	for k, v := range env {
+		held[k] = v
+	}
+	cmd, g := startChildGateway(t, cfgPath, held)
+	const n, stripped = 20, 4
 	var sum costSum
+	// Requests the stripper edits are accounted after their answer, by an
+	// accountant that never gets to them before the kill: their rows
+	// survive as the provisional rows journaled before the answer.
+	for i := range stripped {
+		body := fmt.Sprintf(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"<|im_start|>user\nquestion %d<|im_end|>\n"}]}`, i)
+		status, h, b := g.callH(t, "POST", "/v1/chat/completions", body, map[string]string{"Authorization": "Bearer " + testKey})
+		if status != 200 {
+			t.Fatalf("%d %s", status, b)
+		}
+		sum.add(t, h)
+	}
 	for i := range n {
 		body := fmt.Sprintf(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"%d"}]}`, i)
 		if i%2 == 1 {
@@ -200,7 +225,7 @@ func TestLedgerSurvivesKill9(t *testing.T) {
 	defer st.Close()
 	eventually(t, 30*time.Second, "the journal replayed", func() bool {
 		gs, err := st.UsageSummary(context.Background(), store.UsageQuery{})
-		return err == nil && len(gs) > 0 && gs[0].Requests == n
+		return err == nil && len(gs) > 0 && gs[0].Requests == n+stripped
 	})
 	_ = cmd2.Process.Signal(syscall.SIGTERM)
 	_ = cmd2.Wait()
@@ -209,6 +234,14 @@ func TestLedgerSurvivesKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	streams, usd := 0, 0.0
+	// The oldest rows are the stripped requests', as journaled before their
+	// answers: tokens and cost, not the boilerplate saving the accountant
+	// never counted.
+	for _, r := range page.Rows[max(len(page.Rows)-stripped, 0):] {
+		if r.Status != 200 || r.PromptTokens != 100 || r.CostUSD <= 0 || r.Savings.IDEBoilerplate != 0 || r.Stream {
+			t.Fatalf("provisional row %+v", r)
+		}
+	}
 	for _, r := range page.Rows {
 		if r.Stream {
 			streams++
@@ -219,7 +252,7 @@ func TestLedgerSurvivesKill9(t *testing.T) {
 			usd += r.CostUSD
 		}
 	}
-	if len(page.Rows) != n || streams != n/2 || math.Abs(usd-sum.usd) > 1e-6 {
+	if len(page.Rows) != n+stripped || streams != n/2 || math.Abs(usd-sum.usd) > 1e-6 {
 		t.Fatalf("after kill -9 and restart: %d rows, %d streams, non-stream cost %.8f; headers summed %.8f", len(page.Rows), streams, usd, sum.usd)
 	}
 }

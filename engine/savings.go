@@ -7,6 +7,7 @@ import (
 	"github.com/aigateway/gateway/abi"
 	"github.com/aigateway/gateway/engine/accounting"
 	"github.com/aigateway/gateway/engine/catalog"
+	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/wasm"
@@ -49,11 +50,46 @@ func (x *exchange) Account() { x.account(x.total) }
 // creditSavings fills x.saved for a finished, non-cached request
 // (accounting.Credit); the routing baseline is the strong tier.
 func (s *Server) creditSavings(x *exchange) {
+	s.credit(&x.saved, x, x.stripTokens, x.dedupTokens)
+}
+
+func (s *Server) credit(dst *accounting.Saved, x *exchange, strip, dedup int) {
 	var baseline *catalog.Model
 	if x.tier != "" {
 		baseline, _ = s.catalog.Resolve(s.tiers["strong"])
 	}
-	accounting.Credit(&x.saved, x.model, x.usage, x.stripTokens, x.dedupTokens, x.gatewayBreakpoints, baseline)
+	accounting.Credit(dst, x.model, x.usage, strip, dedup, x.gatewayBreakpoints, baseline)
+}
+
+// holdRow journals the provisional ledger row of x, a request the
+// accountant finishes after its answer: the row as price would record it
+// but for the boilerplate and dedup savings, which wait for the token
+// count. The final row, recorded by the accountant, replaces it
+// (ledger.Writer.Provisional); if the process dies first, the provisional
+// row is what the next start replays, so a crash costs those two savings
+// figures of the requests in flight at the accountant, not their rows.
+func (s *Server) holdRow(x *exchange, total time.Duration) {
+	t := s.ten
+	if t == nil || t.led == nil || x.ten.proj == nil || x.ten.endpoint == "" {
+		return
+	}
+	var r store.UsageRow
+	var idBuf *rowIDBuf
+	if x.ten.clientID {
+		idBuf = rowIDPool.Get().(*rowIDBuf)
+		defer rowIDPool.Put(idBuf)
+	}
+	s.fillRow(&r, x, total, idBuf)
+	cost := x.cost
+	if cost == 0 { // as price: countsRemoved excludes cache hits
+		cost = accounting.Cost(x.model, x.usage)
+	}
+	r.CostUSD = cost + x.extraCost
+	saved := x.saved
+	s.credit(&saved, x, 0, 0)
+	r.Savings = store.Savings{ResponseCache: saved[accounting.Cache], ProviderPromptCache: saved[accounting.Prompt],
+		IDEBoilerplate: saved[accounting.Strip], FileDedup: saved[accounting.Dedup], Routing: saved[accounting.Routing]}
+	x.hold = t.led.Provisional(&r)
 }
 
 // noteBreakpoints records whether the gateway's breakpoints (not the

@@ -227,6 +227,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/admin/policies/{name}", s.admin(s.handlePolicyGet))
 	r.PUT("/admin/policies/{name}", s.admin(s.audited("policy.put", s.handlePolicyPut)))
 	r.DELETE("/admin/policies/{name}", s.admin(s.audited("policy.delete", s.handlePolicyDelete)))
+	r.POST("/admin/policies/{name}/rollback", s.admin(s.audited("policy.rollback", s.handlePolicyRollback)))
 	r.GET("/admin/routing/weights", s.admin(s.handleWeightsGet))
 	r.PUT("/admin/routing/weights", s.admin(s.audited("routing.weights.put", s.handleWeightsPut)))
 	r.DELETE("/admin/routing/weights", s.admin(s.audited("routing.weights.delete", s.handleWeightsDelete)))

@@ -369,7 +369,10 @@ func (s *Server) fillRow(r *store.UsageRow, x *exchange, total time.Duration, id
 		// A client's X-Request-Id may repeat: the row id gets a
 		// gateway-unique suffix so that no request is taken for a replay.
 		id = append(append(idBuf.b[:0], x.reqID...), '~')
-		id = appendHex(id, s.idSeq.Add(1))
+		if x.rowSeq == 0 { // once: a provisional row and its final share it
+			x.rowSeq = s.idSeq.Add(1)
+		}
+		id = appendHex(id, x.rowSeq)
 		idBuf.b = id
 	}
 	r.ID = unsafeconv.String(id)
@@ -396,6 +399,7 @@ func (s *Server) fillRow(r *store.UsageRow, x *exchange, total time.Duration, id
 		r.CompletionTokens = int64(x.usage.CompletionTokens)
 	}
 	r.CostUSD = x.cost
+	r.ClassifierCostUSD, r.CascadeExtraCostUSD = x.classifierCost, x.extraCost-x.classifierCost
 	r.Savings = store.Savings{ResponseCache: x.saved[accounting.Cache], ProviderPromptCache: x.saved[accounting.Prompt],
 		IDEBoilerplate: x.saved[accounting.Strip], FileDedup: x.saved[accounting.Dedup], Routing: x.saved[accounting.Routing]}
 	r.LatencyMS = float64(total.Microseconds()) / 1000

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -257,6 +258,12 @@ strong = "up/m"
 	if cost < 1 { // 1,100 tokens at $1,000 per million
 		t.Fatalf("classifier call not charged: cost %v", cost)
 	}
+	// The ledger row keeps the classifier's part apart (the routing page's
+	// extra-call cost): here all of it, as up/m has no price.
+	rows := g.ledgerRows(t)
+	if len(rows) != 1 || rows[0].ClassifierCostUSD < 1 || math.Abs(rows[0].ClassifierCostUSD-rows[0].CostUSD) > 1e-9 || rows[0].CascadeExtraCostUSD != 0 {
+		t.Fatalf("ledger row: %+v", rows)
+	}
 	if up.Hits.Load() < 3 {
 		t.Fatalf("classifier not retried: %d upstream hits", up.Hits.Load())
 	}
@@ -312,6 +319,11 @@ output_price = 0
 	// (1,000 prompt tokens at $1,000 per million, and its completion).
 	if cost, _ := strconv.ParseFloat(hdr.Get("X-Gateway-Cost-USD"), 64); cost < 1 {
 		t.Fatalf("the rejected cheap attempt was not charged: X-Gateway-Cost-USD %q", hdr.Get("X-Gateway-Cost-USD"))
+	}
+	// The ledger row names that cost as the cascade's extra call.
+	rows := g.ledgerRows(t)
+	if len(rows) != 1 || rows[0].CascadeExtraCostUSD < 1 || math.Abs(rows[0].CascadeExtraCostUSD-rows[0].CostUSD) > 1e-9 || rows[0].ClassifierCostUSD != 0 {
+		t.Fatalf("ledger row: %+v", rows)
 	}
 }
 

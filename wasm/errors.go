@@ -25,6 +25,9 @@ var (
 	// module is still compiling, or the policy changed during the upload);
 	// retry later.
 	ErrBusy = errors.New("policy host busy")
+	// ErrNoPrevious: Rollback found no earlier version of the policy to
+	// go back to.
+	ErrNoPrevious = errors.New("no previous policy version")
 	// ErrPolicyFailed: a fail-closed policy failed; see PolicyError.
 	ErrPolicyFailed = errors.New("policy failed")
 )

@@ -51,6 +51,9 @@ type Host struct {
 	onFailure atomic.Pointer[func(policy string, r FailureRecord)]
 	pm        map[string]*policyMetrics
 	closed    atomic.Bool
+	// histMu guards hist, what Rollback restores (rollback.go).
+	histMu sync.Mutex
+	hist   map[string]*history
 
 	// trusted holds digests trusted besides the embedded built-ins (tests'
 	// modules); builtinModule recognises the built-ins themselves.
@@ -405,6 +408,7 @@ func (h *Host) Configure(policies []PolicyConfig) error {
 		specs = append(specs, s)
 	}
 	uploads := h.persisted()
+	h.seedHistory(uploads)
 	for name := range uploads {
 		if !seen[name] {
 			s := h.opts.uploadSpec(name)
@@ -559,6 +563,7 @@ func (h *Host) UploadAt(name string, module []byte, pos Position, opts ...Change
 			return Info{}, err
 		}
 		np := h.install(cur, p, s, v, stages)
+		h.recordChange(name, module)
 		if fn := h.onChange.Load(); fn != nil && !fromReplica(opts) {
 			(*fn)(name, v.hex, module)
 		}
@@ -656,7 +661,9 @@ func (h *Host) Delete(name string, opts ...ChangeOption) error {
 			return fmt.Errorf("policy %q: restore configured module: %w", name, err)
 		}
 		h.install(old, p, p.spec, v, stages)
+		h.recordChange(name, nil)
 	} else {
+		h.forget(name)
 		reg := &registry{byName: map[string]*policy{}, broken: old.broken}
 		for _, q := range old.order {
 			if q != p {
@@ -691,14 +698,23 @@ type Info struct {
 	Errors      uint64    `json:"errors"`
 	Timeouts    uint64    `json:"timeouts"`
 	Quarantines uint64    `json:"quarantines"`
-	Instances   int       `json:"instances"`
-	MemoryBytes int64     `json:"memory_bytes"`
-	Error       string    `json:"error,omitempty"`
+	// P50MS and P99MS are call-duration quantiles in milliseconds, over
+	// every call this replica made under the name (0 before the first),
+	// interpolated inside the buckets of gateway_policy_duration_seconds.
+	P50MS       float64 `json:"p50_ms"`
+	P99MS       float64 `json:"p99_ms"`
+	Instances   int     `json:"instances"`
+	MemoryBytes int64   `json:"memory_bytes"`
+	Error       string  `json:"error,omitempty"`
 	// Warnings are what the load accepted but the operator should know.
 	Warnings []string `json:"warnings,omitempty"`
 	// Position is where an upload-only policy was placed ("first",
 	// "before:NAME"...); empty for the end of the chains.
 	Position string `json:"position,omitempty"`
+	// RollbackTo is what Rollback would restore: "upload:" and the digest
+	// of the upload that ran before the last change, or the configured
+	// module ("builtin:router", a path); empty when there is none.
+	RollbackTo string `json:"rollback_to,omitempty"`
 	// Positions is the policy's 1-based place in the chain of each stage it
 	// runs in; Placement says it in words, with what runs before it.
 	Positions map[string]int `json:"positions,omitempty"`
@@ -724,6 +740,7 @@ func (h *Host) infoIn(reg *registry, p *policy, full bool) Info {
 		TimeoutMS: float64(p.spec.timeout) / float64(time.Millisecond), MemoryMB: p.spec.memoryMB,
 		Enabled: p.spec.enabled, Error: p.loadErr, Position: p.spec.position.String(),
 		Calls: p.m.calls.Get(), Errors: p.m.errors.Get(), Timeouts: p.m.timeouts.Get(), Quarantines: p.m.quarantines.Get(),
+		P50MS: p.m.lat.quantile(0.5) * 1e3, P99MS: p.m.lat.quantile(0.99) * 1e3,
 	}
 	if v != nil {
 		i.Origin, i.Digest, i.Sandboxed, i.LoadedAt = v.origin, v.hex, v.sandbox, v.loadedAt
@@ -732,6 +749,7 @@ func (h *Host) infoIn(reg *registry, p *policy, full bool) Info {
 		i.Warnings = v.warnings
 	}
 	i.Positions, i.Placement = reg.placement(p)
+	i.RollbackTo = h.rollbackTo(p, i.Origin)
 	if recent := p.m.recent.recent(); full {
 		i.RecentFailures = recent
 	} else if len(recent) > 0 {

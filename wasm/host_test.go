@@ -57,6 +57,10 @@ func TestEchoThroughWasm(t *testing.T) {
 	if !ok || info.Calls != 3 || info.Errors != 0 || !info.Sandboxed || info.Origin != "file" || len(info.Stages) != 3 {
 		t.Fatalf("info = %+v", info)
 	}
+	// Three real calls: the quantiles come from the histogram they filled.
+	if info.P50MS <= 0 || info.P99MS < info.P50MS || info.P99MS > 1e3*durationBuckets[numDurationBuckets-1] {
+		t.Fatalf("p50 = %v ms, p99 = %v ms", info.P50MS, info.P99MS)
+	}
 }
 
 func TestConfigureValidation(t *testing.T) {

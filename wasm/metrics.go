@@ -15,10 +15,15 @@ type policyMetrics struct {
 	// failures counts failed calls by reason (FailureKind.Label).
 	failures [numFailureKinds]*metrics.Counter
 	recent   *failureLog
+	// lat mirrors duration for the admin API's p50 and p99.
+	lat latency
 }
 
 // durationBuckets span 1µs to about 1s.
-var durationBuckets = metrics.ExponentialBuckets(1e-6, 2, 21)
+var durationBuckets = metrics.ExponentialBuckets(1e-6, 2, numDurationBuckets)
+
+// numDurationBuckets is the number of finite duration buckets.
+const numDurationBuckets = 21
 
 // metricsFor returns name's metrics, creating them on first use. Callers
 // hold h.mu.

@@ -91,6 +91,7 @@ func (h *Host) runPolicy(ctx context.Context, p *policy, stage abi.Stage, in *In
 	elapsed := time.Since(start)
 	m.calls.Inc()
 	m.duration.Update(elapsed.Seconds())
+	m.lat.observe(elapsed.Seconds())
 
 	var kind FailureKind
 	switch {

@@ -98,4 +98,7 @@ func addRouting(dst, p *store.RoutingPoint) {
 	dst.CascadeAccepted += p.CascadeAccepted
 	dst.CascadeEscalated += p.CascadeEscalated
 	dst.CascadeCostUSD += p.CascadeCostUSD
+	dst.Phase2Calls += p.Phase2Calls
+	dst.ClassifierCostUSD += p.ClassifierCostUSD
+	dst.CascadeExtraCostUSD += p.CascadeExtraCostUSD
 }

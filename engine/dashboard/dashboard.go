@@ -23,7 +23,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math"
 	"path"
+	"sync"
 	"time"
 
 	"github.com/aigateway/gateway/engine/api"
@@ -63,6 +65,17 @@ type Dashboard struct {
 	Known func(name string) bool
 	// TTL is a session's lifetime; zero means DefaultTTL.
 	TTL time.Duration
+	// LoginBurst and LoginEvery limit admin-key guesses per client
+	// address (loginlimit.go); zero means DefaultLoginBurst and
+	// DefaultLoginEvery.
+	LoginBurst int
+	LoginEvery time.Duration
+	// Audit records logins and failed ones in the audit log; nil records
+	// nothing.
+	Audit func(e store.AuditEntry)
+
+	limitOnce sync.Once
+	limit     *loginLimiter
 }
 
 // Register adds GET /admin (the page), GET /admin/assets/{file}, POST
@@ -212,11 +225,22 @@ func (d *Dashboard) handleLogin(ctx *fasthttp.RequestCtx) {
 		api.WriteError(ctx, &api.Error{Status: 400, Type: api.TypeInvalidRequest, Code: "invalid_request", Param: "key", Msg: `Send {"key":"…"}: the admin key.`})
 		return
 	}
+	d.limitOnce.Do(func() { d.limit = newLoginLimiter(d.LoginBurst, d.LoginEvery, DefaultLoginAddrs) })
+	addr := addrKey(ctx.RemoteIP())
+	if ok, retry := d.limit.take(addr, time.Now()); !ok {
+		// Not audited: the limit already bounds the failures that are,
+		// and a refused attempt tested no key.
+		api.WriteError(ctx, &api.Error{Status: 429, Type: api.TypeRateLimit, Code: "login_rate_limited",
+			Msg: "Too many failed logins from this address: try again later.", RetryAfter: int(math.Ceil(retry.Seconds()))})
+		return
+	}
 	actor := d.Authenticate([]byte(in.Key))
 	if actor == "" {
+		d.audit(store.AuditEntry{Actor: "anonymous", Action: "login.failed", Target: addr})
 		api.WriteError(ctx, errBadLogin)
 		return
 	}
+	d.limit.refund(addr)
 	ttl := d.TTL
 	if ttl <= 0 {
 		ttl = DefaultTTL
@@ -231,7 +255,14 @@ func (d *Dashboard) handleLogin(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	d.setCookie(ctx, tok, ses.ExpiresAt, int(ttl/time.Second))
+	d.audit(store.AuditEntry{Actor: actor, Action: "login", Target: addr})
 	api.WriteJSON(ctx, 200, sessionInfo{"session", actor, ses.CSRF, ses.ExpiresAt})
+}
+
+func (d *Dashboard) audit(e store.AuditEntry) {
+	if d.Audit != nil {
+		d.Audit(e)
+	}
 }
 
 // handleLogout serves POST /admin/logout: the session ends in the store

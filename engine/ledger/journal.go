@@ -62,6 +62,13 @@ type segment struct {
 	// each page ahead of the rows (prefault), signalled through ahead.
 	touched atomic.Int64
 	ahead   chan struct{}
+
+	// pinMu guards pins and orphan: a provisional row (Writer.Provisional)
+	// pins its segment until the row's final version is recorded; a
+	// segment retired while pinned is deleted by its last unpin instead.
+	pinMu  sync.Mutex
+	pins   int
+	orphan bool
 }
 
 // touchAhead is how far ahead of the rows the pages are prefaulted: the
@@ -219,12 +226,50 @@ func (s *segment) remove() {
 		return
 	}
 	s.waitUsers()
+	s.pinMu.Lock()
+	if s.pins > 0 {
+		s.orphan = true // the last unpin deletes it
+		s.pinMu.Unlock()
+		return
+	}
+	s.pinMu.Unlock()
+	s.destroy()
+}
+
+// destroy unmaps, deletes and closes the segment (its lock goes with the
+// last reference: the file and the mapping).
+func (s *segment) destroy() {
 	if s.mem != nil {
 		unmapSegment(s.mem)
 		s.mem = nil
 	}
 	_ = os.Remove(s.path)
 	_ = s.f.Close()
+}
+
+// pinned reports whether a provisional row still pins the segment.
+func (s *segment) pinned() bool {
+	s.pinMu.Lock()
+	defer s.pinMu.Unlock()
+	return s.pins > 0
+}
+
+func (s *segment) pin() {
+	s.pinMu.Lock()
+	s.pins++
+	s.pinMu.Unlock()
+}
+
+// unpin releases a provisional row's pin, deleting the segment when it
+// was retired meanwhile and this was its last pin.
+func (s *segment) unpin() {
+	s.pinMu.Lock()
+	s.pins--
+	del := s.pins == 0 && s.orphan
+	s.pinMu.Unlock()
+	if del {
+		s.destroy()
+	}
 }
 
 // adoptJournals turns the segments of dead processes into spill files (the
@@ -338,7 +383,18 @@ func appendRow(b []byte, r *store.UsageRow) []byte {
 	b = jsonscan.AppendQuote(b, r.RouteReason)
 	b = append(b, `,"stream":`...)
 	b = strconv.AppendBool(b, r.Stream)
+	b = append(b, `,"classifier_cost_usd":`...)
+	b = appendFloat(b, r.ClassifierCostUSD)
+	b = append(b, `,"cascade_extra_cost_usd":`...)
+	b = appendFloat(b, r.CascadeExtraCostUSD)
 	return append(b, "}\n"...)
+}
+
+// appendProvisional is appendRow with the provisional mark, which replay
+// reads (spill.go) and a store.UsageRow decoding ignores.
+func appendProvisional(b []byte, r *store.UsageRow) []byte {
+	b = appendRow(b, r)
+	return append(b[:len(b)-2], `,"provisional":true}`+"\n"...)
 }
 
 // appendFloat writes f as a JSON number (NaN and infinities, which JSON

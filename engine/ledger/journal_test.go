@@ -54,18 +54,45 @@ func journalChild(dir string) int {
 			time.Sleep(5 * time.Millisecond) // let the flusher rotate segments
 		}
 	}
+	// Rows whose final figures come later (the engine's accountant):
+	// journaled provisional; the even ones get their final row, in a later
+	// segment, the odd ones never do (the kill comes first).
+	p, _ := strconv.Atoi(os.Getenv("LEDGER_TEST_JOURNAL_PROVISIONAL"))
+	holds := make([]Hold, p)
+	for i := range p {
+		r := provisionalRow(n + i)
+		holds[i] = w.Provisional(&r)
+	}
+	time.Sleep(50 * time.Millisecond) // the flusher rotates: finals land in a later segment
+	for i := 0; i < p; i += 2 {
+		r := finalRow(n + i)
+		w.Record(&r)
+		holds[i].Release()
+	}
 	fmt.Println("RECORDED")
 	select {}
 }
 
+// provisionalRow is row(i) as journaled before its savings are known;
+// finalRow the same request once they are.
+func provisionalRow(i int) store.UsageRow { return row(i) }
+
+func finalRow(i int) store.UsageRow {
+	r := row(i)
+	r.Savings.IDEBoilerplate = 0.25
+	return r
+}
+
 // Every row Record returned for survives kill -9 of the process while its
-// store write hangs, and the next start replays it, once.
+// store write hangs, and the next start replays it, once; so does every
+// provisional row, unless its final row was recorded, which then wins.
 func TestJournalSurvivesKill9(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	const n = 100
+	const n, p = 100, 10
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), journalChildEnv+"="+dir, "LEDGER_TEST_JOURNAL_ROWS="+strconv.Itoa(n))
+	cmd.Env = append(os.Environ(), journalChildEnv+"="+dir, "LEDGER_TEST_JOURNAL_ROWS="+strconv.Itoa(n),
+		"LEDGER_TEST_JOURNAL_PROVISIONAL="+strconv.Itoa(p))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -91,11 +118,14 @@ func TestJournalSurvivesKill9(t *testing.T) {
 	w := newWriter(t, sink, Config{SpillDir: dir, FlushInterval: 10 * time.Millisecond})
 	eventually(t, 10*time.Second, "the journal replayed", func() bool {
 		st := w.Stats() // counted per file, once the file is done
-		return sink.count() == n && st.Replayed == n && st.SpillFiles == 0
+		return sink.count() == n+p && st.Replayed == n+p+p/2 && st.SpillFiles == 0
 	})
 	sink.mu.Lock()
-	for i := range n {
+	for i := range n + p {
 		want := row(i)
+		if i >= n && (i-n)%2 == 0 {
+			want = finalRow(i) // not the provisional row before it
+		}
 		got := sink.rows[want.ID]
 		if !got.Time.Equal(want.Time) {
 			t.Fatalf("row %d: time %v, want %v", i, got.Time, want.Time)
@@ -106,7 +136,7 @@ func TestJournalSurvivesKill9(t *testing.T) {
 		}
 	}
 	sink.mu.Unlock()
-	if st := w.Stats(); st.Replayed != n || st.Dropped != 0 {
+	if st := w.Stats(); st.Replayed != n+p+p/2 || st.Dropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	left, _ := filepath.Glob(filepath.Join(dir, "*-*.jsonl"))

@@ -566,7 +566,9 @@ func (w *Writer) recycle(sg *segment) {
 	w.mu.Lock()
 	closed := w.closed
 	w.mu.Unlock()
-	if closed || !sg.reusable() || len(w.freeSegs) >= maxFreeSegs {
+	// A segment a provisional row pins keeps its bytes: remove leaves it
+	// to the last unpin. No new pin can come (it is no longer current).
+	if closed || !sg.reusable() || len(w.freeSegs) >= maxFreeSegs || sg.pinned() {
 		sg.remove()
 		return
 	}

@@ -45,10 +45,25 @@ func (w *Writer) spillPending() {
 
 // replay writes spill files back into the store, oldest first, and deletes
 // each once it is stored. It stops at the first failure; the file stays.
+// Two passes: every file's final rows, then the provisional rows of the
+// files that have some (journal segments of a crashed process), so that a
+// final row recorded after its provisional one, in the same file or a
+// later one, is the one stored.
 func (w *Writer) replay() {
 	w.spill.closeCurrent()
-	for _, path := range w.spill.files() {
-		n, err := w.spill.replay(path, w.cfg.BatchRows, func(rows []store.UsageRow) error {
+	files := w.spill.files()
+	for pass := range 2 {
+		if !w.replayPass(files, pass == 1) {
+			break
+		}
+	}
+	w.spillFiles.Store(int64(w.spill.waiting()))
+}
+
+// replayPass is one pass of replay; false when it stopped at a failure.
+func (w *Writer) replayPass(files []string, provisional bool) bool {
+	for _, path := range files {
+		n, err := w.spill.replay(path, w.cfg.BatchRows, provisional, func(rows []store.UsageRow) error {
 			ctx, cancel := context.WithTimeout(context.Background(), w.cfg.WriteTimeout)
 			defer cancel()
 			_, err := w.sink.InsertUsage(ctx, rows)
@@ -72,12 +87,12 @@ func (w *Writer) replay() {
 			writeErrors.Inc()
 			w.report(fmt.Errorf("ledger: replay %s: %w", path, err))
 			w.nextProbe = time.Now().Add(max(w.cfg.FlushInterval, probeInterval))
-			break
+			return false
 		}
 		if n > 0 {
 			w.failures = 0
 			w.healthy.Store(true)
 		}
 	}
-	w.spillFiles.Store(int64(w.spill.waiting()))
+	return true
 }

@@ -125,9 +125,11 @@ func (s *spiller) closeCurrent() {
 	}
 }
 
-// replay reads a spill file in batches of n rows, hands each to insert, and
-// deletes the file once all are stored. It returns the rows inserted.
-func (s *spiller) replay(path string, n int, insert func([]store.UsageRow) error) (int, error) {
+// replay reads a spill file in batches of n rows and hands each to insert:
+// the final rows (pass 1) or the provisional ones (pass 2, journal.go's
+// appendProvisional). Pass 1 deletes a file that has no provisional row,
+// pass 2 every file it replays. It returns the rows inserted.
+func (s *spiller) replay(path string, n int, provisional bool, insert func([]store.UsageRow) error) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if path == s.curPath {
@@ -151,17 +153,26 @@ func (s *spiller) replay(path string, n int, insert func([]store.UsageRow) error
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	sc.Split(splitRows)
 	batch := make([]store.UsageRow, 0, n)
-	done, torn := 0, 0
+	done, torn, skipped := 0, 0, 0
 	for sc.Scan() {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		var r store.UsageRow
+		var r struct {
+			store.UsageRow
+			Provisional bool `json:"provisional"`
+		}
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.ID == "" || r.Time.IsZero() {
-			torn++
+			if !provisional {
+				torn++ // counted once: pass 2 reads the same file again
+			}
 			continue
 		}
-		batch = append(batch, r)
+		if r.Provisional != provisional {
+			skipped++
+			continue
+		}
+		batch = append(batch, r.UsageRow)
 		if len(batch) == n {
 			if err := insert(batch); err != nil {
 				return done, err
@@ -178,6 +189,9 @@ func (s *spiller) replay(path string, n int, insert func([]store.UsageRow) error
 			return done, err
 		}
 		done += len(batch)
+	}
+	if !provisional && skipped > 0 {
+		return done, nil // pass 2 replays its provisional rows, then deletes it
 	}
 	if err := os.Remove(path); err != nil {
 		return done, err

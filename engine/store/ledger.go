@@ -14,6 +14,13 @@ import (
 const usageColumns = `id, ts, project_id, key_id, endpoint, requested_model, served_model, provider,
 status, error_code, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, cost_usd,
 saved_response_cache, saved_provider_prompt_cache, saved_ide_boilerplate, saved_file_dedup, saved_routing,
+latency_ms, upstream_ms, cache, route_reason, stream, classifier_cost_usd, cascade_extra_cost_usd`
+
+// usageColumnsV5 are the columns migration 5 copies (the table as it was
+// then): a migration's SQL never changes with later columns.
+const usageColumnsV5 = `id, ts, project_id, key_id, endpoint, requested_model, served_model, provider,
+status, error_code, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, cost_usd,
+saved_response_cache, saved_provider_prompt_cache, saved_ide_boilerplate, saved_file_dedup, saved_routing,
 latency_ms, upstream_ms, cache, route_reason, stream`
 
 func scanUsage(r row) (UsageRow, error) {
@@ -22,7 +29,8 @@ func scanUsage(r row) (UsageRow, error) {
 		&u.ServedModel, &u.Provider, &u.Status, &u.ErrorCode, &u.PromptTokens, &u.CachedTokens,
 		&u.CacheWriteTokens, &u.CompletionTokens, &u.CostUSD, &u.Savings.ResponseCache,
 		&u.Savings.ProviderPromptCache, &u.Savings.IDEBoilerplate, &u.Savings.FileDedup,
-		&u.Savings.Routing, &u.LatencyMS, &u.UpstreamMS, &u.Cache, &u.RouteReason, &u.Stream)
+		&u.Savings.Routing, &u.LatencyMS, &u.UpstreamMS, &u.Cache, &u.RouteReason, &u.Stream,
+		&u.ClassifierCostUSD, &u.CascadeExtraCostUSD)
 	return u, err
 }
 

@@ -460,7 +460,7 @@ CREATE TABLE usage_ledger_v5 (
 	stream                      BOOLEAN NOT NULL,
 	PRIMARY KEY (ts, id)
 ) WITHOUT ROWID;
-INSERT INTO usage_ledger_v5 (` + usageColumns + `) SELECT ` + usageColumns + ` FROM usage_ledger;
+INSERT INTO usage_ledger_v5 (` + usageColumnsV5 + `) SELECT ` + usageColumnsV5 + ` FROM usage_ledger;
 DROP TABLE usage_ledger;
 ALTER TABLE usage_ledger_v5 RENAME TO usage_ledger;
 CREATE INDEX usage_ledger_project_ts ON usage_ledger (project_id, ts, id);
@@ -471,6 +471,21 @@ CREATE INDEX usage_ledger_project_ts ON usage_ledger (project_id, ts, id);
 		postgres: `
 DROP INDEX usage_ledger_ts;
 ALTER TABLE usage_ledger DROP CONSTRAINT usage_ledger_pkey, ADD CONSTRAINT usage_ledger_pkey PRIMARY KEY (ts, id);
+`,
+	},
+	{
+		version: 6,
+		name:    "ledger: the cost of the routing's extra calls",
+		// What a request paid for calls that did not produce its answer:
+		// the phase-2 classifier's call, and a cascade's rejected cheap
+		// attempt (both already in cost_usd). Rows written before are 0.
+		sqlite: `
+ALTER TABLE usage_ledger ADD COLUMN classifier_cost_usd REAL NOT NULL DEFAULT 0;
+ALTER TABLE usage_ledger ADD COLUMN cascade_extra_cost_usd REAL NOT NULL DEFAULT 0;
+`,
+		postgres: `
+ALTER TABLE usage_ledger ADD COLUMN classifier_cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+	ADD COLUMN cascade_extra_cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0;
 `,
 	},
 }

@@ -47,7 +47,7 @@ func appendPGCopy(b []byte, rows []UsageRow) []byte {
 	}
 	for i := range rows {
 		u := &rows[i]
-		b = binary.BigEndian.AppendUint16(b, 25)
+		b = binary.BigEndian.AppendUint16(b, 27)
 		b = text(b, u.ID)
 		b = int8(b, u.Time.UnixMicro()-pgEpoch) // timestamptz: µs since 2000 UTC
 		b = text(b, u.ProjectID)
@@ -78,6 +78,8 @@ func appendPGCopy(b []byte, rows []UsageRow) []byte {
 		} else {
 			b = append(b, 0)
 		}
+		b = float8(b, u.ClassifierCostUSD)
+		b = float8(b, u.CascadeExtraCostUSD)
 	}
 	return binary.BigEndian.AppendUint16(b, 0xffff) // trailer
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -169,14 +170,13 @@ func TestLedgerMigration5(t *testing.T) {
 				// Stored times have microsecond precision.
 				rows = append(rows, usageRow(i, t0.Add(time.Duration(i)*time.Second).Truncate(time.Microsecond)))
 			}
-			// The old schema's insert, as the previous release ran it.
-			if n := must[int](t)(s.InsertUsage(ctx, rows)); n != 20 {
-				t.Fatalf("inserted %d before migration 5", n)
-			}
+			// The old schema's insert, as the release before migration 6
+			// ran it: the columns of usageColumnsV5 and the daily rollup.
+			insertV5(t, s, bc.name == "sqlite", rows)
 			s.Close()
 
 			s = open(t, cfg, nil)
-			if v := must[int](t)(s.SchemaVersion(ctx)); v != 5 {
+			if v := must[int](t)(s.SchemaVersion(ctx)); v != migrations[len(migrations)-1].version {
 				t.Fatalf("SchemaVersion = %d after the upgrade", v)
 			}
 			page := must[RequestPage](t)(s.Requests(ctx, RequestQuery{Limit: 100}))
@@ -202,5 +202,40 @@ func TestMigrationVersionsAscend(t *testing.T) {
 			t.Fatalf("migration %d (%s) follows %d: keep the list in ascending, unique versions",
 				migrations[i].version, migrations[i].name, migrations[i-1].version)
 		}
+	}
+}
+
+// insertV5 writes rows as a release before migration 6 did: the columns it
+// had, and the daily rollup, in one transaction.
+func insertV5(t *testing.T, s Store, sqlite bool, rows []UsageRow) {
+	t.Helper()
+	ts := func(at time.Time) any {
+		if sqlite {
+			return at.UnixMicro()
+		}
+		return at
+	}
+	ph := make([]string, 25)
+	for i := range ph {
+		ph[i] = "$" + strconv.Itoa(i+1)
+	}
+	ins := "INSERT INTO usage_ledger (" + usageColumnsV5 + ") VALUES (" + strings.Join(ph, ", ") + ")"
+	err := s.(*sqlStore).b.write(ctx, func(q querier) error {
+		cost := 0.0
+		for _, u := range rows {
+			if _, err := q.exec(ctx, ins, u.ID, ts(u.Time), u.ProjectID, u.KeyID, u.Endpoint, u.RequestedModel, u.ServedModel,
+				u.Provider, u.Status, u.ErrorCode, u.PromptTokens, u.CachedTokens, u.CacheWriteTokens, u.CompletionTokens,
+				u.CostUSD, u.Savings.ResponseCache, u.Savings.ProviderPromptCache, u.Savings.IDEBoilerplate, u.Savings.FileDedup,
+				u.Savings.Routing, u.LatencyMS, u.UpstreamMS, u.Cache, u.RouteReason, u.Stream); err != nil {
+				return err
+			}
+			cost += u.CostUSD
+		}
+		_, err := q.exec(ctx, "INSERT INTO usage_daily (project_id, day, requests, cost_usd) VALUES ($1, $2, $3, $4)",
+			rows[0].ProjectID, ts(utcDay(rows[0].Time)), int64(len(rows)), cost)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("insert as before migration 6: %v", err)
 	}
 }

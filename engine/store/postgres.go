@@ -152,7 +152,7 @@ func (b *pgBackend) insertUsage(ctx context.Context, batch []UsageRow) (int, err
 			c.id, c.ts, c.project, c.key, c.endpoint, c.requested, c.served, c.provider,
 			c.status, c.errorCode, c.prompt, c.cached, c.cacheWrite, c.completion, c.cost,
 			c.savedResponse, c.savedPrompt, c.savedIDE, c.savedDedup, c.savedRouting,
-			c.latency, c.upstream, c.cache, c.routeReason, c.stream)
+			c.latency, c.upstream, c.cache, c.routeReason, c.stream, c.classifier, c.cascadeExtra)
 		if err != nil {
 			return err
 		}
@@ -209,7 +209,7 @@ const pgInsertUsage = `INSERT INTO usage_ledger (` + usageColumns + `)
 SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 	$8::text[], $9::int[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],
 	$15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[],
-	$21::float8[], $22::float8[], $23::text[], $24::text[], $25::bool[])
+	$21::float8[], $22::float8[], $23::text[], $24::text[], $25::bool[], $26::float8[], $27::float8[])
 ON CONFLICT DO NOTHING RETURNING id`
 
 // usageCols holds a batch column by column; pooled, so that steady-state
@@ -220,7 +220,7 @@ type usageCols struct {
 	status                                                                                 []int32
 	prompt, cached, cacheWrite, completion                                                 []int64
 	cost, savedResponse, savedPrompt, savedIDE, savedDedup, savedRouting                   []float64
-	latency, upstream                                                                      []float64
+	latency, upstream, classifier, cascadeExtra                                            []float64
 	stream                                                                                 []bool
 }
 
@@ -231,7 +231,7 @@ func (c *usageCols) fill(batch []UsageRow) {
 	for _, s := range strs {
 		*s = (*s)[:0]
 	}
-	flts := []*[]float64{&c.cost, &c.savedResponse, &c.savedPrompt, &c.savedIDE, &c.savedDedup, &c.savedRouting, &c.latency, &c.upstream}
+	flts := []*[]float64{&c.cost, &c.savedResponse, &c.savedPrompt, &c.savedIDE, &c.savedDedup, &c.savedRouting, &c.latency, &c.upstream, &c.classifier, &c.cascadeExtra}
 	for _, f := range flts {
 		*f = (*f)[:0]
 	}
@@ -264,6 +264,8 @@ func (c *usageCols) fill(batch []UsageRow) {
 		c.cache = append(c.cache, u.Cache)
 		c.routeReason = append(c.routeReason, u.RouteReason)
 		c.stream = append(c.stream, u.Stream)
+		c.classifier = append(c.classifier, u.ClassifierCostUSD)
+		c.cascadeExtra = append(c.cascadeExtra, u.CascadeExtraCostUSD)
 	}
 }
 

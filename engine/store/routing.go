@@ -35,6 +35,14 @@ type RoutingPoint struct {
 	CascadeAccepted  int64   `json:"cascade_accepted"`
 	CascadeEscalated int64   `json:"cascade_escalated"`
 	CascadeCostUSD   float64 `json:"cascade_cost_usd"`
+	// The extra calls, part of the costs above: Phase2Calls counts the
+	// phase-2 classifier calls made (decisions from its cache made none),
+	// ClassifierCostUSD is what every classifier call cost (failed ones
+	// included); each escalated cascade made one extra call, the rejected
+	// cheap attempt, and CascadeExtraCostUSD is what those cost.
+	Phase2Calls         int64   `json:"phase2_calls"`
+	ClassifierCostUSD   float64 `json:"classifier_cost_usd"`
+	CascadeExtraCostUSD float64 `json:"cascade_extra_cost_usd"`
 }
 
 // routingSums are RoutingPoint's aggregates after Start, in the order of
@@ -58,7 +66,10 @@ var routingSums = func() string {
 		sumFloat("CASE WHEN "+phase2+" THEN cost_usd ELSE 0 END"),
 		sumInt("CASE WHEN route_reason LIKE '%; cascade: accepted%' THEN 1 ELSE 0 END"),
 		sumInt("CASE WHEN route_reason LIKE '%; cascade: escalated%' THEN 1 ELSE 0 END"),
-		sumFloat("CASE WHEN "+cascade+" THEN cost_usd ELSE 0 END"))
+		sumFloat("CASE WHEN "+cascade+" THEN cost_usd ELSE 0 END"),
+		sumInt("CASE WHEN "+phase2+" AND route_reason NOT LIKE '% (cached)%' THEN 1 ELSE 0 END"),
+		sumFloat("classifier_cost_usd"),
+		sumFloat("cascade_extra_cost_usd"))
 	return strings.Join(parts, ", ")
 }()
 
@@ -67,7 +78,8 @@ func (p *RoutingPoint) dests() []any {
 	for i := range p.Tiers {
 		d = append(d, &p.Tiers[i])
 	}
-	return append(d, &p.Other, &p.Phase2, &p.Phase2CostUSD, &p.CascadeAccepted, &p.CascadeEscalated, &p.CascadeCostUSD)
+	return append(d, &p.Other, &p.Phase2, &p.Phase2CostUSD, &p.CascadeAccepted, &p.CascadeEscalated, &p.CascadeCostUSD,
+		&p.Phase2Calls, &p.ClassifierCostUSD, &p.CascadeExtraCostUSD)
 }
 
 // RoutingSeries implements Ledger.

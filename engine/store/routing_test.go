@@ -28,6 +28,13 @@ func testRoutingSeries(t *testing.T, db newDB) {
 		r := usageRow(i, t0.Add(time.Duration(i)*3*time.Minute))
 		r.RouteReason = reasons[i%len(reasons)]
 		r.CostUSD = float64(i) / 16
+		// The extra calls' parts of the cost, where the engine writes them.
+		if strings.HasPrefix(r.RouteReason, "phase 2: ") && !strings.Contains(r.RouteReason, "(cached)") {
+			r.ClassifierCostUSD = r.CostUSD / 8
+		}
+		if strings.Contains(r.RouteReason, "; cascade: escalated (too short)") {
+			r.CascadeExtraCostUSD = r.CostUSD / 4
+		}
 		rows = append(rows, r)
 	}
 	must[int](t)(s.InsertUsage(ctx, rows))
@@ -56,7 +63,12 @@ func testRoutingSeries(t *testing.T, db newDB) {
 			p.Phase2++
 			p.Phase2CostUSD += r.CostUSD
 			reason = reason[9:]
+			if !strings.Contains(reason, " (cached)") {
+				p.Phase2Calls++
+			}
 		}
+		p.ClassifierCostUSD += r.ClassifierCostUSD
+		p.CascadeExtraCostUSD += r.CascadeExtraCostUSD
 		tier := -1
 		for k, name := range RouteTiers {
 			if len(reason) > len(name) && reason[:len(name)+1] == name+":" {

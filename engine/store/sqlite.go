@@ -174,7 +174,7 @@ func (b *sqliteBackend) forUpdate() string  { return "" } // the write transacti
 func (b *sqliteBackend) skipLocked() string { return "" }
 
 const sqliteInsertUsage = `INSERT INTO usage_ledger (` + usageColumns + `)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
 ON CONFLICT DO NOTHING`
 
 const sqliteUpsertDaily = `INSERT INTO usage_daily (project_id, day, requests, cost_usd) VALUES (?1, ?2, ?3, ?4)
@@ -276,7 +276,9 @@ func bindUsage(st *sqlite3.Stmt, u *UsageRow) error {
 	st.BindFloat(22, u.UpstreamMS)
 	st.BindText(23, u.Cache)
 	st.BindText(24, u.RouteReason)
-	return st.BindBool(25, u.Stream)
+	st.BindBool(25, u.Stream)
+	st.BindFloat(26, u.ClassifierCostUSD)
+	return st.BindFloat(27, u.CascadeExtraCostUSD)
 }
 
 // sqlQuerier adapts database/sql (a pool or a transaction) to querier,

@@ -201,6 +201,11 @@ type UsageRow struct {
 	Cache       string `json:"cache"`
 	RouteReason string `json:"route_reason"`
 	Stream      bool   `json:"stream"`
+	// ClassifierCostUSD and CascadeExtraCostUSD are the parts of CostUSD
+	// spent on calls that did not produce the answer: the phase-2
+	// classifier's call, and a cascade's rejected cheap attempt.
+	ClassifierCostUSD   float64 `json:"classifier_cost_usd"`
+	CascadeExtraCostUSD float64 `json:"cascade_extra_cost_usd"`
 }
 
 // Group-by dimensions of UsageQuery.

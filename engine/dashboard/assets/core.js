@@ -143,6 +143,7 @@ export function requestDetail(r) {
     ["status", r.status], ["error code", r.error_code], ["cache", r.cache], ["route reason", r.route_reason],
     ["stream", r.stream], ["prompt tokens", r.prompt_tokens], ["cached tokens", r.cached_tokens],
     ["completion tokens", r.completion_tokens], ["cost", usd(r.cost_usd)],
+    ["of which extra calls (classifier, rejected cascade attempt)", [r.classifier_cost_usd, r.cascade_extra_cost_usd].map(usd).join(", ")],
     ["saved (cache, prompt cache, boilerplate, dedup, routing)",
       [s.response_cache, s.provider_prompt_cache, s.ide_boilerplate, s.file_dedup, s.routing].map(usd).join(", ")],
     ["latency", r.latency_ms + " ms"], ["upstream", r.upstream_ms + " ms"],

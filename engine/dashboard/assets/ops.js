@@ -33,6 +33,12 @@ export async function loadRouting() {
     c("cascade escalations", pct(t.cascade_escalated, escal), "cascade-escalated"),
     c("cascaded requests' cost", usd(t.cascade_cost_usd), "cascade-cost"),
     c("routed cost", usd(t.cost_usd), "routed-cost"),
+    // The extra calls alone: what routing spent on calls that did not
+    // produce an answer (part of the costs above).
+    c("phase-2 classifier calls", int(t.phase2_calls), "phase2-calls"),
+    c("classifier calls' cost", usd(t.classifier_cost_usd), "classifier-cost"),
+    c("cascade cheap calls rejected", int(t.cascade_escalated), "cascade-extra-calls"),
+    c("rejected cheap calls' cost", usd(t.cascade_extra_cost_usd), "cascade-extra-cost"),
   );
   const s = r.series;
   const tiers = r.tier_names.map((name, i) => ({ name, values: s.map((p) => p.tiers[i]) }));
@@ -47,6 +53,10 @@ export async function loadRouting() {
     chart("Cost of phase-2 and cascaded requests", s, [
       { name: "phase 2", values: s.map((p) => p.phase2_cost_usd) },
       { name: "cascade", values: s.map((p) => p.cascade_cost_usd) },
+    ], usd),
+    chart("Cost of the extra calls alone", s, [
+      { name: "classifier calls", values: s.map((p) => p.classifier_cost_usd) },
+      { name: "rejected cheap calls", values: s.map((p) => p.cascade_extra_cost_usd) },
     ], usd),
   );
   table($("rt-tiers"), ["tier", "requests", "share"], r.tier_names.map((n, i) => ({ cells: [n, int(t.tiers[i]), pct(t.tiers[i], t.routed)] }))
@@ -141,6 +151,10 @@ async function setAllowed(proj, name, on) {
 
 // ---- policies ----
 
+// dur formats a policy call's duration (milliseconds): policies run in
+// microseconds, which ms() would round to 0.
+const dur = (v) => (v < 1 ? Math.round(v * 1000) + " µs" : v < 100 ? v.toFixed(2) + " ms" : int(v) + " ms");
+
 // loadPolicies shows the chains and the table; done is the status line to
 // leave once they are loaded (an upload's or a rollback's outcome).
 export async function loadPolicies(done = "") {
@@ -156,15 +170,20 @@ export async function loadPolicies(done = "") {
   $("po-chains").replaceChildren(...list.chains.map((c) => el("div", { class: "card chain" },
     el("div", { class: "k" }, c.stage + " stage"), el("div", {}, c.policies.length ? c.policies.join(" → ") : "(empty)"),
     el("div", { class: "muted small" }, c.decides))));
-  table($("po-table"), ["name", "stages", "placement", "origin", "version", "calls", "errors", "timeouts", "quarantine", "last failure", ""], list.policies.map((p) => ({
+  // p50 and p99 are this replica's (the one that served the page), over
+  // every call since it started: the policy's own histogram.
+  const lat = (p, v) => (p.calls ? dur(v) : "–");
+  const act = (cls, label, fn) => el("button", { type: "button", class: cls, onclick: (ev) => { ev.stopPropagation(); fn(); } }, label);
+  table($("po-table"), ["name", "stages", "placement", "origin", "version", "calls", "p50", "p99", "errors", "timeouts", "quarantine", "last failure", ""], list.policies.map((p) => ({
     cells: [p.name, (p.stages || []).join(", "), (p.placement || []).join("; "), p.origin + (p.enabled ? "" : " (disabled)"),
-      (p.digest || "").slice(0, 12), int(p.calls), int(p.errors), int(p.timeouts),
+      (p.digest || "").slice(0, 12), int(p.calls), lat(p, p.p50_ms), lat(p, p.p99_ms), int(p.errors), int(p.timeouts),
       p.quarantined ? el("span", { class: "bad" }, "quarantined") : (p.quarantines ? int(p.quarantines) + " past" : "–"),
       p.last_failure ? when(p.last_failure.time) + " " + p.last_failure.reason : "–",
-      p.origin === "upload" ? el("button", { type: "button", class: "rollback", onclick: (ev) => { ev.stopPropagation(); rollback(p); } },
-        p.module === "upload" ? "Delete" : "Roll back") : ""],
+      el("span", { class: "actions" },
+        p.rollback_to ? act("rollback", "Roll back", () => rollback(p)) : "",
+        p.origin === "upload" ? act("delete", p.module === "upload" ? "Delete" : "Reset", () => reset(p)) : "")],
     onclick: () => policyDetail(p.name),
-  })), [false, false, false, false, false, true, true, true, false, false, false], "No policies.");
+  })), [false, false, false, false, false, true, true, true, true, true, false, false, false], "No policies.");
   $("po-position-ref").replaceChildren(...list.policies.map((p) => el("option", { value: p.name }, p.name)));
 }
 
@@ -179,7 +198,8 @@ async function policyDetail(name) {
   $("po-detail-title").textContent = "Policy " + p.name;
   const rows = [["module", p.module], ["origin", p.origin], ["digest", p.digest], ["stages", (p.stages || []).join(", ")],
     ["placement", (p.placement || []).join("; ")], ["fail", p.fail], ["timeout", p.timeout_ms + " ms"], ["memory", p.memory_mb + " MB"],
-    ["loaded", when(p.loaded_at)], ["instances", p.instances], ["error", p.error || ""], ["warnings", (p.warnings || []).join("; ")]];
+    ["loaded", when(p.loaded_at)], ["calls", int(p.calls)], ["p50 (this replica)", p.calls ? dur(p.p50_ms) : "–"],
+    ["p99 (this replica)", p.calls ? dur(p.p99_ms) : "–"], ["rollback to", p.rollback_to || "–"], ["instances", p.instances], ["error", p.error || ""], ["warnings", (p.warnings || []).join("; ")]];
   table($("po-detail-table"), ["field", "value"], rows.map(([k, v]) => ({ cells: [k, String(v ?? "")] })));
   table($("po-failures"), ["time", "stage", "reason", "status", "message", "request"], (p.recent_failures || []).map((f) => ({
     cells: [when(f.time), f.stage, f.reason, f.status || "", f.message || "", f.request_id || ""],
@@ -187,12 +207,27 @@ async function policyDetail(name) {
   $("po-detail").showModal();
 }
 
+// rollbackTarget names what a rollback restores, from rollback_to.
+function rollbackTarget(p) {
+  return p.rollback_to.startsWith("upload:") ? "the previous upload (" + p.rollback_to.slice(7, 19) + ")" : "its configured module (" + p.rollback_to + ")";
+}
+
 async function rollback(p) {
-  const what = p.module === "upload" ? "Delete the uploaded policy " + p.name + "?" : "Roll " + p.name + " back to its configured module (" + p.module + ")?";
+  if (!confirmDo("Roll " + p.name + " back to " + rollbackTarget(p) + "?")) return;
+  try {
+    const info = await call("POST", "/admin/policies/" + encodeURIComponent(p.name) + "/rollback");
+    loadPolicies("Policy " + p.name + " rolled back: now " + info.origin + " " + (info.digest || "").slice(0, 12) + ".");
+  } catch (e) {
+    status("po-status", e.message, false, true);
+  }
+}
+
+async function reset(p) {
+  const what = p.module === "upload" ? "Delete the uploaded policy " + p.name + "?" : "Reset " + p.name + " to its configured module (" + p.module + ")?";
   if (!confirmDo(what)) return;
   try {
     await call("DELETE", "/admin/policies/" + encodeURIComponent(p.name));
-    loadPolicies("Policy " + p.name + (p.module === "upload" ? " deleted." : " rolled back to " + p.module + "."));
+    loadPolicies("Policy " + p.name + (p.module === "upload" ? " deleted." : " reset to " + p.module + "."));
   } catch (e) {
     status("po-status", e.message, false, true);
   }
