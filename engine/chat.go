@@ -69,6 +69,7 @@ type exchange struct {
 	// removed; gatewayBreakpoints says the gateway placed the Anthropic
 	// cache breakpoints.
 	stripTokens, dedupTokens int
+	pruned                   int // estimated prompt tokens context pruning removed (pruning.go)
 	gatewayBreakpoints       bool
 	// removed is what counting stripTokens and dedupTokens needs; they are
 	// counted after the answer is sent (savings.go).
@@ -338,6 +339,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	}
 	x.model = m
 	if err := checkCapabilities(x.req, m); err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	if err := s.pruneContext(ctx, x, m); err != nil {
 		x.fail(ctx, err)
 		return
 	}

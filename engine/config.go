@@ -77,6 +77,8 @@ type Config struct {
 	Routing   RoutingConfig             `toml:"routing"`
 	Cache     CacheConfig               `toml:"cache"`
 	Optimize  OptimizeConfig            `toml:"optimize"`
+	Pruning   PruningConfig             `toml:"pruning"`
+	Sessions  SessionsConfig            `toml:"sessions"`
 	Reliab    ReliabilityConfig         `toml:"reliability"`
 
 	// Tenancy and accounting (config_tenancy.go).
@@ -315,6 +317,8 @@ func Defaults() Config {
 			RetryBackoffBase: Duration(time.Second), RetryBackoffMax: Duration(10 * time.Second), RetryBudget: Duration(30 * time.Second),
 			BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second), RetryMaxRetryAfter: Duration(10 * time.Second),
 			RateLimitRedisTimeout: Duration(50 * time.Millisecond), RateLimitRedisRetry: Duration(time.Second)},
+		Pruning:  defaultPruningConfig(),
+		Sessions: defaultSessionsConfig(),
 		Store:    defaultStoreConfig(),
 		Batch:    defaultBatchConfig(),
 		Webhooks: defaultWebhooksConfig(),
@@ -519,6 +523,12 @@ func (c *Config) Validate(getenv func(string) string) error {
 		}
 	}
 	if err := c.validateTenancy(); err != nil {
+		return err
+	}
+	if err := c.Pruning.validate(); err != nil {
+		return err
+	}
+	if err := c.Sessions.validate(); err != nil {
 		return err
 	}
 	if err := c.Batch.validate(); err != nil {
