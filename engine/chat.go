@@ -84,6 +84,8 @@ type exchange struct {
 	ten xTenancy
 	// rsp is a Responses API request's state (responses.go).
 	rsp *responsesState
+	// ses is the request's session (sessions.go); nil without one.
+	ses *sessionState
 }
 
 // format is the wire format the client speaks.
@@ -316,6 +318,10 @@ func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
+	if err := s.mergeSession(ctx, x); err != nil {
+		x.fail(ctx, err)
+		return
+	}
 	s.serve(ctx, x, x.req.Model)
 }
 
@@ -452,6 +458,9 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 		h.SetBytesV("X-Gateway-Route-Reason", x.reason)
 	}
 	if resp.Stream != nil {
+		if x.ses != nil {
+			resp.Stream = &sessionStream{inner: resp.Stream, ses: x.ses, model: m.Upstream}
+		}
 		x.relay = resp.Stream
 		if x.format == formatAnthropic {
 			x.relay = messages.NewStream(resp.Stream, m.Upstream)
@@ -493,6 +502,7 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 		}
 		body = b
 	}
+	x.ses.save(resp.Body)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(body)
 	x.status = 200
@@ -562,6 +572,7 @@ func (x *exchange) cacheHit(ctx *fasthttp.RequestCtx, e *cache.Entry) {
 	ctx.SetContentType("application/json")
 	b := ctx.Response.SwapBody(nil)
 	ctx.Response.SwapBody(e.AppendCompletion(b[:0], x.call.ID))
+	x.ses.save(ctx.Response.Body())
 	x.status = 200
 	x.finish()
 }
