@@ -25,6 +25,10 @@ type PruningRule struct {
 	MinTokens    int     `toml:"min_tokens"`
 	CostAware    *bool   `toml:"cost_aware"`
 	Horizon      int     `toml:"horizon"`
+	// Summarize puts a summary of each pruned output, written by
+	// SummaryModel (default: the fast routing tier's model), in its stub.
+	Summarize    *bool  `toml:"summarize"`
+	SummaryModel string `toml:"summary_model"`
 }
 
 // SessionsConfig is [sessions]: server-side conversation history for
@@ -112,6 +116,12 @@ func (r PruningRule) merged(base *PruningRule) PruningRule {
 	if r.Horizon == 0 {
 		r.Horizon = base.Horizon
 	}
+	if r.Summarize == nil {
+		r.Summarize = base.Summarize
+	}
+	if r.SummaryModel == "" {
+		r.SummaryModel = base.SummaryModel
+	}
 	return r
 }
 
@@ -122,5 +132,13 @@ func (c *PruningConfig) forProject(id string) prune.Config {
 		r = p.merged(&c.PruningRule)
 	}
 	return prune.Config{Mode: prune.Mode(r.Mode), BudgetTokens: r.BudgetTokens, Target: r.Target, KeepTurns: r.KeepTurns,
-		MinTokens: r.MinTokens, CostAware: r.CostAware == nil || *r.CostAware, Horizon: r.Horizon}
+		MinTokens: r.MinTokens, CostAware: r.CostAware == nil || *r.CostAware, Horizon: r.Horizon, Summarize: r.Summarize != nil && *r.Summarize}
+}
+
+// summaryModel is the model that writes project id's pruning summaries.
+func (c *PruningConfig) summaryModel(id string) string {
+	if p, ok := c.Projects[id]; ok && p.SummaryModel != "" {
+		return p.SummaryModel
+	}
+	return c.SummaryModel
 }

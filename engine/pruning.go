@@ -43,6 +43,9 @@ func (s *Server) pruneContext(ctx *fasthttp.RequestCtx, x *exchange, m *catalog.
 		}
 		return nil
 	}
+	if cfg.Summarize {
+		s.summarizeEdits(ctx, x, &res)
+	}
 	finals := make([]wasm.FinalMessage, len(x.req.Messages))
 	for i := range finals {
 		finals[i] = wasm.FinalMessage{Orig: i}

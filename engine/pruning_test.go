@@ -250,3 +250,41 @@ func TestPruningConfig(t *testing.T) {
 		t.Fatalf("other: %+v", p)
 	}
 }
+
+// TestPruningSummaries: with summarize, each pruned output's stub carries
+// the cheap model's summary, made through the upstream path and charged to
+// the request; the next turn reuses the same stub without a new call.
+func TestPruningSummaries(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "a.go defines main", PromptTokens: 1000})
+	t.Cleanup(func() { _ = up.Close() })
+	env := map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"}
+	g := startGateway(t, "[pruning]\nmode = \"budget\"\nbudget_tokens = 3000\ncost_aware = false\nmin_tokens = 100\nsummarize = true\nsummary_model = \"openai/gpt-4o-mini\"\n", env)
+	big := strings.Repeat("line of a file\\n", 400)
+	call := func(id, path string) string {
+		return `{"role":"assistant","content":null,"tool_calls":[{"id":"` + id + `","type":"function","function":{"name":"read_file","arguments":"{\"path\":\"` + path + `\"}"}}]},` +
+			`{"role":"tool","tool_call_id":"` + id + `","content":"` + big + path + `"}`
+	}
+	body := `{"model":"gpt-4o","messages":[{"role":"user","content":"fix it"},` + call("c1", "a.go") + "," + call("c2", "b.go") + "," + call("c3", "c.go") + `]}`
+	status, hdr, resp := g.post(t, "/v1/chat/completions", body, nil)
+	if status != 200 {
+		t.Fatalf("%d %s", status, resp)
+	}
+	reqs := up.Requests()
+	if len(reqs) != 2 || !strings.Contains(string(reqs[0].Body), "Summarise this tool output") || !strings.Contains(string(reqs[0].Body), `"gpt-4o-mini"`) {
+		t.Fatalf("want one summary call then the request: %d calls", len(reqs))
+	}
+	if sent := string(reqs[1].Body); !strings.Contains(sent, "Summary: a.go defines main]") {
+		t.Fatalf("stub without summary: %s", sent)
+	}
+	// gpt-4o: 1000 prompt tokens and 4 output tokens; the summary call
+	// (gpt-4o-mini) adds its own cost.
+	if hdr.Get("X-Gateway-Cost-USD") <= "0.00254000" {
+		t.Fatalf("summary not charged: %s", hdr.Get("X-Gateway-Cost-USD"))
+	}
+	first := string(reqs[1].Body)
+	g.post(t, "/v1/chat/completions", body, map[string]string{"X-Gateway-Cache": "bypass"})
+	if reqs = up.Requests(); len(reqs) != 3 || string(reqs[2].Body) != first {
+		t.Fatalf("second turn: %d calls; same body: %v", len(reqs), string(reqs[len(reqs)-1].Body) == first)
+	}
+}

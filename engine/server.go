@@ -65,7 +65,8 @@ type Server struct {
 	// semProjects lists the projects that opted in (empty: all).
 	semProjects map[string]bool
 	sync        *policySync
-	sessions    *sessions // nil unless [sessions] enabled (sessions.go)
+	sessions    *sessions  // nil unless [sessions] enabled (sessions.go)
+	stubs       stubMemory // pruned outputs' stubs (pruning_summary.go)
 	// tiers binds routing tiers to model names; classifier is phase 2.
 	tiers      routing.Tiers
 	classifier *classifier

@@ -81,6 +81,9 @@ type Config struct {
 	// Horizon is the number of further turns of the conversation the
 	// cost-aware decision expects to profit from the pruning.
 	Horizon int
+	// Summarize asks the engine to put a cheap model's summary of each
+	// pruned output into its stub (the engine makes the call).
+	Summarize bool
 }
 
 // Prices are the model's per-token prices (any unit, the same for all).
@@ -301,7 +304,20 @@ const maxStubArgs = 160
 
 // stub is what replaces message i's content. It names the call, so the
 // model can make it again, and depends on nothing after message i.
-func stub(r *providers.Request, i int) string {
+func stub(r *providers.Request, i int) string { return Stub(r, i, "") }
+
+// Call describes the tool call message i answers ("read_file {…}"), for a
+// summariser's prompt.
+func Call(r *providers.Request, i int) string {
+	if c := callOf(r.Messages, i); c != nil {
+		return c.Name + " " + c.Arguments
+	}
+	return r.Messages[i].Name
+}
+
+// Stub is the text that replaces message i's content, with summary (a
+// summariser's digest of it; "" for none) inside.
+func Stub(r *providers.Request, i int, summary string) string {
 	m := &r.Messages[i]
 	var b strings.Builder
 	b.WriteString("[output pruned by the gateway to fit the context window: ")
@@ -326,6 +342,11 @@ func stub(r *providers.Request, i int) string {
 	}
 	b.WriteString("about ")
 	b.WriteString(strconv.Itoa(Tokens(len(m.Text()))))
-	b.WriteString(" tokens; call the tool again if it is needed]")
+	b.WriteString(" tokens; call the tool again if it is needed")
+	if summary != "" {
+		b.WriteString(". Summary: ")
+		b.WriteString(summary)
+	}
+	b.WriteByte(']')
 	return b.String()
 }

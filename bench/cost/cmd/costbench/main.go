@@ -169,6 +169,12 @@ func run() error {
 			m := s.CostUSD - gsum.CostUSD
 			abl := cost.Ablation{Name: ab.name, What: ab.what, CostUSD: s.CostUSD, MarginalUSD: m, Calls: s.Calls, Differ: s.Differ, Errors: s.Errors, GatewayCost: u.CostUSD,
 				ByCategory: map[string]float64{}, ByModel: map[string]float64{}}
+			for _, r := range res {
+				if r.PrunedTokens > 0 {
+					abl.Pruned++
+					abl.PrunedTokens += r.PrunedTokens
+				}
+			}
 			for k, v := range s.ByCategory {
 				abl.ByCategory[k] = v.CostUSD
 			}
@@ -283,6 +289,11 @@ func ablationRuns(strong string) []ablation {
 		{name: "no-strip", what: "`STRIP_IDE_BOILERPLATE=false`", technique: accounting.SaveStrip, opts: cost.GatewayOptions{Name: "no-strip", Env: []string{"STRIP_IDE_BOILERPLATE=false"}}},
 		{name: "no-dedup", what: "`ENABLE_FILE_HASH_CACHE=false`", technique: accounting.SaveDedup, opts: cost.GatewayOptions{Name: "no-dedup", Env: []string{"ENABLE_FILE_HASH_CACHE=false"}}},
 		{name: "no-routing", what: "`auto` replaced by " + strongModel + " in the client's requests", technique: accounting.SaveRouting, opts: cost.GatewayOptions{Name: "no-routing"}, rewrite: noAuto},
+		// Opt-in techniques, off by default (they change answers): a
+		// negative marginal is their saving.
+		{name: "pruning-window", what: "opt-in: `[pruning] mode = \"window\"` (prunes only past the model's window)", opts: cost.GatewayOptions{Name: "pruning-window", TOML: "[pruning]\nmode = \"window\"\n"}},
+		{name: "pruning-16k", what: "opt-in: `[pruning] mode = \"budget\", budget_tokens = 16000` (cost-aware)", opts: cost.GatewayOptions{Name: "pruning-16k", TOML: "[pruning]\nmode = \"budget\"\nbudget_tokens = 16000\n"}},
+		{name: "pruning-16k-always", what: "opt-in: as above with `cost_aware = false`", opts: cost.GatewayOptions{Name: "pruning-16k-always", TOML: "[pruning]\nmode = \"budget\"\nbudget_tokens = 16000\ncost_aware = false\n"}},
 		{name: "all-off", what: "all of the above: the gateway as a plain proxy", opts: cost.GatewayOptions{Name: "all-off", TOML: "[cache]\nenabled = false\n",
 			Env: []string{"ENABLE_ANTHROPIC_CACHE_CONTROL=false", "STRIP_IDE_BOILERPLATE=false", "ENABLE_FILE_HASH_CACHE=false"}}, rewrite: noAuto},
 	}
