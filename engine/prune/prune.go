@@ -221,6 +221,7 @@ func candidates(r *providers.Request, cfg Config) []candidate {
 			protect, turns = i, turns+1
 		}
 	}
+	refs := referencedFrom(msgs)
 	var out []candidate
 	for i := 0; i < protect; i++ {
 		m := &msgs[i]
@@ -228,7 +229,7 @@ func candidates(r *providers.Request, cfg Config) []candidate {
 			continue
 		}
 		n := Tokens(len(m.Text()))
-		if n < cfg.MinTokens || n <= Tokens(len(stub(r, i)))+8 || referenced(msgs[i+1:], i) {
+		if n < cfg.MinTokens || n <= Tokens(len(stub(r, i)))+8 || refs[i] > i {
 			continue
 		}
 		out = append(out, candidate{index: i, tokens: n, superseded: superseded(msgs, i)})
@@ -245,17 +246,37 @@ func hasNonText(m *providers.Message) bool {
 	return false
 }
 
-// referenced reports whether a later message refers to message i by its
-// number, as the dedup policy's references do ("… in message N]", counted
-// from 1).
-func referenced(later []providers.Message, i int) bool {
-	needle := "message " + strconv.Itoa(i+1) + "]"
-	for j := range later {
-		if t := later[j].Text(); strings.Contains(t, "[unchanged: ") && strings.Contains(t, needle) {
-			return true
+// referencedFrom returns, for each message, the index of the last message
+// that refers to it by its number, as the dedup policy's references do
+// ("[unchanged: …, identical to … in message N]", counted from 1); -1 for
+// none. One pass over the texts.
+func referencedFrom(msgs []providers.Message) []int {
+	out := make([]int, len(msgs))
+	for i := range out {
+		out[i] = -1
+	}
+	const ref, tail = "[unchanged: ", "in message "
+	for j := range msgs {
+		t := msgs[j].Text()
+		for {
+			k := strings.Index(t, ref)
+			if k < 0 {
+				break
+			}
+			t = t[k+len(ref):]
+			end := strings.IndexByte(t, ']')
+			if end < 0 {
+				break
+			}
+			if m := strings.LastIndex(t[:end], tail); m >= 0 {
+				if n, err := strconv.Atoi(t[m+len(tail) : end]); err == nil && n >= 1 && n <= len(msgs) {
+					out[n-1] = max(out[n-1], j)
+				}
+			}
+			t = t[end:]
 		}
 	}
-	return false
+	return out
 }
 
 // callOf finds the assistant tool call that message i answers.

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,8 @@ func run() error {
 	seed := flag.Uint64("seed", 1, "trace seed")
 	small := flag.Bool("small", false, "a small trace (a few sessions), for a quick look")
 	ablations := flag.Bool("ablations", true, "also run the gateway with each technique off")
+	only := flag.String("only", "", "comma-separated ablation runs to make (default: all), e.g. pruning-16k,all-off")
+	extraTOML := flag.String("ablation-toml", "", "an extra ablation run named \"custom\" with this gateway.toml text appended (\\n for new lines)")
 	gwBin := flag.String("gateway", "", "gateway binary (default: built from ./cmd/gateway into a temporary directory)")
 	out := flag.String("out", "bench/results", "directory for cost-<date>.{md,json}; empty: print the markdown only")
 	command := flag.String("command", "go run ./bench/cost/cmd/costbench", "the command to record in the results")
@@ -148,7 +151,15 @@ func run() error {
 
 	marginal := map[string]*float64{}
 	if *ablations {
-		for _, ab := range ablationRuns(*strong) {
+		runs := ablationRuns(*strong)
+		if *extraTOML != "" {
+			toml := strings.ReplaceAll(*extraTOML, `\n`, "\n")
+			runs = append(runs, ablation{name: "custom", what: "`" + strings.ReplaceAll(toml, "\n", " ") + "`", opts: cost.GatewayOptions{Name: "custom", TOML: toml}})
+		}
+		for _, ab := range runs {
+			if *only != "" && !slices.Contains(strings.Split(*only, ","), ab.name) {
+				continue
+			}
 			g, err := cost.StartGateway(bin, dir, up, ab.opts)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ab.name, err)
