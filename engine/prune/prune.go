@@ -1,7 +1,8 @@
 // Package prune shortens a conversation that exceeds a project's context
 // budget or the model's context window (issue 14, the seed's "context
 // pruning"): it replaces the output of old tool calls with a one-line stub,
-// the calls superseded by a later identical call first, then the oldest.
+// oldest first, in steps that keep the provider's cached prefix still
+// between them (Plan).
 //
 // What it never does:
 //   - delete a message: every assistant tool call keeps its result message
@@ -15,9 +16,9 @@
 //
 // The stub depends on the pruned message and its call alone, never on what
 // follows, so a message pruned on one turn is pruned to the same bytes on
-// every later turn: the provider's cached prefix moves once per pruning
-// event, not once per turn. Pruning goes below the limit, to Target × limit,
-// so that the next turns fit without pruning again (hysteresis).
+// every later turn; and the set of pruned outputs changes only when the
+// conversation crosses a step (Plan), so the provider's cached prefix moves
+// once per step, not once per turn.
 //
 // Pruning changes what the model reads, so it is off unless configured
 // (Mode); the exact duplicates that can be removed without changing an
@@ -124,12 +125,18 @@ type Result struct {
 }
 
 // candidate is a tool result that may be pruned.
-type candidate struct {
-	index, tokens int
-	superseded    bool
-}
+type candidate struct{ index, tokens int }
 
 // Plan decides what to prune in r for model m; dst is reused for Edits.
+//
+// The decision must not drift from turn to turn, or the provider's cached
+// prefix moves every turn (measured on the cost bench: a pruning recomputed
+// per turn re-sent the conversation uncached turn after turn). So it moves
+// in steps: past the limit L, step k covers totals up to L + (k+1)·S with
+// S = (1 − Target)·L, and everything about step k (which outputs go, and
+// whether pruning pays) is decided on the conversation's prefix that first
+// crossed L + k·S — the same messages on every turn of that step. The
+// pruned set only grows (oldest first), at step boundaries.
 func Plan(r *providers.Request, cfg Config, m Model, dst []Edit) Result {
 	res := Result{Edits: dst[:0]}
 	if cfg.Mode != Window && cfg.Mode != Budget || len(r.Messages) == 0 {
@@ -145,7 +152,7 @@ func Plan(r *providers.Request, cfg Config, m Model, dst []Edit) Result {
 		window = m.Window - out
 	}
 	switch {
-	case window > 0 && res.Before > window:
+	case window > 0 && res.Before > window && (cfg.Mode != Budget || cfg.BudgetTokens <= 0 || window < cfg.BudgetTokens):
 		res.Limit, res.Reason = window, "window"
 	case cfg.Mode == Budget && cfg.BudgetTokens > 0 && res.Before > cfg.BudgetTokens:
 		res.Limit, res.Reason = cfg.BudgetTokens, "budget"
@@ -153,66 +160,114 @@ func Plan(r *providers.Request, cfg Config, m Model, dst []Edit) Result {
 		res.After = res.Before
 		return res
 	}
-	target := int(float64(res.Limit) * cfg.Target)
-	if cfg.Target <= 0 || cfg.Target > 1 {
-		target = res.Limit
+	target := cfg.Target
+	if target <= 0 || target > 1 {
+		target = 1
 	}
-	cands := candidates(r, cfg)
-	// Superseded outputs first (a later identical call replaced them), then
-	// the oldest; each group in message order.
-	excess := res.Before - target
-	removed, first := 0, len(r.Messages)
-	picked := make([]bool, len(cands))
-	for pass := 0; pass < 2 && removed < excess; pass++ {
-		for i := range cands {
-			c := &cands[i]
-			if picked[i] || (pass == 0) != c.superseded || removed >= excess {
-				continue
-			}
-			picked[i] = true
-			removed += c.tokens - Tokens(len(stub(r, c.index)))
-			first = min(first, c.index)
+	step := max(int(float64(res.Limit)*(1-target)), 1)
+	k := (res.Before - res.Limit - 1) / step
+	cum := cumulative(r)
+	var picked []candidate
+	possible := false
+	started := res.Reason == "window" || !cfg.CostAware
+	for j := 0; j <= k; j++ {
+		if started && j < k {
+			continue // only the current step's plan is needed
+		}
+		n := prefixCrossing(cum, res.Limit+j*step)
+		var first, removed int
+		picked, first, removed = choose(r, cfg, n, cum[n-1]-int(float64(res.Limit)*target), picked[:0])
+		if removed <= 0 {
+			continue
+		}
+		possible = true
+		if !started {
+			sp := r.Messages[first].Span
+			tail := cum[n-1] - cum[first] + Tokens(sp.End-sp.Start) - removed
+			started = worthIt(tail, removed, cfg.Horizon, m.Prices)
+		}
+		if started && j == k {
+			res.Removed = removed
 		}
 	}
-	if removed <= 0 {
+	switch {
+	case !possible:
 		res.After, res.Reason = res.Before, "short"
 		return res
-	}
-	if res.Reason == "budget" && cfg.CostAware && !worthIt(r, first, removed, cfg.Horizon, m.Prices) {
-		res.After, res.Reason = res.Before, "cost"
+	case !started || res.Removed <= 0:
+		res.After, res.Reason, res.Removed = res.Before, "cost", 0
 		return res
 	}
-	for i := range cands {
-		if picked[i] {
-			res.Edits = append(res.Edits, Edit{Index: cands[i].index, Text: stub(r, cands[i].index)})
+	for _, c := range picked {
+		res.Edits = append(res.Edits, Edit{Index: c.index, Text: stub(r, c.index)})
+	}
+	res.After = res.Before - res.Removed
+	return res
+}
+
+// cumulative returns, for each message i, the estimated prompt tokens of
+// the request without the messages after i: whatever the member order,
+// the count of the conversation up to i.
+func cumulative(r *providers.Request) []int {
+	end := r.Messages[len(r.Messages)-1].Span.End
+	out := make([]int, len(r.Messages))
+	for i := range r.Messages {
+		out[i] = Tokens(len(r.Body) - (end - r.Messages[i].Span.End))
+	}
+	return out
+}
+
+// prefixCrossing is the length of the shortest message prefix whose count
+// exceeds limit (all messages when none does).
+func prefixCrossing(cum []int, limit int) int {
+	for i, c := range cum {
+		if c > limit {
+			return i + 1
 		}
 	}
-	res.Removed = removed
-	res.After = res.Before - removed
-	return res
+	return len(cum)
+}
+
+// choose picks the oldest candidates among the first n messages until
+// need tokens are removed; it returns them, the first one's index and the
+// tokens removed.
+func choose(r *providers.Request, cfg Config, n, need int, dst []candidate) ([]candidate, int, int) {
+	removed, first := 0, -1
+	for _, c := range candidates(r, cfg, n) {
+		if removed >= need {
+			break
+		}
+		if first < 0 {
+			first = c.index
+		}
+		dst = append(dst, c)
+		removed += c.tokens - Tokens(len(stub(r, c.index)))
+	}
+	return dst, max(first, 0), removed
 }
 
 // worthIt weighs the pruning's expected saving against its one-off cost.
 // Without pruning, the removed tokens would be read from the provider's
-// cache on this turn and on the next horizon turns; with it, everything
-// after the first pruned message is re-sent once uncached (and written to
-// the cache where the provider charges for writes).
-func worthIt(r *providers.Request, first, removed, horizon int, p Prices) bool {
-	tail := Tokens(len(r.Body)-r.Messages[first].Span.Start) - removed
-	if tail < 0 {
-		tail = 0
-	}
+// cache on this turn and on the next horizon turns; with it, the tail
+// after the first pruned message is re-sent once uncached, and where the
+// provider charges for cache writes (Anthropic) it is written again too:
+// on the cost bench the gateway's breakpoints write the new tail on the
+// turn after the pruning, so the tail is paid uncached once and written
+// once, both instead of a cache read.
+func worthIt(tail, removed, horizon int, p Prices) bool {
+	tail = max(tail, 0)
 	missCost := float64(tail) * (p.Input - p.Cached)
 	if p.Write > p.Input {
-		missCost += float64(tail) * (p.Write - p.Input)
+		missCost += float64(tail) * (p.Write - p.Cached)
 	}
 	saving := float64(removed) * p.Cached * float64(1+max(horizon, 0))
 	return saving > missCost
 }
 
-// candidates lists the tool results Plan may prune, in message order.
-func candidates(r *providers.Request, cfg Config) []candidate {
-	msgs := r.Messages
+// candidates lists the tool results among the first n messages that Plan
+// may prune, in message order.
+func candidates(r *providers.Request, cfg Config, n int) []candidate {
+	msgs := r.Messages[:n]
 	// The tool results after the KeepTurns-th last assistant turn with tool
 	// calls are protected.
 	protect, turns := len(msgs), 0
@@ -221,18 +276,18 @@ func candidates(r *providers.Request, cfg Config) []candidate {
 			protect, turns = i, turns+1
 		}
 	}
-	refs := referencedFrom(msgs)
+	refs := referencedFrom(r.Messages)
 	var out []candidate
 	for i := 0; i < protect; i++ {
 		m := &msgs[i]
 		if m.Role != "tool" && m.Role != "function" || hasNonText(m) {
 			continue
 		}
-		n := Tokens(len(m.Text()))
-		if n < cfg.MinTokens || n <= Tokens(len(stub(r, i)))+8 || refs[i] > i {
+		t := Tokens(len(m.Text()))
+		if t < cfg.MinTokens || t <= Tokens(len(stub(r, i)))+8 || refs[i] > i {
 			continue
 		}
-		out = append(out, candidate{index: i, tokens: n, superseded: superseded(msgs, i)})
+		out = append(out, candidate{index: i, tokens: t})
 	}
 	return out
 }
@@ -290,34 +345,6 @@ func callOf(msgs []providers.Message, i int) *providers.ToolCall {
 		}
 	}
 	return nil
-}
-
-// superseded reports whether a later assistant turn made the same call
-// (same function, same arguments) whose result the request also carries:
-// a re-read file, a re-run test, a repeated search.
-func superseded(msgs []providers.Message, i int) bool {
-	c := callOf(msgs, i)
-	if c == nil {
-		return false
-	}
-	for j := i + 1; j < len(msgs); j++ {
-		for k := range msgs[j].ToolCalls {
-			tc := &msgs[j].ToolCalls[k]
-			if tc.Name == c.Name && tc.Arguments == c.Arguments && answered(msgs[j+1:], tc.ID) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func answered(msgs []providers.Message, id string) bool {
-	for i := range msgs {
-		if msgs[i].ToolCallID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // maxStubArgs bounds the call arguments a stub repeats.

@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -12,12 +13,18 @@ import (
 // question.
 func conv(t *testing.T, paths []string, size int, extra string) *providers.Request {
 	t.Helper()
+	return convSized(t, paths, func(int) int { return size }, extra)
+}
+
+// convSized is conv with result i of size(i) bytes.
+func convSized(t *testing.T, paths []string, size func(int) int, extra string) *providers.Request {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString(`{"messages":[{"role":"system","content":"you are an agent"},{"role":"user","content":"fix the bug"}`)
 	for i, p := range paths {
-		id := "call_" + string(rune('a'+i))
+		id := "call_" + strconv.Itoa(i)
 		b.WriteString(`,{"role":"assistant","content":null,"tool_calls":[{"id":"` + id + `","type":"function","function":{"name":"read_file","arguments":"{\"path\":\"` + p + `\"}"}}]}`)
-		b.WriteString(`,{"role":"tool","tool_call_id":"` + id + `","content":"` + strings.Repeat(string(rune('a'+i)), size) + `"}`)
+		b.WriteString(`,{"role":"tool","tool_call_id":"` + id + `","content":"` + strings.Repeat(string(rune('a'+i%26)), size(i)) + `"}`)
 	}
 	b.WriteString(extra)
 	b.WriteString(`,{"role":"user","content":"go on"}],"model":"gpt-4o"}`)
@@ -56,7 +63,7 @@ func TestPlan(t *testing.T) {
 		// Messages: 0 system, 1 user, then (assistant, tool) pairs: the
 		// results are 3, 5, 7, 9, 11. The last turn's (11) is protected.
 		{name: "oldest first down to the target", paths: []string{"a", "b", "c", "d", "e"}, size: 3000, want: []int{3, 5, 7, 9}, reason: "budget"},
-		{name: "superseded first", paths: []string{"a", "b", "c", "a", "e"}, size: 2000, want: []int{3, 5, 7}, reason: "budget"},
+		{name: "a repeated call is just older output", paths: []string{"a", "b", "c", "a", "e"}, size: 2000, want: []int{3, 5, 7}, reason: "budget"},
 		{name: "keep_turns protects more", paths: []string{"a", "b", "c", "d", "e"}, size: 3000, cfg: func(c *Config) { c.KeepTurns = 3 }, want: []int{3, 5}, reason: "budget"},
 		{name: "small results are kept", paths: []string{"a", "b", "c"}, size: 100, cfg: func(c *Config) { c.BudgetTokens = 100; c.MinTokens = 50 }, want: nil, reason: "short"},
 		{name: "a dedup reference keeps its target", paths: []string{"a", "b", "c", "d", "e"}, size: 3000,
@@ -91,26 +98,47 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-// TestStubIsStable: a message pruned on one turn is pruned to the same
-// bytes on the next, longer turn, so the provider's cached prefix before
-// the next newly pruned message stays the same.
-func TestStubIsStable(t *testing.T) {
+// TestPlanMovesInSteps: over a conversation that grows one tool turn at a
+// time, a message once pruned stays pruned to the same bytes, and the
+// pruned set changes only now and then (at step boundaries), not on every
+// turn: the provider's cached prefix before the first newly pruned message
+// stays the same between steps. With the cost check on, once a turn is
+// pruned every later turn is too.
+func TestPlanMovesInSteps(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Mode: Budget, BudgetTokens: 3000, Target: 0.7, KeepTurns: 1, MinTokens: 50}
-	prev := map[int]string{}
-	for n := 3; n <= 9; n++ {
-		paths := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i"}[:n]
-		res := Plan(conv(t, paths, 3000, ""), cfg, Model{}, nil)
-		got := map[int]string{}
-		for _, e := range res.Edits {
-			got[e.Index] = e.Text
-		}
-		for i, s := range prev {
-			if got[i] != s {
-				t.Fatalf("turn %d: message %d was pruned to %q, now %q", n, i, s, got[i])
+	for _, costAware := range []bool{false, true} {
+		cfg := Config{Mode: Budget, BudgetTokens: 6000, Target: 0.6, KeepTurns: 1, MinTokens: 50, CostAware: costAware, Horizon: 8}
+		prices := Prices{Input: 2.5, Cached: 1.25} // OpenAI's gpt-4o: no write premium
+		prev := map[int]string{}
+		changes, prunedTurns, pruning := 0, 0, false
+		all := []string{}
+		for n := 1; n <= 40; n++ {
+			all = append(all, string(rune('a'+n%26)))
+			res := Plan(convSized(t, all, func(i int) int { return 500 + (i*37)%700 }, ""), cfg, Model{Prices: prices}, nil)
+			got := map[int]string{}
+			for _, e := range res.Edits {
+				got[e.Index] = e.Text
 			}
+			if pruning && len(got) == 0 {
+				t.Fatalf("cost-aware %v, turn %d: pruned before, not now (%s)", costAware, n, res.Reason)
+			}
+			for i, s := range prev {
+				if got[i] != s {
+					t.Fatalf("cost-aware %v, turn %d: message %d was pruned to %q, now %q", costAware, n, i, s, got[i])
+				}
+			}
+			if len(got) != len(prev) {
+				changes++
+			}
+			if len(got) > 0 {
+				pruning = true
+				prunedTurns++
+			}
+			prev = got
 		}
-		prev = got
+		if prunedTurns < 10 || changes*3 > prunedTurns {
+			t.Fatalf("cost-aware %v: %d turns pruned, the pruned set changed %d times", costAware, prunedTurns, changes)
+		}
 	}
 }
 
