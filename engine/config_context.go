@@ -45,7 +45,7 @@ type SessionsConfig struct {
 
 func defaultPruningConfig() PruningConfig {
 	t := true
-	return PruningConfig{PruningRule: PruningRule{Mode: string(prune.Off), Target: 0.7, KeepTurns: 2, MinTokens: 256, CostAware: &t, Horizon: 8}}
+	return PruningConfig{PruningRule: PruningRule{Mode: string(prune.Off), Target: 0.7, KeepTurns: 2, MinTokens: 256, CostAware: &t, Horizon: 3}}
 }
 
 func defaultSessionsConfig() SessionsConfig {

@@ -178,7 +178,7 @@ func run() error {
 				return fmt.Errorf("%s: %w", ab.name, err)
 			}
 			m := s.CostUSD - gsum.CostUSD
-			abl := cost.Ablation{Name: ab.name, What: ab.what, CostUSD: s.CostUSD, MarginalUSD: m, Calls: s.Calls, Differ: s.Differ, Errors: s.Errors, GatewayCost: u.CostUSD,
+			abl := cost.Ablation{Name: ab.name, What: ab.what, CostUSD: s.CostUSD, MarginalUSD: m, PromptMarginalUSD: m - (s.OutputUSD - gsum.OutputUSD), Calls: s.Calls, Differ: s.Differ, Errors: s.Errors, GatewayCost: u.CostUSD,
 				ByCategory: map[string]float64{}, ByModel: map[string]float64{}}
 			for _, r := range res {
 				if r.PrunedTokens > 0 {
