@@ -98,3 +98,22 @@ func TestSessionContextSharedByRedis(t *testing.T) {
 		t.Fatalf("%d %v %s", status, hdr, got)
 	}
 }
+
+// TestSessionContextStoresCacheHits: an answer served from the response
+// cache is stored in the session like an upstream one.
+func TestSessionContextStoresCacheHits(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "cached reply", PromptTokens: 10})
+	t.Cleanup(func() { _ = up.Close() })
+	g := startGateway(t, "[sessions]\nenabled = true\n", map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"})
+	first := `{"model":"gpt-4o","temperature":0,"messages":[{"role":"user","content":"same question"}]}`
+	g.post(t, "/v1/chat/completions", first, map[string]string{"X-Session-Id": "a"})
+	_, hdr, _ := g.post(t, "/v1/chat/completions", first, map[string]string{"X-Session-Id": "b"})
+	if hdr.Get("X-Gateway-Cache") != "hit-memory" || hdr.Get("X-Gateway-Session") != "new" {
+		t.Fatalf("second session's first turn: %v", hdr)
+	}
+	_, hdr, _ = g.post(t, "/v1/chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"next"}]}`, map[string]string{"X-Session-Id": "b"})
+	if got := strings.Join(upstreamMessages(t, up), " | "); hdr.Get("X-Gateway-Session") != "merged" || got != "user:same question | assistant:cached reply | user:next" {
+		t.Fatalf("%v: %s", hdr, got)
+	}
+}
