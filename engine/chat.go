@@ -78,6 +78,7 @@ type exchange struct {
 	// removed; gatewayBreakpoints says the gateway placed the Anthropic
 	// cache breakpoints.
 	stripTokens, dedupTokens int
+	pruned                   int // estimated prompt tokens context pruning removed (pruning.go)
 	gatewayBreakpoints       bool
 	// removed is what counting stripTokens and dedupTokens needs; they are
 	// counted after the answer is sent (savings.go).
@@ -92,6 +93,8 @@ type exchange struct {
 	ten xTenancy
 	// rsp is a Responses API request's state (responses.go).
 	rsp *responsesState
+	// ses is the request's session (sessions.go); nil without one.
+	ses *sessionState
 }
 
 // format is the wire format the client speaks.
@@ -331,6 +334,10 @@ func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
+	if err := s.mergeSession(ctx, x); err != nil {
+		x.fail(ctx, err)
+		return
+	}
 	s.serve(ctx, x, x.req.Model)
 }
 
@@ -354,6 +361,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	}
 	x.model = m
 	if err := checkCapabilities(x.req, m); err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	if err := s.pruneContext(ctx, x, m); err != nil {
 		x.fail(ctx, err)
 		return
 	}
@@ -463,6 +474,9 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 		h.SetBytesV("X-Gateway-Route-Reason", x.reason)
 	}
 	if resp.Stream != nil {
+		if x.ses != nil {
+			resp.Stream = &sessionStream{inner: resp.Stream, ses: x.ses, model: m.Upstream}
+		}
 		x.relay = resp.Stream
 		if x.format == formatAnthropic {
 			x.relay = messages.NewStream(resp.Stream, m.Upstream)
@@ -504,6 +518,7 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 		}
 		body = b
 	}
+	x.ses.save(resp.Body)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(body)
 	x.status = 200
@@ -573,6 +588,7 @@ func (x *exchange) cacheHit(ctx *fasthttp.RequestCtx, e *cache.Entry) {
 	ctx.SetContentType("application/json")
 	b := ctx.Response.SwapBody(nil)
 	ctx.Response.SwapBody(e.AppendCompletion(b[:0], x.call.ID))
+	x.ses.save(ctx.Response.Body())
 	x.status = 200
 	x.finish()
 }

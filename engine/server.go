@@ -65,6 +65,8 @@ type Server struct {
 	// semProjects lists the projects that opted in (empty: all).
 	semProjects map[string]bool
 	sync        *policySync
+	sessions    *sessions  // nil unless [sessions] enabled (sessions.go)
+	stubs       stubMemory // pruned outputs' stubs (pruning_summary.go)
 	// tiers binds routing tiers to model names; classifier is phase 2.
 	tiers      routing.Tiers
 	classifier *classifier
@@ -127,6 +129,9 @@ func New(cfg *Config, logger *slog.Logger) (*Server, error) {
 	s.rate.Burst = cfg.Reliab.RateLimitBurst
 	if s.cache, err = newCache(cfg); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
+	}
+	if s.sessions, err = newSessions(cfg); err != nil {
+		return nil, fmt.Errorf("sessions: %w", err)
 	}
 	if s.sem, err = s.newSemantic(); err != nil {
 		return nil, fmt.Errorf("semantic cache: %w", err)
@@ -410,6 +415,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.log.Warn("batch runner: items still in flight at shutdown", "error", berr.Error())
 		}
 	}
+	s.sessions.close()
 	if s.sync != nil {
 		s.sync.close()
 	}

@@ -34,10 +34,11 @@ const (
 	callEmbed
 	callClassifier
 	callCascade
+	callSummary
 	numCallKinds
 )
 
-var callKindNames = [numCallKinds]string{"chat", "messages", "count_tokens", "embeddings", "classifier", "cascade"}
+var callKindNames = [numCallKinds]string{"chat", "messages", "count_tokens", "embeddings", "classifier", "cascade", "summary"}
 
 // upstreamCall is one logical upstream call; it implements limits.Caller so
 // that the runner drives its attempts.
@@ -154,6 +155,9 @@ func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.P
 	c.call.NoReasoning = !m.Reasoning && (m.Known || c.anthropicClient)
 	if c.kind == callClassifier && c.call.MaxOutputTokens > 50 {
 		c.call.MaxOutputTokens = 50
+	}
+	if c.kind == callSummary && c.call.MaxOutputTokens > summaryMaxTokens {
+		c.call.MaxOutputTokens = summaryMaxTokens
 	}
 	return p.Chat(ctx, c.call)
 }

@@ -95,10 +95,18 @@ type Ablation struct {
 	// MarginalUSD is this run's cost minus the default gateway run's: what
 	// the technique saves given the others.
 	MarginalUSD float64 `json:"marginal_usd"`
-	Calls       int     `json:"upstream_calls"`
-	Differ      int     `json:"differ"`
-	Errors      int     `json:"errors"`
-	GatewayCost float64 `json:"gateway_reported_cost_usd"`
+	// PromptMarginalUSD is MarginalUSD without the output tokens' cost: a
+	// run whose answers differ (pruning) also differs in answer lengths,
+	// which no prompt technique chooses.
+	PromptMarginalUSD float64 `json:"prompt_marginal_usd"`
+	Calls             int     `json:"upstream_calls"`
+	Differ            int     `json:"differ"`
+	Errors            int     `json:"errors"`
+	GatewayCost       float64 `json:"gateway_reported_cost_usd"`
+	// Pruned is the number of requests context pruning changed, and
+	// PrunedTokens the prompt tokens it removed (X-Gateway-Pruned-Tokens).
+	Pruned       int `json:"pruned_requests"`
+	PrunedTokens int `json:"pruned_tokens"`
 	// ByCategory and ByModel are the run's cost per category and per
 	// client-named model.
 	ByCategory map[string]float64 `json:"by_category,omitempty"`
@@ -202,11 +210,11 @@ func (r *Report) Markdown() string {
 	if len(r.Ablations) > 0 {
 		w("Ablations (the gateway restarted with one switch changed, same trace):")
 		w("")
-		w("| run | what | cost | marginal | upstream calls | differing answers | errors |")
-		w("| --- | --- | --- | --- | --- | --- | --- |")
-		w("| gateway | default configuration | %s | – | %s | %d | %d |", usd(gw.CostUSD), intc(gw.Calls), gw.Differ, gw.Errors)
+		w("| run | what | cost | marginal | marginal without output | upstream calls | differing answers | errors | requests pruned (tokens) |")
+		w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+		w("| gateway | default configuration | %s | – | – | %s | %d | %d | 0 |", usd(gw.CostUSD), intc(gw.Calls), gw.Differ, gw.Errors)
 		for _, a := range r.Ablations {
-			w("| %s | %s | %s | %s | %s | %d | %d |", a.Name, a.What, usd(a.CostUSD), usd(a.MarginalUSD), intc(a.Calls), a.Differ, a.Errors)
+			w("| %s | %s | %s | %s | %s | %s | %d | %d | %d (%s) |", a.Name, a.What, usd(a.CostUSD), usd(a.MarginalUSD), usd(a.PromptMarginalUSD), intc(a.Calls), a.Differ, a.Errors, a.Pruned, intc(a.PrunedTokens))
 		}
 		w("")
 	}

@@ -50,6 +50,9 @@ type Result struct {
 	// Diff is how Answer differs from what the upstream returns for the
 	// original request ("" when equal).
 	Diff string
+	// PrunedTokens is X-Gateway-Pruned-Tokens: the prompt tokens context
+	// pruning removed (the gateway's estimate), 0 when it did not prune.
+	PrunedTokens int
 	// Calls are the upstream calls made for this request.
 	Calls []Call
 }
@@ -167,6 +170,7 @@ func sendGateway(client *http.Client, base string, r *Request, body []byte, res 
 	h := resp.Header
 	res.Provider, res.Model = h.Get("X-Gateway-Provider"), h.Get("X-Gateway-Model")
 	res.Cache, res.RouteReason = h.Get("X-Gateway-Cache"), h.Get("X-Gateway-Route-Reason")
+	res.PrunedTokens, _ = strconv.Atoi(h.Get("X-Gateway-Pruned-Tokens"))
 	if v := h.Get("X-Gateway-Cost-USD"); v != "" {
 		res.CostHeader, _ = strconv.ParseFloat(v, 64)
 		res.SavedHeader, _ = strconv.ParseFloat(h.Get("X-Gateway-Saved-USD"), 64)

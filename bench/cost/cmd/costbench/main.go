@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,8 @@ func run() error {
 	seed := flag.Uint64("seed", 1, "trace seed")
 	small := flag.Bool("small", false, "a small trace (a few sessions), for a quick look")
 	ablations := flag.Bool("ablations", true, "also run the gateway with each technique off")
+	only := flag.String("only", "", "comma-separated ablation runs to make (default: all), e.g. pruning-16k,all-off")
+	extraTOML := flag.String("ablation-toml", "", "an extra ablation run named \"custom\" with this gateway.toml text appended (\\n for new lines)")
 	gwBin := flag.String("gateway", "", "gateway binary (default: built from ./cmd/gateway into a temporary directory)")
 	out := flag.String("out", "bench/results", "directory for cost-<date>.{md,json}; empty: print the markdown only")
 	command := flag.String("command", "go run ./bench/cost/cmd/costbench", "the command to record in the results")
@@ -148,7 +151,15 @@ func run() error {
 
 	marginal := map[string]*float64{}
 	if *ablations {
-		for _, ab := range ablationRuns(*strong) {
+		runs := ablationRuns(*strong)
+		if *extraTOML != "" {
+			toml := strings.ReplaceAll(*extraTOML, `\n`, "\n")
+			runs = append(runs, ablation{name: "custom", what: "`" + strings.ReplaceAll(toml, "\n", " ") + "`", opts: cost.GatewayOptions{Name: "custom", TOML: toml}})
+		}
+		for _, ab := range runs {
+			if *only != "" && !slices.Contains(strings.Split(*only, ","), ab.name) {
+				continue
+			}
 			g, err := cost.StartGateway(bin, dir, up, ab.opts)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ab.name, err)
@@ -167,8 +178,14 @@ func run() error {
 				return fmt.Errorf("%s: %w", ab.name, err)
 			}
 			m := s.CostUSD - gsum.CostUSD
-			abl := cost.Ablation{Name: ab.name, What: ab.what, CostUSD: s.CostUSD, MarginalUSD: m, Calls: s.Calls, Differ: s.Differ, Errors: s.Errors, GatewayCost: u.CostUSD,
+			abl := cost.Ablation{Name: ab.name, What: ab.what, CostUSD: s.CostUSD, MarginalUSD: m, PromptMarginalUSD: m - (s.OutputUSD - gsum.OutputUSD), Calls: s.Calls, Differ: s.Differ, Errors: s.Errors, GatewayCost: u.CostUSD,
 				ByCategory: map[string]float64{}, ByModel: map[string]float64{}}
+			for _, r := range res {
+				if r.PrunedTokens > 0 {
+					abl.Pruned++
+					abl.PrunedTokens += r.PrunedTokens
+				}
+			}
 			for k, v := range s.ByCategory {
 				abl.ByCategory[k] = v.CostUSD
 			}
@@ -283,6 +300,11 @@ func ablationRuns(strong string) []ablation {
 		{name: "no-strip", what: "`STRIP_IDE_BOILERPLATE=false`", technique: accounting.SaveStrip, opts: cost.GatewayOptions{Name: "no-strip", Env: []string{"STRIP_IDE_BOILERPLATE=false"}}},
 		{name: "no-dedup", what: "`ENABLE_FILE_HASH_CACHE=false`", technique: accounting.SaveDedup, opts: cost.GatewayOptions{Name: "no-dedup", Env: []string{"ENABLE_FILE_HASH_CACHE=false"}}},
 		{name: "no-routing", what: "`auto` replaced by " + strongModel + " in the client's requests", technique: accounting.SaveRouting, opts: cost.GatewayOptions{Name: "no-routing"}, rewrite: noAuto},
+		// Opt-in techniques, off by default (they change answers): a
+		// negative marginal is their saving.
+		{name: "pruning-window", what: "opt-in: `[pruning] mode = \"window\"` (prunes only past the model's window)", opts: cost.GatewayOptions{Name: "pruning-window", TOML: "[pruning]\nmode = \"window\"\n"}},
+		{name: "pruning-16k", what: "opt-in: `[pruning] mode = \"budget\", budget_tokens = 16000` (cost-aware)", opts: cost.GatewayOptions{Name: "pruning-16k", TOML: "[pruning]\nmode = \"budget\"\nbudget_tokens = 16000\n"}},
+		{name: "pruning-16k-always", what: "opt-in: as above with `cost_aware = false`", opts: cost.GatewayOptions{Name: "pruning-16k-always", TOML: "[pruning]\nmode = \"budget\"\nbudget_tokens = 16000\ncost_aware = false\n"}},
 		{name: "all-off", what: "all of the above: the gateway as a plain proxy", opts: cost.GatewayOptions{Name: "all-off", TOML: "[cache]\nenabled = false\n",
 			Env: []string{"ENABLE_ANTHROPIC_CACHE_CONTROL=false", "STRIP_IDE_BOILERPLATE=false", "ENABLE_FILE_HASH_CACHE=false"}}, rewrite: noAuto},
 	}
