@@ -5,6 +5,7 @@ package main
 //	gateway router train -data labelled.jsonl -out weights.bin [-holdout 0.2] [-seed 1] ...
 //	gateway router eval -data labelled.jsonl [-weights weights.bin] [-holdout 0.2] ...
 //	gateway router alpacaeval -dir ALPACA_EVAL -strong M -weak M -out labelled.jsonl
+//	gateway router routellm -dir ROUTELLM -out labelled.jsonl
 //
 // The labelled format and the training are in policies/router/routetrain.
 
@@ -31,9 +32,10 @@ const routerUsage = `usage:
   gateway router train -data labelled.jsonl -out weights.bin [-holdout 0.2] [-split-seed 1] [-seed 1]
                        [-bits 14] [-epochs 10] [-l2 1e-3] [-rate 0.2] [-strong-share 0.5] [-note TEXT]
   gateway router eval -data labelled.jsonl [-weights weights.bin|builtin] [-holdout 0.2] [-split-seed 1]
-                      [-cost-ratio 0.05] [-trials 10000] [-judge builtin:judge|FILE.wasm|off]
+                      [-cost-ratio 0.05] [-trials 10000] [-judge builtin:judge|FILE.wasm|off] [-by-benchmark]
   gateway router alpacaeval -dir ALPACA_EVAL_CHECKOUT [-annotator alpaca_eval_gpt4]
                             -strong MODEL -weak MODEL -out labelled.jsonl
+  gateway router routellm -dir ROUTELLM_CHECKOUT -out labelled.jsonl   (MMLU, GSM8K, MT-Bench: evaluation only)
 `
 
 func routerMain(args []string, stdout, stderr io.Writer) int {
@@ -62,6 +64,7 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 	annotator := fs.String("annotator", "alpaca_eval_gpt4", "AlpacaEval annotator directory")
 	strong := fs.String("strong", "", "strong model (AlpacaEval results directory name)")
 	weak := fs.String("weak", "", "weak model")
+	byBench := fs.Bool("by-benchmark", false, "also report each benchmark (the id's first path segment) on its own")
 	judge := fs.String("judge", wasm.BuiltinPrefix+"judge", "response-stage policy that measures the cascade on the weak answers (off: none)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
@@ -89,6 +92,31 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "%d labelled prompts written to %s\n", n, *out)
+		return 0
+	case "routellm":
+		if *dir == "" || *out == "" {
+			fs.Usage()
+			return 2
+		}
+		f, err := os.Create(*out)
+		if err != nil {
+			return fail(err)
+		}
+		bw := bufio.NewWriter(f)
+		counts, err := routetrain.RouteLLM(*dir, bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fail(err)
+		}
+		for _, b := range routetrain.RouteLLMBenchmarks {
+			fmt.Fprintf(stdout, "%s: %d labelled prompts\n", b, counts[b])
+		}
+		fmt.Fprintf(stdout, "written to %s\n", *out)
 		return 0
 	case "train", "eval":
 	default:
@@ -149,6 +177,17 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\nheld-out split (%d prompts):\n\n", len(test))
 	r.Markdown(stdout)
+	if *byBench {
+		for _, g := range routetrain.Groups(test) {
+			gr, err := routetrain.Evaluate(g.Records, routetrain.Scores(m, g.Records), *costRatio, *trials, *splitSeed)
+			if err != nil {
+				fmt.Fprintf(stdout, "\n%s (%d prompts): %v\n", g.Name, len(g.Records), err)
+				continue
+			}
+			fmt.Fprintf(stdout, "\n%s (%d prompts):\n\n", g.Name, len(g.Records))
+			gr.Markdown(stdout)
+		}
+	}
 	if *judge == "off" || !hasWeakAnswers(test) {
 		return 0
 	}
