@@ -180,6 +180,7 @@ func TestRouterWeightsFanOutThroughRedis(t *testing.T) {
 	if !strings.Contains(weightsSource(g2), `"source":"builtin"`) {
 		t.Fatal("replica 2 starts with an upload")
 	}
+	builtinHaiku, builtinProof := routeReason(t, g2, haiku), routeReason(t, g2, proof)
 	// One upload: a replica that subscribes after its announcement loads
 	// the stored weights when it subscribes.
 	if status, body := g1.putWeights(t, m.Encode()); status != 200 {
@@ -188,7 +189,8 @@ func TestRouterWeightsFanOutThroughRedis(t *testing.T) {
 	// The replica saves the weights, then reconfigures its router: wait
 	// for the routing itself.
 	waitFor(t, "the weights to change replica 2's routing", func() bool {
-		return strings.HasPrefix(routeReason(t, g2, haiku), "fast: learned") && strings.HasPrefix(routeReason(t, g2, proof), "strong: learned")
+		h, p := routeReason(t, g2, haiku), routeReason(t, g2, proof)
+		return (h != builtinHaiku || p != builtinProof) && strings.HasPrefix(h, "fast: learned") && strings.HasPrefix(p, "strong: learned")
 	})
 	if !strings.Contains(weightsSource(g2), `"source":"upload"`) {
 		t.Fatal("replica 2 routes with the upload but does not report it")
@@ -201,7 +203,7 @@ func TestRouterWeightsFanOutThroughRedis(t *testing.T) {
 		t.Fatalf("delete: %d", status)
 	}
 	waitFor(t, "the deletion to reach replica 2's routing", func() bool {
-		return !strings.HasPrefix(routeReason(t, g2, haiku), "fast: learned")
+		return routeReason(t, g2, haiku) == builtinHaiku && routeReason(t, g2, proof) == builtinProof
 	})
 	if !strings.Contains(weightsSource(g2), `"source":"builtin"`) {
 		t.Fatal("replica 2 routes with the embedded weights but does not report them")

@@ -31,6 +31,7 @@ import (
 const routerUsage = `usage:
   gateway router train -data labelled.jsonl -out weights.bin [-holdout 0.2] [-split-seed 1] [-seed 1]
                        [-bits 14] [-epochs 10] [-l2 1e-3] [-rate 0.2] [-strong-share 0.5] [-note TEXT]
+                       [-length-prior 0] [-text-only] [-calibrate prompts.jsonl]
   gateway router eval -data labelled.jsonl [-weights weights.bin|builtin] [-holdout 0.2] [-split-seed 1]
                       [-cost-ratio 0.05] [-trials 10000] [-judge builtin:judge|FILE.wasm|off] [-by-benchmark]
   gateway router alpacaeval -dir ALPACA_EVAL_CHECKOUT [-annotator alpaca_eval_gpt4]
@@ -57,6 +58,9 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 	l2 := fs.Float64("l2", 1e-3, "L2 weight decay per step")
 	rate := fs.Float64("rate", 0.2, "AdaGrad step")
 	note := fs.String("note", "", "note stored in the weights file")
+	lengthPrior := fs.Float64("length-prior", 0, "logit added per octave of the last user message's length, on top of the training (docs/routing.md)")
+	calibrate := fs.String("calibrate", "", "more prompts (their scores only) for the default threshold: it sends -strong-share of the held-out prompts and of these, each set weighing the same")
+	textOnly := fs.Bool("text-only", false, "train the text features only (shape weights stay 0 but for the length prior)")
 	weights := fs.String("weights", "builtin", "weights file to evaluate (builtin: the embedded ones)")
 	costRatio := fs.Float64("cost-ratio", 0.05, "weak tier cost per call / strong tier cost per call")
 	trials := fs.Int("trials", 10000, "random routers for the p-value")
@@ -143,12 +147,28 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 			fs.Usage()
 			return 2
 		}
-		m, err = routetrain.Train(train, routetrain.Options{Bits: uint8(*bits), Epochs: *epochs, L2: *l2, Rate: *rate, Seed: *seed, StrongShare: *share, Note: *note})
+		m, err = routetrain.Train(train, routetrain.Options{Bits: uint8(*bits), Epochs: *epochs, L2: *l2, Rate: *rate, Seed: *seed, StrongShare: *share, Note: *note, LengthPrior: *lengthPrior, TextOnly: *textOnly})
 		if err != nil {
 			return fail(err)
 		}
 		if len(test) > 0 {
 			routetrain.SetThreshold(m, test, *share)
+		}
+		if *calibrate != "" {
+			cf, err := os.Open(*calibrate)
+			if err != nil {
+				return fail(err)
+			}
+			extra, err := routetrain.Read(cf)
+			cf.Close()
+			if err != nil {
+				return fail(fmt.Errorf("%s: %w", *calibrate, err))
+			}
+			base := test
+			if len(base) == 0 {
+				base = train
+			}
+			routetrain.SetThresholdMixed(m, [][]routetrain.Record{base, extra}, *share)
 		}
 		if err := os.WriteFile(*out, m.Encode(), 0o644); err != nil {
 			return fail(err)
