@@ -31,7 +31,7 @@ import (
 const routerUsage = `usage:
   gateway router train -data labelled.jsonl -out weights.bin [-holdout 0.2] [-split-seed 1] [-seed 1]
                        [-bits 14] [-epochs 10] [-l2 1e-3] [-rate 0.2] [-strong-share 0.5] [-note TEXT]
-                       [-length-prior 0] [-text-only] [-calibrate prompts.jsonl]
+                       [-length-prior 0] [-text-only] [-calibrate prompts.jsonl] [-cv 5]
   gateway router eval -data labelled.jsonl [-weights weights.bin|builtin] [-holdout 0.2] [-split-seed 1]
                       [-cost-ratio 0.05] [-trials 10000] [-judge builtin:judge|FILE.wasm|off] [-by-benchmark]
   gateway router alpacaeval -dir ALPACA_EVAL_CHECKOUT [-annotator alpaca_eval_gpt4]
@@ -60,6 +60,7 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 	note := fs.String("note", "", "note stored in the weights file")
 	lengthPrior := fs.Float64("length-prior", 0, "logit added per octave of the last user message's length, on top of the training (docs/routing.md)")
 	calibrate := fs.String("calibrate", "", "more prompts (their scores only) for the default threshold: it sends -strong-share of the held-out prompts and of these, each set weighing the same")
+	cv := fs.Int("cv", 0, "choose -l2, -length-prior and -text-only by this many folds of cross-validation on the training part (0: use the flags)")
 	textOnly := fs.Bool("text-only", false, "train the text features only (shape weights stay 0 but for the length prior)")
 	weights := fs.String("weights", "builtin", "weights file to evaluate (builtin: the embedded ones)")
 	costRatio := fs.Float64("cost-ratio", 0.05, "weak tier cost per call / strong tier cost per call")
@@ -147,7 +148,16 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 			fs.Usage()
 			return 2
 		}
-		m, err = routetrain.Train(train, routetrain.Options{Bits: uint8(*bits), Epochs: *epochs, L2: *l2, Rate: *rate, Seed: *seed, StrongShare: *share, Note: *note, LengthPrior: *lengthPrior, TextOnly: *textOnly})
+		opts := routetrain.Options{Bits: uint8(*bits), Epochs: *epochs, L2: *l2, Rate: *rate, Seed: *seed, StrongShare: *share, Note: *note, LengthPrior: *lengthPrior, TextOnly: *textOnly}
+		if *cv > 0 {
+			var grid []routetrain.Candidate
+			if opts, grid, err = routetrain.CrossValidate(train, *cv, opts, routetrain.DefaultGrid()); err != nil {
+				return fail(err)
+			}
+			routetrain.CVMarkdown(stdout, *cv, grid)
+			fmt.Fprintf(stdout, "\nchosen: text only %v, l2 %g, length prior %g\n\n", opts.TextOnly, opts.L2, opts.LengthPrior)
+		}
+		m, err = routetrain.Train(train, opts)
 		if err != nil {
 			return fail(err)
 		}

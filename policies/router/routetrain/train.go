@@ -190,7 +190,13 @@ func SetThresholdMixed(m *routemodel.Model, sets [][]Record, share float64) {
 			hi = mid
 		}
 	}
-	m.Threshold = float32(hi)
+	// Rounded up: a float32 below hi would send the scores just under it
+	// to strong.
+	t := float32(hi)
+	if float64(t) < hi {
+		t = math.Nextafter32(t, 1)
+	}
+	m.Threshold = t
 }
 
 // Scores returns the model's P(strong needed) for each record.
