@@ -20,21 +20,27 @@ bench-micro:
 	$(GO) run ./bench/cmd/bench -micro
 
 # Routing quality (issue 17): RouteLLM's metrics for the embedded router
-# weights on the held-out split of AlpacaEval's per-prompt annotations
-# (docs/routing.md). Needs a checkout of github.com/tatsu-lab/alpaca_eval
-# (its data is CC BY-NC 4.0, so it is not in this repository).
+# weights on the held-out split of AlpacaEval's per-prompt annotations, and
+# on RouteLLM's benchmark data (MMLU, GSM8K, MT-Bench with GPT-4 and Mixtral
+# graded), which never trains the shipped weights (docs/routing.md). Needs
+# checkouts of github.com/tatsu-lab/alpaca_eval (its data is CC BY-NC 4.0,
+# so it is not in this repository) and github.com/lm-sys/RouteLLM.
 ALPACA_EVAL ?= .cache/alpaca_eval
+ROUTELLM ?= .cache/RouteLLM
 ROUTER_PAIR ?= -annotator alpaca_eval_gpt4 -strong gpt4 -weak llama-2-7b-chat-hf
 .PHONY: bench-routing router-weights routing-data
 routing-data:
 	@test -d $(ALPACA_EVAL)/results || git clone --depth 1 https://github.com/tatsu-lab/alpaca_eval $(ALPACA_EVAL)
+	@test -d $(ROUTELLM)/routellm/evals || git clone --depth 1 https://github.com/lm-sys/RouteLLM $(ROUTELLM)
 	$(GO) run ./cmd/gateway router alpacaeval -dir $(ALPACA_EVAL) $(ROUTER_PAIR) -out $(ALPACA_EVAL)/labelled.jsonl
+	$(GO) run ./cmd/gateway router routellm -dir $(ROUTELLM) -out $(ROUTELLM)/labelled.jsonl
 
-## bench-routing: strong share, quality, PGR, APGR, CPT, cost and a random-router p-value on the held-out split
+## bench-routing: strong share, quality, PGR, APGR, CPT, cost and a random-router p-value on the held-out splits
 bench-routing: routing-data
 	$(GO) run ./cmd/gateway router eval -data $(ALPACA_EVAL)/labelled.jsonl -weights builtin -holdout 0.2 -split-seed 1
+	$(GO) run ./cmd/gateway router eval -data $(ROUTELLM)/labelled.jsonl -weights builtin -holdout 0.5 -split-seed 7 -by-benchmark -judge off
 
-## router-weights: retrain policies/router/weights.bin from the same data (then make policies)
+## router-weights: retrain policies/router/weights.bin from the AlpacaEval data (then make policies)
 router-weights: routing-data
-	$(GO) run ./cmd/gateway router train -data $(ALPACA_EVAL)/labelled.jsonl -out policies/router/weights.bin -holdout 0.2 -split-seed 1 -seed 1 \
-	  -note "AlpacaEval (tatsu-lab/alpaca_eval cd543a1, data CC BY-NC 4.0): annotator alpaca_eval_gpt4, strong gpt4, weak llama-2-7b-chat-hf, vicuna subset excluded; 20% held out (split-seed 1); seed 1"
+	$(GO) run ./cmd/gateway router train -data $(ALPACA_EVAL)/labelled.jsonl -out policies/router/weights.bin -holdout 0.2 -split-seed 1 -seed 1 -length-prior 1 -calibrate $(ROUTELLM)/labelled.jsonl \
+	  -note "AlpacaEval (tatsu-lab/alpaca_eval cd543a1, data CC BY-NC 4.0): annotator alpaca_eval_gpt4, strong gpt4, weak llama-2-7b-chat-hf, vicuna subset excluded; 20% held out (split-seed 1); seed 1; length prior 1 logit per octave (chosen on the dev half of RouteLLM's MMLU/GSM8K/MT-Bench data, split-seed 7; none of it trains); default threshold: 50% strong over the AlpacaEval held-out prompts and RouteLLM's prompts, each weighing half (scores only)"

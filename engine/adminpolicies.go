@@ -221,15 +221,20 @@ func (ps *policySync) publish(name, digest string, module []byte) {
 // resubscribing after Redis failures.
 func (ps *policySync) run(ctx context.Context) {
 	for ctx.Err() == nil {
-		sub := ps.rdb.Subscribe(ctx, policyChannel)
+		sub := ps.rdb.Subscribe(ctx, policyChannel, weightsChannel)
 		if _, err := sub.Receive(ctx); err != nil {
 			_ = sub.Close()
 			sleepCtx(ctx, time.Second)
 			continue
 		}
 		ps.loadAll(ctx)
+		ps.loadWeights(ctx)
 		ch := sub.Channel()
 		for msg := range ch {
+			if msg.Channel == weightsChannel {
+				ps.loadWeights(ctx)
+				continue
+			}
 			ps.load(ctx, msg.Payload)
 		}
 		_ = sub.Close()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aigateway/gateway/engine/internal/redistest"
 	"github.com/aigateway/gateway/policies/router/routetrain"
 )
 
@@ -148,5 +149,63 @@ strong = "up/big"
 	status, hdr, resp = g.post(t, "/v1/chat/completions", `{"model":"auto","messages":[{"role":"user","content":"What is the weather and the local time in Paris?"}]}`, nil)
 	if status != 200 || hdr.Get("X-Gateway-Model") != "small" {
 		t.Fatalf("%d %s: model %q", status, resp, hdr.Get("X-Gateway-Model"))
+	}
+}
+
+// A weights upload on one replica reaches another through Redis (the
+// policies' fan-out) and changes its routing without a restart; a replica
+// started later loads the stored weights; a deletion reaches them too.
+func TestRouterWeightsFanOutThroughRedis(t *testing.T) {
+	t.Parallel()
+	recs, err := routetrain.Read(strings.NewReader(tinyLabelled()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := routetrain.Train(recs, routetrain.Options{Seed: 1, StrongShare: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := redistest.Start(t)
+	env := map[string]string{"REDIS_URL": rs.URL(), "GATEWAY_ADMIN_KEY": adminKey}
+	g1 := startGateway(t, fmt.Sprintf("data_dir = %q\n", t.TempDir()), env)
+	g2 := startGateway(t, fmt.Sprintf("data_dir = %q\n", t.TempDir()), env)
+	const haiku, proof = "Write a haiku about the city.", "Prove the theorem about the city step by step, with a rigorous proof."
+	weightsSource := func(g *gw) string {
+		status, body := g.get(t, "/admin/routing/weights", map[string]string{"Authorization": "Bearer " + adminKey})
+		if status != 200 {
+			t.Fatalf("GET weights: %d %s", status, body)
+		}
+		return body
+	}
+	if !strings.Contains(weightsSource(g2), `"source":"builtin"`) {
+		t.Fatal("replica 2 starts with an upload")
+	}
+	builtinHaiku, builtinProof := routeReason(t, g2, haiku), routeReason(t, g2, proof)
+	// One upload: a replica that subscribes after its announcement loads
+	// the stored weights when it subscribes.
+	if status, body := g1.putWeights(t, m.Encode()); status != 200 {
+		t.Fatalf("upload: %d %s", status, body)
+	}
+	// The replica saves the weights, then reconfigures its router: wait
+	// for the routing itself.
+	waitFor(t, "the weights to change replica 2's routing", func() bool {
+		h, p := routeReason(t, g2, haiku), routeReason(t, g2, proof)
+		return (h != builtinHaiku || p != builtinProof) && strings.HasPrefix(h, "fast: learned") && strings.HasPrefix(p, "strong: learned")
+	})
+	if !strings.Contains(weightsSource(g2), `"source":"upload"`) {
+		t.Fatal("replica 2 routes with the upload but does not report it")
+	}
+	g3 := startGateway(t, fmt.Sprintf("data_dir = %q\n", t.TempDir()), env)
+	waitFor(t, "a new replica to load the stored weights", func() bool {
+		return strings.Contains(weightsSource(g3), `"source":"upload"`)
+	})
+	if status, _ := g1.do(t, "DELETE", "/admin/routing/weights", nil, nil); status != 200 {
+		t.Fatalf("delete: %d", status)
+	}
+	waitFor(t, "the deletion to reach replica 2's routing", func() bool {
+		return routeReason(t, g2, haiku) == builtinHaiku && routeReason(t, g2, proof) == builtinProof
+	})
+	if !strings.Contains(weightsSource(g2), `"source":"builtin"`) {
+		t.Fatal("replica 2 routes with the embedded weights but does not report them")
 	}
 }

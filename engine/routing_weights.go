@@ -1,9 +1,13 @@
 package engine
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"time"
 
 	"github.com/aigateway/gateway/engine/routing"
+	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 )
 
@@ -25,6 +29,8 @@ func (s *Server) handleWeightsGet(ctx *fasthttp.RequestCtx) {
 // uses it for every request that starts after the answer.
 func (s *Server) handleWeightsPut(ctx *fasthttp.RequestCtx) {
 	body := ctx.PostBody()
+	s.weightsMu.Lock()
+	defer s.weightsMu.Unlock()
 	old, err := routing.SaveUpload(s.cfg.DataDir, body)
 	switch {
 	case errors.Is(err, routing.ErrTooLarge):
@@ -47,21 +53,35 @@ func (s *Server) handleWeightsPut(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.log.Info("router weights uploaded", "bytes", len(body))
+	if s.sync != nil {
+		s.sync.publishWeights(body)
+	}
 	writeJSON(ctx, 200, routing.WeightsInfo(body, routing.FromUpload))
 }
 
 // handleWeightsDelete serves DELETE /admin/routing/weights: back to
 // [routing] weights or the embedded model.
 func (s *Server) handleWeightsDelete(ctx *fasthttp.RequestCtx) {
-	if err := routing.RemoveUpload(s.cfg.DataDir); err != nil {
-		writeError(ctx, &apiError{Status: 500, Type: typeServer, Code: "weights_not_removed", Msg: err.Error()})
-		return
-	}
-	if err := s.reconfigureRouter(); err != nil {
-		writeError(ctx, &apiError{Status: 500, Type: typeServer, Code: "router_not_reconfigured", Msg: err.Error()})
+	if err := s.deleteWeights(); err != nil {
+		writeError(ctx, err)
 		return
 	}
 	s.handleWeightsGet(ctx)
+}
+
+func (s *Server) deleteWeights() *apiError {
+	s.weightsMu.Lock()
+	defer s.weightsMu.Unlock()
+	if err := routing.RemoveUpload(s.cfg.DataDir); err != nil {
+		return &apiError{Status: 500, Type: typeServer, Code: "weights_not_removed", Msg: err.Error()}
+	}
+	if err := s.reconfigureRouter(); err != nil {
+		return &apiError{Status: 500, Type: typeServer, Code: "router_not_reconfigured", Msg: err.Error()}
+	}
+	if s.sync != nil {
+		s.sync.publishWeights(nil)
+	}
+	return nil
 }
 
 // reconfigureRouter applies the policies again with the current weights.
@@ -71,4 +91,78 @@ func (s *Server) reconfigureRouter() error {
 		return err
 	}
 	return s.policies.Configure(pcs)
+}
+
+// Weights fan-out, beside the policies': an upload is stored under
+// gw:routing-weights (no key: no upload) and announced on
+// gw:routing-weights; every replica saves it under its data_dir, as its
+// own upload would be, and reconfigures its router. A replica that starts
+// later loads the stored weights.
+const (
+	weightsKey     = "gw:routing-weights"
+	weightsChannel = "gw:routing-weights"
+)
+
+// publishWeights stores and announces a local upload (nil: deleted).
+func (ps *policySync) publishWeights(b []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var err error
+	if b == nil {
+		err = ps.rdb.Del(ctx, weightsKey).Err()
+	} else {
+		err = ps.rdb.Set(ctx, weightsKey, b, 0).Err()
+	}
+	if err == nil {
+		err = ps.rdb.Publish(ctx, weightsChannel, "").Err()
+	}
+	if err != nil {
+		policySyncErrors.Inc()
+		ps.s.log.Warn("router weights fan-out failed; other replicas keep theirs until the next change", "error", err.Error())
+	}
+}
+
+// loadWeights applies the stored weights: saved as this replica's upload
+// and handed to its router, unless it already has them.
+func (ps *policySync) loadWeights(ctx context.Context) {
+	s := ps.s
+	b, err := ps.rdb.Get(ctx, weightsKey).Bytes()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		policySyncErrors.Inc()
+		return
+	}
+	s.weightsMu.Lock()
+	defer s.weightsMu.Unlock()
+	cur, source, _ := routing.LoadWeights(s.cfg.DataDir, "")
+	if b == nil {
+		if source != routing.FromUpload {
+			return
+		}
+		err = routing.RemoveUpload(s.cfg.DataDir)
+	} else {
+		if bytes.Equal(cur, b) {
+			return
+		}
+		var old []byte
+		if old, err = routing.SaveUpload(s.cfg.DataDir, b); err == nil {
+			if err = s.reconfigureRouter(); err != nil {
+				_ = routing.RestoreUpload(s.cfg.DataDir, old)
+			}
+			ps.weightsApplied(err)
+			return
+		}
+	}
+	if err == nil {
+		err = s.reconfigureRouter()
+	}
+	ps.weightsApplied(err)
+}
+
+func (ps *policySync) weightsApplied(err error) {
+	if err != nil {
+		policySyncErrors.Inc()
+		ps.s.log.Warn("replicated router weights not applied", "error", err.Error())
+		return
+	}
+	ps.s.log.Info("router weights replicated")
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,9 @@ type Server struct {
 	// skills is gateway.toml's [[skills]], for GET /v1/skills; replaced
 	// with the policies on POST /admin/reload.
 	skills atomic.Pointer[[]policies.Skill]
+	// weightsMu serialises changes of the router's weights: an upload, a
+	// deletion, a replica's fan-out.
+	weightsMu sync.Mutex
 	// ten is the store, usage ledger, client keys, budgets and webhooks
 	// (tenancy.go).
 	ten      *tenancy

@@ -5,6 +5,7 @@ package main
 //	gateway router train -data labelled.jsonl -out weights.bin [-holdout 0.2] [-seed 1] ...
 //	gateway router eval -data labelled.jsonl [-weights weights.bin] [-holdout 0.2] ...
 //	gateway router alpacaeval -dir ALPACA_EVAL -strong M -weak M -out labelled.jsonl
+//	gateway router routellm -dir ROUTELLM -out labelled.jsonl
 //
 // The labelled format and the training are in policies/router/routetrain.
 
@@ -30,10 +31,12 @@ import (
 const routerUsage = `usage:
   gateway router train -data labelled.jsonl -out weights.bin [-holdout 0.2] [-split-seed 1] [-seed 1]
                        [-bits 14] [-epochs 10] [-l2 1e-3] [-rate 0.2] [-strong-share 0.5] [-note TEXT]
+                       [-length-prior 0] [-text-only] [-calibrate prompts.jsonl] [-cv 5]
   gateway router eval -data labelled.jsonl [-weights weights.bin|builtin] [-holdout 0.2] [-split-seed 1]
-                      [-cost-ratio 0.05] [-trials 10000] [-judge builtin:judge|FILE.wasm|off]
+                      [-cost-ratio 0.05] [-trials 10000] [-judge builtin:judge|FILE.wasm|off] [-by-benchmark]
   gateway router alpacaeval -dir ALPACA_EVAL_CHECKOUT [-annotator alpaca_eval_gpt4]
                             -strong MODEL -weak MODEL -out labelled.jsonl
+  gateway router routellm -dir ROUTELLM_CHECKOUT -out labelled.jsonl   (MMLU, GSM8K, MT-Bench: evaluation only)
 `
 
 func routerMain(args []string, stdout, stderr io.Writer) int {
@@ -55,6 +58,10 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 	l2 := fs.Float64("l2", 1e-3, "L2 weight decay per step")
 	rate := fs.Float64("rate", 0.2, "AdaGrad step")
 	note := fs.String("note", "", "note stored in the weights file")
+	lengthPrior := fs.Float64("length-prior", 0, "logit added per octave of the last user message's length, on top of the training (docs/routing.md)")
+	calibrate := fs.String("calibrate", "", "more prompts (their scores only) for the default threshold: it sends -strong-share of the held-out prompts and of these, each set weighing the same")
+	cv := fs.Int("cv", 0, "choose -l2, -length-prior and -text-only by this many folds of cross-validation on the training part (0: use the flags)")
+	textOnly := fs.Bool("text-only", false, "train the text features only (shape weights stay 0 but for the length prior)")
 	weights := fs.String("weights", "builtin", "weights file to evaluate (builtin: the embedded ones)")
 	costRatio := fs.Float64("cost-ratio", 0.05, "weak tier cost per call / strong tier cost per call")
 	trials := fs.Int("trials", 10000, "random routers for the p-value")
@@ -62,6 +69,7 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 	annotator := fs.String("annotator", "alpaca_eval_gpt4", "AlpacaEval annotator directory")
 	strong := fs.String("strong", "", "strong model (AlpacaEval results directory name)")
 	weak := fs.String("weak", "", "weak model")
+	byBench := fs.Bool("by-benchmark", false, "also report each benchmark (the id's first path segment) on its own")
 	judge := fs.String("judge", wasm.BuiltinPrefix+"judge", "response-stage policy that measures the cascade on the weak answers (off: none)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
@@ -90,6 +98,31 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%d labelled prompts written to %s\n", n, *out)
 		return 0
+	case "routellm":
+		if *dir == "" || *out == "" {
+			fs.Usage()
+			return 2
+		}
+		f, err := os.Create(*out)
+		if err != nil {
+			return fail(err)
+		}
+		bw := bufio.NewWriter(f)
+		counts, err := routetrain.RouteLLM(*dir, bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fail(err)
+		}
+		for _, b := range routetrain.RouteLLMBenchmarks {
+			fmt.Fprintf(stdout, "%s: %d labelled prompts\n", b, counts[b])
+		}
+		fmt.Fprintf(stdout, "written to %s\n", *out)
+		return 0
 	case "train", "eval":
 	default:
 		fs.Usage()
@@ -115,12 +148,37 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 			fs.Usage()
 			return 2
 		}
-		m, err = routetrain.Train(train, routetrain.Options{Bits: uint8(*bits), Epochs: *epochs, L2: *l2, Rate: *rate, Seed: *seed, StrongShare: *share, Note: *note})
+		opts := routetrain.Options{Bits: uint8(*bits), Epochs: *epochs, L2: *l2, Rate: *rate, Seed: *seed, StrongShare: *share, Note: *note, LengthPrior: *lengthPrior, TextOnly: *textOnly}
+		if *cv > 0 {
+			var grid []routetrain.Candidate
+			if opts, grid, err = routetrain.CrossValidate(train, *cv, opts, routetrain.DefaultGrid()); err != nil {
+				return fail(err)
+			}
+			routetrain.CVMarkdown(stdout, *cv, grid)
+			fmt.Fprintf(stdout, "\nchosen: text only %v, l2 %g, length prior %g\n\n", opts.TextOnly, opts.L2, opts.LengthPrior)
+		}
+		m, err = routetrain.Train(train, opts)
 		if err != nil {
 			return fail(err)
 		}
 		if len(test) > 0 {
 			routetrain.SetThreshold(m, test, *share)
+		}
+		if *calibrate != "" {
+			cf, err := os.Open(*calibrate)
+			if err != nil {
+				return fail(err)
+			}
+			extra, err := routetrain.Read(cf)
+			cf.Close()
+			if err != nil {
+				return fail(fmt.Errorf("%s: %w", *calibrate, err))
+			}
+			base := test
+			if len(base) == 0 {
+				base = train
+			}
+			routetrain.SetThresholdMixed(m, [][]routetrain.Record{base, extra}, *share)
 		}
 		if err := os.WriteFile(*out, m.Encode(), 0o644); err != nil {
 			return fail(err)
@@ -149,6 +207,17 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\nheld-out split (%d prompts):\n\n", len(test))
 	r.Markdown(stdout)
+	if *byBench {
+		for _, g := range routetrain.Groups(test) {
+			gr, err := routetrain.Evaluate(g.Records, routetrain.Scores(m, g.Records), *costRatio, *trials, *splitSeed)
+			if err != nil {
+				fmt.Fprintf(stdout, "\n%s (%d prompts): %v\n", g.Name, len(g.Records), err)
+				continue
+			}
+			fmt.Fprintf(stdout, "\n%s (%d prompts):\n\n", g.Name, len(g.Records))
+			gr.Markdown(stdout)
+		}
+	}
 	if *judge == "off" || !hasWeakAnswers(test) {
 		return 0
 	}

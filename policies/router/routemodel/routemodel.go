@@ -18,7 +18,8 @@
 //     256 KiB request costs what a 4 KiB one does); their weights are summed
 //     and divided by the square root of their count;
 //   - shape (one-hot bins, weight 1 each): length of the last user message
-//     and of the whole conversation, number of messages and of user turns,
+//     (in octaves of the excerpt, and in quarter octaves of the whole
+//     message: LengthBin) and of the whole conversation, number of messages and of user turns,
 //     system prompt length, an IDE system prompt, tool count, an active tool
 //     loop, images, JSON output, and over the same excerpt: code fences,
 //     code-character density, maths markers (digits, operators, LaTeX),
@@ -30,7 +31,10 @@
 // a Scratch per goroutine.
 package routemodel
 
-import "math"
+import (
+	"math"
+	"math/bits"
+)
 
 // Limits of the text excerpt the features read.
 const (
@@ -90,6 +94,16 @@ func lowerByte(c byte) byte {
 	return c
 }
 
+// foldByte lower-cases c and maps every digit to '0': the numbers of a
+// prompt say what kind of prompt it is, not which number, and each value
+// hashed on its own would be a feature that no other prompt shares.
+func foldByte(c byte) byte {
+	if c >= '1' && c <= '9' {
+		return '0'
+	}
+	return lowerByte(c)
+}
+
 // wordByte: letters, digits and every non-ASCII byte (UTF-8 words stay
 // whole).
 func wordByte(c byte) bool {
@@ -111,7 +125,7 @@ func textFeatures(dst []uint32, intent []byte, mask uint32) []uint32 {
 	}
 	var w uint32 // the last four bytes, lower-cased
 	for i := 0; i < len(c); i++ {
-		w = w<<8 | uint32(lowerByte(c[i]))
+		w = w<<8 | uint32(foldByte(c[i]))
 		if i >= 3 {
 			h := (w ^ 0x9e3779b9) * 0x85ebca6b
 			h ^= h >> 15
@@ -137,7 +151,7 @@ func words(dst []uint32, t []byte, mask uint32) []uint32 {
 		h = (h ^ 'w') * prime32
 		if wordByte(c) {
 			for i < len(t) && wordByte(t[i]) {
-				h = (h ^ uint32(lowerByte(t[i]))) * prime32
+				h = (h ^ uint32(foldByte(t[i]))) * prime32
 				i++
 			}
 		} else {
@@ -165,6 +179,31 @@ func bin(name string, bucket int, mask uint32) uint32 {
 	h = (h ^ uint32(bucket) ^ 0x5bd1e995) * prime32
 	return h & mask
 }
+
+// LengthBuckets is the number of LengthBin buckets: quarter octaves up to
+// 2^17 bytes.
+const LengthBuckets = 4*17 + 1
+
+// LengthBucket is about 4·log2(n+1): the octave of n+1 and the two bits
+// below its leading one, capped at LengthBuckets-1.
+func LengthBucket(n int) int {
+	x := uint(n + 1)
+	b := bits.Len(x) - 1
+	var f uint
+	if b >= 2 {
+		f = x >> (b - 2) & 3
+	} else {
+		f = x << (2 - b) & 3
+	}
+	return min(4*b+int(f), LengthBuckets-1)
+}
+
+// LengthBin is the shape feature of the last user message's length in
+// bytes, in quarter octaves; the trainer adds its length prior there.
+func LengthBin(n int, mask uint32) uint32 { return LengthBucketBin(LengthBucket(n), mask) }
+
+// LengthBucketBin is the index of LengthBin's bucket b.
+func LengthBucketBin(b int, mask uint32) uint32 { return bin("intent_len4", b, mask) }
 
 // log2Bucket is floor(log2(n+1)) capped at max.
 func log2Bucket(n, max int) int {
@@ -200,6 +239,7 @@ func shapeFeatures(dst []uint32, in *Input, mask uint32) []uint32 {
 	dst = append(dst,
 		bin("bias", 0, mask),
 		bin("intent_len", log2Bucket(n, 18), mask),
+		LengthBin(len(in.Intent), mask),
 		bin("total_len", log2Bucket(in.TotalChars, 20), mask),
 		bin("messages", min(in.Messages, 12), mask),
 		bin("user_turns", min(in.UserTurns, 8), mask),

@@ -3,6 +3,7 @@ package routetrain
 import (
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Markdown writes the report as the tables of bench/RESULTS.md and
@@ -24,4 +25,28 @@ func (r *Report) Markdown(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s | %.1f%% | %.3f | %.3f | %.3f | %.1f%% |\n", th, 100*p.Share, p.Quality, p.PGR, p.Share, 100*p.Cost)
 	}
+}
+
+// Group is the records of one benchmark.
+type Group struct {
+	Name    string
+	Records []Record
+}
+
+// Groups splits recs by benchmark, the first "/"-separated segment of the
+// id, in order of first appearance.
+func Groups(recs []Record) []Group {
+	var out []Group
+	at := map[string]int{}
+	for _, r := range recs {
+		name, _, _ := strings.Cut(r.ID, "/")
+		i, ok := at[name]
+		if !ok {
+			i = len(out)
+			at[name] = i
+			out = append(out, Group{Name: name})
+		}
+		out[i].Records = append(out[i].Records, r)
+	}
+	return out
 }

@@ -27,7 +27,23 @@ type Options struct {
 	StrongShare float64
 	// Note is stored in the weights file.
 	Note string
+	// LengthPrior is added to the logit per octave of the last user
+	// message's length (routemodel.LengthBin), on top of what the data
+	// taught: a longer request more often needs the strong model. The
+	// data cannot unlearn it, so it carries knowledge the training prompts
+	// lack (docs/routing.md); 0 means none.
+	LengthPrior float64
+	// TextOnly leaves the shape features out of training (their weights
+	// stay 0 but for the length prior): on prompts unlike the training
+	// data, shape weights learned from one kind of prompt mislead more
+	// than they help (docs/routing.md).
+	TextOnly bool
 }
+
+// lengthPriorZero is the LengthBin bucket where the length prior is 0
+// (about 128 bytes), so that the logits of common lengths stay where
+// the training put them and far from saturating.
+const lengthPriorZero = 28
 
 type example struct {
 	text, shape []uint32
@@ -65,6 +81,9 @@ func Train(recs []Record, o Options) (*routemodel.Model, error) {
 	var s routemodel.Scratch
 	for i := range recs {
 		t, sh := s.Features(&recs[i].Input, uint(o.Bits))
+		if o.TextOnly {
+			sh = nil
+		}
 		ex[i] = example{append([]uint32(nil), t...), append([]uint32(nil), sh...), recs[i].Label()}
 	}
 	n := 1 << o.Bits
@@ -113,6 +132,12 @@ func Train(recs []Record, o Options) (*routemodel.Model, error) {
 	for i := range w {
 		m.W[i] = float32(w[i])
 	}
+	if o.LengthPrior != 0 {
+		mask := uint32(n - 1)
+		for b := 0; b < routemodel.LengthBuckets; b++ {
+			m.W[routemodel.LengthBucketBin(b, mask)] += float32(o.LengthPrior * float64(b-lengthPriorZero) / 4)
+		}
+	}
 	SetThreshold(m, recs, o.StrongShare)
 	return m, nil
 }
@@ -127,6 +152,51 @@ func SetThreshold(m *routemodel.Model, recs []Record, share float64) {
 	k := int(float64(len(ps)) * (1 - share))
 	k = min(max(k, 0), len(ps)-1)
 	m.Threshold = float32(min(max(ps[k], 1e-4), 1-1e-4))
+}
+
+// SetThresholdMixed sets m's default threshold so that, averaged over the
+// sets with equal weight, share of the prompts go to the strong tier: a
+// set of chat prompts and a set of benchmark questions count the same
+// however many prompts each has. Scores only, never labels.
+func SetThresholdMixed(m *routemodel.Model, sets [][]Record, share float64) {
+	scores := make([][]float64, 0, len(sets))
+	for _, s := range sets {
+		if len(s) > 0 {
+			scores = append(scores, Scores(m, s))
+		}
+	}
+	if len(scores) == 0 {
+		return
+	}
+	strong := func(t float64) float64 {
+		f := 0.0
+		for _, ps := range scores {
+			k := 0
+			for _, p := range ps {
+				if p >= t {
+					k++
+				}
+			}
+			f += float64(k) / float64(len(ps))
+		}
+		return f / float64(len(scores))
+	}
+	lo, hi := 1e-4, 1-1e-4 // strong(lo) >= strong(hi)
+	for i := 0; i < 60; i++ {
+		mid := (lo + hi) / 2
+		if strong(mid) > share {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	// Rounded up: a float32 below hi would send the scores just under it
+	// to strong.
+	t := float32(hi)
+	if float64(t) < hi {
+		t = math.Nextafter32(t, 1)
+	}
+	m.Threshold = t
 }
 
 // Scores returns the model's P(strong needed) for each record.
