@@ -223,8 +223,9 @@ func moduleFor(s spec) ([]byte, string, error) {
 // Built-ins (origin "builtin": the binary's read-only bytes) cost nothing
 // they do not need: a disabled one is not compiled until a Configure enables
 // it, and, with an on-disk compilation cache, one that serves none of
-// Options.WarmStages is validated and then released (instance and compiled
-// code) until its first call, which compiles it again from the cache.
+// Options.WarmStages, or whose self-check declared a trigger (set_trigger),
+// is validated and then released (instance and compiled code) until its
+// first call, which compiles it again from the cache.
 func (h *Host) newVersion(s spec, module []byte, origin string) (*version, uint32, error) {
 	digest := sha256.Sum256(module)
 	sandbox := !h.trusted[digest] && !builtinModule(module)
@@ -272,8 +273,15 @@ func (h *Host) newVersion(s spec, module []byte, origin string) (*version, uint3
 		h.release(comp)
 		return nil, 0, err
 	}
+	v.trigger = inst.state.trigger
 	v.release(inst)
-	if builtin && h.opts.CacheDir != "" && stages&h.opts.WarmStages == 0 {
+	warm := stages & h.opts.WarmStages
+	if v.trigger != nil {
+		// Requests that do not match the trigger never reach the module:
+		// it stays cold until the first one that does.
+		warm &^= 1 << abi.StageRequest
+	}
+	if builtin && h.opts.CacheDir != "" && warm == 0 {
 		v.shrink(math.MaxInt64, true)
 	}
 	return v, stages, nil
