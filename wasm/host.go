@@ -227,6 +227,7 @@ func moduleFor(s spec) ([]byte, string, error) {
 // is validated and then released (instance and compiled code) until its
 // first call, which compiles it again from the cache.
 func (h *Host) newVersion(s spec, module []byte, origin string) (*version, uint32, error) {
+	defer dropEmbedded(module)
 	digest := sha256.Sum256(module)
 	sandbox := !h.trusted[digest] && !builtinModule(module)
 	builtin := origin == "builtin" && !sandbox
@@ -439,6 +440,7 @@ func (h *Host) Configure(policies []PolicyConfig) error {
 		}
 		load := func(module []byte, origin string) error {
 			d := sha256.Sum256(module)
+			dropEmbedded(module)
 			if reusable(prev, s, d) && prev.origin == origin {
 				p.cur.Store(prev)
 				p.stages = s.stages

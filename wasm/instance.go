@@ -156,6 +156,7 @@ func (v *version) compiledLocked() (*compiled, error) {
 		return nil, errRetired
 	}
 	c, err := v.h.compile(v.h.ctx, v.module, v.sandbox)
+	dropEmbedded(v.module)
 	if err != nil {
 		return nil, err
 	}
