@@ -685,16 +685,21 @@ func (h *Host) Delete(name string, opts ...ChangeOption) error {
 
 // Info describes a policy for the admin API.
 type Info struct {
-	Name        string    `json:"name"`
-	Module      string    `json:"module"` // as configured: "builtin:NAME", a path, or "upload"
-	Origin      string    `json:"origin"` // what runs: "builtin", "file" or "upload"
-	Digest      string    `json:"digest"` // sha256 of the running module, hex
-	Stages      []string  `json:"stages"`
-	Fail        string    `json:"fail"`
-	TimeoutMS   float64   `json:"timeout_ms"`
-	MemoryMB    int       `json:"memory_mb"`
-	Enabled     bool      `json:"enabled"`
-	Sandboxed   bool      `json:"sandboxed"` // deadline enforced by terminating the module
+	Name      string   `json:"name"`
+	Module    string   `json:"module"` // as configured: "builtin:NAME", a path, or "upload"
+	Origin    string   `json:"origin"` // what runs: "builtin", "file" or "upload"
+	Digest    string   `json:"digest"` // sha256 of the running module, hex
+	Stages    []string `json:"stages"`
+	Fail      string   `json:"fail"`
+	TimeoutMS float64  `json:"timeout_ms"`
+	MemoryMB  int      `json:"memory_mb"`
+	Enabled   bool     `json:"enabled"`
+	Sandboxed bool     `json:"sandboxed"` // deadline enforced by terminating the module
+	// Trigger says the module's self-check declared a trigger (ABI v1.2):
+	// its request stage runs only for the requests that match it;
+	// Untriggered counts the others.
+	Trigger     bool      `json:"trigger,omitempty"`
+	Untriggered uint64    `json:"untriggered,omitempty"`
 	LoadedAt    time.Time `json:"loaded_at"`
 	Quarantined bool      `json:"quarantined"`
 	Calls       uint64    `json:"calls"`
@@ -734,12 +739,14 @@ func (h *Host) infoIn(reg *registry, p *policy, full bool) Info {
 		TimeoutMS: float64(p.spec.timeout) / float64(time.Millisecond), MemoryMB: p.spec.memoryMB,
 		Enabled: p.spec.enabled, Error: p.loadErr, Position: p.spec.position.String(),
 		Calls: p.m.calls.Get(), Errors: p.m.errors.Get(), Timeouts: p.m.timeouts.Get(), Quarantines: p.m.quarantines.Get(),
+		Untriggered: p.m.untriggered.Get(),
 	}
 	if v != nil {
 		i.Origin, i.Digest, i.Sandboxed, i.LoadedAt = v.origin, v.hex, v.sandbox, v.loadedAt
 		i.Quarantined = v.quarantinedUntil.Load() > time.Now().UnixNano()
 		i.Instances, i.MemoryBytes = int(v.count.Load()), v.mem.Load()
 		i.Warnings = v.warnings
+		i.Trigger = v.trigger != nil
 	}
 	i.Positions, i.Placement = reg.placement(p)
 	if recent := p.m.recent.recent(); full {

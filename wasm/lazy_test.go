@@ -72,6 +72,11 @@ func TestLazyBuiltinsAllocs(t *testing.T) {
 		t.Fatalf("request stage: err %v, failures %+v", err, out.Failures)
 	}
 	check("after a plain request", 0, 0)
+	for _, name := range []string{"stripper", "skills"} {
+		if i, _ := h.Get(name); !i.Trigger || i.Untriggered != 1 || i.Calls != 0 {
+			t.Fatalf("%s: trigger %v, %d requests passed by, %d calls; want a trigger, 1, 0", name, i.Trigger, i.Untriggered, i.Calls)
+		}
+	}
 
 	// One with a chat-template marker brings the stripper (only) in.
 	ide := codingRequest(1 << 10)
