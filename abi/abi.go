@@ -1,4 +1,4 @@
-// Package abi is the gateway's policy ABI, version 1 (revision 1.1), and the guest SDK for
+// Package abi is the gateway's policy ABI, version 1 (revision 1.2), and the guest SDK for
 // policies written in standard Go (GOOS=wasip1 GOARCH=wasm
 // -buildmode=c-shared).
 //
@@ -24,8 +24,9 @@ const Version = 1
 
 // Revision is the ABI's minor revision: additions to version 1 that old
 // guests never notice and new guests detect through feature bits. 1.1 added
-// the route's tier ([FeatureTier]) and report_removed ([FeatureRemoved]).
-const Revision = 1
+// the route's tier ([FeatureTier]) and report_removed ([FeatureRemoved]);
+// 1.2 added set_trigger ([FeatureTrigger]).
+const Revision = 2
 
 // ImportModule is the Wasm import module name of every host function.
 const ImportModule = "gateway"
@@ -186,11 +187,12 @@ const (
 	FeatureHeaders       uint64 = 1 << 6 // request headers are visible
 	FeatureTier          uint64 = 1 << 7 // v1.1: set_route carries a tier (RouteTierShift)
 	FeatureRemoved       uint64 = 1 << 8 // v1.1: report_removed is counted
+	FeatureTrigger       uint64 = 1 << 9 // v1.2: set_trigger is honoured
 )
 
-// FeaturesV1 is every feature an ABI v1 host may announce (revision 1.1).
+// FeaturesV1 is every feature an ABI v1 host may announce (revision 1.2).
 const FeaturesV1 = FeatureEdits | FeatureInsert | FeatureAmbiguous | FeatureRespond |
-	FeatureResponseStage | FeatureVerdict | FeatureHeaders | FeatureTier | FeatureRemoved
+	FeatureResponseStage | FeatureVerdict | FeatureHeaders | FeatureTier | FeatureRemoved | FeatureTrigger
 
 // RouteAmbiguous is the flags bit of set_route that hands the decision to the
 // second-phase classifier; the model then is the fallback.
@@ -329,6 +331,7 @@ const (
 	FnSetVerdict    = "set_verdict"
 	FnSetError      = "set_error"
 	FnReportRemoved = "report_removed" // v1.1
+	FnSetTrigger    = "set_trigger"    // v1.2
 )
 
 var (
@@ -343,7 +346,7 @@ func fn(name string, params []ValueType, results ...ValueType) Func {
 	return Func{Name: name, Params: params, Results: results}
 }
 
-// HostFuncs lists every host function of ABI v1 (revision 1.1), in the order
+// HostFuncs lists every host function of ABI v1 (revision 1.2), in the order
 // of ABI.md.
 var HostFuncs = []Func{
 	fn(FnFeatures, none, I64),
@@ -372,6 +375,7 @@ var HostFuncs = []Func{
 	fn(FnSetVerdict, []ValueType{I32, I32, I32, I32}, I32),
 	fn(FnSetError, buf, I32),
 	fn(FnReportRemoved, []ValueType{I32, I32}, I32),
+	fn(FnSetTrigger, buf, I32),
 }
 
 // WASI lists the wasi_snapshot_preview1 functions a module may import. They

@@ -36,6 +36,7 @@ type Imports interface {
 	SetVerdict(flags, score int32, reason []byte) int32
 	SetError(msg []byte) int32
 	ReportRemoved(kind, n int32) int32
+	SetTrigger(spec []byte) int32
 }
 
 // field selects a scalar getter.
@@ -402,6 +403,15 @@ func (c *Call) tierFlags(t Tier) int32 {
 // ABI v1.1: a module that uses it is refused by older hosts.
 func (c *Call) ReportRemoved(kind Removal, n int) Status {
 	return Status(c.imp.ReportRemoved(int32(kind), int32(min(n, 1<<31-1))))
+}
+
+// SetTrigger declares, during the self-check (gateway_configure), which
+// requests the policy's request stage can act on: the host then calls the
+// policy only for requests that match spec (see [ParseTrigger] and ABI.md,
+// "Triggers"), and may keep it uncompiled until the first one. ABI v1.2: a
+// module that uses it is refused by older hosts.
+func (c *Call) SetTrigger(spec []byte) Status {
+	return Status(c.imp.SetTrigger(spec))
 }
 
 // Replace replaces bytes [start, end) of message i's text with text. All

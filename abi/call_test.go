@@ -85,6 +85,8 @@ func (h *fakeHost) ReportRemoved(kind, n int32) int32 {
 	return 0
 }
 
+func (h *fakeHost) SetTrigger(spec []byte) int32 { return 0 }
+
 // TestRouteTier checks the tier's place in set_route's flags, and that a
 // host without FeatureTier (ABI v1.0) gets the route without it.
 func TestRouteTier(t *testing.T) {

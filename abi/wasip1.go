@@ -4,9 +4,10 @@ package abi
 
 import "unsafe"
 
-// The //go:wasmimport declarations of ABI v1 (revision 1.1). The linker keeps
+// The //go:wasmimport declarations of ABI v1 (revision 1.2). The linker keeps
 // only the imports a module calls, so a module that never reports removals
-// does not import report_removed and loads on v1.0 hosts too. Pointers are guest addresses;
+// does not import report_removed and loads on v1.0 hosts too (and one that
+// declares no trigger does not import set_trigger). Pointers are guest addresses;
 // every buffer passed to the host is owned by the guest (see ABI.md).
 
 //go:wasmimport gateway features
@@ -87,6 +88,9 @@ func hostSetError(msg unsafe.Pointer, msgLen int32) int32
 //go:wasmimport gateway report_removed
 func hostReportRemoved(kind, n int32) int32
 
+//go:wasmimport gateway set_trigger
+func hostSetTrigger(spec unsafe.Pointer, specLen int32) int32
+
 // ptr returns the guest address of b's first byte (nil for an empty slice:
 // the host never dereferences a zero-length range).
 func ptr(b []byte) unsafe.Pointer {
@@ -164,6 +168,8 @@ func (wasmImports) SetVerdict(flags, score int32, reason []byte) int32 {
 func (wasmImports) SetError(msg []byte) int32 { return hostSetError(ptr(msg), int32(len(msg))) }
 
 func (wasmImports) ReportRemoved(kind, n int32) int32 { return hostReportRemoved(kind, n) }
+
+func (wasmImports) SetTrigger(spec []byte) int32 { return hostSetTrigger(ptr(spec), int32(len(spec))) }
 
 // call is the module's one Call: a Wasm instance runs one export at a time.
 var call = NewCall(wasmImports{})

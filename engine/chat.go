@@ -401,17 +401,18 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	s.targets(x, name, m)
 	s.noteBreakpoints(x)
 	// The cache key covers the request as the policies left it.
-	// Decide first: hashing a large request is wasted on one that will not
-	// be stored.
+	// Decide first: hashing a large request (SHA-256 of every message, 0.2
+	// ms for 100 KiB) is wasted on one that will not be stored, nor read:
+	// a bypass neither looks the key up nor stores under it.
 	var d cache.Decision
 	if s.cache != nil {
 		d = s.cache.Policy().Decide(x.req, x.project, m.Provider, m.Upstream, m.Deterministic)
 	}
-	if d.Cache {
-		x.ckey = cache.KeyFor(x.req, x.cacheNamespace(), m.Provider, m.Upstream)
-	}
 	hdr := &ctx.Request.Header
 	dir := cache.ParseDirective(hdr.Peek("X-Gateway-Cache"), hdr.Peek("Cache-Control"))
+	if d.Cache && dir != cache.Bypass {
+		x.ckey = cache.KeyFor(x.req, x.cacheNamespace(), m.Provider, m.Upstream)
+	}
 	cr := s.cache.Begin(x.ckey, d, dir)
 	x.ten.cache = cr.Header()
 	ctx.Response.Header.Set("X-Gateway-Cache", x.ten.cache)

@@ -26,3 +26,16 @@ func builtinModule(module []byte) bool {
 	}
 	return false
 }
+
+// dropEmbedded lets the kernel take back the pages of module when it is one
+// of the embedded built-ins itself (the binary's read-only bytes): after a
+// compile or a digest has read it, nothing needs it resident until the next
+// compile, which pages it in again.
+func dropEmbedded(module []byte) {
+	for _, name := range BuiltinNames() {
+		if b, _ := Builtin(name); len(b) == len(module) && len(b) > 0 && &b[0] == &module[0] {
+			dropPages(module)
+			return
+		}
+	}
+}

@@ -53,6 +53,10 @@ type Options struct {
 	// at load and then released until its first call. 0 selects the request
 	// stage.
 	WarmStages uint32
+	// IgnoreTriggers calls every request-stage policy for every request,
+	// whatever trigger its self-check declared (set_trigger). For tests that
+	// check a trigger against its policy, and for debugging one.
+	IgnoreTriggers bool
 	// DefaultTimeout is the per-call deadline of a policy without one
 	// (default 100ms).
 	DefaultTimeout time.Duration

@@ -226,9 +226,11 @@ func moduleFor(s spec) ([]byte, string, error) {
 // Built-ins (origin "builtin": the binary's read-only bytes) cost nothing
 // they do not need: a disabled one is not compiled until a Configure enables
 // it, and, with an on-disk compilation cache, one that serves none of
-// Options.WarmStages is validated and then released (instance and compiled
-// code) until its first call, which compiles it again from the cache.
+// Options.WarmStages, or whose self-check declared a trigger (set_trigger),
+// is validated and then released (instance and compiled code) until its
+// first call, which compiles it again from the cache.
 func (h *Host) newVersion(s spec, module []byte, origin string) (*version, uint32, error) {
+	defer dropEmbedded(module)
 	digest := sha256.Sum256(module)
 	sandbox := !h.trusted[digest] && !builtinModule(module)
 	builtin := origin == "builtin" && !sandbox
@@ -275,8 +277,15 @@ func (h *Host) newVersion(s spec, module []byte, origin string) (*version, uint3
 		h.release(comp)
 		return nil, 0, err
 	}
+	v.trigger = inst.state.trigger
 	v.release(inst)
-	if builtin && h.opts.CacheDir != "" && stages&h.opts.WarmStages == 0 {
+	warm := stages & h.opts.WarmStages
+	if v.trigger != nil {
+		// Requests that do not match the trigger never reach the module:
+		// it stays cold until the first one that does.
+		warm &^= 1 << abi.StageRequest
+	}
+	if builtin && h.opts.CacheDir != "" && warm == 0 {
 		v.shrink(math.MaxInt64, true)
 	}
 	return v, stages, nil
@@ -435,6 +444,7 @@ func (h *Host) Configure(policies []PolicyConfig) error {
 		}
 		load := func(module []byte, origin string) error {
 			d := sha256.Sum256(module)
+			dropEmbedded(module)
 			if reusable(prev, s, d) && prev.origin == origin {
 				p.cur.Store(prev)
 				p.stages = s.stages
@@ -682,16 +692,21 @@ func (h *Host) Delete(name string, opts ...ChangeOption) error {
 
 // Info describes a policy for the admin API.
 type Info struct {
-	Name        string    `json:"name"`
-	Module      string    `json:"module"` // as configured: "builtin:NAME", a path, or "upload"
-	Origin      string    `json:"origin"` // what runs: "builtin", "file" or "upload"
-	Digest      string    `json:"digest"` // sha256 of the running module, hex
-	Stages      []string  `json:"stages"`
-	Fail        string    `json:"fail"`
-	TimeoutMS   float64   `json:"timeout_ms"`
-	MemoryMB    int       `json:"memory_mb"`
-	Enabled     bool      `json:"enabled"`
-	Sandboxed   bool      `json:"sandboxed"` // deadline enforced by terminating the module
+	Name      string   `json:"name"`
+	Module    string   `json:"module"` // as configured: "builtin:NAME", a path, or "upload"
+	Origin    string   `json:"origin"` // what runs: "builtin", "file" or "upload"
+	Digest    string   `json:"digest"` // sha256 of the running module, hex
+	Stages    []string `json:"stages"`
+	Fail      string   `json:"fail"`
+	TimeoutMS float64  `json:"timeout_ms"`
+	MemoryMB  int      `json:"memory_mb"`
+	Enabled   bool     `json:"enabled"`
+	Sandboxed bool     `json:"sandboxed"` // deadline enforced by terminating the module
+	// Trigger says the module's self-check declared a trigger (ABI v1.2):
+	// its request stage runs only for the requests that match it;
+	// Untriggered counts the others.
+	Trigger     bool      `json:"trigger,omitempty"`
+	Untriggered uint64    `json:"untriggered,omitempty"`
 	LoadedAt    time.Time `json:"loaded_at"`
 	Quarantined bool      `json:"quarantined"`
 	Calls       uint64    `json:"calls"`
@@ -741,12 +756,14 @@ func (h *Host) infoIn(reg *registry, p *policy, full bool) Info {
 		Enabled: p.spec.enabled, Error: p.loadErr, Position: p.spec.position.String(),
 		Calls: p.m.calls.Get(), Errors: p.m.errors.Get(), Timeouts: p.m.timeouts.Get(), Quarantines: p.m.quarantines.Get(),
 		P50MS: p.m.lat.quantile(0.5) * 1e3, P99MS: p.m.lat.quantile(0.99) * 1e3,
+		Untriggered: p.m.untriggered.Get(),
 	}
 	if v != nil {
 		i.Origin, i.Digest, i.Sandboxed, i.LoadedAt = v.origin, v.hex, v.sandbox, v.loadedAt
 		i.Quarantined = v.quarantinedUntil.Load() > time.Now().UnixNano()
 		i.Instances, i.MemoryBytes = int(v.count.Load()), v.mem.Load()
 		i.Warnings = v.warnings
+		i.Trigger = v.trigger != nil
 	}
 	i.Positions, i.Placement = reg.placement(p)
 	i.RollbackTo = h.rollbackTo(p, i.Origin)

@@ -102,6 +102,7 @@ var hostFuncs = map[string]api.GoModuleFunc{
 	abi.FnBody:         getter((*callState).Body),
 	abi.FnResponse:     getter((*callState).Response),
 	abi.FnSetError:     getter((*callState).SetError),
+	abi.FnSetTrigger:   getter((*callState).SetTrigger),
 	abi.FnMessageCount: counter((*callState).MessageCount),
 	abi.FnToolCount:    counter((*callState).ToolCount),
 	abi.FnHeaderCount:  counter((*callState).HeaderCount),

@@ -47,6 +47,10 @@ type version struct {
 	// warnings are what the load accepted but the operator should know
 	// (a config the module cannot check).
 	warnings []string
+	// trigger is what the module's self-check declared with set_trigger
+	// (ABI v1.2) when the version was loaded; nil: every request-stage
+	// call runs. Set before the version is published, never changed.
+	trigger *trigger
 
 	idle  chan *instance
 	slots chan struct{}
@@ -152,6 +156,7 @@ func (v *version) compiledLocked() (*compiled, error) {
 		return nil, errRetired
 	}
 	c, err := v.h.compile(v.h.ctx, v.module, v.sandbox)
+	dropEmbedded(v.module)
 	if err != nil {
 		return nil, err
 	}

@@ -27,13 +27,15 @@ func instanceBytes(h *Host) (n int64, instances int) {
 	return n, instances
 }
 
-// TestLazyBuiltinsAllocs: with the default policies, a Host holds compiled
-// code and an instance only for the built-ins every request runs (request
-// stage); the disabled diff-first is not compiled at all, the router and the
-// judge are validated at load and compiled again on their first call; idle
-// pools give everything back. Memory is measured in bytes of linear memory
-// and in compiled modules held (each Go-guest built-in is ~7 MB of machine
-// code and ~3 MB of decoded module).
+// TestLazyBuiltinsAllocs: with the default policies, a Host holds no
+// compiled code and no instance after Configure: the request-stage
+// built-ins declare triggers (set_trigger) and are validated at load, then
+// released until the first request that matches; the disabled diff-first is
+// not compiled at all; the router and the judge are validated at load and
+// compiled again on their first call; idle pools give everything back.
+// Memory is measured in bytes of linear memory and in compiled modules held
+// (each Go-guest built-in is ~7 MB of machine code and ~3 MB of decoded
+// module).
 func TestLazyBuiltinsAllocs(t *testing.T) {
 	ctx := context.Background()
 	h, err := New(ctx, Options{CacheDir: t.TempDir(), Metrics: metrics.NewSet(), IdleRelease: -1})
@@ -50,34 +52,49 @@ func TestLazyBuiltinsAllocs(t *testing.T) {
 	if err := h.Configure(pcs); err != nil {
 		t.Fatal(err)
 	}
-	// stripper and skills: request stage, warm. diff-first: disabled.
-	// router, judge: validated, then released.
-	if n := compiledCount(h); n != 2 {
-		t.Fatalf("after Configure the host holds %d compiled modules, want 2 (stripper, skills)", n)
+	check := func(when string, compiled, instances int) {
+		t.Helper()
+		if n := compiledCount(h); n != compiled {
+			t.Fatalf("%s the host holds %d compiled modules, want %d", when, n, compiled)
+		}
+		const perInstance = 8 << 20 // a Go guest's memory after its self-check is ~2.5 MiB
+		if mem, n := instanceBytes(h); n != instances || mem > int64(instances)*perInstance {
+			t.Fatalf("%s %d instances hold %d bytes of linear memory, want %d instances within %d bytes", when, n, mem, instances, instances*perInstance)
+		}
 	}
-	mem, instances := instanceBytes(h)
-	if instances != 2 {
-		t.Fatalf("after Configure %d instances are pooled, want 2", instances)
+	check("after Configure", 0, 0)
+
+	// A request no trigger matches (a plain coding question) runs the
+	// request stage without compiling anything.
+	c := codingRequest(1 << 10)
+	in, out := c.input(), new(Output)
+	if err := h.Run(ctx, abi.StageRequest, in, out); err != nil || len(out.Failures) > 0 {
+		t.Fatalf("request stage: err %v, failures %+v", err, out.Failures)
 	}
-	const perInstance = 8 << 20 // a Go guest's memory after its self-check is ~2.5 MiB
-	if mem > 2*perInstance {
-		t.Fatalf("after Configure the pools hold %d bytes of linear memory, budget %d", mem, 2*perInstance)
-	}
-	for _, i := range h.List() {
-		if i.Name == "router" && (i.Instances != 0 || i.MemoryBytes != 0) {
-			t.Fatalf("router: %d instances, %d bytes before its first call", i.Instances, i.MemoryBytes)
+	check("after a plain request", 0, 0)
+	for _, name := range []string{"stripper", "skills"} {
+		if i, _ := h.Get(name); !i.Trigger || i.Untriggered != 1 || i.Calls != 0 {
+			t.Fatalf("%s: trigger %v, %d requests passed by, %d calls; want a trigger, 1, 0", name, i.Trigger, i.Untriggered, i.Calls)
 		}
 	}
 
+	// One with a chat-template marker brings the stripper (only) in.
+	ide := codingRequest(1 << 10)
+	ide.question = append([]byte("<|im_start|>user\n"), ide.question...)
+	out.Reset()
+	if err := h.Run(ctx, abi.StageRequest, ide.input(), out); err != nil || len(out.Failures) > 0 || !out.Modified() {
+		t.Fatalf("request stage with a marker: err %v, failures %+v, modified %v", err, out.Failures, out.Modified())
+	}
+	check("after a request with a marker", 1, 1)
+
 	// The router's first call compiles it again (from the cache) and
 	// answers as usual.
-	c := codingRequest(1 << 10)
-	in, out := c.input(), new(Output)
+	out.Reset()
 	if err := h.Run(ctx, abi.StageRoute, in, out); err != nil || !out.Route.Set || len(out.Failures) > 0 {
 		t.Fatalf("route after a cold start: err %v, route %+v, failures %+v", err, out.Route, out.Failures)
 	}
-	if n := compiledCount(h); n != 3 {
-		t.Fatalf("after the router's first call the host holds %d compiled modules, want 3", n)
+	if n := compiledCount(h); n != 2 {
+		t.Fatalf("after the router's first call the host holds %d compiled modules, want 2", n)
 	}
 
 	// Idle: every instance closed, every built-in's code released; the
@@ -94,7 +111,7 @@ func TestLazyBuiltinsAllocs(t *testing.T) {
 		t.Fatalf("route after idle release: err %v, route %+v, failures %+v", err, out.Route, out.Failures)
 	}
 	out.Reset()
-	if err := h.Run(ctx, abi.StageRequest, in, out); err != nil || len(out.Failures) > 0 {
+	if err := h.Run(ctx, abi.StageRequest, ide.input(), out); err != nil || len(out.Failures) > 0 || !out.Modified() {
 		t.Fatalf("request stage after idle release: err %v, failures %+v", err, out.Failures)
 	}
 }
@@ -149,6 +166,7 @@ func TestInstanceMemoryOffHeapAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := codingRequest(16 << 10)
+	c.question = append([]byte("<|im_start|>user\n"), c.question...) // the stripper's trigger
 	in, out := c.input(), new(Output)
 	if err := h.Run(ctx, abi.StageRequest, in, out); err != nil || len(out.Failures) > 0 {
 		t.Fatalf("run: %v %+v", err, out.Failures)

@@ -7,3 +7,6 @@ package wasm
 type mappedMemory = heapMemory
 
 func newMappedMemory(uint64) *mappedMemory { return nil }
+
+// dropPages is a no-op where madvise is not used.
+func dropPages([]byte) {}

@@ -11,7 +11,9 @@ import (
 // outlive module versions, so counters keep counting across uploads.
 type policyMetrics struct {
 	calls, errors, timeouts, quarantines, skipped *metrics.Counter
-	duration                                      *metrics.PrometheusHistogram
+	// untriggered counts requests the policy's trigger let pass by.
+	untriggered *metrics.Counter
+	duration    *metrics.PrometheusHistogram
 	// failures counts failed calls by reason (FailureKind.Label).
 	failures [numFailureKinds]*metrics.Counter
 	recent   *failureLog
@@ -38,6 +40,7 @@ func (h *Host) metricsFor(name string) *policyMetrics {
 		timeouts:    h.set.NewCounter("gateway_policy_timeouts_total" + label),
 		quarantines: h.set.NewCounter("gateway_policy_quarantines_total" + label),
 		skipped:     h.set.NewCounter("gateway_policy_skipped_total" + label),
+		untriggered: h.set.NewCounter("gateway_policy_untriggered_total" + label),
 		duration:    h.set.NewPrometheusHistogramExt("gateway_policy_duration_seconds"+label, durationBuckets),
 		recent:      newFailureLog(h.opts.RecentFailures),
 	}

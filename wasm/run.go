@@ -69,6 +69,11 @@ func (h *Host) runPolicy(ctx context.Context, p *policy, stage abi.Stage, in *In
 	}
 	defer v.leave()
 	m := p.m
+	if t := v.trigger; t != nil && stage == abi.StageRequest && !h.opts.IgnoreTriggers && !t.match(in, out) {
+		// The policy declared it cannot act on this request: not a call.
+		m.untriggered.Inc()
+		return nil
+	}
 	if q := v.quarantinedUntil.Load(); q != 0 && time.Now().UnixNano() < q {
 		m.skipped.Inc()
 		return h.failed(p, v, stage, in, out, FailQuarantined, 0, nil)

@@ -31,6 +31,8 @@ type callState struct {
 	errMsg []byte
 	// guestErr is set when the guest called set_error during this call.
 	guestErr bool
+	// trigger is what the self-check declared with set_trigger (nil: none).
+	trigger *trigger
 }
 
 var _ abi.Imports = (*callState)(nil)
@@ -39,6 +41,9 @@ func (s *callState) begin(stage abi.Stage, in *Input, out *Output, config []byte
 	s.stage, s.in, s.out, s.config, s.policy = stage, in, out, config, policy
 	s.read, s.written, s.maxRead, s.maxWritten = 0, 0, maxRead, maxWritten
 	s.poison, s.errMsg, s.guestErr = 0, s.errMsg[:0], false
+	if stage == abi.StageConfigure {
+		s.trigger = nil
+	}
 }
 
 // end drops the references to the request so that an idle instance pins no
@@ -431,6 +436,25 @@ func (s *callState) ReportRemoved(kind, n int32) int32 {
 		return int32(abi.StatusInvalid)
 	}
 	s.out.pendingRemoved[kind] += int64(n)
+	return int32(abi.StatusOK)
+}
+
+// SetTrigger implements abi.Imports: only the self-check may declare a
+// trigger; a later declaration in the same self-check replaces an earlier
+// one.
+func (s *callState) SetTrigger(spec []byte) int32 {
+	if s.stage != abi.StageConfigure {
+		return int32(abi.StatusWrongStage)
+	}
+	if !s.take(len(spec)) {
+		return int32(abi.StatusLimit)
+	}
+	t, msg := newTrigger(spec)
+	if msg != "" {
+		s.errMsg = append(s.errMsg[:0], msg...)
+		return int32(abi.StatusInvalid)
+	}
+	s.trigger = t
 	return int32(abi.StatusOK)
 }
 

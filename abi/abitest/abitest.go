@@ -567,3 +567,18 @@ func (h *host) ReportRemoved(kind, n int32) int32 {
 	h.removed[kind] += int(n)
 	return int32(abi.StatusOK)
 }
+
+// SetTrigger checks the spec as the host does: only in the self-check, and
+// refused with -4 (INVALID) when abi.ParseTrigger refuses it.
+func (h *host) SetTrigger(spec []byte) int32 {
+	if h.stage != abi.StageConfigure {
+		return int32(abi.StatusWrongStage)
+	}
+	if !h.take(len(spec)) {
+		return int32(abi.StatusLimit)
+	}
+	if _, msg := abi.ParseTrigger(spec); msg != "" {
+		return int32(abi.StatusInvalid)
+	}
+	return int32(abi.StatusOK)
+}

@@ -48,8 +48,9 @@ type TailRow struct {
 // memory); it runs on the ledger's flusher goroutine, never on a request.
 type Tail struct {
 	mu      sync.Mutex
-	rows    []TailRow // ring
-	next    int64     // seq of the next row; rows hold seq next-len .. next-1
+	rows    []TailRow // ring of size rows, grown by append until it is full
+	size    int
+	next    int64 // seq of the next row; rows hold seq next-len .. next-1
 	wake    chan struct{}
 	waiters atomic.Int64
 }
@@ -59,7 +60,9 @@ func NewTail(n int) *Tail {
 	if n <= 0 {
 		n = DefaultTailRows
 	}
-	return &Tail{rows: make([]TailRow, 0, n), next: 1, wake: make(chan struct{})}
+	// The ring grows with the rows: a gateway nobody watches, or that
+	// serves few requests, does not hold 1,000 rows' worth (680 KB) idle.
+	return &Tail{size: n, next: 1, wake: make(chan struct{})}
 }
 
 // Wrap returns a ledger sink that writes to sink and, once the store has
@@ -92,10 +95,10 @@ func (t *Tail) Add(rows []store.UsageRow) {
 			*f = strings.Clone(*f)
 		}
 		t.next++
-		if len(t.rows) < cap(t.rows) {
+		if len(t.rows) < t.size {
 			t.rows = append(t.rows, r)
 		} else {
-			t.rows[(r.Seq-1)%int64(cap(t.rows))] = r
+			t.rows[(r.Seq-1)%int64(t.size)] = r
 		}
 	}
 	close(t.wake)
@@ -131,7 +134,7 @@ func (t *Tail) Since(after int64, f TailFilter, max int) (rows []TailRow, next i
 	}
 	next = after
 	for seq := after + 1; seq < t.next && len(rows) < max; seq++ {
-		r := &t.rows[(seq-1)%int64(cap(t.rows))]
+		r := &t.rows[(seq-1)%int64(t.size)]
 		next = seq
 		if f.keep(r) {
 			rows = append(rows, *r)

@@ -74,6 +74,54 @@ func configure(raw []byte) string {
 	return ""
 }
 
+// triggerSpec is dedup's trigger (ABI v1.2) for config c. A replacement
+// needs two copies of a content of at least min_bytes (m below), each a
+// whole tool result or a file block (findBlocks), so a request that matches
+// neither rule has nothing to replace:
+//
+//   - two file blocks: each has an opening and a closing line, a fence
+//     ("```", "~~~") or a tag ("<file_content", "</file_content>"), so the
+//     texts hold at least four of these, and at least 2m bytes;
+//   - a tool result involved: a tool message of at least m bytes.
+func triggerSpec(c config) []byte {
+	m := int64(max(c.minBytes, 1))
+	b := []byte(`{"any":[`)
+	if c.files {
+		b = append(b, `{"contains":["`+"```"+`","~~~"`...)
+		for _, t := range blockTags {
+			b = append(b, `,"<`...)
+			b = append(b, t.name...)
+			b = append(b, `","</`...)
+			b = append(b, t.name...)
+			b = append(b, `>"`...)
+		}
+		b = append(b, `],"min_count":4,"min_bytes":`...)
+		b = abi.AppendInt(b, 2*m)
+		b = append(b, '}')
+	}
+	if c.toolResults {
+		if c.files {
+			b = append(b, ',')
+		}
+		b = append(b, `{"roles":["tool","function"],"min_bytes":`...)
+		b = abi.AppendInt(b, m)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
+}
+
+// configureCall is the self-check export's handler: configure, then the
+// trigger for the accepted config.
+func configureCall(c *abi.Call) abi.Status {
+	if msg := configure(c.Config()); msg != "" {
+		return c.Fail(msg)
+	}
+	if st := c.SetTrigger(triggerSpec(cfg)); st != abi.StatusOK {
+		return c.Fail("dedup: trigger refused")
+	}
+	return abi.StatusOK
+}
+
 // seen is the first occurrence of a content in this request.
 type seen struct {
 	msg          int // message index

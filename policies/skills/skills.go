@@ -134,6 +134,24 @@ func configure(cfg []byte) string {
 	return ""
 }
 
+// trigger is the skills policy's trigger (ABI v1.2): the X-Gateway-Skill
+// header, the body's "skill" field, or a message text that starts with "@"
+// (a system prompt or last user message "@ID"). A request with none of them
+// selects no skill, and the host does not call the policy for it.
+var triggerSpec = []byte(`{"any":[{"header":"x-gateway-skill"},{"skill":true},{"prefix":["@"]}]}`)
+
+// configureCall is the self-check export's handler: configure, then the
+// trigger.
+func configureCall(c *abi.Call) abi.Status {
+	if msg := configure(c.Config()); msg != "" {
+		return c.Fail(msg)
+	}
+	if st := c.SetTrigger(triggerSpec); st != abi.StatusOK {
+		return c.Fail("skills: trigger refused")
+	}
+	return abi.StatusOK
+}
+
 func find(id []byte) *skill {
 	for i := range skills {
 		if abi.EqualFold(id, string(skills[i].id)) {

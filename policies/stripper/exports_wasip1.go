@@ -4,5 +4,8 @@ package main
 
 import "github.com/aigateway/gateway/abi"
 
+//go:wasmexport gateway_configure
+func configureExport() int32 { return abi.Serve(configure) }
+
 //go:wasmexport gateway_on_request
 func onRequestExport() int32 { return abi.Serve(onRequest) }

@@ -224,22 +224,33 @@ const (
 	tagEnv                // Cline's environment block
 )
 
+// ideTags are the IDE tags the stripper knows, with the rules that apply to
+// each; any other tag is left alone. The trigger lists them too.
+var ideTags = [...]struct {
+	name string
+	kind int
+}{
+	{"attached_files", tagEmpty}, {"additional_data", tagEmpty}, {"linter_errors", tagEmpty},
+	{"manually_added_selection", tagEmpty}, {"recently_viewed_files", tagEmpty},
+	{"open_and_recently_viewed_files", tagEmpty}, {"open_files", tagEmpty}, {"attachments", tagEmpty},
+	{"context", tagEmpty}, {"editorContext", tagEmpty}, {"git_status", tagEmpty}, {"terminal_output", tagEmpty},
+	{"diagnostics", tagEmpty}, {"problems", tagEmpty}, {"selection", tagEmpty}, {"current_file", tagEmpty},
+	{"file_contents", tagEmpty}, {"related_files", tagEmpty},
+	{"cursor_rules", tagEmpty | tagRepeat}, {"user_rules", tagEmpty | tagRepeat}, {"project_rules", tagEmpty | tagRepeat},
+	{"rules", tagEmpty | tagRepeat}, {"custom_instructions", tagEmpty | tagRepeat}, {"memories", tagEmpty | tagRepeat},
+	{"reminder", tagEmpty | tagRepeat}, {"instructions", tagEmpty | tagRepeat}, {"repoContext", tagEmpty | tagRepeat},
+	{"workspace_info", tagEmpty | tagRepeat}, {"user_info", tagEmpty | tagRepeat},
+	{"reminderInstructions", tagRepeat}, {"system-reminder", tagRepeat},
+	{"environment_details", tagEmpty | tagEnv},
+}
+
 // tagKind classifies the IDE tags the stripper knows; any other tag is
 // left alone.
 func tagKind(name []byte) int {
-	switch string(name) {
-	case "attached_files", "additional_data", "linter_errors", "manually_added_selection",
-		"recently_viewed_files", "open_and_recently_viewed_files", "open_files", "attachments",
-		"context", "editorContext", "git_status", "terminal_output", "diagnostics", "problems",
-		"selection", "current_file", "file_contents", "related_files":
-		return tagEmpty
-	case "cursor_rules", "user_rules", "project_rules", "rules", "custom_instructions", "memories",
-		"reminder", "instructions", "repoContext", "workspace_info", "user_info":
-		return tagEmpty | tagRepeat
-	case "reminderInstructions", "system-reminder":
-		return tagRepeat
-	case "environment_details":
-		return tagEmpty | tagEnv
+	for _, t := range ideTags {
+		if string(name) == t.name {
+			return t.kind
+		}
 	}
 	return 0
 }
@@ -506,6 +517,39 @@ var (
 	tagBytes  = []byte("stripper.bytes_removed")
 	tagTokens = []byte("stripper.tokens_removed")
 )
+
+// triggerSpec is the stripper's trigger (ABI v1.2): a request none of whose
+// rules match is one the stripper would leave unchanged, so the host does
+// not call it. Every edit comes from one of them:
+//
+//   - a chat-template marker ("<|…") or a known IDE tag ("<name>") in a
+//     system, developer or user message (scan);
+//   - a system prompt that starts with "You are Continue." (continueLine);
+//   - a run of blank lines in a system prompt (collapse: "\n\n\n");
+//   - a system paragraph of at least 80 bytes seen before (paragraphs):
+//     two of them make at least 160 bytes of system text.
+func triggerSpec() []byte {
+	b := []byte(`{"any":[{"roles":["system","developer","user"],"contains":["<|"`)
+	for _, t := range ideTags {
+		b = append(b, `,"<`...)
+		b = append(b, t.name...)
+		b = append(b, `>"`...)
+	}
+	b = append(b, `]},`...)
+	b = append(b, `{"roles":["system","developer"],"prefix":["You are Continue."]},`...)
+	b = append(b, `{"roles":["system","developer"],"contains":["\n\n\n"]},`...)
+	b = append(b, `{"roles":["system","developer"],"min_bytes":160}]}`...)
+	return b
+}
+
+// configure is the self-check: the stripper has no settings (any config is
+// ignored); it declares its trigger.
+func configure(c *abi.Call) abi.Status {
+	if st := c.SetTrigger(triggerSpec()); st != abi.StatusOK {
+		return c.Fail("stripper: trigger refused")
+	}
+	return abi.StatusOK
+}
 
 func onRequest(c *abi.Call) abi.Status {
 	s := &st
