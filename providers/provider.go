@@ -227,6 +227,21 @@ type MessagesNative interface {
 	CountTokens(ctx context.Context, body []byte, model string, h HeaderGetter, query []byte) (*Response, error)
 }
 
+// ResponsesNative is implemented by providers that may speak OpenAI's
+// Responses API (https://platform.openai.com/docs/api-reference/responses):
+// the gateway then passes /v1/responses through instead of translating it
+// to a chat completion.
+type ResponsesNative interface {
+	// NativeResponses reports whether this upstream serves /responses
+	// (configured: OpenAI itself does, most OpenAI-compatible servers do not).
+	NativeResponses() bool
+	// Responses forwards a Responses create body with its model replaced.
+	// The answer is the upstream's own: Response.Body is the response
+	// object, or Response.Stream relays its events as they come; Usage is
+	// read from the Responses usage object (ParseResponsesUsage).
+	Responses(ctx context.Context, body []byte, model string, stream bool) (*Response, error)
+}
+
 // BreakpointCacher is implemented by providers whose prompt cache reads only
 // at the breakpoints a request marks (Anthropic's cache_control) and that
 // can place them for a client that set none.

@@ -473,6 +473,15 @@ DROP INDEX usage_ledger_ts;
 ALTER TABLE usage_ledger DROP CONSTRAINT usage_ledger_pkey, ADD CONSTRAINT usage_ledger_pkey PRIMARY KEY (ts, id);
 `,
 	},
+	{
+		version: 6,
+		name:    "stored responses: the upstream that holds the state",
+		// '' is the gateway (a translated response); a provider's name is
+		// a response passed through to an upstream that stores it too
+		// (OpenAI), whose previous_response_id can then be forwarded.
+		sqlite:   `ALTER TABLE responses ADD COLUMN upstream TEXT NOT NULL DEFAULT '';`,
+		postgres: `ALTER TABLE responses ADD COLUMN upstream TEXT NOT NULL DEFAULT '';`,
+	},
 }
 
 // schemaMigrationsDDL creates the bookkeeping table; the same SQL works on
