@@ -409,12 +409,20 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 		}
 	}
 	x.uc = upstreamCall{kind: callChat, models: x.models, call: &x.call, overflowOnly: x.overflowOnly, anthropicClient: x.format == formatAnthropic}
+	if x.rsp != nil {
+		x.uc.kind, x.uc.rsp, x.uc.stream = callResponses, x.rsp, x.req.Stream // responsesnative.go
+	}
 	if err = s.callUpstream(ctx, x, &x.uc, x.targets); err != nil {
 		cr.Flight.Done(nil, err)
 		x.fail(ctx, err)
 		return
 	}
 	x.takeAnswer(&x.uc)
+	if x.uc.native {
+		x.call.Header = nil
+		s.renderNative(ctx, x, m, cr.Flight)
+		return
+	}
 	if x.model != m {
 		cr.Flight.SkipStore() // a fallback answered: share it, don't store it under m
 	}

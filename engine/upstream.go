@@ -34,10 +34,14 @@ const (
 	callEmbed
 	callClassifier
 	callCascade
+	// callResponses: a Responses API request, passed through to a target
+	// that serves the Responses API natively, sent as the canonical chat
+	// request to any other (responsesnative.go).
+	callResponses
 	numCallKinds
 )
 
-var callKindNames = [numCallKinds]string{"chat", "messages", "count_tokens", "embeddings", "classifier", "cascade"}
+var callKindNames = [numCallKinds]string{"chat", "messages", "count_tokens", "embeddings", "classifier", "cascade", "responses"}
 
 // upstreamCall is one logical upstream call; it implements limits.Caller so
 // that the runner drives its attempts.
@@ -56,6 +60,11 @@ type upstreamCall struct {
 	stream bool
 	// anthropicClient: the request came in on /v1/messages (translated).
 	anthropicClient bool
+	// rsp is a Responses request's state, for callResponses; native says
+	// that the answer came from a Responses passthrough (sentNative: the
+	// attempt under way is one).
+	rsp                *responsesState
+	native, sentNative bool
 
 	// Results: the answer, the model that gave it, and the slot that a
 	// stream holds until the exchange finishes.
@@ -115,7 +124,7 @@ func (c *upstreamCall) Call(ctx context.Context, a limits.Attempt) error {
 		}
 		return err
 	}
-	c.resp, c.model = resp, m
+	c.resp, c.model, c.native = resp, m, c.sentNative
 	if resp.Stream != nil {
 		// A stream holds its slot until its last byte; the exchange gives
 		// it back when it finishes.
@@ -139,6 +148,16 @@ func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.P
 			return ap.CountTokens(ctx, c.body, m.Upstream, c.header, c.query)
 		}
 		return ap.Messages(ctx, c.body, m.Upstream, c.header, c.query, c.stream)
+	case callResponses:
+		c.sentNative = false
+		if rp, ok := p.(providers.ResponsesNative); ok && rp.NativeResponses() {
+			body, err := c.rsp.nativeBody(m.Provider)
+			if err != nil {
+				return nil, limits.Final(err)
+			}
+			c.sentNative = true
+			return rp.Responses(ctx, body, m.Upstream, c.stream)
+		}
 	case callEmbed:
 		emb, ok := p.(providers.Embedder)
 		if !ok {

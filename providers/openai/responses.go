@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -105,8 +104,7 @@ type ResponsesRelay struct {
 	sr       sse.Reader
 	out      []byte
 	usage    providers.Usage
-	final    []byte // the terminal event's response object
-	seq      int    // events relayed: the next sequence_number
+	seq      int // events relayed: the next sequence_number
 	done     bool
 	ended    bool // the terminal event came: the body may be drained
 	failed   bool // an upstream error event was relayed
@@ -121,7 +119,7 @@ var _ providers.Stream = (*ResponsesRelay)(nil)
 // Reset prepares r to relay body.
 func (r *ResponsesRelay) Reset(body io.Reader, provider string) {
 	r.sr.Reset(body, 0)
-	r.out, r.final, r.usage, r.seq, r.provider, r.cancel, r.redact = r.out[:0], r.final[:0], providers.Usage{}, 0, provider, nil, nil
+	r.out, r.usage, r.seq, r.provider, r.cancel, r.redact = r.out[:0], providers.Usage{}, 0, provider, nil, nil
 	r.done, r.ended, r.failed = false, false, false
 	r.tail.Reset(body)
 }
@@ -162,9 +160,7 @@ func (r *ResponsesRelay) Next() ([]byte, error) {
 	data := ev.Data
 	switch {
 	case terminal(name):
-		resp := jsonscan.Get(data, "response")
-		r.usage = providers.ParseResponsesUsage(jsonscan.Get(resp, "usage"))
-		r.final = append(r.final[:0], resp...)
+		r.usage = providers.ParseResponsesUsage(jsonscan.Get(jsonscan.Get(data, "response"), "usage"))
 		r.done, r.ended = true, true
 	case string(name) == "error":
 		data = r.redact.Bytes(data)
@@ -201,15 +197,6 @@ func (r *ResponsesRelay) fail(err error) []byte {
 	return r.out
 }
 
-// Final is the terminal event's response object (nil before it came); it
-// is valid until the stream is released.
-func (r *ResponsesRelay) Final() []byte {
-	if len(r.final) == 0 {
-		return nil
-	}
-	return r.final
-}
-
 // Usage returns the usage of the terminal event.
 func (r *ResponsesRelay) Usage() providers.Usage { return r.usage }
 
@@ -225,9 +212,4 @@ func (r *ResponsesRelay) Close() error {
 		c()
 	}
 	return nil
-}
-
-// IsResponsesEvent reports whether b, a relayed event, is the named one.
-func IsResponsesEvent(b []byte, name string) bool {
-	return bytes.HasPrefix(b, []byte("event: ")) && bytes.HasPrefix(b[7:], []byte(name)) && len(b) > 7+len(name) && b[7+len(name)] == '\n'
 }
