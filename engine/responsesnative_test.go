@@ -177,3 +177,64 @@ func TestResponsesNativeChains(t *testing.T) {
 		t.Fatalf("unknown previous: %d %s", status, resp)
 	}
 }
+
+// TestResponsesInputTokens: POST /v1/responses/input_tokens through the
+// openai-go client, for every model: OpenAI's own count (the body passed
+// through without the members the count does not take), an estimate for
+// the others, the mock included; errors in the envelope.
+func TestResponsesInputTokens(t *testing.T) {
+	t.Parallel()
+	oa, _ := providertest.StartOpenAI(&providertest.OpenAI{PromptTokens: 321})
+	an, _ := providertest.StartAnthropic(&providertest.Anthropic{Reply: "x"})
+	t.Cleanup(func() { _ = oa.Close(); _ = an.Close() })
+	g := startGateway(t, "", map[string]string{
+		"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": oa.URL + "/v1",
+		"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": an.URL,
+	})
+	c := g.client()
+	count := func(model string) int64 {
+		r, err := c.Responses.InputTokens.Count(context.Background(), responses.InputTokenCountParams{
+			Model:        openai.String(model),
+			Instructions: openai.String("Be brief."),
+			Input:        responses.InputTokenCountParamsInputUnion{OfString: openai.String("How many tokens is this sentence, roughly speaking?")},
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", model, err)
+		}
+		return r.InputTokens
+	}
+	if n := count("openai/gpt-4o"); n != 321 {
+		t.Fatalf("openai count %d", n)
+	}
+	if l := oa.Last(); l.Path != "/v1/responses/input_tokens" {
+		t.Fatalf("upstream path %s", l.Path)
+	}
+	for _, model := range []string{"anthropic/claude-sonnet-4-0", "mock/echo"} {
+		if n := count(model); n < 10 || n > 40 {
+			t.Fatalf("%s estimate %d", model, n)
+		}
+	}
+	// A create body is accepted as it is: members only generation reads
+	// are not sent to OpenAI's count.
+	status, hdr, body := g.post(t, "/v1/responses/input_tokens", `{"stream":true,"store":false,"temperature":0.2,"input":"hi","model":"gpt-4o"}`, nil)
+	if status != 200 || body != `{"object":"response.input_tokens","input_tokens":321}` || hdr.Get("X-Gateway-Token-Count") != "" {
+		t.Fatalf("create body: %d %s", status, body)
+	}
+	status, hdr, body = g.post(t, "/v1/responses/input_tokens", `{"input":[{"content":"hi","role":"user"}],"model":"mock/echo"}`, nil)
+	if status != 200 || !strings.HasPrefix(body, `{"object":"response.input_tokens","input_tokens":`) || hdr.Get("X-Gateway-Token-Count") != "estimated" {
+		t.Fatalf("mock: %d %v %s", status, hdr, body)
+	}
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{
+		{`{"model":`, 400},
+		{`{"model":"nope/x","input":"x"}`, 404},
+		{`{"model":"gpt-4o","input":"x","previous_response_id":"resp_missing"}`, 404},
+	} {
+		status, _, body := g.post(t, "/v1/responses/input_tokens", tc.body, nil)
+		if status != tc.status || !strings.HasPrefix(body, `{"error":{`) {
+			t.Errorf("%s: %d %s", tc.body, status, body)
+		}
+	}
+}

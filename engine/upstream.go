@@ -38,10 +38,13 @@ const (
 	// that serves the Responses API natively, sent as the canonical chat
 	// request to any other (responsesnative.go).
 	callResponses
+	// callInputTokens: /v1/responses/input_tokens to a provider that
+	// serves the Responses API (responsestokens.go).
+	callInputTokens
 	numCallKinds
 )
 
-var callKindNames = [numCallKinds]string{"chat", "messages", "count_tokens", "embeddings", "classifier", "cascade", "responses"}
+var callKindNames = [numCallKinds]string{"chat", "messages", "count_tokens", "embeddings", "classifier", "cascade", "responses", "input_tokens"}
 
 // upstreamCall is one logical upstream call; it implements limits.Caller so
 // that the runner drives its attempts.
@@ -158,6 +161,16 @@ func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.P
 			c.sentNative = true
 			return rp.Responses(ctx, body, m.Upstream, c.stream)
 		}
+	case callInputTokens:
+		rp, ok := p.(providers.ResponsesNative)
+		if !ok || !rp.NativeResponses() {
+			return nil, limits.Skip(errNoResponses)
+		}
+		body, err := c.rsp.nativeBody(m.Provider)
+		if err != nil {
+			return nil, limits.Final(err)
+		}
+		return rp.InputTokens(ctx, inputTokensBody(body), m.Upstream)
 	case callEmbed:
 		emb, ok := p.(providers.Embedder)
 		if !ok {
@@ -214,6 +227,8 @@ var (
 		Msg: "the prompt is longer than this model's context window"}
 	errNotNative = &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported",
 		Msg: "this fallback does not speak the Anthropic Messages API"}
+	errNoResponses = &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported",
+		Msg: "this fallback does not count Responses API input tokens"}
 	errNoEmbeddings = &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported",
 		Msg: "this fallback does not serve embeddings"}
 )

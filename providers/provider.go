@@ -240,6 +240,11 @@ type ResponsesNative interface {
 	// object, or Response.Stream relays its events as they come; Usage is
 	// read from the Responses usage object (ParseResponsesUsage).
 	Responses(ctx context.Context, body []byte, model string, stream bool) (*Response, error)
+	// InputTokens forwards an input token count body
+	// (https://platform.openai.com/docs/api-reference/responses/input-tokens)
+	// with its model replaced; Response.Body is the upstream's
+	// {"object":"response.input_tokens","input_tokens":N}.
+	InputTokens(ctx context.Context, body []byte, model string) (*Response, error)
 }
 
 // BreakpointCacher is implemented by providers whose prompt cache reads only

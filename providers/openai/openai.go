@@ -54,8 +54,9 @@ type Provider struct {
 	client *upstream.Client
 	chat   []byte // absolute URL of /chat/completions
 	embed  []byte
-	// responses is the absolute URL of /responses.
-	responses []byte
+	// responses and inputTokens are the absolute URLs of /responses and
+	// /responses/input_tokens.
+	responses, inputTokens []byte
 	// redact removes the key, credential headers and query secrets from
 	// every upstream error text.
 	redact *providers.Redactor
@@ -78,8 +79,10 @@ func New(cfg Config) (*Provider, error) {
 	p.chat = c.URL(nil, "/chat/completions")
 	p.embed = c.URL(nil, "/embeddings")
 	p.responses = c.URL(nil, "/responses")
+	p.inputTokens = c.URL(nil, "/responses/input_tokens")
 	if cfg.Query != "" {
 		p.responses = append(append(p.responses, '?'), cfg.Query...)
+		p.inputTokens = append(append(p.inputTokens, '?'), cfg.Query...)
 		p.chat = append(append(p.chat, '?'), cfg.Query...)
 		p.embed = append(append(p.embed, '?'), cfg.Query...)
 	}

@@ -86,6 +86,37 @@ func (p *Provider) Responses(ctx context.Context, body []byte, model string, str
 	return out, nil
 }
 
+// InputTokens forwards an input token count body to
+// {base}/responses/input_tokens with the model replaced.
+func (p *Provider) InputTokens(ctx context.Context, body []byte, model string) (*providers.Response, error) {
+	bb := bodyPool.Get().(*bodyBuf)
+	bb.b = jsonscan.AppendReplaced(bb.b[:0], body, "model", jsonscan.AppendQuote(nil, model))
+	req := fasthttp.AcquireRequest()
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.SetRequestURIBytes(p.inputTokens)
+	req.Header.SetContentType("application/json")
+	p.setAuth(req)
+	req.SetBodyRaw(bb.b)
+	resp := fasthttp.AcquireResponse()
+	release := func() {
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+		bodyPool.Put(bb)
+	}
+	if err := p.client.Do(ctx, req, resp, p.cfg.Timeout); err != nil {
+		release()
+		return nil, p.transportError(err)
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		err := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+		release()
+		return nil, err
+	}
+	out := providers.NewResponse(release)
+	out.Body = resp.Body()
+	return out, nil
+}
+
 var responsesRelayPool = sync.Pool{New: func() any { return new(ResponsesRelay) }}
 
 // ResponsesRelay passes a Responses event stream through ("event: NAME",

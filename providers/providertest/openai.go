@@ -68,6 +68,10 @@ func (o *OpenAI) handle(ctx *fasthttp.RequestCtx) {
 		o.embeddings(ctx)
 		return
 	}
+	if strings.HasSuffix(path, "/responses/input_tokens") {
+		o.inputTokens(ctx)
+		return
+	}
 	if strings.HasSuffix(path, "/responses") {
 		if o.Delay > 0 {
 			time.Sleep(o.Delay)

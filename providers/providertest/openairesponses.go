@@ -169,3 +169,25 @@ func orNull(v []byte) string {
 	}
 	return string(v)
 }
+
+// inputTokens answers POST /responses/input_tokens
+// (https://platform.openai.com/docs/api-reference/responses/input-tokens):
+// {"object":"response.input_tokens","input_tokens":N}, N being
+// PromptTokens (or 11 when unset). Like OpenAI it refuses parameters the
+// count does not take (stream, store, temperature, max_output_tokens).
+func (o *OpenAI) inputTokens(ctx *fasthttp.RequestCtx) {
+	body := ctx.PostBody()
+	ctx.SetContentType("application/json")
+	for _, k := range []string{"stream", "store", "temperature", "max_output_tokens"} {
+		if jsonscan.Get(body, k) != nil {
+			ctx.SetStatusCode(400)
+			ctx.SetBodyString(`{"error":{"message":"Unknown parameter: '` + k + `'.","type":"invalid_request_error","param":"` + k + `","code":"unknown_parameter"}}`)
+			return
+		}
+	}
+	n := o.PromptTokens
+	if n == 0 {
+		n = 11
+	}
+	ctx.SetBodyString(`{"object":"response.input_tokens","input_tokens":` + strconv.Itoa(n) + `}`)
+}
