@@ -247,6 +247,37 @@ type ResponsesNative interface {
 	InputTokens(ctx context.Context, body []byte, model string) (*Response, error)
 }
 
+// NativeBatcher is implemented by providers with a discounted batch API of
+// their own (Anthropic's Message Batches): the gateway's batch runner can
+// submit chat items there instead of running them one by one.
+type NativeBatcher interface {
+	// SubmitBatch creates a batch of items at the provider and returns its
+	// id. Custom ids are the caller's, within the provider's alphabet.
+	SubmitBatch(ctx context.Context, items []BatchItem) (string, error)
+	// BatchResults returns done false while the batch runs; once it has
+	// ended, the result of every item it had. call gives an item's call
+	// again by custom id (reading an answer needs its translation).
+	BatchResults(ctx context.Context, id string, call func(customID string) *Call) (results []BatchResult, done bool, err error)
+	// BatchDiscount is the price factor of a batch item (0.5: half price).
+	BatchDiscount() float64
+}
+
+// BatchItem is one request of a native batch.
+type BatchItem struct {
+	CustomID string
+	Call     *Call
+}
+
+// BatchResult is one item's answer from a native batch: Status and Body
+// are what a live call would have answered (an OpenAI chat.completion, or
+// the OpenAI error envelope), Usage its tokens.
+type BatchResult struct {
+	CustomID string
+	Status   int
+	Body     []byte
+	Usage    Usage
+}
+
 // BreakpointCacher is implemented by providers whose prompt cache reads only
 // at the breakpoints a request marks (Anthropic's cache_control) and that
 // can place them for a client that set none.
