@@ -68,7 +68,7 @@ func (n nativeBatches) decodeItem(b store.Batch, p *tenant.Project, it store.Bat
 	if slot == nil {
 		return nil
 	}
-	if _, ok := slot.p.(providers.NativeBatcher); !ok {
+	if nb, ok := slot.p.(providers.NativeBatcher); !ok || nb.BatchDiscount() <= 0 {
 		return nil
 	}
 	line := strconv.Itoa(it.Line)

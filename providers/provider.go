@@ -258,7 +258,8 @@ type NativeBatcher interface {
 	// ended, the result of every item it had. call gives an item's call
 	// again by custom id (reading an answer needs its translation).
 	BatchResults(ctx context.Context, id string, call func(customID string) *Call) (results []BatchResult, done bool, err error)
-	// BatchDiscount is the price factor of a batch item (0.5: half price).
+	// BatchDiscount is the price factor of a batch item (0.5: half
+	// price); 0 says this upstream has no batch API.
 	BatchDiscount() float64
 }
 

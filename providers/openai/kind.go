@@ -24,6 +24,7 @@ var Kind = providers.Kind{
 			Query: s.Query, Headers: s.Headers, Timeout: s.Timeout, Options: s.Upstream,
 			PromptCacheKey: isOpenAI,
 			Responses:      responses,
+			Batches:        isOpenAI,
 		})
 	},
 	EnabledBy: providers.ByKey,

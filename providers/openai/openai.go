@@ -45,6 +45,9 @@ type Config struct {
 	// Responses: the upstream serves the Responses API (/responses), so
 	// /v1/responses is passed through to it (responses.go).
 	Responses bool
+	// Batches: the upstream has OpenAI's Batch API (batches.go), used for
+	// native provider batches.
+	Batches bool
 	upstream.Options
 }
 

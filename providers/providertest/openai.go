@@ -51,8 +51,12 @@ type OpenAI struct {
 
 	srv    *Server
 	stored responsesState // ids of stored Responses API responses
-	n      atomic.Int64
-	calls  atomic.Int64
+	// files and batches are the Files and Batch APIs' objects
+	// (openaibatches.go); BatchCreates counts the batches created.
+	files, batches responsesState
+	BatchCreates   atomic.Int64
+	n              atomic.Int64
+	calls          atomic.Int64
 }
 
 // StartOpenAI starts the fake on loopback.
@@ -66,6 +70,10 @@ func (o *OpenAI) handle(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	if strings.HasSuffix(path, "/embeddings") {
 		o.embeddings(ctx)
+		return
+	}
+	if strings.Contains(path, "/files") || strings.Contains(path, "/batches") {
+		o.filesAndBatches(ctx, path)
 		return
 	}
 	if strings.HasSuffix(path, "/responses/input_tokens") {
