@@ -474,7 +474,9 @@ ALTER TABLE usage_ledger DROP CONSTRAINT usage_ledger_pkey, ADD CONSTRAINT usage
 `,
 	},
 	{
-		version: 6,
+		// 7, not 6: main's version 6 (the routing's extra-call costs, on
+		// s5-ops) lands beside it when the branches merge.
+		version: 7,
 		name:    "stored responses: the upstream that holds the state",
 		// '' is the gateway (a translated response); a provider's name is
 		// a response passed through to an upstream that stores it too
