@@ -52,6 +52,11 @@ func ToCompletion(dst, resp []byte) ([]byte, error) {
 				return err
 			})
 		case `"function_call"`:
+			for _, k := range [...]string{"call_id", "name", "arguments"} {
+				if jsonscan.KindOf(jsonscan.Get(it, k)) != jsonscan.String {
+					return errNotCacheable
+				}
+			}
 			if ncalls > 0 {
 				calls = append(calls, ',')
 			}
@@ -76,11 +81,11 @@ func ToCompletion(dst, resp []byte) ([]byte, error) {
 		finish = "tool_calls"
 	}
 	dst = append(dst, `{"id":`...)
-	dst = append(dst, jsonscan.Get(resp, "id")...)
+	dst = append(dst, ofKind(resp, "id", jsonscan.String, `""`)...)
 	dst = append(dst, `,"object":"chat.completion","created":`...)
-	dst = append(dst, orDefault(nil, jsonscan.Get(resp, "created_at"), "0")...)
+	dst = append(dst, ofKind(resp, "created_at", jsonscan.Number, "0")...)
 	dst = append(dst, `,"model":`...)
-	dst = append(dst, orDefault(nil, jsonscan.Get(resp, "model"), `""`)...)
+	dst = append(dst, ofKind(resp, "model", jsonscan.String, `""`)...)
 	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
 	if len(text) > 0 || ncalls == 0 {
 		dst = jsonscan.AppendQuoteBytes(dst, text)
@@ -101,4 +106,12 @@ func ToCompletion(dst, resp []byte) ([]byte, error) {
 	dst = append(dst, `"}],"usage":`...)
 	u := providers.ParseResponsesUsage(jsonscan.Get(resp, "usage"))
 	return append(u.AppendJSON(dst), '}'), nil
+}
+
+// ofKind is obj's member key when it is of kind k, else def.
+func ofKind(obj []byte, key string, k jsonscan.Kind, def string) []byte {
+	if v := jsonscan.Get(obj, key); jsonscan.KindOf(v) == k {
+		return v
+	}
+	return []byte(def)
 }
