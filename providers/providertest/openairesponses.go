@@ -26,10 +26,21 @@ import (
 // previous_response_id continues one, and answers 400
 // previous_response_not_found for an id it does not know.
 //
-// The answer is a call of ToolCall unless the last input item is a
+// Status (not 0 or 200) makes every answer that error, as on the chat
+// fake. The answer is a call of ToolCall unless the last input item is a
 // function_call_output (as on the chat fake); usage reports PromptTokens,
 // CachedTokens and ReasoningTokens.
 func (o *OpenAI) responses(ctx *fasthttp.RequestCtx) {
+	if o.Status != 0 && o.Status != 200 {
+		ctx.SetStatusCode(o.Status)
+		ctx.SetContentType("application/json")
+		if o.ErrorBody != "" {
+			ctx.SetBodyString(o.ErrorBody)
+		} else {
+			ctx.SetBodyString(`{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}`)
+		}
+		return
+	}
 	body := ctx.PostBody()
 	model := "gpt-4o-2024-08-06"
 	if v := jsonscan.Get(body, "model"); jsonscan.KindOf(v) == jsonscan.String {
