@@ -61,6 +61,10 @@ func (s *Server) handleResponses(ctx *fasthttp.RequestCtx) {
 	body := append([]byte(nil), ctx.PostBody()...)
 	r, err := responses.Parse(body)
 	if err != nil {
+		if unportable(err) {
+			s.passthroughRaw(ctx, x, body, err) // responsesraw.go
+			return
+		}
 		x.fail(ctx, err)
 		return
 	}

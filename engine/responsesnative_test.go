@@ -238,3 +238,53 @@ func TestResponsesInputTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestResponsesRawPassthrough: what only OpenAI can run (a hosted tool, an
+// item type the canonical request has no place for) is passed through
+// untranslated to a provider with the Responses API, refused for others,
+// and refused everywhere when it refers to the upstream account's objects.
+func TestResponsesRawPassthrough(t *testing.T) {
+	t.Parallel()
+	oa, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "Searched.", PromptTokens: 30})
+	an, _ := providertest.StartAnthropic(&providertest.Anthropic{Reply: "x"})
+	t.Cleanup(func() { _ = oa.Close(); _ = an.Close() })
+	g := startGateway(t, "", map[string]string{
+		"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": oa.URL + "/v1",
+		"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": an.URL,
+	})
+	body := `{"tools":[{"type":"web_search_preview"}],"input":[{"type":"message","role":"user","content":"news?"},{"type":"web_search_call","id":"ws_1","status":"completed"}],"model":"openai/gpt-4o"}`
+	status, hdr, resp := g.post(t, "/v1/responses", body, nil)
+	if status != 200 || hdr.Get("X-Gateway-Provider") != "openai" || !strings.Contains(resp, `"text":"Searched."`) {
+		t.Fatalf("hosted tool: %d %s", status, resp)
+	}
+	if got, want := string(oa.Last().Body), strings.Replace(body, `"openai/gpt-4o"`, `"gpt-4o"`, 1); got != want {
+		t.Fatalf("upstream got %s", got)
+	}
+	// Stored and chained like any passthrough.
+	id := string(jsonGet(t, resp, "id"))
+	if status, got := g.get(t, "/v1/responses/"+id, nil); status != 200 || got != resp {
+		t.Fatalf("get: %d %s", status, got)
+	}
+	c := g.client()
+	next := respond(t, c, responses.ResponseNewParams{Model: "openai/gpt-4o", PreviousResponseID: openai.String(id),
+		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("more")}}, true)
+	if next.OutputText() != "Searched." || !strings.Contains(string(oa.Last().Body), `"previous_response_id":"`+id+`"`) {
+		t.Fatalf("chained: %s", next.RawJSON())
+	}
+	for _, tc := range []struct {
+		name, body, param string
+	}{
+		{"no native provider", strings.Replace(body, "openai/gpt-4o", "anthropic/claude-sonnet-4-0", 1), "tools[0].type"},
+		{"auto", strings.Replace(body, "openai/gpt-4o", "auto", 1), "tools[0].type"},
+		{"conversation", `{"model":"gpt-4o","tools":[{"type":"web_search_preview"}],"input":"x","conversation":"conv_1"}`, "conversation"},
+		{"item_reference", `{"model":"gpt-4o","input":[{"type":"item_reference","id":"msg_1"}]}`, "input[0].type"},
+		{"file_id", `{"model":"gpt-4o","tools":[{"type":"web_search_preview"}],"input":[{"role":"user","content":[{"type":"input_file","file_id":"file-1"}]}]}`, "file_id"},
+		{"file_search", `{"model":"gpt-4o","tools":[{"type":"file_search","vector_store_ids":["vs_1"]}],"input":"x"}`, "vector_store_ids"},
+	} {
+		hits := oa.Hits.Load()
+		status, _, resp := g.post(t, "/v1/responses", tc.body, nil)
+		if status != 400 || !strings.Contains(resp, `"param":"`+tc.param+`"`) || oa.Hits.Load() != hits {
+			t.Errorf("%s: %d %s", tc.name, status, resp)
+		}
+	}
+}

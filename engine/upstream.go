@@ -161,6 +161,11 @@ func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.P
 			c.sentNative = true
 			return rp.Responses(ctx, body, m.Upstream, c.stream)
 		}
+		if c.call == nil {
+			// Passed through untranslated (responsesraw.go): only a
+			// provider with the Responses API can answer.
+			return nil, limits.Skip(errNoResponses)
+		}
 	case callInputTokens:
 		rp, ok := p.(providers.ResponsesNative)
 		if !ok || !rp.NativeResponses() {
@@ -228,7 +233,7 @@ var (
 	errNotNative = &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported",
 		Msg: "this fallback does not speak the Anthropic Messages API"}
 	errNoResponses = &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported",
-		Msg: "this fallback does not count Responses API input tokens"}
+		Msg: "this fallback does not serve the Responses API natively"}
 	errNoEmbeddings = &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported",
 		Msg: "this fallback does not serve embeddings"}
 )
