@@ -271,6 +271,10 @@ func TestResponsesRawPassthrough(t *testing.T) {
 	if next.OutputText() != "Searched." || !strings.Contains(string(oa.Last().Body), `"previous_response_id":"`+id+`"`) {
 		t.Fatalf("chained: %s", next.RawJSON())
 	}
+	// input_tokens counts it at OpenAI too.
+	if status, _, got := g.post(t, "/v1/responses/input_tokens", body, nil); status != 200 || got != `{"object":"response.input_tokens","input_tokens":30}` {
+		t.Fatalf("input_tokens: %d %s", status, got)
+	}
 	for _, tc := range []struct {
 		name, body, param string
 	}{

@@ -6,6 +6,7 @@ import (
 	"github.com/aigateway/gateway/engine/catalog"
 	"github.com/aigateway/gateway/engine/frontend/responses"
 	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
 	"github.com/valyala/fasthttp"
 )
@@ -30,6 +31,10 @@ func (s *Server) handleResponsesInputTokens(ctx *fasthttp.RequestCtx) {
 	body := append([]byte(nil), ctx.PostBody()...)
 	r, err := responses.Parse(body)
 	if err != nil {
+		if unportable(err) {
+			s.countRaw(ctx, x, body, err)
+			return
+		}
 		x.fail(ctx, err)
 		return
 	}
@@ -64,19 +69,7 @@ func (s *Server) handleResponsesInputTokens(ctx *fasthttp.RequestCtx) {
 	}
 	x.rsp = &responsesState{req: r, items: items, body: body, prevItems: prevItems, prevUpstream: prevUpstream}
 	if rp, ok := slot.p.(providers.ResponsesNative); ok && rp.NativeResponses() {
-		s.targets(x, name, m)
-		x.uc = upstreamCall{kind: callInputTokens, models: x.models, overflowOnly: x.overflowOnly, rsp: x.rsp}
-		if err := s.callUpstream(ctx, x, &x.uc, x.targets); err != nil {
-			x.fail(ctx, err)
-			return
-		}
-		x.takeAnswer(&x.uc)
-		ctx.Response.Header.Set("X-Gateway-Provider", x.model.Provider)
-		ctx.Response.Header.Set("X-Gateway-Model", x.model.Upstream)
-		ctx.SetContentType("application/json")
-		ctx.SetBody(x.resp.Body)
-		x.status = 200
-		x.finish()
+		s.countNative(ctx, x, name, m)
 		return
 	}
 	b, err := r.AppendChat(x.scratch[:0], items)
@@ -98,6 +91,74 @@ func (s *Server) handleResponsesInputTokens(ctx *fasthttp.RequestCtx) {
 	ctx.SetBody(append(out, '}'))
 	x.status = 200
 	x.finish()
+}
+
+// countNative asks the provider of m, which serves the Responses API, for
+// its count of x.rsp's body.
+func (s *Server) countNative(ctx *fasthttp.RequestCtx, x *exchange, name string, m *catalog.Model) {
+	s.targets(x, name, m)
+	x.uc = upstreamCall{kind: callInputTokens, models: x.models, overflowOnly: x.overflowOnly, rsp: x.rsp}
+	if err := s.callUpstream(ctx, x, &x.uc, x.targets); err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	x.takeAnswer(&x.uc)
+	ctx.Response.Header.Set("X-Gateway-Provider", x.model.Provider)
+	ctx.Response.Header.Set("X-Gateway-Model", x.model.Upstream)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(x.resp.Body)
+	x.status = 200
+	x.finish()
+}
+
+// countRaw counts a request the parser refused as unportable (a hosted
+// tool): OpenAI's own count when the model's provider serves the
+// Responses API, the parser's 400 otherwise (responsesraw.go).
+func (s *Server) countRaw(ctx *fasthttp.RequestCtx, x *exchange, body []byte, perr error) {
+	obj := body[jsonscan.SkipSpace(body, 0):]
+	name := ""
+	if v := jsonscan.Get(obj, "model"); jsonscan.KindOf(v) == jsonscan.String {
+		name = x.requestedModel(wire.Str(v))
+	}
+	if name == "" || name == "auto" {
+		x.fail(ctx, perr)
+		return
+	}
+	m, err := s.catalog.Resolve(name)
+	if err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	x.model = m
+	slot := s.upstreams[m.Provider]
+	if slot == nil {
+		x.fail(ctx, catalog.NotConfigured(name, m.Provider))
+		return
+	}
+	if rp, ok := slot.p.(providers.ResponsesNative); !ok || !rp.NativeResponses() {
+		x.fail(ctx, perr)
+		return
+	}
+	if err := rawAccountRefs(obj); err != nil {
+		x.fail(ctx, err)
+		return
+	}
+	r := &responses.Request{}
+	prevUpstream := ""
+	var prevItems [][]byte
+	if v := jsonscan.Get(obj, "previous_response_id"); jsonscan.KindOf(v) == jsonscan.String {
+		r.PreviousResponseID = wire.Str(v)
+		sc, cancel := storeContext()
+		prev, err := s.ten.st.Response(sc, x.project, r.PreviousResponseID)
+		cancel()
+		if err != nil {
+			x.fail(ctx, responseLookupError(err, r.PreviousResponseID, "previous_response_id", "previous_response_not_found"))
+			return
+		}
+		prevItems, prevUpstream = conversationOf(prev), prev.Upstream
+	}
+	x.rsp = &responsesState{req: r, body: body, prevItems: prevItems, prevUpstream: prevUpstream}
+	s.countNative(ctx, x, name, m)
 }
 
 // inputTokensBody is a Responses create body made an input_tokens one:
