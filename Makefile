@@ -5,7 +5,7 @@ BIN      := bin/gateway
 CONFIG   ?= gateway.toml
 GOFLAGS  ?=
 
-.PHONY: fleet-test deploy-check deploy-check-schemas all build run test test-race test-allocs test-names vet fmt policies policies-check fuzz clean screenshots
+.PHONY: fleet-test batch-soak deploy-check deploy-check-schemas all build run test test-race test-allocs test-names vet fmt policies policies-check fuzz clean screenshots
 
 all: build
 
@@ -68,6 +68,14 @@ fuzz:
 # Not part of `make test`: it takes about a minute and prints its table.
 fleet-test:
 	$(GO) test -tags fleet -count=1 -v -timeout 10m ./engine/internal/fleet
+
+# A 1,000-item batch through the built binary, killed with SIGKILL half way
+# and restarted: every custom_id exactly once in the output, at most
+# [batch] concurrency items sent upstream twice; prints interactive latency
+# with and without the batch (engine/internal/batchsoak, docs/batch.md).
+# Not part of `make test`: about a minute (the killed runner's 30 s lease).
+batch-soak:
+	$(GO) test -tags soak -count=1 -v -timeout 10m ./engine/internal/batchsoak
 
 # deploy/kubernetes validated offline, in `make test`: every manifest
 # decoded strictly into the k8s.io/api type of its kind, then checked

@@ -11,6 +11,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -29,6 +30,22 @@ type BatchConfig struct {
 	// Retention deletes finished batches and files (inputs, outputs) older
 	// than this; 0 keeps them.
 	Retention Duration `toml:"retention"`
+	// Native submits chat completion items to the providers' own batch
+	// APIs (Anthropic's Message Batches, at half price) instead of running
+	// them one by one (batchnative.go); NativeProviders limits it to the
+	// providers named (empty: every provider that has one); NativePoll is
+	// how often such a batch is polled (default 30s).
+	Native          bool     `toml:"native"`
+	NativeProviders []string `toml:"native_providers"`
+	NativePoll      Duration `toml:"native_poll"`
+}
+
+// nativeFor reports whether items for provider go to its own batch API.
+func (c *BatchConfig) nativeFor(provider string) bool {
+	if !c.Native {
+		return false
+	}
+	return len(c.NativeProviders) == 0 || slices.Contains(c.NativeProviders, provider)
 }
 
 func defaultBatchConfig() BatchConfig {
@@ -39,13 +56,22 @@ func (c *BatchConfig) validate() error {
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		return fmt.Errorf("batch.concurrency must be from 1 to 1024, not %d", c.Concurrency)
 	}
+	if c.NativePoll < 0 {
+		return fmt.Errorf("batch.native_poll must not be negative")
+	}
 	return nil
 }
 
 // newBatches builds the Batch API's service; New starts it once the
 // server's handler exists.
 func (s *Server) newBatches() *batch.Service {
+	var native batch.Native
+	if s.cfg.Batch.Native {
+		native = nativeBatches{s}
+	}
 	return batch.New(batch.Options{
+		Native:      native,
+		NativePoll:  s.cfg.Batch.NativePoll.D(),
 		Store:       s.ten.st,
 		Exec:        s.execBatchItem,
 		Auth:        s.batchAuth,

@@ -129,6 +129,10 @@ type ProviderConfig struct {
 	AuthHeader     string            `toml:"auth_header"`
 	Query          string            `toml:"query"`
 	Enabled        *bool             `toml:"enabled"`
+	// Responses: the upstream serves OpenAI's Responses API, so
+	// /v1/responses is passed through to it (OpenAI-format kinds; unset:
+	// on for OpenAI itself, off for other OpenAI-compatible servers).
+	Responses *bool `toml:"responses"`
 	// Mock only.
 	Pace       Duration `toml:"pace"`
 	Latency    Duration `toml:"latency"`

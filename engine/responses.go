@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aigateway/gateway/engine/catalog"
@@ -31,6 +32,17 @@ type responsesState struct {
 	// items is the conversation's input items: the previous response's
 	// input and output, then the request's input.
 	items [][]byte
+	// body is the client's body (a copy the request's members view), for
+	// a passthrough (responsesnative.go); prevItems and prevUpstream are
+	// the previous response's conversation and the provider that holds
+	// it ("" for the gateway); expanded is body with that conversation in
+	// place of previous_response_id, made once when needed.
+	body         []byte
+	prevItems    [][]byte
+	prevUpstream string
+	expanded     []byte
+	once         sync.Once
+	plainErr     error
 }
 
 // storeTimeout bounds writing a response to the store.
@@ -46,12 +58,19 @@ func (s *Server) handleResponses(ctx *fasthttp.RequestCtx) {
 	}
 	// The parsed request's members view its body, and a stream's last
 	// event echoes them after the handler returned: parse a copy.
-	r, err := responses.Parse(append([]byte(nil), ctx.PostBody()...))
+	body := append([]byte(nil), ctx.PostBody()...)
+	r, err := responses.Parse(body)
 	if err != nil {
+		if unportable(err) {
+			s.passthroughRaw(ctx, x, body, err) // responsesraw.go
+			return
+		}
 		x.fail(ctx, err)
 		return
 	}
 	items := r.Input
+	var prevItems [][]byte
+	prevUpstream := ""
 	if r.PreviousResponseID != "" {
 		sc, cancel := storeContext()
 		prev, err := s.ten.st.Response(sc, x.project, r.PreviousResponseID)
@@ -60,7 +79,8 @@ func (s *Server) handleResponses(ctx *fasthttp.RequestCtx) {
 			x.fail(ctx, responseLookupError(err, r.PreviousResponseID, "previous_response_id", "previous_response_not_found"))
 			return
 		}
-		items = append(conversationOf(prev), r.Input...)
+		prevItems, prevUpstream = conversationOf(prev), prev.Upstream
+		items = append(prevItems[:len(prevItems):len(prevItems)], r.Input...)
 	}
 	b, err := r.AppendChat(x.scratch[:0], items)
 	x.scratch = b
@@ -72,7 +92,7 @@ func (s *Server) handleResponses(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
-	x.rsp = &responsesState{req: r, items: items,
+	x.rsp = &responsesState{req: r, items: items, body: body, prevItems: prevItems, prevUpstream: prevUpstream,
 		meta: responses.Meta{ID: responses.NewID("resp"), CreatedAt: x.start.Unix(), Model: r.Model, Req: r}}
 	s.serve(ctx, x, r.Model)
 }
@@ -96,7 +116,7 @@ func (s *Server) responseStream(x *exchange, src providers.Stream, m *catalog.Mo
 	st := responses.NewStream(src, &x.rsp.meta)
 	if x.rsp.req.Store {
 		project, id, items := x.project, x.rsp.meta.ID, x.rsp.items
-		st.OnComplete = func(final []byte) { s.storeResponse(project, id, final, items) }
+		st.OnComplete = func(final []byte) { s.storeResponse(project, id, final, items, "") }
 	}
 	return st
 }
@@ -110,15 +130,16 @@ func (s *Server) responseBody(x *exchange, completion []byte) ([]byte, error) {
 		return nil, &apiError{Status: 502, Type: typeUpstream, Code: "bad_upstream_response", Msg: "upstream answer could not be translated: " + err.Error()}
 	}
 	if x.rsp.req.Store {
-		s.storeResponse(x.project, x.rsp.meta.ID, b, x.rsp.items)
+		s.storeResponse(x.project, x.rsp.meta.ID, b, x.rsp.items, "")
 	}
 	return b, nil
 }
 
 // storeResponse saves a response before the client sees it complete, so
 // that it can be chained on at once. A failure is logged: the answer was
-// paid for and is still returned.
-func (s *Server) storeResponse(project, id string, response []byte, items [][]byte) {
+// paid for and is still returned. upstream is the provider that stores it
+// too ("" for none: a translated response).
+func (s *Server) storeResponse(project, id string, response []byte, items [][]byte, upstream string) {
 	in := []byte{'['}
 	for i, it := range items {
 		if i > 0 {
@@ -129,7 +150,7 @@ func (s *Server) storeResponse(project, id string, response []byte, items [][]by
 	in = append(in, ']')
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	err := s.ten.st.PutResponse(ctx, store.StoredResponse{ID: id, ProjectID: project, Response: append([]byte(nil), response...), InputItems: in})
+	err := s.ten.st.PutResponse(ctx, store.StoredResponse{ID: id, ProjectID: project, Response: append([]byte(nil), response...), InputItems: in, Upstream: upstream})
 	if err != nil {
 		s.log.Warn("storing a response failed", "response", id, "error", err.Error())
 	}

@@ -207,7 +207,8 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.POST("/chat/completions", s.handleChat)
 	r.POST("/v1/messages", s.handleMessages)
 	r.POST("/v1/messages/count_tokens", s.handleCountTokens)
-	r.POST("/v1/responses", s.handleResponses) // responses.go
+	r.POST("/v1/responses", s.handleResponses)                         // responses.go
+	r.POST("/v1/responses/input_tokens", s.handleResponsesInputTokens) // responsestokens.go
 	r.GET("/v1/responses/{id}", s.handleGetResponse)
 	r.DELETE("/v1/responses/{id}", s.handleDeleteResponse)
 	r.GET("/v1/responses/{id}/input_items", s.handleResponseInputItems)

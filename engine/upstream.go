@@ -35,10 +35,17 @@ const (
 	callClassifier
 	callCascade
 	callSummary
+	// callResponses: a Responses API request, passed through to a target
+	// that serves the Responses API natively, sent as the canonical chat
+	// request to any other (responsesnative.go).
+	callResponses
+	// callInputTokens: /v1/responses/input_tokens to a provider that
+	// serves the Responses API (responsestokens.go).
+	callInputTokens
 	numCallKinds
 )
 
-var callKindNames = [numCallKinds]string{"chat", "messages", "count_tokens", "embeddings", "classifier", "cascade", "summary"}
+var callKindNames = [numCallKinds]string{"chat", "messages", "count_tokens", "embeddings", "classifier", "cascade", "summary", "responses", "input_tokens"}
 
 // upstreamCall is one logical upstream call; it implements limits.Caller so
 // that the runner drives its attempts.
@@ -57,6 +64,11 @@ type upstreamCall struct {
 	stream bool
 	// anthropicClient: the request came in on /v1/messages (translated).
 	anthropicClient bool
+	// rsp is a Responses request's state, for callResponses; native says
+	// that the answer came from a Responses passthrough (sentNative: the
+	// attempt under way is one).
+	rsp                *responsesState
+	native, sentNative bool
 
 	// Results: the answer, the model that gave it, and the slot that a
 	// stream holds until the exchange finishes.
@@ -116,7 +128,7 @@ func (c *upstreamCall) Call(ctx context.Context, a limits.Attempt) error {
 		}
 		return err
 	}
-	c.resp, c.model = resp, m
+	c.resp, c.model, c.native = resp, m, c.sentNative
 	if resp.Stream != nil {
 		// A stream holds its slot until its last byte; the exchange gives
 		// it back when it finishes.
@@ -140,6 +152,31 @@ func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.P
 			return ap.CountTokens(ctx, c.body, m.Upstream, c.header, c.query)
 		}
 		return ap.Messages(ctx, c.body, m.Upstream, c.header, c.query, c.stream)
+	case callResponses:
+		c.sentNative = false
+		if rp, ok := p.(providers.ResponsesNative); ok && rp.NativeResponses() {
+			body, err := c.rsp.nativeBody(m.Provider)
+			if err != nil {
+				return nil, limits.Final(err)
+			}
+			c.sentNative = true
+			return rp.Responses(ctx, body, m.Upstream, c.stream)
+		}
+		if c.call == nil {
+			// Passed through untranslated (responsesraw.go): only a
+			// provider with the Responses API can answer.
+			return nil, limits.Skip(errNoResponses)
+		}
+	case callInputTokens:
+		rp, ok := p.(providers.ResponsesNative)
+		if !ok || !rp.NativeResponses() {
+			return nil, limits.Skip(errNoResponses)
+		}
+		body, err := c.rsp.nativeBody(m.Provider)
+		if err != nil {
+			return nil, limits.Final(err)
+		}
+		return rp.InputTokens(ctx, inputTokensBody(body), m.Upstream)
 	case callEmbed:
 		emb, ok := p.(providers.Embedder)
 		if !ok {
@@ -199,6 +236,8 @@ var (
 		Msg: "the prompt is longer than this model's context window"}
 	errNotNative = &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported",
 		Msg: "this fallback does not speak the Anthropic Messages API"}
+	errNoResponses = &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported",
+		Msg: "this fallback does not serve the Responses API natively"}
 	errNoEmbeddings = &apiError{Status: 400, Type: typeInvalidRequest, Code: "not_supported",
 		Msg: "this fallback does not serve embeddings"}
 )

@@ -284,3 +284,34 @@ func intOf(v []byte) int {
 	}
 	return int(n)
 }
+
+// ParseResponsesUsage reads a Responses API usage object
+// (https://platform.openai.com/docs/api-reference/responses/object#responses/object-usage):
+// input_tokens (cached ones included, as prompt_tokens are),
+// input_tokens_details.cached_tokens, output_tokens (reasoning included)
+// and output_tokens_details.reasoning_tokens.
+func ParseResponsesUsage(v []byte) Usage {
+	var u Usage
+	if jsonscan.KindOf(v) != jsonscan.Object {
+		return u
+	}
+	u.Set = true
+	_ = jsonscan.ObjectEach(v, func(k, val []byte) error {
+		switch string(k) {
+		case "input_tokens":
+			u.PromptTokens = intOf(val)
+		case "output_tokens":
+			u.CompletionTokens = intOf(val)
+		case "input_tokens_details":
+			if c := jsonscan.Get(val, "cached_tokens"); c != nil {
+				u.CachedTokens = intOf(c)
+			}
+		case "output_tokens_details":
+			if c := jsonscan.Get(val, "reasoning_tokens"); c != nil {
+				u.ReasoningTokens = intOf(c)
+			}
+		}
+		return nil
+	})
+	return u
+}

@@ -84,6 +84,9 @@ type Settings struct {
 	// ContextWindows maps upstream model names to the context windows that
 	// [[models]] declare for this provider.
 	ContextWindows map[string]int
+	// Responses says whether an OpenAI-format upstream serves the
+	// Responses API natively; nil: the kind decides (OpenAI itself does).
+	Responses *bool
 	// Pace, Latency and ReplyBytes tune the mock kind.
 	Pace       time.Duration
 	Latency    time.Duration

@@ -227,6 +227,58 @@ type MessagesNative interface {
 	CountTokens(ctx context.Context, body []byte, model string, h HeaderGetter, query []byte) (*Response, error)
 }
 
+// ResponsesNative is implemented by providers that may speak OpenAI's
+// Responses API (https://platform.openai.com/docs/api-reference/responses):
+// the gateway then passes /v1/responses through instead of translating it
+// to a chat completion.
+type ResponsesNative interface {
+	// NativeResponses reports whether this upstream serves /responses
+	// (configured: OpenAI itself does, most OpenAI-compatible servers do not).
+	NativeResponses() bool
+	// Responses forwards a Responses create body with its model replaced.
+	// The answer is the upstream's own: Response.Body is the response
+	// object, or Response.Stream relays its events as they come; Usage is
+	// read from the Responses usage object (ParseResponsesUsage).
+	Responses(ctx context.Context, body []byte, model string, stream bool) (*Response, error)
+	// InputTokens forwards an input token count body
+	// (https://platform.openai.com/docs/api-reference/responses/input-tokens)
+	// with its model replaced; Response.Body is the upstream's
+	// {"object":"response.input_tokens","input_tokens":N}.
+	InputTokens(ctx context.Context, body []byte, model string) (*Response, error)
+}
+
+// NativeBatcher is implemented by providers with a discounted batch API of
+// their own (Anthropic's Message Batches): the gateway's batch runner can
+// submit chat items there instead of running them one by one.
+type NativeBatcher interface {
+	// SubmitBatch creates a batch of items at the provider and returns its
+	// id. Custom ids are the caller's, within the provider's alphabet.
+	SubmitBatch(ctx context.Context, items []BatchItem) (string, error)
+	// BatchResults returns done false while the batch runs; once it has
+	// ended, the result of every item it had. call gives an item's call
+	// again by custom id (reading an answer needs its translation).
+	BatchResults(ctx context.Context, id string, call func(customID string) *Call) (results []BatchResult, done bool, err error)
+	// BatchDiscount is the price factor of a batch item (0.5: half
+	// price); 0 says this upstream has no batch API.
+	BatchDiscount() float64
+}
+
+// BatchItem is one request of a native batch.
+type BatchItem struct {
+	CustomID string
+	Call     *Call
+}
+
+// BatchResult is one item's answer from a native batch: Status and Body
+// are what a live call would have answered (an OpenAI chat.completion, or
+// the OpenAI error envelope), Usage its tokens.
+type BatchResult struct {
+	CustomID string
+	Status   int
+	Body     []byte
+	Usage    Usage
+}
+
 // BreakpointCacher is implemented by providers whose prompt cache reads only
 // at the breakpoints a request marks (Anthropic's cache_control) and that
 // can place them for a client that set none.

@@ -106,6 +106,11 @@ type Options struct {
 	Now func() time.Time
 	// OnError receives the runner's store errors (they are retried).
 	OnError func(error)
+	// Native, when set, runs the items it takes on providers' own batch
+	// APIs (native.go); NativePoll is how often such a batch is polled
+	// (default 30s).
+	Native     Native
+	NativePoll time.Duration
 }
 
 // Service is the Files and Batch APIs and the runner behind them.
@@ -150,6 +155,9 @@ func New(o Options) *Service {
 	}
 	if o.Lease <= 0 {
 		o.Lease = 30 * time.Second
+	}
+	if o.NativePoll <= 0 {
+		o.NativePoll = defaultNativePoll
 	}
 	if o.Poll <= 0 {
 		o.Poll = time.Second

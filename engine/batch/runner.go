@@ -42,10 +42,18 @@ func (s *Service) process(r *run, b store.Batch) {
 				err = s.expire(ctx, b)
 				break
 			}
+			if s.o.Native != nil {
+				// A refused submission leaves its items to execute.
+				s.report(s.submitNative(ctx, b))
+			}
 			var drained bool
 			// Not drained: cancelled, expired or stopped; the status read
-			// below says which.
-			if drained, err = s.execute(ctx, r, b); err == nil && drained {
+			// below says which (or a provider's batch still runs).
+			drained, err = s.execute(ctx, r, b)
+			if err == nil && drained && s.o.Native != nil {
+				drained, err = s.collectNative(ctx, b)
+			}
+			if err == nil && drained {
 				_, err = s.st.UpdateBatch(ctx, b.ID, store.BatchUpdate{From: []string{store.BatchInProgress}, Status: store.BatchFinalizing})
 			}
 		case store.BatchFinalizing:
@@ -240,8 +248,18 @@ const maxBackoff = 30 * time.Second
 // expire ends a batch past its completion window: the items not run get
 // an error line (batch_expired), and the batch is finalized as expired.
 func (s *Service) expire(ctx context.Context, b store.Batch) error {
+	for _, state := range []string{store.ItemPending, store.ItemSubmitted} {
+		if err := s.expireItems(ctx, b, state); err != nil {
+			return err
+		}
+	}
+	return s.finalize(ctx, b, store.BatchExpired, []string{store.BatchInProgress})
+}
+
+// expireItems gives the items in state an error line (batch_expired).
+func (s *Service) expireItems(ctx context.Context, b store.Batch, state string) error {
 	for {
-		items, err := s.st.BatchItems(ctx, b.ID, store.ItemPending, 0, pageItems)
+		items, err := s.st.BatchItems(ctx, b.ID, state, 0, pageItems)
 		if err != nil {
 			return err
 		}
@@ -255,7 +273,7 @@ func (s *Service) expire(ctx context.Context, b store.Batch) error {
 			}
 		}
 	}
-	return s.finalize(ctx, b, store.BatchExpired, []string{store.BatchInProgress})
+	return nil
 }
 
 // finalize writes the output and error files and moves the batch to its

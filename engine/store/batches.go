@@ -63,6 +63,10 @@ type Batches interface {
 	// result line and counts it in the batch; an item no longer pending is
 	// left alone (false).
 	FinishItem(ctx context.Context, batchID string, line int, state string, result []byte) (bool, error)
+	// SubmitItems moves pending items to submitted with ref (a provider
+	// batch's reference) as their result; it returns how many moved.
+	// FinishItem finishes a submitted item as it does a pending one.
+	SubmitItems(ctx context.Context, batchID string, lines []int, ref []byte) (int, error)
 
 	// PruneBatches deletes finished batches (and their items) created
 	// before before, and files created before before that no unfinished
@@ -87,6 +91,9 @@ const (
 	ItemPending   = "pending"
 	ItemCompleted = "completed"
 	ItemFailed    = "failed"
+	// ItemSubmitted: sent to a provider's own batch API; its result column
+	// holds the reference to that batch until FinishItem.
+	ItemSubmitted = "submitted"
 )
 
 // File is an uploaded file (purpose batch) or a batch's output or error
@@ -496,8 +503,8 @@ func (s *sqlStore) FinishItem(ctx context.Context, batchID string, line int, sta
 	}
 	done := false
 	err := s.b.write(ctx, func(q querier) error {
-		n, err := q.exec(ctx, `UPDATE batch_items SET state = $3, result = $4 WHERE batch_id = $1 AND line = $2 AND state = $5`,
-			batchID, line, state, result, ItemPending)
+		n, err := q.exec(ctx, `UPDATE batch_items SET state = $3, result = $4 WHERE batch_id = $1 AND line = $2 AND state IN ($5, $6)`,
+			batchID, line, state, result, ItemPending, ItemSubmitted)
 		if err != nil || n == 0 {
 			return err
 		}
@@ -511,6 +518,27 @@ func (s *sqlStore) FinishItem(ctx context.Context, batchID string, line int, sta
 		return false, fmt.Errorf("finish item %s:%d: %w", batchID, line, err)
 	}
 	return done, nil
+}
+
+// SubmitItems implements Batches.
+func (s *sqlStore) SubmitItems(ctx context.Context, batchID string, lines []int, ref []byte) (int, error) {
+	moved := 0
+	err := s.b.write(ctx, func(q querier) error {
+		moved = 0
+		for _, line := range lines {
+			n, err := q.exec(ctx, `UPDATE batch_items SET state = $3, result = $4 WHERE batch_id = $1 AND line = $2 AND state = $5`,
+				batchID, line, ItemSubmitted, ref, ItemPending)
+			if err != nil {
+				return err
+			}
+			moved += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("submit items of %s: %w", batchID, err)
+	}
+	return moved, nil
 }
 
 // PruneBatches implements Batches.

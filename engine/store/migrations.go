@@ -488,6 +488,15 @@ ALTER TABLE usage_ledger ADD COLUMN classifier_cost_usd DOUBLE PRECISION NOT NUL
 	ADD COLUMN cascade_extra_cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0;
 `,
 	},
+	{
+		version: 7,
+		name:    "stored responses: the upstream that holds the state",
+		// '' is the gateway (a translated response); a provider's name is
+		// a response passed through to an upstream that stores it too
+		// (OpenAI), whose previous_response_id can then be forwarded.
+		sqlite:   `ALTER TABLE responses ADD COLUMN upstream TEXT NOT NULL DEFAULT '';`,
+		postgres: `ALTER TABLE responses ADD COLUMN upstream TEXT NOT NULL DEFAULT '';`,
+	},
 }
 
 // schemaMigrationsDDL creates the bookkeeping table; the same SQL works on

@@ -37,6 +37,11 @@ type StoredResponse struct {
 	// previous response's included: what GET …/input_items lists and what
 	// a response chained on this one continues.
 	InputItems []byte
+	// Upstream is the provider that also stores the response and its
+	// conversation (a Responses API passthrough to OpenAI), so that a
+	// request chained on it to that provider forwards previous_response_id;
+	// "" when only the gateway has it.
+	Upstream string
 }
 
 // PutResponse implements Responses.
@@ -54,8 +59,8 @@ func (s *sqlStore) PutResponse(ctx context.Context, r StoredResponse) error {
 		if _, err := q.exec(ctx, `DELETE FROM responses WHERE id = $1`, r.ID); err != nil {
 			return fmt.Errorf("put response %q: %w", r.ID, err)
 		}
-		if _, err := q.exec(ctx, `INSERT INTO responses (id, project_id, created_at, response, input_items)
-VALUES ($1, $2, $3, $4, $5)`, r.ID, r.ProjectID, utc(r.CreatedAt), r.Response, r.InputItems); err != nil {
+		if _, err := q.exec(ctx, `INSERT INTO responses (id, project_id, created_at, response, input_items, upstream)
+VALUES ($1, $2, $3, $4, $5, $6)`, r.ID, r.ProjectID, utc(r.CreatedAt), r.Response, r.InputItems, r.Upstream); err != nil {
 			return fmt.Errorf("put response %q: %w", r.ID, err)
 		}
 		return nil
@@ -65,8 +70,8 @@ VALUES ($1, $2, $3, $4, $5)`, r.ID, r.ProjectID, utc(r.CreatedAt), r.Response, r
 // Response implements Responses.
 func (s *sqlStore) Response(ctx context.Context, projectID, id string) (StoredResponse, error) {
 	r := StoredResponse{ID: id, ProjectID: projectID}
-	err := s.b.queryRow(ctx, `SELECT created_at, response, input_items FROM responses WHERE id = $1 AND project_id = $2`, id, projectID).
-		Scan(&nullTime{&r.CreatedAt}, &r.Response, &r.InputItems)
+	err := s.b.queryRow(ctx, `SELECT created_at, response, input_items, upstream FROM responses WHERE id = $1 AND project_id = $2`, id, projectID).
+		Scan(&nullTime{&r.CreatedAt}, &r.Response, &r.InputItems, &r.Upstream)
 	if err != nil {
 		return StoredResponse{}, notFound(err, "response", id)
 	}

@@ -14,7 +14,7 @@ func testResponses(t *testing.T, db newDB) {
 	s := open(t, db(t), nil)
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	r := StoredResponse{ID: "resp_1", ProjectID: "p1", CreatedAt: t0,
-		Response: []byte(`{"id":"resp_1","output":[]}`), InputItems: []byte(`[{"id":"msg_1","type":"message"}]`)}
+		Response: []byte(`{"id":"resp_1","output":[]}`), InputItems: []byte(`[{"id":"msg_1","type":"message"}]`), Upstream: "openai"}
 	if err := s.PutResponse(ctx, r); err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,7 @@ func testResponses(t *testing.T, db newDB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(got.Response) != string(r.Response) || string(got.InputItems) != string(r.InputItems) || !got.CreatedAt.Equal(t0) {
+	if string(got.Response) != string(r.Response) || string(got.InputItems) != string(r.InputItems) || !got.CreatedAt.Equal(t0) || got.Upstream != "openai" {
 		t.Fatalf("got %+v", got)
 	}
 	if _, err := s.Response(ctx, "p2", "resp_1"); !errors.Is(err, ErrNotFound) {

@@ -57,6 +57,7 @@ type Provider struct {
 	client      *upstream.Client
 	messages    []byte // absolute URL of /v1/messages
 	countTokens []byte // absolute URL of /v1/messages/count_tokens
+	batches     []byte // absolute URL of /v1/messages/batches
 	minTokens   minTable
 	// ledger is the history of recent prompts that makes breakpoint
 	// placement cost-aware (ledger.go); shared by WithCacheControl copies.
@@ -85,6 +86,7 @@ func New(cfg Config) (*Provider, error) {
 	return &Provider{cfg: cfg, client: c,
 		messages:    c.URL(nil, "/v1/messages"),
 		countTokens: c.URL(nil, "/v1/messages/count_tokens"),
+		batches:     c.URL(nil, "/v1/messages/batches"),
 		minTokens:   newMinTable(cfg.CacheMinTokens),
 		ledger:      newPrefixLedger(),
 		redact:      providers.NewRedactor(cfg.APIKey)}, nil

@@ -12,12 +12,19 @@ import (
 var Kind = providers.Kind{
 	Name: "openai",
 	New: func(s providers.Settings) (providers.Provider, error) {
+		// OpenAI itself: its preset (OPENAI_BASE_URL may point at a proxy
+		// in front of it) or its host under another name.
+		isOpenAI := s.Name == "openai" || strings.Contains(s.BaseURL, "api.openai.com")
+		responses := isOpenAI
+		if s.Responses != nil {
+			responses = *s.Responses
+		}
 		return New(Config{
 			Name: s.Name, BaseURL: s.BaseURL, APIKey: s.APIKey, AuthHeader: s.AuthHeader,
 			Query: s.Query, Headers: s.Headers, Timeout: s.Timeout, Options: s.Upstream,
-			// OpenAI itself: its preset (OPENAI_BASE_URL may point at a
-			// proxy in front of it) or its host under another name.
-			PromptCacheKey: s.Name == "openai" || strings.Contains(s.BaseURL, "api.openai.com"),
+			PromptCacheKey: isOpenAI,
+			Responses:      responses,
+			Batches:        isOpenAI,
 		})
 	},
 	EnabledBy: providers.ByKey,

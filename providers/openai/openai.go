@@ -42,6 +42,12 @@ type Config struct {
 	// OpenAI itself, off for other OpenAI-compatible servers, which may
 	// reject unknown parameters.
 	PromptCacheKey bool
+	// Responses: the upstream serves the Responses API (/responses), so
+	// /v1/responses is passed through to it (responses.go).
+	Responses bool
+	// Batches: the upstream has OpenAI's Batch API (batches.go), used for
+	// native provider batches.
+	Batches bool
 	upstream.Options
 }
 
@@ -51,6 +57,9 @@ type Provider struct {
 	client *upstream.Client
 	chat   []byte // absolute URL of /chat/completions
 	embed  []byte
+	// responses and inputTokens are the absolute URLs of /responses and
+	// /responses/input_tokens.
+	responses, inputTokens []byte
 	// redact removes the key, credential headers and query secrets from
 	// every upstream error text.
 	redact *providers.Redactor
@@ -72,7 +81,11 @@ func New(cfg Config) (*Provider, error) {
 	p := &Provider{cfg: cfg, client: c, redact: providers.NewRedactor(secrets...)}
 	p.chat = c.URL(nil, "/chat/completions")
 	p.embed = c.URL(nil, "/embeddings")
+	p.responses = c.URL(nil, "/responses")
+	p.inputTokens = c.URL(nil, "/responses/input_tokens")
 	if cfg.Query != "" {
+		p.responses = append(append(p.responses, '?'), cfg.Query...)
+		p.inputTokens = append(append(p.inputTokens, '?'), cfg.Query...)
 		p.chat = append(append(p.chat, '?'), cfg.Query...)
 		p.embed = append(append(p.embed, '?'), cfg.Query...)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,6 +61,10 @@ type Anthropic struct {
 
 	srv *Server
 	n   atomic.Int64
+	// batches holds the message batches created (anthropicbatches.go);
+	// BatchCreates counts them.
+	batches      sync.Map
+	BatchCreates atomic.Int64
 }
 
 // StartAnthropic starts the fake on loopback.
@@ -97,6 +102,10 @@ func (a *Anthropic) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(status)
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(body)
+	}
+	if strings.HasPrefix(path, "/v1/messages/batches") {
+		a.messageBatches(ctx, path)
+		return
 	}
 	if path != "/v1/messages" && path != "/v1/messages/count_tokens" {
 		fail(404, `{"type":"error","error":{"type":"not_found_error","message":"Not Found"}}`)

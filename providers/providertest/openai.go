@@ -46,10 +46,17 @@ type OpenAI struct {
 	FailFirst int
 	// PromptTokens and CachedTokens are reported in usage.
 	PromptTokens, CachedTokens int
+	// ReasoningTokens are reported in a Responses answer's usage.
+	ReasoningTokens int
 
-	srv   *Server
-	n     atomic.Int64
-	calls atomic.Int64
+	srv    *Server
+	stored responsesState // ids of stored Responses API responses
+	// files and batches are the Files and Batch APIs' objects
+	// (openaibatches.go); BatchCreates counts the batches created.
+	files, batches responsesState
+	BatchCreates   atomic.Int64
+	n              atomic.Int64
+	calls          atomic.Int64
 }
 
 // StartOpenAI starts the fake on loopback.
@@ -63,6 +70,21 @@ func (o *OpenAI) handle(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	if strings.HasSuffix(path, "/embeddings") {
 		o.embeddings(ctx)
+		return
+	}
+	if strings.Contains(path, "/files") || strings.Contains(path, "/batches") {
+		o.filesAndBatches(ctx, path)
+		return
+	}
+	if strings.HasSuffix(path, "/responses/input_tokens") {
+		o.inputTokens(ctx)
+		return
+	}
+	if strings.HasSuffix(path, "/responses") {
+		if o.Delay > 0 {
+			time.Sleep(o.Delay)
+		}
+		o.responses(ctx)
 		return
 	}
 	if !strings.HasSuffix(path, "/chat/completions") {

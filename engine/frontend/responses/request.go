@@ -12,6 +12,22 @@ import (
 
 func inErr(param, msg string) error { return &providers.RequestError{Param: param, Msg: msg} }
 
+// UnportableError refuses what only OpenAI's own Responses API can run
+// (hosted tools, its other item and output part types): the engine passes
+// such a request through to a provider that serves the Responses API
+// natively, and answers the error for any other.
+type UnportableError struct{ Err *providers.RequestError }
+
+func (e *UnportableError) Error() string { return e.Err.Error() }
+
+// Unwrap makes the error the client's 400 wherever it is not passed
+// through.
+func (e *UnportableError) Unwrap() error { return e.Err }
+
+func unportable(param, msg string) error {
+	return &UnportableError{Err: &providers.RequestError{Param: param, Msg: msg}}
+}
+
 // idx is a parameter path with an index: idx("input", 2, ".role").
 func idx(prefix string, i int, suffix string) string {
 	return prefix + "[" + strconv.Itoa(i) + "]" + suffix
@@ -346,7 +362,7 @@ func normalizeItem(dst, it []byte, i int) ([]byte, error) {
 		case jsonscan.Array:
 			err := jsonscan.ArrayEach(output, func(j int, p []byte) error {
 				if string(jsonscan.Get(p, "type")) != `"input_text"` || jsonscan.KindOf(jsonscan.Get(p, "text")) != jsonscan.String {
-					return inErr(idx("input", i, ".output")+"["+strconv.Itoa(j)+"]", "only input_text parts can be sent as a function call output through the gateway")
+					return unportable(idx("input", i, ".output")+"["+strconv.Itoa(j)+"]", "only input_text parts can be sent as a function call output through the gateway (others only on a model whose provider serves the Responses API, OpenAI)")
 				}
 				return nil
 			})
@@ -368,7 +384,12 @@ func normalizeItem(dst, it []byte, i int) ([]byte, error) {
 		// encrypted content); other providers never see it.
 		return append(dst, wire.TrimSpace(it)...), nil
 	}
-	return nil, inErr(idx("input", i, ".type"), "input items of type "+strconv.Quote(t)+" are not supported by the gateway (message, function_call, function_call_output and reasoning are)")
+	if t == "item_reference" {
+		// Never passed through: an item id would reach another project's
+		// items at OpenAI, where the gateway has one account.
+		return nil, inErr(idx("input", i, ".type"), "input items of type \"item_reference\" are not supported by the gateway")
+	}
+	return nil, unportable(idx("input", i, ".type"), "input items of type "+strconv.Quote(t)+" are not supported by the gateway (message, function_call, function_call_output and reasoning are; others only on a model whose provider serves the Responses API, OpenAI)")
 }
 
 // checkPart validates one content part of an input message.
@@ -412,7 +433,7 @@ func checkTools(v []byte) error {
 		}
 		m := members(t, "type", "name", "parameters")
 		if string(m[0]) != `"function"` {
-			return inErr(idx("tools", i, ".type"), "only function tools are supported by the gateway; got "+string(m[0]))
+			return unportable(idx("tools", i, ".type"), "only function tools are supported by the gateway (hosted tools only on a model whose provider serves the Responses API, OpenAI); got "+string(m[0]))
 		}
 		if jsonscan.KindOf(m[1]) != jsonscan.String {
 			return inErr(idx("tools", i, ".name"), "must be a string")
