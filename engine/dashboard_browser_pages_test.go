@@ -111,7 +111,7 @@ func browsePages(t *testing.T, g *gw, run func(string, ...chromedp.Action), shot
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := filepath.Abs("../examples/keyword-router/keyword-router.wasm")
+	second, err := filepath.Abs("../wasm/testdata/fixed.wasm") // small: quick to compile under -race
 	if err != nil {
 		t.Fatal(err)
 	}

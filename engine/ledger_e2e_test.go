@@ -112,7 +112,8 @@ func TestLedgerKeepsEveryRowAcrossRestart(t *testing.T) {
 	}
 	// Exports.
 	status, h, csvBody := g2.callH(t, "GET", "/admin/requests?format=csv&from=2000-01-01", "", map[string]string{"Authorization": "Bearer " + adminTestKey})
-	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/csv") || strings.Count(csvBody, "\n") != 14 {
+	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/csv") || strings.Count(csvBody, "\n") != 14 ||
+		!strings.Contains(csvBody, ",route_reason,stream,classifier_cost_usd,cascade_extra_cost_usd\n") {
 		t.Fatalf("requests CSV: %d %q", status, csvBody)
 	}
 	_, _, usageCSV := g2.callH(t, "GET", "/admin/usage?format=csv&group_by=day&to="+time.Now().UTC().Format(time.DateOnly), "", map[string]string{"Authorization": "Bearer " + adminTestKey})

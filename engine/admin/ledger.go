@@ -273,7 +273,8 @@ func (a *API) handleAdminRequests(ctx *fasthttp.RequestCtx) {
 var requestColumns = []string{"id", "time", "project_id", "key_id", "endpoint", "requested_model", "served_model", "provider",
 	"status", "error_code", "prompt_tokens", "cached_tokens", "cache_write_tokens", "completion_tokens", "cost_usd",
 	"saved_response_cache_usd", "saved_provider_prompt_cache_usd", "saved_ide_boilerplate_usd", "saved_file_dedup_usd",
-	"saved_routing_usd", "latency_ms", "upstream_ms", "cache", "route_reason", "stream"}
+	"saved_routing_usd", "latency_ms", "upstream_ms", "cache", "route_reason", "stream",
+	"classifier_cost_usd", "cascade_extra_cost_usd"}
 
 func (a *API) requestsCSV(ctx *fasthttp.RequestCtx, q store.RequestQuery) {
 	var buf bytes.Buffer
@@ -293,7 +294,8 @@ func (a *API) requestsCSV(ctx *fasthttp.RequestCtx, q store.RequestQuery) {
 				r.ServedModel, r.Provider, strconv.Itoa(r.Status), r.ErrorCode, itoa(r.PromptTokens), itoa(r.CachedTokens),
 				itoa(r.CacheWriteTokens), itoa(r.CompletionTokens), ftoa(r.CostUSD), ftoa(r.Savings.ResponseCache),
 				ftoa(r.Savings.ProviderPromptCache), ftoa(r.Savings.IDEBoilerplate), ftoa(r.Savings.FileDedup),
-				ftoa(r.Savings.Routing), ftoa(r.LatencyMS), ftoa(r.UpstreamMS), r.Cache, r.RouteReason, strconv.FormatBool(r.Stream)})
+				ftoa(r.Savings.Routing), ftoa(r.LatencyMS), ftoa(r.UpstreamMS), r.Cache, r.RouteReason, strconv.FormatBool(r.Stream),
+				ftoa(r.ClassifierCostUSD), ftoa(r.CascadeExtraCostUSD)})
 		}
 		n += len(page.Rows)
 		if page.Next == "" {
