@@ -97,14 +97,23 @@ func (h *Host) compileUntrusted(rt wazero.Runtime, module []byte) (wazero.Compil
 	}
 	// Cancelled when the caller returns, not when the compile ends: a
 	// cancelled budget must mean "past the budget" to the select below.
-	ctx, cancel := context.WithTimeout(h.ctx, h.opts.CompileTimeout)
+	ctx, cancel := context.WithTimeout(h.compileCtx, h.opts.CompileTimeout)
 	defer cancel()
 	type result struct {
 		cm  wazero.CompiledModule
 		err error
 	}
 	done := make(chan result, 1)
+	h.compileGate.Lock()
+	if h.closed.Load() {
+		h.compileGate.Unlock()
+		<-h.compileSlots
+		return nil, ErrClosed
+	}
+	h.compiles.Add(1)
+	h.compileGate.Unlock()
 	go func() {
+		defer h.compiles.Done()
 		defer func() { <-h.compileSlots }()
 		// At least two workers: wazero checks the context only when it
 		// compiles with several.

@@ -1,12 +1,15 @@
 package wasm
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 )
 
 func leb(n int) []byte {
@@ -177,5 +180,34 @@ func TestTrimCache(t *testing.T) {
 		if _, err := os.Stat(name); (err == nil) != want {
 			t.Errorf("%s: exists = %v, want %v", name, err == nil, want)
 		}
+	}
+}
+
+// TestCloseWaitsForAbandonedCompiles: a Host closed while an abandoned
+// compile still runs waits for it (cancelled, it ends between functions)
+// instead of closing the runtime under it, which made wazero panic; an
+// upload after Close is refused.
+func TestCloseWaitsForAbandonedCompiles(t *testing.T) {
+	t.Parallel()
+	h, err := New(context.Background(), Options{CacheDir: t.TempDir(), CompileTimeout: 20 * time.Millisecond, Metrics: metrics.NewSet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Upload("slow", synthModule(1, 6000)); !errors.Is(err, ErrInvalidModule) {
+		t.Fatalf("Upload(slow) = %v, want a refusal at the budget", err)
+	}
+	if len(h.compileSlots) == 0 {
+		t.Log("the abandoned compile already ended: Close is not exercised against a running one")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if len(h.compileSlots) != 0 {
+		t.Fatal("Close returned while a compile still held its slot")
+	}
+	if _, err := h.Upload("late", synthModule(1, 10)); err == nil {
+		t.Fatal("an upload after Close succeeded")
 	}
 }

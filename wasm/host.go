@@ -44,6 +44,14 @@ type Host struct {
 	// compileSlots bounds the untrusted compiles running at once, abandoned
 	// ones included (compileUntrusted).
 	compileSlots chan struct{}
+	// compiles counts the untrusted compiles running, abandoned ones
+	// included; Close cancels them (stopCompiles) and waits for them
+	// before it closes the runtimes they compile in: wazero panics when
+	// its runtime closes under a compile.
+	compiles     sync.WaitGroup
+	compileGate  sync.Mutex // orders compiles.Add before Close's Wait
+	compileCtx   context.Context
+	stopCompiles context.CancelFunc
 
 	mu        sync.Mutex // serialises Configure, Upload, Delete, Close
 	reg       atomic.Pointer[registry]
@@ -87,6 +95,7 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	opts = opts.withDefaults()
 	h := &Host{opts: opts, ctx: context.WithoutCancel(ctx), compiled: map[compileKey]*compiled{}, pm: map[string]*policyMetrics{},
 		compileSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
+	h.compileCtx, h.stopCompiles = context.WithCancel(h.ctx)
 	var err error
 	for i, dir := range []string{builtinCacheDir(opts.CacheDir), uploadCacheDir(opts.CacheDir)} {
 		if opts.CacheDir == "" {
@@ -173,6 +182,23 @@ func (h *Host) Close(ctx context.Context) error {
 	}
 	if h.stopIdle != nil {
 		close(h.stopIdle)
+	}
+	h.stopCompiles()
+	// closed is set: no compile starts after this barrier, and one that
+	// started before it has been counted.
+	h.compileGate.Lock()
+	h.compileGate.Unlock()
+	compiled := make(chan struct{})
+	go func() {
+		h.compiles.Wait()
+		close(compiled)
+	}()
+	select {
+	case <-compiled:
+	case <-ctx.Done():
+		// A compile inside one function ignores its context: leave the
+		// runtimes open (the process is ending) rather than crash it.
+		return fmt.Errorf("wasm: close: untrusted compiles still running: %w", ctx.Err())
 	}
 	var errs []error
 	for _, rt := range h.rts {
