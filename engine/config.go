@@ -88,6 +88,10 @@ type Config struct {
 	AdminKeys []AdminKeyConfig `toml:"admin_keys"`
 	// Batch is the Batch API's runner (batches.go, docs/batch.md).
 	Batch BatchConfig `toml:"batch"`
+
+	// wasmCacheDir overrides data_dir/wasm-cache, the compiled modules'
+	// cache (tests share one across gateways with data dirs of their own).
+	wasmCacheDir string
 }
 
 // PolicyLimitsConfig is [policy_limits]: bounds on uploaded and file

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"path/filepath"
 
 	"bufio"
 	"context"
@@ -67,6 +68,9 @@ func startGatewayWith(t *testing.T, toml string, env map[string]string, tweak fu
 		// cache stays shared.
 		cfg.Store.dir = t.TempDir()
 	}
+	// A test's own data_dir shares the compiled modules too: compiling the
+	// Go-guest built-ins again takes minutes under -race.
+	cfg.wasmCacheDir = filepath.Join(sharedDataDir, "wasm-cache")
 	if cfg.PolicyLimits.CompileTimeout == Defaults().PolicyLimits.CompileTimeout {
 		// Go guests compile in seconds, but under -race on two loaded cores
 		// they can take longer than the 30s default budget.

@@ -110,6 +110,9 @@ func newPolicyHost(cfg *Config, cat *catalog.Catalog) (*wasm.Host, error) {
 		opts.CacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
 		opts.DataDir = cfg.DataDir
 	}
+	if cfg.wasmCacheDir != "" {
+		opts.CacheDir = cfg.wasmCacheDir
+	}
 	h, err := wasm.New(context.Background(), opts)
 	if err != nil {
 		return nil, err
