@@ -72,14 +72,11 @@ func (s *Server) handleResponses(ctx *fasthttp.RequestCtx) {
 	var prevItems [][]byte
 	prevUpstream := ""
 	if r.PreviousResponseID != "" {
-		sc, cancel := storeContext()
-		prev, err := s.ten.st.Response(sc, x.project, r.PreviousResponseID)
-		cancel()
-		if err != nil {
-			x.fail(ctx, responseLookupError(err, r.PreviousResponseID, "previous_response_id", "previous_response_not_found"))
+		var err error
+		if prevItems, prevUpstream, err = s.previous(x, r.PreviousResponseID); err != nil {
+			x.fail(ctx, err)
 			return
 		}
-		prevItems, prevUpstream = conversationOf(prev), prev.Upstream
 		items = append(prevItems[:len(prevItems):len(prevItems)], r.Input...)
 	}
 	b, err := r.AppendChat(x.scratch[:0], items)

@@ -25,35 +25,52 @@ import (
 // background, item_reference items, and file, vector store and container
 // ids (rawAccountRefs).
 
+// rawTarget resolves a raw (unportable) Responses body's model — model is
+// the body's own, name the one resolved (the project's default for an
+// empty one) — to m, whose provider serves the Responses API natively,
+// and refuses what would reach the gateway's account (rawAccountRefs).
+// perr, the parser's refusal, is the answer for auto or a provider without
+// the Responses API. m is set from the resolution on, errors included.
+func (s *Server) rawTarget(x *exchange, obj []byte, perr error) (model, name string, m *catalog.Model, err error) {
+	if v := jsonscan.Get(obj, "model"); jsonscan.KindOf(v) == jsonscan.String {
+		model = wire.Str(v)
+	}
+	name = x.requestedModel(model)
+	if name == "" || name == "auto" {
+		return model, name, nil, perr
+	}
+	if m, err = s.catalog.Resolve(name); err != nil {
+		return model, name, nil, err
+	}
+	slot := s.upstreams[m.Provider]
+	if slot == nil {
+		return model, name, m, catalog.NotConfigured(name, m.Provider)
+	}
+	if rp, ok := slot.p.(providers.ResponsesNative); !ok || !rp.NativeResponses() {
+		return model, name, m, perr
+	}
+	return model, name, m, rawAccountRefs(obj)
+}
+
+// previous loads the stored response id (a previous_response_id) of x's
+// project: its conversation's items and the upstream that holds it.
+func (s *Server) previous(x *exchange, id string) (items [][]byte, upstream string, err error) {
+	sc, cancel := storeContext()
+	prev, err := s.ten.st.Response(sc, x.project, id)
+	cancel()
+	if err != nil {
+		return nil, "", responseLookupError(err, id, "previous_response_id", "previous_response_not_found")
+	}
+	return conversationOf(prev), prev.Upstream, nil
+}
+
 // passthroughRaw serves a Responses request that the parser refused as
 // unportable; perr is that refusal, the answer when no native provider
 // serves the model.
 func (s *Server) passthroughRaw(ctx *fasthttp.RequestCtx, x *exchange, body []byte, perr error) {
 	obj := body[jsonscan.SkipSpace(body, 0):]
-	model := ""
-	if v := jsonscan.Get(obj, "model"); jsonscan.KindOf(v) == jsonscan.String {
-		model = wire.Str(v)
-	}
-	name := x.requestedModel(model)
-	if name == "" || name == "auto" {
-		x.fail(ctx, perr)
-		return
-	}
-	m, err := s.catalog.Resolve(name)
+	model, name, m, err := s.rawTarget(x, obj, perr)
 	if err != nil {
-		x.fail(ctx, err)
-		return
-	}
-	slot := s.upstreams[m.Provider]
-	if slot == nil {
-		x.fail(ctx, catalog.NotConfigured(name, m.Provider))
-		return
-	}
-	if rp, ok := slot.p.(providers.ResponsesNative); !ok || !rp.NativeResponses() {
-		x.fail(ctx, perr)
-		return
-	}
-	if err := rawAccountRefs(obj); err != nil {
 		x.fail(ctx, err)
 		return
 	}
@@ -76,14 +93,11 @@ func (s *Server) passthroughRaw(ctx *fasthttp.RequestCtx, x *exchange, body []by
 	var prevItems [][]byte
 	prevUpstream := ""
 	if r.PreviousResponseID != "" {
-		sc, cancel := storeContext()
-		prev, err := s.ten.st.Response(sc, x.project, r.PreviousResponseID)
-		cancel()
-		if err != nil {
-			x.fail(ctx, responseLookupError(err, r.PreviousResponseID, "previous_response_id", "previous_response_not_found"))
+		var err error
+		if prevItems, prevUpstream, err = s.previous(x, r.PreviousResponseID); err != nil {
+			x.fail(ctx, err)
 			return
 		}
-		prevItems, prevUpstream = conversationOf(prev), prev.Upstream
 		items = append(prevItems[:len(prevItems):len(prevItems)], input...)
 	}
 	maxOut := 0

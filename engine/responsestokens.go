@@ -42,14 +42,11 @@ func (s *Server) handleResponsesInputTokens(ctx *fasthttp.RequestCtx) {
 	var prevItems [][]byte
 	prevUpstream := ""
 	if r.PreviousResponseID != "" {
-		sc, cancel := storeContext()
-		prev, err := s.ten.st.Response(sc, x.project, r.PreviousResponseID)
-		cancel()
-		if err != nil {
-			x.fail(ctx, responseLookupError(err, r.PreviousResponseID, "previous_response_id", "previous_response_not_found"))
+		var err error
+		if prevItems, prevUpstream, err = s.previous(x, r.PreviousResponseID); err != nil {
+			x.fail(ctx, err)
 			return
 		}
-		prevItems, prevUpstream = conversationOf(prev), prev.Upstream
 		items = append(prevItems[:len(prevItems):len(prevItems)], r.Input...)
 	}
 	name := x.requestedModel(r.Model)
@@ -116,30 +113,11 @@ func (s *Server) countNative(ctx *fasthttp.RequestCtx, x *exchange, name string,
 // Responses API, the parser's 400 otherwise (responsesraw.go).
 func (s *Server) countRaw(ctx *fasthttp.RequestCtx, x *exchange, body []byte, perr error) {
 	obj := body[jsonscan.SkipSpace(body, 0):]
-	name := ""
-	if v := jsonscan.Get(obj, "model"); jsonscan.KindOf(v) == jsonscan.String {
-		name = x.requestedModel(wire.Str(v))
+	_, name, m, err := s.rawTarget(x, obj, perr)
+	if m != nil {
+		x.model = m
 	}
-	if name == "" || name == "auto" {
-		x.fail(ctx, perr)
-		return
-	}
-	m, err := s.catalog.Resolve(name)
 	if err != nil {
-		x.fail(ctx, err)
-		return
-	}
-	x.model = m
-	slot := s.upstreams[m.Provider]
-	if slot == nil {
-		x.fail(ctx, catalog.NotConfigured(name, m.Provider))
-		return
-	}
-	if rp, ok := slot.p.(providers.ResponsesNative); !ok || !rp.NativeResponses() {
-		x.fail(ctx, perr)
-		return
-	}
-	if err := rawAccountRefs(obj); err != nil {
 		x.fail(ctx, err)
 		return
 	}
@@ -148,14 +126,11 @@ func (s *Server) countRaw(ctx *fasthttp.RequestCtx, x *exchange, body []byte, pe
 	var prevItems [][]byte
 	if v := jsonscan.Get(obj, "previous_response_id"); jsonscan.KindOf(v) == jsonscan.String {
 		r.PreviousResponseID = wire.Str(v)
-		sc, cancel := storeContext()
-		prev, err := s.ten.st.Response(sc, x.project, r.PreviousResponseID)
-		cancel()
-		if err != nil {
-			x.fail(ctx, responseLookupError(err, r.PreviousResponseID, "previous_response_id", "previous_response_not_found"))
+		var err error
+		if prevItems, prevUpstream, err = s.previous(x, r.PreviousResponseID); err != nil {
+			x.fail(ctx, err)
 			return
 		}
-		prevItems, prevUpstream = conversationOf(prev), prev.Upstream
 	}
 	x.rsp = &responsesState{req: r, body: body, prevItems: prevItems, prevUpstream: prevUpstream}
 	s.countNative(ctx, x, name, m)

@@ -5,7 +5,6 @@ import (
 
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
-	"github.com/valyala/fasthttp"
 )
 
 var _ providers.Embedder = (*Provider)(nil)
@@ -14,27 +13,8 @@ var _ providers.Embedder = (*Provider)(nil)
 // rewritten; every other member (encoding_format, dimensions, user) passes
 // through, and the answer is returned as the upstream sent it.
 func (p *Provider) Embed(ctx context.Context, body []byte, model string) (*providers.Response, error) {
-	bb := bodyPool.Get().(*bodyBuf)
-	bb.b = jsonscan.AppendReplaced(bb.b[:0], body, "model", jsonscan.AppendQuote(nil, model))
-	req := fasthttp.AcquireRequest()
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.SetRequestURIBytes(p.embed)
-	req.Header.SetContentType("application/json")
-	p.setAuth(req)
-	req.SetBodyRaw(bb.b)
-	resp := fasthttp.AcquireResponse()
-	release := func() {
-		fasthttp.ReleaseRequest(req)
-		fasthttp.ReleaseResponse(resp)
-		bodyPool.Put(bb)
-	}
-	if err := p.client.Do(ctx, req, resp, p.cfg.Timeout); err != nil {
-		release()
-		return nil, p.transportError(err)
-	}
-	if resp.StatusCode() != fasthttp.StatusOK {
-		err := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
-		release()
+	resp, release, err := p.forward(ctx, p.embed, body, model, false)
+	if err != nil {
 		return nil, err
 	}
 	out := providers.NewResponse(release)

@@ -30,47 +30,16 @@ func (p *Provider) NativeResponses() bool { return p.cfg.Responses }
 // the engine passes only bodies whose member names are spelled plainly, so
 // the first "model" is the one). stream must match the body's "stream".
 func (p *Provider) Responses(ctx context.Context, body []byte, model string, stream bool) (*providers.Response, error) {
-	bb := bodyPool.Get().(*bodyBuf)
-	bb.b = jsonscan.AppendReplaced(bb.b[:0], body, "model", jsonscan.AppendQuote(nil, model))
-	req := fasthttp.AcquireRequest()
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.SetRequestURIBytes(p.responses)
-	req.Header.SetContentType("application/json")
-	if stream {
-		req.Header.Set("Accept", "text/event-stream")
-	}
-	p.setAuth(req)
-	req.SetBodyRaw(bb.b)
-	resp := fasthttp.AcquireResponse()
-	release := func() {
-		fasthttp.ReleaseRequest(req)
-		fasthttp.ReleaseResponse(resp)
-		bodyPool.Put(bb)
+	resp, release, err := p.forward(ctx, p.responses, body, model, stream)
+	if err != nil {
+		return nil, err
 	}
 	if !stream {
-		if err := p.client.Do(ctx, req, resp, p.cfg.Timeout); err != nil {
-			release()
-			return nil, p.transportError(err)
-		}
-		if resp.StatusCode() != fasthttp.StatusOK {
-			err := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
-			release()
-			return nil, err
-		}
 		out := providers.NewResponse(release)
 		out.Body = resp.Body()
 		out.Usage = providers.ParseResponsesUsage(jsonscan.Get(out.Body, "usage"))
 		out.Model = strField(out.Body, "model")
 		return out, nil
-	}
-	if err := p.client.DoStream(ctx, req, resp); err != nil {
-		release()
-		return nil, p.transportError(err)
-	}
-	if resp.StatusCode() != fasthttp.StatusOK {
-		err := p.upstreamError(resp.StatusCode(), upstream.ErrorBody(resp), resp.Header.Peek("Retry-After"))
-		release()
-		return nil, err
 	}
 	r := responsesRelayPool.Get().(*ResponsesRelay)
 	r.Reset(resp.BodyStream(), p.cfg.Name)
@@ -89,12 +58,31 @@ func (p *Provider) Responses(ctx context.Context, body []byte, model string, str
 // InputTokens forwards an input token count body to
 // {base}/responses/input_tokens with the model replaced.
 func (p *Provider) InputTokens(ctx context.Context, body []byte, model string) (*providers.Response, error) {
+	resp, release, err := p.forward(ctx, p.inputTokens, body, model, false)
+	if err != nil {
+		return nil, err
+	}
+	out := providers.NewResponse(release)
+	out.Body = resp.Body()
+	return out, nil
+}
+
+// forward posts body to uri with its "model" replaced by model, the one
+// call path of the passthrough endpoints (embeddings, Responses, input
+// tokens). It returns the upstream's successful answer — whole, or with
+// only its headers read when stream — and release, which frees it; an
+// error status or a transport failure is released here and returned as a
+// *providers.UpstreamError.
+func (p *Provider) forward(ctx context.Context, uri, body []byte, model string, stream bool) (*fasthttp.Response, func(), error) {
 	bb := bodyPool.Get().(*bodyBuf)
 	bb.b = jsonscan.AppendReplaced(bb.b[:0], body, "model", jsonscan.AppendQuote(nil, model))
 	req := fasthttp.AcquireRequest()
 	req.Header.SetMethod(fasthttp.MethodPost)
-	req.SetRequestURIBytes(p.inputTokens)
+	req.SetRequestURIBytes(uri)
 	req.Header.SetContentType("application/json")
+	if stream {
+		req.Header.Set("Accept", "text/event-stream")
+	}
 	p.setAuth(req)
 	req.SetBodyRaw(bb.b)
 	resp := fasthttp.AcquireResponse()
@@ -103,18 +91,26 @@ func (p *Provider) InputTokens(ctx context.Context, body []byte, model string) (
 		fasthttp.ReleaseResponse(resp)
 		bodyPool.Put(bb)
 	}
-	if err := p.client.Do(ctx, req, resp, p.cfg.Timeout); err != nil {
+	var err error
+	if stream {
+		err = p.client.DoStream(ctx, req, resp)
+	} else {
+		err = p.client.Do(ctx, req, resp, p.cfg.Timeout)
+	}
+	if err != nil {
 		release()
-		return nil, p.transportError(err)
+		return nil, nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		err := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
+		errBody := resp.Body()
+		if stream {
+			errBody = upstream.ErrorBody(resp)
+		}
+		err := p.upstreamError(resp.StatusCode(), errBody, resp.Header.Peek("Retry-After"))
 		release()
-		return nil, err
+		return nil, nil, err
 	}
-	out := providers.NewResponse(release)
-	out.Body = resp.Body()
-	return out, nil
+	return resp, release, nil
 }
 
 var responsesRelayPool = sync.Pool{New: func() any { return new(ResponsesRelay) }}
