@@ -244,23 +244,36 @@ func (c *Completion) AppendJSON(dst []byte) []byte {
 }
 
 // ParseUsage reads an OpenAI usage object.
-func ParseUsage(v []byte) Usage {
+func ParseUsage(v []byte) Usage { return parseUsage(v, &chatUsageKeys) }
+
+// usageKeys names the members of a usage object: Chat Completions' and the
+// Responses API's say the same things under other names.
+type usageKeys struct{ prompt, completion, promptDetails, completionDetails string }
+
+var (
+	chatUsageKeys      = usageKeys{"prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"}
+	responsesUsageKeys = usageKeys{"input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details"}
+)
+
+// parseUsage reads a usage object whose members k names; the details
+// objects carry cached_tokens and reasoning_tokens.
+func parseUsage(v []byte, k *usageKeys) Usage {
 	var u Usage
 	if jsonscan.KindOf(v) != jsonscan.Object {
 		return u
 	}
 	u.Set = true
-	_ = jsonscan.ObjectEach(v, func(k, val []byte) error {
-		switch string(k) {
-		case "prompt_tokens":
+	_ = jsonscan.ObjectEach(v, func(key, val []byte) error {
+		switch string(key) {
+		case k.prompt:
 			u.PromptTokens = intOf(val)
-		case "completion_tokens":
+		case k.completion:
 			u.CompletionTokens = intOf(val)
-		case "prompt_tokens_details":
+		case k.promptDetails:
 			if c := jsonscan.Get(val, "cached_tokens"); c != nil {
 				u.CachedTokens = intOf(c)
 			}
-		case "completion_tokens_details":
+		case k.completionDetails:
 			if c := jsonscan.Get(val, "reasoning_tokens"); c != nil {
 				u.ReasoningTokens = intOf(c)
 			}
@@ -290,28 +303,4 @@ func intOf(v []byte) int {
 // input_tokens (cached ones included, as prompt_tokens are),
 // input_tokens_details.cached_tokens, output_tokens (reasoning included)
 // and output_tokens_details.reasoning_tokens.
-func ParseResponsesUsage(v []byte) Usage {
-	var u Usage
-	if jsonscan.KindOf(v) != jsonscan.Object {
-		return u
-	}
-	u.Set = true
-	_ = jsonscan.ObjectEach(v, func(k, val []byte) error {
-		switch string(k) {
-		case "input_tokens":
-			u.PromptTokens = intOf(val)
-		case "output_tokens":
-			u.CompletionTokens = intOf(val)
-		case "input_tokens_details":
-			if c := jsonscan.Get(val, "cached_tokens"); c != nil {
-				u.CachedTokens = intOf(c)
-			}
-		case "output_tokens_details":
-			if c := jsonscan.Get(val, "reasoning_tokens"); c != nil {
-				u.ReasoningTokens = intOf(c)
-			}
-		}
-		return nil
-	})
-	return u
-}
+func ParseResponsesUsage(v []byte) Usage { return parseUsage(v, &responsesUsageKeys) }
