@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigateway/gateway/engine/internal/proctest"
+
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/valyala/fasthttp"
@@ -111,42 +113,14 @@ concurrency = %d
 		g.t.Fatal(err)
 	}
 	g.logs = logs
-	g.cmd = exec.Command(g.bin, "-config", path, "-listen", g.addr)
-	g.cmd.Env = append(os.Environ(), "GATEWAY_API_KEY=", "OPENAI_API_KEY=", "ANTHROPIC_API_KEY=", "GEMINI_API_KEY=", "GROQ_API_KEY=")
-	g.cmd.Stderr = logs
-	g.cmd.Stdout = io.Discard
-	if err := g.cmd.Start(); err != nil {
-		g.t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + g.addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			g.t.Fatalf("gateway not ready; stderr in %s", g.logs.Name())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	g.cmd = proctest.Start(g.t, g.bin, path, g.addr,
+		append(os.Environ(), "GATEWAY_API_KEY=", "OPENAI_API_KEY=", "ANTHROPIC_API_KEY=", "GEMINI_API_KEY=", "GROQ_API_KEY="), logs, "gateway")
 }
 
 func (g *gateway) kill() {
 	_ = g.cmd.Process.Signal(syscall.SIGKILL)
 	_ = g.cmd.Wait()
 	_ = g.logs.Close()
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // latencies sends n interactive chat completions from `clients` goroutines
@@ -203,18 +177,9 @@ func pct(d []time.Duration, p float64) time.Duration {
 }
 
 func TestBatchSoak(t *testing.T) {
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "gateway")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/gateway")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t)
 	up := startUpstream(t)
-	g := &gateway{t: t, bin: bin, dir: t.TempDir(), addr: freeAddr(t)}
+	g := &gateway{t: t, bin: bin, dir: t.TempDir(), addr: proctest.FreeAddr(t)}
 	g.start(up.url)
 	t.Cleanup(func() {
 		if g.cmd.ProcessState == nil {

@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigateway/gateway/engine/internal/proctest"
+
 	"github.com/aigateway/gateway/engine/internal/pgtest"
 	"github.com/aigateway/gateway/engine/internal/redistest"
 	"github.com/jackc/pgx/v5"
@@ -119,15 +121,6 @@ func (u *flakyUpstream) counts() string {
 	return fmt.Sprintf("ok %d, 429 %d, 500 %d, stalled %d", u.calls["ok"], u.calls["429"], u.calls["500"], u.calls["stall"])
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func (f *fleet) start(r *replica) {
 	f.t.Helper()
 	cfg := fmt.Sprintf(`data_dir = %q
@@ -162,26 +155,7 @@ project = "lim"
 		f.t.Fatal(err)
 	}
 	r.logs = logs
-	r.cmd = exec.Command(f.bin, "-config", path, "-listen", r.addr)
-	r.cmd.Env = f.env
-	r.cmd.Stderr = logs
-	if err := r.cmd.Start(); err != nil {
-		f.t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + r.addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("replica %s not ready", r.addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	r.cmd = proctest.Start(f.t, f.bin, path, r.addr, f.env, logs, "replica "+r.addr)
 }
 
 // tally is what the clients saw in one phase.
@@ -320,22 +294,13 @@ func (f *fleet) phaseOn(name, model string, d time.Duration, fault func(*tally))
 }
 
 func TestFleet(t *testing.T) {
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "gateway")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/gateway")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t)
 	rc := redistest.StartCluster(t, 3)
 	dbURL := pgtest.URL(t)
 	f := &fleet{t: t, bin: bin, upstream: startFlaky(t), env: append(os.Environ(), "GATEWAY_API_KEY="+clientKey, "GATEWAY_ADMIN_KEY="+adminKey,
 		"REDIS_URL="+rc.URL(), "DATABASE_URL="+dbURL)}
 	for range 3 {
-		r := &replica{addr: freeAddr(t), dir: t.TempDir()}
+		r := &replica{addr: proctest.FreeAddr(t), dir: t.TempDir()}
 		f.replicas = append(f.replicas, r)
 		f.start(r)
 	}
@@ -402,7 +367,7 @@ func TestFleet(t *testing.T) {
 	upstreamCalls := "before: " + before + "; after: " + f.upstream.counts()
 
 	// 5. a policy uploaded to one replica, active on the other two.
-	module, err := os.ReadFile(filepath.Join(root, "examples/wat-router/router.wasm"))
+	module, err := os.ReadFile(filepath.Join(proctest.Root(), "examples/wat-router/router.wasm"))
 	if err != nil {
 		t.Fatal(err)
 	}
