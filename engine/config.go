@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/aigateway/gateway/engine/catalog"
+	"github.com/aigateway/gateway/engine/limits"
 	"github.com/aigateway/gateway/policies"
 	"github.com/aigateway/gateway/providers"
 	"github.com/aigateway/gateway/providers/kinds"
@@ -226,6 +227,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // Defaults returns the configuration used when gateway.toml is absent or
 // empty.
 func Defaults() Config {
+	bc := limits.DefaultBreakerConfig() // one source for the breaker's defaults
 	return Config{
 		Listen:           "127.0.0.1:8080",
 		MaxBodyBytes:     32 << 20,
@@ -250,8 +252,9 @@ func Defaults() Config {
 		},
 		Reliab: ReliabilityConfig{CircuitBreaker: true, Retry: true, RateLimitRPM: 60, RetryMaxAttempts: 3,
 			RetryBackoffBase: Duration(time.Second), RetryBackoffMax: Duration(10 * time.Second), RetryBudget: Duration(30 * time.Second),
-			BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second), BreakerFailureRatio: 0.5, BreakerWindow: Duration(time.Minute),
-			BreakerMinRequests: 20, BreakerProbes: 1, BreakerSuccesses: 1, RetryMaxRetryAfter: Duration(10 * time.Second),
+			BreakerFailures: bc.Failures, BreakerCooldown: Duration(bc.Cooldown), BreakerFailureRatio: bc.FailureRatio, BreakerWindow: Duration(bc.Window),
+			BreakerMinRequests: bc.MinRequests, BreakerProbes: bc.Probes, BreakerSuccesses: bc.Successes, BreakerPerModel: bc.PerModel,
+			RetryMaxRetryAfter:    Duration(10 * time.Second),
 			RateLimitRedisTimeout: Duration(50 * time.Millisecond), RateLimitRedisRetry: Duration(time.Second)},
 		Pruning:  defaultPruningConfig(),
 		Sessions: defaultSessionsConfig(),

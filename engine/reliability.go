@@ -61,7 +61,7 @@ func (s *Server) rateLimit(ctx *fasthttp.RequestCtx, project string) error {
 	if s.limiter == nil {
 		return nil
 	}
-	return s.limit(ctx, limits.Key{Project: project}, "project "+project)
+	return s.limit(ctx, limits.Key{Project: project}, "")
 }
 
 // keyRateLimit applies, with rate_limit_per_key, the key's own
@@ -72,12 +72,13 @@ func (s *Server) keyRateLimit(ctx *fasthttp.RequestCtx, project, keyID string) e
 	if s.limiter == nil || keyID == "" || !s.cfg.Reliab.RateLimitPerKey {
 		return nil
 	}
-	return s.limit(ctx, limits.Key{Project: project, Client: "key:" + keyID}, "key "+keyID+" of project "+project)
+	return s.limit(ctx, limits.Key{Project: project, Client: "key:" + keyID}, keyID)
 }
 
 // limit takes one request from k's allowance at s.rate and sets the
-// X-RateLimit headers from the decision; who names k in the 429's message.
-func (s *Server) limit(ctx *fasthttp.RequestCtx, k limits.Key, who string) error {
+// X-RateLimit headers from the decision; keyID ("" for the project's own
+// limit) names the key in the 429's message, built only for a refusal.
+func (s *Server) limit(ctx *fasthttp.RequestCtx, k limits.Key, keyID string) error {
 	d := s.limiter.Allow(ctx, k, s.rate)
 	h := &ctx.Response.Header
 	var buf [20]byte
@@ -86,6 +87,10 @@ func (s *Server) limit(ctx *fasthttp.RequestCtx, k limits.Key, who string) error
 	h.SetBytesV("X-RateLimit-Reset", strconv.AppendInt(buf[:0], int64(d.ResetSeconds()), 10))
 	if d.Allowed {
 		return nil
+	}
+	who := "project " + k.Project
+	if keyID != "" {
+		who = "key " + keyID + " of " + who
 	}
 	return &apiError{Status: 429, Type: typeRateLimit, Code: "rate_limit_exceeded", RetryAfter: d.RetryAfterSeconds(),
 		Msg: "Rate limit of " + strconv.Itoa(s.rate.Limit) + " requests per minute exceeded for " + who}
