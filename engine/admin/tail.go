@@ -74,6 +74,19 @@ type tailSink struct {
 	t *Tail
 }
 
+// AppendUsage forwards to the sink's AppendUsage when it has one.
+func (s tailSink) AppendUsage(ctx context.Context, rows []store.UsageRow) (int, error) {
+	a, ok := s.Sink.(ledger.Appender)
+	if !ok {
+		return s.InsertUsage(ctx, rows)
+	}
+	n, err := a.AppendUsage(ctx, rows)
+	if err == nil {
+		s.t.Add(rows)
+	}
+	return n, err
+}
+
 func (s tailSink) InsertUsage(ctx context.Context, rows []store.UsageRow) (int, error) {
 	n, err := s.Sink.InsertUsage(ctx, rows)
 	if err == nil {

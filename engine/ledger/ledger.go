@@ -48,6 +48,14 @@ type Sink interface {
 	InsertUsage(ctx context.Context, rows []store.UsageRow) (int, error)
 }
 
+// Appender is a Sink that can also store rows it was never given before
+// without looking for them (store.Ledger's AppendUsage). The Writer uses it
+// for a batch's first attempt, and InsertUsage for a retry and for every
+// replayed row.
+type Appender interface {
+	AppendUsage(ctx context.Context, rows []store.UsageRow) (int, error)
+}
+
 // Config tunes a Writer. Zero fields take the defaults.
 type Config struct {
 	// FlushInterval is the group-commit period (default 1s).
@@ -601,7 +609,14 @@ func (w *Writer) write(batch []store.UsageRow) bool {
 	n := len(batch)
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.WriteTimeout)
 	t0 := time.Now()
-	_, err := w.sink.InsertUsage(ctx, batch)
+	var err error
+	if a, ok := w.sink.(Appender); ok && w.failures == 0 {
+		// The previous write succeeded, so this batch was never tried:
+		// the batch after a failure is retried from the start (writePending).
+		_, err = a.AppendUsage(ctx, batch)
+	} else {
+		_, err = w.sink.InsertUsage(ctx, batch)
+	}
 	cancel()
 	flushSeconds.Update(time.Since(t0).Seconds())
 	if err != nil {

@@ -47,8 +47,14 @@ type backend interface {
 	// rest of the transaction q.
 	lockMigrations(ctx context.Context, q querier) error
 	// insertUsage writes a batch of ledger rows in one transaction,
-	// skipping ids already stored, and returns how many were new.
-	insertUsage(ctx context.Context, rows []UsageRow) (int, error)
+	// skipping (ts, id)s already stored, and returns how many were new.
+	// fresh says that no row of the batch was given to the store before
+	// (a backend may then skip the lookup).
+	insertUsage(ctx context.Context, rows []UsageRow, fresh bool) (int, error)
+	// ledgerTable is the table (or view) ledger queries read.
+	ledgerTable() string
+	// pruneUsage deletes the ledger rows older than before.
+	pruneUsage(ctx context.Context, before time.Time) (int64, error)
 	// Dialect fragments.
 	dayExpr(col string) string // col's UTC date as 'YYYY-MM-DD' text
 	// bucketExpr is col's Unix time in seconds rounded down to a multiple

@@ -76,6 +76,15 @@ func (f *filter) timeRange(from, to time.Time) error {
 
 // InsertUsage implements Ledger.
 func (s *sqlStore) InsertUsage(ctx context.Context, batch []UsageRow) (int, error) {
+	return s.insertUsage(ctx, batch, false)
+}
+
+// AppendUsage implements Ledger.
+func (s *sqlStore) AppendUsage(ctx context.Context, batch []UsageRow) (int, error) {
+	return s.insertUsage(ctx, batch, true)
+}
+
+func (s *sqlStore) insertUsage(ctx context.Context, batch []UsageRow, fresh bool) (int, error) {
 	for i := range batch {
 		u := &batch[i]
 		if u.ID == "" || len(u.ID) > 200 {
@@ -88,7 +97,7 @@ func (s *sqlStore) InsertUsage(ctx context.Context, batch []UsageRow) (int, erro
 	if len(batch) == 0 {
 		return 0, nil
 	}
-	return s.b.insertUsage(ctx, batch)
+	return s.b.insertUsage(ctx, batch, fresh)
 }
 
 // groupExpr is the SQL of a group-by dimension.
@@ -133,7 +142,7 @@ func (s *sqlStore) UsageSummary(ctx context.Context, q UsageQuery) ([]UsageGroup
 	if q.Project != "" {
 		f.add("project_id = %s", q.Project)
 	}
-	query := `SELECT ` + key + `, ` + usageSums + ` FROM usage_ledger` + f.where()
+	query := `SELECT ` + key + `, ` + usageSums + ` FROM ` + s.b.ledgerTable() + f.where()
 	if q.GroupBy != GroupNone {
 		query += ` GROUP BY 1 ORDER BY 1`
 	}
@@ -221,7 +230,7 @@ func (s *sqlStore) UsageSeries(ctx context.Context, q SeriesQuery) ([]SeriesPoin
 		return nil, fmt.Errorf("usage series: %w", err)
 	}
 	query := `SELECT ` + s.b.bucketExpr("ts", step) + `, ` + usageSums + latencyHistogram +
-		` FROM usage_ledger` + f.where() + ` GROUP BY 1 ORDER BY 1`
+		` FROM ` + s.b.ledgerTable() + f.where() + ` GROUP BY 1 ORDER BY 1`
 	rs, err := s.b.query(ctx, query, f.args...)
 	if err != nil {
 		return nil, fmt.Errorf("usage series: %w", err)
@@ -285,9 +294,11 @@ func (s *sqlStore) Requests(ctx context.Context, q RequestQuery) (RequestPage, e
 		if err != nil {
 			return RequestPage{}, err
 		}
-		f.conds = append(f.conds, "(ts, id) < ("+f.arg(t)+", "+f.arg(id)+")")
+		// ts <= t is implied; spelled out, it bounds SQLite's chunk reads.
+		ph := f.arg(t)
+		f.conds = append(f.conds, "ts <= "+ph, "(ts, id) < ("+ph+", "+f.arg(id)+")")
 	}
-	query := `SELECT ` + usageColumns + ` FROM usage_ledger` + f.where() +
+	query := `SELECT ` + usageColumns + ` FROM ` + s.b.ledgerTable() + f.where() +
 		` ORDER BY ts DESC, id DESC LIMIT ` + f.arg(limit+1)
 	rs, err := s.b.query(ctx, query, f.args...)
 	if err != nil {
@@ -375,7 +386,7 @@ func (s *sqlStore) Spend(ctx context.Context, projectID string, since time.Time)
 	}
 	var v float64
 	err := s.b.queryRow(ctx, `SELECT (SELECT `+sumFloat("cost_usd")+` FROM usage_daily WHERE project_id = $1 AND day >= $2)
-	+ (SELECT `+sumFloat("cost_usd")+` FROM usage_ledger WHERE project_id = $1 AND ts >= $3 AND ts < $2)`,
+	+ (SELECT `+sumFloat("cost_usd")+` FROM `+s.b.ledgerTable()+` WHERE project_id = $1 AND ts >= $3 AND ts < $2)`,
 		projectID, whole, since).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("spend of %q: %w", projectID, err)
@@ -402,16 +413,19 @@ const pruneChunk = 5000
 
 // PruneUsage implements Ledger.
 func (s *sqlStore) PruneUsage(ctx context.Context, before time.Time) (int64, error) {
-	// The ledger's key is (ts, id): the chunk is the oldest rows, found and
-	// deleted through it.
-	return s.pruneLoop(ctx, `DELETE FROM usage_ledger WHERE (ts, id) IN (SELECT ts, id FROM usage_ledger WHERE ts < $1 ORDER BY ts, id LIMIT `+
-		strconv.Itoa(pruneChunk)+`)`, utc(before))
+	return s.b.pruneUsage(ctx, utc(before))
 }
 
-func (s *sqlStore) pruneLoop(ctx context.Context, query string, before time.Time) (int64, error) {
+// pgPruneUsage is PostgreSQL's pruneUsage. The ledger's key is (ts, id):
+// each round deletes the oldest rows, found through it.
+var pgPruneUsage = `DELETE FROM usage_ledger WHERE (ts, id) IN (SELECT ts, id FROM usage_ledger WHERE ts < $1 ORDER BY ts, id LIMIT ` +
+	strconv.Itoa(pruneChunk) + `)`
+
+// pruneLoop runs a DELETE of at most pruneChunk rows until it deletes fewer.
+func pruneLoop(ctx context.Context, q querier, query string, before time.Time) (int64, error) {
 	var total int64
 	for {
-		n, err := s.b.exec(ctx, query, before)
+		n, err := q.exec(ctx, query, before)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("prune: %w", err)

@@ -497,6 +497,24 @@ ALTER TABLE usage_ledger ADD COLUMN classifier_cost_usd DOUBLE PRECISION NOT NUL
 		sqlite:   `ALTER TABLE responses ADD COLUMN upstream TEXT NOT NULL DEFAULT '';`,
 		postgres: `ALTER TABLE responses ADD COLUMN upstream TEXT NOT NULL DEFAULT '';`,
 	},
+	{
+		version: 8,
+		name:    "SQLite ledger in chunks",
+		// One row per group commit instead of one per request
+		// (usagechunk.go). The rows usage_ledger holds are moved into
+		// chunks when the store opens (moveLegacyRows); the table stays,
+		// empty. PostgreSQL keeps a row per request.
+		sqlite: `
+CREATE TABLE usage_chunks (
+	seq    INTEGER PRIMARY KEY,
+	ts_min INTEGER NOT NULL,
+	ts_max INTEGER NOT NULL,
+	n      INTEGER NOT NULL,
+	data   BLOB NOT NULL
+);
+CREATE INDEX usage_chunks_ts_max ON usage_chunks (ts_max);
+`,
+	},
 }
 
 // schemaMigrationsDDL creates the bookkeeping table; the same SQL works on
@@ -547,7 +565,9 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 			if s.b.name() == "postgres" {
 				ddl = m.postgres
 			}
-			if _, err := q.exec(ctx, ddl); err != nil {
+			if ddl == "" {
+				// nothing to do on this backend
+			} else if _, err := q.exec(ctx, ddl); err != nil {
 				return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 			}
 			if _, err := q.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,

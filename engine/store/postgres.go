@@ -111,8 +111,12 @@ func (b *pgBackend) bucketExpr(col string, step int64) string {
 	n := strconv.FormatInt(step, 10)
 	return "CAST(FLOOR(EXTRACT(EPOCH FROM " + col + ") / " + n + ") * " + n + " AS BIGINT)"
 }
-func (b *pgBackend) forUpdate() string  { return " FOR UPDATE" }
-func (b *pgBackend) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+func (b *pgBackend) forUpdate() string   { return " FOR UPDATE" }
+func (b *pgBackend) skipLocked() string  { return " FOR UPDATE SKIP LOCKED" }
+func (b *pgBackend) ledgerTable() string { return "usage_ledger" }
+func (b *pgBackend) pruneUsage(ctx context.Context, before time.Time) (int64, error) {
+	return pruneLoop(ctx, b, pgPruneUsage, before)
+}
 
 // insertUsage COPYs the batch straight into the ledger: one round trip,
 // binary format (encoded by appendPGCopy, no allocation per row), and on
@@ -123,7 +127,7 @@ func (b *pgBackend) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 // table and INSERT from there was slower than either: a catalog change per
 // batch.) Either way the daily rollup is updated in the same transaction,
 // from the rows actually inserted.
-func (b *pgBackend) insertUsage(ctx context.Context, batch []UsageRow) (int, error) {
+func (b *pgBackend) insertUsage(ctx context.Context, batch []UsageRow, _ bool) (int, error) {
 	n := 0
 	err := b.pgTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		buf := pgCopyBufs.Get().(*bytes.Buffer)

@@ -90,7 +90,7 @@ func (s *sqlStore) RoutingSeries(ctx context.Context, q SeriesQuery) ([]RoutingP
 	}
 	f.conds = append(f.conds, "route_reason <> ''")
 	query := `SELECT ` + s.b.bucketExpr("ts", step) + `, ` + routingSums +
-		` FROM usage_ledger` + f.where() + ` GROUP BY 1 ORDER BY 1`
+		` FROM ` + s.b.ledgerTable() + f.where() + ` GROUP BY 1 ORDER BY 1`
 	rs, err := s.b.query(ctx, query, f.args...)
 	if err != nil {
 		return nil, fmt.Errorf("routing series: %w", err)

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +48,9 @@ const (
 
 type sqliteBackend struct {
 	w, r *sql.DB
+	// enc encodes the ledger's chunks (putChunk).
+	encMu sync.Mutex
+	enc   chunkEncoder
 }
 
 func openSQLite(ctx context.Context, cfg Config) (backend, error) {
@@ -63,7 +65,7 @@ func openSQLite(ctx context.Context, cfg Config) (backend, error) {
 		return (&url.URL{Scheme: "file", Path: path, RawQuery: q}).String()
 	}
 	common := "_pragma=busy_timeout(" + strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10) + ")&_timefmt=unixepoch_micro"
-	w, err := sql.Open("sqlite3", dsn(common+"&_pragma=synchronous(full)&_pragma=page_size(16384)&_txlock=immediate"))
+	w, err := sqlitedriver.Open(dsn(common+"&_pragma=synchronous(full)&_pragma=page_size(16384)&_txlock=immediate"), registerLedgerVTab)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -75,7 +77,7 @@ func openSQLite(ctx context.Context, cfg Config) (backend, error) {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite3", dsn(common+"&_pragma=query_only(1)"))
+	r, err := sqlitedriver.Open(dsn(common+"&_pragma=query_only(1)"), registerLedgerVTab)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -170,116 +172,9 @@ func (b *sqliteBackend) bucketExpr(col string, step int64) string {
 	n := strconv.FormatInt(step, 10)
 	return "((" + col + " / 1000000) / " + n + ") * " + n
 }
-func (b *sqliteBackend) forUpdate() string  { return "" } // the write transaction holds the database lock
-func (b *sqliteBackend) skipLocked() string { return "" }
-
-const sqliteInsertUsage = `INSERT INTO usage_ledger (` + usageColumns + `)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
-ON CONFLICT DO NOTHING`
-
-const sqliteUpsertDaily = `INSERT INTO usage_daily (project_id, day, requests, cost_usd) VALUES (?1, ?2, ?3, ?4)
-ON CONFLICT (project_id, day) DO UPDATE SET requests = usage_daily.requests + excluded.requests,
-cost_usd = usage_daily.cost_usd + excluded.cost_usd`
-
-// insertUsage binds each row straight into one prepared statement inside
-// one IMMEDIATE transaction, on the writer connection, and adds the new
-// rows to the daily rollup in the same transaction.
-func (b *sqliteBackend) insertUsage(ctx context.Context, batch []UsageRow) (int, error) {
-	conn, err := b.w.Conn(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("insert usage: %w", err)
-	}
-	defer conn.Close()
-	n := 0
-	err = conn.Raw(func(dc any) (err error) {
-		c := dc.(sqlitedriver.Conn).Raw()
-		old := c.SetInterrupt(ctx)
-		defer c.SetInterrupt(old)
-		tx, err := c.BeginImmediate()
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err != nil {
-				c.SetInterrupt(context.Background()) // roll back even when ctx is done
-			}
-			tx.End(&err)
-		}()
-		st, _, err := c.Prepare(sqliteInsertUsage)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		var skipped []int // rows already stored, usually none
-		for i := range batch {
-			if err := bindUsage(st, &batch[i]); err != nil {
-				return err
-			}
-			if err := st.Exec(); err != nil {
-				return err
-			}
-			if c.Changes() == 1 {
-				n++
-			} else {
-				skipped = append(skipped, i)
-			}
-		}
-		days := aggregateDays(batch, func(i int) bool { return !slices.Contains(skipped, i) })
-		up, _, err := c.Prepare(sqliteUpsertDaily)
-		if err != nil {
-			return err
-		}
-		defer up.Close()
-		for _, d := range days {
-			up.BindText(1, d.project)
-			up.BindInt64(2, d.day.UnixMicro())
-			up.BindInt64(3, d.requests)
-			if err := up.BindFloat(4, d.cost); err != nil {
-				return err
-			}
-			if err := up.Exec(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("insert usage: %w", err)
-	}
-	return n, nil
-}
-
-func bindUsage(st *sqlite3.Stmt, u *UsageRow) error {
-	// Bind errors are sticky on the statement and surface in Exec; the
-	// only possible ones here are out-of-memory.
-	st.BindText(1, u.ID)
-	st.BindInt64(2, u.Time.UnixMicro())
-	st.BindText(3, u.ProjectID)
-	st.BindText(4, u.KeyID)
-	st.BindText(5, u.Endpoint)
-	st.BindText(6, u.RequestedModel)
-	st.BindText(7, u.ServedModel)
-	st.BindText(8, u.Provider)
-	st.BindInt64(9, int64(u.Status))
-	st.BindText(10, u.ErrorCode)
-	st.BindInt64(11, u.PromptTokens)
-	st.BindInt64(12, u.CachedTokens)
-	st.BindInt64(13, u.CacheWriteTokens)
-	st.BindInt64(14, u.CompletionTokens)
-	st.BindFloat(15, u.CostUSD)
-	st.BindFloat(16, u.Savings.ResponseCache)
-	st.BindFloat(17, u.Savings.ProviderPromptCache)
-	st.BindFloat(18, u.Savings.IDEBoilerplate)
-	st.BindFloat(19, u.Savings.FileDedup)
-	st.BindFloat(20, u.Savings.Routing)
-	st.BindFloat(21, u.LatencyMS)
-	st.BindFloat(22, u.UpstreamMS)
-	st.BindText(23, u.Cache)
-	st.BindText(24, u.RouteReason)
-	st.BindBool(25, u.Stream)
-	st.BindFloat(26, u.ClassifierCostUSD)
-	return st.BindFloat(27, u.CascadeExtraCostUSD)
-}
+func (b *sqliteBackend) forUpdate() string   { return "" } // the write transaction holds the database lock
+func (b *sqliteBackend) skipLocked() string  { return "" }
+func (b *sqliteBackend) ledgerTable() string { return sqliteLedgerTable }
 
 // sqlQuerier adapts database/sql (a pool or a transaction) to querier,
 // rewriting $n placeholders to SQLite's ?n.

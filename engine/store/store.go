@@ -107,6 +107,10 @@ type Ledger interface {
 	// new: a row whose ID is already stored is skipped, so replaying a batch
 	// is harmless.
 	InsertUsage(ctx context.Context, rows []UsageRow) (int, error)
+	// AppendUsage is InsertUsage for rows the caller has never given to
+	// the store (none of them was in an earlier call, failed or not): the
+	// backend may skip looking them up.
+	AppendUsage(ctx context.Context, rows []UsageRow) (int, error)
 	// UsageSummary aggregates the ledger over [From, To), grouped by q.GroupBy.
 	UsageSummary(ctx context.Context, q UsageQuery) ([]UsageGroup, error)
 	// UsageSeries aggregates the ledger over [From, To) in buckets of
@@ -240,6 +244,12 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		b.close()
 		return nil, err
+	}
+	if sb, ok := b.(*sqliteBackend); ok {
+		if err := sb.moveLegacyRows(ctx); err != nil {
+			b.close()
+			return nil, err
+		}
 	}
 	return s, nil
 }

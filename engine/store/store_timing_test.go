@@ -9,7 +9,7 @@ import (
 	"github.com/aigateway/gateway/engine/internal/pgtest"
 )
 
-// BenchmarkInsertUsage is the ledger's flush path: batches of new rows, one
+// BenchmarkInsertUsage is the ledger's flush path (AppendUsage): batches of new rows, one
 // transaction per batch (a group commit; the ledger writes up to 1000 rows
 // at once). It reports rows/s and the process's CPU time per row (user +
 // system, from getrusage: on SQLite that is the whole cost, the engine runs
@@ -60,7 +60,7 @@ func benchInsert(b *testing.B, cfg Config, batch int) {
 			rows[i].ProjectID = [...]string{"p1", "p2", "p3"}[i%3]
 		}
 		b.StartTimer()
-		if got, err := s.InsertUsage(ctx, rows); err != nil || got != batch {
+		if got, err := s.AppendUsage(ctx, rows); err != nil || got != batch {
 			b.Fatalf("inserted %d: %v", got, err)
 		}
 	}

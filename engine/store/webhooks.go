@@ -335,6 +335,6 @@ ORDER BY created_at DESC, id DESC LIMIT $2`, webhookID, limit)
 
 // PruneDeliveries implements Webhooks.
 func (s *sqlStore) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
-	return s.pruneLoop(ctx, `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+	return pruneLoop(ctx, s.b, `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
 WHERE (delivered_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < $1 LIMIT `+fmt.Sprint(pruneChunk)+`)`, utc(before))
 }
