@@ -59,6 +59,7 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 	rate := fs.Float64("rate", 0.2, "AdaGrad step")
 	note := fs.String("note", "", "note stored in the weights file")
 	lengthPrior := fs.Float64("length-prior", 0, "logit added per octave of the last user message's length, on top of the training (docs/routing.md)")
+	lengthPriorFrom := fs.Int("length-prior-from", 0, "make the length prior one-sided: 0 up to this many bytes, -length-prior per octave beyond (0: linear on both sides of 128 bytes)")
 	calibrate := fs.String("calibrate", "", "more prompts (their scores only) for the default threshold: it sends -strong-share of the held-out prompts and of these, each set weighing the same")
 	cv := fs.Int("cv", 0, "choose -l2, -length-prior and -text-only by this many folds of cross-validation on the training part (0: use the flags)")
 	textOnly := fs.Bool("text-only", false, "train the text features only (shape weights stay 0 but for the length prior)")
@@ -148,7 +149,7 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 			fs.Usage()
 			return 2
 		}
-		opts := routetrain.Options{Bits: uint8(*bits), Epochs: *epochs, L2: *l2, Rate: *rate, Seed: *seed, StrongShare: *share, Note: *note, LengthPrior: *lengthPrior, TextOnly: *textOnly}
+		opts := routetrain.Options{Bits: uint8(*bits), Epochs: *epochs, L2: *l2, Rate: *rate, Seed: *seed, StrongShare: *share, Note: *note, LengthPrior: *lengthPrior, LengthPriorFrom: *lengthPriorFrom, TextOnly: *textOnly}
 		if *cv > 0 {
 			var grid []routetrain.Candidate
 			if opts, grid, err = routetrain.CrossValidate(train, *cv, opts, routetrain.DefaultGrid()); err != nil {

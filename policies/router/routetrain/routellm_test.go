@@ -3,6 +3,7 @@ package routetrain
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -140,5 +141,54 @@ func TestLengthBucketIsMonotone(t *testing.T) {
 			t.Fatalf("LengthBucket(%d) = %d after %d", n, b, prev)
 		}
 		prev = b
+	}
+}
+
+// A one-sided length prior (LengthPriorFrom) leaves every length up to
+// its start where the training put it and adds LengthPrior per octave
+// beyond; the two-sided one lowers the short ones too.
+func TestLengthPriorFrom(t *testing.T) {
+	recs, err := Read(strings.NewReader(`{"id":"a","messages":[{"role":"user","content":"hello there"}],"strong":1,"weak":0}
+{"id":"b","messages":[{"role":"user","content":"hi"}],"strong":0,"weak":1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := Options{Seed: 1, Bits: 10}
+	plain, err := Train(recs, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask := uint32(1<<10 - 1)
+	prior := func(o Options, n int) float64 {
+		m, err := Train(recs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := routemodel.LengthBin(n, mask)
+		return float64(m.W[i] - plain.W[i])
+	}
+	one := base
+	one.LengthPrior, one.LengthPriorFrom = 2, 128
+	two := base
+	two.LengthPrior = 2
+	tests := []struct {
+		name  string
+		o     Options
+		bytes int
+		want  float64
+	}{
+		{"one-sided below its start", one, 40, 0},
+		{"one-sided at its start", one, 127, 0},
+		{"one-sided two octaves beyond", one, 511, 4},
+		{"two-sided below 128 bytes", two, 31, -4},
+		{"two-sided two octaves beyond", two, 511, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := prior(tt.o, tt.bytes); math.Abs(got-tt.want) > 1e-5 {
+				t.Fatalf("prior at %d bytes = %g, want %g", tt.bytes, got, tt.want)
+			}
+		})
 	}
 }

@@ -38,6 +38,12 @@ type Options struct {
 	// data, shape weights learned from one kind of prompt mislead more
 	// than they help (docs/routing.md).
 	TextOnly bool
+	// LengthPriorFrom, when above 0, makes the length prior one-sided: 0
+	// up to this many bytes, LengthPrior per octave beyond. Chat prompts
+	// are mostly short and their length says little; a long question
+	// more often defeats the weak model (docs/routing.md). 0: the prior
+	// is linear on both sides of about 128 bytes.
+	LengthPriorFrom int
 }
 
 // lengthPriorZero is the LengthBin bucket where the length prior is 0
@@ -134,8 +140,16 @@ func Train(recs []Record, o Options) (*routemodel.Model, error) {
 	}
 	if o.LengthPrior != 0 {
 		mask := uint32(n - 1)
+		zero := lengthPriorZero
+		if o.LengthPriorFrom > 0 {
+			zero = routemodel.LengthBucket(o.LengthPriorFrom)
+		}
 		for b := 0; b < routemodel.LengthBuckets; b++ {
-			m.W[routemodel.LengthBucketBin(b, mask)] += float32(o.LengthPrior * float64(b-lengthPriorZero) / 4)
+			d := b - zero
+			if o.LengthPriorFrom > 0 {
+				d = max(d, 0)
+			}
+			m.W[routemodel.LengthBucketBin(b, mask)] += float32(o.LengthPrior * float64(d) / 4)
 		}
 	}
 	SetThreshold(m, recs, o.StrongShare)
