@@ -30,26 +30,8 @@ cost_usd = usage_daily.cost_usd + excluded.cost_usd`
 // looked up; otherwise the chunks whose time range meets the batch's are
 // read and the rows already stored are left out.
 func (b *sqliteBackend) insertUsage(ctx context.Context, batch []UsageRow, fresh bool) (int, error) {
-	conn, err := b.w.Conn(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("insert usage: %w", err)
-	}
-	defer conn.Close()
 	n := 0
-	err = conn.Raw(func(dc any) (err error) {
-		c := dc.(sqlitedriver.Conn).Raw()
-		old := c.SetInterrupt(ctx)
-		defer c.SetInterrupt(old)
-		tx, err := c.BeginImmediate()
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err != nil {
-				c.SetInterrupt(context.Background()) // roll back even when ctx is done
-			}
-			tx.End(&err)
-		}()
+	err := b.rawWrite(ctx, func(c *sqlite3.Conn) (err error) {
 		rows := batch
 		if !fresh {
 			if rows, err = newUsageRows(c, batch); err != nil {
