@@ -272,6 +272,21 @@ func Account(base, gw []Result, prices Prices, tok *Tokenizer, strong string) (A
 // gateway sends it to provider/model.
 func OriginalTokens(tok *Tokenizer, r *Request, provider, model string) (int, error) {
 	body := r.Body
+	if r.Format == FormatOpenAI && provider == "gemini" {
+		gb, err := ToGemini(body)
+		if err != nil {
+			return 0, err
+		}
+		var gr gmRequest
+		if err := json.Unmarshal(gb, &gr); err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, s := range GeminiSegments(tok, &gr) {
+			n += len(s)
+		}
+		return n, nil
+	}
 	if r.Format == FormatOpenAI && provider == "anthropic" {
 		var err error
 		if body, err = ToAnthropic(body, model, false); err != nil {

@@ -354,7 +354,7 @@ func notes(r *cost.Report) []string {
 // /v1/models and the cache-write price from the catalog (engine), and
 // fails when the two disagree.
 func priceTable(gw *cost.Gateway) (cost.Prices, error) {
-	env := map[string]string{"OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "x"}
+	env := map[string]string{"OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "x", "GEMINI_API_KEY": "x", "DEEPSEEK_API_KEY": "x"}
 	cfg, err := engine.Load("", func(k string) string { return env[k] })
 	if err != nil {
 		return nil, err
