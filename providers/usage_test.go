@@ -9,7 +9,7 @@ import "testing"
 func TestParseUsageCachedTokens(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name, body string
+		name, body     string
 		prompt, cached int
 	}{
 		{"openai", `{"prompt_tokens":2006,"completion_tokens":300,"total_tokens":2306,"prompt_tokens_details":{"cached_tokens":1920}}`, 2006, 1920},
