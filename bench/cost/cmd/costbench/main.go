@@ -297,6 +297,11 @@ func ablationRuns(strong string) []ablation {
 	return []ablation{
 		{name: "no-response-cache", what: "`[cache] enabled = false`", technique: accounting.SaveCache, opts: cost.GatewayOptions{Name: "no-response-cache", TOML: "[cache]\nenabled = false\n"}},
 		{name: "no-prompt-cache", what: "`ENABLE_ANTHROPIC_CACHE_CONTROL=false`", technique: accounting.SavePrompt, opts: cost.GatewayOptions{Name: "no-prompt-cache", Env: []string{"ENABLE_ANTHROPIC_CACHE_CONTROL=false"}}},
+		// Parts of the prompt caching, each alone (no technique column of
+		// their own in /admin/usage: provider_prompt_cache credits the
+		// ledger's placement; prompt_cache_key is not credited).
+		{name: "no-ledger", what: "`[optimize] anthropic_cache_ledger = false` (breakpoints by the stateless rules)", opts: cost.GatewayOptions{Name: "no-ledger", TOML: "[optimize]\nanthropic_cache_ledger = false\n"}},
+		{name: "no-prompt-cache-key", what: "`[optimize] prompt_cache_key = false` (no per-conversation key to OpenAI)", opts: cost.GatewayOptions{Name: "no-prompt-cache-key", TOML: "[optimize]\nprompt_cache_key = false\n"}},
 		{name: "no-strip", what: "`STRIP_IDE_BOILERPLATE=false`", technique: accounting.SaveStrip, opts: cost.GatewayOptions{Name: "no-strip", Env: []string{"STRIP_IDE_BOILERPLATE=false"}}},
 		{name: "no-dedup", what: "`ENABLE_FILE_HASH_CACHE=false`", technique: accounting.SaveDedup, opts: cost.GatewayOptions{Name: "no-dedup", Env: []string{"ENABLE_FILE_HASH_CACHE=false"}}},
 		{name: "no-routing", what: "`auto` replaced by " + strongModel + " in the client's requests", technique: accounting.SaveRouting, opts: cost.GatewayOptions{Name: "no-routing"}, rewrite: noAuto},
@@ -305,7 +310,7 @@ func ablationRuns(strong string) []ablation {
 		{name: "pruning-window", what: "opt-in: `[pruning] mode = \"window\"` (prunes only past the model's window)", opts: cost.GatewayOptions{Name: "pruning-window", TOML: "[pruning]\nmode = \"window\"\n"}},
 		{name: "pruning-16k", what: "opt-in: `[pruning] mode = \"budget\", budget_tokens = 16000` (cost-aware)", opts: cost.GatewayOptions{Name: "pruning-16k", TOML: "[pruning]\nmode = \"budget\"\nbudget_tokens = 16000\n"}},
 		{name: "pruning-16k-always", what: "opt-in: as above with `cost_aware = false`", opts: cost.GatewayOptions{Name: "pruning-16k-always", TOML: "[pruning]\nmode = \"budget\"\nbudget_tokens = 16000\ncost_aware = false\n"}},
-		{name: "all-off", what: "all of the above: the gateway as a plain proxy", opts: cost.GatewayOptions{Name: "all-off", TOML: "[cache]\nenabled = false\n",
+		{name: "all-off", what: "all of the above: the gateway as a plain proxy", opts: cost.GatewayOptions{Name: "all-off", TOML: "[cache]\nenabled = false\n[optimize]\nprompt_cache_key = false\n",
 			Env: []string{"ENABLE_ANTHROPIC_CACHE_CONTROL=false", "STRIP_IDE_BOILERPLATE=false", "ENABLE_FILE_HASH_CACHE=false"}}, rewrite: noAuto},
 	}
 }
