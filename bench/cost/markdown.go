@@ -244,6 +244,23 @@ func (r *Report) Markdown() string {
 	}
 	table("By kind of traffic:", "kind", base.ByKind, gw.ByKind)
 	table("By category (kind and client):", "category", base.ByCategory, gw.ByCategory)
+	w("Where the gateway's cost goes, by category (prompt: uncached input, cache reads and cache writes at their prices; the write premium of each session's last write, which nothing reads; output):")
+	w("")
+	w("| category | gateway cost | uncached input | cache reads | cache writes | of which last-write premium | output |")
+	w("| --- | --- | --- | --- | --- | --- | --- |")
+	cats := make([]string, 0, len(gw.ByCategory))
+	for k := range gw.ByCategory {
+		cats = append(cats, k)
+	}
+	sort.Strings(cats)
+	for _, k := range append(cats, "total") {
+		g := gw.ByCategory[k]
+		if k == "total" {
+			g = &gw.KindSummary
+		}
+		w("| %s | %s | %s | %s | %s | %s | %s |", k, usd(g.CostUSD), usd(g.UncachedUSD), usd(g.ReadUSD), usd(g.WriteUSD), usd(g.LastWritePremiumUSD), usd(g.OutputUSD))
+	}
+	w("")
 	table("By model the client named (provider):", "model", base.ByModel, gw.ByModel)
 	table("By upstream provider (the calls each one answered; the baseline sends `auto` to the strong tier):", "provider", base.ByProvider, gw.ByProvider)
 	if len(r.Ablations) > 0 && len(r.Ablations[0].ByCategory) > 0 {
