@@ -194,24 +194,7 @@ func Generate(seed uint64, m Mix) *Trace {
 	for i := 0; i < m.PlainChatSessions; i++ {
 		reqs = append(reqs, g.plainChat(fmt.Sprintf("plain-%02d", i), g.startTime(0.9), g.repos[(i+1)%len(g.repos)], m.PlainChatModels[i%len(m.PlainChatModels)])...)
 	}
-	if len(m.OtherAgents)+len(m.OtherAiders)+len(m.OtherChats) > 0 {
-		main := g.rng
-		g.rng = rand.New(rand.NewPCG(seed, 0x67656d696e696473))
-		n := m.AgentSessions + m.AgentGPT4o
-		for i, model := range m.OtherAgents {
-			j := n + i
-			reqs = append(reqs, g.agent(fmt.Sprintf("agent-%02d", j), g.startTime(0.8), g.families[j%2], g.repos[j%len(g.repos)], model, FormatOpenAI, g.rng.IntN(2) == 0)...)
-		}
-		for i, model := range m.OtherAiders {
-			j := m.AiderSessions + i
-			reqs = append(reqs, g.aider(fmt.Sprintf("aider-%02d", j), g.startTime(0.8), g.repos[j%len(g.repos)], model, "diff")...)
-		}
-		for i, model := range m.OtherChats {
-			j := m.PlainChatSessions + i
-			reqs = append(reqs, g.plainChat(fmt.Sprintf("plain-%02d", j), g.startTime(0.9), g.repos[(j+1)%len(g.repos)], model)...)
-		}
-		g.rng = main
-	}
+	reqs = append(reqs, g.otherSessions(seed, m)...)
 	// Client retries of temperature-0 requests.
 	var retries []*Request
 	for _, r := range reqs {
