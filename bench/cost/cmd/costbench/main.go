@@ -179,7 +179,12 @@ func run() error {
 			}
 			m := s.CostUSD - gsum.CostUSD
 			abl := cost.Ablation{Name: ab.name, What: ab.what, CostUSD: s.CostUSD, MarginalUSD: m, PromptMarginalUSD: m - (s.OutputUSD - gsum.OutputUSD), Calls: s.Calls, Differ: s.Differ, Errors: s.Errors, GatewayCost: u.CostUSD,
-				ByCategory: map[string]float64{}, ByModel: map[string]float64{}}
+				ByCategory: map[string]float64{}, ByModel: map[string]float64{}, CachedShare: map[string]float64{}}
+			for k, v := range s.ByProvider {
+				if v.PromptTokens > 0 {
+					abl.CachedShare[k] = float64(v.CachedTokens) / float64(v.PromptTokens)
+				}
+			}
 			for _, r := range res {
 				if r.PrunedTokens > 0 {
 					abl.Pruned++
