@@ -299,11 +299,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	x.stream = x.req.Stream
 	x.idBuf = append(append(x.idBuf[:0], "chatcmpl-"...), x.reqID...)
 	x.call = providers.Call{
-		Req:            x.req,
-		ID:             unsafeconv.String(x.idBuf),
-		Created:        x.start.Unix(),
-		Header:         &ctx.Request.Header,
-		PromptCacheKey: x.promptCacheKey(&ctx.Request.Header),
+		Req:     x.req,
+		ID:      unsafeconv.String(x.idBuf),
+		Created: x.start.Unix(),
+		Header:  &ctx.Request.Header,
+	}
+	if s.cfg.Optimize.PromptCacheKey {
+		x.call.PromptCacheKey = x.promptCacheKey(&ctx.Request.Header)
 	}
 	s.targets(x, name, m)
 	s.noteBreakpoints(x)

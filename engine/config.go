@@ -148,6 +148,8 @@ type ProviderConfig struct {
 	key     string
 	// cacheControl is optimize.anthropic_cache_control, for Anthropic.
 	cacheControl bool
+	// noCacheLedger is !optimize.anthropic_cache_ledger.
+	noCacheLedger bool
 	// contextWindows maps upstream model names to the context windows that
 	// [[models]] declare for this provider (Ollama's num_ctx).
 	contextWindows map[string]int
@@ -247,6 +249,8 @@ func Defaults() Config {
 		Cache:            CacheConfig{MemoryMB: 256, Enabled: true, Mode: "auto", TTL: Duration(time.Hour), MaxEntryBytes: 1 << 20},
 		Optimize: OptimizeConfig{
 			AnthropicCacheControl: true,
+			AnthropicCacheLedger:  true,
+			PromptCacheKey:        true,
 			FileHashCache:         true,
 			StripIDEBoilerplate:   true,
 		},
@@ -410,6 +414,7 @@ func (c *Config) Validate(getenv func(string) string) error {
 			p.MaxInFlight = 1024
 		}
 		p.cacheControl = c.Optimize.AnthropicCacheControl
+		p.noCacheLedger = !c.Optimize.AnthropicCacheLedger
 		merged[name] = p
 	}
 	c.Providers = merged

@@ -74,9 +74,15 @@ type CacheRule struct {
 // OptimizeConfig holds the seed's prompt-optimisation switches.
 type OptimizeConfig struct {
 	AnthropicCacheControl bool `toml:"anthropic_cache_control"`
-	FileHashCache         bool `toml:"file_hash_cache"`
-	StripIDEBoilerplate   bool `toml:"strip_ide_boilerplate"`
-	EnforceDiffFirst      bool `toml:"enforce_diff_first"`
+	// AnthropicCacheLedger makes breakpoint placement use the prefix ledger
+	// (docs/prompt-caching.md); off, the stateless rules place them.
+	AnthropicCacheLedger bool `toml:"anthropic_cache_ledger"`
+	// PromptCacheKey sends OpenAI a prompt_cache_key per conversation
+	// (engine/promptkey.go); off, only a client's own key is sent.
+	PromptCacheKey      bool `toml:"prompt_cache_key"`
+	FileHashCache       bool `toml:"file_hash_cache"`
+	StripIDEBoilerplate bool `toml:"strip_ide_boilerplate"`
+	EnforceDiffFirst    bool `toml:"enforce_diff_first"`
 }
 
 // ReliabilityConfig holds the seed's reliability switches and their tuning.

@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/aigateway/gateway/providers"
+	"github.com/aigateway/gateway/providers/providertest"
 	"github.com/valyala/fasthttp"
 )
 
@@ -52,5 +54,35 @@ func TestPromptCacheKey(t *testing.T) {
 				t.Fatalf("key %s vs turn 1's %s: same = %v, want %v", tt.got, turn1, tt.got == turn1, tt.same)
 			}
 		})
+	}
+}
+
+// TestPromptCacheKeySwitch checks [optimize] prompt_cache_key: on (the
+// default) the upstream gets the conversation's key, off it gets none, and
+// a client's own key passes either way.
+func TestPromptCacheKeySwitch(t *testing.T) {
+	t.Parallel()
+	fake := &providertest.OpenAI{Reply: "ok", PromptTokens: 5}
+	up, err := providertest.StartOpenAI(fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = up.Close() })
+	env := map[string]string{"OPENAI_API_KEY": "sk-upstream", "OPENAI_BASE_URL": up.URL + "/v1"}
+	for _, tc := range []struct {
+		toml, body, want string
+	}{
+		{"", `{"model":"gpt-4o","messages":[{"role":"user","content":"a"}]}`, `"prompt_cache_key":"gw-`},
+		{"[optimize]\nprompt_cache_key = false\n", `{"model":"gpt-4o","messages":[{"role":"user","content":"a"}]}`, ""},
+		{"[optimize]\nprompt_cache_key = false\n", `{"model":"gpt-4o","messages":[{"role":"user","content":"a"}],"prompt_cache_key":"mine"}`, `"prompt_cache_key":"mine"`},
+	} {
+		g := startGateway(t, tc.toml, env)
+		if status, _, resp := g.post(t, "/v1/chat/completions", tc.body, nil); status != 200 {
+			t.Fatalf("status %d: %s", status, resp)
+		}
+		got := string(up.Last().Body)
+		if n := strings.Count(got, `"prompt_cache_key"`); (tc.want == "") != (n == 0) || n > 1 || !strings.Contains(got, tc.want) {
+			t.Fatalf("config %q: upstream body %s, want %q once", tc.toml, got, tc.want)
+		}
 	}
 }

@@ -256,15 +256,23 @@ var (
 )
 
 // parseUsage reads a usage object whose members k names; the details
-// objects carry cached_tokens and reasoning_tokens.
+// objects carry cached_tokens and reasoning_tokens. DeepSeek's
+// OpenAI-compatible API reports its context cache's hits as
+// prompt_cache_hit_tokens (beside prompt_cache_miss_tokens; the two add up
+// to prompt_tokens: https://api-docs.deepseek.com/guides/kv_cache and
+// https://api-docs.deepseek.com/api/create-chat-completion); they count as
+// cached tokens (the larger of the two where both are given).
 func parseUsage(v []byte, k *usageKeys) Usage {
 	var u Usage
 	if jsonscan.KindOf(v) != jsonscan.Object {
 		return u
 	}
 	u.Set = true
+	hit := 0
 	_ = jsonscan.ObjectEach(v, func(key, val []byte) error {
 		switch string(key) {
+		case "prompt_cache_hit_tokens":
+			hit = intOf(val)
 		case k.prompt:
 			u.PromptTokens = intOf(val)
 		case k.completion:
@@ -280,6 +288,7 @@ func parseUsage(v []byte, k *usageKeys) Usage {
 		}
 		return nil
 	})
+	u.CachedTokens = max(u.CachedTokens, hit)
 	return u
 }
 

@@ -81,6 +81,9 @@ type Settings struct {
 	Upstream   upstream.Options
 	// CacheControl is [optimize] anthropic_cache_control.
 	CacheControl bool
+	// NoCacheLedger is [optimize] anthropic_cache_ledger = false: breakpoints
+	// placed by the stateless rules only.
+	NoCacheLedger bool
 	// ContextWindows maps upstream model names to the context windows that
 	// [[models]] declare for this provider.
 	ContextWindows map[string]int

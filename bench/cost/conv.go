@@ -588,6 +588,8 @@ func Meaning(format string, body []byte) (*Conv, [32]byte, error) {
 		c, err = ConvFromOpenAI(body)
 	case FormatAnthropic:
 		c, err = ConvFromAnthropic(body)
+	case FormatGemini:
+		c, err = ConvFromGemini(body)
 	default:
 		err = errors.New("unknown format " + format)
 	}

@@ -18,14 +18,15 @@ type Call struct {
 	// Req is the index of the trace request being replayed when the call
 	// arrived (-1 outside a replay).
 	Req      int
-	Provider string // "openai" or "anthropic"
+	Provider string // "openai", "anthropic", "gemini" or "deepseek"
 	Model    string
 	Stream   bool
 	// Digest is the meaning of what the upstream received.
 	Digest [32]byte
 	// PromptTokens is the whole prompt (for Anthropic input + cache read +
 	// cache creation); CachedTokens the part read from the provider's cache;
-	// CacheWriteTokens the part written to it (Anthropic only).
+	// CacheWriteTokens the part written to it (Anthropic only; Gemini's implicit
+	// and DeepSeek's caches bill no write).
 	PromptTokens, CachedTokens, CacheWriteTokens, OutputTokens int
 	// Breakpoints counts the cache_control markers the request carried.
 	Breakpoints int
@@ -38,8 +39,10 @@ type Call struct {
 	Body []byte
 }
 
-// Upstreams are the token-counting fakes: an OpenAI Chat Completions server
-// and an Anthropic Messages server on loopback. They count the tokens of what
+// Upstreams are the token-counting fakes on loopback: an OpenAI Chat
+// Completions server, an Anthropic Messages server, a Gemini generateContent
+// server (fakegemini.go) and a DeepSeek server (OpenAI's wire format with
+// DeepSeek's usage fields, https://api-docs.deepseek.com/api/create-chat-completion). They count the tokens of what
 // they actually receive, simulate each provider's prompt cache, and answer
 // with AnswerFor, so the same request always gets the same answer.
 //
@@ -51,8 +54,11 @@ type Upstreams struct {
 	Tok       *Tokenizer
 	OpenAI    *OpenAICache
 	Anthropic *AnthropicCache
-	// OpenAIURL includes /v1; AnthropicURL excludes it.
-	OpenAIURL, AnthropicURL string
+	Gemini    *PrefixCache
+	DeepSeek  *PrefixCache
+	// OpenAIURL and DeepSeekURL include /v1; AnthropicURL and GeminiURL
+	// exclude the version.
+	OpenAIURL, AnthropicURL, GeminiURL, DeepSeekURL string
 	// KeepBodies keeps each call's request body (for explaining differing
 	// answers).
 	KeepBodies bool
@@ -65,19 +71,20 @@ type Upstreams struct {
 	srvs  []*fasthttp.Server
 }
 
-// StartUpstreams starts both fakes on 127.0.0.1.
+// StartUpstreams starts the fakes on 127.0.0.1.
 func StartUpstreams(tok *Tokenizer) (*Upstreams, error) {
-	u := &Upstreams{Tok: tok, OpenAI: NewOpenAICache(), Anthropic: NewAnthropicCache(), cur: -1, now: time.Unix(1767225600, 0)}
-	oa, err := u.serve(u.handleOpenAI)
-	if err != nil {
-		return nil, err
+	u := &Upstreams{Tok: tok, OpenAI: NewOpenAICache(), Anthropic: NewAnthropicCache(), Gemini: NewGeminiCache(), DeepSeek: NewDeepSeekCache(),
+		cur: -1, now: time.Unix(1767225600, 0)}
+	var urls [4]string
+	for i, h := range []fasthttp.RequestHandler{u.handleChat("openai"), u.handleAnthropic, u.handleGemini, u.handleChat("deepseek")} {
+		url, err := u.serve(h)
+		if err != nil {
+			u.Close()
+			return nil, err
+		}
+		urls[i] = url
 	}
-	an, err := u.serve(u.handleAnthropic)
-	if err != nil {
-		u.Close()
-		return nil, err
-	}
-	u.OpenAIURL, u.AnthropicURL = oa+"/v1", an
+	u.OpenAIURL, u.AnthropicURL, u.GeminiURL, u.DeepSeekURL = urls[0]+"/v1", urls[1], urls[2], urls[3]+"/v1"
 	return u, nil
 }
 
@@ -106,6 +113,8 @@ func (u *Upstreams) Reset() {
 	u.mu.Unlock()
 	u.OpenAI.Reset()
 	u.Anthropic.Reset()
+	u.Gemini.Reset()
+	u.DeepSeek.Reset()
 }
 
 // Begin sets the simulated time and the trace request that the next calls
@@ -202,7 +211,14 @@ func OpenAISegments(t *Tokenizer, r *oaRequest) [][]int {
 	return append(segs, []int{tokPrime, roleToken("assistant"), tokSep})
 }
 
-func (u *Upstreams) handleOpenAI(ctx *fasthttp.RequestCtx) {
+// handleChat serves Chat Completions for provider "openai" (OpenAI's
+// automatic prompt caching and usage) or "deepseek" (DeepSeek's context
+// cache and its prompt_cache_hit_tokens / prompt_cache_miss_tokens usage).
+func (u *Upstreams) handleChat(provider string) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) { u.handleOpenAI(ctx, provider) }
+}
+
+func (u *Upstreams) handleOpenAI(ctx *fasthttp.RequestCtx, provider string) {
 	if !strings.HasSuffix(string(ctx.Path()), "/chat/completions") {
 		fail(ctx, 404, `{"error":{"message":"Invalid URL","type":"invalid_request_error","param":null,"code":null}}`)
 		return
@@ -215,13 +231,13 @@ func (u *Upstreams) handleOpenAI(ctx *fasthttp.RequestCtx) {
 	now, seq := u.clock()
 	var r oaRequest
 	if err := json.Unmarshal(body, &r); err != nil {
-		u.record(Call{Provider: "openai", Status: 400, Err: err.Error()}, body)
+		u.record(Call{Provider: provider, Status: 400, Err: err.Error()}, body)
 		fail(ctx, 400, `{"error":{"message":"We could not parse the JSON body of your request.","type":"invalid_request_error","param":null,"code":null}}`)
 		return
 	}
 	conv, digest, err := Meaning(FormatOpenAI, body)
 	if err != nil {
-		u.record(Call{Provider: "openai", Model: r.Model, Status: 400, Err: err.Error()}, body)
+		u.record(Call{Provider: provider, Model: r.Model, Status: 400, Err: err.Error()}, body)
 		fail(ctx, 400, `{"error":{"message":`+strconv.Quote(err.Error())+`,"type":"invalid_request_error","param":null,"code":null}}`)
 		return
 	}
@@ -230,14 +246,26 @@ func (u *Upstreams) handleOpenAI(ctx *fasthttp.RequestCtx) {
 	for _, s := range segs {
 		prompt += len(s)
 	}
-	cached := u.OpenAI.Process(r.Model, now, segs, r.PromptCacheKey)
-	a := AnswerFor("openai", r.Model, conv, digest)
+	var cached int
+	if provider == "deepseek" {
+		cached = u.DeepSeek.Process(r.Model, now, segs)
+	} else {
+		cached = u.OpenAI.Process(r.Model, now, segs, r.PromptCacheKey)
+	}
+	a := AnswerFor(provider, r.Model, conv, digest)
 	out := a.OutputTokens(u.Tok)
-	u.record(Call{Provider: "openai", Model: r.Model, Stream: r.Stream, Digest: digest, PromptTokens: prompt, CachedTokens: cached, OutputTokens: out, CacheKey: r.PromptCacheKey, Answer: a, Status: 200}, body)
+	u.record(Call{Provider: provider, Model: r.Model, Stream: r.Stream, Digest: digest, PromptTokens: prompt, CachedTokens: cached, OutputTokens: out, CacheKey: r.PromptCacheKey, Answer: a, Status: 200}, body)
 	usage := map[string]any{
 		"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out,
 		"prompt_tokens_details":     map[string]int{"cached_tokens": cached, "audio_tokens": 0},
 		"completion_tokens_details": map[string]int{"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+	}
+	if provider == "deepseek" {
+		// https://api-docs.deepseek.com/api/create-chat-completion: the
+		// context cache's hits and misses add up to prompt_tokens.
+		usage = map[string]any{"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out,
+			"prompt_cache_hit_tokens": cached, "prompt_cache_miss_tokens": prompt - cached,
+			"completion_tokens_details": map[string]int{"reasoning_tokens": 0}}
 	}
 	id := "chatcmpl-fake" + strconv.Itoa(seq)
 	created := now.Unix()

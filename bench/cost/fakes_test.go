@@ -38,6 +38,9 @@ func TestReplayDirect(t *testing.T) {
 		"openai/gpt-4.1":              {Input: 2, Output: 8, CachedInput: 0.5},
 		"openai/gpt-4o":               {Input: 2.5, Output: 10, CachedInput: 1.25},
 		"openai/gpt-4o-mini":          {Input: 0.15, Output: 0.6, CachedInput: 0.075},
+		"gemini/gemini-2.5-pro":       {Input: 1.25, Output: 10, CachedInput: 0.31},
+		"gemini/gemini-2.5-flash":     {Input: 0.3, Output: 2.5, CachedInput: 0.075},
+		"deepseek/deepseek-chat":      {Input: 0.28, Output: 0.42, CachedInput: 0.028},
 	}
 	s := Summarize("baseline", res, prices)
 	if s.Errors != 0 || s.Differ != 0 || len(s.UnknownPrices) != 0 {
@@ -150,5 +153,88 @@ func TestRepairUsageJSON(t *testing.T) {
 	good := []byte(`{"rows":[],"total":{"requests":1}}`)
 	if string(RepairUsageJSON(good)) != string(good) {
 		t.Fatal("valid JSON changed")
+	}
+}
+
+// TestFakeUsageGeminiDeepSeek checks that the Gemini fake answers
+// generateContent and streamGenerateContent?alt=sse with usageMetadata
+// (cachedContentTokenCount on a hit only, promptTokenCount including it:
+// https://ai.google.dev/api/generate-content#UsageMetadata), and the
+// DeepSeek fake Chat Completions with prompt_cache_hit_tokens +
+// prompt_cache_miss_tokens = prompt_tokens
+// (https://api-docs.deepseek.com/api/create-chat-completion).
+func TestFakeUsageGeminiDeepSeek(t *testing.T) {
+	up := startFakes(t)
+	long := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 300)
+	client := &http.Client{Timeout: time.Minute}
+	oa := []byte(`{"model":"gemini-2.5-flash","max_tokens":64,"messages":[{"role":"system","content":"` + long + `"},{"role":"user","content":"hi"}]}`)
+	gb, err := ToGemini(oa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, method := range []string{":generateContent", ":streamGenerateContent?alt=sse"} {
+		up.Begin(i, Epoch.Add(time.Duration(i)*time.Second))
+		resp, b, err := post(client, up.GeminiURL+"/v1beta/models/gemini-2.5-flash"+method, gb, map[string]string{"x-goog-api-key": "k"})
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("status %v: %v %s", resp, err, b)
+		}
+		stream := i == 1
+		a, err := ParseGeminiAnswer(b, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := b
+		if stream {
+			ev := strings.Split(strings.TrimSpace(string(b)), "\r\n\r\n")
+			last = []byte(strings.TrimPrefix(ev[len(ev)-1], "data: "))
+		}
+		var m struct {
+			Usage struct {
+				Prompt, Cached, Candidates int
+				Has                        bool
+			}
+		}
+		var raw struct {
+			UsageMetadata map[string]json.RawMessage `json:"usageMetadata"`
+		}
+		if err := json.Unmarshal(last, &raw); err != nil {
+			t.Fatalf("%s: %v", last, err)
+		}
+		_ = json.Unmarshal(raw.UsageMetadata["promptTokenCount"], &m.Usage.Prompt)
+		_ = json.Unmarshal(raw.UsageMetadata["candidatesTokenCount"], &m.Usage.Candidates)
+		_, m.Usage.Has = raw.UsageMetadata["cachedContentTokenCount"]
+		_ = json.Unmarshal(raw.UsageMetadata["cachedContentTokenCount"], &m.Usage.Cached)
+		calls := up.Calls()
+		c := calls[len(calls)-1]
+		if m.Usage.Prompt != c.PromptTokens || m.Usage.Cached != c.CachedTokens || m.Usage.Candidates != c.OutputTokens || Diff(c.Answer, a) != "" {
+			t.Fatalf("request %d: usage %+v answer %+v, recorded %+v", i, m.Usage, a, c)
+		}
+		if (i == 0) == m.Usage.Has || (i == 1 && c.CachedTokens == 0) {
+			t.Fatalf("request %d: usage %+v: want a miss (no cachedContentTokenCount) then a hit", i, m.Usage)
+		}
+	}
+	ds := []byte(strings.Replace(string(oa), "gemini-2.5-flash", "deepseek-chat", 1))
+	for i := range 2 {
+		up.Begin(10+i, Epoch.Add(time.Minute))
+		resp, b, err := post(client, up.DeepSeekURL+"/chat/completions", ds, map[string]string{"Authorization": "Bearer k"})
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("status %v: %v %s", resp, err, b)
+		}
+		var m struct {
+			Usage struct {
+				Prompt int `json:"prompt_tokens"`
+				Hit    int `json:"prompt_cache_hit_tokens"`
+				Miss   int `json:"prompt_cache_miss_tokens"`
+			} `json:"usage"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		calls := up.Calls()
+		c := calls[len(calls)-1]
+		u := m.Usage
+		if u.Hit+u.Miss != u.Prompt || u.Prompt != c.PromptTokens || u.Hit != c.CachedTokens || (i == 0) != (u.Hit == 0) {
+			t.Fatalf("request %d: usage %+v, recorded %+v; want a miss then a hit", i, u, c)
+		}
 	}
 }

@@ -48,8 +48,8 @@ func freePort() (int, error) {
 
 // StartGateway starts bin with a gateway.toml in dir that sets only the
 // listen address and the data directory (plus opt.TOML), and an environment
-// that holds only PATH, HOME, the two providers' keys and base URLs (the
-// fakes), the admin key and opt.Env: every other setting is the default.
+// that holds only PATH, HOME, the four providers' keys and base URLs
+// (the fakes), the admin key and opt.Env: every other setting is the default.
 func StartGateway(bin, dir string, up *Upstreams, opt GatewayOptions) (*Gateway, error) {
 	port, err := freePort()
 	if err != nil {
@@ -71,6 +71,8 @@ func StartGateway(bin, dir string, up *Upstreams, opt GatewayOptions) (*Gateway,
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"OPENAI_API_KEY=sk-costbench", "OPENAI_BASE_URL=" + up.OpenAIURL,
 		"ANTHROPIC_API_KEY=sk-ant-costbench", "ANTHROPIC_BASE_URL=" + up.AnthropicURL,
+		"GEMINI_API_KEY=costbench-gemini", "GEMINI_BASE_URL=" + up.GeminiURL,
+		"DEEPSEEK_API_KEY=sk-costbench-deepseek", "DEEPSEEK_BASE_URL=" + up.DeepSeekURL,
 		"GATEWAY_ADMIN_KEY=" + AdminKey,
 	}, opt.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf

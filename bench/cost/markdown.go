@@ -111,6 +111,9 @@ type Ablation struct {
 	// client-named model.
 	ByCategory map[string]float64 `json:"by_category,omitempty"`
 	ByModel    map[string]float64 `json:"by_model,omitempty"`
+	// CachedShare is the run's cache reads over its prompt tokens, per
+	// upstream provider.
+	CachedShare map[string]float64 `json:"cached_share_by_provider,omitempty"`
 }
 
 // Technique is one row of the savings table.
@@ -244,8 +247,62 @@ func (r *Report) Markdown() string {
 	}
 	table("By kind of traffic:", "kind", base.ByKind, gw.ByKind)
 	table("By category (kind and client):", "category", base.ByCategory, gw.ByCategory)
+	w("Where the gateway's cost goes, by category (prompt: uncached input, cache reads and cache writes at their prices; the write premium of each session's last write, which nothing reads; output):")
+	w("")
+	w("| category | gateway cost | uncached input | cache reads | cache writes | of which last-write premium | output |")
+	w("| --- | --- | --- | --- | --- | --- | --- |")
+	cats := make([]string, 0, len(gw.ByCategory))
+	for k := range gw.ByCategory {
+		cats = append(cats, k)
+	}
+	sort.Strings(cats)
+	for _, k := range append(cats, "total") {
+		g := gw.ByCategory[k]
+		if k == "total" {
+			g = &gw.KindSummary
+		}
+		w("| %s | %s | %s | %s | %s | %s | %s |", k, usd(g.CostUSD), usd(g.UncachedUSD), usd(g.ReadUSD), usd(g.WriteUSD), usd(g.LastWritePremiumUSD), usd(g.OutputUSD))
+	}
+	w("")
 	table("By model the client named (provider):", "model", base.ByModel, gw.ByModel)
 	table("By upstream provider (the calls each one answered; the baseline sends `auto` to the strong tier):", "provider", base.ByProvider, gw.ByProvider)
+	if len(r.Ablations) > 0 && len(r.Ablations[0].CachedShare) > 0 {
+		provs := make([]string, 0, len(gw.ByProvider))
+		for k := range gw.ByProvider {
+			provs = append(provs, k)
+		}
+		sort.Strings(provs)
+		w("Cached-token share per provider (cache reads / prompt tokens) in each run:")
+		w("")
+		w("| run | %s |", strings.Join(provs, " | "))
+		w("|%s", strings.Repeat(" --- |", len(provs)+1))
+		row := func(name string, share func(p string) string) {
+			cells := make([]string, len(provs))
+			for i, p := range provs {
+				cells[i] = share(p)
+			}
+			w("| %s | %s |", name, strings.Join(cells, " | "))
+		}
+		of := func(m map[string]*KindSummary) func(string) string {
+			return func(p string) string {
+				if k := m[p]; k != nil {
+					return pct(float64(k.CachedTokens), float64(k.PromptTokens))
+				}
+				return "–"
+			}
+		}
+		row("baseline", of(base.ByProvider))
+		row("gateway", of(gw.ByProvider))
+		for _, a := range r.Ablations {
+			row(a.Name, func(p string) string {
+				if v, ok := a.CachedShare[p]; ok {
+					return fmt.Sprintf("%.1f%%", 100*v)
+				}
+				return "–"
+			})
+		}
+		w("")
+	}
 	if len(r.Ablations) > 0 && len(r.Ablations[0].ByCategory) > 0 {
 		w("Marginal saving of each technique by category and by model (cost of the run with it off − the default run's, same requests):")
 		w("")

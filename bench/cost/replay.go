@@ -66,8 +66,13 @@ func Resolve(model, strong string) (provider, upstream string) {
 	if i := strings.IndexByte(model, '/'); i >= 0 {
 		return model[:i], model[i+1:]
 	}
-	if strings.HasPrefix(model, "claude-") {
+	switch {
+	case strings.HasPrefix(model, "claude-"):
 		return "anthropic", model
+	case strings.HasPrefix(model, "gemini-"):
+		return "gemini", model
+	case strings.HasPrefix(model, "deepseek-"):
+		return "deepseek", model
 	}
 	return "openai", model
 }
@@ -103,6 +108,11 @@ func Replay(t *Trace, up *Upstreams, tg Target, client *http.Client) ([]Result, 
 			if err != nil {
 				return nil, fmt.Errorf("request %d: %w", r.ID, err)
 			}
+			if res.Provider == "gemini" {
+				// Gemini is not shown tool call ids.
+				conv = conv.WithoutIDs()
+				digest = conv.Digest()
+			}
 			res.Expected = AnswerFor(res.Provider, res.Model, conv, digest)
 			res.Diff = Diff(res.Expected, res.Answer)
 		}
@@ -125,8 +135,12 @@ func Replay(t *Trace, up *Upstreams, tg Target, client *http.Client) ([]Result, 
 		}
 		want, _, err1 := Meaning(r.Req.Format, body)
 		format := FormatOpenAI
-		if r.Calls[0].Provider == "anthropic" {
+		switch r.Calls[0].Provider {
+		case "anthropic":
 			format = FormatAnthropic
+		case "gemini":
+			format = FormatGemini
+			want = want.WithoutIDs()
 		}
 		got, _, err2 := Meaning(format, r.Calls[0].Body)
 		if err1 == nil && err2 == nil {
@@ -199,6 +213,18 @@ func sendDirect(client *http.Client, up *Upstreams, tg Target, r *Request, body 
 		resp, b, err = post(client, up.AnthropicURL+"/v1/messages", SetModel(body, r.Model, model), anthropicHdr)
 	case provider == "openai":
 		resp, b, err = post(client, up.OpenAIURL+"/chat/completions", SetModel(body, r.Model, model), map[string]string{"Authorization": "Bearer sk-costbench"})
+	case provider == "deepseek":
+		resp, b, err = post(client, up.DeepSeekURL+"/chat/completions", SetModel(body, r.Model, model), map[string]string{"Authorization": "Bearer sk-costbench"})
+	case provider == "gemini":
+		var gb []byte
+		if gb, err = ToGemini(body); err != nil {
+			return err
+		}
+		method := ":generateContent"
+		if r.Stream {
+			method = ":streamGenerateContent?alt=sse"
+		}
+		resp, b, err = post(client, up.GeminiURL+"/v1beta/models/"+model+method, gb, map[string]string{"x-goog-api-key": "costbench-gemini"})
 	default:
 		var ab []byte
 		if ab, err = ToAnthropic(body, model, tg.ClientBreakpoints); err != nil {
@@ -213,9 +239,12 @@ func sendDirect(client *http.Client, up *Upstreams, tg Target, r *Request, body 
 	if resp.StatusCode != 200 {
 		return fmt.Errorf("status %d: %s", resp.StatusCode, clip(string(b)))
 	}
-	if provider == "anthropic" {
+	switch provider {
+	case "anthropic":
 		res.Answer, err = ParseAnthropicAnswer(b)
-	} else {
+	case "gemini":
+		res.Answer, err = ParseGeminiAnswer(b, r.Stream)
+	default:
 		res.Answer, _, err = ParseOpenAIAnswer(b, r.Stream)
 	}
 	return err

@@ -19,6 +19,14 @@ type KindSummary struct {
 	// OutputUSD is the part of CostUSD paid for output tokens, which no
 	// prompt technique reduces.
 	OutputUSD float64 `json:"output_usd"`
+	// UncachedUSD, ReadUSD and WriteUSD split the prompt's part of CostUSD:
+	// uncached input, cache reads and cache writes, each at its price.
+	UncachedUSD float64 `json:"uncached_usd"`
+	ReadUSD     float64 `json:"read_usd"`
+	WriteUSD    float64 `json:"write_usd"`
+	// LastWritePremiumUSD is the write premium (write − input price) of the
+	// tokens each session's last call wrote: the session reads them never.
+	LastWritePremiumUSD float64 `json:"last_write_premium_usd"`
 }
 
 func (k *KindSummary) addCall(c Call, cost, output float64) {
@@ -76,6 +84,11 @@ func Summarize(name string, results []Result, prices Prices) RunSummary {
 		return k
 	}
 	unknown := map[string]bool{}
+	type lastWrite struct {
+		k       *KindSummary
+		premium float64
+	}
+	last := map[string]lastWrite{} // session → its latest call's write, while no later call followed
 	for _, r := range results {
 		k := get(s.ByKind, r.Req.Kind)
 		kc, km := get(s.ByCategory, r.Req.Category()), get(s.ByModel, r.Req.Model)
@@ -107,17 +120,25 @@ func Summarize(name string, results []Result, prices Prices) RunSummary {
 			if !ok {
 				unknown[c.Provider+"/"+c.Model] = true
 			}
-			out := float64(c.OutputTokens) * prices[c.Provider+"/"+c.Model].Output / 1e6
-			k.addCall(c, cost, out)
-			kc.addCall(c, cost, out)
-			km.addCall(c, cost, out)
+			p := prices[c.Provider+"/"+c.Model]
+			out := float64(c.OutputTokens) * p.Output / 1e6
 			kp := get(s.ByProvider, c.Provider)
-			kp.addCall(c, cost, out)
+			un, rd, wr := p.Cost(c.PromptTokens-c.CachedTokens-c.CacheWriteTokens, 0, 0, 0), p.Cost(c.CachedTokens, c.CachedTokens, 0, 0), p.Cost(c.CacheWriteTokens, 0, c.CacheWriteTokens, 0)
+			for _, ks := range []*KindSummary{k, kc, km, kp, &s.KindSummary} {
+				ks.addCall(c, cost, out)
+				ks.UncachedUSD += un
+				ks.ReadUSD += rd
+				ks.WriteUSD += wr
+			}
+			if c.CacheWriteTokens > 0 && p.CacheWrite > p.Input {
+				last[r.Req.Session] = lastWrite{kc, float64(c.CacheWriteTokens) * (p.CacheWrite - p.Input) / 1e6}
+			} else if c.Provider == "anthropic" {
+				delete(last, r.Req.Session)
+			}
 			if !counted[c.Provider] {
 				counted[c.Provider] = true
 				kp.Requests++
 			}
-			s.addCall(c, cost, out)
 			own += cost
 		}
 		if r.HasCost {
@@ -126,6 +147,10 @@ func Summarize(name string, results []Result, prices Prices) RunSummary {
 			s.HeaderSavedUSD += r.SavedHeader
 			s.OwnCostOfHeaderRequests += own
 		}
+	}
+	for _, lw := range last {
+		lw.k.LastWritePremiumUSD += lw.premium
+		s.LastWritePremiumUSD += lw.premium
 	}
 	for m := range unknown {
 		s.UnknownPrices = append(s.UnknownPrices, m)
@@ -272,6 +297,21 @@ func Account(base, gw []Result, prices Prices, tok *Tokenizer, strong string) (A
 // gateway sends it to provider/model.
 func OriginalTokens(tok *Tokenizer, r *Request, provider, model string) (int, error) {
 	body := r.Body
+	if r.Format == FormatOpenAI && provider == "gemini" {
+		gb, err := ToGemini(body)
+		if err != nil {
+			return 0, err
+		}
+		var gr gmRequest
+		if err := json.Unmarshal(gb, &gr); err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, s := range GeminiSegments(tok, &gr) {
+			n += len(s)
+		}
+		return n, nil
+	}
 	if r.Format == FormatOpenAI && provider == "anthropic" {
 		var err error
 		if body, err = ToAnthropic(body, model, false); err != nil {

@@ -89,6 +89,13 @@ type Mix struct {
 	// PlainChatModels[i%len].
 	PlainChatSessions int
 	PlainChatModels   []string
+	// OtherAgents, OtherAiders and OtherChats are further agent (Cline- and
+	// opencode-like, OpenAI format), Aider ("diff") and plain-chat sessions,
+	// one per model listed, on providers with automatic prefix caching:
+	// Gemini (implicit caching) and DeepSeek (context caching on disk).
+	// They draw from their own random stream, so adding them keeps every
+	// other request's bytes.
+	OtherAgents, OtherAiders, OtherChats []string
 	// RetryRate is the share of temperature-0 requests that the client sends
 	// again after a timeout; RevisitRate the share of autocomplete requests
 	// sent again unchanged (the cursor came back).
@@ -113,7 +120,10 @@ func DefaultMix() Mix {
 		AiderSessions: 6, AiderModels: []string{"claude-sonnet-4-5", "gpt-4.1", "claude-sonnet-4-5", "gpt-4o", "claude-sonnet-4-5", "gpt-4.1"},
 		AiderFormats:      []string{"diff", "whole", "whole", "diff", "diff", "diff"},
 		PlainChatSessions: 8, PlainChatModels: []string{"gpt-4o", "claude-sonnet-4-5", "gpt-4.1", "gpt-4o", "auto", "claude-sonnet-4-5", "gpt-4o", "gpt-4.1"},
-		RetryRate: 0.04, RevisitRate: 0.10,
+		OtherAgents: []string{"gemini-2.5-pro", "gemini-2.5-flash", "deepseek-chat", "deepseek-chat"},
+		OtherAiders: []string{"deepseek-chat", "gemini-2.5-pro"},
+		OtherChats:  []string{"gemini-2.5-flash", "deepseek-chat", "gemini-2.5-pro"},
+		RetryRate:   0.04, RevisitRate: 0.10,
 	}
 }
 
@@ -128,6 +138,7 @@ func SmallMix() Mix {
 		AgentGPT4o:    1,
 		AiderSessions: 2, AiderModels: []string{"claude-sonnet-4-5", "gpt-4.1"}, AiderFormats: []string{"diff", "whole"},
 		PlainChatSessions: 2, PlainChatModels: []string{"gpt-4o", "claude-sonnet-4-5"},
+		OtherAgents: []string{"gemini-2.5-flash", "deepseek-chat"}, OtherChats: []string{"gemini-2.5-pro"},
 		RetryRate: 0.2, RevisitRate: 0.2,
 	}
 }
@@ -183,6 +194,7 @@ func Generate(seed uint64, m Mix) *Trace {
 	for i := 0; i < m.PlainChatSessions; i++ {
 		reqs = append(reqs, g.plainChat(fmt.Sprintf("plain-%02d", i), g.startTime(0.9), g.repos[(i+1)%len(g.repos)], m.PlainChatModels[i%len(m.PlainChatModels)])...)
 	}
+	reqs = append(reqs, g.otherSessions(seed, m)...)
 	// Client retries of temperature-0 requests.
 	var retries []*Request
 	for _, r := range reqs {

@@ -61,6 +61,11 @@ var builtinModels = []Model{
 	{Provider: "gemini", Upstream: "gemini-2.5-flash", ContextWindow: 1048576, MaxOutputTokens: 65536, InputPrice: 0.3, OutputPrice: 2.5, CachedPrice: 0.075, Tools: true, Vision: true, JSON: true, Reasoning: true},
 	{Provider: "gemini", Upstream: "gemini-2.0-flash", ContextWindow: 1048576, MaxOutputTokens: 8192, InputPrice: 0.1, OutputPrice: 0.4, CachedPrice: 0.025, Tools: true, Vision: true, JSON: true},
 	{Provider: "gemini", Upstream: "gemini-1.5-pro", ContextWindow: 2097152, MaxOutputTokens: 8192, InputPrice: 1.25, OutputPrice: 5, CachedPrice: 0.3125, Tools: true, Vision: true, JSON: true},
+	// DeepSeek: https://api-docs.deepseek.com/quick_start/pricing (V3.2:
+	// input on a context-cache miss, on a hit (the cached price), output;
+	// no cache-write premium: https://api-docs.deepseek.com/guides/kv_cache).
+	{Provider: "deepseek", Upstream: "deepseek-chat", ContextWindow: 131072, MaxOutputTokens: 8192, InputPrice: 0.28, OutputPrice: 0.42, CachedPrice: 0.028, Tools: true, JSON: true},
+	{Provider: "deepseek", Upstream: "deepseek-reasoner", ContextWindow: 131072, MaxOutputTokens: 65536, InputPrice: 0.28, OutputPrice: 0.42, CachedPrice: 0.028, Tools: true, JSON: true, Reasoning: true},
 	// Groq: https://groq.com/pricing
 	{Provider: "groq", Upstream: "llama-3.3-70b-versatile", ContextWindow: 131072, MaxOutputTokens: 32768, InputPrice: 0.59, OutputPrice: 0.79, Tools: true, JSON: true},
 	{Provider: "groq", Upstream: "llama-3.1-8b-instant", ContextWindow: 131072, MaxOutputTokens: 131072, InputPrice: 0.05, OutputPrice: 0.08, Tools: true, JSON: true},
@@ -83,6 +88,7 @@ var bareAliases = map[string]string{
 var prefixes = []struct{ prefix, provider string }{
 	{"gpt-", "openai"}, {"chatgpt-", "openai"}, {"o1", "openai"}, {"o3", "openai"}, {"o4", "openai"},
 	{"text-embedding-", "openai"}, {"claude-", "anthropic"}, {"gemini-", "gemini"},
+	{"deepseek-", "deepseek"},
 }
 
 // Catalog resolves client model names to providers and upstream models.

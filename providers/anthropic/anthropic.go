@@ -40,6 +40,9 @@ type Config struct {
 	// of their own (docs/prompt-caching.md). The engine sets it from
 	// ENABLE_ANTHROPIC_CACHE_CONTROL / [optimize] anthropic_cache_control.
 	CacheControl bool
+	// NoLedger places breakpoints by the stateless rules only, without the
+	// prefix ledger ([optimize] anthropic_cache_ledger = false; an ablation).
+	NoLedger bool
 	// CacheMinTokens overrides the minimum cacheable prompt length, in
 	// tokens, by model-name prefix (the longest matching prefix wins); other
 	// models use the built-in table (Provider.MinCacheTokens).
@@ -83,12 +86,16 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	var led *prefixLedger
+	if !cfg.NoLedger {
+		led = newPrefixLedger()
+	}
 	return &Provider{cfg: cfg, client: c,
 		messages:    c.URL(nil, "/v1/messages"),
 		countTokens: c.URL(nil, "/v1/messages/count_tokens"),
 		batches:     c.URL(nil, "/v1/messages/batches"),
 		minTokens:   newMinTable(cfg.CacheMinTokens),
-		ledger:      newPrefixLedger(),
+		ledger:      led,
 		redact:      providers.NewRedactor(cfg.APIKey)}, nil
 }
 

@@ -137,3 +137,34 @@ func TestLedgerPlacement(t *testing.T) {
 		}
 	})
 }
+
+// TestNoLedgerSwitch checks Config.NoLedger ([optimize]
+// anthropic_cache_ledger = false): the provider keeps no ledger, so an
+// Aider-style second turn gets the stateless final-turn breakpoint instead
+// of the ledger's placement (texts clipped to 12 bytes by markedTexts).
+func TestNoLedgerSwitch(t *testing.T) {
+	t.Parallel()
+	big := func(tag string) string { return tag + " " + strings.Repeat("word ", 1200) }
+	turns := [][]string{
+		{big("repo-map"), "ok-map", big("files-v1"), "ok-files", "req1"},
+		{big("repo-map"), "ok-map", "req1", "ans1", big("files-v2"), "ok-files", "req2"},
+	}
+	for _, off := range []bool{false, true} {
+		p, err := New(Config{BaseURL: "http://127.0.0.1:1", APIKey: "k", CacheControl: true, NoLedger: off})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, msgs := range turns {
+			out, _ := addBreakpointsWith(ledgerBody(t, msgs...), "", p.minTokens, false, p.ledger)
+			got = markedTexts(t, out)
+		}
+		want := "ok-map,ans1"
+		if off {
+			want = "files-v2 wor,req2" // candidates 4 and 1, both rewritten next turn
+		}
+		if strings.Join(got, ",") != want {
+			t.Fatalf("NoLedger %v: second turn's breakpoints on %q, want %s", off, got, want)
+		}
+	}
+}

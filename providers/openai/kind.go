@@ -33,5 +33,9 @@ var Kind = providers.Kind{
 		{Name: "openai", BaseURL: "https://api.openai.com/v1", APIKeyEnv: "OPENAI_API_KEY", BaseURLEnv: "OPENAI_BASE_URL"},
 		// https://console.groq.com/docs/openai
 		{Name: "groq", BaseURL: "https://api.groq.com/openai/v1", APIKeyEnv: "GROQ_API_KEY", BaseURLEnv: "GROQ_BASE_URL"},
+		// https://api-docs.deepseek.com: OpenAI-compatible at /v1 (chat
+		// completions; its context cache's hits come back as
+		// usage.prompt_cache_hit_tokens, read by providers.ParseUsage).
+		{Name: "deepseek", BaseURL: "https://api.deepseek.com/v1", APIKeyEnv: "DEEPSEEK_API_KEY", BaseURLEnv: "DEEPSEEK_BASE_URL"},
 	},
 }

@@ -179,7 +179,12 @@ func run() error {
 			}
 			m := s.CostUSD - gsum.CostUSD
 			abl := cost.Ablation{Name: ab.name, What: ab.what, CostUSD: s.CostUSD, MarginalUSD: m, PromptMarginalUSD: m - (s.OutputUSD - gsum.OutputUSD), Calls: s.Calls, Differ: s.Differ, Errors: s.Errors, GatewayCost: u.CostUSD,
-				ByCategory: map[string]float64{}, ByModel: map[string]float64{}}
+				ByCategory: map[string]float64{}, ByModel: map[string]float64{}, CachedShare: map[string]float64{}}
+			for k, v := range s.ByProvider {
+				if v.PromptTokens > 0 {
+					abl.CachedShare[k] = float64(v.CachedTokens) / float64(v.PromptTokens)
+				}
+			}
 			for _, r := range res {
 				if r.PrunedTokens > 0 {
 					abl.Pruned++
@@ -297,6 +302,11 @@ func ablationRuns(strong string) []ablation {
 	return []ablation{
 		{name: "no-response-cache", what: "`[cache] enabled = false`", technique: accounting.SaveCache, opts: cost.GatewayOptions{Name: "no-response-cache", TOML: "[cache]\nenabled = false\n"}},
 		{name: "no-prompt-cache", what: "`ENABLE_ANTHROPIC_CACHE_CONTROL=false`", technique: accounting.SavePrompt, opts: cost.GatewayOptions{Name: "no-prompt-cache", Env: []string{"ENABLE_ANTHROPIC_CACHE_CONTROL=false"}}},
+		// Parts of the prompt caching, each alone (no technique column of
+		// their own in /admin/usage: provider_prompt_cache credits the
+		// ledger's placement; prompt_cache_key is not credited).
+		{name: "no-ledger", what: "`[optimize] anthropic_cache_ledger = false` (breakpoints by the stateless rules)", opts: cost.GatewayOptions{Name: "no-ledger", TOML: "[optimize]\nanthropic_cache_ledger = false\n"}},
+		{name: "no-prompt-cache-key", what: "`[optimize] prompt_cache_key = false` (no per-conversation key to OpenAI)", opts: cost.GatewayOptions{Name: "no-prompt-cache-key", TOML: "[optimize]\nprompt_cache_key = false\n"}},
 		{name: "no-strip", what: "`STRIP_IDE_BOILERPLATE=false`", technique: accounting.SaveStrip, opts: cost.GatewayOptions{Name: "no-strip", Env: []string{"STRIP_IDE_BOILERPLATE=false"}}},
 		{name: "no-dedup", what: "`ENABLE_FILE_HASH_CACHE=false`", technique: accounting.SaveDedup, opts: cost.GatewayOptions{Name: "no-dedup", Env: []string{"ENABLE_FILE_HASH_CACHE=false"}}},
 		{name: "no-routing", what: "`auto` replaced by " + strongModel + " in the client's requests", technique: accounting.SaveRouting, opts: cost.GatewayOptions{Name: "no-routing"}, rewrite: noAuto},
@@ -305,7 +315,7 @@ func ablationRuns(strong string) []ablation {
 		{name: "pruning-window", what: "opt-in: `[pruning] mode = \"window\"` (prunes only past the model's window)", opts: cost.GatewayOptions{Name: "pruning-window", TOML: "[pruning]\nmode = \"window\"\n"}},
 		{name: "pruning-16k", what: "opt-in: `[pruning] mode = \"budget\", budget_tokens = 16000` (cost-aware)", opts: cost.GatewayOptions{Name: "pruning-16k", TOML: "[pruning]\nmode = \"budget\"\nbudget_tokens = 16000\n"}},
 		{name: "pruning-16k-always", what: "opt-in: as above with `cost_aware = false`", opts: cost.GatewayOptions{Name: "pruning-16k-always", TOML: "[pruning]\nmode = \"budget\"\nbudget_tokens = 16000\ncost_aware = false\n"}},
-		{name: "all-off", what: "all of the above: the gateway as a plain proxy", opts: cost.GatewayOptions{Name: "all-off", TOML: "[cache]\nenabled = false\n",
+		{name: "all-off", what: "all of the above: the gateway as a plain proxy", opts: cost.GatewayOptions{Name: "all-off", TOML: "[cache]\nenabled = false\n[optimize]\nprompt_cache_key = false\n",
 			Env: []string{"ENABLE_ANTHROPIC_CACHE_CONTROL=false", "STRIP_IDE_BOILERPLATE=false", "ENABLE_FILE_HASH_CACHE=false"}}, rewrite: noAuto},
 	}
 }
@@ -354,7 +364,7 @@ func notes(r *cost.Report) []string {
 // /v1/models and the cache-write price from the catalog (engine), and
 // fails when the two disagree.
 func priceTable(gw *cost.Gateway) (cost.Prices, error) {
-	env := map[string]string{"OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "x"}
+	env := map[string]string{"OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "x", "GEMINI_API_KEY": "x", "DEEPSEEK_API_KEY": "x"}
 	cfg, err := engine.Load("", func(k string) string { return env[k] })
 	if err != nil {
 		return nil, err
