@@ -150,18 +150,29 @@ func UnquoteAt(b []byte, i int, scratch []byte) (end int, s, grown []byte, err e
 	return j, nil, scratch, syntaxErr(j, "control character in string")
 }
 
-// unquoteCopy is UnquoteAt from the string's first escape, at b[j]: it
-// scans and copies a word at a time (each word is stored before it is
-// tested, and the bytes past the first special one are overwritten next),
-// and decodes the escapes in between. Decoded text is never longer than
-// the raw bytes it comes from, so scratch grows with the string, not more.
+// unquoteCopy is UnquoteAt from the string's first escape, at b[j].
+// Escapes are dense in the text that matters (source code: a \n, \t or \"
+// every ten bytes), so the cost is per escape: the string is read in
+// blocks of 64 bytes, each turned into one 64-bit mask of its '"', '\\'
+// and control bytes (blockMask), and each escape costs a count of trailing
+// zeros, a copy of the run before it and its decoding, with no byte-wise
+// loop and no branch per word in between.
 func unquoteCopy(b []byte, i, j int, scratch []byte) (end int, s, grown []byte, err error) {
 	start := len(scratch)
+	// Decoded text is never longer than the raw bytes it comes from, so
+	// room for the rest of the body (the decoder appends in body order:
+	// scratch never outgrows the body) means no growth inside the loop;
+	// 16 more for the 4 bytes a \u escape may write.
 	d := scratch[:cap(scratch)]
-	if len(d)-start < j-i+16 {
-		d = grow(d, start, j-i+16)
+	if need := start + len(b) - i + 16; len(d) < need {
+		d = make([]byte, need, need+need/4)
+		copy(d, scratch)
 	}
 	n := start + copy(d[start:], b[i+1:j])
+	bs, mask := j, uint64(0) // the current block and its specials not yet handled
+	if j+64 <= len(b) {
+		mask = blockMask(b[j : j+64])
+	}
 	for {
 		// b[j] is '"', '\\' or a control byte.
 		switch c := b[j]; {
@@ -171,9 +182,6 @@ func unquoteCopy(b []byte, i, j int, scratch []byte) (end int, s, grown []byte, 
 			return j, nil, d[:n], syntaxErr(j, "control character in string")
 		case j+1 >= len(b):
 			return j, nil, d[:n], syntaxErr(j, "unterminated escape")
-		}
-		if len(d)-n < 16 {
-			d = grow(d, n, 16)
 		}
 		if e := unescapeByte[b[j+1]]; e != 0 {
 			d[n] = e
@@ -186,47 +194,61 @@ func unquoteCopy(b []byte, i, j int, scratch []byte) (end int, s, grown []byte, 
 			}
 			n = len(out)
 		}
-		// Copy plain bytes up to the next special one.
+		// Find the next special byte, copying the plain ones before it.
 		for {
-			if len(d)-n < 8 {
-				d = grow(d, n, 8)
-			}
-			if j+8 > len(b) {
-				for j < len(b) {
-					if c := b[j]; c == '"' || c == '\\' || c < 0x20 {
-						break
+			if j < bs+64 && bs+64 <= len(b) {
+				mask &^= 1<<uint(j-bs) - 1 // bits below j are handled
+				if mask != 0 {
+					p := bs + bits.TrailingZeros64(mask)
+					if run := p - j; run <= 16 && j+16 <= len(b) {
+						// Most runs are short: two word stores (d has
+						// room, see above) instead of a call to memmove.
+						binary.LittleEndian.PutUint64(d[n:], binary.LittleEndian.Uint64(b[j:]))
+						binary.LittleEndian.PutUint64(d[n+8:], binary.LittleEndian.Uint64(b[j+8:]))
+						n += run
+					} else {
+						n += copy(d[n:], b[j:p])
 					}
-					d[n] = b[j]
-					n++
-					j++
+					j = p
+					break
 				}
-				break
+				n += copy(d[n:], b[j:bs+64])
+				j = bs + 64
 			}
-			x := binary.LittleEndian.Uint64(b[j:])
-			binary.LittleEndian.PutUint64(d[n:], x)
-			if m := special(x); m != 0 {
-				k := bits.TrailingZeros64(m) >> 3
-				j += k
-				n += k
-				break
+			if bs = j; j+64 <= len(b) {
+				mask = blockMask(b[j : j+64])
+				continue
 			}
-			j += 8
-			n += 8
-		}
-		if j >= len(b) {
-			return len(b), nil, d[:n], syntaxErr(i, "unterminated string")
+			// The tail: fewer than 64 bytes left.
+			p := nextSpecial(b, j)
+			n += copy(d[n:], b[j:p])
+			if j = p; j >= len(b) {
+				return len(b), nil, d[:n], syntaxErr(i, "unterminated string")
+			}
+			break
 		}
 	}
 }
 
+// blockMask returns the positions of the '"', '\\' and control bytes of
+// the 64 bytes of b as the bits of a word (bit k for b[k]).
+func blockMask(b []byte) uint64 {
+	_ = b[63]
+	var m uint64
+	for k := 0; k < 64; k += 8 {
+		x := binary.LittleEndian.Uint64(b[k:])
+		// Exact per byte (no borrow between bytes, unlike special):
+		// a byte's high bit is set when it is 0 in one of the three.
+		q, s, c := x^(lsb*'"'), x^(lsb*'\\'), x&(lsb*0xe0)
+		z := ^((((q&lo7)+lo7)|q)&(((s&lo7)+lo7)|s)&(((c&lo7)+lo7)|c) | lo7)
+		// Gather the eight high bits into one byte.
+		m |= ((z >> 7) * 0x0102040810204080 >> 56) << uint(k)
+	}
+	return m
+}
+
+const lo7 = 0x7f7f7f7f7f7f7f7f
+
 // unescapeByte maps the byte after a '\\' to what a two-byte escape stands
 // for, 0 for 'u' and for bytes that make no escape.
 var unescapeByte = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
-
-// grow returns d (of which the first n bytes are kept) with at least more
-// bytes free after n, as its full capacity.
-func grow(d []byte, n, more int) []byte {
-	g := make([]byte, max(2*len(d), n+more, 512))
-	copy(g, d[:n])
-	return g
-}
