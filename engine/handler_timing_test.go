@@ -2,8 +2,8 @@ package engine
 
 import (
 	"io"
-	"net"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 
