@@ -156,3 +156,28 @@ func FuzzUnquoteAt(f *testing.F) {
 		}
 	})
 }
+
+// TestUnquoteAtBlockEdges puts each kind of escape, a closing quote and a
+// control byte at every offset around the 64-byte blocks UnquoteAt reads,
+// after a first escape (the copying path), and compares with Unquote.
+func TestUnquoteAtBlockEdges(t *testing.T) {
+	for _, esc := range []string{`\n`, `\"`, `\\`, `\u00e9`, `\ud83d\ude00`, `\ud800`, "\x01", `\q`} {
+		for at := 0; at < 200; at++ {
+			for _, tail := range []string{`"`, `abc"`, ``, `\`} {
+				doc := []byte(`"\t` + strings.Repeat("x", at) + esc + strings.Repeat("y", 130-at%130) + tail)
+				end, s, _, err := UnquoteAt(doc, 0, nil)
+				vend, verr := Skip(doc, 0)
+				if (err == nil) != (verr == nil) {
+					t.Fatalf("%q: UnquoteAt %v, Skip %v", doc, err, verr)
+				}
+				if err != nil {
+					continue
+				}
+				want, _, _ := Unquote(doc[:vend], nil)
+				if end != vend || string(s) != string(want) {
+					t.Fatalf("%q: UnquoteAt = %d %q, want %d %q", doc, end, s, vend, want)
+				}
+			}
+		}
+	}
+}
