@@ -3,11 +3,13 @@ package engine
 import (
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/aigateway/gateway/bench/mockup"
 	"github.com/aigateway/gateway/bench/payload"
 )
 
@@ -16,6 +18,20 @@ import (
 // chain, cache decision, provider call, response and access log. It is the
 // per-request overhead without the network.
 func BenchmarkChatHandler(b *testing.B) {
+	// The harness's upstreams: its mock (bench/mockup) on loopback behind
+	// the providers the harness configures, for the rows whose cost is in
+	// the provider path (the router sends "auto" to Ollama).
+	mock := mockup.New(mockup.Config{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	msrv := mock.Server()
+	go func() { _ = msrv.Serve(ln) }()
+	defer func() { _ = msrv.Shutdown() }()
+	mockURL := "http://" + ln.Addr().String()
+	harness := "[providers.openai]\nbase_url = \"" + mockURL + "/v1\"\napi_key = \"sk-bench\"\n\n" +
+		"[providers.ollama]\nbase_url = \"" + mockURL + "\"\n"
 	small := []byte(`{"model":"mock/lorem","temperature":0.7,"messages":[{"role":"system","content":"You are a helpful coding assistant."},{"role":"user","content":"Write a haiku about goroutines."}]}`)
 	for _, tc := range []struct {
 		name, toml string
@@ -28,6 +44,12 @@ func BenchmarkChatHandler(b *testing.B) {
 		// The harness's row sends it with the cache bypassed.
 		{"coding-100k-bypass", "", payload.Chat("mock/lorem", false, 100<<10)},
 		{"auto", "", payload.Chat("auto", false, 0)},
+		// The harness's nonstream-c64 and auto-wasm-c64 rows, over loopback
+		// to its mock: an OpenAI passthrough, and "auto" with Ollama
+		// configured (the router picks the local tier).
+		{"harness-nonstream-bypass", harness, payload.Chat("openai/gpt-4o-mini", false, 0)},
+		{"harness-auto-bypass", harness, payload.Chat("auto", false, 0)},
+		{"harness-coding-100k-bypass", harness, payload.Chat("openai/gpt-4o-mini", false, 100<<10)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			cfg := Defaults()

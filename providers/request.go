@@ -348,47 +348,6 @@ func (r *Request) Decode(body []byte) error {
 	return r.decode()
 }
 
-// decode decodes r.Body.
-func (r *Request) decode() error {
-	b := r.Body
-	if err := jsonscan.Validate(b); err != nil {
-		return reqErr("", "request body is not valid JSON: "+err.Error())
-	}
-	start := jsonscan.SkipSpace(b, 0)
-	if jsonscan.KindOf(b[start:]) != jsonscan.Object {
-		return reqErr("", "request body must be a JSON object")
-	}
-	obj := b[start:]
-	base := start
-	// Member offsets: ObjectEach yields sub-slices, so offsets come from
-	// pointer arithmetic against the body.
-	var msgsVal []byte
-	var seen jsonscan.Seen
-	err := jsonscan.ObjectEachTrusted(obj, func(key, val []byte) error {
-		valStart := offsetOf(b, val)
-		keyStart := lastQuoteBefore(b, base, valStart, len(key))
-		r.Fields = append(r.Fields, Field{Key: unsafeconv.String(key), Start: keyStart, ValStart: valStart, End: valStart + len(val)})
-		f, err := topNames.Check(&seen, key)
-		if err != nil {
-			return NameErr("", err)
-		}
-		return r.decodeField(f, val, &msgsVal)
-	})
-	if err != nil {
-		return err
-	}
-	if msgsVal == nil {
-		return reqErr("messages", "is required")
-	}
-	if err := r.decodeMessages(msgsVal); err != nil {
-		return err
-	}
-	if len(r.Messages) == 0 {
-		return reqErr("messages", "must contain at least one message")
-	}
-	return nil
-}
-
 // offsetOf returns the offset of sub within b; sub must be a sub-slice of b.
 func offsetOf(b, sub []byte) int {
 	if len(sub) == 0 {
@@ -715,63 +674,84 @@ func (r *Request) decodeMessages(val []byte) error {
 			if err != nil {
 				return nameErr(p1("messages", i, ""), err)
 			}
-			switch f {
-			case mRole:
-				m.Role, err = r.str(p1("messages", i, ".role"), v)
-			case mContent:
-				hasContent = true
-				m.ContentSpan = Span{offsetOf(r.Body, v), offsetOf(r.Body, v) + len(v)}
-				switch jsonscan.KindOf(v) {
-				case jsonscan.String:
-					m.Content, err = r.str(p1("messages", i, ".content"), v)
-				case jsonscan.Array:
-					err = r.decodeParts(i, v)
-				case jsonscan.Null:
-				default:
-					err = pathErr(p1("messages", i, ".content"), "expected a string, an array of content parts or null")
-				}
-			case mName:
-				if jsonscan.KindOf(v) != jsonscan.Null {
-					m.Name, err = r.str(p1("messages", i, ".name"), v)
-				}
-			case mToolCallID:
-				if jsonscan.KindOf(v) != jsonscan.Null {
-					m.ToolCallID, err = r.str(p1("messages", i, ".tool_call_id"), v)
-				}
-			case mToolCalls:
-				err = r.decodeToolCalls(i, v)
-			}
-			return err
+			return r.messageMember(i, &m, &hasContent, f, v)
 		})
 		if err != nil {
 			return err
 		}
-		switch m.Role {
-		case "":
-			return pathErr(p1("messages", i, ".role"), "is required")
-		case "tool":
-			if m.ToolCallID == "" {
-				return pathErr(p1("messages", i, ".tool_call_id"), "is required for tool messages")
-			}
-		}
-		known := false
-		for _, role := range validRoles {
-			known = known || m.Role == role
-		}
-		if !known {
-			return pathErr(p1("messages", i, ".role"), "unknown role "+strconv.Quote(m.Role)+"; expected system, developer, user, assistant or tool")
-		}
-		if !hasContent && m.Role != "assistant" {
-			return pathErr(p1("messages", i, ".content"), "is required")
-		}
-		x.p1, x.c1 = len(r.parts), len(r.toolCalls)
-		rg = append(rg, x)
-		r.Messages = append(r.Messages, m)
-		return nil
+		rg, err = r.addMessage(i, &m, hasContent, x, rg)
+		return err
 	})
 	if err != nil {
 		return err
 	}
+	r.fixMessages(rg)
+	return nil
+}
+
+// messageMember decodes the member f (an index of messageNames) of the
+// message i into m.
+func (r *Request) messageMember(i int, m *Message, hasContent *bool, f int, v []byte) error {
+	var err error
+	switch f {
+	case mRole:
+		m.Role, err = r.str(p1("messages", i, ".role"), v)
+	case mContent:
+		*hasContent = true
+		m.ContentSpan = Span{offsetOf(r.Body, v), offsetOf(r.Body, v) + len(v)}
+		switch jsonscan.KindOf(v) {
+		case jsonscan.String:
+			m.Content, err = r.str(p1("messages", i, ".content"), v)
+		case jsonscan.Array:
+			err = r.decodeParts(i, v)
+		case jsonscan.Null:
+		default:
+			err = pathErr(p1("messages", i, ".content"), "expected a string, an array of content parts or null")
+		}
+	case mName:
+		if jsonscan.KindOf(v) != jsonscan.Null {
+			m.Name, err = r.str(p1("messages", i, ".name"), v)
+		}
+	case mToolCallID:
+		if jsonscan.KindOf(v) != jsonscan.Null {
+			m.ToolCallID, err = r.str(p1("messages", i, ".tool_call_id"), v)
+		}
+	case mToolCalls:
+		err = r.decodeToolCalls(i, v)
+	}
+	return err
+}
+
+// addMessage checks the decoded message i and appends it, with its ranges
+// of the parts and tool-call arenas (x, from where they stood before the
+// message) to rg.
+func (r *Request) addMessage(i int, m *Message, hasContent bool, x msgRanges, rg []msgRanges) ([]msgRanges, error) {
+	switch m.Role {
+	case "":
+		return rg, pathErr(p1("messages", i, ".role"), "is required")
+	case "tool":
+		if m.ToolCallID == "" {
+			return rg, pathErr(p1("messages", i, ".tool_call_id"), "is required for tool messages")
+		}
+	}
+	known := false
+	for _, role := range validRoles {
+		known = known || m.Role == role
+	}
+	if !known {
+		return rg, pathErr(p1("messages", i, ".role"), "unknown role "+strconv.Quote(m.Role)+"; expected system, developer, user, assistant or tool")
+	}
+	if !hasContent && m.Role != "assistant" {
+		return rg, pathErr(p1("messages", i, ".content"), "is required")
+	}
+	x.p1, x.c1 = len(r.parts), len(r.toolCalls)
+	r.Messages = append(r.Messages, *m)
+	return append(rg, x), nil
+}
+
+// fixMessages points each message at its parts and tool calls, once the
+// arenas stopped moving.
+func (r *Request) fixMessages(rg []msgRanges) {
 	for i := range r.Messages {
 		x := rg[i]
 		if x.p1 > x.p0 {
@@ -781,7 +761,6 @@ func (r *Request) decodeMessages(val []byte) error {
 			r.Messages[i].ToolCalls = r.toolCalls[x.c0:x.c1:x.c1]
 		}
 	}
-	return nil
 }
 
 func (r *Request) decodeParts(mi int, v []byte) error {

@@ -20,8 +20,6 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
 	"unsafe"
 )
 
@@ -209,42 +207,6 @@ func scanNumber(b []byte, i int) (int, error) {
 	return i, nil
 }
 
-// scanString validates the string starting at b[i] == '"' and returns the
-// offset past its closing quote and whether it contains escapes.
-func scanString(b []byte, i int) (int, bool, error) {
-	start := i
-	i++
-	escaped := false
-	for i < len(b) {
-		c := b[i]
-		switch {
-		case c == '"':
-			return i + 1, escaped, nil
-		case c == '\\':
-			escaped = true
-			if i+1 >= len(b) {
-				return i, false, syntaxErr(i, "unterminated escape")
-			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(b) || !isHex4(b[i+2:i+6]) {
-					return i, false, syntaxErr(i, "invalid \\u escape")
-				}
-				i += 6
-			default:
-				return i, false, syntaxErr(i, "invalid escape")
-			}
-		case c < 0x20:
-			return i, false, syntaxErr(i, "control character in string")
-		default:
-			i++
-		}
-	}
-	return i, false, syntaxErr(start, "unterminated string")
-}
-
 func isHex4(b []byte) bool {
 	for _, c := range b {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
@@ -427,47 +389,10 @@ func Unquote(v []byte, scratch []byte) (s, grown []byte, err error) {
 			i += k
 			continue
 		}
-		if i+1 >= len(inner) {
-			return nil, scratch, syntaxErr(i, "unterminated escape")
+		var err error
+		if scratch, i, err = appendEscape(scratch, inner, i); err != nil {
+			return nil, scratch, err
 		}
-		switch inner[i+1] {
-		case '"', '\\', '/':
-			scratch = append(scratch, inner[i+1])
-		case 'b':
-			scratch = append(scratch, '\b')
-		case 'f':
-			scratch = append(scratch, '\f')
-		case 'n':
-			scratch = append(scratch, '\n')
-		case 'r':
-			scratch = append(scratch, '\r')
-		case 't':
-			scratch = append(scratch, '\t')
-		case 'u':
-			if i+6 > len(inner) || !isHex4(inner[i+2:i+6]) {
-				return nil, scratch, syntaxErr(i, "invalid \\u escape")
-			}
-			r := rune(hex4(inner[i+2 : i+6]))
-			i += 6
-			if utf16.IsSurrogate(r) {
-				if i+6 <= len(inner) && inner[i] == '\\' && inner[i+1] == 'u' && isHex4(inner[i+2:i+6]) {
-					r2 := rune(hex4(inner[i+2 : i+6]))
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						r = dec
-						i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			scratch = utf8.AppendRune(scratch, r)
-			continue
-		default:
-			return nil, scratch, syntaxErr(i, "invalid escape")
-		}
-		i += 2
 	}
 	return scratch[start:], scratch, nil
 }

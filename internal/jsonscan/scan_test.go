@@ -121,3 +121,63 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	}
 }
+
+// FuzzUnquoteAt checks the one-pass UnquoteAt against Validate's string
+// scan followed by Unquote: same end, same text, same verdict.
+func FuzzUnquoteAt(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\nb\tc\"d\\e\/f\bg\fh\ri"`, `"\ud83d\ude00\ud800x\udc00\u00e9"`, `"` + strings.Repeat(`abcdefg\n`, 40) + `"`, `"x\u12"`, `"x\q"`, "\"ctl\x01\"", `"unterminated`, `"a\`} {
+		f.Add([]byte(s), 3)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, pre int) {
+		scratch := make([]byte, pre&63, pre&63+(pre>>6&255))
+		end, s, grown, err := UnquoteAt(b, 0, scratch)
+		vend, verr := Skip(b, 0)
+		if len(b) == 0 || b[0] != '"' {
+			if err == nil {
+				t.Fatalf("UnquoteAt(%q) accepted a non-string", b)
+			}
+			return
+		}
+		if (err == nil) != (verr == nil) {
+			t.Fatalf("UnquoteAt(%q): %v, Skip: %v", b, err, verr)
+		}
+		if err != nil {
+			return
+		}
+		if end != vend {
+			t.Fatalf("UnquoteAt(%q) ends at %d, Skip at %d", b, end, vend)
+		}
+		want, _, werr := Unquote(b[:end], nil)
+		if werr != nil || string(s) != string(want) {
+			t.Fatalf("UnquoteAt(%q) = %q, Unquote = %q (%v)", b, s, want, werr)
+		}
+		if len(grown) < len(scratch) {
+			t.Fatalf("UnquoteAt dropped scratch bytes")
+		}
+	})
+}
+
+// TestUnquoteAtBlockEdges puts each kind of escape, a closing quote and a
+// control byte at every offset around the 64-byte blocks UnquoteAt reads,
+// after a first escape (the copying path), and compares with Unquote.
+func TestUnquoteAtBlockEdges(t *testing.T) {
+	for _, esc := range []string{`\n`, `\"`, `\\`, `\u00e9`, `\ud83d\ude00`, `\ud800`, "\x01", `\q`} {
+		for at := 0; at < 200; at++ {
+			for _, tail := range []string{`"`, `abc"`, ``, `\`} {
+				doc := []byte(`"\t` + strings.Repeat("x", at) + esc + strings.Repeat("y", 130-at%130) + tail)
+				end, s, _, err := UnquoteAt(doc, 0, nil)
+				vend, verr := Skip(doc, 0)
+				if (err == nil) != (verr == nil) {
+					t.Fatalf("%q: UnquoteAt %v, Skip %v", doc, err, verr)
+				}
+				if err != nil {
+					continue
+				}
+				want, _, _ := Unquote(doc[:vend], nil)
+				if end != vend || string(s) != string(want) {
+					t.Fatalf("%q: UnquoteAt = %d %q, want %d %q", doc, end, s, vend, want)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,35 @@
+package jsonscan
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// BenchmarkUnquoteAt decodes a 100 KiB string of Go source as a JSON
+// encoder writes it (an escape every ten bytes or so: \n, \t, \") and the
+// same amount of prose without escapes (the word-at-a-time scan alone).
+func BenchmarkUnquoteAt(b *testing.B) {
+	var code, prose strings.Builder
+	for code.Len() < 100<<10 {
+		code.WriteString("func handler(w http.ResponseWriter, r *http.Request) {\n\tmu.Lock()\n\tv, ok := cache[\"item\"]\n\tmu.Unlock()\n}\n\n")
+	}
+	for prose.Len() < 100<<10 {
+		prose.WriteString("The quick brown fox jumps over the lazy dog, again and again. ")
+	}
+	for _, tc := range []struct{ name, text string }{{"code-100KiB", code.String()}, {"prose-100KiB", prose.String()}} {
+		doc, _ := json.Marshal(tc.text)
+		b.Run(tc.name, func(b *testing.B) {
+			var scratch []byte
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				end, _, grown, err := UnquoteAt(doc, 0, scratch[:0])
+				if err != nil || end != len(doc) {
+					b.Fatal(err)
+				}
+				scratch = grown
+			}
+		})
+	}
+}
