@@ -134,10 +134,21 @@ type run struct {
 	id        string
 	mu        sync.Mutex
 	cancelled bool
+	// woken is closed by the cancel, so that a pause between polls of a
+	// provider's batch ends at once.
+	woken chan struct{}
+	// cancelledRefs are the provider batches this run asked to cancel
+	// (only process reads and writes it).
+	cancelledRefs map[string]bool
 }
+
+func newRun(id string) *run { return &run{id: id, woken: make(chan struct{})} }
 
 func (r *run) cancel() {
 	r.mu.Lock()
+	if !r.cancelled {
+		close(r.woken)
+	}
 	r.cancelled = true
 	r.mu.Unlock()
 }
@@ -275,7 +286,7 @@ func (s *Service) claim() {
 		if !ok {
 			continue
 		}
-		r := &run{id: b.ID}
+		r := newRun(b.ID)
 		s.mu.Lock()
 		s.running[b.ID] = r
 		s.mu.Unlock()

@@ -51,7 +51,7 @@ func (s *Service) process(r *run, b store.Batch) {
 			// below says which (or a provider's batch still runs).
 			drained, err = s.execute(ctx, r, b)
 			if err == nil && drained && s.o.Native != nil {
-				drained, err = s.collectNative(ctx, b)
+				drained, err = s.collectNative(ctx, r, b, false)
 			}
 			if err == nil && drained {
 				_, err = s.st.UpdateBatch(ctx, b.ID, store.BatchUpdate{From: []string{store.BatchInProgress}, Status: store.BatchFinalizing})
@@ -59,6 +59,16 @@ func (s *Service) process(r *run, b store.Batch) {
 		case store.BatchFinalizing:
 			err = s.finalize(ctx, b, store.BatchCompleted, []string{store.BatchFinalizing})
 		case store.BatchCancelling:
+			if s.o.Native != nil && !s.expired(b) {
+				// The provider batches its items went to are cancelled
+				// too; the batch is cancelled once they have ended with
+				// what they answered (or it expires).
+				var drained bool
+				drained, err = s.collectNative(ctx, r, b, true)
+				if err != nil || !drained {
+					break
+				}
+			}
 			err = s.finalize(ctx, b, store.BatchCancelled, []string{store.BatchCancelling})
 		default:
 			return // finished
@@ -109,10 +119,21 @@ func (s *Service) renew(ctx context.Context, stop context.CancelFunc, r *run) {
 }
 
 func (s *Service) pause(ctx context.Context, d time.Duration) bool {
+	return s.pauseRun(ctx, nil, d)
+}
+
+// pauseRun is pause that a cancel of r ends too (r nil: none).
+func (s *Service) pauseRun(ctx context.Context, r *run, d time.Duration) bool {
+	var woken chan struct{}
+	if r != nil {
+		woken = r.woken
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
+		return false
+	case <-woken:
 		return false
 	case <-t.C:
 		return true
