@@ -36,6 +36,7 @@ package batch
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aigateway/gateway/engine/api"
@@ -86,6 +87,11 @@ type Options struct {
 	// Concurrency bounds the items in flight across all batches of this
 	// process (default 4).
 	Concurrency int
+	// Interactive, when set, reports whether interactive requests are in
+	// flight; while they are, at most YieldConcurrency items (default 1)
+	// run, so that a batch leaves the CPU to live traffic and still moves.
+	Interactive      func() bool
+	YieldConcurrency int
 	// Retention deletes finished batches, and files, older than this
 	// (0 keeps them).
 	Retention time.Duration
@@ -120,6 +126,10 @@ type Service struct {
 	owner string
 	sem   chan struct{}
 	wake  chan struct{}
+	// active counts the items in flight; done wakes a dispatcher that
+	// yields to interactive requests when one ends.
+	active atomic.Int64
+	done   chan struct{}
 
 	mu      sync.Mutex
 	running map[string]*run
@@ -164,6 +174,9 @@ func New(o Options) *Service {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
 	}
+	if o.YieldConcurrency <= 0 {
+		o.YieldConcurrency = 1
+	}
 	if o.Lease <= 0 {
 		o.Lease = 30 * time.Second
 	}
@@ -187,7 +200,7 @@ func New(o Options) *Service {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{o: o, st: o.Store, owner: "runner_" + newSuffix(16), sem: make(chan struct{}, o.Concurrency),
-		wake: make(chan struct{}, 1), running: map[string]*run{}, ctx: ctx, cancel: cancel}
+		wake: make(chan struct{}, 1), done: make(chan struct{}, 1), running: map[string]*run{}, ctx: ctx, cancel: cancel}
 }
 
 // Start runs the runner and the retention sweeper until Close.

@@ -204,15 +204,27 @@ func (s *Service) execute(ctx context.Context, r *run, b store.Batch) (drained b
 			case <-ctx.Done():
 				return false, nil
 			}
+			if !s.yield(ctx, r) {
+				<-s.sem
+				return false, nil
+			}
 			// The wait for a slot may have been long: look again.
 			if r.isCancelled() || s.expired(b) || ctx.Err() != nil {
 				<-s.sem
 				return false, nil
 			}
+			s.active.Add(1)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { <-s.sem }()
+				defer func() {
+					s.active.Add(-1)
+					<-s.sem
+					select {
+					case s.done <- struct{}{}:
+					default:
+					}
+				}()
 				line := s.runItem(ctx, r, b, it)
 				if line == nil {
 					return // stopped or cancelled before an answer: still pending
@@ -227,6 +239,35 @@ func (s *Service) execute(ctx context.Context, r *run, b store.Batch) (drained b
 		}
 	}
 }
+
+// yield waits while interactive requests are in flight and
+// Options.YieldConcurrency items already run (a soft bound: dispatchers of
+// several batches may each start one). It reports false when the run
+// stopped or was cancelled first. An item ending wakes it; so does
+// yieldPoll, for interactive traffic that has gone.
+func (s *Service) yield(ctx context.Context, r *run) bool {
+	if s.o.Interactive == nil {
+		return true
+	}
+	for s.active.Load() >= int64(s.o.YieldConcurrency) && s.o.Interactive() {
+		t := time.NewTimer(yieldPoll)
+		select {
+		case <-ctx.Done():
+		case <-r.woken:
+		case <-s.done:
+		case <-t.C:
+		}
+		t.Stop()
+		if ctx.Err() != nil || r.isCancelled() {
+			return false
+		}
+	}
+	return true
+}
+
+// yieldPoll is how often a yielding dispatcher looks again whether
+// interactive requests are still in flight.
+const yieldPoll = 5 * time.Millisecond
 
 // resultLine is an item's line of the output file (ok) or the error file.
 type resultLine struct {
