@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/aigateway/gateway/engine/api"
@@ -76,6 +77,9 @@ func (s *Server) newBatches() *batch.Service {
 		Exec:        s.execBatchItem,
 		Auth:        s.batchAuth,
 		Concurrency: s.cfg.Batch.Concurrency,
+		// Interactive requests are the exchanges in flight that are not
+		// batch items.
+		Interactive: func() bool { return inFlight.Load() > batchInFlight.Load() },
 		Retention:   s.cfg.Batch.Retention.D(),
 		OnError:     func(err error) { s.log.Warn("batch runner", "error", err.Error()) },
 	})
@@ -128,6 +132,10 @@ func batchKey(snap *tenant.Snapshot, id batch.Identity, now time.Time) (*tenant.
 	return k, p, nil
 }
 
+// batchInFlight counts the batch items in the handler: inFlight less
+// these is the interactive traffic that the batch runner yields to.
+var batchInFlight atomic.Int64
+
 // execBatchItem runs one batch item through the server's handler in
 // process, as a POST to the batch's endpoint.
 func (s *Server) execBatchItem(_ context.Context, c batch.Call) batch.Result {
@@ -140,7 +148,9 @@ func (s *Server) execBatchItem(_ context.Context, c batch.Call) batch.Result {
 	var rc fasthttp.RequestCtx
 	rc.Init(&req, nil, nil)
 	rc.SetUserValue(batchCaller{}, c.Identity)
+	batchInFlight.Add(1)
 	s.srv.Handler(&rc)
+	batchInFlight.Add(-1)
 	h := &rc.Response.Header
 	res := batch.Result{Status: rc.Response.StatusCode(), RequestID: string(h.Peek("X-Request-Id")),
 		Body: append([]byte(nil), rc.Response.Body()...)}

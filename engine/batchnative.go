@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -131,16 +132,40 @@ func (n nativeBatches) Submit(ctx context.Context, b store.Batch, items []store.
 	return subs, errors.Join(errs...)
 }
 
-// Collect implements batch.Native.
-func (n nativeBatches) Collect(ctx context.Context, b store.Batch, ref []byte, items []store.BatchItem) (map[int]batch.Result, bool, error) {
+// batcher is the provider and its batch id that a reference names.
+func (n nativeBatches) batcher(ref []byte) (providers.NativeBatcher, string, error) {
 	prov, id, ok := strings.Cut(string(ref), nativeRefSep)
 	slot := n.s.upstreams[prov]
 	if !ok || slot == nil {
-		return nil, false, errors.New("native batch " + string(ref) + ": provider not configured")
+		return nil, "", errors.New("native batch " + string(ref) + ": provider not configured")
 	}
 	nb, ok := slot.p.(providers.NativeBatcher)
 	if !ok {
-		return nil, false, errors.New("native batch " + string(ref) + ": provider has no batch API")
+		return nil, "", errors.New("native batch " + string(ref) + ": provider has no batch API")
+	}
+	return nb, id, nil
+}
+
+// Cancel implements batch.Native: the provider's own cancel (OpenAI POST
+// /v1/batches/{id}/cancel, Anthropic POST
+// /v1/messages/batches/{id}/cancel).
+func (n nativeBatches) Cancel(ctx context.Context, _ store.Batch, ref []byte) error {
+	nb, id, err := n.batcher(ref)
+	if err != nil {
+		return err
+	}
+	if err := nb.CancelBatch(ctx, id); err != nil {
+		return fmt.Errorf("cancel native batch %s: %w", ref, err)
+	}
+	nativeCancelled.Inc()
+	return nil
+}
+
+// Collect implements batch.Native.
+func (n nativeBatches) Collect(ctx context.Context, b store.Batch, ref []byte, items []store.BatchItem) (map[int]batch.Result, bool, error) {
+	nb, id, err := n.batcher(ref)
+	if err != nil {
+		return nil, false, err
 	}
 	p := n.project(b)
 	if p == nil {
@@ -219,5 +244,9 @@ func (n nativeBatches) record(b store.Batch, p *tenant.Project, m *catalog.Model
 	}
 }
 
-// nativeSubmitted counts the batch items submitted to providers' batch APIs.
-var nativeSubmitted = metrics.NewCounter(`gateway_batch_native_items_total`)
+// nativeSubmitted counts the batch items submitted to providers' batch
+// APIs, nativeCancelled the provider batches cancelled.
+var (
+	nativeSubmitted = metrics.NewCounter(`gateway_batch_native_items_total`)
+	nativeCancelled = metrics.NewCounter(`gateway_batch_native_cancels_total`)
+)

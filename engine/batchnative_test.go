@@ -121,3 +121,63 @@ native_poll = "50ms"
 		t.Fatalf("%d native ledger rows", native)
 	}
 }
+
+// TestBatchNativeCancel: cancelling a batch whose items went to Anthropic's
+// Message Batches and OpenAI's Batch API cancels both provider batches
+// (each fake holds its batch until its cancel endpoint is called) and the
+// batch ends cancelled: the item the pipeline ran in the output file,
+// Anthropic's "canceled" result in the error file, and OpenAI's unanswered
+// item in neither, as on OpenAI.
+func TestBatchNativeCancel(t *testing.T) {
+	t.Parallel()
+	fake := &providertest.Anthropic{Reply: "Never.", BatchHold: true}
+	an, _ := providertest.StartAnthropic(fake)
+	ofake := &providertest.OpenAI{Reply: "Never.", BatchHold: true}
+	oa, _ := providertest.StartOpenAI(ofake)
+	t.Cleanup(func() { _ = an.Close(); _ = oa.Close() })
+	g := startGateway(t, `
+[batch]
+native = true
+native_poll = "50ms"
+`, map[string]string{"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": an.URL, "OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": oa.URL + "/v1"})
+	c := g.client()
+	f := uploadBatchFile(t, c, []string{
+		chatLine("a", "anthropic/claude-sonnet-4-0", "first"),
+		chatLine("b", "mock/echo", "through the pipeline"),
+		chatLine("e", "openai/gpt-4o-mini", "third"),
+	})
+	b := createBatch(t, c, f.ID)
+	waitBatch(t, c, b.ID, func(b *openai.Batch) bool {
+		return b.RequestCounts.Completed == 1 && fake.BatchCreates.Load() == 1 && ofake.BatchCreates.Load() == 1
+	})
+	got, err := c.Batches.Cancel(context.Background(), b.ID)
+	if err != nil || (got.Status != openai.BatchStatusCancelling && got.Status != openai.BatchStatusCancelled) {
+		t.Fatalf("cancel: %v %+v", err, got)
+	}
+	done := waitBatch(t, c, b.ID, finished)
+	if done.Status != openai.BatchStatusCancelled {
+		t.Fatalf("batch %+v", done)
+	}
+	if n, m := fake.BatchCancels.Load(), ofake.BatchCancels.Load(); n != 1 || m != 1 {
+		t.Fatalf("%d message batch cancels, %d OpenAI batch cancels", n, m)
+	}
+	cancelled := func(s *providertest.Server, suffix string) bool {
+		for _, r := range s.Requests() {
+			if r.Method == "POST" && strings.HasSuffix(r.Path, suffix) {
+				return true
+			}
+		}
+		return false
+	}
+	if !cancelled(an, "/cancel") || !cancelled(oa, "/cancel") {
+		t.Fatal("no POST …/cancel reached a provider")
+	}
+	out := downloadLines(t, c, done.OutputFileID)
+	errs := downloadLines(t, c, done.ErrorFileID)
+	if l, ok := out["b"]; !ok || len(out) != 1 || l.Response == nil || l.Response.StatusCode != 200 {
+		t.Fatalf("output %+v", out)
+	}
+	if l, ok := errs["a"]; !ok || len(errs) != 1 || l.Response == nil || !strings.Contains(string(l.Response.Body), `"batch_cancelled"`) {
+		t.Fatalf("errors %+v", errs)
+	}
+}

@@ -191,7 +191,13 @@ func (s *Server) handleGetResponse(ctx *fasthttp.RequestCtx) {
 	ctx.SetBody(r.Response)
 }
 
-// handleDeleteResponse serves DELETE /v1/responses/{id}.
+// handleDeleteResponse serves DELETE /v1/responses/{id}. A response that
+// was passed through to a provider that stores it too (OpenAI) is deleted
+// there first (DELETE /v1/responses/{id},
+// https://platform.openai.com/docs/api-reference/responses/delete), then
+// here; when the provider fails, the gateway keeps its copy and answers
+// 502, so that the client can try again and no copy outlives a delete that
+// succeeded.
 func (s *Server) handleDeleteResponse(ctx *fasthttp.RequestCtx) {
 	project, id, ok := s.responseTarget(ctx)
 	if !ok {
@@ -199,6 +205,17 @@ func (s *Server) handleDeleteResponse(ctx *fasthttp.RequestCtx) {
 	}
 	sc, cancel := storeContext()
 	defer cancel()
+	r, err := s.ten.st.Response(sc, project, id)
+	if err != nil {
+		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
+		return
+	}
+	if r.Upstream != "" {
+		if err := s.deleteUpstreamResponse(r.Upstream, id); err != nil {
+			writeError(ctx, err)
+			return
+		}
+	}
 	if err := s.ten.st.DeleteResponse(sc, project, id); err != nil {
 		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
 		return
@@ -207,6 +224,36 @@ func (s *Server) handleDeleteResponse(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	ctx.SetBody(append(b, `,"object":"response","deleted":true}`...))
 }
+
+// deleteUpstreamResponse deletes response id at provider, which stored it.
+// A provider no longer configured (or no longer with a Responses API)
+// cannot be asked: the gateway's copy goes, and the log says what stays.
+func (s *Server) deleteUpstreamResponse(provider, id string) *apiError {
+	slot := s.upstreams[provider]
+	var rn providers.ResponsesNative
+	if slot != nil {
+		rn, _ = slot.p.(providers.ResponsesNative)
+	}
+	if rn == nil || !rn.NativeResponses() {
+		s.log.Warn("deleting a response stored by a provider that is no longer configured with a Responses API: its copy there is kept",
+			"response", id, "provider", provider)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), upstreamDeleteTimeout)
+	defer cancel()
+	if err := rn.DeleteResponse(ctx, id); err != nil {
+		msg := err.Error()
+		if ue, ok := errors.AsType[*providers.UpstreamError](err); ok {
+			msg = ue.Message
+		}
+		return &apiError{Status: 502, Type: typeUpstream, Code: "upstream_delete_failed",
+			Msg: "upstream " + provider + " could not delete response " + id + " (" + msg + "); the gateway kept it, try again"}
+	}
+	return nil
+}
+
+// upstreamDeleteTimeout bounds the provider's DELETE of a stored response.
+const upstreamDeleteTimeout = 30 * time.Second
 
 // handleResponseInputItems serves GET /v1/responses/{id}/input_items: the
 // conversation's input items, a list page with order (desc by default, as

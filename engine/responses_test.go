@@ -124,8 +124,15 @@ func TestResponsesSDKEveryProvider(t *testing.T) {
 	}
 	// The upstreams saw the tool result tied to the call they made. OpenAI
 	// is passed through (responsesnative.go): it keeps the conversation
-	// and gets previous_response_id as the client sent it.
-	if l := oa.Last(); !strings.HasSuffix(l.Path, "/responses") || !strings.Contains(string(l.Body), `"previous_response_id":"resp_fake`) ||
+	// and gets previous_response_id as the client sent it (its last
+	// request is the DELETE of the response it stored).
+	var l providertest.Recorded
+	for _, r := range oa.Requests() {
+		if r.Method == "POST" {
+			l = r
+		}
+	}
+	if !strings.HasSuffix(l.Path, "/responses") || !strings.Contains(string(l.Body), `"previous_response_id":"resp_fake`) ||
 		!strings.Contains(string(l.Body), `"type":"function_call_output"`) || strings.Contains(string(l.Body), "weather bot") {
 		t.Fatalf("openai second turn: %s %s", l.Path, l.Body)
 	}

@@ -245,11 +245,16 @@ type ResponsesNative interface {
 	// with its model replaced; Response.Body is the upstream's
 	// {"object":"response.input_tokens","input_tokens":N}.
 	InputTokens(ctx context.Context, body []byte, model string) (*Response, error)
+	// DeleteResponse deletes a response the upstream stored
+	// (https://platform.openai.com/docs/api-reference/responses/delete); one
+	// the upstream no longer has is not an error.
+	DeleteResponse(ctx context.Context, id string) error
 }
 
 // NativeBatcher is implemented by providers with a discounted batch API of
-// their own (Anthropic's Message Batches): the gateway's batch runner can
-// submit chat items there instead of running them one by one.
+// their own (Anthropic's Message Batches, OpenAI's Batch API): the
+// gateway's batch runner can submit chat items there instead of running
+// them one by one.
 type NativeBatcher interface {
 	// SubmitBatch creates a batch of items at the provider and returns its
 	// id. Custom ids are the caller's, within the provider's alphabet.
@@ -258,6 +263,10 @@ type NativeBatcher interface {
 	// ended, the result of every item it had. call gives an item's call
 	// again by custom id (reading an answer needs its translation).
 	BatchResults(ctx context.Context, id string, call func(customID string) *Call) (results []BatchResult, done bool, err error)
+	// CancelBatch asks the provider to cancel a batch it runs; the batch
+	// then ends (BatchResults done) with the answers it had, the others
+	// cancelled or left out.
+	CancelBatch(ctx context.Context, id string) error
 	// BatchDiscount is the price factor of a batch item (0.5: half
 	// price); 0 says this upstream has no batch API.
 	BatchDiscount() float64

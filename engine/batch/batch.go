@@ -36,6 +36,7 @@ package batch
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aigateway/gateway/engine/api"
@@ -86,6 +87,11 @@ type Options struct {
 	// Concurrency bounds the items in flight across all batches of this
 	// process (default 4).
 	Concurrency int
+	// Interactive, when set, reports whether interactive requests are in
+	// flight; while they are, at most YieldConcurrency items (default 1)
+	// run, so that a batch leaves the CPU to live traffic and still moves.
+	Interactive      func() bool
+	YieldConcurrency int
 	// Retention deletes finished batches, and files, older than this
 	// (0 keeps them).
 	Retention time.Duration
@@ -120,6 +126,10 @@ type Service struct {
 	owner string
 	sem   chan struct{}
 	wake  chan struct{}
+	// active counts the items in flight; done wakes a dispatcher that
+	// yields to interactive requests when one ends.
+	active atomic.Int64
+	done   chan struct{}
 
 	mu      sync.Mutex
 	running map[string]*run
@@ -134,10 +144,21 @@ type run struct {
 	id        string
 	mu        sync.Mutex
 	cancelled bool
+	// woken is closed by the cancel, so that a pause between polls of a
+	// provider's batch ends at once.
+	woken chan struct{}
+	// cancelledRefs are the provider batches this run asked to cancel
+	// (only process reads and writes it).
+	cancelledRefs map[string]bool
 }
+
+func newRun(id string) *run { return &run{id: id, woken: make(chan struct{})} }
 
 func (r *run) cancel() {
 	r.mu.Lock()
+	if !r.cancelled {
+		close(r.woken)
+	}
 	r.cancelled = true
 	r.mu.Unlock()
 }
@@ -152,6 +173,9 @@ func (r *run) isCancelled() bool {
 func New(o Options) *Service {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
+	}
+	if o.YieldConcurrency <= 0 {
+		o.YieldConcurrency = 1
 	}
 	if o.Lease <= 0 {
 		o.Lease = 30 * time.Second
@@ -176,7 +200,7 @@ func New(o Options) *Service {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{o: o, st: o.Store, owner: "runner_" + newSuffix(16), sem: make(chan struct{}, o.Concurrency),
-		wake: make(chan struct{}, 1), running: map[string]*run{}, ctx: ctx, cancel: cancel}
+		wake: make(chan struct{}, 1), done: make(chan struct{}, 1), running: map[string]*run{}, ctx: ctx, cancel: cancel}
 }
 
 // Start runs the runner and the retention sweeper until Close.
@@ -275,7 +299,7 @@ func (s *Service) claim() {
 		if !ok {
 			continue
 		}
-		r := &run{id: b.ID}
+		r := newRun(b.ID)
 		s.mu.Lock()
 		s.running[b.ID] = r
 		s.mu.Unlock()

@@ -19,9 +19,14 @@ import (
 //
 // Delivery is at least once, as for the items the runner executes: a
 // crash between the provider's answer to a submission and SubmitItems
-// leaves the items pending, and they are submitted again. A cancel does
-// not cancel the provider's batch; its items are left out of the output,
-// as items never run are.
+// leaves the items pending, and they are submitted again. A cancel of the
+// batch cancels the provider batches it submitted (Cancel) and waits until
+// they have ended (polled every Options.NativePoll, bounded by the batch's
+// expiry): the items they answered, their cancelled ones included where
+// the provider answers those (Anthropic's "canceled" results become error
+// lines, code batch_cancelled), are in the output and error files; the
+// items they left out (OpenAI's) are left out, as the items the runner
+// never ran are.
 type Native interface {
 	// Submit takes, of a batch's pending items, those a provider's batch
 	// API will run, submits them and says which lines each submission took
@@ -31,6 +36,9 @@ type Native interface {
 	// Collect reads the provider batch ref refers to: done false while it
 	// runs; once it has ended, a Result for the items (by line) it answered.
 	Collect(ctx context.Context, b store.Batch, ref []byte, items []store.BatchItem) (results map[int]Result, done bool, err error)
+	// Cancel asks the provider to cancel the batch ref refers to; Collect
+	// then reports it done once the provider has ended it.
+	Cancel(ctx context.Context, b store.Batch, ref []byte) error
 }
 
 // Submission is one provider batch: its reference and the item lines it took.
@@ -65,8 +73,11 @@ func (s *Service) submitNative(ctx context.Context, b store.Batch) error {
 
 // collectNative finishes the submitted items whose provider batch ended.
 // drained is false while one is still running (after a pause of
-// Options.NativePoll) or the run stopped.
-func (s *Service) collectNative(ctx context.Context, b store.Batch) (drained bool, err error) {
+// Options.NativePoll, which a cancel of r ends) or the run stopped. With
+// cancel (the batch is cancelling) each provider batch is cancelled first,
+// once per run, and an item its provider did not answer stays out of the
+// files.
+func (s *Service) collectNative(ctx context.Context, r *run, b store.Batch, cancel bool) (drained bool, err error) {
 	groups := map[string][]store.BatchItem{}
 	var order []string
 	after := 0
@@ -90,6 +101,19 @@ func (s *Service) collectNative(ctx context.Context, b store.Batch) (drained boo
 	running := false
 	for _, ref := range order {
 		items := groups[ref]
+		if cancel && !r.cancelledRefs[ref] {
+			// A refused cancel (the provider's batch has just ended, or the
+			// provider is down) is tried again at the next poll, unless
+			// the batch ended meanwhile.
+			if err := s.o.Native.Cancel(ctx, b, []byte(ref)); err != nil {
+				s.report(err)
+			} else {
+				if r.cancelledRefs == nil {
+					r.cancelledRefs = map[string]bool{}
+				}
+				r.cancelledRefs[ref] = true
+			}
+		}
 		results, done, err := s.o.Native.Collect(ctx, b, []byte(ref), items)
 		if err != nil {
 			s.report(err)
@@ -103,7 +127,11 @@ func (s *Service) collectNative(ctx context.Context, b store.Batch) (drained boo
 		for _, it := range items {
 			line := errorLine(it.CustomID, "provider_batch_incomplete", "The provider's batch ended without an answer to this request.")
 			state := store.ItemFailed
-			if res, ok := results[it.Line]; ok {
+			res, ok := results[it.Line]
+			if !ok && cancel {
+				continue
+			}
+			if ok {
 				line = responseLine(it.CustomID, res)
 				if res.Status >= 200 && res.Status < 300 {
 					state = store.ItemCompleted
@@ -115,7 +143,11 @@ func (s *Service) collectNative(ctx context.Context, b store.Batch) (drained boo
 		}
 	}
 	if running {
-		s.pause(ctx, s.o.NativePoll)
+		if cancel {
+			s.pause(ctx, s.o.NativePoll)
+		} else {
+			s.pauseRun(ctx, r, s.o.NativePoll)
+		}
 		return false, nil
 	}
 	return ctx.Err() == nil, nil

@@ -3,6 +3,7 @@ package batch
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,12 +17,23 @@ import (
 )
 
 // fakeNative takes the items with an even line into one provider batch
-// that ends when ended is set.
+// that ends when ended is set, or when it is cancelled: then with an answer
+// for its first item only.
 type fakeNative struct {
 	mu        sync.Mutex
 	submitted [][]int
 	ended     atomic.Bool
 	collects  atomic.Int64
+	cancels   atomic.Int64
+}
+
+func (f *fakeNative) Cancel(_ context.Context, _ store.Batch, ref []byte) error {
+	if string(ref) != "prov remote-1" {
+		return errors.New("cancel of an unknown batch " + string(ref))
+	}
+	f.cancels.Add(1)
+	f.ended.Store(true)
+	return nil
 }
 
 func (f *fakeNative) Submit(_ context.Context, _ store.Batch, items []store.BatchItem) ([]Submission, error) {
@@ -46,7 +58,10 @@ func (f *fakeNative) Collect(_ context.Context, _ store.Batch, ref []byte, items
 		return nil, false, nil
 	}
 	out := map[int]Result{}
-	for _, it := range items {
+	for i, it := range items {
+		if i > 0 && f.cancels.Load() > 0 {
+			break
+		}
 		out[it.Line] = Result{Status: 200, RequestID: "native-" + strconv.Itoa(it.Line), Body: []byte(`{"native":true}`)}
 	}
 	return out, true, nil
@@ -122,6 +137,60 @@ func TestNativeResume(t *testing.T) {
 		if strings.Count(string(out.Content), `"custom_id":"n`+strconv.Itoa(i)+`"`) != 1 {
 			t.Fatalf("custom_id n%d not once in %s", i, out.Content)
 		}
+	}
+}
+
+// TestNativeCancel: cancelling a batch whose items went to a provider's
+// batch cancels that batch (once), even while the runner waits a long
+// poll interval for it; the batch ends cancelled with the items the runner
+// ran and the one the provider answered before the cancel, and without the
+// provider's unanswered ones.
+func TestNativeCancel(t *testing.T) {
+	t.Parallel()
+	st, err := store.Open(context.Background(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	nat := &fakeNative{}
+	opts := Options{Store: st, Concurrency: 2, Poll: 10 * time.Millisecond, Native: nat, NativePoll: time.Hour,
+		Auth: func(*fasthttp.RequestCtx) (Identity, *api.Error) { return Identity{Project: "p"}, nil },
+		Exec: func(_ context.Context, c Call) Result {
+			return Result{Status: 200, RequestID: c.RequestID, Body: []byte(`{"ok":true}`)}
+		}}
+	var in bytes.Buffer
+	for i := range 6 {
+		in.WriteString(`{"custom_id":"n` + strconv.Itoa(i) + `","method":"POST","url":"/v1/chat/completions","body":{}}` + "\n")
+	}
+	ctx := context.Background()
+	f, err := st.PutFile(ctx, store.File{ProjectID: "p", Purpose: PurposeBatch, Filename: "in.jsonl", Content: in.Bytes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(opts)
+	b, e := s.create(Identity{Project: "p"}, f.ID, "/v1/chat/completions", nil)
+	if e != nil {
+		t.Fatal(e)
+	}
+	s.Start()
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	waitFor(t, func() bool { return nat.collects.Load() > 0 }) // submitted, executed the rest, waiting an hour to poll
+	if _, e := s.cancelBatch(Identity{Project: "p"}, b.ID); e != nil {
+		t.Fatal(e)
+	}
+	waitFor(t, func() bool {
+		b, err = st.Batch(ctx, "p", b.ID)
+		return err == nil && b.Status == store.BatchCancelled
+	})
+	if n := nat.cancels.Load(); n != 1 {
+		t.Fatalf("%d cancels of the provider's batch", n)
+	}
+	out, err := st.FileContent(ctx, "p", b.OutputFileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(out.Content), "\n"); n != 4 || strings.Count(string(out.Content), `"native":true`) != 1 || b.Completed != 4 {
+		t.Fatalf("batch %+v, output %s", b, out.Content)
 	}
 }
 

@@ -51,7 +51,7 @@ func (s *Service) process(r *run, b store.Batch) {
 			// below says which (or a provider's batch still runs).
 			drained, err = s.execute(ctx, r, b)
 			if err == nil && drained && s.o.Native != nil {
-				drained, err = s.collectNative(ctx, b)
+				drained, err = s.collectNative(ctx, r, b, false)
 			}
 			if err == nil && drained {
 				_, err = s.st.UpdateBatch(ctx, b.ID, store.BatchUpdate{From: []string{store.BatchInProgress}, Status: store.BatchFinalizing})
@@ -59,6 +59,16 @@ func (s *Service) process(r *run, b store.Batch) {
 		case store.BatchFinalizing:
 			err = s.finalize(ctx, b, store.BatchCompleted, []string{store.BatchFinalizing})
 		case store.BatchCancelling:
+			if s.o.Native != nil && !s.expired(b) {
+				// The provider batches its items went to are cancelled
+				// too; the batch is cancelled once they have ended with
+				// what they answered (or it expires).
+				var drained bool
+				drained, err = s.collectNative(ctx, r, b, true)
+				if err != nil || !drained {
+					break
+				}
+			}
 			err = s.finalize(ctx, b, store.BatchCancelled, []string{store.BatchCancelling})
 		default:
 			return // finished
@@ -109,10 +119,21 @@ func (s *Service) renew(ctx context.Context, stop context.CancelFunc, r *run) {
 }
 
 func (s *Service) pause(ctx context.Context, d time.Duration) bool {
+	return s.pauseRun(ctx, nil, d)
+}
+
+// pauseRun is pause that a cancel of r ends too (r nil: none).
+func (s *Service) pauseRun(ctx context.Context, r *run, d time.Duration) bool {
+	var woken chan struct{}
+	if r != nil {
+		woken = r.woken
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
+		return false
+	case <-woken:
 		return false
 	case <-t.C:
 		return true
@@ -183,15 +204,27 @@ func (s *Service) execute(ctx context.Context, r *run, b store.Batch) (drained b
 			case <-ctx.Done():
 				return false, nil
 			}
+			if !s.yield(ctx, r) {
+				<-s.sem
+				return false, nil
+			}
 			// The wait for a slot may have been long: look again.
 			if r.isCancelled() || s.expired(b) || ctx.Err() != nil {
 				<-s.sem
 				return false, nil
 			}
+			s.active.Add(1)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { <-s.sem }()
+				defer func() {
+					s.active.Add(-1)
+					<-s.sem
+					select {
+					case s.done <- struct{}{}:
+					default:
+					}
+				}()
 				line := s.runItem(ctx, r, b, it)
 				if line == nil {
 					return // stopped or cancelled before an answer: still pending
@@ -206,6 +239,35 @@ func (s *Service) execute(ctx context.Context, r *run, b store.Batch) (drained b
 		}
 	}
 }
+
+// yield waits while interactive requests are in flight and
+// Options.YieldConcurrency items already run (a soft bound: dispatchers of
+// several batches may each start one). It reports false when the run
+// stopped or was cancelled first. An item ending wakes it; so does
+// yieldPoll, for interactive traffic that has gone.
+func (s *Service) yield(ctx context.Context, r *run) bool {
+	if s.o.Interactive == nil {
+		return true
+	}
+	for s.active.Load() >= int64(s.o.YieldConcurrency) && s.o.Interactive() {
+		t := time.NewTimer(yieldPoll)
+		select {
+		case <-ctx.Done():
+		case <-r.woken:
+		case <-s.done:
+		case <-t.C:
+		}
+		t.Stop()
+		if ctx.Err() != nil || r.isCancelled() {
+			return false
+		}
+	}
+	return true
+}
+
+// yieldPoll is how often a yielding dispatcher looks again whether
+// interactive requests are still in flight.
+const yieldPoll = 5 * time.Millisecond
 
 // resultLine is an item's line of the output file (ok) or the error file.
 type resultLine struct {

@@ -19,7 +19,9 @@ import (
 // GET /v1/messages/batches/{id} until processing_status is "ended", then
 // the JSONL at results_url, one {"custom_id","result":{"type":
 // "succeeded"|"errored"|"canceled"|"expired",…}} a line. Batch items cost
-// half the standard price.
+// half the standard price. A cancel is POST /v1/messages/batches/{id}/cancel
+// (https://docs.anthropic.com/en/api/canceling-message-batches): the batch
+// is "canceling", then "ended", its requests not yet run "canceled".
 
 var _ providers.NativeBatcher = (*Provider)(nil)
 
@@ -133,6 +135,13 @@ func (p *Provider) BatchResults(ctx context.Context, id string, call func(custom
 		return nil, false, &providers.UpstreamError{Status: 502, Type: "upstream_error", Code: "upstream_bad_response", Message: "upstream " + p.cfg.Name + " batch results unreadable: " + err.Error()}
 	}
 	return out, true, nil
+}
+
+// CancelBatch cancels a message batch (POST …/batches/{id}/cancel).
+func (p *Provider) CancelBatch(ctx context.Context, id string) error {
+	url := append(append(append([]byte(nil), p.batches...), '/'), id...)
+	var resp fasthttp.Response
+	return p.batchCall(ctx, fasthttp.MethodPost, append(url, "/cancel"...), nil, &resp)
 }
 
 // batchCall makes one Message Batches call into resp (2xx or an error).

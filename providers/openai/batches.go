@@ -20,7 +20,10 @@ import (
 // until it is completed, expired, cancelled or failed, and the output and
 // error files (GET /files/{id}/content) are read back: each line's
 // response is already a chat completion (or OpenAI's error body). Batch
-// requests cost half the standard price.
+// requests cost half the standard price. A cancel is POST
+// /batches/{id}/cancel (https://platform.openai.com/docs/api-reference/batch/cancel):
+// the batch is "cancelling", then "cancelled" with the output of the
+// requests that completed.
 
 var _ providers.NativeBatcher = (*Provider)(nil)
 
@@ -127,7 +130,14 @@ func (p *Provider) BatchResults(ctx context.Context, id string, _ func(string) *
 	return out, true, nil
 }
 
-// batchCall makes one Files or Batches call into resp (2xx or an error).
+// CancelBatch cancels a batch (POST /batches/{id}/cancel).
+func (p *Provider) CancelBatch(ctx context.Context, id string) error {
+	var resp fasthttp.Response
+	return p.batchCall(ctx, fasthttp.MethodPost, "/batches/"+id+"/cancel", "", nil, &resp)
+}
+
+// batchCall makes one Files, Batches or stored Responses call into resp
+// (2xx or an error).
 func (p *Provider) batchCall(ctx context.Context, method, path, contentType string, body []byte, resp *fasthttp.Response) error {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/url"
 	"strconv"
 	"sync"
 
@@ -65,6 +66,19 @@ func (p *Provider) InputTokens(ctx context.Context, body []byte, model string) (
 	out := providers.NewResponse(release)
 	out.Body = resp.Body()
 	return out, nil
+}
+
+// DeleteResponse deletes a stored response: DELETE /responses/{id}
+// (https://platform.openai.com/docs/api-reference/responses/delete), which
+// answers {"id","object":"response","deleted":true}. A 404 (OpenAI no
+// longer has it: deleted, or past its retention) is what was asked for.
+func (p *Provider) DeleteResponse(ctx context.Context, id string) error {
+	var resp fasthttp.Response
+	err := p.batchCall(ctx, fasthttp.MethodDelete, "/responses/"+url.PathEscape(id), "", nil, &resp)
+	if ue, ok := errors.AsType[*providers.UpstreamError](err); ok && ue.Status == fasthttp.StatusNotFound {
+		return nil
+	}
+	return err
 }
 
 // forward posts body to uri with its "model" replaced by model, the one

@@ -61,10 +61,15 @@ type Anthropic struct {
 
 	srv *Server
 	n   atomic.Int64
+	// BatchHold keeps message batches in progress until they are
+	// cancelled (anthropicbatches.go).
+	BatchHold bool
+
 	// batches holds the message batches created (anthropicbatches.go);
-	// BatchCreates counts them.
+	// BatchCreates counts them, BatchCancels the cancels.
 	batches      sync.Map
 	BatchCreates atomic.Int64
+	BatchCancels atomic.Int64
 }
 
 // StartAnthropic starts the fake on loopback.

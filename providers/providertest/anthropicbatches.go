@@ -13,9 +13,10 @@ import (
 // times its status was read (it ends at the second read, so that callers
 // poll at least once).
 type fakeBatch struct {
-	results string
-	count   int
-	reads   atomic.Int64
+	results, canceled string // the results, and them all "canceled"
+	count             int
+	reads             atomic.Int64
+	cancelled         atomic.Bool
 }
 
 // messageBatches serves Anthropic's Message Batches
@@ -27,6 +28,12 @@ type fakeBatch struct {
 // …/{id}/results is JSONL, one {"custom_id","result"} a request: "succeeded"
 // with a message answering Reply, or "errored" with an invalid_request_error
 // when the request's text contains "FAIL". Batches counts the creates.
+//
+// With BatchHold a batch stays "in_progress" until POST …/{id}/cancel
+// (https://docs.anthropic.com/en/api/canceling-message-batches), which
+// answers it "canceling" (cancel_initiated_at set); it is then "ended",
+// every result {"type":"canceled"}, as a batch cancelled before it ran
+// anything. BatchCancels counts the cancels.
 func (a *Anthropic) messageBatches(ctx *fasthttp.RequestCtx, path string) {
 	ctx.SetContentType("application/json")
 	rest := strings.TrimPrefix(path, "/v1/messages/batches")
@@ -34,12 +41,13 @@ func (a *Anthropic) messageBatches(ctx *fasthttp.RequestCtx, path string) {
 	case rest == "" && ctx.IsPost():
 		a.BatchCreates.Add(1)
 		id := "msgbatch_fake" + strconv.FormatInt(a.n.Add(1), 10)
-		var sb strings.Builder
+		var sb, canceled strings.Builder
 		n := 0
 		err := jsonscan.ArrayEach(jsonscan.Get(ctx.PostBody(), "requests"), func(_ int, r []byte) error {
 			n++
 			cid := jsonscan.Get(r, "custom_id")
 			params := jsonscan.Get(r, "params")
+			canceled.WriteString(`{"custom_id":` + string(cid) + `,"result":{"type":"canceled"}}` + "\n")
 			sb.WriteString(`{"custom_id":`)
 			sb.Write(cid)
 			if strings.Contains(string(params), "FAIL") {
@@ -58,8 +66,19 @@ func (a *Anthropic) messageBatches(ctx *fasthttp.RequestCtx, path string) {
 			ctx.SetBodyString(`{"type":"error","error":{"type":"invalid_request_error","message":"requests: at least one request is required"}}`)
 			return
 		}
-		a.batches.Store(id, &fakeBatch{results: sb.String(), count: n})
-		ctx.SetBodyString(a.batchObject(id, n, false, ""))
+		a.batches.Store(id, &fakeBatch{results: sb.String(), canceled: canceled.String(), count: n})
+		ctx.SetBodyString(a.batchObject(id, n, "in_progress", ""))
+	case strings.HasSuffix(rest, "/cancel") && ctx.IsPost():
+		v, ok := a.batches.Load(strings.TrimSuffix(strings.TrimPrefix(rest, "/"), "/cancel"))
+		if !ok {
+			ctx.SetStatusCode(404)
+			ctx.SetBodyString(`{"type":"error","error":{"type":"not_found_error","message":"Not Found"}}`)
+			return
+		}
+		a.BatchCancels.Add(1)
+		b := v.(*fakeBatch)
+		b.cancelled.Store(true)
+		ctx.SetBodyString(a.batchObject(strings.TrimSuffix(strings.TrimPrefix(rest, "/"), "/cancel"), b.count, "canceling", ""))
 	case strings.HasSuffix(rest, "/results") && ctx.IsGet():
 		v, ok := a.batches.Load(strings.TrimSuffix(strings.TrimPrefix(rest, "/"), "/results"))
 		if !ok {
@@ -68,7 +87,11 @@ func (a *Anthropic) messageBatches(ctx *fasthttp.RequestCtx, path string) {
 			return
 		}
 		ctx.SetContentType("application/binary")
-		ctx.SetBodyString(v.(*fakeBatch).results)
+		if b := v.(*fakeBatch); b.cancelled.Load() {
+			ctx.SetBodyString(b.canceled)
+		} else {
+			ctx.SetBodyString(b.results)
+		}
 	case ctx.IsGet():
 		id := strings.TrimPrefix(rest, "/")
 		v, ok := a.batches.Load(id)
@@ -78,24 +101,33 @@ func (a *Anthropic) messageBatches(ctx *fasthttp.RequestCtx, path string) {
 			return
 		}
 		b := v.(*fakeBatch)
-		ended := b.reads.Add(1) > 1
-		url := ""
-		if ended {
-			url = "http://" + string(ctx.Host()) + "/v1/messages/batches/" + id + "/results"
+		status, url := "in_progress", ""
+		if b.reads.Add(1) > 1 && !a.BatchHold || b.cancelled.Load() {
+			status, url = "ended", "http://"+string(ctx.Host())+"/v1/messages/batches/"+id+"/results"
 		}
-		ctx.SetBodyString(a.batchObject(id, b.count, ended, url))
+		ctx.SetBodyString(a.batchObject(id, b.count, status, url))
 	default:
 		ctx.SetStatusCode(404)
 		ctx.SetBodyString(`{"type":"error","error":{"type":"not_found_error","message":"Not Found"}}`)
 	}
 }
 
-// batchObject is a message_batch object.
-func (a *Anthropic) batchObject(id string, n int, ended bool, resultsURL string) string {
-	status, counts, endedAt, url := "in_progress", `{"processing":`+strconv.Itoa(n)+`,"succeeded":0,"errored":0,"canceled":0,"expired":0}`, "null", "null"
-	if ended {
-		status, counts, endedAt, url = "ended", `{"processing":0,"succeeded":`+strconv.Itoa(n)+`,"errored":0,"canceled":0,"expired":0}`, `"2024-08-20T18:37:24.100435Z"`, quote(resultsURL)
+// batchObject is a message_batch object
+// (https://docs.anthropic.com/en/api/messages-batches#message-batch-object)
+// with processing_status status.
+func (a *Anthropic) batchObject(id string, n int, status, resultsURL string) string {
+	counts, endedAt, url, cancelAt := `{"processing":`+strconv.Itoa(n)+`,"succeeded":0,"errored":0,"canceled":0,"expired":0}`, "null", "null", "null"
+	v, _ := a.batches.Load(id)
+	cancelled := v != nil && v.(*fakeBatch).cancelled.Load()
+	if cancelled {
+		cancelAt = `"2024-08-20T18:37:25.100435Z"`
+	}
+	if status == "ended" {
+		counts, endedAt, url = `{"processing":0,"succeeded":`+strconv.Itoa(n)+`,"errored":0,"canceled":0,"expired":0}`, `"2024-08-20T18:37:26.100435Z"`, quote(resultsURL)
+		if cancelled {
+			counts = `{"processing":0,"succeeded":0,"errored":0,"canceled":` + strconv.Itoa(n) + `,"expired":0}`
+		}
 	}
 	return `{"id":"` + id + `","type":"message_batch","processing_status":"` + status + `","request_counts":` + counts + `,"ended_at":` + endedAt +
-		`,"created_at":"2024-08-20T18:37:24.100435Z","expires_at":"2024-08-21T18:37:24.100435Z","archived_at":null,"cancel_initiated_at":null,"results_url":` + url + `}`
+		`,"created_at":"2024-08-20T18:37:24.100435Z","expires_at":"2024-08-21T18:37:24.100435Z","archived_at":null,"cancel_initiated_at":` + cancelAt + `,"results_url":` + url + `}`
 }

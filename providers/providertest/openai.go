@@ -48,13 +48,18 @@ type OpenAI struct {
 	PromptTokens, CachedTokens int
 	// ReasoningTokens are reported in a Responses answer's usage.
 	ReasoningTokens int
+	// BatchHold keeps batches in progress until they are cancelled
+	// (openaibatches.go).
+	BatchHold bool
 
 	srv    *Server
 	stored responsesState // ids of stored Responses API responses
 	// files and batches are the Files and Batch APIs' objects
-	// (openaibatches.go); BatchCreates counts the batches created.
+	// (openaibatches.go); BatchCreates counts the batches created,
+	// BatchCancels the cancels.
 	files, batches responsesState
 	BatchCreates   atomic.Int64
+	BatchCancels   atomic.Int64
 	n              atomic.Int64
 	calls          atomic.Int64
 }
@@ -74,6 +79,10 @@ func (o *OpenAI) handle(ctx *fasthttp.RequestCtx) {
 	}
 	if strings.Contains(path, "/files") || strings.Contains(path, "/batches") {
 		o.filesAndBatches(ctx, path)
+		return
+	}
+	if i := strings.Index(path, "/responses/"); i >= 0 && ctx.IsDelete() {
+		o.deleteResponse(ctx, path[i+len("/responses/"):])
 		return
 	}
 	if strings.HasSuffix(path, "/responses/input_tokens") {

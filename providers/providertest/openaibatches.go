@@ -17,6 +17,7 @@ type fakeOpenAIBatch struct {
 	inputFile, outputFile, errorFile string
 	n                                int
 	reads                            atomic.Int64
+	cancelled                        atomic.Bool
 }
 
 // filesAndBatches serves the part of OpenAI's Files and Batch APIs that a
@@ -28,6 +29,12 @@ type fakeOpenAIBatch struct {
 // /files/{id}/content. Each input line is answered as a chat completion
 // of Reply with usage (PromptTokens), or, when its body contains "FAIL",
 // a 400 error body in the error file. BatchCreates counts the batches.
+//
+// With BatchHold a batch stays "in_progress" until POST /batches/{id}/cancel
+// (https://platform.openai.com/docs/api-reference/batch/cancel), which
+// answers it "cancelling"; it is then "cancelled" without output or error
+// file, as a batch cancelled before it ran anything. BatchCancels counts
+// the cancels.
 func (o *OpenAI) filesAndBatches(ctx *fasthttp.RequestCtx, path string) {
 	ctx.SetContentType("application/json")
 	notFound := func() {
@@ -100,7 +107,18 @@ func (o *OpenAI) filesAndBatches(ctx *fasthttp.RequestCtx, path string) {
 		}
 		id := "batch_fake" + strconv.FormatInt(o.n.Add(1), 10)
 		o.batches.Store(id, b)
-		ctx.SetBodyString(o.batchObject(id, b, false))
+		ctx.SetBodyString(o.batchObject(id, b, "in_progress"))
+	case strings.HasPrefix(rest, "/batches/") && strings.HasSuffix(rest, "/cancel") && ctx.IsPost():
+		id := strings.TrimSuffix(strings.TrimPrefix(rest, "/batches/"), "/cancel")
+		v, ok := o.batches.Load(id)
+		if !ok {
+			notFound()
+			return
+		}
+		o.BatchCancels.Add(1)
+		b := v.(*fakeOpenAIBatch)
+		b.cancelled.Store(true)
+		ctx.SetBodyString(o.batchObject(id, b, "cancelling"))
 	case strings.HasPrefix(rest, "/batches/") && ctx.IsGet():
 		id := strings.TrimPrefix(rest, "/batches/")
 		v, ok := o.batches.Load(id)
@@ -109,17 +127,24 @@ func (o *OpenAI) filesAndBatches(ctx *fasthttp.RequestCtx, path string) {
 			return
 		}
 		b := v.(*fakeOpenAIBatch)
-		ctx.SetBodyString(o.batchObject(id, b, b.reads.Add(1) > 1))
+		status := "in_progress"
+		switch {
+		case b.cancelled.Load():
+			status = "cancelled"
+		case b.reads.Add(1) > 1 && !o.BatchHold:
+			status = "completed"
+		}
+		ctx.SetBodyString(o.batchObject(id, b, status))
 	default:
 		notFound()
 	}
 }
 
 // batchObject is a Batch object (https://platform.openai.com/docs/api-reference/batch/object).
-func (o *OpenAI) batchObject(id string, b *fakeOpenAIBatch, done bool) string {
-	status, out, errf := "in_progress", "null", "null"
-	if done {
-		status, out = "completed", `"`+b.outputFile+`"`
+func (o *OpenAI) batchObject(id string, b *fakeOpenAIBatch, status string) string {
+	out, errf := "null", "null"
+	if status == "completed" {
+		out = `"` + b.outputFile + `"`
 		if b.errorFile != "" {
 			errf = `"` + b.errorFile + `"`
 		}

@@ -160,6 +160,26 @@ func (o *OpenAI) responses(ctx *fasthttp.RequestCtx) {
 	})
 }
 
+// deleteResponse answers DELETE /responses/{id}
+// (https://platform.openai.com/docs/api-reference/responses/delete):
+// {"id","object":"response","deleted":true}, or a 404 for an id it does
+// not hold.
+func (o *OpenAI) deleteResponse(ctx *fasthttp.RequestCtx, id string) {
+	ctx.SetContentType("application/json")
+	if _, ok := o.stored.LoadAndDelete(id); !ok {
+		ctx.SetStatusCode(404)
+		ctx.SetBodyString(`{"error":{"message":"Response with id '` + id + `' not found.","type":"invalid_request_error","param":null,"code":null}}`)
+		return
+	}
+	ctx.SetBodyString(`{"id":"` + id + `","object":"response","deleted":true}`)
+}
+
+// Stored reports whether the fake holds a stored response.
+func (o *OpenAI) Stored(id string) bool {
+	_, ok := o.stored.Load(id)
+	return ok
+}
+
 // responsesState is what the fake keeps of the responses it stored.
 type responsesState = sync.Map
 
