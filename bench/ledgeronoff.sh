@@ -3,7 +3,7 @@
 # ledger off" row. The same gatewayprof binary serves non-stream chat
 # completions from the mock at 64 connections with its usage ledger on
 # (rows written to SQLite in data_dir, the default store) and off (rows
-# dropped at the sink: gatewayprof -ledger off), alternating ON, OFF, ON…
+# dropped at the sink and no journal: gatewayprof -ledger off), alternating ON, OFF, ON…
 # so that the shared machine's load hits both sides alike; each run is a
 # fresh gateway on an empty data_dir. As in the harness, the gateway is
 # pinned to CPU 0 and the mock and the load generator to the other CPUs.
@@ -67,18 +67,25 @@ assert r["valid"], r.get("invalid")
 print(f'{sys.argv[2]:3} {r["rps"]:9.0f} req/s  gateway CPU {cpu:6.2f} s  {1000*cpu*1000/max(r["completed"],1):7.1f} ms/1k req')
 PY
 }
+# ON=sink compares the journal alone (rows journaled, dropped at the sink)
+# with no ledger.
+on=${ON:-on}
 for ((i = 1; i <= rounds; i++)); do
-  run on $i | tee -a "$tmp/results"
+  run "$on" $i | tee -a "$tmp/results"
   run off $i | tee -a "$tmp/results"
 done
-python3 - "$tmp/results" <<'PY'
+python3 - "$tmp/results" "$on" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
+on = sys.argv[2]
+pairs = [(float(a[1]) / float(b[1]), float(a[7]) / float(b[7])) for a, b in zip(rows[0::2], rows[1::2])]
+print("paired (" + on + " / off): throughput " + ", ".join(f"{100*p[0]:.1f}%" for p in pairs)
+      + f"; median {100*statistics.median(p[0] for p in pairs):.1f}%, CPU per request median {100*statistics.median(p[1] for p in pairs):.1f}%")
 med = {}
-for mode in ("on", "off"):
+for mode in (on, "off"):
     rs = [float(r[1]) for r in rows if r[0] == mode]
     cpu = [float(r[7]) for r in rows if r[0] == mode]
     med[mode] = (statistics.median(rs), statistics.median(cpu))
     print(f"median {mode:3}: {med[mode][0]:8.0f} req/s  {med[mode][1]:6.1f} ms CPU per 1k requests ({len(rs)} runs)")
-print(f"ledger on / off: throughput {100*med['on'][0]/med['off'][0]:.1f}%, CPU per request {100*med['on'][1]/med['off'][1]:.1f}%")
+print(f"ledger {on} / off: throughput {100*med[on][0]/med['off'][0]:.1f}%, CPU per request {100*med[on][1]/med['off'][1]:.1f}%")
 PY

@@ -30,7 +30,7 @@ func main() {
 	configPath := flag.String("config", "", "path to gateway.toml")
 	pprofAddr := flag.String("pprof", "127.0.0.1:6060", "pprof listen address (loopback)")
 	blockRate := flag.Int("block-rate", 0, "runtime.SetBlockProfileRate and SetMutexProfileFraction (0: off)")
-	ledgerMode := flag.String("ledger", "on", "on: the usage ledger writes to the store; off: its rows are dropped")
+	ledgerMode := flag.String("ledger", "on", "on: the usage ledger journals its rows and writes them to the store; off: no journal, rows dropped at the sink; sink: journaled, dropped at the sink")
 	flag.Parse()
 	if *blockRate > 0 {
 		runtime.SetBlockProfileRate(*blockRate)
@@ -45,9 +45,15 @@ func main() {
 	switch *ledgerMode {
 	case "on":
 	case "off":
+		// No durable ledger at all: rows are recorded and dropped at the
+		// sink, and no journal is written.
+		cfg.DiscardLedger()
+		cfg.Store.Journal = false
+	case "sink":
+		// Only the store write is left out (rows are still journaled).
 		cfg.DiscardLedger()
 	default:
-		fmt.Fprintln(os.Stderr, "gatewayprof: -ledger: want on or off")
+		fmt.Fprintln(os.Stderr, "gatewayprof: -ledger: want on, off or sink")
 		os.Exit(2)
 	}
 	srv, err := engine.New(cfg, logger)
