@@ -401,12 +401,7 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 		} else if x.format == formatResponses {
 			x.relay = s.responseStream(x, resp.Stream, m)
 		}
-		x.status = 200
-		ctx.SetContentType("text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
-		x.body.reset(x)
-		ctx.SetBodyStream(&x.body, -1)
+		x.startStream(ctx)
 		return
 	}
 	x.usage = resp.Usage
@@ -509,4 +504,17 @@ func (x *exchange) cacheHit(ctx *fasthttp.RequestCtx, e *cache.Entry) {
 	x.ses.save(ctx.Response.Body())
 	x.status = 200
 	x.finish()
+}
+
+// startStream answers 200 with x.relay's events as the body: the SSE
+// headers, and the body writer that relays them on the connection's
+// goroutine once the handler returns.
+func (x *exchange) startStream(ctx *fasthttp.RequestCtx) {
+	x.status = 200
+	h := &ctx.Response.Header
+	ctx.SetContentType("text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	x.body.reset(x)
+	ctx.SetBodyStream(&x.body, -1)
 }

@@ -68,16 +68,10 @@ func (s *Server) handleResponses(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
-	items := r.Input
-	var prevItems [][]byte
-	prevUpstream := ""
-	if r.PreviousResponseID != "" {
-		var err error
-		if prevItems, prevUpstream, err = s.previous(x, r.PreviousResponseID); err != nil {
-			x.fail(ctx, err)
-			return
-		}
-		items = append(prevItems[:len(prevItems):len(prevItems)], r.Input...)
+	items, prevItems, prevUpstream, err := s.chain(x, r.PreviousResponseID, r.Input)
+	if err != nil {
+		x.fail(ctx, err)
+		return
 	}
 	b, err := r.AppendChat(x.scratch[:0], items)
 	x.scratch = b

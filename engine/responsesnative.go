@@ -177,12 +177,7 @@ func (s *Server) renderNative(ctx *fasthttp.RequestCtx, x *exchange, m *catalog.
 	resp := x.resp
 	if resp.Stream != nil {
 		x.relay = &nativeStream{inner: resp.Stream, s: s, x: x, flight: flight}
-		x.status = 200
-		ctx.SetContentType("text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
-		x.body.reset(x)
-		ctx.SetBodyStream(&x.body, -1)
+		x.startStream(ctx)
 		return
 	}
 	x.usage = resp.Usage

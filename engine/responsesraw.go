@@ -52,16 +52,21 @@ func (s *Server) rawTarget(x *exchange, obj []byte, perr error) (model, name str
 	return model, name, m, rawAccountRefs(obj)
 }
 
-// previous loads the stored response id (a previous_response_id) of x's
-// project: its conversation's items and the upstream that holds it.
-func (s *Server) previous(x *exchange, id string) (items [][]byte, upstream string, err error) {
+// chain puts input after the conversation of the stored response id (a
+// previous_response_id) of x's project, and returns that conversation's
+// items and the upstream that holds it too; an empty id chains nothing.
+func (s *Server) chain(x *exchange, id string, input [][]byte) (items, prevItems [][]byte, upstream string, err error) {
+	if id == "" {
+		return input, nil, "", nil
+	}
 	sc, cancel := storeContext()
 	prev, err := s.ten.st.Response(sc, x.project, id)
 	cancel()
 	if err != nil {
-		return nil, "", responseLookupError(err, id, "previous_response_id", "previous_response_not_found")
+		return nil, nil, "", responseLookupError(err, id, "previous_response_id", "previous_response_not_found")
 	}
-	return conversationOf(prev), prev.Upstream, nil
+	prevItems = conversationOf(prev)
+	return append(prevItems[:len(prevItems):len(prevItems)], input...), prevItems, prev.Upstream, nil
 }
 
 // passthroughRaw serves a Responses request that the parser refused as
@@ -89,16 +94,10 @@ func (s *Server) passthroughRaw(ctx *fasthttp.RequestCtx, x *exchange, body []by
 			return nil
 		})
 	}
-	items := input
-	var prevItems [][]byte
-	prevUpstream := ""
-	if r.PreviousResponseID != "" {
-		var err error
-		if prevItems, prevUpstream, err = s.previous(x, r.PreviousResponseID); err != nil {
-			x.fail(ctx, err)
-			return
-		}
-		items = append(prevItems[:len(prevItems):len(prevItems)], input...)
+	items, prevItems, prevUpstream, err := s.chain(x, r.PreviousResponseID, input)
+	if err != nil {
+		x.fail(ctx, err)
+		return
 	}
 	maxOut := 0
 	if v := jsonscan.Get(obj, "max_output_tokens"); jsonscan.KindOf(v) == jsonscan.Number {

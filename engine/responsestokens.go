@@ -38,16 +38,10 @@ func (s *Server) handleResponsesInputTokens(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
-	items := r.Input
-	var prevItems [][]byte
-	prevUpstream := ""
-	if r.PreviousResponseID != "" {
-		var err error
-		if prevItems, prevUpstream, err = s.previous(x, r.PreviousResponseID); err != nil {
-			x.fail(ctx, err)
-			return
-		}
-		items = append(prevItems[:len(prevItems):len(prevItems)], r.Input...)
+	items, prevItems, prevUpstream, err := s.chain(x, r.PreviousResponseID, r.Input)
+	if err != nil {
+		x.fail(ctx, err)
+		return
 	}
 	name := x.requestedModel(r.Model)
 	if name == "" || name == "auto" {
@@ -122,15 +116,13 @@ func (s *Server) countRaw(ctx *fasthttp.RequestCtx, x *exchange, body []byte, pe
 		return
 	}
 	r := &responses.Request{}
-	prevUpstream := ""
-	var prevItems [][]byte
 	if v := jsonscan.Get(obj, "previous_response_id"); jsonscan.KindOf(v) == jsonscan.String {
 		r.PreviousResponseID = wire.Str(v)
-		var err error
-		if prevItems, prevUpstream, err = s.previous(x, r.PreviousResponseID); err != nil {
-			x.fail(ctx, err)
-			return
-		}
+	}
+	_, prevItems, prevUpstream, err := s.chain(x, r.PreviousResponseID, nil)
+	if err != nil {
+		x.fail(ctx, err)
+		return
 	}
 	x.rsp = &responsesState{req: r, body: body, prevItems: prevItems, prevUpstream: prevUpstream}
 	s.countNative(ctx, x, name, m)

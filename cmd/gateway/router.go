@@ -82,19 +82,11 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 			fs.Usage()
 			return 2
 		}
-		f, err := os.Create(*out)
-		if err != nil {
-			return fail(err)
-		}
-		bw := bufio.NewWriter(f)
-		n, err := routetrain.AlpacaEval(*dir, *annotator, *strong, *weak, bw)
-		if err == nil {
-			err = bw.Flush()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		var n int
+		if err := writeFile(*out, func(w io.Writer) (err error) {
+			n, err = routetrain.AlpacaEval(*dir, *annotator, *strong, *weak, w)
+			return err
+		}); err != nil {
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "%d labelled prompts written to %s\n", n, *out)
@@ -104,19 +96,11 @@ func routerMain(args []string, stdout, stderr io.Writer) int {
 			fs.Usage()
 			return 2
 		}
-		f, err := os.Create(*out)
-		if err != nil {
-			return fail(err)
-		}
-		bw := bufio.NewWriter(f)
-		counts, err := routetrain.RouteLLM(*dir, bw)
-		if err == nil {
-			err = bw.Flush()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		var counts map[string]int
+		if err := writeFile(*out, func(w io.Writer) (err error) {
+			counts, err = routetrain.RouteLLM(*dir, w)
+			return err
+		}); err != nil {
 			return fail(err)
 		}
 		for _, b := range routetrain.RouteLLMBenchmarks {
@@ -279,4 +263,23 @@ func judgeVerdicts(module string, recs []routetrain.Record) ([]bool, error) {
 		out[i] = err != nil || (res.Verdict.Set && res.Verdict.Escalate)
 	}
 	return out, nil
+}
+
+// writeFile creates path and gives fn a buffered writer to it; the buffer
+// is flushed and the file closed, and the first error of the three is
+// returned.
+func writeFile(path string, fn func(w io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	err = fn(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
