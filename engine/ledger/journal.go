@@ -1,15 +1,11 @@
 package ledger
 
 import (
-	"errors"
-	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,7 +13,6 @@ import (
 	"unsafe"
 
 	"github.com/aigateway/gateway/engine/store"
-	"github.com/aigateway/gateway/internal/jsonscan"
 )
 
 // The journal makes a recorded row survive the death of the process
@@ -30,12 +25,12 @@ import (
 // vm.dirty_expire_centisecs, 30 s by default).
 //
 // A segment is a file in the spill directory, named
-// journal-<unix nanos>-<pid>.jsonl, in the spill format (JSON lines, one
-// store.UsageRow per line). The flusher starts a new segment each time it
+// journal-<unix nanos>-<pid>.bin, a sequence of binary row records
+// (record.go) with runs of NUL bytes between them. The flusher starts a new segment each time it
 // takes the queue, and deletes a segment once every row it holds is stored
 // or spilled. The process holds an exclusive flock on each of its
 // segments; at start, a segment nobody holds was left by a dead process:
-// it is renamed to a spill file and replayed with them. Rows it holds that
+// it is converted into a spill file and replayed with them (adopt.go). Rows it holds that
 // the store already has are skipped (ON CONFLICT DO NOTHING), so a journal
 // replay is as harmless as a spill replay.
 
@@ -72,12 +67,12 @@ type segment struct {
 }
 
 // touchAhead is how far ahead of the rows the pages are prefaulted: the
-// resident cost of an idle segment, and ~550 rows of head start.
+// resident cost of an idle segment, and ~1,700 rows of head start.
 const touchAhead = 256 << 10
 
 var pageBytes = int64(os.Getpagesize())
 
-// segmentBytes is the mapped part of a segment: about 13,000 rows, more
+// segmentBytes is the mapped part of a segment: about 55,000 rows, more
 // than one flush interval holds below ~10,000 requests a second. Only the
 // pages rows were written to are in memory.
 const segmentBytes = 8 << 20
@@ -122,11 +117,11 @@ func (s *segment) prefault(upTo int64) {
 	s.touched.Store(p)
 }
 
-// createLocked creates prefix<unix nanos>-<pid>.jsonl in dir under a
+// createLocked creates prefix<unix nanos>-<pid>.bin in dir under a
 // dot-name, locks it exclusively and renames it into view, so that no
 // other process ever sees it unlocked.
 func createLocked(dir, prefix string) (*os.File, string, error) {
-	name := prefix + strconv.FormatInt(time.Now().UnixNano(), 10) + "-" + strconv.Itoa(os.Getpid()) + ".jsonl"
+	name := prefix + strconv.FormatInt(time.Now().UnixNano(), 10) + "-" + strconv.Itoa(os.Getpid()) + segmentExt
 	tmp := filepath.Join(dir, "."+name)
 	// Read and write: a shared writable mapping needs both.
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_RDWR|os.O_APPEND, 0o600)
@@ -150,7 +145,7 @@ func createLocked(dir, prefix string) (*os.File, string, error) {
 // write appends one encoded row: a copy into the mapping (the page is the
 // page cache's, so it outlives the process as a write(2)'s bytes do), or
 // one write(2) past it. A crash in the middle of either can leave a torn
-// line, which replay skips: that request had not been answered.
+// record, which replay skips: that request had not been answered.
 func (s *segment) write(b []byte) error {
 	if s.mem != nil && !s.broken.Load() {
 		end := s.off.Add(int64(len(b)))
@@ -272,136 +267,15 @@ func (s *segment) unpin() {
 	}
 }
 
-// adoptJournals turns the segments of dead processes into spill files (the
-// same name with spill- for journal-, so that they replay in time order).
-// A segment another process holds locked is left alone; an empty one is
-// deleted.
-func adoptJournals(dir string) (int, error) {
-	m, err := filepath.Glob(filepath.Join(dir, "journal-*.jsonl"))
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	var errs []error
-	for _, path := range m {
-		f, err := os.Open(path)
-		if err != nil {
-			continue // adopted by another gateway meanwhile
-		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-			f.Close() // a live gateway's segment
-			continue
-		}
-		if holdsNoRow(f) {
-			_ = os.Remove(path)
-		} else if err := os.Rename(path, filepath.Join(dir, "spill-"+strings.TrimPrefix(filepath.Base(path), "journal-"))); err == nil {
-			n++
-		} else if !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-		f.Close()
-	}
-	if n > 0 {
-		syncDir(dir)
-	}
-	return n, errors.Join(errs...)
-}
-
-// holdsNoRow reports whether a dead process's segment is empty: no byte,
-// or only the NULs of a mapped segment's unused part.
-func holdsNoRow(f *os.File) bool {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := f.Read(buf)
-		for _, c := range buf[:n] {
-			if c != 0 {
-				return false
-			}
-		}
-		if err != nil {
-			return errors.Is(err, io.EOF)
-		}
-	}
-}
-
 // lineBuf is a pooled encoding buffer for one journal line.
 type lineBuf struct{ b []byte }
 
 var linePool = sync.Pool{New: func() any { return &lineBuf{b: make([]byte, 0, 1024)} }}
 
-// appendRow appends r as one JSON line that encoding/json decodes back
-// into an equal store.UsageRow (the field names are its json tags). It
-// allocates nothing: the journal encodes on the request path.
-func appendRow(b []byte, r *store.UsageRow) []byte {
-	b = append(b, `{"id":`...)
-	b = jsonscan.AppendQuote(b, r.ID)
-	b = append(b, `,"time":"`...)
-	b = r.Time.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","project_id":`...)
-	b = jsonscan.AppendQuote(b, r.ProjectID)
-	b = append(b, `,"key_id":`...)
-	b = jsonscan.AppendQuote(b, r.KeyID)
-	b = append(b, `,"endpoint":`...)
-	b = jsonscan.AppendQuote(b, r.Endpoint)
-	b = append(b, `,"requested_model":`...)
-	b = jsonscan.AppendQuote(b, r.RequestedModel)
-	b = append(b, `,"served_model":`...)
-	b = jsonscan.AppendQuote(b, r.ServedModel)
-	b = append(b, `,"provider":`...)
-	b = jsonscan.AppendQuote(b, r.Provider)
-	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(r.Status), 10)
-	b = append(b, `,"error_code":`...)
-	b = jsonscan.AppendQuote(b, r.ErrorCode)
-	b = append(b, `,"prompt_tokens":`...)
-	b = strconv.AppendInt(b, r.PromptTokens, 10)
-	b = append(b, `,"cached_tokens":`...)
-	b = strconv.AppendInt(b, r.CachedTokens, 10)
-	b = append(b, `,"cache_write_tokens":`...)
-	b = strconv.AppendInt(b, r.CacheWriteTokens, 10)
-	b = append(b, `,"completion_tokens":`...)
-	b = strconv.AppendInt(b, r.CompletionTokens, 10)
-	b = append(b, `,"cost_usd":`...)
-	b = appendFloat(b, r.CostUSD)
-	b = append(b, `,"savings":{"response_cache":`...)
-	b = appendFloat(b, r.Savings.ResponseCache)
-	b = append(b, `,"provider_prompt_cache":`...)
-	b = appendFloat(b, r.Savings.ProviderPromptCache)
-	b = append(b, `,"ide_boilerplate":`...)
-	b = appendFloat(b, r.Savings.IDEBoilerplate)
-	b = append(b, `,"file_dedup":`...)
-	b = appendFloat(b, r.Savings.FileDedup)
-	b = append(b, `,"routing":`...)
-	b = appendFloat(b, r.Savings.Routing)
-	b = append(b, `},"latency_ms":`...)
-	b = appendFloat(b, r.LatencyMS)
-	b = append(b, `,"upstream_ms":`...)
-	b = appendFloat(b, r.UpstreamMS)
-	b = append(b, `,"cache":`...)
-	b = jsonscan.AppendQuote(b, r.Cache)
-	b = append(b, `,"route_reason":`...)
-	b = jsonscan.AppendQuote(b, r.RouteReason)
-	b = append(b, `,"stream":`...)
-	b = strconv.AppendBool(b, r.Stream)
-	b = append(b, `,"classifier_cost_usd":`...)
-	b = appendFloat(b, r.ClassifierCostUSD)
-	b = append(b, `,"cascade_extra_cost_usd":`...)
-	b = appendFloat(b, r.CascadeExtraCostUSD)
-	return append(b, "}\n"...)
-}
+// appendRow appends r as one journal record (record.go).
+func appendRow(b []byte, r *store.UsageRow) []byte { return appendRecord(b, r, false) }
 
 // appendProvisional is appendRow with the provisional mark, which replay
-// reads (spill.go) and a store.UsageRow decoding ignores.
-func appendProvisional(b []byte, r *store.UsageRow) []byte {
-	b = appendRow(b, r)
-	return append(b[:len(b)-2], `,"provisional":true}`+"\n"...)
-}
-
-// appendFloat writes f as a JSON number (NaN and infinities, which JSON
-// lacks, as 0: the store would refuse them too).
-func appendFloat(b []byte, f float64) []byte {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return append(b, '0')
-	}
-	return strconv.AppendFloat(b, f, 'g', -1, 64)
-}
+// reads (spill.go): the row fills in only for a final row that never
+// reached the journal.
+func appendProvisional(b []byte, r *store.UsageRow) []byte { return appendRecord(b, r, true) }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,9 +140,9 @@ func TestJournalSurvivesKill9(t *testing.T) {
 	if st := w.Stats(); st.Replayed != n+p+p/2 || st.Dropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	left, _ := filepath.Glob(filepath.Join(dir, "*-*.jsonl"))
+	left, _ := filepath.Glob(filepath.Join(dir, "*-*"))
 	for _, p := range left {
-		if !strings.Contains(p, "-"+strconv.Itoa(os.Getpid())+".jsonl") {
+		if !strings.Contains(p, "-"+strconv.Itoa(os.Getpid())+".") {
 			t.Fatalf("the dead process's file %s is still there", p)
 		}
 	}
@@ -167,7 +168,7 @@ func TestJournalSegmentsAreDeletedAfterCommit(t *testing.T) {
 		}
 		// The current segment (empty) and the spare opened for the next
 		// rotation: the one that held the rows is gone.
-		segs, _ := filepath.Glob(filepath.Join(dir, "journal-*.jsonl"))
+		segs, _ := filepath.Glob(filepath.Join(dir, "journal-*"+segmentExt))
 		for _, p := range segs {
 			if holdsRows(t, p) {
 				t.Fatalf("round %d: segment %s still holds rows", round, p)
@@ -214,7 +215,7 @@ func TestJournalKeptUntilSpilled(t *testing.T) {
 
 func nonEmptySegments(t *testing.T, dir string) []string {
 	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(dir, "journal-*.jsonl"))
+	m, _ := filepath.Glob(filepath.Join(dir, "journal-*"+segmentExt))
 	var out []string
 	for _, p := range m {
 		if holdsRows(t, p) {
@@ -276,7 +277,8 @@ func TestJournalReplayedWithJournalOff(t *testing.T) {
 	eventually(t, 10*time.Second, "the old journal replayed", func() bool { return sink.count() == 1 })
 }
 
-// appendRow's lines decode, with encoding/json, into the row they encode.
+// A journal record decodes into the row it encodes, every field exact
+// (the time in UTC), with its provisional mark.
 func TestAppendRowRoundTrip(t *testing.T) {
 	t.Parallel()
 	full := row(7)
@@ -285,6 +287,7 @@ func TestAppendRowRoundTrip(t *testing.T) {
 	full.CachedTokens, full.CacheWriteTokens, full.Stream = 3, 4, true
 	full.Savings = store.Savings{ResponseCache: 0.5, ProviderPromptCache: 1e-9, IDEBoilerplate: 3, FileDedup: 1.25e10, Routing: -0.1}
 	full.LatencyMS, full.UpstreamMS = 12.345678, 0.001
+	full.ClassifierCostUSD, full.CascadeExtraCostUSD = 2e-5, 3e-4
 	full.Time = time.Date(2026, 12, 6, 20, 50, 25, 123456789, time.UTC)
 	for _, tc := range []struct {
 		name string
@@ -296,58 +299,154 @@ func TestAppendRowRoundTrip(t *testing.T) {
 		{"unicode", func(r *store.UsageRow) { r.RequestedModel = "modèle-日本-🚀\u2028" }},
 		{"invalid utf-8", func(r *store.UsageRow) { r.RouteReason = "a\xffb\xc3" }},
 		{"zone", func(r *store.UsageRow) { r.Time = time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600)) }},
+		{"before 1970 and far ahead", func(r *store.UsageRow) { r.Time = time.Date(1066, 10, 14, 9, 0, 0, 1, time.UTC) }},
 		{"extremes", func(r *store.UsageRow) {
 			r.PromptTokens, r.CompletionTokens, r.Status, r.CostUSD = -1<<63, 1<<63-1, 599, 1e-300
+			r.Time = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+		}},
+		{"long strings", func(r *store.UsageRow) {
+			r.ID, r.RouteReason = strings.Repeat("i", 200), strings.Repeat("long reason ", 20000)
 		}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := row(1)
-			tc.mod(&r)
-			line := appendRow(nil, &r)
-			if line[len(line)-1] != '\n' || strings.Count(string(line), "\n") != 1 {
-				t.Fatalf("not one line: %q", line)
-			}
-			var got, want store.UsageRow
-			if err := json.Unmarshal(line, &got); err != nil {
-				t.Fatalf("%v: %s", err, line)
-			}
-			std, _ := json.Marshal(&r) // the spill file's encoding
-			if err := json.Unmarshal(std, &want); err != nil {
-				t.Fatal(err)
-			}
-			if !got.Time.Equal(want.Time) {
-				t.Fatalf("time %v, want %v", got.Time, want.Time)
-			}
-			got.Time = want.Time
-			if got != want {
-				t.Fatalf("decoded %+v\nwant    %+v\nline %s", got, want, line)
-			}
-		})
+		for _, provisional := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/provisional=%v", tc.name, provisional), func(t *testing.T) {
+				r := row(1)
+				tc.mod(&r)
+				rec := appendRecord([]byte("\x00\x00"), &r, provisional)[2:]
+				got, gotProv := decodeOne(t, rec)
+				if gotProv != provisional {
+					t.Fatalf("provisional %v, want %v", gotProv, provisional)
+				}
+				if !got.Time.Equal(r.Time) || got.Time.Location() != time.UTC {
+					t.Fatalf("time %v, want %v in UTC", got.Time, r.Time)
+				}
+				got.Time = r.Time
+				if got != r {
+					t.Fatalf("decoded %+v\nwant    %+v", got, r)
+				}
+			})
+		}
 	}
 }
 
-// FuzzAppendRow: any strings give one line of valid JSON that decodes to
-// what encoding/json would have written.
+// decodeOne decodes a buffer that must hold exactly one record.
+func decodeOne(t testing.TB, rec []byte) (store.UsageRow, bool) {
+	t.Helper()
+	var rows []store.UsageRow
+	var prov bool
+	if torn := decodeRecords(rec, func(r store.UsageRow, p bool) { rows, prov = append(rows, r), p }); torn != 0 || len(rows) != 1 {
+		t.Fatalf("%d rows, %d torn, from %d bytes", len(rows), torn, len(rec))
+	}
+	return rows[0], prov
+}
+
+// Non-finite floats, which the store refuses, are journaled as 0.
+func TestAppendRowNonFinite(t *testing.T) {
+	t.Parallel()
+	r := row(1)
+	r.CostUSD, r.LatencyMS, r.UpstreamMS = math.NaN(), math.Inf(1), math.Inf(-1)
+	got, _ := decodeOne(t, appendRow(nil, &r))
+	if got.CostUSD != 0 || got.LatencyMS != 0 || got.UpstreamMS != 0 {
+		t.Fatalf("%+v", got)
+	}
+}
+
+// FuzzAppendRow: any strings and figures round-trip exactly.
 func FuzzAppendRow(f *testing.F) {
-	f.Add("req-1", "gpt-4o", "a\"b\\c\n")
-	f.Add("\xff\xfe", "\u2028", "\x00")
-	f.Fuzz(func(t *testing.T, id, model, reason string) {
+	f.Add("req-1", "gpt-4o", "a\"b\\c\n", int64(1700000000), int64(5), 0.001, true)
+	f.Add("\xff\xfe", "\u2028", "\x00", int64(-1), int64(-1<<63), -0.0, false)
+	f.Fuzz(func(t *testing.T, id, model, reason string, sec, tokens int64, cost float64, stream bool) {
 		r := row(1)
 		r.ID, r.RequestedModel, r.RouteReason = id, model, reason
-		line := appendRow(nil, &r)
-		if strings.Count(string(line), "\n") != 1 {
-			t.Fatalf("not one line: %q", line)
+		r.Time = time.Unix(sec, 7).UTC()
+		r.PromptTokens, r.CostUSD, r.Stream = tokens, cost, stream
+		got, _ := decodeOne(t, appendRow(nil, &r))
+		if math.IsNaN(cost) || math.IsInf(cost, 0) || cost == 0 {
+			r.CostUSD = 0
 		}
-		var got, want store.UsageRow
-		if err := json.Unmarshal(line, &got); err != nil {
-			t.Fatalf("%v: %q", err, line)
+		if !got.Time.Equal(r.Time) {
+			t.Fatalf("time %v, want %v", got.Time, r.Time)
 		}
-		std, _ := json.Marshal(&r)
-		_ = json.Unmarshal(std, &want)
-		if got != want {
-			t.Fatalf("decoded %+v, want %+v", got, want)
+		got.Time = r.Time
+		if got != r {
+			t.Fatalf("decoded %+v, want %+v", got, r)
 		}
 	})
+}
+
+// FuzzDecodeRecords: damage anywhere in a segment (bytes overwritten with
+// garbage or NULs, or the end cut off) never panics, never yields a row
+// that was not written, and loses no record whose bytes it did not touch.
+func FuzzDecodeRecords(f *testing.F) {
+	f.Add(uint16(10), uint16(5), []byte{0, 0, 0}, false)
+	f.Add(uint16(0), uint16(300), []byte{recordMark, 3, 1, 2}, false)
+	f.Add(uint16(77), uint16(0), []byte{}, true)
+	f.Fuzz(func(t *testing.T, at, length uint16, garbage []byte, cut bool) {
+		var seg []byte
+		var spans [][2]int
+		want := map[string]store.UsageRow{}
+		for i := range 12 {
+			r := row(i)
+			r.RouteReason = strings.Repeat("x", i*7)
+			seg = append(seg, make([]byte, i%3)...) // NUL runs between some records
+			start := len(seg)
+			seg = appendRecord(seg, &r, i%4 == 0)
+			spans = append(spans, [2]int{start, len(seg)})
+			want[r.ID] = r
+		}
+		lo := int(at) % len(seg)
+		hi := min(len(seg), lo+int(length))
+		if cut {
+			seg = seg[:lo]
+		} else {
+			for i := lo; i < hi; i++ {
+				if len(garbage) == 0 {
+					seg[i] = 0
+				} else {
+					seg[i] = garbage[(i-lo)%len(garbage)]
+				}
+			}
+		}
+		got := map[string]store.UsageRow{}
+		decodeRecords(seg, func(r store.UsageRow, _ bool) {
+			w, ok := want[r.ID]
+			r.Time = w.Time
+			if !ok || r != w {
+				t.Fatalf("decoded a row never written: %+v", r)
+			}
+			got[r.ID] = r
+		})
+		for i, sp := range spans {
+			touched := sp[1] > lo && sp[0] < hi || cut && sp[1] > lo
+			if _, ok := got[row(i).ID]; !ok && !touched {
+				t.Fatalf("record %d [%d,%d) lost; damage [%d,%d) cut %v", i, sp[0], sp[1], lo, hi, cut)
+			}
+		}
+	})
+}
+
+// A JSON-lines segment left by a gateway before the binary journal is
+// still adopted and replayed, its provisional mark honoured.
+func TestLegacyJSONJournalReplays(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var lines []byte
+	for i := range 5 {
+		b, _ := json.Marshal(spillLine{UsageRow: row(i), Provisional: i == 4})
+		lines = append(append(lines, b...), '\n')
+	}
+	lines = append(lines, make([]byte, 4096)...) // the old mapped segment's NULs
+	if err := os.WriteFile(filepath.Join(dir, "journal-1700000000000000000-1.jsonl"), lines, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sink := newMemSink()
+	w := newWriter(t, sink, Config{SpillDir: dir, FlushInterval: 10 * time.Millisecond, DisableJournal: true})
+	eventually(t, 10*time.Second, "5 rows replayed", func() bool {
+		return sink.count() == 5 && w.Stats().SpillFiles == 0
+	})
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+		t.Fatalf("left: %v", left)
+	}
 }
 
 // deadSegment writes rows into a journal segment whose first mapped bytes
@@ -415,7 +514,7 @@ func TestEmptyMappedJournalDeleted(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	deadSegment(t, dir, 4096, 0, -1)
-	n, err := adoptJournals(dir)
+	n, _, err := adoptJournals(dir)
 	if err != nil || n != 0 {
 		t.Fatalf("adopted %d (%v), want 0", n, err)
 	}
@@ -464,7 +563,7 @@ func TestJournalSegmentsAreReused(t *testing.T) {
 		if err := w.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		segs, _ := filepath.Glob(filepath.Join(dir, "journal-*.jsonl"))
+		segs, _ := filepath.Glob(filepath.Join(dir, "journal-*"+segmentExt))
 		for _, p := range segs {
 			seen[p] = true
 			if holdsRows(t, p) {

@@ -206,8 +206,13 @@ func New(sink Sink, cfg Config) (*Writer, error) {
 		w.spill = sp
 		// An earlier run's journal is replayed even when this one runs
 		// without: turning the journal off must not lose its rows.
-		if _, err := adoptJournals(cfg.SpillDir); err != nil {
+		_, torn, err := adoptJournals(cfg.SpillDir)
+		if err != nil {
 			return nil, fmt.Errorf("ledger: adopt the journals of an earlier run: %w", err)
+		}
+		if torn > 0 {
+			w.drop(torn)
+			w.report(fmt.Errorf("ledger: %d torn journal records of an earlier run skipped (requests a crash cut short)", torn))
 		}
 		if !cfg.DisableJournal {
 			w.ahead = make(chan struct{}, 1)

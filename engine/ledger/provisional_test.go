@@ -3,9 +3,10 @@ package ledger
 import (
 	"context"
 	"os"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/aigateway/gateway/engine/store"
 )
 
 // A provisional row's segment outlives the commit of its other rows until
@@ -21,7 +22,10 @@ func TestProvisionalKeepsItsSegment(t *testing.T) {
 	}
 	holding := func() bool {
 		for _, p := range nonEmptySegments(t, dir) {
-			if b, _ := os.ReadFile(p); strings.Contains(string(b), `"id":"req-0",`) && strings.Contains(string(b), `"provisional":true`) {
+			b, _ := os.ReadFile(p)
+			found := false
+			decodeRecords(b, func(r store.UsageRow, provisional bool) { found = found || r.ID == "req-0" && provisional })
+			if found {
 				return true
 			}
 		}
