@@ -21,7 +21,12 @@ func TestRedisClusterSharedTier(t *testing.T) {
 	env := map[string]string{"REDIS_URL": rc.URL(), "GATEWAY_ADMIN_KEY": adminKey}
 	// Project "lim" allows 10 requests a minute; the default project's
 	// limit is out of the way.
-	conf := "data_dir = \"%s\"\n[reliability]\nrate_limit = true\nrate_limit_rpm = 100000\n" +
+	// Redis timeouts of seconds: the test asserts that every cache write
+	// lands, and under a loaded -race run a round trip can exceed the
+	// default 50 ms, after which the tier drops the write (best effort,
+	// by design) and backs off.
+	conf := "data_dir = \"%s\"\n[cache]\nredis_timeout = \"2s\"\n" +
+		"[reliability]\nrate_limit = true\nrate_limit_rpm = 100000\nrate_limit_redis_timeout = \"2s\"\n" +
 		"[[projects]]\nid = \"lim\"\nname = \"lim\"\nrpm = 10\n[[keys]]\nkey = \"lim-key\"\nproject = \"lim\"\n"
 	g1 := startGateway(t, fmt.Sprintf(conf, t.TempDir()), env)
 	g2 := startGateway(t, fmt.Sprintf(conf, t.TempDir()), env)
@@ -78,7 +83,22 @@ func TestRedisClusterSharedTier(t *testing.T) {
 		}
 		return
 	}
-	waitFor(t, "replica 1's writes to the cluster", func() bool { _, k := counts(); return k >= 20 })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		m, k := counts()
+		if k >= 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_, metrics := g1.do(t, "GET", "/metrics", nil, nil)
+			var lines []string
+			for _, l := range strings.Split(metrics, "\n") {
+				if strings.Contains(l, "redis") || strings.Contains(l, "cache") {
+					lines = append(lines, l)
+				}
+			}
+			t.Fatalf("replica 1's writes to the cluster: %d keys on %d masters, want 20; replica 1's metrics:\n%s", k, m, strings.Join(lines, "\n"))
+		}
+	}
 	for i := range 20 {
 		status, h, _ := g2.post(t, "/v1/chat/completions", fmt.Sprintf(`{"model":"mock/echo","messages":[{"role":"user","content":"shared %d"}]}`, i), nil)
 		if status != 200 || h.Get("X-Gateway-Cache") != "hit-redis" {

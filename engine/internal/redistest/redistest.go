@@ -3,13 +3,18 @@
 package redistest
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +33,58 @@ type Server struct {
 	extra []string
 	// conf, when set, is a configuration file to run with --sentinel.
 	conf string
+	// out collects the running process's output; exited is closed when
+	// it exits (a goroutine waits for it).
+	out    *lockedBuffer
+	exited chan struct{}
+	// started is set once the server answered: from then on its port is
+	// its identity (a cluster's nodes know each other by it).
+	started bool
+}
+
+// lockedBuffer is the process's stdout and stderr.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// freePort picks a free loopback port below the kernel's ephemeral range
+// (32768 and up on Linux): an outgoing connection never takes it as its
+// source port while the server is down for a Restart, which a port from
+// net.Listen(":0") is exposed to. With bus, port+10000 (a cluster node's
+// bus port, also below that range) is free too.
+func freePort(t testing.TB, bus bool) int {
+	t.Helper()
+	for range 1000 {
+		p := 10000 + rand.IntN(12000)
+		if !canBind(p) || bus && !canBind(p+10000) {
+			continue
+		}
+		return p
+	}
+	t.Fatal("no free loopback port in 10000-22000")
+	return 0
+}
+
+func canBind(port int) bool {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
 
 // Start starts a redis-server. Without the binary it fails under CI (which
@@ -47,13 +104,8 @@ func startWith(t testing.TB, extra ...string) *Server {
 		}
 		t.Skip("redis-server not installed; set CI=1 to make this a failure")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &Server{t: t, bin: bin, Port: port, dir: t.TempDir(), extra: extra}
+	cluster := slices.Contains(extra, "--cluster-enabled")
+	s := &Server{t: t, bin: bin, Port: freePort(t, cluster), dir: t.TempDir(), extra: extra}
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
@@ -82,8 +134,32 @@ func (s *Server) Signal(sig syscall.Signal) {
 }
 
 // Restart starts the server (again) on its port and waits until it answers.
+// If the port is taken (by another test process between freePort and the
+// bind), a first start moves to another port and a restart waits for it;
+// a server that exits or never answers fails the test with its output.
 func (s *Server) Restart() {
 	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := s.start(deadline)
+		if err == nil {
+			s.started = true
+			return
+		}
+		inUse := strings.Contains(s.out.String(), "Address already in use")
+		if !inUse || time.Now().After(deadline) {
+			s.t.Fatalf("redis-server on port %d: %v\n%s", s.Port, err, s.out.String())
+		}
+		if !s.started && s.conf == "" {
+			s.Port = freePort(s.t, slices.Contains(s.extra, "--cluster-enabled"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// start runs the process once and waits until it answers, exits, or the
+// deadline passes (then it is killed).
+func (s *Server) start(deadline time.Time) error {
 	if s.conf != "" {
 		s.cmd = exec.Command(s.bin, s.conf, "--sentinel", "--loglevel", "warning")
 	} else {
@@ -91,21 +167,33 @@ func (s *Server) Restart() {
 			"--save", "", "--appendonly", "no", "--dir", s.dir, "--loglevel", "warning")
 		s.cmd.Args = append(s.cmd.Args, s.extra...)
 	}
+	s.out = &lockedBuffer{}
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.Port), MaxRetries: -1})
+	exited := make(chan struct{})
+	s.exited = exited
+	cmd := s.cmd
+	go func() { _ = cmd.Wait(); close(exited) }()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
 	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		err := c.Ping(ctx).Err()
 		cancel()
 		if err == nil {
-			return
+			return nil
+		}
+		select {
+		case <-exited:
+			s.cmd = nil
+			return errors.New("exited before answering")
+		default:
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on port %d did not answer: %v", s.Port, err)
+			s.Stop()
+			return fmt.Errorf("did not answer: %w", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -118,7 +206,7 @@ func (s *Server) Stop() {
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGCONT) // in case it was paused
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
@@ -238,12 +326,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 	t.Helper()
 	m := startWith(t)
 	r := startWith(t, "--replicaof", "127.0.0.1", strconv.Itoa(m.Port))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t, false)
 	dir := t.TempDir()
 	conf := dir + "/sentinel.conf"
 	// Sentinel rewrites its configuration file: it must be writable.
