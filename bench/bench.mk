@@ -28,7 +28,7 @@ bench-micro:
 ALPACA_EVAL ?= .cache/alpaca_eval
 ROUTELLM ?= .cache/RouteLLM
 ROUTER_PAIR ?= -annotator alpaca_eval_gpt4 -strong gpt4 -weak llama-2-7b-chat-hf
-.PHONY: bench-routing router-weights routing-data
+.PHONY: bench-routing router-weights routing-data routing-priors
 routing-data:
 	@test -d $(ALPACA_EVAL)/results || git clone --depth 1 https://github.com/tatsu-lab/alpaca_eval $(ALPACA_EVAL)
 	@test -d $(ROUTELLM)/routellm/evals || git clone --depth 1 https://github.com/lm-sys/RouteLLM $(ROUTELLM)
@@ -39,6 +39,12 @@ routing-data:
 bench-routing: routing-data
 	$(GO) run ./cmd/gateway router eval -data $(ALPACA_EVAL)/labelled.jsonl -weights builtin -holdout 0.2 -split-seed 1
 	$(GO) run ./cmd/gateway router eval -data $(ROUTELLM)/labelled.jsonl -weights builtin -holdout 0.5 -split-seed 7 -by-benchmark -judge off
+
+## routing-priors: label-free priors for the router (word rarity, question type, reasoning, maths) on the selection data (docs/routing.md)
+FREQUENCY_WORDS ?= .cache/FrequencyWords
+routing-priors: routing-data
+	@test -f $(FREQUENCY_WORDS)/content/2018/en/en_50k.txt || git clone --depth 1 https://github.com/hermitdave/FrequencyWords $(FREQUENCY_WORDS)
+	$(GO) run ./bench/cmd/routingpriors -alpaca $(ALPACA_EVAL)/labelled.jsonl -routellm $(ROUTELLM)/labelled.jsonl -words $(FREQUENCY_WORDS)/content/2018/en/en_50k.txt
 
 ## router-weights: retrain policies/router/weights.bin from the AlpacaEval data (then make policies)
 router-weights: routing-data
