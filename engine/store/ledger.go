@@ -139,6 +139,19 @@ func (s *sqlStore) UsageSummary(ctx context.Context, q UsageQuery) ([]UsageGroup
 	if err := f.timeRange(q.From, q.To); err != nil {
 		return nil, err
 	}
+	if b, ok := s.b.(*sqliteBackend); ok {
+		out, err := b.usageSummary(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("usage summary: %w", err)
+		}
+		return out, nil
+	}
+	return s.summarySQL(ctx, q, key, f)
+}
+
+// summarySQL is UsageSummary in SQL over the backend's ledger table (on
+// SQLite, the test that holds the Go path to it uses it too).
+func (s *sqlStore) summarySQL(ctx context.Context, q UsageQuery, key string, f filter) ([]UsageGroup, error) {
 	if q.Project != "" {
 		f.add("project_id = %s", q.Project)
 	}
@@ -229,6 +242,18 @@ func (s *sqlStore) UsageSeries(ctx context.Context, q SeriesQuery) ([]SeriesPoin
 	if err != nil {
 		return nil, fmt.Errorf("usage series: %w", err)
 	}
+	if b, ok := s.b.(*sqliteBackend); ok {
+		out, err := b.usageSeries(ctx, q, step)
+		if err != nil {
+			return nil, fmt.Errorf("usage series: %w", err)
+		}
+		return out, nil
+	}
+	return s.seriesSQL(ctx, f, step)
+}
+
+// seriesSQL is UsageSeries in SQL over the backend's ledger table.
+func (s *sqlStore) seriesSQL(ctx context.Context, f filter, step int64) ([]SeriesPoint, error) {
 	query := `SELECT ` + s.b.bucketExpr("ts", step) + `, ` + usageSums + latencyHistogram +
 		` FROM ` + s.b.ledgerTable() + f.where() + ` GROUP BY 1 ORDER BY 1`
 	rs, err := s.b.query(ctx, query, f.args...)

@@ -83,9 +83,10 @@ func cpuTime() time.Duration {
 }
 
 // BenchmarkLedgerReads is what the chunked SQLite ledger's reads cost with
-// 200,000 rows in 200 chunks over a day: a day's usage summary (decodes
-// every row), a request page of 50 (stops after the newest chunks) and a
-// project's spend since midnight plus an hour.
+// 200,000 rows in 200 chunks over a day: a day's usage summary and a day's
+// series by the minute (each decodes every row), a request page of 50
+// (stops after the newest chunks) and a project's spend since midnight
+// plus an hour.
 func BenchmarkLedgerReads(b *testing.B) {
 	s, err := Open(ctx, Config{DataDir: b.TempDir()})
 	if err != nil {
@@ -109,6 +110,13 @@ func BenchmarkLedgerReads(b *testing.B) {
 	b.Run("summary-day", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := s.UsageSummary(ctx, UsageQuery{From: day, To: day.Add(24 * time.Hour), GroupBy: GroupModel}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("series-day-minutes", func(b *testing.B) { // the dashboard's chart of a day
+		for b.Loop() {
+			if _, err := s.UsageSeries(ctx, SeriesQuery{From: day, To: day.Add(24 * time.Hour), Step: time.Minute}); err != nil {
 				b.Fatal(err)
 			}
 		}
