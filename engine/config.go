@@ -60,6 +60,10 @@ type Config struct {
 	// QueueTimeout is how long a request waits for a provider slot when the
 	// provider is at max_in_flight before a 503.
 	QueueTimeout Duration `toml:"queue_timeout"`
+	// MemoryTrimInterval is how often the process checks whether it went
+	// quiet after a burst, and then gives its free memory back to the
+	// system (internal/memtrim; cmd/gateway runs it). 0: never.
+	MemoryTrimInterval Duration `toml:"memory_trim_interval"`
 
 	Keys []KeyConfig `toml:"keys"`
 	// Policies binds Wasm policies to stages, in order. Empty: the
@@ -231,22 +235,23 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 func Defaults() Config {
 	bc := limits.DefaultBreakerConfig() // one source for the breaker's defaults
 	return Config{
-		Listen:           "127.0.0.1:8080",
-		MaxBodyBytes:     32 << 20,
-		DrainTimeout:     Duration(30 * time.Second),
-		DefaultModel:     "mock/echo",
-		DataDir:          "data",
-		ReadTimeout:      Duration(60 * time.Second),
-		FirstByteTimeout: Duration(10 * time.Second),
-		WriteTimeout:     Duration(30 * time.Second),
-		MaxConnsPerIP:    256,
-		MaxHeaderBytes:   8 << 10,
-		QueueTimeout:     Duration(5 * time.Second),
-		PolicyTimeout:    Duration(100 * time.Millisecond),
-		PolicyLimits:     PolicyLimitsConfig{MaxModuleBytes: 16 << 20, MaxFunctions: 100_000, CompileTimeout: Duration(30 * time.Second), CacheMaxMB: 256},
-		Providers:        map[string]ProviderConfig{},
-		Routing:          RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second), AmbiguousMargin: 0.05},
-		Cache:            CacheConfig{MemoryMB: 256, Enabled: true, Mode: "auto", TTL: Duration(time.Hour), MaxEntryBytes: 1 << 20},
+		Listen:             "127.0.0.1:8080",
+		MaxBodyBytes:       32 << 20,
+		DrainTimeout:       Duration(30 * time.Second),
+		DefaultModel:       "mock/echo",
+		DataDir:            "data",
+		ReadTimeout:        Duration(60 * time.Second),
+		FirstByteTimeout:   Duration(10 * time.Second),
+		WriteTimeout:       Duration(30 * time.Second),
+		MaxConnsPerIP:      256,
+		MaxHeaderBytes:     8 << 10,
+		QueueTimeout:       Duration(5 * time.Second),
+		MemoryTrimInterval: Duration(time.Second),
+		PolicyTimeout:      Duration(100 * time.Millisecond),
+		PolicyLimits:       PolicyLimitsConfig{MaxModuleBytes: 16 << 20, MaxFunctions: 100_000, CompileTimeout: Duration(30 * time.Second), CacheMaxMB: 256},
+		Providers:          map[string]ProviderConfig{},
+		Routing:            RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second), AmbiguousMargin: 0.05},
+		Cache:              CacheConfig{MemoryMB: 256, Enabled: true, Mode: "auto", TTL: Duration(time.Hour), MaxEntryBytes: 1 << 20},
 		Optimize: OptimizeConfig{
 			AnthropicCacheControl: true,
 			AnthropicCacheLedger:  true,

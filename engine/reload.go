@@ -97,10 +97,11 @@ type serverConf struct {
 	writeTimeout         Duration
 	maxConnsPerIP        int
 	maxHeaderBytes       int
+	memoryTrimInterval   Duration
 }
 
 // serverSettings returns c's top-level settings.
 func serverSettings(c *Config) serverConf {
 	return serverConf{c.AllowUnauthenticated, c.MaxBodyBytes, c.DrainTimeout, c.DefaultModel, c.LogPrompts, c.DataDir, c.ReadTimeout, c.QueueTimeout,
-		c.FirstByteTimeout, c.WriteTimeout, c.MaxConnsPerIP, c.MaxHeaderBytes}
+		c.FirstByteTimeout, c.WriteTimeout, c.MaxConnsPerIP, c.MaxHeaderBytes, c.MemoryTrimInterval}
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/engine"
+	"github.com/aigateway/gateway/internal/memtrim"
 )
 
 func main() {
@@ -88,6 +89,9 @@ func run(args []string) int {
 	}
 	srv.SetConfigSource(*configPath, os.Getenv)
 	srv.SetAccessLog(logw)
+	trimCtx, stopTrim := context.WithCancel(context.Background())
+	defer stopTrim()
+	go memtrim.Run(trimCtx, cfg.MemoryTrimInterval.D())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	sig := make(chan os.Signal, 1)

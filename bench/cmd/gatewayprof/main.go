@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/engine"
+	"github.com/aigateway/gateway/internal/memtrim"
 )
 
 func main() {
@@ -69,6 +70,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gatewayprof: pprof on", *pprofAddr, ps.ListenAndServe())
 	}()
 	errc := make(chan error, 1)
+	go memtrim.Run(context.Background(), cfg.MemoryTrimInterval.D()) // as cmd/gateway does
 	go func() { errc <- srv.ListenAndServe() }()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
