@@ -93,6 +93,9 @@ type Config struct {
 	// wasmCacheDir overrides data_dir/wasm-cache, the compiled modules'
 	// cache (tests share one across gateways with data dirs of their own).
 	wasmCacheDir string
+	// clock replaces time.Now for Anthropic's cache-lifetime bookkeeping
+	// (GATEWAY_SIM_CLOCK_FILE, simclock.go); nil: the real clock.
+	clock func() time.Time
 }
 
 // PolicyLimitsConfig is [policy_limits]: bounds on uploaded and file
@@ -150,6 +153,10 @@ type ProviderConfig struct {
 	cacheControl bool
 	// noCacheLedger is !optimize.anthropic_cache_ledger.
 	noCacheLedger bool
+	// noCacheHourTTL is !optimize.anthropic_cache_1h.
+	noCacheHourTTL bool
+	// clock is Config.clock (GATEWAY_SIM_CLOCK_FILE).
+	clock func() time.Time
 	// contextWindows maps upstream model names to the context windows that
 	// [[models]] declare for this provider (Ollama's num_ctx).
 	contextWindows map[string]int
@@ -250,6 +257,7 @@ func Defaults() Config {
 		Optimize: OptimizeConfig{
 			AnthropicCacheControl: true,
 			AnthropicCacheLedger:  true,
+			AnthropicCache1h:      true,
 			PromptCacheKey:        true,
 			FileHashCache:         true,
 			StripIDEBoilerplate:   true,
@@ -415,6 +423,8 @@ func (c *Config) Validate(getenv func(string) string) error {
 		}
 		p.cacheControl = c.Optimize.AnthropicCacheControl
 		p.noCacheLedger = !c.Optimize.AnthropicCacheLedger
+		p.noCacheHourTTL = !c.Optimize.AnthropicCache1h
+		p.clock = c.clock
 		merged[name] = p
 	}
 	c.Providers = merged

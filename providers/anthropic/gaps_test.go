@@ -1,0 +1,107 @@
+package anthropic
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHourTTL checks the cost-aware choice of the 1-hour TTL (gaps.go):
+// a session whose turns come 7 minutes apart (past the 5-minute TTL,
+// within the hour) gets it once its pauses make the expected saving
+// positive, on every breakpoint of the request (longer TTLs first); a
+// session whose turns come 30 seconds apart never does, nor does any
+// session with Config.NoHourTTL.
+func TestHourTTL(t *testing.T) {
+	t.Parallel()
+	big := func(tag string) string { return tag + " " + strings.Repeat("word ", 400) }
+	tbl := newMinTable(nil)
+	tests := []struct {
+		name   string
+		gap    time.Duration
+		noHour bool
+		// hour: some turn gets the 1-hour TTL, and every turn after it.
+		hour bool
+	}{
+		// Each turn after a 7-minute pause re-writes its whole prompt; the
+		// 1-hour premium on that pays once the estimated chance of another
+		// long pause passes 65% (a few pauses in), and from then on each
+		// turn reads the previous turn's 1-hour entry and writes little.
+		{"7-minute pauses", 7 * time.Minute, false, true},
+		{"30-second pauses", 30 * time.Second, false, false},
+		{"7-minute pauses, NoHourTTL", 7 * time.Minute, true, false},
+		// Past the hour nothing is remembered and nothing would be read.
+		{"2-hour pauses", 2 * time.Hour, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Unix(1e9, 0)
+			led := newPrefixLedger(func() time.Time { return now })
+			led.noHour = tt.noHour
+			var msgs []string
+			first := -1
+			for turn := range 20 {
+				if turn > 0 {
+					msgs = append(msgs, big("answer"))
+				}
+				msgs = append(msgs, big("question"))
+				out, n := addBreakpointsWith(ledgerBody(t, msgs...), "", tbl, false, led)
+				hours := strings.Count(string(out), `"ttl":"1h"`)
+				switch {
+				case hours > 0 && hours != n:
+					t.Fatalf("turn %d: %d of %d breakpoints with the 1-hour TTL: all or none (longer TTLs first)", turn+1, hours, n)
+				case hours > 0 && first < 0:
+					first = turn
+				case hours == 0 && first >= 0:
+					t.Fatalf("turn %d: back to 5 minutes after turn %d had the 1-hour TTL", turn+1, first+1)
+				}
+				now = now.Add(tt.gap)
+			}
+			if got := first >= 0; got != tt.hour {
+				t.Fatalf("1-hour TTL from turn %d; want it: %v", first+1, tt.hour)
+			}
+			if first == 0 {
+				t.Fatalf("the first turn, with no pause seen, got the 1-hour TTL")
+			}
+		})
+	}
+}
+
+// TestHourPays checks the expected-value rule at its edges.
+func TestHourPays(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name               string
+		p                  float64
+		prefix, read, base int
+		want               bool
+	}{
+		{"no chance of a long pause", 0, 10000, 9000, 1000, false},
+		{"small write, 10% chance", 0.1, 10000, 9500, 1000, true},
+		{"whole re-write, 60% chance", 0.6, 10000, 0, 1000, false},
+		{"whole re-write, 70% chance", 0.7, 10000, 0, 1000, true},
+		{"nothing past the base", 0.9, 1000, 0, 1000, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := hourPays(tt.p, tt.prefix, tt.read, tt.base); got != tt.want {
+				t.Fatalf("hourPays(%v, %d, %d, %d) = %v, want %v", tt.p, tt.prefix, tt.read, tt.base, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestUsageHourWrites checks that the write split by TTL is read from
+// usage.cache_creation (https://docs.anthropic.com/en/api/messages).
+func TestUsageHourWrites(t *testing.T) {
+	t.Parallel()
+	var u usageCounts
+	parseUsage([]byte(`{"input_tokens":5,"cache_creation_input_tokens":300,"cache_read_input_tokens":1000,"output_tokens":7,`+
+		`"cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200}}`), &u)
+	got := u.openAI()
+	if got.PromptTokens != 1305 || got.CacheWriteTokens != 300 || got.CacheWrite1h != 200 || got.CachedTokens != 1000 {
+		t.Fatalf("usage %+v, want prompt 1305, writes 300 of which 1h 200, read 1000", got)
+	}
+}
