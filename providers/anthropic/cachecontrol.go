@@ -628,6 +628,12 @@ func (s *ccScan) plan(minTok int, onlyIfNone bool, hist history, ins *[2 * MaxBr
 			}
 			continue
 		}
+		member, memberComma, wrapClose := member, memberComma, wrapClose
+		if hist.headHour && s.client == 0 && (c == &s.lastSys || c == &s.lastTool) {
+			// The client's shared head (gaps.go): before every message,
+			// so its 1-hour TTL comes first in any request.
+			member, memberComma, wrapClose = ccMemberHour, ccMemberCommaHour, ccWrapCloseHour
+		}
 		switch {
 		case c.str:
 			ins[n] = insert{c.at, ccWrapOpen}
@@ -713,7 +719,7 @@ func addBreakpointsWith(b []byte, model string, t minTable, onlyIfNone bool, led
 		bounds, head = s.bounds(led.seed, m)
 		hist = led.observe(head, bounds)
 		if led.noHour {
-			hist.pLong = 0
+			hist.pLong, hist.headHour = 0, false
 		}
 	}
 	out, n := s.place(b, model, t, onlyIfNone, hist)

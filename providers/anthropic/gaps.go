@@ -117,3 +117,37 @@ func hourPays(pLong float64, prefix, read, base int) bool {
 	written := prefix - max(read, base)
 	return pLong*(shortRatio-readRatio)*float64(prefix-base) > hourMargin*(hourRatio-shortRatio)*float64(written)
 }
+
+// The client's head (tools and system prompt, the system and tool
+// breakpoints) is shared by all its sessions. A new session reads it if
+// an entry is still there: with 5 minutes, only if the client wrote or read
+// it at the top of a request in the last 5 minutes. A 1-hour write of the
+// head costs 0.75 × its tokens more, once, and saves 1.15 × them at every
+// later session start within the hour that would have found it expired.
+// So the head takes the 1-hour TTL once the client has started a second
+// session within an hour of the previous one: a recurring client, for
+// which one more such start repays the premium. A marked breakpoint that
+// hits costs nothing extra (only writes are billed by TTL).
+
+// startsKeyMask separates a head's session-start counts from its pause
+// counts in the gaps map.
+const startsKeyMask = 0x5bd1e9955bd1e995
+
+// countStart records that a request of head shared no prefix with any
+// request of the last hour: a session starts. l.mu is held.
+func (l *prefixLedger) countStart(head uint64, now int64) {
+	k := head ^ startsKeyMask
+	g := l.gaps[k]
+	if g.seen <= now-int64(hourTTL) {
+		g.n = 0
+	}
+	g.seen, g.n = now, g.n+1
+	l.gaps[k] = g
+}
+
+// recurring reports whether head's client started two sessions or more,
+// each within an hour of the previous one. l.mu is held.
+func (l *prefixLedger) recurring(head uint64, now int64) bool {
+	g, ok := l.gaps[head^startsKeyMask]
+	return ok && g.n >= 2 && g.seen > now-int64(hourTTL)
+}

@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,36 @@ func TestUsageHourWrites(t *testing.T) {
 	got := u.openAI()
 	if got.PromptTokens != 1305 || got.CacheWriteTokens != 300 || got.CacheWrite1h != 200 || got.CachedTokens != 1000 {
 		t.Fatalf("usage %+v, want prompt 1305, writes 300 of which 1h 200, read 1000", got)
+	}
+}
+
+// TestHeadHourTTL checks the client-head rule (gaps.go): a client's first
+// session writes its system prompt with the 5-minute TTL; once it starts a
+// second session within the hour, the head breakpoints take the 1-hour TTL
+// (so a third session 20 minutes later still reads them), the conversation
+// breakpoints keep their own choice; past an hour without a start, the
+// client counts as new again. Not with NoHourTTL.
+func TestHeadHourTTL(t *testing.T) {
+	t.Parallel()
+	big := func(tag string) string { return tag + " " + strings.Repeat("word ", 400) }
+	tbl := newMinTable(nil)
+	for _, noHour := range []bool{false, true} {
+		now := time.Unix(1e9, 0)
+		led := newPrefixLedger(func() time.Time { return now })
+		led.noHour = noHour
+		hours := func(first string) int {
+			out, _ := addBreakpointsWith(ledgerBody(t, big(first)), "", tbl, false, led)
+			return strings.Count(string(out), `"ttl":"1h"`)
+		}
+		want := []int{0, 1, 1, 0}
+		if noHour {
+			want = []int{0, 0, 0, 0}
+		}
+		for i, at := range []time.Duration{0, 10 * time.Minute, 30 * time.Minute, 100 * time.Minute} {
+			now = time.Unix(1e9, 0).Add(at)
+			if got := hours(fmt.Sprintf("task %d", i)); got != want[i] {
+				t.Fatalf("NoHourTTL %v, session %d at %v: %d breakpoints with the 1-hour TTL, want %d", noHour, i+1, at, got, want[i])
+			}
+		}
 	}
 }

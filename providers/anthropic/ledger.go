@@ -110,6 +110,10 @@ type history struct {
 	// pLong is the estimated chance that the session's next turn comes
 	// after more than 5 minutes and within the hour (gaps.go).
 	pLong float64
+	// headHour: the client behind the head (tools and system prompt)
+	// started another session within the hour, so its head breakpoints
+	// take the 1-hour TTL (gaps.go).
+	headHour bool
 }
 
 // tailsTTL keeps a client's tail length longer than a cache entry: it
@@ -142,7 +146,9 @@ func (l *prefixLedger) observe(head uint64, bounds []uint64) history {
 	}
 	if h.shared < 0 {
 		l.countGap(head, bounds[0], 0, now)
+		l.countStart(head, now)
 	}
+	h.headHour = l.recurring(head, now)
 	h.pLong = l.pLong(head, bounds[0], now)
 	if h.tail >= 0 {
 		if len(l.tails) >= ledgerMax {
