@@ -3,6 +3,7 @@ package anthropic
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -135,5 +136,55 @@ func TestHeadHourTTL(t *testing.T) {
 				t.Fatalf("NoHourTTL %v, session %d at %v: %d breakpoints with the 1-hour TTL, want %d", noHour, i+1, at, got, want[i])
 			}
 		}
+	}
+}
+
+// TestLedgerConcurrent runs sessions of two clients on one ledger from
+// several goroutines (the provider shares it between requests): under
+// -race it checks the locking of the hour-deep ledger and its counts, and
+// every request keeps at most four breakpoints, all of one TTL or the
+// 1-hour ones first.
+func TestLedgerConcurrent(t *testing.T) {
+	t.Parallel()
+	big := func(tag string) string { return tag + " " + strings.Repeat("word ", 400) }
+	tbl := newMinTable(nil)
+	var mu sync.Mutex
+	now := time.Unix(1e9, 0)
+	led := newPrefixLedger(func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(97 * time.Second)
+		return now
+	})
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var msgs []string
+			for turn := range 12 {
+				if turn > 0 {
+					msgs = append(msgs, big("answer"))
+				}
+				msgs = append(msgs, big(fmt.Sprintf("session %d question %d", g, turn)))
+				out, n := addBreakpointsWith(ledgerBody(t, msgs...), "", tbl, false, led)
+				body := string(out)
+				if n > MaxBreakpoints || strings.Count(body, `"cache_control"`) != n {
+					errs <- fmt.Errorf("session %d turn %d: %d breakpoints added, %d in the body", g, turn, n, strings.Count(body, `"cache_control"`))
+					return
+				}
+				h, short := strings.Index(body, `"ttl":"1h"`), strings.Index(body, `"cache_control":{"type":"ephemeral"}`)
+				if h >= 0 && short >= 0 && short < h {
+					errs <- fmt.Errorf("session %d turn %d: a 5-minute breakpoint before a 1-hour one", g, turn)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
