@@ -46,7 +46,10 @@ import (
 // The client's own breakpoints count toward the four and are never moved;
 // on the passthrough path breakpoints are added only when the client set
 // none. A breakpoint is never placed before a client breakpoint whose ttl is
-// not the default 5m (Anthropic requires longer TTLs to come first).
+// not the default 5m (Anthropic requires longer TTLs to come first). With
+// the prefix ledger, added breakpoints may carry "ttl":"1h" where the
+// session's pauses or the client's recurring sessions make it pay
+// (gaps.go); then the 1-hour ones come first.
 
 // MaxBreakpoints is the number of cache_control blocks Anthropic accepts in
 // one request.

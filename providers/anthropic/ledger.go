@@ -18,9 +18,11 @@ import (
 // never read, and a gateway that writes it anyway makes the session cost
 // more than sending it uncached (issue 14: Aider sessions 4.5% dearer).
 //
-// The ledger remembers, for a few minutes (Anthropic's cache lifetime), a
+// The ledger remembers, for an hour (Anthropic's longer cache lifetime), a
 // hash of every message-boundary prefix of the requests the provider sent,
-// and whether that boundary was its request's last. For a new request the
+// when it was last sent, whether that boundary was its request's last, and
+// whether it was written with the 1-hour TTL (gaps.go, which also keeps
+// the pauses and session starts the 1-hour choice is made from). For a new request the
 // longest prefix it shares with a recent one says how the client grows its
 // conversation:
 //
