@@ -93,9 +93,10 @@ type Config struct {
 	// wasmCacheDir overrides data_dir/wasm-cache, the compiled modules'
 	// cache (tests share one across gateways with data dirs of their own).
 	wasmCacheDir string
-	// clock replaces time.Now for Anthropic's cache-lifetime bookkeeping
-	// (GATEWAY_SIM_CLOCK_FILE, simclock.go); nil: the real clock.
-	clock func() time.Time
+	// clockFile, when set, is read for the time by Anthropic's
+	// cache-lifetime bookkeeping (GATEWAY_SIM_CLOCK_FILE, simclock.go).
+	// A path, not a func, so that configurations still compare (reload).
+	clockFile string
 }
 
 // PolicyLimitsConfig is [policy_limits]: bounds on uploaded and file
@@ -155,8 +156,8 @@ type ProviderConfig struct {
 	noCacheLedger bool
 	// noCacheHourTTL is !optimize.anthropic_cache_1h.
 	noCacheHourTTL bool
-	// clock is Config.clock (GATEWAY_SIM_CLOCK_FILE).
-	clock func() time.Time
+	// clockFile is Config.clockFile (GATEWAY_SIM_CLOCK_FILE).
+	clockFile string
 	// contextWindows maps upstream model names to the context windows that
 	// [[models]] declare for this provider (Ollama's num_ctx).
 	contextWindows map[string]int
@@ -424,7 +425,7 @@ func (c *Config) Validate(getenv func(string) string) error {
 		p.cacheControl = c.Optimize.AnthropicCacheControl
 		p.noCacheLedger = !c.Optimize.AnthropicCacheLedger
 		p.noCacheHourTTL = !c.Optimize.AnthropicCache1h
-		p.clock = c.clock
+		p.clockFile = c.clockFile
 		merged[name] = p
 	}
 	c.Providers = merged

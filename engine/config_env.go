@@ -15,7 +15,7 @@ import (
 // applyEnv applies the environment variables, which override gateway.toml.
 func (c *Config) applyEnv(getenv func(string) string) error {
 	if v := getenv("GATEWAY_SIM_CLOCK_FILE"); v != "" {
-		c.clock = fileClock(v)
+		c.clockFile = v
 	}
 	if v := getenv("PORT"); v != "" {
 		p, err := strconv.Atoi(v)

@@ -9,7 +9,7 @@ import (
 
 // fileClock returns a clock that reads the time, in Unix nanoseconds, from
 // the file at path on every call, falling back to the real clock when the
-// file is missing or unreadable.
+// file is missing or unreadable; nil (the real clock) when path is "".
 //
 // It exists for the cost benchmark (bench/cost), which replays an hour of
 // traffic in about a minute: the prefix ledger's view of Anthropic's cache
@@ -18,6 +18,9 @@ import (
 // file before each request (GATEWAY_SIM_CLOCK_FILE). Nothing else reads
 // it; in production the variable is unset and time.Now is used.
 func fileClock(path string) func() time.Time {
+	if path == "" {
+		return nil
+	}
 	return func() time.Time {
 		b, err := os.ReadFile(path)
 		if err != nil {

@@ -13,6 +13,9 @@ import (
 // when the file is missing or holds no number.
 func TestFileClock(t *testing.T) {
 	t.Parallel()
+	if fileClock("") != nil {
+		t.Fatal(`fileClock("") is not nil: the real clock is the provider's default`)
+	}
 	path := filepath.Join(t.TempDir(), "clock")
 	now := fileClock(path)
 	if d := time.Since(now()); d < -time.Minute || d > time.Minute {
