@@ -97,6 +97,10 @@ type Config struct {
 	// wasmCacheDir overrides data_dir/wasm-cache, the compiled modules'
 	// cache (tests share one across gateways with data dirs of their own).
 	wasmCacheDir string
+	// clockFile, when set, is read for the time by Anthropic's
+	// cache-lifetime bookkeeping (GATEWAY_SIM_CLOCK_FILE, simclock.go).
+	// A path, not a func, so that configurations still compare (reload).
+	clockFile string
 }
 
 // PolicyLimitsConfig is [policy_limits]: bounds on uploaded and file
@@ -154,6 +158,10 @@ type ProviderConfig struct {
 	cacheControl bool
 	// noCacheLedger is !optimize.anthropic_cache_ledger.
 	noCacheLedger bool
+	// noCacheHourTTL is !optimize.anthropic_cache_1h.
+	noCacheHourTTL bool
+	// clockFile is Config.clockFile (GATEWAY_SIM_CLOCK_FILE).
+	clockFile string
 	// contextWindows maps upstream model names to the context windows that
 	// [[models]] declare for this provider (Ollama's num_ctx).
 	contextWindows map[string]int
@@ -255,6 +263,7 @@ func Defaults() Config {
 		Optimize: OptimizeConfig{
 			AnthropicCacheControl: true,
 			AnthropicCacheLedger:  true,
+			AnthropicCache1h:      true,
 			PromptCacheKey:        true,
 			FileHashCache:         true,
 			StripIDEBoilerplate:   true,
@@ -420,6 +429,8 @@ func (c *Config) Validate(getenv func(string) string) error {
 		}
 		p.cacheControl = c.Optimize.AnthropicCacheControl
 		p.noCacheLedger = !c.Optimize.AnthropicCacheLedger
+		p.noCacheHourTTL = !c.Optimize.AnthropicCache1h
+		p.clockFile = c.clockFile
 		merged[name] = p
 	}
 	c.Providers = merged

@@ -14,6 +14,9 @@ import (
 
 // applyEnv applies the environment variables, which override gateway.toml.
 func (c *Config) applyEnv(getenv func(string) string) error {
+	if v := getenv("GATEWAY_SIM_CLOCK_FILE"); v != "" {
+		c.clockFile = v
+	}
 	if v := getenv("PORT"); v != "" {
 		p, err := strconv.Atoi(v)
 		if err != nil || p <= 0 || p > 65535 {

@@ -77,6 +77,11 @@ type OptimizeConfig struct {
 	// AnthropicCacheLedger makes breakpoint placement use the prefix ledger
 	// (docs/prompt-caching.md); off, the stateless rules place them.
 	AnthropicCacheLedger bool `toml:"anthropic_cache_ledger"`
+	// AnthropicCache1h lets the ledger give breakpoints Anthropic's 1-hour
+	// TTL where a session's pauses, or a client's recurring sessions, make
+	// it pay (docs/prompt-caching.md); off, every breakpoint keeps 5
+	// minutes.
+	AnthropicCache1h bool `toml:"anthropic_cache_1h"`
 	// PromptCacheKey sends OpenAI a prompt_cache_key per conversation
 	// (engine/promptkey.go); off, only a client's own key is sent.
 	PromptCacheKey      bool `toml:"prompt_cache_key"`

@@ -24,7 +24,8 @@ func buildProvider(name string, pc ProviderConfig) (providers.Provider, error) {
 			IdleTimeout:    pc.IdleTimeout.D(),
 			MaxConns:       pc.MaxInFlight,
 		},
-		CacheControl: pc.cacheControl, NoCacheLedger: pc.noCacheLedger, ContextWindows: pc.contextWindows, Responses: pc.Responses,
+		CacheControl: pc.cacheControl, NoCacheLedger: pc.noCacheLedger, NoCacheHourTTL: pc.noCacheHourTTL, Clock: fileClock(pc.clockFile),
+		ContextWindows: pc.contextWindows, Responses: pc.Responses,
 		Pace: pc.Pace.D(), Latency: pc.Latency.D(), ReplyBytes: pc.ReplyBytes,
 	})
 }

@@ -84,6 +84,12 @@ type Settings struct {
 	// NoCacheLedger is [optimize] anthropic_cache_ledger = false: breakpoints
 	// placed by the stateless rules only.
 	NoCacheLedger bool
+	// NoCacheHourTTL is [optimize] anthropic_cache_1h = false: every added
+	// breakpoint keeps the 5-minute TTL.
+	NoCacheHourTTL bool
+	// Clock, when set, replaces time.Now for cache-lifetime bookkeeping
+	// (the cost benchmark's simulated clock).
+	Clock func() time.Time
 	// ContextWindows maps upstream model names to the context windows that
 	// [[models]] declare for this provider.
 	ContextWindows map[string]int

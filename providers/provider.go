@@ -135,8 +135,12 @@ type Usage struct {
 	// CacheWriteTokens are prompt tokens written to the provider's cache
 	// (Anthropic's cache_creation_input_tokens).
 	CacheWriteTokens int
-	ReasoningTokens  int
-	Set              bool
+	// CacheWrite1h is the part of CacheWriteTokens written with Anthropic's
+	// 1-hour TTL (usage.cache_creation.ephemeral_1h_input_tokens), billed
+	// at 2× the input price instead of the cache-write price.
+	CacheWrite1h    int
+	ReasoningTokens int
+	Set             bool
 }
 
 // Total is prompt plus completion tokens.

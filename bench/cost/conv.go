@@ -254,6 +254,18 @@ func hasCacheControl(raw json.RawMessage) bool {
 	return len(raw) > 0 && raw[0] == '{'
 }
 
+// hourTTL reports whether a cache_control object asks for the 1-hour TTL
+// ({"type": "ephemeral", "ttl": "1h"}; "5m" or no ttl is the default).
+func hourTTL(raw json.RawMessage) bool {
+	if !hasCacheControl(raw) {
+		return false
+	}
+	var cc struct {
+		TTL string `json:"ttl"`
+	}
+	return json.Unmarshal(raw, &cc) == nil && cc.TTL == "1h"
+}
+
 // anText joins the text of a tool_result's content.
 func anText(raw json.RawMessage) (string, error) {
 	bs, err := anBlocks(raw)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,9 @@ type Call struct {
 	// CacheWriteTokens the part written to it (Anthropic only; Gemini's implicit
 	// and DeepSeek's caches bill no write).
 	PromptTokens, CachedTokens, CacheWriteTokens, OutputTokens int
+	// CacheWrite1hTokens is the part of CacheWriteTokens written with
+	// Anthropic's 1-hour TTL (billed at 2× the input price, not 1.25×).
+	CacheWrite1hTokens int
 	// Breakpoints counts the cache_control markers the request carried.
 	Breakpoints int
 	// CacheKey is the request's prompt_cache_key (OpenAI).
@@ -62,6 +66,11 @@ type Upstreams struct {
 	// KeepBodies keeps each call's request body (for explaining differing
 	// answers).
 	KeepBodies bool
+	// ClockFile, when set, receives the simulated time (Unix nanoseconds)
+	// at each Begin: the gateway reads its cache-lifetime clock from it
+	// (GATEWAY_SIM_CLOCK_FILE), so that its view of Anthropic's 5-minute
+	// and 1-hour lifetimes runs on the trace's time, as the fakes' do.
+	ClockFile string
 
 	mu    sync.Mutex
 	now   time.Time
@@ -123,6 +132,13 @@ func (u *Upstreams) Begin(req int, now time.Time) {
 	u.mu.Lock()
 	u.cur, u.now = req, now
 	u.mu.Unlock()
+	if u.ClockFile != "" {
+		// Written whole, then renamed: the gateway never reads half a time.
+		tmp := u.ClockFile + ".tmp"
+		if os.WriteFile(tmp, []byte(strconv.FormatInt(now.UnixNano(), 10)), 0o644) == nil {
+			_ = os.Rename(tmp, u.ClockFile)
+		}
+	}
 }
 
 // Calls returns the calls received since the last Reset.
@@ -395,14 +411,14 @@ func AnthropicBlocks(t *Tokenizer, body []byte) ([]Block, int, error) {
 		schema, _ := canonicalJSON(tl.InputSchema)
 		add(Block{Hash: blockHash("tool", tl.Name, tl.Description, schema),
 			Tokens:     t.Count(tl.Name) + t.Count(tl.Description) + t.Count(schema) + 3,
-			Breakpoint: hasCacheControl(tl.CacheControl)})
+			Breakpoint: hasCacheControl(tl.CacheControl), Hour: hourTTL(tl.CacheControl)})
 	}
 	sys, err := anBlocks(r.System)
 	if err != nil {
 		return nil, 0, err
 	}
 	for _, b := range sys {
-		add(Block{Hash: blockHash("system", b.Text), Tokens: t.Count(b.Text) + 3, Breakpoint: hasCacheControl(b.CacheControl)})
+		add(Block{Hash: blockHash("system", b.Text), Tokens: t.Count(b.Text) + 3, Breakpoint: hasCacheControl(b.CacheControl), Hour: hourTTL(b.CacheControl)})
 	}
 	for _, m := range r.Messages {
 		bs, err := anBlocks(m.Content)
@@ -415,7 +431,7 @@ func AnthropicBlocks(t *Tokenizer, body []byte) ([]Block, int, error) {
 			if i == 0 {
 				first, frame = "1", 7
 			}
-			blk := Block{Breakpoint: hasCacheControl(b.CacheControl)}
+			blk := Block{Breakpoint: hasCacheControl(b.CacheControl), Hour: hourTTL(b.CacheControl)}
 			switch b.Type {
 			case "text":
 				blk.Hash, blk.Tokens = blockHash("text", m.Role, first, b.Text), t.Count(b.Text)+frame
@@ -429,6 +445,7 @@ func AnthropicBlocks(t *Tokenizer, body []byte) ([]Block, int, error) {
 					for _, ib := range inner {
 						if hasCacheControl(ib.CacheControl) {
 							blk.Breakpoint = true
+							blk.Hour = blk.Hour || hourTTL(ib.CacheControl)
 						}
 					}
 				}
@@ -441,6 +458,7 @@ func AnthropicBlocks(t *Tokenizer, body []byte) ([]Block, int, error) {
 	}
 	if hasCacheControl(r.CacheControl) && len(out) > 0 && !out[len(out)-1].Breakpoint {
 		out[len(out)-1].Breakpoint = true
+		out[len(out)-1].Hour = hourTTL(r.CacheControl)
 		bps++
 	}
 	return out, bps, nil
@@ -480,6 +498,11 @@ func (u *Upstreams) handleAnthropic(ctx *fasthttp.RequestCtx) {
 	if err == nil && bps > 4 {
 		err = errorString("A maximum of 4 blocks with cache_control may be provided. Found " + strconv.Itoa(bps) + ".")
 	}
+	if err == nil {
+		if msg := TTLOrderError(blocks); msg != "" {
+			err = errorString(msg)
+		}
+	}
 	if err != nil {
 		u.record(Call{Provider: "anthropic", Model: r.Model, Status: 400, Err: err.Error()}, body)
 		fail(ctx, 400, `{"type":"error","error":{"type":"invalid_request_error","message":`+strconv.Quote(err.Error())+`}}`)
@@ -489,7 +512,7 @@ func (u *Upstreams) handleAnthropic(ctx *fasthttp.RequestCtx) {
 	a := AnswerFor("anthropic", r.Model, conv, digest)
 	out := a.OutputTokens(u.Tok)
 	u.record(Call{Provider: "anthropic", Model: r.Model, Stream: r.Stream, Digest: digest, PromptTokens: usage.Total(), CachedTokens: usage.CacheRead,
-		CacheWriteTokens: usage.CacheCreation, OutputTokens: out, Breakpoints: bps, Answer: a, Status: 200}, body)
+		CacheWriteTokens: usage.CacheCreation, CacheWrite1hTokens: usage.CacheCreation1h, OutputTokens: out, Breakpoints: bps, Answer: a, Status: 200}, body)
 	id := "msg_costbench" + strconv.Itoa(seq)
 	stop := "end_turn"
 	if a.Finish == "tool" {
@@ -503,8 +526,12 @@ func (u *Upstreams) handleAnthropic(ctx *fasthttp.RequestCtx) {
 		content = append(content, map[string]any{"type": "tool_use", "id": tc.ID, "name": tc.Name, "input": json.RawMessage(tc.Args)})
 	}
 	usageObj := func(output int) map[string]any {
+		// The usage object of https://docs.anthropic.com/en/api/messages:
+		// cache_creation splits the write by TTL.
 		return map[string]any{"input_tokens": usage.Input, "cache_creation_input_tokens": usage.CacheCreation,
-			"cache_read_input_tokens": usage.CacheRead, "output_tokens": output, "service_tier": "standard"}
+			"cache_read_input_tokens": usage.CacheRead, "output_tokens": output, "service_tier": "standard",
+			"cache_creation": map[string]any{"ephemeral_5m_input_tokens": usage.CacheCreation - usage.CacheCreation1h,
+				"ephemeral_1h_input_tokens": usage.CacheCreation1h}}
 	}
 	if !r.Stream {
 		b, _ := json.Marshal(map[string]any{"id": id, "type": "message", "role": "assistant", "model": r.Model, "content": content,

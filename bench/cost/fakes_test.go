@@ -238,3 +238,56 @@ func TestFakeUsageGeminiDeepSeek(t *testing.T) {
 		}
 	}
 }
+
+// TestFakeUsageHourTTL checks the Anthropic fake's 1-hour TTL on the wire
+// (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching,
+// "1-hour cache duration"): "ttl": "1h" writes an entry that a request 30
+// minutes later reads, the usage splits the write in
+// cache_creation.ephemeral_1h_input_tokens, and a 5-minute breakpoint
+// before a 1-hour one is a 400.
+func TestFakeUsageHourTTL(t *testing.T) {
+	up := startFakes(t)
+	long := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 300)
+	client := &http.Client{Timeout: time.Minute}
+	hdr := map[string]string{"x-api-key": "k", "anthropic-version": "2023-06-01"}
+	an := []byte(`{"model":"claude-sonnet-4-5","max_tokens":64,"system":[{"type":"text","text":"` + long + `","cache_control":{"type":"ephemeral","ttl":"1h"}}],"messages":[{"role":"user","content":"hi"}]}`)
+	for i, at := range []time.Duration{0, 30 * time.Minute} {
+		up.Begin(i, Epoch.Add(at))
+		resp, b, err := post(client, up.AnthropicURL+"/v1/messages", an, hdr)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("status %v: %v %s", resp, err, b)
+		}
+		var m struct {
+			Usage struct {
+				Creation int `json:"cache_creation_input_tokens"`
+				Read     int `json:"cache_read_input_tokens"`
+				Split    struct {
+					Short int `json:"ephemeral_5m_input_tokens"`
+					Hour  int `json:"ephemeral_1h_input_tokens"`
+				} `json:"cache_creation"`
+			} `json:"usage"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		u := m.Usage
+		calls := up.Calls()
+		c := calls[len(calls)-1]
+		if u.Split.Hour+u.Split.Short != u.Creation || u.Split.Hour != c.CacheWrite1hTokens {
+			t.Fatalf("request %d: usage %+v, recorded %+v", i, u, c)
+		}
+		if i == 0 && (u.Split.Hour == 0 || u.Split.Short != 0) || i == 1 && (u.Read == 0 || u.Creation != 0) {
+			t.Fatalf("request %d: usage %+v, want a 1-hour write, then a read 30 minutes later", i, u)
+		}
+	}
+	bad := []byte(`{"model":"claude-sonnet-4-5","max_tokens":64,"system":[{"type":"text","text":"` + long + `","cache_control":{"type":"ephemeral"}}],` +
+		`"messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral","ttl":"1h"}}]}]}`)
+	up.Begin(2, Epoch.Add(31*time.Minute))
+	resp, b, err := post(client, up.AnthropicURL+"/v1/messages", bad, hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 400 {
+		t.Fatalf("5 minutes before 1 hour: status %d %s, want 400", resp.StatusCode, b)
+	}
+}

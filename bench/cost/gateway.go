@@ -75,6 +75,9 @@ func StartGateway(bin, dir string, up *Upstreams, opt GatewayOptions) (*Gateway,
 		"DEEPSEEK_API_KEY=sk-costbench-deepseek", "DEEPSEEK_BASE_URL=" + up.DeepSeekURL,
 		"GATEWAY_ADMIN_KEY=" + AdminKey,
 	}, opt.Env...)
+	if up.ClockFile != "" {
+		cmd.Env = append(cmd.Env, "GATEWAY_SIM_CLOCK_FILE="+up.ClockFile)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -247,10 +247,10 @@ func (r *Report) Markdown() string {
 	}
 	table("By kind of traffic:", "kind", base.ByKind, gw.ByKind)
 	table("By category (kind and client):", "category", base.ByCategory, gw.ByCategory)
-	w("Where the gateway's cost goes, by category (prompt: uncached input, cache reads and cache writes at their prices; the write premium of each session's last write, which nothing reads; output):")
+	w("Where the gateway's cost goes, by category (prompt: uncached input, cache reads and cache writes at their prices; the write premium of each session's last write, which nothing reads; the premium of 1-hour writes over 5-minute ones; output):")
 	w("")
-	w("| category | gateway cost | uncached input | cache reads | cache writes | of which last-write premium | output |")
-	w("| --- | --- | --- | --- | --- | --- | --- |")
+	w("| category | gateway cost | uncached input | cache reads | cache writes | of which last-write premium | of which 1-hour premium (tokens) | output |")
+	w("| --- | --- | --- | --- | --- | --- | --- | --- |")
 	cats := make([]string, 0, len(gw.ByCategory))
 	for k := range gw.ByCategory {
 		cats = append(cats, k)
@@ -261,7 +261,8 @@ func (r *Report) Markdown() string {
 		if k == "total" {
 			g = &gw.KindSummary
 		}
-		w("| %s | %s | %s | %s | %s | %s | %s |", k, usd(g.CostUSD), usd(g.UncachedUSD), usd(g.ReadUSD), usd(g.WriteUSD), usd(g.LastWritePremiumUSD), usd(g.OutputUSD))
+		w("| %s | %s | %s | %s | %s | %s | %s (%d) | %s |", k, usd(g.CostUSD), usd(g.UncachedUSD), usd(g.ReadUSD), usd(g.WriteUSD), usd(g.LastWritePremiumUSD),
+			usd(g.HourPremiumUSD), g.HourWriteTokens, usd(g.OutputUSD))
 	}
 	w("")
 	table("By model the client named (provider):", "model", base.ByModel, gw.ByModel)

@@ -27,6 +27,11 @@ type KindSummary struct {
 	// LastWritePremiumUSD is the write premium (write − input price) of the
 	// tokens each session's last call wrote: the session reads them never.
 	LastWritePremiumUSD float64 `json:"last_write_premium_usd"`
+	// HourWriteTokens are the cache writes made with Anthropic's 1-hour
+	// TTL; HourPremiumUSD what they cost over 5-minute writes (part of
+	// WriteUSD).
+	HourWriteTokens int     `json:"hour_write_tokens"`
+	HourPremiumUSD  float64 `json:"hour_premium_usd"`
 }
 
 func (k *KindSummary) addCall(c Call, cost, output float64) {
@@ -35,6 +40,7 @@ func (k *KindSummary) addCall(c Call, cost, output float64) {
 	k.PromptTokens += c.PromptTokens
 	k.CachedTokens += c.CachedTokens
 	k.CacheWriteTokens += c.CacheWriteTokens
+	k.HourWriteTokens += c.CacheWrite1hTokens
 	k.OutputTokens += c.OutputTokens
 	k.CostUSD += cost
 }
@@ -123,15 +129,16 @@ func Summarize(name string, results []Result, prices Prices) RunSummary {
 			p := prices[c.Provider+"/"+c.Model]
 			out := float64(c.OutputTokens) * p.Output / 1e6
 			kp := get(s.ByProvider, c.Provider)
-			un, rd, wr := p.Cost(c.PromptTokens-c.CachedTokens-c.CacheWriteTokens, 0, 0, 0), p.Cost(c.CachedTokens, c.CachedTokens, 0, 0), p.Cost(c.CacheWriteTokens, 0, c.CacheWriteTokens, 0)
+			un, rd, wr := p.Cost(c.PromptTokens-c.CachedTokens-c.CacheWriteTokens, 0, 0, 0), p.Cost(c.CachedTokens, c.CachedTokens, 0, 0), p.Cost(c.CacheWriteTokens, 0, c.CacheWriteTokens, 0)+p.HourPremium(c)
 			for _, ks := range []*KindSummary{k, kc, km, kp, &s.KindSummary} {
 				ks.addCall(c, cost, out)
 				ks.UncachedUSD += un
 				ks.ReadUSD += rd
 				ks.WriteUSD += wr
+				ks.HourPremiumUSD += p.HourPremium(c)
 			}
 			if c.CacheWriteTokens > 0 && p.CacheWrite > p.Input {
-				last[r.Req.Session] = lastWrite{kc, float64(c.CacheWriteTokens) * (p.CacheWrite - p.Input) / 1e6}
+				last[r.Req.Session] = lastWrite{kc, float64(c.CacheWriteTokens)*(p.CacheWrite-p.Input)/1e6 + p.HourPremium(c)}
 			} else if c.Provider == "anthropic" {
 				delete(last, r.Req.Session)
 			}
@@ -251,7 +258,7 @@ func Account(base, gw []Result, prices Prices, tok *Tokenizer, strong string) (A
 				if w == 0 {
 					w = p.Input
 				}
-				v := (float64(c.CachedTokens)*(p.Input-p.CachedInput) - float64(c.CacheWriteTokens)*(w-p.Input)) / 1e6
+				v := (float64(c.CachedTokens)*(p.Input-p.CachedInput)-float64(c.CacheWriteTokens)*(w-p.Input))/1e6 - p.HourPremium(c)
 				a.PromptCache.SavedUSD += v
 				if v > 0 {
 					a.PromptCache.PositiveOnlyUSD += v
@@ -283,7 +290,7 @@ func Account(base, gw []Result, prices Prices, tok *Tokenizer, strong string) (A
 			sp := prices[strong]
 			for _, c := range r.Calls {
 				own, _ := prices.CallCost(c)
-				if d := sp.Cost(c.PromptTokens, c.CachedTokens, c.CacheWriteTokens, c.OutputTokens) - own; d > 0 {
+				if d := sp.CallCost(c) - own; d > 0 {
 					a.Routing.SavedUSD += d
 				}
 			}

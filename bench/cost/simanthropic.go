@@ -18,6 +18,9 @@ type Block struct {
 	Tokens int
 	// Breakpoint is set when the block carries cache_control.
 	Breakpoint bool
+	// Hour is set when that cache_control asks for the 1-hour TTL
+	// ("ttl": "1h").
+	Hour bool
 }
 
 // AnthropicUsage is the input side of Anthropic's usage object.
@@ -28,6 +31,10 @@ type AnthropicUsage struct {
 	// CacheRead is cache_read_input_tokens; CacheCreation is
 	// cache_creation_input_tokens.
 	CacheRead, CacheCreation int
+	// CacheCreation1h is the part of CacheCreation written with the 1-hour
+	// TTL (usage.cache_creation.ephemeral_1h_input_tokens; the rest is
+	// ephemeral_5m_input_tokens).
+	CacheCreation1h int
 }
 
 // Total is the prompt's size: input + cache read + cache creation.
@@ -50,7 +57,15 @@ func (u AnthropicUsage) Total() int { return u.Input + u.CacheRead + u.CacheCrea
 //     tokens up to the read point, and input_tokens the rest (the tokens
 //     after the last breakpoint) — so input + read + creation is the prompt;
 //   - entries live TTL (5 minutes) and a read refreshes them; entries are
-//     per model.
+//     per model;
+//   - a breakpoint with "ttl": "1h" writes an entry that lives an hour
+//     (LongTTL), refreshed by each read for its own lifetime. With mixed
+//     TTLs the guide's "Mixing different TTLs" billing applies: A is the
+//     highest hit, B the highest 1-hour breakpoint after A (A if none),
+//     C the last breakpoint; A is read, B − A written at the 1-hour price
+//     (2× input), C − B at the 5-minute price (1.25×). A 5-minute
+//     breakpoint before a 1-hour one is a 400 (longer TTLs first), checked
+//     by the fake's handler (TTLOrderError).
 //
 // # Notes
 //
@@ -63,8 +78,16 @@ type AnthropicCache struct {
 	// (default MinCacheableTokens).
 	MinTokens func(model string) int
 
+	// LongTTL is the lifetime of an entry written with "ttl": "1h".
+	LongTTL time.Duration
+
 	mu      sync.Mutex
-	entries map[[32]byte]time.Time // model-qualified prefix hash → expiry
+	entries map[[32]byte]anEntry // model-qualified prefix hash → entry
+}
+
+type anEntry struct {
+	exp  time.Time
+	hour bool
 }
 
 // LookbackBlocks is how many block boundaries before a breakpoint Anthropic
@@ -86,7 +109,7 @@ func MinCacheableTokens(model string) int {
 
 // NewAnthropicCache returns an empty cache with a 5-minute TTL.
 func NewAnthropicCache() *AnthropicCache {
-	return &AnthropicCache{TTL: 5 * time.Minute, MinTokens: MinCacheableTokens, entries: map[[32]byte]time.Time{}}
+	return &AnthropicCache{TTL: 5 * time.Minute, LongTTL: time.Hour, MinTokens: MinCacheableTokens, entries: map[[32]byte]anEntry{}}
 }
 
 // Reset forgets every entry.
@@ -124,8 +147,14 @@ func (c *AnthropicCache) Process(model string, now time.Time, blocks []Block) An
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	live := func(i int) bool {
-		exp, ok := c.entries[keys[i]]
-		return ok && now.Before(exp)
+		e, ok := c.entries[keys[i]]
+		return ok && now.Before(e.exp)
+	}
+	ttl := func(hour bool) time.Duration {
+		if hour {
+			return c.LongTTL
+		}
+		return c.TTL
 	}
 	read := -1
 	for _, b := range bps {
@@ -142,20 +171,46 @@ func (c *AnthropicCache) Process(model string, now time.Time, blocks []Block) An
 	u := AnthropicUsage{}
 	start := 0
 	if read >= 0 {
-		c.entries[keys[read]] = now.Add(c.TTL)
+		e := c.entries[keys[read]]
+		e.exp = now.Add(ttl(e.hour))
+		c.entries[keys[read]] = e
 		u.CacheRead = cum[read]
 		start = cum[read]
 	}
-	last := -1
+	last, lastHour := -1, -1
 	for _, b := range bps {
 		if b > read && cum[b] >= min {
-			c.entries[keys[b]] = now.Add(c.TTL)
+			h := blocks[b].Hour
+			c.entries[keys[b]] = anEntry{exp: now.Add(ttl(h)), hour: h}
 			last = b
+			if blocks[b].Hour {
+				lastHour = b
+			}
 		}
 	}
 	if last >= 0 {
 		u.CacheCreation = cum[last] - start
 	}
+	if lastHour >= 0 {
+		u.CacheCreation1h = cum[lastHour] - start
+	}
 	u.Input = total - u.CacheRead - u.CacheCreation
 	return u
+}
+
+// TTLOrderError reports a 5-minute breakpoint before a 1-hour one: the
+// guide requires longer TTLs first (tools, system, messages order), and the
+// API answers 400. It returns "" when the order is valid.
+func TTLOrderError(blocks []Block) string {
+	short := false
+	for _, b := range blocks {
+		switch {
+		case !b.Breakpoint:
+		case !b.Hour:
+			short = true
+		case short:
+			return "a ttl='1h' cache_control block must not come after a ttl='5m' cache_control block"
+		}
+	}
+	return ""
 }

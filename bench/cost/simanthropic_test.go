@@ -21,6 +21,14 @@ func blocks(label string, n, size int, bps ...int) []Block {
 	return out
 }
 
+// hour gives the breakpoints at the given indexes the 1-hour TTL.
+func hour(bs []Block, at ...int) []Block {
+	for _, i := range at {
+		bs[i].Hour = true
+	}
+	return bs
+}
+
 // withBlock returns bs with block i's content replaced.
 func withBlock(bs []Block, i int, label string) []Block {
 	out := append([]Block(nil), bs...)
@@ -108,6 +116,19 @@ func TestAnthropicCache(t *testing.T) {
 			{0, "claude-haiku-4-5", blocks("a", 10, 400, 9), AnthropicUsage{Input: 4000}},
 			{time.Second, "claude-haiku-4-5", blocks("a", 11, 400, 10), AnthropicUsage{CacheCreation: 4400}},
 		}},
+		{"a 1-hour entry outlives 5 minutes, and its read refreshes it for an hour", []step{
+			{0, model, hour(blocks("a", 10, 200, 7), 7), AnthropicUsage{CacheCreation: 1600, CacheCreation1h: 1600, Input: 400}},
+			{40 * time.Minute, model, blocks("a", 10, 200, 7), AnthropicUsage{CacheRead: 1600, Input: 400}},
+			{95 * time.Minute, model, blocks("a", 10, 200, 7), AnthropicUsage{CacheRead: 1600, Input: 400}},
+			{156 * time.Minute, model, blocks("a", 10, 200, 7), AnthropicUsage{CacheCreation: 1600, Input: 400}},
+		}},
+		{"mixed TTLs: A read, B − A at 1 hour, C − B at 5 minutes", []step{
+			{0, model, blocks("a", 20, 100, 11), AnthropicUsage{CacheCreation: 1200, Input: 800}},
+			{time.Second, model, hour(blocks("a", 20, 100, 11, 15, 19), 11, 15), AnthropicUsage{CacheRead: 1200, CacheCreation: 800, CacheCreation1h: 400}},
+			// The 5-minute entry at block 19 is gone after 6 minutes; the
+			// 1-hour one at block 15 is read.
+			{6*time.Minute + time.Second, model, blocks("a", 20, 100, 19), AnthropicUsage{CacheRead: 1600, CacheCreation: 400}},
+		}},
 		{"entries are per model", []step{
 			{0, model, blocks("a", 10, 200, 9), AnthropicUsage{CacheCreation: 2000}},
 			{time.Second, "claude-opus-4-1", blocks("a", 10, 200, 9), AnthropicUsage{CacheCreation: 2000}},
@@ -144,5 +165,29 @@ func TestMinCacheableTokens(t *testing.T) {
 		if got := MinCacheableTokens(model); got != want {
 			t.Errorf("MinCacheableTokens(%q) = %d, want %d", model, got, want)
 		}
+	}
+}
+
+// TestTTLOrder checks the guide's rule that 1-hour breakpoints come before
+// 5-minute ones (the fake answers 400 otherwise).
+func TestTTLOrder(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		bs   []Block
+		bad  bool
+	}{
+		{"all 5 minutes", blocks("a", 6, 10, 1, 4), false},
+		{"all 1 hour", hour(blocks("a", 6, 10, 1, 4), 1, 4), false},
+		{"1 hour then 5 minutes", hour(blocks("a", 6, 10, 1, 4), 1), false},
+		{"5 minutes then 1 hour", hour(blocks("a", 6, 10, 1, 4), 4), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := TTLOrderError(tt.bs) != ""; got != tt.bad {
+				t.Fatalf("TTLOrderError: %v, want %v", got, tt.bad)
+			}
+		})
 	}
 }

@@ -65,8 +65,27 @@ func Cost(m *catalog.Model, u providers.Usage) float64 {
 	if write == 0 {
 		write = m.InputPrice
 	}
-	return (float64(uncached)*m.InputPrice + float64(u.CachedTokens)*cached +
-		float64(u.CacheWriteTokens)*write + float64(u.CompletionTokens)*m.OutputPrice) / 1e6
+	return (float64(uncached)*m.InputPrice+float64(u.CachedTokens)*cached+
+		float64(u.CacheWriteTokens)*write+float64(u.CompletionTokens)*m.OutputPrice)/1e6 + hourPremium(m, u)
+}
+
+// HourWriteRatio is Anthropic's price of a 1-hour cache write in base
+// input prices (2×; a 5-minute write is the catalog's cache_write_price,
+// 1.25×): https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching,
+// "Pricing".
+const HourWriteRatio = 2.0
+
+// hourPremium is what u's 1-hour cache writes cost over the cache-write
+// price.
+func hourPremium(m *catalog.Model, u providers.Usage) float64 {
+	if u.CacheWrite1h <= 0 {
+		return 0
+	}
+	write := m.CacheWritePrice
+	if write == 0 {
+		write = m.InputPrice
+	}
+	return float64(min(u.CacheWrite1h, u.CacheWriteTokens)) * max(HourWriteRatio*m.InputPrice-write, 0) / 1e6
 }
 
 // Credit is what a finished request that an upstream answered (not a cache
@@ -88,7 +107,8 @@ func Credit(saved *Saved, m *catalog.Model, u providers.Usage, stripTokens, dedu
 	}
 	price := m.InputPrice
 	if u.PromptTokens > 0 {
-		prompt := Cost(m, providers.Usage{PromptTokens: u.PromptTokens, CachedTokens: u.CachedTokens, CacheWriteTokens: u.CacheWriteTokens, Set: true})
+		prompt := Cost(m, providers.Usage{PromptTokens: u.PromptTokens, CachedTokens: u.CachedTokens, CacheWriteTokens: u.CacheWriteTokens,
+			CacheWrite1h: u.CacheWrite1h, Set: true})
 		price = prompt * 1e6 / float64(u.PromptTokens)
 	}
 	saved[Strip] = float64(stripTokens) * price / 1e6
@@ -99,7 +119,7 @@ func Credit(saved *Saved, m *catalog.Model, u providers.Usage, stripTokens, dedu
 		if write == 0 {
 			write = m.InputPrice
 		}
-		saved[Prompt] = (float64(u.CachedTokens)*(m.InputPrice-read) - float64(u.CacheWriteTokens)*(write-m.InputPrice)) / 1e6
+		saved[Prompt] = (float64(u.CachedTokens)*(m.InputPrice-read)-float64(u.CacheWriteTokens)*(write-m.InputPrice))/1e6 - hourPremium(m, u)
 	}
 	if baseline != nil && baseline.Name != m.Name {
 		if d := Cost(baseline, u) - Cost(m, u); d > 0 {

@@ -25,6 +25,9 @@ func TestCost(t *testing.T) {
 		{"no model", nil, providers.Usage{PromptTokens: 1000, Set: true}, 0},
 		{"plain", sonnet, providers.Usage{PromptTokens: 1_000_000, CompletionTokens: 1_000_000, Set: true}, 18},
 		{"cache read and write", sonnet, providers.Usage{PromptTokens: 3_000_000, CachedTokens: 1_000_000, CacheWriteTokens: 1_000_000, Set: true}, 3 + 0.3 + 3.75},
+		// 1-hour writes cost 2× input ($6), the rest of the writes the
+		// cache-write price ($3.75).
+		{"1-hour cache writes", sonnet, providers.Usage{PromptTokens: 3_000_000, CachedTokens: 1_000_000, CacheWriteTokens: 2_000_000, CacheWrite1h: 1_000_000, Set: true}, 0.3 + 3.75 + 6},
 		// A model without cached or write prices charges them as input.
 		{"no cache prices", mini, providers.Usage{PromptTokens: 2_000_000, CachedTokens: 1_000_000, Set: true}, 0.3},
 		// Usage that counts more cached than prompt tokens charges no
@@ -59,6 +62,13 @@ func TestCredit(t *testing.T) {
 	Credit(&s, sonnet, providers.Usage{PromptTokens: 1_000_000, CacheWriteTokens: 1_000_000, Set: true}, 0, 0, true, nil)
 	if !near(s[Prompt], -0.75) {
 		t.Errorf("write-only prompt cache %v, want -0.75", s[Prompt])
+	}
+
+	// 1-hour writes: their premium over input is 2× − 1× the input price.
+	s = Saved{}
+	Credit(&s, sonnet, providers.Usage{PromptTokens: 1_000_000, CacheWriteTokens: 1_000_000, CacheWrite1h: 1_000_000, Set: true}, 0, 0, true, nil)
+	if !near(s[Prompt], -3) {
+		t.Errorf("1-hour write-only prompt cache %v, want -3", s[Prompt])
 	}
 
 	// Routing: the baseline's price of the same usage, less the served one.

@@ -43,6 +43,14 @@ type Config struct {
 	// NoLedger places breakpoints by the stateless rules only, without the
 	// prefix ledger ([optimize] anthropic_cache_ledger = false; an ablation).
 	NoLedger bool
+	// NoHourTTL keeps every added breakpoint at the 5-minute TTL; by
+	// default the ledger gives a conversation breakpoint the 1-hour TTL
+	// where the session's pauses make it pay (gaps.go; [optimize]
+	// anthropic_cache_1h = false, an ablation).
+	NoHourTTL bool
+	// Clock is the ledger's clock (nil: time.Now); the cost benchmark
+	// replays a trace's hour in a minute with a simulated one.
+	Clock func() time.Time
 	// CacheMinTokens overrides the minimum cacheable prompt length, in
 	// tokens, by model-name prefix (the longest matching prefix wins); other
 	// models use the built-in table (Provider.MinCacheTokens).
@@ -88,7 +96,8 @@ func New(cfg Config) (*Provider, error) {
 	}
 	var led *prefixLedger
 	if !cfg.NoLedger {
-		led = newPrefixLedger()
+		led = newPrefixLedger(cfg.Clock)
+		led.noHour = cfg.NoHourTTL
 	}
 	return &Provider{cfg: cfg, client: c,
 		messages:    c.URL(nil, "/v1/messages"),

@@ -46,7 +46,10 @@ import (
 // The client's own breakpoints count toward the four and are never moved;
 // on the passthrough path breakpoints are added only when the client set
 // none. A breakpoint is never placed before a client breakpoint whose ttl is
-// not the default 5m (Anthropic requires longer TTLs to come first).
+// not the default 5m (Anthropic requires longer TTLs to come first). With
+// the prefix ledger, added breakpoints may carry "ttl":"1h" where the
+// session's pauses or the client's recurring sessions make it pay
+// (gaps.go); then the 1-hour ones come first.
 
 // MaxBreakpoints is the number of cache_control blocks Anthropic accepts in
 // one request.
@@ -58,6 +61,12 @@ const (
 	ccMemberComma = `,"cache_control":{"type":"ephemeral"}`
 	ccWrapOpen    = `[{"type":"text","text":`
 	ccWrapClose   = `,"cache_control":{"type":"ephemeral"}}]`
+	// The 1-hour TTL (gaps.go): the same with "ttl":"1h"
+	// (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching,
+	// "1-hour cache duration").
+	ccMemberHour      = `"cache_control":{"type":"ephemeral","ttl":"1h"}`
+	ccMemberCommaHour = `,"cache_control":{"type":"ephemeral","ttl":"1h"}`
+	ccWrapCloseHour   = `,"cache_control":{"type":"ephemeral","ttl":"1h"}}]`
 )
 
 // Minimum cacheable prompt lengths, in tokens. Anthropic's documented
@@ -200,6 +209,9 @@ type ccScan struct {
 	toolSpan, sysSpan [2]int
 	marks             []msgMark
 	hashes            []uint64
+	// hourAt is set by plan: the message index of the conversation
+	// breakpoint written with the 1-hour TTL, or -1.
+	hourAt int
 }
 
 // msgMark is one message of the scanned body.
@@ -374,7 +386,7 @@ func strSpot(i, e int, sec section, idx, cost int) spot {
 
 func (s *ccScan) run(body []byte) {
 	track, marks, hashes := s.track, s.marks[:0], s.hashes[:0]
-	*s = ccScan{body: body, userMsg: -1, asstMsg: -1, firstAsst: -1, track: track, marks: marks, hashes: hashes}
+	*s = ccScan{body: body, userMsg: -1, asstMsg: -1, firstAsst: -1, track: track, marks: marks, hashes: hashes, hourAt: -1}
 	i := jsonscan.SkipSpace(body, 0)
 	if kindAt(body, i) != jsonscan.Object {
 		return
@@ -588,6 +600,25 @@ func (s *ccScan) plan(minTok int, onlyIfNone bool, hist history, ins *[2 * MaxBr
 	if !final.ok || s.firstAsst < 0 || s.firstAsst > final.msg {
 		final, prev = spot{}, spot{}
 	}
+	// The 1-hour TTL (gaps.go), for every breakpoint of the request: the
+	// conversation one is the last, and longer TTLs must come first. Not
+	// with client breakpoints, whose TTLs the order would have to respect.
+	member, memberComma, wrapClose := ccMember, ccMemberComma, ccWrapClose
+	if final.ok && s.client == 0 && hist.pLong > 0 && s.track {
+		read, base := 0, 0
+		if j := hist.shared; hist.live && j >= 0 && s.marks[j].last.ok && s.marks[j].last.notAfter(&final) {
+			read = s.prefix(&s.marks[j].last)
+		}
+		for _, c := range [...]*spot{&s.lastSys, &s.lastTool} {
+			if c.ok && estimate(s.prefix(c)) >= minTok {
+				base = max(base, s.prefix(c))
+			}
+		}
+		if hourPays(hist.pLong, s.prefix(&final), read, base) {
+			member, memberComma, wrapClose = ccMemberHour, ccMemberCommaHour, ccWrapCloseHour
+			s.hourAt = final.msg
+		}
+	}
 	cands := [...]*spot{&final, &s.lastSys, &s.lastTool, &prev}
 	n := 0
 	for _, c := range cands {
@@ -595,18 +626,27 @@ func (s *ccScan) plan(minTok int, onlyIfNone bool, hist history, ins *[2 * MaxBr
 			break
 		}
 		if !c.ok || c.taken || (s.long.ok && c.notAfter(&s.long)) || estimate(s.prefix(c)) < minTok {
+			if c == &final {
+				s.hourAt = -1
+			}
 			continue
+		}
+		member, memberComma, wrapClose := member, memberComma, wrapClose
+		if hist.headHour && s.client == 0 && (c == &s.lastSys || c == &s.lastTool) {
+			// The client's shared head (gaps.go): before every message,
+			// so its 1-hour TTL comes first in any request.
+			member, memberComma, wrapClose = ccMemberHour, ccMemberCommaHour, ccWrapCloseHour
 		}
 		switch {
 		case c.str:
 			ins[n] = insert{c.at, ccWrapOpen}
-			ins[n+1] = insert{c.end, ccWrapClose}
+			ins[n+1] = insert{c.end, wrapClose}
 			n += 2
 		case c.empty:
-			ins[n] = insert{c.at, ccMember}
+			ins[n] = insert{c.at, member}
 			n++
 		default:
-			ins[n] = insert{c.at, ccMemberComma}
+			ins[n] = insert{c.at, memberComma}
 			n++
 		}
 		slots--
@@ -672,15 +712,23 @@ func addBreakpointsWith(b []byte, model string, t minTable, onlyIfNone bool, led
 	s.track = true
 	s.run(b)
 	hist := history{shared: -1, tail: -1}
+	var bounds []uint64
 	if !(onlyIfNone && s.client > 0) {
 		m := model
 		if m == "" {
 			m = unsafeconv.String(s.model)
 		}
-		bounds, head := s.bounds(led.seed, m)
+		var head uint64
+		bounds, head = s.bounds(led.seed, m)
 		hist = led.observe(head, bounds)
+		if led.noHour {
+			hist.pLong, hist.headHour = 0, false
+		}
 	}
 	out, n := s.place(b, model, t, onlyIfNone, hist)
+	if s.hourAt >= 0 && n > 0 {
+		led.wroteHour(bounds, s.hourAt)
+	}
 	s.body, s.model = nil, nil
 	scanPool.Put(s)
 	return out, n

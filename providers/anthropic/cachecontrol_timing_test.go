@@ -86,6 +86,16 @@ func BenchmarkCacheControl(b *testing.B) {
 			buf, _ = addBreakpoints(append(buf[:0], plain...), "claude-sonnet-4-20250514", tbl, false)
 		}
 	})
+	b.Run("translated-ledger", func(b *testing.B) {
+		// With the prefix ledger, as the provider places by default: the
+		// same request again (a retry), so the ledger's maps hold steady.
+		led := newPrefixLedger(nil)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(plain)))
+		for b.Loop() {
+			buf, _ = addBreakpointsWith(append(buf[:0], plain...), "claude-sonnet-4-20250514", tbl, false, led)
+		}
+	})
 	b.Run("passthrough", func(b *testing.B) {
 		// AppendWithModel (validation and model swap) then placement, as
 		// Provider.Messages does.

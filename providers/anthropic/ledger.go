@@ -18,9 +18,11 @@ import (
 // never read, and a gateway that writes it anyway makes the session cost
 // more than sending it uncached (issue 14: Aider sessions 4.5% dearer).
 //
-// The ledger remembers, for a few minutes (Anthropic's cache lifetime), a
+// The ledger remembers, for an hour (Anthropic's longer cache lifetime), a
 // hash of every message-boundary prefix of the requests the provider sent,
-// and whether that boundary was its request's last. For a new request the
+// when it was last sent, whether that boundary was its request's last, and
+// whether it was written with the 1-hour TTL (gaps.go, which also keeps
+// the pauses and session starts the 1-hour choice is made from). For a new request the
 // longest prefix it shares with a recent one says how the client grows its
 // conversation:
 //
@@ -61,14 +63,19 @@ type prefixLedger struct {
 	// tails is the rewritten-tail length last seen per head (model, tools
 	// and system prompt): how the client behind that head grows its prompt.
 	tails map[uint64]ledgerEntry
-	ttl   time.Duration
-	now   func() time.Time
-	seed  maphash.Seed
+	// gaps counts, per head and per session, the pauses between a request
+	// and the earlier one whose prefix it continues (gaps.go).
+	gaps map[uint64]gapStats
+	now  func() time.Time
+	seed maphash.Seed
+	// noHour keeps every breakpoint at the 5-minute TTL (Config.NoHourTTL).
+	noHour bool
 }
 
 type ledgerEntry struct {
-	exp  int64 // unix nanoseconds
+	seen int64 // unix nanoseconds of the last request that sent it
 	last bool  // the boundary ended its request
+	hour bool  // the prefix was written with the 1-hour TTL
 	// n is the message count of the request that recorded the boundary;
 	// in tails, the tail length.
 	n int32
@@ -77,8 +84,19 @@ type ledgerEntry struct {
 // ledgerMax bounds the ledger: 64k boundaries, about 1.5 MB.
 const ledgerMax = 1 << 16
 
-func newPrefixLedger() *prefixLedger {
-	return &prefixLedger{m: make(map[uint64]ledgerEntry), tails: make(map[uint64]ledgerEntry), ttl: 5 * time.Minute, now: time.Now, seed: maphash.MakeSeed()}
+// Lifetimes: Anthropic's two cache TTLs; the ledger remembers a boundary
+// for the longer one, to see pauses up to an hour.
+const (
+	shortTTL = 5 * time.Minute
+	hourTTL  = time.Hour
+)
+
+func newPrefixLedger(now func() time.Time) *prefixLedger {
+	if now == nil {
+		now = time.Now
+	}
+	return &prefixLedger{m: make(map[uint64]ledgerEntry), tails: make(map[uint64]ledgerEntry), gaps: make(map[uint64]gapStats),
+		now: now, seed: maphash.MakeSeed()}
 }
 
 // history is what the ledger knows of a request: the index of the last of
@@ -88,6 +106,16 @@ func newPrefixLedger() *prefixLedger {
 type history struct {
 	shared int
 	tail   int
+	// live: the prefix up to shared is likely still in Anthropic's cache
+	// (sent within 5 minutes, or within the hour with the 1-hour TTL).
+	live bool
+	// pLong is the estimated chance that the session's next turn comes
+	// after more than 5 minutes and within the hour (gaps.go).
+	pLong float64
+	// headHour: the client behind the head (tools and system prompt)
+	// started another session within the hour, so its head breakpoints
+	// take the 1-hour TTL (gaps.go).
+	headHour bool
 }
 
 // tailsTTL keeps a client's tail length longer than a cache entry: it
@@ -103,29 +131,38 @@ func (l *prefixLedger) observe(head uint64, bounds []uint64) history {
 		return h
 	}
 	now := l.now().UnixNano()
-	exp := now + int64(l.ttl)
+	horizon := now - int64(hourTTL)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := len(bounds) - 1; i >= 0; i-- {
-		if e, ok := l.m[bounds[i]]; ok && e.exp > now {
+		if e, ok := l.m[bounds[i]]; ok && e.seen > horizon {
 			h.shared, h.tail = i, 0
 			if !e.last {
 				h.tail = max(int(e.n)-1-i, 0)
 			}
+			gap := time.Duration(now - e.seen)
+			h.live = gap <= shortTTL || e.hour
+			l.countGap(head, bounds[0], gap, now)
 			break
 		}
 	}
+	if h.shared < 0 {
+		l.countGap(head, bounds[0], 0, now)
+		l.countStart(head, now)
+	}
+	h.headHour = l.recurring(head, now)
+	h.pLong = l.pLong(head, bounds[0], now)
 	if h.tail >= 0 {
 		if len(l.tails) >= ledgerMax {
 			clear(l.tails)
 		}
-		l.tails[head] = ledgerEntry{exp: now + int64(tailsTTL), n: int32(h.tail)}
-	} else if e, ok := l.tails[head]; ok && e.exp > now {
+		l.tails[head] = ledgerEntry{seen: now, n: int32(h.tail)}
+	} else if e, ok := l.tails[head]; ok && e.seen > now-int64(tailsTTL) {
 		h.tail = int(e.n)
 	}
 	if len(l.m)+len(bounds) > ledgerMax {
 		for k, e := range l.m {
-			if e.exp <= now {
+			if e.seen <= horizon {
 				delete(l.m, k)
 			}
 		}
@@ -135,9 +172,24 @@ func (l *prefixLedger) observe(head uint64, bounds []uint64) history {
 	}
 	for i, b := range bounds {
 		e := l.m[b]
+		alive := e.seen > horizon
 		// A boundary stays "last" once some request ended there: a retry
 		// or a parallel request of the same prompt appends nothing yet.
-		l.m[b] = ledgerEntry{exp: exp, last: e.last && e.exp > now || i == len(bounds)-1, n: int32(len(bounds))}
+		// A 1-hour entry stays one while it lives (a read refreshes it).
+		l.m[b] = ledgerEntry{seen: now, last: e.last && alive || i == len(bounds)-1, hour: e.hour && alive, n: int32(len(bounds))}
 	}
 	return h
+}
+
+// wroteHour records that the prefixes up to bounds[k] were sent with a
+// 1-hour breakpoint at or after them.
+func (l *prefixLedger) wroteHour(bounds []uint64, k int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, b := range bounds[:min(k+1, len(bounds))] {
+		if e, ok := l.m[b]; ok {
+			e.hour = true
+			l.m[b] = e
+		}
+	}
 }

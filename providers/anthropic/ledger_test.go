@@ -76,7 +76,7 @@ func TestLedgerPlacement(t *testing.T) {
 	tbl := newMinTable(nil)
 	t.Run("appending chat", func(t *testing.T) {
 		t.Parallel()
-		led := newPrefixLedger()
+		led := newPrefixLedger(nil)
 		turns := [][]string{
 			{big("q1-"), "a1-", "q2-"},
 			{big("q1-"), "a1-", "q2-", "a2-", "q3-"},
@@ -92,7 +92,7 @@ func TestLedgerPlacement(t *testing.T) {
 	})
 	t.Run("aider rewrites its tail", func(t *testing.T) {
 		t.Parallel()
-		led := newPrefixLedger()
+		led := newPrefixLedger(nil)
 		rmap := big("repo-map")
 		files := func(v string) string { return big("files-" + v) }
 		turns := [][]string{
@@ -121,7 +121,7 @@ func TestLedgerPlacement(t *testing.T) {
 	})
 	t.Run("entries expire", func(t *testing.T) {
 		t.Parallel()
-		led := newPrefixLedger()
+		led := newPrefixLedger(nil)
 		now := time.Unix(1e9, 0)
 		led.now = func() time.Time { return now }
 		h1, h2 := []uint64{1, 2, 3}, []uint64{1, 2, 3, 4, 5}
@@ -131,9 +131,15 @@ func TestLedgerPlacement(t *testing.T) {
 		if h := led.observe(9, h2); h.shared != 2 || h.tail != 0 {
 			t.Fatalf("appended: %+v, want shared 2, tail 0", h)
 		}
+		// Boundaries are remembered an hour (to see pauses up to the 1-hour
+		// TTL); past 5 minutes the prefix is no longer live in the cache.
 		now = now.Add(6 * time.Minute)
-		if h := led.observe(9, []uint64{1, 2, 3, 4, 5, 6, 7}); h.shared != -1 || h.tail != 0 {
-			t.Fatalf("after the TTL: %+v, want no shared boundary and the client's tail (0)", h)
+		if h := led.observe(9, []uint64{1, 2, 3, 4, 5, 6, 7}); h.shared != 4 || h.tail != 0 || h.live {
+			t.Fatalf("after 5 minutes: %+v, want shared 4, tail 0, not live", h)
+		}
+		now = now.Add(61 * time.Minute)
+		if h := led.observe(9, []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}); h.shared != -1 || h.tail != -1 {
+			t.Fatalf("after the hour: %+v, want no shared boundary and no tail (the client's is an hour old too)", h)
 		}
 	})
 }

@@ -34,6 +34,14 @@ func parseUsage(v []byte, u *usageCounts) {
 		return
 	}
 	_ = jsonscan.ObjectEach(v, func(k, val []byte) error {
+		if string(k) == "cache_creation" {
+			// The write split by TTL (https://docs.anthropic.com/en/api/messages,
+			// usage.cache_creation): 1-hour writes cost 2× input, not 1.25×.
+			if h := jsonscan.Get(val, "ephemeral_1h_input_tokens"); jsonscan.KindOf(h) == jsonscan.Number {
+				u.cacheWrite1h = wire.Num(h)
+			}
+			return nil
+		}
 		if jsonscan.KindOf(val) != jsonscan.Number {
 			return nil
 		}
@@ -56,6 +64,7 @@ func parseUsage(v []byte, u *usageCounts) {
 // the cached prefix, so the OpenAI prompt_tokens is the sum of all three.
 type usageCounts struct {
 	input, output, cacheWrite, cacheRead int
+	cacheWrite1h                         int // part of cacheWrite with the 1-hour TTL
 	set                                  bool
 }
 
@@ -65,6 +74,7 @@ func (u usageCounts) openAI() providers.Usage {
 		CompletionTokens: u.output,
 		CachedTokens:     u.cacheRead,
 		CacheWriteTokens: u.cacheWrite,
+		CacheWrite1h:     min(u.cacheWrite1h, u.cacheWrite),
 		Set:              u.set,
 	}
 }

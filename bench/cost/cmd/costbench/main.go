@@ -49,6 +49,7 @@ func run() error {
 	command := flag.String("command", "go run ./bench/cost/cmd/costbench", "the command to record in the results")
 	strong := flag.String("strong", "anthropic/claude-sonnet-4-5", "the model \"auto\" stands for without a gateway (the router's strong tier)")
 	keep := flag.Bool("keep", false, "keep the temporary directory (gateway configs and logs)")
+	simClock := flag.Bool("sim-clock", true, "give the gateway the trace's simulated time (GATEWAY_SIM_CLOCK_FILE) for its cache-lifetime bookkeeping; false: its real clock, as before issue 14's 1-hour TTL")
 	dump := flag.String("dump", "", "write the original and the upstream's request body of every differing answer to this directory")
 	flag.Parse()
 
@@ -92,6 +93,9 @@ func run() error {
 	}
 	defer up.Close()
 	up.KeepBodies = true
+	if *simClock {
+		up.ClockFile = filepath.Join(dir, "clock")
+	}
 	client := &http.Client{Timeout: 2 * time.Minute}
 	durations := map[string]string{}
 
@@ -305,6 +309,7 @@ func ablationRuns(strong string) []ablation {
 		// Parts of the prompt caching, each alone (no technique column of
 		// their own in /admin/usage: provider_prompt_cache credits the
 		// ledger's placement; prompt_cache_key is not credited).
+		{name: "no-1h-ttl", what: "`[optimize] anthropic_cache_1h = false` (every breakpoint at the 5-minute TTL)", opts: cost.GatewayOptions{Name: "no-1h-ttl", TOML: "[optimize]\nanthropic_cache_1h = false\n"}},
 		{name: "no-ledger", what: "`[optimize] anthropic_cache_ledger = false` (breakpoints by the stateless rules)", opts: cost.GatewayOptions{Name: "no-ledger", TOML: "[optimize]\nanthropic_cache_ledger = false\n"}},
 		{name: "no-prompt-cache-key", what: "`[optimize] prompt_cache_key = false` (no per-conversation key to OpenAI)", opts: cost.GatewayOptions{Name: "no-prompt-cache-key", TOML: "[optimize]\nprompt_cache_key = false\n"}},
 		{name: "no-strip", what: "`STRIP_IDE_BOILERPLATE=false`", technique: accounting.SaveStrip, opts: cost.GatewayOptions{Name: "no-strip", Env: []string{"STRIP_IDE_BOILERPLATE=false"}}},
