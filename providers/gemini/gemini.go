@@ -160,7 +160,7 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	}
 	out := providers.NewResponse(release)
 	bb.resp.out = c.AppendJSON(bb.resp.out[:0])
-	out.Body, out.Usage, out.Model = bb.resp.out, c.Usage, c.Model
+	out.Body, out.Usage = bb.resp.out, c.Usage
 	return out, nil
 }
 
@@ -186,7 +186,6 @@ func (p *Provider) stream(ctx context.Context, call *providers.Call, req *fastht
 		release()
 	})
 	out.Stream = t
-	out.Model = call.Model
 	return out, nil
 }
 

@@ -187,8 +187,7 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 		return nil, e
 	}
 	out := providers.NewResponse(release)
-	var model string
-	bb.out, out.Usage, model, err = AppendCompletion(bb.out[:0], resp.Body(), call)
+	bb.out, out.Usage, _, err = AppendCompletion(bb.out[:0], resp.Body(), call)
 	if err != nil {
 		release()
 		if ue, ok := err.(*providers.UpstreamError); ok {
@@ -199,7 +198,6 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 			Message: "upstream " + p.cfg.Name + " sent an unreadable answer: " + err.Error(), Err: err}
 	}
 	out.Body = bb.out
-	out.Model = model
 	return out, nil
 }
 
