@@ -49,24 +49,27 @@ type block struct {
 // makes the read return. A Translator is otherwise not safe for concurrent
 // use.
 type Translator struct {
-	sr       sse.Reader
-	cw       providers.ChunkWriter
-	out      []byte
-	scratch  []byte
-	blocks   []block
-	ntools   int
-	usage    usageCounts
-	info     reqInfo
-	include  bool
-	started  bool
-	finished bool
-	done     bool
-	provider string
-	id       string
-	created  int64
-	model    string
-	cancel   func()
-	redact   *providers.Redactor
+	// idBuf and modelBuf hold the id and model of message_start that
+	// id and model then point into.
+	idBuf, modelBuf []byte
+	sr              sse.Reader
+	cw              providers.ChunkWriter
+	out             []byte
+	scratch         []byte
+	blocks          []block
+	ntools          int
+	usage           usageCounts
+	info            reqInfo
+	include         bool
+	started         bool
+	finished        bool
+	done            bool
+	provider        string
+	id              string
+	created         int64
+	model           string
+	cancel          func()
+	redact          *providers.Redactor
 	// stopped is set by message_stop: tail then reads the body to its end,
 	// so that the upstream connection goes back to the pool.
 	stopped bool
@@ -171,11 +174,15 @@ func (t *Translator) role() []byte {
 func (t *Translator) messageStart(data []byte) []byte {
 	msg := jsonscan.Get(data, "message")
 	if jsonscan.KindOf(msg) == jsonscan.Object {
+		// The upstream's id and model are held in t's own buffers,
+		// reused only by the next stream: no copy per stream.
 		if id := wire.Unq(jsonscan.Get(msg, "id"), &t.scratch); len(id) > 0 {
-			t.id = string(id)
+			t.idBuf = append(t.idBuf[:0], id...)
+			t.id = unsafeconv.String(t.idBuf)
 		}
 		if m := wire.Unq(jsonscan.Get(msg, "model"), &t.scratch); len(m) > 0 {
-			t.model = string(m)
+			t.modelBuf = append(t.modelBuf[:0], m...)
+			t.model = unsafeconv.String(t.modelBuf)
 		}
 		parseUsage(jsonscan.Get(msg, "usage"), &t.usage)
 		t.cw.Reset(t.id, t.created, t.model)
@@ -363,7 +370,9 @@ func (t *Translator) messageStop() []byte {
 		t.finished = true
 		t.out = append(t.out, t.cw.Finish("stop")...)
 	}
-	return append(t.out, t.cw.End(t.usage.openAI(), t.include)...)
+	// Kept in t.out: a grown buffer serves the next stream too.
+	t.out = append(t.out, t.cw.End(t.usage.openAI(), t.include)...)
+	return t.out
 }
 
 func (t *Translator) errorEvent(data []byte) []byte {
