@@ -34,8 +34,31 @@ func main() {
 		fmt.Fprintln(os.Stderr, "floorproxy: -upstream is required")
 		os.Exit(2)
 	}
-	hc := &fasthttp.HostClient{Addr: *upstream, MaxConns: 4096, StreamResponseBody: true}
-	handler := func(ctx *fasthttp.RequestCtx) {
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floorproxy:", err)
+		os.Exit(1)
+	}
+	srv := &fasthttp.Server{Handler: proxy(*upstream), NoDefaultServerHeader: true, NoDefaultDate: true}
+	fmt.Printf("listening on %s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case err := <-errc:
+		fmt.Fprintln(os.Stderr, "floorproxy:", err)
+		os.Exit(1)
+	case <-sig:
+		_ = srv.Shutdown()
+	}
+}
+
+// proxy forwards every request to upstream (host:port) and relays the
+// answer.
+func proxy(upstream string) fasthttp.RequestHandler {
+	hc := &fasthttp.HostClient{Addr: upstream, MaxConns: 4096, StreamResponseBody: true}
+	return func(ctx *fasthttp.RequestCtx) {
 		req := &ctx.Request
 		req.Header.Del("Connection")
 		resp := fasthttp.AcquireResponse()
@@ -48,26 +71,8 @@ func main() {
 		resp.Header.CopyTo(&ctx.Response.Header)
 		// The body is read as it arrives and handed to fasthttp, which
 		// flushes what it has read: a stream's events pass through as
-		// they come, a plain answer is one write.
+		// they come, a plain answer keeps its Content-Length.
 		ctx.SetBodyStream(&released{resp: resp}, resp.Header.ContentLength())
-	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "floorproxy:", err)
-		os.Exit(1)
-	}
-	srv := &fasthttp.Server{Handler: handler, NoDefaultServerHeader: true, NoDefaultDate: true}
-	fmt.Printf("listening on %s\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	select {
-	case err := <-errc:
-		fmt.Fprintln(os.Stderr, "floorproxy:", err)
-		os.Exit(1)
-	case <-sig:
-		_ = srv.Shutdown()
 	}
 }
 
