@@ -49,31 +49,32 @@ type block struct {
 // makes the read return. A Translator is otherwise not safe for concurrent
 // use.
 type Translator struct {
-	// idBuf and modelBuf hold the id and model of message_start that
-	// id and model then point into.
-	idBuf, modelBuf []byte
-	sr              sse.Reader
-	cw              providers.ChunkWriter
-	out             []byte
-	scratch         []byte
-	blocks          []block
-	ntools          int
-	usage           usageCounts
-	info            reqInfo
-	include         bool
-	started         bool
-	finished        bool
-	done            bool
-	provider        string
-	id              string
-	created         int64
-	model           string
-	cancel          func()
-	redact          *providers.Redactor
+	sr       sse.Reader
+	cw       providers.ChunkWriter
+	out      []byte
+	scratch  []byte
+	blocks   []block
+	ntools   int
+	usage    usageCounts
+	info     reqInfo
+	include  bool
+	started  bool
+	finished bool
+	done     bool
+	provider string
+	id       string
+	created  int64
+	model    string
+	cancel   func()
+	redact   *providers.Redactor
 	// stopped is set by message_stop: tail then reads the body to its end,
 	// so that the upstream connection goes back to the pool.
 	stopped bool
 	tail    upstream.Tail
+
+	// idBuf and modelBuf hold the id and model of message_start that
+	// id and model then point into.
+	idBuf, modelBuf []byte
 }
 
 var _ providers.Stream = (*Translator)(nil)
