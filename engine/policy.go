@@ -269,6 +269,13 @@ func (s *Server) runPolicies(ctx *fasthttp.RequestCtx, x *exchange, name string)
 			}
 			x.reason = append(x.reason, " (ambiguous: fallback tier)"...)
 		}
+		// r.Model is in the policy's output buffer, reused by the next
+		// request: the name outlives it (catalog, ledger row, metrics).
+		// The router almost always names its tier's configured model:
+		// that string is the configuration's, shared without a copy.
+		if m := s.tiers.Model(x.tier); m == string(r.Model) {
+			return m, false
+		}
 		return string(r.Model), false
 	}
 	if name == "auto" {

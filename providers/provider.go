@@ -78,8 +78,6 @@ type Response struct {
 	Usage Usage
 	// Stream is set for streaming calls.
 	Stream Stream
-	// Model is the model the upstream reports having used, if any.
-	Model string
 
 	release func()
 }
@@ -87,14 +85,26 @@ type Response struct {
 // NewResponse returns a Response whose Close calls release (which may be nil).
 func NewResponse(release func()) *Response { return &Response{release: release} }
 
-// Close releases the upstream resources held by the response.
+// Init readies r for one answer whose Close calls release: a provider that
+// pools its Response with the buffers Body points into (and binds release
+// once per pooled object) answers without an allocation.
+//
+// # Notes
+//
+// Such a Response goes back to its pool inside Close: the caller neither
+// reads it nor closes it again afterwards.
+func (r *Response) Init(release func()) { *r = Response{release: release} }
+
+// Close releases the upstream resources held by the response. It is called
+// once; r is not used after it.
 func (r *Response) Close() {
 	if r.Stream != nil {
 		_ = r.Stream.Close()
 	}
-	if r.release != nil {
-		r.release()
+	// release may put r back into its pool: nothing of r is touched after.
+	if rel := r.release; rel != nil {
 		r.release = nil
+		rel()
 	}
 }
 

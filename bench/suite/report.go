@@ -67,6 +67,14 @@ func targets(rows map[string]*Row, fp *Footprint) []Target {
 			t.Status = "missed"
 			t.Detail = "over by " + us(v-limit)
 		}
+		if f := r.Floor; f.ok() {
+			fl := f.Result.Latency.P50
+			if which == "p99" {
+				fl = f.Result.Latency.P99
+			}
+			t.Detail += fmt.Sprintf("; the bare proxy (floor) adds %s, the gateway %s over it", us(fl-d), us(gw-fl))
+			t.Detail = strings.TrimPrefix(t.Detail, "; ")
+		}
 		out = append(out, t)
 	}
 	added("nonstream-c16", "Added latency p50, non-stream, 16 connections", "p50", 50)
@@ -256,6 +264,10 @@ func Markdown(r *Report) string {
 	b.WriteString(Header(r))
 	b.WriteString("\n## Throughput and latency (µs)\n\n")
 	b.WriteString(MainTable(r))
+	if ft := FloorTable(r); ft != "" {
+		b.WriteString("\n## The floor: a bare reverse proxy (µs)\n\n")
+		b.WriteString(ft)
+	}
 	b.WriteString("\n## Gateway costs\n\n")
 	b.WriteString("CPU time and peak RSS from /proc (the process tree, peak reset before each load); allocations from the gateway's own `go_memstats_mallocs_total` (the cost of the /metrics scrape subtracted), divided by every request of the load, warm-up included; overhead is the mean of the gateway's `gateway_overhead_seconds`. The one-core ceiling is 1000 ÷ (CPU s per 1,000 requests): what the gateway could serve on a core of its own at this cost, a figure that other load on the machine does not distort. Run-queue wait (from schedstat, summed over threads) is time the gateway's threads were ready to run and did not get a CPU, whether other processes or its own threads held it: when it grows with the machine's load average, the throughput above is the machine's, not the gateway's.\n\n")
 	b.WriteString("| scenario | load | CPU s per 1,000 req | one-core ceiling req/s | CPU s / run-queue wait s | allocs/req | bytes/req | RSS at start MB | peak RSS MB | reported overhead µs (mean) | upstream requests |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -370,6 +382,41 @@ func MainTable(r *Report) string {
 			b.WriteString("\n¹ baseline: the direct run of the row above with the same load (the mock answering the OpenAI format directly).\n")
 			break
 		}
+	}
+	return b.String()
+}
+
+// FloorTable puts the bare reverse proxy beside the gateway: what the extra
+// hop costs alone, and what the gateway adds on top of it. Empty when the
+// run had no floor.
+func FloorTable(r *Report) string {
+	var b strings.Builder
+	for _, row := range r.Rows {
+		if row.Floor == nil || !row.Direct.ok() {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("The same load as the direct run, through " + r.Floor + ". Floor added = floor − direct; gateway over floor = gateway − floor: the gateway's own share of the added latency.\n\n")
+			b.WriteString("| scenario | load | floor req/s | floor ÷ direct | gateway ÷ floor | floor added p50 | gateway added p50 | gateway over floor p50 | floor added p99 | gateway added p99 | gateway over floor p99 | floor CPU s per 1,000 req |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		}
+		f, d := row.Floor, row.Direct.Result
+		ok, gok := f.ok(), f.ok() && row.Gateway.ok()
+		var fr, gf, fa50, fa99, go50, go99 float64
+		if ok {
+			fr, fa50, fa99 = f.Result.RPS/d.RPS, f.Result.Latency.P50-d.Latency.P50, f.Result.Latency.P99-d.Latency.P99
+		}
+		if gok {
+			g := row.Gateway.Result
+			gf, go50, go99 = g.RPS/f.Result.RPS, g.Latency.P50-f.Result.Latency.P50, g.Latency.P99-f.Result.Latency.P99
+		}
+		cpu := "—"
+		if ok && f.Usage != nil {
+			cpu = fmt.Sprintf("%.3f", f.Usage.CPUPer1k)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", row.Title, loadLabel(row),
+			cellRPS(f), cellNum(ok, "%.2f", fr), cellNum(gok, "%.2f", gf),
+			cellNum(ok, "%+.0f", fa50), cellNum(row.Gateway.ok(), "%+.0f", row.AddedP50), cellNum(gok, "%+.0f", go50),
+			cellNum(ok, "%+.0f", fa99), cellNum(row.Gateway.ok(), "%+.0f", row.AddedP99), cellNum(gok, "%+.0f", go99), cpu)
 	}
 	return b.String()
 }
@@ -501,6 +548,10 @@ func UpdateResults(path string, r *Report, mdRel string) error {
 	sec.WriteString("\n")
 	sec.WriteString(MainTable(r))
 	sec.WriteString("\n")
+	if ft := FloorTable(r); ft != "" {
+		sec.WriteString(ft)
+		sec.WriteString("\n")
+	}
 	sec.WriteString(TargetsTable(r))
 	sec.WriteString(end)
 	text = replaceBetween(text, begin, end, sec.String(), "## Latest "+r.Mode+" run")

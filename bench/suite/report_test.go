@@ -160,3 +160,37 @@ func TestRepeatKeepsMedianAndInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestFloorTable: the floor row splits the added latency into the bare
+// hop's share and the gateway's own, and the p50 target says both; a row
+// whose floor run was invalid shows dashes, not figures.
+func TestFloorTable(t *testing.T) {
+	t.Parallel()
+	row := &Row{ID: "nonstream-c16", Title: "Non-stream", Conns: 16,
+		Direct:  &Trial{Result: res(40000, 300, 700, true)},
+		Gateway: &Trial{Result: res(20000, 480, 3000, true)},
+		Floor:   &Trial{Result: res(30000, 390, 1500, true), Usage: &Usage{CPUPer1k: 0.021}}}
+	bad := &Row{ID: "nonstream-c64", Title: "Non-stream", Conns: 64,
+		Direct:  &Trial{Result: res(40000, 300, 700, true)},
+		Gateway: &Trial{Result: res(20000, 480, 3000, true)},
+		Floor:   &Trial{Result: res(30000, 390, 1500, false)}}
+	row.compute()
+	bad.compute()
+	got := FloorTable(&Report{Floor: "floorproxy", Rows: []*Row{row, bad}})
+	for _, want := range []string{
+		"| Non-stream | c=16 | 30000 | 0.75 | 0.67 | +90 | +180 | +90 | +800 | +2300 | +1500 | 0.021 |",
+		"| Non-stream | c=64 | INVALID | — | — | — | +180 | — | — | +2300 | — | — |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("floor table lacks\n%s\ngot\n%s", want, got)
+		}
+	}
+	if FloorTable(&Report{Rows: []*Row{{ID: "x", Direct: row.Direct, Gateway: row.Gateway}}}) != "" {
+		t.Error("a run without a floor has a floor table")
+	}
+	for _, tg := range targets(map[string]*Row{"nonstream-c16": row}, nil) {
+		if strings.HasPrefix(tg.Name, "Added latency p50") && !strings.Contains(tg.Detail, "the bare proxy (floor) adds 90 µs, the gateway 90 µs over it") {
+			t.Errorf("p50 target detail %q", tg.Detail)
+		}
+	}
+}

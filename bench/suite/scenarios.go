@@ -30,6 +30,8 @@ type scenario struct {
 	gateway func(e *env) (loadSpec, string)
 	// compare runs the load against the compare target too.
 	compare bool
+	// floor runs the direct load through the bare reverse proxy too.
+	floor bool
 	// duration overrides the run's duration for this row.
 	duration func(e *env) time.Duration
 }
@@ -68,10 +70,10 @@ func scenarios() []scenario {
 		return e.cfg.Duration
 	}
 	return []scenario{
-		{id: "nonstream-c16", title: "Non-stream passthrough", conns: 16, direct: direct(false, 0), gateway: viaGateway(model, false, 0), compare: true},
-		{id: "nonstream-c64", title: "Non-stream passthrough", conns: 64, direct: direct(false, 0), gateway: viaGateway(model, false, 0), compare: true},
+		{id: "nonstream-c16", title: "Non-stream passthrough", conns: 16, direct: direct(false, 0), gateway: viaGateway(model, false, 0), compare: true, floor: true},
+		{id: "nonstream-c64", title: "Non-stream passthrough", conns: 64, direct: direct(false, 0), gateway: viaGateway(model, false, 0), compare: true, floor: true},
 		{id: "stream-c16", title: "Stream passthrough (20 chunks)", conns: 16, stream: true, direct: direct(true, 0), gateway: viaGateway(model, true, 0), compare: true},
-		{id: "stream-c64", title: "Stream passthrough (20 chunks)", conns: 64, stream: true, direct: direct(true, 0), gateway: viaGateway(model, true, 0), compare: true},
+		{id: "stream-c64", title: "Stream passthrough (20 chunks)", conns: 64, stream: true, direct: direct(true, 0), gateway: viaGateway(model, true, 0), compare: true, floor: true},
 		{id: "anthropic-upstream-stream-c64", title: "Anthropic upstream → OpenAI stream (translated)", conns: 64, stream: true, baseline: "stream-c64",
 			gateway: viaGateway("anthropic/claude-3-5-haiku-latest", true, 0)},
 		{id: "gemini-upstream-stream-c64", title: "Gemini upstream → OpenAI stream (translated)", conns: 64, stream: true, baseline: "stream-c64",
@@ -105,7 +107,7 @@ func scenarios() []scenario {
 				return l, skip
 			}},
 		{id: "open-5000", title: "Open loop at 5,000 requests/s, non-stream", conns: openConns, rate: openRate, duration: openDuration,
-			direct: direct(false, 0), gateway: viaGateway(model, false, 0), compare: true},
+			direct: direct(false, 0), gateway: viaGateway(model, false, 0), compare: true, floor: true},
 	}
 }
 
@@ -204,12 +206,18 @@ func (e *env) runScenario(ctx context.Context, sc scenario) {
 		e.logf("%-30s skipped: %s", sc.id, skip)
 		return
 	}
+	var floor *loadSpec
 	switch {
 	case sc.direct != nil:
 		dl := sc.direct(e)
 		finish(&dl)
 		e.logf("%-30s direct  …", sc.id)
 		row.Direct = e.run(ctx, sc.id, "direct", dl, nil)
+		if sc.floor && e.floor != nil {
+			fl := dl
+			fl.url = e.floorURL + strings.TrimPrefix(dl.url, e.mockURL)
+			floor = &fl
+		}
 	case sc.baseline != "":
 		row.Baseline = sc.baseline
 		if b := e.rows[sc.baseline]; b != nil && b.Direct != nil {
@@ -232,6 +240,10 @@ func (e *env) runScenario(ctx context.Context, sc scenario) {
 		g = e.l2
 	}
 	row.Gateway = e.run(ctx, sc.id, "gateway", gl, g)
+	if floor != nil {
+		e.logf("%-30s floor   …", sc.id)
+		row.Floor = e.repeat(*floor, func() *Trial { return e.runFloorOnce(ctx, *floor) })
+	}
 	if c := e.cfg.Compare; c != nil && sc.compare {
 		cl := gl
 		cl.url = strings.TrimRight(c.URL, "/") + "/chat/completions"
@@ -410,6 +422,24 @@ func (e *env) repeat(l loadSpec, once func() *Trial) *Trial {
 		pick.Attempts = atts
 	}
 	return pick
+}
+
+// runFloorOnce runs l through the floor proxy, measuring its process.
+func (e *env) runFloorOnce(ctx context.Context, l loadSpec) *Trial {
+	r := &Trial{Target: "floor"}
+	var err error
+	saved := e.gw
+	e.gw = nil
+	r.Result, r.Usage = e.measure(e.floor.pid(), "", func() *load.Result {
+		var res *load.Result
+		res, err = e.runLoad(ctx, l)
+		return res
+	})
+	e.gw = saved
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
 }
 
 func (e *env) runCompareOnce(ctx context.Context, l loadSpec) *Trial {

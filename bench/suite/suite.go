@@ -112,10 +112,12 @@ type Report struct {
 	EmptyConfig *Footprint `json:"empty_config,omitempty"`
 	Repeat      int        `json:"repeat"`
 	Compare     string     `json:"compare,omitempty"`
-	Rows        []*Row     `json:"scenarios"`
-	Targets     []Target   `json:"targets"`
-	Notes       []string   `json:"notes,omitempty"`
-	Seconds     float64    `json:"wall_seconds"`
+	// Floor describes the bare reverse proxy of the floor runs, if any.
+	Floor   string   `json:"floor,omitempty"`
+	Rows    []*Row   `json:"scenarios"`
+	Targets []Target `json:"targets"`
+	Notes   []string `json:"notes,omitempty"`
+	Seconds float64  `json:"wall_seconds"`
 }
 
 // Row is one scenario: the same load against the mock directly (the
@@ -130,7 +132,10 @@ type Row struct {
 	Direct   *Trial  `json:"direct,omitempty"`
 	Gateway  *Trial  `json:"gateway,omitempty"`
 	Compare  *Trial  `json:"compare,omitempty"`
-	Skipped  string  `json:"skipped,omitempty"`
+	// Floor is the direct load through the bare reverse proxy: the cost of
+	// the extra hop alone.
+	Floor   *Trial `json:"floor,omitempty"`
+	Skipped string `json:"skipped,omitempty"`
 	// Ratio is gateway/direct throughput; AddedP50/P99 gateway minus direct
 	// latency, in µs (TTFB for streams is in the runs).
 	Ratio        float64 `json:"ratio,omitempty"`
@@ -211,6 +216,10 @@ type env struct {
 	gw       *gateway
 	l2       *gateway // the Redis-tier gateway, during the L2 row
 	cmp      *proc
+	// floor is the bare reverse proxy (bench/cmd/floorproxy) in front of
+	// the mock, pinned like the gateway; floorURL its base URL.
+	floor    *proc
+	floorURL string
 	rep      *Report
 	rows     map[string]*Row
 	logf     func(string, ...any)
@@ -310,7 +319,7 @@ func (e *env) cleanup() {
 	if e.gw != nil {
 		e.gw.p.stop(5 * time.Second)
 	}
-	for _, p := range []*proc{e.cmp, e.mock, e.slow, e.redis} {
+	for _, p := range []*proc{e.cmp, e.floor, e.mock, e.slow, e.redis} {
 		p.stop(3 * time.Second)
 	}
 	if os.Getenv("BENCH_KEEP_TMP") == "" {
@@ -324,7 +333,7 @@ func (e *env) setup(ctx context.Context) error {
 	cfg := e.cfg
 	e.bin = filepath.Join(cfg.Root, "bin")
 	if !cfg.NoBuild {
-		builds := [][2]string{{"gateway", "./cmd/gateway"}, {"mockupstream", "./bench/cmd/mockupstream"}, {"loadgen", "./bench/cmd/loadgen"}}
+		builds := [][2]string{{"gateway", "./cmd/gateway"}, {"mockupstream", "./bench/cmd/mockupstream"}, {"loadgen", "./bench/cmd/loadgen"}, {"floorproxy", "./bench/cmd/floorproxy"}}
 		if cfg.Profile {
 			builds = append(builds, [2]string{"gatewayprof", "./bench/cmd/gatewayprof"})
 		}
@@ -349,6 +358,14 @@ func (e *env) setup(ctx context.Context) error {
 		return err
 	}
 	e.startRedis()
+	if e.floor, e.floorURL, err = e.startFloor(); err != nil {
+		// A build without it (-no-build on an older bin/) runs without the
+		// floor rows.
+		e.logf("floor proxy not started: %v", err)
+		e.floor, e.floorURL = nil, ""
+	} else {
+		e.rep.Floor = "bin/floorproxy: a bare fasthttp reverse proxy to the mock (no policy, no decode, kept-alive upstream connections, bodies relayed as they arrive), pinned like the gateway"
+	}
 	gw, err := e.startGateway("gateway", "")
 	if err != nil {
 		return err
@@ -459,6 +476,26 @@ func (e *env) startMock(name string, args ...string) (*proc, string, error) {
 	}
 	addr, err := lw.wait(p, 10*time.Second)
 	if err != nil {
+		return nil, "", err
+	}
+	return p, "http://" + addr, nil
+}
+
+// startFloor starts bin/floorproxy in front of the mock, pinned like the
+// gateway.
+func (e *env) startFloor() (*proc, string, error) {
+	bin := filepath.Join(e.bin, "floorproxy")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, "", err
+	}
+	lw := newLineWaiter("listening on ")
+	p, err := startProc(e.tmp, "floorproxy", e.wrap(e.gwCPUs), os.Environ(), lw, bin, "-listen", "127.0.0.1:0", "-upstream", strings.TrimPrefix(e.mockURL, "http://"))
+	if err != nil {
+		return nil, "", err
+	}
+	addr, err := lw.wait(p, 10*time.Second)
+	if err != nil {
+		p.stop(time.Second)
 		return nil, "", err
 	}
 	return p, "http://" + addr, nil

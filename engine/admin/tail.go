@@ -53,7 +53,14 @@ type Tail struct {
 	next    int64 // seq of the next row; rows hold seq next-len .. next-1
 	wake    chan struct{}
 	waiters atomic.Int64
+	// last holds the previous row's copies of the fields that repeat from
+	// row to row (project, key, endpoint, models, provider, error, cache,
+	// route reason): a row equal to it shares them instead of copying.
+	last [numShared]string
 }
+
+// numShared is the number of repeating string fields a row shares.
+const numShared = 9
 
 // NewTail returns a tail that keeps the last n rows (0: DefaultTailRows).
 func NewTail(n int) *Tail {
@@ -103,9 +110,16 @@ func (t *Tail) Add(rows []store.UsageRow) {
 	t.mu.Lock()
 	for i := range rows {
 		r := TailRow{Seq: t.next, UsageRow: rows[i]}
-		for _, f := range []*string{&r.ID, &r.ProjectID, &r.KeyID, &r.Endpoint, &r.RequestedModel, &r.ServedModel,
+		// The row's strings may point into the writer's buffers: the tail
+		// keeps copies, shared with the previous row where equal (a
+		// steady workload then copies only the request id).
+		r.ID = strings.Clone(r.ID)
+		for k, f := range [numShared]*string{&r.ProjectID, &r.KeyID, &r.Endpoint, &r.RequestedModel, &r.ServedModel,
 			&r.Provider, &r.ErrorCode, &r.Cache, &r.RouteReason} {
-			*f = strings.Clone(*f)
+			if *f != t.last[k] {
+				t.last[k] = strings.Clone(*f)
+			}
+			*f = t.last[k]
 		}
 		t.next++
 		if len(t.rows) < t.size {

@@ -3,7 +3,9 @@ package admin
 import (
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/aigateway/gateway/engine/store"
 )
@@ -36,4 +38,42 @@ func TestEmptyTailAllocs(t *testing.T) {
 		t.Fatalf("an empty tail allocates %d bytes, budget 1 KiB", n)
 	}
 	runtime.KeepAlive(tr)
+}
+
+// TestTailAddAllocs: the tail copies a row's strings (they may point into
+// the writer's reused buffers) but shares the fields that repeat from the
+// previous row: a batch of rows that differ only in their request id costs
+// one copy per row and the batch's wake channel. The copies outlive the
+// buffer they came from.
+func TestTailAddAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	buf := []byte("req-0000proj-akey-1/v1/chat/completionsautoopenai/gpt-4o-miniopenaibypassrouter: local tier")
+	at := func(i, j int) string { return unsafe.String(&buf[i], j-i) }
+	const batch = 10
+	rows := make([]store.UsageRow, batch)
+	fill := func() {
+		for i := range rows {
+			buf[7] = byte('0' + i)
+			rows[i] = store.UsageRow{ID: at(0, 8), ProjectID: at(8, 14), KeyID: at(14, 19), Endpoint: at(19, 39),
+				RequestedModel: at(39, 43), ServedModel: at(43, 61), Provider: at(61, 67), Cache: at(67, 73), RouteReason: at(73, len(buf))}
+			rows[i].ID = strings.Clone(rows[i].ID) // each row its own id, as the writer's are
+		}
+	}
+	fill()
+	tr := NewTail(100)
+	tr.Add(rows)
+	n := testing.AllocsPerRun(100, func() { tr.Add(rows) })
+	if n > batch+1 {
+		t.Errorf("Add of %d rows allocates %.0f times, want at most %d (one id each and the wake channel)", batch, n, batch+1)
+	}
+	for i := range buf {
+		buf[i] = 'x' // the writer reuses its buffer
+	}
+	got, _, _ := tr.Since(0, TailFilter{}, 1)
+	r := got[0]
+	if r.ProjectID != "proj-a" || r.ServedModel != "openai/gpt-4o-mini" || r.RouteReason != "router: local tier" || r.Cache != "bypass" {
+		t.Fatalf("the tail's row changed with the writer's buffer: %+v", r.UsageRow)
+	}
 }

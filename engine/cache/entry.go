@@ -67,13 +67,12 @@ func (e *Entry) Response(id string, stream, includeUsage bool) *providers.Respon
 		r := AcquireReplay(e, id, includeUsage)
 		resp := providers.NewResponse(func() { ReleaseReplay(r) })
 		resp.Stream = r
-		resp.Model = e.Model
 		return resp
 	}
 	bb := bodyPool.Get().(*bodyBuf)
 	bb.b = e.AppendCompletion(bb.b[:0], id)
 	resp := providers.NewResponse(func() { bodyPool.Put(bb) })
-	resp.Body, resp.Usage, resp.Model = bb.b, e.Usage, e.Model
+	resp.Body, resp.Usage = bb.b, e.Usage
 	return resp
 }
 

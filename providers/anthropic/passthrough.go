@@ -126,9 +126,6 @@ func (p *Provider) passthrough(ctx context.Context, url, body []byte, model stri
 		var u usageCounts
 		parseUsage(jsonscan.Get(out.Body, "usage"), &u)
 		out.Usage = u.openAI()
-		if m := jsonscan.Get(out.Body, "model"); jsonscan.KindOf(m) == jsonscan.String {
-			out.Model = wire.Str(m)
-		}
 		return out, nil
 	}
 	if err := p.client.DoStream(ctx, req, resp); err != nil {
@@ -150,7 +147,6 @@ func (p *Provider) passthrough(ctx context.Context, url, body []byte, model stri
 		release()
 	})
 	out.Stream = r
-	out.Model = model
 	return out, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
 )
@@ -93,7 +94,8 @@ type respBuf struct {
 // blocks are joined in order; tool_use blocks become tool calls with their
 // ids kept and their input object as the arguments string; thinking blocks
 // become reasoning_content, redacted_thinking blocks are dropped; server
-// tool blocks are dropped.
+// tool blocks are dropped. c's id and model point into body or b: c is
+// rendered before either is reused.
 func parseMessage(body []byte, c *providers.Completion, info reqInfo, b *respBuf) error {
 	if jsonscan.Validate(body) != nil || jsonscan.KindOf(jsonscan.Get(body, "content")) != jsonscan.Array {
 		return ErrBadResponse
@@ -106,14 +108,14 @@ func parseMessage(body []byte, c *providers.Completion, info reqInfo, b *respBuf
 		switch string(k) {
 		case "id":
 			if s := wire.Unq(v, &b.scratch); s != nil {
-				c.ID = string(s)
+				c.ID = unsafeconv.String(s)
 			}
 		case "model":
 			if s := wire.Unq(v, &b.scratch); len(s) > 0 {
-				c.Model = string(s)
+				c.Model = unsafeconv.String(s)
 			}
 		case "stop_reason":
-			stop = string(wire.Unq(v, &b.scratch))
+			stop = unsafeconv.String(wire.Unq(v, &b.scratch))
 		case "usage":
 			parseUsage(v, &u)
 		case "content":

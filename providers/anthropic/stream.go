@@ -71,6 +71,10 @@ type Translator struct {
 	// so that the upstream connection goes back to the pool.
 	stopped bool
 	tail    upstream.Tail
+
+	// idBuf and modelBuf hold the id and model of message_start that
+	// id and model then point into.
+	idBuf, modelBuf []byte
 }
 
 var _ providers.Stream = (*Translator)(nil)
@@ -171,11 +175,15 @@ func (t *Translator) role() []byte {
 func (t *Translator) messageStart(data []byte) []byte {
 	msg := jsonscan.Get(data, "message")
 	if jsonscan.KindOf(msg) == jsonscan.Object {
+		// The upstream's id and model are held in t's own buffers,
+		// reused only by the next stream: no copy per stream.
 		if id := wire.Unq(jsonscan.Get(msg, "id"), &t.scratch); len(id) > 0 {
-			t.id = string(id)
+			t.idBuf = append(t.idBuf[:0], id...)
+			t.id = unsafeconv.String(t.idBuf)
 		}
 		if m := wire.Unq(jsonscan.Get(msg, "model"), &t.scratch); len(m) > 0 {
-			t.model = string(m)
+			t.modelBuf = append(t.modelBuf[:0], m...)
+			t.model = unsafeconv.String(t.modelBuf)
 		}
 		parseUsage(jsonscan.Get(msg, "usage"), &t.usage)
 		t.cw.Reset(t.id, t.created, t.model)
@@ -363,7 +371,9 @@ func (t *Translator) messageStop() []byte {
 		t.finished = true
 		t.out = append(t.out, t.cw.Finish("stop")...)
 	}
-	return append(t.out, t.cw.End(t.usage.openAI(), t.include)...)
+	// Kept in t.out: a grown buffer serves the next stream too.
+	t.out = append(t.out, t.cw.End(t.usage.openAI(), t.include)...)
+	return t.out
 }
 
 func (t *Translator) errorEvent(data []byte) []byte {

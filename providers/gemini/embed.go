@@ -244,6 +244,6 @@ func (p *Provider) Embed(ctx context.Context, body []byte, model string) (*provi
 			Message: "upstream " + p.cfg.Name + " answered with malformed embeddings", Err: err}
 	}
 	r := providers.NewResponse(release)
-	r.Body, r.Usage, r.Model = out, u, m
+	r.Body, r.Usage = out, u
 	return r, nil
 }

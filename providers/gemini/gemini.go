@@ -95,6 +95,47 @@ type buffers struct {
 
 var bufPool = sync.Pool{New: func() any { return new(buffers) }}
 
+// pooledCall is one Chat call's pooled state: the buffers, the fasthttp
+// request and response, the Response handed to the caller and the stream
+// translator. Its release and cancel are bound once, when the pool makes
+// it, so that a call allocates no closure and no Response.
+type pooledCall struct {
+	bb       buffers
+	req      *fasthttp.Request
+	resp     *fasthttp.Response
+	out      providers.Response
+	tr       Translator
+	streamed bool
+	// release and cancel are c.put and c.cancelStream, bound once.
+	release, cancel func()
+}
+
+var callPool sync.Pool
+
+func init() {
+	callPool.New = func() any {
+		c := new(pooledCall)
+		c.release, c.cancel = c.put, c.cancelStream
+		return c
+	}
+}
+
+// put ends the call and returns c to the pool. A stream read to its end
+// gives its connection back to the client's pool; any other is closed.
+func (c *pooledCall) put() {
+	if c.streamed {
+		upstream.Finish(c.resp, c.tr.tail.Clean())
+	}
+	if c.req != nil {
+		fasthttp.ReleaseRequest(c.req)
+		fasthttp.ReleaseResponse(c.resp)
+	}
+	c.req, c.resp, c.streamed = nil, nil, false
+	callPool.Put(c)
+}
+
+func (c *pooledCall) cancelStream() { upstream.Cancel(c.resp) }
+
 func (p *Provider) newRequest(url, body []byte, stream bool) *fasthttp.Request {
 	req := fasthttp.AcquireRequest()
 	req.Header.SetMethod(fasthttp.MethodPost)
@@ -117,11 +158,12 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	if err != nil {
 		return nil, err
 	}
-	bb := bufPool.Get().(*buffers)
+	pc := callPool.Get().(*pooledCall)
+	bb := &pc.bb
 	body, err := appendRequest(bb.body[:0], call)
 	bb.body = body
 	if err != nil {
-		bufPool.Put(bb)
+		pc.put()
 		return nil, err
 	}
 	method := "generateContent"
@@ -129,64 +171,56 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 		method = "streamGenerateContent?alt=sse"
 	}
 	bb.url = p.url(bb.url[:0], model, method)
-	req := p.newRequest(bb.url, body, call.Req.Stream)
-	resp := fasthttp.AcquireResponse()
-	release := func() {
-		fasthttp.ReleaseRequest(req)
-		fasthttp.ReleaseResponse(resp)
-		bufPool.Put(bb)
-	}
+	pc.req, pc.resp = p.newRequest(bb.url, body, call.Req.Stream), fasthttp.AcquireResponse()
 	if call.Req.Stream {
-		return p.stream(ctx, call, req, resp, release)
+		return p.stream(ctx, call, pc)
 	}
 	timeout := call.Timeout
 	if timeout <= 0 {
 		timeout = p.cfg.Timeout
 	}
-	if err := p.client.Do(ctx, req, resp, timeout); err != nil {
-		release()
+	resp := pc.resp
+	if err := p.client.Do(ctx, pc.req, resp, timeout); err != nil {
+		pc.put()
 		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
 		err := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
-		release()
+		pc.put()
 		return nil, err
 	}
 	c := providers.Completion{ID: call.ID, Created: call.Created, Model: call.Model}
 	if err := parseResponse(resp.Body(), &c, &bb.resp); err != nil {
-		release()
+		pc.put()
 		return nil, &providers.UpstreamError{Status: 502, Type: "upstream_error", Code: "upstream_bad_response",
 			Message: "upstream " + p.cfg.Name + " answered with a malformed response", Err: err}
 	}
-	out := providers.NewResponse(release)
+	out := &pc.out
+	out.Init(pc.release)
 	bb.resp.out = c.AppendJSON(bb.resp.out[:0])
-	out.Body, out.Usage, out.Model = bb.resp.out, c.Usage, c.Model
+	out.Body, out.Usage = bb.resp.out, c.Usage
 	return out, nil
 }
 
-var translatorPool = sync.Pool{New: func() any { return new(Translator) }}
-
-func (p *Provider) stream(ctx context.Context, call *providers.Call, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
-	if err := p.client.DoStream(ctx, req, resp); err != nil {
-		release()
+func (p *Provider) stream(ctx context.Context, call *providers.Call, pc *pooledCall) (*providers.Response, error) {
+	resp := pc.resp
+	if err := p.client.DoStream(ctx, pc.req, resp); err != nil {
+		pc.put()
 		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
 		err := p.upstreamError(resp.StatusCode(), upstream.ErrorBody(resp), resp.Header.Peek("Retry-After"))
-		release()
+		pc.put()
 		return nil, err
 	}
-	t := translatorPool.Get().(*Translator)
+	t := &pc.tr
 	t.Reset(resp.BodyStream(), p.cfg.Name, call.ID, call.Created, call.Model, call.Req.IncludeUsage)
-	t.cancel = func() { upstream.Cancel(resp) }
+	t.cancel = pc.cancel
 	t.redact = p.redact
-	out := providers.NewResponse(func() {
-		upstream.Finish(resp, t.tail.Clean())
-		translatorPool.Put(t)
-		release()
-	})
+	pc.streamed = true
+	out := &pc.out
+	out.Init(pc.release)
 	out.Stream = t
-	out.Model = call.Model
 	return out, nil
 }
 

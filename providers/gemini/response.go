@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
 )
@@ -197,7 +198,8 @@ type respBuf struct {
 // (https://ai.google.dev/api/generate-content#generatecontentresponse)
 // into c: text parts joined, thought parts as reasoning_content, function
 // calls as tool calls with synthesised ids and compact arguments; other
-// part types (executable code, inline output data) are dropped.
+// part types (executable code, inline output data) are dropped. c.Model
+// points into body or b: it is valid while both are.
 func parseResponse(body []byte, c *providers.Completion, b *respBuf) error {
 	if jsonscan.Validate(body) != nil || jsonscan.KindOf(body[jsonscan.SkipSpace(body, 0):]) != jsonscan.Object {
 		return ErrBadResponse
@@ -206,7 +208,9 @@ func parseResponse(body []byte, c *providers.Completion, b *respBuf) error {
 	b.scratch, b.content, b.reason, b.strs, b.calls = b.scratch[:0], b.content[:0], b.reason[:0], b.strs[:0], b.calls[:0]
 	responseID := wire.Unq(jsonscan.Get(body, "responseId"), &b.scratch)
 	if m := wire.Unq(jsonscan.Get(body, "modelVersion"), &b.scratch); len(m) > 0 {
-		c.Model = string(m)
+		// A view of body or b.scratch, not a copy: c is rendered
+		// (AppendJSON) before either is reused.
+		c.Model = unsafeconv.String(m)
 	}
 	var u usageCounts
 	parseUsage(jsonscan.Get(body, "usageMetadata"), &u)

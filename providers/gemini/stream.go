@@ -31,6 +31,8 @@ import (
 // Next allocates nothing per text delta in steady state. Close may run
 // concurrently with a blocked Next: it cancels the upstream.
 type Translator struct {
+	// model holds the upstream's modelVersion that the chunks name.
+	model      []byte
 	sr         sse.Reader
 	cw         providers.ChunkWriter
 	out        []byte
@@ -129,7 +131,10 @@ func (t *Translator) event(data []byte) []byte {
 		case "modelVersion":
 			if !t.started {
 				if m := wire.Unq(v, &t.scratch); len(m) > 0 {
-					t.cw.Reset(t.chunkID, t.created, string(m))
+					// The chunks' model is held in t's own buffer, reused
+					// only by the next stream's Reset: no copy per stream.
+					t.model = append(t.model[:0], m...)
+					t.cw.Reset(t.chunkID, t.created, unsafeconv.String(t.model))
 				}
 			}
 		case "responseId":

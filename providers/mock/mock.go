@@ -138,26 +138,50 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	if call.Req.Stream {
 		s := streamPool.Get().(*stream)
 		s.reset(p, call, text, tool, usage)
-		out := providers.NewResponse(func() { streamPool.Put(s) })
+		out := &s.resp
+		out.Init(s.release)
 		out.Stream = s
 		return out, nil
 	}
 	bb := bufPool.Get().(*buf)
-	c := providers.Completion{ID: call.ID, Created: call.Created, Model: call.Model, Content: []byte(text), Finish: "stop", Usage: usage}
+	// Content is read by AppendJSON alone: a view of text, not a copy.
+	c := providers.Completion{ID: call.ID, Created: call.Created, Model: call.Model, Content: unsafeconv.Bytes(text), Finish: "stop", Usage: usage}
 	if tool != nil {
 		c.ToolCalls = []providers.ToolCall{{ID: "call_" + call.ID, Name: tool.Name, Arguments: "{}"}}
 		c.Finish = "tool_calls"
 	}
 	bb.b = c.AppendJSON(bb.b[:0])
-	out := providers.NewResponse(func() { bufPool.Put(bb) })
+	out := &bb.resp
+	out.Init(bb.release)
 	out.Body = bb.b
 	out.Usage = usage
 	return out, nil
 }
 
-type buf struct{ b []byte }
+// buf is a non-streaming answer's pooled state: the body, the Response
+// handed out and its release (bb.put, bound once when the pool makes it).
+type buf struct {
+	b       []byte
+	resp    providers.Response
+	release func()
+}
 
-var bufPool = sync.Pool{New: func() any { return new(buf) }}
+func (bb *buf) put() { bufPool.Put(bb) }
+
+var bufPool sync.Pool
+
+func init() {
+	bufPool.New = func() any {
+		bb := new(buf)
+		bb.release = bb.put
+		return bb
+	}
+	streamPool.New = func() any {
+		s := &stream{closed: make(chan struct{}, 1), timer: stoppedTimer()}
+		s.release = s.put
+		return s
+	}
+}
 
 // countTokens counts streamed tokens: one per word-with-trailing-space.
 func countTokens(s string) int {
@@ -177,9 +201,11 @@ func nextToken(s string) (tok, rest string) {
 	return s[:i+1], s[i+1:]
 }
 
-var streamPool = sync.Pool{New: func() any {
-	return &stream{closed: make(chan struct{}, 1), timer: stoppedTimer()}
-}}
+// streamPool holds streams with their Response and release (s.put,
+// bound once).
+var streamPool sync.Pool
+
+func (s *stream) put() { streamPool.Put(s) }
 
 func stoppedTimer() *time.Timer {
 	t := time.NewTimer(time.Hour)
@@ -188,6 +214,8 @@ func stoppedTimer() *time.Timer {
 }
 
 type stream struct {
+	resp    providers.Response
+	release func()
 	cw      providers.ChunkWriter
 	rest    string
 	tool    *providers.Tool

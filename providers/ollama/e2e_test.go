@@ -77,8 +77,8 @@ func TestEndToEndNonStream(t *testing.T) {
 	if c.Choices[0].FinishReason != "stop" || c.Usage.PromptTokens != 26 || c.Usage.CompletionTokens != 5 {
 		t.Errorf("finish/usage = %q %+v", c.Choices[0].FinishReason, c.Usage)
 	}
-	if resp.Usage != (providers.Usage{PromptTokens: 26, CompletionTokens: 5, Set: true}) || resp.Model != "llama3.2" {
-		t.Errorf("Response.Usage = %+v, Model = %q", resp.Usage, resp.Model)
+	if resp.Usage != (providers.Usage{PromptTokens: 26, CompletionTokens: 5, Set: true}) || c.Model != "llama3.2" {
+		t.Errorf("Response.Usage = %+v, model = %q", resp.Usage, c.Model)
 	}
 	rec := srv.Last()
 	if rec.Method != "POST" || rec.Path != "/api/chat" {

@@ -122,9 +122,47 @@ func (p *Provider) AppendRequest(dst []byte, call *providers.Call) ([]byte, erro
 	return appendRequest(dst, call, p.numCtx(call.Model))
 }
 
-type buffers struct{ req, out []byte }
+// pooledCall is one Chat call's pooled state: the request and answer
+// buffers, the fasthttp request and response, the Response handed to the
+// caller and the stream translator. Its release and cancel are bound once,
+// when the pool makes it, so that a call allocates no closure and no
+// Response.
+type pooledCall struct {
+	req, out []byte
+	hreq     *fasthttp.Request
+	hresp    *fasthttp.Response
+	resp     providers.Response
+	stream   Stream
+	streamed bool
+	// release and cancel are c.put and c.cancelStream, bound once.
+	release, cancel func()
+}
 
-var bufPool = sync.Pool{New: func() any { return new(buffers) }}
+var callPool sync.Pool
+
+func init() {
+	callPool.New = func() any {
+		c := new(pooledCall)
+		c.release, c.cancel = c.put, c.cancelStream
+		return c
+	}
+}
+
+// put ends the call and returns c to the pool. A stream read to its end
+// gives its connection back to the client's pool; any other is closed.
+func (c *pooledCall) put() {
+	if c.streamed {
+		upstream.Finish(c.hresp, c.stream.tail.Clean())
+	}
+	if c.hreq != nil {
+		fasthttp.ReleaseRequest(c.hreq)
+		fasthttp.ReleaseResponse(c.hresp)
+	}
+	c.hreq, c.hresp, c.streamed = nil, nil, false
+	callPool.Put(c)
+}
+
+func (c *pooledCall) cancelStream() { upstream.Cancel(c.hresp) }
 
 func (p *Provider) setHeaders(req *fasthttp.Request) {
 	if p.cfg.APIKey != "" {
@@ -149,10 +187,10 @@ func (p *Provider) transportError(err error) *providers.UpstreamError {
 
 // Chat sends call to /api/chat.
 func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.Response, error) {
-	bb := bufPool.Get().(*buffers)
+	c := callPool.Get().(*pooledCall)
 	var err error
-	if bb.req, err = p.AppendRequest(bb.req[:0], call); err != nil {
-		bufPool.Put(bb)
+	if c.req, err = p.AppendRequest(c.req[:0], call); err != nil {
+		c.put()
 		return nil, err
 	}
 	req := fasthttp.AcquireRequest()
@@ -163,34 +201,30 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 		req.Header.Set("Accept", "application/x-ndjson")
 	}
 	p.setHeaders(req)
-	req.SetBodyRaw(bb.req)
-	resp := fasthttp.AcquireResponse()
-	release := func() {
-		fasthttp.ReleaseRequest(req)
-		fasthttp.ReleaseResponse(resp)
-		bufPool.Put(bb)
-	}
+	req.SetBodyRaw(c.req)
+	c.hreq, c.hresp = req, fasthttp.AcquireResponse()
 	if call.Req.Stream {
-		return p.stream(ctx, call, resp, req, release)
+		return p.stream(ctx, call, c)
 	}
 	timeout := call.Timeout
 	if timeout <= 0 {
 		timeout = p.cfg.Timeout
 	}
+	resp := c.hresp
 	if err := p.client.Do(ctx, req, resp, timeout); err != nil {
-		release()
+		c.put()
 		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
 		e := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
-		release()
+		c.put()
 		return nil, e
 	}
-	out := providers.NewResponse(release)
-	var model string
-	bb.out, out.Usage, model, err = AppendCompletion(bb.out[:0], resp.Body(), call)
+	out := &c.resp
+	out.Init(c.release)
+	c.out, out.Usage, _, err = appendCompletion(c.out[:0], resp.Body(), call)
 	if err != nil {
-		release()
+		c.put()
 		if ue, ok := err.(*providers.UpstreamError); ok {
 			ue.Message = "upstream " + p.cfg.Name + ": " + ue.Message
 			return nil, p.redact.Error(ue)
@@ -198,30 +232,28 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 		return nil, &providers.UpstreamError{Status: 502, Type: "upstream_error", Code: "upstream_bad_response",
 			Message: "upstream " + p.cfg.Name + " sent an unreadable answer: " + err.Error(), Err: err}
 	}
-	out.Body = bb.out
-	out.Model = model
+	out.Body = c.out
 	return out, nil
 }
 
-func (p *Provider) stream(ctx context.Context, call *providers.Call, resp *fasthttp.Response, req *fasthttp.Request, release func()) (*providers.Response, error) {
-	if err := p.client.DoStream(ctx, req, resp); err != nil {
-		release()
+func (p *Provider) stream(ctx context.Context, call *providers.Call, c *pooledCall) (*providers.Response, error) {
+	resp := c.hresp
+	if err := p.client.DoStream(ctx, c.hreq, resp); err != nil {
+		c.put()
 		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
 		e := p.upstreamError(resp.StatusCode(), upstream.ErrorBody(resp), resp.Header.Peek("Retry-After"))
-		release()
+		c.put()
 		return nil, e
 	}
-	s := streamPool.Get().(*Stream)
+	s := &c.stream
 	s.Reset(resp.BodyStream(), call, p.cfg.Name)
-	s.cancel = func() { upstream.Cancel(resp) }
+	s.cancel = c.cancel
 	s.redact = p.redact
-	out := providers.NewResponse(func() {
-		upstream.Finish(resp, s.tail.Clean())
-		streamPool.Put(s)
-		release()
-	})
+	c.streamed = true
+	out := &c.resp
+	out.Init(c.release)
 	out.Stream = s
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/aigateway/gateway/internal/jsonscan"
+	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
 )
 
@@ -240,17 +241,31 @@ func finishReason(doneReason []byte, calledTools bool) string {
 // reports. An {"error":"…"} body is an *providers.UpstreamError (502); a body
 // that is not a chat response wraps ErrBadResponse.
 func AppendCompletion(dst, body []byte, call *providers.Call) (out []byte, usage providers.Usage, model string, err error) {
+	var m []byte
+	out, usage, m, err = appendCompletion(dst, body, call)
+	if err != nil {
+		return out, usage, "", err
+	}
+	if m == nil {
+		return out, usage, call.Model, nil
+	}
+	return out, usage, string(m), nil
+}
+
+// appendCompletion is AppendCompletion without a copy of the model name:
+// model, when Ollama reported one, points into body.
+func appendCompletion(dst, body []byte, call *providers.Call) (out []byte, usage providers.Usage, model []byte, err error) {
 	var r reply
 	var scratch []byte
 	if scratch, err = r.parse(body, nil); err != nil {
-		return dst, usage, "", ErrBadResponse
+		return dst, usage, nil, ErrBadResponse
 	}
 	if r.hasError {
 		msg := string(r.errMsg)
 		if msg == "" {
 			msg = "unknown error"
 		}
-		return dst, usage, "", &providers.UpstreamError{Status: 502, Type: "upstream_error", Code: "upstream_error", Message: msg}
+		return dst, usage, nil, &providers.UpstreamError{Status: 502, Type: "upstream_error", Code: "upstream_error", Message: msg}
 	}
 	c := providers.Completion{
 		ID:        call.ID,
@@ -261,7 +276,8 @@ func AppendCompletion(dst, body []byte, call *providers.Call) (out []byte, usage
 		Usage:     r.usage,
 	}
 	if len(r.model) > 0 {
-		c.Model = string(r.model)
+		// Read by AppendJSON below only: a view of body, not a copy.
+		c.Model, model = unsafeconv.String(r.model), r.model
 	}
 	if r.toolCalls != nil {
 		var args, idb []byte
@@ -275,5 +291,5 @@ func AppendCompletion(dst, body []byte, call *providers.Call) (out []byte, usage
 		})
 	}
 	c.Finish = finishReason(r.doneReason, len(c.ToolCalls) > 0)
-	return c.AppendJSON(dst), r.usage, c.Model, nil
+	return c.AppendJSON(dst), r.usage, model, nil
 }

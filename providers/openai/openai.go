@@ -134,71 +134,102 @@ func (p *Provider) setAuth(req *fasthttp.Request) {
 	}
 }
 
+// pooledCall is one Chat call's pooled state: the upstream request body, the
+// fasthttp request and response, the Response handed to the caller and the
+// stream relay. Its release is bound once, when the pool makes it, so that a
+// call allocates nothing: no closure, no Response.
+type pooledCall struct {
+	body   []byte
+	req    *fasthttp.Request
+	resp   *fasthttp.Response
+	out    providers.Response
+	relay  Relay
+	stream bool
+	// release and cancel are c.put and c.cancelStream, bound once.
+	release, cancel func()
+}
+
+var callPool sync.Pool
+
+func init() {
+	callPool.New = func() any {
+		c := new(pooledCall)
+		c.release, c.cancel = c.put, c.cancelStream
+		return c
+	}
+}
+
 type bodyBuf struct{ b []byte }
 
+// bodyPool holds the request bodies of the Responses API calls.
 var bodyPool = sync.Pool{New: func() any { return new(bodyBuf) }}
+
+// put ends the call and returns c to the pool. A stream read to its end
+// gives its connection back to the client's pool; any other is closed.
+func (c *pooledCall) put() {
+	if c.stream {
+		upstream.Finish(c.resp, c.relay.tail.Clean())
+	}
+	fasthttp.ReleaseRequest(c.req)
+	fasthttp.ReleaseResponse(c.resp)
+	c.req, c.resp, c.stream = nil, nil, false
+	callPool.Put(c)
+}
+
+func (c *pooledCall) cancelStream() { upstream.Cancel(c.resp) }
 
 // Chat sends call to the upstream.
 func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.Response, error) {
-	bb := bodyPool.Get().(*bodyBuf)
-	req := p.newRequest(call, &bb.b)
-	resp := fasthttp.AcquireResponse()
-	release := func() {
-		fasthttp.ReleaseRequest(req)
-		fasthttp.ReleaseResponse(resp)
-		bodyPool.Put(bb)
-	}
+	c := callPool.Get().(*pooledCall)
+	c.req = p.newRequest(call, &c.body)
+	c.resp = fasthttp.AcquireResponse()
 	if call.Req.Stream {
-		return p.stream(ctx, call, req, resp, release)
+		return p.stream(ctx, call, c)
 	}
 	timeout := call.Timeout
 	if timeout <= 0 {
 		timeout = p.cfg.Timeout
 	}
-	if err := p.client.Do(ctx, req, resp, timeout); err != nil {
-		release()
+	resp := c.resp
+	if err := p.client.Do(ctx, c.req, resp, timeout); err != nil {
+		c.put()
 		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
 		err := p.upstreamError(resp.StatusCode(), resp.Body(), resp.Header.Peek("Retry-After"))
-		release()
+		c.put()
 		return nil, err
 	}
-	out := providers.NewResponse(release)
+	out := &c.out
+	out.Init(c.release)
 	out.Body = resp.Body()
 	if u := jsonscan.Get(out.Body, "usage"); u != nil {
 		out.Usage = providers.ParseUsage(u)
 	}
-	if m := jsonscan.Get(out.Body, "model"); jsonscan.KindOf(m) == jsonscan.String && len(m) >= 2 {
-		out.Model = string(m[1 : len(m)-1])
-	}
 	return out, nil
 }
 
-func (p *Provider) stream(ctx context.Context, call *providers.Call, req *fasthttp.Request, resp *fasthttp.Response, release func()) (*providers.Response, error) {
-	if err := p.client.DoStream(ctx, req, resp); err != nil {
-		release()
+func (p *Provider) stream(ctx context.Context, call *providers.Call, c *pooledCall) (*providers.Response, error) {
+	resp := c.resp
+	if err := p.client.DoStream(ctx, c.req, resp); err != nil {
+		c.put()
 		return nil, p.transportError(err)
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
 		err := p.upstreamError(resp.StatusCode(), upstream.ErrorBody(resp), resp.Header.Peek("Retry-After"))
-		release()
+		c.put()
 		return nil, err
 	}
-	s := relayPool.Get().(*Relay)
+	s := &c.relay
 	s.Reset(resp.BodyStream(), call.Req.IncludeUsage, p.cfg.Name)
-	s.cancel = func() { upstream.Cancel(resp) }
+	s.cancel = c.cancel
 	s.redact = p.redact
-	out := providers.NewResponse(func() {
-		upstream.Finish(resp, s.tail.Clean())
-		relayPool.Put(s)
-		release()
-	})
+	c.stream = true
+	out := &c.out
+	out.Init(c.release)
 	out.Stream = s
 	return out, nil
 }
-
-var relayPool = sync.Pool{New: func() any { return new(Relay) }}
 
 // Relay turns an upstream OpenAI SSE body into the client's stream: events
 // are forwarded as they arrive, usage is captured by scanning for it rather

@@ -39,7 +39,6 @@ func (p *Provider) Responses(ctx context.Context, body []byte, model string, str
 		out := providers.NewResponse(release)
 		out.Body = resp.Body()
 		out.Usage = providers.ParseResponsesUsage(jsonscan.Get(out.Body, "usage"))
-		out.Model = strField(out.Body, "model")
 		return out, nil
 	}
 	r := responsesRelayPool.Get().(*ResponsesRelay)
@@ -52,7 +51,6 @@ func (p *Provider) Responses(ctx context.Context, body []byte, model string, str
 		release()
 	})
 	out.Stream = r
-	out.Model = model
 	return out, nil
 }
 
