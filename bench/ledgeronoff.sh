@@ -14,6 +14,7 @@
 # GATEWAYPROF=path runs another build (e.g. an older commit's). As root,
 # every process runs at nice -20 (NICE=0 to leave priorities alone), as the
 # bench harness does, so that a shared machine disturbs the runs less.
+# EXTRA_TOML is appended to both sides' gateway.toml (e.g. a [store] table).
 set -euo pipefail
 rounds=${1:-5}
 dur=${2:-10s}
@@ -48,6 +49,7 @@ data_dir = "$dir/data"
 [providers.openai]
 base_url = "http://127.0.0.1:$mport/v1"
 api_key = "sk-bench"
+${EXTRA_TOML:-}
 TOML
   nice -n "$nice" taskset -c 0 "$GATEWAYPROF" -config "$dir/gateway.toml" -pprof "" -ledger "$mode" >"$dir/gw.log" 2>&1 &
   local gw=$!
