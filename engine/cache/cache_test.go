@@ -329,7 +329,11 @@ func TestRedisDownAtStart(t *testing.T) {
 func TestPurge(t *testing.T) {
 	t.Parallel()
 	r := startRedis(t)
-	c := newCache(t, Config{RedisURL: r.url()})
+	// Seconds, not the default 50 ms: the test asserts that every write
+	// reaches Redis, which a loaded -race run can delay past 50 ms (the tier
+	// then drops the write, by design, and backs off).
+	const timeout = 2 * time.Second
+	c := newCache(t, Config{RedisURL: r.url(), RedisTimeout: timeout})
 	type pk struct{ project, provider, model string }
 	all := []pk{{"acme", "openai", "gpt-4o"}, {"acme", "anthropic", "claude-sonnet-4-0"}, {"globex", "openai", "gpt-4o"}, {"globex:x*", "ollama", "llama3:8b"}}
 	keys := map[pk]Key{}
@@ -346,7 +350,7 @@ func TestPurge(t *testing.T) {
 	// present reports, per key, whether memory and Redis hold it.
 	present := func() map[pk][2]bool {
 		out := map[pk][2]bool{}
-		fresh := newCache(t, Config{RedisURL: r.url(), MemoryMB: -1})
+		fresh := newCache(t, Config{RedisURL: r.url(), MemoryMB: -1, RedisTimeout: timeout})
 		for p, k := range keys {
 			e1, _ := c.mem.get(&k, string(appendStoreKey(nil, &k)), time.Now().Unix())
 			e2, _ := fresh.Get(&k)

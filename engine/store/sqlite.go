@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -31,7 +32,8 @@ import (
 // transaction never fails half-way upgrading a read lock. WAL lets the
 // readers run while the writer writes. synchronous=FULL makes a commit
 // durable once it returns (WAL with NORMAL could lose the last commits on a
-// power cut, which breaks "nothing a completed request recorded is lost").
+// power cut), except the ledger's group commits, whose WAL is fsynced at most
+// a second later (rawWriteRelaxed, sqlite_ledger.go).
 //
 // A new database gets 16 KiB pages (SQLite's default is 4 KiB): the
 // ledger's group commit writes every changed page to the WAL with one
@@ -51,6 +53,14 @@ type sqliteBackend struct {
 	// enc encodes the ledger's chunks (putChunk).
 	encMu sync.Mutex
 	enc   chunkEncoder
+	// The ledger's commits do not fsync the WAL (sqlite_ledger.go,
+	// insertUsage); walSyncer does, at most every ledgerSyncEvery, when
+	// walDirty says one happened since.
+	walPath  string
+	walDirty atomic.Bool
+	stopSync chan struct{}
+	synced   chan struct{}
+	closing  sync.Once
 }
 
 func openSQLite(ctx context.Context, cfg Config) (backend, error) {
@@ -88,7 +98,9 @@ func openSQLite(ctx context.Context, cfg Config) (backend, error) {
 	}
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &sqliteBackend{w: w, r: r}, nil
+	b := &sqliteBackend{w: w, r: r, walPath: path + "-wal", stopSync: make(chan struct{}), synced: make(chan struct{})}
+	go b.walSyncer()
+	return b, nil
 }
 
 // walMode switches the file to WAL (persistent: later connections find it
@@ -120,6 +132,10 @@ func walMode(ctx context.Context, w *sql.DB) error {
 func (b *sqliteBackend) name() string { return "sqlite" }
 
 func (b *sqliteBackend) close() {
+	b.closing.Do(func() {
+		close(b.stopSync)
+		<-b.synced
+	})
 	b.r.Close()
 	b.w.Close()
 }

@@ -133,3 +133,30 @@ func summaryClose(a, b UsageGroup) bool {
 	a.CostUSD, a.Savings, b.CostUSD, b.Savings = 0, Savings{}, 0, Savings{}
 	return a == b
 }
+
+// The ledger's commits do not fsync (synchronous NORMAL for their own
+// transaction only); the WAL is fsynced within ledgerSyncEvery, and the
+// writer connection is back to FULL for every other write.
+func TestSQLiteLedgerCommitsSyncWithinASecond(t *testing.T) {
+	st := open(t, Config{DataDir: t.TempDir()}, nil)
+	b := st.(*sqlStore).b.(*sqliteBackend)
+	before := walSyncs.Load()
+	must[int](t)(st.AppendUsage(ctx, []UsageRow{usageRow(1, t0)}))
+	if !b.walDirty.Load() && walSyncs.Load() == before {
+		t.Fatal("a ledger commit left no fsync to do")
+	}
+	var mode int
+	if err := b.w.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&mode); err != nil || mode != 2 {
+		t.Fatalf("writer connection synchronous = %d (%v), want 2 (FULL)", mode, err)
+	}
+	deadline := time.Now().Add(3 * ledgerSyncEvery)
+	for walSyncs.Load() == before || b.walDirty.Load() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the WAL was not fsynced within %v of the commit", 3*ledgerSyncEvery)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := must[RequestPage](t)(st.Requests(ctx, RequestQuery{Limit: 10})); len(got.Rows) != 1 {
+		t.Fatalf("%d rows", len(got.Rows))
+	}
+}

@@ -146,7 +146,7 @@ func (s *Server) Restart() {
 			s.started = true
 			return
 		}
-		inUse := strings.Contains(s.out.String(), "Address already in use")
+		inUse := errors.Is(err, errPortTaken) || strings.Contains(s.out.String(), "Address already in use")
 		if !inUse || time.Now().After(deadline) {
 			s.t.Fatalf("redis-server on port %d: %v\n%s", s.Port, err, s.out.String())
 		}
@@ -181,8 +181,19 @@ func (s *Server) start(deadline time.Time) error {
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		err := c.Ping(ctx).Err()
+		var info string
+		if err == nil {
+			info, err = c.Info(ctx, "server").Result()
+		}
 		cancel()
 		if err == nil {
+			// The server that answers must be ours: another test's, started
+			// on the same port a moment earlier, answers too while ours
+			// fails to bind.
+			if !strings.Contains(info, "process_id:"+strconv.Itoa(s.cmd.Process.Pid)+"\r\n") {
+				s.Stop()
+				return errPortTaken
+			}
 			return nil
 		}
 		select {
@@ -198,6 +209,9 @@ func (s *Server) start(deadline time.Time) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// errPortTaken: another redis-server answered on the port.
+var errPortTaken = errors.New("another redis-server answers on the port")
 
 // Stop kills the server (SIGKILL, as abrupt as a crash) and waits for it.
 func (s *Server) Stop() {
