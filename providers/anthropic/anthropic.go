@@ -153,13 +153,7 @@ func init() {
 // put ends the call and returns c to the pool. A stream read to its end
 // gives its connection back to the client's pool; any other is closed.
 func (c *pooledCall) put() {
-	if c.streamed {
-		upstream.Finish(c.resp, c.tr.tail.Clean())
-	}
-	if c.req != nil {
-		fasthttp.ReleaseRequest(c.req)
-		fasthttp.ReleaseResponse(c.resp)
-	}
+	upstream.Release(c.req, c.resp, c.streamed, c.tr.tail.Clean())
 	c.req, c.resp, c.streamed = nil, nil, false
 	callPool.Put(c)
 }

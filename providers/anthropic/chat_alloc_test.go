@@ -1,12 +1,9 @@
 package anthropic
 
 import (
-	"context"
-	"io"
-	"net"
 	"testing"
 
-	"github.com/valyala/fasthttp"
+	"github.com/aigateway/gateway/providers/internal/alloctest"
 
 	"github.com/aigateway/gateway/providers"
 )
@@ -30,30 +27,10 @@ const (
 
 // startAllocUpstream serves the fixed answers on loopback with a handler
 // that allocates nothing, so that what a test counts is the client's.
-func startAllocUpstream(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	stream := []byte(allocStart)
-	for range 8 {
-		stream = append(stream, allocDelta...)
-	}
-	stream = append(stream, allocEnd...)
-	message := []byte(allocMessage)
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		if string(ctx.Request.Header.Peek("Accept")) == "text/event-stream" {
-			ctx.SetContentType("text/event-stream")
-			ctx.SetBody(stream)
-			return
-		}
-		ctx.SetContentType("application/json")
-		ctx.SetBody(message)
-	}}
-	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = srv.Shutdown() })
-	return "http://" + ln.Addr().String()
+func startAllocUpstream(t testing.TB) string {
+	return alloctest.Upstream(t, alloctest.AcceptIs("text/event-stream"),
+		alloctest.Answer{Type: "application/json", Body: []byte(allocMessage)},
+		alloctest.Answer{Type: "text/event-stream", Body: alloctest.Repeat(allocStart, allocDelta, 8, allocEnd)})
 }
 
 // TestChatAllocs: a translated call allocates no more than its budget once
@@ -84,31 +61,12 @@ func TestChatAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 			call := &providers.Call{Req: r, Model: "claude-sonnet-4-20250514", ID: "chatcmpl-alloc", Created: 1751919739, MaxOutputTokens: 1024}
-			one := func() {
-				resp, err := p.Chat(context.Background(), call)
-				if err != nil {
-					t.Fatal(err)
-				}
-				u := resp.Usage
-				if resp.Stream != nil {
-					for {
-						if _, err := resp.Stream.Next(); err == io.EOF {
-							break
-						} else if err != nil {
-							t.Fatal(err)
-						}
-					}
-					u = resp.Stream.Usage()
-				}
+			n := alloctest.ChatAllocs(t, p, call, func(u providers.Usage, _ bool) {
 				if !u.Set || u.CompletionTokens == 0 {
 					t.Fatalf("usage %+v", u)
 				}
-				resp.Close()
-			}
-			for range 50 {
-				one()
-			}
-			if n := testing.AllocsPerRun(500, one); n > tc.budget {
+			})
+			if n > tc.budget {
 				t.Errorf("Chat allocates %.1f times per %s call, want at most %.0f", n, tc.name, tc.budget)
 			}
 		})

@@ -2,10 +2,9 @@ package gemini
 
 import (
 	"bytes"
-	"context"
-	"io"
-	"net"
 	"testing"
+
+	"github.com/aigateway/gateway/providers/internal/alloctest"
 
 	"github.com/valyala/fasthttp"
 
@@ -28,30 +27,10 @@ var streamMethod = []byte(":streamGenerateContent")
 
 // startAllocUpstream serves the fixed answers on loopback with a handler
 // that allocates nothing, so that what a test counts is the client's.
-func startAllocUpstream(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var stream []byte
-	for range 8 {
-		stream = append(stream, allocEvent...)
-	}
-	stream = append(stream, allocLast...)
-	answer := []byte(allocAnswer)
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		if bytes.Contains(ctx.Path(), streamMethod) {
-			ctx.SetContentType("text/event-stream")
-			ctx.SetBody(stream)
-			return
-		}
-		ctx.SetContentType("application/json")
-		ctx.SetBody(answer)
-	}}
-	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = srv.Shutdown() })
-	return "http://" + ln.Addr().String()
+func startAllocUpstream(t testing.TB) string {
+	return alloctest.Upstream(t, func(ctx *fasthttp.RequestCtx) bool { return bytes.Contains(ctx.Path(), streamMethod) },
+		alloctest.Answer{Type: "application/json", Body: []byte(allocAnswer)},
+		alloctest.Answer{Type: "text/event-stream", Body: alloctest.Repeat("", allocEvent, 8, allocLast)})
 }
 
 // TestChatAllocs: a non-streaming call allocates nothing once the pools are
@@ -82,31 +61,12 @@ func TestChatAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 			call := &providers.Call{Req: r, Model: "gemini-2.0-flash", ID: "chatcmpl-alloc", Created: 1751919739}
-			one := func() {
-				resp, err := p.Chat(context.Background(), call)
-				if err != nil {
-					t.Fatal(err)
-				}
-				u := resp.Usage
-				if resp.Stream != nil {
-					for {
-						if _, err := resp.Stream.Next(); err == io.EOF {
-							break
-						} else if err != nil {
-							t.Fatal(err)
-						}
-					}
-					u = resp.Stream.Usage()
-				}
+			n := alloctest.ChatAllocs(t, p, call, func(u providers.Usage, _ bool) {
 				if u.PromptTokens != 8 || u.CompletionTokens != 9 {
 					t.Fatalf("usage %+v", u)
 				}
-				resp.Close()
-			}
-			for range 50 {
-				one()
-			}
-			if n := testing.AllocsPerRun(500, one); n > tc.budget {
+			})
+			if n > tc.budget {
 				t.Errorf("Chat allocates %.1f times per %s call, want at most %.0f", n, tc.name, tc.budget)
 			}
 		})

@@ -1,12 +1,9 @@
 package ollama
 
 import (
-	"context"
-	"io"
-	"net"
 	"testing"
 
-	"github.com/valyala/fasthttp"
+	"github.com/aigateway/gateway/providers/internal/alloctest"
 
 	"github.com/aigateway/gateway/providers"
 )
@@ -25,30 +22,10 @@ const (
 
 // startAllocUpstream serves the fixed answers on loopback with a handler
 // that allocates nothing, so that what a test counts is the client's.
-func startAllocUpstream(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var stream []byte
-	for range 8 {
-		stream = append(stream, allocLine...)
-	}
-	stream = append(stream, allocDone...)
-	answer := []byte(allocAnswer)
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		if string(ctx.Request.Header.Peek("Accept")) == "application/x-ndjson" {
-			ctx.SetContentType("application/x-ndjson")
-			ctx.SetBody(stream)
-			return
-		}
-		ctx.SetContentType("application/json")
-		ctx.SetBody(answer)
-	}}
-	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = srv.Shutdown() })
-	return "http://" + ln.Addr().String()
+func startAllocUpstream(t testing.TB) string {
+	return alloctest.Upstream(t, alloctest.AcceptIs("application/x-ndjson"),
+		alloctest.Answer{Type: "application/json", Body: []byte(allocAnswer)},
+		alloctest.Answer{Type: "application/x-ndjson", Body: alloctest.Repeat("", allocLine, 8, allocDone)})
 }
 
 // TestChatAllocs: a non-streaming call (request translation, the call,
@@ -76,31 +53,12 @@ func TestChatAllocs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			call := &providers.Call{Req: decode(t, []byte(tc.body)), Model: "llama3.2", ID: "chatcmpl-alloc", Created: 1751919739}
-			one := func() {
-				resp, err := p.Chat(context.Background(), call)
-				if err != nil {
-					t.Fatal(err)
-				}
-				u := resp.Usage
-				if resp.Stream != nil {
-					for {
-						if _, err := resp.Stream.Next(); err == io.EOF {
-							break
-						} else if err != nil {
-							t.Fatal(err)
-						}
-					}
-					u = resp.Stream.Usage()
-				}
+			n := alloctest.ChatAllocs(t, p, call, func(u providers.Usage, _ bool) {
 				if u.PromptTokens != 26 || u.CompletionTokens != 5 {
 					t.Fatalf("usage %+v", u)
 				}
-				resp.Close()
-			}
-			for range 50 {
-				one()
-			}
-			if n := testing.AllocsPerRun(500, one); n > tc.budget {
+			})
+			if n > tc.budget {
 				t.Errorf("Chat allocates %.1f times per %s call, want at most %.0f", n, tc.name, tc.budget)
 			}
 		})

@@ -151,13 +151,7 @@ func init() {
 // put ends the call and returns c to the pool. A stream read to its end
 // gives its connection back to the client's pool; any other is closed.
 func (c *pooledCall) put() {
-	if c.streamed {
-		upstream.Finish(c.hresp, c.stream.tail.Clean())
-	}
-	if c.hreq != nil {
-		fasthttp.ReleaseRequest(c.hreq)
-		fasthttp.ReleaseResponse(c.hresp)
-	}
+	upstream.Release(c.hreq, c.hresp, c.streamed, c.stream.tail.Clean())
 	c.hreq, c.hresp, c.streamed = nil, nil, false
 	callPool.Put(c)
 }

@@ -1,12 +1,9 @@
 package openai
 
 import (
-	"context"
-	"io"
-	"net"
 	"testing"
 
-	"github.com/valyala/fasthttp"
+	"github.com/aigateway/gateway/providers/internal/alloctest"
 
 	"github.com/aigateway/gateway/providers"
 )
@@ -26,30 +23,10 @@ const (
 
 // startAllocUpstream serves the fixed answers on loopback with a handler
 // that allocates nothing, so that what a test counts is the client's.
-func startAllocUpstream(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var stream []byte
-	for range 8 {
-		stream = append(stream, allocChunk...)
-	}
-	stream = append(stream, allocLast...)
-	completion := []byte(allocCompletion)
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		if string(ctx.Request.Header.Peek("Accept")) == "text/event-stream" {
-			ctx.SetContentType("text/event-stream")
-			ctx.SetBody(stream)
-			return
-		}
-		ctx.SetContentType("application/json")
-		ctx.SetBody(completion)
-	}}
-	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = srv.Shutdown() })
-	return "http://" + ln.Addr().String()
+func startAllocUpstream(t testing.TB) string {
+	return alloctest.Upstream(t, alloctest.AcceptIs("text/event-stream"),
+		alloctest.Answer{Type: "application/json", Body: []byte(allocCompletion)},
+		alloctest.Answer{Type: "text/event-stream", Body: alloctest.Repeat("", allocChunk, 8, allocLast)})
 }
 
 // TestChatAllocs: a non-streaming call allocates nothing once the pools are
@@ -77,36 +54,15 @@ func TestChatAllocs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			call := chatCall(t, tc.body)
-			var events int
-			one := func() {
-				resp, err := p.Chat(context.Background(), call)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if resp.Stream != nil {
-					for {
-						b, err := resp.Stream.Next()
-						if err == io.EOF {
-							break
-						}
-						if err != nil {
-							t.Fatal(err)
-						}
-						events += len(b) & 1 // touch b
-					}
-				}
-				if u := resp.Usage; resp.Stream == nil && u != (providers.Usage{PromptTokens: 19, CompletionTokens: 10, Set: true}) {
+			n := alloctest.ChatAllocs(t, p, call, func(u providers.Usage, streamed bool) {
+				if !streamed && u != (providers.Usage{PromptTokens: 19, CompletionTokens: 10, Set: true}) {
 					t.Fatalf("usage %+v", u)
 				}
-				if resp.Stream != nil && resp.Stream.Usage().CompletionTokens != 10 {
-					t.Fatalf("stream usage %+v", resp.Stream.Usage())
+				if streamed && u.CompletionTokens != 10 {
+					t.Fatalf("stream usage %+v", u)
 				}
-				resp.Close()
-			}
-			for range 50 {
-				one()
-			}
-			if n := testing.AllocsPerRun(500, one); n > tc.budget {
+			})
+			if n > tc.budget {
 				t.Errorf("Chat allocates %.1f times per %s call, want at most %.0f", n, tc.name, tc.budget)
 			}
 		})

@@ -167,11 +167,7 @@ var bodyPool = sync.Pool{New: func() any { return new(bodyBuf) }}
 // put ends the call and returns c to the pool. A stream read to its end
 // gives its connection back to the client's pool; any other is closed.
 func (c *pooledCall) put() {
-	if c.stream {
-		upstream.Finish(c.resp, c.relay.tail.Clean())
-	}
-	fasthttp.ReleaseRequest(c.req)
-	fasthttp.ReleaseResponse(c.resp)
+	upstream.Release(c.req, c.resp, c.stream, c.relay.tail.Clean())
 	c.req, c.resp, c.stream = nil, nil, false
 	callPool.Put(c)
 }

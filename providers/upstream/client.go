@@ -158,6 +158,20 @@ func Finish(resp *fasthttp.Response, clean bool) {
 	_ = resp.CloseBodyStream()
 }
 
+// Release ends a pooled call's exchange: a streamed response is finished
+// (Finish: its connection reused when clean, closed otherwise), then the
+// request and the response go back to fasthttp's pools. A nil req means
+// none was acquired: nothing to release.
+func Release(req *fasthttp.Request, resp *fasthttp.Response, streamed, clean bool) {
+	if streamed {
+		Finish(resp, clean)
+	}
+	if req != nil {
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+	}
+}
+
 // maxErrorBody bounds the error answer read from a streamed response.
 const maxErrorBody = 1 << 20
 
