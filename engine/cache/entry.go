@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"sync"
 
+	"github.com/aigateway/gateway/internal/binread"
 	"github.com/aigateway/gateway/internal/unsafeconv"
 	"github.com/aigateway/gateway/providers"
 	"github.com/klauspost/compress/s2"
@@ -174,57 +175,8 @@ func appendStored(dst []byte, e *Entry, k *Key, expires int64, compressAt int) [
 	return dst[:hdr+len(enc)]
 }
 
-// reader decodes with bounds checks; any failure sets err and yields zeros.
-type reader struct {
-	b   []byte
-	err bool
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) bytes() []byte {
-	n := r.uvarint()
-	if r.err || n > uint64(len(r.b)) {
-		r.err = true
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	if n == 0 {
-		return nil
-	}
-	return v
-}
-
-func (r *reader) str() string { return unsafeconv.String(r.bytes()) }
-
-func (r *reader) byte1() byte {
-	if len(r.b) == 0 {
-		r.err = true
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
+// str reads a length-prefixed string that aliases the entry's bytes.
+func str(r *binread.Reader) string { return unsafeconv.String(r.Bytes()) }
 
 // decodeStored decodes a stored entry. It takes ownership of b: the Entry
 // aliases it.
@@ -234,12 +186,12 @@ func decodeStored(b []byte) (*Entry, error) {
 	}
 	e := &Entry{Expires: int64(binary.LittleEndian.Uint64(b[3:]))}
 	copy(e.sum[:], b[11:headerSize])
-	r := reader{b: b[headerSize:]}
-	e.Project, e.Provider, e.UpstreamModel = r.str(), r.str(), r.str()
-	if r.err {
+	r := binread.Reader{B: b[headerSize:]}
+	e.Project, e.Provider, e.UpstreamModel = str(&r), str(&r), str(&r)
+	if r.Bad {
 		return nil, ErrCorrupt
 	}
-	body := r.b
+	body := r.B
 	if b[2]&flagS2 != 0 {
 		n, err := s2.DecodedLen(body)
 		if err != nil || n > maxDecoded {
@@ -259,36 +211,36 @@ func decodeStored(b []byte) (*Entry, error) {
 
 // decodeBody fills e's answer fields from body, which e then owns.
 func (e *Entry) decodeBody(body []byte) error {
-	r := reader{b: body}
+	r := binread.Reader{B: body}
 	e.body = body
-	e.Created = r.varint()
-	e.Model = r.str()
-	e.Finish = r.str()
-	e.Content = r.bytes()
-	e.Reasoning = r.bytes()
-	e.Refusal = r.bytes()
+	e.Created = r.Varint()
+	e.Model = str(&r)
+	e.Finish = str(&r)
+	e.Content = r.Bytes()
+	e.Reasoning = r.Bytes()
+	e.Refusal = r.Bytes()
 	var u [5]int
 	for i := range u {
-		v := r.uvarint()
+		v := r.Uvarint()
 		if v > 1<<40 {
-			r.err = true
+			r.Bad = true
 		}
 		u[i] = int(v)
 	}
-	e.Usage = providers.Usage{PromptTokens: u[0], CompletionTokens: u[1], CachedTokens: u[2], CacheWriteTokens: u[3], ReasoningTokens: u[4], Set: r.byte1() == 1}
-	n := r.uvarint()
+	e.Usage = providers.Usage{PromptTokens: u[0], CompletionTokens: u[1], CachedTokens: u[2], CacheWriteTokens: u[3], ReasoningTokens: u[4], Set: r.Byte() == 1}
+	n := r.Uvarint()
 	// Each tool call takes at least four length bytes.
-	if r.err || n > uint64(len(r.b)/4) {
+	if r.Bad || n > uint64(len(r.B)/4) {
 		return ErrCorrupt
 	}
 	if n > 0 {
 		e.ToolCalls = make([]providers.ToolCall, n)
 		for i := range e.ToolCalls {
 			tc := &e.ToolCalls[i]
-			tc.ID, tc.Type, tc.Name, tc.Arguments = r.str(), r.str(), r.str(), r.str()
+			tc.ID, tc.Type, tc.Name, tc.Arguments = str(&r), str(&r), str(&r), str(&r)
 		}
 	}
-	if r.err || len(r.b) != 0 {
+	if r.Bad || len(r.B) != 0 {
 		return ErrCorrupt
 	}
 	return nil

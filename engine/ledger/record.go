@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aigateway/gateway/engine/store"
+	"github.com/aigateway/gateway/internal/binread"
 )
 
 // The journal's row record. A journal segment is private to the gateway
@@ -156,89 +157,31 @@ func decodeRecord(b []byte) (n int, r store.UsageRow, provisional, ok bool) {
 	if binary.LittleEndian.Uint32(b[1+k+int(size):]) != crc32.Checksum(payload, castagnoli) {
 		return 0, r, false, false
 	}
-	d := recordReader{b: payload}
-	if d.byte() != recordVersion {
+	d := binread.Reader{B: payload}
+	if d.Byte() != recordVersion {
 		return 0, r, false, false
 	}
-	flags := d.byte()
-	mask := d.uvarint()
-	sec := d.varint()
-	nsec := d.uvarint()
+	flags := d.Byte()
+	mask := d.Uvarint()
+	sec := d.Varint()
+	nsec := d.Uvarint()
 	for _, s := range recordStrings(&r) {
-		*s = d.string()
+		*s = string(d.Bytes()) // the row owns its strings: data is reused
 	}
-	r.Status = int(d.varint())
-	r.PromptTokens = d.varint()
-	r.CachedTokens = d.varint()
-	r.CacheWriteTokens = d.varint()
-	r.CompletionTokens = d.varint()
+	r.Status = int(d.Varint())
+	r.PromptTokens = d.Varint()
+	r.CachedTokens = d.Varint()
+	r.CacheWriteTokens = d.Varint()
+	r.CompletionTokens = d.Varint()
 	for i, f := range recordFloats(&r) {
 		if mask&(1<<i) != 0 {
-			*f = math.Float64frombits(d.uint64())
+			*f = math.Float64frombits(d.Uint64())
 		}
 	}
-	if d.bad || len(d.b) != 0 || nsec >= 1e9 {
+	if d.Bad || len(d.B) != 0 || nsec >= 1e9 {
 		return 0, r, false, false
 	}
 	r.Time = time.Unix(sec, int64(nsec)).UTC()
 	r.Stream = flags&flagStream != 0
 	return 1 + k + int(size) + 4, r, flags&flagProvisional != 0, true
-}
-
-// recordReader reads a payload's fields; bad records a short or malformed
-// one (every read after it returns zero).
-type recordReader struct {
-	b   []byte
-	bad bool
-}
-
-func (d *recordReader) byte() byte {
-	if len(d.b) == 0 {
-		d.bad = true
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *recordReader) uvarint() uint64 {
-	v, k := binary.Uvarint(d.b)
-	if k <= 0 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	d.b = d.b[k:]
-	return v
-}
-
-func (d *recordReader) varint() int64 {
-	v, k := binary.Varint(d.b)
-	if k <= 0 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	d.b = d.b[k:]
-	return v
-}
-
-func (d *recordReader) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.bad, d.b = true, nil
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *recordReader) uint64() uint64 {
-	if len(d.b) < 8 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
 }
