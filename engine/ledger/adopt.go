@@ -97,8 +97,8 @@ func adoptSegment(dir, path, ext string) (adopted bool, torn int, err error) {
 	return true, torn, nil
 }
 
-// spillLine is a spill file's row: the provisional mark is written only
-// when set (spill.go's replay reads it).
+// spillLine is a spill file's row, as adopted journals write it and replay
+// reads it: the provisional mark is written only when set.
 type spillLine struct {
 	store.UsageRow
 	Provisional bool `json:"provisional,omitempty"`

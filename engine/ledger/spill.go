@@ -158,10 +158,7 @@ func (s *spiller) replay(path string, n int, provisional bool, insert func([]sto
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		var r struct {
-			store.UsageRow
-			Provisional bool `json:"provisional"`
-		}
+		var r spillLine
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.ID == "" || r.Time.IsZero() {
 			if !provisional {
 				torn++ // counted once: pass 2 reads the same file again
