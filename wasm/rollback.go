@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -86,6 +87,13 @@ func (h *Host) recordChange(name string, module []byte) {
 	if hs == nil {
 		hs = &history{}
 		h.hist[name] = hs
+	}
+	if hs.cur != nil && bytes.Equal(hs.cur, module) {
+		// The running module uploaded again (a retried PUT, or the same
+		// change arriving from another replica): nothing changed, and a
+		// rollback must still undo the last real change.
+		h.histMu.Unlock()
+		return
 	}
 	hs.prev, hs.cur = hs.cur, module
 	hs.prevHex = ""
