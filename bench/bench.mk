@@ -3,17 +3,20 @@
 # Docs: bench/README.md. Results: bench/results/, bench/RESULTS.md.
 
 BENCH_FLAGS ?=
+# Paired rounds per row (bench/README.md): ratios are medians of rounds in
+# which the direct and the gateway loads ran back to back.
+BENCH_REPEAT ?= 3
 GO ?= go
 
 .PHONY: bench bench-quick bench-micro
 
-## bench: the full benchmark (about five minutes); writes bench/results/ and bench/README_SECTION.md
+## bench: the full benchmark, 3 paired rounds (about fifteen minutes); writes bench/results/ and bench/README_SECTION.md
 bench:
-	$(GO) run ./bench/cmd/bench -command "make bench" $(BENCH_FLAGS)
+	$(GO) run ./bench/cmd/bench -repeat $(BENCH_REPEAT) -command "make bench" $(BENCH_FLAGS)
 
-## bench-quick: the same scenarios, 2 s per load (under two minutes)
+## bench-quick: the same scenarios, 2 s per load, 3 paired rounds (about five minutes)
 bench-quick:
-	$(GO) run ./bench/cmd/bench -quick -command "make bench-quick" $(BENCH_FLAGS)
+	$(GO) run ./bench/cmd/bench -quick -repeat $(BENCH_REPEAT) -command "make bench-quick" $(BENCH_FLAGS)
 
 ## bench-micro: Go micro-benchmarks (allocs/op) of providers, engine, wasm and bench; history in bench/RESULTS.md
 bench-micro:

@@ -36,6 +36,9 @@ func targets(rows map[string]*Row, fp *Footprint) []Target {
 			return
 		}
 		t := Target{Name: name, Goal: g, Measured: fmt.Sprintf("%.1f%% (%.0f vs %.0f req/s)", r.Ratio*100, r.Gateway.Result.RPS, r.Direct.Result.RPS)}
+		if len(r.Rounds) > 1 {
+			t.Measured = fmt.Sprintf("%.1f%% (%s: %s)", r.Ratio*100, r.roundsLabel(), roundList(r.Rounds, func(x Round) string { return fmt.Sprintf("%.1f%%", x.Ratio*100) }))
+		}
 		if r.Ratio >= goal {
 			t.Status = "met"
 		} else {
@@ -61,18 +64,26 @@ func targets(rows map[string]*Row, fp *Footprint) []Target {
 			v, d, gw = r.AddedP99, r.Direct.Result.Latency.P99, r.Gateway.Result.Latency.P99
 		}
 		t := Target{Name: name, Goal: g, Measured: fmt.Sprintf("%s (%s vs %s direct)", us(v), us(gw), us(d))}
+		if len(r.Rounds) > 1 {
+			t.Measured = fmt.Sprintf("%s (%s: %s)", us(v), r.roundsLabel(), roundList(r.Rounds, func(x Round) string {
+				if which == "p99" {
+					return us(x.AddedP99)
+				}
+				return us(x.AddedP50)
+			}))
+		}
 		if v <= limit {
 			t.Status = "met"
 		} else {
 			t.Status = "missed"
 			t.Detail = "over by " + us(v-limit)
 		}
-		if f := r.Floor; f.ok() {
-			fl := f.Result.Latency.P50
+		if r.Floor.ok() {
+			fa := r.FloorAddedP50
 			if which == "p99" {
-				fl = f.Result.Latency.P99
+				fa = r.FloorAddedP99
 			}
-			t.Detail += fmt.Sprintf("; the bare proxy (floor) adds %s, the gateway %s over it", us(fl-d), us(gw-fl))
+			t.Detail += fmt.Sprintf("; the bare proxy (floor) adds %s, the gateway %s over it", us(fa), us(v-fa))
 			t.Detail = strings.TrimPrefix(t.Detail, "; ")
 		}
 		out = append(out, t)
@@ -248,7 +259,7 @@ func Header(r *Report) string {
 		fmt.Fprintf(&b, "- **Empty configuration:** bin/gateway with no -config (pinned like the gateway), one request to mock/echo, 1 s later: resident set %.1f MB (%.1f MB anonymous, %.1f MB of the binary's file pages)\n", fp.RSSMB, fp.AnonMB, fp.FileMB)
 	}
 	if r.Repeat > 1 {
-		fmt.Fprintf(&b, "- **Repeats:** every load ran %d times; the tables show the median attempt (by throughput, or by p99 in the open loop), the JSON every attempt\n", r.Repeat)
+		fmt.Fprintf(&b, "- **Paired rounds:** every row ran %d rounds, each its direct load then the gateway's (and the floor's) back to back; a row's ratio and added latencies are the medians of its rounds' own (the targets list each round), over the rounds in which the gateway and the floor proxy waited for their CPU at most %.0f%% of the time when there is one (a round another process shared their core in measures that process), the tables' req/s and latencies each target's median attempt (by throughput, or by p99 in the open loop), the JSON every attempt\n", r.Repeat, ContendedWait*100)
 	}
 	if r.Compare != "" {
 		fmt.Fprintf(&b, "- **Compared with:** %s\n", r.Compare)
@@ -402,12 +413,13 @@ func FloorTable(r *Report) string {
 		f, d := row.Floor, row.Direct.Result
 		ok, gok := f.ok(), f.ok() && row.Gateway.ok()
 		var fr, gf, fa50, fa99, go50, go99 float64
+		// The added latencies are the row's (medians of paired rounds when
+		// it has them), so that the columns add up.
 		if ok {
-			fr, fa50, fa99 = f.Result.RPS/d.RPS, f.Result.Latency.P50-d.Latency.P50, f.Result.Latency.P99-d.Latency.P99
+			fr, fa50, fa99 = f.Result.RPS/d.RPS, row.FloorAddedP50, row.FloorAddedP99
 		}
 		if gok {
-			g := row.Gateway.Result
-			gf, go50, go99 = g.RPS/f.Result.RPS, g.Latency.P50-f.Result.Latency.P50, g.Latency.P99-f.Result.Latency.P99
+			gf, go50, go99 = row.Gateway.Result.RPS/f.Result.RPS, row.AddedP50-fa50, row.AddedP99-fa99
 		}
 		cpu := "—"
 		if ok && f.Usage != nil {
@@ -471,7 +483,7 @@ func orDash(s string) string {
 func ReadmeSection(r *Report, mdPath string) string {
 	var b strings.Builder
 	b.WriteString("## Benchmarks\n\n")
-	b.WriteString("One command measures the gateway against the same mock upstream reached directly, in the same run, with the same load generator: `make bench` (about five minutes) or `make bench-quick` (under two). It builds `bin/gateway`, a mock upstream and a load generator, pins the gateway to one CPU and the rest to the others when it can, and writes a markdown table and a JSON file per run under `bench/results/`. `make bench-micro` runs the Go micro-benchmarks and keeps their history in [bench/RESULTS.md](bench/RESULTS.md). How it works, the scenarios, and how to put another gateway (LiteLLM, Portkey, Bifrost…) beside ours on your own machine: [bench/README.md](bench/README.md).\n\n")
+	b.WriteString("One command measures the gateway against the same mock upstream reached directly, in the same run, with the same load generator: `make bench` (about fifteen minutes) or `make bench-quick` (about five). Each row runs three paired rounds, its direct load and the gateway's back to back, and reports the median of the rounds' ratios. It builds `bin/gateway`, a mock upstream and a load generator, pins the gateway to one CPU and the rest to the others when it can, and writes a markdown table and a JSON file per run under `bench/results/`. `make bench-micro` runs the Go micro-benchmarks and keeps their history in [bench/RESULTS.md](bench/RESULTS.md). How it works, the scenarios, and how to put another gateway (LiteLLM, Portkey, Bifrost…) beside ours on your own machine: [bench/README.md](bench/README.md).\n\n")
 	fmt.Fprintf(&b, "Latest run (%s, from [%s](%s)):\n\n", r.Date.Format("2006-01-02"), filepath.Base(mdPath), mdPath)
 	b.WriteString(Header(r))
 	b.WriteString("\n")
@@ -625,3 +637,28 @@ How the harness works: [README.md](README.md).
 ## Run history
 
 `
+
+// roundList formats each round's figure, in the order the rounds ran, a
+// contended round's marked with its run-queue wait share.
+func roundList(rs []Round, f func(Round) string) string {
+	parts := make([]string, len(rs))
+	for i, x := range rs {
+		parts[i] = f(x)
+		if x.Contended {
+			parts[i] += fmt.Sprintf(" (contended: waited %.0f%%)", x.WaitShare*100)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// roundsLabel says which rounds a row's medians are over.
+func (r *Row) roundsLabel() string {
+	use := r.uncontended()
+	switch {
+	case len(use) == len(r.Rounds) && use[0].Contended:
+		return fmt.Sprintf("median of %d paired rounds, every one contended", len(r.Rounds))
+	case len(use) < len(r.Rounds):
+		return fmt.Sprintf("median of the %d uncontended of %d paired rounds", len(use), len(r.Rounds))
+	}
+	return fmt.Sprintf("median of %d paired rounds", len(r.Rounds))
+}

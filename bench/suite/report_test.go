@@ -194,3 +194,76 @@ func TestFloorTable(t *testing.T) {
 		}
 	}
 }
+
+// TestPairedRounds: a row with paired rounds reports the medians of the
+// rounds' own ratios and added latencies, not the ratio of the median
+// attempts, which can come from different rounds (here a slow round's
+// direct against a fast round's gateway would read 100%).
+func TestPairedRounds(t *testing.T) {
+	t.Parallel()
+	row := &Row{ID: "nonstream-c64", Title: "Non-stream", Conns: 64,
+		Direct:  &Trial{Result: res(30000, 300, 700, true)},
+		Gateway: &Trial{Result: res(30000, 420, 900, true)},
+		Floor:   &Trial{Result: res(35000, 350, 800, true)},
+		Rounds: []Round{
+			{Ratio: 0.5, AddedP50: 100, AddedP99: 300, FloorAddedP50: 60, FloorAddedP99: 200},
+			{Ratio: 0.7, AddedP50: 140, AddedP99: 100, FloorAddedP50: 40, FloorAddedP99: 90},
+			{Ratio: 0.6, AddedP50: 120, AddedP99: 200, FloorAddedP50: 50, FloorAddedP99: 100},
+		}}
+	row.compute()
+	if row.Ratio != 0.6 || row.AddedP50 != 120 || row.AddedP99 != 200 || row.FloorAddedP50 != 50 || row.FloorAddedP99 != 100 {
+		t.Fatalf("row %+v", row)
+	}
+	var seen int
+	for _, tg := range targets(map[string]*Row{"nonstream-c64": row}, nil) {
+		if strings.HasPrefix(tg.Name, "Non-stream throughput") {
+			seen++
+			if tg.Status != "met" || !strings.Contains(tg.Measured, "60.0% (median of 3 paired rounds: 50.0%, 70.0%, 60.0%)") {
+				t.Errorf("target %+v", tg)
+			}
+		}
+	}
+	if seen != 1 {
+		t.Fatalf("no non-stream target")
+	}
+	if got := FloorTable(&Report{Floor: "floorproxy", Rows: []*Row{row}}); !strings.Contains(got, "| +50 | +120 | +70 | +100 | +200 | +100 |") {
+		t.Errorf("floor table does not use the paired medians:\n%s", got)
+	}
+	even := &Row{Direct: row.Direct, Gateway: row.Gateway, Rounds: []Round{{Ratio: 0.5}, {Ratio: 0.6}}}
+	even.compute()
+	if even.Ratio != 0.55 {
+		t.Errorf("even count: ratio %v, want the mean of the middle two", even.Ratio)
+	}
+}
+
+// TestContendedRoundsLeftOut: a round in which the gateway waited for its
+// core (another process had it) is listed but left out of the medians,
+// unless every round was contended.
+func TestContendedRoundsLeftOut(t *testing.T) {
+	t.Parallel()
+	d, g := &Trial{Result: res(40000, 300, 700, true)}, &Trial{Result: res(20000, 400, 900, true)}
+	row := &Row{ID: "stream-c64", Direct: d, Gateway: g, Rounds: []Round{
+		{Ratio: 0.8, WaitShare: 0.02}, {Ratio: 0.3, WaitShare: 0.76, Contended: true}, {Ratio: 0.7, WaitShare: 0.03}, {Ratio: 0.35, WaitShare: 0.4, Contended: true},
+	}}
+	row.compute()
+	if row.Ratio != 0.75 {
+		t.Errorf("ratio %v, want 0.75 (the two uncontended rounds)", row.Ratio)
+	}
+	var tg Target
+	for _, x := range targets(map[string]*Row{"stream-c64": row}, nil) {
+		if strings.HasPrefix(x.Name, "Stream throughput") {
+			tg = x
+		}
+	}
+	if want := "75.0% (median of the 2 uncontended of 4 paired rounds: 80.0%, 30.0% (contended: waited 76%), 70.0%, 35.0% (contended: waited 40%))"; tg.Measured != want || tg.Status != "met" {
+		t.Errorf("target %+v\nwant measured %s", tg, want)
+	}
+	all := &Row{ID: "stream-c64", Direct: d, Gateway: g, Rounds: []Round{{Ratio: 0.3, Contended: true}, {Ratio: 0.4, Contended: true}, {Ratio: 0.5, Contended: true}}}
+	all.compute()
+	if all.Ratio != 0.4 || !strings.Contains(all.roundsLabel(), "every one contended") {
+		t.Errorf("all contended: ratio %v, label %q", all.Ratio, all.roundsLabel())
+	}
+	if (&Usage{RunWaitSeconds: 0.5, WallSeconds: 2.5}).waitShare() != 0.2 || (*Usage)(nil).waitShare() != 0 {
+		t.Error("waitShare")
+	}
+}

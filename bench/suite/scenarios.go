@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -206,43 +207,37 @@ func (e *env) runScenario(ctx context.Context, sc scenario) {
 		e.logf("%-30s skipped: %s", sc.id, skip)
 		return
 	}
-	var floor *loadSpec
+	// dl is the row's direct load: its own, or its baseline row's.
+	var dl, floor *loadSpec
 	switch {
 	case sc.direct != nil:
-		dl := sc.direct(e)
-		finish(&dl)
-		e.logf("%-30s direct  …", sc.id)
-		row.Direct = e.run(ctx, sc.id, "direct", dl, nil)
+		d := sc.direct(e)
+		finish(&d)
+		dl = &d
 		if sc.floor && e.floor != nil {
-			fl := dl
-			fl.url = e.floorURL + strings.TrimPrefix(dl.url, e.mockURL)
+			fl := d
+			fl.url = e.floorURL + strings.TrimPrefix(d.url, e.mockURL)
 			floor = &fl
 		}
 	case sc.baseline != "":
 		row.Baseline = sc.baseline
-		if b := e.rows[sc.baseline]; b != nil && b.Direct != nil {
-			row.Direct = b.Direct
-		} else {
-			for _, s := range scenarios() {
-				if s.id == sc.baseline && s.direct != nil {
-					dl := s.direct(e)
-					dl.conns, dl.rate = s.conns, s.rate
-					e.logf("%-30s direct (baseline %s) …", sc.id, sc.baseline)
-					row.Direct = e.run(ctx, sc.id, "direct", dl, nil)
-				}
+		for _, s := range scenarios() {
+			if s.id == sc.baseline && s.direct != nil {
+				d := s.direct(e)
+				d.conns, d.rate = s.conns, s.rate
+				dl = &d
 			}
 		}
 	}
 	finish(&gl)
-	e.logf("%-30s gateway …", sc.id)
 	g := e.gw
 	if e.l2 != nil {
 		g = e.l2
 	}
-	row.Gateway = e.run(ctx, sc.id, "gateway", gl, g)
-	if floor != nil {
-		e.logf("%-30s floor   …", sc.id)
-		row.Floor = e.repeat(*floor, func() *Trial { return e.runFloorOnce(ctx, *floor) })
+	if n := max(e.cfg.Repeat, 1); n > 1 && dl != nil {
+		e.runRounds(ctx, row, n, *dl, gl, floor, g)
+	} else {
+		e.runOnceEach(ctx, row, dl, gl, floor, g)
 	}
 	if c := e.cfg.Compare; c != nil && sc.compare {
 		cl := gl
@@ -261,6 +256,68 @@ func (e *env) runScenario(ctx context.Context, sc scenario) {
 	}
 	row.compute()
 	e.logf("%-30s %s", sc.id, row.summary())
+}
+
+// runOnceEach runs a row's loads one after the other, each e.cfg.Repeat
+// times (1, or a row without a direct load of its own to pair with). A row
+// whose baseline row already ran reuses that row's direct run.
+func (e *env) runOnceEach(ctx context.Context, row *Row, dl *loadSpec, gl loadSpec, floor *loadSpec, g *gateway) {
+	id := row.ID
+	if b := e.rows[row.Baseline]; row.Baseline != "" && b != nil && b.Direct != nil {
+		row.Direct = b.Direct
+	} else if dl != nil {
+		e.logf("%-30s direct  …", id)
+		row.Direct = e.run(ctx, id, "direct", *dl, nil)
+	}
+	e.logf("%-30s gateway …", id)
+	row.Gateway = e.run(ctx, id, "gateway", gl, g)
+	if floor != nil {
+		e.logf("%-30s floor   …", id)
+		row.Floor = e.repeat(*floor, func() *Trial { return e.runFloorOnce(ctx, *floor) })
+	}
+}
+
+// runRounds runs n paired rounds of a row: direct, gateway and floor back
+// to back in each. This machine has moved between speed states minutes
+// apart (the direct baseline by 70% between two runs of the same code,
+// bench/RESULTS.md): a ratio of loads run minutes apart measures that, a
+// ratio within a round much less. A round with an invalid load ends the
+// rounds; the row then reports that load.
+func (e *env) runRounds(ctx context.Context, row *Row, n int, dl, gl loadSpec, floor *loadSpec, g *gateway) {
+	id := row.ID
+	var ds, gs, fs []*Trial
+	for i := 0; i < n; i++ {
+		e.logf("%-30s round %d/%d: direct, gateway%s …", id, i+1, n, map[bool]string{true: ", floor"}[floor != nil])
+		d := e.runOnce(ctx, id, "direct", dl, nil)
+		gt := e.runOnce(ctx, id, "gateway", gl, g)
+		ds, gs = append(ds, d), append(gs, gt)
+		var ft *Trial
+		if floor != nil {
+			ft = e.runFloorOnce(ctx, *floor)
+			fs = append(fs, ft)
+		}
+		if !d.ok() || !gt.ok() || (ft != nil && !ft.ok()) || d.Result.RPS <= 0 {
+			break
+		}
+		dr, gr := d.Result, gt.Result
+		r := Round{Ratio: round(gr.RPS/dr.RPS, 3), AddedP50: round(gr.Latency.P50-dr.Latency.P50, 1), AddedP99: round(gr.Latency.P99-dr.Latency.P99, 1)}
+		r.WaitShare = gt.Usage.waitShare()
+		if ft != nil {
+			r.FloorAddedP50 = round(ft.Result.Latency.P50-dr.Latency.P50, 1)
+			r.FloorAddedP99 = round(ft.Result.Latency.P99-dr.Latency.P99, 1)
+			r.WaitShare = max(r.WaitShare, ft.Usage.waitShare())
+		}
+		r.Contended = r.WaitShare > ContendedWait
+		row.Rounds = append(row.Rounds, r)
+	}
+	if len(row.Rounds) < len(gs) {
+		row.Rounds = nil // an invalid round: the row reports it, not a median of the others
+	}
+	row.Direct = e.pick(dl, ds)
+	row.Gateway = e.pick(gl, gs)
+	if floor != nil {
+		row.Floor = e.pick(*floor, fs)
+	}
 }
 
 func (e *env) compareHeaders() []header {
@@ -402,21 +459,32 @@ func (e *env) repeat(l loadSpec, once func() *Trial) *Trial {
 			break
 		}
 	}
+	return e.pick(l, trials)
+}
+
+// pick keeps the median of a load's attempts (see repeat), with every
+// attempt's figures in its Attempts.
+func (e *env) pick(l loadSpec, trials []*Trial) *Trial {
 	var atts []Attempt
 	for _, t := range trials {
 		if t.Result != nil {
-			atts = append(atts, Attempt{RPS: t.Result.RPS, P50: t.Result.Latency.P50, P99: t.Result.Latency.P99, Valid: t.Result.Valid})
+			a := Attempt{RPS: t.Result.RPS, P50: t.Result.Latency.P50, P99: t.Result.Latency.P99, Valid: t.Result.Valid}
+			if u := t.Usage; u != nil {
+				a.CPUPer1k, a.RunWaitSeconds = u.CPUPer1k, u.RunWaitSeconds
+			}
+			atts = append(atts, a)
 		}
 	}
 	pick := trials[len(trials)-1]
 	if pick.ok() && len(trials) > 1 {
-		sort.Slice(trials, func(i, j int) bool {
+		sorted := slices.Clone(trials)
+		sort.Slice(sorted, func(i, j int) bool {
 			if l.rate > 0 {
-				return trials[i].Result.Latency.P99 < trials[j].Result.Latency.P99
+				return sorted[i].Result.Latency.P99 < sorted[j].Result.Latency.P99
 			}
-			return trials[i].Result.RPS < trials[j].Result.RPS
+			return sorted[i].Result.RPS < sorted[j].Result.RPS
 		})
-		pick = trials[len(trials)/2]
+		pick = sorted[len(sorted)/2]
 	}
 	if len(atts) > 1 {
 		pick.Attempts = atts
@@ -464,7 +532,8 @@ func (e *env) runCompareOnce(ctx context.Context, l loadSpec) *Trial {
 	return r
 }
 
-// compute fills the row's ratios from valid runs only.
+// compute fills the row's ratios from valid runs only: the medians of its
+// paired rounds when it has them, else from its median attempts.
 func (r *Row) compute() {
 	if !r.Direct.ok() {
 		return
@@ -477,6 +546,27 @@ func (r *Row) compute() {
 		}
 		r.AddedP50 = round(g.Latency.P50-d.Latency.P50, 1)
 		r.AddedP99 = round(g.Latency.P99-d.Latency.P99, 1)
+	}
+	if f := r.Floor; f.ok() {
+		r.FloorAddedP50 = round(f.Result.Latency.P50-d.Latency.P50, 1)
+		r.FloorAddedP99 = round(f.Result.Latency.P99-d.Latency.P99, 1)
+	}
+	if len(r.Rounds) > 0 {
+		use := r.uncontended()
+		med := func(f func(Round) float64) float64 {
+			v := make([]float64, len(use))
+			for i, x := range use {
+				v[i] = f(x)
+			}
+			return median(v)
+		}
+		r.Ratio = med(func(x Round) float64 { return x.Ratio })
+		r.AddedP50 = med(func(x Round) float64 { return x.AddedP50 })
+		r.AddedP99 = med(func(x Round) float64 { return x.AddedP99 })
+		if r.Floor.ok() {
+			r.FloorAddedP50 = med(func(x Round) float64 { return x.FloorAddedP50 })
+			r.FloorAddedP99 = med(func(x Round) float64 { return x.FloorAddedP99 })
+		}
 	}
 	if r.Compare.ok() && d.RPS > 0 {
 		r.CompareRatio = round(r.Compare.Result.RPS/d.RPS, 3)
@@ -537,4 +627,37 @@ func waitTCP(p *proc, rawURL string, timeout time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// median of v (the mean of the middle two for an even count); v is sorted.
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return round((v[n/2-1]+v[n/2])/2, 3)
+}
+
+// uncontended returns the rounds in which the measured processes had their
+// CPU to themselves, or every round when none did.
+func (r *Row) uncontended() []Round {
+	var out []Round
+	for _, x := range r.Rounds {
+		if !x.Contended {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		return r.Rounds
+	}
+	return out
+}
+
+// waitShare is the run-queue wait over the wall time, 0 without figures.
+func (u *Usage) waitShare() float64 {
+	if u == nil || u.WallSeconds <= 0 {
+		return 0
+	}
+	return round(u.RunWaitSeconds/u.WallSeconds, 3)
 }

@@ -65,8 +65,10 @@ type Config struct {
 	// a shared machine disturbs it less; 0 leaves priorities alone. Negative
 	// values need root (or CAP_SYS_NICE).
 	Nice int
-	// Repeat runs every load this many times and reports the median
-	// attempt (default 1).
+	// Repeat runs every row this many times (default 1) as paired rounds:
+	// each round runs the row's direct load, then the gateway's (and the
+	// floor's) back to back. Tables show each target's median attempt; a
+	// row's ratio and added latencies are the medians of its rounds' own.
 	Repeat int
 	// Profile runs bin/gatewayprof (the gateway with a pprof listener) and
 	// saves a CPU profile of the gateway during each of its loads.
@@ -137,11 +139,44 @@ type Row struct {
 	Floor   *Trial `json:"floor,omitempty"`
 	Skipped string `json:"skipped,omitempty"`
 	// Ratio is gateway/direct throughput; AddedP50/P99 gateway minus direct
-	// latency, in µs (TTFB for streams is in the runs).
+	// latency, in µs (TTFB for streams is in the runs). With paired rounds
+	// each is the median of the rounds' own figures; otherwise they compare
+	// the median attempts.
 	Ratio        float64 `json:"ratio,omitempty"`
 	AddedP50     float64 `json:"added_p50_us,omitempty"`
 	AddedP99     float64 `json:"added_p99_us,omitempty"`
 	CompareRatio float64 `json:"compare_ratio,omitempty"`
+	// FloorAddedP50/P99 are floor minus direct latency, in µs, the same way.
+	FloorAddedP50 float64 `json:"floor_added_p50_us,omitempty"`
+	FloorAddedP99 float64 `json:"floor_added_p99_us,omitempty"`
+	// Rounds are the row's paired rounds (-repeat > 1): in each round the
+	// direct load, the gateway's and the floor's ran back to back, so a
+	// change in the machine's speed between rounds moves both sides of a
+	// round's ratio together instead of one side only. The medians are
+	// over the uncontended rounds when there is one (see Round.Contended).
+	Rounds []Round `json:"rounds,omitempty"`
+}
+
+// ContendedWait is the share of a load's wall time the gateway (or the
+// floor proxy) may wait for its CPU before its round counts as contended.
+// Alone on its core it waits 1–3% (its few other threads: the Go runtime's
+// monitor, timers); a round another process shared the core in has waited
+// 15–75% in the runs recorded in bench/RESULTS.md, and its ratio measures
+// that process, not the gateway.
+const ContendedWait = 0.10
+
+// Round is one pass of a row's loads, back to back.
+type Round struct {
+	Ratio         float64 `json:"ratio"`
+	AddedP50      float64 `json:"added_p50_us"`
+	AddedP99      float64 `json:"added_p99_us"`
+	FloorAddedP50 float64 `json:"floor_added_p50_us,omitempty"`
+	FloorAddedP99 float64 `json:"floor_added_p99_us,omitempty"`
+	// WaitShare is the larger of the gateway's and the floor's run-queue
+	// wait over its load's wall time; Contended is WaitShare over
+	// ContendedWait.
+	WaitShare float64 `json:"wait_share"`
+	Contended bool    `json:"contended,omitempty"`
 }
 
 // Trial is one load against one target.
@@ -166,6 +201,11 @@ type Attempt struct {
 	P50   float64 `json:"p50_us"`
 	P99   float64 `json:"p99_us"`
 	Valid bool    `json:"valid"`
+	// CPUPer1k and RunWaitSeconds are the measured process's (Usage), so
+	// that an attempt that ran slow says whether its process needed more
+	// CPU per request or waited for a CPU.
+	CPUPer1k       float64 `json:"cpu_seconds_per_1k,omitempty"`
+	RunWaitSeconds float64 `json:"run_queue_wait_seconds,omitempty"`
 }
 
 func (r *Trial) ok() bool { return r != nil && r.Result != nil && r.Result.Valid }
@@ -181,7 +221,10 @@ type Usage struct {
 	// took its CPU. CeilingRPS is 1000/CPUPer1k, what one core could serve at
 	// this CPU cost per request.
 	RunWaitSeconds float64 `json:"run_queue_wait_seconds"`
-	CeilingRPS     float64 `json:"cpu_ceiling_rps_per_core"`
+	// WallSeconds is how long the measurement ran (warm-up included), the
+	// time RunWaitSeconds is a share of.
+	WallSeconds float64 `json:"wall_seconds"`
+	CeilingRPS  float64 `json:"cpu_ceiling_rps_per_core"`
 	PeakRSSMB      float64 `json:"peak_rss_mb"`
 	AllocsPerReq   float64 `json:"allocs_per_request,omitempty"`
 	BytesPerReq    float64 `json:"alloc_bytes_per_request,omitempty"`
@@ -650,6 +693,7 @@ func (e *env) measure(pid int, metricsURL string, fn func() *load.Result) (*load
 		notes = append(notes, "peak RSS not reset: "+err.Error())
 	}
 	s0, _ := readStat(pid)
+	t0 := time.Now()
 	var m0 map[string]float64
 	if metricsURL != "" {
 		m0, _ = scrape(metricsURL)
@@ -657,7 +701,7 @@ func (e *env) measure(pid int, metricsURL string, fn func() *load.Result) (*load
 	up0 := e.upstreamCount()
 	res := fn()
 	s1, _ := readStat(pid)
-	u := &Usage{Upstream: e.upstreamCount() - up0}
+	u := &Usage{Upstream: e.upstreamCount() - up0, WallSeconds: round(time.Since(t0).Seconds(), 3)}
 	if res != nil {
 		u.Completed = res.Completed
 	}
