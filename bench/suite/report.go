@@ -259,7 +259,7 @@ func Header(r *Report) string {
 		fmt.Fprintf(&b, "- **Empty configuration:** bin/gateway with no -config (pinned like the gateway), one request to mock/echo, 1 s later: resident set %.1f MB (%.1f MB anonymous, %.1f MB of the binary's file pages)\n", fp.RSSMB, fp.AnonMB, fp.FileMB)
 	}
 	if r.Repeat > 1 {
-		fmt.Fprintf(&b, "- **Paired rounds:** every row ran %d rounds, each its direct load then the gateway's (and the floor's) back to back; a row's ratio and added latencies are the medians of its rounds' own (the targets list each round), over the rounds in which the gateway and the floor proxy waited for their CPU at most %.0f%% of the time when there is one (a round another process shared their core in measures that process), the tables' req/s and latencies each target's median attempt (by throughput, or by p99 in the open loop), the JSON every attempt\n", r.Repeat, ContendedWait*100)
+		fmt.Fprintf(&b, "- **Paired rounds:** every row ran %d rounds, each its direct load then the gateway's (and the floor's) back to back; a row's ratio and added latencies are the medians of its rounds' own (the targets list each round), the gateway's over the rounds in which it waited for its CPU at most %.0f%% of the time when there is one (a round another process shared its core in measures that process), the floor's likewise, the tables' req/s and latencies each target's median attempt (by throughput, or by p99 in the open loop), the JSON every attempt\n", r.Repeat, ContendedWait*100)
 	}
 	if r.Compare != "" {
 		fmt.Fprintf(&b, "- **Compared with:** %s\n", r.Compare)
@@ -651,9 +651,9 @@ func roundList(rs []Round, f func(Round) string) string {
 	return strings.Join(parts, ", ")
 }
 
-// roundsLabel says which rounds a row's medians are over.
+// roundsLabel says which rounds a row's gateway medians are over.
 func (r *Row) roundsLabel() string {
-	use := r.uncontended()
+	use := r.uncontended(false)
 	switch {
 	case len(use) == len(r.Rounds) && use[0].Contended:
 		return fmt.Sprintf("median of %d paired rounds, every one contended", len(r.Rounds))

@@ -263,6 +263,17 @@ func TestContendedRoundsLeftOut(t *testing.T) {
 	if all.Ratio != 0.4 || !strings.Contains(all.roundsLabel(), "every one contended") {
 		t.Errorf("all contended: ratio %v, label %q", all.Ratio, all.roundsLabel())
 	}
+	// The floor's figures leave out the rounds the floor waited in, not
+	// the gateway's: each process's contention is its own.
+	fl := &Row{ID: "nonstream-c16", Direct: d, Gateway: g, Floor: &Trial{Result: res(30000, 350, 800, true)}, Rounds: []Round{
+		{Ratio: 0.5, AddedP50: 100, FloorAddedP50: 90, FloorContended: true},
+		{Ratio: 0.6, AddedP50: 120, FloorAddedP50: 40},
+		{Ratio: 0.2, AddedP50: 900, FloorAddedP50: 50, Contended: true},
+	}}
+	fl.compute()
+	if fl.Ratio != 0.55 || fl.AddedP50 != 110 || fl.FloorAddedP50 != 45 {
+		t.Errorf("floor separation: ratio %v added %v floor added %v, want 0.55 110 45", fl.Ratio, fl.AddedP50, fl.FloorAddedP50)
+	}
 	if (&Usage{RunWaitSeconds: 0.5, WallSeconds: 2.5}).waitShare() != 0.2 || (*Usage)(nil).waitShare() != 0 {
 		t.Error("waitShare")
 	}

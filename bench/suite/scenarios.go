@@ -302,12 +302,13 @@ func (e *env) runRounds(ctx context.Context, row *Row, n int, dl, gl loadSpec, f
 		dr, gr := d.Result, gt.Result
 		r := Round{Ratio: round(gr.RPS/dr.RPS, 3), AddedP50: round(gr.Latency.P50-dr.Latency.P50, 1), AddedP99: round(gr.Latency.P99-dr.Latency.P99, 1)}
 		r.WaitShare = gt.Usage.waitShare()
+		r.Contended = r.WaitShare > ContendedWait
 		if ft != nil {
 			r.FloorAddedP50 = round(ft.Result.Latency.P50-dr.Latency.P50, 1)
 			r.FloorAddedP99 = round(ft.Result.Latency.P99-dr.Latency.P99, 1)
-			r.WaitShare = max(r.WaitShare, ft.Usage.waitShare())
+			r.FloorWaitShare = ft.Usage.waitShare()
+			r.FloorContended = r.FloorWaitShare > ContendedWait
 		}
-		r.Contended = r.WaitShare > ContendedWait
 		row.Rounds = append(row.Rounds, r)
 	}
 	if len(row.Rounds) < len(gs) {
@@ -552,20 +553,21 @@ func (r *Row) compute() {
 		r.FloorAddedP99 = round(f.Result.Latency.P99-d.Latency.P99, 1)
 	}
 	if len(r.Rounds) > 0 {
-		use := r.uncontended()
-		med := func(f func(Round) float64) float64 {
+		med := func(use []Round, f func(Round) float64) float64 {
 			v := make([]float64, len(use))
 			for i, x := range use {
 				v[i] = f(x)
 			}
 			return median(v)
 		}
-		r.Ratio = med(func(x Round) float64 { return x.Ratio })
-		r.AddedP50 = med(func(x Round) float64 { return x.AddedP50 })
-		r.AddedP99 = med(func(x Round) float64 { return x.AddedP99 })
+		use := r.uncontended(false)
+		r.Ratio = med(use, func(x Round) float64 { return x.Ratio })
+		r.AddedP50 = med(use, func(x Round) float64 { return x.AddedP50 })
+		r.AddedP99 = med(use, func(x Round) float64 { return x.AddedP99 })
 		if r.Floor.ok() {
-			r.FloorAddedP50 = med(func(x Round) float64 { return x.FloorAddedP50 })
-			r.FloorAddedP99 = med(func(x Round) float64 { return x.FloorAddedP99 })
+			use = r.uncontended(true)
+			r.FloorAddedP50 = med(use, func(x Round) float64 { return x.FloorAddedP50 })
+			r.FloorAddedP99 = med(use, func(x Round) float64 { return x.FloorAddedP99 })
 		}
 	}
 	if r.Compare.ok() && d.RPS > 0 {
@@ -639,12 +641,16 @@ func median(v []float64) float64 {
 	return round((v[n/2-1]+v[n/2])/2, 3)
 }
 
-// uncontended returns the rounds in which the measured processes had their
-// CPU to themselves, or every round when none did.
-func (r *Row) uncontended() []Round {
+// uncontended returns the rounds in which the gateway (or, with floor,
+// the floor proxy) had its CPU to itself, or every round when none did.
+func (r *Row) uncontended(floor bool) []Round {
 	var out []Round
 	for _, x := range r.Rounds {
-		if !x.Contended {
+		contended := x.Contended
+		if floor {
+			contended = x.FloorContended
+		}
+		if !contended {
 			out = append(out, x)
 		}
 	}

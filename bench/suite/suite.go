@@ -153,12 +153,13 @@ type Row struct {
 	// direct load, the gateway's and the floor's ran back to back, so a
 	// change in the machine's speed between rounds moves both sides of a
 	// round's ratio together instead of one side only. The medians are
-	// over the uncontended rounds when there is one (see Round.Contended).
+	// over the uncontended rounds when there is one (see Round).
 	Rounds []Round `json:"rounds,omitempty"`
 }
 
 // ContendedWait is the share of a load's wall time the gateway (or the
-// floor proxy) may wait for its CPU before its round counts as contended.
+// floor proxy) may wait for its CPU before its round counts as contended
+// for it.
 // Alone on its core it waits 1–3% (its few other threads: the Go runtime's
 // monitor, timers); a round another process shared the core in has waited
 // 15–75% in the runs recorded in bench/RESULTS.md, and its ratio measures
@@ -172,11 +173,14 @@ type Round struct {
 	AddedP99      float64 `json:"added_p99_us"`
 	FloorAddedP50 float64 `json:"floor_added_p50_us,omitempty"`
 	FloorAddedP99 float64 `json:"floor_added_p99_us,omitempty"`
-	// WaitShare is the larger of the gateway's and the floor's run-queue
-	// wait over its load's wall time; Contended is WaitShare over
-	// ContendedWait.
-	WaitShare float64 `json:"wait_share"`
-	Contended bool    `json:"contended,omitempty"`
+	// WaitShare is the gateway's run-queue wait over its load's wall time,
+	// FloorWaitShare the floor proxy's; Contended and FloorContended say
+	// they are over ContendedWait. The gateway's figures are medians over
+	// the rounds it was not contended in, the floor's over those it was not.
+	WaitShare      float64 `json:"wait_share"`
+	Contended      bool    `json:"contended,omitempty"`
+	FloorWaitShare float64 `json:"floor_wait_share,omitempty"`
+	FloorContended bool    `json:"floor_contended,omitempty"`
 }
 
 // Trial is one load against one target.
