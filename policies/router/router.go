@@ -335,7 +335,30 @@ func (f *features) ideSystem() bool {
 
 // reasoningScore is the seed's strong-versus-reasoning (Sonnet-versus-Opus)
 // score.
-func reasoningScore(f *features) float64 {
+func reasoningScore(f *features) float64 { return addFiles(f, reasoningBase(f)) }
+
+// filesMaxBonus is the most addFiles adds.
+const filesMaxBonus = .12
+
+// reasoningAtLeast reports whether reasoningScore(f) >= th. The
+// source-file count is the one part of the score that reads every message
+// (a pass over the whole conversation), and it only adds 0, .06 or .12: it
+// is computed only when the score without it is below th and could reach
+// th with it. Float addition of a non-negative number never lowers the sum,
+// so the answer is reasoningScore's exactly (TestReasoningAtLeast).
+func reasoningAtLeast(f *features, th float64) bool {
+	base := reasoningBase(f)
+	if base >= th {
+		return true
+	}
+	if base+filesMaxBonus < th {
+		return false
+	}
+	return addFiles(f, base) >= th
+}
+
+// reasoningBase is reasoningScore before the source-file mentions.
+func reasoningBase(f *features) float64 {
 	set := f.scanIntent()
 	score := 0.0
 	for i, w := range reasoningWeights {
@@ -360,10 +383,15 @@ func reasoningScore(f *features) float64 {
 	if f.toolCallMsg > 5 {
 		score += .10
 	}
+	return score
+}
+
+// addFiles adds the source-file mentions' part of the score to score.
+func addFiles(f *features, score float64) float64 {
 	f.whole()
 	switch {
 	case f.files > 10:
-		score += .12
+		score += filesMaxBonus
 	case f.files > 5:
 		score += .06
 	}
@@ -496,7 +524,7 @@ func onRoute(c *abi.Call) abi.Status {
 			}
 		}
 		if p >= th {
-			want = bandToTier(bandClaude, conf.mode, reasoningScore(f) >= conf.reasoningThreshold)
+			want = bandToTier(bandClaude, conf.mode, reasoningAtLeast(f, conf.reasoningThreshold))
 			rule = appendScore(append(rule, "learned p="...), p)
 			rule = appendScore(append(rule, " >= "...), th)
 		} else {
@@ -535,7 +563,7 @@ func onRoute(c *abi.Call) abi.Status {
 			if conf.mode == modeQuality && threshold > 0.3 {
 				threshold = 0.3
 			}
-			want = bandToTier(bandClaude, conf.mode, d.deep || reasoningScore(f) >= threshold)
+			want = bandToTier(bandClaude, conf.mode, d.deep || reasoningAtLeast(f, threshold))
 		}
 	}
 	ruleBuf = rule
