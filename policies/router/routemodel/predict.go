@@ -64,7 +64,8 @@ type scan struct {
 	code, maths, fences int
 }
 
-// markInc is each byte's increment of scan.counts.
+// markInc is each byte's increment of scan.counts; it leaves out digits
+// (wordTab counts them) and operators and backticks (segment's rare path).
 var markInc = func() (t [256]uint64) {
 	for c, k := range markTab {
 		switch k {
@@ -72,8 +73,6 @@ var markInc = func() (t [256]uint64) {
 			t[c] = 1
 		case markMaths:
 			t[c] = 1 << 16
-		case markDigit:
-			t[c] = 1 << 32
 		case markQuestion:
 			t[c] = 1 << 48
 		}
@@ -81,59 +80,71 @@ var markInc = func() (t [256]uint64) {
 	return
 }()
 
-// wordFold is foldTab for word bytes and 0 for the others (no word byte
-// folds to 0).
-var wordFold = func() (t [256]byte) {
+// wordTab is, for a word byte, its folded value plus digitOne if it is a
+// digit; 0 for every other byte. Summing it over a segment counts the
+// digits above bit 20 (2,560 folded bytes sum to less than 2^20).
+var wordTab = func() (t [256]uint32) {
 	for c := range t {
 		if byteClass[c] == classWord {
-			t[c] = foldTab[c]
+			t[c] = uint32(foldTab[c])
+			if isDigit(byte(c)) {
+				t[c] += digitOne
+			}
 		}
 	}
 	return
 }()
 
+const digitOne = 1 << 20
+
 // segment hashes the words and word pairs of t as words does, adding
 // their weights to s.acc, and counts t's markers as markers does.
+//
+// Loops are unrolled by hand: in Go's Wasm code a jump backwards goes
+// through the function's dispatch table, an indirect jump, so a word of up
+// to eight bytes is hashed without one, and the space after a word is
+// skipped without one.
 func (s *scan) segment(w []float32, mask uint32, t []byte) {
 	acc, n, counts := s.acc, s.n, s.counts
+	var dsum uint64 // wordTab summed: digits above bit 20
 	var prev uint32
 	have := false
 	run := 0 // consecutive backticks, as in markers
 	for i := 0; i < len(t); {
 		c := t[i]
-		counts += markInc[c]
 		var h uint32
-		if f := wordFold[c]; f != 0 {
-			h = (wordSeed ^ uint32(f)) * prime32
+		if v := wordTab[c]; v != 0 {
+			dsum += uint64(v)
+			h = (wordSeed ^ v&0xff) * prime32
 			i++
-			for i < len(t) {
-				c = t[i]
-				f = wordFold[c]
-				if f == 0 {
+			for ; i < len(t); i++ {
+				v = wordTab[t[i]]
+				if v == 0 {
 					break
 				}
-				counts += markInc[c]
-				h = (h ^ uint32(f)) * prime32
-				i++
+				dsum += uint64(v)
+				h = (h ^ v&0xff) * prime32
 			}
 		} else if byteClass[c] == classPunct {
 			h = (wordSeed ^ uint32(c)) * prime32
-			switch markTab[c] {
-			case markOp:
-				if i > 0 && i+1 < len(t) && (isDigit(t[i-1]) || isDigit(t[i+1]) || t[i-1] == ' ' && t[i+1] == ' ') {
-					s.maths++
-				} else {
-					s.code++
-				}
-			case markTick:
-				if i > 0 && t[i-1] == '`' {
-					run++
-				} else {
-					run = 1
-				}
-				if run == 3 {
-					s.fences++
-					run = 0
+			counts += markInc[c]
+			if k := markTab[c]; k >= markOp {
+				if k == markOp {
+					if i > 0 && i+1 < len(t) && (isDigit(t[i-1]) || isDigit(t[i+1]) || t[i-1] == ' ' && t[i+1] == ' ') {
+						s.maths++
+					} else {
+						s.code++
+					}
+				} else { // markTick
+					if i > 0 && t[i-1] == '`' {
+						run++
+					} else {
+						run = 1
+					}
+					if run == 3 {
+						s.fences++
+						run = 0
+					}
 				}
 			}
 			i++
@@ -148,6 +159,9 @@ func (s *scan) segment(w []float32, mask uint32, t []byte) {
 			n++
 		}
 		prev, have = h, true
+		if i < len(t) && byteClass[t[i]] == classSpace {
+			i++
+		}
 	}
-	s.acc, s.n, s.counts = acc, n, counts
+	s.acc, s.n, s.counts = acc, n, counts+(dsum>>20)<<32
 }

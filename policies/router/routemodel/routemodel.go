@@ -342,9 +342,11 @@ const (
 	markNone = iota
 	markCode
 	markMaths
-	markOp // maths between digits or spaces, else code
 	markQuestion
 	markDigit
+	// The two that depend on their neighbours come last (segment tests
+	// k >= markOp).
+	markOp // maths between digits or spaces, else code
 	markTick
 )
 
