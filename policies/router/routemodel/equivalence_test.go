@@ -107,6 +107,12 @@ func TestFeaturesMatchReference(t *testing.T) {
 			if got := m.Predict(&in, &s); math.Float64bits(got) != math.Float64bits(Prob(want)) {
 				t.Fatalf("bits %d, input %d: Predict %v, reference %v", m.Bits, i, got, Prob(want))
 			}
+			// The system prompt's length alone gives the same.
+			byLen := in
+			byLen.System, byLen.SystemLen = nil, len(in.System)
+			if got := m.Logit(&byLen); math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("bits %d, input %d: Logit with SystemLen %v, reference %v", m.Bits, i, got, want)
+			}
 		}
 	}
 }

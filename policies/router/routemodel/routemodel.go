@@ -49,8 +49,11 @@ type Input struct {
 	// Intent is the last user message (the last message when none is a
 	// user's).
 	Intent []byte
-	// System is the first system (or developer) message.
-	System []byte
+	// System is the first system (or developer) message. Only its length
+	// is a feature: a caller that knows the length can leave System nil
+	// and set SystemLen instead.
+	System    []byte
+	SystemLen int
 	// TotalChars counts the characters of every message.
 	TotalChars int
 	// Messages counts every message; UserTurns the user messages.
@@ -284,6 +287,14 @@ func flag(b bool) int {
 	return 0
 }
 
+// systemLen is len(System), or SystemLen when System is nil.
+func (in *Input) systemLen() int {
+	if in.System != nil {
+		return len(in.System)
+	}
+	return in.SystemLen
+}
+
 // marks are the marker counts of an excerpt.
 type marks struct{ code, maths, digits, questions, fences int }
 
@@ -317,7 +328,7 @@ func shapeBins(dst []uint32, in *Input, m marks, n int, mask uint32) []uint32 {
 		binOf(seedTotalLen, log2Bucket(in.TotalChars, 20), mask),
 		binOf(seedMessages, min(in.Messages, 12), mask),
 		binOf(seedUserTurns, min(in.UserTurns, 8), mask),
-		binOf(seedSystemLen, log2Bucket(len(in.System), 16), mask),
+		binOf(seedSystemLen, log2Bucket(in.systemLen(), 16), mask),
 		binOf(seedIDE, flag(in.IDE), mask),
 		binOf(seedTools, min(in.Tools, 9), mask),
 		binOf(seedToolLoop, flag(in.ToolLoop), mask),
