@@ -56,15 +56,28 @@ func BenchmarkNoopCall(b *testing.B) {
 	}
 }
 
+// BenchmarkRouter is the built-in router (learned classifier, the
+// default) through the host: "hello" is the bench harness's `auto` row
+// request (bench/payload: a one-line system prompt and "Say hello in one
+// sentence."), the others a coding question with pasted Go code of about
+// that size. See bench/RESULTS.md, "Router inference through Wasm".
 func BenchmarkRouter(b *testing.B) {
-	for _, size := range []int{1 << 10, 16 << 10, 256 << 10} {
-		b.Run(strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
+	for _, size := range []int{0, 1 << 10, 16 << 10, 256 << 10} {
+		name := strconv.Itoa(size>>10) + "KiB"
+		if size == 0 {
+			name = "hello"
+		}
+		b.Run(name, func(b *testing.B) {
 			h := newHost(b, Options{PoolSize: 1})
 			if err := h.Configure([]PolicyConfig{{Name: "router", Module: "builtin:router", Config: benchRouterConfig}}); err != nil {
 				b.Fatal(err)
 			}
 			req := codingRequest(size)
 			in := req.input()
+			if size == 0 {
+				in = chatInput("system", "You are a helpful assistant.", "user", "Say hello in one sentence.")
+				req.body = in.Body
+			}
 			out, ctx := new(Output), context.Background()
 			times := make([]time.Duration, 0, 1<<16)
 			b.SetBytes(int64(len(req.body)))
