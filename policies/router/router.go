@@ -225,12 +225,14 @@ func (f *features) load(c *abi.Call) {
 	}
 	var flags uint64
 	for i := 0; i < f.messages; i++ {
+		var n int
 		if i == last {
 			f.intent = c.Text(i)
-			f.totalChars += len(f.intent)
+			n = len(f.intent)
 		} else {
-			f.totalChars += c.TextLen(i)
+			n = c.TextLen(i)
 		}
+		f.totalChars += n
 		role := c.Role(i)
 		switch string(role) {
 		case "user":
@@ -239,7 +241,7 @@ func (f *features) load(c *abi.Call) {
 		case "system", "developer":
 			if f.systemIdx < 0 {
 				f.systemIdx = i
-				f.systemLen = c.TextLen(i)
+				f.systemLen = n
 			}
 		default:
 			f.nonSystem++
