@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 
@@ -336,10 +337,56 @@ func decide(f *features, c *config) decision {
 	return d
 }
 
-func (f *features) ideSystem() bool {
-	var s abi.Set
-	prose(f.c.Text(f.systemIdx), func(p []byte) { ideMatcher.Scan(p, &s) })
-	return s != abi.Set{}
+// ideSystem reports whether the system prompt's prose names a coding
+// agent (ideWords). A coding agent's system prompt runs to tens of KiB and
+// usually names itself in its first lines, so the prose is scanned in
+// pieces and the scan stops at the first piece with a match: in the guest
+// the automaton costs ~5 ns a byte, 85 us for a 16 KiB prompt scanned
+// whole. The answer is the whole scan's (TestIDESystemStopsEarly).
+func (f *features) ideSystem() bool { return hasIDEWord(f.c.Text(f.systemIdx)) }
+
+// idePiece is the length of the pieces hasIDEWord scans; consecutive
+// pieces overlap by the longest IDE word less one byte, so every
+// occurrence lies whole in one piece.
+const idePiece = 1024
+
+func hasIDEWord(text []byte) bool {
+	overlap := 0
+	for _, w := range ideWords {
+		overlap = max(overlap, len(w)-1)
+	}
+	return anyProse(text, func(p []byte) bool {
+		for {
+			n := min(len(p), idePiece)
+			var s abi.Set
+			ideMatcher.Scan(p[:n], &s)
+			if s != (abi.Set{}) {
+				return true
+			}
+			if n == len(p) {
+				return false
+			}
+			p = p[n-overlap:]
+		}
+	})
+}
+
+// anyProse calls fn with each part of text outside ``` code fences, in
+// order (abi.Prose's parts), until fn returns true, and reports whether it
+// did.
+func anyProse(text []byte, fn func(prose []byte) bool) bool {
+	inCode := false
+	for {
+		k := bytes.Index(text, fence)
+		if k < 0 {
+			return !inCode && fn(text)
+		}
+		if !inCode && fn(text[:k]) {
+			return true
+		}
+		inCode = !inCode
+		text = text[k+len(fence):]
+	}
 }
 
 // reasoningScore is the seed's strong-versus-reasoning (Sonnet-versus-Opus)
