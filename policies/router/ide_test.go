@@ -36,6 +36,15 @@ func TestIDESystemStopsEarly(t *testing.T) {
 			filler[:pos]+strings.ToUpper(w[:len(w)-1]),    // a prefix only
 		)
 	}
+	for pos := idePiece - 40; pos <= idePiece+40; pos++ { // fences across a piece's end
+		texts = append(texts,
+			filler[:pos]+"```"+filler[:30]+"```cursor",
+			filler[:pos]+"````cursor````",
+			filler[:pos]+"``"+"cursor",
+			"```"+filler[:pos]+"```"+filler[:pos%50]+"Code Editor",
+			filler[:pos]+"```go\n"+filler+"\n```\ncontinue",
+		)
+	}
 	texts = append(texts, "", "```", filler, "cursor", "continu", strings.Repeat("x", 5000)+"code editor")
 	found := 0
 	for _, text := range texts {

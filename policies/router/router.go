@@ -345,48 +345,47 @@ func decide(f *features, c *config) decision {
 // whole. The answer is the whole scan's (TestIDESystemStopsEarly).
 func (f *features) ideSystem() bool { return hasIDEWord(f.c.Text(f.systemIdx)) }
 
-// idePiece is the length of the pieces hasIDEWord scans; consecutive
-// pieces overlap by the longest IDE word less one byte, so every
-// occurrence lies whole in one piece.
+// idePiece is the length of the pieces hasIDEWord reads at a time; the
+// pieces of one prose part overlap by ideOverlap, the longest IDE word less
+// one byte, so every occurrence lies whole in one piece.
 const idePiece = 1024
 
-func hasIDEWord(text []byte) bool {
-	overlap := 0
+var ideOverlap = func() (n int) {
 	for _, w := range ideWords {
-		overlap = max(overlap, len(w)-1)
+		n = max(n, len(w)-1)
 	}
-	return anyProse(text, func(p []byte) bool {
-		for {
-			n := min(len(p), idePiece)
+	return n
+}()
+
+// hasIDEWord reports whether an IDE word occurs in the prose of text (its
+// parts outside ``` fences, as abi.Prose splits them). It reads text a
+// piece at a time, the fence search included, and stops at the first
+// piece with a match.
+func hasIDEWord(text []byte) bool {
+	inCode := false
+	start, pos := 0, 0 // the current part's start; how far it is read
+	for pos < len(text) {
+		end := min(len(text), pos+idePiece)
+		// A fence that starts before end lies within end+2.
+		k := bytes.Index(text[pos:min(len(text), end+len(fence)-1)], fence)
+		if k >= 0 {
+			end = pos + k
+		}
+		if !inCode {
 			var s abi.Set
-			ideMatcher.Scan(p[:n], &s)
+			ideMatcher.Scan(text[max(start, pos-ideOverlap):end], &s)
 			if s != (abi.Set{}) {
 				return true
 			}
-			if n == len(p) {
-				return false
-			}
-			p = p[n-overlap:]
 		}
-	})
-}
-
-// anyProse calls fn with each part of text outside ``` code fences, in
-// order (abi.Prose's parts), until fn returns true, and reports whether it
-// did.
-func anyProse(text []byte, fn func(prose []byte) bool) bool {
-	inCode := false
-	for {
-		k := bytes.Index(text, fence)
-		if k < 0 {
-			return !inCode && fn(text)
+		pos = end
+		if k >= 0 {
+			inCode = !inCode
+			pos += len(fence)
+			start = pos
 		}
-		if !inCode && fn(text[:k]) {
-			return true
-		}
-		inCode = !inCode
-		text = text[k+len(fence):]
 	}
+	return false
 }
 
 // reasoningScore is the seed's strong-versus-reasoning (Sonnet-versus-Opus)
