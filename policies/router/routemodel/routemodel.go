@@ -27,8 +27,10 @@
 //
 // # Notes
 //
-// A Model is immutable after Decode; Score is safe for concurrent use with
-// a Scratch per goroutine.
+// A Model is immutable after Decode; Logit and Predict are safe for
+// concurrent use (they need no buffers), Features with a Scratch per
+// goroutine. Logit is the guest's path: the features are never listed, each
+// weight is summed as its feature is hashed (predict.go).
 package routemodel
 
 import (
