@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,15 +57,47 @@ func BenchmarkNoopCall(b *testing.B) {
 	}
 }
 
+// ideSystemPrompt is a coding agent's system prompt of about 16 KiB that
+// names the agent in its first line.
+func ideSystemPrompt() string {
+	var b strings.Builder
+	b.WriteString("You are a powerful agentic AI coding assistant. You operate exclusively in Cursor, the world's best IDE.\n")
+	for b.Len() < 16<<10 {
+		b.WriteString("When making code changes, never output code to the USER unless requested. Instead use one of the code edit tools to implement the change.\n")
+	}
+	return b.String()
+}
+
+// BenchmarkRouter is the built-in router (learned classifier, the
+// default) through the host: "hello" is the bench harness's `auto` row
+// request (bench/payload: a one-line system prompt and "Say hello in one
+// sentence."), "ide16KiB" a coding agent's request (ideSystemPrompt and a
+// one-line question), the others a coding question with pasted Go code of
+// about that size. See bench/RESULTS.md, "Router inference through Wasm".
 func BenchmarkRouter(b *testing.B) {
-	for _, size := range []int{1 << 10, 16 << 10, 256 << 10} {
-		b.Run(strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
+	for _, size := range []int{0, -1, 1 << 10, 16 << 10, 256 << 10} {
+		name := strconv.Itoa(size>>10) + "KiB"
+		switch size {
+		case 0:
+			name = "hello"
+		case -1:
+			name = "ide16KiB"
+		}
+		b.Run(name, func(b *testing.B) {
 			h := newHost(b, Options{PoolSize: 1})
 			if err := h.Configure([]PolicyConfig{{Name: "router", Module: "builtin:router", Config: benchRouterConfig}}); err != nil {
 				b.Fatal(err)
 			}
-			req := codingRequest(size)
+			req := codingRequest(max(size, 0))
 			in := req.input()
+			switch size {
+			case 0:
+				in = chatInput("system", "You are a helpful assistant.", "user", "Say hello in one sentence.")
+				req.body = in.Body
+			case -1:
+				in = chatInput("system", ideSystemPrompt(), "user", "Why does the login handler return 500 when the session cookie is missing?")
+				req.body = in.Body
+			}
 			out, ctx := new(Output), context.Background()
 			times := make([]time.Duration, 0, 1<<16)
 			b.SetBytes(int64(len(req.body)))

@@ -28,23 +28,30 @@ func codingRequest(size int) *wasm.Input {
 }
 
 // BenchmarkRouterNative runs the router's Go code in-process, for comparison
-// with the Wasm figures of wasm.BenchmarkRouter.
+// with the Wasm figures of wasm.BenchmarkRouter: "learned" is the default
+// classifier (what the Wasm benchmark runs), "rules" the seed's heuristics,
+// which read every message whole.
 func BenchmarkRouterNative(b *testing.B) {
-	cfg := []byte(conf("local_first"))
-	if err := wasm.ConfigureNative(cfg, abi.ConfigureHandler(configure)); err != nil {
-		b.Fatal(err)
-	}
-	for _, size := range []int{1 << 10, 16 << 10, 256 << 10} {
-		b.Run(strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
-			in := codingRequest(size)
-			var out wasm.Output
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			for b.Loop() {
-				out.Reset()
-				wasm.RunNative("router", abi.StageRoute, cfg, in, &out, onRoute)
-			}
-		})
+	for _, classifier := range []string{"learned", "rules"} {
+		cfg := []byte(learnedConf(""))
+		if classifier == "rules" {
+			cfg = []byte(conf("local_first"))
+		}
+		for _, size := range []int{1 << 10, 16 << 10, 256 << 10} {
+			b.Run(classifier+"/"+strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
+				if err := wasm.ConfigureNative(cfg, abi.ConfigureHandler(configure)); err != nil {
+					b.Fatal(err)
+				}
+				in := codingRequest(size)
+				var out wasm.Output
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					out.Reset()
+					wasm.RunNative("router", abi.StageRoute, cfg, in, &out, onRoute)
+				}
+			})
+		}
 	}
 }
 
