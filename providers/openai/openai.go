@@ -216,6 +216,7 @@ func (p *Provider) stream(ctx context.Context, call *providers.Call, c *pooledCa
 		c.put()
 		return nil, err
 	}
+	c.req = upstream.Sent(c.req) // written: not needed while the answer streams
 	s := &c.relay
 	s.Reset(resp.BodyStream(), call.Req.IncludeUsage, p.cfg.Name)
 	s.cancel = c.cancel
