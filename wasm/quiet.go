@@ -45,8 +45,8 @@ func (h *Host) shrink(cutoff int64) {
 // request-stage built-ins behind their triggers) keep none, and with code
 // set a built-in left without instances releases its compiled code too
 // when an on-disk cache can give it back. The next call instantiates again
-// (about 10 ms for a Go guest) and, without its code, compiles again from
-// the cache (about 100 ms more: wazero decodes the module again), once per
+// (15–25 ms for the router, a Go guest) and, without its code, compiles
+// again from the cache (about 100 ms more: wazero decodes the module again), once per
 // burst. It returns the instances closed and their linear memory in bytes.
 //
 // # Notes
