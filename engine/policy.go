@@ -351,10 +351,14 @@ func (s *Server) phase2(ctx context.Context, x *exchange) (model, tier, reason s
 // for idle, as policy_quiet_release says: cmd/gateway's memory trim calls
 // it when the gateway goes quiet after a burst (internal/memtrim), with the
 // trim interval. It returns the instances closed and their linear memory in
-// bytes.
+// bytes, which gateway_policy_quiet_released_instances_total and
+// gateway_policy_quiet_released_bytes_total count.
 func (s *Server) ReleaseIdle(idle time.Duration) (instances int, bytes int64) {
 	if s.policies == nil || s.cfg.PolicyQuietRelease == "off" {
 		return 0, 0
 	}
-	return s.policies.ReleaseIdle(idle, s.cfg.PolicyQuietRelease == "code")
+	instances, bytes = s.policies.ReleaseIdle(idle, s.cfg.PolicyQuietRelease == "code")
+	quietInstances.Add(instances)
+	quietBytes.Add(int(bytes))
+	return instances, bytes
 }

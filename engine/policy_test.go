@@ -264,7 +264,11 @@ func TestQuietReleaseClosesRouterInstances(t *testing.T) {
 			if before.Instances < 1 || before.MemoryBytes < 1<<20 {
 				t.Fatalf("after the burst the router has %d instances, %d bytes", before.Instances, before.MemoryBytes)
 			}
+			counted := quietInstances.Get()
 			closed, bytes := g.srv.ReleaseIdle(0)
+			if got := quietInstances.Get() - counted; got < uint64(closed) {
+				t.Fatalf("gateway_policy_quiet_released_instances_total rose by %d for %d instances closed", got, closed)
+			}
 			after, _ := g.srv.policies.Get("router")
 			if tc.released && (after.Instances != 0 || after.MemoryBytes != 0 || closed < before.Instances || bytes < before.MemoryBytes) {
 				t.Fatalf("release closed %d instances (%d bytes); the router went from %d instances (%d bytes) to %d (%d bytes)",
