@@ -241,11 +241,26 @@ func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
+	if x.req.Stream {
+		dropClientBody(ctx)
+	}
 	if err := s.mergeSession(ctx, x); err != nil {
 		x.fail(ctx, err)
 		return
 	}
 	s.serve(ctx, x, x.req.Model)
+}
+
+// dropClientBody lets go of the client's body once x.req holds its own copy,
+// when the body is large and the answer streams: fasthttp keeps a request's
+// body buffer (rounded up to a power of two: 32 KiB for a 17 KiB prompt)
+// until the answer is written, for a stream its whole life. The connection's
+// next request allocates a new buffer; a small body keeps its buffer, so
+// that ordinary requests allocate nothing.
+func dropClientBody(ctx *fasthttp.RequestCtx) {
+	if cap(ctx.Request.Body()) > 4<<10 {
+		ctx.Request.SwapBody(nil)
+	}
 }
 
 // serve resolves the model, calls the provider and renders the answer in the

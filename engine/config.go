@@ -64,6 +64,15 @@ type Config struct {
 	// quiet after a burst, and then gives its free memory back to the
 	// system (internal/memtrim; cmd/gateway runs it). 0: never.
 	MemoryTrimInterval Duration `toml:"memory_trim_interval"`
+	// PolicyQuietRelease is what a quiet trim gives back of the Wasm
+	// policies idle for one memory_trim_interval: "code" (instances, and
+	// the compiled code of built-ins no request runs until their first
+	// call: the router, the judge, the triggered ones), "instances", or
+	// "off" (only the 5-minute idle release).
+	PolicyQuietRelease string `toml:"policy_quiet_release"`
+	// PolicyKeepInstances is how many instances of a policy that every
+	// request runs a quiet trim keeps.
+	PolicyKeepInstances int `toml:"policy_keep_instances"`
 
 	Keys []KeyConfig `toml:"keys"`
 	// Policies binds Wasm policies to stages, in order. Empty: the
@@ -243,23 +252,25 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 func Defaults() Config {
 	bc := limits.DefaultBreakerConfig() // one source for the breaker's defaults
 	return Config{
-		Listen:             "127.0.0.1:8080",
-		MaxBodyBytes:       32 << 20,
-		DrainTimeout:       Duration(30 * time.Second),
-		DefaultModel:       "mock/echo",
-		DataDir:            "data",
-		ReadTimeout:        Duration(60 * time.Second),
-		FirstByteTimeout:   Duration(10 * time.Second),
-		WriteTimeout:       Duration(30 * time.Second),
-		MaxConnsPerIP:      256,
-		MaxHeaderBytes:     8 << 10,
-		QueueTimeout:       Duration(5 * time.Second),
-		MemoryTrimInterval: Duration(time.Second),
-		PolicyTimeout:      Duration(100 * time.Millisecond),
-		PolicyLimits:       PolicyLimitsConfig{MaxModuleBytes: 16 << 20, MaxFunctions: 100_000, CompileTimeout: Duration(30 * time.Second), CacheMaxMB: 256},
-		Providers:          map[string]ProviderConfig{},
-		Routing:            RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second), AmbiguousMargin: 0.05},
-		Cache:              CacheConfig{MemoryMB: 256, Enabled: true, Mode: "auto", TTL: Duration(time.Hour), MaxEntryBytes: 1 << 20},
+		Listen:              "127.0.0.1:8080",
+		MaxBodyBytes:        32 << 20,
+		DrainTimeout:        Duration(30 * time.Second),
+		DefaultModel:        "mock/echo",
+		DataDir:             "data",
+		ReadTimeout:         Duration(60 * time.Second),
+		FirstByteTimeout:    Duration(10 * time.Second),
+		WriteTimeout:        Duration(30 * time.Second),
+		MaxConnsPerIP:       256,
+		MaxHeaderBytes:      8 << 10,
+		QueueTimeout:        Duration(5 * time.Second),
+		MemoryTrimInterval:  Duration(time.Second),
+		PolicyQuietRelease:  "code",
+		PolicyKeepInstances: 1,
+		PolicyTimeout:       Duration(100 * time.Millisecond),
+		PolicyLimits:        PolicyLimitsConfig{MaxModuleBytes: 16 << 20, MaxFunctions: 100_000, CompileTimeout: Duration(30 * time.Second), CacheMaxMB: 256},
+		Providers:           map[string]ProviderConfig{},
+		Routing:             RoutingConfig{Mode: "local_first", ClassifierTimeout: Duration(5 * time.Second), AmbiguousMargin: 0.05},
+		Cache:               CacheConfig{MemoryMB: 256, Enabled: true, Mode: "auto", TTL: Duration(time.Hour), MaxEntryBytes: 1 << 20},
 		Optimize: OptimizeConfig{
 			AnthropicCacheControl: true,
 			AnthropicCacheLedger:  true,
@@ -465,6 +476,14 @@ func (c *Config) Validate(getenv func(string) string) error {
 	case "", "learned", "rules":
 	default:
 		return fmt.Errorf("routing.classifier %q: expected learned or rules", c.Routing.Classifier)
+	}
+	switch c.PolicyQuietRelease {
+	case "code", "instances", "off":
+	default:
+		return fmt.Errorf("policy_quiet_release %q: expected code, instances or off", c.PolicyQuietRelease)
+	}
+	if c.PolicyKeepInstances < 0 {
+		return fmt.Errorf("policy_keep_instances %d: must be 0 or more", c.PolicyKeepInstances)
 	}
 	switch c.Cache.Mode {
 	case "auto", "always", "never", "":

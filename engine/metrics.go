@@ -27,6 +27,10 @@ var (
 	bodyTooLarge     = metrics.NewCounter(`gateway_errors_total{code="body_too_large"}`)
 	policySyncErrors = metrics.NewCounter(`gateway_policy_sync_errors_total`)
 	classifierErrors = metrics.NewCounter(`gateway_route_classifier_errors_total`)
+	// quietInstances and quietBytes count what the quiet trim's release
+	// of policy instances closed (Server.ReleaseIdle).
+	quietInstances = metrics.NewCounter(`gateway_policy_quiet_released_instances_total`)
+	quietBytes     = metrics.NewCounter(`gateway_policy_quiet_released_bytes_total`)
 )
 
 // maxSeries bounds distinct (provider, model) label sets so that clients

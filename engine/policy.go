@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/aigateway/gateway/abi"
 	"github.com/aigateway/gateway/engine/catalog"
@@ -105,7 +106,10 @@ func defaultPolicies() []wasm.PolicyConfig {
 func newPolicyHost(cfg *Config, cat *catalog.Catalog) (*wasm.Host, error) {
 	l := cfg.PolicyLimits
 	opts := wasm.Options{DefaultTimeout: cfg.PolicyTimeout.D(), MaxModuleSize: l.MaxModuleBytes, MaxFunctions: l.MaxFunctions,
-		CompileTimeout: l.CompileTimeout.D(), CacheMaxBytes: int64(l.CacheMaxMB) << 20}
+		CompileTimeout: l.CompileTimeout.D(), CacheMaxBytes: int64(l.CacheMaxMB) << 20, QuietKeep: cfg.PolicyKeepInstances}
+	if opts.QuietKeep == 0 {
+		opts.QuietKeep = -1 // wasm's zero is its default (1)
+	}
 	if cfg.DataDir != "" {
 		opts.CacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
 		opts.DataDir = cfg.DataDir
@@ -341,4 +345,20 @@ func (s *Server) phase2(ctx context.Context, x *exchange) (model, tier, reason s
 		return "", "", "", false
 	}
 	return model, tier, tier + ": " + why, true
+}
+
+// ReleaseIdle gives back what the Wasm policies hold that served no call
+// for idle, as policy_quiet_release says: cmd/gateway's memory trim calls
+// it when the gateway goes quiet after a burst (internal/memtrim), with the
+// trim interval. It returns the instances closed and their linear memory in
+// bytes, which gateway_policy_quiet_released_instances_total and
+// gateway_policy_quiet_released_bytes_total count.
+func (s *Server) ReleaseIdle(idle time.Duration) (instances int, bytes int64) {
+	if s.policies == nil || s.cfg.PolicyQuietRelease == "off" {
+		return 0, 0
+	}
+	instances, bytes = s.policies.ReleaseIdle(idle, s.cfg.PolicyQuietRelease == "code")
+	quietInstances.Add(instances)
+	quietBytes.Add(int(bytes))
+	return instances, bytes
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aigateway/gateway/engine/accounting"
@@ -226,5 +227,63 @@ base_url = "` + strong.URL + `/v1"
 	status, hdr, resp = g2.post(t, "/v1/chat/completions", body, nil)
 	if status != 200 || !strings.Contains(hdr.Get("X-Gateway-Route-Reason"), "cascade: escalated") || !strings.Contains(resp, "Strong") || hdr.Get("X-Gateway-Provider") != "strong" {
 		t.Fatalf("escalate: %d %v %s", status, hdr, resp)
+	}
+}
+
+// TestQuietReleaseClosesRouterInstances: after a burst of "auto" requests
+// through the built-in router, the quiet trim's release (what cmd/gateway's
+// memtrim hook calls) closes the router's instances as
+// policy_quiet_release says, and the next request instantiates again and is
+// routed as before.
+func TestQuietReleaseClosesRouterInstances(t *testing.T) {
+	t.Parallel()
+	const auto = `{"model":"auto","messages":[{"role":"user","content":"what is a goroutine?"}]}`
+	for _, tc := range []struct {
+		mode     string
+		released bool
+	}{
+		{"code", true},
+		{"instances", true},
+		{"off", false},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
+			g := startGateway(t, "policy_quiet_release = \""+tc.mode+"\"\n", nil)
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					for range 5 {
+						if status, _, body := g.post(t, "/v1/chat/completions", auto, nil); status != 200 {
+							t.Errorf("burst: %d %s", status, body)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			before, _ := g.srv.policies.Get("router")
+			if before.Instances < 1 || before.MemoryBytes < 1<<20 {
+				t.Fatalf("after the burst the router has %d instances, %d bytes", before.Instances, before.MemoryBytes)
+			}
+			counted := quietInstances.Get()
+			closed, bytes := g.srv.ReleaseIdle(0)
+			if got := quietInstances.Get() - counted; got < uint64(closed) {
+				t.Fatalf("gateway_policy_quiet_released_instances_total rose by %d for %d instances closed", got, closed)
+			}
+			after, _ := g.srv.policies.Get("router")
+			if tc.released && (after.Instances != 0 || after.MemoryBytes != 0 || closed < before.Instances || bytes < before.MemoryBytes) {
+				t.Fatalf("release closed %d instances (%d bytes); the router went from %d instances (%d bytes) to %d (%d bytes)",
+					closed, bytes, before.Instances, before.MemoryBytes, after.Instances, after.MemoryBytes)
+			}
+			if !tc.released && (closed != 0 || after.Instances != before.Instances) {
+				t.Fatalf("policy_quiet_release = off closed %d instances (router %d → %d)", closed, before.Instances, after.Instances)
+			}
+			status, hdr, body := g.post(t, "/v1/chat/completions", auto, nil)
+			if status != 200 || hdr.Get("X-Gateway-Route-Reason") == "" {
+				t.Fatalf("after the release: %d %v %s", status, hdr, body)
+			}
+			if again, _ := g.srv.policies.Get("router"); again.Instances < 1 {
+				t.Fatalf("the router served a request with %d instances", again.Instances)
+			}
+		})
 	}
 }

@@ -98,10 +98,13 @@ type serverConf struct {
 	maxConnsPerIP        int
 	maxHeaderBytes       int
 	memoryTrimInterval   Duration
+	policyQuietRelease   string
+	policyKeepInstances  int
 }
 
 // serverSettings returns c's top-level settings.
 func serverSettings(c *Config) serverConf {
 	return serverConf{c.AllowUnauthenticated, c.MaxBodyBytes, c.DrainTimeout, c.DefaultModel, c.LogPrompts, c.DataDir, c.ReadTimeout, c.QueueTimeout,
-		c.FirstByteTimeout, c.WriteTimeout, c.MaxConnsPerIP, c.MaxHeaderBytes, c.MemoryTrimInterval}
+		c.FirstByteTimeout, c.WriteTimeout, c.MaxConnsPerIP, c.MaxHeaderBytes, c.MemoryTrimInterval,
+		c.PolicyQuietRelease, c.PolicyKeepInstances}
 }

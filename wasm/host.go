@@ -68,6 +68,8 @@ type Host struct {
 	trusted map[[32]byte]bool
 
 	stopIdle chan struct{} // closed by Close: ends releaseIdle
+	// shrinkMu serialises the pools' shrinking (releaseIdle, ReleaseIdle).
+	shrinkMu sync.Mutex
 }
 
 // registry is an immutable snapshot of the configured policies.
@@ -137,32 +139,6 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		go h.releaseIdle(opts.IdleRelease)
 	}
 	return h, nil
-}
-
-// releaseIdle shrinks the pools every quarter of idle: instances that served
-// no call for idle are closed, and a built-in left without instances
-// releases its compiled code (when the on-disk cache can give it back).
-func (h *Host) releaseIdle(idle time.Duration) {
-	t := time.NewTicker(max(idle/4, 10*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-h.stopIdle:
-			return
-		case now := <-t.C:
-			h.shrink(now.Add(-idle).UnixNano())
-		}
-	}
-}
-
-// shrink closes the instances idle since before cutoff (unix nanos).
-func (h *Host) shrink(cutoff int64) {
-	for _, p := range h.reg.Load().order {
-		if v := p.cur.Load(); v != nil && v.enter() {
-			v.shrink(cutoff, h.opts.CacheDir != "")
-			v.leave()
-		}
-	}
 }
 
 func (h *Host) rt(sandbox bool) wazero.Runtime {
@@ -305,14 +281,8 @@ func (h *Host) newVersion(s spec, module []byte, origin string) (*version, uint3
 	}
 	v.trigger = inst.state.trigger
 	v.release(inst)
-	warm := stages & h.opts.WarmStages
-	if v.trigger != nil {
-		// Requests that do not match the trigger never reach the module:
-		// it stays cold until the first one that does.
-		warm &^= 1 << abi.StageRequest
-	}
-	if builtin && h.opts.CacheDir != "" && warm == 0 {
-		v.shrink(math.MaxInt64, true)
+	if builtin && h.opts.CacheDir != "" && v.warm() == 0 {
+		v.shrink(math.MaxInt64, 0, true)
 	}
 	return v, stages, nil
 }

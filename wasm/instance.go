@@ -362,46 +362,6 @@ func (v *version) finalize() {
 	}
 }
 
-// shrink closes the idle instances whose last call started before cutoff
-// (unix nanos) and, for a built-in left with no instance, releases the
-// compiled code when cool is set. A call that finds the pool empty
-// instantiates again (and compiles again, from the on-disk cache).
-func (v *version) shrink(cutoff int64, cool bool) {
-	var keep [8]*instance
-	kept := keep[:0]
-	for n := len(v.idle); n > 0; n-- {
-		select {
-		case inst := <-v.idle:
-			if inst.used < cutoff {
-				v.destroy(inst)
-			} else {
-				kept = append(kept, inst)
-			}
-		default:
-			n = 1
-		}
-	}
-	// The pool never holds more than PoolSize instances, the idle
-	// channel's capacity: putting these back cannot block.
-	for _, inst := range kept {
-		v.idle <- inst
-	}
-	if cool && v.lastCall.Load() < cutoff {
-		v.cool()
-	}
-}
-
-// cool releases a built-in's compiled code when no instance is left; the
-// next call compiles it again.
-func (v *version) cool() {
-	v.compMu.Lock()
-	defer v.compMu.Unlock()
-	if v.module != nil && v.comp != nil && v.count.Load() == 0 {
-		v.h.release(v.comp)
-		v.comp = nil
-	}
-}
-
 // call runs one stage export on inst.
 func (inst *instance) call(stage abi.Stage, in *Input, out *Output, timeout time.Duration, policy string) (abi.Status, error) {
 	s := &inst.state

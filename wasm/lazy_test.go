@@ -174,7 +174,7 @@ func TestInstanceMemoryOffHeapAllocs(t *testing.T) {
 	// Close the pooled instance (keep the compiled code): the next Run
 	// instantiates one.
 	v := h.reg.Load().byName["stripper"].cur.Load()
-	v.shrink(math.MaxInt64, false)
+	v.shrink(math.MaxInt64, 0, false)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	out.Reset()

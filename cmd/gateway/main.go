@@ -91,7 +91,10 @@ func run(args []string) int {
 	srv.SetAccessLog(logw)
 	trimCtx, stopTrim := context.WithCancel(context.Background())
 	defer stopTrim()
-	go memtrim.Run(trimCtx, cfg.MemoryTrimInterval.D())
+	// A quiet trim also closes the policy instances idle since the last
+	// interval (policy_quiet_release): their memory is outside the Go heap.
+	iv := cfg.MemoryTrimInterval.D()
+	go memtrim.Run(trimCtx, iv, func() { srv.ReleaseIdle(iv) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	sig := make(chan os.Signal, 1)

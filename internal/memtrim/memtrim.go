@@ -18,6 +18,12 @@
 // every free page to the system (debug.FreeOSMemory). A trim costs one or
 // two garbage collections of the live heap, once per busy-to-quiet
 // transition; a steadily busy process never trims.
+//
+// Memory the Go heap does not own (a Wasm policy's instances and compiled
+// code, mapped outside it) is released by hooks: Run calls its release
+// functions first, on every busy-to-quiet transition, so that what they
+// free goes back in the same trim. The package knows nothing of what they
+// release: the caller (cmd/gateway) wires them.
 package memtrim
 
 import (
@@ -42,8 +48,9 @@ var (
 
 // Run trims after every busy-to-quiet transition, checking every interval
 // (a trim comes one to two intervals after the last burst), until ctx
-// ends. An interval of zero or less returns at once.
-func Run(ctx context.Context, interval time.Duration) {
+// ends; each trim first calls every release function, in order, on Run's
+// goroutine. An interval of zero or less returns at once.
+func Run(ctx context.Context, interval time.Duration, release ...func()) {
 	if interval <= 0 {
 		return
 	}
@@ -59,6 +66,9 @@ func Run(ctx context.Context, interval time.Duration) {
 		}
 		if w.tick() {
 			before := resident()
+			for _, fn := range release {
+				fn()
+			}
 			Trim()
 			if after := resident(); after < before {
 				released.Add(int(before - after))

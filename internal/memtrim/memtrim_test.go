@@ -3,6 +3,7 @@ package memtrim
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -64,12 +65,14 @@ func TestTrimReturnsMemory(t *testing.T) {
 	_ = burst
 }
 
-// Run trims once the process goes quiet after a burst, and stops with its
-// context.
+// Run trims once the process goes quiet after a burst, calling its release
+// hooks first, and stops with its context.
 func TestRunTrimsAfterBurst(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { Run(ctx, 20*time.Millisecond); close(done) }()
+	var hooks atomic.Int32
+	hook := func() { hooks.Add(1) }
+	go func() { Run(ctx, 20*time.Millisecond, hook, hook); close(done) }()
 	n := trims.Get()
 	for range 5 {
 		garbage(8)
@@ -84,5 +87,8 @@ func TestRunTrimsAfterBurst(t *testing.T) {
 	}
 	cancel()
 	<-done
+	if n := trims.Get() - n; hooks.Load() < 2 || hooks.Load() != int32(2*n) {
+		t.Fatalf("%d trims called the release hooks %d times, want twice each", n, hooks.Load())
+	}
 	Run(context.Background(), 0) // off: returns at once
 }

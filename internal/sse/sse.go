@@ -32,6 +32,19 @@ type Event struct {
 	Data []byte // the "data:" lines joined with '\n'
 }
 
+// Buffer sizes of a lineReader. A stream starts with a small buffer: a
+// slow stream's events (a few hundred bytes, tens of milliseconds apart)
+// arrive one per read, and a gateway relaying a thousand of them at once
+// keeps a thousand buffers for the streams' whole life. A read that fills
+// the free space says more is waiting (a fast or coalesced stream): the
+// buffer doubles, up to growBuffer, so that such a stream is read in
+// fewer, larger reads. A line longer than the buffer grows it up to the
+// maximum event size.
+const (
+	startBuffer = 512
+	growBuffer  = 4096
+)
+
 // lineReader yields lines from r through a reused, bounded buffer.
 type lineReader struct {
 	r          io.Reader
@@ -48,7 +61,7 @@ func (l *lineReader) reset(r io.Reader, max int) {
 	}
 	l.max = max
 	if cap(l.buf) == 0 {
-		l.buf = make([]byte, 4096)
+		l.buf = make([]byte, startBuffer)
 	}
 	l.buf = l.buf[:cap(l.buf)]
 }
@@ -89,6 +102,10 @@ func (l *lineReader) line() ([]byte, error) {
 		l.end += n
 		if err != nil {
 			l.err = err
+		} else if l.end == len(l.buf) && n > 0 && len(l.buf) < min(growBuffer, l.max) {
+			nb := make([]byte, min(2*len(l.buf), growBuffer, l.max))
+			copy(nb, l.buf[:l.end])
+			l.buf = nb
 		}
 	}
 }

@@ -139,3 +139,39 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// eventReader returns one event per Read, as a slow upstream's stream does
+// (events tens of milliseconds apart), forever.
+type eventReader struct{ data []byte }
+
+func (e eventReader) Read(p []byte) (int, error) { return copy(p, e.data), nil }
+
+// TestLineBufferBytes: a stream read one event per read keeps the small
+// starting buffer (what a thousand slow streams hold at once), a stream
+// whose reads fill the buffer (data waiting) grows it to growBuffer and no
+// further, and an event longer than that grows it to its size.
+func TestLineBufferBytes(t *testing.T) {
+	t.Parallel()
+	long := "data: " + strings.Repeat("x", 3*growBuffer) + "\n\n"
+	for _, tc := range []struct {
+		name string
+		r    io.Reader
+		want int
+	}{
+		{name: "one event per read", r: eventReader{[]byte(chunk)}, want: startBuffer},
+		{name: "reads fill the buffer", r: &loopReader{data: []byte(strings.Repeat(chunk, 100))}, want: growBuffer},
+		{name: "an event longer than growBuffer", r: &loopReader{data: []byte(long)}, want: 4 * growBuffer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewReader(tc.r, 0)
+			for range 200 {
+				if _, err := r.Next(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := cap(r.lr.buf); got != tc.want {
+				t.Fatalf("line buffer %d bytes after 200 events, want %d", got, tc.want)
+			}
+		})
+	}
+}

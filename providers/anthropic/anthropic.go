@@ -244,6 +244,7 @@ func (p *Provider) stream(ctx context.Context, call *providers.Call, info reqInf
 		pc.put()
 		return nil, err
 	}
+	pc.req = upstream.Sent(pc.req) // written: not needed while the answer streams
 	t := &pc.tr
 	t.Reset(resp.BodyStream(), p.cfg.Name, call.ID, call.Created, call.Model, call.Req.IncludeUsage)
 	t.info = info

@@ -241,6 +241,7 @@ func (p *Provider) stream(ctx context.Context, call *providers.Call, c *pooledCa
 		c.put()
 		return nil, e
 	}
+	c.hreq = upstream.Sent(c.hreq) // written: not needed while the answer streams
 	s := &c.stream
 	s.Reset(resp.BodyStream(), call, p.cfg.Name)
 	s.cancel = c.cancel

@@ -139,7 +139,10 @@ func (p *Provider) setAuth(req *fasthttp.Request) {
 // stream relay. Its release is bound once, when the pool makes it, so that a
 // call allocates nothing: no closure, no Response.
 type pooledCall struct {
-	body   []byte
+	// body is the upstream request body; a stream gives it back to
+	// bodyPool once the request is sent (nil until the next call takes
+	// one), so that an open stream does not keep a copy of its prompt.
+	body   *bodyBuf
 	req    *fasthttp.Request
 	resp   *fasthttp.Response
 	out    providers.Response
@@ -161,7 +164,8 @@ func init() {
 
 type bodyBuf struct{ b []byte }
 
-// bodyPool holds the request bodies of the Responses API calls.
+// bodyPool holds upstream request bodies: the Responses API calls', and
+// chat streams' once sent.
 var bodyPool = sync.Pool{New: func() any { return new(bodyBuf) }}
 
 // put ends the call and returns c to the pool. A stream read to its end
@@ -177,7 +181,10 @@ func (c *pooledCall) cancelStream() { upstream.Cancel(c.resp) }
 // Chat sends call to the upstream.
 func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.Response, error) {
 	c := callPool.Get().(*pooledCall)
-	c.req = p.newRequest(call, &c.body)
+	if c.body == nil {
+		c.body = bodyPool.Get().(*bodyBuf)
+	}
+	c.req = p.newRequest(call, &c.body.b)
 	c.resp = fasthttp.AcquireResponse()
 	if call.Req.Stream {
 		return p.stream(ctx, call, c)
@@ -216,6 +223,9 @@ func (p *Provider) stream(ctx context.Context, call *providers.Call, c *pooledCa
 		c.put()
 		return nil, err
 	}
+	c.req = upstream.Sent(c.req) // written: not needed while the answer streams
+	bodyPool.Put(c.body)
+	c.body = nil
 	s := &c.relay
 	s.Reset(resp.BodyStream(), call.Req.IncludeUsage, p.cfg.Name)
 	s.cancel = c.cancel

@@ -32,7 +32,11 @@ func main() {
 	pprofAddr := flag.String("pprof", "127.0.0.1:6060", "pprof listen address (loopback)")
 	blockRate := flag.Int("block-rate", 0, "runtime.SetBlockProfileRate and SetMutexProfileFraction (0: off)")
 	ledgerMode := flag.String("ledger", "on", "on: the usage ledger journals its rows and writes them to the store; off: no journal, rows dropped at the sink; sink: journaled, dropped at the sink")
+	memRate := flag.Int("mem-rate", 0, "runtime.MemProfileRate: bytes per heap-profile sample (0: Go's default, 512 KiB; 1: every allocation, for per-object figures)")
 	flag.Parse()
+	if *memRate > 0 {
+		runtime.MemProfileRate = *memRate
+	}
 	if *blockRate > 0 {
 		runtime.SetBlockProfileRate(*blockRate)
 		runtime.SetMutexProfileFraction(*blockRate)
@@ -70,7 +74,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gatewayprof: pprof on", *pprofAddr, ps.ListenAndServe())
 	}()
 	errc := make(chan error, 1)
-	go memtrim.Run(context.Background(), cfg.MemoryTrimInterval.D()) // as cmd/gateway does
+	iv := cfg.MemoryTrimInterval.D()
+	go memtrim.Run(context.Background(), iv, func() { srv.ReleaseIdle(iv) }) // as cmd/gateway does
 	go func() { errc <- srv.ListenAndServe() }()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
