@@ -65,10 +65,12 @@ type Config struct {
 	// system (internal/memtrim; cmd/gateway runs it). 0: never.
 	MemoryTrimInterval Duration `toml:"memory_trim_interval"`
 	// PolicyQuietRelease is what a quiet trim gives back of the Wasm
-	// policies idle for one memory_trim_interval: "code" (instances, and
+	// policies idle for one memory_trim_interval: "off" (the default: only
+	// the 5-minute idle release), "instances", or "code" (instances, and
 	// the compiled code of built-ins no request runs until their first
-	// call: the router, the judge, the triggered ones), "instances", or
-	// "off" (only the 5-minute idle release).
+	// call: the router, the judge, the triggered ones). Either of the last
+	// two makes the first request after a pause pay the instantiation
+	// (docs/deploying.md, "Memory").
 	PolicyQuietRelease string `toml:"policy_quiet_release"`
 	// PolicyKeepInstances is how many instances of a policy that every
 	// request runs a quiet trim keeps.
@@ -264,7 +266,7 @@ func Defaults() Config {
 		MaxHeaderBytes:      8 << 10,
 		QueueTimeout:        Duration(5 * time.Second),
 		MemoryTrimInterval:  Duration(time.Second),
-		PolicyQuietRelease:  "code",
+		PolicyQuietRelease:  "off",
 		PolicyKeepInstances: 1,
 		PolicyTimeout:       Duration(100 * time.Millisecond),
 		PolicyLimits:        PolicyLimitsConfig{MaxModuleBytes: 16 << 20, MaxFunctions: 100_000, CompileTimeout: Duration(30 * time.Second), CacheMaxMB: 256},

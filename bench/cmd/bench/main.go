@@ -50,6 +50,10 @@ func run() int {
 	flag.DurationVar(&cfg.Duration, "d", 0, "measured duration per load (default 10s, 2s with -quick)")
 	flag.DurationVar(&cfg.Warmup, "warmup", 0, "warm-up per load (default 1s, 500ms with -quick)")
 	flag.StringVar(&cfg.Pin, "pin", "auto", "CPU pinning: auto, off, or GATEWAY_CPUS:LOAD_CPUS (taskset lists, e.g. 0:1)")
+	flag.Func("set", "a top-level gateway.toml line added to the generated configuration, e.g. -set 'policy_quiet_release = \"instances\"' (repeatable)", func(v string) error {
+		cfg.GatewaySettings = append(cfg.GatewaySettings, v)
+		return nil
+	})
 	flag.StringVar(&only, "only", "", "comma-separated scenario IDs to run (a trailing * matches a prefix)")
 	flag.StringVar(&cmpName, "compare-name", "other", "name of the gateway to compare with")
 	flag.StringVar(&cmpURL, "compare-url", "", "OpenAI base URL of another gateway to run the same scenarios against, e.g. http://127.0.0.1:8787/v1")
