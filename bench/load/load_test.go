@@ -254,3 +254,19 @@ func TestRefusesRemote(t *testing.T) {
 		t.Fatalf("err = %v, want ErrNotLoopback", err)
 	}
 }
+
+// TestSpeedMeasuresThreadCPU: the speed probe reads a thread CPU clock
+// that moves (0 would leave every round unclassified), and more work
+// costs more of it.
+func TestSpeedMeasuresThreadCPU(t *testing.T) {
+	if d := Speed(5); d <= 0 {
+		t.Fatalf("Speed = %v: the thread CPU clock did not move", d)
+	}
+	t0 := threadCPU()
+	for range 20 {
+		Speed(1)
+	}
+	if threadCPU() <= t0 {
+		t.Fatal("threadCPU did not advance over 20 probes")
+	}
+}

@@ -644,8 +644,11 @@ func roundList(rs []Round, f func(Round) string) string {
 	parts := make([]string, len(rs))
 	for i, x := range rs {
 		parts[i] = f(x)
-		if x.Contended {
+		switch {
+		case x.Contended:
 			parts[i] += fmt.Sprintf(" (contended: waited %.0f%%)", x.WaitShare*100)
+		case x.SlowCPU:
+			parts[i] += fmt.Sprintf(" (slow CPU: probe %.0f/%.0f µs)", float64(x.GatewayCPUNS)/1e3, float64(x.LoadCPUNS)/1e3)
 		}
 	}
 	return strings.Join(parts, ", ")
@@ -655,10 +658,10 @@ func roundList(rs []Round, f func(Round) string) string {
 func (r *Row) roundsLabel() string {
 	use := r.uncontended(false)
 	switch {
-	case len(use) == len(r.Rounds) && use[0].Contended:
-		return fmt.Sprintf("median of %d paired rounds, every one contended", len(r.Rounds))
+	case len(use) == len(r.Rounds) && (use[0].Contended || use[0].SlowCPU):
+		return fmt.Sprintf("median of %d paired rounds, every one contended or slow", len(r.Rounds))
 	case len(use) < len(r.Rounds):
-		return fmt.Sprintf("median of the %d uncontended of %d paired rounds", len(use), len(r.Rounds))
+		return fmt.Sprintf("median of the %d clean of %d paired rounds", len(use), len(r.Rounds))
 	}
 	return fmt.Sprintf("median of %d paired rounds", len(r.Rounds))
 }

@@ -288,6 +288,7 @@ func (e *env) runRounds(ctx context.Context, row *Row, n int, dl, gl loadSpec, f
 	var ds, gs, fs []*Trial
 	for i := 0; i < n; i++ {
 		e.logf("%-30s round %d/%d: direct, gateway%s …", id, i+1, n, map[bool]string{true: ", floor"}[floor != nil])
+		gw0, ld0 := e.probeCPUs()
 		d := e.runOnce(ctx, id, "direct", dl, nil)
 		gt := e.runOnce(ctx, id, "gateway", gl, g)
 		ds, gs = append(ds, d), append(gs, gt)
@@ -296,11 +297,13 @@ func (e *env) runRounds(ctx context.Context, row *Row, n int, dl, gl loadSpec, f
 			ft = e.runFloorOnce(ctx, *floor)
 			fs = append(fs, ft)
 		}
+		gw1, ld1 := e.probeCPUs()
 		if !d.ok() || !gt.ok() || (ft != nil && !ft.ok()) || d.Result.RPS <= 0 {
 			break
 		}
 		dr, gr := d.Result, gt.Result
 		r := Round{Ratio: round(gr.RPS/dr.RPS, 3), AddedP50: round(gr.Latency.P50-dr.Latency.P50, 1), AddedP99: round(gr.Latency.P99-dr.Latency.P99, 1)}
+		r.GatewayCPUNS, r.LoadCPUNS = max(gw0, gw1), max(ld0, ld1)
 		r.WaitShare = gt.Usage.waitShare()
 		r.Contended = r.WaitShare > ContendedWait
 		if ft != nil {
@@ -313,6 +316,10 @@ func (e *env) runRounds(ctx context.Context, row *Row, n int, dl, gl loadSpec, f
 	}
 	if len(row.Rounds) < len(gs) {
 		row.Rounds = nil // an invalid round: the row reports it, not a median of the others
+	}
+	for i := range row.Rounds {
+		r := &row.Rounds[i]
+		r.SlowCPU = slow(r.GatewayCPUNS, e.bestGwNS) || slow(r.LoadCPUNS, e.bestLoadNS)
 	}
 	row.Direct = e.pick(dl, ds)
 	row.Gateway = e.pick(gl, gs)
@@ -642,7 +649,8 @@ func median(v []float64) float64 {
 }
 
 // uncontended returns the rounds in which the gateway (or, with floor,
-// the floor proxy) had its CPU to itself, or every round when none did.
+// the floor proxy) had its CPU to itself and no CPU of the round ran slow,
+// or every round when none did.
 func (r *Row) uncontended(floor bool) []Round {
 	var out []Round
 	for _, x := range r.Rounds {
@@ -650,7 +658,7 @@ func (r *Row) uncontended(floor bool) []Round {
 		if floor {
 			contended = x.FloorContended
 		}
-		if !contended {
+		if !contended && !x.SlowCPU {
 			out = append(out, x)
 		}
 	}
@@ -666,4 +674,9 @@ func (u *Usage) waitShare() float64 {
 		return 0
 	}
 	return round(u.RunWaitSeconds/u.WallSeconds, 3)
+}
+
+// slow reports whether a probe's CPU time is over SlowCPU× the best.
+func slow(ns, best int64) bool {
+	return ns > 0 && best > 0 && float64(ns) > SlowCPU*float64(best)
 }

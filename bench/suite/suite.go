@@ -185,7 +185,21 @@ type Round struct {
 	Contended      bool    `json:"contended,omitempty"`
 	FloorWaitShare float64 `json:"floor_wait_share,omitempty"`
 	FloorContended bool    `json:"floor_contended,omitempty"`
+	// GatewayCPUNS and LoadCPUNS are the speed probe's CPU time per unit
+	// of work on the gateway's CPUs and on the load's (load.Speed, the
+	// slower of a probe before and one after the round); SlowCPU says one
+	// of them needed more than SlowCPU× the least the run has seen on
+	// those CPUs: the host ran that virtual CPU slower (a busy sibling
+	// hyperthread, a lower clock), and the round measures the host. Slow
+	// rounds are left out of every median like contended ones.
+	GatewayCPUNS int64 `json:"gateway_cpu_probe_ns,omitempty"`
+	LoadCPUNS    int64 `json:"load_cpu_probe_ns,omitempty"`
+	SlowCPU      bool  `json:"slow_cpu,omitempty"`
 }
+
+// SlowCPU is how much more CPU time than the run's best the speed probe
+// may need on a round's CPUs before the round counts as slow.
+const SlowCPU = 1.25
 
 // Trial is one load against one target.
 type Trial struct {
@@ -258,6 +272,9 @@ type env struct {
 	bin      string
 	gwCPUs   string
 	loadCPUs string
+	// bestGwNS, bestLoadNS: the least speed-probe CPU time seen on each
+	// CPU set during the run.
+	bestGwNS, bestLoadNS int64
 	mock     *proc
 	mockURL  string
 	slow     *proc
@@ -863,3 +880,30 @@ func probe(url string, body []byte, headers []header) (string, map[string]string
 }
 
 var chatBody = payload.Chat
+
+// speed runs the CPU speed probe (loadgen -speed) pinned to cpus and
+// returns its CPU time per unit in ns, 0 when it cannot run.
+func (e *env) speed(cpus string) int64 {
+	argv := append(e.wrap(cpus), filepath.Join(e.bin, "loadgen"), "-speed", "100")
+	out, err := exec.Command(argv[0], argv[1:]...).Output()
+	if err != nil {
+		return 0
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return ns
+}
+
+// probeCPUs measures both CPU sets and keeps the run's best of each.
+func (e *env) probeCPUs() (gw, ld int64) {
+	gw, ld = e.speed(e.gwCPUs), e.speed(e.loadCPUs)
+	if gw > 0 && (e.bestGwNS == 0 || gw < e.bestGwNS) {
+		e.bestGwNS = gw
+	}
+	if ld > 0 && (e.bestLoadNS == 0 || ld < e.bestLoadNS) {
+		e.bestLoadNS = ld
+	}
+	return gw, ld
+}

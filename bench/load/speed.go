@@ -1,0 +1,44 @@
+package load
+
+import (
+	"runtime"
+	"time"
+)
+
+// speedWork is one unit of the speed probe: FNV-1a over a 64 KiB buffer,
+// pure integer work in registers and L1/L2, about 60 µs on a 2020s core.
+const speedBytes = 64 << 10
+
+// Speed measures how much CPU time this thread needs for a fixed unit of
+// work, as the least of rounds runs: the CPU's speed at this moment, in
+// nanoseconds of thread CPU time per unit (lower is faster). A virtual
+// CPU whose physical core's other hyperthread is busy, or that the host
+// runs at a lower clock, needs more CPU time for the same work; time the
+// thread spent waiting for a CPU is not counted. The bench harness runs it
+// (loadgen -speed) pinned to the gateway's CPUs and to the load's before
+// each paired round (bench/README.md, "Paired rounds").
+func Speed(rounds int) time.Duration {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	buf := make([]byte, speedBytes)
+	for i := range buf {
+		buf[i] = byte(i * 7)
+	}
+	best := time.Duration(1<<63 - 1)
+	var sink uint32
+	for r := 0; r < max(rounds, 1); r++ {
+		t0 := threadCPU()
+		h := uint32(2166136261)
+		for _, c := range buf {
+			h = (h ^ uint32(c)) * 16777619
+		}
+		sink += h
+		if d := threadCPU() - t0; d > 0 && d < best {
+			best = d
+		}
+	}
+	speedSink = sink
+	return best
+}
+
+var speedSink uint32
