@@ -53,7 +53,7 @@ func TestRollback(t *testing.T) {
 	}
 	mustUpload(fixed)
 	state(h, "fixed/model", "upload", testdata("echo.wasm")) // back would be the configured module
-	mustUpload(fixed) // the same module again changes nothing
+	mustUpload(fixed)                                        // the same module again changes nothing
 	state(h, "fixed/model", "upload", testdata("echo.wasm"))
 	mustUpload(echo)
 	state(h, "mock/echo", "upload", "upload:"+fixedHex)

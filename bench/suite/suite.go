@@ -245,15 +245,15 @@ type Usage struct {
 	RunWaitSeconds float64 `json:"run_queue_wait_seconds"`
 	// WallSeconds is how long the measurement ran (warm-up included), the
 	// time RunWaitSeconds is a share of.
-	WallSeconds float64 `json:"wall_seconds"`
-	CeilingRPS  float64 `json:"cpu_ceiling_rps_per_core"`
-	PeakRSSMB      float64 `json:"peak_rss_mb"`
-	AllocsPerReq   float64 `json:"allocs_per_request,omitempty"`
-	BytesPerReq    float64 `json:"alloc_bytes_per_request,omitempty"`
-	OverheadUS     float64 `json:"reported_overhead_mean_us,omitempty"`
-	Upstream       int64   `json:"upstream_requests"`
-	GCCycles       float64 `json:"gc_cycles,omitempty"`
-	Note           string  `json:"note,omitempty"`
+	WallSeconds  float64 `json:"wall_seconds"`
+	CeilingRPS   float64 `json:"cpu_ceiling_rps_per_core"`
+	PeakRSSMB    float64 `json:"peak_rss_mb"`
+	AllocsPerReq float64 `json:"allocs_per_request,omitempty"`
+	BytesPerReq  float64 `json:"alloc_bytes_per_request,omitempty"`
+	OverheadUS   float64 `json:"reported_overhead_mean_us,omitempty"`
+	Upstream     int64   `json:"upstream_requests"`
+	GCCycles     float64 `json:"gc_cycles,omitempty"`
+	Note         string  `json:"note,omitempty"`
 }
 
 // Target is one of the figures to beat (issues 16 and 6), checked against this run.
@@ -275,15 +275,15 @@ type env struct {
 	// bestGwNS, bestLoadNS: the least speed-probe CPU time seen on each
 	// CPU set during the run.
 	bestGwNS, bestLoadNS int64
-	mock     *proc
-	mockURL  string
-	slow     *proc
-	slowURL  string
-	redis    *proc
-	redisURL string
-	gw       *gateway
-	l2       *gateway // the Redis-tier gateway, during the L2 row
-	cmp      *proc
+	mock                 *proc
+	mockURL              string
+	slow                 *proc
+	slowURL              string
+	redis                *proc
+	redisURL             string
+	gw                   *gateway
+	l2                   *gateway // the Redis-tier gateway, during the L2 row
+	cmp                  *proc
 	// floor is the bare reverse proxy (bench/cmd/floorproxy) in front of
 	// the mock, pinned like the gateway; floorURL its base URL.
 	floor    *proc
