@@ -269,4 +269,7 @@ func TestSpeedMeasuresThreadCPU(t *testing.T) {
 	if threadCPU() <= t0 {
 		t.Fatal("threadCPU did not advance over 20 probes")
 	}
+	if d := LoopbackSpeed(2); d <= 0 {
+		t.Fatalf("LoopbackSpeed = %v: no round trip over loopback TCP", d)
+	}
 }

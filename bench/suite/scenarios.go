@@ -303,7 +303,8 @@ func (e *env) runRounds(ctx context.Context, row *Row, n int, dl, gl loadSpec, f
 		}
 		dr, gr := d.Result, gt.Result
 		r := Round{Ratio: round(gr.RPS/dr.RPS, 3), AddedP50: round(gr.Latency.P50-dr.Latency.P50, 1), AddedP99: round(gr.Latency.P99-dr.Latency.P99, 1)}
-		r.GatewayCPUNS, r.LoadCPUNS = max(gw0, gw1), max(ld0, ld1)
+		r.GatewayCPUNS, r.LoadCPUNS = max(gw0.cpu, gw1.cpu), max(ld0.cpu, ld1.cpu)
+		r.GatewayNetNS, r.LoadNetNS = max(gw0.net, gw1.net), max(ld0.net, ld1.net)
 		r.WaitShare = gt.Usage.waitShare()
 		r.Contended = r.WaitShare > ContendedWait
 		if ft != nil {
