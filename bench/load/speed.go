@@ -12,35 +12,41 @@ import (
 const speedBytes = 64 << 10
 
 // Speed measures how much CPU time this thread needs for a fixed unit of
-// work, as the least of rounds runs: the CPU's speed at this moment, in
-// nanoseconds of thread CPU time per unit (lower is faster). A virtual
-// CPU whose physical core's other hyperthread is busy, or that the host
-// runs at a lower clock, needs more CPU time for the same work; time the
-// thread spent waiting for a CPU is not counted. The bench harness runs it
+// work over rounds runs: least is the fastest run, mean the average. Both
+// are thread CPU time (CLOCK_THREAD_CPUTIME_ID), so time spent waiting for
+// a CPU inside this machine is not counted; but on a virtual machine
+// whose host takes the virtual CPU away without steal accounting
+// (/proc/stat's steal stays 0 here), the guest charges that time to the
+// thread that was running. least is the CPU's speed; mean over least is
+// how much the host took: about 1.0 on a virtual CPU the host leaves
+// alone, 1.5 when it takes a third of the time. The bench harness runs it
 // (loadgen -speed) pinned to the gateway's CPUs and to the load's before
-// each paired round (bench/README.md, "Paired rounds").
-func Speed(rounds int) time.Duration {
+// and after each paired round (bench/README.md, "Paired rounds").
+func Speed(rounds int) (least, mean time.Duration) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	buf := make([]byte, speedBytes)
 	for i := range buf {
 		buf[i] = byte(i * 7)
 	}
-	best := time.Duration(1<<63 - 1)
+	least = time.Duration(1<<63 - 1)
 	var sink uint32
-	for r := 0; r < max(rounds, 1); r++ {
+	n := max(rounds, 1)
+	start := threadCPU()
+	for r := 0; r < n; r++ {
 		t0 := threadCPU()
 		h := uint32(2166136261)
 		for _, c := range buf {
 			h = (h ^ uint32(c)) * 16777619
 		}
 		sink += h
-		if d := threadCPU() - t0; d > 0 && d < best {
-			best = d
+		if d := threadCPU() - t0; d > 0 && d < least {
+			least = d
 		}
 	}
+	mean = (threadCPU() - start) / time.Duration(n)
 	speedSink = sink
-	return best
+	return least, mean
 }
 
 var speedSink uint32

@@ -281,11 +281,26 @@ func TestContendedRoundsLeftOut(t *testing.T) {
 		{Ratio: 0.8}, {Ratio: 0.35, SlowCPU: true, GatewayCPUNS: 150000, LoadCPUNS: 75000}, {Ratio: 0.7},
 	}}
 	sl.compute()
-	if sl.Ratio != 0.75 || !strings.Contains(roundList(sl.Rounds, func(x Round) string { return fmt.Sprint(x.Ratio) }), "0.35 (slow CPU: probe 150/75 µs)") {
+	if sl.Ratio != 0.75 || !strings.Contains(roundList(sl.Rounds, func(x Round) string { return fmt.Sprint(x.Ratio) }), "0.35 (slow CPU: probe 150/75 µs, 0%/0% taken)") {
 		t.Errorf("slow round: ratio %v, rounds %s", sl.Ratio, roundList(sl.Rounds, func(x Round) string { return fmt.Sprint(x.Ratio) }))
 	}
 	if !slow(94000, 75000) || slow(93000, 75000) || slow(0, 75000) || slow(94000, 0) {
 		t.Error("slow: the 1.25× rule")
+	}
+	for _, tc := range []struct {
+		r    Round
+		want bool
+	}{
+		{Round{GatewayCPUNS: 75000, LoadCPUNS: 76000, GatewayTaken: 0.08, LoadTaken: 0.07}, false},
+		{Round{GatewayCPUNS: 95000, LoadCPUNS: 76000}, true},
+		{Round{GatewayCPUNS: 75000, LoadCPUNS: 96000}, true},
+		{Round{GatewayCPUNS: 75000, LoadCPUNS: 76000, GatewayTaken: 0.4}, true},
+		{Round{GatewayCPUNS: 75000, LoadCPUNS: 76000, LoadTaken: 0.26}, true},
+		{Round{}, false},
+	} {
+		if got := tc.r.slowAgainst(75000, 75000); got != tc.want {
+			t.Errorf("%+v slow = %v, want %v", tc.r, got, tc.want)
+		}
 	}
 	if (&Usage{RunWaitSeconds: 0.5, WallSeconds: 2.5}).waitShare() != 0.2 || (*Usage)(nil).waitShare() != 0 {
 		t.Error("waitShare")

@@ -305,6 +305,7 @@ func (e *env) runRounds(ctx context.Context, row *Row, n int, dl, gl loadSpec, f
 		r := Round{Ratio: round(gr.RPS/dr.RPS, 3), AddedP50: round(gr.Latency.P50-dr.Latency.P50, 1), AddedP99: round(gr.Latency.P99-dr.Latency.P99, 1)}
 		r.GatewayCPUNS, r.LoadCPUNS = max(gw0.cpu, gw1.cpu), max(ld0.cpu, ld1.cpu)
 		r.GatewayNetNS, r.LoadNetNS = max(gw0.net, gw1.net), max(ld0.net, ld1.net)
+		r.GatewayTaken, r.LoadTaken = round(max(gw0.taken(), gw1.taken()), 3), round(max(ld0.taken(), ld1.taken()), 3)
 		r.WaitShare = gt.Usage.waitShare()
 		r.Contended = r.WaitShare > ContendedWait
 		if ft != nil {
@@ -320,7 +321,7 @@ func (e *env) runRounds(ctx context.Context, row *Row, n int, dl, gl loadSpec, f
 	}
 	for i := range row.Rounds {
 		r := &row.Rounds[i]
-		r.SlowCPU = slow(r.GatewayCPUNS, e.bestGwNS) || slow(r.LoadCPUNS, e.bestLoadNS)
+		r.SlowCPU = r.slowAgainst(e.bestGwNS, e.bestLoadNS)
 	}
 	row.Direct = e.pick(dl, ds)
 	row.Gateway = e.pick(gl, gs)
@@ -680,4 +681,12 @@ func (u *Usage) waitShare() float64 {
 // slow reports whether a probe's CPU time is over SlowCPU× the best.
 func slow(ns, best int64) bool {
 	return ns > 0 && best > 0 && float64(ns) > SlowCPU*float64(best)
+}
+
+// slowAgainst reports whether a round's CPUs ran slow: a probe over
+// SlowCPU× the run's best on its CPU set, or the host taking more than
+// SlowCPU−1 of a probe's time.
+func (r *Round) slowAgainst(bestGw, bestLoad int64) bool {
+	return slow(r.GatewayCPUNS, bestGw) || slow(r.LoadCPUNS, bestLoad) ||
+		r.GatewayTaken > SlowCPU-1 || r.LoadTaken > SlowCPU-1
 }

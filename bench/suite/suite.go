@@ -194,7 +194,13 @@ type Round struct {
 	// rounds are left out of every median like contended ones.
 	GatewayCPUNS int64 `json:"gateway_cpu_probe_ns,omitempty"`
 	LoadCPUNS    int64 `json:"load_cpu_probe_ns,omitempty"`
-	SlowCPU      bool  `json:"slow_cpu,omitempty"`
+	// GatewayTaken and LoadTaken are the share of the probe's CPU time the
+	// host took from each CPU set (load.Speed: mean over least, less one,
+	// the larger of before and after); over SlowCPU−1 the round is slow
+	// too.
+	GatewayTaken float64 `json:"gateway_cpu_taken,omitempty"`
+	LoadTaken    float64 `json:"load_cpu_taken,omitempty"`
+	SlowCPU      bool    `json:"slow_cpu,omitempty"`
 	// GatewayNetNS and LoadNetNS are the loopback probe's round trip on
 	// each CPU set (load.LoopbackSpeed, the slower of before and after):
 	// recorded, not used to leave rounds out. The gateway's work is mostly
@@ -888,9 +894,19 @@ func probe(url string, body []byte, headers []header) (string, map[string]string
 
 var chatBody = payload.Chat
 
-// speedProbe is one run of the speed probes on one CPU set: compute (thread
-// CPU ns per unit) and loopback (wall ns per round trip); 0 when unknown.
-type speedProbe struct{ cpu, net int64 }
+// speedProbe is one run of the speed probes on one CPU set: compute (the
+// least and the mean thread CPU ns per unit) and loopback (wall ns per
+// round trip); 0 when unknown.
+type speedProbe struct{ cpu, mean, net int64 }
+
+// taken is the share of the probe's CPU time the host took (mean over
+// least, less one), 0 when unknown.
+func (p speedProbe) taken() float64 {
+	if p.cpu <= 0 || p.mean <= 0 {
+		return 0
+	}
+	return float64(p.mean)/float64(p.cpu) - 1
+}
 
 // speed runs the speed probes (loadgen -speed) pinned to cpus.
 func (e *env) speed(cpus string) speedProbe {
@@ -904,8 +920,9 @@ func (e *env) speed(cpus string) speedProbe {
 	if len(f) > 0 {
 		p.cpu, _ = strconv.ParseInt(f[0], 10, 64)
 	}
-	if len(f) > 1 {
-		p.net, _ = strconv.ParseInt(f[1], 10, 64)
+	if len(f) > 2 {
+		p.mean, _ = strconv.ParseInt(f[1], 10, 64)
+		p.net, _ = strconv.ParseInt(f[2], 10, 64)
 	}
 	return p
 }
