@@ -294,8 +294,7 @@ func TestContendedRoundsLeftOut(t *testing.T) {
 		{Round{GatewayCPUNS: 75000, LoadCPUNS: 76000, GatewayTaken: 0.08, LoadTaken: 0.07}, false},
 		{Round{GatewayCPUNS: 95000, LoadCPUNS: 76000}, true},
 		{Round{GatewayCPUNS: 75000, LoadCPUNS: 96000}, true},
-		{Round{GatewayCPUNS: 75000, LoadCPUNS: 76000, GatewayTaken: 0.4}, true},
-		{Round{GatewayCPUNS: 75000, LoadCPUNS: 76000, LoadTaken: 0.26}, true},
+		{Round{GatewayCPUNS: 75000, LoadCPUNS: 76000, GatewayTaken: 0.4, LoadTaken: 1.2}, false}, // recorded, not used
 		{Round{}, false},
 	} {
 		if got := tc.r.slowAgainst(75000, 75000); got != tc.want {

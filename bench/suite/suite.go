@@ -194,10 +194,10 @@ type Round struct {
 	// rounds are left out of every median like contended ones.
 	GatewayCPUNS int64 `json:"gateway_cpu_probe_ns,omitempty"`
 	LoadCPUNS    int64 `json:"load_cpu_probe_ns,omitempty"`
-	// GatewayTaken and LoadTaken are the share of the probe's CPU time the
-	// host took from each CPU set (load.Speed: mean over least, less one,
-	// the larger of before and after); over SlowCPU−1 the round is slow
-	// too.
+	// GatewayTaken and LoadTaken are the probe's mean over its fastest run,
+	// less one, on each CPU set (load.Speed; the larger of before and
+	// after): an estimate of what the host took, recorded only (see
+	// Round.slowAgainst).
 	GatewayTaken float64 `json:"gateway_cpu_taken,omitempty"`
 	LoadTaken    float64 `json:"load_cpu_taken,omitempty"`
 	SlowCPU      bool    `json:"slow_cpu,omitempty"`
