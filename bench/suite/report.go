@@ -86,6 +86,10 @@ func targets(rows map[string]*Row, fp *Footprint) []Target {
 			t.Detail += fmt.Sprintf("; the bare proxy (floor) adds %s, the gateway %s over it", us(fa), us(v-fa))
 			t.Detail = strings.TrimPrefix(t.Detail, "; ")
 		}
+		if l, ok := littleAdded(r); ok && which == "p50" {
+			t.Detail += "; " + l
+			t.Detail = strings.TrimPrefix(t.Detail, "; ")
+		}
 		out = append(out, t)
 	}
 	added("nonstream-c16", "Added latency p50, non-stream, 16 connections", "p50", 50)
@@ -664,4 +668,20 @@ func (r *Row) roundsLabel() string {
 		return fmt.Sprintf("median of the %d clean of %d paired rounds", len(use), len(r.Rounds))
 	}
 	return fmt.Sprintf("median of %d paired rounds", len(r.Rounds))
+}
+
+// littleAdded says what a closed-loop row's added latency is bound to be
+// from the gateway's CPU per request alone, by Little's law: with c
+// requests in flight a server that sustains X req/s answers in c ÷ X. The
+// gateway's one pinned core sustains at most 1000 ÷ (CPU s per 1,000
+// requests); the direct load ran at the direct run's rate.
+func littleAdded(r *Row) (string, bool) {
+	if r.Rate > 0 || r.Conns <= 0 || !r.Direct.ok() || !r.Gateway.ok() || r.Gateway.Usage == nil || r.Gateway.Usage.CPUPer1k <= 0 || r.Direct.Result.RPS <= 0 {
+		return "", false
+	}
+	ceiling := 1000 / r.Gateway.Usage.CPUPer1k
+	c := float64(r.Conns)
+	gw, d := c/ceiling*1e6, c/r.Direct.Result.RPS*1e6
+	return fmt.Sprintf("at %.3f ms of CPU per request the gateway's core sustains at most %.0f req/s, so with %d requests in flight Little's law puts its latency at %s or more against %s direct: %s added by its CPU per request alone",
+		r.Gateway.Usage.CPUPer1k, ceiling, r.Conns, us(gw), us(d), us(gw-d)), true
 }

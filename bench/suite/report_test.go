@@ -305,3 +305,28 @@ func TestContendedRoundsLeftOut(t *testing.T) {
 		t.Error("waitShare")
 	}
 }
+
+// TestLittleAdded: a closed-loop row's added latency from the gateway's
+// CPU per request alone (the 10:12 run's figures: 0.051 ms per request,
+// 16 in flight, 40,843 req/s direct: +424 µs), and nothing for an open
+// loop or without the CPU figure.
+func TestLittleAdded(t *testing.T) {
+	t.Parallel()
+	row := &Row{ID: "nonstream-c16", Conns: 16,
+		Direct:  &Trial{Result: res(40843, 371, 1000, true)},
+		Gateway: &Trial{Result: res(19600, 700, 3000, true), Usage: &Usage{CPUPer1k: 0.051}}}
+	got, ok := littleAdded(row)
+	if !ok || !strings.Contains(got, "sustains at most 19608 req/s") || !strings.Contains(got, "424 µs added") {
+		t.Errorf("littleAdded = %q, %v", got, ok)
+	}
+	open := *row
+	open.Rate = 5000
+	if _, ok := littleAdded(&open); ok {
+		t.Error("an open loop has no Little's-law bound here")
+	}
+	none := *row
+	none.Gateway = &Trial{Result: row.Gateway.Result}
+	if _, ok := littleAdded(&none); ok {
+		t.Error("no CPU figure, no bound")
+	}
+}
