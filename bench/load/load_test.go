@@ -259,8 +259,8 @@ func TestRefusesRemote(t *testing.T) {
 // that moves (0 would leave every round unclassified), and more work
 // costs more of it.
 func TestSpeedMeasuresThreadCPU(t *testing.T) {
-	if least, mean := Speed(5); least <= 0 || mean < least {
-		t.Fatalf("Speed = %v, %v: the thread CPU clock did not move, or the mean is under the least", least, mean)
+	if least := Speed(5); least <= 0 {
+		t.Fatalf("Speed = %v: the thread CPU clock did not move", least)
 	}
 	t0 := threadCPU()
 	for range 20 {
@@ -268,8 +268,5 @@ func TestSpeedMeasuresThreadCPU(t *testing.T) {
 	}
 	if threadCPU() <= t0 {
 		t.Fatal("threadCPU did not advance over 20 probes")
-	}
-	if d := LoopbackSpeed(2); d <= 0 {
-		t.Fatalf("LoopbackSpeed = %v: no round trip over loopback TCP", d)
 	}
 }

@@ -652,7 +652,7 @@ func roundList(rs []Round, f func(Round) string) string {
 		case x.Contended:
 			parts[i] += fmt.Sprintf(" (contended: waited %.0f%%)", x.WaitShare*100)
 		case x.SlowCPU:
-			parts[i] += fmt.Sprintf(" (slow CPU: probe %.0f/%.0f µs, %.0f%%/%.0f%% taken)", float64(x.GatewayCPUNS)/1e3, float64(x.LoadCPUNS)/1e3, x.GatewayTaken*100, x.LoadTaken*100)
+			parts[i] += fmt.Sprintf(" (slow CPU: probe %.0f/%.0f µs)", float64(x.GatewayCPUNS)/1e3, float64(x.LoadCPUNS)/1e3)
 		}
 	}
 	return strings.Join(parts, ", ")

@@ -287,7 +287,11 @@ func (e *env) runRounds(ctx context.Context, row *Row, n int, dl, gl loadSpec, f
 	id := row.ID
 	var ds, gs, fs []*Trial
 	for i := 0; i < n; i++ {
-		e.logf("%-30s round %d/%d: direct, gateway%s …", id, i+1, n, map[bool]string{true: ", floor"}[floor != nil])
+		loads := "direct, gateway"
+		if floor != nil {
+			loads += ", floor"
+		}
+		e.logf("%-30s round %d/%d: %s …", id, i+1, n, loads)
 		gw0, ld0 := e.probeCPUs()
 		d := e.runOnce(ctx, id, "direct", dl, nil)
 		gt := e.runOnce(ctx, id, "gateway", gl, g)
@@ -303,9 +307,7 @@ func (e *env) runRounds(ctx context.Context, row *Row, n int, dl, gl loadSpec, f
 		}
 		dr, gr := d.Result, gt.Result
 		r := Round{Ratio: round(gr.RPS/dr.RPS, 3), AddedP50: round(gr.Latency.P50-dr.Latency.P50, 1), AddedP99: round(gr.Latency.P99-dr.Latency.P99, 1)}
-		r.GatewayCPUNS, r.LoadCPUNS = max(gw0.cpu, gw1.cpu), max(ld0.cpu, ld1.cpu)
-		r.GatewayNetNS, r.LoadNetNS = max(gw0.net, gw1.net), max(ld0.net, ld1.net)
-		r.GatewayTaken, r.LoadTaken = round(max(gw0.taken(), gw1.taken()), 3), round(max(ld0.taken(), ld1.taken()), 3)
+		r.GatewayCPUNS, r.LoadCPUNS = max(gw0, gw1), max(ld0, ld1)
 		r.WaitShare = gt.Usage.waitShare()
 		r.Contended = r.WaitShare > ContendedWait
 		if ft != nil {
@@ -640,7 +642,7 @@ func waitTCP(p *proc, rawURL string, timeout time.Duration) error {
 	}
 }
 
-// median of v (the mean of the middle two for an even count); v is sorted.
+// median of v (the mean of the middle two for an even count); it sorts v.
 func median(v []float64) float64 {
 	sort.Float64s(v)
 	n := len(v)
@@ -684,11 +686,7 @@ func slow(ns, best int64) bool {
 }
 
 // slowAgainst reports whether a round's CPUs ran slow: a probe over
-// SlowCPU× the run's best on its CPU set. The probe's mean over its
-// fastest run (GatewayTaken, LoadTaken) is recorded but not used: it read
-// 1.08–2.23 in rounds whose ratios were ordinary (bench/RESULTS.md, "A
-// third paired quick run"), cache and scheduler effects as much as the
-// host's.
+// SlowCPU× the run's best on its CPU set.
 func (r *Round) slowAgainst(bestGw, bestLoad int64) bool {
 	return slow(r.GatewayCPUNS, bestGw) || slow(r.LoadCPUNS, bestLoad)
 }

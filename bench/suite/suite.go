@@ -194,20 +194,7 @@ type Round struct {
 	// rounds are left out of every median like contended ones.
 	GatewayCPUNS int64 `json:"gateway_cpu_probe_ns,omitempty"`
 	LoadCPUNS    int64 `json:"load_cpu_probe_ns,omitempty"`
-	// GatewayTaken and LoadTaken are the probe's mean over its fastest run,
-	// less one, on each CPU set (load.Speed; the larger of before and
-	// after): an estimate of what the host took, recorded only (see
-	// Round.slowAgainst).
-	GatewayTaken float64 `json:"gateway_cpu_taken,omitempty"`
-	LoadTaken    float64 `json:"load_cpu_taken,omitempty"`
-	SlowCPU      bool    `json:"slow_cpu,omitempty"`
-	// GatewayNetNS and LoadNetNS are the loopback probe's round trip on
-	// each CPU set (load.LoopbackSpeed, the slower of before and after):
-	// recorded, not used to leave rounds out. The gateway's work is mostly
-	// loopback system calls, and its CPU per request has moved 1.7×
-	// between states the compute probe does not see (bench/RESULTS.md).
-	GatewayNetNS int64 `json:"gateway_net_probe_ns,omitempty"`
-	LoadNetNS    int64 `json:"load_net_probe_ns,omitempty"`
+	SlowCPU      bool  `json:"slow_cpu,omitempty"`
 }
 
 // SlowCPU is how much more CPU time than the run's best the speed probe
@@ -894,48 +881,29 @@ func probe(url string, body []byte, headers []header) (string, map[string]string
 
 var chatBody = payload.Chat
 
-// speedProbe is one run of the speed probes on one CPU set: compute (the
-// least and the mean thread CPU ns per unit) and loopback (wall ns per
-// round trip); 0 when unknown.
-type speedProbe struct{ cpu, mean, net int64 }
-
-// taken is the share of the probe's CPU time the host took (mean over
-// least, less one), 0 when unknown.
-func (p speedProbe) taken() float64 {
-	if p.cpu <= 0 || p.mean <= 0 {
-		return 0
-	}
-	return float64(p.mean)/float64(p.cpu) - 1
-}
-
-// speed runs the speed probes (loadgen -speed) pinned to cpus.
-func (e *env) speed(cpus string) speedProbe {
+// speed runs the speed probe (loadgen -speed) pinned to cpus and returns
+// its CPU time per unit in ns, 0 when it cannot run.
+func (e *env) speed(cpus string) int64 {
 	argv := append(e.wrap(cpus), filepath.Join(e.bin, "loadgen"), "-speed", "100")
 	out, err := exec.Command(argv[0], argv[1:]...).Output()
 	if err != nil {
-		return speedProbe{}
+		return 0
 	}
-	f := strings.Fields(string(out))
-	var p speedProbe
-	if len(f) > 0 {
-		p.cpu, _ = strconv.ParseInt(f[0], 10, 64)
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return 0
 	}
-	if len(f) > 2 {
-		p.mean, _ = strconv.ParseInt(f[1], 10, 64)
-		p.net, _ = strconv.ParseInt(f[2], 10, 64)
-	}
-	return p
+	return ns
 }
 
-// probeCPUs measures both CPU sets and keeps the run's best compute
-// figure of each.
-func (e *env) probeCPUs() (gw, ld speedProbe) {
+// probeCPUs measures both CPU sets and keeps the run's best of each.
+func (e *env) probeCPUs() (gw, ld int64) {
 	gw, ld = e.speed(e.gwCPUs), e.speed(e.loadCPUs)
-	if gw.cpu > 0 && (e.bestGwNS == 0 || gw.cpu < e.bestGwNS) {
-		e.bestGwNS = gw.cpu
+	if gw > 0 && (e.bestGwNS == 0 || gw < e.bestGwNS) {
+		e.bestGwNS = gw
 	}
-	if ld.cpu > 0 && (e.bestLoadNS == 0 || ld.cpu < e.bestLoadNS) {
-		e.bestLoadNS = ld.cpu
+	if ld > 0 && (e.bestLoadNS == 0 || ld < e.bestLoadNS) {
+		e.bestLoadNS = ld
 	}
 	return gw, ld
 }

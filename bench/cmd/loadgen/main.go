@@ -64,11 +64,10 @@ func run() int {
 	flag.StringVar(&o.ExpectHeader, "expect-header", "", "header every answer must carry, \"Name: prefix\"")
 	flag.BoolVar(&o.AllowRemote, "allow-remote", false, "allow a target that is not on loopback")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
-	speed := flag.Int("speed", 0, "instead of a load, run the CPU speed probes this many times and print three figures in ns: the least and the mean thread CPU time of a compute unit, and the least wall time of a loopback TCP round trip (run it pinned: taskset -c N loadgen -speed 100)")
+	speed := flag.Int("speed", 0, "instead of a load, run the CPU speed probe this many times and print the least thread CPU time of its unit of work, in ns (run it pinned: taskset -c N loadgen -speed 100)")
 	flag.Parse()
 	if *speed > 0 {
-		least, mean := load.Speed(*speed)
-		fmt.Println(least.Nanoseconds(), mean.Nanoseconds(), load.LoopbackSpeed(max(*speed/5, 3)).Nanoseconds())
+		fmt.Println(load.Speed(*speed).Nanoseconds())
 		return 0
 	}
 
