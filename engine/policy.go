@@ -106,10 +106,7 @@ func defaultPolicies() []wasm.PolicyConfig {
 func newPolicyHost(cfg *Config, cat *catalog.Catalog) (*wasm.Host, error) {
 	l := cfg.PolicyLimits
 	opts := wasm.Options{DefaultTimeout: cfg.PolicyTimeout.D(), MaxModuleSize: l.MaxModuleBytes, MaxFunctions: l.MaxFunctions,
-		CompileTimeout: l.CompileTimeout.D(), CacheMaxBytes: int64(l.CacheMaxMB) << 20, QuietKeep: cfg.PolicyKeepInstances}
-	if opts.QuietKeep == 0 {
-		opts.QuietKeep = -1 // wasm's zero is its default (1)
-	}
+		CompileTimeout: l.CompileTimeout.D(), CacheMaxBytes: int64(l.CacheMaxMB) << 20}
 	if cfg.DataDir != "" {
 		opts.CacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
 		opts.DataDir = cfg.DataDir
@@ -357,7 +354,7 @@ func (s *Server) ReleaseIdle(idle time.Duration) (instances int, bytes int64) {
 	if s.policies == nil || s.cfg.PolicyQuietRelease == "off" {
 		return 0, 0
 	}
-	instances, bytes = s.policies.ReleaseIdle(idle, s.cfg.PolicyQuietRelease == "code")
+	instances, bytes = s.policies.ReleaseIdle(idle, s.cfg.PolicyKeepInstances, s.cfg.PolicyQuietRelease == "code")
 	quietInstances.Add(instances)
 	quietBytes.Add(int(bytes))
 	return instances, bytes

@@ -47,11 +47,6 @@ type Options struct {
 	// releases its compiled code too (with an on-disk cache), and its next
 	// call compiles it again from the cache and instantiates (tens of ms).
 	IdleRelease time.Duration
-	// QuietKeep is how many instances of a policy that every request runs
-	// (a stage of WarmStages, no trigger) ReleaseIdle keeps, so that the
-	// first request after a quiet spell does not instantiate (default 1;
-	// negative: none). Other policies keep none.
-	QuietKeep int
 	// WarmStages (1<<abi.Stage bits) are the stages whose built-ins stay
 	// compiled and instantiated after the load: every request runs them.
 	// A built-in serving none of them (the router, the judge) is validated
@@ -121,11 +116,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.IdleRelease == 0 {
 		o.IdleRelease = 5 * time.Minute
-	}
-	if o.QuietKeep == 0 {
-		o.QuietKeep = 1
-	} else if o.QuietKeep < 0 {
-		o.QuietKeep = 0
 	}
 	if o.WarmStages == 0 {
 		o.WarmStages = 1 << abi.StageRequest

@@ -24,54 +24,56 @@ func (h *Host) releaseIdle(idle time.Duration) {
 	}
 }
 
-// shrink closes the instances idle since before cutoff (unix nanos).
+// shrink closes the instances idle since before cutoff (unix nanos), the
+// IdleRelease way: every policy keeps none, and a built-in left without
+// instances releases its compiled code when the on-disk cache can give it
+// back.
 func (h *Host) shrink(cutoff int64) {
-	h.shrinkMu.Lock()
-	defer h.shrinkMu.Unlock()
-	for _, p := range h.reg.Load().order {
-		if v := p.cur.Load(); v != nil && v.enter() {
-			v.shrink(cutoff, 0, h.opts.CacheDir != "")
-			v.leave()
-		}
-	}
+	cool := h.opts.CacheDir != ""
+	h.shrinkAll(cutoff, 0, cool, cool)
 }
 
 // ReleaseIdle closes the pooled instances that served no call for at least
 // idle, as IdleRelease does after its longer wait, for a caller that knows
 // the process just went quiet (internal/memtrim's busy-to-quiet trim, wired
 // by the engine). A policy that every request runs (a stage of
-// Options.WarmStages, no trigger) keeps its QuietKeep most recently used
+// Options.WarmStages, no trigger) keeps its keep most recently used
 // instances and its compiled code; the others (the router, the judge, the
 // request-stage built-ins behind their triggers) keep none, and with code
 // set a built-in left without instances releases its compiled code too
 // when an on-disk cache can give it back. The next call instantiates again
 // (15–25 ms for the router, a Go guest) and, without its code, compiles
-// again from the cache (about 100 ms more: wazero decodes the module again), once per
-// burst. It returns the instances closed and their linear memory in bytes.
+// again from the cache (about 100 ms more: wazero decodes the module
+// again). It returns the instances closed and their linear memory in
+// bytes.
 //
 // # Notes
 //
 // Safe for concurrent use with Run: a call that finds the pool empty while
 // it is being shrunk instantiates a new instance.
-func (h *Host) ReleaseIdle(idle time.Duration, code bool) (instances int, bytes int64) {
+func (h *Host) ReleaseIdle(idle time.Duration, keep int, code bool) (instances int, bytes int64) {
+	return h.shrinkAll(time.Now().Add(-idle).UnixNano(), max(keep, 0), code && h.opts.CacheDir != "", false)
+}
+
+// shrinkAll shrinks every policy's pool (version.shrink): a warm policy
+// keeps keepWarm instances, the others none; coolCold and coolWarm say
+// whether a built-in left without instances releases its compiled code.
+func (h *Host) shrinkAll(cutoff int64, keepWarm int, coolCold, coolWarm bool) (instances int, bytes int64) {
 	if h.closed.Load() {
 		return 0, 0
 	}
 	h.shrinkMu.Lock()
 	defer h.shrinkMu.Unlock()
-	cutoff := time.Now().Add(-idle).UnixNano()
-	cool := code && h.opts.CacheDir != ""
 	for _, p := range h.reg.Load().order {
 		v := p.cur.Load()
 		if v == nil || !v.enter() {
 			continue
 		}
-		keep, warm := 0, v.warm() != 0
-		if warm {
-			keep = h.opts.QuietKeep
+		keep, cool := 0, coolCold
+		if v.warm() != 0 {
+			keep, cool = keepWarm, coolWarm
 		}
-		// Every request needs a warm policy's code: it stays compiled.
-		n, b := v.shrink(cutoff, keep, cool && !warm)
+		n, b := v.shrink(cutoff, keep, cool)
 		instances += n
 		bytes += b
 		v.leave()

@@ -12,7 +12,7 @@ import (
 // TestReleaseIdleAfterBurst: after a burst of route calls, ReleaseIdle (what
 // the engine runs when the process goes quiet) closes the router's pooled
 // instances, all of them when the route stage is not warm (and the
-// built-in's compiled code with them), all but QuietKeep when it is; the
+// built-in's compiled code with them), all but keep when it is; the
 // bytes it reports are the linear memory that left; the next call
 // instantiates again and routes as before.
 func TestReleaseIdleAfterBurst(t *testing.T) {
@@ -25,17 +25,17 @@ func TestReleaseIdleAfterBurst(t *testing.T) {
 		wantKept     int
 		wantCompiled int
 	}{
-		{name: "router not warm: instances and code go", warm: 0, code: true, wantKept: 0, wantCompiled: 0},
-		{name: "router not warm, instances only", warm: 0, wantKept: 0, wantCompiled: 1},
-		{name: "router warm: the default keeps one", warm: 1 << abi.StageRoute, code: true, wantKept: 1, wantCompiled: 1},
+		{name: "router not warm: instances and code go", warm: 0, keep: 1, code: true, wantKept: 0, wantCompiled: 0},
+		{name: "router not warm, instances only", warm: 0, keep: 1, wantKept: 0, wantCompiled: 1},
+		{name: "router warm: keep one", warm: 1 << abi.StageRoute, keep: 1, code: true, wantKept: 1, wantCompiled: 1},
 		{name: "router warm, keep 2", warm: 1 << abi.StageRoute, keep: 2, code: true, wantKept: 2, wantCompiled: 1},
-		{name: "router warm, keep none: its code stays", warm: 1 << abi.StageRoute, keep: -1, code: true, wantKept: 0, wantCompiled: 1},
+		{name: "router warm, keep none: its code stays", warm: 1 << abi.StageRoute, keep: 0, code: true, wantKept: 0, wantCompiled: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			h, err := New(ctx, Options{CacheDir: t.TempDir(), Metrics: metrics.NewSet(), IdleRelease: -1,
-				PoolSize: 4, QuietKeep: tc.keep, WarmStages: tc.warm})
+				PoolSize: 4, WarmStages: tc.warm})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +71,7 @@ func TestReleaseIdleAfterBurst(t *testing.T) {
 			if n != 3 || before < 1<<20 {
 				t.Fatalf("after the burst: %d instances, %d bytes; want 3 Go-guest instances", n, before)
 			}
-			closed, freed := h.ReleaseIdle(0, tc.code)
+			closed, freed := h.ReleaseIdle(0, tc.keep, tc.code)
 			after, left := instanceBytes(h)
 			if left != tc.wantKept || closed != 3-tc.wantKept {
 				t.Fatalf("ReleaseIdle closed %d, left %d instances; want %d left", closed, left, tc.wantKept)
@@ -87,7 +87,7 @@ func TestReleaseIdleAfterBurst(t *testing.T) {
 				t.Fatalf("after the next call: %d instances, want %d", n, max(tc.wantKept, 1))
 			}
 			// A call within idle keeps its instance.
-			if closed, _ := h.ReleaseIdle(1<<62, tc.code); closed != 0 {
+			if closed, _ := h.ReleaseIdle(1<<62, tc.keep, tc.code); closed != 0 {
 				t.Fatalf("ReleaseIdle closed %d instances used within idle", closed)
 			}
 		})

@@ -23,7 +23,7 @@ func BenchmarkRouteAfterQuietRelease(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			ctx := context.Background()
-			h, err := New(ctx, Options{CacheDir: b.TempDir(), Metrics: metrics.NewSet(), IdleRelease: -1, QuietKeep: -1})
+			h, err := New(ctx, Options{CacheDir: b.TempDir(), Metrics: metrics.NewSet(), IdleRelease: -1})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -35,7 +35,7 @@ func BenchmarkRouteAfterQuietRelease(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				h.ReleaseIdle(0, bc.code)
+				h.ReleaseIdle(0, 0, bc.code)
 				out.Reset()
 				b.StartTimer()
 				if err := h.Run(ctx, abi.StageRoute, in, out); err != nil || !out.Route.Set {
