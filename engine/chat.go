@@ -241,9 +241,6 @@ func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
-	if x.req.Stream {
-		dropClientBody(ctx)
-	}
 	if err := s.mergeSession(ctx, x); err != nil {
 		x.fail(ctx, err)
 		return
@@ -256,7 +253,9 @@ func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 // body buffer (rounded up to a power of two: 32 KiB for a 17 KiB prompt)
 // until the answer is written, for a stream its whole life. The connection's
 // next request allocates a new buffer; a small body keeps its buffer, so
-// that ordinary requests allocate nothing.
+// that ordinary requests allocate nothing. serve calls it for every client
+// API; a handler that still points into the body (the Messages API's model
+// name) keeps that buffer alive, correct but without the saving.
 func dropClientBody(ctx *fasthttp.RequestCtx) {
 	if cap(ctx.Request.Body()) > 4<<10 {
 		ctx.Request.SwapBody(nil)
@@ -266,6 +265,9 @@ func dropClientBody(ctx *fasthttp.RequestCtx) {
 // serve resolves the model, calls the provider and renders the answer in the
 // client's format. x.req is decoded; x owns the request from here on.
 func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
+	if x.req.Stream {
+		dropClientBody(ctx)
+	}
 	name = x.requestedModel(name) // the project's default_model (tenancy.go)
 	if s.policies != nil {
 		var done bool
