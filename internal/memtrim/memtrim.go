@@ -19,6 +19,18 @@
 // two garbage collections of the live heap, once per busy-to-quiet
 // transition; a steadily busy process never trims.
 //
+// Start-up counts as a burst: the first quiet interval after Run starts
+// trims too, returning what loading the configuration and compiling the
+// policies left behind.
+//
+// The first trim also drops the pages of the executable that start-up
+// mapped (DropImage): the kernel maps the binary in 64 KiB or larger
+// pieces, and loading, compiling the policies with wazero's compiler and a
+// first request leave 26–33 MB of it resident, of which a gateway at work
+// keeps about 22 MB. Later trims leave the image alone: the pages a
+// working gateway dropped come back on its next request, which then took
+// 3–7 ms instead of 1–2 (bench/RESULTS.md, "Start-up pages").
+//
 // Memory the Go heap does not own (a Wasm policy's instances and compiled
 // code, mapped outside it) is released by hooks: Run calls its release
 // functions first, on every busy-to-quiet transition, so that what they
@@ -44,6 +56,7 @@ const Quiet = 256 << 10
 var (
 	trims    = vm.NewCounter(`gateway_memory_trims_total`)
 	released = vm.NewCounter(`gateway_memory_trimmed_bytes_total`)
+	image    = vm.NewCounter(`gateway_memory_image_dropped_bytes_total`)
 )
 
 // Run trims after every busy-to-quiet transition, checking every interval
@@ -56,8 +69,9 @@ func Run(ctx context.Context, interval time.Duration, release ...func()) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	var w watcher
+	w := watcher{active: true} // start-up was work
 	w.sample()
+	first := true
 	for {
 		select {
 		case <-ctx.Done():
@@ -72,6 +86,10 @@ func Run(ctx context.Context, interval time.Duration, release ...func()) {
 			Trim()
 			if after := resident(); after < before {
 				released.Add(int(before - after))
+			}
+			if first {
+				image.Add(int(DropImage()))
+				first = false
 			}
 			trims.Inc()
 			w.sample() // the trim's own allocations do not count as work
