@@ -86,7 +86,7 @@ type features struct {
 	c           *abi.Call
 	intent      []byte
 	intentSet   abi.Set
-	fences      int // ``` markers in the intent
+	fences      int // ``` markers in the intent (not counted in excerpt mode)
 	scanned     bool
 	totalChars  int
 	messages    int
@@ -103,13 +103,30 @@ type features struct {
 	wholeDone bool
 	files     int
 	multiFile bool
+
+	// excerpt: every scan reads each message's excerpt only (the learned
+	// classifier's; excerpt.go), not the whole text.
+	excerpt bool
+}
+
+// proseOf is excerptProse in excerpt mode, prose otherwise.
+func (f *features) proseOf(text []byte, fn func([]byte)) {
+	if f.excerpt {
+		excerptProse(text, fn)
+	} else {
+		prose(text, fn)
+	}
 }
 
 func (f *features) scanIntent() *abi.Set {
 	if !f.scanned {
 		f.intentSet.Clear()
 		set := &f.intentSet
-		f.fences = prose(f.intent, func(p []byte) { intentMatcher.Scan(p, set) })
+		if f.excerpt {
+			excerptProse(f.intent, func(p []byte) { intentMatcher.Scan(p, set) })
+		} else {
+			f.fences = prose(f.intent, func(p []byte) { intentMatcher.Scan(p, set) })
+		}
 		f.scanned = true
 	}
 	return &f.intentSet
@@ -195,14 +212,15 @@ func hasMultiFile(p []byte) bool {
 	return set != abi.Set{}
 }
 
-// whole computes the whole-text features, over the prose of every message.
+// whole computes the whole-text features, over the prose of every message
+// (of every message's excerpt in excerpt mode).
 func (f *features) whole() {
 	if f.wholeDone {
 		return
 	}
 	f.wholeDone = true
 	for i := 0; i < f.messages; i++ {
-		prose(f.c.Text(i), func(p []byte) {
+		f.proseOf(f.c.Text(i), func(p []byte) {
 			f.files += countExtensions(p)
 			if !f.multiFile {
 				f.multiFile = hasMultiFile(p)
@@ -343,7 +361,12 @@ func decide(f *features, c *config) decision {
 // pieces and the scan stops at the first piece with a match: in the guest
 // the automaton costs ~5 ns a byte, 85 us for a 16 KiB prompt scanned
 // whole. The answer is the whole scan's (TestIDESystemStopsEarly).
-func (f *features) ideSystem() bool { return hasIDEWord(f.c.Text(f.systemIdx)) }
+func (f *features) ideSystem() bool {
+	if f.excerpt {
+		return hasIDEWordExcerpt(f.c.Text(f.systemIdx))
+	}
+	return hasIDEWord(f.c.Text(f.systemIdx))
+}
 
 // idePiece is the length of the pieces hasIDEWord reads at a time; the
 // pieces of one prose part overlap by ideOverlap, the longest IDE word less
@@ -593,6 +616,8 @@ func onRoute(c *abi.Call) abi.Status {
 		rule = appendScore(append(rule, "keyword score "...), score)
 	case !conf.rules && conf.mode != modeQuality:
 		// The learned phase 1: P(strong needed) against the threshold.
+		// Every scan reads the messages' excerpts (excerpt.go).
+		f.excerpt = true
 		p := learnedProb(c, f, conf.model)
 		th := conf.threshold
 		if th == 0 {
