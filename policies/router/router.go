@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"math"
 	"strconv"
 
@@ -86,7 +85,7 @@ type features struct {
 	c           *abi.Call
 	intent      []byte
 	intentSet   abi.Set
-	fences      int // ``` markers in the intent
+	fences      int // ``` markers in the intent (not counted in excerpt mode)
 	scanned     bool
 	totalChars  int
 	messages    int
@@ -103,13 +102,30 @@ type features struct {
 	wholeDone bool
 	files     int
 	multiFile bool
+
+	// excerpt: every scan reads each message's excerpt only (the learned
+	// classifier's; excerpt.go), not the whole text.
+	excerpt bool
+}
+
+// proseOf is excerptProse in excerpt mode, prose otherwise.
+func (f *features) proseOf(text []byte, fn func([]byte)) {
+	if f.excerpt {
+		excerptProse(text, fn)
+	} else {
+		prose(text, fn)
+	}
 }
 
 func (f *features) scanIntent() *abi.Set {
 	if !f.scanned {
 		f.intentSet.Clear()
 		set := &f.intentSet
-		f.fences = prose(f.intent, func(p []byte) { intentMatcher.Scan(p, set) })
+		if f.excerpt {
+			excerptProse(f.intent, func(p []byte) { intentMatcher.Scan(p, set) })
+		} else {
+			f.fences = prose(f.intent, func(p []byte) { intentMatcher.Scan(p, set) })
+		}
 		f.scanned = true
 	}
 	return &f.intentSet
@@ -195,14 +211,15 @@ func hasMultiFile(p []byte) bool {
 	return set != abi.Set{}
 }
 
-// whole computes the whole-text features, over the prose of every message.
+// whole computes the whole-text features, over the prose of every message
+// (of every message's excerpt in excerpt mode).
 func (f *features) whole() {
 	if f.wholeDone {
 		return
 	}
 	f.wholeDone = true
 	for i := 0; i < f.messages; i++ {
-		prose(f.c.Text(i), func(p []byte) {
+		f.proseOf(f.c.Text(i), func(p []byte) {
 			f.files += countExtensions(p)
 			if !f.multiFile {
 				f.multiFile = hasMultiFile(p)
@@ -335,122 +352,6 @@ func decide(f *features, c *config) decision {
 		d.claude += 0.2
 	}
 	return d
-}
-
-// ideSystem reports whether the system prompt's prose names a coding
-// agent (ideWords). A coding agent's system prompt runs to tens of KiB and
-// usually names itself in its first lines, so the prose is scanned in
-// pieces and the scan stops at the first piece with a match: in the guest
-// the automaton costs ~5 ns a byte, 85 us for a 16 KiB prompt scanned
-// whole. The answer is the whole scan's (TestIDESystemStopsEarly).
-func (f *features) ideSystem() bool { return hasIDEWord(f.c.Text(f.systemIdx)) }
-
-// idePiece is the length of the pieces hasIDEWord reads at a time; the
-// pieces of one prose part overlap by ideOverlap, the longest IDE word less
-// one byte, so every occurrence lies whole in one piece.
-const idePiece = 1024
-
-var ideOverlap = func() (n int) {
-	for _, w := range ideWords {
-		n = max(n, len(w)-1)
-	}
-	return n
-}()
-
-// hasIDEWord reports whether an IDE word occurs in the prose of text (its
-// parts outside ``` fences, as abi.Prose splits them). It reads text a
-// piece at a time, the fence search included, and stops at the first
-// piece with a match.
-func hasIDEWord(text []byte) bool {
-	inCode := false
-	start, pos := 0, 0 // the current part's start; how far it is read
-	for pos < len(text) {
-		end := min(len(text), pos+idePiece)
-		// A fence that starts before end lies within end+2.
-		k := bytes.Index(text[pos:min(len(text), end+len(fence)-1)], fence)
-		if k >= 0 {
-			end = pos + k
-		}
-		if !inCode {
-			var s abi.Set
-			ideMatcher.Scan(text[max(start, pos-ideOverlap):end], &s)
-			if s != (abi.Set{}) {
-				return true
-			}
-		}
-		pos = end
-		if k >= 0 {
-			inCode = !inCode
-			pos += len(fence)
-			start = pos
-		}
-	}
-	return false
-}
-
-// reasoningScore is the seed's strong-versus-reasoning (Sonnet-versus-Opus)
-// score.
-func reasoningScore(f *features) float64 { return addFiles(f, reasoningBase(f)) }
-
-// filesMaxBonus is the most addFiles adds.
-const filesMaxBonus = .12
-
-// reasoningAtLeast reports whether reasoningScore(f) >= th. The
-// source-file count is the one part of the score that reads every message
-// (a pass over the whole conversation), and it only adds 0, .06 or .12: it
-// is computed only when the score without it is below th and could reach
-// th with it. Float addition of a non-negative number never lowers the sum,
-// so the answer is reasoningScore's exactly (TestReasoningAtLeast).
-func reasoningAtLeast(f *features, th float64) bool {
-	base := reasoningBase(f)
-	if base >= th {
-		return true
-	}
-	if base+filesMaxBonus < th {
-		return false
-	}
-	return addFiles(f, base) >= th
-}
-
-// reasoningBase is reasoningScore before the source-file mentions.
-func reasoningBase(f *features) float64 {
-	set := f.scanIntent()
-	score := 0.0
-	for i, w := range reasoningWeights {
-		if set.Has(startWeights + i) {
-			score += w.w
-		}
-	}
-	if !f.any(0, startLocal) {
-		switch {
-		case len(f.intent) > 5000:
-			score += .15
-		case len(f.intent) > 2000:
-			score += .08
-		}
-		switch {
-		case f.tools > 8:
-			score += .15
-		case f.tools > 4:
-			score += .08
-		}
-	}
-	if f.toolCallMsg > 5 {
-		score += .10
-	}
-	return score
-}
-
-// addFiles adds the source-file mentions' part of the score to score.
-func addFiles(f *features, score float64) float64 {
-	f.whole()
-	switch {
-	case f.files > 10:
-		score += filesMaxBonus
-	case f.files > 5:
-		score += .06
-	}
-	return score
 }
 
 // needs are the capabilities the request requires of a model.
@@ -593,6 +494,8 @@ func onRoute(c *abi.Call) abi.Status {
 		rule = appendScore(append(rule, "keyword score "...), score)
 	case !conf.rules && conf.mode != modeQuality:
 		// The learned phase 1: P(strong needed) against the threshold.
+		// Every scan reads the messages' excerpts (excerpt.go).
+		f.excerpt = true
 		p := learnedProb(c, f, conf.model)
 		th := conf.threshold
 		if th == 0 {

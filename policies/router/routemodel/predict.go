@@ -57,7 +57,8 @@ type scan struct {
 	acc float32 // the sum of the word and pair weights so far
 	n   int     // their number
 	// counts packs the markers counted by table, 16 bits each: code,
-	// maths, digits, questions (a segment is at most 2,560 bytes).
+	// maths, digits, questions (a segment is at most HeadBytes+TailBytes
+	// bytes: excerptFits).
 	counts uint64
 	// code and maths count the operators (+*/=<>), which markTab leaves
 	// out: they count as maths or code depending on their neighbours.
@@ -82,7 +83,8 @@ var markInc = func() (t [256]uint64) {
 
 // wordTab is, for a word byte, its folded value plus digitOne if it is a
 // digit; 0 for every other byte. Summing it over a segment counts the
-// digits above bit 20 (2,560 folded bytes sum to less than 2^20).
+// digits above bit 20 (HeadBytes+TailBytes folded bytes sum to less than
+// 2^20: excerptFits).
 var wordTab = func() (t [256]uint32) {
 	for c := range t {
 		if byteClass[c] == classWord {
@@ -96,6 +98,10 @@ var wordTab = func() (t [256]uint32) {
 }()
 
 const digitOne = 1 << 20
+
+// excerptFits does not compile if a segment could overflow scan.counts'
+// 16-bit fields or the folded-byte sum below digitOne.
+const excerptFits = uint(1<<16-1-(HeadBytes+TailBytes)) + uint(digitOne-1-255*(HeadBytes+TailBytes))
 
 // segment hashes the words and word pairs of t as words does, adding
 // their weights to s.acc, and counts t's markers as markers does.

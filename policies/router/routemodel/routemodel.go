@@ -40,8 +40,8 @@ import (
 
 // Limits of the text excerpt the features read.
 const (
-	HeadBytes = 2048
-	TailBytes = 512
+	HeadBytes = 1024
+	TailBytes = 256
 	CharBytes = 256
 )
 

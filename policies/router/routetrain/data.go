@@ -101,15 +101,25 @@ func (m *message) text() (string, bool, error) {
 var ideMarkers = []string{"cursor", "continue", "coding agent", "ide assistant", "code editor"}
 
 // IsIDESystem reports whether a system prompt reads like a coding agent's
-// (over 1,000 characters and naming one), the router's rule.
+// (over 1,000 characters and naming one), the router's rule: like the
+// learned router's guest, it reads the prompt's excerpt (its first
+// routemodel.HeadBytes and last routemodel.TailBytes bytes), not the middle
+// of a long one. (The guest also skips ``` code blocks.)
 func IsIDESystem(system []byte) bool {
 	if len(system) <= 1000 {
 		return false
 	}
-	s := strings.ToLower(string(system))
-	for _, w := range ideMarkers {
-		if strings.Contains(s, w) {
-			return true
+	h, t := routemodel.HeadBytes, routemodel.TailBytes
+	parts := [][]byte{system}
+	if len(system) > h+t {
+		parts = [][]byte{system[:h], system[len(system)-t:]}
+	}
+	for _, p := range parts {
+		s := strings.ToLower(string(p))
+		for _, w := range ideMarkers {
+			if strings.Contains(s, w) {
+				return true
+			}
 		}
 	}
 	return false
