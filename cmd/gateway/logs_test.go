@@ -149,7 +149,9 @@ func TestLogsStayJSONWhenRedisDies(t *testing.T) {
 
 func waitTCP(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	// Under -race on a busy 2-core machine, compiling the built-in
+	// policies before the gateway listens has taken 40–120 s.
+	deadline := time.Now().Add(180 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
