@@ -157,6 +157,87 @@ func FuzzUnquoteAt(f *testing.F) {
 	})
 }
 
+// unquoteImpls are the ways UnquoteAt can decode from a string's first
+// escape: the portable block loop, and the run loop with the assembly
+// kernel (where there is one) and with the portable one.
+var unquoteImpls = []struct {
+	name string
+	fn   func(b []byte, i, j int, scratch []byte) (int, []byte, []byte, error)
+}{
+	{"blocks", unquoteBlocks},
+	{"runs", func(b []byte, i, j int, scratch []byte) (int, []byte, []byte, error) {
+		return unquoteRuns(b, i, j, scratch, scanRun)
+	}},
+	{"runs-generic", func(b []byte, i, j int, scratch []byte) (int, []byte, []byte, error) {
+		return unquoteRuns(b, i, j, scratch, scanRunGeneric)
+	}},
+}
+
+// sameUnquote fails t unless every decoder of unquoteImpls decodes the
+// string at b[0] exactly as unquoteBlocks does: same end, text, scratch
+// prefix and error (offset included).
+func sameUnquote(t *testing.T, b []byte, pre []byte) {
+	t.Helper()
+	if len(b) == 0 || b[0] != '"' {
+		return
+	}
+	j := nextSpecial(b, 1)
+	if j >= len(b) || b[j] != '\\' {
+		return // no escape before the end: the decoders are not called
+	}
+	type result struct {
+		end     int
+		s, head string
+		err     string
+	}
+	var want result
+	for k, impl := range unquoteImpls {
+		scratch := append(make([]byte, 0, len(pre)+k*7), pre...)
+		end, s, grown, err := impl.fn(b, 0, j, scratch)
+		got := result{end: end, s: string(s), head: string(grown[:min(len(pre), len(grown))])}
+		if err != nil {
+			got.err, got.s = err.Error(), ""
+		}
+		if k == 0 {
+			want = got
+			continue
+		}
+		if got != want {
+			t.Fatalf("%s(%q) = %+v, blocks = %+v", impl.name, b, got, want)
+		}
+	}
+}
+
+// FuzzUnquoteImpls checks that the decoders behind UnquoteAt agree on
+// every input, faults included.
+func FuzzUnquoteImpls(f *testing.F) {
+	for _, s := range []string{`"a\nb\tc\"d\\e\/f\bg\fh\ri"`, `"\ud83d\ude00\ud800x\udc00\u00e9"`, `"\t` + strings.Repeat(`abcdefg\n`, 40) + `"`, `"\nx\u12"`, `"\nx\q"`, "\"\\nctl\x01\"", `"\nunterminated`, `"\na\`} {
+		f.Add([]byte(s), []byte("pre"))
+	}
+	f.Fuzz(func(t *testing.T, b, pre []byte) { sameUnquote(t, b, pre) })
+}
+
+// TestUnquoteImplsAgree runs sameUnquote over every escape, fault and end
+// at every offset around the 16-byte steps of scanRun and the 64-byte
+// blocks of unquoteBlocks, and over a run of each two-byte escape.
+func TestUnquoteImplsAgree(t *testing.T) {
+	t.Parallel()
+	for _, esc := range []string{`\n`, `\"`, `\\`, `\/`, `\u00e9`, `\ud83d\ude00`, `\ud800`, `\udc00x`, "\x01", "\x1f", `\q`, `\u12"`, "\x7f", "\xc3\xa9", `\n\t\r\b\f`} {
+		for at := 0; at < 150; at++ {
+			for _, tail := range []string{`"`, `abc"`, ``, `\`, `\n"`, `\u00e9"`} {
+				sameUnquote(t, []byte(`"\t`+strings.Repeat("x", at)+esc+strings.Repeat("y", 70-at%70)+tail), nil)
+				sameUnquote(t, []byte(`"\t`+strings.Repeat("x", at)+esc+tail), []byte("scratch"))
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString(`"`)
+	for range 40 {
+		b.WriteString(`\n\t\"\\\/\b\f\r` + "plain")
+	}
+	sameUnquote(t, []byte(b.String()+`"`), nil)
+}
+
 // TestUnquoteAtBlockEdges puts each kind of escape, a closing quote and a
 // control byte at every offset around the 64-byte blocks UnquoteAt reads,
 // after a first escape (the copying path), and compares with Unquote.
