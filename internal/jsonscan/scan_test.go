@@ -211,7 +211,7 @@ func sameUnquote(t *testing.T, b []byte, pre []byte) {
 // FuzzUnquoteImpls checks that the decoders behind UnquoteAt agree on
 // every input, faults included.
 func FuzzUnquoteImpls(f *testing.F) {
-	for _, s := range []string{`"a\nb\tc\"d\\e\/f\bg\fh\ri"`, `"\ud83d\ude00\ud800x\udc00\u00e9"`, `"\t` + strings.Repeat(`abcdefg\n`, 40) + `"`, `"\nx\u12"`, `"\nx\q"`, "\"\\nctl\x01\"", `"\nunterminated`, `"\na\`} {
+	for _, s := range []string{`"a\nb\tc\"d\\e\/f\bg\fh\ri"`, `"\ud83d\ude00\ud800x\udc00\u00e9"`, `"\t` + strings.Repeat(`abcdefg\n`, 40) + `"`, `"\nx\u12"`, `"\nx\q"`, "\"\\nctl\x01\"", `"\nunterminated`, `"\na\`, `"\u4e2d\u6587\u00e9\u0041\uFFFF"`, `"\u00zz"`} {
 		f.Add([]byte(s), []byte("pre"))
 	}
 	f.Fuzz(func(t *testing.T, b, pre []byte) { sameUnquote(t, b, pre) })
@@ -222,7 +222,8 @@ func FuzzUnquoteImpls(f *testing.F) {
 // blocks of unquoteBlocks, and over a run of each two-byte escape.
 func TestUnquoteImplsAgree(t *testing.T) {
 	t.Parallel()
-	for _, esc := range []string{`\n`, `\"`, `\\`, `\/`, `\u00e9`, `\ud83d\ude00`, `\ud800`, `\udc00x`, "\x01", "\x1f", `\q`, `\u12"`, "\x7f", "\xc3\xa9", `\n\t\r\b\f`} {
+	for _, esc := range []string{`\n`, `\"`, `\\`, `\/`, `\u00e9`, `\ud83d\ude00`, `\ud800`, `\udc00x`, "\x01", "\x1f", `\q`, `\u12"`, "\x7f", "\xc3\xa9", `\n\t\r\b\f`,
+		`\u0041`, `\u0000`, `\u007f\u0080`, `\u07FF\u0800`, `\u4e2d\u6587\n`, `\uD7FF\uE000\uFFFF`, `\u00C9`, `\u00g0`, `\uDBFF\uDFFF`, `\ud83d\u0041`, `\u`, `\u00e`} {
 		for at := 0; at < 150; at++ {
 			for _, tail := range []string{`"`, `abc"`, ``, `\`, `\n"`, `\u00e9"`} {
 				sameUnquote(t, []byte(`"\t`+strings.Repeat("x", at)+esc+strings.Repeat("y", 70-at%70)+tail), nil)

@@ -2,13 +2,16 @@ package jsonscan
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 // BenchmarkUnquoteAt decodes a 100 KiB string of Go source as a JSON
-// encoder writes it (an escape every ten bytes or so: \n, \t, \") and the
-// same amount of prose without escapes (the word-at-a-time scan alone).
+// encoder writes it (an escape every ten bytes or so: \n, \t, \"), the
+// same amount of prose without escapes (the word-at-a-time scan alone), and
+// of Chinese prose as an ASCII-only encoder writes it (Python's json.dumps
+// by default: a \u escape per character).
 func BenchmarkUnquoteAt(b *testing.B) {
 	var code, prose strings.Builder
 	for code.Len() < 100<<10 {
@@ -17,8 +20,23 @@ func BenchmarkUnquoteAt(b *testing.B) {
 	for prose.Len() < 100<<10 {
 		prose.WriteString("The quick brown fox jumps over the lazy dog, again and again. ")
 	}
-	for _, tc := range []struct{ name, text string }{{"code-100KiB", code.String()}, {"prose-100KiB", prose.String()}} {
+	var cjk strings.Builder
+	cjk.WriteByte('"')
+	for cjk.Len() < 100<<10 {
+		for _, r := range "敏捷的棕色狐狸跳过了懒狗，一次又一次。\n" {
+			if r < 0x80 {
+				cjk.WriteString(`\n`)
+				continue
+			}
+			cjk.WriteString(`\u` + strconv.FormatInt(int64(r), 16))
+		}
+	}
+	cjk.WriteByte('"')
+	for _, tc := range []struct{ name, text string }{{"code-100KiB", code.String()}, {"prose-100KiB", prose.String()}, {"cjk-ascii-100KiB", ""}} {
 		doc, _ := json.Marshal(tc.text)
+		if tc.text == "" {
+			doc = []byte(cjk.String())
+		}
 		b.Run(tc.name, func(b *testing.B) {
 			var scratch []byte
 			b.ReportAllocs()
