@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -181,6 +182,11 @@ func sameUnquote(t *testing.T, b []byte, pre []byte) {
 	if len(b) == 0 || b[0] != '"' {
 		return
 	}
+	end, esc, err := scanString(b, 0)
+	wend, wesc, werr := scanStringOracle(b, 0)
+	if end != wend || esc != wesc || (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+		t.Fatalf("scanString(%q) = %d %v %v, byte loop %d %v %v", b, end, esc, err, wend, wesc, werr)
+	}
 	j := nextSpecial(b, 1)
 	if j >= len(b) || b[j] != '\\' {
 		return // no escape before the end: the decoders are not called
@@ -262,4 +268,93 @@ func TestUnquoteAtBlockEdges(t *testing.T) {
 			}
 		}
 	}
+}
+
+// unquoteOracle is Unquote as it was before it used scanRun: a byte loop
+// around bytes.IndexByte and appendEscape.
+func unquoteOracle(v []byte, scratch []byte) (s, grown []byte, err error) {
+	if KindOf(v) != String || len(v) < 2 {
+		return nil, scratch, syntaxErr(0, "expected string")
+	}
+	inner := v[1 : len(v)-1]
+	esc := bytes.IndexByte(inner, '\\')
+	if esc < 0 {
+		return inner, scratch, nil
+	}
+	start := len(scratch)
+	scratch = append(scratch, inner[:esc]...)
+	for i := esc; i < len(inner); {
+		if inner[i] != '\\' {
+			k := bytes.IndexByte(inner[i:], '\\')
+			if k < 0 {
+				scratch = append(scratch, inner[i:]...)
+				break
+			}
+			scratch = append(scratch, inner[i:i+k]...)
+			i += k
+			continue
+		}
+		var err error
+		if scratch, i, err = appendEscape(scratch, inner, i); err != nil {
+			return nil, scratch, err
+		}
+	}
+	return scratch[start:], scratch, nil
+}
+
+// sameAsOracle fails t unless Unquote decodes v as unquoteOracle does:
+// same text, same scratch prefix, same error.
+func sameAsOracle(t *testing.T, v, pre []byte) {
+	t.Helper()
+	s, grown, err := Unquote(v, append([]byte(nil), pre...))
+	ws, wgrown, werr := unquoteOracle(v, append([]byte(nil), pre...))
+	if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+		t.Fatalf("Unquote(%q): error %v, oracle %v", v, err, werr)
+	}
+	if err == nil && (string(s) != string(ws) || string(grown[:len(pre)]) != string(wgrown[:len(pre)])) {
+		t.Fatalf("Unquote(%q) = %q, oracle %q", v, s, ws)
+	}
+}
+
+// FuzzUnquote checks Unquote against the byte loop it replaced, on any
+// input (Unquote does not validate: quotes and control bytes inside pass).
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\nb\tc\"d\\e\/f\bg\fh\ri"`, `"\ud83d\ude00\ud800x\udc00\u00e9\u4e2d"`, `"` + strings.Repeat(`abcdefg\n`, 40) + `"`, `"x\u12"`, `"x\q"`, "\"\\nctl\x01\"", `"a\"`, `"in"side\n"`} {
+		f.Add([]byte(s), []byte("pre"))
+	}
+	f.Fuzz(func(t *testing.T, v, pre []byte) { sameAsOracle(t, v, pre) })
+}
+
+// TestUnquoteLongStrings runs sameAsOracle over each escape and fault at
+// every offset of strings long enough for scanRun's blocks.
+func TestUnquoteLongStrings(t *testing.T) {
+	t.Parallel()
+	for _, esc := range []string{`\n`, `\"`, `\\`, `\u00e9`, `\u4e2d\u6587`, `\ud83d\ude00`, `\ud800`, "\x01", `"`, `\q`, `\u12`, `\`} {
+		for at := 0; at < 150; at++ {
+			sameAsOracle(t, []byte(`"\t`+strings.Repeat("x", at)+esc+strings.Repeat("y", 90-at%90)+`"`), []byte("pre"))
+			sameAsOracle(t, []byte(`"\t`+strings.Repeat("x", at)+esc+`"`), nil)
+		}
+	}
+}
+
+// scanStringOracle is scanString without skipRun: the word loop alone.
+func scanStringOracle(b []byte, i int) (int, bool, error) {
+	start := i
+	escaped := false
+	for i = nextSpecial(b, i+1); i < len(b); i = nextSpecial(b, i) {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, escaped, nil
+		case c == '\\':
+			escaped = true
+			n, err := escapeLen(b, i)
+			if err != nil {
+				return i, false, err
+			}
+			i += n
+		default:
+			return i, false, syntaxErr(i, "control character in string")
+		}
+	}
+	return i, false, syntaxErr(start, "unterminated string")
 }

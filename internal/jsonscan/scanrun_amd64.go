@@ -20,3 +20,12 @@ func unquoteCopy(b []byte, i, j int, scratch []byte) (end int, s, grown []byte, 
 //
 //go:noescape
 func scanRun(d, b []byte, j, n int) (j2, n2 int)
+
+// skipRun returns the offset of the first byte of b from j that is a '"',
+// a control byte or the '\\' of anything but a two-byte escape (\n, \", …),
+// or an offset where fewer than 64 bytes of b are left: what scanString's
+// byte loop would stop at, found 64 bytes per step. Assembly in
+// scanrun_amd64.s.
+//
+//go:noescape
+func skipRun(b []byte, j int) int

@@ -166,3 +166,117 @@ done:
 	MOVQ AX, j2+64(FP)
 	MOVQ BX, n2+72(FP)
 	RET
+
+// func skipRun(b []byte, j int) int
+//
+// scanRun without the copy, for validation (scanString): it returns the
+// offset of the first byte from j that is a '"', a control byte or the
+// '\\' of anything but a two-byte escape, or where fewer than 64 bytes of
+// b are left. Every load is a whole block inside b.
+TEXT ·skipRun(SB), NOSPLIT, $0-40
+	MOVQ b_base+0(FP), SI
+	MOVQ b_len+8(FP), R10
+	MOVQ j+24(FP), AX
+	LEAQ ·unescapeByte(SB), R8
+	SUBQ $64, R10
+
+	MOVQ $0x2222222222222222, DX
+	MOVQ DX, X0
+	PUNPCKLQDQ X0, X0
+	MOVQ $0x5c5c5c5c5c5c5c5c, DX
+	MOVQ DX, X1
+	PUNPCKLQDQ X1, X1
+	MOVQ $0xe0e0e0e0e0e0e0e0, DX
+	MOVQ DX, X2
+	PUNPCKLQDQ X2, X2
+	PXOR X3, X3
+
+sblock:
+	CMPQ AX, R10
+	JGT sdone
+	MOVQ AX, R12
+
+	MOVOU 0(SI)(AX*1), X4
+	MOVO X4, X5
+	MOVO X4, X6
+	PCMPEQB X0, X5
+	PCMPEQB X1, X6
+	PAND X2, X4
+	PCMPEQB X3, X4
+	POR X5, X4
+	POR X6, X4
+	PMOVMSKB X4, R11
+
+	MOVOU 16(SI)(AX*1), X7
+	MOVO X7, X8
+	MOVO X7, X9
+	PCMPEQB X0, X8
+	PCMPEQB X1, X9
+	PAND X2, X7
+	PCMPEQB X3, X7
+	POR X8, X7
+	POR X9, X7
+	PMOVMSKB X7, R14
+	SHLQ $16, R14
+	ORQ R14, R11
+
+	MOVOU 32(SI)(AX*1), X10
+	MOVO X10, X11
+	MOVO X10, X12
+	PCMPEQB X0, X11
+	PCMPEQB X1, X12
+	PAND X2, X10
+	PCMPEQB X3, X10
+	POR X11, X10
+	POR X12, X10
+	PMOVMSKB X10, R14
+	SHLQ $32, R14
+	ORQ R14, R11
+
+	MOVOU 48(SI)(AX*1), X13
+	MOVO X13, X14
+	MOVO X13, X15
+	PCMPEQB X0, X14
+	PCMPEQB X1, X15
+	PAND X2, X13
+	PCMPEQB X3, X13
+	POR X14, X13
+	POR X15, X13
+	PMOVMSKB X13, R14
+	SHLQ $48, R14
+	ORQ R14, R11
+
+snext:
+	TESTQ R11, R11
+	JZ sblockend
+	BSFQ R11, CX
+	LEAQ (R12)(CX*1), AX // the flagged byte
+	MOVBLZX (SI)(AX*1), R14
+	CMPL R14, $0x5c
+	JNE sdone // '"' or a control byte
+	LEAQ 1(AX), R13
+	CMPQ R13, b_len+8(FP)
+	JGE sdone // '\\' is the last byte of b
+	MOVBLZX 1(SI)(AX*1), R14
+	MOVBLZX (R8)(R14*1), R14
+	TESTL R14, R14
+	JZ sdone // \u or an invalid escape
+	ADDQ $2, AX
+	MOVQ $3, R14
+	SHLQ CX, R14
+	NOTQ R14
+	ANDQ R14, R11
+	JMP snext
+
+sblockend:
+	// Past the block, or one byte further when its last byte began an
+	// escape.
+	LEAQ 64(R12), DX
+	CMPQ AX, DX
+	JGE sblock
+	MOVQ DX, AX
+	JMP sblock
+
+sdone:
+	MOVQ AX, ret+32(FP)
+	RET
