@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestUnquoteAtPageEnd decodes strings that end exactly where readable
+// TestUnquoteAtPageEnd decodes and skips strings that end exactly where readable
 // memory ends (the next page is PROT_NONE): a decoder that reads past the
 // end of its input, as a 16-byte load near the end could, faults here
 // instead of reading someone else's bytes unnoticed.
@@ -34,6 +34,9 @@ func TestUnquoteAtPageEnd(t *testing.T) {
 					t.Fatalf("%q: UnquoteAt ends at %d (%v), Skip at %d (%v)", body, got, err, want, wantErr)
 				}
 				sameUnquote(t, doc, nil)
+				if trusted := SkipTrusted(doc, 0); wantErr == nil && trusted != want {
+					t.Fatalf("%q: SkipTrusted ends at %d, Skip at %d", body, trusted, want)
+				}
 			}
 		}
 	}

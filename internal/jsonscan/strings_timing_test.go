@@ -55,3 +55,30 @@ func BenchmarkUnquoteAt(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSkipTrusted skips a validated 100 KiB string of JSON text as
+// another JSON string carries it (tool arguments, a pasted payload: a \"
+// every few bytes), and of Go source.
+func BenchmarkSkipTrusted(b *testing.B) {
+	var nested, code strings.Builder
+	for nested.Len() < 100<<10 {
+		nested.WriteString(`{"id":"call_1","name":"read_file","arguments":{"path":"cart.go","line":12}},`)
+	}
+	for code.Len() < 100<<10 {
+		code.WriteString("func handler(w http.ResponseWriter, r *http.Request) {\n\tmu.Lock()\n\tv, ok := cache[\"item\"]\n\tmu.Unlock()\n}\n\n")
+	}
+	for _, tc := range []struct{ name, text string }{{"json-in-string-100KiB", nested.String()}, {"code-100KiB", code.String()}} {
+		doc, _ := json.Marshal(tc.text)
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			cpu0 := cpuTime()
+			for b.Loop() {
+				if SkipTrusted(doc, 0) != len(doc) {
+					b.Fatal("wrong end")
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(b.N), "cpu-us/op")
+		})
+	}
+}
