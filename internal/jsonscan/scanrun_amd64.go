@@ -9,8 +9,9 @@ func unquoteCopy(b []byte, i, j int, scratch []byte) (end int, s, grown []byte, 
 
 // scanRun decodes b from j into d from n, copying plain bytes and
 // decoding the two-byte escapes (\n, \t, \", …), and returns where it
-// stopped in both: at a '"', a control byte, a \u escape, an invalid or
-// unterminated escape, or where fewer than 16 bytes of b are left.
+// stopped in both: at a '"', a control byte, a \u escape, an invalid
+// escape, or where fewer than 80 bytes of b are left (its 16-byte loads
+// stay inside b).
 //
 // # Notes
 //

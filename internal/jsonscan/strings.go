@@ -153,8 +153,9 @@ func UnquoteAt(b []byte, i int, scratch []byte) (end int, s, grown []byte, err e
 }
 
 // unquoteDst returns scratch with room for decoding the rest of b from the
-// string at b[i] == '"', with the string's plain prefix b[i+1:j] copied
-// after scratch's bytes, and the offset past that prefix.
+// string at b[i] == '"' (i is -1 when b is a string's inside, as for
+// Unquote), with the string's plain prefix b[i+1:j] copied after
+// scratch's bytes, and the offset past that prefix.
 //
 // Decoded text is never longer than the raw bytes it comes from, so room
 // for the rest of the body (the decoder appends in body order: scratch

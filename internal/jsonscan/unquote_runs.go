@@ -6,16 +6,16 @@ import (
 )
 
 // unquoteRuns is UnquoteAt from the string's first escape, at b[j], built
-// on scan (scanRun; the tests pass scanRunGeneric too): a kernel that copies plain bytes and decodes two-byte escapes
-// without returning, 16 bytes per step on amd64 (scanrun_amd64.s). What it
-// stops at (the closing quote, a \u escape, a fault, the last 15 bytes) is
-// handled here, one byte or escape at a time, exactly as unquoteBlocks
-// handles it.
+// on scan (scanRun; the tests pass scanRunGeneric too): a kernel that
+// copies plain bytes and decodes two-byte escapes without returning, in
+// 64-byte blocks on amd64 (scanrun_amd64.s). What it stops at (the closing
+// quote, a \u escape, a fault, the last 80 bytes) is handled here, one
+// byte or escape at a time, exactly as unquoteBlocks handles it.
 //
 // On amd64 the Go compiler keeps unquoteBlocks' loop state on the stack
 // (eleven live values), and its SWAR block mask was 37% of the time: the
 // kernel in assembly decodes the bench's 100 KiB prompt of source code in
-// about half the CPU time (bench/RESULTS.md, session 9).
+// about a quarter of the CPU time (bench/RESULTS.md, session 9).
 func unquoteRuns(b []byte, i, j int, scratch []byte, scan func(d, b []byte, j, n int) (int, int)) (end int, s, grown []byte, err error) {
 	start := len(scratch)
 	d, n := unquoteDst(b, i, j, scratch)
