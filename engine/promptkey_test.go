@@ -57,6 +57,58 @@ func TestPromptCacheKey(t *testing.T) {
 	}
 }
 
+// TestPromptCacheKeyWholeSystemMessage: the key follows every byte of the
+// system message (hashed eight bytes at a time, with the rest byte by
+// byte), and only the opening of the first user message.
+func TestPromptCacheKeyWholeSystemMessage(t *testing.T) {
+	t.Parallel()
+	key := func(sys, user string) string {
+		var h fasthttp.RequestHeader
+		x := &exchange{project: "p", req: &providers.Request{Messages: []providers.Message{{Role: "system", Content: sys}, {Role: "user", Content: user}}}}
+		return string([]byte(x.promptCacheKey(&h)))
+	}
+	sys := strings.Repeat("You are a coding agent. ", 1300) // 31 KB
+	base := key(sys, "fix it")
+	seen := map[string]int{base: -1}
+	for i := len(sys) - 40; i < len(sys); i++ { // every offset within a word
+		b := []byte(sys)
+		b[i] ^= 1
+		k := key(string(b), "fix it")
+		if j, ok := seen[k]; ok {
+			t.Fatalf("flipping byte %d gives the key of %d: %s", i, j, k)
+		}
+		seen[k] = i
+	}
+	if key(sys+"x", "fix it") == base || key(sys[:len(sys)-1], "fix it") == base {
+		t.Fatal("the key ignores the system message's length")
+	}
+	if key("ab", "c") == key("a", "bc") {
+		t.Fatal("moving text across the system/user boundary keeps the key")
+	}
+	long := strings.Repeat("x", promptKeyOpening)
+	if key(sys, long+"a") != key(sys, long+"b") {
+		t.Fatal("the key reads the user message past its opening")
+	}
+}
+
+// BenchmarkPromptCacheKey: an agent's 31 KB system prompt is hashed whole
+// on every request to an OpenAI upstream.
+func BenchmarkPromptCacheKey(b *testing.B) {
+	var h fasthttp.RequestHeader
+	x := &exchange{project: "p", req: &providers.Request{Messages: []providers.Message{
+		{Role: "system", Content: strings.Repeat("You are a coding agent. ", 1300)},
+		{Role: "user", Content: strings.Repeat("fix the bug in cart.go ", 100)},
+	}}}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(x.req.Messages[0].Content) + promptKeyOpening))
+	cpu0 := cpuTime()
+	for b.Loop() {
+		_ = x.promptCacheKey(&h)
+	}
+	// CPU time per key: on a shared machine ns/op also measures waits.
+	b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(b.N), "cpu-us/op")
+}
+
 // TestPromptCacheKeySwitch checks [optimize] prompt_cache_key: on (the
 // default) the upstream gets the conversation's key, off it gets none, and
 // a client's own key passes either way.

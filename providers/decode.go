@@ -33,6 +33,8 @@ const (
 	depthMember  = 1
 	depthMessage = 2
 	depthMsgVal  = 3
+	depthPart    = 4 // an element of a content parts array
+	depthPartVal = 5
 )
 
 // decodeWalk decodes r.Body in one validating pass. Its error is only a
@@ -96,6 +98,12 @@ func (r *Request) walkMessages(b []byte, i int) (int, error) {
 				m.Content = unsafeconv.String(s)
 				return end, err
 			}
+			if f == mContent && b[v] == '[' {
+				end, err := r.walkParts(b, v, mi)
+				hasContent = true
+				m.ContentSpan = Span{v, end}
+				return end, err
+			}
 			end, err := jsonscan.SkipAt(b, v, depthMsgVal)
 			if err != nil {
 				return end, err
@@ -114,6 +122,47 @@ func (r *Request) walkMessages(b []byte, i int) (int, error) {
 	}
 	r.fixMessages(rg)
 	return end, nil
+}
+
+// walkParts decodes the content parts array at b[i] (message mi) and
+// returns the offset past it: a part's type and text are validated and
+// unescaped in one read, as a string content is, and its other members
+// are skipped, then decoded as decodeParts decodes them.
+func (r *Request) walkParts(b []byte, i, mi int) (int, error) {
+	return jsonscan.ArrayWalk(b, i, depthMsgVal, func(pi, e int) (int, error) {
+		if b[e] != '{' {
+			return e, jsonscan.ErrSyntax
+		}
+		param := p2("messages", mi, ".content", pi, "")
+		p := Part{}
+		var seen jsonscan.Seen
+		end, err := jsonscan.ObjectWalk(b, e, depthPart, func(_ int, k []byte, v int) (int, error) {
+			f, err := partNames.Check(&seen, k)
+			if err != nil {
+				return v, err
+			}
+			if (f == ptType || f == ptText) && b[v] == '"' {
+				end, s, scratch, err := jsonscan.UnquoteAt(b, v, r.scratch)
+				r.scratch = scratch
+				if f == ptType {
+					p.Type = unsafeconv.String(s)
+				} else {
+					p.Text = unsafeconv.String(s)
+				}
+				return end, err
+			}
+			end, err := jsonscan.SkipAt(b, v, depthPartVal)
+			if err != nil {
+				return end, err
+			}
+			return end, r.partMember(param, &p, f, b[v:end])
+		})
+		if err != nil {
+			return end, err
+		}
+		p.Raw = b[e:end]
+		return end, r.addPart(param, &p)
+	})
 }
 
 // decodeChecked decodes r.Body in two steps: Validate, then a walk over

@@ -30,6 +30,9 @@ func FuzzDecodeOnePass(f *testing.F) {
 	f.Add([]byte(`{"messages":[{"role":"user","content":"x"}],"messages":[]}`))
 	f.Add([]byte(`{"messages":[{"role":"user","content":"unterminated\u12`))
 	f.Add([]byte(` {"messages" : [ {"content" : "x\"y" , "role" : "user" } ] } `))
+	f.Add([]byte(`{"messages":[{"role":"user","content":[{"text":"a\n\u00e9\"b","type":"text","extra":1},{"type":"image_url","image_url":{"url":"data:x","detail":"low"}},{"type":"te\u0078t","text":"c"}]}]}`))
+	f.Add([]byte(`{"messages":[{"role":"user","content":[{"type":"text"},{"type":"image_url","image_url":"u"},{"type":1}]}]}`))
+	f.Add(partsRequest(payload.Code(300)))
 	if seeds, err := os.ReadDir("testdata"); err == nil {
 		for _, e := range seeds {
 			if b, err := os.ReadFile("testdata/" + e.Name()); err == nil && strings.HasSuffix(e.Name(), ".json") {
@@ -56,31 +59,42 @@ func FuzzDecodeOnePass(f *testing.F) {
 }
 
 // TestDecodeLargePromptAllocs decodes the benchmark harness's 100 KiB
-// prompt, whose one string holds an escape every ten bytes: the one-pass
-// decode copies it into the request's own scratch buffer, which a pooled
-// request keeps, so steady state allocates nothing.
+// prompt, whose one string holds an escape every ten bytes, as a string
+// content and as a text content part: the one-pass decode copies it into
+// the request's own scratch buffer, which a pooled request keeps, so
+// steady state allocates nothing.
 func TestDecodeLargePromptAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
-	body := payload.Chat("mock/lorem", false, 100<<10)
-	r := AcquireRequest()
-	defer ReleaseRequest(r)
-	if err := r.Decode(body); err != nil {
-		t.Fatal(err)
-	}
-	n := testing.AllocsPerRun(50, func() {
-		r.Reset()
-		if err := r.Decode(body); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if n != 0 {
-		t.Fatalf("Decode of a 100 KiB prompt allocates %.1f times per request in steady state", n)
-	}
-	// The scratch buffer holds the decoded text and no more than the
-	// body's length again.
-	if c := cap(r.scratch); c > 2*len(body) {
-		t.Fatalf("scratch grew to %d bytes for a %d-byte body", c, len(body))
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"string", payload.Chat("mock/lorem", false, 100<<10)},
+		{"parts", partsRequest(payload.Code(100 << 10))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := tc.body
+			r := AcquireRequest()
+			defer ReleaseRequest(r)
+			if err := r.Decode(body); err != nil {
+				t.Fatal(err)
+			}
+			n := testing.AllocsPerRun(50, func() {
+				r.Reset()
+				if err := r.Decode(body); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if n != 0 {
+				t.Fatalf("Decode of a 100 KiB prompt allocates %.1f times per request in steady state", n)
+			}
+			// The scratch buffer holds the decoded text and no more than
+			// the body's length again.
+			if c := cap(r.scratch); c > 2*len(body) {
+				t.Fatalf("scratch grew to %d bytes for a %d-byte body", c, len(body))
+			}
+		})
 	}
 }

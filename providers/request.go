@@ -776,52 +776,64 @@ func (r *Request) decodeParts(mi int, v []byte) error {
 			if err != nil {
 				return nameErr(param, err)
 			}
-			switch f {
-			case ptType:
-				p.Type, err = r.str(param.with(".type"), val)
-			case ptText:
-				p.Text, err = r.str(param.with(".text"), val)
-			case ptImageURL:
-				switch jsonscan.KindOf(val) {
-				case jsonscan.String: // tolerated shorthand
-					p.ImageURL, err = r.str(param.with(".image_url"), val)
-				case jsonscan.Object:
-					var seenURL jsonscan.Seen
-					err = jsonscan.ObjectEachTrusted(val, func(k2, v2 []byte) error {
-						f, err := imageURLNames.Check(&seenURL, k2)
-						if err != nil {
-							return nameErr(param.with(".image_url"), err)
-						}
-						switch f {
-						case iuURL:
-							p.ImageURL, err = r.str(param.with(".image_url.url"), v2)
-						case iuDetail:
-							if jsonscan.KindOf(v2) != jsonscan.Null {
-								p.Detail, err = r.str(param.with(".image_url.detail"), v2)
-							}
-						}
-						return err
-					})
-				default:
-					err = pathErr(param.with(".image_url"), "expected an object")
-				}
-			}
-			return err
+			return r.partMember(param, &p, f, val)
 		})
 		if err != nil {
 			return err
 		}
-		switch p.Type {
-		case "":
-			return pathErr(param.with(".type"), "is required")
-		case "image_url":
-			if p.ImageURL == "" {
-				return pathErr(param.with(".image_url.url"), "is required")
-			}
-		}
-		r.parts = append(r.parts, p)
-		return nil
+		return r.addPart(param, &p)
 	})
+}
+
+// partMember decodes the member f (an index of partNames) of a content
+// part into p.
+func (r *Request) partMember(param path, p *Part, f int, val []byte) error {
+	var err error
+	switch f {
+	case ptType:
+		p.Type, err = r.str(param.with(".type"), val)
+	case ptText:
+		p.Text, err = r.str(param.with(".text"), val)
+	case ptImageURL:
+		switch jsonscan.KindOf(val) {
+		case jsonscan.String: // tolerated shorthand
+			p.ImageURL, err = r.str(param.with(".image_url"), val)
+		case jsonscan.Object:
+			var seenURL jsonscan.Seen
+			err = jsonscan.ObjectEachTrusted(val, func(k2, v2 []byte) error {
+				f, err := imageURLNames.Check(&seenURL, k2)
+				if err != nil {
+					return nameErr(param.with(".image_url"), err)
+				}
+				switch f {
+				case iuURL:
+					p.ImageURL, err = r.str(param.with(".image_url.url"), v2)
+				case iuDetail:
+					if jsonscan.KindOf(v2) != jsonscan.Null {
+						p.Detail, err = r.str(param.with(".image_url.detail"), v2)
+					}
+				}
+				return err
+			})
+		default:
+			err = pathErr(param.with(".image_url"), "expected an object")
+		}
+	}
+	return err
+}
+
+// addPart checks the decoded part p and appends it.
+func (r *Request) addPart(param path, p *Part) error {
+	switch p.Type {
+	case "":
+		return pathErr(param.with(".type"), "is required")
+	case "image_url":
+		if p.ImageURL == "" {
+			return pathErr(param.with(".image_url.url"), "is required")
+		}
+	}
+	r.parts = append(r.parts, *p)
+	return nil
 }
 
 func (r *Request) decodeToolCalls(mi int, v []byte) error {

@@ -190,6 +190,9 @@ func BenchmarkDecode(b *testing.B) {
 		// The benchmark harness's 100 KiB prompt: one string of Go source
 		// with an escape every ten bytes or so.
 		{"coding-100KiB", payload.Chat("mock/lorem", false, 100<<10)},
+		// The same source as one text content part (the array form IDE
+		// clients send): validated by the walk, then decoded by Unquote.
+		{"coding-100KiB-parts", partsRequest(payload.Code(100 << 10))},
 	} {
 		b.Run(size.name, func(b *testing.B) {
 			r := AcquireRequest()
@@ -208,6 +211,16 @@ func BenchmarkDecode(b *testing.B) {
 			b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(b.N), "cpu-us/op")
 		})
 	}
+}
+
+// partsRequest is a chat request whose user message is text as one
+// content part.
+func partsRequest(text string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"model":    "mock/lorem",
+		"messages": []any{map[string]any{"role": "user", "content": []any{map[string]any{"type": "text", "text": text}}}},
+	})
+	return b
 }
 
 func bigRequest(n int) []byte {

@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -157,6 +158,93 @@ func FuzzUnquoteAt(f *testing.F) {
 	})
 }
 
+// unquoteImpls are the ways UnquoteAt can decode from a string's first
+// escape: the portable block loop, and the run loop with the assembly
+// kernel (where there is one) and with the portable one.
+var unquoteImpls = []struct {
+	name string
+	fn   func(b []byte, i, j int, scratch []byte) (int, []byte, []byte, error)
+}{
+	{"blocks", unquoteBlocks},
+	{"runs", func(b []byte, i, j int, scratch []byte) (int, []byte, []byte, error) {
+		return unquoteRuns(b, i, j, scratch, scanRun)
+	}},
+	{"runs-generic", func(b []byte, i, j int, scratch []byte) (int, []byte, []byte, error) {
+		return unquoteRuns(b, i, j, scratch, scanRunGeneric)
+	}},
+}
+
+// sameUnquote fails t unless every decoder of unquoteImpls decodes the
+// string at b[0] exactly as unquoteBlocks does: same end, text, scratch
+// prefix and error (offset included).
+func sameUnquote(t *testing.T, b []byte, pre []byte) {
+	t.Helper()
+	if len(b) == 0 || b[0] != '"' {
+		return
+	}
+	end, esc, err := scanString(b, 0)
+	wend, wesc, werr := scanStringOracle(b, 0)
+	if end != wend || esc != wesc || (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+		t.Fatalf("scanString(%q) = %d %v %v, byte loop %d %v %v", b, end, esc, err, wend, wesc, werr)
+	}
+	j := nextSpecial(b, 1)
+	if j >= len(b) || b[j] != '\\' {
+		return // no escape before the end: the decoders are not called
+	}
+	type result struct {
+		end     int
+		s, head string
+		err     string
+	}
+	var want result
+	for k, impl := range unquoteImpls {
+		scratch := append(make([]byte, 0, len(pre)+k*7), pre...)
+		end, s, grown, err := impl.fn(b, 0, j, scratch)
+		got := result{end: end, s: string(s), head: string(grown[:min(len(pre), len(grown))])}
+		if err != nil {
+			got.err, got.s = err.Error(), ""
+		}
+		if k == 0 {
+			want = got
+			continue
+		}
+		if got != want {
+			t.Fatalf("%s(%q) = %+v, blocks = %+v", impl.name, b, got, want)
+		}
+	}
+}
+
+// FuzzUnquoteImpls checks that the decoders behind UnquoteAt agree on
+// every input, faults included.
+func FuzzUnquoteImpls(f *testing.F) {
+	for _, s := range []string{`"a\nb\tc\"d\\e\/f\bg\fh\ri"`, `"\ud83d\ude00\ud800x\udc00\u00e9"`, `"\t` + strings.Repeat(`abcdefg\n`, 40) + `"`, `"\nx\u12"`, `"\nx\q"`, "\"\\nctl\x01\"", `"\nunterminated`, `"\na\`, `"\u4e2d\u6587\u00e9\u0041\uFFFF"`, `"\u00zz"`} {
+		f.Add([]byte(s), []byte("pre"))
+	}
+	f.Fuzz(func(t *testing.T, b, pre []byte) { sameUnquote(t, b, pre) })
+}
+
+// TestUnquoteImplsAgree runs sameUnquote over every escape, fault and end
+// at every offset around the 16-byte steps of scanRun and the 64-byte
+// blocks of unquoteBlocks, and over a run of each two-byte escape.
+func TestUnquoteImplsAgree(t *testing.T) {
+	t.Parallel()
+	for _, esc := range []string{`\n`, `\"`, `\\`, `\/`, `\u00e9`, `\ud83d\ude00`, `\ud800`, `\udc00x`, "\x01", "\x1f", `\q`, `\u12"`, "\x7f", "\xc3\xa9", `\n\t\r\b\f`,
+		`\u0041`, `\u0000`, `\u007f\u0080`, `\u07FF\u0800`, `\u4e2d\u6587\n`, `\uD7FF\uE000\uFFFF`, `\u00C9`, `\u00g0`, `\uDBFF\uDFFF`, `\ud83d\u0041`, `\u`, `\u00e`} {
+		for at := 0; at < 150; at++ {
+			for _, tail := range []string{`"`, `abc"`, ``, `\`, `\n"`, `\u00e9"`} {
+				sameUnquote(t, []byte(`"\t`+strings.Repeat("x", at)+esc+strings.Repeat("y", 70-at%70)+tail), nil)
+				sameUnquote(t, []byte(`"\t`+strings.Repeat("x", at)+esc+tail), []byte("scratch"))
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString(`"`)
+	for range 40 {
+		b.WriteString(`\n\t\"\\\/\b\f\r` + "plain")
+	}
+	sameUnquote(t, []byte(b.String()+`"`), nil)
+}
+
 // TestUnquoteAtBlockEdges puts each kind of escape, a closing quote and a
 // control byte at every offset around the 64-byte blocks UnquoteAt reads,
 // after a first escape (the copying path), and compares with Unquote.
@@ -180,4 +268,93 @@ func TestUnquoteAtBlockEdges(t *testing.T) {
 			}
 		}
 	}
+}
+
+// unquoteOracle is Unquote as it was before it used scanRun: a byte loop
+// around bytes.IndexByte and appendEscape.
+func unquoteOracle(v []byte, scratch []byte) (s, grown []byte, err error) {
+	if KindOf(v) != String || len(v) < 2 {
+		return nil, scratch, syntaxErr(0, "expected string")
+	}
+	inner := v[1 : len(v)-1]
+	esc := bytes.IndexByte(inner, '\\')
+	if esc < 0 {
+		return inner, scratch, nil
+	}
+	start := len(scratch)
+	scratch = append(scratch, inner[:esc]...)
+	for i := esc; i < len(inner); {
+		if inner[i] != '\\' {
+			k := bytes.IndexByte(inner[i:], '\\')
+			if k < 0 {
+				scratch = append(scratch, inner[i:]...)
+				break
+			}
+			scratch = append(scratch, inner[i:i+k]...)
+			i += k
+			continue
+		}
+		var err error
+		if scratch, i, err = appendEscape(scratch, inner, i); err != nil {
+			return nil, scratch, err
+		}
+	}
+	return scratch[start:], scratch, nil
+}
+
+// sameAsOracle fails t unless Unquote decodes v as unquoteOracle does:
+// same text, same scratch prefix, same error.
+func sameAsOracle(t *testing.T, v, pre []byte) {
+	t.Helper()
+	s, grown, err := Unquote(v, append([]byte(nil), pre...))
+	ws, wgrown, werr := unquoteOracle(v, append([]byte(nil), pre...))
+	if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+		t.Fatalf("Unquote(%q): error %v, oracle %v", v, err, werr)
+	}
+	if err == nil && (string(s) != string(ws) || string(grown[:len(pre)]) != string(wgrown[:len(pre)])) {
+		t.Fatalf("Unquote(%q) = %q, oracle %q", v, s, ws)
+	}
+}
+
+// FuzzUnquote checks Unquote against the byte loop it replaced, on any
+// input (Unquote does not validate: quotes and control bytes inside pass).
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\nb\tc\"d\\e\/f\bg\fh\ri"`, `"\ud83d\ude00\ud800x\udc00\u00e9\u4e2d"`, `"` + strings.Repeat(`abcdefg\n`, 40) + `"`, `"x\u12"`, `"x\q"`, "\"\\nctl\x01\"", `"a\"`, `"in"side\n"`} {
+		f.Add([]byte(s), []byte("pre"))
+	}
+	f.Fuzz(func(t *testing.T, v, pre []byte) { sameAsOracle(t, v, pre) })
+}
+
+// TestUnquoteLongStrings runs sameAsOracle over each escape and fault at
+// every offset of strings long enough for scanRun's blocks.
+func TestUnquoteLongStrings(t *testing.T) {
+	t.Parallel()
+	for _, esc := range []string{`\n`, `\"`, `\\`, `\u00e9`, `\u4e2d\u6587`, `\ud83d\ude00`, `\ud800`, "\x01", `"`, `\q`, `\u12`, `\`} {
+		for at := 0; at < 150; at++ {
+			sameAsOracle(t, []byte(`"\t`+strings.Repeat("x", at)+esc+strings.Repeat("y", 90-at%90)+`"`), []byte("pre"))
+			sameAsOracle(t, []byte(`"\t`+strings.Repeat("x", at)+esc+`"`), nil)
+		}
+	}
+}
+
+// scanStringOracle is scanString without skipRun: the word loop alone.
+func scanStringOracle(b []byte, i int) (int, bool, error) {
+	start := i
+	escaped := false
+	for i = nextSpecial(b, i+1); i < len(b); i = nextSpecial(b, i) {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, escaped, nil
+		case c == '\\':
+			escaped = true
+			n, err := escapeLen(b, i)
+			if err != nil {
+				return i, false, err
+			}
+			i += n
+		default:
+			return i, false, syntaxErr(i, "control character in string")
+		}
+	}
+	return i, false, syntaxErr(start, "unterminated string")
 }

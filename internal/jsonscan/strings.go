@@ -60,7 +60,9 @@ func scanString(b []byte, i int) (int, bool, error) {
 			if err != nil {
 				return i, false, err
 			}
-			i += n
+			// Escapes are dense in source code: from the first one on,
+			// skip runs and two-byte escapes 64 bytes per step.
+			i = skipRun(b, i+n)
 		default:
 			return i, false, syntaxErr(i, "control character in string")
 		}
@@ -150,25 +152,35 @@ func UnquoteAt(b []byte, i int, scratch []byte) (end int, s, grown []byte, err e
 	return j, nil, scratch, syntaxErr(j, "control character in string")
 }
 
-// unquoteCopy is UnquoteAt from the string's first escape, at b[j].
-// Escapes are dense in the text that matters (source code: a \n, \t or \"
-// every ten bytes), so the cost is per escape: the string is read in
-// blocks of 64 bytes, each turned into one 64-bit mask of its '"', '\\'
-// and control bytes (blockMask), and each escape costs a count of trailing
-// zeros, a copy of the run before it and its decoding, with no byte-wise
-// loop and no branch per word in between.
-func unquoteCopy(b []byte, i, j int, scratch []byte) (end int, s, grown []byte, err error) {
-	start := len(scratch)
-	// Decoded text is never longer than the raw bytes it comes from, so
-	// room for the rest of the body (the decoder appends in body order:
-	// scratch never outgrows the body) means no growth inside the loop;
-	// 16 more for the 4 bytes a \u escape may write.
-	d := scratch[:cap(scratch)]
-	if need := start + len(b) - i + 16; len(d) < need {
+// unquoteDst returns scratch with room for decoding the rest of b from the
+// string at b[i] == '"' (i is -1 when b is a string's inside, as for
+// Unquote), with the string's plain prefix b[i+1:j] copied after
+// scratch's bytes, and the offset past that prefix.
+//
+// Decoded text is never longer than the raw bytes it comes from, so room
+// for the rest of the body (the decoder appends in body order: scratch
+// never outgrows the body) means no growth inside the decoding loop; 16
+// more for the 4 bytes a \u escape may write and for the 16-byte stores of
+// scanRun, which may write past what it decodes.
+func unquoteDst(b []byte, i, j int, scratch []byte) (d []byte, n int) {
+	d = scratch[:cap(scratch)]
+	if need := len(scratch) + len(b) - i + 16; len(d) < need {
 		d = make([]byte, need, need+need/4)
 		copy(d, scratch)
 	}
-	n := start + copy(d[start:], b[i+1:j])
+	return d, len(scratch) + copy(d[len(scratch):], b[i+1:j])
+}
+
+// unquoteBlocks is UnquoteAt from the string's first escape, at b[j], in
+// portable Go. Escapes are dense in the text that matters (source code: a
+// \n, \t or \" every ten bytes), so the cost is per escape: the string is
+// read in blocks of 64 bytes, each turned into one 64-bit mask of its '"',
+// '\\' and control bytes (blockMask), and each escape costs a count of
+// trailing zeros, a copy of the run before it and its decoding, with no
+// byte-wise loop and no branch per word in between.
+func unquoteBlocks(b []byte, i, j int, scratch []byte) (end int, s, grown []byte, err error) {
+	start := len(scratch)
+	d, n := unquoteDst(b, i, j, scratch)
 	bs, mask := j, uint64(0) // the current block and its specials not yet handled
 	if j+64 <= len(b) {
 		mask = blockMask(b[j : j+64])

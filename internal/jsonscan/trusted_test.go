@@ -1,6 +1,9 @@
 package jsonscan
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // FuzzTrusted checks that the trusted walkers agree with the validating ones
 // on every document Validate accepts.
@@ -57,6 +60,33 @@ func TestAppendWithout(t *testing.T) {
 		}
 		if Validate([]byte(tc.want)) != nil {
 			t.Errorf("invalid want %s", tc.want)
+		}
+	}
+}
+
+// TestSkipStringTrusted puts each escape at every offset of strings long
+// enough for skipRun's blocks, in a document whose end is the end of the
+// string's bytes, and compares SkipTrusted with Skip.
+func TestSkipStringTrusted(t *testing.T) {
+	t.Parallel()
+	for _, esc := range []string{`\n`, `\"`, `\\`, `\\\"`, `\u0022`, `\u005c`, `\ud83d\ude00`} {
+		for at := 0; at < 150; at++ {
+			for _, tail := range []string{``, `\"\"`, `xyz`} {
+				doc := []byte(`"\t` + strings.Repeat("x", at) + esc + strings.Repeat("y", 70-at%70) + tail + `"`)
+				want, err := Skip(doc, 0)
+				if err != nil {
+					t.Fatalf("%q: %v", doc, err)
+				}
+				if got := SkipTrusted(doc, 0); got != want {
+					t.Fatalf("%q: SkipTrusted = %d, Skip = %d", doc, got, want)
+				}
+				arr := append(append([]byte("["), doc...), `,1]`...)
+				var n int
+				_ = ArrayEachTrusted(arr, func(int, []byte) error { n++; return nil })
+				if n != 2 {
+					t.Fatalf("%s: %d elements, want 2", arr, n)
+				}
+			}
 		}
 	}
 }
