@@ -219,6 +219,8 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.POST("/embeddings", s.handleEmbeddings)
 	r.GET("/v1/models", s.handleModels)
 	r.GET("/models", s.handleModels)
+	r.GET("/v1/models/{model:*}", s.handleModel) // the id may hold a slash: mock/echo
+	r.GET("/models/{model:*}", s.handleModel)
 	r.GET("/healthz", s.handleHealth)
 	r.GET("/readyz", s.handleReady)
 	r.GET("/metrics", s.handleMetrics)
