@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -45,5 +47,99 @@ aliases = ["my-echo"]
 	}
 	if status, body := g.get(t, "/v1/models/mock/echo", map[string]string{"Authorization": "Bearer wrong"}); status != 401 || !strings.Contains(body, `"invalid_api_key"`) {
 		t.Fatalf("wrong key: %d %s", status, body)
+	}
+}
+
+// TestCORS checks the client API's CORS (https://fetch.spec.whatwg.org/#http-cors-protocol,
+// cors.go): a browser's preflight is answered 204 with the methods and the
+// headers it asked for, the actual answer lets the page read it and the
+// gateway's headers; the admin API grants nothing; an open gateway grants
+// loopback origins only. OPTIONS and HEAD are answered, an unknown path
+// stays a 404 envelope.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	keyed := startGateway(t, "", nil)
+	open := startGateway(t, "", map[string]string{"GATEWAY_API_KEY": ""})
+	const chat = `{"model":"mock/echo","messages":[{"role":"user","content":"cors"}]}`
+	tests := []struct {
+		name      string
+		g         *gw
+		method    string
+		path      string
+		hdr       map[string]string
+		status    int
+		allow     string // Access-Control-Allow-Origin
+		methods   string // Access-Control-Allow-Methods
+		body      string // a substring of the body
+		wantEmpty bool
+	}{
+		{name: "preflight keyed", g: keyed, method: "OPTIONS", path: "/v1/chat/completions",
+			hdr:    map[string]string{"Origin": "https://chat.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type,x-stainless-os"},
+			status: 204, allow: "*", methods: "OPTIONS, POST", wantEmpty: true},
+		{name: "preflight models", g: keyed, method: "OPTIONS", path: "/v1/models/mock/echo",
+			hdr:    map[string]string{"Origin": "https://chat.example", "Access-Control-Request-Method": "GET"},
+			status: 204, allow: "*", methods: "GET, OPTIONS", wantEmpty: true},
+		{name: "post keyed", g: keyed, method: "POST", path: "/v1/chat/completions",
+			hdr:    map[string]string{"Origin": "https://chat.example", "Authorization": "Bearer " + testKey},
+			status: 200, allow: "*", body: `"content":"cors"`},
+		{name: "error keeps CORS", g: keyed, method: "POST", path: "/v1/chat/completions",
+			hdr:    map[string]string{"Origin": "https://chat.example", "Authorization": "Bearer wrong"},
+			status: 401, allow: "*", body: `"invalid_api_key"`},
+		{name: "admin never", g: keyed, method: "OPTIONS", path: "/admin/policies",
+			hdr:    map[string]string{"Origin": "https://chat.example", "Access-Control-Request-Method": "GET"},
+			status: 204, wantEmpty: true},
+		{name: "plain OPTIONS", g: keyed, method: "OPTIONS", path: "/v1/embeddings", status: 204, wantEmpty: true},
+		{name: "OPTIONS unknown path", g: keyed, method: "OPTIONS", path: "/v1/nope",
+			hdr: map[string]string{"Origin": "https://chat.example", "Access-Control-Request-Method": "POST"}, status: 404, allow: "*", body: `"code":"not_found"`},
+		{name: "HEAD healthz", g: keyed, method: "HEAD", path: "/healthz", status: 200, wantEmpty: true},
+		{name: "open gateway loopback origin", g: open, method: "OPTIONS", path: "/v1/chat/completions",
+			hdr:    map[string]string{"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"},
+			status: 204, allow: "http://localhost:3000", methods: "OPTIONS, POST", wantEmpty: true},
+		{name: "open gateway foreign origin", g: open, method: "POST", path: "/v1/chat/completions",
+			hdr: map[string]string{"Origin": "https://evil.example"}, status: 200, body: `"content":"cors"`},
+		{name: "open gateway foreign preflight", g: open, method: "OPTIONS", path: "/v1/chat/completions",
+			hdr: map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, status: 204, wantEmpty: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body io.Reader
+			if tt.method == "POST" {
+				body = strings.NewReader(chat)
+			}
+			req, err := http.NewRequest(tt.method, tt.g.url+tt.path, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			for k, v := range tt.hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			h := resp.Header
+			if resp.StatusCode != tt.status || h.Get("Access-Control-Allow-Origin") != tt.allow || h.Get("Access-Control-Allow-Methods") != tt.methods {
+				t.Fatalf("%d %v %s", resp.StatusCode, h, b)
+			}
+			if !strings.Contains(string(b), tt.body) || tt.wantEmpty && len(b) != 0 {
+				t.Fatalf("body %q", b)
+			}
+			if tt.allow == "" {
+				return
+			}
+			if tt.status == 204 {
+				if got, want := h.Get("Access-Control-Allow-Headers"), tt.hdr["Access-Control-Request-Headers"]; got != want || h.Get("Access-Control-Max-Age") == "" {
+					t.Fatalf("allow headers %q, want %q; %v", got, want, h)
+				}
+			} else if tt.method != "OPTIONS" && !strings.Contains(h.Get("Access-Control-Expose-Headers"), "X-Request-Id") {
+				t.Fatalf("expose: %v", h)
+			}
+			if (tt.allow != "*") != (h.Get("Vary") == "Origin") {
+				t.Fatalf("Vary: %v", h)
+			}
+		})
 	}
 }

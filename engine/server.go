@@ -202,7 +202,8 @@ type accessSink struct{ w io.Writer }
 func (s *Server) Handler() fasthttp.RequestHandler {
 	r := router.New()
 	r.RedirectTrailingSlash = false
-	r.HandleOPTIONS = false
+	r.HandleOPTIONS = true // the router sets Allow; preflight adds CORS (cors.go)
+	r.GlobalOPTIONS = s.preflight
 	r.POST("/v1/chat/completions", s.handleChat)
 	r.POST("/chat/completions", s.handleChat)
 	r.POST("/v1/messages", s.handleMessages)
@@ -222,7 +223,9 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/v1/models/{model:*}", s.handleModel) // the id may hold a slash: mock/echo
 	r.GET("/models/{model:*}", s.handleModel)
 	r.GET("/healthz", s.handleHealth)
+	r.HEAD("/healthz", s.handleHealth) // load balancers probe with HEAD; fasthttp sends no body
 	r.GET("/readyz", s.handleReady)
+	r.HEAD("/readyz", s.handleReady)
 	r.GET("/metrics", s.handleMetrics)
 	if s.dash != nil {
 		s.dash.Register(r) // engine/dashboard: the admin UI and its sessions
@@ -259,6 +262,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	h := r.Handler
 	return func(ctx *fasthttp.RequestCtx) {
 		s.setRequestID(ctx)
+		s.setCORS(ctx)
 		h(ctx)
 		if sc := ctx.Response.StatusCode(); sc == 301 || sc == 307 || sc == 308 {
 			relativeRedirect(ctx)
