@@ -2,9 +2,12 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -141,5 +144,85 @@ func TestCORS(t *testing.T) {
 				t.Fatalf("Vary: %v", h)
 			}
 		})
+	}
+}
+
+// TestMockToolChoice checks that mock/tool honours tool_choice as OpenAI
+// documents it (https://platform.openai.com/docs/api-reference/chat/create#chat-create-tool_choice),
+// streaming or not: "none" answers text, a named function is the one
+// called, and a choice naming no tool of the request is a 400 envelope.
+func TestMockToolChoice(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", nil)
+	const tools = `"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{}}}},` +
+		`{"type":"function","function":{"name":"get_time","parameters":{"type":"object","properties":{}}}}]`
+	tests := []struct {
+		name   string
+		choice string
+		status int
+		call   string // the function called, "" for a text answer
+		param  string // the 400's param
+	}{
+		{name: "absent", choice: "", status: 200, call: "get_weather"},
+		{name: "auto", choice: `"auto"`, status: 200, call: "get_weather"},
+		{name: "required", choice: `"required"`, status: 200, call: "get_weather"},
+		{name: "none", choice: `"none"`, status: 200},
+		{name: "named", choice: `{"type":"function","function":{"name":"get_time"}}`, status: 200, call: "get_time"},
+		{name: "unknown name", choice: `{"type":"function","function":{"name":"nope"}}`, status: 400, param: "tool_choice"},
+		{name: "bad string", choice: `"sometimes"`, status: 400, param: "tool_choice"},
+	}
+	for _, tt := range tests {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s stream=%v", tt.name, stream), func(t *testing.T) {
+				body := `{"model":"mock/tool","stream":` + strconv.FormatBool(stream) + `,` + tools
+				if tt.choice != "" {
+					body += `,"tool_choice":` + tt.choice
+				}
+				body += `,"messages":[{"role":"user","content":"weather? ` + tt.name + `"}]}`
+				status, _, resp := g.post(t, "/v1/chat/completions", body, nil)
+				if status != tt.status {
+					t.Fatalf("%d %s", status, resp)
+				}
+				if tt.status != 200 {
+					var e struct {
+						Error struct{ Type, Param, Message string }
+					}
+					if err := json.Unmarshal([]byte(resp), &e); err != nil || e.Error.Type != "invalid_request_error" || e.Error.Param != tt.param {
+						t.Fatalf("envelope %s (%v)", resp, err)
+					}
+					return
+				}
+				var msg openai.ChatCompletionMessage
+				var finish string
+				if stream {
+					var acc openai.ChatCompletionAccumulator
+					for _, d := range sseEvents(t, strings.NewReader(resp)) {
+						if d == "[DONE]" {
+							break
+						}
+						var c openai.ChatCompletionChunk
+						if err := json.Unmarshal([]byte(d), &c); err != nil || !acc.AddChunk(c) {
+							t.Fatalf("chunk %s: %v", d, err)
+						}
+					}
+					msg, finish = acc.Choices[0].Message, acc.Choices[0].FinishReason
+				} else {
+					var c openai.ChatCompletion
+					if err := json.Unmarshal([]byte(resp), &c); err != nil {
+						t.Fatal(err)
+					}
+					msg, finish = c.Choices[0].Message, c.Choices[0].FinishReason
+				}
+				if tt.call == "" {
+					if len(msg.ToolCalls) != 0 || msg.Content != "no tools" || finish != "stop" {
+						t.Fatalf("want text, got %+v %s", msg, finish)
+					}
+					return
+				}
+				if len(msg.ToolCalls) != 1 || msg.ToolCalls[0].Function.Name != tt.call || finish != "tool_calls" {
+					t.Fatalf("want a call of %s, got %+v %s", tt.call, msg, finish)
+				}
+			})
+		}
 	}
 }

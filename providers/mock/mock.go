@@ -6,7 +6,8 @@
 // Models:
 //   - echo: answers with the text of the last user message;
 //   - lorem: answers with ReplyBytes of fixed text (the benchmark's answer);
-//   - tool: calls the request's first tool with {} (or answers "no tools");
+//   - tool: calls the request's first tool, or the one tool_choice names,
+//     with {} (or answers "no tools": none given, or tool_choice "none");
 //     once the last turn holds a tool result, it answers with the text
 //     "The tool returned: " and that result, so that an agent loop
 //     (call → result → answer) ends.
@@ -19,11 +20,14 @@ package mock
 import (
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/internal/unsafeconv"
+	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
 )
 
@@ -86,13 +90,53 @@ func (p *Provider) answer(call *providers.Call) (text string, tool *providers.To
 		if result, ok := lastToolResult(call.Req); ok {
 			return "The tool returned: " + result, nil, nil
 		}
-		if len(call.Req.Tools) == 0 {
-			return "no tools", nil, nil
+		tool, err := chosenTool(call.Req)
+		if tool == nil {
+			return "no tools", nil, err
 		}
-		return "", &call.Req.Tools[0], nil
+		return "", tool, nil
 	}
 	return "", nil, &providers.UpstreamError{Status: 404, Type: "invalid_request_error", Code: "model_not_found",
 		Param: "model", Message: "mock has no model " + call.Model + "; it serves echo, lorem and tool"}
+}
+
+// chosenTool returns the tool the tool model calls, as tool_choice says
+// (https://platform.openai.com/docs/api-reference/chat/create#chat-create-tool_choice):
+// the first tool for "auto", "required" or none given; the named one for
+// {"type":"function","function":{"name":…}}; nil for "none" or no tools.
+// A choice of another shape, or naming no tool of the request, is a 400, as
+// OpenAI answers.
+func chosenTool(r *providers.Request) (*providers.Tool, error) {
+	tc := r.ToolChoice
+	switch jsonscan.KindOf(tc) {
+	case jsonscan.Invalid, jsonscan.Null:
+	case jsonscan.String:
+		switch string(tc) {
+		case `"auto"`, `"required"`:
+		case `"none"`:
+			return nil, nil
+		default:
+			return nil, &providers.RequestError{Param: "tool_choice", Msg: `must be "none", "auto", "required" or {"type":"function","function":{"name":…}}`}
+		}
+	case jsonscan.Object:
+		fn := jsonscan.Get(jsonscan.Get(tc, "function"), "name")
+		if string(jsonscan.Get(tc, "type")) != `"function"` || jsonscan.KindOf(fn) != jsonscan.String {
+			return nil, &providers.RequestError{Param: "tool_choice", Msg: `must be "none", "auto", "required" or {"type":"function","function":{"name":…}}`}
+		}
+		name := wire.Str(fn)
+		for i := range r.Tools {
+			if r.Tools[i].Name == name {
+				return &r.Tools[i], nil
+			}
+		}
+		return nil, &providers.RequestError{Param: "tool_choice", Msg: "names function " + strconv.Quote(name) + ", which is not in tools"}
+	default:
+		return nil, &providers.RequestError{Param: "tool_choice", Msg: `must be "none", "auto", "required" or {"type":"function","function":{"name":…}}`}
+	}
+	if len(r.Tools) == 0 {
+		return nil, nil
+	}
+	return &r.Tools[0], nil
 }
 
 // lastToolResult returns the text of the last tool message after the last
