@@ -192,27 +192,8 @@ func TestMockToolChoice(t *testing.T) {
 					}
 					return
 				}
-				var msg openai.ChatCompletionMessage
-				var finish string
-				if stream {
-					var acc openai.ChatCompletionAccumulator
-					for _, d := range sseEvents(t, strings.NewReader(resp)) {
-						if d == "[DONE]" {
-							break
-						}
-						var c openai.ChatCompletionChunk
-						if err := json.Unmarshal([]byte(d), &c); err != nil || !acc.AddChunk(c) {
-							t.Fatalf("chunk %s: %v", d, err)
-						}
-					}
-					msg, finish = acc.Choices[0].Message, acc.Choices[0].FinishReason
-				} else {
-					var c openai.ChatCompletion
-					if err := json.Unmarshal([]byte(resp), &c); err != nil {
-						t.Fatal(err)
-					}
-					msg, finish = c.Choices[0].Message, c.Choices[0].FinishReason
-				}
+				c := chatAnswer(t, resp, stream)
+				msg, finish := c.Choices[0].Message, c.Choices[0].FinishReason
 				if tt.call == "" {
 					if len(msg.ToolCalls) != 0 || msg.Content != "no tools" || finish != "stop" {
 						t.Fatalf("want text, got %+v %s", msg, finish)
@@ -221,6 +202,80 @@ func TestMockToolChoice(t *testing.T) {
 				}
 				if len(msg.ToolCalls) != 1 || msg.ToolCalls[0].Function.Name != tt.call || finish != "tool_calls" {
 					t.Fatalf("want a call of %s, got %+v %s", tt.call, msg, finish)
+				}
+			})
+		}
+	}
+}
+
+// chatAnswer decodes a chat completion, or puts a stream's chunks together
+// as the official SDK's accumulator does.
+func chatAnswer(t *testing.T, resp string, stream bool) openai.ChatCompletion {
+	t.Helper()
+	if !stream {
+		var c openai.ChatCompletion
+		if err := json.Unmarshal([]byte(resp), &c); err != nil || len(c.Choices) == 0 {
+			t.Fatalf("completion %s: %v", resp, err)
+		}
+		return c
+	}
+	var acc openai.ChatCompletionAccumulator
+	for _, d := range sseEvents(t, strings.NewReader(resp)) {
+		if d == "[DONE]" {
+			break
+		}
+		var c openai.ChatCompletionChunk
+		if err := json.Unmarshal([]byte(d), &c); err != nil || !acc.AddChunk(c) {
+			t.Fatalf("chunk %s: %v", d, err)
+		}
+	}
+	if len(acc.Choices) == 0 {
+		t.Fatalf("no choices in %s", resp)
+	}
+	return acc.ChatCompletion
+}
+
+// TestMockLimits checks that the mock ends a text answer as OpenAI does
+// (https://platform.openai.com/docs/api-reference/chat/create): before the
+// first stop sequence (string or array), and after max_completion_tokens or
+// max_tokens tokens with finish_reason "length", streaming or not, the
+// usage counting what was sent.
+func TestMockLimits(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", nil)
+	tests := []struct {
+		name    string
+		params  string
+		model   string
+		content string
+		finish  string
+		tokens  int64
+	}{
+		{name: "max_tokens", model: "mock/lorem", params: `"max_tokens":3`, content: "The quick brown ", finish: "length", tokens: 3},
+		{name: "max_completion_tokens", model: "mock/lorem", params: `"max_completion_tokens":2,"max_tokens":9`, content: "The quick ", finish: "length", tokens: 2},
+		{name: "stop array", model: "mock/lorem", params: `"stop":["zzz","fox"]`, content: "The quick brown ", finish: "stop", tokens: 3},
+		{name: "stop string", model: "mock/echo", params: `"stop":"END"`, content: "say this ", finish: "stop", tokens: 2},
+		{name: "stop then limit", model: "mock/echo", params: `"stop":"END","max_tokens":1`, content: "say ", finish: "length", tokens: 1},
+		{name: "limit not reached", model: "mock/echo", params: `"max_tokens":5`, content: "say this END and more", finish: "stop", tokens: 5},
+	}
+	for _, tt := range tests {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s stream=%v", tt.name, stream), func(t *testing.T) {
+				body := `{"model":"` + tt.model + `","stream":` + strconv.FormatBool(stream) + `,"stream_options":null,` + tt.params +
+					`,"messages":[{"role":"user","content":"say this END and more"}]}`
+				if stream {
+					body = strings.Replace(body, `"stream_options":null`, `"stream_options":{"include_usage":true}`, 1)
+				} else {
+					body = strings.Replace(body, `"stream_options":null,`, ``, 1)
+				}
+				status, _, resp := g.post(t, "/v1/chat/completions", body, nil)
+				if status != 200 {
+					t.Fatalf("%d %s", status, resp)
+				}
+				c := chatAnswer(t, resp, stream)
+				ch := c.Choices[0]
+				if ch.Message.Content != tt.content || ch.FinishReason != tt.finish || c.Usage.CompletionTokens != tt.tokens {
+					t.Fatalf("got %q %s %d tokens, want %q %s %d", ch.Message.Content, ch.FinishReason, c.Usage.CompletionTokens, tt.content, tt.finish, tt.tokens)
 				}
 			})
 		}

@@ -12,6 +12,9 @@
 //     "The tool returned: " and that result, so that an agent loop
 //     (call → result → answer) ends.
 //
+// Text answers end before the first stop sequence and after max_tokens
+// tokens (finish reason "length"), as OpenAI's do.
+//
 // Every model also serves embeddings (embed.go): deterministic hashed
 // bag-of-words vectors, so that /v1/embeddings and the semantic cache can be
 // tried without a key.
@@ -175,6 +178,10 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	if p.cfg.Latency > 0 {
 		time.Sleep(p.cfg.Latency)
 	}
+	finish := "stop"
+	if tool == nil {
+		text, finish = limit(call.Req, text)
+	}
 	usage := providers.Usage{PromptTokens: promptTokens(call.Req), CompletionTokens: countTokens(text), Set: true}
 	if tool != nil {
 		usage.CompletionTokens = 5
@@ -182,6 +189,7 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	if call.Req.Stream {
 		s := streamPool.Get().(*stream)
 		s.reset(p, call, text, tool, usage)
+		s.finish = finish
 		out := &s.resp
 		out.Init(s.release)
 		out.Stream = s
@@ -189,7 +197,7 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	}
 	bb := bufPool.Get().(*buf)
 	// Content is read by AppendJSON alone: a view of text, not a copy.
-	c := providers.Completion{ID: call.ID, Created: call.Created, Model: call.Model, Content: unsafeconv.Bytes(text), Finish: "stop", Usage: usage}
+	c := providers.Completion{ID: call.ID, Created: call.Created, Model: call.Model, Content: unsafeconv.Bytes(text), Finish: finish, Usage: usage}
 	if tool != nil {
 		c.ToolCalls = []providers.ToolCall{{ID: "call_" + call.ID, Name: tool.Name, Arguments: "{}"}}
 		c.Finish = "tool_calls"
@@ -225,6 +233,29 @@ func init() {
 		s.release = s.put
 		return s
 	}
+}
+
+// limit applies the request's stop sequences and token limit to an answer
+// as OpenAI does (https://platform.openai.com/docs/api-reference/chat/create):
+// the text ends before the first stop sequence, with finish reason "stop",
+// and after max_completion_tokens (or max_tokens) tokens, with "length".
+func limit(r *providers.Request, text string) (string, string) {
+	for _, stop := range r.Stop {
+		if i := strings.Index(text, stop); stop != "" && i >= 0 {
+			text = text[:i]
+		}
+	}
+	if r.MaxTokens <= 0 {
+		return text, "stop"
+	}
+	rest := text
+	for n := 0; n < r.MaxTokens && rest != ""; n++ {
+		_, rest = nextToken(rest)
+	}
+	if rest == "" {
+		return text, "stop"
+	}
+	return text[:len(text)-len(rest)], "length"
 }
 
 // countTokens counts streamed tokens: one per word-with-trailing-space.
@@ -268,6 +299,7 @@ type stream struct {
 	pace    time.Duration
 	state   int
 	include bool
+	finish  string // "stop" or "length"
 	closed  chan struct{}
 	timer   *time.Timer
 }
@@ -336,7 +368,7 @@ func (s *stream) Next() ([]byte, error) {
 		if s.tool != nil {
 			return s.cw.Finish("tool_calls"), nil
 		}
-		return s.cw.Finish("stop"), nil
+		return s.cw.Finish(s.finish), nil
 	case stDone:
 		s.state = stDone + 1
 		return s.cw.End(s.usage, s.include), nil
