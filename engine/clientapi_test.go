@@ -281,3 +281,70 @@ func TestMockLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestMockN checks that the mock answers n choices
+// (https://platform.openai.com/docs/api-reference/chat/create#chat-create-n),
+// indexed 0 to n-1, streaming or not, the usage counting each; the official
+// Go SDK's accumulator puts a stream's choices together.
+func TestMockN(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", nil)
+	c := g.client()
+	for _, tt := range []struct {
+		name   string
+		model  string
+		n      int64
+		text   string
+		finish string
+	}{
+		{name: "echo n=3", model: "mock/echo", n: 3, text: "three of them", finish: "stop"},
+		{name: "echo n=1", model: "mock/echo", n: 1, text: "just one", finish: "stop"},
+		{name: "tool n=2", model: "mock/tool", n: 2, finish: "tool_calls"},
+	} {
+		params := openai.ChatCompletionNewParams{
+			Model:    tt.model,
+			N:        openai.Int(tt.n),
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(tt.text)},
+		}
+		if tt.text == "" {
+			params.Messages = []openai.ChatCompletionMessageParamUnion{openai.UserMessage("weather?")}
+			params.Tools = []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(openai.FunctionDefinitionParam{Name: "get_weather"})}
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Chat.Completions.New(context.Background(), params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkChoices(t, got, tt.n, tt.text, tt.finish)
+			var acc openai.ChatCompletionAccumulator
+			params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+			s := c.Chat.Completions.NewStreaming(context.Background(), params)
+			for s.Next() {
+				acc.AddChunk(s.Current())
+			}
+			if err := s.Err(); err != nil {
+				t.Fatal(err)
+			}
+			checkChoices(t, &acc.ChatCompletion, tt.n, tt.text, tt.finish)
+			if got.Usage.CompletionTokens != acc.Usage.CompletionTokens || got.Usage.CompletionTokens%tt.n != 0 || got.Usage.CompletionTokens == 0 {
+				t.Fatalf("usage %+v, stream %+v", got.Usage, acc.Usage)
+			}
+		})
+	}
+}
+
+func checkChoices(t *testing.T, c *openai.ChatCompletion, n int64, text, finish string) {
+	t.Helper()
+	if int64(len(c.Choices)) != n {
+		t.Fatalf("%d choices, want %d: %+v", len(c.Choices), n, c.Choices)
+	}
+	for i, ch := range c.Choices {
+		ok := ch.Index == int64(i) && ch.FinishReason == finish && ch.Message.Content == text
+		if finish == "tool_calls" {
+			ok = ok && len(ch.Message.ToolCalls) == 1 && ch.Message.ToolCalls[0].Function.Name == "get_weather"
+		}
+		if !ok {
+			t.Fatalf("choice %d: %+v", i, ch)
+		}
+	}
+}

@@ -12,6 +12,9 @@
 //     "The tool returned: " and that result, so that an agent loop
 //     (call → result → answer) ends.
 //
+// n > 1 gives n identical choices (indexed 0 to n-1; in a stream one
+// after the other), the usage counting each.
+//
 // Text answers end before the first stop sequence and after max_tokens
 // tokens (finish reason "length"), as OpenAI's do.
 //
@@ -21,6 +24,7 @@
 package mock
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"strconv"
@@ -186,10 +190,12 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	if tool != nil {
 		usage.CompletionTokens = 5
 	}
+	n := max(call.Req.N, 1)
+	usage.CompletionTokens *= n
 	if call.Req.Stream {
 		s := streamPool.Get().(*stream)
 		s.reset(p, call, text, tool, usage)
-		s.finish = finish
+		s.finish, s.n, s.full = finish, n, text
 		out := &s.resp
 		out.Init(s.release)
 		out.Stream = s
@@ -203,6 +209,9 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 		c.Finish = "tool_calls"
 	}
 	bb.b = c.AppendJSON(bb.b[:0])
+	if n > 1 {
+		bb.b = repeatChoice(bb.b, n)
+	}
 	out := &bb.resp
 	out.Init(bb.release)
 	out.Body = bb.b
@@ -258,6 +267,43 @@ func limit(r *providers.Request, text string) (string, string) {
 	return text[:len(text)-len(rest)], "length"
 }
 
+// choice0 opens the first (only) choice of a chunk or a completion that
+// ChunkWriter or Completion.AppendJSON wrote.
+const choice0 = `"choices":[{"index":0,`
+
+// reindex appends chunk to dst with its choice's index set to i.
+func reindex(dst, chunk []byte, i int) []byte {
+	at := bytes.Index(chunk, []byte(choice0))
+	if at < 0 {
+		return append(dst, chunk...)
+	}
+	at += len(choice0) - len(`0,`)
+	dst = append(dst, chunk[:at]...)
+	dst = strconv.AppendInt(dst, int64(i), 10)
+	return append(dst, chunk[at+1:]...)
+}
+
+// repeatChoice returns the completion body with its one choice repeated n
+// times, indexed 0 to n-1: the answer to a request's n, every choice the
+// same, as the mock is deterministic.
+func repeatChoice(body []byte, n int) []byte {
+	start := bytes.Index(body, []byte(choice0))
+	end := bytes.LastIndex(body, []byte(`],"usage":`))
+	if start < 0 || end < start {
+		return body
+	}
+	rest := body[start+len(choice0) : end] // the choice after {"index":0,
+	out := make([]byte, 0, len(body)+(n-1)*(len(rest)+16))
+	out = append(out, body[:end]...)
+	for i := 1; i < n; i++ {
+		out = append(out, `,{"index":`...)
+		out = strconv.AppendInt(out, int64(i), 10)
+		out = append(out, ',')
+		out = append(out, rest...)
+	}
+	return append(out, body[end:]...)
+}
+
 // countTokens counts streamed tokens: one per word-with-trailing-space.
 func countTokens(s string) int {
 	n := 0
@@ -300,13 +346,20 @@ type stream struct {
 	state   int
 	include bool
 	finish  string // "stop" or "length"
-	closed  chan struct{}
-	timer   *time.Timer
+	// n choices (the request's n) stream one after the other, each with
+	// the text full; choice is the one streaming, scratch re-indexes its
+	// chunks.
+	n, choice int
+	full      string
+	scratch   []byte
+	closed    chan struct{}
+	timer     *time.Timer
 }
 
 func (s *stream) reset(p *Provider, call *providers.Call, text string, tool *providers.Tool, u providers.Usage) {
 	s.cw.Reset(call.ID, call.Created, call.Model)
 	s.rest, s.tool, s.toolID, s.usage, s.pace, s.state, s.include = text, tool, "call_"+call.ID, u, p.cfg.Pace, 0, call.Req.IncludeUsage
+	s.finish, s.n, s.choice, s.full = "stop", 1, 0, text // a pooled stream's last use must not leak in
 	select {
 	case <-s.closed:
 	default:
@@ -341,9 +394,19 @@ const (
 	stDone
 )
 
-// Next yields the role chunk, one chunk per token, the finish chunk, and the
-// end events.
+// Next yields, for each of the n choices, the role chunk, one chunk per
+// token and the finish chunk, then the end events.
 func (s *stream) Next() ([]byte, error) {
+	c := s.choice
+	b, err := s.next()
+	if c == 0 || err != nil {
+		return b, err
+	}
+	s.scratch = reindex(s.scratch[:0], b, c)
+	return s.scratch, nil
+}
+
+func (s *stream) next() ([]byte, error) {
 	switch s.state {
 	case stRole:
 		s.state = stBody
@@ -355,7 +418,7 @@ func (s *stream) Next() ([]byte, error) {
 		}
 		if s.rest == "" {
 			s.state = stFinish
-			return s.Next()
+			return s.next()
 		}
 		if !s.wait() {
 			return nil, io.ErrClosedPipe
@@ -365,6 +428,10 @@ func (s *stream) Next() ([]byte, error) {
 		return s.cw.Content(unsafeconv.Bytes(tok)), nil
 	case stFinish:
 		s.state = stDone
+		if s.choice+1 < s.n {
+			s.choice++
+			s.state, s.rest = stRole, s.full
+		}
 		if s.tool != nil {
 			return s.cw.Finish("tool_calls"), nil
 		}
