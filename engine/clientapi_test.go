@@ -348,3 +348,20 @@ func checkChoices(t *testing.T, c *openai.ChatCompletion, n int64, text, finish 
 		}
 	}
 }
+
+// TestTransportErrorHeaders checks that what fasthttp refuses before the
+// router (a body over max_body_bytes) still carries the client's
+// X-Request-Id and, for a browser on the client API, CORS, with the 413
+// envelope.
+func TestTransportErrorHeaders(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "max_body_bytes = 4096\n", nil)
+	body := `{"model":"mock/echo","messages":[{"role":"user","content":"` + strings.Repeat("a", 5000) + `"}]}`
+	status, hdr, resp := g.post(t, "/v1/chat/completions", body, map[string]string{"X-Request-Id": "big-1", "Origin": "https://chat.example"})
+	if status != 413 || !strings.Contains(resp, `"code":"request_too_large"`) {
+		t.Fatalf("%d %s", status, resp)
+	}
+	if hdr.Get("X-Request-Id") != "big-1" || hdr.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("headers %v", hdr)
+	}
+}

@@ -273,6 +273,10 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 // transportError answers requests fasthttp could not parse: oversized bodies
 // get a 413 before the body is read whole.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	// Not routed through Handler: the request id and CORS are set here, so
+	// that a client can quote the id and a browser can read the envelope.
+	s.setRequestID(ctx)
+	s.setCORS(ctx)
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		bodyTooLarge.Inc()
 		ctx.SetConnectionClose()
