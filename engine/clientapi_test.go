@@ -149,12 +149,14 @@ func TestCORS(t *testing.T) {
 
 // TestMockToolChoice checks that mock/tool honours tool_choice as OpenAI
 // documents it (https://platform.openai.com/docs/api-reference/chat/create#chat-create-tool_choice),
-// streaming or not: "none" answers text, a named function is the one
-// called, and a choice naming no tool of the request is a 400 envelope.
+// streaming or not: "none" answers text, a named function (or the allowed
+// one) is the one called, a custom tool is never called, and a choice
+// naming no tool of the request is a 400 envelope.
 func TestMockToolChoice(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, "", nil)
-	const tools = `"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{}}}},` +
+	// A custom tool first: the mock calls function tools only.
+	const tools = `"tools":[{"type":"custom","custom":{"name":"grammar"}},{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{}}}},` +
 		`{"type":"function","function":{"name":"get_time","parameters":{"type":"object","properties":{}}}}]`
 	tests := []struct {
 		name   string
@@ -168,6 +170,7 @@ func TestMockToolChoice(t *testing.T) {
 		{name: "required", choice: `"required"`, status: 200, call: "get_weather"},
 		{name: "none", choice: `"none"`, status: 200},
 		{name: "named", choice: `{"type":"function","function":{"name":"get_time"}}`, status: 200, call: "get_time"},
+		{name: "allowed_tools", choice: `{"type":"allowed_tools","allowed_tools":{"mode":"required","tools":[{"type":"function","function":{"name":"get_time"}}]}}`, status: 200, call: "get_time"},
 		{name: "unknown name", choice: `{"type":"function","function":{"name":"nope"}}`, status: 400, param: "tool_choice"},
 		{name: "bad string", choice: `"sometimes"`, status: 400, param: "tool_choice"},
 	}

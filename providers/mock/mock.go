@@ -109,41 +109,56 @@ func (p *Provider) answer(call *providers.Call) (text string, tool *providers.To
 
 // chosenTool returns the tool the tool model calls, as tool_choice says
 // (https://platform.openai.com/docs/api-reference/chat/create#chat-create-tool_choice):
-// the first tool for "auto", "required" or none given; the named one for
-// {"type":"function","function":{"name":…}}; nil for "none" or no tools.
-// A choice of another shape, or naming no tool of the request, is a 400, as
-// OpenAI answers.
+// the first function tool for "auto", "required" or none given; the named
+// one for {"type":"function","function":{"name":…}}; the first of the
+// allowed ones for {"type":"allowed_tools",…}; nil for "none" or no
+// function tool (the mock calls no custom tools). Another string, or a
+// name that no tool of the request has, is a 400, as OpenAI answers.
 func chosenTool(r *providers.Request) (*providers.Tool, error) {
 	tc := r.ToolChoice
+	allowed := func(name string) bool { return true }
 	switch jsonscan.KindOf(tc) {
-	case jsonscan.Invalid, jsonscan.Null:
 	case jsonscan.String:
 		switch string(tc) {
 		case `"auto"`, `"required"`:
 		case `"none"`:
 			return nil, nil
 		default:
-			return nil, &providers.RequestError{Param: "tool_choice", Msg: `must be "none", "auto", "required" or {"type":"function","function":{"name":…}}`}
+			return nil, &providers.RequestError{Param: "tool_choice", Msg: `must be "none", "auto", "required" or an object`}
 		}
 	case jsonscan.Object:
-		fn := jsonscan.Get(jsonscan.Get(tc, "function"), "name")
-		if string(jsonscan.Get(tc, "type")) != `"function"` || jsonscan.KindOf(fn) != jsonscan.String {
-			return nil, &providers.RequestError{Param: "tool_choice", Msg: `must be "none", "auto", "required" or {"type":"function","function":{"name":…}}`}
-		}
-		name := wire.Str(fn)
-		for i := range r.Tools {
-			if r.Tools[i].Name == name {
-				return &r.Tools[i], nil
+		switch string(jsonscan.Get(tc, "type")) {
+		case `"function"`:
+			fn := jsonscan.Get(jsonscan.Get(tc, "function"), "name")
+			name := wire.Str(fn)
+			if t := functionTool(r, func(n string) bool { return n == name }); t != nil {
+				return t, nil
+			}
+			return nil, &providers.RequestError{Param: "tool_choice", Msg: "names function " + strconv.Quote(name) + ", which is not in tools"}
+		case `"allowed_tools"`:
+			list := jsonscan.Get(jsonscan.Get(tc, "allowed_tools"), "tools")
+			allowed = func(name string) bool {
+				found := false
+				_ = jsonscan.ArrayEach(list, func(_ int, el []byte) error {
+					found = found || wire.Str(jsonscan.Get(jsonscan.Get(el, "function"), "name")) == name
+					return nil
+				})
+				return found
 			}
 		}
-		return nil, &providers.RequestError{Param: "tool_choice", Msg: "names function " + strconv.Quote(name) + ", which is not in tools"}
-	default:
-		return nil, &providers.RequestError{Param: "tool_choice", Msg: `must be "none", "auto", "required" or {"type":"function","function":{"name":…}}`}
 	}
-	if len(r.Tools) == 0 {
-		return nil, nil
+	return functionTool(r, allowed), nil
+}
+
+// functionTool returns the request's first function tool whose name ok
+// accepts, or nil.
+func functionTool(r *providers.Request, ok func(name string) bool) *providers.Tool {
+	for i := range r.Tools {
+		if t := &r.Tools[i]; (t.Type == "function" || t.Type == "") && t.Name != "" && ok(t.Name) {
+			return t
+		}
 	}
-	return &r.Tools[0], nil
+	return nil
 }
 
 // lastToolResult returns the text of the last tool message after the last
