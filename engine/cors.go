@@ -21,7 +21,7 @@ import (
 // corsExposed are the response headers a browser script may read.
 const corsExposed = "X-Request-Id, X-Gateway-Provider, X-Gateway-Model, X-Gateway-Cache, X-Gateway-Cache-Similarity, " +
 	"X-Gateway-Route-Reason, X-Gateway-Cost-USD, X-Gateway-Saved-USD, X-Gateway-Pruned-Tokens, X-Gateway-Session, " +
-	"X-Gateway-Token-Count, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining"
+	"X-Gateway-Token-Count, X-Gateway-Policy, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
 
 // corsMaxAge is how long (seconds) a browser may cache a preflight.
 const corsMaxAge = "600"
