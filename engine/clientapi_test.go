@@ -368,3 +368,38 @@ func TestTransportErrorHeaders(t *testing.T) {
 		t.Fatalf("headers %v", hdr)
 	}
 }
+
+// TestMockJSONMode checks that the mock's answers honour response_format
+// (https://platform.openai.com/docs/api-reference/chat/create#chat-create-response_format)
+// through the gateway, streaming or not: the content parses as JSON, and
+// as an instance of a json_schema.
+func TestMockJSONMode(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", nil)
+	const schema = `{"type":"json_schema","json_schema":{"name":"weather","strict":true,"schema":{"type":"object",` +
+		`"properties":{"city":{"type":"string"},"days":{"type":"integer"},"unit":{"type":"string","enum":["c","f"]}},` +
+		`"required":["city","days","unit"],"additionalProperties":false}}}`
+	for _, stream := range []bool{false, true} {
+		for _, tt := range []struct {
+			name, format string
+			want         map[string]any
+		}{
+			{name: "json_object", format: `{"type":"json_object"}`, want: map[string]any{"text": "weather in Paris"}},
+			{name: "json_schema", format: schema, want: map[string]any{"city": "weather in Paris", "days": float64(0), "unit": "c"}},
+		} {
+			t.Run(fmt.Sprintf("%s stream=%v", tt.name, stream), func(t *testing.T) {
+				body := `{"model":"mock/echo","stream":` + strconv.FormatBool(stream) + `,"response_format":` + tt.format +
+					`,"messages":[{"role":"user","content":"weather in Paris"}]}`
+				status, _, resp := g.post(t, "/v1/chat/completions", body, nil)
+				if status != 200 {
+					t.Fatalf("%d %s", status, resp)
+				}
+				content := chatAnswer(t, resp, stream).Choices[0].Message.Content
+				var got map[string]any
+				if err := json.Unmarshal([]byte(content), &got); err != nil || fmt.Sprint(got) != fmt.Sprint(tt.want) {
+					t.Fatalf("content %s (%v), want %v", content, err, tt.want)
+				}
+			})
+		}
+	}
+}

@@ -15,8 +15,9 @@
 // n > 1 gives n identical choices (indexed 0 to n-1; in a stream one
 // after the other), the usage counting each.
 //
-// Text answers end before the first stop sequence and after max_tokens
-// tokens (finish reason "length"), as OpenAI's do.
+// Text answers follow response_format (json.go), and end before the first
+// stop sequence and after max_tokens tokens (finish reason "length"), as
+// OpenAI's do.
 //
 // Every model also serves embeddings (embed.go): deterministic hashed
 // bag-of-words vectors, so that /v1/embeddings and the semantic cache can be
@@ -199,7 +200,7 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	}
 	finish := "stop"
 	if tool == nil {
-		text, finish = limit(call.Req, text)
+		text, finish = limit(call.Req, jsonAnswer(call.Req, text))
 	}
 	usage := providers.Usage{PromptTokens: promptTokens(call.Req), CompletionTokens: countTokens(text), Set: true}
 	if tool != nil {
