@@ -57,7 +57,8 @@ aliases = ["my-echo"]
 // cors.go): a browser's preflight is answered 204 with the methods and the
 // headers it asked for, the actual answer lets the page read it and the
 // gateway's headers; the admin API grants nothing; an open gateway grants
-// loopback origins only. OPTIONS and HEAD are answered, an unknown path
+// loopback origins only, and refuses a foreign page's unpreflighted POST
+// with 403 before any provider sees it. OPTIONS and HEAD are answered, an unknown path
 // stays a 404 envelope.
 func TestCORS(t *testing.T) {
 	t.Parallel()
@@ -99,7 +100,12 @@ func TestCORS(t *testing.T) {
 			hdr:    map[string]string{"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"},
 			status: 204, allow: "http://localhost:3000", methods: "OPTIONS, POST", wantEmpty: true},
 		{name: "open gateway foreign origin", g: open, method: "POST", path: "/v1/chat/completions",
-			hdr: map[string]string{"Origin": "https://evil.example"}, status: 200, body: `"content":"cors"`},
+			hdr: map[string]string{"Origin": "https://evil.example", "Content-Type": "text/plain"}, status: 403, body: `"code":"origin_not_allowed"`},
+		{name: "open gateway null origin", g: open, method: "POST", path: "/v1/chat/completions",
+			hdr: map[string]string{"Origin": "null"}, status: 403, body: `"code":"origin_not_allowed"`},
+		{name: "open gateway same origin", g: open, method: "POST", path: "/v1/chat/completions",
+			hdr: map[string]string{"Origin": "http://gw.example:8080", "Host": "gw.example:8080"}, status: 200, body: `"content":"cors"`},
+		{name: "open gateway no origin", g: open, method: "POST", path: "/v1/chat/completions", status: 200, body: `"content":"cors"`},
 		{name: "open gateway foreign preflight", g: open, method: "OPTIONS", path: "/v1/chat/completions",
 			hdr: map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, status: 204, wantEmpty: true},
 	}
@@ -117,6 +123,7 @@ func TestCORS(t *testing.T) {
 			for k, v := range tt.hdr {
 				req.Header.Set(k, v)
 			}
+			req.Host = tt.hdr["Host"]
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)

@@ -16,7 +16,9 @@ import (
 // authenticates, as on OpenAI's own API, and a browser refuses to send
 // cookies under "*". On an open gateway (no key, loopback only) any web page
 // the user visits could otherwise spend the gateway's provider keys and read
-// the answers, so only loopback origins (http://localhost:3000) are granted.
+// the answers, so only loopback origins (http://localhost:3000) are granted,
+// and a request such a page sends without a preflight (a form, a text/plain
+// fetch) is refused with 403 before it reaches a provider (refuseOrigin).
 
 // corsExposed are the response headers a browser script may read.
 const corsExposed = "X-Request-Id, X-Gateway-Provider, X-Gateway-Model, X-Gateway-Cache, X-Gateway-Cache-Similarity, " +
@@ -45,7 +47,7 @@ func (s *Server) corsOrigin(ctx *fasthttp.RequestCtx) []byte {
 	if len(origin) == 0 || !clientPath(ctx.Path()) {
 		return nil
 	}
-	if s.ten == nil || s.ten.dir.Snapshot().NumKeys() > 0 || !s.ten.openAccess {
+	if s.keysRequired() {
 		return []byte("*")
 	}
 	if loopbackOrigin(origin) {
@@ -53,6 +55,29 @@ func (s *Server) corsOrigin(ctx *fasthttp.RequestCtx) []byte {
 	}
 	return nil
 }
+
+// keysRequired reports whether client requests need a key.
+func (s *Server) keysRequired() bool {
+	return s.ten == nil || s.ten.dir.Snapshot().NumKeys() > 0 || !s.ten.openAccess
+}
+
+// refuseOrigin reports whether a request to the client API of an open
+// gateway comes from a web page of a foreign origin: neither loopback nor
+// the gateway's own (Origin's host is the Host header). Browsers send
+// Origin with every cross-origin POST, preflighted or not; other clients
+// send none.
+func (s *Server) refuseOrigin(ctx *fasthttp.RequestCtx) bool {
+	origin := ctx.Request.Header.Peek("Origin")
+	if len(origin) == 0 || !clientPath(ctx.Path()) || ctx.IsOptions() || s.keysRequired() || loopbackOrigin(origin) {
+		return false
+	}
+	u, err := url.Parse(string(origin))
+	return err != nil || u.Host != string(ctx.Host())
+}
+
+// errForeignOrigin answers a request refuseOrigin refuses.
+var errForeignOrigin = &apiError{Status: 403, Type: typeInvalidRequest, Code: "origin_not_allowed",
+	Msg: "This gateway has no client keys and serves web pages of loopback origins only; set GATEWAY_API_KEY to serve other origins"}
 
 // loopbackOrigin reports whether origin is http(s)://localhost,
 // 127.0.0.1 or [::1], with any port.

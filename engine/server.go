@@ -262,6 +262,10 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	h := r.Handler
 	return func(ctx *fasthttp.RequestCtx) {
 		s.setRequestID(ctx)
+		if s.refuseOrigin(ctx) { // cors.go
+			writeError(ctx, errForeignOrigin)
+			return
+		}
 		s.setCORS(ctx)
 		h(ctx)
 		if sc := ctx.Response.StatusCode(); sc == 301 || sc == 307 || sc == 308 {
