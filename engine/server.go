@@ -223,9 +223,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/v1/models/{model:*}", s.handleModel) // the id may hold a slash: mock/echo
 	r.GET("/models/{model:*}", s.handleModel)
 	r.GET("/healthz", s.handleHealth)
-	r.HEAD("/healthz", s.handleHealth) // load balancers probe with HEAD; fasthttp sends no body
 	r.GET("/readyz", s.handleReady)
-	r.HEAD("/readyz", s.handleReady)
 	r.GET("/metrics", s.handleMetrics)
 	if s.dash != nil {
 		s.dash.Register(r) // engine/dashboard: the admin UI and its sessions
@@ -267,11 +265,31 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 			return
 		}
 		s.setCORS(ctx)
+		if ctx.IsHead() && headAsGet(r, ctx) {
+			// HEAD is GET without the body (RFC 9110 §9.3.2): the GET route
+			// answers, through the router for its panic handler, and
+			// fasthttp drops the body as the method is HEAD again by then.
+			ctx.Request.Header.SetMethod(fasthttp.MethodGet)
+			h(ctx)
+			ctx.Request.Header.SetMethod(fasthttp.MethodHead)
+			return
+		}
 		h(ctx)
 		if sc := ctx.Response.StatusCode(); sc == 301 || sc == 307 || sc == 308 {
 			relativeRedirect(ctx)
 		}
 	}
+}
+
+// headAsGet reports whether a HEAD request has no route of its own but a
+// GET route.
+func headAsGet(r *router.Router, ctx *fasthttp.RequestCtx) bool {
+	path := string(ctx.Request.URI().PathOriginal())
+	if h, _ := r.Lookup(fasthttp.MethodHead, path, ctx); h != nil {
+		return false
+	}
+	h, _ := r.Lookup(fasthttp.MethodGet, path, ctx)
+	return h != nil
 }
 
 // transportError answers requests fasthttp could not parse: oversized bodies
