@@ -19,8 +19,9 @@ import (
 // gateway in front of each provider's fake and the mock, as issue 12's new
 // user did: responses.create streaming and not, a function-tool round trip
 // chained with previous_response_id, retrieve, inputItems and delete; chat
-// completions with a tool round trip; anthropic messages.countTokens for
-// every model; embeddings and a batch (files.create, batches.create,
+// completions with a tool round trip; models.retrieve; the SDK's error
+// class for each error status; n=2 and a named tool_choice on the mock;
+// anthropic messages.countTokens for every model; embeddings and a batch (files.create, batches.create,
 // polling, the output and error files) on the mock. testdata/nodesdk/sdk.mjs
 // holds the checks; its output is the test's report.
 //

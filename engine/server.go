@@ -202,7 +202,8 @@ type accessSink struct{ w io.Writer }
 func (s *Server) Handler() fasthttp.RequestHandler {
 	r := router.New()
 	r.RedirectTrailingSlash = false
-	r.HandleOPTIONS = false
+	r.HandleOPTIONS = true // the router sets Allow; preflight adds CORS (cors.go)
+	r.GlobalOPTIONS = s.preflight
 	r.POST("/v1/chat/completions", s.handleChat)
 	r.POST("/chat/completions", s.handleChat)
 	r.POST("/v1/messages", s.handleMessages)
@@ -219,6 +220,8 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.POST("/embeddings", s.handleEmbeddings)
 	r.GET("/v1/models", s.handleModels)
 	r.GET("/models", s.handleModels)
+	r.GET("/v1/models/{model:*}", s.handleModel) // the id may hold a slash: mock/echo
+	r.GET("/models/{model:*}", s.handleModel)
 	r.GET("/healthz", s.handleHealth)
 	r.GET("/readyz", s.handleReady)
 	r.GET("/metrics", s.handleMetrics)
@@ -257,6 +260,20 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	h := r.Handler
 	return func(ctx *fasthttp.RequestCtx) {
 		s.setRequestID(ctx)
+		if s.refuseOrigin(ctx) { // cors.go
+			writeError(ctx, errForeignOrigin)
+			return
+		}
+		s.setCORS(ctx)
+		if ctx.IsHead() && headAsGet(r, ctx) {
+			// HEAD is GET without the body (RFC 9110 §9.3.2): the GET route
+			// answers, through the router for its panic handler, and
+			// fasthttp drops the body as the method is HEAD again by then.
+			ctx.Request.Header.SetMethod(fasthttp.MethodGet)
+			h(ctx)
+			ctx.Request.Header.SetMethod(fasthttp.MethodHead)
+			return
+		}
 		h(ctx)
 		if sc := ctx.Response.StatusCode(); sc == 301 || sc == 307 || sc == 308 {
 			relativeRedirect(ctx)
@@ -264,9 +281,24 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	}
 }
 
+// headAsGet reports whether a HEAD request has no route of its own but a
+// GET route.
+func headAsGet(r *router.Router, ctx *fasthttp.RequestCtx) bool {
+	path := string(ctx.Request.URI().PathOriginal())
+	if h, _ := r.Lookup(fasthttp.MethodHead, path, ctx); h != nil {
+		return false
+	}
+	h, _ := r.Lookup(fasthttp.MethodGet, path, ctx)
+	return h != nil
+}
+
 // transportError answers requests fasthttp could not parse: oversized bodies
 // get a 413 before the body is read whole.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	// Not routed through Handler: the request id and CORS are set here, so
+	// that a client can quote the id and a browser can read the envelope.
+	s.setRequestID(ctx)
+	s.setCORS(ctx)
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		bodyTooLarge.Inc()
 		ctx.SetConnectionClose()

@@ -6,10 +6,18 @@
 // Models:
 //   - echo: answers with the text of the last user message;
 //   - lorem: answers with ReplyBytes of fixed text (the benchmark's answer);
-//   - tool: calls the request's first tool with {} (or answers "no tools");
+//   - tool: calls the request's first tool, or the one tool_choice names,
+//     with {} (or answers "no tools": none given, or tool_choice "none");
 //     once the last turn holds a tool result, it answers with the text
 //     "The tool returned: " and that result, so that an agent loop
 //     (call → result → answer) ends.
+//
+// n > 1 gives n identical choices (indexed 0 to n-1; in a stream one
+// after the other), the usage counting each.
+//
+// Text answers follow response_format (json.go), and end before the first
+// stop sequence and after max_tokens tokens (finish reason "length"), as
+// OpenAI's do.
 //
 // Every model also serves embeddings (embed.go): deterministic hashed
 // bag-of-words vectors, so that /v1/embeddings and the semantic cache can be
@@ -17,13 +25,17 @@
 package mock
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/internal/unsafeconv"
+	"github.com/aigateway/gateway/internal/wire"
 	"github.com/aigateway/gateway/providers"
 )
 
@@ -86,13 +98,68 @@ func (p *Provider) answer(call *providers.Call) (text string, tool *providers.To
 		if result, ok := lastToolResult(call.Req); ok {
 			return "The tool returned: " + result, nil, nil
 		}
-		if len(call.Req.Tools) == 0 {
-			return "no tools", nil, nil
+		tool, err := chosenTool(call.Req)
+		if tool == nil {
+			return "no tools", nil, err
 		}
-		return "", &call.Req.Tools[0], nil
+		return "", tool, nil
 	}
 	return "", nil, &providers.UpstreamError{Status: 404, Type: "invalid_request_error", Code: "model_not_found",
 		Param: "model", Message: "mock has no model " + call.Model + "; it serves echo, lorem and tool"}
+}
+
+// chosenTool returns the tool the tool model calls, as tool_choice says
+// (https://platform.openai.com/docs/api-reference/chat/create#chat-create-tool_choice):
+// the first function tool for "auto", "required" or none given; the named
+// one for {"type":"function","function":{"name":…}}; the first of the
+// allowed ones for {"type":"allowed_tools",…}; nil for "none" or no
+// function tool (the mock calls no custom tools). Another string, or a
+// name that no tool of the request has, is a 400, as OpenAI answers.
+func chosenTool(r *providers.Request) (*providers.Tool, error) {
+	tc := r.ToolChoice
+	allowed := func(name string) bool { return true }
+	switch jsonscan.KindOf(tc) {
+	case jsonscan.String:
+		switch string(tc) {
+		case `"auto"`, `"required"`:
+		case `"none"`:
+			return nil, nil
+		default:
+			return nil, &providers.RequestError{Param: "tool_choice", Msg: `must be "none", "auto", "required" or an object`}
+		}
+	case jsonscan.Object:
+		switch string(jsonscan.Get(tc, "type")) {
+		case `"function"`:
+			fn := jsonscan.Get(jsonscan.Get(tc, "function"), "name")
+			name := wire.Str(fn)
+			if t := functionTool(r, func(n string) bool { return n == name }); t != nil {
+				return t, nil
+			}
+			return nil, &providers.RequestError{Param: "tool_choice", Msg: "names function " + strconv.Quote(name) + ", which is not in tools"}
+		case `"allowed_tools"`:
+			list := jsonscan.Get(jsonscan.Get(tc, "allowed_tools"), "tools")
+			allowed = func(name string) bool {
+				found := false
+				_ = jsonscan.ArrayEach(list, func(_ int, el []byte) error {
+					found = found || wire.Str(jsonscan.Get(jsonscan.Get(el, "function"), "name")) == name
+					return nil
+				})
+				return found
+			}
+		}
+	}
+	return functionTool(r, allowed), nil
+}
+
+// functionTool returns the request's first function tool whose name ok
+// accepts, or nil.
+func functionTool(r *providers.Request, ok func(name string) bool) *providers.Tool {
+	for i := range r.Tools {
+		if t := &r.Tools[i]; (t.Type == "function" || t.Type == "") && t.Name != "" && ok(t.Name) {
+			return t
+		}
+	}
+	return nil
 }
 
 // lastToolResult returns the text of the last tool message after the last
@@ -131,13 +198,20 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	if p.cfg.Latency > 0 {
 		time.Sleep(p.cfg.Latency)
 	}
+	finish := "stop"
+	if tool == nil {
+		text, finish = limit(call.Req, jsonAnswer(call.Req, text))
+	}
 	usage := providers.Usage{PromptTokens: promptTokens(call.Req), CompletionTokens: countTokens(text), Set: true}
 	if tool != nil {
 		usage.CompletionTokens = 5
 	}
+	n := max(call.Req.N, 1)
+	usage.CompletionTokens *= n
 	if call.Req.Stream {
 		s := streamPool.Get().(*stream)
 		s.reset(p, call, text, tool, usage)
+		s.finish, s.n, s.full = finish, n, text
 		out := &s.resp
 		out.Init(s.release)
 		out.Stream = s
@@ -145,12 +219,15 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	}
 	bb := bufPool.Get().(*buf)
 	// Content is read by AppendJSON alone: a view of text, not a copy.
-	c := providers.Completion{ID: call.ID, Created: call.Created, Model: call.Model, Content: unsafeconv.Bytes(text), Finish: "stop", Usage: usage}
+	c := providers.Completion{ID: call.ID, Created: call.Created, Model: call.Model, Content: unsafeconv.Bytes(text), Finish: finish, Usage: usage}
 	if tool != nil {
 		c.ToolCalls = []providers.ToolCall{{ID: "call_" + call.ID, Name: tool.Name, Arguments: "{}"}}
 		c.Finish = "tool_calls"
 	}
 	bb.b = c.AppendJSON(bb.b[:0])
+	if n > 1 {
+		bb.b = repeatChoice(bb.b, n)
+	}
 	out := &bb.resp
 	out.Init(bb.release)
 	out.Body = bb.b
@@ -181,6 +258,66 @@ func init() {
 		s.release = s.put
 		return s
 	}
+}
+
+// limit applies the request's stop sequences and token limit to an answer
+// as OpenAI does (https://platform.openai.com/docs/api-reference/chat/create):
+// the text ends before the first stop sequence, with finish reason "stop",
+// and after max_completion_tokens (or max_tokens) tokens, with "length".
+func limit(r *providers.Request, text string) (string, string) {
+	for _, stop := range r.Stop {
+		if i := strings.Index(text, stop); stop != "" && i >= 0 {
+			text = text[:i]
+		}
+	}
+	if r.MaxTokens <= 0 {
+		return text, "stop"
+	}
+	rest := text
+	for n := 0; n < r.MaxTokens && rest != ""; n++ {
+		_, rest = nextToken(rest)
+	}
+	if rest == "" {
+		return text, "stop"
+	}
+	return text[:len(text)-len(rest)], "length"
+}
+
+// choice0 opens the first (only) choice of a chunk or a completion that
+// ChunkWriter or Completion.AppendJSON wrote.
+const choice0 = `"choices":[{"index":0,`
+
+// reindex appends chunk to dst with its choice's index set to i.
+func reindex(dst, chunk []byte, i int) []byte {
+	at := bytes.Index(chunk, []byte(choice0))
+	if at < 0 {
+		return append(dst, chunk...)
+	}
+	at += len(choice0) - len(`0,`)
+	dst = append(dst, chunk[:at]...)
+	dst = strconv.AppendInt(dst, int64(i), 10)
+	return append(dst, chunk[at+1:]...)
+}
+
+// repeatChoice returns the completion body with its one choice repeated n
+// times, indexed 0 to n-1: the answer to a request's n, every choice the
+// same, as the mock is deterministic.
+func repeatChoice(body []byte, n int) []byte {
+	start := bytes.Index(body, []byte(choice0))
+	end := bytes.LastIndex(body, []byte(`],"usage":`))
+	if start < 0 || end < start {
+		return body
+	}
+	rest := body[start+len(choice0) : end] // the choice after {"index":0,
+	out := make([]byte, 0, len(body)+(n-1)*(len(rest)+16))
+	out = append(out, body[:end]...)
+	for i := 1; i < n; i++ {
+		out = append(out, `,{"index":`...)
+		out = strconv.AppendInt(out, int64(i), 10)
+		out = append(out, ',')
+		out = append(out, rest...)
+	}
+	return append(out, body[end:]...)
 }
 
 // countTokens counts streamed tokens: one per word-with-trailing-space.
@@ -224,13 +361,21 @@ type stream struct {
 	pace    time.Duration
 	state   int
 	include bool
-	closed  chan struct{}
-	timer   *time.Timer
+	finish  string // "stop" or "length"
+	// n choices (the request's n) stream one after the other, each with
+	// the text full; choice is the one streaming, scratch re-indexes its
+	// chunks.
+	n, choice int
+	full      string
+	scratch   []byte
+	closed    chan struct{}
+	timer     *time.Timer
 }
 
 func (s *stream) reset(p *Provider, call *providers.Call, text string, tool *providers.Tool, u providers.Usage) {
 	s.cw.Reset(call.ID, call.Created, call.Model)
 	s.rest, s.tool, s.toolID, s.usage, s.pace, s.state, s.include = text, tool, "call_"+call.ID, u, p.cfg.Pace, 0, call.Req.IncludeUsage
+	s.finish, s.n, s.choice, s.full = "stop", 1, 0, text // a pooled stream's last use must not leak in
 	select {
 	case <-s.closed:
 	default:
@@ -265,9 +410,19 @@ const (
 	stDone
 )
 
-// Next yields the role chunk, one chunk per token, the finish chunk, and the
-// end events.
+// Next yields, for each of the n choices, the role chunk, one chunk per
+// token and the finish chunk, then the end events.
 func (s *stream) Next() ([]byte, error) {
+	c := s.choice
+	b, err := s.next()
+	if c == 0 || err != nil {
+		return b, err
+	}
+	s.scratch = reindex(s.scratch[:0], b, c)
+	return s.scratch, nil
+}
+
+func (s *stream) next() ([]byte, error) {
 	switch s.state {
 	case stRole:
 		s.state = stBody
@@ -279,7 +434,7 @@ func (s *stream) Next() ([]byte, error) {
 		}
 		if s.rest == "" {
 			s.state = stFinish
-			return s.Next()
+			return s.next()
 		}
 		if !s.wait() {
 			return nil, io.ErrClosedPipe
@@ -289,10 +444,14 @@ func (s *stream) Next() ([]byte, error) {
 		return s.cw.Content(unsafeconv.Bytes(tok)), nil
 	case stFinish:
 		s.state = stDone
+		if s.choice+1 < s.n {
+			s.choice++
+			s.state, s.rest = stRole, s.full
+		}
 		if s.tool != nil {
 			return s.cw.Finish("tool_calls"), nil
 		}
-		return s.cw.Finish("stop"), nil
+		return s.cw.Finish(s.finish), nil
 	case stDone:
 		s.state = stDone + 1
 		return s.cw.End(s.usage, s.include), nil

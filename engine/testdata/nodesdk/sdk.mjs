@@ -199,6 +199,49 @@ for (const stream of [false, true]) {
   });
 }
 
+await check('models.retrieve', async () => {
+  const m = await openai.models.retrieve('mock/echo');
+  assert(m.id === 'mock/echo' && m.object === 'model' && m.owned_by === 'mock', 'model ' + show(m));
+  try {
+    await openai.models.retrieve('mock/nope');
+    throw new Error('retrieve of an unknown model succeeded');
+  } catch (e) {
+    assert(e instanceof OpenAI.NotFoundError && e.code === 'model_not_found', 'unknown model: ' + e);
+  }
+});
+
+// Each error the gateway answers must surface as the SDK's error class
+// for its status, with the envelope's code and param.
+await check('chat.completions error classes', async () => {
+  const bad = new OpenAI({ baseURL: url + '/v1', apiKey: 'wrong-key', maxRetries: 0 });
+  const cases = [
+    [() => bad.chat.completions.create({ model: 'mock/echo', messages: [{ role: 'user', content: 'x' }] }), OpenAI.AuthenticationError, 'invalid_api_key'],
+    [() => openai.chat.completions.create({ model: 'nope-model', messages: [{ role: 'user', content: 'x' }] }), OpenAI.NotFoundError, 'model_not_found'],
+    [() => openai.chat.completions.create({ model: 'mock/echo', messages: [] }), OpenAI.BadRequestError, 'invalid_request', 'messages'],
+    [() => openai.chat.completions.create({ model: 'mock/echo', messages: 'x' }), OpenAI.BadRequestError, 'invalid_request', 'messages'],
+    [() => openai.chat.completions.create({ model: 'mock/echo', stream: true, temperature: 9, messages: [{ role: 'user', content: 'x' }] }), OpenAI.BadRequestError, 'invalid_request', 'temperature'],
+  ];
+  for (const [call, cls, code, param] of cases) {
+    try {
+      await call();
+      throw new Error('no error for ' + cls.name);
+    } catch (e) {
+      assert(e instanceof cls && e.code === code && (!param || e.param === param), `want ${cls.name} ${code} ${param || ''}, got ${e.constructor.name} ${e.code} ${e.param}: ${e.message}`);
+    }
+  }
+});
+
+for (const stream of [false, true]) {
+  await check('chat.completions n=2 and named tool_choice mock' + (stream ? ' stream' : ''), async () => {
+    const params = { model: 'mock/echo', n: 2, messages: [{ role: 'user', content: 'two answers' }] };
+    const c = stream ? await openai.chat.completions.stream(params).finalChatCompletion() : await openai.chat.completions.create(params);
+    assert(c.choices.length === 2 && c.choices.every((ch, i) => ch.index === i && ch.message.content === 'two answers'), 'choices ' + show(c.choices));
+    const tools = ['get_weather', 'get_time'].map((name) => ({ type: 'function', function: { name, parameters: { type: 'object', properties: {} } } }));
+    const m = await chat({ model: 'mock/tool', tools, tool_choice: { type: 'function', function: { name: 'get_time' } }, messages: [{ role: 'user', content: 'time?' }] }, stream);
+    assert(m.tool_calls?.length === 1 && m.tool_calls[0].function.name === 'get_time', 'named tool_choice ' + show(m));
+  });
+}
+
 await check('embeddings.create mock/echo', async () => {
   const e = await openai.embeddings.create({ model: 'mock/echo', input: ['hello', 'world', 'hello'] });
   assert(e.object === 'list' && e.data.length === 3 && e.usage.prompt_tokens > 0, 'embeddings ' + show(e));
