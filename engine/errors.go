@@ -74,6 +74,21 @@ func toAPIError(err error) *apiError {
 // writeError writes the OpenAI error envelope.
 func writeError(ctx *fasthttp.RequestCtx, e *apiError) { api.WriteError(ctx, e) }
 
+// anthropicStatus is e as Anthropic would answer it: an upstream that is
+// overloaded is a 529 overloaded_error
+// (https://docs.anthropic.com/en/api/errors), which the Anthropic SDKs
+// raise as their OverloadedError and Claude Code retries as "overloaded";
+// OpenAI's envelope keeps the 503 that SPEC.md lists for it. e is not
+// changed (it may be a shared sentinel).
+func anthropicStatus(e *apiError) *apiError {
+	if e.Status == 503 && e.Code == "upstream_overloaded" {
+		c := *e
+		c.Status = 529
+		return &c
+	}
+	return e
+}
+
 // writeAnthropicError writes the Anthropic error envelope for clients of
 // /v1/messages.
 func writeAnthropicError(ctx *fasthttp.RequestCtx, e *apiError) {

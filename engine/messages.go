@@ -28,6 +28,9 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 	}
 	body := ctx.PostBody()
 	requested, stream, err := messagesHead(body)
+	if err == nil {
+		err = checkMaxTokens(body)
+	}
 	if err != nil {
 		x.fail(ctx, err)
 		return
@@ -144,6 +147,28 @@ func messagesHead(body []byte) (model string, stream bool, err error) {
 		return "", false, err
 	}
 	return model, string(jsonscan.Get(obj, "stream")) == "true", nil
+}
+
+// checkMaxTokens refuses what Anthropic refuses
+// (https://docs.anthropic.com/en/api/messages): max_tokens is required and
+// is an integer of at least 1. Checked here, before any route, so that
+// every model answers as Anthropic would, and the Anthropic SDKs' clients
+// see the member they sent named (the translation renames it
+// max_completion_tokens). body is a validated JSON object.
+func checkMaxTokens(body []byte) error {
+	v := jsonscan.Get(body[jsonscan.SkipSpace(body, 0):], "max_tokens")
+	msg := ""
+	if v == nil {
+		msg = "max_tokens: Field required"
+	} else if n, err := jsonscan.ParseInt(v); jsonscan.KindOf(v) != jsonscan.Number || err != nil {
+		msg = "max_tokens: Input should be a valid integer"
+	} else if n < 1 {
+		msg = "max_tokens: Input should be greater than or equal to 1"
+	}
+	if msg == "" {
+		return nil
+	}
+	return &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: "max_tokens", Msg: msg}
 }
 
 // bodyObject validates a request body and returns its top-level object.
