@@ -74,19 +74,28 @@ func toAPIError(err error) *apiError {
 // writeError writes the OpenAI error envelope.
 func writeError(ctx *fasthttp.RequestCtx, e *apiError) { api.WriteError(ctx, e) }
 
-// anthropicStatus is e as Anthropic would answer it: an upstream that is
-// overloaded is a 529 overloaded_error
+// overloadStatus is e with the status that the client's API uses for an
+// overloaded upstream: 529 overloaded_error on Anthropic's
 // (https://docs.anthropic.com/en/api/errors), which the Anthropic SDKs
 // raise as their OverloadedError and Claude Code retries as "overloaded";
-// OpenAI's envelope keeps the 503 that SPEC.md lists for it. e is not
-// changed (it may be a shared sentinel).
-func anthropicStatus(e *apiError) *apiError {
-	if e.Status == 503 && e.Code == "upstream_overloaded" {
-		c := *e
-		c.Status = 529
-		return &c
+// 503 on OpenAI's, whose SDKs know no 529 (SPEC.md: 502/503/504 upstream).
+// An Anthropic 529 becomes a 503 upstream_overloaded (ParseError), a
+// stream whose first event is overloaded_error a 529 (firstEventError):
+// both reach each client as its API says. e is not changed (it may be a
+// shared sentinel).
+func overloadStatus(e *apiError, anthropicClient bool) *apiError {
+	status := e.Status
+	switch {
+	case anthropicClient && status == 503 && e.Code == "upstream_overloaded":
+		status = 529
+	case !anthropicClient && status == 529:
+		status = 503
+	default:
+		return e
 	}
-	return e
+	c := *e
+	c.Status = status
+	return &c
 }
 
 // writeAnthropicError writes the Anthropic error envelope for clients of

@@ -11,6 +11,7 @@ import (
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers/providertest"
 	"github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // anthropicErrorOf checks that body is Anthropic's error envelope
@@ -169,5 +170,60 @@ api_key = "k"
 	var ae *anthropic.Error
 	if !errors.As(err, &ae) || ae.StatusCode != 529 {
 		t.Fatalf("SDK error %v, want a 529", err)
+	}
+}
+
+// TestOverloadedFirstEventPerClientAPI: an Anthropic stream that answers
+// 200 and then, as its first event, overloaded_error (Anthropic sends
+// errors after the headers this way,
+// https://docs.anthropic.com/en/docs/build-with-claude/streaming#error-events)
+// fails the attempt before the client saw a byte; the client gets the
+// status its API uses for that: 529 overloaded_error on /v1/messages, and
+// 503 in OpenAI's envelope on /v1/chat/completions and /v1/responses
+// (OpenAI's SDKs know no 529).
+func TestOverloadedFirstEventPerClientAPI(t *testing.T) {
+	t.Parallel()
+	up, err := providertest.Start(func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("text/event-stream")
+		ctx.SetBodyString("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = up.Close() })
+	g := startGateway(t, `
+[reliability]
+retry_max_attempts = 1
+breaker_failures = 1000
+
+[providers.up]
+kind = "anthropic"
+base_url = "`+up.URL+`"
+api_key = "k"
+`, nil)
+	tests := []struct {
+		name, path, body string
+		status           int
+		anthropicErr     bool
+	}{
+		{"messages passthrough", "/v1/messages", `{"model":"up/claude-sonnet-4-0","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}`, 529, true},
+		{"chat completions", "/v1/chat/completions", `{"model":"up/claude-sonnet-4-0","stream":true,"messages":[{"role":"user","content":"hi"}]}`, 503, false},
+		{"responses", "/v1/responses", `{"model":"up/claude-sonnet-4-0","stream":true,"input":"hi"}`, 503, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			status, _, body := g.post(t, tc.path, tc.body, map[string]string{"anthropic-version": "2023-06-01"})
+			if status != tc.status {
+				t.Fatalf("status %d, want %d: %s", status, tc.status, body)
+			}
+			if tc.anthropicErr {
+				if typ, _ := anthropicErrorOf(t, body); typ != "overloaded_error" {
+					t.Fatalf("type %s: %s", typ, body)
+				}
+			} else if e := jsonscan.Get([]byte(body), "error"); jsonscan.KindOf(jsonscan.Get(e, "message")) != jsonscan.String || jsonscan.Get([]byte(body), "type") != nil {
+				t.Fatalf("not OpenAI's error envelope: %s", body)
+			}
+		})
 	}
 }
