@@ -39,16 +39,27 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 	if name == "" {
 		name = s.defaultModel(x)
 	}
+	if name == "auto" {
+		// The router picks the model in serve, after the request stage:
+		// translated whatever it picks (a passthrough needs the model
+		// first), with no output cap known yet.
+		s.serveTranslated(ctx, x, body, name, messages.Target{})
+		return
+	}
 	m, err := s.catalog.Resolve(name)
 	if err != nil {
 		x.fail(ctx, err)
+		return
+	}
+	slot := s.upstreams[m.Provider]
+	if slot == nil {
+		x.fail(ctx, catalog.NotConfigured(name, m.Provider))
 		return
 	}
 	if err := s.admitModel(ctx, x, requested, m, body, maxTokensOf(body)); err != nil { // tenancy.go
 		x.fail(ctx, err)
 		return
 	}
-	slot := s.upstreams[m.Provider]
 	if _, ok := slot.p.(providers.MessagesNative); ok {
 		x.model, x.stream = m, stream
 		s.targets(x, name, m)
@@ -63,10 +74,17 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	kind, _ := kinds.All.Lookup(slot.cfg.Kind)
-	b, err := messages.RequestToOpenAI(x.scratch[:0], body, messages.Target{
+	s.serveTranslated(ctx, x, body, name, messages.Target{
 		MaxOutputTokens: m.MaxOutputTokens,
 		NoFiles:         kind.NoFiles, // see Target.NoFiles
 	})
+}
+
+// serveTranslated serves an Anthropic request body through the chat
+// pipeline: translated to the canonical request for model name, answered
+// in Anthropic's format.
+func (s *Server) serveTranslated(ctx *fasthttp.RequestCtx, x *exchange, body []byte, name string, t messages.Target) {
+	b, err := messages.RequestToOpenAI(x.scratch[:0], body, t)
 	x.scratch = b
 	if err != nil {
 		x.fail(ctx, err)
@@ -75,7 +93,7 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		if ignored := messages.IgnoredMembers(nil, body); len(ignored) > 0 {
 			s.log.Debug("anthropic request members without an equivalent were ignored",
-				"id", string(x.reqID), "model", m.Name, "members", ignored)
+				"id", string(x.reqID), "model", name, "members", ignored)
 		}
 	}
 	if err := x.req.Decode(b); err != nil {
@@ -100,6 +118,11 @@ func (s *Server) handleCountTokens(ctx *fasthttp.RequestCtx) {
 	if err != nil {
 		x.fail(ctx, err)
 		return
+	}
+	// As /v1/messages would: the project's or the gateway's default, and
+	// for "auto" (the router reads the whole request) the default's count.
+	if name = x.requestedModel(name); name == "" || name == "auto" {
+		name = s.defaultModel(x)
 	}
 	m, err := s.catalog.Resolve(name)
 	if err != nil {
