@@ -130,6 +130,12 @@ func (s *Server) handleCountTokens(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.model = m
+	if p := x.ten.proj; p != nil {
+		if err := s.modelRefused(p, name, m, ""); err != nil { // as /v1/messages
+			x.fail(ctx, err)
+			return
+		}
+	}
 	slot := s.upstreams[m.Provider]
 	if slot == nil {
 		x.fail(ctx, catalog.NotConfigured(name, m.Provider))

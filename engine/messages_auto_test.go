@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/aigateway/gateway/providers/providertest"
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 )
@@ -46,5 +47,48 @@ func TestMessagesAutoModel(t *testing.T) {
 	}
 	if status != 200 || json.Unmarshal([]byte(body), &out) != nil || out.InputTokens <= 0 {
 		t.Fatalf("count_tokens auto: %d %s", status, body)
+	}
+}
+
+// TestCountTokensModelAllowList: count_tokens applies the project's model
+// allow-list as /v1/messages does (403 permission_error), before a
+// passthrough reaches Anthropic with the gateway's key.
+func TestCountTokensModelAllowList(t *testing.T) {
+	t.Parallel()
+	fake := &providertest.Anthropic{}
+	up, err := providertest.StartAnthropic(fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = up.Close() })
+	g := startGateway(t, `
+[[projects]]
+id = "limited"
+models = ["mock/echo"]
+
+[[keys]]
+key = "k-limited"
+project = "limited"
+`, map[string]string{"ANTHROPIC_API_KEY": "sk-ant-x", "ANTHROPIC_BASE_URL": up.URL})
+	hdr := map[string]string{"Authorization": "", "x-api-key": "k-limited", "anthropic-version": "2023-06-01"}
+	msgs := `"messages":[{"role":"user","content":"hi"}]`
+	for _, tc := range []struct{ name, path, body string }{
+		{"messages passthrough", "/v1/messages", `{"model":"claude-sonnet-4-0","max_tokens":5,` + msgs + `}`},
+		{"count_tokens passthrough", "/v1/messages/count_tokens", `{"model":"claude-sonnet-4-0",` + msgs + `}`},
+		{"count_tokens estimate", "/v1/messages/count_tokens", `{"model":"mock/lorem",` + msgs + `}`},
+	} {
+		status, _, body := g.post(t, tc.path, tc.body, hdr)
+		if status != 403 {
+			t.Fatalf("%s: %d %s", tc.name, status, body)
+		}
+		if typ, _ := anthropicErrorOf(t, body); typ != "permission_error" {
+			t.Fatalf("%s: %s", tc.name, body)
+		}
+	}
+	if n := up.Hits.Load(); n != 0 {
+		t.Fatalf("the upstream was called %d times", n)
+	}
+	if status, _, body := g.post(t, "/v1/messages/count_tokens", `{"model":"mock/echo",`+msgs+`}`, hdr); status != 200 {
+		t.Fatalf("allowed model: %d %s", status, body)
 	}
 }
