@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aigateway/gateway/providers/providertest"
@@ -50,9 +51,10 @@ func TestMessagesAutoModel(t *testing.T) {
 	}
 }
 
-// TestCountTokensModelAllowList: count_tokens applies the project's model
-// allow-list as /v1/messages does (403 permission_error), before a
-// passthrough reaches Anthropic with the gateway's key.
+// TestCountTokensModelAllowList: count_tokens (and the Responses API's
+// input_tokens) apply the project's model allow-list as /v1/messages does
+// (403 permission_error), before a passthrough reaches Anthropic with the
+// gateway's key.
 func TestCountTokensModelAllowList(t *testing.T) {
 	t.Parallel()
 	fake := &providertest.Anthropic{}
@@ -84,6 +86,11 @@ project = "limited"
 		if typ, _ := anthropicErrorOf(t, body); typ != "permission_error" {
 			t.Fatalf("%s: %s", tc.name, body)
 		}
+	}
+	// And OpenAI's input token count, in OpenAI's envelope.
+	status, _, body := g.post(t, "/v1/responses/input_tokens", `{"model":"mock/lorem","input":"hi"}`, map[string]string{"Authorization": "Bearer k-limited"})
+	if status != 403 || !strings.Contains(body, `"code":"model_not_allowed"`) {
+		t.Fatalf("responses input_tokens: %d %s", status, body)
 	}
 	if n := up.Hits.Load(); n != 0 {
 		t.Fatalf("the upstream was called %d times", n)
