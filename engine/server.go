@@ -253,7 +253,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	}
 	r.PanicHandler = func(ctx *fasthttp.RequestCtx, v any) {
 		s.log.Error("panic in handler", "path", string(ctx.Path()), "panic", fmt.Sprint(v))
-		writeError(ctx, &apiError{Status: 500, Type: typeServer, Code: "internal_error", Msg: "internal gateway error"})
+		writeErrorFor(ctx, &apiError{Status: 500, Type: typeServer, Code: "internal_error", Msg: "internal gateway error"})
 	}
 	h := r.Handler
 	return func(ctx *fasthttp.RequestCtx) {
@@ -293,8 +293,8 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 
 // writeErrorFor writes e in the envelope of the API that ctx's path
 // belongs to: Anthropic's under /v1/messages, whose SDKs read only that
-// one, else OpenAI's. For the answers given before a handler runs (unknown
-// path or method, a body over max_body_bytes).
+// one, else OpenAI's. For the answers given outside a handler (unknown
+// path or method, a body over max_body_bytes, a panic).
 func writeErrorFor(ctx *fasthttp.RequestCtx, e *apiError) {
 	if p := ctx.Path(); bytes.Equal(p, messagesPath) || bytes.HasPrefix(p, messagesSubtree) {
 		writeAnthropicError(ctx, e)
