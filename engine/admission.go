@@ -211,9 +211,8 @@ func (s *Server) admitModel(ctx context.Context, x *exchange, requested string, 
 	}
 	x.ten.admitted = true
 	x.ten.requested = requested
-	if !s.modelAllowed(p, requested, m, x.tier) {
-		return &apiError{Status: 403, Type: "permission_error", Code: "model_not_allowed", Param: "model",
-			Msg: "Project " + p.ID + " may not use model `" + displayModel(requested, m) + "`; allowed: " + strings.Join(p.Models, ", ")}
+	if err := s.modelRefused(p, requested, m, x.tier); err != nil {
+		return err
 	}
 	if p.BudgetUSD <= 0 {
 		return nil
@@ -229,6 +228,16 @@ func (s *Server) admitModel(ctx context.Context, x *exchange, requested string, 
 	}
 	x.ten.resv = r
 	return nil
+}
+
+// modelRefused is the 403 for a model outside p's allow-list, nil when
+// p may use it.
+func (s *Server) modelRefused(p *tenant.Project, requested string, m *catalog.Model, tier string) error {
+	if s.modelAllowed(p, requested, m, tier) {
+		return nil
+	}
+	return &apiError{Status: 403, Type: "permission_error", Code: "model_not_allowed", Param: "model",
+		Msg: "Project " + p.ID + " may not use model `" + displayModel(requested, m) + "`; allowed: " + strings.Join(p.Models, ", ")}
 }
 
 func displayModel(requested string, m *catalog.Model) string {

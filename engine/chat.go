@@ -214,7 +214,7 @@ func (x *exchange) release() {
 }
 
 func (x *exchange) fail(ctx *fasthttp.RequestCtx, err error) {
-	e := toAPIError(err)
+	e := overloadStatus(toAPIError(err), x.format == formatAnthropic || x.format == formatNative)
 	x.status, x.errCode = e.Status, e.Code
 	if e.Status >= 500 {
 		x.s.log.Warn("request failed", "id", string(x.reqID), "status", e.Status, "error", err.Error())

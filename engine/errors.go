@@ -74,6 +74,30 @@ func toAPIError(err error) *apiError {
 // writeError writes the OpenAI error envelope.
 func writeError(ctx *fasthttp.RequestCtx, e *apiError) { api.WriteError(ctx, e) }
 
+// overloadStatus is e with the status that the client's API uses for an
+// overloaded upstream: 529 overloaded_error on Anthropic's
+// (https://docs.anthropic.com/en/api/errors), which the Anthropic SDKs
+// raise as their OverloadedError and Claude Code retries as "overloaded";
+// 503 on OpenAI's, whose SDKs know no 529 (SPEC.md: 502/503/504 upstream).
+// An Anthropic 529 becomes a 503 upstream_overloaded (ParseError), a
+// stream whose first event is overloaded_error a 529 (firstEventError):
+// both reach each client as its API says. e is not changed (it may be a
+// shared sentinel).
+func overloadStatus(e *apiError, anthropicClient bool) *apiError {
+	status := e.Status
+	switch {
+	case anthropicClient && status == 503 && e.Code == "upstream_overloaded":
+		status = 529
+	case !anthropicClient && status == 529:
+		status = 503
+	default:
+		return e
+	}
+	c := *e
+	c.Status = status
+	return &c
+}
+
 // writeAnthropicError writes the Anthropic error envelope for clients of
 // /v1/messages.
 func writeAnthropicError(ctx *fasthttp.RequestCtx, e *apiError) {

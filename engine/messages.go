@@ -28,6 +28,9 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 	}
 	body := ctx.PostBody()
 	requested, stream, err := messagesHead(body)
+	if err == nil {
+		err = checkMaxTokens(body)
+	}
 	if err != nil {
 		x.fail(ctx, err)
 		return
@@ -36,16 +39,27 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 	if name == "" {
 		name = s.defaultModel(x)
 	}
+	if name == "auto" {
+		// The router picks the model in serve, after the request stage:
+		// translated whatever it picks (a passthrough needs the model
+		// first), with no output cap known yet.
+		s.serveTranslated(ctx, x, body, name, messages.Target{})
+		return
+	}
 	m, err := s.catalog.Resolve(name)
 	if err != nil {
 		x.fail(ctx, err)
+		return
+	}
+	slot := s.upstreams[m.Provider]
+	if slot == nil {
+		x.fail(ctx, catalog.NotConfigured(name, m.Provider))
 		return
 	}
 	if err := s.admitModel(ctx, x, requested, m, body, maxTokensOf(body)); err != nil { // tenancy.go
 		x.fail(ctx, err)
 		return
 	}
-	slot := s.upstreams[m.Provider]
 	if _, ok := slot.p.(providers.MessagesNative); ok {
 		x.model, x.stream = m, stream
 		s.targets(x, name, m)
@@ -60,10 +74,17 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	kind, _ := kinds.All.Lookup(slot.cfg.Kind)
-	b, err := messages.RequestToOpenAI(x.scratch[:0], body, messages.Target{
+	s.serveTranslated(ctx, x, body, name, messages.Target{
 		MaxOutputTokens: m.MaxOutputTokens,
 		NoFiles:         kind.NoFiles, // see Target.NoFiles
 	})
+}
+
+// serveTranslated serves an Anthropic request body through the chat
+// pipeline: translated to the canonical request for model name, answered
+// in Anthropic's format.
+func (s *Server) serveTranslated(ctx *fasthttp.RequestCtx, x *exchange, body []byte, name string, t messages.Target) {
+	b, err := messages.RequestToOpenAI(x.scratch[:0], body, t)
 	x.scratch = b
 	if err != nil {
 		x.fail(ctx, err)
@@ -72,7 +93,7 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		if ignored := messages.IgnoredMembers(nil, body); len(ignored) > 0 {
 			s.log.Debug("anthropic request members without an equivalent were ignored",
-				"id", string(x.reqID), "model", m.Name, "members", ignored)
+				"id", string(x.reqID), "model", name, "members", ignored)
 		}
 	}
 	if err := x.req.Decode(b); err != nil {
@@ -98,12 +119,23 @@ func (s *Server) handleCountTokens(ctx *fasthttp.RequestCtx) {
 		x.fail(ctx, err)
 		return
 	}
+	// As /v1/messages would: the project's or the gateway's default, and
+	// for "auto" (the router reads the whole request) the default's count.
+	if name = x.requestedModel(name); name == "" || name == "auto" {
+		name = s.defaultModel(x)
+	}
 	m, err := s.catalog.Resolve(name)
 	if err != nil {
 		x.fail(ctx, err)
 		return
 	}
 	x.model = m
+	if p := x.ten.proj; p != nil {
+		if err := s.modelRefused(p, name, m, ""); err != nil { // as /v1/messages
+			x.fail(ctx, err)
+			return
+		}
+	}
 	slot := s.upstreams[m.Provider]
 	if slot == nil {
 		x.fail(ctx, catalog.NotConfigured(name, m.Provider))
@@ -144,6 +176,28 @@ func messagesHead(body []byte) (model string, stream bool, err error) {
 		return "", false, err
 	}
 	return model, string(jsonscan.Get(obj, "stream")) == "true", nil
+}
+
+// checkMaxTokens refuses what Anthropic refuses
+// (https://docs.anthropic.com/en/api/messages): max_tokens is required and
+// is an integer of at least 1. Checked here, before any route, so that
+// every model answers as Anthropic would, and the Anthropic SDKs' clients
+// see the member they sent named (the translation renames it
+// max_completion_tokens). body is a validated JSON object.
+func checkMaxTokens(body []byte) error {
+	v := jsonscan.Get(body[jsonscan.SkipSpace(body, 0):], "max_tokens")
+	msg := ""
+	if v == nil {
+		msg = "max_tokens: Field required"
+	} else if n, err := jsonscan.ParseInt(v); jsonscan.KindOf(v) != jsonscan.Number || err != nil {
+		msg = "max_tokens: Input should be a valid integer"
+	} else if n < 1 {
+		msg = "max_tokens: Input should be greater than or equal to 1"
+	}
+	if msg == "" {
+		return nil
+	}
+	return &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: "max_tokens", Msg: msg}
 }
 
 // bodyObject validates a request body and returns its top-level object.

@@ -53,6 +53,12 @@ func (s *Server) handleResponsesInputTokens(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x.model = m
+	if p := x.ten.proj; p != nil {
+		if err := s.modelRefused(p, name, m, ""); err != nil { // as POST /v1/responses
+			x.fail(ctx, err)
+			return
+		}
+	}
 	slot := s.upstreams[m.Provider]
 	if slot == nil {
 		x.fail(ctx, catalog.NotConfigured(name, m.Provider))

@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -248,14 +249,14 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/skills", s.handleSkills)
 	r.DELETE("/admin/cache", s.admin(s.audited("cache.purge", s.handleAdminCachePurge)))
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
-		writeError(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "not_found", Msg: "Unknown path " + string(ctx.Path())})
+		writeErrorFor(ctx, &apiError{Status: 404, Type: typeInvalidRequest, Code: "not_found", Msg: "Unknown path " + string(ctx.Path())})
 	}
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
-		writeError(ctx, &apiError{Status: 405, Type: typeInvalidRequest, Code: "method_not_allowed", Msg: "Method " + string(ctx.Method()) + " is not allowed on " + string(ctx.Path())})
+		writeErrorFor(ctx, &apiError{Status: 405, Type: typeInvalidRequest, Code: "method_not_allowed", Msg: "Method " + string(ctx.Method()) + " is not allowed on " + string(ctx.Path())})
 	}
 	r.PanicHandler = func(ctx *fasthttp.RequestCtx, v any) {
 		s.log.Error("panic in handler", "path", string(ctx.Path()), "panic", fmt.Sprint(v))
-		writeError(ctx, &apiError{Status: 500, Type: typeServer, Code: "internal_error", Msg: "internal gateway error"})
+		writeErrorFor(ctx, &apiError{Status: 500, Type: typeServer, Code: "internal_error", Msg: "internal gateway error"})
 	}
 	h := r.Handler
 	return func(ctx *fasthttp.RequestCtx) {
@@ -302,7 +303,7 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		bodyTooLarge.Inc()
 		ctx.SetConnectionClose()
-		writeError(ctx, &apiError{Status: 413, Type: typeInvalidRequest, Code: "request_too_large",
+		writeErrorFor(ctx, &apiError{Status: 413, Type: typeInvalidRequest, Code: "request_too_large",
 			Msg: fmt.Sprintf("Request body exceeds the limit of %d bytes (max_body_bytes)", s.cfg.MaxBodyBytes)})
 		return
 	}
@@ -321,6 +322,20 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "bad_request", Msg: "Malformed HTTP request"})
 }
+
+// writeErrorFor writes e in the envelope of the API that ctx's path
+// belongs to: Anthropic's under /v1/messages, whose SDKs read only that
+// one, else OpenAI's. For the answers given outside a handler (unknown
+// path or method, a body over max_body_bytes, a panic).
+func writeErrorFor(ctx *fasthttp.RequestCtx, e *apiError) {
+	if p := ctx.Path(); bytes.Equal(p, messagesPath) || bytes.HasPrefix(p, messagesSubtree) {
+		writeAnthropicError(ctx, e)
+		return
+	}
+	writeError(ctx, e)
+}
+
+var messagesPath, messagesSubtree = []byte("/v1/messages"), []byte("/v1/messages/")
 
 // setRequestID echoes the client's X-Request-Id or makes one.
 func (s *Server) setRequestID(ctx *fasthttp.RequestCtx) {

@@ -86,7 +86,8 @@ type Target struct {
 //     container, mcp_servers, …) and cache_control markers have no meaning
 //     on the target and are dropped; IgnoredMembers lists them for a log.
 //
-// A malformed body is a *providers.RequestError naming the field; so is a
+// A malformed body is a *providers.RequestError naming the field (an
+// optional member of the wrong JSON type included: checkKinds); so is a
 // body that CheckNames refuses.
 func RequestToOpenAI(dst, body []byte, t Target) ([]byte, error) {
 	if err := jsonscan.Validate(body); err != nil {
@@ -135,6 +136,9 @@ func RequestToOpenAI(dst, body []byte, t Target) ([]byte, error) {
 	})
 	if jsonscan.KindOf(messages) != jsonscan.Array {
 		return dst, inErr("messages", "is required and must be an array")
+	}
+	if err := checkKinds(tools, toolChoice, temperature, topP, stop, thinking, metadata, stream); err != nil {
+		return dst, err
 	}
 	start := len(dst)
 	dst = append(dst, '{')
@@ -272,6 +276,46 @@ func RequestToOpenAI(dst, body []byte, t Target) ([]byte, error) {
 		dst = append(dst, `,"stream":true,"stream_options":{"include_usage":true}`...)
 	}
 	return append(dst, '}'), nil
+}
+
+// checkKinds refuses optional members of the wrong JSON type, as Anthropic
+// does (400): ignored, they would silently drop what the client asked for
+// (its tools, its stop sequences). null counts as absent. tool_choice may
+// also be a string (auto, any, none), a form some clients send.
+func checkKinds(tools, toolChoice, temperature, topP, stop, thinking, metadata, stream []byte) error {
+	switch {
+	case !kindIs(tools, jsonscan.Array, jsonscan.Array):
+		return inErr("tools", "must be an array of tools")
+	case !kindIs(toolChoice, jsonscan.Object, jsonscan.String):
+		return inErr("tool_choice", "must be an object")
+	case !kindIs(temperature, jsonscan.Number, jsonscan.Number):
+		return inErr("temperature", "must be a number")
+	case !kindIs(topP, jsonscan.Number, jsonscan.Number):
+		return inErr("top_p", "must be a number")
+	case !kindIs(stop, jsonscan.Array, jsonscan.Array):
+		return inErr("stop_sequences", "must be an array of strings")
+	case !kindIs(thinking, jsonscan.Object, jsonscan.Object):
+		return inErr("thinking", "must be an object")
+	case !kindIs(metadata, jsonscan.Object, jsonscan.Object):
+		return inErr("metadata", "must be an object")
+	case !kindIs(stream, jsonscan.True, jsonscan.False):
+		return inErr("stream", "must be a boolean")
+	}
+	if jsonscan.KindOf(stop) != jsonscan.Array {
+		return nil
+	}
+	return jsonscan.ArrayEach(stop, func(i int, v []byte) error {
+		if jsonscan.KindOf(v) != jsonscan.String {
+			return inErr(idx("stop_sequences", i, ""), "must be a string")
+		}
+		return nil
+	})
+}
+
+// kindIs reports whether v is absent, null, or of kind a or b.
+func kindIs(v []byte, a, b jsonscan.Kind) bool {
+	k := jsonscan.KindOf(v)
+	return v == nil || k == jsonscan.Null || k == a || k == b
 }
 
 // translated are the top-level members RequestToOpenAI reads.

@@ -63,6 +63,18 @@ func TestInboundRequestErrors(t *testing.T) {
 		{"bad tool choice", `{"messages":[{"role":"user","content":"x"}],"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"sometimes"}}`, "tool_choice.type"},
 		{"system image", `{"system":[{"type":"image"}],"messages":[{"role":"user","content":"x"}]}`, "system[0]"},
 		{"bad image source", `{"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f"}}]}]}`, "messages[0].content[0].source.type"},
+		// Wrongly typed optional members: Anthropic answers 400, and
+		// ignoring them would silently drop what the client asked for.
+		{"tools not an array", `{"messages":[{"role":"user","content":"x"}],"tools":"x"}`, "tools"},
+		{"tools an object", `{"messages":[{"role":"user","content":"x"}],"tools":{}}`, "tools"},
+		{"temperature a string", `{"messages":[{"role":"user","content":"x"}],"temperature":"0.5"}`, "temperature"},
+		{"top_p a bool", `{"messages":[{"role":"user","content":"x"}],"top_p":true}`, "top_p"},
+		{"stop_sequences a string", `{"messages":[{"role":"user","content":"x"}],"stop_sequences":"END"}`, "stop_sequences"},
+		{"stop_sequences of numbers", `{"messages":[{"role":"user","content":"x"}],"stop_sequences":[1]}`, "stop_sequences[0]"},
+		{"thinking a string", `{"messages":[{"role":"user","content":"x"}],"thinking":"enabled"}`, "thinking"},
+		{"metadata an array", `{"messages":[{"role":"user","content":"x"}],"metadata":[]}`, "metadata"},
+		{"stream a string", `{"messages":[{"role":"user","content":"x"}],"stream":"true"}`, "stream"},
+		{"tool_choice a number", `{"messages":[{"role":"user","content":"x"}],"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":1}`, "tool_choice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
