@@ -1,0 +1,225 @@
+package engine
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aigateway/gateway/providers/providertest"
+)
+
+// The legacy Completions API
+// (https://platform.openai.com/docs/api-reference/completions/create):
+// a text_completion object, or chunks of one ending in data: [DONE].
+
+type textCompletion struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	Model   string `json:"model"`
+	Choices []struct {
+		Text         string  `json:"text"`
+		Index        int     `json:"index"`
+		Logprobs     any     `json:"logprobs"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *struct {
+		PromptTokens     int `json:"prompt_tokens"`
+		CompletionTokens int `json:"completion_tokens"`
+		TotalTokens      int `json:"total_tokens"`
+	} `json:"usage"`
+}
+
+// completionText joins a streamed completion's text and returns its
+// finish_reason, its usage chunk's total and whether it ended in [DONE].
+func completionText(t *testing.T, body string) (text, finish string, total int, done bool) {
+	t.Helper()
+	evs := sseEvents(t, strings.NewReader(body))
+	for i, ev := range evs {
+		if ev == "[DONE]" {
+			if i != len(evs)-1 {
+				t.Fatalf("[DONE] before the end: %q", evs)
+			}
+			return text, finish, total, true
+		}
+		var c textCompletion
+		if err := json.Unmarshal([]byte(ev), &c); err != nil {
+			t.Fatalf("event %q: %v", ev, err)
+		}
+		if c.Object != "text_completion" || !strings.HasPrefix(c.ID, "cmpl-") || c.Created == 0 || c.Model == "" {
+			t.Fatalf("chunk header: %s", ev)
+		}
+		for _, ch := range c.Choices {
+			if ch.Index != 0 || ch.Logprobs != nil {
+				t.Fatalf("choice: %s", ev)
+			}
+			text += ch.Text
+			if ch.FinishReason != nil {
+				finish = *ch.FinishReason
+			}
+		}
+		if c.Usage != nil {
+			if len(c.Choices) != 0 {
+				t.Fatalf("usage chunk with choices: %s", ev)
+			}
+			total = c.Usage.TotalTokens
+		}
+	}
+	return text, finish, total, false
+}
+
+// TestCompletionsAPI serves /v1/completions and /completions from the mock
+// and from Anthropic (a translated provider, its fake speaking the
+// Messages API, https://docs.anthropic.com/en/api/messages), streamed and
+// not, through the chat path.
+func TestCompletionsAPI(t *testing.T) {
+	t.Parallel()
+	an, _ := providertest.StartAnthropic(&providertest.Anthropic{Reply: "Paris is the capital.", StopReason: "max_tokens", InputTokens: 11})
+	t.Cleanup(func() { _ = an.Close() })
+	g := startGateway(t, "", map[string]string{"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": an.URL})
+	cases := []struct {
+		name, path, body, text, finish string
+		anthropic                      bool
+	}{
+		{name: "mock", path: "/v1/completions", body: `{"model":"mock/echo","prompt":"hi there","future_member":{"x":1}}`, text: "hi there", finish: "stop"},
+		{name: "mock prompt array of one", path: "/completions", body: `{"model":"mock/echo","prompt":["one prompt"],"echo":false,"logprobs":null,"suffix":null}`, text: "one prompt", finish: "stop"},
+		{name: "anthropic", path: "/v1/completions", body: `{"model":"anthropic/claude-sonnet-4-0","prompt":"The capital of France","stop":["\n"],"temperature":0.2}`,
+			text: "Paris is the capital.", finish: "length", anthropic: true},
+	}
+	for _, tc := range cases {
+		for _, stream := range []bool{false, true} {
+			name := tc.name
+			body := tc.body
+			if stream {
+				name += "/stream"
+				body = strings.TrimSuffix(body, "}") + `,"stream":true,"stream_options":{"include_usage":true}}`
+			}
+			t.Run(name, func(t *testing.T) {
+				status, hdr, out := g.post(t, tc.path, body, nil)
+				if status != 200 {
+					t.Fatalf("status %d: %s", status, out)
+				}
+				if stream {
+					if ct := hdr.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+						t.Fatalf("content type %q", ct)
+					}
+					text, finish, total, done := completionText(t, out)
+					if text != tc.text || finish != tc.finish || !done {
+						t.Fatalf("text %q finish %q done %v: %s", text, finish, done, out)
+					}
+					if total == 0 {
+						t.Fatalf("no usage chunk: %s", out)
+					}
+				} else {
+					var c textCompletion
+					if err := json.Unmarshal([]byte(out), &c); err != nil {
+						t.Fatalf("%v: %s", err, out)
+					}
+					if c.Object != "text_completion" || !strings.HasPrefix(c.ID, "cmpl-") || c.Created == 0 || len(c.Choices) != 1 ||
+						c.Choices[0].Text != tc.text || c.Choices[0].FinishReason == nil || *c.Choices[0].FinishReason != tc.finish ||
+						c.Choices[0].Logprobs != nil || !strings.Contains(out, `"logprobs":null`) {
+						t.Fatalf("completion: %s", out)
+					}
+					if c.Usage == nil || c.Usage.TotalTokens == 0 {
+						t.Fatalf("no usage: %s", out)
+					}
+				}
+				if tc.anthropic {
+					var up struct {
+						MaxTokens int `json:"max_tokens"`
+						Messages  []struct {
+							Role    string          `json:"role"`
+							Content json.RawMessage `json:"content"`
+						} `json:"messages"`
+						StopSequences []string `json:"stop_sequences"`
+					}
+					last := an.Last()
+					if err := json.Unmarshal(last.Body, &up); err != nil {
+						t.Fatal(err)
+					}
+					// max_tokens defaults to 16, as in the reference.
+					if up.MaxTokens != 16 || len(up.Messages) != 1 || up.Messages[0].Role != "user" ||
+						!strings.Contains(string(up.Messages[0].Content), "The capital of France") || len(up.StopSequences) != 1 {
+						t.Fatalf("upstream request: %s", last.Body)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestCompletionsSuffix states a suffix as a fill-in-the-middle task: a
+// system instruction and the prefix and suffix in the user message.
+func TestCompletionsSuffix(t *testing.T) {
+	t.Parallel()
+	an, _ := providertest.StartAnthropic(&providertest.Anthropic{Reply: "a + b"})
+	t.Cleanup(func() { _ = an.Close() })
+	g := startGateway(t, "", map[string]string{"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": an.URL})
+	status, _, out := g.post(t, "/v1/completions", `{"model":"anthropic/claude-sonnet-4-0","prompt":"def add(a, b):\n    return ","suffix":"\n\nprint(add(1, 2))","max_tokens":64}`, nil)
+	if status != 200 || !strings.Contains(out, `"text":"a + b"`) {
+		t.Fatalf("status %d: %s", status, out)
+	}
+	var up struct {
+		MaxTokens int             `json:"max_tokens"`
+		System    json.RawMessage `json:"system"`
+		Messages  []struct {
+			Content json.RawMessage `json:"content"`
+		} `json:"messages"`
+	}
+	last := an.Last()
+	if err := json.Unmarshal(last.Body, &up); err != nil {
+		t.Fatal(err)
+	}
+	if up.MaxTokens != 64 || !strings.Contains(string(up.System), "between the prefix and the suffix") || len(up.Messages) != 1 ||
+		!strings.Contains(string(up.Messages[0].Content), `def add(a, b):\n    return `) ||
+		!strings.Contains(string(up.Messages[0].Content), `print(add(1, 2))`) {
+		t.Fatalf("upstream request: %s", last.Body)
+	}
+}
+
+// TestCompletionsErrors answers what the gateway refuses in the OpenAI
+// envelope, naming the member.
+func TestCompletionsErrors(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", nil)
+	cases := []struct {
+		name, body string
+		status     int
+		param      string
+	}{
+		{"malformed JSON", `{"model":"mock/echo","prompt":`, 400, ""},
+		{"not an object", `["mock/echo"]`, 400, ""},
+		{"no model", `{"prompt":"hi"}`, 400, "model"},
+		{"no prompt", `{"model":"mock/echo"}`, 400, "prompt"},
+		{"null prompt", `{"model":"mock/echo","prompt":null}`, 400, "prompt"},
+		{"several prompts", `{"model":"mock/echo","prompt":["a","b"]}`, 400, "prompt"},
+		{"empty prompt array", `{"model":"mock/echo","prompt":[]}`, 400, "prompt"},
+		{"token array", `{"model":"mock/echo","prompt":[1,2,3]}`, 400, "prompt"},
+		{"token arrays", `{"model":"mock/echo","prompt":[[1,2]]}`, 400, "prompt"},
+		{"prompt number", `{"model":"mock/echo","prompt":5}`, 400, "prompt"},
+		{"suffix number", `{"model":"mock/echo","prompt":"a","suffix":5}`, 400, "suffix"},
+		{"echo", `{"model":"mock/echo","prompt":"a","echo":true}`, 400, "echo"},
+		{"logprobs", `{"model":"mock/echo","prompt":"a","logprobs":5}`, 400, "logprobs"},
+		{"best_of", `{"model":"mock/echo","prompt":"a","best_of":3}`, 400, "best_of"},
+		{"bad max_tokens", `{"model":"mock/echo","prompt":"a","max_tokens":"many"}`, 400, "max_tokens"},
+		{"unknown model", `{"model":"mock/nope-such","prompt":"a"}`, 404, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, _, out := g.post(t, "/v1/completions", tc.body, nil)
+			var env struct {
+				Error *struct {
+					Message string  `json:"message"`
+					Type    string  `json:"type"`
+					Param   *string `json:"param"`
+				} `json:"error"`
+			}
+			if status != tc.status || json.Unmarshal([]byte(out), &env) != nil || env.Error == nil || env.Error.Message == "" {
+				t.Fatalf("status %d (want %d): %s", status, tc.status, out)
+			}
+			if tc.param != "" && (env.Error.Param == nil || *env.Error.Param != tc.param) {
+				t.Fatalf("param (want %q): %s", tc.param, out)
+			}
+		})
+	}
+}
