@@ -223,3 +223,30 @@ func TestCompletionsErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestCompletionsCacheHit answers a repeated completion from the cache in
+// the Completions format, a body and a replayed stream. The upstream is the
+// OpenAI fake (Chat Completions,
+// https://platform.openai.com/docs/api-reference/chat/create), called once.
+func TestCompletionsCacheHit(t *testing.T) {
+	t.Parallel()
+	up, _ := providertest.StartOpenAI(&providertest.OpenAI{Reply: "cached completion", PromptTokens: 40})
+	t.Cleanup(func() { _ = up.Close() })
+	g := startGateway(t, "", map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": up.URL + "/v1"})
+	body := `{"model":"gpt-4o","temperature":0,"prompt":"cache me"}`
+	if status, hdr, out := g.post(t, "/v1/completions", body, nil); status != 200 || hdr.Get("X-Gateway-Cache") != "miss" || !strings.Contains(out, `"text":"cached completion"`) {
+		t.Fatalf("first: %d %v %s", status, hdr, out)
+	}
+	status, hdr, out := g.post(t, "/v1/completions", body, nil)
+	var c textCompletion
+	if status != 200 || hdr.Get("X-Gateway-Cache") != "hit-memory" || json.Unmarshal([]byte(out), &c) != nil ||
+		c.Object != "text_completion" || len(c.Choices) != 1 || c.Choices[0].Text != "cached completion" || up.Hits.Load() != 1 {
+		t.Fatalf("hit: %d %v %s (upstream hits %d)", status, hdr, out, up.Hits.Load())
+	}
+	stream := strings.Replace(body, `"temperature":0`, `"temperature":0,"stream":true,"stream_options":{"include_usage":true}`, 1)
+	status, hdr, out = g.post(t, "/v1/completions", stream, nil)
+	text, finish, total, done := completionText(t, out)
+	if status != 200 || hdr.Get("X-Gateway-Cache") != "hit-memory" || text != "cached completion" || finish != "stop" || total == 0 || !done || up.Hits.Load() != 1 {
+		t.Fatalf("stream hit: %d %v %s (upstream hits %d)", status, hdr, out, up.Hits.Load())
+	}
+}
