@@ -92,7 +92,9 @@ func completionsToChat(dst, body []byte) ([]byte, string, error) {
 	if v := m["echo"]; !isNull(v) && !bytes.Equal(v, []byte("false")) {
 		return dst, "", completionsParamError("echo", "is not supported by this gateway; send echo: false and prepend the prompt yourself")
 	}
-	if v := m["logprobs"]; !isNull(v) && !bytes.Equal(v, []byte("0")) {
+	// logprobs 0 still asks for the sampled tokens' logprobs: only null is
+	// an answer the gateway can give.
+	if v := m["logprobs"]; !isNull(v) {
 		return dst, "", completionsParamError("logprobs", "is not supported by this gateway; omit it or send null")
 	}
 	if v := m["best_of"]; !isNull(v) && !bytes.Equal(v, []byte("1")) {

@@ -200,6 +200,8 @@ func TestCompletionsErrors(t *testing.T) {
 		{"suffix number", `{"model":"mock/echo","prompt":"a","suffix":5}`, 400, "suffix"},
 		{"echo", `{"model":"mock/echo","prompt":"a","echo":true}`, 400, "echo"},
 		{"logprobs", `{"model":"mock/echo","prompt":"a","logprobs":5}`, 400, "logprobs"},
+		{"logprobs 0", `{"model":"mock/echo","prompt":"a","logprobs":0}`, 400, "logprobs"},
+		{"n out of range", `{"model":"mock/echo","prompt":"a","n":0}`, 400, "n"},
 		{"best_of", `{"model":"mock/echo","prompt":"a","best_of":3}`, 400, "best_of"},
 		{"bad max_tokens", `{"model":"mock/echo","prompt":"a","max_tokens":"many"}`, 400, "max_tokens"},
 		{"unknown model", `{"model":"mock/nope-such","prompt":"a"}`, 404, ""},
@@ -248,5 +250,34 @@ func TestCompletionsCacheHit(t *testing.T) {
 	text, finish, total, done := completionText(t, out)
 	if status != 200 || hdr.Get("X-Gateway-Cache") != "hit-memory" || text != "cached completion" || finish != "stop" || total == 0 || !done || up.Hits.Load() != 1 {
 		t.Fatalf("stream hit: %d %v %s (upstream hits %d)", status, hdr, out, up.Hits.Load())
+	}
+}
+
+// TestCompletionsN answers n choices, each with its index, streamed and not.
+func TestCompletionsN(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", nil)
+	status, _, out := g.post(t, "/v1/completions", `{"model":"mock/echo","prompt":"twice","n":2}`, nil)
+	var c textCompletion
+	if status != 200 || json.Unmarshal([]byte(out), &c) != nil || len(c.Choices) != 2 ||
+		c.Choices[0].Index != 0 || c.Choices[1].Index != 1 || c.Choices[0].Text != "twice" || c.Choices[1].Text != "twice" {
+		t.Fatalf("status %d: %s", status, out)
+	}
+	status, _, out = g.post(t, "/v1/completions", `{"model":"mock/echo","prompt":"twice","n":2,"stream":true}`, nil)
+	texts := map[int]string{}
+	for _, ev := range sseEvents(t, strings.NewReader(out)) {
+		if ev == "[DONE]" {
+			continue
+		}
+		var ch textCompletion
+		if err := json.Unmarshal([]byte(ev), &ch); err != nil {
+			t.Fatalf("%v: %s", err, ev)
+		}
+		for _, x := range ch.Choices {
+			texts[x.Index] += x.Text
+		}
+	}
+	if status != 200 || len(texts) != 2 || texts[0] != "twice" || texts[1] != "twice" {
+		t.Fatalf("status %d texts %v: %s", status, texts, out)
 	}
 }
