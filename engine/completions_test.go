@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers/providertest"
 )
 
@@ -280,4 +281,82 @@ func TestCompletionsN(t *testing.T) {
 	if status != 200 || len(texts) != 2 || texts[0] != "twice" || texts[1] != "twice" {
 		t.Fatalf("status %d texts %v: %s", status, texts, out)
 	}
+}
+
+// TestCompletionsUpstreamFailure: an upstream error before the answer is an
+// OpenAI envelope; one mid-stream stays an in-stream error event after the
+// text already sent. The fake speaks Anthropic's Messages API and its error
+// events (https://docs.anthropic.com/en/api/messages-streaming#error-events).
+func TestCompletionsUpstreamFailure(t *testing.T) {
+	t.Parallel()
+	down, _ := providertest.StartAnthropic(&providertest.Anthropic{Status: 400, Reply: "x"})
+	mid, _ := providertest.StartAnthropic(&providertest.Anthropic{Reply: "one two three four", ErrorAfter: 2})
+	t.Cleanup(func() { _, _ = down.Close(), mid.Close() })
+	g := startGateway(t, `
+[reliability]
+retry = false
+circuit_breaker = false
+[providers.down]
+kind = "anthropic"
+base_url = "`+down.URL+`"
+api_key = "k"
+[providers.mid]
+kind = "anthropic"
+base_url = "`+mid.URL+`"
+api_key = "k"
+`, nil)
+	status, _, out := g.post(t, "/v1/completions", `{"model":"down/claude-sonnet-4-0","prompt":"x"}`, nil)
+	var env struct {
+		Error *struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if status != 400 || json.Unmarshal([]byte(out), &env) != nil || env.Error == nil || env.Error.Message == "" {
+		t.Fatalf("status %d: %s", status, out)
+	}
+	status, _, out = g.post(t, "/v1/completions", `{"model":"mid/claude-sonnet-4-0","prompt":"x","stream":true}`, nil)
+	evs := sseEvents(t, strings.NewReader(out))
+	var text string
+	var errEv bool
+	for _, ev := range evs {
+		if strings.HasPrefix(ev, `{"error":`) {
+			errEv = true
+			continue
+		}
+		var c textCompletion
+		if json.Unmarshal([]byte(ev), &c) == nil {
+			for _, ch := range c.Choices {
+				text += ch.Text
+			}
+		}
+	}
+	if status != 200 || !errEv || text != "one two " {
+		t.Fatalf("status %d text %q: %s", status, text, out)
+	}
+}
+
+// FuzzCompletionsToChat: whatever the body, the translation either refuses
+// it or makes a chat request that is valid JSON.
+func FuzzCompletionsToChat(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"m","prompt":"hi"}`,
+		`{"model":"m","prompt":["hi"],"suffix":"end","max_tokens":5,"stop":["\n"],"stream":true,"stream_options":{"include_usage":true}}`,
+		`{"model":"m","prompt":[1,2]}`,
+		`{"model":"m","prompt":"a\u0000b","echo":false,"logprobs":null}`,
+		`{"model":"m","model":"n","prompt":"x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		b, model, err := completionsToChat(nil, body)
+		if err != nil {
+			return
+		}
+		if model == "" {
+			t.Fatalf("accepted without a model: %s", body)
+		}
+		if err := jsonscan.Validate(b); err != nil {
+			t.Fatalf("chat request %s from %s: %v", b, body, err)
+		}
+	})
 }
