@@ -107,6 +107,8 @@ const (
 	formatNative
 	// formatResponses: an OpenAI Responses API client (responses.go).
 	formatResponses
+	// formatCompletions: a legacy Completions API client (completions.go).
+	formatCompletions
 )
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
@@ -417,6 +419,8 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 			x.relay = messages.NewStream(resp.Stream, m.Upstream)
 		} else if x.format == formatResponses {
 			x.relay = s.responseStream(x, resp.Stream, m)
+		} else if x.format == formatCompletions {
+			x.relay = newCompletionsStream(x, resp.Stream)
 		}
 		x.startStream(ctx)
 		return
@@ -442,6 +446,13 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, x *exchange) {
 		body = b
 	} else if x.format == formatResponses {
 		b, err := s.responseBody(x, resp.Body)
+		if err != nil {
+			x.fail(ctx, err)
+			return
+		}
+		body = b
+	} else if x.format == formatCompletions {
+		b, err := completionsBody(x, resp.Body)
 		if err != nil {
 			x.fail(ctx, err)
 			return

@@ -207,6 +207,8 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GlobalOPTIONS = s.preflight
 	r.POST("/v1/chat/completions", s.handleChat)
 	r.POST("/chat/completions", s.handleChat)
+	r.POST("/v1/completions", s.handleCompletions) // completions.go
+	r.POST("/completions", s.handleCompletions)
 	r.POST("/v1/messages", s.handleMessages)
 	r.POST("/v1/messages/count_tokens", s.handleCountTokens)
 	r.POST("/v1/responses", s.handleResponses)                         // responses.go

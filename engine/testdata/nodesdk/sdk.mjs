@@ -251,6 +251,54 @@ await check('embeddings.create mock/echo', async () => {
   assert(JSON.stringify(a) !== JSON.stringify(b), 'two inputs gave one vector');
 });
 
+// The legacy Completions API (client.completions.create), as editor
+// autocomplete calls it: a text_completion, or its chunks ending with the
+// usage chunk when asked for.
+for (const stream of [false, true]) {
+  await check('completions.create mock/echo' + (stream ? ' stream' : ''), async () => {
+    const params = { model: 'mock/echo', prompt: 'def add(a, b):', max_tokens: 32, temperature: 0 };
+    if (!stream) {
+      const c = await openai.completions.create(params);
+      assert(c.object === 'text_completion' && c.id.startsWith('cmpl-') && c.choices.length === 1, 'completion ' + show(c));
+      assert(c.choices[0].text === 'def add(a, b):' && c.choices[0].finish_reason === 'stop' && c.choices[0].index === 0, 'choice ' + show(c.choices));
+      assert(c.usage?.total_tokens > 0, 'usage ' + show(c.usage));
+      return;
+    }
+    const s = await openai.completions.create({ ...params, stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let finish;
+    let usage;
+    for await (const ch of s) {
+      assert(ch.object === 'text_completion' && ch.id.startsWith('cmpl-'), 'chunk ' + show(ch));
+      for (const c of ch.choices) {
+        text += c.text;
+        if (c.finish_reason) finish = c.finish_reason;
+      }
+      if (ch.usage) usage = ch.usage;
+    }
+    assert(text === 'def add(a, b):' && finish === 'stop', `text ${show(text)} finish ${finish}`);
+    assert(usage?.total_tokens > 0, 'usage ' + show(usage));
+  });
+}
+
+await check('completions.create refusals', async () => {
+  const cases = [
+    [{ model: 'mock/echo', prompt: 'x', echo: true }, OpenAI.BadRequestError, 'echo'],
+    [{ model: 'mock/echo', prompt: 'x', logprobs: 2 }, OpenAI.BadRequestError, 'logprobs'],
+    [{ model: 'mock/echo', prompt: ['a', 'b'] }, OpenAI.BadRequestError, 'prompt'],
+    [{ model: 'mock/echo', prompt: [1, 2] }, OpenAI.BadRequestError, 'prompt'],
+    [{ model: 'nope-model', prompt: 'x' }, OpenAI.NotFoundError],
+  ];
+  for (const [params, cls, param] of cases) {
+    try {
+      await openai.completions.create(params);
+      throw new Error('no error for ' + show(params));
+    } catch (e) {
+      assert(e instanceof cls && (!param || e.param === param), `want ${cls.name} ${param || ''}, got ${e.constructor.name} ${e.param}: ${e.message}`);
+    }
+  }
+});
+
 for (const model of ['mock/echo', ...providers.map((p) => p.model)]) {
   await check('anthropic messages.countTokens ' + model, async () => {
     const n = await anthropic.messages.countTokens({
