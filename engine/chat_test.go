@@ -332,9 +332,28 @@ func TestRequestIDEchoed(t *testing.T) {
 	if hdr.Get("X-Request-Id") != "client-id-42" {
 		t.Fatalf("X-Request-Id = %q", hdr.Get("X-Request-Id"))
 	}
+	if hdr.Get("Request-Id") != "" {
+		t.Fatalf("request-id %q on an OpenAI route", hdr.Get("Request-Id"))
+	}
 	_, hdr, _ = g.post(t, "/v1/chat/completions", `{`, nil)
 	if hdr.Get("X-Request-Id") == "" {
 		t.Fatal("error responses must carry X-Request-Id too")
+	}
+	// The Anthropic SDKs read request-id (a response's _request_id, an
+	// error's request_id): /v1/messages sends the same id under both names,
+	// answers and errors alike.
+	for _, body := range []string{
+		`{"model":"mock/echo","max_tokens":16,"messages":[{"role":"user","content":"x"}]}`,
+		`{"model":"mock/echo","messages":[{"role":"user","content":"no max_tokens"}]}`,
+	} {
+		status, hdr, _ := g.post(t, "/v1/messages", body, map[string]string{"X-Request-Id": "client-id-43"})
+		if hdr.Get("Request-Id") != "client-id-43" || hdr.Get("X-Request-Id") != "client-id-43" {
+			t.Fatalf("/v1/messages %d: request-id %q, X-Request-Id %q", status, hdr.Get("Request-Id"), hdr.Get("X-Request-Id"))
+		}
+	}
+	status, hdr, _ := g.post(t, "/v1/messages/count_tokens", `{"model":"mock/echo","messages":[{"role":"user","content":"x"}]}`, nil)
+	if id := hdr.Get("Request-Id"); id == "" || id != hdr.Get("X-Request-Id") {
+		t.Fatalf("count_tokens %d: request-id %q, X-Request-Id %q", status, id, hdr.Get("X-Request-Id"))
 	}
 }
 

@@ -339,17 +339,22 @@ func writeErrorFor(ctx *fasthttp.RequestCtx, e *apiError) {
 
 var messagesPath, messagesSubtree = []byte("/v1/messages"), []byte("/v1/messages/")
 
-// setRequestID echoes the client's X-Request-Id or makes one.
+// setRequestID echoes the client's X-Request-Id or makes one. Under
+// /v1/messages the same id is also sent as Anthropic's request-id, the
+// header the Anthropic SDKs read into a response's and an error's
+// request id.
 func (s *Server) setRequestID(ctx *fasthttp.RequestCtx) {
-	if id := ctx.Request.Header.Peek("X-Request-Id"); len(id) > 0 && len(id) <= 128 && printable(id) {
-		ctx.Response.Header.SetBytesV("X-Request-Id", id)
-		return
-	}
 	var buf [32]byte
-	b := append(buf[:0], s.idPrefix...)
-	b = append(b, '-')
-	b = appendHex(b, s.idSeq.Add(1))
-	ctx.Response.Header.SetBytesV("X-Request-Id", b)
+	id := ctx.Request.Header.Peek("X-Request-Id")
+	if len(id) == 0 || len(id) > 128 || !printable(id) {
+		id = append(buf[:0], s.idPrefix...)
+		id = append(id, '-')
+		id = appendHex(id, s.idSeq.Add(1))
+	}
+	ctx.Response.Header.SetBytesV("X-Request-Id", id)
+	if p := ctx.Path(); bytes.Equal(p, messagesPath) || bytes.HasPrefix(p, messagesSubtree) {
+		ctx.Response.Header.SetBytesV("Request-Id", id)
+	}
 }
 
 func printable(b []byte) bool {
