@@ -229,6 +229,22 @@ func (x *exchange) fail(ctx *fasthttp.RequestCtx, err error) {
 	x.finish()
 }
 
+// decodeTranslated keeps b, the chat request another client API's request
+// was translated into (err is the translation's), as the exchange's
+// scratch and decodes it as the exchange's request; false when it failed
+// and the client has its error.
+func (x *exchange) decodeTranslated(ctx *fasthttp.RequestCtx, b []byte, err error) bool {
+	x.scratch = b
+	if err == nil {
+		err = x.req.Decode(b)
+	}
+	if err != nil {
+		x.fail(ctx, err)
+		return false
+	}
+	return true
+}
+
 // handleChat serves POST /v1/chat/completions.
 func (s *Server) handleChat(ctx *fasthttp.RequestCtx) {
 	x := s.acquireExchange(ctx)

@@ -44,13 +44,7 @@ func (s *Server) handleCompletions(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	b, model, err := completionsToChat(x.scratch[:0], ctx.PostBody())
-	x.scratch = b
-	if err != nil {
-		x.fail(ctx, err)
-		return
-	}
-	if err := x.req.Decode(b); err != nil {
-		x.fail(ctx, err)
+	if !x.decodeTranslated(ctx, b, err) {
 		return
 	}
 	s.serve(ctx, x, model)

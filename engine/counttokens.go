@@ -38,13 +38,7 @@ const (
 // is admitted and its model resolved.
 func (s *Server) countTokensLocally(ctx *fasthttp.RequestCtx, x *exchange, body []byte) {
 	b, err := messages.RequestToOpenAI(x.scratch[:0], body, messages.Target{})
-	x.scratch = b
-	if err != nil {
-		x.fail(ctx, err)
-		return
-	}
-	if err := x.req.Decode(b); err != nil {
-		x.fail(ctx, err)
+	if !x.decodeTranslated(ctx, b, err) {
 		return
 	}
 	n := estimateInputTokens(x)

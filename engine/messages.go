@@ -85,9 +85,7 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 // in Anthropic's format.
 func (s *Server) serveTranslated(ctx *fasthttp.RequestCtx, x *exchange, body []byte, name string, t messages.Target) {
 	b, err := messages.RequestToOpenAI(x.scratch[:0], body, t)
-	x.scratch = b
-	if err != nil {
-		x.fail(ctx, err)
+	if !x.decodeTranslated(ctx, b, err) {
 		return
 	}
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
@@ -95,10 +93,6 @@ func (s *Server) serveTranslated(ctx *fasthttp.RequestCtx, x *exchange, body []b
 			s.log.Debug("anthropic request members without an equivalent were ignored",
 				"id", string(x.reqID), "model", name, "members", ignored)
 		}
-	}
-	if err := x.req.Decode(b); err != nil {
-		x.fail(ctx, err)
-		return
 	}
 	s.serve(ctx, x, name)
 }

@@ -74,13 +74,7 @@ func (s *Server) handleResponses(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	b, err := r.AppendChat(x.scratch[:0], items)
-	x.scratch = b
-	if err != nil {
-		x.fail(ctx, err)
-		return
-	}
-	if err := x.req.Decode(b); err != nil {
-		x.fail(ctx, err)
+	if !x.decodeTranslated(ctx, b, err) {
 		return
 	}
 	x.rsp = &responsesState{req: r, items: items, body: body, prevItems: prevItems, prevUpstream: prevUpstream,

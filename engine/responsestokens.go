@@ -70,13 +70,7 @@ func (s *Server) handleResponsesInputTokens(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	b, err := r.AppendChat(x.scratch[:0], items)
-	x.scratch = b
-	if err != nil {
-		x.fail(ctx, err)
-		return
-	}
-	if err := x.req.Decode(b); err != nil {
-		x.fail(ctx, err)
+	if !x.decodeTranslated(ctx, b, err) {
 		return
 	}
 	out := append([]byte(`{"object":"response.input_tokens","input_tokens":`), strconv.Itoa(estimateInputTokens(x))...)
