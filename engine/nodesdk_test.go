@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,8 +23,9 @@ import (
 // completions with a tool round trip; models.retrieve; the SDK's error
 // class for each error status; n=2 and a named tool_choice on the mock;
 // anthropic messages.countTokens for every model; embeddings and a batch (files.create, batches.create,
-// polling, the output and error files) on the mock. testdata/nodesdk/sdk.mjs
-// holds the checks; its output is the test's report.
+// polling, the output and error files) on the mock. testdata/nodesdk's
+// check files hold the checks (lib.mjs says how they run); their output is
+// the test's report.
 //
 // It needs node and npm (and the npm registry the first time: the packages
 // are installed once into the user's cache directory, keyed by the lock
@@ -61,32 +63,48 @@ func TestNodeSDKEveryProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The script runs from the install directory, where node resolves its
-	// imports; a copy per run, as other test processes may share it.
-	src, err := os.ReadFile(filepath.Join("testdata", "nodesdk", "sdk.mjs"))
+	// The scripts run from a fresh directory inside the install directory,
+	// where node resolves their imports (a copy per run, as other test
+	// processes may share the install). Every *.mjs but lib.mjs is a check
+	// file, run as its own subtest against the same gateway.
+	run, err := os.MkdirTemp(dir, "run-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.CreateTemp(dir, "sdk-*.mjs")
+	t.Cleanup(func() { _ = os.RemoveAll(run) })
+	files, err := filepath.Glob(filepath.Join("testdata", "nodesdk", "*.mjs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.Remove(f.Name()) })
-	if _, err := f.Write(src); err != nil {
-		t.Fatal(err)
+	var checks []string
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(run, filepath.Base(f)), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(f) != "lib.mjs" {
+			checks = append(checks, filepath.Base(f))
+		}
 	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
+	if len(checks) == 0 {
+		t.Fatal("no check files in testdata/nodesdk")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", f.Name())
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GATEWAY_URL="+g.url, "GATEWAY_KEY="+testKey, "PROVIDERS="+string(list))
-	out, err := cmd.CombinedOutput()
-	t.Logf("node %s:\n%s", filepath.Base(f.Name()), out)
-	if err != nil {
-		t.Fatalf("node: %v (the FAIL lines above say which checks)", err)
+	for _, name := range checks {
+		t.Run(strings.TrimSuffix(name, ".mjs"), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "node", name)
+			cmd.Dir = run
+			cmd.Env = append(os.Environ(), "GATEWAY_URL="+g.url, "GATEWAY_KEY="+testKey, "PROVIDERS="+string(list))
+			out, err := cmd.CombinedOutput()
+			t.Logf("node %s:\n%s", name, out)
+			if err != nil {
+				t.Fatalf("node: %v (the FAIL lines above say which checks)", err)
+			}
+		})
 	}
 }
 

@@ -1,63 +1,7 @@
-// The official OpenAI and Anthropic Node SDKs against a running gateway, as
-// a new user would call them (issue 12). engine/nodesdk_test.go starts the
-// gateway and the providers' fakes, installs the pinned SDKs (package.json,
-// package-lock.json) and runs this script with:
-//
-//   GATEWAY_URL  http://127.0.0.1:PORT
-//   GATEWAY_KEY  the gateway's API key
-//   PROVIDERS    JSON [{model, args, reply}]: a model whose upstream answers
-//                a tool call of get_weather with args, then reply once the
-//                tool's output is sent back
-//
-// Each check prints "ok NAME" or "FAIL NAME: why"; the script exits 1 when
-// one failed.
+// The OpenAI Node SDK's checks (and Anthropic's count_tokens); lib.mjs
+// says how engine/nodesdk_test.go runs them.
 import OpenAI, { toFile } from 'openai';
-import Anthropic from '@anthropic-ai/sdk';
-
-// Node 18 (Debian bookworm's nodejs) has File only in node:buffer; the
-// OpenAI SDK's uploads need the global.
-if (!globalThis.File) globalThis.File = (await import('node:buffer')).File;
-
-const url = process.env.GATEWAY_URL;
-const key = process.env.GATEWAY_KEY;
-const providers = JSON.parse(process.env.PROVIDERS || '[]');
-if (!url || !key) {
-  console.error('GATEWAY_URL and GATEWAY_KEY are required');
-  process.exit(2);
-}
-const openai = new OpenAI({ baseURL: url + '/v1', apiKey: key, maxRetries: 0, timeout: 30_000 });
-const anthropic = new Anthropic({ baseURL: url, apiKey: key, maxRetries: 0, timeout: 30_000 });
-
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log('ok ' + name);
-  } catch (e) {
-    failed++;
-    console.log('FAIL ' + name + ': ' + (e && e.stack ? e.stack : e));
-  }
-}
-
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-function sameJSON(a, b) {
-  try {
-    return JSON.stringify(sortKeys(JSON.parse(a))) === JSON.stringify(sortKeys(JSON.parse(b)));
-  } catch {
-    return false;
-  }
-}
-
-function sortKeys(v) {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
-  return v;
-}
-
-const show = (v) => JSON.stringify(v).slice(0, 600);
+import { url, openai, anthropic, providers, check, assert, sameJSON, show, done } from './lib.mjs';
 
 // respond creates a response, streaming or not. A stream must follow the
 // Responses event sequence (sequence_number from 0, response.created and
@@ -339,7 +283,4 @@ await check('files + batches mock/echo', async () => {
   assert(errs.length === 1 && errs[0].custom_id === 'bad' && errs[0].error?.code, 'error file ' + show(errs));
 });
 
-if (failed) {
-  console.log(`${failed} check(s) failed`);
-  process.exit(1);
-}
+done();
