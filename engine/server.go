@@ -268,6 +268,9 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 			return
 		}
 		s.setCORS(ctx)
+		if !s.normalizeBody(ctx) { // reqbody.go: Content-Encoding, a BOM
+			return
+		}
 		if ctx.IsHead() && headAsGet(r, ctx) {
 			// HEAD is GET without the body (RFC 9110 §9.3.2): the GET route
 			// answers, through the router for its panic handler, and

@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -154,7 +155,17 @@ func skip(b []byte, i, depth int) (int, error) {
 	case c == '-' || (c >= '0' && c <= '9'):
 		return scanNumber(b, i)
 	}
-	return i, syntaxErr(i, "unexpected character "+strconv.QuoteRune(rune(b[i])))
+	return i, syntaxErr(i, "unexpected character "+quoteByte(b[i]))
+}
+
+// quoteByte quotes a byte that cannot start a value: an ASCII one as a
+// character ('x', '\x1f'), any other as its hex escape ('\xef'), since
+// it is a byte of a UTF-8 sequence, not a character of its own.
+func quoteByte(c byte) string {
+	if c < utf8.RuneSelf {
+		return strconv.QuoteRuneToASCII(rune(c))
+	}
+	return `'\x` + strconv.FormatUint(uint64(c)>>4, 16) + strconv.FormatUint(uint64(c)&15, 16) + `'`
 }
 
 func literal(b []byte, i int, lit string) (int, error) {

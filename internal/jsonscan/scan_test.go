@@ -358,3 +358,19 @@ func scanStringOracle(b []byte, i int) (int, bool, error) {
 	}
 	return i, false, syntaxErr(start, "unterminated string")
 }
+
+// TestUnexpectedByteQuoted: the error names a stray byte as a client can
+// read it, a UTF-8 lead byte as its hex escape (not a Latin-1 letter).
+func TestUnexpectedByteQuoted(t *testing.T) {
+	for body, want := range map[string]string{
+		"\xef\xbb\xbf{}": `unexpected character '\xef'`,
+		"\x1f":           `unexpected character '\x1f'`,
+		"x":              `unexpected character 'x'`,
+		"'":              `unexpected character '\''`,
+	} {
+		err := Validate([]byte(body))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %s", body, err, want)
+		}
+	}
+}
