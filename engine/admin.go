@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	_ "embed"
+	"net"
 	"time"
 
 	"github.com/aigateway/gateway/engine/store"
@@ -75,6 +76,7 @@ func (s *Server) newDashboard() *dashboard.Dashboard {
 				s.log.Warn("audit entry not recorded", "action", e.Action, "target", e.Target, "error", err.Error())
 			}
 		},
+		ClientIP: func(ctx *fasthttp.RequestCtx) net.IP { return clientAddr(s.cfg.trusted, ctx) },
 		Known: func(name string) bool {
 			for i := range s.ten.admins {
 				if s.ten.admins[i].name == name {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"sort"
@@ -57,6 +58,12 @@ type Config struct {
 	MaxConnsPerIP int `toml:"max_conns_per_ip"`
 	// MaxHeaderBytes bounds the request line and headers (431 above it).
 	MaxHeaderBytes int `toml:"max_header_bytes"`
+	// TrustedProxies lists the addresses (an IP or a CIDR prefix) of the
+	// load balancers and reverse proxies in front of the gateway: from a
+	// peer in it, the client's address is read from X-Forwarded-For
+	// (clientaddr.go). Empty: the peer is the client.
+	TrustedProxies []string `toml:"trusted_proxies"`
+	trusted        []netip.Prefix
 	// QueueTimeout is how long a request waits for a provider slot when the
 	// provider is at max_in_flight before a 503.
 	QueueTimeout Duration `toml:"queue_timeout"`
@@ -377,6 +384,11 @@ func (c *Config) Validate(getenv func(string) string) error {
 	if c.MaxBodyBytes <= 0 {
 		return fmt.Errorf("max_body_bytes must be positive")
 	}
+	trusted, err := parseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	c.trusted = trusted
 	builtins := builtinProviders()
 	merged := map[string]ProviderConfig{}
 	for name, p := range builtins {

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"net"
 	"path"
 	"sync"
 	"time"
@@ -73,6 +74,9 @@ type Dashboard struct {
 	// Audit records logins and failed ones in the audit log; nil records
 	// nothing.
 	Audit func(e store.AuditEntry)
+	// ClientIP is the address a login counts against (behind a trusted
+	// proxy, the client's, not the proxy's); nil: the peer's.
+	ClientIP func(ctx *fasthttp.RequestCtx) net.IP
 
 	limitOnce sync.Once
 	limit     *loginLimiter
@@ -226,7 +230,11 @@ func (d *Dashboard) handleLogin(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	d.limitOnce.Do(func() { d.limit = newLoginLimiter(d.LoginBurst, d.LoginEvery, DefaultLoginAddrs) })
-	addr := addrKey(ctx.RemoteIP())
+	ip := ctx.RemoteIP()
+	if d.ClientIP != nil {
+		ip = d.ClientIP(ctx)
+	}
+	addr := addrKey(ip)
 	if ok, retry := d.limit.take(addr, time.Now()); !ok {
 		// Not audited: the limit already bounds the failures that are,
 		// and a refused attempt tested no key.
