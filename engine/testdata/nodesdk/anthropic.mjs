@@ -121,6 +121,122 @@ for (const stream of [false, true]) {
   }
 }
 
+// A request shaped as Claude Code sends one
+// (https://docs.anthropic.com/en/api/messages): system as text blocks with
+// cache_control, metadata.user_id, stop_sequences, a base64 image, a tool
+// with cache_control, and a history whose assistant turn holds a thinking
+// block (with its signature) before its tool_use; then count_tokens on the
+// same body. Every provider must accept it.
+const png1x1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+for (const p of providers) {
+  await check('claude code shaped request ' + p.model, async () => {
+    const base = {
+      model: p.model,
+      max_tokens: 32000,
+      system: [
+        { type: 'text', text: 'You are a weather bot.' },
+        { type: 'text', text: 'Answer briefly.', cache_control: { type: 'ephemeral' } },
+      ],
+      metadata: { user_id: 'user_2f1a_account_9c_session_77' },
+      stop_sequences: ['\n\nHuman:'],
+      temperature: 1,
+      tools: [{ ...weatherTool, cache_control: { type: 'ephemeral' } }],
+    };
+    const ask = {
+      role: 'user',
+      content: [
+        { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png1x1 } },
+        { type: 'text', text: 'Weather in Paris for 3 days?', cache_control: { type: 'ephemeral' } },
+      ],
+    };
+    const first = await anthropic.messages.create({ ...base, messages: [ask] });
+    checkMessage(first, p.model);
+    const use = first.content.find((b) => b.type === 'tool_use');
+    assert(first.stop_reason === 'tool_use' && use, 'first turn ' + show(first));
+    const history = [
+      ask,
+      {
+        role: 'assistant',
+        content: [{ type: 'thinking', thinking: 'The user wants a forecast.', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds' }, use],
+      },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: [{ type: 'text', text: '{"forecast":"sunny"}' }] }] },
+    ];
+    const second = await anthropic.messages.create({ ...base, messages: history });
+    checkMessage(second, p.model);
+    assert(second.stop_reason === 'end_turn' && textOf(second) === p.reply, 'second turn ' + show(second));
+    const { max_tokens, metadata, stop_sequences, temperature, ...countable } = base;
+    const n = await anthropic.messages.countTokens({ ...countable, messages: history });
+    assert(Number.isInteger(n.input_tokens) && n.input_tokens > 0, 'count ' + show(n));
+  });
+}
+
+// tool_choice naming the tool, and a tool_result marked is_error.
+for (const p of providers) {
+  await check('tool_choice and is_error ' + p.model, async () => {
+    const params = { model: p.model, max_tokens: 512, tools: [weatherTool], tool_choice: { type: 'tool', name: 'get_weather' }, messages: [question] };
+    const first = await anthropic.messages.create(params);
+    const use = first.content.find((b) => b.type === 'tool_use');
+    assert(use && use.name === 'get_weather', 'first turn ' + show(first));
+    const second = await anthropic.messages.create({
+      ...params,
+      tool_choice: { type: 'auto' },
+      messages: [
+        question,
+        { role: 'assistant', content: first.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, is_error: true, content: 'the weather service is down' }] },
+      ],
+    });
+    checkMessage(second, p.model);
+    assert(second.stop_reason === 'end_turn' && textOf(second), 'second turn ' + show(second));
+  });
+}
+
+// Claude Code calls the beta endpoints (?beta=true, anthropic-beta).
+await check('beta messages, count_tokens and models', async () => {
+  const betas = ['interleaved-thinking-2025-05-14', 'fine-grained-tool-streaming-2025-05-14'];
+  for (const model of ['mock/echo', ...providers.map((p) => p.model)]) {
+    const m = await anthropic.beta.messages.create({ model, max_tokens: 128, betas, messages: [{ role: 'user', content: 'hi' }] });
+    assert(m.type === 'message' && m.content.length > 0 && m._request_id, model + ': ' + show(m));
+    const s = anthropic.beta.messages.stream({ model, max_tokens: 128, betas, messages: [{ role: 'user', content: 'hi' }] });
+    const f = await s.finalMessage();
+    assert(f.type === 'message' && f.stop_reason, model + ' stream: ' + show(f));
+    const n = await anthropic.beta.messages.countTokens({ model, betas, messages: [{ role: 'user', content: 'hi' }] });
+    assert(Number.isInteger(n.input_tokens), model + ' count: ' + show(n));
+  }
+  const page = await anthropic.beta.models.list({ limit: 3 });
+  assert(page.data.length === 3 && page.data.every((m) => m.type === 'model' && m.created_at), 'beta models ' + show(page.data));
+});
+
+// model "auto" with Claude Code's max_tokens: the gateway picks the model
+// and caps max_tokens at that model's output limit.
+await check('auto with max_tokens 32000', async () => {
+  for (const stream of [false, true]) {
+    const m = await create({ model: 'auto', max_tokens: 32000, messages: [{ role: 'user', content: 'Say hello.' }] }, stream);
+    checkMessage(m, 'auto');
+    assert(m.stop_reason && m.content.length > 0, 'answer ' + show(m));
+  }
+});
+
+// stop_sequences on a translated model: the text ends before the sequence.
+// OpenAI, Gemini and Ollama do not say which sequence matched (their
+// finish reason is the one a natural end gives), so the answer says
+// end_turn with stop_sequence null where Anthropic would say
+// stop_sequence and name it (docs/contract.md).
+await check('stop_sequences mock/echo', async () => {
+  for (const stream of [false, true]) {
+    const m = await create({ model: 'mock/echo', max_tokens: 64, stop_sequences: ['STOP'], messages: [{ role: 'user', content: 'alpha beta STOP gamma' }] }, stream);
+    assert(textOf(m) === 'alpha beta ' && m.stop_reason === 'end_turn' && m.stop_sequence === null, 'answer ' + show(m));
+  }
+});
+
+// max_tokens reached: stop_reason max_tokens, the text cut.
+await check('max_tokens reached mock/echo', async () => {
+  for (const stream of [false, true]) {
+    const m = await create({ model: 'mock/echo', max_tokens: 2, messages: [{ role: 'user', content: 'one two three four five' }] }, stream);
+    assert(m.stop_reason === 'max_tokens' && textOf(m).length < 'one two three four five'.length && m.usage.output_tokens <= 2, 'answer ' + show(m));
+  }
+});
+
 // Each error status's SDK class, with Anthropic's envelope
 // (https://docs.anthropic.com/en/api/errors: {"type":"error","error":
 // {"type","message"},"request_id"}) and the request-id header.
