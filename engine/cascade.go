@@ -48,7 +48,7 @@ func (s *Server) cascade(ctx *fasthttp.RequestCtx, x *exchange, m *catalog.Model
 		return up
 	}
 	call := providers.Call{Req: cheap, ID: x.call.ID, Created: x.start.Unix()}
-	uc := upstreamCall{kind: callCascade, models: []*catalog.Model{m}, call: &call}
+	uc := upstreamCall{kind: callCascade, models: []*catalog.Model{m}, call: &call, chosen: true} // the router's tier
 	err := s.callUpstream(ctx, x, &uc, []limits.Target{{Provider: m.Provider, Model: m.Upstream}})
 	if err != nil {
 		cascadeTotal("escalated", "cheap_call_failed")

@@ -286,6 +286,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 	if x.req.Stream {
 		dropClientBody(ctx)
 	}
+	// The model the client named, if any: the gateway chose any other
+	// (routing, a default, a cascade), and caps the client's max_tokens at
+	// that model's output limit (upstreamCall.chosen).
+	named := name
+	if named == "auto" || named == "default" {
+		named = ""
+	}
 	name = x.requestedModel(name) // the project's default_model (tenancy.go)
 	if s.policies != nil {
 		var done bool
@@ -380,7 +387,8 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, x *exchange, name string) {
 			return
 		}
 	}
-	x.uc = upstreamCall{kind: callChat, models: x.models, call: &x.call, overflowOnly: x.overflowOnly, anthropicClient: x.format == formatAnthropic}
+	x.uc = upstreamCall{kind: callChat, models: x.models, call: &x.call, overflowOnly: x.overflowOnly, anthropicClient: x.format == formatAnthropic,
+		chosen: named == "" || name != named}
 	if x.rsp != nil {
 		x.uc.kind, x.uc.rsp, x.uc.stream = callResponses, x.rsp, x.req.Stream // responsesnative.go
 	}

@@ -42,7 +42,8 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 	if name == "auto" {
 		// The router picks the model in serve, after the request stage:
 		// translated whatever it picks (a passthrough needs the model
-		// first), with no output cap known yet.
+		// first); each attempt caps max_tokens at its model's output
+		// limit (upstreamCall.chosen).
 		s.serveTranslated(ctx, x, body, name, messages.Target{})
 		return
 	}

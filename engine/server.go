@@ -343,9 +343,10 @@ func writeErrorFor(ctx *fasthttp.RequestCtx, e *apiError) {
 var messagesPath, messagesSubtree = []byte("/v1/messages"), []byte("/v1/messages/")
 
 // setRequestID echoes the client's X-Request-Id or makes one. Under
-// /v1/messages the same id is also sent as Anthropic's request-id, the
-// header the Anthropic SDKs read into a response's and an error's
-// request id.
+// /v1/messages, and on any request with an anthropic-version header (the
+// Anthropic SDKs send it on every call, GET /v1/models included), the same
+// id is also sent as Anthropic's request-id, the header the Anthropic SDKs
+// read into a response's and an error's request id.
 func (s *Server) setRequestID(ctx *fasthttp.RequestCtx) {
 	var buf [32]byte
 	id := ctx.Request.Header.Peek("X-Request-Id")
@@ -355,7 +356,7 @@ func (s *Server) setRequestID(ctx *fasthttp.RequestCtx) {
 		id = appendHex(id, s.idSeq.Add(1))
 	}
 	ctx.Response.Header.SetBytesV("X-Request-Id", id)
-	if p := ctx.Path(); bytes.Equal(p, messagesPath) || bytes.HasPrefix(p, messagesSubtree) {
+	if p := ctx.Path(); bytes.Equal(p, messagesPath) || bytes.HasPrefix(p, messagesSubtree) || anthropicVersioned(ctx) {
 		ctx.Response.Header.SetBytesV("Request-Id", id)
 	}
 }

@@ -64,6 +64,14 @@ type upstreamCall struct {
 	stream bool
 	// anthropicClient: the request came in on /v1/messages (translated).
 	anthropicClient bool
+	// chosen: the gateway, not the client, chose models[0] (auto routing,
+	// a default model, a cascade). A chosen model, and every fallback
+	// after the first target, gets the client's max_tokens capped at its
+	// output limit (providers.Call.CapMaxTokens): the client sized it for
+	// another model, or for none, and the upstream would refuse a larger
+	// one with a 400. A model the client named gets it unchanged, and
+	// the upstream's own error is the answer.
+	chosen bool
 	// rsp is a Responses request's state, for callResponses; native says
 	// that the answer came from a Responses passthrough (sentNative: the
 	// attempt under way is one).
@@ -142,6 +150,10 @@ func (c *upstreamCall) Call(ctx context.Context, a limits.Attempt) error {
 
 // send makes the provider call for c's kind.
 func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.Provider) (*providers.Response, error) {
+	capAt := 0 // see chosen
+	if c.chosen || m != c.models[0] {
+		capAt = m.MaxOutputTokens
+	}
 	switch c.kind {
 	case callMessages, callCountTokens:
 		ap, ok := p.(providers.MessagesNative)
@@ -151,7 +163,7 @@ func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.P
 		if c.kind == callCountTokens {
 			return ap.CountTokens(ctx, c.body, m.Upstream, c.header, c.query)
 		}
-		return ap.Messages(ctx, c.body, m.Upstream, c.header, c.query, c.stream)
+		return ap.Messages(ctx, capMaxTokens(c.body, capAt), m.Upstream, c.header, c.query, c.stream)
 	case callResponses:
 		c.sentNative = false
 		if rp, ok := p.(providers.ResponsesNative); ok && rp.NativeResponses() {
@@ -186,6 +198,7 @@ func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.P
 	}
 	c.call.Model = m.Upstream
 	c.call.MaxOutputTokens = m.MaxOutputTokens
+	c.call.CapMaxTokens = capAt
 	// A reasoning effort the gateway translated from Anthropic's thinking
 	// goes only to models known to reason; a client's own is dropped only
 	// for models known not to (an unknown model may well reason).
@@ -197,6 +210,20 @@ func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.P
 		c.call.MaxOutputTokens = summaryMaxTokens
 	}
 	return p.Chat(ctx, c.call)
+}
+
+// capMaxTokens returns the Messages request body with its max_tokens
+// capped at limit (0: no cap): a copy when the value is above it, else
+// body itself. body is a validated object.
+func capMaxTokens(body []byte, limit int) []byte {
+	if limit <= 0 {
+		return body
+	}
+	n, err := jsonscan.ParseInt(jsonscan.Get(body[jsonscan.SkipSpace(body, 0):], "max_tokens"))
+	if err != nil || n <= int64(limit) {
+		return body
+	}
+	return jsonscan.AppendReplaced(nil, body, "max_tokens", strconv.AppendInt(nil, int64(limit), 10))
 }
 
 // callUpstream runs c over targets and charges what it cost to x: the

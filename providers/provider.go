@@ -53,6 +53,12 @@ type Call struct {
 	// MaxOutputTokens is the model's default output cap, for formats that
 	// require one (Anthropic).
 	MaxOutputTokens int
+	// CapMaxTokens, when > 0, caps the client's max_tokens (and
+	// max_completion_tokens) at this value. The engine sets it to the
+	// model's output limit when the gateway, not the client, chose the
+	// model (auto routing, a fallback): a value sized for another model
+	// (Claude Code's 32,000) would otherwise be refused with a 400.
+	CapMaxTokens int
 	// Header gives access to the client's headers for documented passthrough
 	// (anthropic-beta). It may be nil.
 	Header HeaderGetter
@@ -68,6 +74,15 @@ type Call struct {
 	// to its response headers; IdleTimeout bounds the gap between stream
 	// events. Zero means the provider's configured value.
 	Timeout, IdleTimeout time.Duration
+}
+
+// MaxTokens is the request's output cap as the upstream should receive
+// it: Req.MaxTokens (0 when absent) capped at CapMaxTokens.
+func (c *Call) MaxTokens() int {
+	if n := c.Req.MaxTokens; c.CapMaxTokens <= 0 || n <= c.CapMaxTokens {
+		return n
+	}
+	return c.CapMaxTokens
 }
 
 // Response is a successful upstream answer in OpenAI format.

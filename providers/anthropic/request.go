@@ -72,7 +72,7 @@ func appendRequest(dst []byte, call *providers.Call) ([]byte, reqInfo, error) {
 	w.dst = append(w.dst, `{"model":`...)
 	w.dst = jsonscan.AppendQuote(w.dst, call.Model)
 	w.dst = append(w.dst, `,"max_tokens":`...)
-	maxTokens := r.MaxTokens
+	maxTokens := call.MaxTokens()
 	if maxTokens <= 0 {
 		maxTokens = call.MaxOutputTokens
 	}

@@ -167,9 +167,9 @@ func appendRequest(dst []byte, call *providers.Call) ([]byte, error) {
 		field("topP")
 		dst = strconv.AppendFloat(dst, r.TopP.V, 'g', -1, 64)
 	}
-	if r.MaxTokens > 0 {
+	if n := call.MaxTokens(); n > 0 {
 		field("maxOutputTokens")
-		dst = wire.AppendInt(dst, r.MaxTokens)
+		dst = wire.AppendInt(dst, n)
 	}
 	if len(r.Stop) > 0 {
 		field("stopSequences")

@@ -317,3 +317,37 @@ func TestThinkingBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestCapMaxTokens: Call.CapMaxTokens (set by the engine when it
+// chose the model) caps generationConfig.maxOutputTokens; a smaller
+// request keeps its own value.
+func TestRequestCapMaxTokens(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		body     string
+		capAt    int
+		want     string
+		notFound bool
+	}{
+		{name: "capped", body: `{"max_tokens":32000,"messages":[{"role":"user","content":"hi"}]}`, capAt: 8192, want: `"maxOutputTokens":8192`},
+		{name: "max_completion_tokens capped", body: `{"max_completion_tokens":32000,"messages":[{"role":"user","content":"hi"}]}`, capAt: 8192, want: `"maxOutputTokens":8192`},
+		{name: "below the cap", body: `{"max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`, capAt: 8192, want: `"maxOutputTokens":100`},
+		{name: "no cap", body: `{"max_tokens":32000,"messages":[{"role":"user","content":"hi"}]}`, want: `"maxOutputTokens":32000`},
+		{name: "absent stays absent", body: `{"messages":[{"role":"user","content":"hi"}]}`, capAt: 8192, want: `maxOutputTokens`, notFound: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := decode(t, []byte(tc.body))
+			defer providers.ReleaseRequest(r)
+			call := testCall(r)
+			call.CapMaxTokens = tc.capAt
+			out, err := appendRequest(nil, call)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(out, []byte(tc.want)) == tc.notFound {
+				t.Fatalf("%s in %s: want found=%v", tc.want, out, !tc.notFound)
+			}
+		})
+	}
+}

@@ -200,7 +200,7 @@ func (p *Provider) Chat(ctx context.Context, call *providers.Call) (*providers.R
 	}
 	finish := "stop"
 	if tool == nil {
-		text, finish = limit(call.Req, jsonAnswer(call.Req, text))
+		text, finish = limit(call.Req, call.MaxTokens(), jsonAnswer(call.Req, text))
 	}
 	usage := providers.Usage{PromptTokens: promptTokens(call.Req), CompletionTokens: countTokens(text), Set: true}
 	if tool != nil {
@@ -263,18 +263,19 @@ func init() {
 // limit applies the request's stop sequences and token limit to an answer
 // as OpenAI does (https://platform.openai.com/docs/api-reference/chat/create):
 // the text ends before the first stop sequence, with finish reason "stop",
-// and after max_completion_tokens (or max_tokens) tokens, with "length".
-func limit(r *providers.Request, text string) (string, string) {
+// and after maxTokens tokens (Call.MaxTokens: max_completion_tokens, else
+// max_tokens, capped), with "length".
+func limit(r *providers.Request, maxTokens int, text string) (string, string) {
 	for _, stop := range r.Stop {
 		if i := strings.Index(text, stop); stop != "" && i >= 0 {
 			text = text[:i]
 		}
 	}
-	if r.MaxTokens <= 0 {
+	if maxTokens <= 0 {
 		return text, "stop"
 	}
 	rest := text
-	for n := 0; n < r.MaxTokens && rest != ""; n++ {
+	for n := 0; n < maxTokens && rest != ""; n++ {
 		_, rest = nextToken(rest)
 	}
 	if rest == "" {

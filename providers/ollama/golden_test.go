@@ -386,3 +386,32 @@ func checkSSE(t testing.TB, b []byte) {
 		}
 	}
 }
+
+// TestRequestCapMaxTokens: Call.CapMaxTokens (set by the engine when it
+// chose the model) caps options.num_predict; a smaller request keeps its
+// own value.
+func TestRequestCapMaxTokens(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body string
+		capAt      int
+		want       string
+	}{
+		{"capped", `{"max_tokens":32000,"messages":[{"role":"user","content":"hi"}]}`, 8192, `"num_predict":8192`},
+		{"below the cap", `{"max_completion_tokens":100,"messages":[{"role":"user","content":"hi"}]}`, 8192, `"num_predict":100`},
+		{"no cap", `{"max_tokens":32000,"messages":[{"role":"user","content":"hi"}]}`, 0, `"num_predict":32000`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := decode(t, []byte(tc.body))
+			call := testCall(r)
+			call.CapMaxTokens = tc.capAt
+			out, err := appendRequest(nil, call, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(out, []byte(tc.want)) {
+				t.Fatalf("no %s in %s", tc.want, out)
+			}
+		})
+	}
+}

@@ -46,7 +46,7 @@ func appendRequest(dst []byte, call *providers.Call, numCtx int) ([]byte, error)
 	if dst, err = appendFormat(dst, r.ResponseFormat); err != nil {
 		return dst, err
 	}
-	if dst, err = appendOptions(dst, r, numCtx); err != nil {
+	if dst, err = appendOptions(dst, r, call.MaxTokens(), numCtx); err != nil {
 		return dst, err
 	}
 	// Ollama streams unless told otherwise, so the flag is always explicit.
@@ -307,7 +307,7 @@ func (w *optWriter) key(k string) {
 // parameters): temperature, top_p, seed, stop, num_predict, num_ctx,
 // frequency_penalty, presence_penalty, then the members of the client's own
 // "options" object, which win over the translated ones.
-func appendOptions(dst []byte, r *providers.Request, numCtx int) ([]byte, error) {
+func appendOptions(dst []byte, r *providers.Request, maxTokens, numCtx int) ([]byte, error) {
 	mark := len(dst)
 	w := optWriter{dst: append(dst, `,"options":{`...)}
 	mine := r.Value("options")
@@ -342,9 +342,9 @@ func appendOptions(dst []byte, r *providers.Request, numCtx int) ([]byte, error)
 		}
 		w.dst = append(w.dst, ']')
 	}
-	if r.MaxTokens > 0 && w.want("num_predict") {
+	if maxTokens > 0 && w.want("num_predict") {
 		w.key("num_predict")
-		w.dst = strconv.AppendInt(w.dst, int64(r.MaxTokens), 10)
+		w.dst = strconv.AppendInt(w.dst, int64(maxTokens), 10)
 	}
 	// num_ctx: the body's top-level "num_ctx" (a gateway extension), else
 	// the configured window for the model.

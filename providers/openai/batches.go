@@ -44,7 +44,7 @@ func (p *Provider) SubmitBatch(ctx context.Context, items []providers.BatchItem)
 		in = append(in, `{"custom_id":`...)
 		in = jsonscan.AppendQuote(in, it.CustomID)
 		in = append(in, `,"method":"POST","url":"/v1/chat/completions","body":`...)
-		in = AppendBodyWith(in, it.Call.Req, it.Call.Model, BodyOptions{NoReasoning: it.Call.NoReasoning})
+		in = AppendBodyWith(in, it.Call.Req, it.Call.Model, BodyOptions{NoReasoning: it.Call.NoReasoning, CapMaxTokens: it.Call.CapMaxTokens})
 		in = append(in, "}\n"...)
 	}
 	var form bytes.Buffer

@@ -1,6 +1,8 @@
 package openai
 
 import (
+	"strconv"
+
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/providers"
 )
@@ -27,6 +29,13 @@ type BodyOptions struct {
 	// reason and OpenAI refuses the member for such models (400
 	// "reasoning_effort is not supported with this model").
 	NoReasoning bool
+	// CapMaxTokens, when > 0, caps the values of max_tokens and
+	// max_completion_tokens (providers.Call.CapMaxTokens): a larger value
+	// is rewritten in place, every other byte kept. OpenAI refuses a value
+	// above the model's limit (400 invalid_value, "max_tokens is too large:
+	// N. This model supports at most M completion tokens";
+	// https://platform.openai.com/docs/api-reference/chat/create).
+	CapMaxTokens int
 }
 
 // AppendBodyWith is AppendBody with the gateway's additions in opts,
@@ -58,6 +67,13 @@ func AppendBodyWith(dst []byte, req *providers.Request, model string, opts BodyO
 			dst = append(dst, b[pos:f.ValStart]...)
 			dst = jsonscan.AppendQuote(dst, model)
 			pos = f.End
+		case "max_tokens", "max_completion_tokens":
+			v := b[f.ValStart:f.End]
+			if n, err := jsonscan.ParseInt(v); err == nil && opts.CapMaxTokens > 0 && n > int64(opts.CapMaxTokens) {
+				dst = append(dst, b[pos:f.ValStart]...)
+				dst = strconv.AppendInt(dst, int64(opts.CapMaxTokens), 10)
+				pos = f.End
+			}
 		case "stream_options":
 			if req.Stream && !req.IncludeUsage {
 				dst = append(dst, b[pos:f.ValStart]...)

@@ -79,3 +79,36 @@ func TestAppendBodyNoReasoning(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendBodyCapMaxTokens: BodyOptions.CapMaxTokens rewrites a
+// max_tokens or max_completion_tokens above it in place, every other byte
+// (member order, whitespace) kept; smaller values and other members pass.
+func TestAppendBodyCapMaxTokens(t *testing.T) {
+	t.Parallel()
+	const msgs = `"messages":[{"role":"user","content":"x"}]`
+	tests := []struct {
+		name, in, want string
+		capAt          int
+	}{
+		{"max_tokens", `{"model":"m", "max_tokens" : 32000 ,` + msgs + `}`, `{"model":"gpt-4o", "max_tokens" : 16384 ,` + msgs + `}`, 16384},
+		{"both, last", `{"max_completion_tokens":40000,` + msgs + `,"model":"m","max_tokens":20000}`, `{"max_completion_tokens":16384,` + msgs + `,"model":"gpt-4o","max_tokens":16384}`, 16384},
+		{"below the cap", `{"model":"m","max_tokens":100,` + msgs + `}`, `{"model":"gpt-4o","max_tokens":100,` + msgs + `}`, 16384},
+		{"at the cap", `{"model":"m","max_completion_tokens":16384,` + msgs + `}`, `{"model":"gpt-4o","max_completion_tokens":16384,` + msgs + `}`, 16384},
+		{"no cap", `{"model":"m","max_tokens":32000,` + msgs + `}`, `{"model":"gpt-4o","max_tokens":32000,` + msgs + `}`, 0},
+		{"null", `{"model":"m","max_tokens":null,` + msgs + `}`, `{"model":"gpt-4o","max_tokens":null,` + msgs + `}`, 16384},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := providers.AcquireRequest()
+			defer providers.ReleaseRequest(r)
+			if err := r.Decode([]byte(tc.in)); err != nil {
+				t.Fatal(err)
+			}
+			got := AppendBodyWith(nil, r, "gpt-4o", BodyOptions{CapMaxTokens: tc.capAt})
+			if string(got) != tc.want {
+				t.Fatalf("\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -107,15 +107,11 @@ func (p *Provider) newRequest(call *providers.Call, buf *[]byte) *fasthttp.Reque
 	if call.Req.Stream {
 		req.Header.Set("Accept", "text/event-stream")
 	}
-	if (p.cfg.PromptCacheKey && call.PromptCacheKey != "") || call.NoReasoning {
-		opts := BodyOptions{NoReasoning: call.NoReasoning}
-		if p.cfg.PromptCacheKey {
-			opts.PromptCacheKey = call.PromptCacheKey
-		}
-		*buf = AppendBodyWith((*buf)[:0], call.Req, call.Model, opts)
-	} else {
-		*buf = AppendBody((*buf)[:0], call.Req, call.Model)
+	opts := BodyOptions{NoReasoning: call.NoReasoning, CapMaxTokens: call.CapMaxTokens}
+	if p.cfg.PromptCacheKey {
+		opts.PromptCacheKey = call.PromptCacheKey
 	}
+	*buf = AppendBodyWith((*buf)[:0], call.Req, call.Model, opts)
 	req.SetBodyRaw(*buf)
 	return req
 }

@@ -58,6 +58,11 @@ type Anthropic struct {
 	StallAfter int
 	// InputTokens, CacheRead and CacheCreation are reported in usage.
 	InputTokens, CacheRead, CacheCreation int
+	// MaxTokens, when > 0, is the model's output limit: a max_tokens above
+	// it is refused as the real API refuses it (400 invalid_request_error
+	// "max_tokens: N > M, which is the maximum allowed number of output
+	// tokens for MODEL").
+	MaxTokens int
 
 	srv *Server
 	n   atomic.Int64
@@ -155,6 +160,11 @@ func (a *Anthropic) handle(ctx *fasthttp.RequestCtx) {
 	model := "claude-sonnet-4-20250514"
 	if v := jsonscan.Get(body, "model"); jsonscan.KindOf(v) == jsonscan.String {
 		model = string(v[1 : len(v)-1])
+	}
+	if n, err := jsonscan.ParseInt(jsonscan.Get(body, "max_tokens")); err == nil && a.MaxTokens > 0 && n > int64(a.MaxTokens) {
+		fail(400, `{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: `+strconv.FormatInt(n, 10)+` > `+
+			strconv.Itoa(a.MaxTokens)+`, which is the maximum allowed number of output tokens for `+model+`"},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fz"}`)
+		return
 	}
 	stream := string(jsonscan.Get(body, "stream")) == "true"
 	id := "msg_01XFDUDYJgAACzvnptvVoYE" + strconv.FormatInt(a.n.Add(1), 10)

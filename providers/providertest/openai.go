@@ -48,6 +48,12 @@ type OpenAI struct {
 	PromptTokens, CachedTokens int
 	// ReasoningTokens are reported in a Responses answer's usage.
 	ReasoningTokens int
+	// MaxTokens, when > 0, is the model's output limit: a max_tokens or
+	// max_completion_tokens above it is refused as OpenAI refuses it (400
+	// invalid_request_error, code invalid_value, "max_tokens is too large:
+	// N. This model supports at most M completion tokens, whereas you
+	// provided N.", param naming the member).
+	MaxTokens int
 	// BatchHold keeps batches in progress until they are cancelled
 	// (openaibatches.go).
 	BatchHold bool
@@ -126,6 +132,18 @@ func (o *OpenAI) handle(ctx *fasthttp.RequestCtx) {
 	model := "gpt-4o-mini"
 	if v := jsonscan.Get(body, "model"); jsonscan.KindOf(v) == jsonscan.String {
 		model = string(v[1 : len(v)-1])
+	}
+	for _, member := range []string{"max_tokens", "max_completion_tokens"} {
+		n, err := jsonscan.ParseInt(jsonscan.Get(body, member))
+		if err != nil || o.MaxTokens <= 0 || n <= int64(o.MaxTokens) {
+			continue
+		}
+		given := strconv.FormatInt(n, 10)
+		ctx.SetStatusCode(400)
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"error":{"message":"` + member + ` is too large: ` + given + `. This model supports at most ` + strconv.Itoa(o.MaxTokens) +
+			` completion tokens, whereas you provided ` + given + `.","type":"invalid_request_error","param":"` + member + `","code":"invalid_value"}}`)
+		return
 	}
 	stream := string(jsonscan.Get(body, "stream")) == "true"
 	toolTurn := o.ToolCall != "" && !lastIsTool(body)
