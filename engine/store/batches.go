@@ -25,9 +25,10 @@ type Batches interface {
 	File(ctx context.Context, projectID, id string) (File, error)
 	// FileContent returns a project's file with its content.
 	FileContent(ctx context.Context, projectID, id string) (File, error)
-	// ListFiles returns a project's files, newest first, without content;
-	// purpose filters when not empty.
-	ListFiles(ctx context.Context, projectID, purpose string, limit int) ([]File, error)
+	// ListFiles pages through a project's files without content, as q
+	// says; more says whether another page follows. An After that is not
+	// one of the project's files is ErrNotFound.
+	ListFiles(ctx context.Context, projectID string, q FileQuery) (page []File, more bool, err error)
 	// DeleteFile deletes a project's file; ErrNotFound when there is none.
 	DeleteFile(ctx context.Context, projectID, id string) error
 
@@ -107,6 +108,19 @@ type File struct {
 	CreatedAt time.Time
 	// Content is set by FileContent and PutFile only.
 	Content []byte
+}
+
+// FileQuery selects a page of a project's files (OpenAI's list files:
+// https://platform.openai.com/docs/api-reference/files/list).
+type FileQuery struct {
+	// Purpose filters when not empty.
+	Purpose string
+	// After is the last id of the previous page (empty for the first).
+	After string
+	// Limit bounds the page (default 10,000).
+	Limit int
+	// Ascending lists oldest first; the default is newest first.
+	Ascending bool
 }
 
 // Batch is one batch and its progress.
@@ -232,26 +246,53 @@ func (s *sqlStore) FileContent(ctx context.Context, projectID, id string) (File,
 	return f, nil
 }
 
-// ListFiles implements Batches.
-func (s *sqlStore) ListFiles(ctx context.Context, projectID, purpose string, limit int) ([]File, error) {
+// ListFiles implements Batches. Files created in the same instant keep
+// one order, by id, so a cursor never skips or repeats one.
+func (s *sqlStore) ListFiles(ctx context.Context, projectID string, q FileQuery) ([]File, bool, error) {
+	limit := q.Limit
 	if limit <= 0 {
 		limit = 10000
 	}
-	rs, err := s.b.query(ctx, `SELECT `+fileColumns+` FROM files WHERE project_id = $1 AND ($2 = '' OR purpose = $2)
-ORDER BY created_at DESC, id DESC LIMIT $3`, projectID, purpose, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list files: %w", err)
+	dir, cmp := "DESC", "<"
+	if q.Ascending {
+		dir, cmp = "ASC", ">"
 	}
-	defer rs.Close()
 	var out []File
-	for rs.Next() {
-		var f File
-		if err := scanFile(rs, &f, false); err != nil {
-			return nil, fmt.Errorf("list files: %w", err)
+	err := s.b.snapshot(ctx, func(db querier) error {
+		where := `project_id = $1 AND ($2 = '' OR purpose = $2)`
+		args := []any{projectID, q.Purpose, limit + 1}
+		if q.After != "" {
+			var at time.Time
+			if err := db.queryRow(ctx, `SELECT created_at FROM files WHERE id = $1 AND project_id = $2`, q.After, projectID).
+				Scan(&nullTime{&at}); err != nil {
+				return notFound(err, "file", q.After)
+			}
+			where += ` AND (created_at ` + cmp + ` $4 OR (created_at = $4 AND id ` + cmp + ` $5))`
+			args = append(args, at, q.After)
 		}
-		out = append(out, f)
+		rs, err := db.query(ctx, `SELECT `+fileColumns+` FROM files WHERE `+where+`
+ORDER BY created_at `+dir+`, id `+dir+` LIMIT $3`, args...)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var f File
+			if err := scanFile(rs, &f, false); err != nil {
+				return err
+			}
+			out = append(out, f)
+		}
+		return rs.Err()
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("list files: %w", err)
 	}
-	return out, rs.Err()
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
 }
 
 // DeleteFile implements Batches.
