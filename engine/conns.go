@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -165,6 +166,76 @@ func (c *guardedConn) Write(p []byte) (int, error) {
 		_ = c.Conn.Close()
 	}
 	return n, err
+}
+
+// Lingering close, as nginx does it (lingering_close): a request whose
+// body is over max_body_bytes is answered 413 before its body is read, and
+// a connection closed with unread bytes is reset, which on most clients
+// (undici, the OpenAI Node SDK's fetch, among them) loses the answer: the
+// upload fails with a broken pipe instead. So the connection of such an
+// answer is half-closed after it and read to the end, at most lingerTime
+// in all and lingerIdle between reads, before it is closed.
+const (
+	lingerTime = 30 * time.Second
+	lingerIdle = 5 * time.Second
+)
+
+var (
+	// lingering holds the connections (connKey) to close lingering;
+	// lingerPending counts them, so that Close looks only when one is.
+	lingering     sync.Map
+	lingerPending atomic.Int64
+)
+
+// connKey names a connection by its two ends: fasthttp may wrap the
+// guardedConn (a per-IP counter), so the handler cannot reach it, but
+// both see the same addresses.
+func connKey(local, remote net.Addr) string {
+	return local.String() + "|" + remote.String()
+}
+
+// lingerOnClose asks for the connection of ctx to be closed lingering.
+func lingerOnClose(ctx *fasthttp.RequestCtx) {
+	if _, loaded := lingering.LoadOrStore(connKey(ctx.LocalAddr(), ctx.RemoteAddr()), struct{}{}); !loaded {
+		lingerPending.Add(1)
+	}
+}
+
+// Close closes the connection, lingering first when lingerOnClose asked.
+func (c *guardedConn) Close() error {
+	if lingerPending.Load() > 0 {
+		if _, ok := lingering.LoadAndDelete(connKey(c.Conn.LocalAddr(), c.Conn.RemoteAddr())); ok {
+			lingerPending.Add(-1)
+			c.linger()
+		}
+	}
+	return c.Conn.Close()
+}
+
+// linger sends FIN (the answer is complete) and reads what the client
+// still sends until it closes, stops, or lingerTime runs out.
+func (c *guardedConn) linger() {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	end := time.Now().Add(lingerTime)
+	buf := make([]byte, 32<<10)
+	for {
+		now := time.Now()
+		if !now.Before(end) {
+			return
+		}
+		d := now.Add(lingerIdle)
+		if d.After(end) {
+			d = end
+		}
+		if err := c.Conn.SetReadDeadline(d); err != nil {
+			return
+		}
+		if _, err := c.Conn.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 func isTimeout(err error) bool {

@@ -482,3 +482,37 @@ func TestManyIdleConnections(t *testing.T) {
 		}
 	})
 }
+
+// TestUploadTooLargeAnswered: a body over max_body_bytes that the client
+// sends whole, as the SDKs' uploads do, still gets the 413 envelope: the
+// gateway reads on (and throws away) what follows it instead of closing a
+// connection with unread bytes, which resets it and loses the answer.
+func TestUploadTooLargeAnswered(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "max_body_bytes = 65536\n", nil)
+	addr := strings.TrimPrefix(g.url, "http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Minute))
+	body := bytes.Repeat([]byte("x"), 8<<20)
+	head := "POST /v1/files HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer " + testKey +
+		"\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n"
+	if _, err := conn.Write([]byte(head)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(body); err != nil {
+		t.Fatalf("the gateway reset the upload: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 413 || !strings.Contains(string(b), `"code":"request_too_large"`) || !strings.Contains(string(b), `"type":"invalid_request_error"`) {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}

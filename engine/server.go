@@ -308,6 +308,7 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		bodyTooLarge.Inc()
 		ctx.SetConnectionClose()
+		lingerOnClose(ctx) // conns.go: the client is still sending the body
 		writeErrorFor(ctx, &apiError{Status: 413, Type: typeInvalidRequest, Code: "request_too_large",
 			Msg: fmt.Sprintf("Request body exceeds the limit of %d bytes (max_body_bytes)", s.cfg.MaxBodyBytes)})
 		return

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aigateway/gateway/engine/api"
 	"github.com/aigateway/gateway/engine/store"
@@ -134,34 +135,48 @@ func (s *Service) handleFileUpload(ctx *fasthttp.RequestCtx, who Identity) {
 	api.WriteJSON(ctx, 200, s.fileObject(f))
 }
 
-// handleFileList serves GET /v1/files (purpose filters; limit, default
-// 10,000 as on OpenAI).
+// handleFileList serves GET /v1/files as OpenAI's list files
+// (https://platform.openai.com/docs/api-reference/files/list): purpose
+// filters; limit 1–10,000 (default 10,000); order desc (default) or asc by
+// created_at; after is the last id of the previous page. The SDKs page with
+// after = last_id while has_more, so the cursor must move the page on.
 func (s *Service) handleFileList(ctx *fasthttp.RequestCtx, who Identity) {
-	limit := 10000
-	if v := ctx.QueryArgs().Peek("limit"); len(v) > 0 {
+	args := ctx.QueryArgs()
+	q := store.FileQuery{Purpose: string(args.Peek("purpose")), After: string(args.Peek("after")), Limit: 10000}
+	if v := args.Peek("limit"); len(v) > 0 {
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 1 || n > 10000 {
 			api.WriteError(ctx, badRequest("limit", "invalid_request", "limit must be an integer from 1 to 10000"))
 			return
 		}
-		limit = n
+		q.Limit = n
+	}
+	switch string(args.Peek("order")) {
+	case "", "desc":
+	case "asc":
+		q.Ascending = true
+	default:
+		api.WriteError(ctx, badRequest("order", "invalid_request", "order must be \"asc\" or \"desc\""))
+		return
 	}
 	sc, cancel := storeCtx()
 	defer cancel()
-	files, err := s.st.ListFiles(sc, who.Project, string(ctx.QueryArgs().Peek("purpose")), limit+1)
+	files, more, err := s.st.ListFiles(sc, who.Project, q)
 	if err != nil {
-		api.WriteError(ctx, api.Internal())
+		e := lookupError(err, "file", q.After)
+		e.Param = "after"
+		api.WriteError(ctx, e)
 		return
-	}
-	more := len(files) > limit
-	if more {
-		files = files[:limit]
 	}
 	data := make([]fileObject, 0, len(files))
 	for _, f := range files {
 		data = append(data, s.fileObject(f))
 	}
-	api.WriteJSON(ctx, 200, map[string]any{"object": "list", "data": data, "has_more": more})
+	out := map[string]any{"object": "list", "data": data, "has_more": more, "first_id": nil, "last_id": nil}
+	if len(files) > 0 {
+		out["first_id"], out["last_id"] = files[0].ID, files[len(files)-1].ID
+	}
+	api.WriteJSON(ctx, 200, out)
 }
 
 func pathID(ctx *fasthttp.RequestCtx) string {
@@ -289,16 +304,15 @@ func (s *Service) handleBatchCreate(ctx *fasthttp.RequestCtx, who Identity) {
 		api.WriteError(ctx, badRequest("input_file_id", "missing_required_parameter", "input_file_id is required."))
 		return
 	case !endpoints[req.Endpoint]:
-		api.WriteError(ctx, badRequest("endpoint", "invalid_request", "endpoint must be one of /v1/chat/completions, /v1/embeddings, /v1/responses."))
+		api.WriteError(ctx, badRequest("endpoint", "invalid_request", "endpoint must be one of /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses (moderations and image endpoints are not served in a batch)."))
 		return
 	case req.CompletionWindow != completionWindow:
 		api.WriteError(ctx, badRequest("completion_window", "invalid_request", "completion_window must be \"24h\"."))
 		return
 	}
 	if m := req.Metadata; len(m) > 0 && string(m) != "null" {
-		var kv map[string]string
-		if err := json.Unmarshal(m, &kv); err != nil || len(kv) > 16 {
-			api.WriteError(ctx, badRequest("metadata", "invalid_request", "metadata must be an object of at most 16 string values."))
+		if e := checkMetadata(m); e != nil {
+			api.WriteError(ctx, e)
 			return
 		}
 	} else {
@@ -310,6 +324,29 @@ func (s *Service) handleBatchCreate(ctx *fasthttp.RequestCtx, who Identity) {
 		return
 	}
 	api.WriteJSON(ctx, 200, toObject(b))
+}
+
+// checkMetadata holds metadata to OpenAI's limits
+// (https://platform.openai.com/docs/api-reference/batch/create#batch-create-metadata):
+// at most 16 pairs, keys of at most 64 characters, string values of at
+// most 512.
+func checkMetadata(m json.RawMessage) *api.Error {
+	var kv map[string]string
+	if err := json.Unmarshal(m, &kv); err != nil {
+		return badRequest("metadata", "invalid_request", "metadata must be an object of string values.")
+	}
+	if len(kv) > 16 {
+		return badRequest("metadata", "invalid_request", "metadata holds at most 16 key-value pairs, not "+strconv.Itoa(len(kv))+".")
+	}
+	for k, v := range kv {
+		if n := utf8.RuneCountInString(k); n > 64 {
+			return badRequest("metadata", "invalid_request", "metadata keys are at most 64 characters; one has "+strconv.Itoa(n)+".")
+		}
+		if n := utf8.RuneCountInString(v); n > 512 {
+			return badRequest("metadata", "invalid_request", "metadata values are at most 512 characters; the value of "+strconv.Quote(k)+" has "+strconv.Itoa(n)+".")
+		}
+	}
+	return nil
 }
 
 // create queues a batch on a project's input file and wakes the runner.

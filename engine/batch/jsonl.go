@@ -15,20 +15,43 @@ const (
 	PurposeOutput = "batch_output"
 )
 
-// Endpoints a batch may name; each runs through the gateway's handler for
-// that path.
+// Endpoints a batch may name, OpenAI's four
+// (https://platform.openai.com/docs/api-reference/batch/create#batch-create-endpoint);
+// each runs through the gateway's handler for that path.
 var endpoints = map[string]bool{
 	"/v1/chat/completions": true,
+	"/v1/completions":      true,
 	"/v1/embeddings":       true,
 	"/v1/responses":        true,
 }
 
-// lineError is one entry of a batch's errors list (OpenAI's BatchError).
+// lineError is one entry of a batch's errors list (OpenAI's BatchError:
+// https://platform.openai.com/docs/api-reference/batch/object): param and
+// line are null when they do not apply.
 type lineError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Param   string `json:"param,omitempty"`
-	Line    int    `json:"line,omitempty"`
+	Code    string
+	Message string
+	Param   string // "" is null
+	Line    int    // 0 is null
+}
+
+// MarshalJSON writes the four members OpenAI's BatchError has, null for
+// an unset param or line.
+func (e lineError) MarshalJSON() ([]byte, error) {
+	var v struct {
+		Code    string  `json:"code"`
+		Message string  `json:"message"`
+		Param   *string `json:"param"`
+		Line    *int    `json:"line"`
+	}
+	v.Code, v.Message = e.Code, e.Message
+	if e.Param != "" {
+		v.Param = &e.Param
+	}
+	if e.Line > 0 {
+		v.Line = &e.Line
+	}
+	return json.Marshal(v)
 }
 
 type errorList struct {
@@ -61,20 +84,17 @@ func eachLine(content []byte, fn func(n int, line []byte) bool) {
 	}
 }
 
-// checkUpload is the upload's check of a batch input file: every line is
-// a JSON object, and there are at most maxItems. It returns the first
-// problem, nil when none.
+// checkUpload is the upload's check of a batch input file: it has request
+// lines, at most maxItems. It returns the first problem, nil when none.
+// What the lines hold is the batch's business, as on OpenAI, which stores
+// a batch input file as uploaded and reports a line that cannot be a
+// request when a batch validates it (status failed, errors.data with
+// invalid_json_line and the line; parseItems).
 func checkUpload(content []byte, maxItems int) *lineError {
 	var bad *lineError
 	count := 0
-	eachLine(content, func(n int, line []byte) bool {
+	eachLine(content, func(n int, _ []byte) bool {
 		count++
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(line, &obj); err != nil || obj == nil {
-			bad = &lineError{Code: "invalid_jsonl", Line: n, Param: "file",
-				Message: "Line " + strconv.Itoa(n) + " of the file is not a JSON object; a batch input file has one request object per line (JSONL)."}
-			return false
-		}
 		if count > maxItems {
 			bad = &lineError{Code: "too_many_requests", Line: n, Param: "file",
 				Message: "A batch input file holds at most " + strconv.Itoa(maxItems) + " requests."}
@@ -106,6 +126,11 @@ func parseItems(content []byte, endpoint string, maxItems int) (items []store.Ba
 			Method   string          `json:"method"`
 			URL      string          `json:"url"`
 			Body     json.RawMessage `json:"body"`
+		}
+		if !json.Valid(line) {
+			// OpenAI's words for it.
+			errs = append(errs, lineError{Code: "invalid_json_line", Line: n, Message: "This line is not parseable as valid JSON."})
+			return len(errs) < maxLineErrors
 		}
 		if err := json.Unmarshal(line, &req); err != nil {
 			errs = append(errs, lineError{Code: "invalid_json_line", Line: n, Message: "Line " + strconv.Itoa(n) + " is not a valid request object: " + err.Error()})

@@ -28,6 +28,7 @@ func TestParseItems(t *testing.T) {
 		{name: "duplicate custom_id", in: line("a", ep, `{}`) + line("a", ep, `{}`), errs: []string{"duplicate_custom_id"}},
 		{name: "no custom_id", in: `{"method":"POST","url":"` + ep + `","body":{}}`, errs: []string{"missing_required_parameter"}},
 		{name: "not JSON", in: "{nope\n", errs: []string{"invalid_json_line"}},
+		{name: "not an object", in: "[1,2]\n", errs: []string{"invalid_json_line"}},
 		{name: "empty", in: "\n \n", errs: []string{"empty_file"}},
 		{name: "too many", in: line("a", ep, `{}`) + line("b", ep, `{}`) + line("c", ep, `{}`), errs: []string{"too_many_requests"}},
 	}
@@ -67,7 +68,7 @@ func TestParseItems(t *testing.T) {
 
 // FuzzParseItems: any input file parses without panicking into items with
 // distinct custom_ids and JSON bodies, or into errors; the upload check
-// never accepts a file whose lines are not objects.
+// accepts every file that parses into items.
 func FuzzParseItems(f *testing.F) {
 	f.Add([]byte(`{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m"}}` + "\n"))
 	f.Add([]byte("{\"custom_id\":\"a\"}\r\n\n[1]\n{"))

@@ -25,9 +25,10 @@ type Batches interface {
 	File(ctx context.Context, projectID, id string) (File, error)
 	// FileContent returns a project's file with its content.
 	FileContent(ctx context.Context, projectID, id string) (File, error)
-	// ListFiles returns a project's files, newest first, without content;
-	// purpose filters when not empty.
-	ListFiles(ctx context.Context, projectID, purpose string, limit int) ([]File, error)
+	// ListFiles pages through a project's files without content, as q
+	// says; more says whether another page follows. An After that is not
+	// one of the project's files is ErrNotFound.
+	ListFiles(ctx context.Context, projectID string, q FileQuery) (page []File, more bool, err error)
 	// DeleteFile deletes a project's file; ErrNotFound when there is none.
 	DeleteFile(ctx context.Context, projectID, id string) error
 
@@ -96,19 +97,6 @@ const (
 	ItemSubmitted = "submitted"
 )
 
-// File is an uploaded file (purpose batch) or a batch's output or error
-// file (purpose batch_output).
-type File struct {
-	ID        string
-	ProjectID string
-	Purpose   string
-	Filename  string
-	Bytes     int64
-	CreatedAt time.Time
-	// Content is set by FileContent and PutFile only.
-	Content []byte
-}
-
 // Batch is one batch and its progress.
 type Batch struct {
 	ID               string
@@ -169,101 +157,6 @@ var statusTimeColumn = map[string]string{
 	BatchExpired:    "expired_at",
 	BatchCancelling: "cancelling_at",
 	BatchCancelled:  "cancelled_at",
-}
-
-const fileColumns = `id, project_id, purpose, filename, bytes, created_at`
-
-func scanFile(r row, f *File, content bool) error {
-	dest := []any{&f.ID, &f.ProjectID, &f.Purpose, &f.Filename, &f.Bytes, &nullTime{&f.CreatedAt}}
-	if content {
-		dest = append(dest, &f.Content)
-	}
-	return r.Scan(dest...)
-}
-
-// PutFile implements Batches.
-func (s *sqlStore) PutFile(ctx context.Context, f File) (File, error) {
-	err := s.b.write(ctx, func(q querier) error {
-		var err error
-		f, err = s.putFile(ctx, q, f)
-		return err
-	})
-	return f, err
-}
-
-func (s *sqlStore) putFile(ctx context.Context, q querier, f File) (File, error) {
-	if f.ProjectID == "" || f.Purpose == "" {
-		return File{}, fmt.Errorf("put file: %w: project and purpose are required", ErrInvalid)
-	}
-	if f.ID == "" {
-		f.ID = "file-" + randomBase62(24)
-	}
-	if f.CreatedAt.IsZero() {
-		f.CreatedAt = s.clock()
-	}
-	if f.Content == nil {
-		f.Content = []byte{}
-	}
-	f.Bytes = int64(len(f.Content))
-	if _, err := q.exec(ctx, `INSERT INTO files (id, project_id, purpose, filename, bytes, created_at, content)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.ID, f.ProjectID, f.Purpose, f.Filename, f.Bytes, utc(f.CreatedAt), f.Content); err != nil {
-		return File{}, fmt.Errorf("put file %q: %w", f.ID, err)
-	}
-	return f, nil
-}
-
-// File implements Batches.
-func (s *sqlStore) File(ctx context.Context, projectID, id string) (File, error) {
-	var f File
-	err := scanFile(s.b.queryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE id = $1 AND project_id = $2`, id, projectID), &f, false)
-	if err != nil {
-		return File{}, notFound(err, "file", id)
-	}
-	return f, nil
-}
-
-// FileContent implements Batches.
-func (s *sqlStore) FileContent(ctx context.Context, projectID, id string) (File, error) {
-	var f File
-	err := scanFile(s.b.queryRow(ctx, `SELECT `+fileColumns+`, content FROM files WHERE id = $1 AND project_id = $2`, id, projectID), &f, true)
-	if err != nil {
-		return File{}, notFound(err, "file", id)
-	}
-	return f, nil
-}
-
-// ListFiles implements Batches.
-func (s *sqlStore) ListFiles(ctx context.Context, projectID, purpose string, limit int) ([]File, error) {
-	if limit <= 0 {
-		limit = 10000
-	}
-	rs, err := s.b.query(ctx, `SELECT `+fileColumns+` FROM files WHERE project_id = $1 AND ($2 = '' OR purpose = $2)
-ORDER BY created_at DESC, id DESC LIMIT $3`, projectID, purpose, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list files: %w", err)
-	}
-	defer rs.Close()
-	var out []File
-	for rs.Next() {
-		var f File
-		if err := scanFile(rs, &f, false); err != nil {
-			return nil, fmt.Errorf("list files: %w", err)
-		}
-		out = append(out, f)
-	}
-	return out, rs.Err()
-}
-
-// DeleteFile implements Batches.
-func (s *sqlStore) DeleteFile(ctx context.Context, projectID, id string) error {
-	n, err := s.b.exec(ctx, `DELETE FROM files WHERE id = $1 AND project_id = $2`, id, projectID)
-	if err != nil {
-		return fmt.Errorf("delete file %q: %w", id, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("file %q: %w", id, ErrNotFound)
-	}
-	return nil
 }
 
 const batchColumns = `id, project_id, key_id, endpoint, input_file_id, completion_window, status, output_file_id,

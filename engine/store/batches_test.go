@@ -24,8 +24,52 @@ func testBatches(t *testing.T, db newDB) {
 	if string(got.Content) != "{}\n{}\n" || got.Filename != "in.jsonl" || !got.CreatedAt.Equal(utc(t0)) {
 		t.Fatalf("content %+v", got)
 	}
-	if fs := must[[]File](t)(s.ListFiles(ctx, "p1", "batch", 0)); len(fs) != 1 || fs[0].Content != nil {
+	if fs, more := must2[File](t)(s.ListFiles(ctx, "p1", FileQuery{Purpose: "batch"})); len(fs) != 1 || fs[0].Content != nil || more {
 		t.Fatalf("list files %+v", fs)
+	}
+	// Files page by a cursor either way; two created in the same instant
+	// keep one order (the id breaks the tie).
+	fids := []string{f.ID}
+	for i := 0; i < 3; i++ {
+		if i != 1 {
+			c.Advance(time.Second)
+		}
+		fids = append(fids, must[File](t)(s.PutFile(ctx, File{ProjectID: "p1", Purpose: "batch", Filename: "more.jsonl", Content: []byte("{}\n")})).ID)
+	}
+	var asc, desc []string
+	for _, order := range []bool{true, false} {
+		after := ""
+		for n := 0; ; n++ {
+			page, more := must2[File](t)(s.ListFiles(ctx, "p1", FileQuery{After: after, Limit: 1, Ascending: order}))
+			if len(page) != 1 || n > len(fids) {
+				t.Fatalf("page %d: %+v", n, page)
+			}
+			if order {
+				asc = append(asc, page[0].ID)
+			} else {
+				desc = append(desc, page[0].ID)
+			}
+			if !more {
+				break
+			}
+			after = page[0].ID
+		}
+	}
+	if len(asc) != 4 || asc[0] != f.ID || len(desc) != 4 || desc[3] != f.ID {
+		t.Fatalf("asc %v desc %v", asc, desc)
+	}
+	for i := range asc {
+		if asc[i] != desc[3-i] {
+			t.Fatalf("asc %v is not desc %v reversed", asc, desc)
+		}
+	}
+	if _, _, err := s.ListFiles(ctx, "p2", FileQuery{After: f.ID}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("another project's file as a cursor: %v", err)
+	}
+	for _, id := range fids[1:] {
+		if err := s.DeleteFile(ctx, "p1", id); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := s.DeleteFile(ctx, "p2", f.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("another project deleted the file: %v", err)
@@ -41,15 +85,15 @@ func testBatches(t *testing.T, db newDB) {
 	if _, err := s.Batch(ctx, "p2", ids[0]); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("another project read the batch: %v", err)
 	}
-	page, more := must2(t)(s.ListBatches(ctx, "p1", "", 2))
+	page, more := must2[Batch](t)(s.ListBatches(ctx, "p1", "", 2))
 	if len(page) != 2 || !more || page[0].ID != ids[2] || page[1].ID != ids[1] {
 		t.Fatalf("first page %v %v", page, more)
 	}
-	page, more = must2(t)(s.ListBatches(ctx, "p1", page[1].ID, 2))
+	page, more = must2[Batch](t)(s.ListBatches(ctx, "p1", page[1].ID, 2))
 	if len(page) != 1 || more || page[0].ID != ids[0] || string(page[0].Metadata) != `{"a":"b"}` {
 		t.Fatalf("second page %v %v", page, more)
 	}
-	if page, _ = must2(t)(s.ListBatches(ctx, "p2", "", 10)); len(page) != 0 {
+	if page, _ = must2[Batch](t)(s.ListBatches(ctx, "p2", "", 10)); len(page) != 0 {
 		t.Fatalf("another project listed batches: %v", page)
 	}
 
@@ -132,8 +176,8 @@ func testBatches(t *testing.T, db newDB) {
 	}
 }
 
-func must2(t *testing.T) func(page []Batch, more bool, err error) ([]Batch, bool) {
-	return func(page []Batch, more bool, err error) ([]Batch, bool) {
+func must2[T any](t *testing.T) func(page []T, more bool, err error) ([]T, bool) {
+	return func(page []T, more bool, err error) ([]T, bool) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)

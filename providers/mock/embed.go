@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,8 @@ const (
 
 // Embed answers an OpenAI embeddings request
 // (https://platform.openai.com/docs/api-reference/embeddings/create) with
-// deterministic vectors, for every mock model: each input is hashed into
+// deterministic vectors, for every mock model (another name is a 404, as
+// in chat): each input is hashed into
 // a bag of its lowercased words and word pairs (the hashing trick, signed),
 // then scaled to unit length, so that texts sharing words are close in
 // cosine similarity and the same text always gets the same vector. input
@@ -42,6 +44,11 @@ func (p *Provider) Embed(ctx context.Context, body []byte, model string) (*provi
 			return nil, &providers.UpstreamError{Status: 499, Type: "upstream_error", Message: "request cancelled", Err: ctx.Err()}
 		case <-t.C:
 		}
+	}
+	if !slices.Contains(Models, model) {
+		// As its chat answers do (answer): mock/<anything> is not a model.
+		return nil, &providers.UpstreamError{Status: 404, Type: "invalid_request_error", Code: "model_not_found",
+			Param: "model", Message: "mock has no model " + model + "; it serves echo, lorem and tool"}
 	}
 	out, u, err := embed(nil, body, model)
 	if err != nil {

@@ -307,7 +307,8 @@ func goQuote(s string) string {
 // (https://github.com/ollama/ollama/blob/main/docs/api.md#generate-embeddings):
 // one vector per input, {"model","embeddings":[[…]],"total_duration",
 // "load_duration","prompt_eval_count"}. Vectors are deterministic: 4
-// dimensions derived from each input's length.
+// dimensions derived from each input's length, the first dimensions of
+// them when the request sets dimensions.
 func (o *Ollama) embed(ctx *fasthttp.RequestCtx) {
 	body := ctx.PostBody()
 	model := jsonscan.Get(body, "model")
@@ -324,6 +325,13 @@ func (o *Ollama) embed(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(`{"error":"invalid input type"}`)
 		return
 	}
+	// dimensions truncates the vectors (api.EmbedRequest.Dimensions).
+	dims := 0
+	if d := jsonscan.Get(body, "dimensions"); d != nil {
+		if v, err := jsonscan.ParseInt(d); err == nil {
+			dims = int(v)
+		}
+	}
 	var b strings.Builder
 	b.WriteString(`{"model":`)
 	b.Write(model)
@@ -335,7 +343,11 @@ func (o *Ollama) embed(ctx *fasthttp.RequestCtx) {
 		}
 		n := len(s) - 2
 		tokens += (n + 3) / 4
-		b.WriteString("[" + strconv.FormatFloat(float64(n)/100, 'f', -1, 64) + ",0.5,-0.25," + strconv.Itoa(i) + "]")
+		vec := []string{strconv.FormatFloat(float64(n)/100, 'f', -1, 64), "0.5", "-0.25", strconv.Itoa(i)}
+		if dims > 0 && dims < len(vec) {
+			vec = vec[:dims]
+		}
+		b.WriteString("[" + strings.Join(vec, ",") + "]")
 	}
 	b.WriteString(`],"total_duration":14143917,"load_duration":1019500,"prompt_eval_count":` + strconv.Itoa(tokens) + `}`)
 	ctx.SetContentType("application/json; charset=utf-8")

@@ -2,6 +2,9 @@ package providertest
 
 import (
 	"bufio"
+	"encoding/base64"
+	"encoding/binary"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -265,17 +268,38 @@ func splitN(s string, n int) []string {
 
 // embeddings answers POST /embeddings as OpenAI does
 // (https://platform.openai.com/docs/api-reference/embeddings/object): one
-// 3-dimension vector per input, base64 of little-endian float32 when
-// encoding_format is "base64".
+// 3-dimension vector per input (a string or an array of token ids is one
+// input; an array of strings or of token id arrays is one per entry), the
+// same vector as base64 of little-endian float32 when encoding_format is
+// "base64", as the SDKs decode it.
 func (o *OpenAI) embeddings(ctx *fasthttp.RequestCtx) {
 	body := ctx.PostBody()
 	model := jsonscan.Get(body, "model")
 	n := 1
 	if in := jsonscan.Get(body, "input"); jsonscan.KindOf(in) == jsonscan.Array {
 		n = 0
-		_ = jsonscan.ArrayEach(in, func(int, []byte) error { n++; return nil })
+		_ = jsonscan.ArrayEach(in, func(_ int, e []byte) error {
+			if k := jsonscan.KindOf(e); k == jsonscan.String || k == jsonscan.Array {
+				n++
+			}
+			return nil
+		})
+		if n == 0 { // token ids: one input
+			n = 1
+		}
 	}
-	b64 := string(jsonscan.Get(body, "encoding_format")) == `"base64"`
+	vec := []float32{0.0023064255, -0.009327292, -0.0028842222}
+	var text, b64 string
+	raw := make([]byte, 0, 4*len(vec))
+	for i, f := range vec {
+		if i > 0 {
+			text += ","
+		}
+		text += strconv.FormatFloat(float64(f), 'g', -1, 32)
+		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(f))
+	}
+	text, b64 = "["+text+"]", `"`+base64.StdEncoding.EncodeToString(raw)+`"`
+	encoded := string(jsonscan.Get(body, "encoding_format")) == `"base64"`
 	var sb strings.Builder
 	sb.WriteString(`{"object":"list","data":[`)
 	for i := 0; i < n; i++ {
@@ -283,10 +307,10 @@ func (o *OpenAI) embeddings(ctx *fasthttp.RequestCtx) {
 			sb.WriteByte(',')
 		}
 		sb.WriteString(`{"object":"embedding","index":` + strconv.Itoa(i) + `,"embedding":`)
-		if b64 {
-			sb.WriteString(`"AACAPwAAAEAAAEBA"`) // 1.0, 2.0, 3.0
+		if encoded {
+			sb.WriteString(b64)
 		} else {
-			sb.WriteString(`[0.0023064255,-0.009327292,-0.0028842222]`)
+			sb.WriteString(text)
 		}
 		sb.WriteString(`}`)
 	}
