@@ -165,6 +165,18 @@ const (
 
 var callFunctionNames = jsonscan.NewNames((&[numCallFnNames]string{cfName: "name", cfArguments: "arguments"})[:]...)
 
+// Codes of the errors for values OpenAI refuses with a code of its own
+// (its 400s name them: "Invalid 'n': integer above maximum value…" is
+// integer_above_max_value).
+const (
+	CodeIntegerAboveMax  = "integer_above_max_value"
+	CodeIntegerBelowMin  = "integer_below_min_value"
+	CodeDecimalAboveMax  = "decimal_above_max_value"
+	CodeDecimalBelowMin  = "decimal_below_min_value"
+	CodeInvalidValue     = "invalid_value"
+	CodeMissingParameter = "missing_required_parameter"
+)
+
 // Codes of the errors for refused member names.
 const (
 	// CodeDuplicateMember: a member the gateway reads appears twice in one

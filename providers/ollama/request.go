@@ -43,7 +43,7 @@ func appendRequest(dst []byte, call *providers.Call, numCtx int) ([]byte, error)
 			return dst, err
 		}
 	}
-	if dst, err = appendFormat(dst, r.ResponseFormat); err != nil {
+	if dst, err = appendFormat(dst, r.ResponseFormat, r.ResponseFormatType); err != nil {
 		return dst, err
 	}
 	if dst, err = appendOptions(dst, r, numCtx); err != nil {
@@ -256,16 +256,16 @@ func appendTools(dst []byte, tools []providers.Tool) ([]byte, error) {
 
 // appendFormat maps response_format: json_object → "json", json_schema →
 // the schema object itself (Ollama's structured outputs), text → nothing.
-func appendFormat(dst, rf []byte) ([]byte, error) {
+func appendFormat(dst, rf []byte, typ string) ([]byte, error) {
 	if rf == nil {
 		return dst, nil
 	}
-	switch string(jsonscan.Get(rf, "type")) {
-	case `"text"`:
+	switch typ { // unescaped, and checked by the decoder
+	case "text":
 		return dst, nil
-	case `"json_object"`:
+	case "json_object":
 		return append(dst, `,"format":"json"`...), nil
-	case `"json_schema"`:
+	case "json_schema":
 		js := jsonscan.Get(rf, "json_schema")
 		var schema []byte
 		if jsonscan.KindOf(js) == jsonscan.Object {
@@ -277,7 +277,7 @@ func appendFormat(dst, rf []byte) ([]byte, error) {
 		dst = append(dst, `,"format":`...)
 		return compact(dst, schema), nil
 	}
-	return dst, reqErr("response_format.type", "must be text, json_object or json_schema")
+	return dst, nil // the decoder refuses any other type
 }
 
 // optWriter appends the members of the "options" object.
