@@ -615,14 +615,18 @@ func (r *Request) checkResponseFormat(t, js []byte) error {
 }
 
 // checkTop checks what depends on several top-level members, once all are
-// read (they come in any order): stream_options needs stream true, and
-// top_logprobs needs logprobs true, as on OpenAI.
+// read (they come in any order): stream_options needs stream true,
+// top_logprobs needs logprobs true, as on OpenAI, and an allowed_tools
+// tool_choice names tools of tools.
 func (r *Request) checkTop() error {
 	if r.streamOptions && !r.Stream {
 		return reqErr("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
 	}
 	if r.TopLogprobs.Set && !r.Logprobs {
 		return reqErr("top_logprobs", "is only allowed when 'logprobs' is true")
+	}
+	if jsonscan.KindOf(r.ToolChoice) == jsonscan.Object && isString(jsonscan.Get(r.ToolChoice, "type"), "allowed_tools") {
+		return r.checkAllowedTools(r.ToolChoice)
 	}
 	return nil
 }

@@ -36,10 +36,10 @@ func appendRequest(dst []byte, call *providers.Call, numCtx int) ([]byte, error)
 	}
 	dst = append(dst, ']')
 	// Ollama has no tool_choice: "none" is honoured by not offering the
-	// tools; "required" and a named function cannot be forced and are left
-	// to the model.
+	// tools, allowed_tools by offering the allowed ones alone; "required"
+	// and a named function cannot be forced and are left to the model.
 	if len(r.Tools) > 0 && string(r.ToolChoice) != `"none"` {
-		if dst, err = appendTools(dst, r.Tools); err != nil {
+		if dst, err = appendTools(dst, r.Tools, r.ToolChoice); err != nil {
 			return dst, err
 		}
 	}
@@ -226,17 +226,25 @@ func hasPrefixFold(s, prefix string) bool {
 }
 
 // appendTools appends "tools": Ollama takes OpenAI's function tool shape
-// (api.Tool), re-serialised so that only the fields it knows are sent.
-func appendTools(dst []byte, tools []providers.Tool) ([]byte, error) {
+// (api.Tool), re-serialised so that only the fields it knows are sent; with
+// an allowed_tools tool_choice only the allowed ones
+// (providers/allowedtools.go; its mode cannot be forced).
+func appendTools(dst []byte, tools []providers.Tool, choice []byte) ([]byte, error) {
+	_, allowed, restrict := providers.AllowedTools(choice)
 	dst = append(dst, `,"tools":[`...)
+	n := 0
 	for i := range tools {
 		t := &tools[i]
 		if t.Type != "function" {
 			return dst, reqErr("tools["+strconv.Itoa(i)+"].type", "only function tools are supported by Ollama")
 		}
-		if i > 0 {
+		if restrict && !providers.ToolAllowed(allowed, t.Name) {
+			continue
+		}
+		if n > 0 {
 			dst = append(dst, ',')
 		}
+		n++
 		dst = append(dst, `{"type":"function","function":{"name":`...)
 		dst = jsonscan.AppendQuote(dst, t.Name)
 		if t.Description != "" {
