@@ -74,6 +74,13 @@ func (r *Request) checkAllowedTools(tc []byte) error {
 	if jsonscan.KindOf(list) != jsonscan.Array {
 		return &RequestError{Param: p + ".tools", Code: CodeMissingParameter, Msg: "is required: an array of tools"}
 	}
+	// An empty list would leave a translated request with no tools and a
+	// tool_choice; tool_choice "none" says that.
+	n := 0
+	_ = jsonscan.ArrayEach(list, func(int, []byte) error { n++; return nil })
+	if n == 0 {
+		return reqErr(p+".tools", `must name at least one tool (tool_choice "none" allows none)`)
+	}
 	return jsonscan.ArrayEach(list, func(i int, t []byte) error {
 		param := p + ".tools[" + strconv.Itoa(i) + "]"
 		name := jsonscan.Get(jsonscan.Get(t, "function"), "name")

@@ -130,6 +130,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"top_logprobs 21", `{"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21}`, "top_logprobs"},
 		{"top_logprobs alone", `{"top_logprobs":1,"messages":[{"role":"user","content":"x"}]}`, "top_logprobs"},
 		{"allowed_tools without its object", `{"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"allowed_tools"}}`, "tool_choice.allowed_tools"},
+		{"allowed_tools empty", `{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a"}}],"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":[ ]}}}`, "tool_choice.allowed_tools.tools"},
 		{"allowed_tools bad mode", `{"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"any","tools":[]}}}`, "tool_choice.allowed_tools.mode"},
 		{"allowed_tools unknown tool", `{"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":[{"type":"function","function":{"name":"b"}}]}},"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a"}}]}`, "tool_choice.allowed_tools.tools[0].function.name"},
 		{"deep nesting", `{"messages":[{"role":"user","content":"x"}],"x":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}`, ""},
