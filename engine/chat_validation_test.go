@@ -15,10 +15,12 @@ import (
 // silently drop what OpenAI refuses. Each answer is OpenAI's: 400,
 // invalid_request_error, the parameter, and OpenAI's code where it has one
 // (observed answers: response_format.type → invalid_value,
-// response_format.json_schema(.name) → missing_required_parameter, n →
-// integer_above_max_value; stream_options without stream → "The
-// 'stream_options' parameter is only allowed when 'stream' is enabled.",
-// code null, which the gateway's envelope spells invalid_request). Valid
+// response_format.json_schema(.name) → missing_required_parameter;
+// stream_options without stream → "The 'stream_options' parameter is only
+// allowed when 'stream' is enabled.", code null, which the gateway's
+// envelope spells invalid_request, as it does range errors, which OpenAI
+// codes integer_above_max_value and the like: the SDK checks pin the
+// gateway's code). Valid
 // bodies with the same members, in other orders and with unknown members
 // and escapes, still pass.
 func TestChatValidationEveryProvider(t *testing.T) {
@@ -49,17 +51,17 @@ func TestChatValidationEveryProvider(t *testing.T) {
 		{"json_schema name not a string", `"response_format":{"type":"json_schema","json_schema":{"name":7}}`, "response_format.json_schema.name", "", ""},
 		{"stream_options without stream", `"stream_options":{"include_usage":true}`, "stream_options", "invalid_request", "only allowed when 'stream' is enabled"},
 		{"stream_options with stream false", `"stream_options":{"include_usage":true},"stream":false`, "stream_options", "invalid_request", "stream"},
-		{"n zero", `"n":0`, "n", "integer_below_min_value", ""},
-		{"n 129", `"n":129`, "n", "integer_above_max_value", ""},
-		{"temperature high", `"temperature":2.5`, "temperature", "decimal_above_max_value", ""},
-		{"temperature negative", `"temperature":-0.1`, "temperature", "decimal_below_min_value", ""},
-		{"top_p high", `"top_p":1.01`, "top_p", "decimal_above_max_value", ""},
+		{"n zero", `"n":0`, "n", "invalid_request", ""},
+		{"n 129", `"n":129`, "n", "invalid_request", ""},
+		{"temperature high", `"temperature":2.5`, "temperature", "invalid_request", ""},
+		{"temperature negative", `"temperature":-0.1`, "temperature", "invalid_request", ""},
+		{"top_p high", `"top_p":1.01`, "top_p", "invalid_request", ""},
 		{"logprobs not a boolean", `"logprobs":"yes"`, "logprobs", "", ""},
-		{"top_logprobs high", `"logprobs":true,"top_logprobs":21`, "top_logprobs", "integer_above_max_value", ""},
-		{"top_logprobs negative", `"top_logprobs":-1,"logprobs":true`, "top_logprobs", "integer_below_min_value", ""},
+		{"top_logprobs high", `"logprobs":true,"top_logprobs":21`, "top_logprobs", "invalid_request", ""},
+		{"top_logprobs negative", `"top_logprobs":-1,"logprobs":true`, "top_logprobs", "invalid_request", ""},
 		{"top_logprobs without logprobs", `"top_logprobs":2`, "top_logprobs", "", "logprobs"},
 		{"top_logprobs with logprobs false", `"top_logprobs":2,"logprobs":false`, "top_logprobs", "", "logprobs"},
-		{"max_tokens zero", `"max_tokens":0`, "max_tokens", "integer_below_min_value", ""},
+		{"max_tokens zero", `"max_tokens":0`, "max_tokens", "invalid_request", ""},
 	}
 	for _, model := range models {
 		for _, path := range []string{"/v1/chat/completions", "/chat/completions"} {

@@ -162,7 +162,8 @@ func (s *Server) responseTarget(ctx *fasthttp.RequestCtx) (project, id string, o
 	return p.ID, id, true
 }
 
-// handleGetResponse serves GET /v1/responses/{id}.
+// handleGetResponse serves GET /v1/responses/{id}; with ?stream=true the
+// response is replayed as its event stream (responsesreplay.go).
 func (s *Server) handleGetResponse(ctx *fasthttp.RequestCtx) {
 	project, id, ok := s.responseTarget(ctx)
 	if !ok {
@@ -173,6 +174,10 @@ func (s *Server) handleGetResponse(ctx *fasthttp.RequestCtx) {
 	r, err := s.ten.st.Response(sc, project, id)
 	if err != nil {
 		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
+		return
+	}
+	if string(ctx.QueryArgs().Peek("stream")) == "true" {
+		writeReplay(ctx, r.Response) // responsesreplay.go
 		return
 	}
 	ctx.SetContentType("application/json")

@@ -88,3 +88,51 @@ func TestResponsesInputItemsPaging(t *testing.T) {
 		}
 	}
 }
+
+// TestResponsesCancelAndReplay: POST /v1/responses/{id}/cancel answers
+// OpenAI's 400 for a synchronous response (the gateway makes no other) and
+// 404 for an id of no response of the project; GET with ?stream=true
+// replays the stored response as its event stream, from starting_after.
+func TestResponsesCancelAndReplay(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, "", nil)
+	_, _, body := g.post(t, "/v1/responses", `{"model":"mock/echo","input":"one two three","max_output_tokens":2}`, nil)
+	id := string(jsonGet(t, body, "id"))
+	if status, _, got := g.post(t, "/v1/responses/"+id+"/cancel", ``, nil); status != 400 || !strings.Contains(got, "synchronous") {
+		t.Fatalf("cancel: %d %s", status, got)
+	}
+	if status, _, got := g.post(t, "/v1/responses/resp_nope/cancel", ``, nil); status != 404 || !strings.Contains(got, "response_not_found") {
+		t.Fatalf("cancel unknown: %d %s", status, got)
+	}
+	status, got := g.get(t, "/v1/responses/"+id+"?stream=true", nil)
+	evs := sseEvents(t, strings.NewReader(got))
+	var names []string
+	var text string
+	for i, ev := range evs {
+		var v struct {
+			Type     string          `json:"type"`
+			Seq      int             `json:"sequence_number"`
+			Delta    string          `json:"delta"`
+			Response json.RawMessage `json:"response"`
+		}
+		if json.Unmarshal([]byte(ev), &v) != nil || v.Seq != i {
+			t.Fatalf("event %d: %s", i, ev)
+		}
+		names = append(names, v.Type)
+		if v.Type == "response.output_text.delta" {
+			text += v.Delta
+		}
+		if i == len(evs)-1 && string(v.Response) != body {
+			t.Fatalf("the last event's response is not the stored one:\n%s\n%s", v.Response, body)
+		}
+	}
+	want := "response.created,response.in_progress,response.output_item.added,response.content_part.added,response.output_text.delta," +
+		"response.output_text.done,response.content_part.done,response.output_item.done,response.incomplete"
+	if status != 200 || strings.Join(names, ",") != want || strings.TrimSpace(text) != "one two" {
+		t.Fatalf("replay %d %v %q", status, names, text)
+	}
+	_, got = g.get(t, "/v1/responses/"+id+"?stream=true&starting_after=6", nil)
+	if evs := sseEvents(t, strings.NewReader(got)); len(evs) != 2 || !strings.Contains(evs[0], `"sequence_number":7`) {
+		t.Fatalf("starting_after 6: %v", evs)
+	}
+}

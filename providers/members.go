@@ -165,14 +165,10 @@ const (
 
 var callFunctionNames = jsonscan.NewNames((&[numCallFnNames]string{cfName: "name", cfArguments: "arguments"})[:]...)
 
-// Codes of the errors for values OpenAI refuses with a code of its own
-// (its 400s name them: "Invalid 'n': integer above maximum value…" is
-// integer_above_max_value).
+// Codes of the errors for values OpenAI refuses with a code of its own that
+// clients read (a missing json_schema name, an unknown response_format
+// type).
 const (
-	CodeIntegerAboveMax  = "integer_above_max_value"
-	CodeIntegerBelowMin  = "integer_below_min_value"
-	CodeDecimalAboveMax  = "decimal_above_max_value"
-	CodeDecimalBelowMin  = "decimal_below_min_value"
 	CodeInvalidValue     = "invalid_value"
 	CodeMissingParameter = "missing_required_parameter"
 )

@@ -412,33 +412,26 @@ func numVal(param path, v []byte, lo, hi float64) (Float, error) {
 			return Float{}, pathErr(param, "invalid number")
 		}
 		if f < lo || f > hi {
-			code := CodeDecimalBelowMin
-			if f > hi {
-				code = CodeDecimalAboveMax
-			}
-			return Float{}, &RequestError{Param: param.String(), Code: code,
-				Msg: "must be between " + strconv.FormatFloat(lo, 'g', -1, 64) + " and " + strconv.FormatFloat(hi, 'g', -1, 64)}
+			return Float{}, pathErr(param, "must be between "+strconv.FormatFloat(lo, 'g', -1, 64)+" and "+strconv.FormatFloat(hi, 'g', -1, 64))
 		}
 		return Float{V: f, Set: true}, nil
 	}
 	return Float{}, pathErr(param, "expected a number, got "+jsonscan.KindOf(v).String())
 }
 
-// intIn is intVal within [lo, hi], with OpenAI's codes for a value out of
-// range.
+// intIn is intVal within [lo, hi]. A value out of range has the gateway's
+// generic code, as every range error does (OpenAI's own codes,
+// integer_above_max_value and the like, are not part of the contract the
+// SDK checks pin).
 func intIn(param path, v []byte, lo, hi int64) (Int, error) {
 	n, err := intVal(param, v)
 	if err != nil || !n.Set || (n.V >= lo && n.V <= hi) {
 		return n, err
 	}
-	code, msg := CodeIntegerBelowMin, "must be at least "+strconv.FormatInt(lo, 10)
-	if n.V > hi {
-		code = CodeIntegerAboveMax
+	if hi == 1<<63-1 {
+		return Int{}, pathErr(param, "must be at least "+strconv.FormatInt(lo, 10))
 	}
-	if hi < 1<<31-1 {
-		msg = "must be between " + strconv.FormatInt(lo, 10) + " and " + strconv.FormatInt(hi, 10)
-	}
-	return Int{}, &RequestError{Param: param.String(), Code: code, Msg: msg}
+	return Int{}, pathErr(param, "must be between "+strconv.FormatInt(lo, 10)+" and "+strconv.FormatInt(hi, 10))
 }
 
 func intVal(param path, v []byte) (Int, error) {
