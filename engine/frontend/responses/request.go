@@ -550,7 +550,9 @@ func chatResponseFormat(dst, v []byte) ([]byte, error) {
 		return append(dst, `{"type":"json_object"}`...), nil
 	case `"json_schema"`:
 		if jsonscan.KindOf(m[1]) != jsonscan.String {
-			return dst, inErr("text.format.name", "is required")
+			// OpenAI: "Missing required parameter: 'text.format.name'.",
+			// code missing_required_parameter.
+			return dst, &providers.RequestError{Param: "text.format.name", Code: providers.CodeMissingParameter, Msg: "is required"}
 		}
 		if jsonscan.KindOf(m[2]) != jsonscan.Object {
 			return dst, inErr("text.format.schema", "is required and must be a JSON Schema object")

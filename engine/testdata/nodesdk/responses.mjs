@@ -196,6 +196,7 @@ await check('responses include and text.format json_schema', async () => {
     () => openai.responses.create({ model: 'mock/echo', input: 'x', text: { format: { type: 'json_schema', schema: { type: 'object' } } } }),
     400,
     'text.format.name',
+    'missing_required_parameter',
   );
 });
 
