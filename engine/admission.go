@@ -70,6 +70,8 @@ func endpointOf(path []byte) string {
 	switch string(path) {
 	case "/v1/chat/completions", "/chat/completions":
 		return store.EndpointChat
+	case "/v1/completions", "/completions":
+		return store.EndpointCompletions
 	case "/v1/messages":
 		return store.EndpointMessages
 	case "/v1/responses":

@@ -162,7 +162,8 @@ func (s *Server) responseTarget(ctx *fasthttp.RequestCtx) (project, id string, o
 	return p.ID, id, true
 }
 
-// handleGetResponse serves GET /v1/responses/{id}.
+// handleGetResponse serves GET /v1/responses/{id}; with ?stream=true the
+// response is replayed as its event stream (responsesreplay.go).
 func (s *Server) handleGetResponse(ctx *fasthttp.RequestCtx) {
 	project, id, ok := s.responseTarget(ctx)
 	if !ok {
@@ -173,6 +174,10 @@ func (s *Server) handleGetResponse(ctx *fasthttp.RequestCtx) {
 	r, err := s.ten.st.Response(sc, project, id)
 	if err != nil {
 		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
+		return
+	}
+	if string(ctx.QueryArgs().Peek("stream")) == "true" {
+		writeReplay(ctx, r.Response) // responsesreplay.go
 		return
 	}
 	ctx.SetContentType("application/json")
@@ -245,7 +250,7 @@ const upstreamDeleteTimeout = 30 * time.Second
 
 // handleResponseInputItems serves GET /v1/responses/{id}/input_items: the
 // conversation's input items, a list page with order (desc by default, as
-// on OpenAI), limit (1–100, default 20) and after (an item id).
+// on OpenAI), limit (1–100, default 20), after and before (item ids).
 func (s *Server) handleResponseInputItems(ctx *fasthttp.RequestCtx) {
 	project, id, ok := s.responseTarget(ctx)
 	if !ok {
@@ -287,18 +292,40 @@ func (s *Server) handleResponseInputItems(ctx *fasthttp.RequestCtx) {
 			items[i], items[j] = items[j], items[i]
 		}
 	}
-	if after := args.Peek("after"); len(after) > 0 {
-		want := jsonscan.AppendQuoteBytes(nil, after)
-		for i, it := range items {
-			if string(jsonscan.Get(it, "id")) == string(want) {
-				items = items[i+1:]
-				break
-			}
+	// after and before are item ids, both exclusive; an id that names no
+	// item of this list is a 400 (the reference does not say what OpenAI
+	// answers; a page that silently ignored the cursor would repeat or skip
+	// items). With before alone, the page is the limit items nearest it,
+	// as a cursor list pages backwards.
+	lo, hi := 0, len(items)
+	for _, c := range [...]string{"after", "before"} {
+		v := args.Peek(c)
+		if len(v) == 0 {
+			continue
+		}
+		at := indexOfItem(items, v)
+		if at < 0 {
+			writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: c,
+				Msg: "No input item with id " + strconv.Quote(string(v)) + " in the input items of response '" + id + "' (" + c + " must be an item id of this list)."})
+			return
+		}
+		if c == "after" {
+			lo = at + 1
+		} else {
+			hi = at
 		}
 	}
+	if lo > hi {
+		lo = hi
+	}
+	items = items[lo:hi]
 	more := len(items) > limit
 	if more {
-		items = items[:limit]
+		if len(args.Peek("before")) > 0 && len(args.Peek("after")) == 0 {
+			items = items[len(items)-limit:]
+		} else {
+			items = items[:limit]
+		}
 	}
 	b := []byte(`{"object":"list","data":[`)
 	for i, it := range items {
@@ -319,6 +346,18 @@ func (s *Server) handleResponseInputItems(ctx *fasthttp.RequestCtx) {
 	b = strconv.AppendBool(b, more)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(append(b, '}'))
+}
+
+// indexOfItem is the index of the item whose id is the string id in
+// items, or -1.
+func indexOfItem(items [][]byte, id []byte) int {
+	want := jsonscan.AppendQuoteBytes(nil, id)
+	for i, it := range items {
+		if string(jsonscan.Get(it, "id")) == string(want) {
+			return i
+		}
+	}
+	return -1
 }
 
 // storeContext bounds a store call made for a request. The request's

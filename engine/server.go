@@ -216,6 +216,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	r.GET("/v1/responses/{id}", s.handleGetResponse)
 	r.DELETE("/v1/responses/{id}", s.handleDeleteResponse)
 	r.GET("/v1/responses/{id}/input_items", s.handleResponseInputItems)
+	r.POST("/v1/responses/{id}/cancel", s.handleCancelResponse) // responsesreplay.go
 	if s.batches != nil {
 		s.batches.Register(r) // engine/batch: /v1/files, /v1/batches and the seed's /v1/batch
 	}

@@ -69,7 +69,7 @@ func (r *Request) decodeWalk() error {
 	if jsonscan.SkipSpace(b, end) != len(b) || !msgs || len(r.Messages) == 0 {
 		return jsonscan.ErrSyntax
 	}
-	return nil
+	return r.checkTop()
 }
 
 // walkMessages decodes the messages array at b[i] and returns the offset
@@ -204,5 +204,5 @@ func (r *Request) decodeChecked() error {
 	if len(r.Messages) == 0 {
 		return reqErr("messages", "must contain at least one message")
 	}
-	return nil
+	return r.checkTop()
 }

@@ -165,6 +165,14 @@ const (
 
 var callFunctionNames = jsonscan.NewNames((&[numCallFnNames]string{cfName: "name", cfArguments: "arguments"})[:]...)
 
+// Codes of the errors for values OpenAI refuses with a code of its own that
+// clients read (a missing json_schema name, an unknown response_format
+// type).
+const (
+	CodeInvalidValue     = "invalid_value"
+	CodeMissingParameter = "missing_required_parameter"
+)
+
 // Codes of the errors for refused member names.
 const (
 	// CodeDuplicateMember: a member the gateway reads appears twice in one

@@ -34,18 +34,28 @@ type Request struct {
 	MaxTokens      int // max_completion_tokens, else max_tokens; 0 when absent
 	Stop           []string
 	ResponseFormat []byte // raw JSON object, nil when absent
-	Seed           Int
-	User           string
-	N              int    // 0 when absent
-	Skill          string // gateway extension: the "skill" body field
+	// ResponseFormatType is response_format.type, unescaped: "text",
+	// "json_object" or "json_schema"; "" when absent.
+	ResponseFormatType string
+	Seed               Int
+	User               string
+	N                  int    // 0 when absent
+	Skill              string // gateway extension: the "skill" body field
 	// ReasoningEffort is reasoning_effort ("minimal", "low", "medium",
 	// "high", …) as the client sent it; "" when absent. Providers whose
 	// format has an equivalent map it, unless Call.NoReasoning.
 	ReasoningEffort string
+	// Logprobs and TopLogprobs are logprobs and top_logprobs (0–20, only
+	// with logprobs true), checked as OpenAI checks them.
+	Logprobs    bool
+	TopLogprobs Int
 
 	// Fields lists every top-level member in body order, known or not, so that
 	// OpenAI-format upstreams receive unknown parameters verbatim.
 	Fields []Field
+
+	// streamOptions: a stream_options object was sent (it needs stream).
+	streamOptions bool
 
 	parts     []Part
 	toolCalls []ToolCall
@@ -191,8 +201,7 @@ func (r *Request) WantsJSON() bool {
 	if r.ResponseFormat == nil {
 		return false
 	}
-	t := jsonscan.GetTrusted(r.ResponseFormat, "type")
-	return string(t) == `"json_object"` || string(t) == `"json_schema"`
+	return r.ResponseFormatType == "json_object" || r.ResponseFormatType == "json_schema"
 }
 
 // Field returns the top-level member named key, if present.
@@ -410,6 +419,21 @@ func numVal(param path, v []byte, lo, hi float64) (Float, error) {
 	return Float{}, pathErr(param, "expected a number, got "+jsonscan.KindOf(v).String())
 }
 
+// intIn is intVal within [lo, hi]. A value out of range has the gateway's
+// generic code, as every range error does (OpenAI's own codes,
+// integer_above_max_value and the like, are not part of the contract the
+// SDK checks pin).
+func intIn(param path, v []byte, lo, hi int64) (Int, error) {
+	n, err := intVal(param, v)
+	if err != nil || !n.Set || (n.V >= lo && n.V <= hi) {
+		return n, err
+	}
+	if hi == 1<<63-1 {
+		return Int{}, pathErr(param, "must be at least "+strconv.FormatInt(lo, 10))
+	}
+	return Int{}, pathErr(param, "must be between "+strconv.FormatInt(lo, 10)+" and "+strconv.FormatInt(hi, 10))
+}
+
 func intVal(param path, v []byte) (Int, error) {
 	switch jsonscan.KindOf(v) {
 	case jsonscan.Null:
@@ -442,6 +466,7 @@ func (r *Request) decodeField(f int, val []byte, msgs *[]byte) error {
 		switch jsonscan.KindOf(val) {
 		case jsonscan.Null:
 		case jsonscan.Object:
+			r.streamOptions = true
 			var seen jsonscan.Seen
 			err = jsonscan.ObjectEachTrusted(val, func(k, v []byte) error {
 				o, err := streamOptionsNames.Check(&seen, k)
@@ -462,22 +487,20 @@ func (r *Request) decodeField(f int, val []byte, msgs *[]byte) error {
 		r.TopP, err = numVal(p0("top_p"), val, 0, 1)
 	case fMaxTokens, fMaxCompletionTokens:
 		var n Int
-		if n, err = intVal(p0(topNames.Name(f)), val); err == nil && n.Set {
-			if n.V < 1 {
-				return reqErr(topNames.Name(f), "must be at least 1")
-			}
+		if n, err = intIn(p0(topNames.Name(f)), val, 1, 1<<63-1); err == nil && n.Set {
 			if f == fMaxCompletionTokens || r.MaxTokens == 0 {
 				r.MaxTokens = int(min(n.V, 1<<31-1))
 			}
 		}
 	case fN:
 		var n Int
-		if n, err = intVal(p0("n"), val); err == nil && n.Set {
-			if n.V < 1 || n.V > 128 {
-				return reqErr("n", "must be between 1 and 128")
-			}
+		if n, err = intIn(p0("n"), val, 1, 128); err == nil && n.Set {
 			r.N = int(n.V)
 		}
+	case fLogprobs:
+		r.Logprobs, err = boolVal(p0("logprobs"), val)
+	case fTopLogprobs:
+		r.TopLogprobs, err = intIn(p0("top_logprobs"), val, 0, 20)
 	case fSeed:
 		r.Seed, err = intVal(p0("seed"), val)
 	case fUser:
@@ -518,7 +541,7 @@ func (r *Request) decodeField(f int, val []byte, msgs *[]byte) error {
 		switch jsonscan.KindOf(val) {
 		case jsonscan.Null:
 		case jsonscan.Object:
-			var t []byte
+			var t, js []byte
 			var seen jsonscan.Seen
 			err := jsonscan.ObjectEachTrusted(val, func(k, v []byte) error {
 				o, err := responseFormatNames.Check(&seen, k)
@@ -528,6 +551,7 @@ func (r *Request) decodeField(f int, val []byte, msgs *[]byte) error {
 				case o == rfType:
 					t = v
 				case o == rfJSONSchema:
+					js = v
 					return NameErr("response_format.json_schema", jsonscan.CheckNames(v, jsonSchemaMembers))
 				}
 				return nil
@@ -536,7 +560,10 @@ func (r *Request) decodeField(f int, val []byte, msgs *[]byte) error {
 				return err
 			}
 			if jsonscan.KindOf(t) != jsonscan.String {
-				return reqErr("response_format.type", "is required")
+				return &RequestError{Param: "response_format.type", Code: CodeMissingParameter, Msg: "is required"}
+			}
+			if err := r.checkResponseFormat(t, js); err != nil {
+				return err
 			}
 			r.ResponseFormat = val
 		default:
@@ -544,6 +571,57 @@ func (r *Request) decodeField(f int, val []byte, msgs *[]byte) error {
 		}
 	}
 	return err
+}
+
+// checkResponseFormat checks response_format's type (the JSON string t)
+// and, for json_schema, its json_schema member js: the values and names
+// https://platform.openai.com/docs/api-reference/chat/create#chat-create-response_format
+// requires, with OpenAI's codes (invalid_value, missing_required_parameter).
+// A translating provider would otherwise drop what OpenAI refuses.
+func (r *Request) checkResponseFormat(t, js []byte) error {
+	typ, err := r.str(p0("response_format.type"), t)
+	if err != nil {
+		return err
+	}
+	switch typ {
+	case "text", "json_object":
+		r.ResponseFormatType = typ
+		return nil
+	case "json_schema":
+		r.ResponseFormatType = typ
+	default:
+		return &RequestError{Param: "response_format.type", Code: CodeInvalidValue,
+			Msg: "invalid value " + strconv.Quote(typ) + "; supported values are json_object, json_schema and text"}
+	}
+	if jsonscan.KindOf(js) != jsonscan.Object {
+		return &RequestError{Param: "response_format.json_schema", Code: CodeMissingParameter,
+			Msg: "is required when response_format.type is json_schema"}
+	}
+	name := jsonscan.Get(js, "name")
+	switch jsonscan.KindOf(name) {
+	case jsonscan.String:
+		return nil
+	case jsonscan.Invalid, jsonscan.Null:
+		return &RequestError{Param: "response_format.json_schema.name", Code: CodeMissingParameter, Msg: "is required"}
+	}
+	return reqErr("response_format.json_schema.name", "expected a string, got "+jsonscan.KindOf(name).String())
+}
+
+// checkTop checks what depends on several top-level members, once all are
+// read (they come in any order): stream_options needs stream true,
+// top_logprobs needs logprobs true, as on OpenAI, and an allowed_tools
+// tool_choice names tools of tools.
+func (r *Request) checkTop() error {
+	if r.streamOptions && !r.Stream {
+		return reqErr("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
+	}
+	if r.TopLogprobs.Set && !r.Logprobs {
+		return reqErr("top_logprobs", "is only allowed when 'logprobs' is true")
+	}
+	if jsonscan.KindOf(r.ToolChoice) == jsonscan.Object && isString(jsonscan.Get(r.ToolChoice, "type"), "allowed_tools") {
+		return r.checkAllowedTools(r.ToolChoice)
+	}
+	return nil
 }
 
 func (r *Request) decodeStop(val []byte) error {

@@ -121,6 +121,18 @@ func TestDecodeErrors(t *testing.T) {
 		{"top_p high", `{"messages":[{"role":"user","content":"x"}],"top_p":1.5}`, "top_p"},
 		{"seed float", `{"messages":[{"role":"user","content":"x"}],"seed":1.5}`, "seed"},
 		{"response_format no type", `{"messages":[{"role":"user","content":"x"}],"response_format":{}}`, "response_format.type"},
+		{"response_format unknown type", `{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"yaml"}}`, "response_format.type"},
+		{"json_schema without json_schema", `{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}}`, "response_format.json_schema"},
+		{"json_schema without name", `{"response_format":{"json_schema":{"schema":{}},"type":"json_schema"},"messages":[{"role":"user","content":"x"}]}`, "response_format.json_schema.name"},
+		{"stream_options without stream", `{"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}`, "stream_options"},
+		{"stream_options before stream false", `{"stream_options":{},"messages":[{"role":"user","content":"x"}],"stream":false}`, "stream_options"},
+		{"logprobs string", `{"messages":[{"role":"user","content":"x"}],"logprobs":"yes"}`, "logprobs"},
+		{"top_logprobs 21", `{"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21}`, "top_logprobs"},
+		{"top_logprobs alone", `{"top_logprobs":1,"messages":[{"role":"user","content":"x"}]}`, "top_logprobs"},
+		{"allowed_tools without its object", `{"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"allowed_tools"}}`, "tool_choice.allowed_tools"},
+		{"allowed_tools empty", `{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a"}}],"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":[ ]}}}`, "tool_choice.allowed_tools.tools"},
+		{"allowed_tools bad mode", `{"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"any","tools":[]}}}`, "tool_choice.allowed_tools.mode"},
+		{"allowed_tools unknown tool", `{"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":[{"type":"function","function":{"name":"b"}}]}},"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a"}}]}`, "tool_choice.allowed_tools.tools[0].function.name"},
 		{"deep nesting", `{"messages":[{"role":"user","content":"x"}],"x":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}`, ""},
 	}
 	for _, tc := range tests {

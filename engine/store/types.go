@@ -148,11 +148,12 @@ type Changes struct {
 
 // Endpoints of a usage row.
 const (
-	EndpointChat       = "chat"
-	EndpointMessages   = "messages"
-	EndpointEmbeddings = "embeddings"
-	EndpointResponses  = "responses"
-	EndpointBatch      = "batch"
+	EndpointChat        = "chat"
+	EndpointCompletions = "completions" // the legacy Completions API
+	EndpointMessages    = "messages"
+	EndpointEmbeddings  = "embeddings"
+	EndpointResponses   = "responses"
+	EndpointBatch       = "batch"
 )
 
 // Savings is the estimated cost avoided by each technique, in USD.

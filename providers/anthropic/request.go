@@ -438,15 +438,23 @@ func (w *reqWriter) toolResult(i int, m *providers.Message) error {
 }
 
 func appendTools(dst []byte, r *providers.Request) ([]byte, error) {
+	// An allowed_tools tool_choice offers its tools alone
+	// (providers/allowedtools.go).
+	required, allowed, restrict := providers.AllowedTools(r.ToolChoice)
 	dst = append(dst, `,"tools":[`...)
+	n := 0
 	for i := range r.Tools {
 		t := &r.Tools[i]
 		if t.Type != "function" {
 			return dst, badRequest(idx("tools", i, ".type"), "tool type "+strconv.Quote(t.Type)+" is not supported by anthropic; only function tools are")
 		}
-		if i > 0 {
+		if restrict && !providers.ToolAllowed(allowed, t.Name) {
+			continue
+		}
+		if n > 0 {
 			dst = append(dst, ',')
 		}
+		n++
 		dst = append(dst, `{"name":`...)
 		dst = jsonscan.AppendQuote(dst, t.Name)
 		if t.Description != "" {
@@ -481,9 +489,15 @@ func appendTools(dst []byte, r *providers.Request) ([]byte, error) {
 				return dst, badRequest("tool_choice", "must be auto, none, required or a named function")
 			}
 		case jsonscan.Object:
+			if restrict {
+				if required {
+					choice = "any"
+				}
+				break
+			}
 			fn := jsonscan.Get(jsonscan.Get(tc, "function"), "name")
 			if string(jsonscan.Get(tc, "type")) != `"function"` || jsonscan.KindOf(fn) != jsonscan.String {
-				return dst, badRequest("tool_choice", "only {\"type\":\"function\",\"function\":{\"name\":…}} objects are supported by anthropic")
+				return dst, badRequest("tool_choice", "only {\"type\":\"function\",\"function\":{\"name\":…}} and allowed_tools objects are supported by anthropic")
 			}
 			choice, name = "tool", wire.Str(fn)
 		}

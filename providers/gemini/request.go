@@ -437,16 +437,24 @@ func (w *turnWriter) functionResponse(r *providers.Request, i int, m *providers.
 }
 
 func appendTools(dst []byte, r *providers.Request) ([]byte, error) {
+	// An allowed_tools tool_choice offers its tools alone
+	// (providers/allowedtools.go).
+	required, allowed, restrict := providers.AllowedTools(r.ToolChoice)
 	dst = append(dst, `,"tools":[{"functionDeclarations":[`...)
 	var scratch []byte
+	n := 0
 	for i := range r.Tools {
 		t := &r.Tools[i]
 		if t.Type != "function" {
 			return dst, badRequest(idx("tools", i, ".type"), "tool type "+strconv.Quote(t.Type)+" is not supported by gemini; only function tools are")
 		}
-		if i > 0 {
+		if restrict && !providers.ToolAllowed(allowed, t.Name) {
+			continue
+		}
+		if n > 0 {
 			dst = append(dst, ',')
 		}
+		n++
 		dst = append(dst, `{"name":`...)
 		dst = jsonscan.AppendQuote(dst, t.Name)
 		if t.Description != "" {
@@ -480,12 +488,19 @@ func appendTools(dst []byte, r *providers.Request) ([]byte, error) {
 			mode = "ANY"
 		}
 	case jsonscan.Object:
-		if fn := jsonscan.Get(jsonscan.Get(tc, "function"), "name"); string(jsonscan.Get(tc, "type")) == `"function"` && jsonscan.KindOf(fn) == jsonscan.String {
-			mode, name = "ANY", wire.Str(fn)
+		switch {
+		case restrict && required:
+			mode = "ANY"
+		case restrict:
+			mode = "AUTO"
+		default:
+			if fn := jsonscan.Get(jsonscan.Get(tc, "function"), "name"); string(jsonscan.Get(tc, "type")) == `"function"` && jsonscan.KindOf(fn) == jsonscan.String {
+				mode, name = "ANY", wire.Str(fn)
+			}
 		}
 	}
 	if mode == "" {
-		return dst, badRequest("tool_choice", "must be auto, none, required or a named function")
+		return dst, badRequest("tool_choice", "must be auto, none, required, a named function or allowed_tools")
 	}
 	dst = append(dst, `,"toolConfig":{"functionCallingConfig":{"mode":"`...)
 	dst = append(dst, mode...)

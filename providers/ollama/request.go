@@ -36,14 +36,14 @@ func appendRequest(dst []byte, call *providers.Call, numCtx int) ([]byte, error)
 	}
 	dst = append(dst, ']')
 	// Ollama has no tool_choice: "none" is honoured by not offering the
-	// tools; "required" and a named function cannot be forced and are left
-	// to the model.
+	// tools, allowed_tools by offering the allowed ones alone; "required"
+	// and a named function cannot be forced and are left to the model.
 	if len(r.Tools) > 0 && string(r.ToolChoice) != `"none"` {
-		if dst, err = appendTools(dst, r.Tools); err != nil {
+		if dst, err = appendTools(dst, r.Tools, r.ToolChoice); err != nil {
 			return dst, err
 		}
 	}
-	if dst, err = appendFormat(dst, r.ResponseFormat); err != nil {
+	if dst, err = appendFormat(dst, r.ResponseFormat, r.ResponseFormatType); err != nil {
 		return dst, err
 	}
 	if dst, err = appendOptions(dst, r, call.MaxTokens(), numCtx); err != nil {
@@ -226,17 +226,25 @@ func hasPrefixFold(s, prefix string) bool {
 }
 
 // appendTools appends "tools": Ollama takes OpenAI's function tool shape
-// (api.Tool), re-serialised so that only the fields it knows are sent.
-func appendTools(dst []byte, tools []providers.Tool) ([]byte, error) {
+// (api.Tool), re-serialised so that only the fields it knows are sent; with
+// an allowed_tools tool_choice only the allowed ones
+// (providers/allowedtools.go; its mode cannot be forced).
+func appendTools(dst []byte, tools []providers.Tool, choice []byte) ([]byte, error) {
+	_, allowed, restrict := providers.AllowedTools(choice)
 	dst = append(dst, `,"tools":[`...)
+	n := 0
 	for i := range tools {
 		t := &tools[i]
 		if t.Type != "function" {
 			return dst, reqErr("tools["+strconv.Itoa(i)+"].type", "only function tools are supported by Ollama")
 		}
-		if i > 0 {
+		if restrict && !providers.ToolAllowed(allowed, t.Name) {
+			continue
+		}
+		if n > 0 {
 			dst = append(dst, ',')
 		}
+		n++
 		dst = append(dst, `{"type":"function","function":{"name":`...)
 		dst = jsonscan.AppendQuote(dst, t.Name)
 		if t.Description != "" {
@@ -256,16 +264,16 @@ func appendTools(dst []byte, tools []providers.Tool) ([]byte, error) {
 
 // appendFormat maps response_format: json_object → "json", json_schema →
 // the schema object itself (Ollama's structured outputs), text → nothing.
-func appendFormat(dst, rf []byte) ([]byte, error) {
+func appendFormat(dst, rf []byte, typ string) ([]byte, error) {
 	if rf == nil {
 		return dst, nil
 	}
-	switch string(jsonscan.Get(rf, "type")) {
-	case `"text"`:
+	switch typ { // unescaped, and checked by the decoder
+	case "text":
 		return dst, nil
-	case `"json_object"`:
+	case "json_object":
 		return append(dst, `,"format":"json"`...), nil
-	case `"json_schema"`:
+	case "json_schema":
 		js := jsonscan.Get(rf, "json_schema")
 		var schema []byte
 		if jsonscan.KindOf(js) == jsonscan.Object {
@@ -277,7 +285,7 @@ func appendFormat(dst, rf []byte) ([]byte, error) {
 		dst = append(dst, `,"format":`...)
 		return compact(dst, schema), nil
 	}
-	return dst, reqErr("response_format.type", "must be text, json_object or json_schema")
+	return dst, nil // the decoder refuses any other type
 }
 
 // optWriter appends the members of the "options" object.

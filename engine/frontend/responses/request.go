@@ -215,6 +215,9 @@ func Parse(body []byte) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkAllowed(); err != nil {
+		return nil, err
+	}
 	switch jsonscan.KindOf(input) {
 	case jsonscan.String:
 		var scratch []byte
@@ -445,21 +448,85 @@ func checkTools(v []byte) error {
 	})
 }
 
-// chatToolChoice appends the chat completions tool_choice equivalent to v.
+// chatToolChoice appends the chat completions tool_choice equivalent to v:
+// a mode as it is, a named function as chat's, and allowed_tools
+// ({"type":"allowed_tools","mode":"auto"|"required","tools":[{"type":
+// "function","name":…}]},
+// https://platform.openai.com/docs/api-reference/responses/create#responses-create-tool_choice)
+// as chat's allowed_tools, which every provider honours
+// (providers/allowedtools.go). Allowed hosted tools are OpenAI's alone.
 func chatToolChoice(dst, v []byte) ([]byte, error) {
 	switch string(v) {
 	case `"auto"`, `"none"`, `"required"`:
 		return append(dst, v...), nil
 	}
 	if jsonscan.KindOf(v) == jsonscan.Object {
-		m := members(v, "type", "name")
-		if string(m[0]) == `"function"` && jsonscan.KindOf(m[1]) == jsonscan.String {
-			dst = append(dst, `{"type":"function","function":{"name":`...)
-			dst = append(dst, m[1]...)
-			return append(dst, "}}"...), nil
+		m := members(v, "type", "name", "mode", "tools")
+		switch wire.Str(m[0]) {
+		case "function":
+			if jsonscan.KindOf(m[1]) == jsonscan.String {
+				dst = append(dst, `{"type":"function","function":{"name":`...)
+				dst = append(dst, m[1]...)
+				return append(dst, "}}"...), nil
+			}
+		case "allowed_tools":
+			return chatAllowedTools(dst, m[2], m[3])
 		}
 	}
-	return dst, inErr("tool_choice", `must be "auto", "none", "required" or {"type":"function","name":…}`)
+	return dst, inErr("tool_choice", `must be "auto", "none", "required", {"type":"function","name":…} or {"type":"allowed_tools",…}`)
+}
+
+// checkAllowed checks that an allowed_tools tool_choice names function
+// tools of tools (members come in any order: after the whole body).
+func (r *Request) checkAllowed() error {
+	m := members(r.ToolChoice, "type", "tools")
+	if jsonscan.KindOf(r.ToolChoice) != jsonscan.Object || wire.Str(m[0]) != "allowed_tools" {
+		return nil
+	}
+	return jsonscan.ArrayEach(m[1], func(i int, t []byte) error {
+		name := wire.Str(jsonscan.Get(t, "name"))
+		found := false
+		_ = jsonscan.ArrayEach(r.Tools, func(_ int, tool []byte) error {
+			found = found || wire.Str(jsonscan.Get(tool, "name")) == name
+			return nil
+		})
+		if !found {
+			return inErr(idx("tool_choice.tools", i, ".name"), "names no function in tools: "+strconv.Quote(name))
+		}
+		return nil
+	})
+}
+
+// chatAllowedTools appends chat's allowed_tools tool_choice for a
+// Responses one with mode and tools.
+func chatAllowedTools(dst, mode, tools []byte) ([]byte, error) {
+	md := wire.Str(mode)
+	if md != "auto" && md != "required" {
+		return dst, inErr("tool_choice.mode", "must be auto or required")
+	}
+	if jsonscan.KindOf(tools) != jsonscan.Array {
+		return dst, inErr("tool_choice.tools", "is required: an array of tools")
+	}
+	dst = append(dst, `{"type":"allowed_tools","allowed_tools":{"mode":"`...)
+	dst = append(dst, md...)
+	dst = append(dst, `","tools":[`...)
+	err := jsonscan.ArrayEach(tools, func(i int, t []byte) error {
+		m := members(t, "type", "name")
+		if wire.Str(m[0]) != "function" {
+			return unportable(idx("tool_choice.tools", i, ".type"), "only function tools can be allowed through the gateway (hosted tools only on a model whose provider serves the Responses API, OpenAI)")
+		}
+		if jsonscan.KindOf(m[1]) != jsonscan.String {
+			return inErr(idx("tool_choice.tools", i, ".name"), "must be a string")
+		}
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"type":"function","function":{"name":`...)
+		dst = append(dst, m[1]...)
+		dst = append(dst, "}}"...)
+		return nil
+	})
+	return append(dst, "]}}"...), err
 }
 
 // chatResponseFormat appends the chat completions response_format
@@ -483,7 +550,9 @@ func chatResponseFormat(dst, v []byte) ([]byte, error) {
 		return append(dst, `{"type":"json_object"}`...), nil
 	case `"json_schema"`:
 		if jsonscan.KindOf(m[1]) != jsonscan.String {
-			return dst, inErr("text.format.name", "is required")
+			// OpenAI: "Missing required parameter: 'text.format.name'.",
+			// code missing_required_parameter.
+			return dst, &providers.RequestError{Param: "text.format.name", Code: providers.CodeMissingParameter, Msg: "is required"}
 		}
 		if jsonscan.KindOf(m[2]) != jsonscan.Object {
 			return dst, inErr("text.format.schema", "is required and must be a JSON Schema object")

@@ -197,7 +197,8 @@ func incompleteReason(finish string) (status, reason string) {
 // Response.Body is): reasoning_content becomes a reasoning item with a
 // summary, the content an assistant message, each tool call a
 // function_call item; finish_reason length makes the response incomplete
-// (max_output_tokens), content_filter too.
+// (max_output_tokens), content_filter too, and with it the last message or
+// function_call item, the one the stop cut.
 func FromCompletion(dst, completion []byte, m *Meta) ([]byte, error) {
 	if jsonscan.Validate(completion) != nil || jsonscan.KindOf(wire.TrimSpace(completion)) != jsonscan.Object {
 		return dst, ErrBadCompletion
@@ -215,6 +216,17 @@ func FromCompletion(dst, completion []byte, m *Meta) ([]byte, error) {
 	}
 	cm := members(choice, "message", "finish_reason")
 	msg := members(cm[0], "content", "tool_calls", "reasoning_content", "refusal")
+	var scratch []byte
+	status, reason := incompleteReason(string(wire.Unq(cm[1], &scratch)))
+	// The stop cut the last item: the message, or the last call after it.
+	ncalls := 0
+	_ = jsonscan.ArrayEach(msg[1], func(int, []byte) error { ncalls++; return nil })
+	itemStatus := func(last bool) string {
+		if last && status == StatusIncomplete {
+			return StatusIncomplete
+		}
+		return StatusCompleted
+	}
 	var out []byte
 	if jsonscan.KindOf(msg[2]) == jsonscan.String && len(msg[2]) > 2 {
 		out = appendReasoningItem(out, NewID("rs"), msg[2])
@@ -227,10 +239,10 @@ func FromCompletion(dst, completion []byte, m *Meta) ([]byte, error) {
 		if len(out) > 0 {
 			out = append(out, ',')
 		}
-		out = appendMessageItem(out, NewID("msg"), StatusCompleted, text)
+		out = appendMessageItem(out, NewID("msg"), itemStatus(ncalls == 0), text)
 	}
 	if jsonscan.KindOf(msg[1]) == jsonscan.Array {
-		err := jsonscan.ArrayEach(msg[1], func(_ int, c []byte) error {
+		err := jsonscan.ArrayEach(msg[1], func(i int, c []byte) error {
 			cc := members(c, "id", "function")
 			fn := members(cc[1], "name", "arguments")
 			if jsonscan.KindOf(cc[0]) != jsonscan.String || jsonscan.KindOf(fn[0]) != jsonscan.String {
@@ -243,7 +255,7 @@ func FromCompletion(dst, completion []byte, m *Meta) ([]byte, error) {
 			if len(out) > 0 {
 				out = append(out, ',')
 			}
-			out = appendCallItem(out, NewID("fc"), StatusCompleted, cc[0], fn[0], args)
+			out = appendCallItem(out, NewID("fc"), itemStatus(i == ncalls-1), cc[0], fn[0], args)
 			return nil
 		})
 		if err != nil {
@@ -254,7 +266,5 @@ func FromCompletion(dst, completion []byte, m *Meta) ([]byte, error) {
 	if jsonscan.KindOf(top[2]) == jsonscan.Object {
 		u = providers.ParseUsage(top[2])
 	}
-	var scratch []byte
-	status, reason := incompleteReason(string(wire.Unq(cm[1], &scratch)))
 	return m.appendResponse(dst, status, wire.Unq(top[0], &scratch), out, &u, reason, nil), nil
 }

@@ -78,6 +78,9 @@ type item struct {
 	callID []byte // JSON strings, for function calls
 	name   []byte
 	done   bool
+	// incomplete marks the item the stop cut (finish_reason length or
+	// content_filter): its status is incomplete once done.
+	incomplete bool
 }
 
 var _ providers.Stream = (*Stream)(nil)
@@ -209,7 +212,10 @@ func (s *Stream) start(model []byte) {
 func (s *Stream) appendItem(dst []byte, i int) []byte {
 	it := &s.items[i]
 	status := StatusInProgress
-	if it.done {
+	switch {
+	case it.done && it.incomplete:
+		status = StatusIncomplete
+	case it.done:
 		status = StatusCompleted
 	}
 	switch it.kind {
@@ -440,6 +446,12 @@ func (s *Stream) toolDelta(c []byte) {
 // complete closes every open item and sends the final response.
 func (s *Stream) complete() {
 	s.start(nil)
+	status, reason := incompleteReason(s.finish)
+	// Only the last item can still be open: every new item closes the
+	// ones before it. That one the stop cut.
+	if n := len(s.items); n > 0 && status == StatusIncomplete && !s.items[n-1].done {
+		s.items[n-1].incomplete = true
+	}
 	for i := range s.items {
 		s.closeItem(i)
 	}
@@ -451,7 +463,6 @@ func (s *Stream) complete() {
 		output = s.appendItem(output, i)
 	}
 	u := s.Usage()
-	status, reason := incompleteReason(s.finish)
 	s.final = s.meta.appendResponse(nil, status, s.model, output, &u, reason, nil)
 	if s.OnComplete != nil {
 		s.OnComplete(s.final)
