@@ -30,15 +30,7 @@ func TestChatValidationEveryProvider(t *testing.T) {
 	ge, _ := providertest.StartGemini(&providertest.Gemini{Reply: "ok"})
 	ol, _ := providertest.StartOllama(&providertest.Ollama{Reply: "ok"})
 	fakes := []*providertest.Server{oa, an, ge, ol}
-	for _, s := range fakes {
-		t.Cleanup(func() { _ = s.Close() })
-	}
-	g := startGateway(t, "", map[string]string{
-		"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": oa.URL + "/v1",
-		"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": an.URL,
-		"GEMINI_API_KEY": "k", "GEMINI_BASE_URL": ge.URL,
-		"LOCAL_LLM_BASE_URL": ol.URL,
-	})
+	g := startGateway(t, "", fakeProvidersEnv(t, oa, an, ge, ol))
 	models := []string{"openai/gpt-4o", "anthropic/claude-sonnet-4-0", "gemini/gemini-2.0-flash", "ollama/qwen2.5-coder", "mock/echo"}
 	msg := `"messages":[{"role":"user","content":"hi"}]`
 	bad := []struct {

@@ -21,6 +21,7 @@ import (
 	"github.com/aigateway/gateway/engine/store"
 	"github.com/aigateway/gateway/internal/jsonscan"
 	"github.com/aigateway/gateway/policies"
+	"github.com/aigateway/gateway/providers/providertest"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 )
@@ -104,6 +105,32 @@ func startGatewayWith(t *testing.T, toml string, env map[string]string, tweak fu
 	}
 	t.Cleanup(stop)
 	return &gw{srv: srv, url: "http://" + ln.Addr().String(), logs: logs, stop: stop}
+}
+
+// fakeProvidersEnv is the environment that points the built-in openai,
+// anthropic, gemini and ollama providers at the given fakes (nil: that
+// provider is left unconfigured), and closes the fakes when the test ends.
+func fakeProvidersEnv(t *testing.T, oa, an, ge, ol *providertest.Server) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, s := range []*providertest.Server{oa, an, ge, ol} {
+		if s != nil {
+			t.Cleanup(func() { _ = s.Close() })
+		}
+	}
+	if oa != nil {
+		env["OPENAI_API_KEY"], env["OPENAI_BASE_URL"] = "sk", oa.URL+"/v1"
+	}
+	if an != nil {
+		env["ANTHROPIC_API_KEY"], env["ANTHROPIC_BASE_URL"] = "k", an.URL
+	}
+	if ge != nil {
+		env["GEMINI_API_KEY"], env["GEMINI_BASE_URL"] = "k", ge.URL
+	}
+	if ol != nil {
+		env["LOCAL_LLM_BASE_URL"] = ol.URL
+	}
+	return env
 }
 
 func (g *gw) client(opts ...option.RequestOption) openai.Client {

@@ -39,15 +39,7 @@ func TestNodeSDKEveryProvider(t *testing.T) {
 	an, _ := providertest.StartAnthropic(&providertest.Anthropic{ToolCall: "get_weather", ToolArgs: args, ArgChunks: 3, Reply: "It is sunny."})
 	ge, _ := providertest.StartGemini(&providertest.Gemini{ToolCall: "get_weather", ToolArgs: args, Reply: "It is sunny."})
 	ol, _ := providertest.StartOllama(&providertest.Ollama{ToolCall: "get_weather", ToolArgs: args, Reply: "It is sunny."})
-	for _, s := range []*providertest.Server{oa, an, ge, ol} {
-		t.Cleanup(func() { _ = s.Close() })
-	}
-	g := startGateway(t, "", map[string]string{
-		"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": oa.URL + "/v1",
-		"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": an.URL,
-		"GEMINI_API_KEY": "k", "GEMINI_BASE_URL": ge.URL,
-		"LOCAL_LLM_BASE_URL": ol.URL,
-	})
+	g := startGateway(t, "", fakeProvidersEnv(t, oa, an, ge, ol))
 	type provider struct {
 		Model string `json:"model"`
 		Args  string `json:"args"`

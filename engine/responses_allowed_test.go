@@ -25,15 +25,7 @@ func TestAllowedToolsEveryProvider(t *testing.T) {
 	an, _ := providertest.StartAnthropic(&providertest.Anthropic{ToolCall: "get_weather", ToolArgs: args, Reply: "ok"})
 	ge, _ := providertest.StartGemini(&providertest.Gemini{ToolCall: "get_weather", ToolArgs: args, Reply: "ok"})
 	ol, _ := providertest.StartOllama(&providertest.Ollama{ToolCall: "get_weather", ToolArgs: args, Reply: "ok"})
-	for _, s := range []*providertest.Server{oa, an, ge, ol} {
-		t.Cleanup(func() { _ = s.Close() })
-	}
-	g := startGateway(t, "", map[string]string{
-		"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": oa.URL + "/v1",
-		"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": an.URL,
-		"GEMINI_API_KEY": "k", "GEMINI_BASE_URL": ge.URL,
-		"LOCAL_LLM_BASE_URL": ol.URL,
-	})
+	g := startGateway(t, "", fakeProvidersEnv(t, oa, an, ge, ol))
 	tools := `"tools":[{"type":"function","name":"send_email","parameters":{"type":"object"}},{"type":"function","name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}]`
 	choice := `"tool_choice":{"type":"allowed_tools","mode":"required","tools":[{"type":"function","name":"get_weather"}]}`
 	// names lists the tool names of an upstream request body.

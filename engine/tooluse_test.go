@@ -19,14 +19,7 @@ func TestToolUseRoundTripEveryProvider(t *testing.T) {
 	an, _ := providertest.StartAnthropic(&providertest.Anthropic{ToolCall: "get_weather", ToolArgs: args, ArgChunks: 3, Reply: "It is sunny."})
 	ge, _ := providertest.StartGemini(&providertest.Gemini{ToolCall: "get_weather", ToolArgs: args, Reply: "It is sunny."})
 	ol, _ := providertest.StartOllama(&providertest.Ollama{ToolCall: "get_weather", ToolArgs: args, Reply: "It is sunny."})
-	for _, s := range []*providertest.Server{an, ge, ol} {
-		t.Cleanup(func() { _ = s.Close() })
-	}
-	g := startGateway(t, "", map[string]string{
-		"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": an.URL,
-		"GEMINI_API_KEY": "k", "GEMINI_BASE_URL": ge.URL,
-		"LOCAL_LLM_BASE_URL": ol.URL,
-	})
+	g := startGateway(t, "", fakeProvidersEnv(t, nil, an, ge, ol))
 	c := g.client()
 	tool := openai.ChatCompletionFunctionTool(openai.FunctionDefinitionParam{
 		Name:       "get_weather",
