@@ -515,6 +515,27 @@ CREATE TABLE usage_chunks (
 CREATE INDEX usage_chunks_ts_max ON usage_chunks (ts_max);
 `,
 	},
+	{
+		version: 9,
+		name:    "stored responses as deltas along previous_response_id",
+		// prev_id '' is a full copy (every row written before); otherwise
+		// input_items holds only the items added after prev_id's
+		// conversation. depth is the hops to the full copy, base_bytes its
+		// size (responses.go, checkpointHops). The partial index finds the
+		// responses chained on one being deleted or pruned.
+		sqlite: `
+ALTER TABLE responses ADD COLUMN prev_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE responses ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE responses ADD COLUMN base_bytes INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX responses_prev ON responses (prev_id) WHERE prev_id <> '';
+`,
+		postgres: `
+ALTER TABLE responses ADD COLUMN prev_id TEXT NOT NULL DEFAULT '',
+	ADD COLUMN depth INTEGER NOT NULL DEFAULT 0,
+	ADD COLUMN base_bytes BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX responses_prev ON responses (prev_id) WHERE prev_id <> '';
+`,
+	},
 }
 
 // schemaMigrationsDDL creates the bookkeeping table; the same SQL works on
