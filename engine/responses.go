@@ -100,8 +100,8 @@ func (s *Server) responseStream(x *exchange, src providers.Stream, m *catalog.Mo
 	x.rsp.meta.Model = m.Upstream
 	st := responses.NewStream(src, &x.rsp.meta)
 	if x.rsp.req.Store {
-		project, id, items := x.project, x.rsp.meta.ID, x.rsp.items
-		st.OnComplete = func(final []byte) { s.storeResponse(project, id, final, items, "") }
+		project, id, items, prev, inherited := x.project, x.rsp.meta.ID, x.rsp.items, x.rsp.req.PreviousResponseID, len(x.rsp.prevItems)
+		st.OnComplete = func(final []byte) { s.storeResponse(project, id, final, items, prev, inherited, "") }
 	}
 	return st
 }
@@ -115,16 +115,19 @@ func (s *Server) responseBody(x *exchange, completion []byte) ([]byte, error) {
 		return nil, &apiError{Status: 502, Type: typeUpstream, Code: "bad_upstream_response", Msg: "upstream answer could not be translated: " + err.Error()}
 	}
 	if x.rsp.req.Store {
-		s.storeResponse(x.project, x.rsp.meta.ID, b, x.rsp.items, "")
+		s.storeResponse(x.project, x.rsp.meta.ID, b, x.rsp.items, x.rsp.req.PreviousResponseID, len(x.rsp.prevItems), "")
 	}
 	return b, nil
 }
 
 // storeResponse saves a response before the client sees it complete, so
 // that it can be chained on at once. A failure is logged: the answer was
-// paid for and is still returned. upstream is the provider that stores it
-// too ("" for none: a translated response).
-func (s *Server) storeResponse(project, id string, response []byte, items [][]byte, upstream string) {
+// paid for and is still returned. items is the whole conversation, whose
+// first inherited items are the conversation of prev, the previous
+// response ("" for none): the store keeps only the rest when it can.
+// upstream is the provider that stores it too ("" for none: a translated
+// response).
+func (s *Server) storeResponse(project, id string, response []byte, items [][]byte, prev string, inherited int, upstream string) {
 	in := []byte{'['}
 	for i, it := range items {
 		if i > 0 {
@@ -135,7 +138,8 @@ func (s *Server) storeResponse(project, id string, response []byte, items [][]by
 	in = append(in, ']')
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	err := s.ten.st.PutResponse(ctx, store.StoredResponse{ID: id, ProjectID: project, Response: append([]byte(nil), response...), InputItems: in, Upstream: upstream})
+	err := s.ten.st.PutResponse(ctx, store.StoredResponse{ID: id, ProjectID: project, Response: append([]byte(nil), response...), InputItems: in,
+		Prev: prev, Inherited: inherited, Upstream: upstream})
 	if err != nil {
 		s.log.Warn("storing a response failed", "response", id, "error", err.Error())
 	}

@@ -206,7 +206,7 @@ func (s *Server) nativeDone(x *exchange, flight *cache.Flight, response []byte) 
 	}
 	if x.rsp.req.Store {
 		if id := jsonscan.Get(response, "id"); jsonscan.KindOf(id) == jsonscan.String {
-			s.storeResponse(x.project, string(id[1:len(id)-1]), response, x.rsp.items, x.model.Provider)
+			s.storeResponse(x.project, string(id[1:len(id)-1]), response, x.rsp.items, x.rsp.req.PreviousResponseID, len(x.rsp.prevItems), x.model.Provider)
 		}
 	}
 }
