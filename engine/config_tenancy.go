@@ -43,6 +43,12 @@ type StoreConfig struct {
 	// ResponsesRetention deletes stored responses (POST /v1/responses with
 	// store: true) older than this; 0 keeps them. OpenAI keeps them 30 days.
 	ResponsesRetention Duration `toml:"responses_retention"`
+	// ResponseDeltas stores a response chained on another as the items it
+	// added (docs/store.md, "Stored responses"); false stores every
+	// response whole, as gateways before schema migration 9 do and read.
+	// Turn it off while a fleet is upgraded from such a version, on until
+	// then only if no old replica serves Responses requests.
+	ResponseDeltas bool `toml:"response_deltas"`
 
 	// dir, when set, holds the SQLite file instead of data_dir (tests give
 	// each gateway its own database while sharing the Wasm cache).
@@ -60,7 +66,7 @@ func (c *Config) DiscardLedger() { c.Store.discardLedger = true }
 
 func defaultStoreConfig() StoreConfig {
 	return StoreConfig{FlushInterval: Duration(time.Second), BatchRows: 1000, QueueRows: 100_000, Journal: true,
-		PollInterval: Duration(500 * time.Millisecond), ResponsesRetention: Duration(30 * 24 * time.Hour)}
+		PollInterval: Duration(500 * time.Millisecond), ResponsesRetention: Duration(30 * 24 * time.Hour), ResponseDeltas: true}
 }
 
 // sqliteDir is the directory of the SQLite file.

@@ -136,6 +136,9 @@ func (s *Server) storeResponse(project, id string, response []byte, items [][]by
 		in = append(in, it...)
 	}
 	in = append(in, ']')
+	if !s.cfg.Store.ResponseDeltas {
+		prev, inherited = "", 0 // stored whole: readable by gateways before migration 9
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	err := s.ten.st.PutResponse(ctx, store.StoredResponse{ID: id, ProjectID: project, Response: append([]byte(nil), response...), InputItems: in,

@@ -119,3 +119,38 @@ func TestResponsesChainStoredAsDeltas(t *testing.T) {
 		t.Fatalf("chained after the delete: %d items, want %d", len(got), len(after)+len(prevOutput)+1)
 	}
 }
+
+// TestResponsesWholeWithoutDeltas: [store] response_deltas = false stores
+// every chained response whole (prev_id empty), as gateways before
+// migration 9 read them, with the same conversation.
+func TestResponsesWholeWithoutDeltas(t *testing.T) {
+	t.Parallel()
+	var dir string
+	g := startGatewayWith(t, "[store]\nresponse_deltas = false\n", nil, func(c *Config) { dir = c.sqliteDir() })
+	prev := ""
+	for i := range 3 {
+		body := fmt.Sprintf(`{"model":"mock/echo","input":"turn %d"`, i)
+		if prev != "" {
+			body += `,"previous_response_id":"` + prev + `"`
+		}
+		status, _, got := g.post(t, "/v1/responses", body+"}", nil)
+		var r struct{ ID string }
+		if status != 200 || json.Unmarshal([]byte(got), &r) != nil {
+			t.Fatalf("turn %d: %d %s", i, status, got)
+		}
+		prev = r.ID
+	}
+	status, body := g.get(t, "/v1/responses/"+prev+"/input_items?order=asc", nil)
+	if status != 200 || strings.Count(body, `"type":"message"`) != 5 { // three inputs, two answers
+		t.Fatalf("input_items: %d %s", status, body)
+	}
+	db, err := sqlitedriver.Open((&url.URL{Scheme: "file", Path: filepath.Join(dir, store.SQLiteFile), RawQuery: "mode=ro"}).String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows, deltas int
+	if err := db.QueryRow(`SELECT COUNT(*), SUM(prev_id <> '') FROM responses`).Scan(&rows, &deltas); err != nil || rows != 3 || deltas != 0 {
+		t.Fatalf("%d rows, %d of them deltas (%v): want 3 whole", rows, deltas, err)
+	}
+}
