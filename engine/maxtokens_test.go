@@ -92,6 +92,12 @@ api_key = "k"
 		{name: "chat named openai model", g: toOpenAI, up: oaUp, path: "/v1/chat/completions",
 			body:   `{"model":"openai/gpt-4o","max_tokens":32000,"messages":[{"role":"user","content":"%s"}]}`,
 			member: "max_tokens", want: 32000, status: 400, errHas: "This model supports at most 16384 completion tokens"},
+		{name: "responses auto to openai", g: toOpenAI, up: oaUp, path: "/v1/responses",
+			body: `{"model":"auto","max_output_tokens":32000,"input":"%s"}`, member: "max_output_tokens", want: 16384},
+		{name: "responses auto to openai stream", g: toOpenAI, up: oaUp, path: "/v1/responses",
+			body: `{"input":"%s","stream":true,"max_output_tokens":50000,"model":"auto"}`, member: "max_output_tokens", want: 16384},
+		{name: "responses named openai model", g: toOpenAI, up: oaUp, path: "/v1/responses",
+			body: `{"model":"openai/gpt-4o","max_output_tokens":32000,"input":"%s"}`, member: "max_output_tokens", want: 32000},
 		{name: "messages auto to openai", g: toOpenAI, up: oaUp, path: "/v1/messages",
 			body: `{"model":"auto","max_tokens":32000,"messages":[{"role":"user","content":"%s"}]}`, member: "max_completion_tokens", want: 16384},
 	}

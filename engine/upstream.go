@@ -163,7 +163,7 @@ func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.P
 		if c.kind == callCountTokens {
 			return ap.CountTokens(ctx, c.body, m.Upstream, c.header, c.query)
 		}
-		return ap.Messages(ctx, capMaxTokens(c.body, capAt), m.Upstream, c.header, c.query, c.stream)
+		return ap.Messages(ctx, capMaxTokens(c.body, "max_tokens", capAt), m.Upstream, c.header, c.query, c.stream)
 	case callResponses:
 		c.sentNative = false
 		if rp, ok := p.(providers.ResponsesNative); ok && rp.NativeResponses() {
@@ -172,7 +172,7 @@ func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.P
 				return nil, limits.Final(err)
 			}
 			c.sentNative = true
-			return rp.Responses(ctx, body, m.Upstream, c.stream)
+			return rp.Responses(ctx, capMaxTokens(body, "max_output_tokens", capAt), m.Upstream, c.stream)
 		}
 		if c.call == nil {
 			// Passed through untranslated (responsesraw.go): only a
@@ -212,18 +212,20 @@ func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.P
 	return p.Chat(ctx, c.call)
 }
 
-// capMaxTokens returns the Messages request body with its max_tokens
-// capped at limit (0: no cap): a copy when the value is above it, else
-// body itself. body is a validated object.
-func capMaxTokens(body []byte, limit int) []byte {
+// capMaxTokens returns a request body passed through untranslated with
+// its output limit, member (max_tokens in a Messages request,
+// max_output_tokens in a Responses one), capped at limit (0: no cap): a
+// copy when the value is above it, else body itself. body is a validated
+// object.
+func capMaxTokens(body []byte, member string, limit int) []byte {
 	if limit <= 0 {
 		return body
 	}
-	n, err := jsonscan.ParseInt(jsonscan.Get(body[jsonscan.SkipSpace(body, 0):], "max_tokens"))
+	n, err := jsonscan.ParseInt(jsonscan.Get(body[jsonscan.SkipSpace(body, 0):], member))
 	if err != nil || n <= int64(limit) {
 		return body
 	}
-	return jsonscan.AppendReplaced(nil, body, "max_tokens", strconv.AppendInt(nil, int64(limit), 10))
+	return jsonscan.AppendReplaced(nil, body, member, strconv.AppendInt(nil, int64(limit), 10))
 }
 
 // callUpstream runs c over targets and charges what it cost to x: the
