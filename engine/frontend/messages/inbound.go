@@ -180,6 +180,11 @@ func RequestToOpenAI(dst, body []byte, t Target) ([]byte, error) {
 	}
 	var pending []byte // image and document parts moved out of tool results
 	var refs [][]byte  // tool names that tool_reference blocks load
+	// Anthropic refuses a message with empty content unless it is the
+	// last one and the assistant's (a prefill of nothing): the first such
+	// message, and the last message's index and role, decide it after
+	// the loop.
+	empty, last, lastAssistant := -1, -1, false
 	err := jsonscan.ArrayEach(messages, func(i int, m []byte) error {
 		if jsonscan.KindOf(m) != jsonscan.Object {
 			return inErr(idx("messages", i, ""), "expected an object")
@@ -189,6 +194,10 @@ func RequestToOpenAI(dst, body []byte, t Target) ([]byte, error) {
 		case `"user"`, `"assistant"`, `"system"`:
 		default:
 			return inErr(idx("messages", i, ".role"), "must be user, assistant or system")
+		}
+		last, lastAssistant = i, string(role) == `"assistant"`
+		if string(role) != `"system"` && empty < 0 && emptyContent(content) {
+			empty = i
 		}
 		if jsonscan.KindOf(content) == jsonscan.String {
 			if string(role) == `"system"` && len(content) == 2 {
@@ -225,6 +234,10 @@ func RequestToOpenAI(dst, body []byte, t Target) ([]byte, error) {
 	})
 	if err != nil {
 		return dst[:start], err
+	}
+	if empty >= 0 && (empty != last || !lastAssistant) {
+		// Anthropic's own 400 for it, word for word.
+		return dst[:start], inErr(idx("messages", empty, ""), "all messages must have non-empty content except for the optional final assistant message")
 	}
 	dst = append(dst, ']')
 	if jsonscan.KindOf(maxTokens) == jsonscan.Number {
@@ -313,6 +326,17 @@ func checkKinds(tools, toolChoice, temperature, topP, stop, thinking, metadata, 
 }
 
 // kindIs reports whether v is absent, null, or of kind a or b.
+// emptyContent reports whether a message's content is "" or [].
+func emptyContent(content []byte) bool {
+	switch jsonscan.KindOf(content) {
+	case jsonscan.String:
+		return len(content) == 2
+	case jsonscan.Array:
+		return len(wire.TrimSpace(content[1:len(content)-1])) == 0
+	}
+	return false
+}
+
 func kindIs(v []byte, a, b jsonscan.Kind) bool {
 	k := jsonscan.KindOf(v)
 	return v == nil || k == jsonscan.Null || k == a || k == b

@@ -75,6 +75,11 @@ func TestInboundRequestErrors(t *testing.T) {
 		{"metadata an array", `{"messages":[{"role":"user","content":"x"}],"metadata":[]}`, "metadata"},
 		{"stream a string", `{"messages":[{"role":"user","content":"x"}],"stream":"true"}`, "stream"},
 		{"tool_choice a number", `{"messages":[{"role":"user","content":"x"}],"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":1}`, "tool_choice"},
+		// Empty content: only the final assistant message may have it
+		// (Anthropic's 400 otherwise, not a request missing a turn).
+		{"empty user content array", `{"messages":[{"role":"user","content":[ ]}]}`, "messages[0]"},
+		{"empty user content string", `{"messages":[{"role":"user","content":"x"},{"role":"assistant","content":"y"},{"role":"user","content":""}]}`, "messages[2]"},
+		{"empty assistant mid-conversation", `{"messages":[{"role":"user","content":"x"},{"role":"assistant","content":[]},{"role":"user","content":"z"}]}`, "messages[1]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,6 +93,19 @@ func TestInboundRequestErrors(t *testing.T) {
 				t.Errorf("dst was not restored: %q", out)
 			}
 		})
+	}
+}
+
+// TestInboundEmptyFinalAssistant: a final assistant message with empty
+// content (a prefill of nothing) is accepted, as Anthropic accepts it.
+func TestInboundEmptyFinalAssistant(t *testing.T) {
+	for _, body := range []string{
+		`{"messages":[{"role":"user","content":"x"},{"role":"assistant","content":[]}]}`,
+		`{"messages":[{"role":"user","content":"x"},{"role":"assistant","content":""}]}`,
+	} {
+		if _, err := RequestToOpenAI(nil, []byte(body), Target{}); err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
 	}
 }
 
