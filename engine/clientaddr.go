@@ -64,11 +64,9 @@ func clientAddr(trusted []netip.Prefix, ctx *fasthttp.RequestCtx) net.IP {
 	// Several X-Forwarded-For lines are one list, in order (RFC 9110
 	// §5.3); walk it from the last entry.
 	var hops [][]byte
-	ctx.Request.Header.VisitAll(func(k, v []byte) {
-		if bytes.EqualFold(k, []byte("X-Forwarded-For")) {
-			hops = append(hops, bytes.Split(v, []byte{','})...)
-		}
-	})
+	for _, v := range ctx.Request.Header.PeekAll("X-Forwarded-For") {
+		hops = append(hops, bytes.Split(v, []byte{','})...)
+	}
 	client := peer
 	for i := len(hops) - 1; i >= 0; i-- {
 		h, err := netip.ParseAddr(forwardedHost(string(bytes.TrimSpace(hops[i]))))

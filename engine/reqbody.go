@@ -60,10 +60,12 @@ func (s *Server) normalizeBody(ctx *fasthttp.RequestCtx) bool {
 }
 
 // decodeBody replaces the body by its decoding under enc (a Content-Encoding
-// value: one coding, or several applied in order) and removes the header.
+// value: one coding, or several applied in order) and removes the header;
+// a body only in "identity" is left as it is.
 func (s *Server) decodeBody(ctx *fasthttp.RequestCtx, enc []byte) bool {
 	codings := bytes.Split(enc, []byte{','})
 	body := ctx.Request.Body()
+	decoded := false
 	// Codings are listed in the order they were applied: undo them from
 	// the last (RFC 9110 §8.4).
 	for i := len(codings) - 1; i >= 0; i-- {
@@ -107,10 +109,13 @@ func (s *Server) decodeBody(ctx *fasthttp.RequestCtx, enc []byte) bool {
 				Msg: fmt.Sprintf("Request body is not valid %s data: %v", c, err)})
 			return false
 		}
+		decoded = true
 	}
-	bodiesDecoded.Inc()
 	ctx.Request.Header.Del(fasthttp.HeaderContentEncoding)
-	ctx.Request.SetBody(body)
+	if decoded {
+		bodiesDecoded.Inc()
+		ctx.Request.SetBody(body)
+	}
 	return true
 }
 

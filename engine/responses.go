@@ -157,7 +157,7 @@ func responseLookupError(err error, id, param, code string) error {
 	return err
 }
 
-// storedResponse authenticates a GET or DELETE on /v1/responses/{id} and
+// responseTarget authenticates a request on /v1/responses/{id} and
 // returns the project and id; it writes the error itself.
 func (s *Server) responseTarget(ctx *fasthttp.RequestCtx) (project, id string, ok bool) {
 	_, p, err := s.authKey(ctx, time.Now())
@@ -169,6 +169,19 @@ func (s *Server) responseTarget(ctx *fasthttp.RequestCtx) (project, id string, o
 	return p.ID, id, true
 }
 
+// storedResponse loads response id of project; when there is none (404
+// response_not_found) or the store fails, it writes the error itself.
+func (s *Server) storedResponse(ctx *fasthttp.RequestCtx, project, id string) (store.StoredResponse, bool) {
+	sc, cancel := storeContext()
+	defer cancel()
+	r, err := s.ten.st.Response(sc, project, id)
+	if err != nil {
+		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
+		return r, false
+	}
+	return r, true
+}
+
 // handleGetResponse serves GET /v1/responses/{id}; with ?stream=true the
 // response is replayed as its event stream (responsesreplay.go).
 func (s *Server) handleGetResponse(ctx *fasthttp.RequestCtx) {
@@ -176,11 +189,8 @@ func (s *Server) handleGetResponse(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	sc, cancel := storeContext()
-	defer cancel()
-	r, err := s.ten.st.Response(sc, project, id)
-	if err != nil {
-		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
+	r, ok := s.storedResponse(ctx, project, id)
+	if !ok {
 		return
 	}
 	if string(ctx.QueryArgs().Peek("stream")) == "true" {
@@ -203,11 +213,8 @@ func (s *Server) handleDeleteResponse(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	sc, cancel := storeContext()
-	defer cancel()
-	r, err := s.ten.st.Response(sc, project, id)
-	if err != nil {
-		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
+	r, ok := s.storedResponse(ctx, project, id)
+	if !ok {
 		return
 	}
 	if r.Upstream != "" {
@@ -216,6 +223,8 @@ func (s *Server) handleDeleteResponse(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
+	sc, cancel := storeContext()
+	defer cancel()
 	if err := s.ten.st.DeleteResponse(sc, project, id); err != nil {
 		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
 		return
@@ -282,11 +291,8 @@ func (s *Server) handleResponseInputItems(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request", Param: "order", Msg: "order must be asc or desc"})
 		return
 	}
-	sc, cancel := storeContext()
-	defer cancel()
-	r, err := s.ten.st.Response(sc, project, id)
-	if err != nil {
-		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
+	r, ok := s.storedResponse(ctx, project, id)
+	if !ok {
 		return
 	}
 	var items [][]byte

@@ -128,10 +128,7 @@ func (s *Server) handleCancelResponse(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	sc, cancel := storeContext()
-	defer cancel()
-	if _, err := s.ten.st.Response(sc, project, id); err != nil {
-		writeError(ctx, toAPIError(responseLookupError(err, id, "", "response_not_found")))
+	if _, ok := s.storedResponse(ctx, project, id); !ok {
 		return
 	}
 	writeError(ctx, &apiError{Status: 400, Type: typeInvalidRequest, Code: "invalid_request",
