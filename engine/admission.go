@@ -283,8 +283,10 @@ func estimateCost(m *catalog.Model, bodyBytes, maxTokens int, embeddings bool) f
 	prompt := float64(bodyBytes/4 + 1)
 	out := 0
 	if !embeddings {
+		// No model writes past its limit: a larger max_tokens is capped
+		// on the way up (upstream.go) or refused there.
 		out = maxTokens
-		if out <= 0 {
+		if out <= 0 || (m.MaxOutputTokens > 0 && out > m.MaxOutputTokens) {
 			out = m.MaxOutputTokens
 		}
 		if out <= 0 {

@@ -98,6 +98,11 @@ api_key = "k"
 			body: `{"input":"%s","stream":true,"max_output_tokens":50000,"model":"auto"}`, member: "max_output_tokens", want: 16384},
 		{name: "responses named openai model", g: toOpenAI, up: oaUp, path: "/v1/responses",
 			body: `{"model":"openai/gpt-4o","max_output_tokens":32000,"input":"%s"}`, member: "max_output_tokens", want: 32000},
+		// Anthropic's API requires max_tokens and Claude Code sizes it for
+		// Claude: a Messages request translated for another model is
+		// capped at that model's limit even when named.
+		{name: "messages named openai model", g: toOpenAI, up: oaUp, path: "/v1/messages",
+			body: `{"max_tokens":32000,"messages":[{"role":"user","content":"%s"}],"model":"openai/gpt-4o"}`, member: "max_completion_tokens", want: 16384},
 		{name: "messages auto to openai", g: toOpenAI, up: oaUp, path: "/v1/messages",
 			body: `{"model":"auto","max_tokens":32000,"messages":[{"role":"user","content":"%s"}]}`, member: "max_completion_tokens", want: 16384},
 	}

@@ -76,8 +76,7 @@ func (s *Server) handleMessages(ctx *fasthttp.RequestCtx) {
 	}
 	kind, _ := kinds.All.Lookup(slot.cfg.Kind)
 	s.serveTranslated(ctx, x, body, name, messages.Target{
-		MaxOutputTokens: m.MaxOutputTokens,
-		NoFiles:         kind.NoFiles, // see Target.NoFiles
+		NoFiles: kind.NoFiles, // see Target.NoFiles
 	})
 }
 

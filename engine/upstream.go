@@ -63,6 +63,9 @@ type upstreamCall struct {
 	query  []byte // the client's query string (Anthropic's ?beta=true)
 	stream bool
 	// anthropicClient: the request came in on /v1/messages (translated).
+	// Its max_tokens is capped at every model's limit, named or not:
+	// Anthropic's API requires the member and Claude Code sizes it for
+	// Claude (32,000), above what many other models accept.
 	anthropicClient bool
 	// chosen: the gateway, not the client, chose models[0] (auto routing,
 	// a default model, a cascade). A chosen model, and every fallback
@@ -150,8 +153,8 @@ func (c *upstreamCall) Call(ctx context.Context, a limits.Attempt) error {
 
 // send makes the provider call for c's kind.
 func (c *upstreamCall) send(ctx context.Context, m *catalog.Model, p providers.Provider) (*providers.Response, error) {
-	capAt := 0 // see chosen
-	if c.chosen || m != c.models[0] {
+	capAt := 0 // see chosen and anthropicClient
+	if c.chosen || c.anthropicClient || m != c.models[0] {
 		capAt = m.MaxOutputTokens
 	}
 	switch c.kind {

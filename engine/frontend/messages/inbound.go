@@ -27,10 +27,6 @@ var emptyObject = []byte("{}")
 // Target is what RequestToOpenAI needs to know of the model that will
 // answer.
 type Target struct {
-	// MaxOutputTokens caps max_tokens: Anthropic requires the member and
-	// Claude Code sizes it for Claude (32,000), above what many other
-	// models accept. 0 leaves the client's value.
-	MaxOutputTokens int
 	// NoFiles says the upstream takes no file parts (Ollama): a base64
 	// document becomes a text note saying it was left out, rather than a
 	// 400 that would fail every later turn of a conversation holding it.
@@ -71,8 +67,8 @@ type Target struct {
 //     auto/required/named/none, disable_parallel_tool_use becomes
 //     parallel_tool_calls: false;
 //   - max_tokens becomes max_completion_tokens (which OpenAI's reasoning
-//     models require and every OpenAI model accepts), capped at
-//     Target.MaxOutputTokens; temperature, top_p pass; stop_sequences
+//     models require and every OpenAI model accepts; the engine caps it at
+//     the answering model's limit); temperature, top_p pass; stop_sequences
 //     becomes stop; metadata.user_id becomes user; stream adds
 //     stream_options with include_usage;
 //   - thinking and output_config.effort become reasoning_effort:
@@ -242,11 +238,7 @@ func RequestToOpenAI(dst, body []byte, t Target) ([]byte, error) {
 	dst = append(dst, ']')
 	if jsonscan.KindOf(maxTokens) == jsonscan.Number {
 		dst = append(dst, `,"max_completion_tokens":`...)
-		if v, err := jsonscan.ParseInt(maxTokens); err == nil && t.MaxOutputTokens > 0 && v > int64(t.MaxOutputTokens) {
-			dst = wire.AppendInt(dst, t.MaxOutputTokens)
-		} else {
-			dst = append(dst, maxTokens...)
-		}
+		dst = append(dst, maxTokens...)
 	}
 	if jsonscan.KindOf(temperature) == jsonscan.Number {
 		dst = append(dst, `,"temperature":`...)
